@@ -1,0 +1,1 @@
+//! ccr-sim: simulated Elasticsearch clusters speaking the CCR REST API.

@@ -1,0 +1,1 @@
+//! ccr-sentinel: keeps Elasticsearch cross-cluster replication healthy.
