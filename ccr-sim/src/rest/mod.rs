@@ -399,14 +399,14 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MANAGE,
             false,
         ),
-        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
-        ([i], "PUT") => r(
+        ([i], "PUT") if *i != "_all" => r(
             K::CreateIndex(own(i)),
             "PUT /{index}",
             "indices:admin/create",
             "index privileges [create_index,manage,all]",
             true,
         ),
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i], "DELETE") => r(
             K::DeleteIndex(own(i)),
             "DELETE /{index}",
