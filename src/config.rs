@@ -495,6 +495,36 @@ pub fn load_with_env(
         problems,
     };
     let env: HashMap<String, String> = env.into_iter().collect();
+    if !path.exists() {
+        return Err(fail(vec![format!(
+            "configuration file {} does not exist",
+            path.display()
+        )]));
+    }
+    build(
+        config::File::from(path).format(config::FileFormat::Toml),
+        path,
+        env,
+    )
+}
+
+/// Validates configuration text (TOML) without environment overrides; for the demo and tests.
+pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+    build(
+        config::File::from_str(text, config::FileFormat::Toml),
+        Path::new("<inline>"),
+        HashMap::new(),
+    )
+}
+
+fn build<S>(file: S, path: &Path, env: HashMap<String, String>) -> Result<Config, ConfigError>
+where
+    S: config::Source + Send + Sync + 'static,
+{
+    let fail = |problems: Vec<String>| ConfigError {
+        path: path.to_path_buf(),
+        problems,
+    };
     let credentials_dir = env
         .get("CREDENTIALS_DIRECTORY")
         .filter(|d| !d.is_empty())
@@ -505,15 +535,8 @@ pub fn load_with_env(
         .filter(|(k, _)| k.starts_with(&prefix) && !ENV_NOT_CONFIG.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-
-    if !path.exists() {
-        return Err(fail(vec![format!(
-            "configuration file {} does not exist",
-            path.display()
-        )]));
-    }
     let built = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(file)
         .add_source(
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("_")

@@ -411,3 +411,111 @@ impl Collector for ReportCollector {
         report_families(&report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::tests::{cfg, poll};
+    use crate::observe::Snapshot;
+    use chrono::Utc;
+
+    fn publish(shared: &SharedReport, snap: &Snapshot) {
+        *shared.write().unwrap() = Arc::new(Report::build(&cfg(), snap, Utc::now()));
+    }
+
+    fn promtool_check(text: &str) {
+        use std::io::Write;
+        let child = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!("promtool not installed; skipping the lint (apt-get install prometheus)");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn exposition_has_the_documented_families_and_passes_promtool() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        metrics.own.init_job("poll");
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        ));
+        publish(&shared, &snap);
+        let text = metrics.render().unwrap();
+        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        for line in [
+            format!("elasticsearch_ccr_follower_global_checkpoint_lag{{{l}}} 60"),
+            format!("elasticsearch_ccr_follower_fatal_exception{{{l}}} 1"),
+            format!("elasticsearch_ccr_follower_read_exceptions{{{l}}} 1"),
+            format!("elasticsearch_ccr_follower_shards{{{l}}} 2"),
+            format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
+            format!("elasticsearch_ccr_follower_time_since_last_read_seconds{{{l}}} 0.12"),
+            format!("ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"),
+            format!("ccr_sentinel_follower_state{{{l},state=\"healthy\"}} 0"),
+            format!("ccr_sentinel_follower_managed{{{l}}} 1"),
+            "# TYPE elasticsearch_ccr_follower_operations_written_total counter".to_string(),
+            r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="leader",mode="sniff"} 0"#.to_string(),
+            r#"elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total{follower_cluster="follower"} 2"#.to_string(),
+            r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#.to_string(),
+            r#"ccr_sentinel_cluster_up{cluster="leader"} 0"#.to_string(),
+            r#"ccr_sentinel_job_skipped_total{job="poll"} 0"#.to_string(),
+            r#"ccr_sentinel_build_info{version=""#.to_string(),
+            "# TYPE ccr_sentinel_poll_duration_seconds histogram".to_string(),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
+        promtool_check(&text);
+    }
+
+    #[test]
+    fn followers_that_disappear_lose_their_series() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        publish(&shared, &snap);
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains(r#"follower_index="paused-copy""#));
+        let mut p = poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        );
+        if let Ok(info) = &mut p.follow_info {
+            info.follower_indices
+                .retain(|f| f.follower_index != "paused-copy");
+        }
+        snap.apply_poll(p);
+        publish(&shared, &snap);
+        let text = metrics.render().unwrap();
+        assert!(!text.contains("paused-copy"), "{text}");
+        assert!(text.contains(r#"follower_index="orders-copy""#));
+    }
+}

@@ -668,3 +668,342 @@ fn caught_up(
     }
     Ok(())
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::health::FollowerState;
+    use crate::report::Report;
+
+    pub(crate) fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+        let path = format!("{}/tests/fixtures/es/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub(crate) fn cfg() -> Config {
+        crate::config::from_toml_str(
+            r#"
+[clusters.leader]
+url = "http://127.0.0.1:1"
+[clusters.follower]
+url = "http://127.0.0.1:2"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "orders"
+follower_index = "orders-copy"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "gone"
+follower_index = "gone-copy"
+"#,
+        )
+        .unwrap()
+    }
+
+    pub(crate) fn poll(stats: &str, info: &str, remote: &str) -> PollResult {
+        PollResult {
+            cluster: "follower".into(),
+            at: Utc::now(),
+            ccr_stats: Ok(fixture(stats)),
+            follow_info: Ok(fixture(info)),
+            remote_info: Ok(fixture(remote)),
+        }
+    }
+
+    fn find<'a>(r: &'a Report, index: &str) -> &'a crate::report::FollowerReport {
+        r.followers
+            .iter()
+            .find(|f| f.observation.follower_index == index)
+            .unwrap_or_else(|| panic!("no follower {index} in {:?}", r.followers))
+    }
+
+    #[test]
+    fn es_6_8_bodies() {
+        let cfg = cfg();
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(orders.state, FollowerState::Healthy, "{:?}", orders.reasons);
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!((sh.shards, sh.global_checkpoint_lag), (2, 9));
+        assert!(orders.observation.managed);
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.state, FollowerState::Paused);
+        assert!(!paused.observation.managed, "not in the config");
+        assert_eq!(find(&r, "gone-copy").state, FollowerState::Missing);
+        assert_eq!(r.remotes[0].mode, "sniff");
+        assert_eq!(r.auto_follow[0].stats.recent_auto_follow_errors.len(), 1);
+    }
+
+    #[test]
+    fn es_7_10_fatal_read_exceptions_and_minus_one() {
+        let cfg = cfg();
+        let mut snap = Snapshot::default();
+        let mut p = poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        );
+        p.follow_info = Ok(serde_json::from_str(
+            r#"{"follower_indices":[
+                {"follower_index":"orders-copy","remote_cluster":"leader","leader_index":"orders","status":"active"},
+                {"follower_index":"fresh-copy","remote_cluster":"leader","leader_index":"fresh","status":"active"}]}"#,
+        )
+        .unwrap());
+        snap.apply_poll(p);
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(orders.state, FollowerState::Failed, "{:?}", orders.reasons);
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!(sh.global_checkpoint_lag, 20 + 40);
+        assert_eq!(sh.read_exceptions, 1);
+        assert_eq!(sh.fatal_exceptions.len(), 1);
+        assert!(orders
+            .reasons
+            .iter()
+            .any(|x| x.contains("remote_cluster `leader` is not connected")));
+        let fresh = find(&r, "fresh-copy");
+        let sh = fresh.observation.shards.as_ref().unwrap();
+        assert_eq!(
+            (sh.global_checkpoint_lag, sh.max_time_since_last_read_millis),
+            (0, None)
+        );
+        assert_eq!(fresh.state, FollowerState::RemoteDisconnected);
+    }
+
+    #[test]
+    fn es_7_17_proxy_and_9x_unknown_fields() {
+        let cfg = cfg();
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_9.x.json",
+            "ccr_follow_info_response_active_8x.json",
+            "versions/remote_info_response_7.17.json",
+        ));
+        let r = Report::build(&cfg, &snap, Utc::now());
+        assert_eq!(r.remotes[0].mode, "proxy");
+        assert_eq!(r.remotes[0].nodes_connected, 18);
+        let orders = find(&r, "orders-copy");
+        assert_eq!(
+            orders
+                .observation
+                .shards
+                .as_ref()
+                .unwrap()
+                .global_checkpoint_lag,
+            100
+        );
+        assert_eq!(
+            r.auto_follow[0].stats.number_of_successful_follow_indices,
+            5
+        );
+    }
+
+    #[test]
+    fn a_failed_poll_keeps_the_last_good_data_and_marks_it_stale() {
+        let cfg = cfg();
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        let decode = |endpoint| EsError::Decode {
+            cluster: "follower".into(),
+            endpoint,
+            message: "expected value at line 1 column 1".into(),
+        };
+        snap.apply_poll(PollResult {
+            cluster: "follower".into(),
+            at: Utc::now(),
+            ccr_stats: Err(decode(Endpoint::CcrStats)),
+            follow_info: Ok(fixture("versions/follow_info_response_6.8.json")),
+            remote_info: Err(decode(Endpoint::RemoteInfo)),
+        });
+        let cs = &snap.clusters["follower"];
+        assert!(!cs.up() && cs.stale());
+        assert!(cs.ccr_stats.is_some(), "last good stats kept");
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(orders.state, FollowerState::Unknown);
+        assert!(
+            orders.reasons[0].contains("last known state: healthy"),
+            "{:?}",
+            orders.reasons
+        );
+        assert_eq!(
+            orders
+                .observation
+                .shards
+                .as_ref()
+                .unwrap()
+                .global_checkpoint_lag,
+            9
+        );
+        let c = r.clusters.iter().find(|c| c.name == "follower").unwrap();
+        assert!(!c.up && c.stale);
+        assert_eq!(c.errors.len(), 2);
+    }
+
+    fn stats_with(lgc: i64, lmax: i64, fgc: i64) -> CcrStatsResponse {
+        let mut s: CcrStatsResponse = fixture("versions/ccr_stats_response_6.8.json");
+        for sh in &mut s.follow_stats.indices[0].shards {
+            sh.leader_global_checkpoint = lgc;
+            sh.leader_max_seq_no = lmax;
+            sh.follower_global_checkpoint = fgc;
+        }
+        s
+    }
+
+    fn counts(
+        leader_docs: &str,
+        follower_docs: &str,
+    ) -> BTreeMap<String, Result<Vec<CatIndex>, EsError>> {
+        let rows = |i: &str, n: &str| {
+            serde_json::from_str::<Vec<CatIndex>>(&format!(
+                r#"[{{"index":"{i}","docs.count":"{n}"}}]"#
+            ))
+            .unwrap()
+        };
+        BTreeMap::from([
+            ("leader".to_string(), Ok(rows("orders", leader_docs))),
+            (
+                "follower".to_string(),
+                Ok(rows("orders-copy", follower_docs)),
+            ),
+        ])
+    }
+
+    #[test]
+    fn doc_counts_are_compared_only_once_the_follower_caught_up_with_a_quiet_leader() {
+        let cfg = cfg();
+        let cases = [
+            (
+                "caught up, quiet",
+                stats_with(50, 50, 50),
+                stats_with(50, 50, 50),
+                true,
+                None,
+            ),
+            (
+                "behind",
+                stats_with(50, 50, 40),
+                stats_with(50, 50, 45),
+                false,
+                Some("in flight"),
+            ),
+            (
+                "leader moved",
+                stats_with(50, 50, 50),
+                stats_with(60, 60, 60),
+                false,
+                Some("received writes"),
+            ),
+            (
+                "ops above checkpoint",
+                stats_with(50, 55, 50),
+                stats_with(50, 55, 50),
+                false,
+                Some("above its global checkpoint"),
+            ),
+        ];
+        for (name, before, after, comparable, why) in cases {
+            let mut snap = Snapshot::default();
+            snap.apply_poll(poll(
+                "versions/ccr_stats_response_6.8.json",
+                "versions/follow_info_response_6.8.json",
+                "versions/remote_info_response_6.8.json",
+            ));
+            snap.apply_doc_counts(
+                &cfg,
+                DocCountResult {
+                    at: Utc::now(),
+                    stats_before: BTreeMap::from([("follower".to_string(), Ok(before))]),
+                    stats_after: BTreeMap::from([("follower".to_string(), Ok(after))]),
+                    indices: counts("100", "97"),
+                },
+            );
+            let p = &snap.clusters["follower"].doc_parity["orders-copy"];
+            assert_eq!(p.comparable, comparable, "{name}: {p:?}");
+            assert_eq!(p.difference(), Some(3), "{name}");
+            if let Some(why) = why {
+                assert!(
+                    p.not_compared_because
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains(why),
+                    "{name}: {p:?}"
+                );
+            }
+            let r = Report::build(&cfg, &snap, Utc::now());
+            let expected = if comparable {
+                FollowerState::DocsMismatch
+            } else {
+                FollowerState::Healthy
+            };
+            let orders = find(&r, "orders-copy");
+            assert_eq!(orders.state, expected, "{name}: {:?}", orders.reasons);
+        }
+    }
+
+    #[test]
+    fn leader_missing_is_seen_from_the_leader_index_list() {
+        let cfg = cfg();
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        let s = stats_with(99, 99, 99);
+        snap.apply_doc_counts(
+            &cfg,
+            DocCountResult {
+                at: Utc::now(),
+                stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
+                stats_after: BTreeMap::from([("follower".to_string(), Ok(s))]),
+                indices: BTreeMap::from([
+                    (
+                        "leader".to_string(),
+                        Ok(fixture("versions/cat_indices_response_closed.json")),
+                    ),
+                    (
+                        "follower".to_string(),
+                        Ok(fixture("versions/cat_indices_response_closed.json")),
+                    ),
+                ]),
+            },
+        );
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(
+            orders.state,
+            FollowerState::DocsMismatch,
+            "{:?}",
+            orders.reasons
+        );
+        assert!(orders.reasons[0].contains("leader has 1200 documents, follower 1180"));
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.observation.leader_index_exists, Some(false));
+        assert_eq!(paused.state, FollowerState::LeaderMissing);
+        let gone = find(&r, "gone-copy");
+        assert_eq!(gone.state, FollowerState::Missing);
+        assert!(
+            gone.reasons[0].contains("does not exist"),
+            "{:?}",
+            gone.reasons
+        );
+    }
+}
