@@ -45,19 +45,75 @@ pub async fn watchdog(
     periods: u32,
     cancel: CancellationToken,
 ) {
+    watchdog_with(interval, tracker, periods, cancel, || {
+        send(&[NotifyState::Watchdog])
+    })
+    .await
+}
+
+/// [`watchdog`] with the ping injected, for tests.
+pub async fn watchdog_with(
+    interval: Duration,
+    tracker: Arc<JobTracker>,
+    periods: u32,
+    cancel: CancellationToken,
+    ping: impl Fn(),
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut withheld = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {
                 let overdue = tracker.overdue(periods);
                 if overdue.is_empty() {
-                    send(&[NotifyState::Watchdog]);
-                } else {
+                    withheld = false;
+                    ping();
+                } else if !withheld {
+                    withheld = true;
                     tracing::error!(?overdue, "jobs are overdue; withholding the systemd watchdog ping");
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CronSchedule;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn pings_stop_while_a_job_is_overdue() {
+        let tracker = Arc::new(JobTracker::default());
+        let schedule = CronSchedule {
+            expr: "* * * * * *".into(),
+            period: Duration::from_millis(100),
+        };
+        tracker.register("poll", &schedule);
+        let pings = Arc::new(AtomicU32::new(0));
+        let cancel = CancellationToken::new();
+        let p = pings.clone();
+        let task = tokio::spawn(watchdog_with(
+            Duration::from_millis(20),
+            tracker.clone(),
+            3,
+            cancel.clone(),
+            move || {
+                p.fetch_add(1, Ordering::SeqCst);
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let on_time = pings.load(Ordering::SeqCst);
+        assert!(on_time >= 3, "only {on_time} pings while on time");
+        // The job never finishes: after 3 periods (300 ms) it is overdue and the pings stop.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = pings.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(pings.load(Ordering::SeqCst), before, "pinged while overdue");
+        cancel.cancel();
+        task.await.unwrap();
     }
 }
