@@ -398,9 +398,14 @@ mod tests {
             ),
             (
                 "retention lease lost",
-                with(|o| o.shards = Some(fatal("retention lease [x] not found"))),
+                with(|o| {
+                    o.shards = Some(fatal(
+                        "Operations are no longer available for replicating. Maybe increase the retention setting \
+                         [index.soft_deletes.retention_lease.period]?",
+                    ))
+                }),
                 FollowerState::NeedsRefollow,
-                "retention lease",
+                "no longer available",
             ),
             (
                 "paused",

@@ -36,10 +36,15 @@ impl ErrorCause {
         }
     }
 
-    /// True when this cause or any nested cause mentions `needle` in its type or reason.
+    /// True when this cause or any nested cause mentions `needle` (lowercase) in its type or reason, ignoring
+    /// case.
     pub fn mentions(&self, needle: &str) -> bool {
-        self.kind.as_deref().is_some_and(|k| k.contains(needle))
-            || self.reason.as_deref().is_some_and(|r| r.contains(needle))
+        let has = |s: &Option<String>| {
+            s.as_deref()
+                .is_some_and(|s| s.to_lowercase().contains(needle))
+        };
+        has(&self.kind)
+            || has(&self.reason)
             || self
                 .caused_by
                 .as_deref()
