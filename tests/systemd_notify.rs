@@ -36,13 +36,14 @@ fn run_daemon_until_signal(signal: &str) {
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     let config = dir.path().join("ccr.toml");
+    let http_port = closed_port();
     // A cluster nobody listens on: the first poll fails fast, and the daemon must still become ready.
     std::fs::write(
         &config,
         format!(
             r#"
 [http]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{}"
 [schedule]
 poll = "* * * * * *"
 doc_counts = "*/2 * * * * *"
@@ -50,6 +51,7 @@ doc_counts = "*/2 * * * * *"
 url = "http://127.0.0.1:{}"
 timeout = "1s"
 "#,
+            http_port,
             closed_port()
         ),
     )
@@ -95,6 +97,18 @@ timeout = "1s"
         "{pings} watchdog pings in ~2.5 s: {window:?}"
     );
 
+    // The Docker HEALTHCHECK command finds the daemon from the same configuration.
+    let hc = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(["healthcheck", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        hc.status.success(),
+        "healthcheck: {}",
+        String::from_utf8_lossy(&hc.stderr)
+    );
+
     let kill = Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(child.id().to_string())
@@ -119,6 +133,12 @@ timeout = "1s"
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status:?}");
+    let hc = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(["healthcheck", "--url"])
+        .arg(format!("http://127.0.0.1:{http_port}"))
+        .output()
+        .unwrap();
+    assert_eq!(hc.status.code(), Some(1), "healthcheck of a stopped daemon");
 }
 
 #[test]
