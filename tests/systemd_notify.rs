@@ -31,7 +31,7 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn run_daemon_until_signal(signal: &str) {
+fn run_daemon_until_signal(signal: &str, json_logs: bool) {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
@@ -56,15 +56,19 @@ timeout = "1s"
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
-        .args(["run", "--config"])
-        .arg(&config)
+    let log_file = dir.path().join("stderr.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"));
+    cmd.args(["run", "--config"]).arg(&config);
+    if json_logs {
+        cmd.args(["--log-format", "json"]);
+    }
+    let mut child = cmd
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "1000000")
         .env_remove("WATCHDOG_PID")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_file).unwrap())
         .spawn()
         .unwrap();
 
@@ -133,6 +137,27 @@ timeout = "1s"
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status:?}");
+    let logs = std::fs::read_to_string(&log_file).unwrap();
+    assert!(
+        logs.contains("shutting down") && logs.contains("stopped"),
+        "{logs}"
+    );
+    if json_logs {
+        for line in logs.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            assert!(
+                v.get("level").is_some() && v.get("fields").is_some(),
+                "{line}"
+            );
+        }
+    } else {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains(" INFO ") && l.contains("first poll finished; ready")),
+            "{logs}"
+        );
+    }
     let hc = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
         .args(["healthcheck", "--url"])
         .arg(format!("http://127.0.0.1:{http_port}"))
@@ -143,10 +168,10 @@ timeout = "1s"
 
 #[test]
 fn ready_status_watchdog_and_stopping_on_sigterm() {
-    run_daemon_until_signal("TERM");
+    run_daemon_until_signal("TERM", false);
 }
 
 #[test]
-fn stops_cleanly_on_sigint() {
-    run_daemon_until_signal("INT");
+fn stops_cleanly_on_sigint_with_json_logs() {
+    run_daemon_until_signal("INT", true);
 }

@@ -24,8 +24,7 @@ use types::*;
 const MAX_REASON_CHARS: usize = 300;
 
 /// Which API a request was for: the `endpoint` label of `ccr_sentinel_request_errors_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     /// `GET /`
     Root,
@@ -55,6 +54,13 @@ impl Endpoint {
             Endpoint::CatIndices => "cat_indices",
             Endpoint::Other(s) => s,
         }
+    }
+}
+
+/// Serialized as its label value, so it can key JSON maps.
+impl serde::Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
