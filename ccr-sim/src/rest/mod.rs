@@ -399,7 +399,7 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MANAGE,
             false,
         ),
-        ([i, ..], _) if i.starts_with('_') => None,
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i], "PUT") => r(
             K::CreateIndex(own(i)),
             "PUT /{index}",
