@@ -1,1 +1,116 @@
-fn main() {}
+//! `ccr-sim`: run simulated Elasticsearch clusters standalone.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use ccr_sim::{ClusterConfig, License, Scenario, Sim};
+use clap::{Parser, ValueEnum};
+
+/// Simulated Elasticsearch clusters speaking the cross-cluster replication (CCR) REST API.
+///
+/// Each cluster listens for HTTP on its address; its transport address (what
+/// `cluster.remote.<alias>.seeds` takes) is the same host with the port + 100. The control API
+/// is under `/_sim/` on every cluster (see ccr-sim/README.md).
+#[derive(Debug, Parser)]
+#[command(name = "ccr-sim", about, long_about = None, disable_version_flag = true)]
+struct Args {
+    /// A cluster as NAME=HOST:PORT or NAME=HOST:PORT@VERSION (repeatable), e.g.
+    /// `leader=127.0.0.1:19200` or `follower=127.0.0.1:19201@7.17.0`.
+    #[arg(long = "cluster", value_name = "NAME=ADDR[@VERSION]", required = true)]
+    clusters: Vec<String>,
+
+    /// Elasticsearch version of clusters that do not give one (6.7 to 9.x).
+    #[arg(long, value_name = "VERSION", default_value = "8.15.0")]
+    version: String,
+
+    /// License of every cluster: trial (CCR allowed), basic or expired (CCR refused).
+    #[arg(long, value_enum, default_value_t = LicenseArg::Trial)]
+    license: LicenseArg,
+
+    /// A TOML scenario file scripting faults and writes over time.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<std::path::PathBuf>,
+
+    /// Stepped clock: time moves only by `POST /_sim/clock/advance {"ms":N}`.
+    #[arg(long)]
+    deterministic: bool,
+
+    /// Seed for the fault-injection dice (same seed, same faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LicenseArg {
+    Trial,
+    Basic,
+    Expired,
+}
+
+fn parse_cluster(spec: &str, default_version: &str) -> anyhow::Result<ClusterConfig> {
+    let (name, rest) = spec
+        .split_once('=')
+        .with_context(|| format!("--cluster [{spec}]: expected NAME=HOST:PORT[@VERSION]"))?;
+    let (addr, version) = match rest.split_once('@') {
+        Some((a, v)) => (a, v),
+        None => (rest, default_version),
+    };
+    let addr: SocketAddr = addr.parse().with_context(|| {
+        format!("--cluster [{spec}]: [{addr}] is not a HOST:PORT socket address")
+    })?;
+    version
+        .parse::<ccr_sim::Version>()
+        .with_context(|| format!("--cluster [{spec}]"))?;
+    if name.is_empty() {
+        anyhow::bail!("--cluster [{spec}]: the cluster name is empty");
+    }
+    Ok(ClusterConfig::new(name).addr(addr).version(version))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    args.version
+        .parse::<ccr_sim::Version>()
+        .context("--version")?;
+    let license = match args.license {
+        LicenseArg::Trial => License::trial(),
+        LicenseArg::Basic => License::basic(),
+        LicenseArg::Expired => License::expired(),
+    };
+    let mut builder = Sim::builder().seed(args.seed);
+    if args.deterministic {
+        builder = builder.deterministic_clock();
+    }
+    for spec in &args.clusters {
+        builder = builder.cluster(parse_cluster(spec, &args.version)?.license(license.clone()));
+    }
+    let scenario = match &args.scenario {
+        Some(p) => Some(Scenario::from_file(p)?),
+        None => None,
+    };
+    let sim = builder.start().await?;
+    for name in sim.cluster_names() {
+        tracing::info!(
+            cluster = %name,
+            http = %sim.url(name),
+            transport = %sim.transport_address(name),
+            "simulated cluster listening"
+        );
+    }
+    if let Some(s) = scenario {
+        sim.run_scenario(&s)?;
+        tracing::info!(events = s.events.len(), "scenario scheduled");
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    Ok(())
+}

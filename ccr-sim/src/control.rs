@@ -1,0 +1,569 @@
+//! The control plane: fault injection and inspection, shared by the Rust API
+//! ([`crate::ClusterHandle`]), the `/_sim/` HTTP endpoints and scenario files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::error::{EsError, SimError};
+use crate::model::{HttpFaults, License, World, Writer};
+use crate::ops;
+use crate::rest::{Reply, ReplyBody};
+use crate::server::Shared;
+
+/// One control action on a simulated cluster. Scenario files use the same names
+/// (`action = "disconnect_remote"`, with the fields below).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Break this (follower) cluster's connection to a remote alias.
+    DisconnectRemote {
+        /// The remote alias.
+        alias: String,
+    },
+    /// Restore the connection to a remote alias.
+    ConnectRemote {
+        /// The remote alias.
+        alias: String,
+    },
+    /// A fatal exception on a follower shard task: it stops until pause + resume.
+    Fatal {
+        /// The follower index.
+        index: String,
+        /// The shard (default 0).
+        #[serde(default)]
+        shard: Option<usize>,
+        /// The exception reason (default: a simulated failure message).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Transient read failures on a follower's shard tasks (retried by the task).
+    ReadExceptions {
+        /// The follower index.
+        index: String,
+        /// How many consecutive reads fail.
+        count: u32,
+        /// One shard, or every shard when absent.
+        #[serde(default)]
+        shard: Option<usize>,
+    },
+    /// The leader index loses its history and retention leases: followers behind it get a fatal
+    /// "Operations are no longer available for replicating" when they next need operations.
+    RetentionLeaseLoss {
+        /// The leader index.
+        index: String,
+    },
+    /// Delete an index (typically a leader: its followers fail with index_not_found).
+    DeleteIndex {
+        /// The index.
+        index: String,
+    },
+    /// Change the license (`type`: trial, basic, platinum, enterprise; `status`: active, expired).
+    License {
+        /// License type.
+        #[serde(rename = "type")]
+        kind: String,
+        /// License status (default active).
+        #[serde(default = "active")]
+        status: String,
+    },
+    /// Delay every Elasticsearch response.
+    Latency {
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// Make a share of requests fail.
+    HttpFaults {
+        /// Share answered with a 5xx.
+        #[serde(default)]
+        error_rate: f64,
+        /// Share whose connection is reset.
+        #[serde(default)]
+        reset_rate: f64,
+        /// Share answered with a non-JSON body.
+        #[serde(default)]
+        malformed_rate: f64,
+        /// Share answered with a truncated body.
+        #[serde(default)]
+        truncated_rate: f64,
+        /// Status of injected errors (default 503).
+        #[serde(default)]
+        error_status: u16,
+    },
+    /// Steady writes into an index (0 stops them).
+    Writes {
+        /// The index.
+        index: String,
+        /// Documents per second.
+        docs_per_second: f64,
+    },
+    /// Write a number of generated documents at once.
+    IndexDocs {
+        /// The index (auto-created).
+        index: String,
+        /// How many documents.
+        count: u64,
+    },
+    /// Create an index.
+    CreateIndex {
+        /// The index.
+        index: String,
+        /// Primary shards (default: the version's default).
+        #[serde(default)]
+        shards: Option<usize>,
+    },
+    /// Take the cluster off the network as a remote: followers of it see it as unreachable.
+    /// (Its own HTTP API keeps answering.)
+    Isolate {},
+    /// Undo `Isolate`.
+    Rejoin {},
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation).
+    ClearFaults {},
+}
+
+fn active() -> String {
+    "active".into()
+}
+
+/// Applies an action to cluster `ci`.
+pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), SimError> {
+    let epoch = w.clock.epoch_ms();
+    let c = &mut w.clusters[ci];
+    match action {
+        Action::DisconnectRemote { alias } => {
+            c.faults.disconnected.insert(alias.clone());
+        }
+        Action::ConnectRemote { alias } => {
+            c.faults.disconnected.remove(alias);
+        }
+        Action::Fatal {
+            index,
+            shard,
+            reason,
+        } => {
+            let shard = shard.unwrap_or(0);
+            let idx = c
+                .indices
+                .get_mut(index)
+                .ok_or_else(|| EsError::index_not_found(index))?;
+            let tasks = idx.tasks.as_mut().ok_or_else(|| {
+                SimError::Invalid(format!(
+                    "index [{index}] has no shard follow tasks (not an active follower)"
+                ))
+            })?;
+            let task = tasks.shards.get_mut(shard).ok_or_else(|| {
+                SimError::Invalid(format!("index [{index}] has no shard [{shard}]"))
+            })?;
+            let reason = reason.clone().unwrap_or_else(|| {
+                format!("simulated fatal failure of the shard follow task [{index}][{shard}]")
+            });
+            task.fatal = Some(EsError::new(500, "illegal_state_exception", reason));
+            task.outstanding_reads = 0;
+        }
+        Action::ReadExceptions {
+            index,
+            count,
+            shard,
+        } => {
+            let idx = c
+                .indices
+                .get_mut(index)
+                .ok_or_else(|| EsError::index_not_found(index))?;
+            let tasks = idx.tasks.as_mut().ok_or_else(|| {
+                SimError::Invalid(format!(
+                    "index [{index}] has no shard follow tasks (not an active follower)"
+                ))
+            })?;
+            let n = tasks.shards.len();
+            let targets: Vec<usize> = match shard {
+                Some(s) if *s < n => vec![*s],
+                Some(s) => {
+                    return Err(SimError::Invalid(format!(
+                        "index [{index}] has no shard [{s}]"
+                    )))
+                }
+                None => (0..n).collect(),
+            };
+            for s in targets {
+                tasks.shards[s].injected_failures += count;
+            }
+        }
+        Action::RetentionLeaseLoss { index } => {
+            let idx = c
+                .indices
+                .get_mut(index)
+                .ok_or_else(|| EsError::index_not_found(index))?;
+            crate::replication::lose_retention_leases(idx);
+        }
+        Action::DeleteIndex { index } => {
+            if c.indices.remove(index).is_none() {
+                return Err(EsError::index_not_found(index).into());
+            }
+            c.writers.remove(index);
+            c.metadata_version += 1;
+        }
+        Action::License { kind, status } => {
+            c.license = License {
+                kind: kind.clone(),
+                status: status.clone(),
+            };
+        }
+        Action::Latency { ms } => c.faults.latency_ms = *ms,
+        Action::HttpFaults {
+            error_rate,
+            reset_rate,
+            malformed_rate,
+            truncated_rate,
+            error_status,
+        } => {
+            for r in [error_rate, reset_rate, malformed_rate, truncated_rate] {
+                if !(0.0..=1.0).contains(r) {
+                    return Err(SimError::Invalid(format!(
+                        "rates must be between 0 and 1, got {r}"
+                    )));
+                }
+            }
+            c.faults.http = HttpFaults {
+                error_rate: *error_rate,
+                reset_rate: *reset_rate,
+                malformed_rate: *malformed_rate,
+                truncated_rate: *truncated_rate,
+                error_status: *error_status,
+            };
+        }
+        Action::Writes {
+            index,
+            docs_per_second,
+        } => {
+            if !docs_per_second.is_finite() || *docs_per_second < 0.0 {
+                return Err(SimError::Invalid(format!(
+                    "docs_per_second must be >= 0, got {docs_per_second}"
+                )));
+            }
+            if *docs_per_second == 0.0 {
+                c.writers.remove(index);
+            } else {
+                c.writers.insert(
+                    index.clone(),
+                    Writer {
+                        docs_per_second: *docs_per_second,
+                        carry: 0.0,
+                    },
+                );
+            }
+        }
+        Action::IndexDocs { index, count } => ops::write_generated(c, index, *count, epoch)?,
+        Action::CreateIndex { index, shards } => {
+            let mut settings = BTreeMap::new();
+            if let Some(n) = shards {
+                settings.insert("index.number_of_shards".to_string(), n.to_string());
+            }
+            ops::create_index(c, index, settings, epoch)?;
+        }
+        Action::Isolate {} => c.up = false,
+        Action::Rejoin {} => c.up = true,
+        Action::ClearFaults {} => {
+            c.faults = Default::default();
+            c.writers.clear();
+            c.up = true;
+        }
+    }
+    Ok(())
+}
+
+/// The simulator's truth about one cluster (`GET /_sim/state`).
+pub(crate) fn state(w: &World, ci: usize) -> Value {
+    let c = &w.clusters[ci];
+    let mut indices = Map::new();
+    let mut followers = Map::new();
+    for (name, i) in &c.indices {
+        let checkpoints: Vec<i64> = i.shards.iter().map(|h| h.max_seq_no()).collect();
+        indices.insert(
+            name.clone(),
+            json!({
+                "uuid": i.uuid,
+                "status": if i.open { "open" } else { "close" },
+                "shards": i.shard_count(),
+                "docs": i.doc_count(),
+                "stored_docs": i.docs.docs.len(),
+                "soft_deletes": i.soft_deletes,
+                "global_checkpoints": checkpoints,
+                "follower": i.follow.is_some(),
+                "retention_leases": i.leases.len(),
+            }),
+        );
+        let Some(meta) = &i.follow else { continue };
+        let leader_docs = match ops::remote_link(w, ci, &meta.remote_cluster) {
+            ops::RemoteLink::Connected(li) => w.clusters[li]
+                .indices
+                .get(&meta.leader_index)
+                .map(|l| l.doc_count()),
+            _ => None,
+        };
+        let shards: Vec<Value> = match &i.tasks {
+            Some(t) => t
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(s, task)| {
+                    json!({
+                        "shard": s,
+                        "follower_global_checkpoint": i.shards[s].max_seq_no(),
+                        "leader_global_checkpoint": task.leader_gcp,
+                        "lag": (task.leader_gcp - i.shards[s].max_seq_no()).max(0),
+                        "operations_read": task.ops_read,
+                        "failed_read_requests": task.failed_reads,
+                        "read_exception": task.read_failure.as_ref().map(|f| f.exception.to_cause_json()),
+                        "fatal_exception": task.fatal.as_ref().map(EsError::to_cause_json),
+                        "pending_injected_read_failures": task.injected_failures,
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let lag: i64 = crate::replication::follower_lag(i).values().sum();
+        followers.insert(
+            name.clone(),
+            json!({
+                "remote_cluster": meta.remote_cluster,
+                "leader_index": meta.leader_index,
+                "status": if i.tasks.is_some() { "active" } else { "paused" },
+                "open": i.open,
+                "lag": lag,
+                "follower_docs": i.doc_count(),
+                "leader_docs": leader_docs,
+                "shards": shards,
+            }),
+        );
+    }
+    let mut remotes = Map::new();
+    for alias in c.remote_aliases() {
+        let link = ops::remote_link(w, ci, &alias);
+        let target = match link {
+            ops::RemoteLink::Connected(li) => Value::String(w.clusters[li].name.clone()),
+            _ => Value::Null,
+        };
+        remotes.insert(
+            alias.clone(),
+            json!({
+                "connected": matches!(link, ops::RemoteLink::Connected(_)),
+                "mode": c.remote_mode(&alias),
+                "addresses": c.remote_targets(&alias).unwrap_or_default(),
+                "target_cluster": target,
+                "disconnected_by_fault": c.faults.disconnected.contains(&alias),
+            }),
+        );
+    }
+    let patterns: Map<String, Value> = c
+        .auto_follow
+        .iter()
+        .map(|(n, p)| (n.clone(), json!({"active": p.active, "remote_cluster": p.remote_cluster, "followed_leader_indices": p.followed.len()})))
+        .collect();
+    let writers: Map<String, Value> = c
+        .writers
+        .iter()
+        .map(|(n, wr)| (n.clone(), json!(wr.docs_per_second)))
+        .collect();
+    json!({
+        "cluster": {
+            "name": c.name,
+            "version": c.version.to_string(),
+            "http_address": c.http_addr.to_string(),
+            "transport_address": c.transport_addr,
+            "license": c.license,
+            "security": c.security.is_some(),
+            "isolated": !c.up,
+        },
+        "clock": {
+            "mode": if w.clock.is_deterministic() { "deterministic" } else { "real" },
+            "now_millis": w.clock.now_ms(),
+        },
+        "indices": indices,
+        "followers": followers,
+        "remotes": remotes,
+        "auto_follow_patterns": patterns,
+        "faults": {
+            "disconnected_remotes": c.faults.disconnected,
+            "latency_ms": c.faults.latency_ms,
+            "http_faults": c.faults.http,
+            "writes": writers,
+        },
+        "scenario": {
+            "pending_events": w.scenario.len(),
+            "applied_events": w.scenario_log,
+        },
+        "requests": c.requests,
+    })
+}
+
+/// Advances a deterministic clock in tick-sized steps, running the simulation at each step.
+pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
+    let mut w = shared.lock();
+    if !w.clock.is_deterministic() {
+        return Err(SimError::NotDeterministic);
+    }
+    let mut left = ms;
+    while left > 0 {
+        let step = left.min(crate::replication::TICK_MS);
+        w.clock.step(step);
+        crate::replication::tick(&mut w);
+        left -= step;
+    }
+    Ok(())
+}
+
+fn ok() -> Reply {
+    Reply::json(json!({"acknowledged": true}))
+}
+
+fn bad(status: u16, msg: String) -> Reply {
+    Reply::with_status(status, json!({"error": msg, "status": status}))
+}
+
+fn sim_error(e: SimError) -> Reply {
+    match e {
+        SimError::Es(es) => Reply::with_status(es.status, es.to_body()),
+        SimError::NotDeterministic => bad(409, e.to_string()),
+        other => bad(400, other.to_string()),
+    }
+}
+
+fn body_json(body: &[u8]) -> Result<Map<String, Value>, Reply> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(bad(400, "the body must be a JSON object".into())),
+        Err(e) => Err(bad(400, format!("malformed JSON body: {e}"))),
+    }
+}
+
+/// Parses a body into an action by adding the tag and path parameters.
+fn action_from(
+    tag: &str,
+    mut body: Map<String, Value>,
+    extra: &[(&str, &str)],
+) -> Result<Action, Reply> {
+    body.insert("action".into(), Value::String(tag.into()));
+    for (k, v) in extra {
+        body.insert((*k).into(), Value::String((*v).into()));
+    }
+    serde_json::from_value(Value::Object(body))
+        .map_err(|e| bad(400, format!("bad [{tag}] request: {e}")))
+}
+
+/// Handles `/_sim/...` requests.
+pub(crate) fn handle_http(
+    shared: &Shared,
+    ci: usize,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> Reply {
+    let path = target.split('?').next().unwrap_or("");
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(crate::util::percent_decode)
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let body = match body_json(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let action = match (method, s.as_slice()) {
+        ("GET", ["_sim", "state"]) => return Reply::json(state(&shared.lock(), ci)),
+        ("GET", ["_sim", "requests"]) => {
+            let w = shared.lock();
+            return Reply::json(
+                serde_json::to_value(&w.clusters[ci].requests).unwrap_or(Value::Null),
+            );
+        }
+        ("POST", ["_sim", "requests", "reset"]) => {
+            shared.lock().clusters[ci].requests = Default::default();
+            return ok();
+        }
+        ("POST", ["_sim", "clock", "advance"]) => {
+            let Some(ms) = body.get("ms").and_then(Value::as_u64) else {
+                return bad(400, "body must be {\"ms\": <milliseconds>}".into());
+            };
+            return match advance(shared, ms) {
+                Ok(()) => ok(),
+                Err(e) => sim_error(e),
+            };
+        }
+        ("POST", ["_sim", "remote", alias, "disconnect"]) => Action::DisconnectRemote {
+            alias: (*alias).into(),
+        },
+        ("POST", ["_sim", "remote", alias, "connect"]) => Action::ConnectRemote {
+            alias: (*alias).into(),
+        },
+        ("POST", ["_sim", "follower", index, "fatal"]) => {
+            match action_from("fatal", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "follower", index, "read_exceptions"]) => {
+            match action_from("read_exceptions", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "leader", index, "retention_lease_loss"]) => Action::RetentionLeaseLoss {
+            index: (*index).into(),
+        },
+        ("POST", ["_sim", "leader", index, "delete"]) => Action::DeleteIndex {
+            index: (*index).into(),
+        },
+        ("POST", ["_sim", "license"]) => match action_from("license", body, &[]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        },
+        ("POST", ["_sim", "latency"]) => match action_from("latency", body, &[]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        },
+        ("POST", ["_sim", "http_faults"]) => match action_from("http_faults", body, &[]) {
+            Ok(a) => a,
+            Err(r) => return r,
+        },
+        ("POST", ["_sim", "writes", index]) => {
+            match action_from("writes", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "docs", index]) => {
+            match action_from("index_docs", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "isolate"]) => Action::Isolate {},
+        ("POST", ["_sim", "rejoin"]) => Action::Rejoin {},
+        ("DELETE", ["_sim", "faults"]) => Action::ClearFaults {},
+        _ => {
+            return bad(
+                404,
+                format!("no simulator control endpoint [{method} {path}]"),
+            )
+        }
+    };
+    let mut w = shared.lock();
+    match apply(&mut w, ci, &action) {
+        Ok(()) => ok(),
+        Err(e) => sim_error(e),
+    }
+}
+
+/// Renders a reply body as JSON (used by the Rust API to return control results).
+pub(crate) fn reply_json(r: &Reply) -> Value {
+    match &r.body {
+        ReplyBody::Json(v) => v.clone(),
+        ReplyBody::Raw(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}

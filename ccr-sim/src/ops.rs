@@ -1,0 +1,718 @@
+//! State-changing operations shared by the REST API, the control plane and the tick.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::EsError;
+use crate::model::{
+    Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, ShardTask, World,
+};
+use crate::util::{fnv1a, validate_index_name};
+
+/// How a follower cluster reaches a remote alias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RemoteLink {
+    /// No such alias configured.
+    Unknown,
+    /// Configured, but no connection (fault, or nothing listens on the seeds).
+    Unreachable { addr: String },
+    /// Connected to the cluster at this position in the world.
+    Connected(usize),
+}
+
+pub(crate) fn remote_link(w: &World, ci: usize, alias: &str) -> RemoteLink {
+    let c = &w.clusters[ci];
+    let Some(targets) = c.remote_targets(alias) else {
+        return RemoteLink::Unknown;
+    };
+    let first = targets.first().cloned().unwrap_or_default();
+    if c.faults.disconnected.contains(alias) {
+        return RemoteLink::Unreachable { addr: first };
+    }
+    for t in &targets {
+        if let Some(li) = w.cluster_by_transport(t) {
+            return RemoteLink::Connected(li);
+        }
+    }
+    RemoteLink::Unreachable { addr: first }
+}
+
+/// The transport error a disconnected remote produces.
+pub(crate) fn connect_error(addr: &str) -> EsError {
+    EsError::new(
+        500,
+        "connect_transport_exception",
+        format!("[][{addr}] connect_timeout[30s]"),
+    )
+}
+
+/// "license state could not be determined": what an unreachable remote looks like (§0.4).
+pub(crate) fn remote_license_unknown(alias: &str, leader: Option<&str>, addr: &str) -> EsError {
+    let reason = match leader {
+        Some(l) => format!(
+            "can not fetch remote index [{alias}:{l}] metadata as the license state of the remote cluster [{alias}] could not be determined"
+        ),
+        None => format!(
+            "can not fetch remote cluster state as the license state of the remote cluster [{alias}] could not be determined"
+        ),
+    };
+    EsError::new(400, "status_exception", reason).caused_by(
+        EsError::new(
+            500,
+            "exception",
+            format!("could not determine the license type for cluster [{alias}]"),
+        )
+        .caused_by(connect_error(addr)),
+    )
+}
+
+/// The remote's license does not allow CCR (§0.4).
+pub(crate) fn remote_license_bad(alias: &str, leader: Option<&str>, remote: &Cluster) -> EsError {
+    let head = match leader {
+        Some(l) => format!("can not fetch remote index [{alias}:{l}] metadata"),
+        None => "can not fetch remote cluster state".to_string(),
+    };
+    let tail = if remote.license.status != "active" {
+        format!("the license on cluster [{alias}] is not active")
+    } else {
+        format!(
+            "the license mode [{}] on cluster [{alias}] does not enable [ccr]",
+            remote.license.kind.to_ascii_uppercase()
+        )
+    };
+    EsError::new(
+        400,
+        "status_exception",
+        format!("{head} as the remote cluster [{alias}] is not licensed for [ccr]; {tail}"),
+    )
+}
+
+/// Resolves a remote for a CCR API: unknown alias, unreachable, bad license, or the leader cluster.
+pub(crate) fn connected_remote(
+    w: &World,
+    ci: usize,
+    alias: &str,
+    leader: Option<&str>,
+) -> Result<usize, EsError> {
+    match remote_link(w, ci, alias) {
+        RemoteLink::Unknown => Err(EsError::no_such_remote(alias)),
+        RemoteLink::Unreachable { addr } => Err(remote_license_unknown(alias, leader, &addr)),
+        RemoteLink::Connected(li) => {
+            if w.clusters[li].license.allows_ccr() {
+                Ok(li)
+            } else {
+                Err(remote_license_bad(alias, leader, &w.clusters[li]))
+            }
+        }
+    }
+}
+
+/// Settings a follower may set itself; everything else is replicated from the leader.
+const NON_REPLICATED: &[&str] = &[
+    "index.number_of_replicas",
+    "index.auto_expand_replicas",
+    "index.refresh_interval",
+    "index.priority",
+    "index.max_result_window",
+    "index.search.slowlog",
+    "index.indexing.slowlog",
+    "index.routing.allocation",
+    "index.lifecycle",
+    "index.blocks",
+    "index.translog",
+    "index.soft_deletes.retention_lease.period",
+    "index.hidden",
+];
+
+/// Dynamic index settings the simulator knows (others get ES's "unknown setting" error).
+const KNOWN_INDEX_SETTINGS: &[&str] = &[
+    "index.number_of_shards",
+    "index.number_of_replicas",
+    "index.soft_deletes.enabled",
+    "index.auto_expand_replicas",
+    "index.refresh_interval",
+    "index.priority",
+    "index.max_result_window",
+    "index.search.slowlog",
+    "index.indexing.slowlog",
+    "index.routing",
+    "index.lifecycle",
+    "index.blocks",
+    "index.translog",
+    "index.soft_deletes.retention_lease.period",
+    "index.hidden",
+    "index.codec",
+    "index.analysis",
+    "index.mapping",
+    "index.default_pipeline",
+    "index.final_pipeline",
+];
+
+fn key_in(list: &[&str], key: &str) -> bool {
+    list.iter()
+        .any(|p| key == *p || key.starts_with(&format!("{p}.")))
+}
+
+/// Normalises a settings object into flat `index.*` keys with string values.
+pub(crate) fn flat_index_settings(v: &Value) -> Result<BTreeMap<String, String>, EsError> {
+    let mut flat = Vec::new();
+    crate::util::flatten_settings("", v, &mut flat);
+    let mut out = BTreeMap::new();
+    for (k, v) in flat {
+        let key = if k.starts_with("index.") {
+            k
+        } else {
+            format!("index.{k}")
+        };
+        let val = match v {
+            Value::String(s) => s,
+            Value::Null => continue,
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        out.insert(key, val);
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_known_settings(settings: &BTreeMap<String, String>) -> Result<(), EsError> {
+    let unknown: Vec<&String> = settings
+        .keys()
+        .filter(|k| !key_in(KNOWN_INDEX_SETTINGS, k))
+        .collect();
+    match unknown.len() {
+        0 => Ok(()),
+        1 => Err(EsError::illegal_argument(format!(
+            "unknown setting [{}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings",
+            unknown[0]
+        ))),
+        _ => Err(EsError::illegal_argument(format!(
+            "unknown settings [{}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings",
+            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        ))),
+    }
+}
+
+/// Creates an index (PUT /{index}, or auto-creation on first write).
+pub(crate) fn create_index(
+    c: &mut Cluster,
+    name: &str,
+    mut settings: BTreeMap<String, String>,
+    now_epoch: u64,
+) -> Result<(), EsError> {
+    validate_index_name(name, c.version.major)?;
+    if let Some(existing) = c.indices.get(name) {
+        return Err(EsError::new(
+            400,
+            "resource_already_exists_exception",
+            format!("index [{}/{}] already exists", name, existing.uuid),
+        )
+        .meta("index_uuid", existing.uuid.clone())
+        .meta("index", name));
+    }
+    check_known_settings(&settings)?;
+    let shards = match settings.get("index.number_of_shards") {
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1024).contains(&n) => n,
+            _ => {
+                return Err(EsError::illegal_argument(format!(
+                    "Failed to parse value [{s}] for setting [index.number_of_shards] must be >= 1"
+                )))
+            }
+        },
+        None => c.default_shards(),
+    };
+    let soft = match settings.get("index.soft_deletes.enabled").map(String::as_str) {
+        Some("false") if c.version.major >= 8 => {
+            return Err(EsError::illegal_argument(
+                "Creating indices with soft-deletes disabled is no longer supported. Please do not specify a value for setting [index.soft_deletes.enabled].",
+            ))
+        }
+        Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(EsError::illegal_argument(format!(
+                "Failed to parse value [{other}] as only [true] or [false] are allowed."
+            )))
+        }
+        None => c.version.major >= 7,
+    };
+    let uuid = c.new_uuid();
+    settings.insert("index.number_of_shards".into(), shards.to_string());
+    settings
+        .entry("index.number_of_replicas".into())
+        .or_insert_with(|| "1".into());
+    settings.insert("index.uuid".into(), uuid.clone());
+    settings.insert("index.provided_name".into(), name.into());
+    settings.insert("index.creation_date".into(), now_epoch.to_string());
+    settings.insert("index.version.created".into(), c.version.id());
+    c.indices.insert(
+        name.to_string(),
+        Index {
+            name: name.to_string(),
+            uuid,
+            open: true,
+            settings,
+            soft_deletes: soft,
+            shards: vec![History::default(); shards],
+            docs: DocStore::new(shards),
+            follow: None,
+            tasks: None,
+            leases: Default::default(),
+            settings_version: 1,
+            mapping_version: 1,
+            aliases_version: 1,
+            auto_id: 0,
+        },
+    );
+    c.metadata_version += 1;
+    Ok(())
+}
+
+/// What a document write did.
+#[derive(Clone, Debug)]
+pub(crate) struct WriteResult {
+    pub index: String,
+    pub id: String,
+    pub version: u64,
+    pub seq_no: i64,
+    pub created: bool,
+    pub found: bool,
+}
+
+/// The 403 a direct write into a follower index gets (from ES's FollowingEngine).
+pub(crate) fn follower_write_rejected() -> EsError {
+    EsError::new(
+        403,
+        "status_exception",
+        "a following engine does not accept operations without an assigned sequence number",
+    )
+}
+
+fn writable<'a>(c: &'a mut Cluster, index: &str, now_epoch: u64) -> Result<&'a mut Index, EsError> {
+    if !c.indices.contains_key(index) {
+        create_index(c, index, BTreeMap::new(), now_epoch)?;
+    }
+    let idx = c
+        .indices
+        .get_mut(index)
+        .ok_or_else(|| EsError::index_not_found(index))?;
+    if !idx.open {
+        return Err(EsError::index_closed(index, &idx.uuid));
+    }
+    if idx.follow.is_some() {
+        return Err(follower_write_rejected());
+    }
+    Ok(idx)
+}
+
+/// Indexes one document. `create_only` makes an existing id a version conflict.
+pub(crate) fn index_doc(
+    c: &mut Cluster,
+    index: &str,
+    id: Option<String>,
+    source: Value,
+    create_only: bool,
+    now_epoch: u64,
+) -> Result<WriteResult, EsError> {
+    let cap = c.doc_cap;
+    let idx = writable(c, index, now_epoch)?;
+    let id = match id {
+        Some(id) => id,
+        None => {
+            idx.auto_id += 1;
+            crate::model::make_uuid(&idx.uuid, idx.auto_id)[..20].to_string()
+        }
+    };
+    let shard = (fnv1a(&id) % idx.shards.len() as u64) as usize;
+    let existing = idx.docs.docs.get(&id).map(|d| d.version);
+    if let (true, Some(v)) = (create_only, existing) {
+        return Err(EsError::new(
+            409,
+            "version_conflict_engine_exception",
+            format!("[{id}]: version conflict, document already exists (current version [{v}])"),
+        )
+        .meta("index_uuid", idx.uuid.clone())
+        .meta("shard", shard.to_string())
+        .meta("index", index));
+    }
+    let bytes = source.to_string().len() as u64;
+    let delta = if existing.is_some() { 0 } else { 1 };
+    let seq_no = idx.shards[shard].append(1, delta, bytes);
+    let version = existing.map(|v| v + 1).unwrap_or(1);
+    idx.docs
+        .put(&id, Arc::new(source), seq_no, shard, version, cap);
+    Ok(WriteResult {
+        index: index.to_string(),
+        id,
+        version,
+        seq_no,
+        created: existing.is_none(),
+        found: existing.is_some(),
+    })
+}
+
+/// Deletes one document by id.
+pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<WriteResult, EsError> {
+    let idx = c
+        .indices
+        .get_mut(index)
+        .ok_or_else(|| EsError::index_not_found_resolver(index))?;
+    if !idx.open {
+        return Err(EsError::index_closed(index, &idx.uuid));
+    }
+    if idx.follow.is_some() {
+        return Err(follower_write_rejected());
+    }
+    let shard = (fnv1a(id) % idx.shards.len() as u64) as usize;
+    let existing = idx.docs.docs.get(id).map(|d| d.version);
+    let delta = if existing.is_some() { -1 } else { 0 };
+    let seq_no = idx.shards[shard].append(1, delta, 16);
+    idx.docs.delete(id, seq_no, shard);
+    Ok(WriteResult {
+        index: index.to_string(),
+        id: id.to_string(),
+        version: existing.map(|v| v + 1).unwrap_or(1),
+        seq_no,
+        created: false,
+        found: existing.is_some(),
+    })
+}
+
+/// Writes `n` generated documents into an index (steady writes and the control API).
+pub(crate) fn write_generated(
+    c: &mut Cluster,
+    index: &str,
+    n: u64,
+    now_epoch: u64,
+) -> Result<(), EsError> {
+    for _ in 0..n {
+        let src = serde_json::json!({ "@timestamp": now_epoch, "message": "simulated write" });
+        index_doc(c, index, None, src, false, now_epoch)?;
+    }
+    Ok(())
+}
+
+/// Validates a follower's `settings` override (§1 errors).
+pub(crate) fn check_follow_settings(
+    settings: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<(), EsError> {
+    check_known_settings(settings)?;
+    let overriding: Vec<(&String, &String)> = settings
+        .iter()
+        .filter(|(k, _)| !key_in(NON_REPLICATED, k))
+        .collect();
+    if overriding.is_empty() {
+        return Ok(());
+    }
+    let rendered: Map<String, Value> = overriding
+        .iter()
+        .map(|(k, v)| ((*k).clone(), Value::String((*v).clone())))
+        .collect();
+    Err(EsError::illegal_argument(format!(
+        "can not put {what} that could override leader settings {}",
+        Value::Object(rendered)
+    )))
+}
+
+/// Creates a follower index by "restoring" the leader and starts its shard tasks.
+/// The caller has checked the body and the local license.
+pub(crate) fn create_follower(
+    w: &mut World,
+    ci: usize,
+    follower: &str,
+    alias: &str,
+    leader: &str,
+    params: FollowParams,
+    overrides: BTreeMap<String, String>,
+) -> Result<(), EsError> {
+    let li = connected_remote(w, ci, alias, Some(leader))?;
+    let now = w.clock.now_ms();
+    let now_epoch = w.clock.epoch_ms();
+    let lidx = w.clusters[li]
+        .indices
+        .get(leader)
+        .ok_or_else(|| EsError::index_not_found(leader))?;
+    if !lidx.soft_deletes {
+        return Err(EsError::illegal_argument(format!(
+            "leader index [{leader}] does not have soft deletes enabled"
+        )));
+    }
+    if !overrides.is_empty() {
+        check_follow_settings(&overrides, "follower index")?;
+    }
+    let fc = &w.clusters[ci];
+    validate_index_name(follower, fc.version.major)?;
+    if let Some(existing) = fc.indices.get(follower) {
+        if existing.open {
+            return Err(EsError::new(
+                500,
+                "snapshot_restore_exception",
+                format!(
+                    "[_ccr_{alias}:_latest_/_latest_] cannot restore index [{follower}] because an open index with same name already exists in the cluster. Either close or delete the existing index or restore the index under a different name by providing a rename pattern and replacement name"
+                ),
+            ));
+        }
+        if existing.shard_count() != lidx.shard_count() {
+            return Err(EsError::new(
+                500,
+                "snapshot_restore_exception",
+                format!(
+                    "[_ccr_{alias}:_latest_/_latest_] cannot restore index [{follower}] with [{}] shards from a snapshot of index [{leader}] with [{}] shards",
+                    existing.shard_count(),
+                    lidx.shard_count()
+                ),
+            ));
+        }
+    }
+    let leader_uuid = lidx.uuid.clone();
+    let shards = lidx.shards.clone();
+    let docs = lidx.docs.clone();
+    let mut settings: BTreeMap<String, String> = lidx
+        .settings
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "index.uuid" | "index.provided_name" | "index.creation_date"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let soft = lidx.soft_deletes;
+    let mapping_version = lidx.mapping_version;
+    settings.extend(overrides);
+    settings.insert("index.xpack.ccr.following_index".into(), "true".into());
+    let fc = &mut w.clusters[ci];
+    let uuid = fc.new_uuid();
+    settings.insert("index.uuid".into(), uuid.clone());
+    settings.insert("index.provided_name".into(), follower.into());
+    settings.insert("index.creation_date".into(), now_epoch.to_string());
+    let tasks = shards
+        .iter()
+        .map(|h| ShardTask::new(h.max_seq_no(), now))
+        .collect();
+    let lease = format!(
+        "{}/{}/{}-following-{}/{}/{}",
+        fc.name, follower, uuid, alias, leader, leader_uuid
+    );
+    fc.indices.insert(
+        follower.to_string(),
+        Index {
+            name: follower.to_string(),
+            uuid,
+            open: true,
+            settings,
+            soft_deletes: soft,
+            shards,
+            docs,
+            follow: Some(FollowMeta {
+                remote_cluster: alias.to_string(),
+                leader_index: leader.to_string(),
+                leader_uuid,
+            }),
+            tasks: Some(FollowTasks {
+                params,
+                shards: tasks,
+            }),
+            leases: Default::default(),
+            settings_version: 2,
+            mapping_version,
+            aliases_version: 1,
+            auto_id: 0,
+        },
+    );
+    fc.metadata_version += 1;
+    if let Some(l) = w.clusters[li].indices.get_mut(leader) {
+        l.leases.insert(lease);
+    }
+    Ok(())
+}
+
+/// The retention lease id a follower holds on its leader.
+pub(crate) fn lease_id(follower_cluster: &str, follower: &Index, meta: &FollowMeta) -> String {
+    format!(
+        "{}/{}/{}-following-{}/{}/{}",
+        follower_cluster,
+        follower.name,
+        follower.uuid,
+        meta.remote_cluster,
+        meta.leader_index,
+        meta.leader_uuid
+    )
+}
+
+/// pause_follow (§2), with the message differences before 7.6.
+pub(crate) fn pause_follow(c: &mut Cluster, index: &str) -> Result<(), EsError> {
+    let before_7_6 = !c.version.at_least(7, 6);
+    let no_tasks = || EsError::illegal_argument(format!("no shard follow tasks for [{index}]"));
+    let Some(idx) = c.indices.get_mut(index) else {
+        return Err(if before_7_6 {
+            no_tasks()
+        } else {
+            EsError::index_not_found(index)
+        });
+    };
+    if idx.follow.is_none() {
+        return Err(if before_7_6 {
+            no_tasks()
+        } else {
+            EsError::illegal_argument(format!("index [{index}] is not a follower index"))
+        });
+    }
+    if idx.tasks.take().is_none() {
+        return Err(no_tasks());
+    }
+    Ok(())
+}
+
+/// resume_follow (§3), checks in ES's order.
+pub(crate) fn resume_follow(
+    w: &mut World,
+    ci: usize,
+    index: &str,
+    params: FollowParams,
+) -> Result<(), EsError> {
+    w.clusters[ci].ccr_allowed()?;
+    let fidx = w.clusters[ci]
+        .indices
+        .get(index)
+        .ok_or_else(|| EsError::index_not_found(index))?;
+    let meta = fidx.follow.clone().ok_or_else(|| {
+        EsError::illegal_argument(format!("follow index [{index}] does not have ccr metadata"))
+    })?;
+    let li = connected_remote(w, ci, &meta.remote_cluster, Some(&meta.leader_index))?;
+    let fidx = &w.clusters[ci].indices[index];
+    let lidx = w.clusters[li]
+        .indices
+        .get(&meta.leader_index)
+        .ok_or_else(|| EsError::index_not_found(&meta.leader_index))?;
+    if lidx.uuid != meta.leader_uuid {
+        return Err(EsError::illegal_argument(format!(
+            "follow index [{index}] should reference [{}] as leader index but instead reference [{}] as leader index",
+            lidx.uuid, meta.leader_uuid
+        )));
+    }
+    if !lidx.soft_deletes {
+        return Err(EsError::illegal_argument(format!(
+            "leader index [{}] does not have soft deletes enabled",
+            meta.leader_index
+        )));
+    }
+    if !fidx.soft_deletes {
+        return Err(EsError::illegal_argument(format!(
+            "follower index [{index}] does not have soft deletes enabled"
+        )));
+    }
+    if lidx.shard_count() != fidx.shard_count() {
+        return Err(EsError::illegal_argument(format!(
+            "leader index primary shards [{}] does not match with the number of shards of the follow index [{}]",
+            lidx.shard_count(),
+            fidx.shard_count()
+        )));
+    }
+    if !lidx.open || !fidx.open {
+        return Err(EsError::illegal_argument(
+            "leader and follow index must be open",
+        ));
+    }
+    if !fidx.is_following_setting() {
+        return Err(EsError::illegal_argument(format!(
+            "the following index [{index}] is not ready to follow; the setting [index.xpack.ccr.following_index] must be enabled."
+        )));
+    }
+    if fidx.tasks.is_some() {
+        return Err(EsError::new(
+            400,
+            "resource_already_exists_exception",
+            format!("task with id {{{}-0}} already exist", fidx.uuid),
+        ));
+    }
+    let now = w.clock.now_ms();
+    let fidx = w.clusters[ci]
+        .indices
+        .get_mut(index)
+        .ok_or_else(|| EsError::index_not_found(index))?;
+    let shards = fidx
+        .shards
+        .iter()
+        .map(|h| ShardTask::new(h.max_seq_no(), now))
+        .collect();
+    fidx.tasks = Some(FollowTasks { params, shards });
+    // New shard tasks (re-)add their retention lease on the leader.
+    let lease = lease_id(&w.clusters[ci].name, &w.clusters[ci].indices[index], &meta);
+    if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
+        l.leases.insert(lease);
+    }
+    Ok(())
+}
+
+/// unfollow (§4): checks missing, not a follower, not closed, not paused; then removes the
+/// follower's retention leases on the leader (a 500 if the leader cannot be reached, after the
+/// unfollow itself was applied, as ES does).
+pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<(), EsError> {
+    let c = &mut w.clusters[ci];
+    let cname = c.name.clone();
+    let idx = c
+        .indices
+        .get_mut(index)
+        .ok_or_else(|| EsError::index_not_found(index))?;
+    let Some(meta) = idx.follow.clone() else {
+        return Err(EsError::illegal_argument(format!(
+            "index [{index}] is not a follower index"
+        )));
+    };
+    if idx.open {
+        return Err(EsError::illegal_argument(format!(
+            "cannot convert the follower index [{index}] to a non-follower, because it has not been closed"
+        )));
+    }
+    if idx.tasks.is_some() {
+        return Err(EsError::illegal_argument(format!(
+            "cannot convert the follower index [{index}] to a non-follower, because it has not been paused"
+        )));
+    }
+    let lease = lease_id(&cname, idx, &meta);
+    idx.follow = None;
+    idx.settings.remove("index.xpack.ccr.following_index");
+    idx.settings_version += 1;
+    match remote_link(w, ci, &meta.remote_cluster) {
+        RemoteLink::Connected(li) => {
+            if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
+                l.leases.remove(&lease);
+            }
+            Ok(())
+        }
+        RemoteLink::Unreachable { addr } => Err(EsError::new(
+            500,
+            "exception",
+            format!(
+                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
+                meta.leader_index
+            ),
+        )
+        .meta("failed_to_remove_retention_leases", lease)
+        .caused_by(connect_error(&addr))),
+        RemoteLink::Unknown => Err(EsError::new(
+            500,
+            "exception",
+            format!(
+                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
+                meta.leader_index
+            ),
+        )
+        .meta("failed_to_remove_retention_leases", lease)
+        .caused_by(EsError::no_such_remote(&meta.remote_cluster))),
+    }
+}

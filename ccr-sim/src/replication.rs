@@ -1,0 +1,379 @@
+//! The tick: time passes, writers write, scenario events fire, auto-follow patterns follow new
+//! leader indices and follower shard tasks read operations from their leaders.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::error::EsError;
+use crate::model::{FollowParams, Index, ReadFailure, ShardTask, World};
+use crate::ops::{self, RemoteLink};
+use crate::util::wildcard_match;
+
+/// Simulated duration of one shard-changes round trip (read + write on the follower).
+pub(crate) const ROUND_TRIP_MS: u64 = 50;
+/// Granularity of simulated time: the real-time tick period, and the step of `advance`.
+pub(crate) const TICK_MS: u64 = 50;
+/// How often an auto-follow pattern with problems re-checks its remote.
+const AUTO_FOLLOW_RETRY_MS: u64 = 1_000;
+
+/// Advances the world to the clock's current time.
+pub(crate) fn tick(w: &mut World) {
+    let now = w.clock.now_ms();
+    let dt = now.saturating_sub(w.last_tick_ms);
+    w.last_tick_ms = now;
+    crate::scenario::apply_due(w, now);
+    run_writers(w, dt);
+    run_auto_follow(w, now);
+    for ci in 0..w.clusters.len() {
+        replicate_cluster(w, ci, now, dt);
+    }
+}
+
+fn run_writers(w: &mut World, dt: u64) {
+    let epoch = w.clock.epoch_ms();
+    for c in &mut w.clusters {
+        let mut due: Vec<(String, u64)> = Vec::new();
+        for (index, writer) in c.writers.iter_mut() {
+            writer.carry += writer.docs_per_second * dt as f64 / 1000.0;
+            let n = writer.carry.floor();
+            writer.carry -= n;
+            if n >= 1.0 {
+                due.push((index.clone(), n as u64));
+            }
+        }
+        for (index, n) in due {
+            if let Err(e) = ops::write_generated(c, &index, n, epoch) {
+                tracing::debug!(cluster = %c.name, %index, error = %e, "steady write rejected");
+            }
+        }
+    }
+}
+
+fn replicate_cluster(w: &mut World, ci: usize, now: u64, dt: u64) {
+    let names: Vec<String> = w.clusters[ci]
+        .indices
+        .iter()
+        .filter(|(_, i)| i.tasks.is_some())
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in names {
+        let Some(mut idx) = w.clusters[ci].indices.remove(&name) else {
+            continue;
+        };
+        replicate_index(w, ci, &mut idx, now, dt);
+        w.clusters[ci].indices.insert(name, idx);
+    }
+}
+
+fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
+    let Some(meta) = idx.follow.clone() else {
+        return;
+    };
+    let cap = w.clusters[ci].doc_cap;
+    let link = ops::remote_link(w, ci, &meta.remote_cluster);
+    let follower_open = idx.open;
+    let Some(tasks) = idx.tasks.as_mut() else {
+        return;
+    };
+    let params = tasks.params.clone();
+    for (shard, task) in tasks.shards.iter_mut().enumerate() {
+        if task.fatal.is_some() {
+            continue;
+        }
+        let follower_gcp = idx.shards[shard].max_seq_no();
+        let leader = match &link {
+            RemoteLink::Connected(li) => w.clusters[*li].indices.get(&meta.leader_index),
+            _ => None,
+        };
+        // Transient problems: the task retries with back-off and keeps its counters.
+        let transient = match (&link, leader) {
+            (RemoteLink::Unknown, _) => Some(EsError::no_such_remote(&meta.remote_cluster)),
+            (RemoteLink::Unreachable { addr }, _) => Some(ops::connect_error(addr)),
+            (RemoteLink::Connected(_), Some(l)) if !l.open => Some(EsError::new(
+                403,
+                "cluster_block_exception",
+                format!(
+                    "index [{}] blocked by: [FORBIDDEN/4/index closed];",
+                    meta.leader_index
+                ),
+            )),
+            _ if !follower_open => Some(EsError::index_closed(&idx.name, &idx.uuid)),
+            _ => None,
+        };
+        if let Some(e) = transient {
+            fail_read(task, follower_gcp, e, &params, now);
+            continue;
+        }
+        let Some(lidx) = leader.filter(|l| l.uuid == meta.leader_uuid) else {
+            task.fatal = Some(EsError::index_not_found(&meta.leader_index));
+            task.outstanding_reads = 0;
+            continue;
+        };
+        let Some(lh) = lidx.shards.get(shard) else {
+            task.fatal = Some(EsError::new(
+                500,
+                "shard_not_found_exception",
+                format!("no such shard [{}][{shard}]", meta.leader_index),
+            ));
+            continue;
+        };
+        task.leader_gcp = lh.max_seq_no();
+        task.leader_max = lh.max_seq_no();
+        if task.injected_failures > 0 {
+            if now >= task.next_retry_ms {
+                task.injected_failures -= 1;
+                let e = EsError::new(
+                    429,
+                    "es_rejected_execution_exception",
+                    format!(
+                        "rejected execution of shard changes request on [{}][{shard}] (simulated transient read failure)",
+                        meta.leader_index
+                    ),
+                );
+                fail_read(task, follower_gcp, e, &params, now);
+            }
+            continue;
+        }
+        let available = lh.max_seq_no() - follower_gcp;
+        if available > 0 && follower_gcp + 1 < lh.min_retained {
+            task.fatal = Some(EsError::resource_not_found(
+                "Operations are no longer available for replicating. Maybe increase the retention setting [index.soft_deletes.retention_lease.period]?",
+            ));
+            task.outstanding_reads = 0;
+            task.read_failure = None;
+            continue;
+        }
+        if available <= 0 {
+            // Caught up: one long-poll read is outstanding and is renewed every read_poll_timeout.
+            task.budget_ms = 0;
+            task.outstanding_reads = 1;
+            task.read_failure = None;
+            let poll = params.poll_timeout().millis().max(1) as u64;
+            let last = task.last_read_ms.unwrap_or(now);
+            if now.saturating_sub(last) >= poll {
+                task.successful_reads += 1;
+                task.total_read_time_ms += poll;
+                task.last_read_ms = Some(now);
+            }
+            continue;
+        }
+        task.budget_ms += dt;
+        let rounds = task.budget_ms / ROUND_TRIP_MS;
+        if rounds == 0 {
+            task.outstanding_reads = outstanding_for(available, &params, lh.avg_op_bytes());
+            continue;
+        }
+        task.budget_ms -= rounds * ROUND_TRIP_MS;
+        let op_bytes = lh.avg_op_bytes();
+        let per_request = per_request_ops(&params, op_bytes);
+        let per_round = per_request * params.outstanding_reads().max(1) as u64;
+        let n = (available as u64).min(per_round.saturating_mul(rounds));
+        let to = follower_gcp + n as i64;
+        for (len, delta) in lh.pieces(follower_gcp, to) {
+            idx.shards[shard].append(len, delta, len * op_bytes);
+        }
+        copy_docs(&lidx.docs, &mut idx.docs, shard, follower_gcp, to, cap);
+        let requests = n.div_ceil(per_request).max(1);
+        let write_requests = n.div_ceil(params.write_ops().max(1) as u64).max(1);
+        task.ops_read += n;
+        task.ops_written += n;
+        task.bytes_read += n * op_bytes;
+        task.successful_reads += requests;
+        task.successful_writes += write_requests;
+        task.total_read_time_ms += requests * ROUND_TRIP_MS / 2;
+        task.total_read_remote_exec_ms += requests * ROUND_TRIP_MS / 5;
+        task.total_write_time_ms += write_requests * ROUND_TRIP_MS / 5;
+        task.last_requested = to;
+        task.last_read_ms = Some(now);
+        task.read_failure = None;
+        let remaining = lh.max_seq_no() - to;
+        task.outstanding_reads = if remaining > 0 {
+            outstanding_for(remaining, &params, op_bytes)
+        } else {
+            1
+        };
+        task.outstanding_writes = 0;
+    }
+}
+
+fn per_request_ops(p: &FollowParams, op_bytes: u64) -> u64 {
+    let by_size = (p.read_size().bytes().max(1) as u64 / op_bytes.max(1)).max(1);
+    (p.read_ops().max(1) as u64).min(by_size)
+}
+
+fn outstanding_for(remaining: i64, p: &FollowParams, op_bytes: u64) -> u32 {
+    let needed = (remaining as u64).div_ceil(per_request_ops(p, op_bytes));
+    needed.min(p.outstanding_reads().max(1) as u64) as u32
+}
+
+/// A read attempt failed with a retryable error: ES keeps one entry per `from_seq_no` and
+/// retries with back-off up to `max_retry_delay`.
+fn fail_read(task: &mut ShardTask, follower_gcp: i64, e: EsError, p: &FollowParams, now: u64) {
+    if now < task.next_retry_ms {
+        return;
+    }
+    let from = follower_gcp + 1;
+    task.failed_reads += 1;
+    let retries = match &task.read_failure {
+        Some(f) if f.from_seq_no == from => f.retries + 1,
+        _ => 1,
+    };
+    task.read_failure = Some(ReadFailure {
+        from_seq_no: from,
+        retries,
+        exception: e,
+    });
+    let backoff = (50u64 << retries.min(10)).min(p.retry_delay().millis().max(1) as u64);
+    task.next_retry_ms = now + backoff;
+    task.outstanding_reads = 0;
+}
+
+fn copy_docs(
+    from: &crate::model::DocStore,
+    to: &mut crate::model::DocStore,
+    shard: usize,
+    lo: i64,
+    hi: i64,
+    cap: usize,
+) {
+    let Some(ops) = from.by_seq.get(shard) else {
+        return;
+    };
+    for (seq, (id, deleted)) in ops.range(lo + 1..=hi) {
+        if *deleted {
+            to.delete(id, *seq, shard);
+        } else if let Some(doc) = from.docs.get(id) {
+            to.put(id, Arc::clone(&doc.source), *seq, shard, doc.version, cap);
+        }
+    }
+}
+
+/// Auto-follow: each active pattern looks at its remote when the remote's indices changed (or
+/// retries after a failure) and follows new matching leader indices.
+fn run_auto_follow(w: &mut World, now: u64) {
+    let epoch = w.clock.epoch_ms();
+    for ci in 0..w.clusters.len() {
+        let names: Vec<String> = w.clusters[ci]
+            .auto_follow
+            .iter()
+            .filter(|(_, p)| p.active)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let Some(p) = w.clusters[ci].auto_follow.get(&name).cloned() else {
+                continue;
+            };
+            let li = match ops::remote_link(w, ci, &p.remote_cluster) {
+                RemoteLink::Connected(li) => li,
+                RemoteLink::Unknown | RemoteLink::Unreachable { .. } => {
+                    if now.saturating_sub(p.last_check_ms) >= AUTO_FOLLOW_RETRY_MS {
+                        let e = match ops::remote_link(w, ci, &p.remote_cluster) {
+                            RemoteLink::Unreachable { addr } => {
+                                ops::remote_license_unknown(&p.remote_cluster, None, &addr)
+                            }
+                            _ => EsError::no_such_remote(&p.remote_cluster),
+                        };
+                        let c = &mut w.clusters[ci];
+                        c.auto_follow_stats.failed_remote += 1;
+                        c.auto_follow_stats.record_error(name.clone(), epoch, e);
+                        if let Some(pm) = c.auto_follow.get_mut(&name) {
+                            pm.last_check_ms = now;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let leader_version = w.clusters[li].metadata_version;
+            let retry_due = p.retry_at.values().any(|t| now >= *t);
+            if leader_version == p.seen_version && !retry_due {
+                continue;
+            }
+            let candidates: Vec<(String, String)> = w.clusters[li]
+                .indices
+                .values()
+                .filter(|i| i.open && !p.followed.contains(&i.uuid))
+                .filter(|i| {
+                    p.leader_index_patterns
+                        .iter()
+                        .any(|pat| wildcard_match(pat, &i.name))
+                })
+                .filter(|i| {
+                    !p.exclusion_patterns
+                        .iter()
+                        .any(|pat| wildcard_match(pat, &i.name))
+                })
+                .filter(|i| p.retry_at.get(&i.name).map_or(true, |t| now >= *t))
+                .map(|i| (i.name.clone(), i.uuid.clone()))
+                .collect();
+            let mut followed = Vec::new();
+            let mut failed = Vec::new();
+            for (leader, uuid) in candidates {
+                let follower = p
+                    .follow_index_pattern
+                    .as_deref()
+                    .map(|f| f.replace("{{leader_index}}", &leader))
+                    .unwrap_or_else(|| leader.clone());
+                let overrides = p
+                    .settings
+                    .as_ref()
+                    .map(|s| ops::flat_index_settings(&serde_json::Value::Object(s.clone())))
+                    .transpose()
+                    .unwrap_or_default()
+                    .unwrap_or_default();
+                match ops::create_follower(
+                    w,
+                    ci,
+                    &follower,
+                    &p.remote_cluster,
+                    &leader,
+                    p.params.clone(),
+                    overrides,
+                ) {
+                    Ok(()) => followed.push(uuid),
+                    Err(e) => failed.push((leader, e)),
+                }
+            }
+            let c = &mut w.clusters[ci];
+            c.auto_follow_stats.successful_follow += followed.len() as u64;
+            c.auto_follow_stats
+                .clusters
+                .insert(p.remote_cluster.clone(), (now, leader_version));
+            let mut errors = Vec::new();
+            if let Some(pm) = c.auto_follow.get_mut(&name) {
+                pm.seen_version = leader_version;
+                pm.last_check_ms = now;
+                for uuid in followed {
+                    pm.followed.insert(uuid);
+                }
+                pm.retry_at.retain(|_, t| now < *t);
+                for (leader, e) in failed {
+                    pm.retry_at.insert(leader.clone(), now + 60_000);
+                    errors.push((leader, e));
+                }
+            }
+            for (leader, e) in errors {
+                c.auto_follow_stats.failed_follow += 1;
+                c.auto_follow_stats.record_error(leader, epoch, e);
+            }
+        }
+    }
+}
+
+/// Leader-side fault: trims each shard's history so followers behind it cannot catch up.
+pub(crate) fn lose_retention_leases(idx: &mut Index) {
+    for h in &mut idx.shards {
+        h.min_retained = h.max_seq_no() + 1;
+    }
+    idx.leases.clear();
+}
+
+/// Per-follower summary used by `/_sim/state`.
+pub(crate) fn follower_lag(idx: &Index) -> BTreeMap<usize, i64> {
+    let mut out = BTreeMap::new();
+    if let Some(t) = &idx.tasks {
+        for (i, task) in t.shards.iter().enumerate() {
+            out.insert(i, (task.leader_gcp - idx.shards[i].max_seq_no()).max(0));
+        }
+    }
+    out
+}

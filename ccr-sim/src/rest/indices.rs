@@ -1,0 +1,695 @@
+//! Index endpoints: create/delete/open/close, settings, documents, bulk, search, count, stats.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::{Reply, Req};
+use crate::error::EsError;
+use crate::model::{Cluster, World};
+use crate::ops;
+use crate::util::{nest_settings, parse_body_object, wildcard_match};
+
+/// Resolves an index expression (comma list, wildcards, `_all`, `-exclusions`).
+///
+/// Concrete names that do not exist give the resolver's 404. Wildcards expand to open indices,
+/// and to closed ones too when `include_closed`. With `forbid_closed`, a concrete closed index
+/// gives `index_closed_exception`.
+pub(crate) fn resolve(
+    c: &Cluster,
+    expr: &str,
+    include_closed: bool,
+    forbid_closed: bool,
+) -> Result<Vec<String>, EsError> {
+    let mut out: Vec<String> = Vec::new();
+    for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(excl) = part.strip_prefix('-').filter(|_| !out.is_empty()) {
+            out.retain(|n| !wildcard_match(excl, n));
+            continue;
+        }
+        if part == "_all" || part.contains('*') {
+            let pat = if part == "_all" { "*" } else { part };
+            for (n, i) in &c.indices {
+                if wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n) {
+                    out.push(n.clone());
+                }
+            }
+            continue;
+        }
+        match c.indices.get(part) {
+            Some(i) => {
+                if forbid_closed && !i.open {
+                    return Err(EsError::index_closed(part, &i.uuid));
+                }
+                if !out.iter().any(|n| n == part) {
+                    out.push(part.to_string());
+                }
+            }
+            None => return Err(EsError::index_not_found_resolver(part)),
+        }
+    }
+    Ok(out)
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b}b")
+    } else {
+        let s = format!("{v:.1}");
+        format!("{}{}", s.trim_end_matches(".0"), UNITS[u])
+    }
+}
+
+pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let names = resolve(c, expr.unwrap_or("*"), true, false)?;
+    let mut rows = Vec::new();
+    let mut columns_template = Vec::new();
+    for n in names {
+        let Some(i) = c.indices.get(&n) else { continue };
+        let health = if i.replicas() > 0 { "yellow" } else { "green" };
+        let size = human_bytes(i.store_bytes());
+        let open = i.open;
+        let row: Vec<(&str, String)> = vec![
+            ("health", health.into()),
+            ("status", if open { "open" } else { "close" }.into()),
+            ("index", i.name.clone()),
+            ("uuid", i.uuid.clone()),
+            ("pri", i.shard_count().to_string()),
+            ("rep", i.replicas().to_string()),
+            (
+                "docs.count",
+                if open {
+                    i.doc_count().to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "docs.deleted",
+                if open { "0".into() } else { String::new() },
+            ),
+            (
+                "store.size",
+                if open { size.clone() } else { String::new() },
+            ),
+            (
+                "pri.store.size",
+                if open { size.clone() } else { String::new() },
+            ),
+            ("dataset.size", if open { size } else { String::new() }),
+        ];
+        columns_template = row.clone();
+        rows.push(row);
+    }
+    if columns_template.is_empty() {
+        columns_template = [
+            "health",
+            "status",
+            "index",
+            "uuid",
+            "pri",
+            "rep",
+            "docs.count",
+            "docs.deleted",
+            "store.size",
+            "pri.store.size",
+            "dataset.size",
+        ]
+        .iter()
+        .map(|n| (*n, String::new()))
+        .collect();
+    }
+    let mut defaults = vec![
+        "health",
+        "status",
+        "index",
+        "uuid",
+        "pri",
+        "rep",
+        "docs.count",
+        "docs.deleted",
+        "store.size",
+        "pri.store.size",
+    ];
+    if c.version.at_least(8, 11) {
+        defaults.push("dataset.size");
+    }
+    super::cluster::cat_render(req, &columns_template, &defaults, &rows)
+}
+
+pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<Reply, EsError> {
+    let body = parse_body_object(&req.body, false)?.unwrap_or_default();
+    let mut settings = BTreeMap::new();
+    for (k, v) in &body {
+        match k.as_str() {
+            "settings" => settings = ops::flat_index_settings(v)?,
+            "mappings" | "aliases" => {}
+            other => {
+                return Err(EsError::parse(format!(
+                    "unknown key [{other}] for create index"
+                )))
+            }
+        }
+    }
+    let epoch = w.clock.epoch_ms();
+    ops::create_index(&mut w.clusters[ci], name, settings, epoch)?;
+    Ok(Reply::json(
+        json!({"acknowledged": true, "shards_acknowledged": true, "index": name}),
+    ))
+}
+
+pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+    if c.version.major >= 8 && (expr.contains('*') || expr == "_all") {
+        return Err(EsError::illegal_argument(
+            "Wildcard expressions or all indices are not allowed",
+        ));
+    }
+    let names = resolve(c, expr, true, false)?;
+    for n in names {
+        c.indices.remove(&n);
+        c.writers.remove(&n);
+    }
+    c.metadata_version += 1;
+    Ok(Reply::ack())
+}
+
+fn settings_json(i: &crate::model::Index, flat: bool, defaults: bool) -> Value {
+    let strings: Vec<(String, Value)> = i
+        .settings
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let settings = if flat {
+        Value::Object(strings.into_iter().collect())
+    } else {
+        nest_settings(strings.iter().map(|(k, v)| (k, v)))
+    };
+    let mut m = Map::new();
+    m.insert("settings".into(), settings);
+    if defaults && !i.settings.contains_key("index.soft_deletes.enabled") {
+        let d = vec![(
+            "index.soft_deletes.enabled".to_string(),
+            Value::String(i.soft_deletes.to_string()),
+        )];
+        m.insert(
+            "defaults".into(),
+            if flat {
+                Value::Object(d.into_iter().collect())
+            } else {
+                nest_settings(d.iter().map(|(k, v)| (k, v)))
+            },
+        );
+    }
+    Value::Object(m)
+}
+
+pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsError> {
+    let names = resolve(c, expr, true, false)?;
+    let mut out = Map::new();
+    for n in names {
+        if let Some(i) = c.indices.get(&n) {
+            let mut m = Map::new();
+            m.insert("aliases".into(), json!({}));
+            m.insert("mappings".into(), json!({}));
+            if let Value::Object(s) = settings_json(i, req.flag("flat_settings"), false) {
+                m.extend(s);
+            }
+            out.insert(n, Value::Object(m));
+        }
+    }
+    Ok(Reply::json(Value::Object(out)))
+}
+
+pub(crate) fn close(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+    let names = resolve(c, expr, true, false)?;
+    let mut indices = Map::new();
+    for n in &names {
+        if let Some(i) = c.indices.get_mut(n) {
+            i.open = false;
+            indices.insert(n.clone(), json!({"closed": true}));
+        }
+    }
+    let mut r = if c.version.at_least(7, 2) {
+        Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "indices": indices}))
+    } else {
+        Reply::ack()
+    };
+    if c.version.major == 7 {
+        r.headers.push((
+            "Warning".into(),
+            "299 Elasticsearch-7 \"the default value for the ?wait_for_active_shards parameter will change from '0' to 'index-setting' in version 8; specify '?wait_for_active_shards=index-setting' to adopt the future default behaviour, or '?wait_for_active_shards=0' to preserve today's behaviour\"".into(),
+        ));
+    }
+    Ok(r)
+}
+
+pub(crate) fn open(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+    let names = resolve(c, expr, true, false)?;
+    for n in &names {
+        if let Some(i) = c.indices.get_mut(n) {
+            i.open = true;
+        }
+    }
+    Ok(Reply::json(
+        json!({"acknowledged": true, "shards_acknowledged": true}),
+    ))
+}
+
+pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let names = resolve(c, expr.unwrap_or("_all"), true, false)?;
+    let mut out = Map::new();
+    for n in names {
+        if let Some(i) = c.indices.get(&n) {
+            out.insert(
+                n,
+                settings_json(i, req.flag("flat_settings"), req.flag("include_defaults")),
+            );
+        }
+    }
+    Ok(Reply::json(Value::Object(out)))
+}
+
+pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Reply, EsError> {
+    let body = parse_body_object(&req.body, true)?.unwrap_or_default();
+    let inner = match body.get("settings") {
+        Some(s) if body.len() == 1 => s.clone(),
+        _ => Value::Object(body),
+    };
+    let settings = ops::flat_index_settings(&inner)?;
+    ops::check_known_settings(&settings)?;
+    let names = resolve(c, expr, true, false)?;
+    for key in ["index.number_of_shards", "index.soft_deletes.enabled"] {
+        if settings.contains_key(key) {
+            let open: Vec<String> = names
+                .iter()
+                .filter_map(|n| c.indices.get(n))
+                .filter(|i| i.open)
+                .map(|i| format!("{}/{}", i.name, i.uuid))
+                .collect();
+            return Err(if open.is_empty() {
+                EsError::illegal_argument(format!(
+                    "final {} setting [{key}], not updateable",
+                    names.first().map(String::as_str).unwrap_or("index")
+                ))
+            } else {
+                EsError::illegal_argument(format!(
+                    "Can't update non dynamic settings [[{key}]] for open indices [[{}]]",
+                    open.join(", ")
+                ))
+            });
+        }
+    }
+    for n in &names {
+        if let Some(i) = c.indices.get_mut(n) {
+            for (k, v) in &settings {
+                i.settings.insert(k.clone(), v.clone());
+            }
+            i.settings_version += 1;
+        }
+    }
+    Ok(Reply::ack())
+}
+
+fn shards_header(total: u64) -> Value {
+    json!({"total": total, "successful": total, "skipped": 0, "failed": 0})
+}
+
+/// Parses an optional search/count body (only to reject malformed JSON as ES does).
+fn search_body(req: &Req) -> Result<Map<String, Value>, EsError> {
+    Ok(parse_body_object(&req.body, false)?.unwrap_or_default())
+}
+
+pub(crate) fn count(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let _ = search_body(req)?;
+    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+    let mut total = 0;
+    let mut shards = 0;
+    for n in names {
+        if let Some(i) = c.indices.get(&n) {
+            total += i.doc_count();
+            shards += i.shard_count() as u64;
+        }
+    }
+    Ok(Reply::json(
+        json!({"count": total, "_shards": shards_header(shards)}),
+    ))
+}
+
+pub(crate) fn stats(c: &Cluster, expr: Option<&str>) -> Result<Reply, EsError> {
+    let names = resolve(c, expr.unwrap_or("_all"), false, false)?;
+    let mut indices = Map::new();
+    let mut all_docs = 0;
+    let mut shards = 0;
+    for n in names {
+        if let Some(i) = c.indices.get(&n) {
+            let docs = json!({"docs": {"count": i.doc_count(), "deleted": 0}, "store": {"size_in_bytes": i.store_bytes()}});
+            all_docs += i.doc_count();
+            shards += i.shard_count() as u64;
+            indices.insert(
+                n,
+                json!({"uuid": i.uuid, "health": if i.replicas() > 0 {"yellow"} else {"green"}, "status": "open", "primaries": docs, "total": docs}),
+            );
+        }
+    }
+    let all = json!({"docs": {"count": all_docs, "deleted": 0}});
+    Ok(Reply::json(json!({
+        "_shards": {"total": shards, "successful": shards, "failed": 0},
+        "_all": {"primaries": all, "total": all},
+        "indices": indices
+    })))
+}
+
+fn doc_parse_error(c: &Cluster, e: EsError) -> EsError {
+    let kind = if c.version.at_least(8, 8) {
+        "document_parsing_exception"
+    } else {
+        "mapper_parsing_exception"
+    };
+    let reason = if c.version.at_least(8, 8) {
+        "[1:1] failed to parse".to_string()
+    } else {
+        "failed to parse".to_string()
+    };
+    EsError::new(400, kind, reason).caused_by(e)
+}
+
+fn write_json(c: &Cluster, r: &ops::WriteResult, result: &str, status: u16) -> Value {
+    let mut m = Map::new();
+    m.insert("_index".into(), r.index.clone().into());
+    if c.version.major < 8 {
+        m.insert("_type".into(), "_doc".into());
+    }
+    m.insert("_id".into(), r.id.clone().into());
+    m.insert("_version".into(), r.version.into());
+    m.insert("result".into(), result.into());
+    m.insert(
+        "_shards".into(),
+        json!({"total": 2, "successful": 1, "failed": 0}),
+    );
+    m.insert("_seq_no".into(), r.seq_no.into());
+    m.insert("_primary_term".into(), 1.into());
+    m.insert("status".into(), status.into());
+    Value::Object(m)
+}
+
+pub(crate) fn index_doc(
+    w: &mut World,
+    ci: usize,
+    index: &str,
+    id: Option<String>,
+    create: bool,
+    req: &Req,
+) -> Result<Reply, EsError> {
+    let c = &w.clusters[ci];
+    let source = match parse_body_object(&req.body, true) {
+        Ok(Some(m)) => Value::Object(m),
+        Ok(None) => return Err(EsError::parse("request body is required")),
+        Err(e) if e.kind == "parse_exception" => return Err(e),
+        Err(e) => return Err(doc_parse_error(c, e)),
+    };
+    let epoch = w.clock.epoch_ms();
+    let c = &mut w.clusters[ci];
+    let r = ops::index_doc(c, index, id, source, create, epoch)?;
+    let (result, status) = if r.created {
+        ("created", 201)
+    } else {
+        ("updated", 200)
+    };
+    let mut body = write_json(c, &r, result, status);
+    if let Value::Object(m) = &mut body {
+        m.remove("status");
+    }
+    Ok(Reply::with_status(status, body))
+}
+
+pub(crate) fn get_doc(c: &Cluster, index: &str, id: &str) -> Result<Reply, EsError> {
+    let i = c
+        .indices
+        .get(index)
+        .ok_or_else(|| EsError::index_not_found_resolver(index))?;
+    if !i.open {
+        return Err(EsError::index_closed(index, &i.uuid));
+    }
+    let mut m = Map::new();
+    m.insert("_index".into(), index.into());
+    if c.version.major < 8 {
+        m.insert("_type".into(), "_doc".into());
+    }
+    m.insert("_id".into(), id.into());
+    match i.docs.docs.get(id) {
+        Some(d) => {
+            m.insert("_version".into(), d.version.into());
+            m.insert("_seq_no".into(), d.seq_no.into());
+            m.insert("_primary_term".into(), 1.into());
+            m.insert("found".into(), true.into());
+            m.insert("_source".into(), (*d.source).clone());
+            Ok(Reply::json(Value::Object(m)))
+        }
+        None => {
+            m.insert("found".into(), false.into());
+            Ok(Reply::with_status(404, Value::Object(m)))
+        }
+    }
+}
+
+pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<Reply, EsError> {
+    let r = ops::delete_doc(c, index, id)?;
+    let (result, status) = if r.found {
+        ("deleted", 200)
+    } else {
+        ("not_found", 404)
+    };
+    let mut body = write_json(c, &r, result, status);
+    if let Value::Object(m) = &mut body {
+        m.remove("status");
+    }
+    Ok(Reply::with_status(status, body))
+}
+
+/// One parsed bulk line pair: operation, index, id, source.
+type BulkAction = (String, Option<String>, Option<String>, Option<Value>);
+
+pub(crate) fn bulk(
+    w: &mut World,
+    ci: usize,
+    default_index: Option<&str>,
+    req: &Req,
+) -> Result<Reply, EsError> {
+    let text = String::from_utf8_lossy(&req.body).into_owned();
+    if text.trim().is_empty() {
+        return Err(EsError::validation(&["no requests added".to_string()]));
+    }
+    if !text.ends_with('\n') {
+        return Err(EsError::illegal_argument(
+            "The bulk request must be terminated by a newline [\\n]",
+        ));
+    }
+    // Parse everything first: a malformed line fails the whole request, as in ES.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut actions: Vec<BulkAction> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        i += 1;
+        if line.is_empty() {
+            continue;
+        }
+        let action: Value = serde_json::from_str(line).map_err(|e| {
+            EsError::illegal_argument(format!(
+                "Malformed action/metadata line [{i}], expected START_OBJECT or END_OBJECT but found [{}]",
+                if e.is_eof() { "null" } else { "VALUE_STRING" }
+            ))
+        })?;
+        let Some((op, meta)) = action.as_object().and_then(|o| o.iter().next()) else {
+            return Err(EsError::illegal_argument(format!(
+                "Malformed action/metadata line [{i}], expected FIELD_NAME but found [END_OBJECT]"
+            )));
+        };
+        let op = op.clone();
+        if !matches!(op.as_str(), "index" | "create" | "delete" | "update") {
+            return Err(EsError::illegal_argument(format!(
+                "Malformed action/metadata line [{i}], expected field [create], [delete], [index] or [update] but found [{op}]"
+            )));
+        }
+        let index = meta
+            .get("_index")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+            .or(default_index.map(String::from));
+        let id = meta.get("_id").and_then(|v| {
+            v.as_str()
+                .map(String::from)
+                .or_else(|| v.as_u64().map(|n| n.to_string()))
+        });
+        let source = if op == "delete" {
+            None
+        } else {
+            let src_line = lines.get(i).copied().unwrap_or("");
+            i += 1;
+            Some(serde_json::from_str::<Value>(src_line).unwrap_or(Value::Null))
+        };
+        actions.push((op, index, id, source));
+    }
+    let missing: Vec<String> = actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.1.is_none())
+        .map(|_| "index is missing".to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(EsError::validation(&missing));
+    }
+    let epoch = w.clock.epoch_ms();
+    let c = &mut w.clusters[ci];
+    let mut items = Vec::new();
+    let mut errors = false;
+    for (op, index, id, source) in actions {
+        let index = index.unwrap_or_default();
+        let res = match op.as_str() {
+            "delete" => match id.clone() {
+                Some(id) => ops::delete_doc(c, &index, &id).map(|r| {
+                    let (res, st) = if r.found {
+                        ("deleted", 200)
+                    } else {
+                        ("not_found", 404)
+                    };
+                    write_json(c, &r, res, st)
+                }),
+                None => Err(EsError::validation(&["id is missing".to_string()])),
+            },
+            "update" => Err(EsError::illegal_argument(
+                "the simulator does not support bulk [update] actions",
+            )),
+            _ => match source {
+                Some(Value::Object(m)) => ops::index_doc(
+                    c,
+                    &index,
+                    id.clone(),
+                    Value::Object(m),
+                    op == "create",
+                    epoch,
+                )
+                .map(|r| {
+                    let (res, st) = if r.created {
+                        ("created", 201)
+                    } else {
+                        ("updated", 200)
+                    };
+                    write_json(c, &r, res, st)
+                }),
+                _ => Err(doc_parse_error(
+                    c,
+                    EsError::x_content("[1:1] source is not a JSON object"),
+                )),
+            },
+        };
+        let item = match res {
+            Ok(v) => v,
+            Err(e) => {
+                errors = true;
+                let mut m = Map::new();
+                m.insert("_index".into(), index.clone().into());
+                if c.version.major < 8 {
+                    m.insert("_type".into(), "_doc".into());
+                }
+                m.insert("_id".into(), id.map(Value::String).unwrap_or(Value::Null));
+                m.insert("status".into(), e.status.into());
+                m.insert("error".into(), e.to_cause_json());
+                Value::Object(m)
+            }
+        };
+        let mut wrap = Map::new();
+        wrap.insert(op, item);
+        items.push(Value::Object(wrap));
+    }
+    Ok(Reply::json(
+        json!({"took": 1, "errors": errors, "items": items}),
+    ))
+}
+
+pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let body = search_body(req)?;
+    let num = |k: &str, d: u64| -> Result<u64, EsError> {
+        if let Some(q) = req.q(k) {
+            return q.parse().map_err(|_| {
+                EsError::illegal_argument(format!(
+                    "Failed to parse int parameter [{k}] with value [{q}]"
+                ))
+            });
+        }
+        Ok(body.get(k).and_then(Value::as_u64).unwrap_or(d))
+    };
+    let size = num("size", 10)?;
+    let from = num("from", 0)?;
+    if from + size > 10_000 {
+        return Err(EsError::illegal_argument(format!(
+            "Result window is too large, from + size must be less than or equal to: [10000] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
+            from + size
+        )));
+    }
+    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+    let mut total = 0u64;
+    let mut shards = 0u64;
+    let mut hits = Vec::new();
+    let mut skipped = 0u64;
+    for n in &names {
+        let Some(i) = c.indices.get(n) else { continue };
+        total += i.doc_count();
+        shards += i.shard_count() as u64;
+        for shard in &i.docs.by_seq {
+            for (id, deleted) in shard.values() {
+                if *deleted {
+                    continue;
+                }
+                if skipped < from {
+                    skipped += 1;
+                    continue;
+                }
+                if hits.len() as u64 >= size {
+                    break;
+                }
+                if let Some(d) = i.docs.docs.get(id) {
+                    let mut h = Map::new();
+                    h.insert("_index".into(), n.clone().into());
+                    if c.version.major < 8 {
+                        h.insert("_type".into(), "_doc".into());
+                    }
+                    h.insert("_id".into(), id.clone().into());
+                    h.insert("_score".into(), 1.0.into());
+                    h.insert("_source".into(), (*d.source).clone());
+                    hits.push(Value::Object(h));
+                }
+            }
+        }
+    }
+    let total_json = if c.version.major >= 7 {
+        json!({"value": total, "relation": "eq"})
+    } else {
+        json!(total)
+    };
+    Ok(Reply::json(json!({
+        "took": 1,
+        "timed_out": false,
+        "_shards": shards_header(shards),
+        "hits": {"total": total_json, "max_score": if hits.is_empty() { Value::Null } else { json!(1.0) }, "hits": hits}
+    })))
+}
+
+pub(crate) fn refresh(c: &Cluster, expr: Option<&str>) -> Result<Reply, EsError> {
+    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+    let shards: u64 = names
+        .iter()
+        .filter_map(|n| c.indices.get(n))
+        .map(|i| i.shard_count() as u64)
+        .sum();
+    Ok(Reply::json(
+        json!({"_shards": {"total": shards * 2, "successful": shards, "failed": 0}}),
+    ))
+}

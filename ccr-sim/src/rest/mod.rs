@@ -1,0 +1,789 @@
+//! The Elasticsearch REST surface: request parsing, routing, security, dispatch.
+
+pub(crate) mod ccr;
+pub(crate) mod cluster;
+pub(crate) mod indices;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::error::EsError;
+use crate::model::{Cluster, Role, World};
+use crate::util::{base64_decode, percent_decode};
+
+/// A parsed HTTP request.
+#[derive(Debug, Clone)]
+pub(crate) struct Req {
+    pub method: String,
+    /// The request target as sent (path and query), for security messages.
+    pub uri: String,
+    pub segs: Vec<String>,
+    pub query: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    pub authorization: Option<String>,
+}
+
+impl Req {
+    pub(crate) fn new(
+        method: &str,
+        uri: &str,
+        body: Vec<u8>,
+        authorization: Option<String>,
+    ) -> Self {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let segs = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        let query = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        Self {
+            method: method.to_ascii_uppercase(),
+            uri: uri.to_string(),
+            segs,
+            query,
+            body,
+            authorization,
+        }
+    }
+
+    pub(crate) fn q(&self, k: &str) -> Option<&str> {
+        self.query.get(k).map(String::as_str)
+    }
+
+    /// A boolean query flag: present with no value or any value but `false`.
+    pub(crate) fn flag(&self, k: &str) -> bool {
+        self.q(k).is_some_and(|v| v != "false")
+    }
+}
+
+/// The body of a reply.
+#[derive(Debug, Clone)]
+pub(crate) enum ReplyBody {
+    Json(Value),
+    /// Already-serialised JSON (large stats bodies are written directly).
+    Raw(String),
+    Text(String),
+    Empty,
+}
+
+/// A reply before faults and formatting are applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: ReplyBody,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub(crate) fn json(v: Value) -> Self {
+        Self {
+            status: 200,
+            body: ReplyBody::Json(v),
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_status(status: u16, v: Value) -> Self {
+        Self {
+            status,
+            body: ReplyBody::Json(v),
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn ack() -> Self {
+        Self::json(json!({"acknowledged": true}))
+    }
+
+    pub(crate) fn error(e: &EsError, version_major: u32) -> Self {
+        let mut r = Self::with_status(e.status, e.to_body());
+        if let Some(h) = &e.header {
+            match &**h {
+                Value::Array(items) => {
+                    for i in items {
+                        if let Some(s) = i.as_str() {
+                            r.headers.push(("WWW-Authenticate".into(), s.into()));
+                        }
+                    }
+                }
+                Value::String(s) => r.headers.push(("WWW-Authenticate".into(), s.clone())),
+                _ => {}
+            }
+        }
+        let _ = version_major;
+        r
+    }
+}
+
+/// What a route needs and is, for counters and security.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub kind: RouteKind,
+    /// Counter key, e.g. `PUT /{index}/_ccr/follow`.
+    pub template: &'static str,
+    /// ES action name, for 403 messages.
+    pub action: &'static str,
+    /// The privileges ES names in 403 messages.
+    pub grant: &'static str,
+    pub mutating: bool,
+}
+
+/// Every Elasticsearch endpoint the simulator answers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RouteKind {
+    Root,
+    License,
+    XpackLicense,
+    ClusterHealth(Option<String>),
+    GetClusterSettings,
+    PutClusterSettings,
+    RemoteInfo,
+    CatNodes,
+    Nodes,
+    CatIndices(Option<String>),
+    CreateIndex(String),
+    DeleteIndex(String),
+    GetIndex(String),
+    CloseIndex(String),
+    OpenIndex(String),
+    GetSettings(Option<String>),
+    PutSettings(String),
+    Count(Option<String>),
+    Stats(Option<String>),
+    IndexDoc {
+        index: String,
+        id: Option<String>,
+        create: bool,
+    },
+    GetDoc {
+        index: String,
+        id: String,
+    },
+    DeleteDoc {
+        index: String,
+        id: String,
+    },
+    Bulk(Option<String>),
+    Search(Option<String>),
+    Refresh(Option<String>),
+    Follow(String),
+    PauseFollow(String),
+    ResumeFollow(String),
+    Unfollow(String),
+    FollowStats(String),
+    CcrStats,
+    FollowInfo(String),
+    ForgetFollower(String),
+    GetAutoFollow(Option<String>),
+    PutAutoFollow(String),
+    DeleteAutoFollow(String),
+    PauseAutoFollow(String),
+    ResumeAutoFollow(String),
+}
+
+const CLUSTER_MONITOR: &str = "cluster privileges [monitor,manage,all]";
+const CLUSTER_MANAGE: &str = "cluster privileges [manage,all]";
+const MANAGE_CCR: &str = "cluster privileges [manage_ccr,all]";
+const INDEX_MONITOR: &str = "index privileges [monitor,manage,all]";
+const INDEX_MANAGE: &str = "index privileges [manage,all]";
+const INDEX_READ: &str = "index privileges [read,all]";
+const INDEX_WRITE: &str = "index privileges [write,all]";
+const FOLLOW_INDEX: &str = "index privileges [manage_follow_index,manage,all]";
+
+fn r(
+    kind: RouteKind,
+    template: &'static str,
+    action: &'static str,
+    grant: &'static str,
+    mutating: bool,
+) -> Option<Route> {
+    Some(Route {
+        kind,
+        template,
+        action,
+        grant,
+        mutating,
+    })
+}
+
+/// Maps a method and path to a route; None means ES has no handler for it.
+pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
+    use RouteKind as K;
+    let s: Vec<&str> = req.segs.iter().map(String::as_str).collect();
+    let m = req.method.as_str();
+    let get = m == "GET" || m == "HEAD";
+    let search_m = get || m == "POST";
+    let own = |x: &str| x.to_string();
+    match (s.as_slice(), m) {
+        ([], _) if get => r(
+            K::Root,
+            "GET /",
+            "cluster:monitor/main",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_license"], _) if get && v.major >= 7 => r(
+            K::License,
+            "GET /_license",
+            "cluster:monitor/xpack/license/get",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_xpack", "license"], _) if get && v.major < 8 => r(
+            K::XpackLicense,
+            "GET /_xpack/license",
+            "cluster:monitor/xpack/license/get",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "health"], _) if get => r(
+            K::ClusterHealth(None),
+            "GET /_cluster/health",
+            "cluster:monitor/health",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "health", i], _) if get => r(
+            K::ClusterHealth(Some(own(i))),
+            "GET /_cluster/health/{index}",
+            "cluster:monitor/health",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "settings"], "GET") => r(
+            K::GetClusterSettings,
+            "GET /_cluster/settings",
+            "cluster:monitor/settings",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "settings"], "PUT") => r(
+            K::PutClusterSettings,
+            "PUT /_cluster/settings",
+            "cluster:admin/settings/update",
+            CLUSTER_MANAGE,
+            true,
+        ),
+        (["_remote", "info"], _) if get => r(
+            K::RemoteInfo,
+            "GET /_remote/info",
+            "cluster:monitor/remote/info",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cat", "nodes"], _) if get => r(
+            K::CatNodes,
+            "GET /_cat/nodes",
+            "cluster:monitor/nodes/info",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_nodes", ..], _) if get => r(
+            K::Nodes,
+            "GET /_nodes",
+            "cluster:monitor/nodes/info",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cat", "indices"], _) if get => r(
+            K::CatIndices(None),
+            "GET /_cat/indices",
+            "indices:monitor/stats",
+            INDEX_MONITOR,
+            false,
+        ),
+        (["_cat", "indices", i], _) if get => r(
+            K::CatIndices(Some(own(i))),
+            "GET /_cat/indices/{index}",
+            "indices:monitor/stats",
+            INDEX_MONITOR,
+            false,
+        ),
+        (["_ccr", "stats"], _) if get => r(
+            K::CcrStats,
+            "GET /_ccr/stats",
+            "cluster:monitor/ccr/stats",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_ccr", "auto_follow"], _) if get => r(
+            K::GetAutoFollow(None),
+            "GET /_ccr/auto_follow",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/get",
+            MANAGE_CCR,
+            false,
+        ),
+        (["_ccr", "auto_follow", n], _) if get => r(
+            K::GetAutoFollow(Some(own(n))),
+            "GET /_ccr/auto_follow/{name}",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/get",
+            MANAGE_CCR,
+            false,
+        ),
+        (["_ccr", "auto_follow", n], "PUT") => r(
+            K::PutAutoFollow(own(n)),
+            "PUT /_ccr/auto_follow/{name}",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/put",
+            MANAGE_CCR,
+            true,
+        ),
+        (["_ccr", "auto_follow", n], "DELETE") => r(
+            K::DeleteAutoFollow(own(n)),
+            "DELETE /_ccr/auto_follow/{name}",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/delete",
+            MANAGE_CCR,
+            true,
+        ),
+        (["_ccr", "auto_follow", n, "pause"], "POST") if v.at_least(7, 5) => r(
+            K::PauseAutoFollow(own(n)),
+            "POST /_ccr/auto_follow/{name}/pause",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/activate",
+            MANAGE_CCR,
+            true,
+        ),
+        (["_ccr", "auto_follow", n, "resume"], "POST") if v.at_least(7, 5) => r(
+            K::ResumeAutoFollow(own(n)),
+            "POST /_ccr/auto_follow/{name}/resume",
+            "cluster:admin/xpack/ccr/auto_follow_pattern/activate",
+            MANAGE_CCR,
+            true,
+        ),
+        (["_bulk"], "POST" | "PUT") => r(
+            K::Bulk(None),
+            "POST /_bulk",
+            "indices:data/write/bulk",
+            INDEX_WRITE,
+            true,
+        ),
+        (["_search"], _) if search_m => r(
+            K::Search(None),
+            "GET /_search",
+            "indices:data/read/search",
+            INDEX_READ,
+            false,
+        ),
+        (["_count"], _) if search_m => r(
+            K::Count(None),
+            "GET /_count",
+            "indices:data/read/search",
+            INDEX_READ,
+            false,
+        ),
+        (["_stats"] | ["_stats", _], _) if get => r(
+            K::Stats(None),
+            "GET /_stats",
+            "indices:monitor/stats",
+            INDEX_MONITOR,
+            false,
+        ),
+        (["_settings"], _) if get => r(
+            K::GetSettings(None),
+            "GET /_settings",
+            "indices:monitor/settings/get",
+            INDEX_MONITOR,
+            false,
+        ),
+        (["_refresh"], "POST" | "GET") => r(
+            K::Refresh(None),
+            "POST /_refresh",
+            "indices:admin/refresh",
+            INDEX_MANAGE,
+            false,
+        ),
+        ([i], "PUT") if *i != "_all" => r(
+            K::CreateIndex(own(i)),
+            "PUT /{index}",
+            "indices:admin/create",
+            "index privileges [create_index,manage,all]",
+            true,
+        ),
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
+        ([i], "DELETE") => r(
+            K::DeleteIndex(own(i)),
+            "DELETE /{index}",
+            "indices:admin/delete",
+            "index privileges [delete_index,manage,all]",
+            true,
+        ),
+        ([i], _) if get => r(
+            K::GetIndex(own(i)),
+            "GET /{index}",
+            "indices:admin/get",
+            INDEX_MONITOR,
+            false,
+        ),
+        ([i, "_close"], "POST") => r(
+            K::CloseIndex(own(i)),
+            "POST /{index}/_close",
+            "indices:admin/close",
+            INDEX_MANAGE,
+            true,
+        ),
+        ([i, "_open"], "POST") => r(
+            K::OpenIndex(own(i)),
+            "POST /{index}/_open",
+            "indices:admin/open",
+            INDEX_MANAGE,
+            true,
+        ),
+        ([i, "_settings"] | [i, "_settings", _], _) if get => r(
+            K::GetSettings(Some(own(i))),
+            "GET /{index}/_settings",
+            "indices:monitor/settings/get",
+            INDEX_MONITOR,
+            false,
+        ),
+        ([i, "_settings"], "PUT") => r(
+            K::PutSettings(own(i)),
+            "PUT /{index}/_settings",
+            "indices:admin/settings/update",
+            INDEX_MANAGE,
+            true,
+        ),
+        ([i, "_count"], _) if search_m => r(
+            K::Count(Some(own(i))),
+            "GET /{index}/_count",
+            "indices:data/read/search",
+            INDEX_READ,
+            false,
+        ),
+        ([i, "_search"], _) if search_m => r(
+            K::Search(Some(own(i))),
+            "GET /{index}/_search",
+            "indices:data/read/search",
+            INDEX_READ,
+            false,
+        ),
+        ([i, "_stats"] | [i, "_stats", _], _) if get => r(
+            K::Stats(Some(own(i))),
+            "GET /{index}/_stats",
+            "indices:monitor/stats",
+            INDEX_MONITOR,
+            false,
+        ),
+        ([i, "_refresh"], "POST" | "GET") => r(
+            K::Refresh(Some(own(i))),
+            "POST /{index}/_refresh",
+            "indices:admin/refresh",
+            INDEX_MANAGE,
+            false,
+        ),
+        ([i, "_bulk"], "POST" | "PUT") => r(
+            K::Bulk(Some(own(i))),
+            "POST /{index}/_bulk",
+            "indices:data/write/bulk",
+            INDEX_WRITE,
+            true,
+        ),
+        ([i, "_doc"], "POST") => r(
+            K::IndexDoc {
+                index: own(i),
+                id: None,
+                create: false,
+            },
+            "POST /{index}/_doc",
+            "indices:data/write/index",
+            INDEX_WRITE,
+            true,
+        ),
+        ([i, "_doc", id], "PUT" | "POST") => r(
+            K::IndexDoc {
+                index: own(i),
+                id: Some(own(id)),
+                create: req.q("op_type") == Some("create"),
+            },
+            "PUT /{index}/_doc/{id}",
+            "indices:data/write/index",
+            INDEX_WRITE,
+            true,
+        ),
+        ([i, "_create", id], "PUT" | "POST") => r(
+            K::IndexDoc {
+                index: own(i),
+                id: Some(own(id)),
+                create: true,
+            },
+            "PUT /{index}/_create/{id}",
+            "indices:data/write/index",
+            INDEX_WRITE,
+            true,
+        ),
+        ([i, "_doc", id], _) if get => r(
+            K::GetDoc {
+                index: own(i),
+                id: own(id),
+            },
+            "GET /{index}/_doc/{id}",
+            "indices:data/read/get",
+            INDEX_READ,
+            false,
+        ),
+        ([i, "_doc", id], "DELETE") => r(
+            K::DeleteDoc {
+                index: own(i),
+                id: own(id),
+            },
+            "DELETE /{index}/_doc/{id}",
+            "indices:data/write/delete",
+            INDEX_WRITE,
+            true,
+        ),
+        ([i, "_ccr", "follow"], "PUT") => r(
+            K::Follow(own(i)),
+            "PUT /{index}/_ccr/follow",
+            "indices:admin/xpack/ccr/put_follow",
+            FOLLOW_INDEX,
+            true,
+        ),
+        ([i, "_ccr", "pause_follow"], "POST") => r(
+            K::PauseFollow(own(i)),
+            "POST /{index}/_ccr/pause_follow",
+            "cluster:admin/xpack/ccr/pause_follow",
+            MANAGE_CCR,
+            true,
+        ),
+        ([i, "_ccr", "resume_follow"], "POST") => r(
+            K::ResumeFollow(own(i)),
+            "POST /{index}/_ccr/resume_follow",
+            "cluster:admin/xpack/ccr/resume_follow",
+            MANAGE_CCR,
+            true,
+        ),
+        ([i, "_ccr", "unfollow"], "POST") => r(
+            K::Unfollow(own(i)),
+            "POST /{index}/_ccr/unfollow",
+            "indices:admin/xpack/ccr/unfollow",
+            FOLLOW_INDEX,
+            true,
+        ),
+        ([i, "_ccr", "stats"], _) if get => r(
+            K::FollowStats(own(i)),
+            "GET /{index}/_ccr/stats",
+            "cluster:monitor/ccr/follow_stats",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        ([i, "_ccr", "info"], _) if get => r(
+            K::FollowInfo(own(i)),
+            "GET /{index}/_ccr/info",
+            "cluster:monitor/ccr/follow_info",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        ([i, "_ccr", "forget_follower"], "POST") => r(
+            K::ForgetFollower(own(i)),
+            "POST /{index}/_ccr/forget_follower",
+            "indices:admin/xpack/ccr/forget_follower",
+            FOLLOW_INDEX,
+            true,
+        ),
+        _ => None,
+    }
+}
+
+/// ES's answer for a path/method it has no handler for.
+fn no_handler(req: &Req) -> Reply {
+    let path = req.uri.split('?').next().unwrap_or("/");
+    Reply::with_status(
+        400,
+        json!({
+            "error": format!("no handler found for uri [{}] and method [{}]", path, req.method),
+            "status": 400
+        }),
+    )
+}
+
+/// The identity of an authenticated caller.
+struct Caller {
+    user: String,
+    roles: Vec<String>,
+    role: Role,
+    api_key_id: Option<String>,
+}
+
+fn www_authenticate(c: &Cluster) -> Value {
+    if c.version.major >= 8 {
+        json!([
+            "Basic realm=\"security\", charset=\"UTF-8\"",
+            "Bearer realm=\"security\"",
+            "ApiKey"
+        ])
+    } else {
+        json!("Basic realm=\"security\" charset=\"UTF-8\"")
+    }
+}
+
+fn unauthenticated(c: &Cluster, reason: String) -> EsError {
+    let mut e = EsError::new(401, "security_exception", reason);
+    e.header = Some(Box::new(www_authenticate(c)));
+    e
+}
+
+fn authenticate(c: &Cluster, req: &Req) -> Result<Option<Caller>, EsError> {
+    let Some(sec) = &c.security else {
+        return Ok(None);
+    };
+    let Some(auth) = req.authorization.as_deref() else {
+        return Err(unauthenticated(
+            c,
+            format!(
+                "missing authentication credentials for REST request [{}]",
+                req.uri
+            ),
+        ));
+    };
+    let (scheme, cred) = auth.split_once(' ').unwrap_or((auth, ""));
+    let decoded = base64_decode(cred)
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    let (a, b) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => match sec.users.iter().find(|u| u.name == a && u.password == b) {
+            Some(u) => Ok(Some(Caller {
+                user: u.name.clone(),
+                roles: u.role_names.clone(),
+                role: u.role,
+                api_key_id: None,
+            })),
+            None => Err(unauthenticated(
+                c,
+                format!("unable to authenticate user [{a}] for REST request [{}]", req.uri),
+            )),
+        },
+        "apikey" => match sec.api_keys.iter().find(|k| k.id == a && k.key == b) {
+            Some(k) => Ok(Some(Caller {
+                user: k.owner.clone(),
+                roles: Vec::new(),
+                role: k.role,
+                api_key_id: Some(k.id.clone()),
+            })),
+            None => Err(unauthenticated(
+                c,
+                "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
+                    .to_string(),
+            )),
+        },
+        _ => Err(unauthenticated(
+            c,
+            format!("missing authentication credentials for REST request [{}]", req.uri),
+        )),
+    }
+}
+
+fn authorize(c: &Cluster, caller: &Caller, route: &Route) -> Result<(), EsError> {
+    let allowed = match caller.role {
+        Role::Superuser => true,
+        Role::Monitor => !route.mutating,
+        Role::None => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let who = match &caller.api_key_id {
+        Some(id) => format!("API key id [{id}] of user [{}]", caller.user),
+        None => format!("user [{}]", caller.user),
+    };
+    let reason = if c.version.major >= 8 {
+        let roles = if caller.api_key_id.is_some() {
+            String::new()
+        } else {
+            format!(" with roles [{}]", caller.roles.join(","))
+        };
+        format!(
+            "action [{}] is unauthorized for {who}{roles}, this action is granted by the {}",
+            route.action, route.grant
+        )
+    } else {
+        format!("action [{}] is unauthorized for {who}", route.action)
+    };
+    Err(EsError::new(403, "security_exception", reason))
+}
+
+/// Handles one Elasticsearch request against cluster `ci`: security, routing, dispatch.
+pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
+    let version = w.clusters[ci].version;
+    let route = route(req, version);
+    {
+        let c = &mut w.clusters[ci];
+        c.requests.total += 1;
+        let key = match &route {
+            Some(r) => r.template.to_string(),
+            None => format!("{} (no handler)", req.method),
+        };
+        if route.as_ref().is_some_and(|r| r.mutating) {
+            c.requests.mutating += 1;
+        }
+        *c.requests.by_endpoint.entry(key).or_insert(0) += 1;
+    }
+    let caller = match authenticate(&w.clusters[ci], req) {
+        Ok(c) => c,
+        Err(e) => return Reply::error(&e, version.major),
+    };
+    let Some(route) = route else {
+        return no_handler(req);
+    };
+    if let Some(caller) = &caller {
+        if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
+            return Reply::error(&e, version.major);
+        }
+    }
+    let result = dispatch(w, ci, req, &route.kind);
+    match result {
+        Ok(r) => r,
+        Err(e) => Reply::error(&e, version.major),
+    }
+}
+
+fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Reply, EsError> {
+    use RouteKind as K;
+    match kind {
+        K::Root => cluster::root(&w.clusters[ci]),
+        K::License | K::XpackLicense => cluster::license(w, ci),
+        K::ClusterHealth(i) => cluster::health(&w.clusters[ci], i.as_deref()),
+        K::GetClusterSettings => cluster::get_settings(&w.clusters[ci], req),
+        K::PutClusterSettings => cluster::put_settings(&mut w.clusters[ci], req),
+        K::RemoteInfo => cluster::remote_info(w, ci),
+        K::CatNodes => cluster::cat_nodes(&w.clusters[ci], req),
+        K::Nodes => cluster::nodes(&w.clusters[ci]),
+        K::CatIndices(i) => indices::cat_indices(&w.clusters[ci], i.as_deref(), req),
+        K::CreateIndex(i) => indices::create(w, ci, i, req),
+        K::DeleteIndex(i) => indices::delete(&mut w.clusters[ci], i),
+        K::GetIndex(i) => indices::get_index(&w.clusters[ci], i, req),
+        K::CloseIndex(i) => indices::close(&mut w.clusters[ci], i),
+        K::OpenIndex(i) => indices::open(&mut w.clusters[ci], i),
+        K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
+        K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
+        K::Count(i) => indices::count(&w.clusters[ci], i.as_deref(), req),
+        K::Stats(i) => indices::stats(&w.clusters[ci], i.as_deref()),
+        K::IndexDoc { index, id, create } => {
+            indices::index_doc(w, ci, index, id.clone(), *create, req)
+        }
+        K::GetDoc { index, id } => indices::get_doc(&w.clusters[ci], index, id),
+        K::DeleteDoc { index, id } => indices::delete_doc(&mut w.clusters[ci], index, id),
+        K::Bulk(i) => indices::bulk(w, ci, i.as_deref(), req),
+        K::Search(i) => indices::search(&w.clusters[ci], i.as_deref(), req),
+        K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref()),
+        K::Follow(i) => ccr::put_follow(w, ci, i, req),
+        K::PauseFollow(i) => ccr::pause_follow(&mut w.clusters[ci], i),
+        K::ResumeFollow(i) => ccr::resume_follow(w, ci, i, req),
+        K::Unfollow(i) => ccr::unfollow(w, ci, i),
+        K::FollowStats(i) => ccr::follow_stats(w, ci, i, req),
+        K::CcrStats => ccr::ccr_stats(w, ci, req),
+        K::FollowInfo(i) => ccr::follow_info(&w.clusters[ci], i),
+        K::ForgetFollower(i) => ccr::forget_follower(&mut w.clusters[ci], i, req),
+        K::GetAutoFollow(n) => ccr::get_auto_follow(&w.clusters[ci], n.as_deref()),
+        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req),
+        K::DeleteAutoFollow(n) => ccr::delete_auto_follow(&mut w.clusters[ci], n),
+        K::PauseAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, false),
+        K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),
+    }
+}

@@ -1,0 +1,561 @@
+//! The public entry point: start simulated clusters, reach them, inject faults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::control::{self, Action};
+use crate::error::{EsError, SimError};
+use crate::model::{Cluster, HttpFaults, License, RequestStats, Security, World};
+use crate::scenario::Scenario;
+use crate::server::{self, Shared};
+use crate::util::Rng;
+use crate::version::{Version, DEFAULT_VERSION};
+
+/// Stored documents per index (for `_search`); counts stay exact beyond it.
+pub const DEFAULT_DOC_CAP: usize = 10_000;
+
+/// How one simulated cluster is set up.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    name: String,
+    addr: SocketAddr,
+    version: Option<String>,
+    license: License,
+    security: Option<Security>,
+    doc_cap: usize,
+    remote_credentials: Vec<String>,
+}
+
+impl ClusterConfig {
+    /// A cluster named `name` (its `cluster_name`) on `127.0.0.1:0`, the default version
+    /// (8.15.0) and a trial license.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            version: None,
+            license: License::trial(),
+            security: None,
+            doc_cap: DEFAULT_DOC_CAP,
+            remote_credentials: Vec::new(),
+        }
+    }
+
+    /// Listen on this HTTP address (port 0 picks a free port). The transport address for
+    /// `seeds` is the same host with the HTTP port + 100.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The Elasticsearch version to imitate, e.g. `"7.17.0"` (6.7 to 9.x). Checked by `start`.
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
+    /// The license (default trial).
+    pub fn license(mut self, license: License) -> Self {
+        self.license = license;
+        self
+    }
+
+    /// Turn security on with these users and API keys.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = Some(security);
+        self
+    }
+
+    /// Stored documents per index (default 10,000).
+    pub fn doc_cap(mut self, cap: usize) -> Self {
+        self.doc_cap = cap;
+        self
+    }
+
+    /// Pretend `cluster.remote.<alias>.credentials` is in this cluster's keystore (API-key
+    /// remotes, 8.10+): `_remote/info` then shows `cluster_credentials`.
+    pub fn remote_credentials(mut self, alias: &str) -> Self {
+        self.remote_credentials.push(alias.to_string());
+        self
+    }
+}
+
+/// Builds a [`Sim`].
+#[derive(Debug, Default)]
+pub struct SimBuilder {
+    clusters: Vec<ClusterConfig>,
+    deterministic: bool,
+    seed: u64,
+}
+
+impl SimBuilder {
+    /// Adds a cluster.
+    pub fn cluster(mut self, c: ClusterConfig) -> Self {
+        self.clusters.push(c);
+        self
+    }
+
+    /// Time moves only by [`Sim::advance`] (or `POST /_sim/clock/advance`).
+    pub fn deterministic_clock(mut self) -> Self {
+        self.deterministic = true;
+        self
+    }
+
+    /// Seed of the fault-injection dice (default fixed, so runs repeat).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Binds every cluster and starts serving. Must run inside a tokio runtime.
+    pub async fn start(self) -> Result<Sim, SimError> {
+        let clock = Clock::new(self.deterministic);
+        let mut clusters = Vec::new();
+        let mut listeners = Vec::new();
+        for cfg in &self.clusters {
+            if clusters.iter().any(|c: &Cluster| c.name == cfg.name) {
+                return Err(SimError::DuplicateCluster(cfg.name.clone()));
+            }
+            let version: Version = match &cfg.version {
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: crate::version::VersionError| SimError::Invalid(e.to_string()))?,
+                None => DEFAULT_VERSION,
+            };
+            let (listener, local) =
+                server::bind(cfg.addr)
+                    .await
+                    .map_err(|source| SimError::Bind {
+                        addr: cfg.addr.to_string(),
+                        source,
+                    })?;
+            let transport_addr = format!("{}:{}", local.ip(), u32::from(local.port()) + 100);
+            let mut c = Cluster {
+                name: cfg.name.clone(),
+                version,
+                http_addr: local,
+                transport_addr,
+                cluster_uuid: String::new(),
+                node_id: String::new(),
+                node_name: format!("{}-node-0", cfg.name),
+                license: cfg.license.clone(),
+                security: cfg.security.clone(),
+                indices: Default::default(),
+                persistent: Default::default(),
+                transient: Default::default(),
+                keystore_credentials: cfg.remote_credentials.iter().cloned().collect(),
+                auto_follow: Default::default(),
+                auto_follow_stats: Default::default(),
+                faults: Default::default(),
+                requests: Default::default(),
+                writers: Default::default(),
+                uuid_counter: u64::from(local.port()) << 32,
+                doc_cap: cfg.doc_cap,
+                metadata_version: 1,
+                up: true,
+            };
+            c.cluster_uuid = c.new_uuid();
+            c.node_id = c.new_uuid();
+            clusters.push(c);
+            listeners.push(listener);
+        }
+        let seed = if self.seed == 0 {
+            0x5EED_CC25
+        } else {
+            self.seed
+        };
+        let world = World {
+            clusters,
+            last_tick_ms: clock.now_ms(),
+            clock: clock.clone(),
+            rng: Rng::new(seed),
+            scenario: Vec::new(),
+            scenario_log: Vec::new(),
+        };
+        let shared = Arc::new(Shared::new(world));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for (ci, listener) in listeners.into_iter().enumerate() {
+            let mut rx = stop_rx.clone();
+            let shutdown = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            tasks.push(tokio::spawn(server::serve(
+                listener,
+                shared.clone(),
+                ci,
+                shutdown,
+            )));
+        }
+        if !self.deterministic {
+            let shared = shared.clone();
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut interval =
+                    tokio::time::interval(Duration::from_millis(crate::replication::TICK_MS));
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = interval.tick() => crate::replication::tick(&mut shared.lock()),
+                        _ = rx.wait_for(|s| *s) => break,
+                    }
+                }
+            }));
+        }
+        let names = self.clusters.iter().map(|c| c.name.clone()).collect();
+        Ok(Sim {
+            shared,
+            names,
+            tasks,
+            stop: stop_tx,
+        })
+    }
+}
+
+/// A running set of simulated Elasticsearch clusters.
+///
+/// Dropping it stops the servers too; [`Sim::shutdown`] also waits for them.
+pub struct Sim {
+    shared: Arc<Shared>,
+    names: Vec<String>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("clusters", &self.names)
+            .finish()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Sim {
+    /// Starts building a simulator.
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+
+    /// The cluster names, in the order they were added.
+    pub fn cluster_names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// `http://127.0.0.1:PORT` of a cluster, or None if there is no such cluster.
+    pub fn try_url(&self, name: &str) -> Option<String> {
+        let ci = self.index_of(name)?;
+        Some(format!(
+            "http://{}",
+            self.shared.lock().clusters[ci].http_addr
+        ))
+    }
+
+    /// `http://127.0.0.1:PORT` of a cluster.
+    ///
+    /// # Panics
+    /// If no cluster has that name (a mistake in the calling test); see [`Sim::try_url`].
+    pub fn url(&self, name: &str) -> String {
+        self.try_url(name)
+            .unwrap_or_else(|| panic!("no simulated cluster named [{name}]"))
+    }
+
+    /// The HTTP socket address of a cluster.
+    pub fn http_addr(&self, name: &str) -> Option<SocketAddr> {
+        let ci = self.index_of(name)?;
+        Some(self.shared.lock().clusters[ci].http_addr)
+    }
+
+    /// `127.0.0.1:<HTTP port + 100>`: what `cluster.remote.<alias>.seeds` takes.
+    ///
+    /// # Panics
+    /// If no cluster has that name.
+    pub fn transport_address(&self, name: &str) -> String {
+        let ci = self
+            .index_of(name)
+            .unwrap_or_else(|| panic!("no simulated cluster named [{name}]"));
+        self.shared.lock().clusters[ci].transport_addr.clone()
+    }
+
+    /// A handle for controlling one cluster.
+    ///
+    /// # Panics
+    /// If no cluster has that name; see [`Sim::try_cluster`].
+    pub fn cluster(&self, name: &str) -> ClusterHandle {
+        self.try_cluster(name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A handle for controlling one cluster, or an error naming the unknown cluster.
+    pub fn try_cluster(&self, name: &str) -> Result<ClusterHandle, SimError> {
+        let ci = self
+            .index_of(name)
+            .ok_or_else(|| SimError::UnknownCluster(name.to_string()))?;
+        Ok(ClusterHandle {
+            shared: self.shared.clone(),
+            ci,
+            name: name.to_string(),
+        })
+    }
+
+    /// True when time moves only by [`Sim::advance`].
+    pub fn is_deterministic(&self) -> bool {
+        self.shared.lock().clock.is_deterministic()
+    }
+
+    /// Moves a deterministic clock forward, running replication, writers, auto-follow and
+    /// scenario events in 50 ms steps. Errors on a real-time simulator.
+    pub fn advance(&self, by: Duration) -> Result<(), SimError> {
+        control::advance(&self.shared, by.as_millis() as u64)
+    }
+
+    /// Milliseconds of simulated time since start.
+    pub fn now_millis(&self) -> u64 {
+        self.shared.lock().clock.now_ms()
+    }
+
+    /// Schedules a scenario's events relative to now.
+    pub fn run_scenario(&self, scenario: &Scenario) -> Result<(), SimError> {
+        crate::scenario::schedule(&mut self.shared.lock(), scenario)?;
+        Ok(())
+    }
+
+    /// Stops every server and the ticker, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a simulated cluster server did not stop within 5s");
+            }
+        }
+    }
+}
+
+/// Controls one simulated cluster: the `/_sim/` control API as Rust methods.
+#[derive(Clone)]
+pub struct ClusterHandle {
+    shared: Arc<Shared>,
+    ci: usize,
+    name: String,
+}
+
+impl std::fmt::Debug for ClusterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterHandle")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl ClusterHandle {
+    /// The cluster's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.shared.lock().clusters[self.ci].http_addr)
+    }
+
+    /// `127.0.0.1:<HTTP port + 100>`.
+    pub fn transport_address(&self) -> String {
+        self.shared.lock().clusters[self.ci].transport_addr.clone()
+    }
+
+    /// Applies any control action.
+    pub fn apply(&self, action: Action) -> Result<(), SimError> {
+        control::apply(&mut self.shared.lock(), self.ci, &action)
+    }
+
+    /// Breaks this cluster's connection to the remote `alias`.
+    pub fn disconnect_remote(&self, alias: &str) -> Result<(), SimError> {
+        self.apply(Action::DisconnectRemote {
+            alias: alias.into(),
+        })
+    }
+
+    /// Restores this cluster's connection to the remote `alias`.
+    pub fn connect_remote(&self, alias: &str) -> Result<(), SimError> {
+        self.apply(Action::ConnectRemote {
+            alias: alias.into(),
+        })
+    }
+
+    /// A fatal exception on a follower shard task (it stops until pause + resume).
+    pub fn fail_shard(&self, follower_index: &str, shard: usize) -> Result<(), SimError> {
+        self.apply(Action::Fatal {
+            index: follower_index.into(),
+            shard: Some(shard),
+            reason: None,
+        })
+    }
+
+    /// `count` transient read failures on every shard task of a follower (retried).
+    pub fn inject_read_exceptions(&self, follower_index: &str, count: u32) -> Result<(), SimError> {
+        self.apply(Action::ReadExceptions {
+            index: follower_index.into(),
+            count,
+            shard: None,
+        })
+    }
+
+    /// The leader index loses its history and leases: followers behind it fail fatally.
+    pub fn lose_retention_leases(&self, leader_index: &str) -> Result<(), SimError> {
+        self.apply(Action::RetentionLeaseLoss {
+            index: leader_index.into(),
+        })
+    }
+
+    /// Deletes an index.
+    pub fn delete_index(&self, index: &str) -> Result<(), SimError> {
+        self.apply(Action::DeleteIndex {
+            index: index.into(),
+        })
+    }
+
+    /// Changes the license.
+    pub fn set_license(&self, license: License) -> Result<(), SimError> {
+        self.apply(Action::License {
+            kind: license.kind,
+            status: license.status,
+        })
+    }
+
+    /// Delays every Elasticsearch response.
+    pub fn set_latency(&self, latency: Duration) -> Result<(), SimError> {
+        self.apply(Action::Latency {
+            ms: latency.as_millis() as u64,
+        })
+    }
+
+    /// Makes a share of requests fail.
+    pub fn set_http_faults(&self, f: HttpFaults) -> Result<(), SimError> {
+        self.apply(Action::HttpFaults {
+            error_rate: f.error_rate,
+            reset_rate: f.reset_rate,
+            malformed_rate: f.malformed_rate,
+            truncated_rate: f.truncated_rate,
+            error_status: f.error_status,
+        })
+    }
+
+    /// Steady writes into an index (0 stops them).
+    pub fn set_writes(&self, index: &str, docs_per_second: f64) -> Result<(), SimError> {
+        self.apply(Action::Writes {
+            index: index.into(),
+            docs_per_second,
+        })
+    }
+
+    /// Takes this cluster off the network as a remote (followers of it see it unreachable).
+    pub fn isolate(&self) -> Result<(), SimError> {
+        self.apply(Action::Isolate {})
+    }
+
+    /// Undoes [`ClusterHandle::isolate`].
+    pub fn rejoin(&self) -> Result<(), SimError> {
+        self.apply(Action::Rejoin {})
+    }
+
+    /// Clears every fault.
+    pub fn clear_faults(&self) -> Result<(), SimError> {
+        self.apply(Action::ClearFaults {})
+    }
+
+    /// Creates an index with `shards` primaries (soft deletes as the version defaults).
+    pub fn create_index(&self, index: &str, shards: usize) -> Result<(), SimError> {
+        self.apply(Action::CreateIndex {
+            index: index.into(),
+            shards: Some(shards),
+        })
+    }
+
+    /// Writes `count` generated documents into an index (auto-created).
+    pub fn index_docs(&self, index: &str, count: u64) -> Result<(), SimError> {
+        self.apply(Action::IndexDocs {
+            index: index.into(),
+            count,
+        })
+    }
+
+    /// Live documents in an index, or None when it does not exist.
+    pub fn doc_count(&self, index: &str) -> Option<u64> {
+        self.shared.lock().clusters[self.ci]
+            .indices
+            .get(index)
+            .map(|i| i.doc_count())
+    }
+
+    /// Sends an Elasticsearch request straight to the cluster's REST layer (no HTTP, no
+    /// faults): handy for test setup. Returns the status and the JSON body.
+    pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let req = crate::rest::Req::new(method, path, bytes, None);
+        let mut w = self.shared.lock();
+        // Control calls bypass security: act as the cluster itself.
+        let sec = w.clusters[self.ci].security.take();
+        let reply = crate::rest::handle(&mut w, self.ci, &req);
+        w.clusters[self.ci].security = sec;
+        (reply.status, control::reply_json(&reply))
+    }
+
+    /// Follows `leader_index` of remote `alias` as `follower_index` with default parameters.
+    pub fn follow(
+        &self,
+        follower_index: &str,
+        alias: &str,
+        leader_index: &str,
+    ) -> Result<(), SimError> {
+        let (status, body) = self.request(
+            "PUT",
+            &format!("/{follower_index}/_ccr/follow"),
+            Some(serde_json::json!({"remote_cluster": alias, "leader_index": leader_index})),
+        );
+        if status == 200 {
+            Ok(())
+        } else {
+            let reason = body["error"]["reason"]
+                .as_str()
+                .unwrap_or("follow failed")
+                .to_string();
+            let kind = body["error"]["type"]
+                .as_str()
+                .unwrap_or("exception")
+                .to_string();
+            Err(SimError::Es(EsError::new(status, &kind, reason)))
+        }
+    }
+
+    /// `GET /_sim/state` as JSON.
+    pub fn state(&self) -> Value {
+        control::state(&self.shared.lock(), self.ci)
+    }
+
+    /// `GET /_sim/requests`.
+    pub fn requests(&self) -> RequestStats {
+        self.shared.lock().clusters[self.ci].requests.clone()
+    }
+
+    /// `POST /_sim/requests/reset`.
+    pub fn reset_requests(&self) {
+        self.shared.lock().clusters[self.ci].requests = RequestStats::default();
+    }
+}
