@@ -4,8 +4,10 @@
 usage:
   dashboard.py lint FILE      structural checks the @grafana/schema types cannot express
   dashboard.py rules FILE     every PromQL expression as a recording rule, for `promtool check rules`
-  dashboard.py queries FILE   one JSON object per line: {"panel": title, "ref": refId, "expr": PromQL}
-                              with the dashboard variables set to "All", for running against Prometheus
+  dashboard.py queries FILE [VAR=VALUE...]
+                              one JSON object per line: {"panel": title, "ref": refId, "expr": PromQL}
+                              with the dashboard variables set to "All" or to the values given, for running
+                              against Prometheus
 
 Grafana variables are substituted the way Grafana does with "All" selected (regex `.*`), and
 $__rate_interval / $__interval / $__range by a fixed duration.
@@ -51,9 +53,18 @@ def variable_queries(dash):
         yield v["name"], m.group(1), m.group(2)
 
 
-def substitute(expr, duration="1m"):
+def substitute(expr, duration="1m", values=None):
+    """Sets the variables to "All" (`.*`), or to the single values given (regex-escaped, as Grafana does)."""
+    values = values or {}
+
+    def var(m):
+        name = m.group(1)
+        if name not in VARIABLES:
+            return m.group(0)
+        return re.escape(values[name]).replace("\\", "\\\\") if name in values else ".*"
+
     expr = re.sub(r"\$__(rate_interval|interval|range)\b", duration, expr)
-    expr = re.sub(r"\$\{?(\w+)(?::\w+)?\}?", lambda m: ".*" if m.group(1) in VARIABLES else m.group(0), expr)
+    expr = re.sub(r"\$\{?(\w+)(?::\w+)?\}?", var, expr)
     if "$" in expr:
         raise SystemExit(f"unknown variable left in {expr!r}")
     return expr
@@ -108,7 +119,8 @@ def lint(dash):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("lint", "rules", "queries"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("lint", "rules", "queries") or \
+            (len(sys.argv) > 3 and sys.argv[1] != "queries"):
         raise SystemExit(__doc__)
     cmd, dash = sys.argv[1], load(sys.argv[2])
     if cmd == "lint":
@@ -130,11 +142,15 @@ def main():
             print(f"      - record: dashboard_query_{i}\n        expr: {json.dumps(substitute(selector, '5m'))}")
             i += 1
     if cmd == "queries":
+        values = dict(v.split("=", 1) for v in sys.argv[3:])
+        unknown = set(values) - set(VARIABLES)
+        if unknown:
+            raise SystemExit(f"unknown variables {sorted(unknown)}")
         for title, ref, expr in panel_queries(dash):
-            print(json.dumps({"panel": title, "ref": ref, "expr": substitute(expr)}))
+            print(json.dumps({"panel": title, "ref": ref, "expr": substitute(expr, values=values)}))
         for name, selector, label in variable_queries(dash):
             print(json.dumps({"panel": f"variable ${name}", "ref": label,
-                              "expr": f"count by ({label}) ({substitute(selector)})"}))
+                              "expr": f"count by ({label}) ({substitute(selector, values=values)})"}))
 
 
 if __name__ == "__main__":
