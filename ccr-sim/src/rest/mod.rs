@@ -758,7 +758,11 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::CreateIndex(i) => indices::create(w, ci, i, req),
         K::DeleteIndex(i) => indices::delete(&mut w.clusters[ci], i),
         K::GetIndex(i) => indices::get_index(&w.clusters[ci], i, req),
-        K::CloseIndex(i) => indices::close(&mut w.clusters[ci], i),
+        K::CloseIndex(i) => indices::close(
+            &mut w.clusters[ci],
+            i,
+            req.q("wait_for_active_shards").is_none(),
+        ),
         K::OpenIndex(i) => indices::open(&mut w.clusters[ci], i),
         K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
         K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
