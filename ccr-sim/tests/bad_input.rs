@@ -399,3 +399,42 @@ async fn bulk_and_documents() {
     assert_eq!(r, json!({"version": {"number": "8.15.0"}}));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn bodies_need_a_known_content_type() {
+    let (sim, c, u) = one("8.15.0").await;
+    let (st, b) = call_raw(
+        &c,
+        "PUT",
+        &format!("{u}/x"),
+        "{}",
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(
+        (st, b),
+        (
+            406,
+            json!({"error": "Content-Type header [application/x-www-form-urlencoded] is not supported", "status": 406})
+        )
+    );
+    let (st, _) = call_raw(
+        &c,
+        "PUT",
+        &format!("{u}/x"),
+        "{}",
+        "application/vnd.elasticsearch+json; compatible-with=8",
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = call_raw(
+        &c,
+        "POST",
+        &format!("{u}/x/_doc"),
+        "{\"a\":1}",
+        "application/json; charset=UTF-8",
+    )
+    .await;
+    assert_eq!(st, 201);
+    sim.shutdown().await;
+}

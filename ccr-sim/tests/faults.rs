@@ -416,6 +416,38 @@ async fn clock_advance_over_http() {
     assert_eq!(e.follower_docs(), 3);
     let (st, _) = e.post("/_sim/clock/advance", Some(json!({}))).await;
     assert_eq!(st, 400);
+    // A day at once stays quick (bounded number of steps) and still replicates everything.
+    e.sim.cluster("leader").set_writes("logs", 2.0).unwrap();
+    let (st, _) = e
+        .post("/_sim/clock/advance", Some(json!({"ms": 86_400_000u64})))
+        .await;
+    assert_eq!(st, 200);
+    let leader_docs = e.sim.cluster("leader").doc_count("logs").unwrap();
+    assert!(leader_docs >= 172_000, "{leader_docs}");
+    assert_eq!(e.follower_docs(), leader_docs);
+    let (st, _) = e
+        .post(
+            "/_sim/clock/advance",
+            Some(json!({"ms": 31u64 * 86_400_000})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &e.c,
+        "POST",
+        &format!("{}/_sim/writes/logs", e.l),
+        Some(json!({"docs_per_second": 1e12})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &e.c,
+        "POST",
+        &format!("{}/_sim/docs/logs", e.l),
+        Some(json!({"count": 10_000_000u64})),
+    )
+    .await;
+    assert_eq!(st, 400);
 
     let real = Sim::builder()
         .cluster(ClusterConfig::new("a"))

@@ -629,10 +629,10 @@ pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply
     };
     let size = num("size", 10)?;
     let from = num("from", 0)?;
-    if from + size > 10_000 {
+    if from.saturating_add(size) > 10_000 {
         return Err(EsError::illegal_argument(format!(
             "Result window is too large, from + size must be less than or equal to: [10000] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-            from + size
+            from.saturating_add(size)
         )));
     }
     let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
