@@ -443,18 +443,48 @@ async fn bodies_need_a_known_content_type() {
 async fn odd_requests_never_break_the_server() {
     let (sim, c, u) = one("8.15.0").await;
     let paths = [
-        "/", "/%", "/%zz", "/a/b/c/d/e/f", "/_ccr", "/_ccr/auto_follow/a/b/c", "/x/_ccr/follow",
-        "/x/_ccr/stats", "/,/_ccr/stats", "/*/_count", "/_all/_settings", "/x/_doc/", "/x/_doc/%00",
-        "/_cat/indices/*", "/_cluster/health/nope", "/_sim", "/_sim/remote//connect", "/x/_search?size=-1",
-        "/x/_search?size=99999999999999999999", "/x/_search?from=18446744073709551615&size=1",
-        "/_cluster/settings?flat_settings", "/%E2%98%83", "/x/_ccr/forget_follower",
+        "/",
+        "/%",
+        "/%zz",
+        "/a/b/c/d/e/f",
+        "/_ccr",
+        "/_ccr/auto_follow/a/b/c",
+        "/x/_ccr/follow",
+        "/x/_ccr/stats",
+        "/,/_ccr/stats",
+        "/*/_count",
+        "/_all/_settings",
+        "/x/_doc/",
+        "/x/_doc/%00",
+        "/_cat/indices/*",
+        "/_cluster/health/nope",
+        "/_sim",
+        "/_sim/remote//connect",
+        "/x/_search?size=-1",
+        "/x/_search?size=99999999999999999999",
+        "/x/_search?from=18446744073709551615&size=1",
+        "/_cluster/settings?flat_settings",
+        "/%E2%98%83",
+        "/x/_ccr/forget_follower",
     ];
-    let bodies = ["", "{}", "[]", "null", "{\"a\":", "\u{2603}", "{\"settings\":{\"index\":{\"number_of_shards\":\"many\"}}}", "{\"remote_cluster\":[],\"leader_index\":{}}"];
+    let bodies = [
+        "",
+        "{}",
+        "[]",
+        "null",
+        "{\"a\":",
+        "\u{2603}",
+        "{\"settings\":{\"index\":{\"number_of_shards\":\"many\"}}}",
+        "{\"remote_cluster\":[],\"leader_index\":{}}",
+    ];
     for m in ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"] {
         for p in paths {
             for b in bodies {
                 let resp = c
-                    .request(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), format!("{u}{p}"))
+                    .request(
+                        reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                        format!("{u}{p}"),
+                    )
                     .header("content-type", "application/json")
                     .body(b.to_string())
                     .send()
