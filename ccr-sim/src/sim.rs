@@ -159,6 +159,7 @@ impl SimBuilder {
                 doc_cap: cfg.doc_cap,
                 metadata_version: 1,
                 up: true,
+                stopped: false,
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
@@ -473,6 +474,17 @@ impl ClusterHandle {
     /// Undoes [`ClusterHandle::isolate`].
     pub fn rejoin(&self) -> Result<(), SimError> {
         self.apply(Action::Rejoin {})
+    }
+
+    /// The whole cluster goes down: its HTTP connections are reset and followers of it see it
+    /// unreachable (the control plane keeps answering).
+    pub fn stop(&self) -> Result<(), SimError> {
+        self.apply(Action::Stop {})
+    }
+
+    /// Undoes [`ClusterHandle::stop`].
+    pub fn start(&self) -> Result<(), SimError> {
+        self.apply(Action::Start {})
     }
 
     /// Clears every fault.

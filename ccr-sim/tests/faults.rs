@@ -121,6 +121,29 @@ async fn isolated_leader_looks_unreachable() {
 }
 
 #[tokio::test]
+async fn stopped_cluster_resets_connections_and_is_unreachable() {
+    let e = Env::new(1, json!({})).await;
+    let (st, _) = call(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
+    assert_eq!(st, 200);
+    assert!(
+        e.c.get(format!("{}/", e.l)).send().await.is_err(),
+        "requests to a stopped cluster fail"
+    );
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], false);
+    let (st, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.l), None).await;
+    assert_eq!(
+        (st, state["cluster"]["stopped"].clone()),
+        (200, json!(true))
+    );
+    e.sim.cluster("leader").start().unwrap();
+    let (st, _) = call(&e.c, "GET", &format!("{}/", e.l), None).await;
+    assert_eq!(st, 200);
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], true);
+}
+
+#[tokio::test]
 async fn fatal_exception_stops_the_task_until_pause_and_resume() {
     let e = Env::new(2, json!({})).await;
     let (st, b) = e
