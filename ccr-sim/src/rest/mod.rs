@@ -773,14 +773,21 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
             return Reply::error(&e, version.major);
         }
     }
-    let result = dispatch(w, ci, req, &route.kind);
+    let user = caller.as_ref().map(|c| c.user.as_str());
+    let result = dispatch(w, ci, req, &route.kind, user);
     match result {
         Ok(r) => r,
         Err(e) => Reply::error(&e, version.major),
     }
 }
 
-fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Reply, EsError> {
+fn dispatch(
+    w: &mut World,
+    ci: usize,
+    req: &Req,
+    kind: &RouteKind,
+    user: Option<&str>,
+) -> Result<Reply, EsError> {
     use RouteKind as K;
     match kind {
         K::Root => cluster::root(&w.clusters[ci]),
@@ -813,7 +820,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::Bulk(i) => indices::bulk(w, ci, i.as_deref(), req),
         K::Search(i) => indices::search(&w.clusters[ci], i.as_deref(), req),
         K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref()),
-        K::Follow(i) => ccr::put_follow(w, ci, i, req),
+        K::Follow(i) => ccr::put_follow(w, ci, i, req, user),
         K::PauseFollow(i) => ccr::pause_follow(&mut w.clusters[ci], i),
         K::ResumeFollow(i) => ccr::resume_follow(w, ci, i, req),
         K::Unfollow(i) => ccr::unfollow(w, ci, i),
@@ -822,7 +829,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::FollowInfo(i) => ccr::follow_info(&w.clusters[ci], i),
         K::ForgetFollower(i) => ccr::forget_follower(&mut w.clusters[ci], i, req),
         K::GetAutoFollow(n) => ccr::get_auto_follow(&w.clusters[ci], n.as_deref()),
-        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req),
+        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req, user),
         K::DeleteAutoFollow(n) => ccr::delete_auto_follow(&mut w.clusters[ci], n),
         K::PauseAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, false),
         K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),
