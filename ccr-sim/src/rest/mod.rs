@@ -409,7 +409,6 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             "index privileges [create_index,manage,all]",
             true,
         ),
-        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i], "DELETE") => r(
             K::DeleteIndex(own(i)),
             "DELETE /{index}",
@@ -424,6 +423,9 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MONITOR,
             false,
         ),
+        // Single-segment paths are index names for ES's `/{index}` handlers; longer unknown
+        // `_`-paths have no handler.
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i, "_close"], "POST") => r(
             K::CloseIndex(own(i)),
             "POST /{index}/_close",
@@ -593,9 +595,34 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     }
 }
 
-/// ES's answer for a path/method it has no handler for.
-fn no_handler(req: &Req) -> Reply {
+/// ES's answer for a path/method it has no handler for: 405 listing the allowed methods when
+/// the path exists with other methods, else 400.
+fn no_handler(req: &Req, version: crate::version::Version) -> Reply {
     let path = req.uri.split('?').next().unwrap_or("/");
+    let allowed: Vec<&str> = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+        .into_iter()
+        .filter(|m| {
+            let probe = Req {
+                method: (*m).to_string(),
+                ..req.clone()
+            };
+            route(&probe, version).is_some()
+        })
+        .collect();
+    if !allowed.is_empty() {
+        return Reply::with_status(
+            405,
+            json!({
+                "error": format!(
+                    "Incorrect HTTP method for uri [{}] and method [{}], allowed: [{}]",
+                    path,
+                    req.method,
+                    allowed.join(", ")
+                ),
+                "status": 405
+            }),
+        );
+    }
     Reply::with_status(
         400,
         json!({
@@ -766,7 +793,7 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
         Err(e) => return Reply::error(&e, version.major),
     };
     let Some(route) = route else {
-        return no_handler(req);
+        return no_handler(req, version);
     };
     if let Some(caller) = &caller {
         if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
