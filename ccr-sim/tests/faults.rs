@@ -700,3 +700,46 @@ async fn real_clock_replicates_without_advance() {
     .await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn demo_scenario_file_runs_cleanly() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
+    let scenario = Scenario::from_file(path).unwrap();
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    add_remote(
+        &c,
+        &sim.url("follower"),
+        "leader",
+        &sim.transport_address("leader"),
+    )
+    .await;
+    sim.cluster("leader").create_index("logs", 2).unwrap();
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim.run_scenario(&scenario).unwrap();
+    sim.advance(Duration::from_secs(330)).unwrap();
+    let mut applied = 0;
+    for name in ["leader", "follower"] {
+        let state = sim.cluster(name).state();
+        for ev in state["scenario"]["applied_events"].as_array().unwrap() {
+            assert_eq!(ev["outcome"], "applied", "{ev}");
+            applied += 1;
+        }
+    }
+    // Both clusters see the same (simulator-wide) log.
+    assert_eq!(applied, 2 * scenario.events.len());
+    let f = sim.cluster("follower").state();
+    assert_eq!(
+        f["followers"]["logs-copy"]["shards"][0]["fatal_exception"]["type"],
+        "illegal_state_exception"
+    );
+    sim.shutdown().await;
+}
