@@ -137,6 +137,16 @@ async fn stats_cat_health_nodes_head() {
     assert_eq!(n["_shards"]["total"], 4);
     let (_, n) = call(&c, "GET", &format!("{f}/a-copy,b-copy,-b*/_count"), None).await;
     assert_eq!(n["count"], 3);
+    let (st, n) = call(
+        &c,
+        "GET",
+        &format!("{f}/a-copy,nope/_count?ignore_unavailable=true"),
+        None,
+    )
+    .await;
+    assert_eq!((st, n["count"].clone()), (200, json!(3)));
+    let (st, _) = call(&c, "GET", &format!("{f}/a-copy,nope/_count"), None).await;
+    assert_eq!(st, 404);
 
     let text = c
         .get(format!("{l}/_cat/indices?v&h=index,docs.count"))

@@ -841,7 +841,7 @@ fn dispatch(
         K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
         K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
         K::Count(i) => indices::count(&w.clusters[ci], i.as_deref(), req),
-        K::Stats(i) => indices::stats(&w.clusters[ci], i.as_deref()),
+        K::Stats(i) => indices::stats(&w.clusters[ci], i.as_deref(), req),
         K::IndexDoc { index, id, create } => {
             indices::index_doc(w, ci, index, id.clone(), *create, req)
         }
@@ -849,7 +849,7 @@ fn dispatch(
         K::DeleteDoc { index, id } => indices::delete_doc(&mut w.clusters[ci], index, id),
         K::Bulk(i) => indices::bulk(w, ci, i.as_deref(), req),
         K::Search(i) => indices::search(&w.clusters[ci], i.as_deref(), req),
-        K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref()),
+        K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref(), req),
         K::Follow(i) => ccr::put_follow(w, ci, i, req, user),
         K::PauseFollow(i) => ccr::pause_follow(&mut w.clusters[ci], i),
         K::ResumeFollow(i) => ccr::resume_follow(w, ci, i, req),
