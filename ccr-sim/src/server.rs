@@ -251,7 +251,7 @@ async fn handler(
             } else {
                 crate::error::EsError::new(status, "exception", "simulated server error")
             };
-            Reply::error(&e, 8)
+            Reply::error(&e)
         }
         Fault::Reset => {
             conn.kill.store(true, Ordering::SeqCst);

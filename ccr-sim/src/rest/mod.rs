@@ -107,7 +107,7 @@ impl Reply {
         Self::json(json!({"acknowledged": true}))
     }
 
-    pub(crate) fn error(e: &EsError, version_major: u32) -> Self {
+    pub(crate) fn error(e: &EsError) -> Self {
         let mut r = Self::with_status(e.status, e.to_body());
         if let Some(h) = &e.header {
             match &**h {
@@ -122,7 +122,6 @@ impl Reply {
                 _ => {}
             }
         }
-        let _ = version_major;
         r
     }
 }
@@ -790,14 +789,14 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     }
     let caller = match authenticate(&w.clusters[ci], req) {
         Ok(c) => c,
-        Err(e) => return Reply::error(&e, version.major),
+        Err(e) => return Reply::error(&e),
     };
     let Some(route) = route else {
         return no_handler(req, version);
     };
     if let Some(caller) = &caller {
         if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
-            return Reply::error(&e, version.major);
+            return Reply::error(&e);
         }
     }
     let user = caller.as_ref().map(|c| c.user.as_str());
@@ -807,7 +806,7 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     }
     match result {
         Ok(r) => r,
-        Err(e) => Reply::error(&e, version.major),
+        Err(e) => Reply::error(&e),
     }
 }
 
