@@ -371,7 +371,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
                 // Seeds naming a cluster of another Sim: unreachable by design.
                 "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
-                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::sim::is_sim_transport(t)),
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::foreign::in_other_sim(t, w.id)),
             }),
         );
     }
@@ -509,7 +509,9 @@ pub(crate) fn handle_http(
         Err(r) => return r,
     };
     let action = match (method, s.as_slice()) {
-        ("GET", ["_sim", "state"]) => return Reply::json(state(&shared.lock(), ci)),
+        ("GET", ["_sim", "state"]) => {
+            return Reply::json(shared.with_remotes(ci, |w| state(w, ci)))
+        }
         ("GET", ["_sim", "requests"]) => {
             let w = shared.lock();
             return Reply::json(
