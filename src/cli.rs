@@ -192,7 +192,8 @@ pub fn main() -> ExitCode {
             healthcheck(&base)
         }
         Command::Demo(args) => {
-            init_logging(LogFormat::Text, None, "warn");
+            // State changes (and the way back to healthy) are the point of the demo.
+            init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");
             runtime_then(|| crate::demo::run(args))
         }
     }

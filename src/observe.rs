@@ -98,7 +98,9 @@ impl ClusterState {
 /// `GET /_ccr/stats` before and after counting, and a follower is comparable only when, in both reads, every shard
 /// has `follower_global_checkpoint >= leader_global_checkpoint`, the leader has no operation above its global
 /// checkpoint (`leader_max_seq_no == leader_global_checkpoint`), and the leader checkpoints did not move between
-/// the two reads. Any difference then is real drift, not operations in flight. While writes keep flowing the
+/// the two reads, no shard has a pending read exception, and the follower cluster's remote connection is up (the
+/// leader checkpoints in follower stats are only refreshed by successful reads, so after an outage they can be
+/// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -365,7 +367,11 @@ fn observe_follower(
         leader_cluster,
         managed: configured.is_some(),
         freshness,
-        status: info.map(|i| i.status),
+        // Shard tasks in the stats mean the follower is active even when `_ccr/info` (read a moment apart)
+        // does not list it yet, e.g. a follower an auto-follow pattern just created.
+        status: info
+            .map(|i| i.status)
+            .or(stats.map(|_| FollowerStatus::Active)),
         follower_index_exists,
         shards: stats.map(ShardSummary::from_stats),
         remote,
@@ -579,6 +585,12 @@ impl Snapshot {
                 .copied()
                 .flatten()
         };
+        let remote_connected = |alias: &str| {
+            cs.remote_info
+                .as_ref()
+                .and_then(|r| r.data.get(alias))
+                .is_some_and(|r| r.connected)
+        };
         // Every follower known from info or stats (paused ones have no stats).
         let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
         if let Some(info) = &cs.follow_info {
@@ -611,6 +623,10 @@ impl Snapshot {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
                 } else if leader_docs.is_none() || follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
+                } else if !remote_connected(&remote) {
+                    Some(format!(
+                        "remote_cluster `{remote}` is not connected: the follower's view of the leader is stale"
+                    ))
                 } else {
                     caught_up(&index, before, after).err()
                 };
@@ -646,6 +662,14 @@ fn caught_up(
     for sh in &a.shards {
         if sh.fatal_exception.is_some() {
             return Err(format!("shard {} has a fatal exception", sh.shard_id));
+        }
+        // A pending read exception means the last read failed, so the leader checkpoint the follower reports
+        // may predate writes it has not seen (e.g. just after a remote outage).
+        if !sh.read_exceptions.is_empty() {
+            return Err(format!(
+                "shard {} has pending read exceptions (the follower's view of the leader may be stale)",
+                sh.shard_id
+            ));
         }
         if sh.follower_global_checkpoint < sh.leader_global_checkpoint {
             return Err(
@@ -917,6 +941,18 @@ follower_index = "gone-copy"
                 stats_with(50, 55, 50),
                 false,
                 Some("above its global checkpoint"),
+            ),
+            (
+                "stale after an outage",
+                stats_with(50, 50, 50),
+                {
+                    let mut s = stats_with(50, 50, 50);
+                    s.follow_stats.indices[0].shards[0].read_exceptions =
+                        vec![ReadException::default()];
+                    s
+                },
+                false,
+                Some("pending read exceptions"),
             ),
         ];
         for (name, before, after, comparable, why) in cases {
