@@ -650,6 +650,11 @@ pub(crate) fn resume_follow(
         .map(|h| ShardTask::new(h.max_seq_no(), now))
         .collect();
     fidx.tasks = Some(FollowTasks { params, shards });
+    // New shard tasks (re-)add their retention lease on the leader.
+    let lease = lease_id(&w.clusters[ci].name, &w.clusters[ci].indices[index], &meta);
+    if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
+        l.leases.insert(lease);
+    }
     Ok(())
 }
 

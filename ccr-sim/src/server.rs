@@ -196,7 +196,11 @@ async fn handler(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let req = Req::new(method.as_str(), &target, body.to_vec(), auth);
+    let mut req = Req::new(method.as_str(), &target, body.to_vec(), auth);
+    req.content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let (reply, product_header, latency, fault) = {
         let mut w = st.shared.lock();
         let reply = rest::handle(&mut w, st.ci, &req);
@@ -260,7 +264,11 @@ async fn handler(
         },
         Fault::Truncated => {
             let full = render_body(&reply.body, &req);
-            let cut = full[..full.len() / 2].to_string();
+            let mut at = full.len() / 2;
+            while !full.is_char_boundary(at) {
+                at -= 1;
+            }
+            let cut = full[..at].to_string();
             Reply {
                 status: reply.status,
                 body: ReplyBody::Raw(cut),

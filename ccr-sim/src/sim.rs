@@ -508,7 +508,8 @@ impl ClusterHandle {
     /// faults): handy for test setup. Returns the status and the JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let req = crate::rest::Req::new(method, path, bytes, None);
+        let mut req = crate::rest::Req::new(method, path, bytes, None);
+        req.content_type = Some("application/json".into());
         let mut w = self.shared.lock();
         // Control calls bypass security: act as the cluster itself.
         let sec = w.clusters[self.ci].security.take();

@@ -22,6 +22,8 @@ pub(crate) struct Req {
     pub query: BTreeMap<String, String>,
     pub body: Vec<u8>,
     pub authorization: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
 }
 
 impl Req {
@@ -52,6 +54,7 @@ impl Req {
             query,
             body,
             authorization,
+            content_type: None,
         }
     }
 
@@ -399,14 +402,14 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MANAGE,
             false,
         ),
-        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
-        ([i], "PUT") => r(
+        ([i], "PUT") if *i != "_all" => r(
             K::CreateIndex(own(i)),
             "PUT /{index}",
             "indices:admin/create",
             "index privileges [create_index,manage,all]",
             true,
         ),
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i], "DELETE") => r(
             K::DeleteIndex(own(i)),
             "DELETE /{index}",
@@ -602,6 +605,37 @@ fn no_handler(req: &Req) -> Reply {
     )
 }
 
+/// ES only reads bodies whose `Content-Type` it knows (JSON, NDJSON, the versioned
+/// `application/vnd.elasticsearch+json` forms, YAML, CBOR, Smile); anything else is a 406.
+fn check_content_type(req: &Req) -> Option<Reply> {
+    if req.body.is_empty() {
+        return None;
+    }
+    let ct = req.content_type.as_deref().unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let known = [
+        "application/json",
+        "application/x-ndjson",
+        "application/vnd.elasticsearch+json",
+        "application/vnd.elasticsearch+x-ndjson",
+        "application/yaml",
+        "application/cbor",
+        "application/smile",
+    ];
+    if known.contains(&mime.as_str()) {
+        return None;
+    }
+    Some(Reply::with_status(
+        406,
+        json!({"error": format!("Content-Type header [{ct}] is not supported"), "status": 406}),
+    ))
+}
+
 /// The identity of an authenticated caller.
 struct Caller {
     user: String,
@@ -724,6 +758,9 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
         }
         *c.requests.by_endpoint.entry(key).or_insert(0) += 1;
     }
+    if let Some(reply) = check_content_type(req) {
+        return reply;
+    }
     let caller = match authenticate(&w.clusters[ci], req) {
         Ok(c) => c,
         Err(e) => return Reply::error(&e, version.major),
@@ -758,7 +795,11 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::CreateIndex(i) => indices::create(w, ci, i, req),
         K::DeleteIndex(i) => indices::delete(&mut w.clusters[ci], i),
         K::GetIndex(i) => indices::get_index(&w.clusters[ci], i, req),
-        K::CloseIndex(i) => indices::close(&mut w.clusters[ci], i),
+        K::CloseIndex(i) => indices::close(
+            &mut w.clusters[ci],
+            i,
+            req.q("wait_for_active_shards").is_none(),
+        ),
         K::OpenIndex(i) => indices::open(&mut w.clusters[ci], i),
         K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
         K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
