@@ -526,7 +526,10 @@ impl Snapshot {
     pub fn apply_poll(&mut self, r: PollResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
         if let Some(o) = cs.record(Endpoint::CcrStats, r.at, r.ccr_stats) {
-            cs.ccr_stats = Some(o);
+            // The `doc_counts` job also reads the stats; keep whichever read started last.
+            if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
+                cs.ccr_stats = Some(o);
+            }
         }
         if let Some(o) = cs.record(Endpoint::FollowInfo, r.at, r.follow_info) {
             cs.follow_info = Some(o);
@@ -555,7 +558,10 @@ impl Snapshot {
             };
             let cs = self.clusters.entry(cluster.clone()).or_default();
             if let Some(o) = cs.record(Endpoint::CcrStats, r.at, after) {
-                cs.ccr_stats = Some(o);
+                // A `poll` that started later may have finished first; keep the newer stats.
+                if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
+                    cs.ccr_stats = Some(o);
+                }
             }
             if let Some(p) = parity {
                 cs.doc_parity = p;
