@@ -1305,3 +1305,68 @@ follower_index = "d"
         assert!(parse_cron("61 * * * * *").is_err());
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// Every key of every table, so a key added to a `Raw*` struct but not to `known_keys` (or the reverse)
+    /// shows up as an "unknown key" / "unknown field" problem here.
+    #[test]
+    fn known_keys_match_the_structs() {
+        let text = r#"
+[http]
+listen = "127.0.0.1:9725"
+[log]
+level = "info"
+format = "json"
+[schedule]
+poll = "*/15 * * * * *"
+doc_counts = "0 * * * * *"
+reconcile = "30 */5 * * * *"
+[clusters.a]
+url = "http://127.0.0.1:9200"
+username = "u"
+password = "p"
+password_file = "/nonexistent"
+api_key = "k"
+api_key_file = "/nonexistent"
+ca_cert = "/nonexistent"
+insecure_skip_verify = false
+timeout = "5s"
+[clusters.b]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "b"
+alias = "a"
+leader = "a"
+mode = "proxy"
+seeds = []
+proxy_address = "127.0.0.1:9300"
+server_name = "a"
+skip_unavailable = true
+[[followers]]
+cluster = "b"
+remote = "a"
+leader_index = "x"
+follower_index = "y"
+[[auto_follow]]
+cluster = "b"
+name = "n"
+remote = "a"
+leader_index_patterns = ["x*"]
+leader_index_exclusion_patterns = ["x-old*"]
+follow_index_pattern = "{{leader_index}}-copy"
+[health]
+max_lag_operations = 1
+max_time_since_last_read = "1m"
+max_docs_difference = 0
+job_overdue_periods = 3
+"#;
+        let err = from_toml_str(text).unwrap_err();
+        let all = err.problems.join("\n");
+        assert!(!all.contains("unknown"), "{all}");
+        // The problems are the deliberate ones (both password forms, a missing CA, ...), not schema ones.
+        assert!(all.contains("set either `password` or `password_file`"), "{all}");
+    }
+}
