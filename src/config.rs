@@ -1367,6 +1367,9 @@ job_overdue_periods = 3
         let all = err.problems.join("\n");
         assert!(!all.contains("unknown"), "{all}");
         // The problems are the deliberate ones (both password forms, a missing CA, ...), not schema ones.
-        assert!(all.contains("set either `password` or `password_file`"), "{all}");
+        assert!(
+            all.contains("set either `password` or `password_file`"),
+            "{all}"
+        );
     }
 }
