@@ -56,6 +56,7 @@ pub enum Command {
     Status {
         #[command(flatten)]
         config: ConfigArg,
+        /// Output: a table for people, JSON (the /status shape) for scripts.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
