@@ -75,6 +75,17 @@ pub struct RawConfig {
     pub auto_follow: Vec<RawAutoFollow>,
     #[serde(default)]
     pub health: RawHealth,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]`
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Also export per-shard lag and time-since-last-read series (one series per shard of every follower).
+    #[serde(default)]
+    pub per_shard: bool,
 }
 
 /// `[http]`
@@ -246,6 +257,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "followers",
             "auto_follow",
             "health",
+            "metrics",
         ],
         "http" => &["listen"],
         "log" => &["level", "format"],
@@ -280,6 +292,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "leader_index_exclusion_patterns",
             "follow_index_pattern",
         ],
+        "metrics" => &["per_shard"],
         "health" => &[
             "max_lag_operations",
             "max_time_since_last_read",
@@ -306,6 +319,14 @@ pub struct Config {
     pub followers: Vec<FollowerSettings>,
     pub auto_follow: Vec<AutoFollowSettings>,
     pub health: HealthThresholds,
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// Export per-shard series too.
+    pub per_shard: bool,
 }
 
 /// `[http]`, validated.
@@ -1002,6 +1023,9 @@ impl RawConfig {
                 max_docs_difference: self.health.max_docs_difference,
                 job_overdue_periods: self.health.job_overdue_periods,
             },
+            metrics: MetricsSettings {
+                per_shard: self.metrics.per_shard,
+            },
         })
     }
 }
@@ -1362,6 +1386,8 @@ max_lag_operations = 1
 max_time_since_last_read = "1m"
 max_docs_difference = 0
 job_overdue_periods = 3
+[metrics]
+per_shard = true
 "#;
         let err = from_toml_str(text).unwrap_err();
         let all = err.problems.join("\n");

@@ -136,6 +136,21 @@ pub struct ShardSummary {
     pub operations_written: i64,
     pub failed_read_requests: i64,
     pub bytes_read: i64,
+    /// The same per shard, ordered by shard id.
+    pub per_shard: Vec<ShardDetail>,
+}
+
+/// One shard of a follower, for `/status` and the optional per-shard metrics.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ShardDetail {
+    pub shard_id: i64,
+    pub leader_global_checkpoint: i64,
+    pub follower_global_checkpoint: i64,
+    pub global_checkpoint_lag: i64,
+    /// `None` while the shard has not read yet (`-1`).
+    pub time_since_last_read_millis: Option<i64>,
+    pub read_exceptions: u64,
+    pub fatal_exception: bool,
 }
 
 /// A fatal exception of one shard follow task.
@@ -169,6 +184,16 @@ impl ShardSummary {
                 });
             }
             out.read_exceptions += sh.read_exceptions.len() as u64;
+            out.per_shard.push(ShardDetail {
+                shard_id: sh.shard_id,
+                leader_global_checkpoint: sh.leader_global_checkpoint,
+                follower_global_checkpoint: sh.follower_global_checkpoint,
+                global_checkpoint_lag: sh.lag(),
+                time_since_last_read_millis: (sh.time_since_last_read_millis >= 0)
+                    .then_some(sh.time_since_last_read_millis),
+                read_exceptions: sh.read_exceptions.len() as u64,
+                fatal_exception: sh.fatal_exception.is_some(),
+            });
             out.operations_written = out.operations_written.saturating_add(sh.operations_written);
             out.failed_read_requests = out
                 .failed_read_requests
