@@ -278,10 +278,15 @@ impl Daemon {
         if let Some(s) = scheduler {
             s.shutdown().await;
         }
-        if !self.runner.wait_idle(DRAIN_DEADLINE).await {
-            tracing::warn!("a job was still running at shutdown; abandoning it (jobs only read)");
+        // Jobs and HTTP connections drain at the same time, so stopping takes at most one deadline.
+        let (idle, served) = tokio::join!(
+            self.runner.wait_idle(DRAIN_DEADLINE),
+            tokio::time::timeout(DRAIN_DEADLINE, server)
+        );
+        if !idle {
+            tracing::warn!("a job was still running at shutdown; abandoning it");
         }
-        match tokio::time::timeout(DRAIN_DEADLINE, server).await {
+        match served {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server error at shutdown"),
             Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
