@@ -118,7 +118,12 @@ pub enum Action {
     Isolate {},
     /// Undo `Isolate`.
     Rejoin {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation).
+    /// The whole cluster goes down: every Elasticsearch request has its connection reset and
+    /// followers of it see it as unreachable (the `/_sim/` control plane keeps answering).
+    Stop {},
+    /// Undo `Stop`.
+    Start {},
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation, stop).
     ClearFaults {},
 }
 
@@ -272,10 +277,13 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
         }
         Action::Isolate {} => c.up = false,
         Action::Rejoin {} => c.up = true,
+        Action::Stop {} => c.stopped = true,
+        Action::Start {} => c.stopped = false,
         Action::ClearFaults {} => {
             c.faults = Default::default();
             c.writers.clear();
             c.up = true;
+            c.stopped = false;
         }
     }
     Ok(())
@@ -361,6 +369,9 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "addresses": c.remote_targets(&alias).unwrap_or_default(),
                 "target_cluster": target,
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
+                // Seeds naming a cluster of another Sim: unreachable by design.
+                "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::sim::is_sim_transport(t)),
             }),
         );
     }
@@ -383,6 +394,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "license": c.license,
             "security": c.security.is_some(),
             "isolated": !c.up,
+            "stopped": c.stopped,
         },
         "clock": {
             "mode": if w.clock.is_deterministic() { "deterministic" } else { "real" },
@@ -567,6 +579,8 @@ pub(crate) fn handle_http(
         }
         ("POST", ["_sim", "isolate"]) => Action::Isolate {},
         ("POST", ["_sim", "rejoin"]) => Action::Rejoin {},
+        ("POST", ["_sim", "stop"]) => Action::Stop {},
+        ("POST", ["_sim", "start"]) => Action::Start {},
         ("DELETE", ["_sim", "faults"]) => Action::ClearFaults {},
         _ => {
             return bad(

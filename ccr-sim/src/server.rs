@@ -203,6 +203,12 @@ async fn handler(
         .map(String::from);
     let (reply, product_header, latency, fault) = {
         let mut w = st.shared.lock();
+        if w.clusters[st.ci].stopped {
+            // A stopped cluster answers nothing: not even counted.
+            drop(w);
+            conn.kill.store(true, Ordering::SeqCst);
+            return Response::new(Body::empty());
+        }
         let reply = rest::handle(&mut w, st.ci, &req);
         let c = &w.clusters[st.ci];
         let product = (c.version.major, c.version.minor);

@@ -212,13 +212,28 @@ async fn index_names_and_existing_indices() {
         "illegal_argument_exception",
         "Wildcard expressions or all indices are not allowed",
     );
-    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
+    let (st, b) = call(&c, "DELETE", &format!("{u}/_ccr/stats"), None).await;
+    assert_eq!(
+        (st, b),
+        (
+            405,
+            json!({"error": "Incorrect HTTP method for uri [/_ccr/stats] and method [DELETE], allowed: [GET, HEAD]", "status": 405})
+        )
+    );
+    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense/_things"), None).await;
     assert_eq!(
         (st, b),
         (
             400,
-            json!({"error": "no handler found for uri [/_nonsense] and method [GET]", "status": 400})
+            json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]", "status": 400})
         )
+    );
+    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
+    assert_error(
+        (st, &b),
+        404,
+        "index_not_found_exception",
+        "no such index [_nonsense]",
     );
     let (st, b) = call(
         &c,

@@ -267,3 +267,144 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn auto_follow_put_checks_the_remote() {
+    let (sim, c, _l, f) = setup().await;
+    let body = json!({"remote_cluster": "leader", "leader_index_patterns": ["x*"]});
+    let (st, b) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(json!({"remote_cluster": "nope", "leader_index_patterns": ["x*"]})),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        404,
+        "no_such_remote_cluster_exception",
+        "no such remote cluster: [nope]",
+    );
+    let (st, b) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(json!({"leader_index_patterns": []})),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;",
+    );
+    sim.cluster("follower").disconnect_remote("leader").unwrap();
+    let (st, b) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        400,
+        "status_exception",
+        "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined",
+    );
+    sim.cluster("follower").connect_remote("leader").unwrap();
+    sim.cluster("leader")
+        .set_license(ccr_sim::License::basic())
+        .unwrap();
+    let (st, b) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        400,
+        "status_exception",
+        "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]",
+    );
+    sim.cluster("leader")
+        .set_license(ccr_sim::License::trial())
+        .unwrap();
+    let mut with_settings = body.clone();
+    with_settings["settings"] = json!({"index.number_of_shards": 2});
+    let (st, b) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(with_settings),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        400,
+        "illegal_argument_exception",
+        "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}",
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn many_concurrent_requests() {
+    let (sim, c, l, f) = setup().await;
+    sim.cluster("leader").set_writes("a", 200.0).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let c = c.clone();
+        let url = match i % 4 {
+            0 => format!("{f}/_ccr/stats"),
+            1 => format!("{l}/a/_count"),
+            2 => format!("{f}/_sim/state"),
+            _ => format!("{f}/_remote/info"),
+        };
+        tasks.push(tokio::spawn(
+            async move { call(&c, "GET", &url, None).await.0 },
+        ));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    sim.advance(Duration::from_millis(500)).unwrap();
+    sim.shutdown().await;
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Sim>();
+    check::<ccr_sim::ClusterHandle>();
+    check::<ccr_sim::SimError>();
+}
+
+#[tokio::test]
+async fn remotes_in_another_sim_are_reported_unreachable() {
+    let one = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .start()
+        .await
+        .unwrap();
+    let two = Sim::builder()
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    add_remote(
+        &c,
+        &two.url("follower"),
+        "leader",
+        &one.transport_address("leader"),
+    )
+    .await;
+    let state = two.cluster("follower").state();
+    assert_eq!(state["remotes"]["leader"]["connected"], false);
+    assert_eq!(state["remotes"]["leader"]["points_at_another_sim"], true);
+    one.shutdown().await;
+    two.shutdown().await;
+}

@@ -121,6 +121,29 @@ async fn isolated_leader_looks_unreachable() {
 }
 
 #[tokio::test]
+async fn stopped_cluster_resets_connections_and_is_unreachable() {
+    let e = Env::new(1, json!({})).await;
+    let (st, _) = call(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
+    assert_eq!(st, 200);
+    assert!(
+        e.c.get(format!("{}/", e.l)).send().await.is_err(),
+        "requests to a stopped cluster fail"
+    );
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], false);
+    let (st, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.l), None).await;
+    assert_eq!(
+        (st, state["cluster"]["stopped"].clone()),
+        (200, json!(true))
+    );
+    e.sim.cluster("leader").start().unwrap();
+    let (st, _) = call(&e.c, "GET", &format!("{}/", e.l), None).await;
+    assert_eq!(st, 200);
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], true);
+}
+
+#[tokio::test]
 async fn fatal_exception_stops_the_task_until_pause_and_resume() {
     let e = Env::new(2, json!({})).await;
     let (st, b) = e
@@ -675,5 +698,48 @@ async fn real_clock_replicates_without_advance() {
         async move { (n == Some(30)).then_some(()) }
     })
     .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn demo_scenario_file_runs_cleanly() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
+    let scenario = Scenario::from_file(path).unwrap();
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    add_remote(
+        &c,
+        &sim.url("follower"),
+        "leader",
+        &sim.transport_address("leader"),
+    )
+    .await;
+    sim.cluster("leader").create_index("logs", 2).unwrap();
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim.run_scenario(&scenario).unwrap();
+    sim.advance(Duration::from_secs(330)).unwrap();
+    let mut applied = 0;
+    for name in ["leader", "follower"] {
+        let state = sim.cluster(name).state();
+        for ev in state["scenario"]["applied_events"].as_array().unwrap() {
+            assert_eq!(ev["outcome"], "applied", "{ev}");
+            applied += 1;
+        }
+    }
+    // Both clusters see the same (simulator-wide) log.
+    assert_eq!(applied, 2 * scenario.events.len());
+    let f = sim.cluster("follower").state();
+    assert_eq!(
+        f["followers"]["logs-copy"]["shards"][0]["fatal_exception"]["type"],
+        "illegal_state_exception"
+    );
     sim.shutdown().await;
 }

@@ -409,7 +409,6 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             "index privileges [create_index,manage,all]",
             true,
         ),
-        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i], "DELETE") => r(
             K::DeleteIndex(own(i)),
             "DELETE /{index}",
@@ -424,6 +423,9 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MONITOR,
             false,
         ),
+        // Single-segment paths are index names for ES's `/{index}` handlers; longer unknown
+        // `_`-paths have no handler.
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i, "_close"], "POST") => r(
             K::CloseIndex(own(i)),
             "POST /{index}/_close",
@@ -593,9 +595,34 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     }
 }
 
-/// ES's answer for a path/method it has no handler for.
-fn no_handler(req: &Req) -> Reply {
+/// ES's answer for a path/method it has no handler for: 405 listing the allowed methods when
+/// the path exists with other methods, else 400.
+fn no_handler(req: &Req, version: crate::version::Version) -> Reply {
     let path = req.uri.split('?').next().unwrap_or("/");
+    let allowed: Vec<&str> = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+        .into_iter()
+        .filter(|m| {
+            let probe = Req {
+                method: (*m).to_string(),
+                ..req.clone()
+            };
+            route(&probe, version).is_some()
+        })
+        .collect();
+    if !allowed.is_empty() {
+        return Reply::with_status(
+            405,
+            json!({
+                "error": format!(
+                    "Incorrect HTTP method for uri [{}] and method [{}], allowed: [{}]",
+                    path,
+                    req.method,
+                    allowed.join(", ")
+                ),
+                "status": 405
+            }),
+        );
+    }
     Reply::with_status(
         400,
         json!({
@@ -766,21 +793,31 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
         Err(e) => return Reply::error(&e, version.major),
     };
     let Some(route) = route else {
-        return no_handler(req);
+        return no_handler(req, version);
     };
     if let Some(caller) = &caller {
         if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
             return Reply::error(&e, version.major);
         }
     }
-    let result = dispatch(w, ci, req, &route.kind);
+    let user = caller.as_ref().map(|c| c.user.as_str());
+    let result = dispatch(w, ci, req, &route.kind, user);
+    if route.kind == RouteKind::PutClusterSettings && result.is_ok() {
+        crate::sim::warn_foreign_remotes(w, ci);
+    }
     match result {
         Ok(r) => r,
         Err(e) => Reply::error(&e, version.major),
     }
 }
 
-fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Reply, EsError> {
+fn dispatch(
+    w: &mut World,
+    ci: usize,
+    req: &Req,
+    kind: &RouteKind,
+    user: Option<&str>,
+) -> Result<Reply, EsError> {
     use RouteKind as K;
     match kind {
         K::Root => cluster::root(&w.clusters[ci]),
@@ -813,7 +850,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::Bulk(i) => indices::bulk(w, ci, i.as_deref(), req),
         K::Search(i) => indices::search(&w.clusters[ci], i.as_deref(), req),
         K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref()),
-        K::Follow(i) => ccr::put_follow(w, ci, i, req),
+        K::Follow(i) => ccr::put_follow(w, ci, i, req, user),
         K::PauseFollow(i) => ccr::pause_follow(&mut w.clusters[ci], i),
         K::ResumeFollow(i) => ccr::resume_follow(w, ci, i, req),
         K::Unfollow(i) => ccr::unfollow(w, ci, i),
@@ -822,7 +859,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::FollowInfo(i) => ccr::follow_info(&w.clusters[ci], i),
         K::ForgetFollower(i) => ccr::forget_follower(&mut w.clusters[ci], i, req),
         K::GetAutoFollow(n) => ccr::get_auto_follow(&w.clusters[ci], n.as_deref()),
-        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req),
+        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req, user),
         K::DeleteAutoFollow(n) => ccr::delete_auto_follow(&mut w.clusters[ci], n),
         K::PauseAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, false),
         K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),
