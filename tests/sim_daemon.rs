@@ -666,3 +666,107 @@ async fn version_matrix() {
         sim.shutdown().await;
     }
 }
+
+/// Right after a remote outage the follower still reports the leader checkpoints it saw before it, while the
+/// leader kept taking writes: the counts differ but must not be judged as drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_docs_mismatch_right_after_a_remote_outage() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    connect(&sim, "follower", "leader", "leader");
+    leader_index(&sim, "leader", "orders", 10);
+    follow(&sim, "orders-copy", "leader", "orders");
+    sim.cluster("leader").set_writes("orders", 20.0).unwrap();
+    advance(&sim, Duration::from_secs(5));
+    sim.cluster("follower").disconnect_remote("leader").unwrap();
+    advance(&sim, Duration::from_secs(5));
+    sim.cluster("follower").connect_remote("leader").unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&config(
+        &sim,
+        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
+    ))
+    .unwrap();
+    let daemon = Daemon::new(cfg).unwrap();
+    daemon.poll_once().await;
+    daemon.doc_counts_once().await;
+    let r = daemon.report();
+    let orders = &r.followers[0];
+    let docs = orders.observation.docs.as_ref().unwrap();
+    assert!(
+        docs.difference().unwrap() > 0,
+        "the leader took writes during the outage: {docs:?}"
+    );
+    assert!(!docs.comparable, "{docs:?}");
+    assert_ne!(
+        orders.state,
+        FollowerState::DocsMismatch,
+        "{:?}",
+        orders.reasons
+    );
+    sim.shutdown().await;
+}
+
+/// A follower cluster that goes down (connections reset) and comes back: `/metrics` keeps answering with
+/// `ccr_sentinel_cluster_up 0` and the last known values, then recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_outage_and_recovery() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .unwrap();
+    connect(&sim, "follower", "leader", "leader");
+    leader_index(&sim, "leader", "orders", 10);
+    follow(&sim, "orders-copy", "leader", "orders");
+    let d = Running::start(&config(
+        &sim,
+        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
+    ))
+    .await;
+    let healthy = state_series("follower", "leader", "orders", "orders-copy", "healthy");
+    d.wait_for("/metrics", 20, |b| {
+        b.contains(&healthy) && b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#)
+    })
+    .await;
+
+    sim.cluster("follower").stop().unwrap();
+    let body = d
+        .wait_for("/metrics", 20, |b| {
+            b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#)
+        })
+        .await;
+    assert!(
+        body.contains(&state_series(
+            "follower",
+            "leader",
+            "orders",
+            "orders-copy",
+            "unknown"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"ccr_sentinel_cluster_up{cluster="leader"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("elasticsearch_ccr_follower_shards{follower_cluster=\"follower\""),
+        "last values kept"
+    );
+    let (code, _) = d.get("/health").await;
+    assert_eq!(code, 200, "a cluster outage is not a liveness problem");
+
+    sim.cluster("follower").start().unwrap();
+    d.wait_for("/metrics", 20, |b| {
+        b.contains(&healthy) && b.contains(r#"ccr_sentinel_cluster_stale{cluster="follower"} 0"#)
+    })
+    .await;
+    d.stop().await;
+    sim.shutdown().await;
+}

@@ -118,7 +118,12 @@ pub enum Action {
     Isolate {},
     /// Undo `Isolate`.
     Rejoin {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation).
+    /// The whole cluster goes down: every Elasticsearch request has its connection reset and
+    /// followers of it see it as unreachable (the `/_sim/` control plane keeps answering).
+    Stop {},
+    /// Undo `Stop`.
+    Start {},
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation, stop).
     ClearFaults {},
 }
 
@@ -236,9 +241,11 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
             index,
             docs_per_second,
         } => {
-            if !docs_per_second.is_finite() || *docs_per_second < 0.0 {
+            if !docs_per_second.is_finite()
+                || !(0.0..=MAX_DOCS_PER_SECOND).contains(docs_per_second)
+            {
                 return Err(SimError::Invalid(format!(
-                    "docs_per_second must be >= 0, got {docs_per_second}"
+                    "docs_per_second must be between 0 and {MAX_DOCS_PER_SECOND}, got {docs_per_second}"
                 )));
             }
             if *docs_per_second == 0.0 {
@@ -253,7 +260,14 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                 );
             }
         }
-        Action::IndexDocs { index, count } => ops::write_generated(c, index, *count, epoch)?,
+        Action::IndexDocs { index, count } => {
+            if *count > MAX_DOCS_PER_CALL {
+                return Err(SimError::Invalid(format!(
+                    "count must be at most {MAX_DOCS_PER_CALL} per call, got {count}"
+                )));
+            }
+            ops::write_generated(c, index, *count, epoch)?
+        }
         Action::CreateIndex { index, shards } => {
             let mut settings = BTreeMap::new();
             if let Some(n) = shards {
@@ -263,10 +277,13 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
         }
         Action::Isolate {} => c.up = false,
         Action::Rejoin {} => c.up = true,
+        Action::Stop {} => c.stopped = true,
+        Action::Start {} => c.stopped = false,
         Action::ClearFaults {} => {
             c.faults = Default::default();
             c.writers.clear();
             c.up = true;
+            c.stopped = false;
         }
     }
     Ok(())
@@ -294,12 +311,21 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             }),
         );
         let Some(meta) = &i.follow else { continue };
-        let leader_docs = match ops::remote_link(w, ci, &meta.remote_cluster) {
-            ops::RemoteLink::Connected(li) => w.clusters[li]
-                .indices
-                .get(&meta.leader_index)
-                .map(|l| l.doc_count()),
-            _ => None,
+        // The truth about the leader, whether or not a fault hides it from the follower.
+        let leader = c.remote_targets(&meta.remote_cluster).and_then(|targets| {
+            targets.iter().find_map(|t| {
+                let t = t.trim().replace("localhost:", "127.0.0.1:");
+                w.clusters.iter().find(|o| o.transport_addr == t)
+            })
+        });
+        let leader_idx = leader
+            .and_then(|l| l.indices.get(&meta.leader_index))
+            .filter(|l| l.uuid == meta.leader_uuid);
+        let leader_docs = leader_idx.map(|l| l.doc_count());
+        let leader_max = |s: usize| {
+            leader_idx
+                .and_then(|l| l.shards.get(s))
+                .map(|h| h.max_seq_no())
         };
         let shards: Vec<Value> = match &i.tasks {
             Some(t) => t
@@ -307,11 +333,13 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 .iter()
                 .enumerate()
                 .map(|(s, task)| {
+                    let follower_gcp = i.shards[s].max_seq_no();
                     json!({
                         "shard": s,
-                        "follower_global_checkpoint": i.shards[s].max_seq_no(),
+                        "follower_global_checkpoint": follower_gcp,
                         "leader_global_checkpoint": task.leader_gcp,
-                        "lag": (task.leader_gcp - i.shards[s].max_seq_no()).max(0),
+                        "leader_max_seq_no": leader_max(s),
+                        "lag": (leader_max(s).unwrap_or(task.leader_gcp) - follower_gcp).max(0),
                         "operations_read": task.ops_read,
                         "failed_read_requests": task.failed_reads,
                         "read_exception": task.read_failure.as_ref().map(|f| f.exception.to_cause_json()),
@@ -322,7 +350,13 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 .collect(),
             None => Vec::new(),
         };
-        let lag: i64 = crate::replication::follower_lag(i).values().sum();
+        let seen = crate::replication::follower_lag(i);
+        let lag: i64 = (0..i.shard_count())
+            .map(|s| match leader_max(s) {
+                Some(m) => (m - i.shards[s].max_seq_no()).max(0),
+                None => seen.get(&s).copied().unwrap_or(0),
+            })
+            .sum();
         followers.insert(
             name.clone(),
             json!({
@@ -352,6 +386,9 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "addresses": c.remote_targets(&alias).unwrap_or_default(),
                 "target_cluster": target,
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
+                // Seeds naming a cluster of another Sim: unreachable by design.
+                "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::foreign::in_other_sim(t, w.id)),
             }),
         );
     }
@@ -374,6 +411,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "license": c.license,
             "security": c.security.is_some(),
             "isolated": !c.up,
+            "stopped": c.stopped,
         },
         "clock": {
             "mode": if w.clock.is_deterministic() { "deterministic" } else { "real" },
@@ -397,15 +435,29 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
     })
 }
 
+/// The longest single clock step accepted.
+const MAX_ADVANCE_MS: u64 = 30 * 86_400_000;
+/// Limits that keep one control call from holding the world lock for long.
+const MAX_DOCS_PER_CALL: u64 = 1_000_000;
+const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
+
 /// Advances a deterministic clock in tick-sized steps, running the simulation at each step.
 pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
     let mut w = shared.lock();
     if !w.clock.is_deterministic() {
         return Err(SimError::NotDeterministic);
     }
+    if ms > MAX_ADVANCE_MS {
+        return Err(SimError::Invalid(format!(
+            "cannot advance the clock by {ms} ms at once (at most {MAX_ADVANCE_MS} ms, 30 days)"
+        )));
+    }
+    // 50 ms steps, but at most 2,000 steps per call so a long jump stays quick; the tick scales
+    // replication, writers and retries by the elapsed time, so larger steps lose no work.
+    let step_size = (ms / 2_000).max(crate::replication::TICK_MS);
     let mut left = ms;
     while left > 0 {
-        let step = left.min(crate::replication::TICK_MS);
+        let step = left.min(step_size);
         w.clock.step(step);
         crate::replication::tick(&mut w);
         left -= step;
@@ -474,7 +526,9 @@ pub(crate) fn handle_http(
         Err(r) => return r,
     };
     let action = match (method, s.as_slice()) {
-        ("GET", ["_sim", "state"]) => return Reply::json(state(&shared.lock(), ci)),
+        ("GET", ["_sim", "state"]) => {
+            return Reply::json(shared.with_remotes(ci, |w| state(w, ci)))
+        }
         ("GET", ["_sim", "requests"]) => {
             let w = shared.lock();
             return Reply::json(
@@ -544,6 +598,8 @@ pub(crate) fn handle_http(
         }
         ("POST", ["_sim", "isolate"]) => Action::Isolate {},
         ("POST", ["_sim", "rejoin"]) => Action::Rejoin {},
+        ("POST", ["_sim", "stop"]) => Action::Stop {},
+        ("POST", ["_sim", "start"]) => Action::Start {},
         ("DELETE", ["_sim", "faults"]) => Action::ClearFaults {},
         _ => {
             return bad(

@@ -18,9 +18,12 @@
 //!
 //! See `ccr-sim/README.md` for the control API (`/_sim/...`), faults and scenario files.
 
+#![warn(missing_docs)]
+
 mod clock;
 mod control;
 mod error;
+mod foreign;
 mod model;
 mod ops;
 mod replication;

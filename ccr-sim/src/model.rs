@@ -20,6 +20,8 @@ pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
 
 /// All clusters of one simulator.
 pub(crate) struct World {
+    /// Unique per simulator in this process (see `foreign`).
+    pub id: u64,
     pub clusters: Vec<Cluster>,
     pub clock: Clock,
     pub rng: Rng,
@@ -38,7 +40,7 @@ impl World {
         let addr = addr.trim().replace("localhost:", "127.0.0.1:");
         self.clusters
             .iter()
-            .position(|c| c.transport_addr == addr && c.up)
+            .position(|c| c.transport_addr == addr && c.up && !c.stopped)
     }
 }
 
@@ -224,11 +226,42 @@ pub(crate) struct Cluster {
     pub doc_cap: usize,
     /// Bumped on index creation/deletion, so auto-follow only rescans on change.
     pub metadata_version: u64,
-    /// False after the cluster was stopped with the `stop` fault: remotes cannot reach it.
+    /// False while isolated: remotes cannot reach it.
     pub up: bool,
+    /// True while stopped: HTTP connections are reset and remotes cannot reach it.
+    pub stopped: bool,
 }
 
 impl Cluster {
+    /// An empty stand-in left in a world while its cluster is borrowed by another simulator.
+    pub(crate) fn placeholder_of(c: &Cluster) -> Cluster {
+        Cluster {
+            name: c.name.clone(),
+            version: c.version,
+            http_addr: c.http_addr,
+            transport_addr: String::new(),
+            cluster_uuid: String::new(),
+            node_id: String::new(),
+            node_name: String::new(),
+            license: c.license.clone(),
+            security: None,
+            indices: BTreeMap::new(),
+            persistent: BTreeMap::new(),
+            transient: BTreeMap::new(),
+            keystore_credentials: BTreeSet::new(),
+            auto_follow: BTreeMap::new(),
+            auto_follow_stats: AutoFollowStats::default(),
+            faults: Faults::default(),
+            requests: RequestStats::default(),
+            writers: BTreeMap::new(),
+            uuid_counter: 0,
+            doc_cap: 0,
+            metadata_version: 0,
+            up: false,
+            stopped: true,
+        }
+    }
+
     /// A fresh, ES-looking 22-character id.
     pub(crate) fn new_uuid(&mut self) -> String {
         self.uuid_counter += 1;

@@ -17,6 +17,33 @@ use crate::server::{self, Shared};
 use crate::util::Rng;
 use crate::version::{Version, DEFAULT_VERSION};
 
+/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim` that
+/// could not be borrowed (it was busy or gone).
+pub(crate) fn warn_foreign_remotes(w: &World, ci: usize) {
+    let c = &w.clusters[ci];
+    for alias in c.remote_aliases() {
+        if matches!(
+            crate::ops::remote_link(w, ci, &alias),
+            crate::ops::RemoteLink::Connected(_)
+        ) {
+            continue;
+        }
+        for t in c.remote_targets(&alias).unwrap_or_default() {
+            if crate::foreign::in_other_sim(&t, w.id) {
+                tracing::warn!(
+                    cluster = %c.name,
+                    %alias,
+                    seed = %t,
+                    "remote points at a cluster of another Sim that could not be reached just now"
+                );
+            }
+        }
+    }
+}
+
+/// Gives each simulator of the process its own world id.
+static NEXT_WORLD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Stored documents per index (for `_search`); counts stay exact beyond it.
 pub const DEFAULT_DOC_CAP: usize = 10_000;
 
@@ -159,6 +186,7 @@ impl SimBuilder {
                 doc_cap: cfg.doc_cap,
                 metadata_version: 1,
                 up: true,
+                stopped: false,
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
@@ -171,6 +199,7 @@ impl SimBuilder {
             self.seed
         };
         let world = World {
+            id: NEXT_WORLD_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             clusters,
             last_tick_ms: clock.now_ms(),
             clock: clock.clone(),
@@ -209,11 +238,14 @@ impl SimBuilder {
             }));
         }
         let names = self.clusters.iter().map(|c| c.name.clone()).collect();
+        crate::foreign::register(shared.world());
+        let world_id = shared.lock().id;
         Ok(Sim {
             shared,
             names,
             tasks,
             stop: stop_tx,
+            world_id,
         })
     }
 }
@@ -226,6 +258,7 @@ pub struct Sim {
     names: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+    world_id: u64,
 }
 
 impl std::fmt::Debug for Sim {
@@ -239,6 +272,7 @@ impl std::fmt::Debug for Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        crate::foreign::unregister(self.world_id);
     }
 }
 
@@ -475,6 +509,17 @@ impl ClusterHandle {
         self.apply(Action::Rejoin {})
     }
 
+    /// The whole cluster goes down: its HTTP connections are reset and followers of it see it
+    /// unreachable (the control plane keeps answering).
+    pub fn stop(&self) -> Result<(), SimError> {
+        self.apply(Action::Stop {})
+    }
+
+    /// Undoes [`ClusterHandle::stop`].
+    pub fn start(&self) -> Result<(), SimError> {
+        self.apply(Action::Start {})
+    }
+
     /// Clears every fault.
     pub fn clear_faults(&self) -> Result<(), SimError> {
         self.apply(Action::ClearFaults {})
@@ -508,12 +553,16 @@ impl ClusterHandle {
     /// faults): handy for test setup. Returns the status and the JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let req = crate::rest::Req::new(method, path, bytes, None);
-        let mut w = self.shared.lock();
-        // Control calls bypass security: act as the cluster itself.
-        let sec = w.clusters[self.ci].security.take();
-        let reply = crate::rest::handle(&mut w, self.ci, &req);
-        w.clusters[self.ci].security = sec;
+        let mut req = crate::rest::Req::new(method, path, bytes, None);
+        req.content_type = Some("application/json".into());
+        let ci = self.ci;
+        let reply = self.shared.with_remotes(ci, |w| {
+            // Control calls bypass security: act as the cluster itself.
+            let sec = w.clusters[ci].security.take();
+            let reply = crate::rest::handle(w, ci, &req);
+            w.clusters[ci].security = sec;
+            reply
+        });
         (reply.status, control::reply_json(&reply))
     }
 
@@ -546,7 +595,8 @@ impl ClusterHandle {
 
     /// `GET /_sim/state` as JSON.
     pub fn state(&self) -> Value {
-        control::state(&self.shared.lock(), self.ci)
+        self.shared
+            .with_remotes(self.ci, |w| control::state(w, self.ci))
     }
 
     /// `GET /_sim/requests`.

@@ -212,13 +212,28 @@ async fn index_names_and_existing_indices() {
         "illegal_argument_exception",
         "Wildcard expressions or all indices are not allowed",
     );
-    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
+    let (st, b) = call(&c, "DELETE", &format!("{u}/_ccr/stats"), None).await;
+    assert_eq!(
+        (st, b),
+        (
+            405,
+            json!({"error": "Incorrect HTTP method for uri [/_ccr/stats] and method [DELETE], allowed: [GET, HEAD]", "status": 405})
+        )
+    );
+    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense/_things"), None).await;
     assert_eq!(
         (st, b),
         (
             400,
-            json!({"error": "no handler found for uri [/_nonsense] and method [GET]", "status": 400})
+            json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]", "status": 400})
         )
+    );
+    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
+    assert_error(
+        (st, &b),
+        404,
+        "index_not_found_exception",
+        "no such index [_nonsense]",
     );
     let (st, b) = call(
         &c,
@@ -397,5 +412,106 @@ async fn bulk_and_documents() {
     // filter_path and pretty.
     let (_, r) = call(&c, "GET", &format!("{u}/?filter_path=version.number"), None).await;
     assert_eq!(r, json!({"version": {"number": "8.15.0"}}));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bodies_need_a_known_content_type() {
+    let (sim, c, u) = one("8.15.0").await;
+    let (st, b) = call_raw(
+        &c,
+        "PUT",
+        &format!("{u}/x"),
+        "{}",
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(
+        (st, b),
+        (
+            406,
+            json!({"error": "Content-Type header [application/x-www-form-urlencoded] is not supported", "status": 406})
+        )
+    );
+    let (st, _) = call_raw(
+        &c,
+        "PUT",
+        &format!("{u}/x"),
+        "{}",
+        "application/vnd.elasticsearch+json; compatible-with=8",
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = call_raw(
+        &c,
+        "POST",
+        &format!("{u}/x/_doc"),
+        "{\"a\":1}",
+        "application/json; charset=UTF-8",
+    )
+    .await;
+    assert_eq!(st, 201);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn odd_requests_never_break_the_server() {
+    let (sim, c, u) = one("8.15.0").await;
+    let paths = [
+        "/",
+        "/%",
+        "/%zz",
+        "/a/b/c/d/e/f",
+        "/_ccr",
+        "/_ccr/auto_follow/a/b/c",
+        "/x/_ccr/follow",
+        "/x/_ccr/stats",
+        "/,/_ccr/stats",
+        "/*/_count",
+        "/_all/_settings",
+        "/x/_doc/",
+        "/x/_doc/%00",
+        "/_cat/indices/*",
+        "/_cluster/health/nope",
+        "/_sim",
+        "/_sim/remote//connect",
+        "/x/_search?size=-1",
+        "/x/_search?size=99999999999999999999",
+        "/x/_search?from=18446744073709551615&size=1",
+        "/_cluster/settings?flat_settings",
+        "/%E2%98%83",
+        "/x/_ccr/forget_follower",
+    ];
+    let bodies = [
+        "",
+        "{}",
+        "[]",
+        "null",
+        "{\"a\":",
+        "\u{2603}",
+        "{\"settings\":{\"index\":{\"number_of_shards\":\"many\"}}}",
+        "{\"remote_cluster\":[],\"leader_index\":{}}",
+    ];
+    for m in ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"] {
+        for p in paths {
+            for b in bodies {
+                let resp = c
+                    .request(
+                        reqwest::Method::from_bytes(m.as_bytes()).unwrap(),
+                        format!("{u}{p}"),
+                    )
+                    .header("content-type", "application/json")
+                    .body(b.to_string())
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{m} {p} {b}: {e}"));
+                let st = resp.status().as_u16();
+                // 500 is only the (documented) snapshot_restore_exception of put follow.
+                assert!(st < 500, "{m} {p} {b} -> {st}");
+            }
+        }
+    }
+    let (st, _) = call(&c, "GET", &format!("{u}/"), None).await;
+    assert_eq!(st, 200, "still answering");
     sim.shutdown().await;
 }

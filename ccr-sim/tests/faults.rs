@@ -90,6 +90,16 @@ async fn disconnect_and_reconnect_remote() {
         "{s}"
     );
     assert_eq!(e.follower_docs(), 0);
+    // The follower only knows the last leader checkpoint it saw; the simulator knows the truth.
+    let s = e.stats().await;
+    assert_eq!(s["indices"][0]["total_global_checkpoint_lag"], 0);
+    let state = e.sim.cluster("follower").state();
+    assert_eq!(state["followers"]["logs_copy"]["lag"], 10, "{state}");
+    assert_eq!(state["followers"]["logs_copy"]["leader_docs"], 10);
+    assert_eq!(
+        state["followers"]["logs_copy"]["shards"][0]["leader_max_seq_no"],
+        9
+    );
     // Resume while disconnected: the license state of the remote is unknown.
     let (st, b) = e.post("/logs_copy/_ccr/resume_follow", None).await;
     assert_eq!(
@@ -116,6 +126,29 @@ async fn isolated_leader_looks_unreachable() {
     let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
     assert_eq!(info["leader"]["connected"], false);
     e.sim.cluster("leader").rejoin().unwrap();
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], true);
+}
+
+#[tokio::test]
+async fn stopped_cluster_resets_connections_and_is_unreachable() {
+    let e = Env::new(1, json!({})).await;
+    let (st, _) = call(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
+    assert_eq!(st, 200);
+    assert!(
+        e.c.get(format!("{}/", e.l)).send().await.is_err(),
+        "requests to a stopped cluster fail"
+    );
+    let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
+    assert_eq!(info["leader"]["connected"], false);
+    let (st, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.l), None).await;
+    assert_eq!(
+        (st, state["cluster"]["stopped"].clone()),
+        (200, json!(true))
+    );
+    e.sim.cluster("leader").start().unwrap();
+    let (st, _) = call(&e.c, "GET", &format!("{}/", e.l), None).await;
+    assert_eq!(st, 200);
     let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
     assert_eq!(info["leader"]["connected"], true);
 }
@@ -416,6 +449,38 @@ async fn clock_advance_over_http() {
     assert_eq!(e.follower_docs(), 3);
     let (st, _) = e.post("/_sim/clock/advance", Some(json!({}))).await;
     assert_eq!(st, 400);
+    // A day at once stays quick (bounded number of steps) and still replicates everything.
+    e.sim.cluster("leader").set_writes("logs", 2.0).unwrap();
+    let (st, _) = e
+        .post("/_sim/clock/advance", Some(json!({"ms": 86_400_000u64})))
+        .await;
+    assert_eq!(st, 200);
+    let leader_docs = e.sim.cluster("leader").doc_count("logs").unwrap();
+    assert!(leader_docs >= 172_000, "{leader_docs}");
+    assert_eq!(e.follower_docs(), leader_docs);
+    let (st, _) = e
+        .post(
+            "/_sim/clock/advance",
+            Some(json!({"ms": 31u64 * 86_400_000})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &e.c,
+        "POST",
+        &format!("{}/_sim/writes/logs", e.l),
+        Some(json!({"docs_per_second": 1e12})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        &e.c,
+        "POST",
+        &format!("{}/_sim/docs/logs", e.l),
+        Some(json!({"count": 10_000_000u64})),
+    )
+    .await;
+    assert_eq!(st, 400);
 
     let real = Sim::builder()
         .cluster(ClusterConfig::new("a"))
@@ -643,5 +708,48 @@ async fn real_clock_replicates_without_advance() {
         async move { (n == Some(30)).then_some(()) }
     })
     .await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn demo_scenario_file_runs_cleanly() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
+    let scenario = Scenario::from_file(path).unwrap();
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    add_remote(
+        &c,
+        &sim.url("follower"),
+        "leader",
+        &sim.transport_address("leader"),
+    )
+    .await;
+    sim.cluster("leader").create_index("logs", 2).unwrap();
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim.run_scenario(&scenario).unwrap();
+    sim.advance(Duration::from_secs(330)).unwrap();
+    let mut applied = 0;
+    for name in ["leader", "follower"] {
+        let state = sim.cluster(name).state();
+        for ev in state["scenario"]["applied_events"].as_array().unwrap() {
+            assert_eq!(ev["outcome"], "applied", "{ev}");
+            applied += 1;
+        }
+    }
+    // Both clusters see the same (simulator-wide) log.
+    assert_eq!(applied, 2 * scenario.events.len());
+    let f = sim.cluster("follower").state();
+    assert_eq!(
+        f["followers"]["logs-copy"]["shards"][0]["fatal_exception"]["type"],
+        "illegal_state_exception"
+    );
     sim.shutdown().await;
 }

@@ -21,6 +21,33 @@ pub(crate) fn resolve(
     include_closed: bool,
     forbid_closed: bool,
 ) -> Result<Vec<String>, EsError> {
+    resolve_opts(c, expr, include_closed, forbid_closed, false)
+}
+
+/// [`resolve`] honouring `ignore_unavailable=true`: missing or closed concrete names are skipped.
+pub(crate) fn resolve_req(
+    c: &Cluster,
+    expr: &str,
+    include_closed: bool,
+    forbid_closed: bool,
+    req: &Req,
+) -> Result<Vec<String>, EsError> {
+    resolve_opts(
+        c,
+        expr,
+        include_closed,
+        forbid_closed,
+        req.flag("ignore_unavailable"),
+    )
+}
+
+fn resolve_opts(
+    c: &Cluster,
+    expr: &str,
+    include_closed: bool,
+    forbid_closed: bool,
+    ignore_unavailable: bool,
+) -> Result<Vec<String>, EsError> {
     let mut out: Vec<String> = Vec::new();
     for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some(excl) = part.strip_prefix('-').filter(|_| !out.is_empty()) {
@@ -39,12 +66,16 @@ pub(crate) fn resolve(
         match c.indices.get(part) {
             Some(i) => {
                 if forbid_closed && !i.open {
+                    if ignore_unavailable {
+                        continue;
+                    }
                     return Err(EsError::index_closed(part, &i.uuid));
                 }
                 if !out.iter().any(|n| n == part) {
                     out.push(part.to_string());
                 }
             }
+            None if ignore_unavailable => continue,
             None => return Err(EsError::index_not_found_resolver(part)),
         }
     }
@@ -68,7 +99,7 @@ fn human_bytes(b: u64) -> String {
 }
 
 pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
-    let names = resolve(c, expr.unwrap_or("*"), true, false)?;
+    let names = resolve_req(c, expr.unwrap_or("*"), true, false, req)?;
     let mut rows = Vec::new();
     let mut columns_template = Vec::new();
     for n in names {
@@ -227,7 +258,8 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
     Ok(Reply::json(Value::Object(out)))
 }
 
-pub(crate) fn close(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+/// `warn_default`: 7.x warns when `wait_for_active_shards` is not given.
+pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
     let names = resolve(c, expr, true, false)?;
     let mut indices = Map::new();
     for n in &names {
@@ -241,7 +273,7 @@ pub(crate) fn close(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     } else {
         Reply::ack()
     };
-    if c.version.major == 7 {
+    if c.version.major == 7 && warn_default {
         r.headers.push((
             "Warning".into(),
             "299 Elasticsearch-7 \"the default value for the ?wait_for_active_shards parameter will change from '0' to 'index-setting' in version 8; specify '?wait_for_active_shards=index-setting' to adopt the future default behaviour, or '?wait_for_active_shards=0' to preserve today's behaviour\"".into(),
@@ -263,7 +295,7 @@ pub(crate) fn open(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
 }
 
 pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
-    let names = resolve(c, expr.unwrap_or("_all"), true, false)?;
+    let names = resolve_req(c, expr.unwrap_or("_all"), true, false, req)?;
     let mut out = Map::new();
     for n in names {
         if let Some(i) = c.indices.get(&n) {
@@ -328,7 +360,7 @@ fn search_body(req: &Req) -> Result<Map<String, Value>, EsError> {
 
 pub(crate) fn count(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
     let _ = search_body(req)?;
-    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+    let names = resolve_req(c, expr.unwrap_or("_all"), false, true, req)?;
     let mut total = 0;
     let mut shards = 0;
     for n in names {
@@ -342,8 +374,8 @@ pub(crate) fn count(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply,
     ))
 }
 
-pub(crate) fn stats(c: &Cluster, expr: Option<&str>) -> Result<Reply, EsError> {
-    let names = resolve(c, expr.unwrap_or("_all"), false, false)?;
+pub(crate) fn stats(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let names = resolve_req(c, expr.unwrap_or("_all"), false, false, req)?;
     let mut indices = Map::new();
     let mut all_docs = 0;
     let mut shards = 0;
@@ -628,13 +660,13 @@ pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply
     };
     let size = num("size", 10)?;
     let from = num("from", 0)?;
-    if from + size > 10_000 {
+    if from.saturating_add(size) > 10_000 {
         return Err(EsError::illegal_argument(format!(
             "Result window is too large, from + size must be less than or equal to: [10000] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-            from + size
+            from.saturating_add(size)
         )));
     }
-    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+    let names = resolve_req(c, expr.unwrap_or("_all"), false, true, req)?;
     let mut total = 0u64;
     let mut shards = 0u64;
     let mut hits = Vec::new();
@@ -682,8 +714,8 @@ pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply
     })))
 }
 
-pub(crate) fn refresh(c: &Cluster, expr: Option<&str>) -> Result<Reply, EsError> {
-    let names = resolve(c, expr.unwrap_or("_all"), false, true)?;
+pub(crate) fn refresh(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+    let names = resolve_req(c, expr.unwrap_or("_all"), false, true, req)?;
     let shards: u64 = names
         .iter()
         .filter_map(|n| c.indices.get(n))
