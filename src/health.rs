@@ -1,0 +1,551 @@
+//! Follower verdicts: a pure function from a [`FollowerObservation`] and the thresholds to one state plus the
+//! reasons, as text.
+//!
+//! When several problems apply, the state is the most severe one (the order of [`FollowerState::ALL`] after
+//! `healthy`, read from the end: `unknown` first, `docs_mismatch` last) and `reasons` lists every problem found,
+//! so a paused follower whose remote is also disconnected says both.
+
+use serde::Serialize;
+
+use crate::config::HealthThresholds;
+use crate::es::types::FollowerStatus;
+use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
+
+/// The state of one follower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowerState {
+    Healthy,
+    /// Replication lag over `max_lag_operations`.
+    Lagging,
+    /// Behind the leader and no read for longer than `max_time_since_last_read`.
+    Stalled,
+    /// A shard task stopped with a fatal exception; pause + resume is needed.
+    Failed,
+    /// A fatal exception that pause + resume cannot fix (the leader no longer keeps the history the follower
+    /// needs: retention leases lost); the follower must be recreated.
+    NeedsRefollow,
+    Paused,
+    /// The follower cluster's connection to the remote is down (or the alias is not configured there).
+    RemoteDisconnected,
+    /// Leader and follower document counts differ although the follower has caught up.
+    DocsMismatch,
+    /// Configured, but absent or not a follower.
+    Missing,
+    /// The leader index does not exist on the leader cluster.
+    LeaderMissing,
+    /// The follower's cluster cannot be read.
+    Unknown,
+}
+
+impl FollowerState {
+    /// Every state, in the order of the `state` label series.
+    pub const ALL: [FollowerState; 11] = [
+        FollowerState::Healthy,
+        FollowerState::Lagging,
+        FollowerState::Stalled,
+        FollowerState::Failed,
+        FollowerState::NeedsRefollow,
+        FollowerState::Paused,
+        FollowerState::RemoteDisconnected,
+        FollowerState::DocsMismatch,
+        FollowerState::Missing,
+        FollowerState::LeaderMissing,
+        FollowerState::Unknown,
+    ];
+
+    /// The `state` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowerState::Healthy => "healthy",
+            FollowerState::Lagging => "lagging",
+            FollowerState::Stalled => "stalled",
+            FollowerState::Failed => "failed",
+            FollowerState::NeedsRefollow => "needs_refollow",
+            FollowerState::Paused => "paused",
+            FollowerState::RemoteDisconnected => "remote_disconnected",
+            FollowerState::DocsMismatch => "docs_mismatch",
+            FollowerState::Missing => "missing",
+            FollowerState::LeaderMissing => "leader_missing",
+            FollowerState::Unknown => "unknown",
+        }
+    }
+
+    /// Higher is more severe; decides which state wins when several apply.
+    fn severity(self) -> u8 {
+        match self {
+            FollowerState::Healthy => 0,
+            FollowerState::DocsMismatch => 1,
+            FollowerState::Lagging => 2,
+            FollowerState::Stalled => 3,
+            FollowerState::RemoteDisconnected => 4,
+            FollowerState::Paused => 5,
+            FollowerState::Failed => 6,
+            FollowerState::NeedsRefollow => 7,
+            FollowerState::LeaderMissing => 8,
+            FollowerState::Missing => 9,
+            FollowerState::Unknown => 10,
+        }
+    }
+}
+
+impl std::fmt::Display for FollowerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict of one follower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub state: FollowerState,
+    /// Every problem found, most severe first; empty when healthy.
+    pub reasons: Vec<String>,
+}
+
+/// Fatal exceptions that pause + resume cannot repair: the leader dropped the operations the follower needs.
+fn needs_refollow(cause: &crate::es::types::ErrorCause) -> bool {
+    [
+        "retention_lease",
+        "retention lease",
+        "insufficient history",
+        "operations are no longer available",
+        "should reference",
+    ]
+    .iter()
+    .any(|n| cause.mentions(n))
+}
+
+/// Decides the state of one follower.
+pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
+    let (mut found, stale_note) = match &o.freshness {
+        Freshness::Unavailable { error } => {
+            let why = error.clone().unwrap_or_else(|| "not polled yet".into());
+            return Verdict {
+                state: FollowerState::Unknown,
+                reasons: vec![format!(
+                    "cluster `{}` cannot be read: {why}",
+                    o.follower_cluster
+                )],
+            };
+        }
+        Freshness::Stale { as_of, error } => (
+            Vec::new(),
+            Some(format!(
+                "cluster `{}` cannot be read: {error}; last data from {}",
+                o.follower_cluster,
+                as_of.format("%Y-%m-%dT%H:%M:%SZ")
+            )),
+        ),
+        Freshness::Fresh => (Vec::new(), None),
+    };
+    let mut add = |s: FollowerState, r: String| found.push((s, r));
+
+    match o.status {
+        None => {
+            let what = match o.follower_index_exists {
+                Some(true) => "exists but is not a follower index",
+                Some(false) => "does not exist",
+                None => "is not a follower index (or does not exist)",
+            };
+            if o.managed {
+                add(
+                    FollowerState::Missing,
+                    format!(
+                        "follower_index `{}` on `{}` {what}",
+                        o.follower_index, o.follower_cluster
+                    ),
+                );
+            } else {
+                // An unmanaged follower that vanished is simply no longer reported; nothing else to judge.
+                add(
+                    FollowerState::Missing,
+                    format!(
+                        "follower_index `{}` is no longer a follower",
+                        o.follower_index
+                    ),
+                );
+            }
+        }
+        Some(FollowerStatus::Paused) => add(
+            FollowerState::Paused,
+            format!("follower_index `{}` is paused", o.follower_index),
+        ),
+        Some(FollowerStatus::Active) | Some(FollowerStatus::Unknown) => {}
+    }
+
+    if o.leader_index_exists == Some(false) {
+        add(
+            FollowerState::LeaderMissing,
+            format!(
+                "leader_index `{}` does not exist on cluster `{}`",
+                o.leader_index,
+                o.leader_cluster.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+
+    match &o.remote {
+        RemoteObservation::Seen {
+            connected: false, ..
+        } => add(
+            FollowerState::RemoteDisconnected,
+            format!(
+                "remote_cluster `{}` is not connected on `{}`",
+                o.remote_cluster, o.follower_cluster
+            ),
+        ),
+        RemoteObservation::NotConfigured if o.status.is_some() || o.managed => add(
+            FollowerState::RemoteDisconnected,
+            format!(
+                "remote_cluster `{}` is not configured on `{}`",
+                o.remote_cluster, o.follower_cluster
+            ),
+        ),
+        _ => {}
+    }
+
+    if let Some(sh) = &o.shards {
+        for f in &sh.fatal_exceptions {
+            let state = if needs_refollow(&f.cause) {
+                FollowerState::NeedsRefollow
+            } else {
+                FollowerState::Failed
+            };
+            add(
+                state,
+                format!(
+                    "shard {} fatal exception: {}",
+                    f.shard_id,
+                    f.cause.summary()
+                ),
+            );
+        }
+        let lag = sh.global_checkpoint_lag;
+        let max_read = t.max_time_since_last_read.as_millis() as i64;
+        match sh.max_time_since_last_read_millis {
+            Some(ms) if lag > 0 && ms > max_read => add(
+                FollowerState::Stalled,
+                format!(
+                    "no read for {} while {lag} operations behind (threshold {})",
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        (ms / 1000).max(0) as u64
+                    )),
+                    humantime::format_duration(t.max_time_since_last_read)
+                ),
+            ),
+            _ => {}
+        }
+        if lag > 0 && lag as u64 > t.max_lag_operations {
+            add(
+                FollowerState::Lagging,
+                format!(
+                    "{lag} operations behind the leader (threshold {})",
+                    t.max_lag_operations
+                ),
+            );
+        }
+        if sh.read_exceptions > 0 && found.is_empty() {
+            // Transient and retried: worth a reason, not a state.
+            found.push((
+                FollowerState::Healthy,
+                format!("{} read exception(s) being retried", sh.read_exceptions),
+            ));
+        }
+    }
+
+    if let Some(d) = &o.docs {
+        if let (true, Some(diff)) = (d.comparable, d.difference()) {
+            if diff.unsigned_abs() > t.max_docs_difference {
+                found.push((
+                    FollowerState::DocsMismatch,
+                    format!(
+                        "leader has {} documents, follower {} (difference {diff}, threshold {})",
+                        d.leader_docs.unwrap_or(0),
+                        d.follower_docs.unwrap_or(0),
+                        t.max_docs_difference
+                    ),
+                ));
+            }
+        }
+    }
+
+    found.sort_by_key(|f| std::cmp::Reverse(f.0.severity()));
+    let state = found.first().map(|f| f.0).unwrap_or(FollowerState::Healthy);
+    let mut reasons: Vec<String> = found.into_iter().map(|f| f.1).collect();
+    match stale_note {
+        Some(note) => {
+            reasons.insert(0, format!("{note}; last known state: {state}"));
+            Verdict {
+                state: FollowerState::Unknown,
+                reasons,
+            }
+        }
+        None => Verdict { state, reasons },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::es::types::ErrorCause;
+    use crate::observe::{DocParity, ShardFatal, ShardSummary};
+    use chrono::Utc;
+    use std::time::Duration;
+
+    fn healthy() -> FollowerObservation {
+        FollowerObservation {
+            follower_cluster: "follower".into(),
+            follower_index: "logs-copy".into(),
+            remote_cluster: "leader".into(),
+            leader_index: "logs".into(),
+            leader_cluster: Some("leader".into()),
+            managed: true,
+            freshness: Freshness::Fresh,
+            status: Some(FollowerStatus::Active),
+            follower_index_exists: Some(true),
+            shards: Some(ShardSummary {
+                shards: 1,
+                global_checkpoint_lag: 0,
+                max_time_since_last_read_millis: Some(1_000),
+                ..Default::default()
+            }),
+            remote: RemoteObservation::Seen {
+                connected: true,
+                mode: "sniff".into(),
+                nodes_connected: 1,
+            },
+            leader_index_exists: Some(true),
+            docs: Some(DocParity {
+                at: Utc::now(),
+                leader_docs: Some(10),
+                follower_docs: Some(10),
+                comparable: true,
+                not_compared_because: None,
+            }),
+        }
+    }
+
+    fn with(f: impl FnOnce(&mut FollowerObservation)) -> FollowerObservation {
+        let mut o = healthy();
+        f(&mut o);
+        o
+    }
+
+    fn fatal(reason: &str) -> ShardSummary {
+        ShardSummary {
+            shards: 1,
+            fatal_exceptions: vec![ShardFatal {
+                shard_id: 0,
+                cause: ErrorCause {
+                    kind: Some("exception".into()),
+                    reason: Some(reason.into()),
+                    caused_by: None,
+                },
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn verdict_table() {
+        let t = HealthThresholds {
+            max_lag_operations: 100,
+            max_time_since_last_read: Duration::from_secs(60),
+            max_docs_difference: 0,
+            job_overdue_periods: 3,
+        };
+        let cases: Vec<(&str, FollowerObservation, FollowerState, &str)> = vec![
+            ("all fine", healthy(), FollowerState::Healthy, ""),
+            (
+                "lag over threshold",
+                with(|o| o.shards.as_mut().unwrap().global_checkpoint_lag = 101),
+                FollowerState::Lagging,
+                "101 operations behind",
+            ),
+            (
+                "lag at threshold is fine",
+                with(|o| {
+                    o.shards.as_mut().unwrap().global_checkpoint_lag = 100;
+                    o.docs = None;
+                }),
+                FollowerState::Healthy,
+                "",
+            ),
+            (
+                "no read for long while behind",
+                with(|o| {
+                    let s = o.shards.as_mut().unwrap();
+                    s.global_checkpoint_lag = 5;
+                    s.max_time_since_last_read_millis = Some(61_000);
+                }),
+                FollowerState::Stalled,
+                "no read for 1m",
+            ),
+            (
+                "no read for long while caught up is fine",
+                with(|o| {
+                    o.shards.as_mut().unwrap().max_time_since_last_read_millis = Some(600_000)
+                }),
+                FollowerState::Healthy,
+                "",
+            ),
+            (
+                "fatal exception",
+                with(|o| o.shards = Some(fatal("boom"))),
+                FollowerState::Failed,
+                "shard 0 fatal exception: exception: boom",
+            ),
+            (
+                "retention lease lost",
+                with(|o| {
+                    o.shards = Some(fatal(
+                        "Operations are no longer available for replicating. Maybe increase the retention setting \
+                         [index.soft_deletes.retention_lease.period]?",
+                    ))
+                }),
+                FollowerState::NeedsRefollow,
+                "no longer available",
+            ),
+            (
+                "paused",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                }),
+                FollowerState::Paused,
+                "is paused",
+            ),
+            (
+                "remote disconnected",
+                with(|o| {
+                    o.remote = RemoteObservation::Seen {
+                        connected: false,
+                        mode: "sniff".into(),
+                        nodes_connected: 0,
+                    }
+                }),
+                FollowerState::RemoteDisconnected,
+                "is not connected",
+            ),
+            (
+                "remote alias not configured",
+                with(|o| o.remote = RemoteObservation::NotConfigured),
+                FollowerState::RemoteDisconnected,
+                "is not configured",
+            ),
+            (
+                "docs differ after catching up",
+                with(|o| o.docs.as_mut().unwrap().follower_docs = Some(8)),
+                FollowerState::DocsMismatch,
+                "difference 2",
+            ),
+            (
+                "docs differ while in flight is fine",
+                with(|o| {
+                    let d = o.docs.as_mut().unwrap();
+                    d.follower_docs = Some(8);
+                    d.comparable = false;
+                }),
+                FollowerState::Healthy,
+                "",
+            ),
+            (
+                "configured but absent",
+                with(|o| {
+                    o.status = None;
+                    o.shards = None;
+                    o.follower_index_exists = Some(false);
+                }),
+                FollowerState::Missing,
+                "does not exist",
+            ),
+            (
+                "configured but a plain index",
+                with(|o| {
+                    o.status = None;
+                    o.shards = None;
+                }),
+                FollowerState::Missing,
+                "exists but is not a follower index",
+            ),
+            (
+                "leader index gone",
+                with(|o| o.leader_index_exists = Some(false)),
+                FollowerState::LeaderMissing,
+                "leader_index `logs` does not exist on cluster `leader`",
+            ),
+            (
+                "cluster never answered",
+                with(|o| {
+                    o.freshness = Freshness::Unavailable {
+                        error: Some("follower: ccr_stats: cannot connect".into()),
+                    }
+                }),
+                FollowerState::Unknown,
+                "cannot connect",
+            ),
+            (
+                "cluster down, old data kept",
+                with(|o| {
+                    o.freshness = Freshness::Stale {
+                        as_of: Utc::now(),
+                        error: "timed out".into(),
+                    };
+                    o.status = Some(FollowerStatus::Paused);
+                }),
+                FollowerState::Unknown,
+                "last known state: paused",
+            ),
+            (
+                "paused and disconnected: paused wins, both reasons",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.remote = RemoteObservation::Seen {
+                        connected: false,
+                        mode: "proxy".into(),
+                        nodes_connected: 0,
+                    };
+                }),
+                FollowerState::Paused,
+                "is not connected",
+            ),
+        ];
+        for (name, obs, state, reason) in cases {
+            let v = verdict(&obs, &t);
+            assert_eq!(v.state, state, "{name}: {v:?}");
+            if reason.is_empty() {
+                assert!(
+                    v.reasons.is_empty(),
+                    "{name}: unexpected reasons {:?}",
+                    v.reasons
+                );
+            } else {
+                assert!(
+                    v.reasons.iter().any(|r| r.contains(reason)),
+                    "{name}: no reason containing {reason:?} in {:?}",
+                    v.reasons
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn read_exceptions_are_a_reason_not_a_state() {
+        let o = with(|o| o.shards.as_mut().unwrap().read_exceptions = 2);
+        let v = verdict(&o, &HealthThresholds::default());
+        assert_eq!(v.state, FollowerState::Healthy);
+        assert_eq!(
+            v.reasons,
+            vec!["2 read exception(s) being retried".to_string()]
+        );
+    }
+
+    #[test]
+    fn every_state_has_a_distinct_label() {
+        let labels: std::collections::BTreeSet<_> =
+            FollowerState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(labels.len(), FollowerState::ALL.len());
+    }
+}

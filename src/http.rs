@@ -1,0 +1,108 @@
+//! HTTP endpoints: `/metrics`, `/health` (liveness), `/ready`, `/status` (JSON) and a landing page at `/`.
+//!
+//! Handlers only read the latest report and job timings; none of them talks to a cluster, so a scrape answers
+//! quickly whatever state the clusters are in.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::metrics::{Metrics, SharedReport};
+use crate::schedule::JobTracker;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub report: SharedReport,
+    pub metrics: Metrics,
+    pub tracker: Arc<JobTracker>,
+    /// Set once the first poll finished.
+    pub ready: Arc<AtomicBool>,
+    /// `/health` fails when a job has not run for this many periods.
+    pub overdue_periods: u32,
+}
+
+/// The router, separate from serving so tests can call it directly.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+async fn landing() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<html><head><title>ccr-sentinel</title></head><body><h1>ccr-sentinel</h1><ul>\
+         <li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/status\">/status</a></li>\
+         <li><a href=\"/health\">/health</a></li><li><a href=\"/ready\">/ready</a></li></ul></body></html>",
+    )
+}
+
+async fn metrics(State(s): State<HttpState>) -> Response {
+    match s.metrics.render() {
+        Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode metrics");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot encode metrics: {e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn health(State(s): State<HttpState>) -> Response {
+    let overdue = s.tracker.overdue(s.overdue_periods);
+    let jobs = s.tracker.statuses();
+    if overdue.is_empty() {
+        (StatusCode::OK, Json(json!({"status": "ok", "jobs": jobs}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "overdue", "problems": overdue, "jobs": jobs})),
+        )
+            .into_response()
+    }
+}
+
+async fn ready(State(s): State<HttpState>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "problems": ["the first poll has not finished"]})),
+        )
+            .into_response()
+    }
+}
+
+async fn status(State(s): State<HttpState>) -> Response {
+    let report = match s.report.read() {
+        Ok(r) => Arc::clone(&r),
+        Err(p) => Arc::clone(&p.into_inner()),
+    };
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "ready": s.ready.load(Ordering::Acquire),
+        "summary": report.summary(),
+        "generated_at": report.generated_at,
+        "jobs": s.tracker.statuses(),
+        "clusters": report.clusters,
+        "remotes": report.remotes,
+        "auto_follow": report.auto_follow,
+        "followers": report.followers,
+    }))
+    .into_response()
+}

@@ -1,0 +1,571 @@
+//! Prometheus metrics (the tikv `prometheus` crate, text format only).
+//!
+//! Two kinds of metrics live in one registry:
+//! - the daemon's own counters and histograms ([`SelfMetrics`]), updated by the jobs;
+//! - everything about followers, remotes and clusters, rendered by [`ReportCollector`] at scrape time from the
+//!   latest [`Report`]. Nothing is cached in metric vectors, so a follower that disappears from the clusters
+//!   disappears from `/metrics` at the next job, and a scrape never waits for a cluster.
+//!
+//! Every metric, its type and labels are listed in `docs/metrics.md`; keep both in step.
+
+use std::sync::{Arc, RwLock};
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::health::FollowerState;
+use crate::report::{FollowerReport, Report};
+
+/// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
+pub type SharedReport = Arc<RwLock<Arc<Report>>>;
+
+/// Job names: the values of the `job` label.
+pub const JOBS: [&str; 3] = ["poll", "doc_counts", "reconcile"];
+
+/// The daemon's own metrics, updated as things happen.
+#[derive(Clone)]
+pub struct SelfMetrics {
+    pub request_errors: IntCounterVec,
+    pub poll_duration: HistogramVec,
+    pub job_last_success: GaugeVec,
+    pub job_skipped: IntCounterVec,
+    build_info: GaugeVec,
+}
+
+impl SelfMetrics {
+    fn new() -> Self {
+        let request_errors = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_request_errors_total",
+                "Failed requests to Elasticsearch, by cluster, endpoint and bounded reason.",
+            ),
+            &["cluster", "endpoint", "reason"],
+        )
+        .expect("static metric definition");
+        let poll_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "ccr_sentinel_poll_duration_seconds",
+                "Duration of each run of a job (all clusters, concurrently).",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            &["job"],
+        )
+        .expect("static metric definition");
+        let job_last_success = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_job_last_success_timestamp_seconds",
+                "Unix time of the end of the last run of a job in which every request succeeded.",
+            ),
+            &["job"],
+        )
+        .expect("static metric definition");
+        let job_skipped = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_job_skipped_total",
+                "Runs of a job skipped because the previous run was still going.",
+            ),
+            &["job"],
+        )
+        .expect("static metric definition");
+        let build_info = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_build_info",
+                "Always 1; the version of the running daemon.",
+            ),
+            &["version"],
+        )
+        .expect("static metric definition");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
+        Self {
+            request_errors,
+            poll_duration,
+            job_last_success,
+            job_skipped,
+            build_info,
+        }
+    }
+
+    /// Makes the per-job series exist (at zero) before the first run, so alerts on them work from the start.
+    pub fn init_job(&self, job: &str) {
+        self.job_skipped.with_label_values(&[job]);
+        self.poll_duration.with_label_values(&[job]);
+    }
+
+    /// Counts one failed request.
+    pub fn count_error(&self, cluster: &str, e: &crate::es::EsError) {
+        let endpoint = e.endpoint().map(|e| e.as_str()).unwrap_or("client");
+        self.request_errors
+            .with_label_values(&[cluster, endpoint, e.reason()])
+            .inc();
+    }
+}
+
+/// The registry and everything registered in it.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub own: SelfMetrics,
+}
+
+impl Metrics {
+    /// Creates the registry with the daemon's metrics and a collector over `report`.
+    pub fn new(report: SharedReport) -> Self {
+        let registry = Registry::new();
+        let own = SelfMetrics::new();
+        let boxed: Vec<Box<dyn Collector>> = vec![
+            Box::new(own.request_errors.clone()),
+            Box::new(own.poll_duration.clone()),
+            Box::new(own.job_last_success.clone()),
+            Box::new(own.job_skipped.clone()),
+            Box::new(own.build_info.clone()),
+            Box::new(ReportCollector::new(report)),
+        ];
+        for c in boxed {
+            registry.register(c).expect("metric names are unique");
+        }
+        Self { registry, own }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        TextEncoder::new().encode_to_string(&self.registry.gather())
+    }
+}
+
+const FOLLOWER_LABELS: [&str; 4] = [
+    "follower_cluster",
+    "remote_cluster",
+    "leader_index",
+    "follower_index",
+];
+
+/// The families rendered from the report: (name, help, type, label names).
+const REPORT_FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
+    ("elasticsearch_ccr_follower_global_checkpoint_lag", "Operations the follower is behind: sum over shards of leader_global_checkpoint - follower_global_checkpoint (total_global_checkpoint_lag on 8.13+), as of the last poll.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_time_since_last_read_seconds", "Max over shards of time_since_last_read_millis, in seconds, as of the last poll.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_paused", "1 when _ccr/info reports the follower paused, else 0.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_fatal_exception", "Number of shards of the follower whose task has a fatal_exception.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_read_exceptions", "Number of pending read_exceptions over all shards of the follower.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_shards", "Number of shard follow tasks reported for the follower.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_operations_written_total", "Sum over shards of operations_written (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_failed_read_requests_total", "Sum over shards of failed_read_requests (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_bytes_read_total", "Sum over shards of bytes_read (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_leader_index_docs", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_follower_index_docs", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_docs_difference", "Leader minus follower document count, as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("ccr_sentinel_follower_state", "1 for the current verdict of the follower, 0 for the other states.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "state"]),
+    ("ccr_sentinel_follower_managed", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign).", MetricType::GAUGE, &FOLLOWER_LABELS),
+    ("elasticsearch_ccr_remote_cluster_connected", "1 when _remote/info on the follower cluster reports the remote connected.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "mode"]),
+    ("elasticsearch_ccr_remote_cluster_nodes_connected", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote.", MetricType::GAUGE, &["follower_cluster", "remote_cluster"]),
+    ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
+    ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
+    ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
+    ("elasticsearch_ccr_auto_follow_recent_errors", "Number of entries in auto_follow_stats.recent_auto_follow_errors of the follower cluster.", MetricType::GAUGE, &["follower_cluster"]),
+    ("elasticsearch_ccr_follower_shard_global_checkpoint_lag", "Per shard: leader_global_checkpoint - follower_global_checkpoint. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
+    ("elasticsearch_ccr_follower_shard_time_since_last_read_seconds", "Per shard: time_since_last_read_millis in seconds. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
+    ("ccr_sentinel_cluster_up", "1 when the cluster was reached and its latest requests all succeeded.", MetricType::GAUGE, &["cluster"]),
+    ("ccr_sentinel_cluster_stale", "1 when some data shown for the cluster is older than a failed refresh.", MetricType::GAUGE, &["cluster"]),
+];
+
+/// Renders the follower, remote, auto-follow and cluster families from the latest report at scrape time.
+pub struct ReportCollector {
+    report: SharedReport,
+    descs: Vec<Desc>,
+}
+
+impl ReportCollector {
+    fn new(report: SharedReport) -> Self {
+        let descs = REPORT_FAMILIES
+            .iter()
+            .map(|(name, help, _, labels)| {
+                Desc::new(
+                    name.to_string(),
+                    help.to_string(),
+                    labels.iter().map(|l| l.to_string()).collect(),
+                    Default::default(),
+                )
+                .expect("static metric definition")
+            })
+            .collect();
+        Self { report, descs }
+    }
+}
+
+/// Builds families in [`REPORT_FAMILIES`] order.
+struct Families(Vec<MetricFamily>);
+
+impl Families {
+    fn new() -> Self {
+        Self(
+            REPORT_FAMILIES
+                .iter()
+                .map(|(name, help, kind, _)| {
+                    let mut mf = MetricFamily::default();
+                    mf.set_name(name.to_string());
+                    mf.set_help(help.to_string());
+                    mf.set_field_type(*kind);
+                    mf
+                })
+                .collect(),
+        )
+    }
+
+    fn push(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let Some(idx) = REPORT_FAMILIES.iter().position(|f| f.0 == name) else {
+            debug_assert!(false, "unknown family {name}");
+            return;
+        };
+        let mf = &mut self.0[idx];
+        let mut m = Metric::default();
+        m.set_label(
+            labels
+                .iter()
+                .map(|(k, v)| {
+                    let mut lp = LabelPair::default();
+                    lp.set_name(k.to_string());
+                    lp.set_value(v.to_string());
+                    lp
+                })
+                .collect(),
+        );
+        if mf.get_field_type() == MetricType::COUNTER {
+            let mut c = Counter::default();
+            c.set_value(value);
+            m.set_counter(c);
+        } else {
+            let mut g = Gauge::default();
+            g.set_value(value);
+            m.set_gauge(g);
+        }
+        mf.mut_metric().push(m);
+    }
+}
+
+fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
+    let o = &f.observation;
+    let l = [
+        ("follower_cluster", o.follower_cluster.as_str()),
+        ("remote_cluster", o.remote_cluster.as_str()),
+        ("leader_index", o.leader_index.as_str()),
+        ("follower_index", o.follower_index.as_str()),
+    ];
+    for s in FollowerState::ALL {
+        let mut with_state = l.to_vec();
+        with_state.push(("state", s.as_str()));
+        fam.push(
+            "ccr_sentinel_follower_state",
+            &with_state,
+            if s == f.state { 1.0 } else { 0.0 },
+        );
+    }
+    fam.push(
+        "ccr_sentinel_follower_managed",
+        &l,
+        if o.managed { 1.0 } else { 0.0 },
+    );
+    if let Some(status) = o.status {
+        let paused = status == crate::es::types::FollowerStatus::Paused;
+        fam.push(
+            "elasticsearch_ccr_follower_paused",
+            &l,
+            if paused { 1.0 } else { 0.0 },
+        );
+    }
+    if let Some(sh) = &o.shards {
+        fam.push(
+            "elasticsearch_ccr_follower_global_checkpoint_lag",
+            &l,
+            sh.global_checkpoint_lag as f64,
+        );
+        if let Some(ms) = sh.max_time_since_last_read_millis {
+            fam.push(
+                "elasticsearch_ccr_follower_time_since_last_read_seconds",
+                &l,
+                ms as f64 / 1000.0,
+            );
+        }
+        fam.push(
+            "elasticsearch_ccr_follower_fatal_exception",
+            &l,
+            sh.fatal_exceptions.len() as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_follower_read_exceptions",
+            &l,
+            sh.read_exceptions as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_follower_shards",
+            &l,
+            f64::from(sh.shards),
+        );
+        fam.push(
+            "elasticsearch_ccr_follower_operations_written_total",
+            &l,
+            sh.operations_written.max(0) as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_follower_failed_read_requests_total",
+            &l,
+            sh.failed_read_requests.max(0) as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_follower_bytes_read_total",
+            &l,
+            sh.bytes_read.max(0) as f64,
+        );
+        if per_shard {
+            for d in &sh.per_shard {
+                let shard = d.shard_id.to_string();
+                let mut with_shard = l.to_vec();
+                with_shard.push(("shard", shard.as_str()));
+                fam.push(
+                    "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
+                    &with_shard,
+                    d.global_checkpoint_lag as f64,
+                );
+                if let Some(ms) = d.time_since_last_read_millis {
+                    fam.push(
+                        "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
+                        &with_shard,
+                        ms as f64 / 1000.0,
+                    );
+                }
+            }
+        }
+    } else if o.status.is_some() {
+        // A paused follower has no shard tasks; say so rather than leaving the series absent.
+        fam.push("elasticsearch_ccr_follower_shards", &l, 0.0);
+    }
+    if let Some(d) = &o.docs {
+        if let Some(n) = d.leader_docs {
+            fam.push("elasticsearch_ccr_leader_index_docs", &l, n as f64);
+        }
+        if let Some(n) = d.follower_docs {
+            fam.push("elasticsearch_ccr_follower_index_docs", &l, n as f64);
+        }
+        if let Some(diff) = d.difference() {
+            fam.push("elasticsearch_ccr_docs_difference", &l, diff as f64);
+        }
+    }
+}
+
+/// Renders the report families; pure, so tests can check exposition without a registry.
+pub fn report_families(report: &Report) -> Vec<MetricFamily> {
+    let mut fam = Families::new();
+    for f in &report.followers {
+        follower_families(&mut fam, f, report.per_shard_metrics);
+    }
+    for r in &report.remotes {
+        fam.push(
+            "elasticsearch_ccr_remote_cluster_connected",
+            &[
+                ("follower_cluster", &r.follower_cluster),
+                ("remote_cluster", &r.remote_cluster),
+                ("mode", &r.mode),
+            ],
+            if r.connected { 1.0 } else { 0.0 },
+        );
+        fam.push(
+            "elasticsearch_ccr_remote_cluster_nodes_connected",
+            &[
+                ("follower_cluster", &r.follower_cluster),
+                ("remote_cluster", &r.remote_cluster),
+            ],
+            r.nodes_connected as f64,
+        );
+    }
+    for a in &report.auto_follow {
+        let l = [("follower_cluster", a.follower_cluster.as_str())];
+        let s = &a.stats;
+        fam.push(
+            "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
+            &l,
+            s.number_of_failed_follow_indices.max(0) as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
+            &l,
+            s.number_of_successful_follow_indices.max(0) as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
+            &l,
+            s.number_of_failed_remote_cluster_state_requests.max(0) as f64,
+        );
+        fam.push(
+            "elasticsearch_ccr_auto_follow_recent_errors",
+            &l,
+            s.recent_auto_follow_errors.len() as f64,
+        );
+    }
+    for c in &report.clusters {
+        let l = [("cluster", c.name.as_str())];
+        fam.push("ccr_sentinel_cluster_up", &l, if c.up { 1.0 } else { 0.0 });
+        fam.push(
+            "ccr_sentinel_cluster_stale",
+            &l,
+            if c.stale { 1.0 } else { 0.0 },
+        );
+    }
+    fam.0
+}
+
+impl Collector for ReportCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        // Clone the Arc and release the lock at once: rendering never blocks a job that publishes a report.
+        let report = match self.report.read() {
+            Ok(r) => Arc::clone(&r),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        report_families(&report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::tests::{cfg, poll};
+    use crate::observe::Snapshot;
+    use chrono::Utc;
+
+    fn publish(shared: &SharedReport, snap: &Snapshot) {
+        *shared.write().unwrap() = Arc::new(Report::build(&cfg(), snap, Utc::now()));
+    }
+
+    fn promtool_check(text: &str) {
+        use std::io::Write;
+        let child = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!("promtool not installed; skipping the lint (apt-get install prometheus)");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn exposition_has_the_documented_families_and_passes_promtool() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        metrics.own.init_job("poll");
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        ));
+        publish(&shared, &snap);
+        let text = metrics.render().unwrap();
+        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        for line in [
+            format!("elasticsearch_ccr_follower_global_checkpoint_lag{{{l}}} 60"),
+            format!("elasticsearch_ccr_follower_fatal_exception{{{l}}} 1"),
+            format!("elasticsearch_ccr_follower_read_exceptions{{{l}}} 1"),
+            format!("elasticsearch_ccr_follower_shards{{{l}}} 2"),
+            format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
+            format!("elasticsearch_ccr_follower_time_since_last_read_seconds{{{l}}} 0.12"),
+            format!("ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"),
+            format!("ccr_sentinel_follower_state{{{l},state=\"healthy\"}} 0"),
+            format!("ccr_sentinel_follower_managed{{{l}}} 1"),
+            "# TYPE elasticsearch_ccr_follower_operations_written_total counter".to_string(),
+            r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="leader",mode="sniff"} 0"#.to_string(),
+            r#"elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total{follower_cluster="follower"} 2"#.to_string(),
+            r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#.to_string(),
+            r#"ccr_sentinel_cluster_up{cluster="leader"} 0"#.to_string(),
+            r#"ccr_sentinel_job_skipped_total{job="poll"} 0"#.to_string(),
+            r#"ccr_sentinel_build_info{version=""#.to_string(),
+            "# TYPE ccr_sentinel_poll_duration_seconds histogram".to_string(),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
+        promtool_check(&text);
+    }
+
+    #[test]
+    fn per_shard_series_only_when_enabled() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        ));
+        publish(&shared, &snap);
+        assert!(!metrics.render().unwrap().contains("_shard_"));
+        let mut report = Report::build(&cfg(), &snap, Utc::now());
+        report.per_shard_metrics = true;
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        for line in [
+            format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"0\"}} 20"),
+            format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"1\"}} 40"),
+            format!("elasticsearch_ccr_follower_shard_time_since_last_read_seconds{{{l},shard=\"1\"}} 0.12"),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
+        // A shard that never read (-1) has no time-since-last-read series.
+        assert!(!text.contains(r#"elasticsearch_ccr_follower_shard_time_since_last_read_seconds{follower_cluster="follower",remote_cluster="leader",leader_index="fresh""#));
+        promtool_check(&text);
+    }
+
+    #[test]
+    fn followers_that_disappear_lose_their_series() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        publish(&shared, &snap);
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains(r#"follower_index="paused-copy""#));
+        let mut p = poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        );
+        if let Ok(info) = &mut p.follow_info {
+            info.follower_indices
+                .retain(|f| f.follower_index != "paused-copy");
+        }
+        snap.apply_poll(p);
+        publish(&shared, &snap);
+        let text = metrics.render().unwrap();
+        assert!(!text.contains("paused-copy"), "{text}");
+        assert!(text.contains(r#"follower_index="orders-copy""#));
+    }
+}
