@@ -710,3 +710,63 @@ async fn no_docs_mismatch_right_after_a_remote_outage() {
     );
     sim.shutdown().await;
 }
+
+/// A follower cluster that goes down (connections reset) and comes back: `/metrics` keeps answering with
+/// `ccr_sentinel_cluster_up 0` and the last known values, then recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_outage_and_recovery() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .unwrap();
+    connect(&sim, "follower", "leader", "leader");
+    leader_index(&sim, "leader", "orders", 10);
+    follow(&sim, "orders-copy", "leader", "orders");
+    let d = Running::start(&config(
+        &sim,
+        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
+    ))
+    .await;
+    let healthy = state_series("follower", "leader", "orders", "orders-copy", "healthy");
+    d.wait_for("/metrics", 20, |b| {
+        b.contains(&healthy) && b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#)
+    })
+    .await;
+
+    sim.cluster("follower").stop().unwrap();
+    let body = d
+        .wait_for("/metrics", 20, |b| {
+            b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#)
+        })
+        .await;
+    assert!(
+        body.contains(&state_series(
+            "follower",
+            "leader",
+            "orders",
+            "orders-copy",
+            "unknown"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"ccr_sentinel_cluster_up{cluster="leader"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("elasticsearch_ccr_follower_shards{follower_cluster=\"follower\""),
+        "last values kept"
+    );
+    let (code, _) = d.get("/health").await;
+    assert_eq!(code, 200, "a cluster outage is not a liveness problem");
+
+    sim.cluster("follower").start().unwrap();
+    d.wait_for("/metrics", 20, |b| {
+        b.contains(&healthy) && b.contains(r#"ccr_sentinel_cluster_stale{cluster="follower"} 0"#)
+    })
+    .await;
+    d.stop().await;
+    sim.shutdown().await;
+}
