@@ -311,12 +311,21 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             }),
         );
         let Some(meta) = &i.follow else { continue };
-        let leader_docs = match ops::remote_link(w, ci, &meta.remote_cluster) {
-            ops::RemoteLink::Connected(li) => w.clusters[li]
-                .indices
-                .get(&meta.leader_index)
-                .map(|l| l.doc_count()),
-            _ => None,
+        // The truth about the leader, whether or not a fault hides it from the follower.
+        let leader = c.remote_targets(&meta.remote_cluster).and_then(|targets| {
+            targets.iter().find_map(|t| {
+                let t = t.trim().replace("localhost:", "127.0.0.1:");
+                w.clusters.iter().find(|o| o.transport_addr == t)
+            })
+        });
+        let leader_idx = leader
+            .and_then(|l| l.indices.get(&meta.leader_index))
+            .filter(|l| l.uuid == meta.leader_uuid);
+        let leader_docs = leader_idx.map(|l| l.doc_count());
+        let leader_max = |s: usize| {
+            leader_idx
+                .and_then(|l| l.shards.get(s))
+                .map(|h| h.max_seq_no())
         };
         let shards: Vec<Value> = match &i.tasks {
             Some(t) => t
@@ -324,11 +333,13 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 .iter()
                 .enumerate()
                 .map(|(s, task)| {
+                    let follower_gcp = i.shards[s].max_seq_no();
                     json!({
                         "shard": s,
-                        "follower_global_checkpoint": i.shards[s].max_seq_no(),
+                        "follower_global_checkpoint": follower_gcp,
                         "leader_global_checkpoint": task.leader_gcp,
-                        "lag": (task.leader_gcp - i.shards[s].max_seq_no()).max(0),
+                        "leader_max_seq_no": leader_max(s),
+                        "lag": (leader_max(s).unwrap_or(task.leader_gcp) - follower_gcp).max(0),
                         "operations_read": task.ops_read,
                         "failed_read_requests": task.failed_reads,
                         "read_exception": task.read_failure.as_ref().map(|f| f.exception.to_cause_json()),
@@ -339,7 +350,13 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 .collect(),
             None => Vec::new(),
         };
-        let lag: i64 = crate::replication::follower_lag(i).values().sum();
+        let seen = crate::replication::follower_lag(i);
+        let lag: i64 = (0..i.shard_count())
+            .map(|s| match leader_max(s) {
+                Some(m) => (m - i.shards[s].max_seq_no()).max(0),
+                None => seen.get(&s).copied().unwrap_or(0),
+            })
+            .sum();
         followers.insert(
             name.clone(),
             json!({
@@ -371,7 +388,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
                 // Seeds naming a cluster of another Sim: unreachable by design.
                 "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
-                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::sim::is_sim_transport(t)),
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::foreign::in_other_sim(t, w.id)),
             }),
         );
     }
@@ -509,7 +526,9 @@ pub(crate) fn handle_http(
         Err(r) => return r,
     };
     let action = match (method, s.as_slice()) {
-        ("GET", ["_sim", "state"]) => return Reply::json(state(&shared.lock(), ci)),
+        ("GET", ["_sim", "state"]) => {
+            return Reply::json(shared.with_remotes(ci, |w| state(w, ci)))
+        }
         ("GET", ["_sim", "requests"]) => {
             let w = shared.lock();
             return Reply::json(

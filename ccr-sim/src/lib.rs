@@ -23,6 +23,7 @@
 mod clock;
 mod control;
 mod error;
+mod foreign;
 mod model;
 mod ops;
 mod replication;

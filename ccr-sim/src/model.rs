@@ -20,6 +20,8 @@ pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
 
 /// All clusters of one simulator.
 pub(crate) struct World {
+    /// Unique per simulator in this process (see `foreign`).
+    pub id: u64,
     pub clusters: Vec<Cluster>,
     pub clock: Clock,
     pub rng: Rng,
@@ -231,6 +233,35 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
+    /// An empty stand-in left in a world while its cluster is borrowed by another simulator.
+    pub(crate) fn placeholder_of(c: &Cluster) -> Cluster {
+        Cluster {
+            name: c.name.clone(),
+            version: c.version,
+            http_addr: c.http_addr,
+            transport_addr: String::new(),
+            cluster_uuid: String::new(),
+            node_id: String::new(),
+            node_name: String::new(),
+            license: c.license.clone(),
+            security: None,
+            indices: BTreeMap::new(),
+            persistent: BTreeMap::new(),
+            transient: BTreeMap::new(),
+            keystore_credentials: BTreeSet::new(),
+            auto_follow: BTreeMap::new(),
+            auto_follow_stats: AutoFollowStats::default(),
+            faults: Faults::default(),
+            requests: RequestStats::default(),
+            writers: BTreeMap::new(),
+            uuid_counter: 0,
+            doc_cap: 0,
+            metadata_version: 0,
+            up: false,
+            stopped: true,
+        }
+    }
+
     /// A fresh, ES-looking 22-character id.
     pub(crate) fn new_uuid(&mut self) -> String {
         self.uuid_counter += 1;

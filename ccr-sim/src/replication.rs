@@ -23,9 +23,13 @@ pub(crate) fn tick(w: &mut World) {
     w.last_tick_ms = now;
     crate::scenario::apply_due(w, now);
     run_writers(w, dt);
-    run_auto_follow(w, now);
-    for ci in 0..w.clusters.len() {
+    // Only this world's clusters tick; remotes in other simulators are borrowed for the step.
+    let own = w.clusters.len();
+    for ci in 0..own {
+        let imports = crate::foreign::import(w, ci);
+        run_auto_follow(w, ci, now);
         replicate_cluster(w, ci, now, dt);
+        crate::foreign::restore(w, imports);
     }
 }
 
@@ -250,9 +254,9 @@ fn copy_docs(
 
 /// Auto-follow: each active pattern looks at its remote when the remote's indices changed (or
 /// retries after a failure) and follows new matching leader indices.
-fn run_auto_follow(w: &mut World, now: u64) {
+fn run_auto_follow(w: &mut World, ci: usize, now: u64) {
     let epoch = w.clock.epoch_ms();
-    for ci in 0..w.clusters.len() {
+    {
         let names: Vec<String> = w.clusters[ci]
             .auto_follow
             .iter()

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,20 +21,34 @@ use crate::rest::{self, Reply, ReplyBody, Req};
 
 /// State shared by the servers, the ticker and the handles of one simulator.
 pub(crate) struct Shared {
-    world: Mutex<World>,
+    world: crate::foreign::WorldLock,
 }
 
 impl Shared {
     pub(crate) fn new(world: World) -> Self {
         Self {
-            world: Mutex::new(world),
+            world: std::sync::Arc::new(parking_lot::Mutex::new(world)),
         }
     }
 
-    /// Locks the world. A panic while holding the lock must not take the simulator down with it,
-    /// so a poisoned lock is recovered.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    /// Locks the world (parking_lot: no poisoning, so a panic elsewhere cannot wedge it).
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, World> {
+        self.world.lock()
+    }
+
+    /// The world lock itself, for registering with other simulators.
+    pub(crate) fn world(&self) -> &crate::foreign::WorldLock {
+        &self.world
+    }
+
+    /// Runs `f` on the world with the clusters of other simulators that cluster `ci`'s remotes
+    /// point at borrowed into it (see `foreign`).
+    pub(crate) fn with_remotes<R>(&self, ci: usize, f: impl FnOnce(&mut World) -> R) -> R {
+        let mut w = self.world.lock();
+        let imports = crate::foreign::import(&mut w, ci);
+        let r = f(&mut w);
+        crate::foreign::restore(&mut w, imports);
+        r
     }
 }
 
@@ -209,7 +223,9 @@ async fn handler(
             conn.kill.store(true, Ordering::SeqCst);
             return Response::new(Body::empty());
         }
+        let imports = crate::foreign::import(&mut w, st.ci);
         let reply = rest::handle(&mut w, st.ci, &req);
+        crate::foreign::restore(&mut w, imports);
         let c = &w.clusters[st.ci];
         let product = (c.version.major, c.version.minor);
         let latency = c.faults.latency_ms;

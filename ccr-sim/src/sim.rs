@@ -17,41 +17,32 @@ use crate::server::{self, Shared};
 use crate::util::Rng;
 use crate::version::{Version, DEFAULT_VERSION};
 
-/// Transport addresses of every running simulated cluster in this process, so a remote that
-/// points at a cluster of another `Sim` can be reported (clusters of different `Sim`s cannot
-/// reach each other).
-static TRANSPORTS: std::sync::Mutex<std::collections::BTreeSet<String>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
-
-/// True when `addr` is the transport address of a cluster of some running `Sim` in this process.
-pub(crate) fn is_sim_transport(addr: &str) -> bool {
-    let addr = addr.trim().replace("localhost:", "127.0.0.1:");
-    TRANSPORTS
-        .lock()
-        .map(|t| t.contains(&addr))
-        .unwrap_or(false)
-}
-
-/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim`.
+/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim` that
+/// could not be borrowed (it was busy or gone).
 pub(crate) fn warn_foreign_remotes(w: &World, ci: usize) {
     let c = &w.clusters[ci];
     for alias in c.remote_aliases() {
+        if matches!(
+            crate::ops::remote_link(w, ci, &alias),
+            crate::ops::RemoteLink::Connected(_)
+        ) {
+            continue;
+        }
         for t in c.remote_targets(&alias).unwrap_or_default() {
-            let local = w
-                .clusters
-                .iter()
-                .any(|o| o.transport_addr == t.trim().replace("localhost:", "127.0.0.1:"));
-            if !local && is_sim_transport(&t) {
+            if crate::foreign::in_other_sim(&t, w.id) {
                 tracing::warn!(
                     cluster = %c.name,
                     %alias,
                     seed = %t,
-                    "remote points at a cluster of another Sim: clusters of different Sims cannot reach each other, start them in one Sim"
+                    "remote points at a cluster of another Sim that could not be reached just now"
                 );
             }
         }
     }
 }
+
+/// Gives each simulator of the process its own world id.
+static NEXT_WORLD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Stored documents per index (for `_search`); counts stay exact beyond it.
 pub const DEFAULT_DOC_CAP: usize = 10_000;
@@ -208,6 +199,7 @@ impl SimBuilder {
             self.seed
         };
         let world = World {
+            id: NEXT_WORLD_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             clusters,
             last_tick_ms: clock.now_ms(),
             clock: clock.clone(),
@@ -246,21 +238,14 @@ impl SimBuilder {
             }));
         }
         let names = self.clusters.iter().map(|c| c.name.clone()).collect();
-        let transports: Vec<String> = shared
-            .lock()
-            .clusters
-            .iter()
-            .map(|c| c.transport_addr.clone())
-            .collect();
-        if let Ok(mut t) = TRANSPORTS.lock() {
-            t.extend(transports.iter().cloned());
-        }
+        crate::foreign::register(shared.world());
+        let world_id = shared.lock().id;
         Ok(Sim {
             shared,
             names,
             tasks,
             stop: stop_tx,
-            transports,
+            world_id,
         })
     }
 }
@@ -273,7 +258,7 @@ pub struct Sim {
     names: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
-    transports: Vec<String>,
+    world_id: u64,
 }
 
 impl std::fmt::Debug for Sim {
@@ -287,11 +272,7 @@ impl std::fmt::Debug for Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        if let Ok(mut t) = TRANSPORTS.lock() {
-            for addr in &self.transports {
-                t.remove(addr);
-            }
-        }
+        crate::foreign::unregister(self.world_id);
     }
 }
 
@@ -574,11 +555,14 @@ impl ClusterHandle {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut req = crate::rest::Req::new(method, path, bytes, None);
         req.content_type = Some("application/json".into());
-        let mut w = self.shared.lock();
-        // Control calls bypass security: act as the cluster itself.
-        let sec = w.clusters[self.ci].security.take();
-        let reply = crate::rest::handle(&mut w, self.ci, &req);
-        w.clusters[self.ci].security = sec;
+        let ci = self.ci;
+        let reply = self.shared.with_remotes(ci, |w| {
+            // Control calls bypass security: act as the cluster itself.
+            let sec = w.clusters[ci].security.take();
+            let reply = crate::rest::handle(w, ci, &req);
+            w.clusters[ci].security = sec;
+            reply
+        });
         (reply.status, control::reply_json(&reply))
     }
 
@@ -611,7 +595,8 @@ impl ClusterHandle {
 
     /// `GET /_sim/state` as JSON.
     pub fn state(&self) -> Value {
-        control::state(&self.shared.lock(), self.ci)
+        self.shared
+            .with_remotes(self.ci, |w| control::state(w, self.ci))
     }
 
     /// `GET /_sim/requests`.

@@ -393,7 +393,7 @@ fn handles_are_send_and_sync() {
 }
 
 #[tokio::test]
-async fn remotes_in_another_sim_are_reported_unreachable() {
+async fn remotes_in_another_sim_replicate() {
     let one = Sim::builder()
         .cluster(ClusterConfig::new("leader"))
         .start()
@@ -405,16 +405,60 @@ async fn remotes_in_another_sim_are_reported_unreachable() {
         .await
         .unwrap();
     let c = client();
-    add_remote(
+    let f = two.url("follower");
+    add_remote(&c, &f, "leader", &one.transport_address("leader")).await;
+    let (_, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
+    assert_eq!(info["leader"]["connected"], true, "{info}");
+    one.cluster("leader").create_index("logs", 2).unwrap();
+    one.cluster("leader").index_docs("logs", 12).unwrap();
+    let (st, b) = call(
         &c,
-        &two.url("follower"),
-        "leader",
-        &one.transport_address("leader"),
+        "PUT",
+        &format!("{f}/logs-copy/_ccr/follow"),
+        Some(json!({"remote_cluster": "leader", "leader_index": "logs"})),
     )
     .await;
-    let state = two.cluster("follower").state();
-    assert_eq!(state["remotes"]["leader"]["connected"], false);
-    assert_eq!(state["remotes"]["leader"]["points_at_another_sim"], true);
+    assert_eq!(st, 200, "{b}");
+    one.cluster("leader").index_docs("logs", 8).unwrap();
+    eventually(Duration::from_secs(5), "20 docs in the other Sim", || {
+        let n = two.cluster("follower").doc_count("logs-copy");
+        async move { (n == Some(20)).then_some(()) }
+    })
+    .await;
+    // The leader in the other Sim holds the follower's lease.
+    assert_eq!(
+        one.cluster("leader").state()["indices"]["logs"]["retention_leases"],
+        1
+    );
+    assert_eq!(
+        two.cluster("follower").state()["followers"]["logs-copy"]["leader_docs"],
+        20
+    );
+    // Followers in both directions at once do not deadlock.
+    add_remote(
+        &c,
+        &one.url("leader"),
+        "back",
+        &two.transport_address("follower"),
+    )
+    .await;
+    two.cluster("follower").create_index("local", 1).unwrap();
+    two.cluster("follower").index_docs("local", 5).unwrap();
+    one.cluster("leader")
+        .follow("local-copy", "back", "local")
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "5 docs back in the first Sim",
+        || {
+            let n = one.cluster("leader").doc_count("local-copy");
+            async move { (n == Some(5)).then_some(()) }
+        },
+    )
+    .await;
+    // When the leader's Sim goes away, the remote is unreachable.
     one.shutdown().await;
+    let (_, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
+    assert_eq!(info["leader"]["connected"], false);
     two.shutdown().await;
 }

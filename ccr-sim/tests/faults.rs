@@ -90,6 +90,16 @@ async fn disconnect_and_reconnect_remote() {
         "{s}"
     );
     assert_eq!(e.follower_docs(), 0);
+    // The follower only knows the last leader checkpoint it saw; the simulator knows the truth.
+    let s = e.stats().await;
+    assert_eq!(s["indices"][0]["total_global_checkpoint_lag"], 0);
+    let state = e.sim.cluster("follower").state();
+    assert_eq!(state["followers"]["logs_copy"]["lag"], 10, "{state}");
+    assert_eq!(state["followers"]["logs_copy"]["leader_docs"], 10);
+    assert_eq!(
+        state["followers"]["logs_copy"]["shards"][0]["leader_max_seq_no"],
+        9
+    );
     // Resume while disconnected: the license state of the remote is unknown.
     let (st, b) = e.post("/logs_copy/_ccr/resume_follow", None).await;
     assert_eq!(
