@@ -64,6 +64,20 @@ fn follow(sim: &Sim, follower: &str, alias: &str, leader: &str) {
     );
 }
 
+/// Calls the simulator's `/_sim/` control API of the follower cluster over HTTP; it must answer 200.
+async fn sim_control(sim: &Sim, method: &str, path: &str, body: Option<Value>) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rb = reqwest::Client::new().request(method, format!("{}{path}", sim.url("follower")));
+    if let Some(b) = body {
+        rb = rb
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, 200, "{path}: {}", r.text().await.unwrap());
+}
+
 /// Advances the deterministic clock in steps (replication happens in simulated time).
 fn advance(sim: &Sim, d: Duration) {
     sim.advance(d).unwrap();
@@ -173,9 +187,8 @@ fn state_series(cluster: &str, remote: &str, leader: &str, follower: &str, state
     )
 }
 
-/// Every state except `docs_mismatch` (the simulator replicates consistently and has no drift fault; see
-/// `tests/fake_es.rs`) produced by its simulator condition, then checked in `/metrics`, `/status` and the
-/// `status` command.
+/// Every state produced by its simulator condition, then checked in `/metrics`, `/status` and the `status`
+/// command; `docs_mismatch` (from the simulator's drift fault) is also cleared again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_from_its_simulator_condition() {
     let sim = Sim::builder()
@@ -196,12 +209,13 @@ async fn every_state_from_its_simulator_condition() {
         ("refollow", 10),
         ("paused", 10),
         ("orphan", 10),
+        ("drift", 10),
     ] {
         leader_index(&sim, "leader", leader, docs);
     }
     leader_index(&sim, "other", "remote", 10);
     for l in [
-        "healthy", "lagging", "stalled", "failed", "refollow", "paused", "orphan",
+        "healthy", "lagging", "stalled", "failed", "refollow", "paused", "orphan", "drift",
     ] {
         follow(&sim, &format!("{l}-copy"), "leader", l);
     }
@@ -223,6 +237,15 @@ async fn every_state_from_its_simulator_condition() {
     l.delete_index("orphan").unwrap();
     f.inject_read_exceptions("stalled-copy", 100_000).unwrap();
     l.index_docs("stalled", 20).unwrap();
+    // Three documents go missing on the follower side; checkpoints do not show it. Through the control API
+    // over HTTP, as an operator of the simulator would do it.
+    sim_control(
+        &sim,
+        "POST",
+        "/_sim/follower/drift-copy/drift",
+        Some(json!({"docs": -3})),
+    )
+    .await;
     advance(&sim, Duration::from_secs(180));
     // Last: the follower learns of these within one tick but reads only 10 operations per round trip.
     l.index_docs("lagging", 5_000).unwrap();
@@ -258,6 +281,7 @@ leader = "leader"
                 ("follower", "other", "remote", "remote-copy"),
                 ("follower", "leader", "missing", "missing-copy"),
                 ("follower", "leader", "orphan", "orphan-copy"),
+                ("follower", "leader", "drift", "drift-copy"),
                 ("dr", "leader", "healthy", "healthy-dr"),
             ])
         ),
@@ -327,6 +351,13 @@ leader = "leader"
             FollowerState::LeaderMissing,
         ),
         (
+            "follower",
+            "leader",
+            "drift",
+            "drift-copy",
+            FollowerState::DocsMismatch,
+        ),
+        (
             "dr",
             "leader",
             "healthy",
@@ -353,6 +384,16 @@ leader = "leader"
     assert!(metrics.contains(r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="other",mode="sniff"} 0"#));
     assert!(metrics.contains(r#"elasticsearch_ccr_follower_paused{follower_cluster="follower",remote_cluster="leader",leader_index="paused",follower_index="paused-copy"} 1"#));
     assert!(metrics.contains(r#"elasticsearch_ccr_follower_fatal_exception{follower_cluster="follower",remote_cluster="leader",leader_index="failed",follower_index="failed-copy"} 1"#));
+    // The drift of -3 is a difference (leader minus follower) of 3.
+    let drift_labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="drift",follower_index="drift-copy""#;
+    for (metric, value) in [
+        ("elasticsearch_ccr_docs_difference", 3),
+        ("elasticsearch_ccr_leader_index_docs", 10),
+        ("elasticsearch_ccr_follower_index_docs", 7),
+    ] {
+        let line = format!("{metric}{{{drift_labels}}} {value}");
+        assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
+    }
 
     // /status: the same states, with reasons, and the simulator's truth for lag and counts.
     let (_, status) = d.get("/status").await;
@@ -395,6 +436,19 @@ leader = "leader"
         truth["followers"]["healthy-copy"]["leader_docs"]
     );
     assert_eq!(healthy["docs"]["comparable"], true, "{healthy}");
+    let drift = find("drift-copy");
+    assert_eq!(drift["docs"]["comparable"], true, "{drift}");
+    assert_eq!(
+        drift["docs"]["follower_docs"],
+        truth["followers"]["drift-copy"]["follower_docs"]
+    );
+    assert_eq!(drift["docs"]["follower_docs"], 7, "{drift}");
+    assert!(
+        drift["reasons"]
+            .to_string()
+            .contains("leader has 10 documents, follower 7 (difference 3, threshold 0)"),
+        "{drift}"
+    );
     assert!(find("refollow-copy")["reasons"]
         .to_string()
         .contains("Operations are no longer available"));
@@ -446,6 +500,21 @@ leader = "leader"
     for (_, _, _, _, s) in &expected {
         assert!(states.contains(&s.as_str()), "{s} not in {states:?}");
     }
+
+    // Clearing the fault: the counts agree again and the follower is healthy.
+    sim_control(&sim, "DELETE", "/_sim/faults", None).await;
+    d.wait_for("/metrics", 20, |b| {
+        b.contains(&state_series(
+            "follower",
+            "leader",
+            "drift",
+            "drift-copy",
+            "healthy",
+        )) && b.contains(&format!(
+            "elasticsearch_ccr_docs_difference{{{drift_labels}}} 0"
+        ))
+    })
+    .await;
 
     d.stop().await;
     sim.shutdown().await;

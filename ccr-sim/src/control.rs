@@ -48,6 +48,16 @@ pub enum Action {
         #[serde(default)]
         shard: Option<usize>,
     },
+    /// The follower index's document count drifts from what it replicated, without moving any
+    /// checkpoint: `_count`, `_cat/indices`, `_stats` and `_search` show `docs` more (negative:
+    /// fewer) documents. Models what CCR's checkpoints cannot reveal: documents lost on the
+    /// follower side, or a follower restored from an old snapshot. 0 clears it.
+    Drift {
+        /// The follower index.
+        index: String,
+        /// Documents shown beyond (negative: short of) the replicated count.
+        docs: i64,
+    },
     /// The leader index loses its history and retention leases: followers behind it get a fatal
     /// "Operations are no longer available for replicating" when they next need operations.
     RetentionLeaseLoss {
@@ -123,7 +133,7 @@ pub enum Action {
     Stop {},
     /// Undo `Stop`.
     Start {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation, stop).
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, isolation, stop).
     ClearFaults {},
 }
 
@@ -194,6 +204,27 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                 tasks.shards[s].injected_failures += count;
             }
         }
+        Action::Drift { index, docs } => {
+            let idx = c
+                .indices
+                .get(index)
+                .ok_or_else(|| EsError::index_not_found(index))?;
+            if idx.follow.is_none() {
+                return Err(SimError::Invalid(format!(
+                    "index [{index}] is not a follower index"
+                )));
+            }
+            if docs.unsigned_abs() > MAX_DOC_DRIFT {
+                return Err(SimError::Invalid(format!(
+                    "docs must be between -{MAX_DOC_DRIFT} and {MAX_DOC_DRIFT}, got {docs}"
+                )));
+            }
+            if *docs == 0 {
+                c.faults.doc_drift.remove(index);
+            } else {
+                c.faults.doc_drift.insert(index.clone(), *docs);
+            }
+        }
         Action::RetentionLeaseLoss { index } => {
             let idx = c
                 .indices
@@ -202,10 +233,9 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
             crate::replication::lose_retention_leases(idx);
         }
         Action::DeleteIndex { index } => {
-            if c.indices.remove(index).is_none() {
+            if c.remove_index(index).is_none() {
                 return Err(EsError::index_not_found(index).into());
             }
-            c.writers.remove(index);
             c.metadata_version += 1;
         }
         Action::License { kind, status } => {
@@ -302,7 +332,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "uuid": i.uuid,
                 "status": if i.open { "open" } else { "close" },
                 "shards": i.shard_count(),
-                "docs": i.doc_count(),
+                "docs": c.visible_docs(i),
                 "stored_docs": i.docs.docs.len(),
                 "soft_deletes": i.soft_deletes,
                 "global_checkpoints": checkpoints,
@@ -321,7 +351,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
         let leader_idx = leader
             .and_then(|l| l.indices.get(&meta.leader_index))
             .filter(|l| l.uuid == meta.leader_uuid);
-        let leader_docs = leader_idx.map(|l| l.doc_count());
+        let leader_docs = leader.zip(leader_idx).map(|(l, i)| l.visible_docs(i));
         let leader_max = |s: usize| {
             leader_idx
                 .and_then(|l| l.shards.get(s))
@@ -365,7 +395,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "status": if i.tasks.is_some() { "active" } else { "paused" },
                 "open": i.open,
                 "lag": lag,
-                "follower_docs": i.doc_count(),
+                "follower_docs": c.visible_docs(i),
                 "leader_docs": leader_docs,
                 "shards": shards,
             }),
@@ -426,6 +456,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "latency_ms": c.faults.latency_ms,
             "http_faults": c.faults.http,
             "writes": writers,
+            "doc_drift": c.faults.doc_drift,
         },
         "scenario": {
             "pending_events": w.scenario.len(),
@@ -440,6 +471,8 @@ const MAX_ADVANCE_MS: u64 = 30 * 86_400_000;
 /// Limits that keep one control call from holding the world lock for long.
 const MAX_DOCS_PER_CALL: u64 = 1_000_000;
 const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
+/// Bounds a drift so sums of counts over many indices cannot overflow.
+const MAX_DOC_DRIFT: u64 = 1_000_000_000;
 
 /// Advances a deterministic clock in tick-sized steps, running the simulation at each step.
 pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
@@ -562,6 +595,12 @@ pub(crate) fn handle_http(
         }
         ("POST", ["_sim", "follower", index, "read_exceptions"]) => {
             match action_from("read_exceptions", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "follower", index, "drift"]) => {
+            match action_from("drift", body, &[("index", index)]) {
                 Ok(a) => a,
                 Err(r) => return r,
             }

@@ -180,6 +180,8 @@ pub(crate) struct Faults {
     pub disconnected: BTreeSet<String>,
     pub latency_ms: u64,
     pub http: HttpFaults,
+    /// Follower index -> documents its counts show beyond (or, negative, short of) what it replicated.
+    pub doc_drift: BTreeMap<String, i64>,
 }
 
 /// Request counters exposed by `GET /_sim/requests`.
@@ -260,6 +262,22 @@ impl Cluster {
             up: false,
             stopped: true,
         }
+    }
+
+    /// The documents an index shows (`_count`, `_cat/indices`, `_stats`, `_search`): what it replicated or
+    /// was written, moved by an injected drift and never below zero. Checkpoints do not see the drift, as in
+    /// Elasticsearch when documents go missing on the follower side.
+    pub(crate) fn visible_docs(&self, i: &Index) -> u64 {
+        let drift = self.faults.doc_drift.get(&i.name).copied().unwrap_or(0);
+        i.doc_count().saturating_add_signed(drift)
+    }
+
+    /// Removes an index with what hangs on its name (steady writes, drift), so a later index of the same
+    /// name starts clean.
+    pub(crate) fn remove_index(&mut self, name: &str) -> Option<Index> {
+        self.writers.remove(name);
+        self.faults.doc_drift.remove(name);
+        self.indices.remove(name)
     }
 
     /// A fresh, ES-looking 22-character id.

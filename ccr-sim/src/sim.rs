@@ -451,6 +451,17 @@ impl ClusterHandle {
         })
     }
 
+    /// The follower index's document count drifts by `docs` (negative: fewer) from what it
+    /// replicated, without moving any checkpoint: `_count`, `_cat/indices` `docs.count`,
+    /// `_stats/docs` and `_search` all show it, as when documents go missing on the follower side.
+    /// 0 (or [`ClusterHandle::clear_faults`]) clears it. Errors when the index is not a follower.
+    pub fn drift_docs(&self, follower_index: &str, docs: i64) -> Result<(), SimError> {
+        self.apply(Action::Drift {
+            index: follower_index.into(),
+            docs,
+        })
+    }
+
     /// The leader index loses its history and leases: followers behind it fail fatally.
     pub fn lose_retention_leases(&self, leader_index: &str) -> Result<(), SimError> {
         self.apply(Action::RetentionLeaseLoss {
@@ -541,12 +552,12 @@ impl ClusterHandle {
         })
     }
 
-    /// Live documents in an index, or None when it does not exist.
+    /// Documents an index shows (as `_count` does, drift included), or None when it does not
+    /// exist.
     pub fn doc_count(&self, index: &str) -> Option<u64> {
-        self.shared.lock().clusters[self.ci]
-            .indices
-            .get(index)
-            .map(|i| i.doc_count())
+        let w = self.shared.lock();
+        let c = &w.clusters[self.ci];
+        c.indices.get(index).map(|i| c.visible_docs(i))
     }
 
     /// Sends an Elasticsearch request straight to the cluster's REST layer (no HTTP, no

@@ -212,6 +212,161 @@ async fn transient_read_exceptions_are_retried() {
     assert!(s.get("fatal_exception").is_none());
 }
 
+impl Env {
+    /// The follower's document count as each of its APIs shows it: `_count`, `_cat/indices`
+    /// `docs.count`, `_stats/docs` (index and `_all`) and `_search` `hits.total`, with the
+    /// number of `_search` hits.
+    async fn follower_counts(&self) -> [u64; 6] {
+        let get = |path: &str| {
+            let url = format!("{}{path}", self.f);
+            async move {
+                let (st, b) = call(&self.c, "GET", &url, None).await;
+                assert_eq!(st, 200, "{url}: {b}");
+                b
+            }
+        };
+        let count = get("/logs_copy/_count").await;
+        let cat = get("/_cat/indices/logs_copy?format=json&h=index,docs.count").await;
+        let stats = get("/logs_copy/_stats/docs").await;
+        let search = get("/logs_copy/_search?size=100").await;
+        let n = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .unwrap_or_else(|| panic!("not a count: {v}"))
+        };
+        [
+            n(&count["count"]),
+            n(&cat[0]["docs.count"]),
+            n(&stats["indices"]["logs_copy"]["primaries"]["docs"]["count"]),
+            n(&stats["_all"]["primaries"]["docs"]["count"]),
+            n(&search["hits"]["total"]["value"]),
+            search["hits"]["hits"]
+                .as_array()
+                .map_or(0, |h| h.len() as u64),
+        ]
+    }
+}
+
+#[tokio::test]
+async fn drift_moves_the_follower_counts_but_not_the_checkpoints() {
+    let e = Env::new(2, json!({})).await;
+    e.sim.cluster("leader").index_docs("logs", 10).unwrap();
+    e.advance(500);
+    assert_eq!(e.follower_counts().await, [10; 6]);
+    let before = e.stats().await;
+
+    let (st, b) = e
+        .post("/_sim/follower/logs_copy/drift", Some(json!({"docs": -3})))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(e.follower_counts().await, [7; 6]);
+    assert_eq!(e.follower_docs(), 7);
+    // CCR cannot see it: checkpoints, lag and the leader are as before.
+    e.advance(500);
+    let after = e.stats().await;
+    for s in 0..2 {
+        for k in ["follower_global_checkpoint", "leader_global_checkpoint"] {
+            assert_eq!(
+                after["indices"][0]["shards"][s][k], before["indices"][0]["shards"][s][k],
+                "{k}"
+            );
+        }
+    }
+    assert_eq!(after["indices"][0]["total_global_checkpoint_lag"], 0);
+    assert_eq!(e.sim.cluster("leader").doc_count("logs"), Some(10));
+    let (_, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
+    let fol = &state["followers"]["logs_copy"];
+    assert_eq!(
+        (
+            fol["follower_docs"].clone(),
+            fol["leader_docs"].clone(),
+            fol["lag"].clone()
+        ),
+        (json!(7), json!(10), json!(0)),
+        "{fol}"
+    );
+    assert_eq!(state["indices"]["logs_copy"]["docs"], 7);
+    assert_eq!(state["faults"]["doc_drift"], json!({"logs_copy": -3}));
+
+    // Replication goes on under the drift.
+    e.sim.cluster("leader").index_docs("logs", 5).unwrap();
+    e.advance(500);
+    assert_eq!(e.follower_counts().await, [12; 6]);
+
+    // More documents than replicated: counts only (the extra documents have no source to return).
+    e.sim
+        .cluster("follower")
+        .drift_docs("logs_copy", 2)
+        .unwrap();
+    assert_eq!(e.follower_counts().await, [17, 17, 17, 17, 17, 15]);
+    let (st, _) = call(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(e.follower_counts().await, [15; 6]);
+    // Never below zero; `{"docs": 0}` clears.
+    e.post(
+        "/_sim/follower/logs_copy/drift",
+        Some(json!({"docs": -100})),
+    )
+    .await;
+    assert_eq!(e.follower_counts().await, [0; 6]);
+    e.post("/_sim/follower/logs_copy/drift", Some(json!({"docs": 0})))
+        .await;
+    assert_eq!(e.follower_counts().await, [15; 6]);
+    assert_eq!(
+        e.sim.cluster("follower").state()["faults"]["doc_drift"],
+        json!({})
+    );
+
+    // Only followers drift; bad bodies are refused.
+    let (st, b) = call(
+        &e.c,
+        "POST",
+        &format!("{}/_sim/follower/logs/drift", e.l),
+        Some(json!({"docs": -1})),
+    )
+    .await;
+    assert_eq!(st, 400, "{b}");
+    assert!(
+        b["error"].as_str().unwrap().contains("not a follower"),
+        "{b}"
+    );
+    let (st, b) = e
+        .post("/_sim/follower/nope/drift", Some(json!({"docs": -1})))
+        .await;
+    assert_eq!(
+        (st, b["error"]["type"].as_str()),
+        (404, Some("index_not_found_exception"))
+    );
+    for body in [
+        json!({}),
+        json!({"docs": "many"}),
+        json!({"docs": -1, "shard": 0}),
+    ] {
+        let (st, b) = e.post("/_sim/follower/logs_copy/drift", Some(body)).await;
+        assert_eq!(st, 400, "{b}");
+    }
+    assert!(e
+        .sim
+        .cluster("follower")
+        .drift_docs("logs_copy", 2_000_000_000)
+        .is_err());
+
+    // A scenario drifts the same way.
+    let scenario = Scenario::from_toml_str(
+        "[[event]]\nat = \"1s\"\ncluster = \"follower\"\naction = \"drift\"\nindex = \"logs_copy\"\ndocs = -4\n",
+    )
+    .unwrap();
+    e.sim.run_scenario(&scenario).unwrap();
+    e.advance(1_000);
+    assert_eq!(e.follower_docs(), 11);
+    // A deleted follower takes its drift with it.
+    e.sim.cluster("follower").delete_index("logs_copy").unwrap();
+    assert_eq!(
+        e.sim.cluster("follower").state()["faults"]["doc_drift"],
+        json!({})
+    );
+}
+
 #[tokio::test]
 async fn retention_lease_loss_makes_a_lagging_follower_fail() {
     let e = Env::new(1, json!({})).await;

@@ -117,7 +117,7 @@ pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<
             (
                 "docs.count",
                 if open {
-                    i.doc_count().to_string()
+                    c.visible_docs(i).to_string()
                 } else {
                     String::new()
                 },
@@ -204,8 +204,7 @@ pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     }
     let names = resolve(c, expr, true, false)?;
     for n in names {
-        c.indices.remove(&n);
-        c.writers.remove(&n);
+        c.remove_index(&n);
     }
     c.metadata_version += 1;
     Ok(Reply::ack())
@@ -365,7 +364,7 @@ pub(crate) fn count(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply,
     let mut shards = 0;
     for n in names {
         if let Some(i) = c.indices.get(&n) {
-            total += i.doc_count();
+            total += c.visible_docs(i);
             shards += i.shard_count() as u64;
         }
     }
@@ -381,8 +380,9 @@ pub(crate) fn stats(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply,
     let mut shards = 0;
     for n in names {
         if let Some(i) = c.indices.get(&n) {
-            let docs = json!({"docs": {"count": i.doc_count(), "deleted": 0}, "store": {"size_in_bytes": i.store_bytes()}});
-            all_docs += i.doc_count();
+            let count = c.visible_docs(i);
+            let docs = json!({"docs": {"count": count, "deleted": 0}, "store": {"size_in_bytes": i.store_bytes()}});
+            all_docs += count;
             shards += i.shard_count() as u64;
             indices.insert(
                 n,
@@ -673,13 +673,20 @@ pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply
     let mut skipped = 0u64;
     for n in &names {
         let Some(i) = c.indices.get(n) else { continue };
-        total += i.doc_count();
+        let visible = c.visible_docs(i);
+        total += visible;
         shards += i.shard_count() as u64;
-        for shard in &i.docs.by_seq {
+        // Documents a negative drift hides are neither hits nor skipped.
+        let mut live = 0u64;
+        'docs: for shard in &i.docs.by_seq {
             for (id, deleted) in shard.values() {
                 if *deleted {
                     continue;
                 }
+                if live >= visible {
+                    break 'docs;
+                }
+                live += 1;
                 if skipped < from {
                     skipped += 1;
                     continue;
