@@ -1,0 +1,159 @@
+//! Helpers shared by the simulator's integration tests: an HTTP client, JSON shape comparison
+//! and polling.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A test HTTP client (no proxies: everything is on loopback).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
+
+/// Sends a request and returns the status and JSON body (Null when the body is not JSON).
+pub async fn call(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rb = c.request(m, url);
+    if let Some(b) = body {
+        rb = rb
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = rb
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Sends a raw body (for malformed-JSON tests and NDJSON).
+pub async fn call_raw(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: &str,
+    ctype: &str,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let resp = c
+        .request(m, url)
+        .header("content-type", ctype)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Reads a fixture from `tests/fixtures/es/` at the workspace root.
+pub fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../tests/fixtures/es/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        name
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Asserts that `actual` has exactly the keys of `expected`, with the same JSON types,
+/// recursively (arrays: the first elements are compared when both are non-empty).
+pub fn assert_same_shape(actual: &Value, expected: &Value, path: &str) {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            let ak: Vec<&String> = a.keys().collect();
+            let ek: Vec<&String> = e.keys().collect();
+            let mut aks = ak.clone();
+            let mut eks = ek.clone();
+            aks.sort();
+            eks.sort();
+            assert_eq!(
+                aks, eks,
+                "keys differ at {path}\nactual: {actual}\nexpected: {expected}"
+            );
+            for (k, ev) in e {
+                assert_same_shape(&a[k], ev, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(a), Value::Array(e)) => {
+            if let (Some(a0), Some(e0)) = (a.first(), e.first()) {
+                assert_same_shape(a0, e0, &format!("{path}[0]"));
+            }
+        }
+        _ => assert_eq!(
+            kind(actual),
+            kind(expected),
+            "type differs at {path}: {actual} vs {expected}"
+        ),
+    }
+}
+
+/// Asserts an error body: status, `type` and that `reason` matches the fixture's reason with
+/// the fixture's example names replaced by ours.
+pub fn assert_error(actual: (u16, &Value), status: u16, kind: &str, reason: &str) {
+    let (st, body) = actual;
+    assert_eq!(st, status, "status; body: {body}");
+    assert_eq!(body["status"], status, "body status: {body}");
+    assert_eq!(body["error"]["type"], kind, "type; body: {body}");
+    assert_eq!(body["error"]["reason"], reason, "reason; body: {body}");
+    assert!(body["error"]["root_cause"].is_array(), "root_cause: {body}");
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Registers `alias` on `follower_url` with seeds = `seeds`.
+pub async fn add_remote(c: &reqwest::Client, follower_url: &str, alias: &str, seeds: &str) {
+    let (st, body) = call(
+        c,
+        "PUT",
+        &format!("{follower_url}/_cluster/settings"),
+        Some(
+            serde_json::json!({"persistent": {"cluster": {"remote": {alias: {"seeds": [seeds]}}}}}),
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+}
