@@ -956,3 +956,383 @@ pub async fn at_startup(
     );
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::es::types::{FollowerStatus, RemoteInfo, RootVersion};
+
+    fn cfg() -> Config {
+        crate::config::from_toml_str(
+            r#"
+[clusters.leader]
+url = "http://127.0.0.1:9200"
+[clusters.follower]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["10.0.0.1:9300"]
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+"#,
+        )
+        .unwrap()
+    }
+
+    fn root(v: &str) -> Read<RootInfo> {
+        Ok(RootInfo {
+            cluster_name: Some("c".into()),
+            version: RootVersion {
+                number: Some(v.into()),
+                build_flavor: None,
+            },
+            ..Default::default()
+        })
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> IndexSettings {
+        IndexSettings {
+            settings: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                .collect(),
+        }
+    }
+
+    fn trial() -> Option<Read<LicenseInfo>> {
+        Some(Ok(LicenseInfo {
+            kind: "trial".into(),
+            status: "active".into(),
+        }))
+    }
+
+    /// A clean pair: 8.15 both, trial, connected remote, leader `logs` with soft deletes, name free.
+    fn clean() -> Facts {
+        let leader = ClusterFacts {
+            http_address: Some("127.0.0.1:9200".into()),
+            root: root("8.15.0"),
+            license: trial(),
+            remotes: None,
+            indices: Some(Ok(BTreeMap::from([("logs".to_string(), true)]))),
+            followers: None,
+            leader_settings: Some(Ok(BTreeMap::from([(
+                "logs".to_string(),
+                settings(&[("index.version.created", "8150099")]),
+            )]))),
+            privileges: Some(Err(ReadError {
+                status: Some(400),
+                message: "no handler".into(),
+            })),
+        };
+        let follower = ClusterFacts {
+            http_address: Some("127.0.0.1:9201".into()),
+            root: root("8.15.0"),
+            license: trial(),
+            remotes: Some(Ok(BTreeMap::from([(
+                "leader".to_string(),
+                RemoteInfo {
+                    connected: true,
+                    seeds: vec!["10.0.0.1:9300".into()],
+                    ..Default::default()
+                },
+            )]))),
+            indices: Some(Ok(BTreeMap::new())),
+            followers: Some(Ok(BTreeMap::new())),
+            leader_settings: None,
+            privileges: Some(Ok(HasPrivilegesResponse {
+                username: Some("ccr".into()),
+                has_all_requested: true,
+                cluster: BTreeMap::from([("manage_ccr".to_string(), true)]),
+                index: BTreeMap::new(),
+            })),
+        };
+        Facts {
+            clusters: BTreeMap::from([("leader".into(), leader), ("follower".into(), follower)]),
+            seeds: BTreeMap::from([("10.0.0.1:9300".to_string(), SeedProbe::NoHttp)]),
+        }
+    }
+
+    fn leader(f: &mut Facts) -> &mut ClusterFacts {
+        f.clusters.get_mut("leader").unwrap()
+    }
+
+    fn status_of(results: &[CheckResult], check: &str) -> Vec<CheckStatus> {
+        results
+            .iter()
+            .filter(|r| r.check == check)
+            .map(|r| r.status)
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_pair_passes() {
+        let r = PreflightReport::new(evaluate(&cfg(), &clean()));
+        assert!(r.ok, "{r:#?}");
+        for check in [
+            "reachable",
+            "version",
+            "version_compat",
+            "license",
+            "remote",
+            "seeds",
+            "leader_index",
+            "soft_deletes",
+            "replication_type",
+            "follower_index",
+            "privileges",
+        ] {
+            assert!(
+                !status_of(&r.checks, check).is_empty(),
+                "{check} not evaluated"
+            );
+        }
+        // follower (granted), then leader (cannot tell).
+        assert_eq!(
+            status_of(&r.checks, "privileges"),
+            [CheckStatus::Ok, CheckStatus::Skip]
+        );
+    }
+
+    type Plant = Box<dyn Fn(&mut Facts)>;
+
+    #[test]
+    fn each_planted_problem_is_found_with_a_fix() {
+        let table: Vec<(&str, Plant, &str, CheckStatus)> = vec![
+            (
+                "soft deletes explicitly off",
+                Box::new(|f| {
+                    leader(f).leader_settings = Some(Ok(BTreeMap::from([(
+                        "logs".to_string(),
+                        settings(&[("index.soft_deletes.enabled", "false")]),
+                    )])));
+                }),
+                "soft_deletes",
+                CheckStatus::Fail,
+            ),
+            (
+                "6.8 leader index created without soft deletes",
+                Box::new(|f| {
+                    leader(f).root = root("6.8.0");
+                    f.clusters.get_mut("follower").unwrap().root = root("6.8.0");
+                    leader(f).leader_settings = Some(Ok(BTreeMap::from([(
+                        "logs".to_string(),
+                        settings(&[("index.version.created", "6080099")]),
+                    )])));
+                }),
+                "soft_deletes",
+                CheckStatus::Fail,
+            ),
+            (
+                "physical replication setting",
+                Box::new(|f| {
+                    leader(f).leader_settings = Some(Ok(BTreeMap::from([(
+                        "logs".to_string(),
+                        settings(&[("index.replication.type", "SEGMENT")]),
+                    )])));
+                }),
+                "replication_type",
+                CheckStatus::Fail,
+            ),
+            (
+                "basic license",
+                Box::new(|f| {
+                    leader(f).license = Some(Ok(LicenseInfo {
+                        kind: "basic".into(),
+                        status: "active".into(),
+                    }));
+                }),
+                "license",
+                CheckStatus::Fail,
+            ),
+            (
+                "expired platinum",
+                Box::new(|f| {
+                    leader(f).license = Some(Ok(LicenseInfo {
+                        kind: "platinum".into(),
+                        status: "expired".into(),
+                    }));
+                }),
+                "license",
+                CheckStatus::Fail,
+            ),
+            (
+                "the leader's HTTP address in the observed seeds",
+                Box::new(|f| {
+                    if let Some(Ok(m)) = &mut f.clusters.get_mut("follower").unwrap().remotes {
+                        m.get_mut("leader").unwrap().seeds = vec!["127.0.0.1:9200".into()];
+                    }
+                }),
+                "seeds",
+                CheckStatus::Fail,
+            ),
+            (
+                "a seed answering HTTP",
+                Box::new(|f| {
+                    f.seeds
+                        .insert("10.0.0.1:9300".into(), SeedProbe::AnswersHttp);
+                }),
+                "seeds",
+                CheckStatus::Fail,
+            ),
+            (
+                "a 92xx seed",
+                Box::new(|f| {
+                    if let Some(Ok(m)) = &mut f.clusters.get_mut("follower").unwrap().remotes {
+                        m.get_mut("leader")
+                            .unwrap()
+                            .seeds
+                            .push("10.0.0.2:9201".into());
+                    }
+                }),
+                "seeds",
+                CheckStatus::Warn,
+            ),
+            (
+                "name taken by a regular index",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().indices =
+                        Some(Ok(BTreeMap::from([("logs-copy".to_string(), true)])));
+                }),
+                "follower_index",
+                CheckStatus::Fail,
+            ),
+            (
+                "name taken by a follower of another leader",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().followers =
+                        Some(Ok(BTreeMap::from([(
+                            "logs-copy".to_string(),
+                            FollowerInfo {
+                                follower_index: "logs-copy".into(),
+                                remote_cluster: "leader".into(),
+                                leader_index: "other".into(),
+                                status: FollowerStatus::Active,
+                                parameters: None,
+                            },
+                        )])));
+                }),
+                "follower_index",
+                CheckStatus::Fail,
+            ),
+            (
+                "follower older than leader",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("7.10.2");
+                    leader(f).root = root("7.17.0");
+                }),
+                "version_compat",
+                CheckStatus::Fail,
+            ),
+            (
+                "follower newer than leader",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
+                    leader(f).root = root("7.17.0");
+                }),
+                "version_compat",
+                CheckStatus::Warn,
+            ),
+            (
+                "two majors apart",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
+                    leader(f).root = root("6.8.0");
+                }),
+                "version_compat",
+                CheckStatus::Fail,
+            ),
+            (
+                "older than 6.7",
+                Box::new(|f| {
+                    leader(f).root = root("6.6.2");
+                }),
+                "version",
+                CheckStatus::Fail,
+            ),
+            (
+                "leader index missing",
+                Box::new(|f| {
+                    leader(f).indices = Some(Ok(BTreeMap::new()));
+                }),
+                "leader_index",
+                CheckStatus::Fail,
+            ),
+            (
+                "leader index closed",
+                Box::new(|f| {
+                    leader(f).indices = Some(Ok(BTreeMap::from([("logs".to_string(), false)])));
+                }),
+                "leader_index",
+                CheckStatus::Fail,
+            ),
+            (
+                "remote not connected",
+                Box::new(|f| {
+                    if let Some(Ok(m)) = &mut f.clusters.get_mut("follower").unwrap().remotes {
+                        m.get_mut("leader").unwrap().connected = false;
+                    }
+                }),
+                "remote",
+                CheckStatus::Fail,
+            ),
+            (
+                "remote missing (reconcile will set it)",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().remotes = Some(Ok(BTreeMap::new()));
+                }),
+                "remote",
+                CheckStatus::Warn,
+            ),
+            (
+                "missing privileges",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().privileges =
+                        Some(Ok(HasPrivilegesResponse {
+                            username: Some("ccr".into()),
+                            has_all_requested: false,
+                            cluster: BTreeMap::from([("manage_ccr".to_string(), false)]),
+                            index: BTreeMap::new(),
+                        }));
+                }),
+                "privileges",
+                CheckStatus::Fail,
+            ),
+            (
+                "unreachable",
+                Box::new(|f| {
+                    leader(f).root = Err(ReadError {
+                        status: Some(401),
+                        message: "leader: root: HTTP 401".into(),
+                    });
+                }),
+                "reachable",
+                CheckStatus::Fail,
+            ),
+        ];
+        for (what, plant, check, want) in table {
+            let mut facts = clean();
+            plant(&mut facts);
+            let results = evaluate(&cfg(), &facts);
+            let got = status_of(&results, check);
+            assert!(
+                got.contains(&want),
+                "{what}: {check} is {got:?}\n{results:#?}"
+            );
+            let bad = results
+                .iter()
+                .find(|r| r.check == check && r.status == want)
+                .unwrap();
+            assert!(bad.fix.is_some(), "{what}: no fix given");
+            let report = PreflightReport::new(results);
+            assert_eq!(report.ok, want != CheckStatus::Fail, "{what}");
+            if want == CheckStatus::Fail {
+                assert!(report.problems_by_check()[check] >= 1, "{what}");
+            }
+        }
+    }
+}
