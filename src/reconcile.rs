@@ -208,8 +208,11 @@ pub struct Reconciler {
     cfg: Arc<Config>,
     exec: Executor,
     failing: Arc<Mutex<BTreeMap<ItemKey, Failing>>>,
+    /// Followers this reconciler paused (parameter change) and has not resumed yet.
+    paused: Arc<Mutex<BTreeSet<(String, String)>>>,
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
+    request_errors: Option<crate::metrics::SelfMetrics>,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -227,9 +230,17 @@ impl Reconciler {
             cfg,
             exec,
             failing: Default::default(),
+            paused: Default::default(),
             last: Default::default(),
             metrics: None,
+            request_errors: None,
         }
+    }
+
+    /// Count failed reads in `ccr_sentinel_request_errors_total`.
+    pub fn with_request_errors(mut self, m: crate::metrics::SelfMetrics) -> Self {
+        self.request_errors = Some(m);
+        self
     }
 
     /// Publish blocked items to these gauges after each run.
@@ -270,6 +281,12 @@ impl Reconciler {
             .iter()
             .map(|a| a.cluster.as_str())
             .collect();
+        let count_error = |cluster: &str, e: &crate::es::EsError| {
+            if let Some(m) = &self.request_errors {
+                m.count_error(cluster, e);
+            }
+            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "reconcile: {e}");
+        };
         let reads = locals.iter().map(|name| {
             let client = self.client(name).cloned();
             let wants_patterns = with_patterns.contains(name.as_str());
@@ -295,7 +312,7 @@ impl Reconciler {
                     c.cat_indices(),
                     patterns
                 );
-                let error = [
+                let errors: Vec<&crate::es::EsError> = [
                     root.as_ref().err(),
                     remotes.as_ref().err(),
                     followers.as_ref().err(),
@@ -304,8 +321,11 @@ impl Reconciler {
                 ]
                 .into_iter()
                 .flatten()
-                .next()
-                .map(|e| e.to_string());
+                .collect();
+                for e in &errors {
+                    count_error(name, e);
+                }
+                let error = errors.first().map(|e| e.to_string());
                 let o = ClusterObservation {
                     version: root.ok().and_then(|r| r.major_minor()),
                     remotes: remotes.ok(),
@@ -349,14 +369,13 @@ impl Reconciler {
                     leader_indices.insert(name, open_map(rows));
                 }
                 // Without the leader's list, the follow request itself tells whether the leader exists.
-                Err(e) => {
-                    tracing::debug!(cluster = %name, error = %e, "cannot list the leader's indices")
-                }
+                Err(e) => count_error(&name, &e),
             }
         }
         Observation {
             clusters: clusters.into_iter().collect(),
             leader_indices,
+            paused_by_reconcile: lock(&self.paused).clone(),
         }
     }
 
@@ -569,6 +588,9 @@ impl Reconciler {
                 for a in actions {
                     let e = self.exec.execute(a, RECONCILE_RULE, why).await;
                     let failed = e.result == ActionResult::Failed;
+                    if e.result.is_ok() {
+                        self.note_pause(a);
+                    }
                     let reason = e.reason.unwrap_or(FailureReason::Other);
                     let error = e.error.clone().unwrap_or_default();
                     events.push(e);
@@ -624,6 +646,36 @@ impl Reconciler {
         };
         m.insert(key.clone(), f.clone());
         f
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Reconciler {
+    /// Remembers followers reconcile paused until it resumes them.
+    fn note_pause(&self, a: &crate::act::Action) {
+        use crate::act::Action;
+        match a {
+            Action::PauseFollow {
+                cluster,
+                follower_index,
+            } => {
+                lock(&self.paused).insert((cluster.clone(), follower_index.clone()));
+            }
+            Action::ResumeFollow {
+                cluster,
+                follower_index,
+                ..
+            } => {
+                lock(&self.paused).remove(&(cluster.clone(), follower_index.clone()));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -686,7 +738,9 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
         .with_dry_run(cfg.reconcile.dry_run)
         .with_audit(open_audit(&cfg)?)
         .with_metrics(d.actions.clone());
-    let reconciler = Reconciler::new(cfg.clone(), exec).with_metrics(metrics);
+    let reconciler = Reconciler::new(cfg.clone(), exec)
+        .with_metrics(metrics)
+        .with_request_errors(d.metrics.own.clone());
     let daemon = d.clone();
     d.add_startup_job(crate::schedule::JobSpec {
         name: "reconcile",
