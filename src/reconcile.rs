@@ -527,7 +527,7 @@ impl Reconciler {
             let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
             let message = i.message.as_deref().unwrap_or("");
             if before.get(&key) != Some(&i.reason) {
-                tracing::warn!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, retry_after = ?i.retry_after, "reconcile blocked: {message}");
+                tracing::warn!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, retry_after = %i.retry_after.map(|t| t.to_rfc3339()).unwrap_or_default(), "reconcile blocked: {message}");
             } else {
                 tracing::debug!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, "still blocked: {message}");
             }
@@ -598,7 +598,10 @@ impl Reconciler {
                         let f = self.record_failure(key, reason, &error);
                         r.state = ItemState::Blocked;
                         r.reason = Some(reason);
-                        r.message = Some(error);
+                        r.message = Some(match hint(reason) {
+                            Some(h) => format!("{error}; {h}"),
+                            None => error,
+                        });
                         r.retry_after = Some(f.retry_after);
                         r.failures = f.failures;
                         return r;
@@ -647,6 +650,21 @@ impl Reconciler {
         m.insert(key.clone(), f.clone());
         f
     }
+}
+
+/// What to do about a failed request, by reason (the table and `/status` show it with the error).
+fn hint(reason: FailureReason) -> Option<&'static str> {
+    Some(match reason {
+        FailureReason::SoftDeletesDisabled => "soft deletes cannot be enabled on an existing index: reindex the leader into a new index created with `index.soft_deletes.enabled: true` and follow that",
+        FailureReason::License => "CCR needs an active platinum, enterprise or trial license on the follower cluster",
+        FailureReason::RemoteLicense => "CCR needs an active platinum, enterprise or trial license on the leader cluster too",
+        FailureReason::Unauthorized => "the user lacks a privilege (follower: cluster `manage_ccr`, index `manage_follow_index`; leader: `read`, `monitor`); `ccr-sentinel check` lists them",
+        FailureReason::Unauthenticated => "the credentials were rejected",
+        FailureReason::LeaderMissing => "create the leader index; retried with backoff",
+        FailureReason::RemoteUnreachable => "the follower cluster cannot reach the remote; retried with backoff",
+        FailureReason::NameConflict => "reconcile never deletes or overwrites an index: rename the follower in the configuration or remove the index yourself",
+        _ => return None,
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -846,7 +864,11 @@ pub fn render_table(r: &ReconcileReport) -> String {
             let _ = writeln!(out, "  {m}");
         }
         for a in &i.actions {
-            let verb = if r.dry_run { "would" } else { "did" };
+            let verb = match i.state {
+                ItemState::Planned => "would",
+                ItemState::Blocked => "tried",
+                _ => "did",
+            };
             let _ = writeln!(out, "  {verb}: {a}");
         }
     }

@@ -477,6 +477,34 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
     sim.shutdown().await;
 }
 
+/// `promtool check metrics` on an exposition, when promtool is installed.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed; skipping the lint");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("ccr-sentinel.toml");
     std::fs::write(&p, text).unwrap();
@@ -723,6 +751,7 @@ follower_index = "via-dead"
         metrics.contains(r#"ccr_sentinel_preflight_problems{check="follower_index"} 1"#),
         "{metrics}"
     );
+    promtool_check(&metrics);
     sim.shutdown().await;
 }
 
