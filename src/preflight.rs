@@ -428,6 +428,17 @@ fn created_major(s: &IndexSettings) -> Option<u64> {
         .map(|id| id / 1_000_000)
 }
 
+/// Whether a leader at `v` can be followed by a cluster one major version newer (the CCR compatibility
+/// matrix: 6.7/6.8 -> 7.x, 7.17 -> 8.x, 8.18+ -> 9.x; later majors are not judged).
+fn cross_major_leader_ok(v: (u32, u32)) -> bool {
+    match v.0 {
+        6 => v.1 >= 7,
+        7 => v.1 >= 17,
+        8 => v.1 >= 18,
+        _ => true,
+    }
+}
+
 /// Turns the facts into check results. Pure.
 pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
     use CheckStatus::{Fail, Skip, Warn};
@@ -578,6 +589,8 @@ pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
                 (Fail, format!("follower cluster `{}` ({}) is older than leader cluster `{}` ({}): a follower cannot follow an index of a newer version", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the follower cluster first (always upgrade followers before leaders)"))
             } else if fv.0 > lv.0 + 1 {
                 (Fail, format!("follower cluster `{}` ({}) is more than one major version newer than leader `{}` ({})", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader cluster; CCR works across at most one major version"))
+            } else if fv.0 == lv.0 + 1 && !cross_major_leader_ok(lv) {
+                (Fail, format!("follower cluster `{}` ({}) is a major version newer than leader `{}` ({}): across majors the leader must be on the last minor of its major (6.7/6.8 -> 7.x, 7.17 -> 8.x, 8.18+ -> 9.x)", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader to the last minor of its major first"))
             } else if fv > lv {
                 (Warn, format!("follower cluster `{}` ({}) is newer than leader `{}` ({}); it can follow, but {rule}", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader to the follower's version when you can"))
             } else {
@@ -1243,6 +1256,24 @@ follower_index = "logs-copy"
                 Box::new(|f| {
                     f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
                     leader(f).root = root("7.17.0");
+                }),
+                "version_compat",
+                CheckStatus::Warn,
+            ),
+            (
+                "7.10 leader, 8.x follower: not across majors",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
+                    leader(f).root = root("7.10.2");
+                }),
+                "version_compat",
+                CheckStatus::Fail,
+            ),
+            (
+                "6.8 leader, 7.x follower: allowed, warned",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("7.17.0");
+                    leader(f).root = root("6.8.0");
                 }),
                 "version_compat",
                 CheckStatus::Warn,
