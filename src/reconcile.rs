@@ -386,6 +386,7 @@ impl Reconciler {
         cluster: &str,
         aliases: &BTreeSet<String>,
         timeout: Duration,
+        cancel: &tokio_util::sync::CancellationToken,
     ) -> Option<BTreeMap<String, RemoteInfo>> {
         let c = self.client(cluster)?;
         let deadline = Instant::now() + timeout;
@@ -403,12 +404,25 @@ impl Reconciler {
             if Instant::now() >= deadline {
                 return last;
             }
-            tokio::time::sleep(CONNECT_POLL).await;
+            tokio::select! {
+                _ = tokio::time::sleep(CONNECT_POLL) => {}
+                _ = cancel.cancelled() => return last,
+            }
         }
     }
 
     /// One reconcile run.
     pub async fn run_once(&self) -> Arc<ReconcileReport> {
+        self.run_until(&tokio_util::sync::CancellationToken::new())
+            .await
+    }
+
+    /// One reconcile run that stops before the next item once `cancel` fires (shutdown): an item's actions are
+    /// never cut in the middle, the items not reached are left out of the report.
+    pub async fn run_until(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Arc<ReconcileReport> {
         let started_at = Utc::now();
         let dry_run = self.exec.is_dry_run();
         let opts = PlanOptions {
@@ -422,6 +436,9 @@ impl Reconciler {
         let first = plan(&self.cfg, &obs, opts);
         let mut set_remotes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for item in first.iter().filter(|i| i.key.kind == ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
             let report = self.apply(&item.key, &item.decision, &mut events).await;
             if matches!(report.state, ItemState::Changed | ItemState::Planned) {
                 set_remotes
@@ -463,7 +480,7 @@ impl Reconciler {
                 continue;
             }
             let seen = self
-                .wait_connected(cluster, aliases, self.cfg.reconcile.connect_timeout)
+                .wait_connected(cluster, aliases, self.cfg.reconcile.connect_timeout, cancel)
                 .await;
             for a in aliases {
                 let connected = seen
@@ -491,6 +508,9 @@ impl Reconciler {
         // Then followers and auto-follow patterns, planned against the remotes as they are now.
         let second = plan(&self.cfg, &obs, opts);
         for item in second.iter().filter(|i| i.key.kind != ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
             items.push(self.apply(&item.key, &item.decision, &mut events).await);
         }
 
@@ -763,10 +783,10 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
     d.add_startup_job(crate::schedule::JobSpec {
         name: "reconcile",
         schedule: cfg.schedule.reconcile.clone(),
-        run: Arc::new(move |_cancel| {
+        run: Arc::new(move |cancel| {
             let (r, daemon) = (reconciler.clone(), daemon.clone());
             Box::pin(async move {
-                let report = r.run_once().await;
+                let report = r.run_until(&cancel).await;
                 daemon.set_status_section("reconcile", status_section(&report));
                 if report.ok() {
                     crate::schedule::JobOutcome::Success

@@ -1098,3 +1098,21 @@ password_file = "{pw}"
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stops_before_the_next_item_at_shutdown() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    reset(&sim);
+    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let report = r.run_until(&cancel).await;
+    assert!(
+        report.items.is_empty() && report.events.is_empty(),
+        "{report:#?}"
+    );
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
