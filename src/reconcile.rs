@@ -731,7 +731,8 @@ pub fn open_audit(cfg: &Config) -> Result<Option<AuditLog>, crate::act::AuditErr
     cfg.audit.file.as_deref().map(AuditLog::open).transpose()
 }
 
-/// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item.
+/// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item and
+/// the audit events of the run.
 pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
     serde_json::json!({
         "started_at": r.started_at,
@@ -740,6 +741,7 @@ pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
         "summary": r.summary(),
         "blocked": r.blocked().collect::<Vec<_>>(),
         "items": r.items,
+        "actions": r.events,
     })
 }
 

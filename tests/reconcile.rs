@@ -1116,3 +1116,39 @@ async fn a_run_stops_before_the_next_item_at_shutdown() {
     assert_eq!(mutating(&sim), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_switches_between_proxy_and_sniff_mode() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    let proxy = format!(
+        "[[remotes]]\ncluster = \"follower\"\nalias = \"leader\"\nleader = \"leader\"\nmode = \"proxy\"\nproxy_address = \"{}\"\nskip_unavailable = true\n",
+        sim.transport_address("leader")
+    );
+    for (extra, mode) in [
+        (proxy.as_str(), "proxy"),
+        (remote(&sim).as_str(), "sniff"),
+        (proxy.as_str(), "proxy"),
+    ] {
+        let text = base_config(&sim, closed_port(), &format!("{extra}{FOLLOWER}"));
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let report = r.run_once().await;
+        assert!(report.ok(), "{mode}: {report:#?}");
+        let info = must(
+            sim.cluster("follower")
+                .request("GET", "/_remote/info", None),
+            "remote info",
+        );
+        assert_eq!(info["leader"]["mode"], mode, "{info}");
+        assert_eq!(info["leader"]["connected"], true, "{info}");
+        // And the next run is a no-op.
+        reset(&sim);
+        let again = r.run_once().await;
+        assert!(
+            again.items.iter().all(|i| i.state == ItemState::InSync),
+            "{mode}: {again:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{mode}");
+    }
+    sim.shutdown().await;
+}
