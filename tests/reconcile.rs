@@ -1152,3 +1152,33 @@ async fn a_remote_switches_between_proxy_and_sniff_mode() {
     }
     sim.shutdown().await;
 }
+
+/// The same desired state from empty clusters on every major line, and nothing sent by the second run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_matrix_from_empty_to_desired_and_idle() {
+    let pattern = PATTERN.replace("active = true\n", "");
+    for version in ["6.8.0", "7.10.2", "7.17.0", "8.15.0", "9.1.0"] {
+        let sim = two_clusters(version, version).await;
+        leader_index(&sim, "logs", 7);
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{FOLLOWER}{pattern}", remote(&sim)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let first = r.run_once().await;
+        assert!(first.ok(), "{version}: {first:#?}");
+        assert_eq!(first.events.len(), 3, "{version}: {first:#?}");
+        poll_until("the follower to catch up", Duration::from_secs(10), || {
+            sim.cluster("follower").doc_count("logs-copy") == Some(7)
+        });
+        reset(&sim);
+        let second = r.run_once().await;
+        assert!(
+            second.items.iter().all(|i| i.state == ItemState::InSync),
+            "{version}: {second:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{version}");
+        sim.shutdown().await;
+    }
+}
