@@ -1182,3 +1182,46 @@ async fn version_matrix_from_empty_to_desired_and_idle() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when_different() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    let pattern = |patterns: &str| {
+        format!(
+            "{PATTERN}settings = {{ \"index.number_of_replicas\" = 0 }}\nparameters = {{ max_read_request_operation_count = 100, read_poll_timeout = \"30s\" }}\n"
+        )
+        .replace("[\"metrics-*\"]", patterns)
+    };
+    for (patterns, expect_actions) in [
+        ("[\"metrics-*\"]", vec!["put_remote", "put_auto_follow"]),
+        ("[\"metrics-*\"]", vec![]),
+        ("[\"metrics-*\", \"traces-*\"]", vec!["put_auto_follow"]),
+        ("[\"traces-*\", \"metrics-*\"]", vec![]),
+    ] {
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{}", remote(&sim), pattern(patterns)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        reset(&sim);
+        let report = r.run_once().await;
+        assert!(report.ok(), "{patterns}: {report:#?}");
+        let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+        assert_eq!(actions, expect_actions, "{patterns}: {report:#?}");
+        assert_eq!(mutating(&sim), expect_actions.len() as u64, "{patterns}");
+    }
+    let got = must(
+        sim.cluster("follower")
+            .request("GET", "/_ccr/auto_follow/metrics", None),
+        "get",
+    );
+    let p = &got["patterns"][0]["pattern"];
+    assert_eq!(
+        p["leader_index_patterns"],
+        json!(["metrics-*", "traces-*"]),
+        "{got}"
+    );
+    assert_eq!(p["max_read_request_operation_count"], 100, "{got}");
+    sim.shutdown().await;
+}
