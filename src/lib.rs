@@ -4,6 +4,7 @@
 //! (pure), [`report`] joins both for [`metrics`], [`http`] and the CLI. [`schedule`] runs the jobs,
 //! [`daemon`] wires everything for `ccr-sentinel run`.
 
+pub mod act;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -13,6 +14,9 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod observe;
+pub mod plan;
+pub mod preflight;
+pub mod reconcile;
 pub mod report;
 pub mod schedule;
 pub mod systemd;
