@@ -2,7 +2,9 @@
 #   docker build -t ccr-sentinel .
 #   docker run -p 9725:9725 -v /path/to/ccr-sentinel.toml:/etc/ccr-sentinel/ccr-sentinel.toml:ro \
 #     -v /path/to/secrets:/run/secrets:ro ccr-sentinel
-# The image ships the example config; mount your own (see docs/operations.md, "Container").
+# The image ships the example config; mount your own (see docs/operations.md, "Container"). Relative
+# `password_file` / `api_key_file` names resolve against /run/secrets, where Docker and Kubernetes
+# mount secrets (as they resolve against systemd's credentials directory under the unit).
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -23,7 +25,8 @@ RUN groupadd --system --gid 10001 ccr-sentinel \
 COPY --from=build /out/ccr-sentinel /usr/local/bin/ccr-sentinel
 COPY config/ccr-sentinel.example.toml /etc/ccr-sentinel/ccr-sentinel.toml
 # In a container the metrics endpoint must listen on all interfaces, not the config's loopback default.
-ENV CCR_SENTINEL_HTTP__LISTEN=0.0.0.0:9725
+ENV CCR_SENTINEL_HTTP__LISTEN=0.0.0.0:9725 \
+    CREDENTIALS_DIRECTORY=/run/secrets
 USER 10001:10001
 WORKDIR /var/lib/ccr-sentinel
 EXPOSE 9725
