@@ -2,16 +2,12 @@
 
 mod common;
 
-use ccr_sim::{ClusterConfig, Sim};
+use ccr_sim::Sim;
 use common::*;
 use serde_json::json;
 
 async fn one(version: &str) -> (Sim, reqwest::Client, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("a").version(version))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_one("a", Some(version)).await;
     let u = sim.url("a");
     (sim, client(), u)
 }
@@ -19,45 +15,22 @@ async fn one(version: &str) -> (Sim, reqwest::Client, String) {
 #[tokio::test]
 async fn malformed_and_missing_bodies() {
     let (sim, c, u) = one("8.15.0").await;
-    let (st, b) = call_raw(
+    let (st, b) = call_json(
         &c,
         "PUT",
         &format!("{u}/x/_ccr/follow"),
         "{\"remote_cluster\": ",
-        "application/json",
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert!(
         b["error"]["reason"].as_str().unwrap().starts_with("[1:"),
         "{b}"
     );
-    let (st, b) = call_raw(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "",
-        "application/json",
-    )
-    .await;
+    let (st, b) = call_json(&c, "PUT", &format!("{u}/x/_ccr/follow"), "").await;
     assert_error((st, &b), 400, "parse_exception", "request body is required");
-    let (st, b) = call_raw(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "[1,2]",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    let (st, b) = call_json(&c, "PUT", &format!("{u}/x/_ccr/follow"), "[1,2]").await;
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     let (st, b) = call(
         &c,
         "PUT",
@@ -78,11 +51,7 @@ async fn malformed_and_missing_bodies() {
         Some(json!({"remote_cluster": 7, "leader_index": "l"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     let (st, b) = call(
         &c,
         "PUT",
@@ -103,31 +72,15 @@ async fn malformed_and_missing_bodies() {
         Some(json!({"remote_cluster": "r", "leader_index": "l", "max_read_request_size": "lots"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert_eq!(b["error"]["caused_by"]["type"], "parse_exception");
-    let (st, b) = call_raw(
-        &c,
-        "POST",
-        &format!("{u}/docs/_doc"),
-        "{not json",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("document_parsing_exception")),
-        "{b}"
-    );
-    let (st, b) = call_raw(
+    let (st, b) = call_json(&c, "POST", &format!("{u}/docs/_doc"), "{not json").await;
+    assert_error_type((st, &b), 400, "document_parsing_exception");
+    let (st, b) = call_json(
         &c,
         "PUT",
         &format!("{u}/_cluster/settings"),
         "{\"persistent\":",
-        "application/json",
     )
     .await;
     assert_eq!(st, 400, "{b}");
@@ -138,26 +91,11 @@ async fn malformed_and_missing_bodies() {
         Some(json!({"remote_cluster": "r", "leader_index": "l"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     sim.shutdown().await;
     let (sim, c, u) = one("7.17.0").await;
-    let (st, b) = call_raw(
-        &c,
-        "POST",
-        &format!("{u}/docs/_doc"),
-        "{not json",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("mapper_parsing_exception")),
-        "{b}"
-    );
+    let (st, b) = call_json(&c, "POST", &format!("{u}/docs/_doc"), "{not json").await;
+    assert_error_type((st, &b), 400, "mapper_parsing_exception");
     sim.shutdown().await;
 }
 
@@ -186,10 +124,7 @@ async fn index_names_and_existing_indices() {
     }
     call(&c, "PUT", &format!("{u}/dup"), None).await;
     let (st, b) = call(&c, "PUT", &format!("{u}/dup"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("resource_already_exists_exception"))
-    );
+    assert_error_type((st, &b), 400, "resource_already_exists_exception");
     let (st, b) = call(
         &c,
         "PUT",
@@ -197,10 +132,7 @@ async fn index_names_and_existing_indices() {
         Some(json!({"settings": {"index.colour": "blue"}})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     assert!(b["error"]["reason"]
         .as_str()
         .unwrap()
@@ -287,10 +219,7 @@ async fn cluster_settings_validation() {
     let (st, b) = put(json!({"persistent": {"cluster.remote.a.seeds": ["no-port"]}})).await;
     assert_eq!(st, 400, "{b}");
     let (st, b) = put(json!({"everything": {}})).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception"))
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     // Nothing of the failed requests was applied.
     let (_, s) = call(&c, "GET", &format!("{u}/_cluster/settings"), None).await;
     assert_eq!(s, json!({"persistent": {}, "transient": {}}));
@@ -385,10 +314,7 @@ async fn bulk_and_documents() {
         "application/x-ndjson",
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     // GET and DELETE by id.
     call(&c, "PUT", &format!("{u}/b/_doc/k"), Some(json!({"v": 1}))).await;
     let (st, d) = call(&c, "PUT", &format!("{u}/b/_doc/k"), Some(json!({"v": 2}))).await;
@@ -405,10 +331,7 @@ async fn bulk_and_documents() {
     // Closed indices refuse counts.
     call(&c, "POST", &format!("{u}/b/_close"), None).await;
     let (st, b) = call(&c, "GET", &format!("{u}/b/_count"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("index_closed_exception"))
-    );
+    assert_error_type((st, &b), 400, "index_closed_exception");
     // filter_path and pretty.
     let (_, r) = call(&c, "GET", &format!("{u}/?filter_path=version.number"), None).await;
     assert_eq!(r, json!({"version": {"number": "8.15.0"}}));

@@ -15,12 +15,7 @@ use serde_json::{json, Value};
 /// A leader/follower pair with `leader_index` followed as `follower_index` through the alias
 /// `remote_cluster`.
 async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(version))
-        .cluster(ClusterConfig::new("follower").version(version))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_pair(Some(version), false).await;
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
     let (st, b) = call(

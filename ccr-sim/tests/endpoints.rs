@@ -10,16 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn setup() -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, c, l, f) = pair_with_remote(None, true).await;
     for (name, shards) in [("a", 1), ("b", 2), ("c", 1)] {
         sim.cluster("leader").create_index(name, shards).unwrap();
         sim.cluster("leader").index_docs(name, 3).unwrap();
@@ -172,10 +163,7 @@ async fn stats_cat_health_nodes_head() {
         None,
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     let (_, nodes) = call(
         &c,
         "GET",
@@ -227,11 +215,7 @@ async fn unfollow_with_unreachable_leader_applies_and_reports_the_lease() {
     call(&c, "POST", &format!("{f}/a-copy/_close"), None).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/unfollow"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (500, Some("exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 500, "exception");
     assert!(
         b["error"]["failed_to_remove_retention_leases"]
             .as_str()

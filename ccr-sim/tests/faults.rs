@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ccr_sim::{ClusterConfig, HttpFaults, Scenario, Sim};
+use ccr_sim::{HttpFaults, Scenario, Sim};
 use common::*;
 use serde_json::{json, Value};
 
@@ -19,17 +19,8 @@ struct Env {
 impl Env {
     /// Leader `logs` (given shards) followed as `logs_copy` through alias `leader`.
     async fn new(shards: usize, follow_body: Value) -> Self {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("leader"))
-            .cluster(ClusterConfig::new("follower"))
-            .deterministic_clock()
-            .start()
-            .await
-            .unwrap();
-        let c = client();
-        let (l, f) = (sim.url("leader"), sim.url("follower"));
+        let (sim, c, l, f) = pair_with_remote(None, true).await;
         sim.cluster("leader").create_index("logs", shards).unwrap();
-        add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
         let mut body = follow_body;
         body["remote_cluster"] = json!("leader");
         body["leader_index"] = json!("logs");
@@ -102,11 +93,7 @@ async fn disconnect_and_reconnect_remote() {
     );
     // Resume while disconnected: the license state of the remote is unknown.
     let (st, b) = e.post("/logs_copy/_ccr/resume_follow", None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("status_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "status_exception");
 
     let (st, _) = e.post("/_sim/remote/leader/connect", None).await;
     assert_eq!(st, 200);
@@ -333,10 +320,7 @@ async fn drift_moves_the_follower_counts_but_not_the_checkpoints() {
     let (st, b) = e
         .post("/_sim/follower/nope/drift", Some(json!({"docs": -1})))
         .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (404, Some("index_not_found_exception"))
-    );
+    assert_error_type((st, &b), 404, "index_not_found_exception");
     for body in [
         json!({}),
         json!({"docs": "many"}),
@@ -480,10 +464,7 @@ async fn latency_and_http_faults() {
     e.post("/_sim/http_faults", Some(json!({"error_rate": 1.0})))
         .await;
     let (st, b) = call(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (503, Some("cluster_block_exception"))
-    );
+    assert_error_type((st, &b), 503, "cluster_block_exception");
     // The control plane is never faulted.
     let (st, _) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
     assert_eq!(st, 200);
@@ -637,11 +618,7 @@ async fn clock_advance_over_http() {
     .await;
     assert_eq!(st, 400);
 
-    let real = Sim::builder()
-        .cluster(ClusterConfig::new("a"))
-        .start()
-        .await
-        .unwrap();
+    let real = start_one("a", None).await;
     let (st, _) = call(
         &e.c,
         "POST",
@@ -743,16 +720,7 @@ async fn state_and_request_counters() {
 
 #[tokio::test]
 async fn auto_follow_follows_new_leader_indices() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version("7.17.0"))
-        .cluster(ClusterConfig::new("follower").version("7.17.0"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, c, l, f) = pair_with_remote(Some("7.17.0"), true).await;
     sim.cluster("leader")
         .create_index("metrics-old", 1)
         .unwrap();
@@ -844,15 +812,7 @@ async fn auto_follow_follows_new_leader_indices() {
 
 #[tokio::test]
 async fn real_clock_replicates_without_advance() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let f = sim.url("follower");
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, _c, _l, _f) = pair_with_remote(None, false).await;
     sim.cluster("leader").create_index("a", 3).unwrap();
     sim.cluster("follower")
         .follow("a_copy", "leader", "a")
@@ -870,21 +830,7 @@ async fn real_clock_replicates_without_advance() {
 async fn demo_scenario_file_runs_cleanly() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
     let scenario = Scenario::from_file(path).unwrap();
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    add_remote(
-        &c,
-        &sim.url("follower"),
-        "leader",
-        &sim.transport_address("leader"),
-    )
-    .await;
+    let (sim, _c, _l, _f) = pair_with_remote(None, true).await;
     sim.cluster("leader").create_index("logs", 2).unwrap();
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")

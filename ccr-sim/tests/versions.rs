@@ -6,18 +6,9 @@ use ccr_sim::{ClusterConfig, Role, Security, Sim};
 use common::*;
 use serde_json::{json, Value};
 
+/// A leader/follower pair on `version`, the follower knowing the leader as `leader`.
 async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(version))
-        .cluster(ClusterConfig::new("follower").version(version))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
-    (sim, c, l, f)
+    pair_with_remote(Some(version), true).await
 }
 
 async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
@@ -285,11 +276,7 @@ async fn follow_body_fields_by_version() {
     let (sim, c, l, f) = pair("7.8.1").await;
     call(&c, "PUT", &format!("{l}/src"), None).await;
     let (st, b) = call(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert!(b["error"]["reason"]
         .as_str()
         .unwrap()

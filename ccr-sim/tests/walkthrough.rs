@@ -5,18 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use ccr_sim::{ClusterConfig, Sim};
 use common::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn ccr_walkthrough_over_http() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_pair(None, false).await;
     let c = client();
     let l = sim.url("leader");
     let f = sim.url("follower");
@@ -109,11 +103,7 @@ async fn ccr_walkthrough_over_http() {
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
     )
     .await;
-    assert_eq!(
-        (st, body["error"]["type"].as_str()),
-        (500, Some("snapshot_restore_exception")),
-        "{body}"
-    );
+    assert_error_type((st, &body), 500, "snapshot_restore_exception");
 
     // A document on the leader reaches the follower.
     let (st, _) = call(
@@ -196,11 +186,7 @@ async fn ccr_walkthrough_over_http() {
         None,
     )
     .await;
-    assert_eq!(
-        (st, body["error"]["type"].as_str()),
-        (400, Some("resource_already_exists_exception")),
-        "{body}"
-    );
+    assert_error_type((st, &body), 400, "resource_already_exists_exception");
     assert!(
         body["error"]["reason"]
             .as_str()
