@@ -307,13 +307,20 @@ fn writable<'a>(c: &'a mut Cluster, index: &str, now_epoch: u64) -> Result<&'a m
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found(index))?;
+    accepts_writes(idx, index)?;
+    Ok(idx)
+}
+
+/// Documents can be written to (or deleted from) an index only while it is open and not a
+/// follower.
+fn accepts_writes(idx: &Index, index: &str) -> Result<(), EsError> {
     if !idx.open {
         return Err(EsError::index_closed(index, &idx.uuid));
     }
     if idx.follow.is_some() {
         return Err(follower_write_rejected());
     }
-    Ok(idx)
+    Ok(())
 }
 
 /// Indexes one document. `create_only` makes an existing id a version conflict.
@@ -368,12 +375,7 @@ pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<Write
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found_resolver(index))?;
-    if !idx.open {
-        return Err(EsError::index_closed(index, &idx.uuid));
-    }
-    if idx.follow.is_some() {
-        return Err(follower_write_rejected());
-    }
+    accepts_writes(idx, index)?;
     let shard = (fnv1a(id) % idx.shards.len() as u64) as usize;
     let existing = idx.docs.docs.get(id).map(|d| d.version);
     let delta = if existing.is_some() { -1 } else { 0 };
