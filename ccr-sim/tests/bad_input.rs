@@ -31,19 +31,18 @@ async fn malformed_and_missing_bodies() {
     assert_error((st, &b), 400, "parse_exception", "request body is required");
     let (st, b) = call_json(&c, "PUT", &format!("{u}/x/_ccr/follow"), "[1,2]").await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{u}/x/_ccr/follow"),
         Some(json!({"remote_cluster": "r", "leader_index": "l", "colour": "blue"})),
+        (
+            400,
+            "x_content_parse_exception",
+            "[1:2] [put_follow_request] unknown field [colour]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "x_content_parse_exception",
-        "[1:2] [put_follow_request] unknown field [colour]",
-    );
     let (st, b) = call(
         &c,
         "PUT",
@@ -52,19 +51,7 @@ async fn malformed_and_missing_bodies() {
     )
     .await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        Some(json!({"max_read_request_operation_count": 0, "max_retry_delay": "10m"})),
-    )
-    .await;
-    assert_error(
-        (st, &b),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: max_read_request_operation_count must be larger than 0;2: [max_retry_delay] must be less than [5m] but was [10m];3: remote_cluster is missing;4: leader_index is missing;",
-    );
+    expect_error(&c, "PUT", &format!("{u}/x/_ccr/follow"), Some(json!({"max_read_request_operation_count": 0, "max_retry_delay": "10m"})), (400, "action_request_validation_exception", "Validation Failed: 1: max_read_request_operation_count must be larger than 0;2: [max_retry_delay] must be less than [5m] but was [10m];3: remote_cluster is missing;4: leader_index is missing;")).await;
     let (st, b) = call(
         &c,
         "PUT",
@@ -137,13 +124,18 @@ async fn index_names_and_existing_indices() {
         .as_str()
         .unwrap()
         .starts_with("unknown setting [index.colour]"));
-    let (st, b) = call(&c, "DELETE", &format!("{u}/d*"), None).await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "Wildcard expressions or all indices are not allowed",
-    );
+    expect_error(
+        &c,
+        "DELETE",
+        &format!("{u}/d*"),
+        None,
+        (
+            400,
+            "illegal_argument_exception",
+            "Wildcard expressions or all indices are not allowed",
+        ),
+    )
+    .await;
     let (st, b) = call(&c, "DELETE", &format!("{u}/_ccr/stats"), None).await;
     assert_eq!(
         (st, b),
@@ -160,13 +152,18 @@ async fn index_names_and_existing_indices() {
             json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]", "status": 400})
         )
     );
-    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
-    assert_error(
-        (st, &b),
-        404,
-        "index_not_found_exception",
-        "no such index [_nonsense]",
-    );
+    expect_error(
+        &c,
+        "GET",
+        &format!("{u}/_nonsense"),
+        None,
+        (
+            404,
+            "index_not_found_exception",
+            "no such index [_nonsense]",
+        ),
+    )
+    .await;
     let (st, b) = call(
         &c,
         "PUT",

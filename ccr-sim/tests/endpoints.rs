@@ -44,13 +44,18 @@ async fn follower_stats_index_expressions() {
     // Named indices without tasks are skipped while another one matches.
     let (st, s) = call(&c, "GET", &format!("{f}/a-copy,nope/_ccr/stats"), None).await;
     assert_eq!((st, index_names(&s)), (200, vec!["a-copy".to_string()]));
-    let (st, b) = call(&c, "GET", &format!("{f}/x,y/_ccr/stats"), None).await;
-    assert_error(
-        (st, &b),
-        404,
-        "resource_not_found_exception",
-        "No shard follow tasks for follower indices [x,y]",
-    );
+    expect_error(
+        &c,
+        "GET",
+        &format!("{f}/x,y/_ccr/stats"),
+        None,
+        (
+            404,
+            "resource_not_found_exception",
+            "No shard follow tasks for follower indices [x,y]",
+        ),
+    )
+    .await;
     let (_, info) = call(&c, "GET", &format!("{f}/_all/_ccr/info"), None).await;
     assert_eq!(info["follower_indices"].as_array().unwrap().len(), 3);
     let (st, b) = call(&c, "GET", &format!("{f}/missing/_ccr/info"), None).await;
@@ -245,13 +250,18 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
     );
     let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/pause_follow"), None).await;
     assert_eq!(st, 200, "{b}");
-    let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/resume_follow"), None).await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "leader and follow index must be open",
-    );
+    expect_error(
+        &c,
+        "POST",
+        &format!("{f}/a-copy/_ccr/resume_follow"),
+        None,
+        (
+            400,
+            "illegal_argument_exception",
+            "leader and follow index must be open",
+        ),
+    )
+    .await;
     call(&c, "POST", &format!("{f}/c-copy/_close"), None).await;
     sim.advance(Duration::from_millis(200)).unwrap();
     let (_, s) = call(&c, "GET", &format!("{f}/c-copy/_ccr/stats"), None).await;
@@ -266,81 +276,32 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
 async fn auto_follow_put_checks_the_remote() {
     let (sim, c, _l, f) = setup().await;
     let body = json!({"remote_cluster": "leader", "leader_index_patterns": ["x*"]});
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/_ccr/auto_follow/p"),
         Some(json!({"remote_cluster": "nope", "leader_index_patterns": ["x*"]})),
+        (
+            404,
+            "no_such_remote_cluster_exception",
+            "no such remote cluster: [nope]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        404,
-        "no_such_remote_cluster_exception",
-        "no such remote cluster: [nope]",
-    );
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
-        Some(json!({"leader_index_patterns": []})),
-    )
-    .await;
-    assert_error(
-        (st, &b),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;",
-    );
+    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(json!({"leader_index_patterns": []})), (400, "action_request_validation_exception", "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;")).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
-        Some(body.clone()),
-    )
-    .await;
-    assert_error(
-        (st, &b),
-        400,
-        "status_exception",
-        "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined",
-    );
+    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(body.clone()), (400, "status_exception", "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined")).await;
     sim.cluster("follower").connect_remote("leader").unwrap();
     sim.cluster("leader")
         .set_license(ccr_sim::License::basic())
         .unwrap();
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
-        Some(body.clone()),
-    )
-    .await;
-    assert_error(
-        (st, &b),
-        400,
-        "status_exception",
-        "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]",
-    );
+    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(body.clone()), (400, "status_exception", "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]")).await;
     sim.cluster("leader")
         .set_license(ccr_sim::License::trial())
         .unwrap();
     let mut with_settings = body.clone();
     with_settings["settings"] = json!({"index.number_of_shards": 2});
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
-        Some(with_settings),
-    )
-    .await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}",
-    );
+    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(with_settings), (400, "illegal_argument_exception", "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}")).await;
     sim.shutdown().await;
 }
 

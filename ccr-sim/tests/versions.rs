@@ -209,13 +209,18 @@ async fn pause_non_follower_message_before_7_6() {
     let (sim, c, l, _f) = pair("7.5.2").await;
     call(&c, "PUT", &format!("{l}/plain"), None).await;
     for idx in ["plain", "missing"] {
-        let (st, b) = call(&c, "POST", &format!("{l}/{idx}/_ccr/pause_follow"), None).await;
-        assert_error(
-            (st, &b),
-            400,
-            "illegal_argument_exception",
-            &format!("no shard follow tasks for [{idx}]"),
-        );
+        expect_error(
+            &c,
+            "POST",
+            &format!("{l}/{idx}/_ccr/pause_follow"),
+            None,
+            (
+                400,
+                "illegal_argument_exception",
+                &format!("no shard follow tasks for [{idx}]"),
+            ),
+        )
+        .await;
     }
     sim.shutdown().await;
 }
@@ -250,19 +255,18 @@ async fn six_x_defaults() {
     call(&c, "PUT", &format!("{l}/old"), None).await;
     let (_, s) = call(&c, "GET", &format!("{l}/old/_settings"), None).await;
     assert_eq!(s["old"]["settings"]["index"]["number_of_shards"], "5");
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/old_copy/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "old"})),
+        (
+            400,
+            "illegal_argument_exception",
+            "leader index [old] does not have soft deletes enabled",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "leader index [old] does not have soft deletes enabled",
-    );
     // Search totals are plain numbers, hits carry _type.
     call(&c, "PUT", &format!("{l}/old/_doc/1"), Some(json!({"a": 1}))).await;
     let (_, r) = call(&c, "GET", &format!("{l}/old/_search"), None).await;
@@ -294,8 +298,7 @@ async fn follow_body_fields_by_version() {
     )
     .await;
     assert_eq!(s["dst"]["settings"]["index.number_of_replicas"], "0");
-    let (st, b) = call(&c, "PUT", &format!("{f}/dst2/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}}))).await;
-    assert_error((st, &b), 400, "illegal_argument_exception", "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}");
+    expect_error(&c, "PUT", &format!("{f}/dst2/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}})), (400, "illegal_argument_exception", "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}")).await;
     sim.shutdown().await;
 }
 

@@ -30,19 +30,18 @@ async fn ccr_walkthrough_over_http() {
     );
 
     // Following before the remote exists: unknown alias.
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
+        (
+            404,
+            "no_such_remote_cluster_exception",
+            "no such remote cluster: [leader]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        404,
-        "no_such_remote_cluster_exception",
-        "no such remote cluster: [leader]",
-    );
 
     // Register the remote; it shows connected.
     add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
@@ -56,32 +55,26 @@ async fn ccr_walkthrough_over_http() {
     assert_eq!(info["leader"]["num_nodes_connected"], 1);
 
     // Body problems and a missing leader index.
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow"),
         Some(json!({})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: remote_cluster is missing;2: leader_index is missing;",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: remote_cluster is missing;2: leader_index is missing;",
-    );
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/x/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "nope"})),
+        (404, "index_not_found_exception", "no such index [nope]"),
     )
     .await;
-    assert_error(
-        (st, &body),
-        404,
-        "index_not_found_exception",
-        "no such index [nope]",
-    );
 
     // Follow.
     let (st, body) = call(
@@ -151,19 +144,18 @@ async fn ccr_walkthrough_over_http() {
     .await;
 
     // The follower refuses direct writes.
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_doc"),
         Some(json!({"name": "intruder"})),
+        (
+            403,
+            "status_exception",
+            "a following engine does not accept operations without an assigned sequence number",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        403,
-        "status_exception",
-        "a following engine does not accept operations without an assigned sequence number",
-    );
 
     // Stats and info while active.
     let (st, stats) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
@@ -194,24 +186,34 @@ async fn ccr_walkthrough_over_http() {
             .starts_with("task with id {"),
         "{body}"
     );
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_ccr/unfollow"),
         None,
+        (
+            400,
+            "illegal_argument_exception",
+            "cannot convert the follower index [myindex_follow] to a non-follower, because it has \
+             not been closed",
+        ),
     )
     .await;
-    assert_error((st, &body), 400, "illegal_argument_exception", "cannot convert the follower index [myindex_follow] to a non-follower, because it has not been closed");
     let (st, _) = call(&c, "POST", &format!("{f}/myindex_follow/_close"), None).await;
     assert_eq!(st, 200);
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_ccr/unfollow"),
         None,
+        (
+            400,
+            "illegal_argument_exception",
+            "cannot convert the follower index [myindex_follow] to a non-follower, because it has \
+             not been paused",
+        ),
     )
     .await;
-    assert_error((st, &body), 400, "illegal_argument_exception", "cannot convert the follower index [myindex_follow] to a non-follower, because it has not been paused");
 
     // Pause (it is closed too now); pausing twice fails; stats no longer list it.
     let (st, body) = call(
@@ -222,26 +224,30 @@ async fn ccr_walkthrough_over_http() {
     )
     .await;
     assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_ccr/pause_follow"),
         None,
+        (
+            400,
+            "illegal_argument_exception",
+            "no shard follow tasks for [myindex_follow]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "no shard follow tasks for [myindex_follow]",
-    );
-    let (st, body) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
-    assert_error(
-        (st, &body),
-        404,
-        "resource_not_found_exception",
-        "No shard follow tasks for follower indices [myindex_follow]",
-    );
+    expect_error(
+        &c,
+        "GET",
+        &format!("{f}/myindex_follow/_ccr/stats"),
+        None,
+        (
+            404,
+            "resource_not_found_exception",
+            "No shard follow tasks for follower indices [myindex_follow]",
+        ),
+    )
+    .await;
     let (_, all) = call(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
     assert_eq!(all["follow_stats"]["indices"], json!([]));
     let (_, info) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/info"), None).await;
@@ -249,27 +255,30 @@ async fn ccr_walkthrough_over_http() {
     assert!(info["follower_indices"][0].get("parameters").is_none());
 
     // Pause/resume on things that are not followers.
-    let (st, body) = call(&c, "POST", &format!("{l}/myindex/_ccr/pause_follow"), None).await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "index [myindex] is not a follower index",
-    );
-    let (st, body) = call(&c, "POST", &format!("{f}/missing/_ccr/pause_follow"), None).await;
-    assert_error(
-        (st, &body),
-        404,
-        "index_not_found_exception",
-        "no such index [missing]",
-    );
-    let (st, body) = call(&c, "POST", &format!("{l}/myindex/_ccr/resume_follow"), None).await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "follow index [myindex] does not have ccr metadata",
-    );
+    for (url, expected) in [
+        (
+            format!("{l}/myindex/_ccr/pause_follow"),
+            (
+                400,
+                "illegal_argument_exception",
+                "index [myindex] is not a follower index",
+            ),
+        ),
+        (
+            format!("{f}/missing/_ccr/pause_follow"),
+            (404, "index_not_found_exception", "no such index [missing]"),
+        ),
+        (
+            format!("{l}/myindex/_ccr/resume_follow"),
+            (
+                400,
+                "illegal_argument_exception",
+                "follow index [myindex] does not have ccr metadata",
+            ),
+        ),
+    ] {
+        expect_error(&c, "POST", &url, None, expected).await;
+    }
 
     // Unfollow, open: a normal writable index.
     let (st, body) = call(
@@ -280,19 +289,18 @@ async fn ccr_walkthrough_over_http() {
     )
     .await;
     assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_ccr/unfollow"),
         None,
+        (
+            400,
+            "illegal_argument_exception",
+            "index [myindex_follow] is not a follower index",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "index [myindex_follow] is not a follower index",
-    );
     let (st, settings) = call(
         &c,
         "GET",

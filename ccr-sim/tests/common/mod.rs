@@ -66,20 +66,10 @@ pub async fn call(
     url: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = c.request(m, url);
-    if let Some(b) = body {
-        rb = rb
-            .header("content-type", "application/json")
-            .body(b.to_string());
+    match body {
+        Some(b) => call_raw(c, method, url, &b.to_string(), "application/json").await,
+        None => send(c, method, url, |rb| rb).await,
     }
-    let resp = rb
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Sends a request and asserts it answered 200; returns the JSON body.
@@ -102,11 +92,22 @@ pub async fn call_raw(
     body: &str,
     ctype: &str,
 ) -> (u16, Value) {
+    send(c, method, url, |rb| {
+        rb.header("content-type", ctype).body(body.to_string())
+    })
+    .await
+}
+
+/// Sends `method url` with what `build` adds; returns the status and JSON body (Null when the
+/// body is not JSON).
+async fn send(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> (u16, Value) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let resp = c
-        .request(m, url)
-        .header("content-type", ctype)
-        .body(body.to_string())
+    let resp = build(c.request(m, url))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
@@ -178,6 +179,19 @@ pub fn assert_error(actual: (u16, &Value), status: u16, kind: &str, reason: &str
     assert_eq!(body["error"]["type"], kind, "type; body: {body}");
     assert_eq!(body["error"]["reason"], reason, "reason; body: {body}");
     assert!(body["error"]["root_cause"].is_array(), "root_cause: {body}");
+}
+
+/// Sends a request and asserts the error it answers: `(status, type, reason)` as in
+/// [`assert_error`].
+pub async fn expect_error(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+    (status, kind, reason): (u16, &str, &str),
+) {
+    let (st, b) = call(c, method, url, body).await;
+    assert_error((st, &b), status, kind, reason);
 }
 
 /// Asserts an error's status and `error.type` (for errors whose reason is not fixed).
