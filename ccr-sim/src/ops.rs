@@ -742,25 +742,29 @@ pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<(), EsEr
             }
             Ok(())
         }
-        RemoteLink::Unreachable { addr } => Err(EsError::new(
-            500,
-            "exception",
-            format!(
-                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
-                meta.leader_index
-            ),
-        )
-        .meta("failed_to_remove_retention_leases", lease)
-        .caused_by(connect_error(&addr))),
-        RemoteLink::Unknown => Err(EsError::new(
-            500,
-            "exception",
-            format!(
-                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
-                meta.leader_index
-            ),
-        )
-        .meta("failed_to_remove_retention_leases", lease)
-        .caused_by(EsError::no_such_remote(&meta.remote_cluster))),
+        RemoteLink::Unreachable { addr } => Err(lease_not_removed(
+            &lease,
+            &meta.leader_index,
+            connect_error(&addr),
+        )),
+        RemoteLink::Unknown => Err(lease_not_removed(
+            &lease,
+            &meta.leader_index,
+            EsError::no_such_remote(&meta.remote_cluster),
+        )),
     }
+}
+
+/// The error of an unfollow that applied locally but could not remove its retention lease on
+/// the leader (Elasticsearch reports it with `cause` and the lease id).
+fn lease_not_removed(lease: &str, leader_index: &str, cause: EsError) -> EsError {
+    EsError::new(
+        500,
+        "exception",
+        format!(
+            "failed to remove retention lease [{lease}] on [{leader_index}][0] while unfollowing"
+        ),
+    )
+    .meta("failed_to_remove_retention_leases", lease)
+    .caused_by(cause)
 }

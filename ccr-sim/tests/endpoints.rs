@@ -108,14 +108,7 @@ async fn human_and_filter_path() {
             {"shards": [{"follower_global_checkpoint": 2}]}
         ]}})
     );
-    let text = c
-        .get(format!("{f}/a-copy/_ccr/info?pretty"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, &format!("{f}/a-copy/_ccr/info?pretty")).await;
     assert!(text.contains("\n  \"follower_indices\""), "{text}");
     sim.shutdown().await;
 }
@@ -144,14 +137,7 @@ async fn stats_cat_health_nodes_head() {
     let (st, _) = call(&c, "GET", &format!("{f}/a-copy,nope/_count"), None).await;
     assert_eq!(st, 404);
 
-    let text = c
-        .get(format!("{l}/_cat/indices?v&h=index,docs.count"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, &format!("{l}/_cat/indices?v&h=index,docs.count")).await;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),

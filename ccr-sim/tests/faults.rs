@@ -485,14 +485,7 @@ async fn latency_and_http_faults() {
 
     e.post("/_sim/http_faults", Some(json!({"malformed_rate": 1.0})))
         .await;
-    let text =
-        e.c.get(format!("{}/_ccr/stats", e.f))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    let text = get_text(&e.c, &format!("{}/_ccr/stats", e.f)).await;
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
 
     e.post("/_sim/http_faults", Some(json!({"truncated_rate": 1.0})))

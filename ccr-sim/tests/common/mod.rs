@@ -72,6 +72,18 @@ pub async fn call(
     }
 }
 
+/// GETs `url` and returns the body as text (for non-JSON answers: `_cat`, `?pretty`, faults).
+pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
+    let resp = c
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
 /// Sends a request and asserts it answered 200; returns the JSON body.
 pub async fn ok(c: &reqwest::Client, method: &str, url: &str, body: Option<Value>) -> Value {
     let (st, b) = call(c, method, url, body).await;
