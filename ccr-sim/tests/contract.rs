@@ -18,27 +18,25 @@ async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
     let sim = start_pair(Some(version), false).await;
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
-    let (st, b) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/leader_index"),
         Some(json!({"settings": {"index.soft_deletes.enabled": true}})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
     add_remote(&c, &f, "remote_cluster", &sim.transport_address("leader")).await;
     (sim, c, l, f)
 }
 
 async fn follow(c: &reqwest::Client, f: &str, follower: &str, leader: &str) {
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{f}/{follower}/_ccr/follow?wait_for_active_shards=1"),
         Some(json!({"remote_cluster": "remote_cluster", "leader_index": leader})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
 }
 
 fn fixture_error(name: &str) -> (u16, String, String) {
@@ -64,14 +62,13 @@ async fn ccr_success_bodies_match_fixtures() {
     let mut req = fixture("ccr_follow_request_8x.json");
     req["remote_cluster"] = json!("remote_cluster");
     req["leader_index"] = json!("leader_index");
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/follower_index/_ccr/follow?wait_for_active_shards=1"),
         Some(req),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(body, fixture("ccr_follow_response_8x.json"));
     sim.cluster("leader").index_docs("leader_index", 5).unwrap();
     let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_ccr/info"), None).await;
@@ -320,32 +317,29 @@ async fn cluster_bodies_match_fixtures() {
     );
     assert_eq!(body["license"]["type"], "trial");
 
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/_cluster/settings"),
         Some(fixture("cluster_put_settings_request_generic.json")),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(
         body["persistent"]["indices"]["recovery"]["max_bytes_per_sec"],
         "50mb"
     );
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/_cluster/settings"),
         Some(fixture("cluster_put_settings_remote_proxy_request_8x.json")),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(body["acknowledged"], true);
     // Sniff remote, connected.
     add_remote(&c, &f, "test_cluster", &sim.transport_address("leader")).await;
     // An API-key proxy remote pointing at the leader.
-    let (st, body) = call(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
-    assert_eq!(st, 200, "{body}");
+    ok(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
     let (st, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_eq!(st, 200);
     assert_same_shape(

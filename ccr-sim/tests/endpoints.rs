@@ -234,8 +234,7 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
         s["indices"][0]["shards"][0]["read_exceptions"][0]["exception"]["type"],
         "cluster_block_exception"
     );
-    let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/pause_follow"), None).await;
-    assert_eq!(st, 200, "{b}");
+    ok(&c, "POST", &format!("{f}/a-copy/_ccr/pause_follow"), None).await;
     expect_error(
         &c,
         "POST",
@@ -342,14 +341,13 @@ async fn remotes_in_another_sim_replicate() {
     assert_eq!(info["leader"]["connected"], true, "{info}");
     one.cluster("leader").create_index("logs", 2).unwrap();
     one.cluster("leader").index_docs("logs", 12).unwrap();
-    let (st, b) = call(
+    ok(
         &c,
         "PUT",
         &format!("{f}/logs-copy/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "logs"})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
     one.cluster("leader").index_docs("logs", 8).unwrap();
     eventually(Duration::from_secs(5), "20 docs in the other Sim", || {
         let n = two.cluster("follower").doc_count("logs-copy");

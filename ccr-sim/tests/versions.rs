@@ -12,7 +12,7 @@ async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
 }
 
 async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{l}/src"),
@@ -21,15 +21,13 @@ async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
         ),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{f}/dst/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "src"})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
 }
 
 #[tokio::test]
@@ -288,8 +286,7 @@ async fn follow_body_fields_by_version() {
     sim.shutdown().await;
     let (sim, c, l, f) = pair("8.15.0").await;
     call(&c, "PUT", &format!("{l}/src"), None).await;
-    let (st, b) = call(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
-    assert_eq!(st, 200, "{b}");
+    ok(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
     let (_, s) = call(
         &c,
         "GET",

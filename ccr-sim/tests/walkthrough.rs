@@ -77,14 +77,13 @@ async fn ccr_walkthrough_over_http() {
     .await;
 
     // Follow.
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow?wait_for_active_shards=1"),
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(
         body,
         json!({"follow_index_created": true, "follow_index_shards_acked": true, "index_following_started": true})
