@@ -71,8 +71,7 @@ async fn ccr_success_bodies_match_fixtures() {
     .await;
     assert_eq!(body, fixture("ccr_follow_response_8x.json"));
     sim.cluster("leader").index_docs("leader_index", 5).unwrap();
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_ccr/info"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_ccr/info"), None).await;
     assert_same_shape(
         &body,
         &fixture("ccr_follow_info_response_active_8x.json"),
@@ -86,15 +85,13 @@ async fn ccr_success_bodies_match_fixtures() {
         body["follower_indices"][0]["parameters"]["max_retry_delay"],
         "10s"
     );
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_ccr/stats"), None).await;
     assert_same_shape(
         &body,
         &fixture("ccr_follow_stats_response_8x.json"),
         "follow stats",
     );
-    let (st, body) = call(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
     assert_same_shape(&body, &fixture("ccr_stats_response_8x.json"), "ccr stats");
     let (st, body) = call(
         &c,
@@ -131,8 +128,7 @@ async fn ccr_success_bodies_match_fixtures() {
         None,
     )
     .await;
-    let (st, body) = call(&c, "POST", &format!("{f}/follower_index/_close"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "POST", &format!("{f}/follower_index/_close"), None).await;
     let mut close = fixture("indices_close_response_7x_8x.json");
     close["indices"] = json!({"follower_index": {"closed": true}});
     assert_eq!(body, close);
@@ -146,8 +142,7 @@ async fn ccr_success_bodies_match_fixtures() {
     assert_eq!((st, body), (200, fixture("ccr_unfollow_response_8x.json")));
     let (st, body) = call(&c, "POST", &format!("{f}/follower_index/_open"), None).await;
     assert_eq!((st, body), (200, fixture("indices_open_response.json")));
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_count"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_count"), None).await;
     assert_same_shape(&body, &fixture("count_response.json"), "count");
     let _ = l;
     sim.shutdown().await;
@@ -186,14 +181,13 @@ async fn forget_follower_matches_fixture() {
         (200, fixture("ccr_forget_follower_response_8x.json"))
     );
     // A second time the lease is gone: a per-shard failure, still 200.
-    let (st, resp) = call(
+    let resp = ok(
         &c,
         "POST",
         &format!("{l}/leader_index/_ccr/forget_follower"),
         Some(body),
     )
     .await;
-    assert_eq!(st, 200);
     assert_eq!(resp["_shards"]["failed"], 1, "{resp}");
     sim.shutdown().await;
 }
@@ -236,14 +230,13 @@ async fn auto_follow_bodies_match_fixtures() {
             (200, fixture("ccr_auto_follow_put_response_8x.json")),
             "{version}"
         );
-        let (st, body) = call(
+        let body = ok(
             &c,
             "GET",
             &format!("{f}/_ccr/auto_follow/my_auto_follow_pattern"),
             None,
         )
         .await;
-        assert_eq!(st, 200);
         assert_eq!(body, fixture(get_fixture), "{version}");
         sim.shutdown().await;
     }
@@ -303,13 +296,11 @@ async fn cluster_bodies_match_fixtures() {
         .unwrap();
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
-    let (st, body) = call(&c, "GET", &format!("{l}/"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{l}/"), None).await;
     assert_same_shape(&body, &fixture("root_info_response_9x.json"), "root");
     assert_eq!(body["version"]["number"], "9.1.0");
     assert_eq!(body["cluster_name"], "leader");
-    let (st, body) = call(&c, "GET", &format!("{f}/_license"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/_license"), None).await;
     assert_same_shape(
         &body,
         &fixture("license_get_response_trial.json"),
@@ -340,8 +331,7 @@ async fn cluster_bodies_match_fixtures() {
     add_remote(&c, &f, "test_cluster", &sim.transport_address("leader")).await;
     // An API-key proxy remote pointing at the leader.
     ok(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
-    let (st, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
-    assert_eq!(st, 200);
+    let info = ok(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_same_shape(
         &json!({"test_cluster": info["test_cluster"]}),
         &fixture("remote_info_response_sniff_8x.json"),
@@ -369,10 +359,8 @@ async fn cluster_bodies_match_fixtures() {
     );
 
     // cat indices and count.
-    let (st, _) = call(&c, "PUT", &format!("{f}/my-index-000001"), None).await;
-    assert_eq!(st, 200);
-    let (st, body) = call(&c, "GET", &format!("{f}/_cat/indices?format=json"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "PUT", &format!("{f}/my-index-000001"), None).await;
+    let body = ok(&c, "GET", &format!("{f}/_cat/indices?format=json"), None).await;
     assert_same_shape(
         &body,
         &fixture("cat_indices_response_8x.json"),
@@ -386,17 +374,15 @@ async fn cluster_bodies_match_fixtures() {
 #[tokio::test]
 async fn follower_settings_match_fixture() {
     let (sim, c, l, f) = pair("8.11.0").await;
-    let (st, _) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/foo"),
         Some(json!({"settings": {"index": {"soft_deletes": {"enabled": true}}}})),
     )
     .await;
-    assert_eq!(st, 200);
     follow(&c, &f, "bar", "foo").await;
-    let (st, body) = call(&c, "GET", &format!("{f}/bar/_settings"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/bar/_settings"), None).await;
     assert_same_shape(
         &body,
         &fixture("indices_get_settings_follower.reconstructed.json"),
@@ -472,14 +458,13 @@ async fn ccr_errors_match_fixtures() {
     assert_eq!((st, b), (200, json!({"indices": []})));
 
     // Unreachable remote: license state unknown.
-    let (st, _) = call(
+    ok(
         &c,
         "POST",
         &format!("{f}/_sim/remote/remote_cluster/disconnect"),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     let (st, b) = put("baz", "remote_cluster", "leader_index").await;
     let (fs, fk, _) = fixture_error("error_remote_unreachable_license_unknown.reconstructed.json");
     assert_eq!(
@@ -542,10 +527,8 @@ async fn ccr_errors_match_fixtures() {
         );
     }
     // No license check on pause, info, auto-follow get.
-    let (st, _) = call(&c, "GET", &format!("{f}/bar/_ccr/info"), None).await;
-    assert_eq!(st, 200);
-    let (st, _) = call(&c, "GET", &format!("{f}/_ccr/auto_follow"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "GET", &format!("{f}/bar/_ccr/info"), None).await;
+    ok(&c, "GET", &format!("{f}/_ccr/auto_follow"), None).await;
     let _ = l;
     sim.shutdown().await;
 }
@@ -553,14 +536,13 @@ async fn ccr_errors_match_fixtures() {
 #[tokio::test]
 async fn soft_deletes_error_on_7x_leader() {
     let (sim, c, l, f) = pair("7.17.0").await;
-    let (st, _) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/foo"),
         Some(json!({"settings": {"index.soft_deletes.enabled": false}})),
     )
     .await;
-    assert_eq!(st, 200);
     let (st, b) = call(
         &c,
         "PUT",

@@ -180,8 +180,7 @@ async fn stats_cat_health_nodes_head() {
     assert_eq!(head.status().as_u16(), 200);
     let head = c.head(format!("{l}/zzz")).send().await.unwrap();
     assert_eq!(head.status().as_u16(), 404);
-    let (st, idx) = call(&c, "GET", &format!("{f}/a-copy"), None).await;
-    assert_eq!(st, 200);
+    let idx = ok(&c, "GET", &format!("{f}/a-copy"), None).await;
     assert_eq!(
         idx["a-copy"]["settings"]["index"]["xpack"]["ccr"]["following_index"],
         "true"

@@ -117,8 +117,7 @@ async fn isolated_leader_looks_unreachable() {
 #[tokio::test]
 async fn stopped_cluster_resets_connections_and_is_unreachable() {
     let e = Env::new(1, json!({})).await;
-    let (st, _) = call(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
     assert!(
         e.c.get(format!("{}/", e.l)).send().await.is_err(),
         "requests to a stopped cluster fail"
@@ -131,8 +130,7 @@ async fn stopped_cluster_resets_connections_and_is_unreachable() {
         (200, json!(true))
     );
     e.sim.cluster("leader").start().unwrap();
-    let (st, _) = call(&e.c, "GET", &format!("{}/", e.l), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/", e.l), None).await;
     let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
     assert_eq!(info["leader"]["connected"], true);
 }
@@ -283,8 +281,7 @@ async fn drift_moves_the_follower_counts_but_not_the_checkpoints() {
         .drift_docs("logs_copy", 2)
         .unwrap();
     assert_eq!(e.follower_counts().await, [17, 17, 17, 17, 17, 15]);
-    let (st, _) = call(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
     assert_eq!(e.follower_counts().await, [15; 6]);
     // Never below zero; `{"docs": 0}` clears.
     e.post(
@@ -356,14 +353,13 @@ async fn retention_lease_loss_makes_a_lagging_follower_fail() {
         .disconnect_remote("leader")
         .unwrap();
     e.sim.cluster("leader").index_docs("logs", 10).unwrap();
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/leader/logs/retention_lease_loss", e.l),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     e.sim.cluster("follower").connect_remote("leader").unwrap();
     e.advance(200);
     let s = e.shard(0).await;
@@ -388,14 +384,13 @@ async fn retention_lease_loss_makes_a_lagging_follower_fail() {
 #[tokio::test]
 async fn leader_deletion_is_fatal_for_followers() {
     let e = Env::new(1, json!({})).await;
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/leader/logs/delete", e.l),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     e.advance(100);
     let s = e.shard(0).await;
     assert_eq!(
@@ -453,8 +448,7 @@ async fn latency_and_http_faults() {
     let e = Env::new(1, json!({})).await;
     e.post("/_sim/latency", Some(json!({"ms": 150}))).await;
     let start = Instant::now();
-    let (st, _) = call(&e.c, "GET", &format!("{}/", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/", e.f), None).await;
     assert!(start.elapsed() >= Duration::from_millis(150));
     e.post("/_sim/latency", Some(json!({"ms": 0}))).await;
 
@@ -463,8 +457,7 @@ async fn latency_and_http_faults() {
     let (st, b) = call(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
     assert_error_type((st, &b), 503, "cluster_block_exception");
     // The control plane is never faulted.
-    let (st, _) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
 
     e.sim
         .cluster("follower")
@@ -503,8 +496,7 @@ async fn latency_and_http_faults() {
     )
     .await;
     assert_eq!(st, 400);
-    let (st, _) = call(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
     ok(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
 }
 
@@ -515,14 +507,13 @@ async fn steady_writes_replicate_over_time() {
         json!({"max_read_request_operation_count": 1, "max_outstanding_read_requests": 1}),
     )
     .await;
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/writes/logs", e.l),
         Some(json!({"docs_per_second": 100})),
     )
     .await;
-    assert_eq!(st, 200);
     e.advance(2_000);
     assert_eq!(e.sim.cluster("leader").doc_count("logs"), Some(200));
     // One op per request, one request in flight, 50 ms per round trip: 20 ops/s.
@@ -684,8 +675,7 @@ async fn state_and_request_counters() {
     let e = Env::new(2, json!({})).await;
     e.sim.cluster("leader").index_docs("logs", 7).unwrap();
     e.advance(200);
-    let (st, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
-    assert_eq!(st, 200);
+    let state = ok(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
     let fol = &state["followers"]["logs_copy"];
     assert_eq!(fol["status"], "active");
     assert_eq!(fol["leader_docs"], 7);

@@ -189,8 +189,7 @@ async fn auto_follow_active_and_pause_from_7_5() {
         Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["a*"]})),
     )
     .await;
-    let (st, _) = call(&c, "POST", &format!("{f}/_ccr/auto_follow/p/pause"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "POST", &format!("{f}/_ccr/auto_follow/p/pause"), None).await;
     let (_, b) = call(&c, "GET", &format!("{f}/_ccr/auto_follow/p"), None).await;
     assert_eq!(b["patterns"][0]["pattern"]["active"], false);
     assert!(

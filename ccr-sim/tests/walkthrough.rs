@@ -45,8 +45,7 @@ async fn ccr_walkthrough_over_http() {
 
     // Register the remote; it shows connected.
     add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
-    let (st, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
-    assert_eq!(st, 200);
+    let info = ok(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_eq!(info["leader"]["connected"], true, "{info}");
     assert_eq!(
         info["leader"]["seeds"],
@@ -157,8 +156,7 @@ async fn ccr_walkthrough_over_http() {
     .await;
 
     // Stats and info while active.
-    let (st, stats) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let stats = ok(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
     let shards = stats["indices"][0]["shards"].as_array().unwrap();
     assert_eq!(shards.len(), 2);
     let written: u64 = shards
@@ -198,8 +196,7 @@ async fn ccr_walkthrough_over_http() {
         ),
     )
     .await;
-    let (st, _) = call(&c, "POST", &format!("{f}/myindex_follow/_close"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "POST", &format!("{f}/myindex_follow/_close"), None).await;
     expect_error(
         &c,
         "POST",
@@ -300,22 +297,20 @@ async fn ccr_walkthrough_over_http() {
         ),
     )
     .await;
-    let (st, settings) = call(
+    let settings = ok(
         &c,
         "GET",
         &format!("{f}/myindex_follow/_settings?flat_settings=true"),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     assert!(
         settings["myindex_follow"]["settings"]
             .get("index.xpack.ccr.following_index")
             .is_none(),
         "{settings}"
     );
-    let (st, _) = call(&c, "POST", &format!("{f}/myindex_follow/_open"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "POST", &format!("{f}/myindex_follow/_open"), None).await;
     let (st, _) = call(
         &c,
         "POST",
