@@ -183,33 +183,24 @@ async fn ccr_walkthrough_over_http() {
             .starts_with("task with id {"),
         "{body}"
     );
-    expect_error(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-        (
-            400,
-            "illegal_argument_exception",
+    // Unfollow is refused while open, and once closed, while still active.
+    for (not_yet, then) in [("closed", Some("_close")), ("paused", None)] {
+        let reason = format!(
             "cannot convert the follower index [myindex_follow] to a non-follower, because it has \
-             not been closed",
-        ),
-    )
-    .await;
-    ok(&c, "POST", &format!("{f}/myindex_follow/_close"), None).await;
-    expect_error(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-        (
-            400,
-            "illegal_argument_exception",
-            "cannot convert the follower index [myindex_follow] to a non-follower, because it has \
-             not been paused",
-        ),
-    )
-    .await;
+             not been {not_yet}"
+        );
+        expect_error(
+            &c,
+            "POST",
+            &format!("{f}/myindex_follow/_ccr/unfollow"),
+            None,
+            (400, "illegal_argument_exception", &reason),
+        )
+        .await;
+        if let Some(action) = then {
+            ok(&c, "POST", &format!("{f}/myindex_follow/{action}"), None).await;
+        }
+    }
 
     // Pause (it is closed too now); pausing twice fails; stats no longer list it.
     let (st, body) = call(
