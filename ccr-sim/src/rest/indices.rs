@@ -391,6 +391,16 @@ fn doc_parse_error(c: &Cluster, e: EsError) -> EsError {
     EsError::new(400, kind, reason).caused_by(e)
 }
 
+/// The answer to a single-document write: the bulk item body without its `status` (that is
+/// the HTTP status here).
+fn write_reply(c: &Cluster, r: &ops::WriteResult, result: &str, status: u16) -> Reply {
+    let mut body = write_json(c, r, result, status);
+    if let Value::Object(m) = &mut body {
+        m.remove("status");
+    }
+    Reply::with_status(status, body)
+}
+
 fn write_json(c: &Cluster, r: &ops::WriteResult, result: &str, status: u16) -> Value {
     let mut m = Map::new();
     m.insert("_index".into(), r.index.clone().into());
@@ -433,11 +443,7 @@ pub(crate) fn index_doc(
     } else {
         ("updated", 200)
     };
-    let mut body = write_json(c, &r, result, status);
-    if let Value::Object(m) = &mut body {
-        m.remove("status");
-    }
-    Ok(Reply::with_status(status, body))
+    Ok(write_reply(c, &r, result, status))
 }
 
 pub(crate) fn get_doc(c: &Cluster, index: &str, id: &str) -> Result<Reply, EsError> {
@@ -477,11 +483,7 @@ pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<Reply
     } else {
         ("not_found", 404)
     };
-    let mut body = write_json(c, &r, result, status);
-    if let Value::Object(m) = &mut body {
-        m.remove("status");
-    }
-    Ok(Reply::with_status(status, body))
+    Ok(write_reply(c, &r, result, status))
 }
 
 /// One parsed bulk line pair: operation, index, id, source.
