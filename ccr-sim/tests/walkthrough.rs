@@ -203,24 +203,10 @@ async fn ccr_walkthrough_over_http() {
     }
 
     // Pause (it is closed too now); pausing twice fails; stats no longer list it.
-    let (st, body) = call(
+    acknowledged_once(
         &c,
-        "POST",
         &format!("{f}/myindex_follow/_ccr/pause_follow"),
-        None,
-    )
-    .await;
-    assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    expect_error(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/pause_follow"),
-        None,
-        (
-            400,
-            "illegal_argument_exception",
-            "no shard follow tasks for [myindex_follow]",
-        ),
+        "no shard follow tasks for [myindex_follow]",
     )
     .await;
     expect_error(
@@ -268,24 +254,10 @@ async fn ccr_walkthrough_over_http() {
     }
 
     // Unfollow, open: a normal writable index.
-    let (st, body) = call(
+    acknowledged_once(
         &c,
-        "POST",
         &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-    )
-    .await;
-    assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    expect_error(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-        (
-            400,
-            "illegal_argument_exception",
-            "index [myindex_follow] is not a follower index",
-        ),
+        "index [myindex_follow] is not a follower index",
     )
     .await;
     let settings = ok(
@@ -333,4 +305,18 @@ async fn ccr_walkthrough_over_http() {
         "{state}"
     );
     sim.shutdown().await;
+}
+
+/// `POST url` is acknowledged once, then refused (400 `illegal_argument_exception`, `reason`).
+async fn acknowledged_once(c: &reqwest::Client, url: &str, reason: &str) {
+    let (st, body) = call(c, "POST", url, None).await;
+    assert_eq!((st, body), (200, json!({"acknowledged": true})));
+    expect_error(
+        c,
+        "POST",
+        url,
+        None,
+        (400, "illegal_argument_exception", reason),
+    )
+    .await;
 }
