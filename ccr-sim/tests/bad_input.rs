@@ -15,26 +15,21 @@ async fn one(version: &str) -> (Sim, reqwest::Client, String) {
 #[tokio::test]
 async fn malformed_and_missing_bodies() {
     let (sim, c, u) = one("8.15.0").await;
-    let (st, b) = call_json(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "{\"remote_cluster\": ",
-    )
-    .await;
+    let follow = format!("{u}/x/_ccr/follow");
+    let (st, b) = call_json(&c, "PUT", &follow, "{\"remote_cluster\": ").await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert!(
         b["error"]["reason"].as_str().unwrap().starts_with("[1:"),
         "{b}"
     );
-    let (st, b) = call_json(&c, "PUT", &format!("{u}/x/_ccr/follow"), "").await;
+    let (st, b) = call_json(&c, "PUT", &follow, "").await;
     assert_error((st, &b), 400, "parse_exception", "request body is required");
-    let (st, b) = call_json(&c, "PUT", &format!("{u}/x/_ccr/follow"), "[1,2]").await;
+    let (st, b) = call_json(&c, "PUT", &follow, "[1,2]").await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
     expect_error(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": "r", "leader_index": "l", "colour": "blue"})),
         (
             400,
@@ -46,16 +41,29 @@ async fn malformed_and_missing_bodies() {
     let (st, b) = call(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": 7, "leader_index": "l"})),
     )
     .await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
-    expect_error(&c, "PUT", &format!("{u}/x/_ccr/follow"), Some(json!({"max_read_request_operation_count": 0, "max_retry_delay": "10m"})), (400, "action_request_validation_exception", "Validation Failed: 1: max_read_request_operation_count must be larger than 0;2: [max_retry_delay] must be less than [5m] but was [10m];3: remote_cluster is missing;4: leader_index is missing;")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &follow,
+        Some(json!({"max_read_request_operation_count": 0, "max_retry_delay": "10m"})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: max_read_request_operation_count must be larger than 0;\
+             2: [max_retry_delay] must be less than [5m] but was [10m];\
+             3: remote_cluster is missing;4: leader_index is missing;",
+        ),
+    )
+    .await;
     let (st, b) = call(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": "r", "leader_index": "l", "max_read_request_size": "lots"})),
     )
     .await;

@@ -272,20 +272,64 @@ async fn auto_follow_put_checks_the_remote() {
         ),
     )
     .await;
-    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(json!({"leader_index_patterns": []})), (400, "action_request_validation_exception", "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(json!({"leader_index_patterns": []})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;",
+        ),
+    )
+    .await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
-    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(body.clone()), (400, "status_exception", "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(body.clone()),
+        (
+            400,
+            "status_exception",
+            "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined",
+        ),
+    )
+    .await;
     sim.cluster("follower").connect_remote("leader").unwrap();
     sim.cluster("leader")
         .set_license(ccr_sim::License::basic())
         .unwrap();
-    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(body.clone()), (400, "status_exception", "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(body.clone()),
+        (
+            400,
+            "status_exception",
+            "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]",
+        ),
+    )
+    .await;
     sim.cluster("leader")
         .set_license(ccr_sim::License::trial())
         .unwrap();
     let mut with_settings = body.clone();
     with_settings["settings"] = json!({"index.number_of_shards": 2});
-    expect_error(&c, "PUT", &format!("{f}/_ccr/auto_follow/p"), Some(with_settings), (400, "illegal_argument_exception", "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(with_settings),
+        (
+            400,
+            "illegal_argument_exception",
+            "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}",
+        ),
+    )
+    .await;
     sim.shutdown().await;
 }
 

@@ -294,7 +294,18 @@ async fn follow_body_fields_by_version() {
     )
     .await;
     assert_eq!(s["dst"]["settings"]["index.number_of_replicas"], "0");
-    expect_error(&c, "PUT", &format!("{f}/dst2/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}})), (400, "illegal_argument_exception", "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}")).await;
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/dst2/_ccr/follow"),
+        Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}})),
+        (
+            400,
+            "illegal_argument_exception",
+            "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}",
+        ),
+    )
+    .await;
     sim.shutdown().await;
 }
 
