@@ -259,11 +259,12 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
 #[tokio::test]
 async fn auto_follow_put_checks_the_remote() {
     let (sim, c, _l, f) = setup().await;
+    let put = format!("{f}/_ccr/auto_follow/p");
     let body = json!({"remote_cluster": "leader", "leader_index_patterns": ["x*"]});
     expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(json!({"remote_cluster": "nope", "leader_index_patterns": ["x*"]})),
         (
             404,
@@ -275,7 +276,7 @@ async fn auto_follow_put_checks_the_remote() {
     expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(json!({"leader_index_patterns": []})),
         (
             400,
@@ -288,7 +289,7 @@ async fn auto_follow_put_checks_the_remote() {
     expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(body.clone()),
         (
             400,
@@ -304,7 +305,7 @@ async fn auto_follow_put_checks_the_remote() {
     expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(body.clone()),
         (
             400,
@@ -321,7 +322,7 @@ async fn auto_follow_put_checks_the_remote() {
     expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(with_settings),
         (
             400,
