@@ -19,6 +19,9 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub mod policy;
+pub use policy::{OnLeaderDeleted, PolicySettings, Window};
+
 /// Where the daemon looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ccr-sentinel/ccr-sentinel.toml";
 /// Prefix of environment overrides (`CCR_SENTINEL_HTTP__LISTEN=...`).
@@ -75,6 +78,8 @@ pub struct RawConfig {
     pub auto_follow: Vec<RawAutoFollow>,
     #[serde(default)]
     pub health: RawHealth,
+    #[serde(default)]
+    pub policy: policy::RawPolicy,
 }
 
 /// `[http]`
@@ -181,6 +186,9 @@ pub struct RawFollower {
     pub leader_index: String,
     #[serde(default)]
     pub follower_index: String,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    #[serde(default)]
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`
@@ -246,6 +254,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "followers",
             "auto_follow",
             "health",
+            "policy",
         ],
         "http" => &["listen"],
         "log" => &["level", "format"],
@@ -271,7 +280,15 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "server_name",
             "skip_unavailable",
         ],
-        "followers[]" => &["cluster", "remote", "leader_index", "follower_index"],
+        "followers[]" => &[
+            "cluster",
+            "remote",
+            "leader_index",
+            "follower_index",
+            "promote",
+        ],
+        "policy" => policy::POLICY_KEYS,
+        "policy.windows[]" => policy::WINDOW_KEYS,
         "auto_follow[]" => &[
             "cluster",
             "name",
@@ -306,6 +323,7 @@ pub struct Config {
     pub followers: Vec<FollowerSettings>,
     pub auto_follow: Vec<AutoFollowSettings>,
     pub health: HealthThresholds,
+    pub policy: PolicySettings,
 }
 
 /// `[http]`, validated.
@@ -402,6 +420,8 @@ pub struct FollowerSettings {
     pub remote: String,
     pub leader_index: String,
     pub follower_index: String,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`, validated.
@@ -620,6 +640,18 @@ fn prune_unknown(value: &mut config::Value, section: &str, path: &str, problems:
                 if let ValueKind::Array(items) = &mut child.kind {
                     for (i, item) in items.iter_mut().enumerate() {
                         prune_unknown(item, &sub, &format!("{key}[{i}]"), problems);
+                    }
+                }
+            }
+            ("policy", "windows") => {
+                if let ValueKind::Array(items) = &mut child.kind {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        prune_unknown(
+                            item,
+                            "policy.windows[]",
+                            &format!("policy.windows[{i}]"),
+                            problems,
+                        );
                     }
                 }
             }
@@ -915,6 +947,7 @@ impl RawConfig {
                 remote: f.remote,
                 leader_index: f.leader_index,
                 follower_index: f.follower_index,
+                promote: f.promote,
             });
         }
 
@@ -971,13 +1004,21 @@ impl RawConfig {
             ));
         }
 
+        let policy = policy::validate(self.policy, &mut p);
+
         if !p.is_empty() {
             return Err(p);
         }
         // Every Option below is Some when no problem was recorded; the fallbacks are unreachable but keep this
         // function free of panics.
-        let (Some(listen), Some(poll), Some(doc_counts), Some(reconcile), Some(max_read)) =
-            (listen, poll, doc_counts, reconcile, max_read)
+        let (
+            Some(listen),
+            Some(poll),
+            Some(doc_counts),
+            Some(reconcile),
+            Some(max_read),
+            Some(policy),
+        ) = (listen, poll, doc_counts, reconcile, max_read, policy)
         else {
             return Err(vec!["internal error: incomplete validation".into()]);
         };
@@ -1002,6 +1043,7 @@ impl RawConfig {
                 max_docs_difference: self.health.max_docs_difference,
                 job_overdue_periods: self.health.job_overdue_periods,
             },
+            policy,
         })
     }
 }
