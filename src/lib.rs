@@ -4,6 +4,7 @@
 //! (pure), [`report`] joins both for [`metrics`], [`http`] and the CLI. [`schedule`] runs the jobs,
 //! [`daemon`] wires everything for `ccr-sentinel run`.
 
+pub mod act;
 pub mod cli;
 pub mod config;
 pub mod daemon;
