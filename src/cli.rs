@@ -74,6 +74,16 @@ pub enum Command {
     },
     /// Start an embedded simulated leader and follower with replication running, and watch them.
     Demo(crate::demo::DemoArgs),
+    /// Pause a follower (POST /{index}/_ccr/pause_follow).
+    Pause(crate::commands::FollowerArgs),
+    /// Resume a follower with the configured follow parameters.
+    Resume(crate::commands::FollowerArgs),
+    /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
+    /// after an interruption at any step.
+    Unfollow(crate::commands::FollowerArgs),
+    /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
+    /// several looks), then unfollow it. Refuses otherwise unless --force.
+    Promote(crate::commands::PromoteArgs),
 }
 
 /// `config ...`
@@ -191,6 +201,12 @@ pub fn main() -> ExitCode {
             };
             healthcheck(&base)
         }
+        Command::Pause(a) => crate::commands::follower_command(crate::commands::Which::Pause, a),
+        Command::Resume(a) => crate::commands::follower_command(crate::commands::Which::Resume, a),
+        Command::Unfollow(a) => {
+            crate::commands::follower_command(crate::commands::Which::Unfollow, a)
+        }
+        Command::Promote(a) => crate::commands::promote_command(a),
         Command::Demo(args) => {
             init_logging(LogFormat::Text, None, "warn");
             runtime_then(|| crate::demo::run(args))

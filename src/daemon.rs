@@ -39,6 +39,8 @@ pub struct Daemon {
     pub runner: Runner,
     pub cancel: CancellationToken,
     pub ready: Arc<AtomicBool>,
+    /// The policy engine; set by [`Daemon::run`] (commands such as `status` that only poll never act).
+    pub policy: Option<Arc<crate::policy_runner::PolicyRunner>>,
     extra_jobs: Vec<JobSpec>,
 }
 
@@ -62,6 +64,7 @@ impl Daemon {
             runner,
             cancel,
             ready: Default::default(),
+            policy: None,
             extra_jobs: Vec::new(),
         })
     }
@@ -156,7 +159,14 @@ impl Daemon {
             schedule: self.cfg.schedule.poll.clone(),
             run: Arc::new(move |_| {
                 let d = d.clone();
-                Box::pin(async move { d.poll_once().await })
+                Box::pin(async move {
+                    let outcome = d.poll_once().await;
+                    // Policies are evaluated after every poll, on the report it just built.
+                    if let Some(p) = &d.policy {
+                        p.run_once(&d.report()).await;
+                    }
+                    outcome
+                })
             }),
         }
     }
@@ -182,6 +192,7 @@ impl Daemon {
             tracker: self.tracker.clone(),
             ready: self.ready.clone(),
             overdue_periods: self.cfg.health.job_overdue_periods,
+            policy: self.policy.clone(),
         }
     }
 
@@ -196,10 +207,17 @@ impl Daemon {
     /// Runs until `shutdown` completes: serves HTTP on `listener`, polls once, reports ready, then runs the
     /// jobs on their schedules. Stops within a few seconds of `shutdown`.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        if self.policy.is_none() {
+            self.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+                self.cfg.clone(),
+                &self.observer,
+                self.metrics.actions.clone(),
+            )?));
+        }
         let addr: SocketAddr = listener.local_addr().context("listener address")?;
         let app = router(self.http_state());
         let server_cancel = self.cancel.clone();

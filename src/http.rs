@@ -26,6 +26,8 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// `/health` fails when a job has not run for this many periods.
     pub overdue_periods: u32,
+    /// The policy engine, when the daemon runs one (its last actions go into `/status`).
+    pub policy: Option<Arc<crate::policy_runner::PolicyRunner>>,
 }
 
 /// The router, separate from serving so tests can call it directly.
@@ -93,7 +95,9 @@ async fn status(State(s): State<HttpState>) -> Response {
         Ok(r) => Arc::clone(&r),
         Err(p) => Arc::clone(&p.into_inner()),
     };
+    let policy = s.policy.as_ref().map(|p| p.status());
     Json(json!({
+        "policy": policy,
         "version": env!("CARGO_PKG_VERSION"),
         "ready": s.ready.load(Ordering::Acquire),
         "summary": report.summary(),

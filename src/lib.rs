@@ -6,6 +6,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
@@ -16,6 +17,8 @@ pub mod http;
 pub mod metrics;
 pub mod observe;
 pub mod policy;
+pub mod policy_runner;
 pub mod report;
+pub mod runbook;
 pub mod schedule;
 pub mod systemd;

@@ -299,20 +299,27 @@ pub async fn inspect(c: &EsClient, index: &str) -> Result<IndexView, EsError> {
 /// stays, the next run rolls forward).
 pub type StepHook<'a> = &'a mut (dyn FnMut(&StepReport) -> ControlFlow<()> + Send);
 
+/// What a runbook works with: the executor (clients, dry run, audit), the configuration and the state store.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub exec: &'a Executor,
+    pub cfg: &'a Config,
+    pub store: &'a RunbookStore,
+}
+
 /// The most steps one run takes: the four steps, a clean-up, and a few re-looks after races.
 const MAX_STEPS: usize = 10;
 
 /// Runs the unfollow runbook on `index` of `cluster` until the index is a regular open index.
 pub async fn unfollow(
-    exec: &Executor,
-    cfg: &Config,
-    store: &RunbookStore,
+    ctx: Ctx<'_>,
     cluster: &str,
     index: &str,
     rule: Rule,
     why: &str,
     hook: StepHook<'_>,
 ) -> Result<RunbookOutcome, RunbookError> {
+    let Ctx { exec, cfg, store } = ctx;
     let client = exec
         .client(cluster)
         .ok_or_else(|| RunbookError::UnknownCluster(cluster.to_string()))?
@@ -405,7 +412,10 @@ pub async fn unfollow(
             Ok(v) => v,
             Err(e) => {
                 out.steps.push(report);
-                out.error = Some(format!("cannot look at `{index}` after {}: {e}", step.as_str()));
+                out.error = Some(format!(
+                    "cannot look at `{index}` after {}: {e}",
+                    step.as_str()
+                ));
                 return Ok(out);
             }
         };
@@ -418,7 +428,10 @@ pub async fn unfollow(
                 report.detail = format!(
                     "applied, but the retention leases on the leader could not be removed: {e}"
                 );
-            } else if plan_steps(&next).map(|s| s.first() != Some(&step)).unwrap_or(false) {
+            } else if plan_steps(&next)
+                .map(|s| s.first() != Some(&step))
+                .unwrap_or(false)
+            {
                 // Someone else did this step meanwhile.
                 report.result = ActionResult::AlreadyDone.as_str().into();
                 report.detail = "done by someone else meanwhile".into();
@@ -503,7 +516,9 @@ async fn forget_follower(
     let fail = |detail: String| StepReport {
         step: Step::ForgetFollower,
         result: ActionResult::Failed.as_str().into(),
-        detail: format!("leader-side clean-up not done ({detail}); cause: {cause}; to finish: {manual}"),
+        detail: format!(
+            "leader-side clean-up not done ({detail}); cause: {cause}; to finish: {manual}"
+        ),
     };
     let Some(leader) = cfg.leader_cluster(&rec.cluster, &rec.remote_cluster) else {
         return fail(format!(
@@ -611,7 +626,9 @@ fn sample_ok(s: &CatchUpSample) -> Result<(), String> {
         return Err(format!("{lag} operations behind the leader"));
     }
     if s.shards.iter().any(|(l, m, _)| m > l) {
-        return Err("the leader has operations above its global checkpoint (writes in flight)".into());
+        return Err(
+            "the leader has operations above its global checkpoint (writes in flight)".into(),
+        );
     }
     match (s.leader_docs, s.follower_docs) {
         (Some(l), Some(f)) if l == f => Ok(()),
@@ -636,12 +653,21 @@ pub struct PromoteOptions {
 }
 
 /// One look at `index` on `cluster` and its leader.
-pub async fn sample(exec: &Executor, cfg: &Config, cluster: &str, index: &str) -> Result<CatchUpSample, String> {
+pub async fn sample(
+    exec: &Executor,
+    cfg: &Config,
+    cluster: &str,
+    index: &str,
+) -> Result<CatchUpSample, String> {
     let c = exec
         .client(cluster)
         .ok_or_else(|| format!("cluster `{cluster}` is not configured"))?;
     let info = c.follow_info(index).await.map_err(|e| e.to_string())?;
-    let Some(fi) = info.follower_indices.into_iter().find(|f| f.follower_index == index) else {
+    let Some(fi) = info
+        .follower_indices
+        .into_iter()
+        .find(|f| f.follower_index == index)
+    else {
         return Ok(CatchUpSample::default());
     };
     let mut s = CatchUpSample {
@@ -663,32 +689,34 @@ pub async fn sample(exec: &Executor, cfg: &Config, cluster: &str, index: &str) -
             }
         }
     }
-    let count = |client: &EsClient, name: String| async move {
-        let rows = client.cat_indices().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(rows.into_iter().find(|r| r.index == name).and_then(|r| r.docs_count))
-    };
-    s.follower_docs = count(c, index.to_string()).await?;
+    s.follower_docs = doc_count(c, index).await?;
     if let Some(lc) = cfg
         .leader_cluster(cluster, &fi.remote_cluster)
         .and_then(|l| exec.client(l))
     {
-        s.leader_docs = count(lc, fi.leader_index.clone()).await?;
+        s.leader_docs = doc_count(lc, &fi.leader_index).await?;
     }
     Ok(s)
 }
 
+async fn doc_count(c: &EsClient, index: &str) -> Result<Option<i64>, String> {
+    let rows = c.cat_indices().await.map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .find(|r| r.index == index)
+        .and_then(|r| r.docs_count))
+}
+
 /// Promote: wait until caught up (unless `force`), then run the unfollow runbook. A refusal is an outcome
 /// with `error` set and no step taken.
-#[allow(clippy::too_many_arguments)]
 pub async fn promote(
-    exec: &Executor,
-    cfg: &Config,
-    store: &RunbookStore,
+    ctx: Ctx<'_>,
     cluster: &str,
     index: &str,
     opts: &PromoteOptions,
     hook: StepHook<'_>,
 ) -> Result<RunbookOutcome, RunbookError> {
+    let Ctx { exec, cfg, store } = ctx;
     let refuse = |why: String| RunbookOutcome {
         cluster: cluster.to_string(),
         follower_index: index.to_string(),
@@ -739,7 +767,7 @@ pub async fn promote(
             opts.stable_polls
         )
     };
-    unfollow(exec, cfg, store, cluster, index, Rule::Manual, &why, hook).await
+    unfollow(ctx, cluster, index, Rule::Manual, &why, hook).await
 }
 
 #[cfg(test)]
@@ -762,15 +790,44 @@ mod tests {
     fn plan_steps_rolls_forward_from_every_state() {
         use FollowerStatus::*;
         use Step::*;
-        let cases: Vec<(&str, IndexView, Result<Vec<Step>, &str>)> = vec![
-            ("active follower", view(true, true, Some(Active)), Ok(vec![Pause, Close, Unfollow, Open])),
-            ("paused follower", view(true, true, Some(Paused)), Ok(vec![Close, Unfollow, Open])),
-            ("paused and closed", view(true, false, Some(Paused)), Ok(vec![Unfollow, Open])),
-            ("active and closed", view(true, false, Some(Active)), Ok(vec![Pause, Unfollow, Open])),
-            ("unfollowed, still closed", view(true, false, None), Ok(vec![Open])),
-            ("regular open index: done", view(true, true, None), Ok(vec![])),
+        type Case<'a> = (&'a str, IndexView, Result<Vec<Step>, &'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                "active follower",
+                view(true, true, Some(Active)),
+                Ok(vec![Pause, Close, Unfollow, Open]),
+            ),
+            (
+                "paused follower",
+                view(true, true, Some(Paused)),
+                Ok(vec![Close, Unfollow, Open]),
+            ),
+            (
+                "paused and closed",
+                view(true, false, Some(Paused)),
+                Ok(vec![Unfollow, Open]),
+            ),
+            (
+                "active and closed",
+                view(true, false, Some(Active)),
+                Ok(vec![Pause, Unfollow, Open]),
+            ),
+            (
+                "unfollowed, still closed",
+                view(true, false, None),
+                Ok(vec![Open]),
+            ),
+            (
+                "regular open index: done",
+                view(true, true, None),
+                Ok(vec![]),
+            ),
             ("missing", view(false, false, None), Err("does not exist")),
-            ("unknown status", view(true, true, Some(Unknown)), Err("neither active nor paused")),
+            (
+                "unknown status",
+                view(true, true, Some(Unknown)),
+                Err("neither active nor paused"),
+            ),
         ];
         for (name, v, want) in cases {
             match (plan_steps(&v), want) {
@@ -795,26 +852,63 @@ mod tests {
     fn promote_ready_table() {
         let ok = s(9, 9, (10, 10));
         let cases: Vec<(&str, Vec<CatchUpSample>, Result<(), &str>)> = vec![
-            ("three quiet caught-up looks", vec![ok.clone(), ok.clone(), ok.clone()], Ok(())),
-            ("too few looks", vec![ok.clone(), ok.clone()], Err("2 of 3 looks")),
-            ("lagging", vec![ok.clone(), ok.clone(), s(12, 9, (13, 10))], Err("3 operations behind")),
-            ("doc counts differ", vec![ok.clone(), ok.clone(), s(9, 9, (10, 8))], Err("difference 2")),
-            ("leader still written", vec![ok.clone(), s(10, 10, (11, 11)), s(11, 11, (12, 12))], Err("still receiving writes")),
-            ("an old bad look is forgotten", vec![s(5, 1, (6, 2)), ok.clone(), ok.clone(), ok.clone()], Ok(())),
+            (
+                "three quiet caught-up looks",
+                vec![ok.clone(), ok.clone(), ok.clone()],
+                Ok(()),
+            ),
+            (
+                "too few looks",
+                vec![ok.clone(), ok.clone()],
+                Err("2 of 3 looks"),
+            ),
+            (
+                "lagging",
+                vec![ok.clone(), ok.clone(), s(12, 9, (13, 10))],
+                Err("3 operations behind"),
+            ),
+            (
+                "doc counts differ",
+                vec![ok.clone(), ok.clone(), s(9, 9, (10, 8))],
+                Err("difference 2"),
+            ),
+            (
+                "leader still written",
+                vec![ok.clone(), s(10, 10, (11, 11)), s(11, 11, (12, 12))],
+                Err("still receiving writes"),
+            ),
+            (
+                "an old bad look is forgotten",
+                vec![s(5, 1, (6, 2)), ok.clone(), ok.clone(), ok.clone()],
+                Ok(()),
+            ),
             (
                 "paused",
-                vec![CatchUpSample { status: Some(FollowerStatus::Paused), ..Default::default() }],
+                vec![CatchUpSample {
+                    status: Some(FollowerStatus::Paused),
+                    ..Default::default()
+                }],
                 Err("paused"),
             ),
-            ("not a follower", vec![CatchUpSample::default()], Err("not an active follower")),
+            (
+                "not a follower",
+                vec![CatchUpSample::default()],
+                Err("not an active follower"),
+            ),
             (
                 "fatal",
-                vec![CatchUpSample { fatal: Some("boom".into()), ..ok.clone() }],
+                vec![CatchUpSample {
+                    fatal: Some("boom".into()),
+                    ..ok.clone()
+                }],
                 Err("fatal exception: boom"),
             ),
             (
                 "in-flight operations above the checkpoint",
-                vec![CatchUpSample { shards: vec![(9, 11, 9)], ..ok.clone() }],
+                vec![CatchUpSample {
+                    shards: vec![(9, 11, 9)],
+                    ..ok.clone()
+                }],
                 Err("above its global checkpoint"),
             ),
         ];

@@ -1,0 +1,505 @@
+//! Policies and action commands against the simulator over real HTTP on loopback: the commands as processes,
+//! the runbook interrupted after each step, the daemon's policies (fatal recovery, needs_refollow, windows),
+//! and dry run sending no mutating request.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ccr_sentinel::act::Executor;
+use ccr_sentinel::history::Rule;
+use ccr_sentinel::runbook::{self, RunbookStore, Step, StepReport};
+use ccr_sim::{ClusterConfig, HttpFaults, Sim};
+use serde_json::{json, Value};
+
+fn must(r: (u16, Value), what: &str) -> Value {
+    assert_eq!(r.0, 200, "{what}: {}", r.1);
+    r.1
+}
+
+/// A leader and a follower cluster (real clock), the follower connected to the leader as `leader`.
+async fn sim() -> Sim {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .unwrap();
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim
+}
+
+/// Creates leader index `leader` with `docs` documents and follows it as `follower`, waiting until caught up.
+async fn following(sim: &Sim, leader: &str, follower: &str, docs: u64) {
+    must(
+        sim.cluster("leader").request(
+            "PUT",
+            &format!("/{leader}"),
+            Some(json!({"settings": {"index.number_of_shards": 2}})),
+        ),
+        "leader index",
+    );
+    sim.cluster("leader").index_docs(leader, docs).unwrap();
+    sim.cluster("follower")
+        .follow(follower, "leader", leader)
+        .unwrap();
+    wait_for(&format!("{follower} catches up"), || {
+        sim.cluster("follower").doc_count(follower) == Some(docs)
+    })
+    .await;
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn config(sim: &Sim, state_dir: &Path, extra: &str) -> String {
+    format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+[schedule]
+poll = "* * * * * *"
+doc_counts = "* * * * * *"
+[clusters.leader]
+url = "{leader}"
+timeout = "2s"
+[clusters.follower]
+url = "{follower}"
+timeout = "2s"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{seeds}"]
+[audit]
+file = "{audit}"
+{extra}
+"#,
+        leader = sim.url("leader"),
+        follower = sim.url("follower"),
+        seeds = sim.transport_address("leader"),
+        audit = state_dir.join("audit.jsonl").display(),
+    )
+}
+
+fn policy(state_dir: &Path, extra: &str) -> String {
+    format!(
+        "[policy]\nstate_dir = \"{}\"\npromote_poll_interval = \"100ms\"\npromote_stable_polls = 3\npromote_timeout = \"10s\"\n{extra}\n",
+        state_dir.display()
+    )
+}
+
+fn follower_toml(leader: &str, follower: &str, extra: &str) -> String {
+    format!(
+        "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"{leader}\"\nfollower_index = \"{follower}\"\n{extra}\n"
+    )
+}
+
+fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("ccr-sentinel.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the CLI as a process (blocking, off the runtime's worker).
+async fn cli(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+            .args(&args)
+            .env_remove("CCR_SENTINEL_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn args(cmd: &[&str], config: &Path) -> Vec<String> {
+    let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    v.push("--config".into());
+    v.push(config.display().to_string());
+    v
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `_ccr/info` status of `index` on the follower: `Some("active"|"paused")`, `None` when not a follower.
+fn follower_status(sim: &Sim, index: &str) -> Option<String> {
+    let info = must(
+        sim.cluster("follower")
+            .request("GET", &format!("/{index}/_ccr/info"), None),
+        "follow info",
+    );
+    info["follower_indices"][0]["status"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The index is a regular open index holding `docs` documents, and takes writes.
+fn assert_regular_and_writable(sim: &Sim, index: &str, docs: u64) {
+    assert_eq!(
+        follower_status(sim, index),
+        None,
+        "{index} is still a follower"
+    );
+    let cat = must(
+        sim.cluster("follower").request(
+            "GET",
+            &format!("/_cat/indices/{index}?format=json&h=index,status,docs.count"),
+            None,
+        ),
+        "cat",
+    );
+    assert_eq!(cat[0]["status"], "open", "{cat}");
+    assert_eq!(sim.cluster("follower").doc_count(index), Some(docs));
+    let (status, body) = sim.cluster("follower").request(
+        "PUT",
+        &format!("/{index}/_doc/after-unfollow"),
+        Some(json!({"x": 1})),
+    );
+    assert!(
+        status == 200 || status == 201,
+        "write refused: {status} {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfollow_command_turns_a_follower_into_a_writable_index() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 20).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("logs", "logs-copy", "")),
+    );
+    let out = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in ["pause", "close", "unfollow", "open"] {
+        assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
+    }
+    assert_regular_and_writable(&sim, "logs-copy", 20);
+    // The audit file has one line per step, rule manual.
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .inspect(|e| assert_eq!(e["rule"], "manual"))
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        ["pause_follow", "close_index", "unfollow", "open_index"]
+    );
+    // A second run has nothing to do and says so.
+    let again = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to do"),
+        "{}",
+        text(&again)
+    );
+    sim.shutdown().await;
+}
+
+fn executor(cfg: &ccr_sentinel::config::Config) -> Executor {
+    let clients = cfg
+        .clusters
+        .iter()
+        .map(|(n, c)| (n.clone(), ccr_sentinel::es::EsClient::new(c).unwrap()))
+        .collect();
+    Executor::new(clients)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let steps = [Step::Pause, Step::Close, Step::Unfollow];
+    let mut toml = config(&sim, dir.path(), &policy(dir.path(), ""));
+    for i in 0..steps.len() * 2 {
+        toml += &follower_toml(&format!("l{i}"), &format!("f{i}"), "");
+    }
+    let cfg_path = write_config(dir.path(), &toml);
+    let cfg = ccr_sentinel::config::load(&cfg_path).unwrap();
+    let exec = executor(&cfg);
+    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    for (n, stop_after) in steps.iter().enumerate() {
+        // Two ways to be interrupted: the process dies right after the step (the hook stops the runbook, like a
+        // kill), or the next request fails (every request answered 503).
+        for (variant, fail_next) in [(0, false), (1, true)] {
+            let i = n * 2 + variant;
+            let (leader, follower) = (format!("l{i}"), format!("f{i}"));
+            following(&sim, &leader, &follower, 10 + i as u64).await;
+            let sim_ref = &sim;
+            let mut hook = |s: &StepReport| {
+                if s.step != *stop_after {
+                    return ControlFlow::Continue(());
+                }
+                if fail_next {
+                    for c in ["follower", "leader"] {
+                        sim_ref
+                            .cluster(c)
+                            .set_http_faults(HttpFaults {
+                                error_rate: 1.0,
+                                ..Default::default()
+                            })
+                            .unwrap();
+                    }
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            };
+            let ctx = runbook::Ctx {
+                exec: &exec,
+                cfg: &cfg,
+                store: &store,
+            };
+            let out =
+                runbook::unfollow(ctx, "follower", &follower, Rule::Manual, "test", &mut hook)
+                    .await
+                    .unwrap();
+            assert!(!out.finished, "{out:?}");
+            assert_eq!(
+                out.steps.iter().filter(|s| s.result == "success").count(),
+                n + 1,
+                "{out:?}"
+            );
+            for c in ["follower", "leader"] {
+                sim.cluster(c).clear_faults().unwrap();
+            }
+            assert!(
+                store
+                    .in_progress()
+                    .contains(&format!("follower/{follower}")),
+                "the record of the interrupted runbook stays"
+            );
+            // The interrupted state is real: after close (or unfollow) the index is left closed. (With the
+            // failure variant the next request was applied by the cluster but its answer lost, so the state is
+            // one step further; the next run must cope with that too.)
+            if !fail_next {
+                let closed = sim.cluster("follower").state()["indices"][&follower]["status"]
+                    == json!("close");
+                assert_eq!(closed, *stop_after != Step::Pause, "after {stop_after:?}");
+            }
+
+            let again = cli(args(&["unfollow", &follower], &cfg_path)).await;
+            assert_eq!(
+                again.status.code(),
+                Some(0),
+                "after {stop_after:?}: {}",
+                text(&again)
+            );
+            let stdout = String::from_utf8_lossy(&again.stdout);
+            // Steps already done are not repeated.
+            for done in &steps[..=n] {
+                assert!(
+                    !stdout.contains(&format!("  {} ", done.as_str())),
+                    "{done:?} repeated after {stop_after:?}: {}",
+                    text(&again)
+                );
+            }
+            if !fail_next {
+                assert!(stdout.contains("  open "), "{}", text(&again));
+            }
+            assert_regular_and_writable(&sim, &follower, 10 + i as u64);
+            assert!(!store
+                .in_progress()
+                .contains(&format!("follower/{follower}")));
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfollow_whose_lease_removal_fails_finishes_and_cleans_up_on_the_leader() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("logs", "logs-copy", "")),
+    );
+    // The follower cluster loses its connection to the leader: unfollow cannot remove the leases itself.
+    sim.cluster("follower").disconnect_remote("leader").unwrap();
+    sim.cluster("leader").reset_requests();
+    let out = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("retention leases on the leader could not be removed"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("forget_follower"), "{}", text(&out));
+    assert_regular_and_writable(&sim, "logs-copy", 5);
+    let leader_requests = sim.cluster("leader").requests();
+    assert_eq!(
+        leader_requests
+            .by_endpoint
+            .get("POST /{index}/_ccr/forget_follower")
+            .copied(),
+        Some(1),
+        "{leader_requests:?}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_cuts_over_a_caught_up_follower_and_refuses_a_lagging_one() {
+    let sim = sim().await;
+    following(&sim, "done", "done-copy", 30).await;
+    following(&sim, "busy", "busy-copy", 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("done", "done-copy", "")
+            + &follower_toml("busy", "busy-copy", "")),
+    );
+    // Writes keep flowing into `busy`: its follower cannot be shown caught up.
+    sim.cluster("leader").set_writes("busy", 200.0).unwrap();
+    let refused = cli(args(&["promote", "busy-copy"], &cfg)).await;
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("not caught up"), "{}", text(&refused));
+    assert_eq!(
+        follower_status(&sim, "busy-copy").as_deref(),
+        Some("active")
+    );
+
+    let out = cli(args(&["promote", "done-copy"], &cfg)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_regular_and_writable(&sim, "done-copy", 30);
+
+    // --force cuts over regardless.
+    let forced = cli(args(&["promote", "busy-copy", "--force"], &cfg)).await;
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(follower_status(&sim, "busy-copy"), None);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_commands_and_exit_statuses() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 5).await;
+    must(
+        sim.cluster("follower").request("PUT", "/plain", None),
+        "plain index",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("logs", "logs-copy", "")),
+    );
+    let out = cli(args(&["pause", "logs-copy"], &cfg)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("paused")
+    );
+    // The pause is remembered as intended, for a running daemon.
+    let h = ccr_sentinel::history::History::load(dir.path()).unwrap();
+    assert_eq!(
+        h.follower("follower", "logs-copy")
+            .unwrap()
+            .paused_by_us
+            .as_ref()
+            .unwrap()
+            .rule,
+        Rule::Manual
+    );
+    let again = cli(args(&["pause", "logs-copy"], &cfg)).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already"),
+        "{}",
+        text(&again)
+    );
+    let out = cli(args(&["resume", "logs-copy"], &cfg)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("active")
+    );
+
+    let bad = cli(args(&["pause", "plain", "--cluster", "follower"], &cfg)).await;
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not a follower"),
+        "{}",
+        text(&bad)
+    );
+    let bad = cli(args(&["pause", "logs-copy", "--cluster", "nope"], &cfg)).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let bad = cli(args(&["promote"], &cfg)).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_sends_no_mutating_request() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("logs", "logs-copy", "")),
+    );
+    for c in ["leader", "follower"] {
+        sim.cluster(c).reset_requests();
+    }
+    for cmd in [
+        vec!["pause", "logs-copy", "--dry-run"],
+        vec!["resume", "logs-copy", "--dry-run"],
+        vec!["unfollow", "logs-copy", "--dry-run"],
+        vec!["promote", "logs-copy", "--dry-run", "--force"],
+    ] {
+        let out = cli(args(&cmd, &cfg)).await;
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("dry run"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = cli(args(&["unfollow", "logs-copy", "--dry-run"], &cfg)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in ["pause", "close", "unfollow", "open"] {
+        assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
+    }
+    for c in ["leader", "follower"] {
+        let r = sim.cluster(c).requests();
+        assert_eq!(r.mutating, 0, "{c}: {r:?}");
+    }
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("active")
+    );
+    sim.shutdown().await;
+}
