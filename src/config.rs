@@ -82,6 +82,7 @@ pub struct RawConfig {
     pub reconcile: RawReconcile,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
     pub policy: policy::RawPolicy,
 }
 
