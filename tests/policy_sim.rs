@@ -503,3 +503,222 @@ async fn dry_run_sends_no_mutating_request() {
     );
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The daemon's policies
+// ---------------------------------------------------------------------------------------------------------------
+
+struct Running {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn start(toml: &str) -> Self {
+        let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
+        let daemon = ccr_sentinel::daemon::Daemon::new(cfg).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(daemon.run(listener, async move {
+            let _ = rx.await;
+        }));
+        Running { base, stop, task }
+    }
+
+    async fn get(&self, path: &str) -> String {
+        match reqwest::get(format!("{}{path}", self.base)).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn status(&self) -> Value {
+        serde_json::from_str(&self.get("/status").await).unwrap_or(Value::Null)
+    }
+
+    /// Polls `/status` until `pred` holds, or fails after `secs`.
+    async fn wait_status(&self, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.status().await;
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {secs}s; last /status:\n{s:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(8), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn follower_state(s: &Value, index: &str) -> String {
+    s["followers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["follower_index"] == index))
+        .and_then(|f| f["state"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Last actions of a follower in `/status`, newest first, as `action rule result`.
+fn last_actions(s: &Value, index: &str) -> Vec<String> {
+    s["policy"]["last_actions"][format!("follower/{index}")]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    format!(
+                        "{} {} {}",
+                        x["action"].as_str().unwrap_or(""),
+                        x["rule"].as_str().unwrap_or(""),
+                        x["result"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn poll_runs(s: &Value) -> u64 {
+    s["jobs"]["poll"]["runs"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("logs", "logs-copy", "")),
+    )
+    .await;
+    d.wait_status(20, "ready", |s| s["ready"] == true).await;
+    sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
+    sim.cluster("follower").fail_shard("logs-copy", 1).unwrap();
+    sim.cluster("leader").index_docs("logs", 15).unwrap();
+    // Without the pause + resume the stopped shard tasks never replicate the new documents.
+    wait_for("the follower replicates again", || {
+        sim.cluster("follower").doc_count("logs-copy") == Some(25)
+    })
+    .await;
+    let s = d
+        .wait_status(20, "the recovery is in /status", |s| {
+            last_actions(s, "logs-copy").contains(&"pause_resume recover_fatal success".to_string())
+        })
+        .await;
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("active"),
+        "{s:#}"
+    );
+    let metrics = d.get("/metrics").await;
+    for a in ["pause_follow", "resume_follow"] {
+        let series = format!(
+            "ccr_sentinel_actions_total{{action=\"{a}\",result=\"success\",rule=\"recover_fatal\"}} 1"
+        );
+        assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
+    }
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"rule\":\"recover_fatal\""), "{audit}");
+    d.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
+    let sim = sim().await;
+    following(&sim, "gone", "gone-copy", 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("gone", "gone-copy", "")),
+    )
+    .await;
+    d.wait_status(20, "ready", |s| s["ready"] == true).await;
+    // The follower falls behind (paused), the leader drops the history it would need, replication restarts.
+    let f = sim.cluster("follower");
+    must(
+        f.request("POST", "/gone-copy/_ccr/pause_follow", None),
+        "pause",
+    );
+    sim.cluster("leader").index_docs("gone", 5).unwrap();
+    sim.cluster("leader").lose_retention_leases("gone").unwrap();
+    must(
+        f.request("POST", "/gone-copy/_ccr/resume_follow", None),
+        "resume",
+    );
+    let s = d
+        .wait_status(20, "needs_refollow", |s| {
+            follower_state(s, "gone-copy") == "needs_refollow"
+        })
+        .await;
+    sim.cluster("follower").reset_requests();
+    // Several more polls and policy evaluations.
+    let runs = poll_runs(&s);
+    let s = d
+        .wait_status(20, "three more polls", |s| poll_runs(s) >= runs + 3)
+        .await;
+    assert_eq!(follower_state(&s, "gone-copy"), "needs_refollow", "{s:#}");
+    assert!(last_actions(&s, "gone-copy").is_empty(), "{s:#}");
+    let r = sim.cluster("follower").requests();
+    assert_eq!(
+        r.mutating, 0,
+        "the daemon acted on a needs_refollow follower: {r:?}"
+    );
+    d.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maintenance_window_pauses_then_resumes() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 10).await;
+    following(&sim, "other", "other-copy", 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A two-second window every four seconds, for logs-* only.
+    let d = Running::start(
+        &(config(
+            &sim,
+            dir.path(),
+            &policy(
+                dir.path(),
+                "[[policy.windows]]\nname = \"blink\"\nstart = \"*/4 * * * * *\"\nduration = \"2s\"\nfollowers = [\"logs-*\"]",
+            ),
+        ) + &follower_toml("logs", "logs-copy", "")
+            + &follower_toml("other", "other-copy", "")),
+    )
+    .await;
+    d.wait_status(20, "paused by the window", |s| {
+        last_actions(s, "logs-copy").contains(&"pause window success".to_string())
+    })
+    .await;
+    let s = d
+        .wait_status(20, "resumed after the window", |s| {
+            last_actions(s, "logs-copy")
+                .first()
+                .is_some_and(|a| a == "resume window success")
+        })
+        .await;
+    assert!(
+        last_actions(&s, "other-copy").is_empty(),
+        "not selected: {s:#}"
+    );
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("maintenance window `blink`"), "{audit}");
+    d.stop().await;
+    sim.shutdown().await;
+}
