@@ -820,7 +820,7 @@ leader_index_patterns = ["metrics-*"]
                 cause: ErrorCause {
                     kind: Some("illegal_state_exception".into()),
                     reason: Some(reason.into()),
-                    caused_by: None,
+                    ..Default::default()
                 },
             }]
         }
