@@ -722,3 +722,62 @@ async fn a_maintenance_window_pauses_then_resumes() {
     d.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_promotes_a_caught_up_follower_marked_promote() {
+    let sim = sim().await;
+    following(&sim, "old", "old-copy", 12).await;
+    following(&sim, "keep", "keep-copy", 12).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("old", "old-copy", "promote = true")
+            + &follower_toml("keep", "keep-copy", "")),
+    )
+    .await;
+    let s = d
+        .wait_status(30, "promoted", |s| {
+            last_actions(s, "old-copy")
+                .first()
+                .is_some_and(|a| a == "unfollow promote success")
+        })
+        .await;
+    assert_regular_and_writable(&sim, "old-copy", 12);
+    assert_eq!(
+        follower_status(&sim, "keep-copy").as_deref(),
+        Some("active"),
+        "{s:#}"
+    );
+    d.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(&sim, dir.path(), &policy(dir.path(), "dry_run = true"))
+            + &follower_toml("logs", "logs-copy", "promote = true")),
+    )
+    .await;
+    d.wait_status(20, "ready", |s| s["ready"] == true).await;
+    sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
+    for c in ["leader", "follower"] {
+        sim.cluster(c).reset_requests();
+    }
+    let s = d
+        .wait_status(20, "the recovery planned in dry run", |s| {
+            last_actions(s, "logs-copy").contains(&"pause_resume recover_fatal dry_run".to_string())
+        })
+        .await;
+    assert_eq!(s["policy"]["dry_run"], true);
+    for c in ["leader", "follower"] {
+        let r = sim.cluster(c).requests();
+        assert_eq!(r.mutating, 0, "{c}: {r:?}");
+    }
+    assert_eq!(follower_state(&s, "logs-copy"), "failed");
+    d.stop().await;
+    sim.shutdown().await;
+}
