@@ -1704,6 +1704,96 @@ follower_index = "d"
     }
 
     #[test]
+    fn reconcile_sections_settings_and_parameters() {
+        let text = r#"
+[clusters.leader]
+url = "http://127.0.0.1:9200"
+[clusters.follower]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+manage = false
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+settings = { "index.number_of_replicas" = 0, index = { priority = 5 } }
+parameters = { max_read_request_operation_count = 1000, read_poll_timeout = "30s" }
+[[auto_follow]]
+cluster = "follower"
+name = "p"
+remote = "leader"
+leader_index_patterns = ["a-*"]
+active = false
+[reconcile]
+dry_run = true
+apply_parameter_changes = true
+backoff_initial = "5s"
+backoff_max = "1m"
+[audit]
+file = "/tmp/audit.jsonl"
+"#;
+        let cfg = from_toml_str(text).unwrap();
+        assert!(!cfg.remotes[0].manage);
+        let f = &cfg.followers[0];
+        assert_eq!(
+            f.settings
+                .get("index.number_of_replicas")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(
+            f.settings.get("index.priority").map(String::as_str),
+            Some("5")
+        );
+        assert_eq!(f.parameters.max_read_request_operation_count, Some(1000));
+        assert_eq!(f.parameters.read_poll_timeout.as_deref(), Some("30s"));
+        assert_eq!(cfg.auto_follow[0].active, Some(false));
+        assert!(
+            cfg.reconcile.dry_run && cfg.reconcile.apply_parameter_changes && cfg.reconcile.enabled
+        );
+        assert_eq!(cfg.reconcile.backoff_initial, Duration::from_secs(5));
+        assert_eq!(
+            cfg.audit.file.as_deref(),
+            Some(Path::new("/tmp/audit.jsonl"))
+        );
+
+        let bad = text
+            .replace(
+                "read_poll_timeout = \"30s\"",
+                "max_retry_delay = \"10m\", max_write_buffer_size = \"lots\"",
+            )
+            .replace("backoff_max = \"1m\"", "backoff_max = \"1s\"");
+        let err = from_toml_str(&bad).unwrap_err().problems.join("\n");
+        for needle in [
+            "`followers[0].parameters.max_retry_delay` = `10m` must be positive and at most 5m",
+            "`followers[0].parameters.max_write_buffer_size` = `lots` is not a positive byte size",
+            "`reconcile.backoff_max` (1s) is shorter than `reconcile.backoff_initial` (5s)",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+        let unknown = text.replace("read_poll_timeout", "read_pol_timeout");
+        assert!(from_toml_str(&unknown).is_err());
+    }
+
+    #[test]
+    fn byte_sizes_and_times() {
+        assert_eq!(parse_byte_size("32mb"), Some(32 << 20));
+        assert_eq!(
+            parse_byte_size("9223372036854775807b"),
+            Some(i64::MAX as u64)
+        );
+        assert_eq!(parse_byte_size("0.5gb"), Some(512 << 20));
+        assert_eq!(parse_byte_size("12"), None);
+        assert_eq!(parse_es_time("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_es_time("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_es_time("soon"), None);
+    }
+
+    #[test]
     fn cron_accepts_six_and_five_fields() {
         assert_eq!(
             parse_cron("*/15 * * * * *").unwrap().period,

@@ -112,8 +112,6 @@ impl SelfMetrics {
 pub struct Metrics {
     pub registry: Registry,
     pub own: SelfMetrics,
-    /// `ccr_sentinel_actions_total` and `ccr_sentinel_reconcile_actions_total`, counted by [`crate::act`].
-    pub actions: crate::act::ActionMetrics,
 }
 
 impl Metrics {
@@ -132,15 +130,7 @@ impl Metrics {
         for c in boxed {
             registry.register(c).expect("metric names are unique");
         }
-        let actions = crate::act::ActionMetrics::new();
-        actions
-            .register(&registry)
-            .expect("metric names are unique");
-        Self {
-            registry,
-            own,
-            actions,
-        }
+        Self { registry, own }
     }
 
     /// The text exposition of every metric.

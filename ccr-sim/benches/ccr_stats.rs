@@ -1,1 +1,143 @@
-fn main() {}
+//! How fast the simulator answers `GET /_ccr/stats` for 2,000 followers of 5 shards each
+//! (10,000 shard follow tasks), over real HTTP, with the real-time ticker running.
+//!
+//! Run with `cargo bench -p ccr-sim --bench ccr_stats`. Plain `main` (no criterion): it prints
+//! the setup time, the response size and min/median/max latency of the stats call.
+
+use std::time::{Duration, Instant};
+
+use ccr_sim::{ClusterConfig, Sim};
+
+const FOLLOWERS: usize = 2_000;
+const SHARDS: usize = 5;
+const ROUNDS: usize = 20;
+
+#[tokio::main]
+async fn main() {
+    let setup = Instant::now();
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .expect("start the simulator");
+    let leader = sim.cluster("leader");
+    let follower = sim.cluster("follower");
+    let seeds = sim.transport_address("leader");
+    let (st, body) = follower.request(
+        "PUT",
+        "/_cluster/settings",
+        Some(serde_json::json!({"persistent": {"cluster.remote.leader.seeds": [seeds]}})),
+    );
+    assert_eq!(st, 200, "{body}");
+    for i in 0..FOLLOWERS {
+        let name = format!("logs-{i:04}");
+        leader
+            .create_index(&name, SHARDS)
+            .expect("create leader index");
+        leader.index_docs(&name, 20).expect("write leader docs");
+        follower
+            .follow(&format!("{name}-copy"), "leader", &name)
+            .expect("follow");
+    }
+    // Keep some replication going while we measure.
+    for i in 0..50 {
+        leader
+            .set_writes(&format!("logs-{i:04}"), 20.0)
+            .expect("steady writes");
+    }
+    println!(
+        "setup: {FOLLOWERS} followers x {SHARDS} shards in {:?}",
+        setup.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("{}/_ccr/stats", sim.url("follower"));
+    let mut times = Vec::with_capacity(ROUNDS);
+    let mut size = 0;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .expect("send")
+            .bytes()
+            .await
+            .expect("body");
+        times.push(start.elapsed());
+        size = body.len();
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
+        let shards: usize = v["follow_stats"]["indices"]
+            .as_array()
+            .expect("indices")
+            .iter()
+            .map(|i| i["shards"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(shards, FOLLOWERS * SHARDS);
+    }
+    times.sort();
+    println!(
+        "GET /_ccr/stats ({} shard tasks, {:.1} MB): min {:?}, median {:?}, max {:?} over {ROUNDS} calls",
+        FOLLOWERS * SHARDS,
+        size as f64 / 1e6,
+        times[0],
+        times[ROUNDS / 2],
+        times[ROUNDS - 1]
+    );
+    sim.shutdown().await;
+    tick_cost().await;
+}
+
+/// The same setup on a deterministic clock: how long one 50 ms simulation step (every shard
+/// task, 50 indices under writes) holds the world lock.
+async fn tick_cost() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .expect("start the simulator");
+    let leader = sim.cluster("leader");
+    let follower = sim.cluster("follower");
+    let seeds = sim.transport_address("leader");
+    follower.request(
+        "PUT",
+        "/_cluster/settings",
+        Some(serde_json::json!({"persistent": {"cluster.remote.leader.seeds": [seeds]}})),
+    );
+    for i in 0..FOLLOWERS {
+        let name = format!("logs-{i:04}");
+        leader
+            .create_index(&name, SHARDS)
+            .expect("create leader index");
+        follower
+            .follow(&format!("{name}-copy"), "leader", &name)
+            .expect("follow");
+    }
+    for i in 0..50 {
+        leader
+            .set_writes(&format!("logs-{i:04}"), 20.0)
+            .expect("steady writes");
+    }
+    let mut times = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        sim.advance(Duration::from_millis(50)).expect("advance");
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!(
+        "one 50 ms simulation step over {} shard tasks: min {:?}, median {:?}, max {:?}",
+        FOLLOWERS * SHARDS,
+        times[0],
+        times[ROUNDS / 2],
+        times[ROUNDS - 1]
+    );
+    sim.shutdown().await;
+}

@@ -118,7 +118,12 @@ pub enum Action {
     Isolate {},
     /// Undo `Isolate`.
     Rejoin {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation).
+    /// The whole cluster goes down: every Elasticsearch request has its connection reset and
+    /// followers of it see it as unreachable (the `/_sim/` control plane keeps answering).
+    Stop {},
+    /// Undo `Stop`.
+    Start {},
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, isolation, stop).
     ClearFaults {},
 }
 
@@ -236,9 +241,11 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
             index,
             docs_per_second,
         } => {
-            if !docs_per_second.is_finite() || *docs_per_second < 0.0 {
+            if !docs_per_second.is_finite()
+                || !(0.0..=MAX_DOCS_PER_SECOND).contains(docs_per_second)
+            {
                 return Err(SimError::Invalid(format!(
-                    "docs_per_second must be >= 0, got {docs_per_second}"
+                    "docs_per_second must be between 0 and {MAX_DOCS_PER_SECOND}, got {docs_per_second}"
                 )));
             }
             if *docs_per_second == 0.0 {
@@ -253,7 +260,14 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                 );
             }
         }
-        Action::IndexDocs { index, count } => ops::write_generated(c, index, *count, epoch)?,
+        Action::IndexDocs { index, count } => {
+            if *count > MAX_DOCS_PER_CALL {
+                return Err(SimError::Invalid(format!(
+                    "count must be at most {MAX_DOCS_PER_CALL} per call, got {count}"
+                )));
+            }
+            ops::write_generated(c, index, *count, epoch)?
+        }
         Action::CreateIndex { index, shards } => {
             let mut settings = BTreeMap::new();
             if let Some(n) = shards {
@@ -263,10 +277,13 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
         }
         Action::Isolate {} => c.up = false,
         Action::Rejoin {} => c.up = true,
+        Action::Stop {} => c.stopped = true,
+        Action::Start {} => c.stopped = false,
         Action::ClearFaults {} => {
             c.faults = Default::default();
             c.writers.clear();
             c.up = true;
+            c.stopped = false;
         }
     }
     Ok(())
@@ -374,6 +391,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "license": c.license,
             "security": c.security.is_some(),
             "isolated": !c.up,
+            "stopped": c.stopped,
         },
         "clock": {
             "mode": if w.clock.is_deterministic() { "deterministic" } else { "real" },
@@ -397,15 +415,29 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
     })
 }
 
+/// The longest single clock step accepted.
+const MAX_ADVANCE_MS: u64 = 30 * 86_400_000;
+/// Limits that keep one control call from holding the world lock for long.
+const MAX_DOCS_PER_CALL: u64 = 1_000_000;
+const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
+
 /// Advances a deterministic clock in tick-sized steps, running the simulation at each step.
 pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
     let mut w = shared.lock();
     if !w.clock.is_deterministic() {
         return Err(SimError::NotDeterministic);
     }
+    if ms > MAX_ADVANCE_MS {
+        return Err(SimError::Invalid(format!(
+            "cannot advance the clock by {ms} ms at once (at most {MAX_ADVANCE_MS} ms, 30 days)"
+        )));
+    }
+    // 50 ms steps, but at most 2,000 steps per call so a long jump stays quick; the tick scales
+    // replication, writers and retries by the elapsed time, so larger steps lose no work.
+    let step_size = (ms / 2_000).max(crate::replication::TICK_MS);
     let mut left = ms;
     while left > 0 {
-        let step = left.min(crate::replication::TICK_MS);
+        let step = left.min(step_size);
         w.clock.step(step);
         crate::replication::tick(&mut w);
         left -= step;
@@ -544,6 +576,8 @@ pub(crate) fn handle_http(
         }
         ("POST", ["_sim", "isolate"]) => Action::Isolate {},
         ("POST", ["_sim", "rejoin"]) => Action::Rejoin {},
+        ("POST", ["_sim", "stop"]) => Action::Stop {},
+        ("POST", ["_sim", "start"]) => Action::Start {},
         ("DELETE", ["_sim", "faults"]) => Action::ClearFaults {},
         _ => {
             return bad(

@@ -18,6 +18,8 @@
 //!
 //! See `ccr-sim/README.md` for the control API (`/_sim/...`), faults and scenario files.
 
+#![warn(missing_docs)]
+
 mod clock;
 mod control;
 mod error;

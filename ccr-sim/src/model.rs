@@ -38,7 +38,7 @@ impl World {
         let addr = addr.trim().replace("localhost:", "127.0.0.1:");
         self.clusters
             .iter()
-            .position(|c| c.transport_addr == addr && c.up)
+            .position(|c| c.transport_addr == addr && c.up && !c.stopped)
     }
 }
 
@@ -224,8 +224,10 @@ pub(crate) struct Cluster {
     pub doc_cap: usize,
     /// Bumped on index creation/deletion, so auto-follow only rescans on change.
     pub metadata_version: u64,
-    /// False after the cluster was stopped with the `stop` fault: remotes cannot reach it.
+    /// False while isolated: remotes cannot reach it.
     pub up: bool,
+    /// True while stopped: HTTP connections are reset and remotes cannot reach it.
+    pub stopped: bool,
 }
 
 impl Cluster {

@@ -426,17 +426,62 @@ pub(crate) fn check_follow_settings(
     )))
 }
 
+/// What `create_follower` needs.
+pub(crate) struct NewFollower<'a> {
+    pub follower: &'a str,
+    pub alias: &'a str,
+    pub leader: &'a str,
+    pub params: FollowParams,
+    pub overrides: BTreeMap<String, String>,
+    /// The authenticated caller on the follower, whose privileges are checked on the leader
+    /// when the leader has security (None: not checked).
+    pub user: Option<&'a str>,
+}
+
+/// The leader-side privilege check of put follow (CcrLicenseChecker.hasPrivilegesToFollowIndices).
+pub(crate) fn check_leader_privileges(
+    leader: &Cluster,
+    user: Option<&str>,
+    what: &str,
+) -> Result<(), EsError> {
+    let (Some(sec), Some(user)) = (&leader.security, user) else {
+        return Ok(());
+    };
+    let allowed = sec
+        .users
+        .iter()
+        .any(|u| u.name == user && u.role != crate::model::Role::None)
+        || sec
+            .api_keys
+            .iter()
+            .any(|k| k.owner == user && k.role != crate::model::Role::None);
+    if allowed {
+        return Ok(());
+    }
+    Err(EsError::new(
+        403,
+        "security_exception",
+        format!(
+            "insufficient privileges to follow index [{what}], privilege for action [indices:data/read/xpack/ccr/shard_changes] is missing, privilege for action [indices:monitor/stats] is missing"
+        ),
+    ))
+}
+
 /// Creates a follower index by "restoring" the leader and starts its shard tasks.
 /// The caller has checked the body and the local license.
 pub(crate) fn create_follower(
     w: &mut World,
     ci: usize,
-    follower: &str,
-    alias: &str,
-    leader: &str,
-    params: FollowParams,
-    overrides: BTreeMap<String, String>,
+    spec: NewFollower<'_>,
 ) -> Result<(), EsError> {
+    let NewFollower {
+        follower,
+        alias,
+        leader,
+        params,
+        overrides,
+        user,
+    } = spec;
     let li = connected_remote(w, ci, alias, Some(leader))?;
     let now = w.clock.now_ms();
     let now_epoch = w.clock.epoch_ms();
@@ -444,6 +489,7 @@ pub(crate) fn create_follower(
         .indices
         .get(leader)
         .ok_or_else(|| EsError::index_not_found(leader))?;
+    check_leader_privileges(&w.clusters[li], user, leader)?;
     if !lidx.soft_deletes {
         return Err(EsError::illegal_argument(format!(
             "leader index [{leader}] does not have soft deletes enabled"
@@ -650,6 +696,11 @@ pub(crate) fn resume_follow(
         .map(|h| ShardTask::new(h.max_seq_no(), now))
         .collect();
     fidx.tasks = Some(FollowTasks { params, shards });
+    // New shard tasks (re-)add their retention lease on the leader.
+    let lease = lease_id(&w.clusters[ci].name, &w.clusters[ci].indices[index], &meta);
+    if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
+        l.leases.insert(lease);
+    }
     Ok(())
 }
 

@@ -320,15 +320,15 @@ fn run_auto_follow(w: &mut World, now: u64) {
                     .transpose()
                     .unwrap_or_default()
                     .unwrap_or_default();
-                match ops::create_follower(
-                    w,
-                    ci,
-                    &follower,
-                    &p.remote_cluster,
-                    &leader,
-                    p.params.clone(),
+                let spec = ops::NewFollower {
+                    follower: &follower,
+                    alias: &p.remote_cluster,
+                    leader: &leader,
+                    params: p.params.clone(),
                     overrides,
-                ) {
+                    user: None,
+                };
+                match ops::create_follower(w, ci, spec) {
                     Ok(()) => followed.push(uuid),
                     Err(e) => failed.push((leader, e)),
                 }

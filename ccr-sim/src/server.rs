@@ -196,9 +196,19 @@ async fn handler(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let req = Req::new(method.as_str(), &target, body.to_vec(), auth);
+    let mut req = Req::new(method.as_str(), &target, body.to_vec(), auth);
+    req.content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let (reply, product_header, latency, fault) = {
         let mut w = st.shared.lock();
+        if w.clusters[st.ci].stopped {
+            // A stopped cluster answers nothing: not even counted.
+            drop(w);
+            conn.kill.store(true, Ordering::SeqCst);
+            return Response::new(Body::empty());
+        }
         let reply = rest::handle(&mut w, st.ci, &req);
         let c = &w.clusters[st.ci];
         let product = (c.version.major, c.version.minor);
@@ -260,7 +270,11 @@ async fn handler(
         },
         Fault::Truncated => {
             let full = render_body(&reply.body, &req);
-            let cut = full[..full.len() / 2].to_string();
+            let mut at = full.len() / 2;
+            while !full.is_char_boundary(at) {
+                at -= 1;
+            }
+            let cut = full[..at].to_string();
             Reply {
                 status: reply.status,
                 body: ReplyBody::Raw(cut),

@@ -159,6 +159,7 @@ impl SimBuilder {
                 doc_cap: cfg.doc_cap,
                 metadata_version: 1,
                 up: true,
+                stopped: false,
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
@@ -475,6 +476,17 @@ impl ClusterHandle {
         self.apply(Action::Rejoin {})
     }
 
+    /// The whole cluster goes down: its HTTP connections are reset and followers of it see it
+    /// unreachable (the control plane keeps answering).
+    pub fn stop(&self) -> Result<(), SimError> {
+        self.apply(Action::Stop {})
+    }
+
+    /// Undoes [`ClusterHandle::stop`].
+    pub fn start(&self) -> Result<(), SimError> {
+        self.apply(Action::Start {})
+    }
+
     /// Clears every fault.
     pub fn clear_faults(&self) -> Result<(), SimError> {
         self.apply(Action::ClearFaults {})
@@ -508,7 +520,8 @@ impl ClusterHandle {
     /// faults): handy for test setup. Returns the status and the JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let req = crate::rest::Req::new(method, path, bytes, None);
+        let mut req = crate::rest::Req::new(method, path, bytes, None);
+        req.content_type = Some("application/json".into());
         let mut w = self.shared.lock();
         // Control calls bypass security: act as the cluster itself.
         let sec = w.clusters[self.ci].security.take();

@@ -683,3 +683,58 @@ async fn replication_progress_is_visible_in_stats() {
     assert!(shard["bytes_read"].as_u64().unwrap() > 0);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn leader_privileges_match_fixture() {
+    let sim =
+        Sim::builder()
+            .cluster(ClusterConfig::new("leader").security(
+                Security::new().user("test_ccr", "pw", Role::Monitor).user(
+                    "other",
+                    "pw",
+                    Role::None,
+                ),
+            ))
+            .cluster(
+                ClusterConfig::new("follower").security(
+                    Security::new()
+                        .user("test_ccr", "pw", Role::Superuser)
+                        .user("other", "pw", Role::Superuser),
+                ),
+            )
+            .start()
+            .await
+            .unwrap();
+    let (leader, follower) = (sim.cluster("leader"), sim.cluster("follower"));
+    leader.create_index("unallowed-index", 1).unwrap();
+    let (st, _) = follower.request(
+        "PUT",
+        "/_cluster/settings",
+        Some(json!({"persistent": {"cluster.remote.remote_cluster.seeds": [sim.transport_address("leader")]}})),
+    );
+    assert_eq!(st, 200);
+    let c = client();
+    let put = |user: &'static str, index: &'static str| {
+        let c = c.clone();
+        let url = format!("{}/{index}-copy/_ccr/follow", sim.url("follower"));
+        async move {
+            let resp = c
+                .put(url)
+                .basic_auth(user, Some("pw"))
+                .json(&json!({"remote_cluster": "remote_cluster", "leader_index": index}))
+                .send()
+                .await
+                .unwrap();
+            let st = resp.status().as_u16();
+            (st, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, b) = put("other", "unallowed-index").await;
+    assert_fixture_error(
+        (st, &b),
+        "error_insufficient_privileges_leader.reconstructed.json",
+    );
+    let (st, b) = put("test_ccr", "unallowed-index").await;
+    assert_eq!(st, 200, "{b}");
+    sim.shutdown().await;
+}

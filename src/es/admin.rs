@@ -534,6 +534,8 @@ pub enum FailureReason {
     Unsupported,
     /// The target is already in the requested state (resume of an active follower).
     AlreadyDone,
+    /// The follower's parameters differ from the configuration and `apply_parameter_changes` is off.
+    ParameterDrift,
     /// Timeouts, connection problems, 5xx, 429: retry later.
     Unavailable,
     /// Anything else.
@@ -560,6 +562,7 @@ impl FailureReason {
             FailureReason::WrongState => "wrong_state",
             FailureReason::Unsupported => "unsupported",
             FailureReason::AlreadyDone => "already_done",
+            FailureReason::ParameterDrift => "parameter_drift",
             FailureReason::Unavailable => "unavailable",
             FailureReason::Other => "other",
         }
@@ -578,6 +581,7 @@ impl FailureReason {
                 | FailureReason::Unauthorized
                 | FailureReason::InvalidSettings
                 | FailureReason::Unsupported
+                | FailureReason::ParameterDrift
         )
     }
 }

@@ -40,6 +40,7 @@ pub(crate) fn put_follow(
     ci: usize,
     follower: &str,
     req: &Req,
+    user: Option<&str>,
 ) -> Result<Reply, EsError> {
     const P: &str = "put_follow_request";
     let v = w.clusters[ci].version;
@@ -74,7 +75,15 @@ pub(crate) fn put_follow(
     let wait = wait_for_active_shards(req)?;
     w.clusters[ci].ccr_allowed()?;
     let (remote, leader) = (remote.unwrap_or_default(), leader.unwrap_or_default());
-    ops::create_follower(w, ci, follower, &remote, &leader, params, settings)?;
+    let spec = ops::NewFollower {
+        follower,
+        alias: &remote,
+        leader: &leader,
+        params,
+        overrides: settings,
+        user,
+    };
+    ops::create_follower(w, ci, spec)?;
     let body = match wait {
         None => {
             json!({"follow_index_created": true, "follow_index_shards_acked": false, "index_following_started": false})
@@ -522,6 +531,7 @@ pub(crate) fn put_auto_follow(
     ci: usize,
     name: &str,
     req: &Req,
+    user: Option<&str>,
 ) -> Result<Reply, EsError> {
     const P: &str = "put_auto_follow_pattern_request";
     let v = w.clusters[ci].version;
@@ -566,6 +576,7 @@ pub(crate) fn put_auto_follow(
     let remote = remote.unwrap_or_default();
     let patterns = patterns.unwrap_or_default();
     let li = ops::connected_remote(w, ci, &remote, None)?;
+    ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
     if let Some(s) = &settings {
         let flat = ops::flat_index_settings(&Value::Object(s.clone()))?;
         ops::check_follow_settings(&flat, "auto-follow pattern")?;

@@ -227,7 +227,8 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
     Ok(Reply::json(Value::Object(out)))
 }
 
-pub(crate) fn close(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+/// `warn_default`: 7.x warns when `wait_for_active_shards` is not given.
+pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
     let names = resolve(c, expr, true, false)?;
     let mut indices = Map::new();
     for n in &names {
@@ -241,7 +242,7 @@ pub(crate) fn close(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     } else {
         Reply::ack()
     };
-    if c.version.major == 7 {
+    if c.version.major == 7 && warn_default {
         r.headers.push((
             "Warning".into(),
             "299 Elasticsearch-7 \"the default value for the ?wait_for_active_shards parameter will change from '0' to 'index-setting' in version 8; specify '?wait_for_active_shards=index-setting' to adopt the future default behaviour, or '?wait_for_active_shards=0' to preserve today's behaviour\"".into(),
@@ -628,10 +629,10 @@ pub(crate) fn search(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply
     };
     let size = num("size", 10)?;
     let from = num("from", 0)?;
-    if from + size > 10_000 {
+    if from.saturating_add(size) > 10_000 {
         return Err(EsError::illegal_argument(format!(
             "Result window is too large, from + size must be less than or equal to: [10000] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-            from + size
+            from.saturating_add(size)
         )));
     }
     let names = resolve(c, expr.unwrap_or("_all"), false, true)?;

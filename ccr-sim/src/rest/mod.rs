@@ -22,6 +22,8 @@ pub(crate) struct Req {
     pub query: BTreeMap<String, String>,
     pub body: Vec<u8>,
     pub authorization: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
 }
 
 impl Req {
@@ -52,6 +54,7 @@ impl Req {
             query,
             body,
             authorization,
+            content_type: None,
         }
     }
 
@@ -399,8 +402,7 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MANAGE,
             false,
         ),
-        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
-        ([i], "PUT") => r(
+        ([i], "PUT") if *i != "_all" => r(
             K::CreateIndex(own(i)),
             "PUT /{index}",
             "indices:admin/create",
@@ -421,6 +423,9 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             INDEX_MONITOR,
             false,
         ),
+        // Single-segment paths are index names for ES's `/{index}` handlers; longer unknown
+        // `_`-paths have no handler.
+        ([i, ..], _) if i.starts_with('_') && *i != "_all" => None,
         ([i, "_close"], "POST") => r(
             K::CloseIndex(own(i)),
             "POST /{index}/_close",
@@ -590,9 +595,34 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     }
 }
 
-/// ES's answer for a path/method it has no handler for.
-fn no_handler(req: &Req) -> Reply {
+/// ES's answer for a path/method it has no handler for: 405 listing the allowed methods when
+/// the path exists with other methods, else 400.
+fn no_handler(req: &Req, version: crate::version::Version) -> Reply {
     let path = req.uri.split('?').next().unwrap_or("/");
+    let allowed: Vec<&str> = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+        .into_iter()
+        .filter(|m| {
+            let probe = Req {
+                method: (*m).to_string(),
+                ..req.clone()
+            };
+            route(&probe, version).is_some()
+        })
+        .collect();
+    if !allowed.is_empty() {
+        return Reply::with_status(
+            405,
+            json!({
+                "error": format!(
+                    "Incorrect HTTP method for uri [{}] and method [{}], allowed: [{}]",
+                    path,
+                    req.method,
+                    allowed.join(", ")
+                ),
+                "status": 405
+            }),
+        );
+    }
     Reply::with_status(
         400,
         json!({
@@ -600,6 +630,37 @@ fn no_handler(req: &Req) -> Reply {
             "status": 400
         }),
     )
+}
+
+/// ES only reads bodies whose `Content-Type` it knows (JSON, NDJSON, the versioned
+/// `application/vnd.elasticsearch+json` forms, YAML, CBOR, Smile); anything else is a 406.
+fn check_content_type(req: &Req) -> Option<Reply> {
+    if req.body.is_empty() {
+        return None;
+    }
+    let ct = req.content_type.as_deref().unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let known = [
+        "application/json",
+        "application/x-ndjson",
+        "application/vnd.elasticsearch+json",
+        "application/vnd.elasticsearch+x-ndjson",
+        "application/yaml",
+        "application/cbor",
+        "application/smile",
+    ];
+    if known.contains(&mime.as_str()) {
+        return None;
+    }
+    Some(Reply::with_status(
+        406,
+        json!({"error": format!("Content-Type header [{ct}] is not supported"), "status": 406}),
+    ))
 }
 
 /// The identity of an authenticated caller.
@@ -724,26 +785,36 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
         }
         *c.requests.by_endpoint.entry(key).or_insert(0) += 1;
     }
+    if let Some(reply) = check_content_type(req) {
+        return reply;
+    }
     let caller = match authenticate(&w.clusters[ci], req) {
         Ok(c) => c,
         Err(e) => return Reply::error(&e, version.major),
     };
     let Some(route) = route else {
-        return no_handler(req);
+        return no_handler(req, version);
     };
     if let Some(caller) = &caller {
         if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
             return Reply::error(&e, version.major);
         }
     }
-    let result = dispatch(w, ci, req, &route.kind);
+    let user = caller.as_ref().map(|c| c.user.as_str());
+    let result = dispatch(w, ci, req, &route.kind, user);
     match result {
         Ok(r) => r,
         Err(e) => Reply::error(&e, version.major),
     }
 }
 
-fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Reply, EsError> {
+fn dispatch(
+    w: &mut World,
+    ci: usize,
+    req: &Req,
+    kind: &RouteKind,
+    user: Option<&str>,
+) -> Result<Reply, EsError> {
     use RouteKind as K;
     match kind {
         K::Root => cluster::root(&w.clusters[ci]),
@@ -758,7 +829,11 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::CreateIndex(i) => indices::create(w, ci, i, req),
         K::DeleteIndex(i) => indices::delete(&mut w.clusters[ci], i),
         K::GetIndex(i) => indices::get_index(&w.clusters[ci], i, req),
-        K::CloseIndex(i) => indices::close(&mut w.clusters[ci], i),
+        K::CloseIndex(i) => indices::close(
+            &mut w.clusters[ci],
+            i,
+            req.q("wait_for_active_shards").is_none(),
+        ),
         K::OpenIndex(i) => indices::open(&mut w.clusters[ci], i),
         K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
         K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
@@ -772,7 +847,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::Bulk(i) => indices::bulk(w, ci, i.as_deref(), req),
         K::Search(i) => indices::search(&w.clusters[ci], i.as_deref(), req),
         K::Refresh(i) => indices::refresh(&w.clusters[ci], i.as_deref()),
-        K::Follow(i) => ccr::put_follow(w, ci, i, req),
+        K::Follow(i) => ccr::put_follow(w, ci, i, req, user),
         K::PauseFollow(i) => ccr::pause_follow(&mut w.clusters[ci], i),
         K::ResumeFollow(i) => ccr::resume_follow(w, ci, i, req),
         K::Unfollow(i) => ccr::unfollow(w, ci, i),
@@ -781,7 +856,7 @@ fn dispatch(w: &mut World, ci: usize, req: &Req, kind: &RouteKind) -> Result<Rep
         K::FollowInfo(i) => ccr::follow_info(&w.clusters[ci], i),
         K::ForgetFollower(i) => ccr::forget_follower(&mut w.clusters[ci], i, req),
         K::GetAutoFollow(n) => ccr::get_auto_follow(&w.clusters[ci], n.as_deref()),
-        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req),
+        K::PutAutoFollow(n) => ccr::put_auto_follow(w, ci, n, req, user),
         K::DeleteAutoFollow(n) => ccr::delete_auto_follow(&mut w.clusters[ci], n),
         K::PauseAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, false),
         K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),

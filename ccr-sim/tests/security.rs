@@ -1,0 +1,134 @@
+//! Security: 401 for missing or wrong credentials, 403 for missing privileges.
+
+mod common;
+
+use ccr_sim::{base64_encode, ClusterConfig, Role, Security, Sim};
+use common::*;
+use serde_json::Value;
+
+async fn secure(version: &str) -> Sim {
+    Sim::builder()
+        .cluster(
+            ClusterConfig::new("es").version(version).security(
+                Security::new()
+                    .user("elastic", "changeme", Role::Superuser)
+                    .user("viewer", "pw", Role::Monitor)
+                    .user("nobody", "pw", Role::None)
+                    .api_key("key1", "s3cret", "svc", Role::Superuser)
+                    .api_key("key2", "s3cret", "svc", Role::Monitor),
+            ),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn send(url: &str, method: &str, auth: Option<String>) -> (u16, Value, Vec<String>) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rb = client().request(m, url);
+    if let Some(a) = auth {
+        rb = rb.header("authorization", a);
+    }
+    let resp = rb.send().await.unwrap();
+    let st = resp.status().as_u16();
+    let www = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (st, resp.json().await.unwrap_or(Value::Null), www)
+}
+
+fn basic(u: &str, p: &str) -> Option<String> {
+    Some(format!(
+        "Basic {}",
+        base64_encode(format!("{u}:{p}").as_bytes())
+    ))
+}
+
+#[tokio::test]
+async fn authentication() {
+    let sim = secure("8.15.0").await;
+    let u = sim.url("es");
+    let (st, b, www) = send(&format!("{u}/_ccr/stats?pretty"), "GET", None).await;
+    assert_error(
+        (st, &b),
+        401,
+        "security_exception",
+        "missing authentication credentials for REST request [/_ccr/stats?pretty]",
+    );
+    assert_eq!(www.len(), 3);
+    let (st, b, _) = send(&format!("{u}/_ccr/stats"), "GET", basic("elastic", "wrong")).await;
+    assert_error(
+        (st, &b),
+        401,
+        "security_exception",
+        "unable to authenticate user [elastic] for REST request [/_ccr/stats]",
+    );
+    let (st, _, _) = send(
+        &format!("{u}/_ccr/stats"),
+        "GET",
+        basic("elastic", "changeme"),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let key = Some(format!("ApiKey {}", base64_encode(b"key1:s3cret")));
+    let (st, _, _) = send(&format!("{u}/_ccr/stats"), "GET", key).await;
+    assert_eq!(st, 200);
+    let bad_key = Some(format!("ApiKey {}", base64_encode(b"key1:nope")));
+    let (st, b, _) = send(&format!("{u}/_ccr/stats"), "GET", bad_key).await;
+    assert_eq!(
+        (st, b["error"]["type"].as_str()),
+        (401, Some("security_exception"))
+    );
+    // The control plane needs no credentials.
+    let (st, _, _) = send(&format!("{u}/_sim/state"), "GET", None).await;
+    assert_eq!(st, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn authorization() {
+    let sim = secure("8.15.0").await;
+    let u = sim.url("es");
+    let (st, _, _) = send(&format!("{u}/_ccr/stats"), "GET", basic("viewer", "pw")).await;
+    assert_eq!(st, 200, "monitor may read");
+    let (st, b, _) = send(
+        &format!("{u}/x/_ccr/unfollow"),
+        "POST",
+        basic("viewer", "pw"),
+    )
+    .await;
+    assert_error(
+        (st, &b),
+        403,
+        "security_exception",
+        "action [indices:admin/xpack/ccr/unfollow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the index privileges [manage_follow_index,manage,all]",
+    );
+    let (st, b, _) = send(&format!("{u}/"), "GET", basic("nobody", "pw")).await;
+    assert_eq!(
+        (st, b["error"]["type"].as_str()),
+        (403, Some("security_exception"))
+    );
+    let key2 = Some(format!("ApiKey {}", base64_encode(b"key2:s3cret")));
+    let (st, b, _) = send(&format!("{u}/_cluster/settings"), "PUT", key2).await;
+    assert_error(
+        (st, &b),
+        403,
+        "security_exception",
+        "action [cluster:admin/settings/update] is unauthorized for API key id [key2] of user [svc], this action is granted by the cluster privileges [manage,all]",
+    );
+    // A superuser gets past security to the real answer.
+    let (st, b, _) = send(
+        &format!("{u}/x/_ccr/unfollow"),
+        "POST",
+        basic("elastic", "changeme"),
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"]["type"].as_str()),
+        (404, Some("index_not_found_exception"))
+    );
+    sim.shutdown().await;
+}
