@@ -56,6 +56,7 @@ pub enum Command {
     Status {
         #[command(flatten)]
         config: ConfigArg,
+        /// Output: a table for people, JSON (the /status shape) for scripts.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
@@ -263,7 +264,8 @@ pub fn main() -> ExitCode {
         }
         Command::Promote(a) => crate::commands::promote_command(a),
         Command::Demo(args) => {
-            init_logging(LogFormat::Text, None, "warn");
+            // State changes (and the way back to healthy) are the point of the demo.
+            init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");
             runtime_then(|| crate::demo::run(args))
         }
     }

@@ -84,6 +84,17 @@ pub struct RawConfig {
     pub audit: RawAudit,
     #[serde(default)]
     pub policy: policy::RawPolicy,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]`
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Also export per-shard lag and time-since-last-read series (one series per shard of every follower).
+    #[serde(default)]
+    pub per_shard: bool,
 }
 
 /// `[http]`
@@ -474,6 +485,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "reconcile",
             "audit",
             "policy",
+            "metrics",
         ],
         "http" => &["listen"],
         "log" => &["level", "format"],
@@ -531,6 +543,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "connect_timeout",
         ],
         "audit" => &["file"],
+        "metrics" => &["per_shard"],
         "health" => &[
             "max_lag_operations",
             "max_time_since_last_read",
@@ -560,6 +573,7 @@ pub struct Config {
     pub reconcile: ReconcileSettings,
     pub audit: AuditSettings,
     pub policy: PolicySettings,
+    pub metrics: MetricsSettings,
 }
 
 /// `[reconcile]`, validated.
@@ -595,6 +609,13 @@ impl Default for ReconcileSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditSettings {
     pub file: Option<PathBuf>,
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// Export per-shard series too.
+    pub per_shard: bool,
 }
 
 /// `[http]`, validated.
@@ -1413,6 +1434,9 @@ impl RawConfig {
                 file: self.audit.file,
             },
             policy,
+            metrics: MetricsSettings {
+                per_shard: self.metrics.per_shard,
+            },
         })
     }
 }
@@ -1804,5 +1828,75 @@ file = "/tmp/audit.jsonl"
         assert_eq!(five.period, Duration::from_secs(300));
         assert!(parse_cron("* * *").is_err());
         assert!(parse_cron("61 * * * * *").is_err());
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// Every key of every table, so a key added to a `Raw*` struct but not to `known_keys` (or the reverse)
+    /// shows up as an "unknown key" / "unknown field" problem here.
+    #[test]
+    fn known_keys_match_the_structs() {
+        let text = r#"
+[http]
+listen = "127.0.0.1:9725"
+[log]
+level = "info"
+format = "json"
+[schedule]
+poll = "*/15 * * * * *"
+doc_counts = "0 * * * * *"
+reconcile = "30 */5 * * * *"
+[clusters.a]
+url = "http://127.0.0.1:9200"
+username = "u"
+password = "p"
+password_file = "/nonexistent"
+api_key = "k"
+api_key_file = "/nonexistent"
+ca_cert = "/nonexistent"
+insecure_skip_verify = false
+timeout = "5s"
+[clusters.b]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "b"
+alias = "a"
+leader = "a"
+mode = "proxy"
+seeds = []
+proxy_address = "127.0.0.1:9300"
+server_name = "a"
+skip_unavailable = true
+[[followers]]
+cluster = "b"
+remote = "a"
+leader_index = "x"
+follower_index = "y"
+[[auto_follow]]
+cluster = "b"
+name = "n"
+remote = "a"
+leader_index_patterns = ["x*"]
+leader_index_exclusion_patterns = ["x-old*"]
+follow_index_pattern = "{{leader_index}}-copy"
+[health]
+max_lag_operations = 1
+max_time_since_last_read = "1m"
+max_docs_difference = 0
+job_overdue_periods = 3
+[metrics]
+per_shard = true
+"#;
+        let err = from_toml_str(text).unwrap_err();
+        let all = err.problems.join("\n");
+        assert!(!all.contains("unknown"), "{all}");
+        // The problems are the deliberate ones (both password forms, a missing CA, ...), not schema ones.
+        assert!(
+            all.contains("set either `password` or `password_file`"),
+            "{all}"
+        );
     }
 }

@@ -139,6 +139,28 @@ impl Daemon {
         }
     }
 
+    /// Counts an error, and logs it at `warn` when it is new for its cluster and endpoint (a cluster that stays
+    /// down logs once, then at `debug`, instead of every poll).
+    fn record_error(&self, cluster: &str, e: &EsError) {
+        self.metrics.own.count_error(cluster, e);
+        let message = e.to_string();
+        let repeated = e.endpoint().is_some_and(|endpoint| {
+            let snap = match self.snapshot.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            snap.clusters
+                .get(cluster)
+                .and_then(|c| c.errors.get(&endpoint))
+                .is_some_and(|prev| *prev == message)
+        });
+        if repeated {
+            tracing::debug!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
+        } else {
+            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
+        }
+    }
+
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
         let results = self.observer.poll().await;
@@ -146,8 +168,7 @@ impl Daemon {
         for r in &results {
             for e in r.errors() {
                 ok = false;
-                self.metrics.own.count_error(&r.cluster, e);
-                tracing::warn!(cluster = %r.cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{e}");
+                self.record_error(&r.cluster, e);
             }
         }
         self.update(|snap| {
@@ -168,8 +189,7 @@ impl Daemon {
         let mut ok = true;
         for (cluster, e) in result.errors() {
             ok = false;
-            self.metrics.own.count_error(cluster, e);
-            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{e}");
+            self.record_error(cluster, e);
         }
         let cfg = self.cfg.clone();
         self.update(|snap| snap.apply_doc_counts(&cfg, result));
@@ -312,10 +332,15 @@ impl Daemon {
         if let Some(s) = scheduler {
             s.shutdown().await;
         }
-        if !self.runner.wait_idle(DRAIN_DEADLINE).await {
-            tracing::warn!("a job was still running at shutdown; abandoning it (jobs only read)");
+        // Jobs and HTTP connections drain at the same time, so stopping takes at most one deadline.
+        let (idle, served) = tokio::join!(
+            self.runner.wait_idle(DRAIN_DEADLINE),
+            tokio::time::timeout(DRAIN_DEADLINE, server)
+        );
+        if !idle {
+            tracing::warn!("a job was still running at shutdown; abandoning it");
         }
-        match tokio::time::timeout(DRAIN_DEADLINE, server).await {
+        match served {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server error at shutdown"),
             Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
@@ -327,8 +352,20 @@ impl Daemon {
     }
 }
 
-/// Logs every follower whose state changed between two reports.
+/// Logs every cluster that went up or down and every follower whose state changed between two reports.
 fn log_transitions(old: &Report, new: &Report) {
+    for c in &new.clusters {
+        let was = old.clusters.iter().find(|o| o.name == c.name).map(|o| o.up);
+        match (was, c.up) {
+            (Some(true), false) | (None, false) if c.last_attempt.is_some() => {
+                tracing::warn!(cluster = %c.name, errors = ?c.errors, "cluster is not answering correctly")
+            }
+            (Some(false), true) | (None, true) => {
+                tracing::info!(cluster = %c.name, "cluster answers")
+            }
+            _ => {}
+        }
+    }
     let before: BTreeMap<(&str, &str), FollowerState> = old
         .followers
         .iter()

@@ -107,9 +107,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?;
     }
     for index in LEADER_INDICES {
+        // Small read batches (at most ~2000 operations/s in the simulator) so a burst of writes shows as lag.
         rest.put(
             &format!("{follower}/{index}-copy/_ccr/follow?wait_for_active_shards=1"),
-            json!({"remote_cluster": "leader", "leader_index": index}),
+            json!({"remote_cluster": "leader", "leader_index": index,
+                   "max_read_request_operation_count": 100, "max_outstanding_read_requests": 1}),
         )
         .await?;
     }

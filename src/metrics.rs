@@ -168,6 +168,8 @@ const REPORT_FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
     ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
     ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
     ("elasticsearch_ccr_auto_follow_recent_errors", "Number of entries in auto_follow_stats.recent_auto_follow_errors of the follower cluster.", MetricType::GAUGE, &["follower_cluster"]),
+    ("elasticsearch_ccr_follower_shard_global_checkpoint_lag", "Per shard: leader_global_checkpoint - follower_global_checkpoint. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
+    ("elasticsearch_ccr_follower_shard_time_since_last_read_seconds", "Per shard: time_since_last_read_millis in seconds. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
     ("ccr_sentinel_cluster_up", "1 when the cluster was reached and its latest requests all succeeded.", MetricType::GAUGE, &["cluster"]),
     ("ccr_sentinel_cluster_stale", "1 when some data shown for the cluster is older than a failed refresh.", MetricType::GAUGE, &["cluster"]),
 ];
@@ -246,7 +248,7 @@ impl Families {
     }
 }
 
-fn follower_families(fam: &mut Families, f: &FollowerReport) {
+fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
     let o = &f.observation;
     let l = [
         ("follower_cluster", o.follower_cluster.as_str()),
@@ -319,6 +321,25 @@ fn follower_families(fam: &mut Families, f: &FollowerReport) {
             &l,
             sh.bytes_read.max(0) as f64,
         );
+        if per_shard {
+            for d in &sh.per_shard {
+                let shard = d.shard_id.to_string();
+                let mut with_shard = l.to_vec();
+                with_shard.push(("shard", shard.as_str()));
+                fam.push(
+                    "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
+                    &with_shard,
+                    d.global_checkpoint_lag as f64,
+                );
+                if let Some(ms) = d.time_since_last_read_millis {
+                    fam.push(
+                        "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
+                        &with_shard,
+                        ms as f64 / 1000.0,
+                    );
+                }
+            }
+        }
     } else if o.status.is_some() {
         // A paused follower has no shard tasks; say so rather than leaving the series absent.
         fam.push("elasticsearch_ccr_follower_shards", &l, 0.0);
@@ -340,7 +361,7 @@ fn follower_families(fam: &mut Families, f: &FollowerReport) {
 pub fn report_families(report: &Report) -> Vec<MetricFamily> {
     let mut fam = Families::new();
     for f in &report.followers {
-        follower_families(&mut fam, f);
+        follower_families(&mut fam, f, report.per_shard_metrics);
     }
     for r in &report.remotes {
         fam.push(
@@ -485,6 +506,35 @@ mod tests {
         ] {
             assert!(text.contains(&line), "missing `{line}` in:\n{text}");
         }
+        promtool_check(&text);
+    }
+
+    #[test]
+    fn per_shard_series_only_when_enabled() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        ));
+        publish(&shared, &snap);
+        assert!(!metrics.render().unwrap().contains("_shard_"));
+        let mut report = Report::build(&cfg(), &snap, Utc::now());
+        report.per_shard_metrics = true;
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        for line in [
+            format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"0\"}} 20"),
+            format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"1\"}} 40"),
+            format!("elasticsearch_ccr_follower_shard_time_since_last_read_seconds{{{l},shard=\"1\"}} 0.12"),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
+        // A shard that never read (-1) has no time-since-last-read series.
+        assert!(!text.contains(r#"elasticsearch_ccr_follower_shard_time_since_last_read_seconds{follower_cluster="follower",remote_cluster="leader",leader_index="fresh""#));
         promtool_check(&text);
     }
 

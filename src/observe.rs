@@ -98,7 +98,9 @@ impl ClusterState {
 /// `GET /_ccr/stats` before and after counting, and a follower is comparable only when, in both reads, every shard
 /// has `follower_global_checkpoint >= leader_global_checkpoint`, the leader has no operation above its global
 /// checkpoint (`leader_max_seq_no == leader_global_checkpoint`), and the leader checkpoints did not move between
-/// the two reads. Any difference then is real drift, not operations in flight. While writes keep flowing the
+/// the two reads, no shard has a pending read exception, and the follower cluster's remote connection is up (the
+/// leader checkpoints in follower stats are only refreshed by successful reads, so after an outage they can be
+/// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -134,6 +136,21 @@ pub struct ShardSummary {
     pub operations_written: i64,
     pub failed_read_requests: i64,
     pub bytes_read: i64,
+    /// The same per shard, ordered by shard id.
+    pub per_shard: Vec<ShardDetail>,
+}
+
+/// One shard of a follower, for `/status` and the optional per-shard metrics.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ShardDetail {
+    pub shard_id: i64,
+    pub leader_global_checkpoint: i64,
+    pub follower_global_checkpoint: i64,
+    pub global_checkpoint_lag: i64,
+    /// `None` while the shard has not read yet (`-1`).
+    pub time_since_last_read_millis: Option<i64>,
+    pub read_exceptions: u64,
+    pub fatal_exception: bool,
 }
 
 /// A fatal exception of one shard follow task.
@@ -167,6 +184,16 @@ impl ShardSummary {
                 });
             }
             out.read_exceptions += sh.read_exceptions.len() as u64;
+            out.per_shard.push(ShardDetail {
+                shard_id: sh.shard_id,
+                leader_global_checkpoint: sh.leader_global_checkpoint,
+                follower_global_checkpoint: sh.follower_global_checkpoint,
+                global_checkpoint_lag: sh.lag(),
+                time_since_last_read_millis: (sh.time_since_last_read_millis >= 0)
+                    .then_some(sh.time_since_last_read_millis),
+                read_exceptions: sh.read_exceptions.len() as u64,
+                fatal_exception: sh.fatal_exception.is_some(),
+            });
             out.operations_written = out.operations_written.saturating_add(sh.operations_written);
             out.failed_read_requests = out
                 .failed_read_requests
@@ -365,7 +392,11 @@ fn observe_follower(
         leader_cluster,
         managed: configured.is_some(),
         freshness,
-        status: info.map(|i| i.status),
+        // Shard tasks in the stats mean the follower is active even when `_ccr/info` (read a moment apart)
+        // does not list it yet, e.g. a follower an auto-follow pattern just created.
+        status: info
+            .map(|i| i.status)
+            .or(stats.map(|_| FollowerStatus::Active)),
         follower_index_exists,
         shards: stats.map(ShardSummary::from_stats),
         remote,
@@ -520,7 +551,10 @@ impl Snapshot {
     pub fn apply_poll(&mut self, r: PollResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
         if let Some(o) = cs.record(Endpoint::CcrStats, r.at, r.ccr_stats) {
-            cs.ccr_stats = Some(o);
+            // The `doc_counts` job also reads the stats; keep whichever read started last.
+            if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
+                cs.ccr_stats = Some(o);
+            }
         }
         if let Some(o) = cs.record(Endpoint::FollowInfo, r.at, r.follow_info) {
             cs.follow_info = Some(o);
@@ -549,7 +583,10 @@ impl Snapshot {
             };
             let cs = self.clusters.entry(cluster.clone()).or_default();
             if let Some(o) = cs.record(Endpoint::CcrStats, r.at, after) {
-                cs.ccr_stats = Some(o);
+                // A `poll` that started later may have finished first; keep the newer stats.
+                if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
+                    cs.ccr_stats = Some(o);
+                }
             }
             if let Some(p) = parity {
                 cs.doc_parity = p;
@@ -578,6 +615,12 @@ impl Snapshot {
                 .get(index)
                 .copied()
                 .flatten()
+        };
+        let remote_connected = |alias: &str| {
+            cs.remote_info
+                .as_ref()
+                .and_then(|r| r.data.get(alias))
+                .is_some_and(|r| r.connected)
         };
         // Every follower known from info or stats (paused ones have no stats).
         let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -611,6 +654,10 @@ impl Snapshot {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
                 } else if leader_docs.is_none() || follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
+                } else if !remote_connected(&remote) {
+                    Some(format!(
+                        "remote_cluster `{remote}` is not connected: the follower's view of the leader is stale"
+                    ))
                 } else {
                     caught_up(&index, before, after).err()
                 };
@@ -646,6 +693,14 @@ fn caught_up(
     for sh in &a.shards {
         if sh.fatal_exception.is_some() {
             return Err(format!("shard {} has a fatal exception", sh.shard_id));
+        }
+        // A pending read exception means the last read failed, so the leader checkpoint the follower reports
+        // may predate writes it has not seen (e.g. just after a remote outage).
+        if !sh.read_exceptions.is_empty() {
+            return Err(format!(
+                "shard {} has pending read exceptions (the follower's view of the leader may be stale)",
+                sh.shard_id
+            ));
         }
         if sh.follower_global_checkpoint < sh.leader_global_checkpoint {
             return Err(
@@ -917,6 +972,18 @@ follower_index = "gone-copy"
                 stats_with(50, 55, 50),
                 false,
                 Some("above its global checkpoint"),
+            ),
+            (
+                "stale after an outage",
+                stats_with(50, 50, 50),
+                {
+                    let mut s = stats_with(50, 50, 50);
+                    s.follow_stats.indices[0].shards[0].read_exceptions =
+                        vec![ReadException::default()];
+                    s
+                },
+                false,
+                Some("pending read exceptions"),
             ),
         ];
         for (name, before, after, comparable, why) in cases {

@@ -17,6 +17,9 @@ pub struct Report {
     pub remotes: Vec<RemoteReport>,
     pub auto_follow: Vec<AutoFollowReport>,
     pub followers: Vec<FollowerReport>,
+    /// `[metrics] per_shard`: render per-shard series.
+    #[serde(skip)]
+    pub per_shard_metrics: bool,
 }
 
 /// One configured cluster.
@@ -129,6 +132,7 @@ impl Report {
             remotes,
             auto_follow,
             followers,
+            per_shard_metrics: cfg.metrics.per_shard,
         }
     }
 

@@ -18,6 +18,8 @@ struct Fake {
     followers: AtomicUsize,
     /// 0 = good answers, 1 = malformed bodies.
     malformed: AtomicU32,
+    /// Documents missing from every follower index (drift while caught up).
+    drift: AtomicUsize,
     requests: Mutex<Vec<String>>,
     auth: Mutex<Vec<String>>,
 }
@@ -70,7 +72,7 @@ async fn handler(
         "/_cat/indices" => {
             let list: Vec<_> = (0..n)
                 .flat_map(|i| {
-                    [serde_json::json!({"index": format!("f{i}"), "status": "open", "docs.count": "11"}),
+                    [serde_json::json!({"index": format!("f{i}"), "status": "open", "docs.count": (11 - f.drift.load(Ordering::SeqCst)).to_string()}),
                      serde_json::json!({"index": format!("l{i}"), "status": "open", "docs.count": "11"})]
                 })
                 .collect();
@@ -270,7 +272,7 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
     let (code, _) = get(&metrics).await;
     assert_eq!(code, 200);
     assert!(
-        t.elapsed() < Duration::from_millis(500),
+        t.elapsed() < Duration::from_millis(1000),
         "scrape took {:?}",
         t.elapsed()
     );
@@ -280,6 +282,54 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
         "a cluster outage is not a liveness problem: {health}"
     );
 
+    let _ = d.stop.send(());
+    tokio::time::timeout(Duration::from_secs(8), d.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_after_catching_up_is_docs_mismatch() {
+    let fake = Arc::new(Fake::default());
+    fake.followers.store(1, Ordering::SeqCst);
+    let (url, _srv) = start_fake(fake.clone()).await;
+    let toml = config(&url, "").replace(
+        "doc_counts = \"0 0 0 1 1 *\"",
+        "doc_counts = \"* * * * * *\"",
+    );
+    let d = start_daemon(&toml).await;
+    let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="l0",follower_index="f0""#;
+    wait_for(&format!("{}/metrics", d.base), 20, |b| {
+        b.contains(&format!("elasticsearch_ccr_docs_difference{{{labels}}} 0"))
+            && b.contains(&format!(
+                "ccr_sentinel_follower_state{{{labels},state=\"healthy\"}} 1"
+            ))
+    })
+    .await;
+    fake.drift.store(2, Ordering::SeqCst);
+    let body = wait_for(&format!("{}/metrics", d.base), 20, |b| {
+        b.contains(&format!(
+            "ccr_sentinel_follower_state{{{labels},state=\"docs_mismatch\"}} 1"
+        ))
+    })
+    .await;
+    assert!(
+        body.contains(&format!("elasticsearch_ccr_docs_difference{{{labels}}} 2")),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "elasticsearch_ccr_leader_index_docs{{{labels}}} 11"
+    )));
+    assert!(body.contains(&format!(
+        "elasticsearch_ccr_follower_index_docs{{{labels}}} 9"
+    )));
+    let (_, status) = get(&format!("{}/status", d.base)).await;
+    assert!(
+        status.contains("leader has 11 documents, follower 9 (difference 2, threshold 0)"),
+        "{status}"
+    );
     let _ = d.stop.send(());
     tokio::time::timeout(Duration::from_secs(8), d.task)
         .await

@@ -369,6 +369,9 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "addresses": c.remote_targets(&alias).unwrap_or_default(),
                 "target_cluster": target,
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
+                // Seeds naming a cluster of another Sim: unreachable by design.
+                "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::sim::is_sim_transport(t)),
             }),
         );
     }

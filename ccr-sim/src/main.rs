@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
 /// `cluster.remote.<alias>.seeds` takes) is the same host with the port + 100. The control API
 /// is under `/_sim/` on every cluster (see ccr-sim/README.md).
 #[derive(Debug, Parser)]
-#[command(name = "ccr-sim", about, long_about = None, disable_version_flag = true)]
+#[command(name = "ccr-sim", disable_version_flag = true)]
 struct Args {
     /// A cluster as NAME=HOST:PORT or NAME=HOST:PORT@VERSION (repeatable), e.g.
     /// `leader=127.0.0.1:19200` or `follower=127.0.0.1:19201@7.17.0`.

@@ -17,6 +17,42 @@ use crate::server::{self, Shared};
 use crate::util::Rng;
 use crate::version::{Version, DEFAULT_VERSION};
 
+/// Transport addresses of every running simulated cluster in this process, so a remote that
+/// points at a cluster of another `Sim` can be reported (clusters of different `Sim`s cannot
+/// reach each other).
+static TRANSPORTS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// True when `addr` is the transport address of a cluster of some running `Sim` in this process.
+pub(crate) fn is_sim_transport(addr: &str) -> bool {
+    let addr = addr.trim().replace("localhost:", "127.0.0.1:");
+    TRANSPORTS
+        .lock()
+        .map(|t| t.contains(&addr))
+        .unwrap_or(false)
+}
+
+/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim`.
+pub(crate) fn warn_foreign_remotes(w: &World, ci: usize) {
+    let c = &w.clusters[ci];
+    for alias in c.remote_aliases() {
+        for t in c.remote_targets(&alias).unwrap_or_default() {
+            let local = w
+                .clusters
+                .iter()
+                .any(|o| o.transport_addr == t.trim().replace("localhost:", "127.0.0.1:"));
+            if !local && is_sim_transport(&t) {
+                tracing::warn!(
+                    cluster = %c.name,
+                    %alias,
+                    seed = %t,
+                    "remote points at a cluster of another Sim: clusters of different Sims cannot reach each other, start them in one Sim"
+                );
+            }
+        }
+    }
+}
+
 /// Stored documents per index (for `_search`); counts stay exact beyond it.
 pub const DEFAULT_DOC_CAP: usize = 10_000;
 
@@ -210,11 +246,21 @@ impl SimBuilder {
             }));
         }
         let names = self.clusters.iter().map(|c| c.name.clone()).collect();
+        let transports: Vec<String> = shared
+            .lock()
+            .clusters
+            .iter()
+            .map(|c| c.transport_addr.clone())
+            .collect();
+        if let Ok(mut t) = TRANSPORTS.lock() {
+            t.extend(transports.iter().cloned());
+        }
         Ok(Sim {
             shared,
             names,
             tasks,
             stop: stop_tx,
+            transports,
         })
     }
 }
@@ -227,6 +273,7 @@ pub struct Sim {
     names: Vec<String>,
     tasks: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+    transports: Vec<String>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -240,6 +287,11 @@ impl std::fmt::Debug for Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        if let Ok(mut t) = TRANSPORTS.lock() {
+            for addr in &self.transports {
+                t.remove(addr);
+            }
+        }
     }
 }
 

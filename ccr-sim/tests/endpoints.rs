@@ -381,3 +381,30 @@ fn handles_are_send_and_sync() {
     check::<ccr_sim::ClusterHandle>();
     check::<ccr_sim::SimError>();
 }
+
+#[tokio::test]
+async fn remotes_in_another_sim_are_reported_unreachable() {
+    let one = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .start()
+        .await
+        .unwrap();
+    let two = Sim::builder()
+        .cluster(ClusterConfig::new("follower"))
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    add_remote(
+        &c,
+        &two.url("follower"),
+        "leader",
+        &one.transport_address("leader"),
+    )
+    .await;
+    let state = two.cluster("follower").state();
+    assert_eq!(state["remotes"]["leader"]["connected"], false);
+    assert_eq!(state["remotes"]["leader"]["points_at_another_sim"], true);
+    one.shutdown().await;
+    two.shutdown().await;
+}

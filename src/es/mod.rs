@@ -396,12 +396,14 @@ impl EsClient {
     }
 
     /// `GET /_cat/indices?format=json&h=index,status,docs.count`: every index with its document count, in one
-    /// request (hidden and closed indices included, so a closed follower is not mistaken for a missing one).
+    /// request. Closed indices are listed by default (and hidden ones from 7.7, where the default
+    /// `expand_wildcards` is `all`). No `expand_wildcards` parameter is sent: 6.x and 7.0–7.6 reject it as
+    /// unrecognized.
     pub async fn cat_indices(&self) -> Result<Vec<CatIndex>, EsError> {
         self.request(
             Method::GET,
             Endpoint::CatIndices,
-            "_cat/indices?format=json&h=index,status,docs.count&expand_wildcards=all",
+            "_cat/indices?format=json&h=index,status,docs.count",
             None,
         )
         .await

@@ -802,6 +802,9 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     }
     let user = caller.as_ref().map(|c| c.user.as_str());
     let result = dispatch(w, ci, req, &route.kind, user);
+    if route.kind == RouteKind::PutClusterSettings && result.is_ok() {
+        crate::sim::warn_foreign_remotes(w, ci);
+    }
     match result {
         Ok(r) => r,
         Err(e) => Reply::error(&e, version.major),
