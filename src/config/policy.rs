@@ -419,3 +419,46 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    /// The `[policy]` example of the README and the commented window of the example configuration are valid.
+    #[test]
+    fn documented_examples_are_valid() {
+        let base = r#"
+[clusters.leader]
+url = "http://127.0.0.1:1"
+[clusters.dr]
+url = "http://127.0.0.1:2"
+[[remotes]]
+cluster = "dr"
+alias = "eu-west"
+leader = "leader"
+"#;
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[policy]")
+            .expect("README has a [policy] example");
+        let block = &readme[start + 8..];
+        let block = &block[..block.find("```").unwrap()];
+        let cfg = crate::config::from_toml_str(&format!("{base}{block}")).unwrap();
+        assert_eq!(cfg.policy.windows.len(), 1);
+        assert!(cfg.follower("dr", "orders").unwrap().promote);
+
+        let example = include_str!("../../config/ccr-sentinel.example.toml");
+        let window: String = example
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[policy.windows]]"))
+            .map(|l| l.trim_start_matches("# ").to_string() + "\n")
+            .collect();
+        let text = format!(
+            "{}\n[[remotes]]\ncluster = \"dr\"\nalias = \"leader\"\nleader = \"leader\"\n{window}",
+            base.replace(
+                "[clusters.dr]",
+                "[clusters.follower]\nurl = \"http://127.0.0.1:3\"\n[clusters.dr]"
+            )
+        );
+        let cfg = crate::config::from_toml_str(&text).unwrap();
+        assert_eq!(cfg.policy.windows[0].name, "business-hours");
+    }
+}
