@@ -116,14 +116,6 @@ impl FollowerHistory {
             self.last_actions.pop_front();
         }
     }
-
-    /// Nothing worth keeping (so the entry can be dropped when the follower disappears).
-    pub fn is_idle(&self) -> bool {
-        self.paused_by_us.is_none()
-            && self.unexpected_pause_since.is_none()
-            && self.recover_attempts.is_empty()
-            && self.backoff.is_empty()
-    }
 }
 
 /// Connectivity history of one remote alias on one follower cluster.

@@ -261,14 +261,28 @@ fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Evaluates every policy. `busy` holds the [`key`]s of followers with a runbook in progress (left alone).
+/// A multi-step runbook (unfollow) in progress on a follower, and the rule that started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgress {
+    pub cluster: String,
+    pub follower_index: String,
+    pub rule: Rule,
+}
+
+/// Evaluates every policy. Followers with a runbook in progress are left to it: one started by a policy
+/// (`promote`, `on_leader_deleted`) that was interrupted is planned again so it rolls forward (with the same back-off
+/// and rate limit as any action); one started by a person (`manual`) is left for them to re-run.
 pub fn evaluate(
     cfg: &Config,
     report: &Report,
     history: &History,
-    busy: &BTreeSet<String>,
+    runbooks: &[InProgress],
     now: DateTime<Utc>,
 ) -> Evaluation {
+    let busy: BTreeSet<String> = runbooks
+        .iter()
+        .map(|r| key(&r.cluster, &r.follower_index))
+        .collect();
     let s = &cfg.policy;
     let mut h = history.clone();
     let mut wanted: Vec<Planned> = Vec::new();
@@ -300,12 +314,24 @@ pub fn evaluate(
             cfg,
             f,
             &active_windows,
-            busy,
+            &busy,
             now,
             &mut h,
             &mut wanted,
             &mut alerts,
         );
+    }
+
+    for r in runbooks {
+        if matches!(r.rule, Rule::Promote | Rule::OnLeaderDeleted) {
+            wanted.push(Planned {
+                cluster: r.cluster.clone(),
+                target: r.follower_index.clone(),
+                action: ActionKind::Unfollow,
+                rule: r.rule,
+                reason: "finish the interrupted unfollow runbook".into(),
+            });
+        }
     }
 
     // Auto-follow patterns selected by active windows are paused; those we paused are resumed afterwards.
@@ -883,7 +909,7 @@ leader_index_patterns = ["metrics-*"]
         h: &mut History,
         now: DateTime<Utc>,
     ) -> (Vec<String>, Evaluation) {
-        let ev = evaluate(cfg, r, h, &BTreeSet::new(), now);
+        let ev = evaluate(cfg, r, h, &[], now);
         *h = ev.history.clone();
         for p in &ev.actions {
             record(h, &cfg.policy, p, &Outcome::Success, now);
@@ -1163,16 +1189,16 @@ leader_index_patterns = ["metrics-*"]
         let c = cfg("[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\nbackoff_initial = \"10s\"\nbackoff_max = \"40s\"");
         let r = report(&[&paused]);
         let mut h = History::default();
-        evaluate(&c, &r, &h, &BTreeSet::new(), at(12, 0, 0));
+        evaluate(&c, &r, &h, &[], at(12, 0, 0));
         let mut t = at(12, 0, 0);
-        h = evaluate(&c, &r, &h, &BTreeSet::new(), t).history;
+        h = evaluate(&c, &r, &h, &[], t).history;
         let mut delays = Vec::new();
         for _ in 0..5 {
             // Find the next time the resume is wanted, then fail it.
             let mut waited = 0;
             loop {
                 t += chrono::Duration::seconds(1);
-                let ev = evaluate(&c, &r, &h, &BTreeSet::new(), t);
+                let ev = evaluate(&c, &r, &h, &[], t);
                 h = ev.history.clone();
                 if let Some(p) = ev.actions.first() {
                     record(&mut h, &c.policy, p, &Outcome::Failure("boom".into()), t);
@@ -1257,10 +1283,20 @@ leader_index_patterns = ["metrics-*"]
         let c = cfg("");
         let f = fatal(FATAL);
         let r = report(&[&f]);
-        let busy: BTreeSet<String> = [key("follower", "logs-copy")].into();
-        assert!(evaluate(&c, &r, &History::default(), &busy, at(12, 0, 0))
+        let mut rb = vec![InProgress {
+            cluster: "follower".into(),
+            follower_index: "logs-copy".into(),
+            rule: Rule::Manual,
+        }];
+        assert!(evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0))
             .actions
             .is_empty());
+        // One a policy started (and that was interrupted) is rolled forward instead.
+        rb[0].rule = Rule::Promote;
+        let ev = evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0));
+        assert_eq!(ev.actions.len(), 1, "{:?}", ev.actions);
+        assert_eq!(ev.actions[0].action, ActionKind::Unfollow);
+        assert_eq!(ev.actions[0].rule, Rule::Promote);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! planned actions through the shared [`Executor`] (audited, counted, dry run honoured), results folded back
 //! into the [`History`], which is kept in `[policy] state_dir` when configured.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +13,7 @@ use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
 use crate::config::Config;
 use crate::history::{ActionRecord, History};
 use crate::observe::Observer;
-use crate::policy::{evaluate, record, ActionKind, Outcome, Planned};
+use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
 use crate::report::Report;
 use crate::runbook::{self, RunbookStore};
 
@@ -95,9 +95,18 @@ impl PolicyRunner {
                 }
             }
         }
-        let busy: BTreeSet<String> = self.store.in_progress();
+        let runbooks: Vec<InProgress> = self
+            .store
+            .records()
+            .into_iter()
+            .map(|r| InProgress {
+                cluster: r.cluster,
+                follower_index: r.follower_index,
+                rule: r.rule,
+            })
+            .collect();
         let now = Utc::now();
-        let ev = evaluate(&self.cfg, report, &base, &busy, now);
+        let ev = evaluate(&self.cfg, report, &base, &runbooks, now);
         for a in &ev.alerts {
             tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
         }

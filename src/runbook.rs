@@ -201,6 +201,31 @@ impl RunbookStore {
         }
     }
 
+    /// Every runbook in progress (unreadable records are skipped with a warning).
+    pub fn records(&self) -> Vec<RunbookRecord> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| {
+                let path = e.path();
+                match std::fs::read(&path).map(|b| serde_json::from_slice::<RunbookRecord>(&b)) {
+                    Ok(Ok(r)) => Some(r),
+                    Ok(Err(err)) => {
+                        tracing::warn!(path = %path.display(), error = %err, "ignoring an unreadable runbook record");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            })
+            .collect()
+    }
+
     /// Keys (`cluster/index`) of every runbook in progress.
     pub fn in_progress(&self) -> BTreeSet<String> {
         let Some(dir) = &self.dir else {
@@ -385,6 +410,10 @@ pub async fn unfollow(
         let steps = match plan_steps(&view) {
             Ok(s) => s,
             Err(e) => {
+                if !view.exists {
+                    // Deleted meanwhile: nothing left to finish, so no record should keep asking for it.
+                    store.remove(cluster, index)?;
+                }
                 out.error = Some(format!("`{index}` on `{cluster}`: {e}"));
                 return Ok(out);
             }

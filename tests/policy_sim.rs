@@ -781,3 +781,56 @@ async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
     d.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_finishes_an_interrupted_promote() {
+    let sim = sim().await;
+    following(&sim, "old", "old-copy", 8).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(&sim, dir.path(), &policy(dir.path(), ""))
+        + &follower_toml("old", "old-copy", "promote = true");
+    // A daemon's promote stopped right after closing the follower (the process died there).
+    let cfg = ccr_sentinel::config::from_toml_str(&toml).unwrap();
+    let exec = executor(&cfg);
+    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let ctx = runbook::Ctx {
+        exec: &exec,
+        cfg: &cfg,
+        store: &store,
+    };
+    let mut hook = |s: &StepReport| {
+        if s.step == Step::Close {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let out = runbook::unfollow(
+        ctx,
+        "follower",
+        "old-copy",
+        Rule::Promote,
+        "test",
+        &mut hook,
+    )
+    .await
+    .unwrap();
+    assert!(!out.finished);
+    assert_eq!(
+        sim.cluster("follower").state()["indices"]["old-copy"]["status"],
+        "close"
+    );
+    // The next daemon rolls it forward.
+    let d = Running::start(&toml).await;
+    let s = d
+        .wait_status(20, "finished", |s| {
+            last_actions(s, "old-copy")
+                .first()
+                .is_some_and(|a| a == "unfollow promote success")
+        })
+        .await;
+    assert_regular_and_writable(&sim, "old-copy", 8);
+    assert_eq!(s["policy"]["runbooks_in_progress"], json!([]), "{s:#}");
+    d.stop().await;
+    sim.shutdown().await;
+}
