@@ -146,6 +146,13 @@ impl PolicyRunner {
             ActionKind::Pause => single(pause()).await,
             ActionKind::Resume => single(resume()).await,
             ActionKind::PauseResume => {
+                // Another daemon (or a person) may have recovered it since the poll: look again first, so two
+                // daemons watching the same follower do not pause it twice.
+                if let Some(false) = self.still_failed(&cluster, &target).await {
+                    tracing::info!(follower_cluster = %cluster, follower_index = %target,
+                        "no fatal exception any more (recovered meanwhile); nothing to do");
+                    return Outcome::Success;
+                }
                 let ev = self.exec.execute(&pause(), rule, &p.reason).await;
                 match ev.result {
                     ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
@@ -190,6 +197,16 @@ impl PolicyRunner {
                 }
             }
         }
+    }
+
+    /// `Some(true)` when a shard of the follower still has a fatal exception, `None` when the cluster cannot tell.
+    async fn still_failed(&self, cluster: &str, index: &str) -> Option<bool> {
+        let stats = self.exec.client(cluster)?.ccr_stats().await.ok()?;
+        Some(
+            stats.follow_stats.indices.iter().any(|i| {
+                i.index == index && i.shards.iter().any(|sh| sh.fatal_exception.is_some())
+            }),
+        )
     }
 
     /// The `policy` section of `/status`: settings that matter when reading it, followers paused by

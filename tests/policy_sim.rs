@@ -834,3 +834,45 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
     d.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_recovering_the_same_follower_do_not_fight() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 10).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start =
+        |dir: &Path| config(&sim, dir, &policy(dir, "")) + &follower_toml("logs", "logs-copy", "");
+    let a = Running::start(&start(dir_a.path())).await;
+    let b = Running::start(&start(dir_b.path())).await;
+    a.wait_status(20, "a ready", |s| s["ready"] == true).await;
+    b.wait_status(20, "b ready", |s| s["ready"] == true).await;
+    sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
+    sim.cluster("leader").index_docs("logs", 10).unwrap();
+    wait_for("the follower replicates again", || {
+        sim.cluster("follower").doc_count("logs-copy") == Some(20)
+    })
+    .await;
+    // A few more polls of both: the follower stays active and neither daemon saw a failed action.
+    let runs = poll_runs(&a.status().await);
+    let sa = a
+        .wait_status(20, "more polls", |s| poll_runs(s) >= runs + 2)
+        .await;
+    let sb = b.status().await;
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("active")
+    );
+    for (name, s) in [("a", &sa), ("b", &sb)] {
+        assert!(
+            !last_actions(s, "logs-copy")
+                .iter()
+                .any(|x| x.ends_with("failure")),
+            "daemon {name}: {s:#}"
+        );
+    }
+    let acted = |s: &Value| !last_actions(s, "logs-copy").is_empty();
+    assert!(acted(&sa) || acted(&sb), "nobody recovered it");
+    a.stop().await;
+    b.stop().await;
+    sim.shutdown().await;
+}
