@@ -531,7 +531,6 @@ impl Executor {
 
     /// Logs, writes and counts an event.
     fn record(&self, e: &AuditEvent) {
-        let json = serde_json::to_string(e).unwrap_or_default();
         let target_kind = e.target.kind();
         let target = e.target.name();
         let reason = e.reason.map(|r| r.as_str()).unwrap_or("");
@@ -539,11 +538,11 @@ impl Executor {
         if e.result == ActionResult::Failed {
             tracing::warn!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
                 rule = %e.rule, why = %e.why, result = e.result.as_str(), reason, error,
-                duration_ms = e.duration_ms, dry_run = e.dry_run, audit = %json, "action failed");
+                duration_ms = e.duration_ms, dry_run = e.dry_run, "action failed");
         } else {
             tracing::info!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
                 rule = %e.rule, why = %e.why, result = e.result.as_str(), duration_ms = e.duration_ms,
-                dry_run = e.dry_run, audit = %json, "action {}", e.result.as_str());
+                dry_run = e.dry_run, "action {}", e.result.as_str());
         }
         if let Some(a) = &self.audit {
             if let Err(err) = a.write(e) {

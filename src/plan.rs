@@ -49,6 +49,9 @@ pub struct Observation {
     pub clusters: BTreeMap<String, ClusterObservation>,
     /// Index lists (name -> open) of leader clusters the daemon can read, by configuration name.
     pub leader_indices: BTreeMap<String, BTreeMap<String, bool>>,
+    /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
+    /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
+    pub paused_by_reconcile: BTreeSet<(String, String)>,
 }
 
 /// The kind of a planned item: the `kind` label.
@@ -164,6 +167,9 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
     };
     for f in &cfg.followers {
         let o = obs.clusters.get(&f.cluster);
+        let ours = obs
+            .paused_by_reconcile
+            .contains(&(f.cluster.clone(), f.follower_index.clone()));
         let leader_indices = cfg
             .leader_cluster(&f.cluster, &f.remote)
             .and_then(|l| obs.leader_indices.get(l));
@@ -173,6 +179,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             remote_state(&f.cluster, &f.remote),
             leader_indices,
             opts,
+            ours,
         );
         items.push(PlannedItem {
             key: ItemKey {
@@ -460,6 +467,7 @@ fn plan_follower(
     remote: RemoteState,
     leader_indices: Option<&BTreeMap<String, bool>>,
     opts: PlanOptions,
+    paused_by_reconcile: bool,
 ) -> Decision {
     let Some(o) = o else {
         return Decision::Blocked {
@@ -481,6 +489,16 @@ fn plan_follower(
                     "`{}` on `{}` already follows `{}:{}`, not the configured `{}:{}`; reconcile never unfollows or deletes it",
                     f.follower_index, f.cluster, info.remote_cluster, info.leader_index, f.remote, f.leader_index
                 ),
+            };
+        }
+        if info.status != FollowerStatus::Active && paused_by_reconcile {
+            return Decision::Act {
+                actions: vec![Action::ResumeFollow {
+                    cluster: f.cluster.clone(),
+                    follower_index: f.follower_index.clone(),
+                    parameters: f.parameters.clone(),
+                }],
+                why: "reconcile paused it to change its parameters and the resume has not succeeded yet".into(),
             };
         }
         if info.status != FollowerStatus::Active {
@@ -848,6 +866,7 @@ follower_index = "logs-copy"
                 "leader".to_string(),
                 BTreeMap::from([("logs".to_string(), true)]),
             )]),
+            paused_by_reconcile: BTreeSet::new(),
         }
     }
 
@@ -1113,6 +1132,27 @@ follower_index = "logs-copy"
         assert_eq!(
             label(decision(&items, ItemKind::Follower, "logs-copy")),
             "pause_follow+resume_follow"
+        );
+        // Paused by reconcile, resume failed: the next plan resumes it (a paused follower is otherwise left).
+        let apply = PlanOptions {
+            apply_parameter_changes: true,
+        };
+        let mut o = obs(
+            vec![("leader", remote(true, &["127.0.0.1:9300"]))],
+            vec![info("logs-copy", "leader", "logs", FollowerStatus::Paused)],
+            &[],
+        );
+        let items = plan(&c, &o, apply);
+        assert_eq!(
+            label(decision(&items, ItemKind::Follower, "logs-copy")),
+            "in_sync"
+        );
+        o.paused_by_reconcile
+            .insert(("follower".into(), "logs-copy".into()));
+        let items = plan(&c, &o, apply);
+        assert_eq!(
+            label(decision(&items, ItemKind::Follower, "logs-copy")),
+            "resume_follow"
         );
     }
 

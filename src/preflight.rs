@@ -428,6 +428,17 @@ fn created_major(s: &IndexSettings) -> Option<u64> {
         .map(|id| id / 1_000_000)
 }
 
+/// Whether a leader at `v` can be followed by a cluster one major version newer (the CCR compatibility
+/// matrix: 6.7/6.8 -> 7.x, 7.17 -> 8.x, 8.18+ -> 9.x; later majors are not judged).
+fn cross_major_leader_ok(v: (u32, u32)) -> bool {
+    match v.0 {
+        6 => v.1 >= 7,
+        7 => v.1 >= 17,
+        8 => v.1 >= 18,
+        _ => true,
+    }
+}
+
 /// Turns the facts into check results. Pure.
 pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
     use CheckStatus::{Fail, Skip, Warn};
@@ -578,6 +589,8 @@ pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
                 (Fail, format!("follower cluster `{}` ({}) is older than leader cluster `{}` ({}): a follower cannot follow an index of a newer version", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the follower cluster first (always upgrade followers before leaders)"))
             } else if fv.0 > lv.0 + 1 {
                 (Fail, format!("follower cluster `{}` ({}) is more than one major version newer than leader `{}` ({})", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader cluster; CCR works across at most one major version"))
+            } else if fv.0 == lv.0 + 1 && !cross_major_leader_ok(lv) {
+                (Fail, format!("follower cluster `{}` ({}) is a major version newer than leader `{}` ({}): across majors the leader must be on the last minor of its major (6.7/6.8 -> 7.x, 7.17 -> 8.x, 8.18+ -> 9.x)", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader to the last minor of its major first"))
             } else if fv > lv {
                 (Warn, format!("follower cluster `{}` ({}) is newer than leader `{}` ({}); it can follow, but {rule}", r.cluster, version_text(local), r.leader, version_text(leader)), Some("upgrade the leader to the follower's version when you can"))
             } else {
@@ -688,116 +701,126 @@ pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
         }
     }
 
+    let mut seen_leaders = BTreeSet::new();
     for fcfg in &cfg.followers {
         let leader_target = format!("{}:{}", fcfg.remote, fcfg.leader_index);
         let leader = cfg
             .leader_cluster(&fcfg.cluster, &fcfg.remote)
             .and_then(|l| facts.clusters.get(l).map(|f| (l, f)));
-        match leader {
-            None => out.push(result(
-                "leader_index",
-                &leader_target,
-                Skip,
-                format!(
-                    "remote `{}` is not mapped to a configured leader cluster",
-                    fcfg.remote
-                ),
-                None,
-            )),
-            Some((_, lf)) => match &lf.indices {
-                Some(Ok(idx)) => match idx.get(&fcfg.leader_index) {
-                    None => out.push(result(
-                        "leader_index",
-                        &leader_target,
-                        Fail,
-                        format!("leader index `{}` does not exist", fcfg.leader_index),
-                        Some(
-                            "create the leader index (or fix `leader_index` in the configuration)",
-                        ),
-                    )),
-                    Some(false) => out.push(result(
-                        "leader_index",
-                        &leader_target,
-                        Fail,
-                        format!("leader index `{}` is closed", fcfg.leader_index),
-                        Some("open it: POST /<index>/_open"),
-                    )),
-                    Some(true) => {
-                        out.push(result(
-                            "leader_index",
-                            &leader_target,
-                            pass,
-                            format!("leader index `{}` exists and is open", fcfg.leader_index),
-                            None,
-                        ));
-                        let settings = match &lf.leader_settings {
-                            Some(Ok(s)) => s.get(&fcfg.leader_index),
-                            _ => None,
-                        };
-                        match settings {
-                            None => out.push(result(
-                                "soft_deletes",
-                                &leader_target,
-                                Skip,
-                                "the index settings could not be read",
-                                None,
-                            )),
-                            Some(s) => {
-                                let explicit = s.get("index.soft_deletes.enabled");
-                                let enabled = match explicit.as_deref() {
-                                    Some(v) => v == "true",
-                                    // Default: on for indices created on 7.0+, off on 6.x.
-                                    None => created_major(s)
-                                        .map_or(version_of(lf).map_or(true, |v| v.0 >= 7), |m| {
-                                            m >= 7
-                                        }),
-                                };
-                                if enabled {
-                                    out.push(result(
-                                        "soft_deletes",
-                                        &leader_target,
-                                        pass,
-                                        "soft deletes are enabled",
-                                        None,
-                                    ));
-                                } else {
-                                    out.push(result(
-                                        "soft_deletes",
-                                        &leader_target,
-                                        Fail,
-                                        format!("leader index `{}` does not have soft deletes enabled", fcfg.leader_index),
-                                        Some("soft deletes cannot be turned on for an existing index: create a new index with `index.soft_deletes.enabled: true`, reindex into it (POST /_reindex), and follow the new index"),
-                                    ));
-                                }
-                                match s.get("index.replication.type") {
-                                    Some(t) => out.push(result(
-                                        "replication_type",
-                                        &leader_target,
-                                        Fail,
-                                        format!("leader index `{}` has the physical-replication setting `index.replication.type` = `{t}`", fcfg.leader_index),
-                                        Some("it must be null before CCR: POST /<index>/_close, PUT /<index>/_settings {\"index.replication.type\": null}, POST /<index>/_open"),
-                                    )),
-                                    None => out.push(result("replication_type", &leader_target, pass, "no `index.replication.type` setting", None)),
-                                }
-                            }
-                        }
-                    }
-                },
-                Some(Err(e)) => out.push(result(
-                    "leader_index",
-                    &leader_target,
-                    Skip,
-                    format!("cannot list the leader's indices: {}", e.message),
-                    None,
-                )),
+        // Each leader index once, however many followers it has.
+        let leader_key = (
+            cfg.leader_cluster(&fcfg.cluster, &fcfg.remote)
+                .unwrap_or(&fcfg.remote)
+                .to_string(),
+            fcfg.leader_index.clone(),
+        );
+        if seen_leaders.insert(leader_key) {
+            match leader {
                 None => out.push(result(
                     "leader_index",
                     &leader_target,
                     Skip,
-                    "the leader cluster was not read",
+                    format!(
+                        "remote `{}` is not mapped to a configured leader cluster",
+                        fcfg.remote
+                    ),
                     None,
                 )),
-            },
+                Some((_, lf)) => match &lf.indices {
+                    Some(Ok(idx)) => match idx.get(&fcfg.leader_index) {
+                        None => out.push(result(
+                            "leader_index",
+                            &leader_target,
+                            Fail,
+                            format!("leader index `{}` does not exist", fcfg.leader_index),
+                            Some(
+                                "create the leader index (or fix `leader_index` in the configuration)",
+                            ),
+                        )),
+                        Some(false) => out.push(result(
+                            "leader_index",
+                            &leader_target,
+                            Fail,
+                            format!("leader index `{}` is closed", fcfg.leader_index),
+                            Some("open it: POST /<index>/_open"),
+                        )),
+                        Some(true) => {
+                            out.push(result(
+                                "leader_index",
+                                &leader_target,
+                                pass,
+                                format!("leader index `{}` exists and is open", fcfg.leader_index),
+                                None,
+                            ));
+                            let settings = match &lf.leader_settings {
+                                Some(Ok(s)) => s.get(&fcfg.leader_index),
+                                _ => None,
+                            };
+                            match settings {
+                                None => out.push(result(
+                                    "soft_deletes",
+                                    &leader_target,
+                                    Skip,
+                                    "the index settings could not be read",
+                                    None,
+                                )),
+                                Some(s) => {
+                                    let explicit = s.get("index.soft_deletes.enabled");
+                                    let enabled = match explicit.as_deref() {
+                                        Some(v) => v == "true",
+                                        // Default: on for indices created on 7.0+, off on 6.x.
+                                        None => created_major(s)
+                                            .map_or(version_of(lf).map_or(true, |v| v.0 >= 7), |m| {
+                                                m >= 7
+                                            }),
+                                    };
+                                    if enabled {
+                                        out.push(result(
+                                            "soft_deletes",
+                                            &leader_target,
+                                            pass,
+                                            "soft deletes are enabled",
+                                            None,
+                                        ));
+                                    } else {
+                                        out.push(result(
+                                            "soft_deletes",
+                                            &leader_target,
+                                            Fail,
+                                            format!("leader index `{}` does not have soft deletes enabled", fcfg.leader_index),
+                                            Some("soft deletes cannot be turned on for an existing index: create a new index with `index.soft_deletes.enabled: true`, reindex into it (POST /_reindex), and follow the new index"),
+                                        ));
+                                    }
+                                    match s.get("index.replication.type") {
+                                        Some(t) => out.push(result(
+                                            "replication_type",
+                                            &leader_target,
+                                            Fail,
+                                            format!("leader index `{}` has the physical-replication setting `index.replication.type` = `{t}`", fcfg.leader_index),
+                                            Some("it must be null before CCR: POST /<index>/_close, PUT /<index>/_settings {\"index.replication.type\": null}, POST /<index>/_open"),
+                                        )),
+                                        None => out.push(result("replication_type", &leader_target, pass, "no `index.replication.type` setting", None)),
+                                    }
+                                }
+                            }
+                        }
+                    },
+                    Some(Err(e)) => out.push(result(
+                        "leader_index",
+                        &leader_target,
+                        Skip,
+                        format!("cannot list the leader's indices: {}", e.message),
+                        None,
+                    )),
+                    None => out.push(result(
+                        "leader_index",
+                        &leader_target,
+                        Skip,
+                        "the leader cluster was not read",
+                        None,
+                    )),
+                },
+            }
         }
 
         let target = format!("{}/{}", fcfg.cluster, fcfg.follower_index);
@@ -1233,6 +1256,24 @@ follower_index = "logs-copy"
                 Box::new(|f| {
                     f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
                     leader(f).root = root("7.17.0");
+                }),
+                "version_compat",
+                CheckStatus::Warn,
+            ),
+            (
+                "7.10 leader, 8.x follower: not across majors",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("8.15.0");
+                    leader(f).root = root("7.10.2");
+                }),
+                "version_compat",
+                CheckStatus::Fail,
+            ),
+            (
+                "6.8 leader, 7.x follower: allowed, warned",
+                Box::new(|f| {
+                    f.clusters.get_mut("follower").unwrap().root = root("7.17.0");
+                    leader(f).root = root("6.8.0");
                 }),
                 "version_compat",
                 CheckStatus::Warn,

@@ -208,8 +208,11 @@ pub struct Reconciler {
     cfg: Arc<Config>,
     exec: Executor,
     failing: Arc<Mutex<BTreeMap<ItemKey, Failing>>>,
+    /// Followers this reconciler paused (parameter change) and has not resumed yet.
+    paused: Arc<Mutex<BTreeSet<(String, String)>>>,
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
+    request_errors: Option<crate::metrics::SelfMetrics>,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -227,9 +230,17 @@ impl Reconciler {
             cfg,
             exec,
             failing: Default::default(),
+            paused: Default::default(),
             last: Default::default(),
             metrics: None,
+            request_errors: None,
         }
+    }
+
+    /// Count failed reads in `ccr_sentinel_request_errors_total`.
+    pub fn with_request_errors(mut self, m: crate::metrics::SelfMetrics) -> Self {
+        self.request_errors = Some(m);
+        self
     }
 
     /// Publish blocked items to these gauges after each run.
@@ -270,6 +281,12 @@ impl Reconciler {
             .iter()
             .map(|a| a.cluster.as_str())
             .collect();
+        let count_error = |cluster: &str, e: &crate::es::EsError| {
+            if let Some(m) = &self.request_errors {
+                m.count_error(cluster, e);
+            }
+            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "reconcile: {e}");
+        };
         let reads = locals.iter().map(|name| {
             let client = self.client(name).cloned();
             let wants_patterns = with_patterns.contains(name.as_str());
@@ -295,7 +312,7 @@ impl Reconciler {
                     c.cat_indices(),
                     patterns
                 );
-                let error = [
+                let errors: Vec<&crate::es::EsError> = [
                     root.as_ref().err(),
                     remotes.as_ref().err(),
                     followers.as_ref().err(),
@@ -304,8 +321,11 @@ impl Reconciler {
                 ]
                 .into_iter()
                 .flatten()
-                .next()
-                .map(|e| e.to_string());
+                .collect();
+                for e in &errors {
+                    count_error(name, e);
+                }
+                let error = errors.first().map(|e| e.to_string());
                 let o = ClusterObservation {
                     version: root.ok().and_then(|r| r.major_minor()),
                     remotes: remotes.ok(),
@@ -349,14 +369,13 @@ impl Reconciler {
                     leader_indices.insert(name, open_map(rows));
                 }
                 // Without the leader's list, the follow request itself tells whether the leader exists.
-                Err(e) => {
-                    tracing::debug!(cluster = %name, error = %e, "cannot list the leader's indices")
-                }
+                Err(e) => count_error(&name, &e),
             }
         }
         Observation {
             clusters: clusters.into_iter().collect(),
             leader_indices,
+            paused_by_reconcile: lock(&self.paused).clone(),
         }
     }
 
@@ -367,6 +386,7 @@ impl Reconciler {
         cluster: &str,
         aliases: &BTreeSet<String>,
         timeout: Duration,
+        cancel: &tokio_util::sync::CancellationToken,
     ) -> Option<BTreeMap<String, RemoteInfo>> {
         let c = self.client(cluster)?;
         let deadline = Instant::now() + timeout;
@@ -384,12 +404,25 @@ impl Reconciler {
             if Instant::now() >= deadline {
                 return last;
             }
-            tokio::time::sleep(CONNECT_POLL).await;
+            tokio::select! {
+                _ = tokio::time::sleep(CONNECT_POLL) => {}
+                _ = cancel.cancelled() => return last,
+            }
         }
     }
 
     /// One reconcile run.
     pub async fn run_once(&self) -> Arc<ReconcileReport> {
+        self.run_until(&tokio_util::sync::CancellationToken::new())
+            .await
+    }
+
+    /// One reconcile run that stops before the next item once `cancel` fires (shutdown): an item's actions are
+    /// never cut in the middle, the items not reached are left out of the report.
+    pub async fn run_until(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Arc<ReconcileReport> {
         let started_at = Utc::now();
         let dry_run = self.exec.is_dry_run();
         let opts = PlanOptions {
@@ -403,6 +436,9 @@ impl Reconciler {
         let first = plan(&self.cfg, &obs, opts);
         let mut set_remotes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for item in first.iter().filter(|i| i.key.kind == ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
             let report = self.apply(&item.key, &item.decision, &mut events).await;
             if matches!(report.state, ItemState::Changed | ItemState::Planned) {
                 set_remotes
@@ -444,7 +480,7 @@ impl Reconciler {
                 continue;
             }
             let seen = self
-                .wait_connected(cluster, aliases, self.cfg.reconcile.connect_timeout)
+                .wait_connected(cluster, aliases, self.cfg.reconcile.connect_timeout, cancel)
                 .await;
             for a in aliases {
                 let connected = seen
@@ -472,6 +508,9 @@ impl Reconciler {
         // Then followers and auto-follow patterns, planned against the remotes as they are now.
         let second = plan(&self.cfg, &obs, opts);
         for item in second.iter().filter(|i| i.key.kind != ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
             items.push(self.apply(&item.key, &item.decision, &mut events).await);
         }
 
@@ -508,7 +547,7 @@ impl Reconciler {
             let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
             let message = i.message.as_deref().unwrap_or("");
             if before.get(&key) != Some(&i.reason) {
-                tracing::warn!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, retry_after = ?i.retry_after, "reconcile blocked: {message}");
+                tracing::warn!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, retry_after = %i.retry_after.map(|t| t.to_rfc3339()).unwrap_or_default(), "reconcile blocked: {message}");
             } else {
                 tracing::debug!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, "still blocked: {message}");
             }
@@ -569,6 +608,9 @@ impl Reconciler {
                 for a in actions {
                     let e = self.exec.execute(a, RECONCILE_RULE, why).await;
                     let failed = e.result == ActionResult::Failed;
+                    if e.result.is_ok() {
+                        self.note_pause(a);
+                    }
                     let reason = e.reason.unwrap_or(FailureReason::Other);
                     let error = e.error.clone().unwrap_or_default();
                     events.push(e);
@@ -576,7 +618,10 @@ impl Reconciler {
                         let f = self.record_failure(key, reason, &error);
                         r.state = ItemState::Blocked;
                         r.reason = Some(reason);
-                        r.message = Some(error);
+                        r.message = Some(match hint(reason) {
+                            Some(h) => format!("{error}; {h}"),
+                            None => error,
+                        });
                         r.retry_after = Some(f.retry_after);
                         r.failures = f.failures;
                         return r;
@@ -627,6 +672,51 @@ impl Reconciler {
     }
 }
 
+/// What to do about a failed request, by reason (the table and `/status` show it with the error).
+fn hint(reason: FailureReason) -> Option<&'static str> {
+    Some(match reason {
+        FailureReason::SoftDeletesDisabled => "soft deletes cannot be enabled on an existing index: reindex the leader into a new index created with `index.soft_deletes.enabled: true` and follow that",
+        FailureReason::License => "CCR needs an active platinum, enterprise or trial license on the follower cluster",
+        FailureReason::RemoteLicense => "CCR needs an active platinum, enterprise or trial license on the leader cluster too",
+        FailureReason::Unauthorized => "the user lacks a privilege (follower: cluster `manage_ccr`, index `manage_follow_index`; leader: `read`, `monitor`); `ccr-sentinel check` lists them",
+        FailureReason::Unauthenticated => "the credentials were rejected",
+        FailureReason::LeaderMissing => "create the leader index; retried with backoff",
+        FailureReason::RemoteUnreachable => "the follower cluster cannot reach the remote; retried with backoff",
+        FailureReason::NameConflict => "reconcile never deletes or overwrites an index: rename the follower in the configuration or remove the index yourself",
+        _ => return None,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Reconciler {
+    /// Remembers followers reconcile paused until it resumes them.
+    fn note_pause(&self, a: &crate::act::Action) {
+        use crate::act::Action;
+        match a {
+            Action::PauseFollow {
+                cluster,
+                follower_index,
+            } => {
+                lock(&self.paused).insert((cluster.clone(), follower_index.clone()));
+            }
+            Action::ResumeFollow {
+                cluster,
+                follower_index,
+                ..
+            } => {
+                lock(&self.paused).remove(&(cluster.clone(), follower_index.clone()));
+            }
+            _ => {}
+        }
+    }
+}
+
 fn open_map(rows: Vec<crate::es::types::CatIndex>) -> BTreeMap<String, bool> {
     rows.into_iter()
         .map(|r| {
@@ -641,7 +731,8 @@ pub fn open_audit(cfg: &Config) -> Result<Option<AuditLog>, crate::act::AuditErr
     cfg.audit.file.as_deref().map(AuditLog::open).transpose()
 }
 
-/// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item.
+/// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item and
+/// the audit events of the run.
 pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
     serde_json::json!({
         "started_at": r.started_at,
@@ -650,6 +741,7 @@ pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
         "summary": r.summary(),
         "blocked": r.blocked().collect::<Vec<_>>(),
         "items": r.items,
+        "actions": r.events,
     })
 }
 
@@ -686,15 +778,17 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
         .with_dry_run(cfg.reconcile.dry_run)
         .with_audit(open_audit(&cfg)?)
         .with_metrics(d.actions.clone());
-    let reconciler = Reconciler::new(cfg.clone(), exec).with_metrics(metrics);
+    let reconciler = Reconciler::new(cfg.clone(), exec)
+        .with_metrics(metrics)
+        .with_request_errors(d.metrics.own.clone());
     let daemon = d.clone();
     d.add_startup_job(crate::schedule::JobSpec {
         name: "reconcile",
         schedule: cfg.schedule.reconcile.clone(),
-        run: Arc::new(move |_cancel| {
+        run: Arc::new(move |cancel| {
             let (r, daemon) = (reconciler.clone(), daemon.clone());
             Box::pin(async move {
-                let report = r.run_once().await;
+                let report = r.run_until(&cancel).await;
                 daemon.set_status_section("reconcile", status_section(&report));
                 if report.ok() {
                     crate::schedule::JobOutcome::Success
@@ -792,7 +886,11 @@ pub fn render_table(r: &ReconcileReport) -> String {
             let _ = writeln!(out, "  {m}");
         }
         for a in &i.actions {
-            let verb = if r.dry_run { "would" } else { "did" };
+            let verb = match i.state {
+                ItemState::Planned => "would",
+                ItemState::Blocked => "tried",
+                _ => "did",
+            };
             let _ = writeln!(out, "  {verb}: {a}");
         }
     }

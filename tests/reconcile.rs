@@ -477,6 +477,34 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
     sim.shutdown().await;
 }
 
+/// `promtool check metrics` on an exposition, when promtool is installed.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed; skipping the lint");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("ccr-sentinel.toml");
     std::fs::write(&p, text).unwrap();
@@ -723,5 +751,477 @@ follower_index = "via-dead"
         metrics.contains(r#"ccr_sentinel_preflight_problems{check="follower_index"} 1"#),
         "{metrics}"
     );
+    promtool_check(&metrics);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed() {
+    let sim = two_clusters("7.17.0", "7.17.0").await;
+    leader_index(&sim, "logs", 3);
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    let follower = format!(
+        "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = \"60s\" }}\n"
+    );
+    let text = base_config(&sim, closed_port(), &format!("{}{follower}", remote(&sim)));
+    reset(&sim);
+    let (report, m) = blocked_run(&sim, &format!("{}{follower}", remote(&sim))).await;
+    assert_blocked(
+        &report,
+        &m,
+        "follower",
+        "logs-copy",
+        FailureReason::ParameterDrift,
+    );
+    let msg = item(&report, "follower", "logs-copy")
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        msg.contains("max_read_request_operation_count is 5120, configured 1000"),
+        "{msg}"
+    );
+    assert!(!msg.contains("read_poll_timeout"), "1m equals 60s: {msg}");
+    assert_eq!(mutating(&sim), 0, "drift is only reported");
+
+    let allowed = text.replace(
+        "[reconcile]\n",
+        "[reconcile]\napply_parameter_changes = true\n",
+    );
+    let r = one_shot(
+        ccr_sentinel::config::from_toml_str(&allowed).unwrap(),
+        false,
+    )
+    .unwrap();
+    let report = r.run_once().await;
+    assert!(report.ok(), "{report:#?}");
+    let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["pause_follow", "resume_follow"]);
+    let info = must(
+        sim.cluster("follower")
+            .request("GET", "/logs-copy/_ccr/info", None),
+        "info",
+    );
+    let f = &info["follower_indices"][0];
+    assert_eq!(f["status"], "active");
+    assert_eq!(
+        f["parameters"]["max_read_request_operation_count"], 1000,
+        "{info}"
+    );
+    reset(&sim);
+    let again = r.run_once().await;
+    assert!(
+        again.items.iter().all(|i| i.state == ItemState::InSync),
+        "{again:#?}"
+    );
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
+
+/// The executor shared with policy: work someone else already did is `already_done`, found by re-reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_reports_work_already_done_as_success() {
+    use ccr_sentinel::act::{Action, ActionResult, Executor};
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 3);
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim.cluster("follower").create_index("plain", 1).unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&base_config(&sim, closed_port(), "")).unwrap();
+    let clients = ccr_sentinel::preflight::clients(&cfg).unwrap();
+    let exec = Executor::new(clients);
+    let cases: Vec<(Action, ActionResult)> = vec![
+        // The follower already exists and follows the right leader.
+        (
+            Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Resume of an active follower.
+        (
+            Action::ResumeFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+                parameters: Default::default(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        (
+            Action::PauseFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+            },
+            ActionResult::Success,
+        ),
+        // Pause of a paused follower.
+        (
+            Action::PauseFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Unfollow of an index that is not a follower.
+        (
+            Action::Unfollow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Deleting a pattern that does not exist.
+        (
+            Action::DeleteAutoFollow {
+                cluster: "follower".into(),
+                name: "nope".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // A follow onto a regular index is a real conflict.
+        (
+            Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            ActionResult::Failed,
+        ),
+    ];
+    for (a, want) in cases {
+        let e = exec.execute(&a, "test", "table").await;
+        assert_eq!(e.result, want, "{} {:?}: {e:?}", a.name(), a.target());
+    }
+    let conflict = exec
+        .execute(
+            &Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            "test",
+            "again",
+        )
+        .await;
+    assert_eq!(conflict.reason, Some(FailureReason::NameConflict));
+    // The regular index is untouched.
+    assert_eq!(
+        sim.cluster("follower").state()["indices"]["plain"]["follower"],
+        false
+    );
+    sim.shutdown().await;
+}
+
+/// The daemon as a process against six simulated clusters: the license, remote license, soft-deletes and
+/// privilege failures of the follow requests each show their own reason in /status, /metrics and the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_follow_request_failures_with_their_reasons() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("basicleader").license(License::basic()))
+        .cluster(ClusterConfig::new("old").version("6.8.0"))
+        .cluster(ClusterConfig::new("oldfollower").version("6.8.0"))
+        .cluster(ClusterConfig::new("basicfollower").license(License::basic()))
+        .cluster(ClusterConfig::new("secure").security(Security::new().user(
+            "watcher",
+            "pw-watcher",
+            Role::Monitor,
+        )))
+        .start()
+        .await
+        .unwrap();
+    for c in ["leader", "basicleader"] {
+        must(
+            sim.cluster(c).request(
+                "PUT",
+                "/logs",
+                Some(json!({"settings": {"index.number_of_shards": 1}})),
+            ),
+            "leader index",
+        );
+    }
+    // 6.8: created without soft deletes.
+    sim.cluster("old").create_index("nosoft", 1).unwrap();
+    // The secure cluster's remote is set by an administrator; the daemon's user can only read.
+    must(
+        sim.cluster("secure").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "pw-watcher").unwrap();
+    let port = closed_port();
+    let mut text = format!(
+        r#"
+[http]
+listen = "127.0.0.1:{port}"
+[schedule]
+reconcile = "0 0 0 1 1 *"
+[reconcile]
+connect_timeout = "1s"
+[clusters.secure]
+url = "{secure}"
+username = "watcher"
+password_file = "{pw}"
+"#,
+        secure = sim.url("secure"),
+        pw = dir.path().join("pw").display()
+    );
+    for c in [
+        "leader",
+        "basicleader",
+        "old",
+        "oldfollower",
+        "basicfollower",
+    ] {
+        text.push_str(&format!("[clusters.{c}]\nurl = \"{}\"\n", sim.url(c)));
+    }
+    for (cluster, alias, index, follower) in [
+        ("oldfollower", "old", "nosoft", "from-old"),
+        ("basicfollower", "leader", "logs", "lic-copy"),
+        ("leader", "basicleader", "logs", "from-basic"),
+        ("secure", "leader", "logs", "sec-copy"),
+    ] {
+        text.push_str(&format!(
+            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n\
+             [[followers]]\ncluster = \"{cluster}\"\nremote = \"{alias}\"\nleader_index = \"{index}\"\nfollower_index = \"{follower}\"\n",
+            seeds = sim.transport_address(alias)
+        ));
+    }
+    let config = write_config(dir.path(), &text);
+    let child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status: Value = loop {
+        assert!(Instant::now() < deadline, "no reconcile section in /status");
+        if let Ok(r) = http.get(format!("{base}/status")).send().await {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if v.get("reconcile").is_some() {
+                break v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(!logs.contains("pw-watcher") && !status.to_string().contains("pw-watcher"));
+
+    let blocked = status["reconcile"]["blocked"].as_array().unwrap();
+    for (cluster, name, reason) in [
+        ("oldfollower", "from-old", "soft_deletes_disabled"),
+        ("basicfollower", "lic-copy", "license"),
+        ("leader", "from-basic", "remote_license"),
+        ("secure", "sec-copy", "unauthorized"),
+    ] {
+        let b = blocked
+            .iter()
+            .find(|b| b["cluster"] == cluster && b["name"] == name)
+            .unwrap_or_else(|| panic!("{cluster}/{name} not blocked: {status:#}"));
+        assert_eq!(b["reason"], reason, "{b}");
+        assert!(
+            b["retry_after"].is_string(),
+            "a failed request is backed off: {b}"
+        );
+        let line = format!(
+            r#"ccr_sentinel_reconcile_blocked{{cluster="{cluster}",kind="follower",name="{name}",reason="{reason}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "missing `{line}`:\n{metrics}");
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("reconcile blocked") && l.contains(name) && l.contains(reason)),
+            "no blocked log line for {name}:\n{logs}"
+        );
+        // The audit log line of the failed follow names the reason too.
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("action failed") && l.contains(name) && l.contains(reason)),
+            "no audit line for {name}:\n{logs}"
+        );
+    }
+    assert!(
+        metrics
+            .contains(r#"ccr_sentinel_reconcile_actions_total{action="follow",result="failed"} 4"#),
+        "{metrics}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stops_before_the_next_item_at_shutdown() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    reset(&sim);
+    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let report = r.run_until(&cancel).await;
+    assert!(
+        report.items.is_empty() && report.events.is_empty(),
+        "{report:#?}"
+    );
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_switches_between_proxy_and_sniff_mode() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    let proxy = format!(
+        "[[remotes]]\ncluster = \"follower\"\nalias = \"leader\"\nleader = \"leader\"\nmode = \"proxy\"\nproxy_address = \"{}\"\nskip_unavailable = true\n",
+        sim.transport_address("leader")
+    );
+    for (extra, mode) in [
+        (proxy.as_str(), "proxy"),
+        (remote(&sim).as_str(), "sniff"),
+        (proxy.as_str(), "proxy"),
+    ] {
+        let text = base_config(&sim, closed_port(), &format!("{extra}{FOLLOWER}"));
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let report = r.run_once().await;
+        assert!(report.ok(), "{mode}: {report:#?}");
+        let info = must(
+            sim.cluster("follower")
+                .request("GET", "/_remote/info", None),
+            "remote info",
+        );
+        assert_eq!(info["leader"]["mode"], mode, "{info}");
+        assert_eq!(info["leader"]["connected"], true, "{info}");
+        // And the next run is a no-op.
+        reset(&sim);
+        let again = r.run_once().await;
+        assert!(
+            again.items.iter().all(|i| i.state == ItemState::InSync),
+            "{mode}: {again:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{mode}");
+    }
+    sim.shutdown().await;
+}
+
+/// The same desired state from empty clusters on every major line, and nothing sent by the second run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_matrix_from_empty_to_desired_and_idle() {
+    let pattern = PATTERN.replace("active = true\n", "");
+    for version in ["6.8.0", "7.10.2", "7.17.0", "8.15.0", "9.1.0"] {
+        let sim = two_clusters(version, version).await;
+        leader_index(&sim, "logs", 7);
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{FOLLOWER}{pattern}", remote(&sim)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let first = r.run_once().await;
+        assert!(first.ok(), "{version}: {first:#?}");
+        assert_eq!(first.events.len(), 3, "{version}: {first:#?}");
+        poll_until("the follower to catch up", Duration::from_secs(10), || {
+            sim.cluster("follower").doc_count("logs-copy") == Some(7)
+        });
+        reset(&sim);
+        let second = r.run_once().await;
+        assert!(
+            second.items.iter().all(|i| i.state == ItemState::InSync),
+            "{version}: {second:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{version}");
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when_different() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    let pattern = |patterns: &str| {
+        format!(
+            "{PATTERN}settings = {{ \"index.number_of_replicas\" = 0 }}\nparameters = {{ max_read_request_operation_count = 100, read_poll_timeout = \"30s\" }}\n"
+        )
+        .replace("[\"metrics-*\"]", patterns)
+    };
+    for (patterns, expect_actions) in [
+        ("[\"metrics-*\"]", vec!["put_remote", "put_auto_follow"]),
+        ("[\"metrics-*\"]", vec![]),
+        ("[\"metrics-*\", \"traces-*\"]", vec!["put_auto_follow"]),
+        ("[\"traces-*\", \"metrics-*\"]", vec![]),
+    ] {
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{}", remote(&sim), pattern(patterns)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        reset(&sim);
+        let report = r.run_once().await;
+        assert!(report.ok(), "{patterns}: {report:#?}");
+        let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+        assert_eq!(actions, expect_actions, "{patterns}: {report:#?}");
+        assert_eq!(mutating(&sim), expect_actions.len() as u64, "{patterns}");
+    }
+    let got = must(
+        sim.cluster("follower")
+            .request("GET", "/_ccr/auto_follow/metrics", None),
+        "get",
+    );
+    let p = &got["patterns"][0]["pattern"];
+    assert_eq!(
+        p["leader_index_patterns"],
+        json!(["metrics-*", "traces-*"]),
+        "{got}"
+    );
+    assert_eq!(p["max_read_request_operation_count"], 100, "{got}");
     sim.shutdown().await;
 }
