@@ -688,24 +688,43 @@ async fn a_maintenance_window_pauses_then_resumes() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     following(&sim, "other", "other-copy", 10).await;
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_ccr/auto_follow/metrics",
+            Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["metrics-*"]})),
+        ),
+        "auto-follow pattern",
+    );
+    let pattern_active = || {
+        must(
+            sim.cluster("follower")
+                .request("GET", "/_ccr/auto_follow/metrics", None),
+            "get pattern",
+        )["patterns"][0]["pattern"]["active"]
+            == json!(true)
+    };
     let dir = tempfile::tempdir().unwrap();
-    // A two-second window every four seconds, for logs-* only.
+    // A two-second window every four seconds, for logs-* and the `metrics` pattern only.
     let d = Running::start(
         &(config(
             &sim,
             dir.path(),
             &policy(
                 dir.path(),
-                "[[policy.windows]]\nname = \"blink\"\nstart = \"*/4 * * * * *\"\nduration = \"2s\"\nfollowers = [\"logs-*\"]",
+                "[[policy.windows]]\nname = \"blink\"\nstart = \"*/4 * * * * *\"\nduration = \"2s\"\nfollowers = [\"logs-*\"]\nauto_follow = [\"metrics\"]",
             ),
         ) + &follower_toml("logs", "logs-copy", "")
-            + &follower_toml("other", "other-copy", "")),
+            + &follower_toml("other", "other-copy", "")
+            + "[[auto_follow]]\ncluster = \"follower\"\nname = \"metrics\"\nremote = \"leader\"\nleader_index_patterns = [\"metrics-*\"]\n"),
     )
     .await;
     d.wait_status(20, "paused by the window", |s| {
         last_actions(s, "logs-copy").contains(&"pause window success".to_string())
     })
     .await;
+    wait_for("the pattern paused by the window", || !pattern_active()).await;
+    wait_for("the pattern resumed after the window", pattern_active).await;
     let s = d
         .wait_status(20, "resumed after the window", |s| {
             last_actions(s, "logs-copy")
@@ -874,5 +893,49 @@ async fn two_daemons_recovering_the_same_follower_do_not_fight() {
     assert!(acted(&sa) || acted(&sb), "nobody recovered it");
     a.stop().await;
     b.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
+    let sim = sim().await;
+    following(&sim, "logs", "logs-copy", 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(
+            &sim,
+            dir.path(),
+            &policy(
+                dir.path(),
+                "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
+            ),
+        ) + &follower_toml("logs", "logs-copy", "")),
+    )
+    .await;
+    d.wait_status(20, "ready", |s| s["ready"] == true).await;
+    sim.cluster("follower").disconnect_remote("leader").unwrap();
+    d.wait_status(20, "paused during the outage", |s| {
+        last_actions(s, "logs-copy")
+            .first()
+            .is_some_and(|a| a == "pause pause_on_remote_outage success")
+    })
+    .await;
+    assert_eq!(
+        follower_status(&sim, "logs-copy").as_deref(),
+        Some("paused")
+    );
+    sim.cluster("follower").connect_remote("leader").unwrap();
+    sim.cluster("leader").index_docs("logs", 5).unwrap();
+    d.wait_status(20, "resumed after recovery", |s| {
+        last_actions(s, "logs-copy")
+            .first()
+            .is_some_and(|a| a == "resume pause_on_remote_outage success")
+    })
+    .await;
+    wait_for("replication resumes", || {
+        sim.cluster("follower").doc_count("logs-copy") == Some(15)
+    })
+    .await;
+    d.stop().await;
     sim.shutdown().await;
 }
