@@ -1379,6 +1379,9 @@ impl RawConfig {
         }
 
         let policy = policy::validate(self.policy, &mut p);
+        if let Some(pol) = &policy {
+            policy::check_window_selectors(&pol.windows, &names, &remotes, &auto_follow, &mut p);
+        }
 
         if !p.is_empty() {
             return Err(p);

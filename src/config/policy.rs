@@ -364,6 +364,42 @@ pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettin
     })
 }
 
+/// Window selectors without a wildcard must name something configured: a typo would otherwise silently select
+/// nothing (and pause nothing).
+pub(super) fn check_window_selectors(
+    windows: &[Window],
+    clusters: &std::collections::BTreeSet<String>,
+    remotes: &[super::RemoteSettings],
+    patterns: &[super::AutoFollowSettings],
+    p: &mut Vec<String>,
+) {
+    for (i, w) in windows.iter().enumerate() {
+        let at = format!("policy.windows[{i}]");
+        let literal = |s: &String| !s.contains('*');
+        for c in w.clusters.iter().filter(|c| literal(c)) {
+            if !clusters.contains(c) {
+                p.push(format!(
+                    "`{at}.clusters`: `{c}` is not a configured cluster"
+                ));
+            }
+        }
+        for r in w.remotes.iter().filter(|r| literal(r)) {
+            if !remotes.iter().any(|x| &x.alias == r) {
+                p.push(format!(
+                    "`{at}.remotes`: no [[remotes]] entry has alias `{r}`"
+                ));
+            }
+        }
+        for a in w.auto_follow.iter().filter(|a| literal(a)) {
+            if !patterns.iter().any(|x| &x.name == a) {
+                p.push(format!(
+                    "`{at}.auto_follow`: `{a}` is not a configured [[auto_follow]] pattern"
+                ));
+            }
+        }
+    }
+}
+
 /// `*` matches any run of characters; everything else literally.
 pub fn wildcard_match(pattern: &str, s: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -405,6 +441,41 @@ mod tests {
     }
 
     #[test]
+    fn window_problems_are_reported() {
+        let base = "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[policy]\npromote_stable_polls = 1\nrecover_fatal_max_attempts = 0\n";
+        let text = format!(
+            "{base}[[policy.windows]]\nname = \"w\"\nstart = \"0 22 * * *\"\nduration = \"25h\"\n[[policy.windows]]\nstart = \"nope\"\n"
+        );
+        let e = crate::config::from_toml_str(&text)
+            .unwrap_err()
+            .problems
+            .join("\n");
+        for needle in [
+            "promote_stable_polls",
+            "recover_fatal_max_attempts",
+            "the window would never end",
+            "`policy.windows[1].name` is missing",
+            "`policy.windows[1].start`",
+            "`policy.windows[1].duration` is missing",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+        let text = "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[[policy.windows]]\nname = \"w\"\nstart = \"0 22 * * *\"\nduration = \"8h\"\nclusters = [\"b\", \"a*\"]\nremotes = [\"x\"]\nauto_follow = [\"p\"]\ncolour = 1\n";
+        let e = crate::config::from_toml_str(text)
+            .unwrap_err()
+            .problems
+            .join("\n");
+        for needle in [
+            "`b` is not a configured cluster",
+            "alias `x`",
+            "`p` is not a configured [[auto_follow]] pattern",
+            "unknown key `policy.windows[0].colour`",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+    }
+
+    #[test]
     fn wildcards() {
         for (p, s, m) in [
             ("logs-*", "logs-1", true),
@@ -434,6 +505,11 @@ url = "http://127.0.0.1:2"
 cluster = "dr"
 alias = "eu-west"
 leader = "leader"
+[[auto_follow]]
+cluster = "dr"
+name = "logs"
+remote = "eu-west"
+leader_index_patterns = ["logs-*"]
 "#;
         let readme = include_str!("../../README.md");
         let start = readme
