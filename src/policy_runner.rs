@@ -70,8 +70,8 @@ impl PolicyRunner {
         }
     }
 
-    fn set_history(&self, h: History) {
-        if let Some(dir) = &self.cfg.policy.state_dir {
+    fn set_history(&self, h: History, save: bool) {
+        if let (Some(dir), true) = (&self.cfg.policy.state_dir, save) {
             if let Err(e) = h.save(dir) {
                 tracing::error!(error = %e, "cannot save the policy history");
             }
@@ -118,7 +118,9 @@ impl PolicyRunner {
             let outcome = self.execute(p).await;
             record(&mut h, &self.cfg.policy, p, &outcome, Utc::now());
         }
-        self.set_history(h);
+        // Most polls change nothing: write the state file only when something did.
+        let changed = h != base;
+        self.set_history(h, changed);
         ev.actions.len()
     }
 

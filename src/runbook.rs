@@ -755,8 +755,20 @@ pub async fn promote(
         error: Some(why),
     };
     // A runbook already under way (interrupted earlier) is finished without re-checking: the index may already
-    // be closed or no longer a follower.
-    let resuming = store.load(cluster, index)?.is_some();
+    // be closed or no longer a follower. So is an index that is no longer a follower at all (promoted before,
+    // e.g. by an earlier `promote --all`): the runbook only opens it if it was left closed.
+    let resuming = store.load(cluster, index)?.is_some()
+        || match exec.client(cluster) {
+            Some(c) => matches!(
+                inspect(c, index).await,
+                Ok(IndexView {
+                    exists: true,
+                    follower: None,
+                    ..
+                })
+            ),
+            None => false,
+        };
     if !opts.force && !resuming {
         let deadline = tokio::time::Instant::now() + opts.timeout;
         let stable = opts.stable_polls.max(1) as usize;

@@ -939,3 +939,26 @@ async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
     d.stop().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
+    let sim = sim().await;
+    following(&sim, "a", "a-copy", 3).await;
+    following(&sim, "b", "b-copy", 4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("a", "a-copy", "")
+            + &follower_toml("b", "b-copy", "")),
+    );
+    let one = cli(args(&["promote", "a-copy"], &cfg)).await;
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    let all = cli(args(&["promote", "--all"], &cfg)).await;
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    let stdout = String::from_utf8_lossy(&all.stdout);
+    assert!(stdout.contains("nothing to do: `a-copy`"), "{}", text(&all));
+    assert_regular_and_writable(&sim, "a-copy", 3);
+    assert_regular_and_writable(&sim, "b-copy", 4);
+    sim.shutdown().await;
+}
