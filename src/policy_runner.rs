@@ -111,7 +111,12 @@ impl PolicyRunner {
             tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
         }
         for (p, why) in &ev.deferred {
-            tracing::info!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
+            // Back-off holds repeat every poll; only the rate limit is worth an info line.
+            if why.starts_with("rate limit") {
+                tracing::info!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
+            } else {
+                tracing::debug!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
+            }
         }
         let mut h = ev.history;
         for p in &ev.actions {
