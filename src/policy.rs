@@ -37,6 +37,9 @@ use crate::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
 use crate::report::{FollowerReport, Report};
 
+/// History of followers that no longer exist is dropped this long after their last action.
+pub const FORGET_AFTER_DAYS: i64 = 7;
+
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,6 +325,25 @@ pub fn evaluate(
         );
     }
 
+    // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
+    // more, so the history does not grow with every rolled-over auto-followed index.
+    let present: BTreeSet<String> = report
+        .followers
+        .iter()
+        .map(|f| {
+            key(
+                &f.observation.follower_cluster,
+                &f.observation.follower_index,
+            )
+        })
+        .collect();
+    let horizon = now - chrono::Duration::days(FORGET_AFTER_DAYS);
+    h.followers.retain(|k, f| {
+        present.contains(k)
+            || busy.contains(k)
+            || f.paused_by_us.is_some()
+            || f.last_actions.back().is_some_and(|a| a.at > horizon)
+    });
     for r in runbooks {
         if matches!(r.rule, Rule::Promote | Rule::OnLeaderDeleted) {
             wanted.push(Planned {
@@ -1297,6 +1319,43 @@ leader_index_patterns = ["metrics-*"]
         assert_eq!(ev.actions.len(), 1, "{:?}", ev.actions);
         assert_eq!(ev.actions[0].action, ActionKind::Unfollow);
         assert_eq!(ev.actions[0].rule, Rule::Promote);
+    }
+
+    #[test]
+    fn history_of_vanished_followers_is_forgotten_after_a_week() {
+        let c = cfg("");
+        let mut h = History::default();
+        let record_at = |h: &mut History, index: &str, t| {
+            h.follower_mut("follower", index).push_action(ActionRecord {
+                at: t,
+                action: "pause_resume".into(),
+                rule: Rule::RecoverFatal,
+                reason: String::new(),
+                result: "success".into(),
+                error: None,
+            })
+        };
+        record_at(&mut h, "gone-recently", at(12, 0, 0));
+        record_at(
+            &mut h,
+            "gone-long-ago",
+            at(12, 0, 0) - chrono::Duration::days(8),
+        );
+        record_at(
+            &mut h,
+            "logs-copy",
+            at(12, 0, 0) - chrono::Duration::days(30),
+        );
+        let ev = evaluate(&c, &report(&[]), &h, &[], at(12, 0, 0));
+        let keys: Vec<&String> = ev.history.followers.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "follower/gone-recently",
+                "follower/logs-copy",
+                "follower/orders-copy"
+            ]
+        );
     }
 
     #[test]
