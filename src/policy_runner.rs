@@ -51,7 +51,20 @@ impl PolicyRunner {
             .with_audit(audit)
             .with_metrics(metrics);
         let history = match &cfg.policy.state_dir {
-            Some(dir) => History::load(dir)?,
+            Some(dir) => match History::load(dir) {
+                Ok(h) => h,
+                // A damaged state file must not keep the daemon from starting: keep it aside for a person and
+                // start afresh (what the policies paused is then re-learned as "paused by someone else").
+                Err(e @ crate::history::HistoryError::Parse { .. }) => {
+                    let path = History::path(dir);
+                    let aside =
+                        path.with_extension(format!("json.damaged-{}", Utc::now().timestamp()));
+                    let moved = std::fs::rename(&path, &aside).is_ok();
+                    tracing::error!(error = %e, kept_as = %aside.display(), moved, "starting with an empty policy history");
+                    History::default()
+                }
+                Err(e) => return Err(e.into()),
+            },
             None => History::default(),
         };
         Ok(Self {
@@ -245,5 +258,35 @@ fn outcome(r: &ActionResult, error: impl FnOnce() -> Option<String>) -> Outcome 
         ActionResult::Success | ActionResult::AlreadyDone => Outcome::Success,
         ActionResult::DryRun => Outcome::DryRun,
         ActionResult::Failed => Outcome::Failure(error().unwrap_or_else(|| "failed".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_history_file_is_kept_aside_and_the_daemon_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("history.json"), b"{half a fi").unwrap();
+        let cfg = Arc::new(
+            crate::config::from_toml_str(&format!(
+                "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[policy]\nstate_dir = \"{}\"\n",
+                dir.path().display()
+            ))
+            .unwrap(),
+        );
+        let observer = Observer::new(cfg.clone()).unwrap();
+        let runner = PolicyRunner::new(cfg, &observer, ActionMetrics::new()).unwrap();
+        assert_eq!(runner.history(), History::default());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.contains(&"history.json".to_string()), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("history.json.damaged-")),
+            "{names:?}"
+        );
     }
 }
