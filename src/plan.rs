@@ -550,16 +550,26 @@ fn plan_follower(
     if let Some(d) = remote_blocker(&remote, &f.cluster, &f.remote) {
         return d;
     }
-    if let Some(leader) = leader_indices {
-        if !leader.contains_key(&f.leader_index) {
+    match leader_indices.map(|l| l.get(&f.leader_index)) {
+        Some(None) => {
             return Decision::Blocked {
                 reason: FailureReason::LeaderMissing,
                 message: format!(
                     "leader index `{}` does not exist on remote `{}`",
                     f.leader_index, f.remote
                 ),
-            };
+            }
         }
+        Some(Some(false)) => {
+            return Decision::Blocked {
+                reason: FailureReason::WrongState,
+                message: format!(
+                    "leader index `{}` on remote `{}` is closed; open it to follow it",
+                    f.leader_index, f.remote
+                ),
+            }
+        }
+        _ => {}
     }
     if !f.settings.is_empty() && version_at_least(Some(o), 7, 9) == Some(false) {
         return Decision::Blocked {
@@ -960,6 +970,21 @@ follower_index = "logs-copy"
 
     #[test]
     fn leader_missing_unknown_remote_and_unreadable_cluster() {
+        let mut closed = obs(
+            vec![("leader", remote(true, &["127.0.0.1:9300"]))],
+            vec![],
+            &[],
+        );
+        closed.leader_indices.insert(
+            "leader".into(),
+            BTreeMap::from([("logs".to_string(), false)]),
+        );
+        let items = plan(&cfg(FOLLOWER), &closed, PlanOptions::default());
+        assert_eq!(
+            label(decision(&items, ItemKind::Follower, "logs-copy")),
+            "blocked:wrong_state"
+        );
+
         let c = cfg(&FOLLOWER.replace("\"logs\"", "\"gone\""));
         let o = obs(
             vec![("leader", remote(true, &["127.0.0.1:9300"]))],

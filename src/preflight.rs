@@ -156,6 +156,8 @@ pub enum SeedProbe {
     AnswersHttp,
     /// No HTTP answer (refused, timed out, or not HTTP).
     NoHttp,
+    /// Elasticsearch's transport port: it answers HTTP with "This is not an HTTP port".
+    TransportPort,
 }
 
 /// Everything [`evaluate`] needs.
@@ -189,7 +191,16 @@ fn seed_addresses(
 /// Probes whether `addr` answers HTTP.
 async fn probe(client: &reqwest::Client, addr: &str) -> SeedProbe {
     match client.get(format!("http://{addr}/")).send().await {
-        Ok(_) => SeedProbe::AnswersHttp,
+        Ok(resp) => {
+            // Elasticsearch's transport port answers an HTTP request with "This is not an HTTP port": that is the
+            // right kind of port, not a mistake.
+            let body = resp.text().await.unwrap_or_default();
+            if body.contains("not an HTTP port") {
+                SeedProbe::TransportPort
+            } else {
+                SeedProbe::AnswersHttp
+            }
+        }
         Err(_) => SeedProbe::NoHttp,
     }
 }
@@ -665,10 +676,10 @@ pub fn evaluate(cfg: &Config, facts: &Facts) -> Vec<CheckResult> {
                 bad.push(format!("`{a}` is the HTTP address of cluster `{c}`"));
             } else if facts.seeds.get(a) == Some(&SeedProbe::AnswersHttp) {
                 bad.push(format!("`{a}` answers HTTP"));
-            } else if a
-                .rsplit_once(':')
-                .and_then(|(_, p)| p.parse::<u16>().ok())
-                .is_some_and(|p| (9200..=9299).contains(&p))
+            } else if facts.seeds.get(a) != Some(&SeedProbe::TransportPort)
+                && a.rsplit_once(':')
+                    .and_then(|(_, p)| p.parse::<u16>().ok())
+                    .is_some_and(|p| (9200..=9299).contains(&p))
             {
                 suspicious.push(format!("`{a}` uses an HTTP-style port (92xx)"));
             }

@@ -313,3 +313,60 @@ async fn a_physical_replication_setting_and_missing_privileges_are_found() {
     task.abort();
     sim.shutdown().await;
 }
+
+/// Something on `127.0.0.1:PORT` answering every connection with `response` (raw bytes).
+async fn raw_server(response: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock.write_all(response.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeds_are_probed_a_transport_port_passes_an_http_port_fails() {
+    let sim = pair("8.15.0", "8.15.0").await;
+    soft_deletes_leader(&sim);
+    // What Elasticsearch's transport port answers to an HTTP request.
+    let (transport, t1) = raw_server(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: 24\r\n\r\nThis is not an HTTP port",
+    )
+    .await;
+    // Some other cluster's HTTP port.
+    let (http, t2) = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 35\r\n\r\n{\"tagline\":\"You Know, for Search\"}\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json) = check(
+        dir.path(),
+        &config(
+            &sim.url("leader"),
+            &sim.url("follower"),
+            &transport,
+            "logs-copy",
+        ),
+        true,
+    )
+    .await;
+    assert!(has(&statuses(&json), "seeds", "ok"), "{json}");
+    let (code, json) = check(
+        dir.path(),
+        &config(&sim.url("leader"), &sim.url("follower"), &http, "logs-copy"),
+        true,
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(has(&statuses(&json), "seeds", "fail"), "{json}");
+    assert!(json.contains("answers HTTP"), "{json}");
+    t1.abort();
+    t2.abort();
+    sim.shutdown().await;
+}

@@ -1225,3 +1225,50 @@ async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when
     assert_eq!(p["max_read_request_operation_count"], 100, "{got}");
     sim.shutdown().await;
 }
+
+/// Two reconcilers (two hosts) racing on fresh clusters: both succeed, the loser finds the follower already there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reconcilers_at_once_do_not_conflict() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 5);
+    let text = base_config(
+        &sim,
+        closed_port(),
+        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
+    );
+    let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
+    let (a, b) = (
+        one_shot(cfg.clone(), false).unwrap(),
+        one_shot(cfg, false).unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    assert!(ra.ok(), "{ra:#?}");
+    assert!(rb.ok(), "{rb:#?}");
+    let follows: Vec<&str> = ra
+        .events
+        .iter()
+        .chain(rb.events.iter())
+        .filter(|e| e.action == "follow")
+        .map(|e| e.result.as_str())
+        .collect();
+    assert_eq!(
+        follows.iter().filter(|r| **r == "success").count(),
+        1,
+        "exactly one follow created the follower: {follows:?}"
+    );
+    assert!(
+        follows
+            .iter()
+            .all(|r| *r == "success" || *r == "already_done"),
+        "{follows:?}"
+    );
+    assert_eq!(
+        sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
+        "active"
+    );
+    reset(&sim);
+    let again = a.run_once().await;
+    assert!(again.items.iter().all(|i| i.state == ItemState::InSync));
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
