@@ -95,10 +95,10 @@ pub struct FollowerHistory {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub backoff: BTreeMap<Rule, Backoff>,
     /// Consecutive evaluations in which the follower was caught up (for `promote = true`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub caught_up_polls: u32,
     /// Consecutive evaluations in which the leader index was missing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub leader_missing_polls: u32,
     /// Alerts already logged in the current episode (so each is logged once, not every poll).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -116,6 +116,10 @@ impl FollowerHistory {
             self.last_actions.pop_front();
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Connectivity history of one remote alias on one follower cluster.
