@@ -139,6 +139,8 @@ pub enum Outcome {
     /// Not sent: `dry_run`.
     DryRun,
     Failure(String),
+    /// Pause + resume: the pause worked, the resume failed. The follower is paused by us and will be resumed.
+    PausedOnly(String),
 }
 
 impl Outcome {
@@ -147,7 +149,7 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::DryRun => "dry_run",
-            Outcome::Failure(_) => "failure",
+            Outcome::Failure(_) | Outcome::PausedOnly(_) => "failure",
         }
     }
 }
@@ -510,6 +512,25 @@ fn follower_rules(
         fh.leader_missing_polls = fh.leader_missing_polls.saturating_add(1);
     }
 
+    // Leader deleted: decided first, whatever paused the follower (nothing can resume it any more).
+    if f.state == FollowerState::LeaderMissing {
+        let message = format!(
+            "leader_index `{}` was deleted; the follower cannot replicate any more",
+            o.leader_index
+        );
+        match s.on_leader_deleted {
+            // Two looks in a row, so one odd listing does not unfollow anything.
+            OnLeaderDeleted::Unfollow if fh.leader_missing_polls >= 2 => {
+                wanted.push(plan(ActionKind::Unfollow, Rule::OnLeaderDeleted, message))
+            }
+            OnLeaderDeleted::Unfollow => {}
+            OnLeaderDeleted::Alert => {
+                alert_once(fh, "leader_missing", Rule::OnLeaderDeleted, message)
+            }
+        }
+        return;
+    }
+
     // 1. Maintenance windows.
     let window = active_windows.iter().find(|(w, _)| {
         window_selects(w, &o.follower_cluster, &o.remote_cluster, &o.follower_index)
@@ -562,6 +583,9 @@ fn follower_rules(
                         )
                     })
                 }
+                // Paused by a recovery whose resume failed: resume again (with back-off) once connected.
+                Rule::RecoverFatal => connected
+                    .then(|| "finish the recovery: the resume after the pause failed".to_string()),
                 // A person paused it (or a runbook that stopped): leave it.
                 _ => None,
             };
@@ -580,7 +604,21 @@ fn follower_rules(
             fh.recover_attempts.retain(|t| *t > window_start);
             let n = fh.recover_attempts.len() as u32;
             let what = f.reasons.first().cloned().unwrap_or_default();
-            if !connected {
+            let leader_gone = o.shards.as_ref().is_some_and(|sh| {
+                sh.fatal_exceptions
+                    .iter()
+                    .any(|x| x.cause.mentions("index_not_found"))
+            });
+            if leader_gone {
+                // The leader index is gone (or was never there): resume would fail and leave the follower
+                // paused. `on_leader_deleted` decides once the leader cluster's index list confirms it.
+                alert_once(
+                    fh,
+                    "recover_fatal_waiting",
+                    Rule::RecoverFatal,
+                    format!("{what}; not pausing and resuming: the leader index is not there"),
+                );
+            } else if !connected {
                 alert_once(
                     fh,
                     "recover_fatal_waiting",
@@ -644,21 +682,6 @@ fn follower_rules(
                         fmt_time(t0)
                     ),
                 ));
-            }
-        }
-        // 5. Leader deleted.
-        FollowerState::LeaderMissing => {
-            let message = format!(
-                "leader_index `{}` was deleted; the follower cannot replicate any more",
-                o.leader_index
-            );
-            match s.on_leader_deleted {
-                // Two looks in a row, so one odd listing does not unfollow anything.
-                OnLeaderDeleted::Unfollow if fh.leader_missing_polls >= 2 => {
-                    wanted.push(plan(ActionKind::Unfollow, Rule::OnLeaderDeleted, message))
-                }
-                OnLeaderDeleted::Unfollow => {}
-                OnLeaderDeleted::Alert => alert_once(fh, "leader_missing", Rule::OnLeaderDeleted, message),
             }
         }
         _ => {}
@@ -729,7 +752,7 @@ pub fn record(
         reason: p.reason.clone(),
         result: outcome.as_str().into(),
         error: match outcome {
-            Outcome::Failure(e) => Some(e.clone()),
+            Outcome::Failure(e) | Outcome::PausedOnly(e) => Some(e.clone()),
             _ => None,
         },
     });
@@ -759,7 +782,14 @@ pub fn record(
             }
         }
         Outcome::DryRun => {}
-        Outcome::Failure(_) => {
+        Outcome::Failure(_) | Outcome::PausedOnly(_) => {
+            if matches!(outcome, Outcome::PausedOnly(_)) {
+                fh.paused_by_us = Some(PausedByUs {
+                    rule: p.rule,
+                    at: now,
+                    why: "pause + resume (the resume failed)".into(),
+                });
+            }
             let failures = fh.backoff.get(&p.rule).map_or(0, |b| b.failures) + 1;
             let until = now
                 + chrono::Duration::from_std(backoff_delay(s, failures))
@@ -1355,6 +1385,52 @@ leader_index_patterns = ["metrics-*"]
                 "follower/logs-copy",
                 "follower/orders-copy"
             ]
+        );
+    }
+
+    #[test]
+    fn a_recovery_whose_resume_failed_is_finished_later_and_a_gone_leader_is_not_recovered() {
+        let c = cfg("[policy]\nbackoff_initial = \"30s\"\non_leader_deleted = \"unfollow\"");
+        let f = fatal(FATAL);
+        let mut h = History::default();
+        let ev = evaluate(&c, &report(&[&f]), &h, &[], at(12, 0, 0));
+        h = ev.history;
+        record(
+            &mut h,
+            &c.policy,
+            &ev.actions[0],
+            &Outcome::PausedOnly("503".into()),
+            at(12, 0, 0),
+        );
+        // Now paused by us; the resume is retried after the back-off.
+        let r = report(&[&paused]);
+        assert!(step(&c, &r, &mut h, at(12, 0, 10)).0.is_empty());
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 0, 31)).0,
+            vec!["resume recover_fatal logs-copy"]
+        );
+        // A fatal index_not_found (the leader was deleted) is not "recovered" (resume could only fail)...
+        let gone = fatal("no such index [logs]");
+        let mut h = History::default();
+        let nf = |o: &mut FollowerObservation| {
+            gone(o);
+            o.shards.as_mut().unwrap().fatal_exceptions[0].cause.kind =
+                Some("index_not_found_exception".into());
+        };
+        let (got, ev) = step(&c, &report(&[&nf]), &mut h, at(12, 0, 0));
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(ev.alerts.len(), 1);
+        // ... and once the leader is confirmed missing, on_leader_deleted acts even on a follower we paused.
+        h.follower_mut("follower", "logs-copy").paused_by_us = Some(PausedByUs {
+            rule: Rule::RecoverFatal,
+            at: at(12, 0, 0),
+            why: String::new(),
+        });
+        let r = report(&[&paused, &leader_gone]);
+        step(&c, &r, &mut h, at(12, 0, 15));
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 0, 30)).0,
+            vec!["unfollow on_leader_deleted logs-copy"]
         );
     }
 

@@ -178,7 +178,10 @@ impl PolicyRunner {
                     ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
                     _ => {
                         let ev = self.exec.execute(&resume(), rule, &p.reason).await;
-                        outcome(&ev.result, || ev.error.clone())
+                        match outcome(&ev.result, || ev.error.clone()) {
+                            Outcome::Failure(e) => Outcome::PausedOnly(e),
+                            o => o,
+                        }
                     }
                 }
             }

@@ -962,3 +962,62 @@ async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
     assert_regular_and_writable(&sim, "b-copy", 4);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
+    let sim = sim().await;
+    following(&sim, "temp", "temp-copy", 6).await;
+    following(&sim, "keep", "keep-copy", 6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let alert_only = Running::start(
+        &(config(&sim, dir.path(), &policy(dir.path(), ""))
+            + &follower_toml("temp", "temp-copy", "")),
+    )
+    .await;
+    alert_only
+        .wait_status(20, "ready", |s| s["ready"] == true)
+        .await;
+    sim.cluster("leader").delete_index("temp").unwrap();
+    let s = alert_only
+        .wait_status(20, "leader_missing", |s| {
+            follower_state(s, "temp-copy") == "leader_missing"
+        })
+        .await;
+    let runs = poll_runs(&s);
+    let s = alert_only
+        .wait_status(20, "more polls", |s| poll_runs(s) >= runs + 2)
+        .await;
+    assert!(
+        last_actions(&s, "temp-copy").is_empty(),
+        "alert only: {s:#}"
+    );
+    assert_eq!(
+        follower_status(&sim, "temp-copy").as_deref(),
+        Some("active")
+    );
+    alert_only.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(
+        &(config(
+            &sim,
+            dir.path(),
+            &policy(dir.path(), "on_leader_deleted = \"unfollow\""),
+        ) + &follower_toml("temp", "temp-copy", "")
+            + &follower_toml("keep", "keep-copy", "")),
+    )
+    .await;
+    d.wait_status(20, "unfollowed", |s| {
+        last_actions(s, "temp-copy")
+            .first()
+            .is_some_and(|a| a == "unfollow on_leader_deleted success")
+    })
+    .await;
+    assert_regular_and_writable(&sim, "temp-copy", 6);
+    assert_eq!(
+        follower_status(&sim, "keep-copy").as_deref(),
+        Some("active")
+    );
+    d.stop().await;
+    sim.shutdown().await;
+}
