@@ -386,10 +386,11 @@ pub async fn unfollow(
         // Nothing changes in dry run, so plan once from what is there and report every step.
         match plan_steps(&view) {
             Ok(steps) => {
-                for s in steps {
-                    let ev = exec
-                        .execute(&step_action(s, cluster, index), rule_s, why)
-                        .await;
+                for (s, action) in steps
+                    .into_iter()
+                    .filter_map(|s| step_action(s, cluster, index).map(|a| (s, a)))
+                {
+                    let ev = exec.execute(&action, rule_s, why).await;
                     let r = StepReport {
                         step: s,
                         result: ev.result.as_str().into(),
@@ -418,7 +419,10 @@ pub async fn unfollow(
                 return Ok(out);
             }
         };
-        let Some(&step) = steps.first() else {
+        let Some((step, action)) = steps
+            .first()
+            .and_then(|&s| step_action(s, cluster, index).map(|a| (s, a)))
+        else {
             break;
         };
         if view.follower.is_some() || rec.pending.is_some() || !rec.done.is_empty() {
@@ -426,9 +430,7 @@ pub async fn unfollow(
             rec.pending = Some(step);
             store.save(&rec)?;
         }
-        let ev = exec
-            .execute(&step_action(step, cluster, index), rule_s, why)
-            .await;
+        let ev = exec.execute(&action, rule_s, why).await;
         let mut report = StepReport {
             step,
             result: ev.result.as_str().into(),
@@ -505,9 +507,11 @@ pub async fn unfollow(
     Ok(out)
 }
 
-fn step_action(step: Step, cluster: &str, index: &str) -> Action {
+/// The request of a step on the follower cluster; `None` for [`Step::ForgetFollower`], which goes to the leader
+/// cluster (see `forget_follower`) and is never planned by [`plan_steps`].
+fn step_action(step: Step, cluster: &str, index: &str) -> Option<Action> {
     let (cluster, follower_index) = (cluster.to_string(), index.to_string());
-    match step {
+    Some(match step {
         Step::Pause => Action::PauseFollow {
             cluster,
             follower_index,
@@ -520,12 +524,12 @@ fn step_action(step: Step, cluster: &str, index: &str) -> Action {
             cluster,
             follower_index,
         },
-        // ForgetFollower is never planned (it goes to the leader cluster, see `forget_follower`).
-        Step::Open | Step::ForgetFollower => Action::OpenIndex {
+        Step::Open => Action::OpenIndex {
             cluster,
             index: follower_index,
         },
-    }
+        Step::ForgetFollower => return None,
+    })
 }
 
 /// Tries `forget_follower` on the leader cluster; the report says what happened and, when it could not be
