@@ -97,6 +97,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Pause a follower (POST /{index}/_ccr/pause_follow).
+    Pause(crate::commands::FollowerArgs),
+    /// Resume a follower with the configured follow parameters.
+    Resume(crate::commands::FollowerArgs),
+    /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
+    /// after an interruption at any step.
+    Unfollow(crate::commands::FollowerArgs),
+    /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
+    /// several looks), then unfollow it. Refuses otherwise unless --force.
+    Promote(crate::commands::PromoteArgs),
 }
 
 /// `config ...`
@@ -247,6 +257,12 @@ pub fn main() -> ExitCode {
                 format == OutputFormat::Json,
             ))
         }
+        Command::Pause(a) => crate::commands::follower_command(crate::commands::Which::Pause, a),
+        Command::Resume(a) => crate::commands::follower_command(crate::commands::Which::Resume, a),
+        Command::Unfollow(a) => {
+            crate::commands::follower_command(crate::commands::Which::Unfollow, a)
+        }
+        Command::Promote(a) => crate::commands::promote_command(a),
         Command::Demo(args) => {
             // State changes (and the way back to healthy) are the point of the demo.
             init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");

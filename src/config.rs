@@ -19,6 +19,9 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub mod policy;
+pub use policy::{OnLeaderDeleted, PolicySettings, Window};
+
 /// Where the daemon looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ccr-sentinel/ccr-sentinel.toml";
 /// Prefix of environment overrides (`CCR_SENTINEL_HTTP__LISTEN=...`).
@@ -79,6 +82,8 @@ pub struct RawConfig {
     pub reconcile: RawReconcile,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub policy: policy::RawPolicy,
     #[serde(default)]
     pub metrics: RawMetrics,
 }
@@ -202,6 +207,9 @@ pub struct RawFollower {
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// The follow parameters (`max_read_request_operation_count`, ...) for the follow request.
     pub parameters: Option<FollowParameters>,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    #[serde(default)]
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`
@@ -476,6 +484,7 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "health",
             "reconcile",
             "audit",
+            "policy",
             "metrics",
         ],
         "http" => &["listen"],
@@ -510,7 +519,10 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "follower_index",
             "settings",
             "parameters",
+            "promote",
         ],
+        "policy" => policy::POLICY_KEYS,
+        "policy.windows[]" => policy::WINDOW_KEYS,
         "auto_follow[]" => &[
             "cluster",
             "name",
@@ -560,14 +572,8 @@ pub struct Config {
     pub health: HealthThresholds,
     pub reconcile: ReconcileSettings,
     pub audit: AuditSettings,
+    pub policy: PolicySettings,
     pub metrics: MetricsSettings,
-}
-
-/// `[metrics]`, validated.
-#[derive(Debug, Clone, Default)]
-pub struct MetricsSettings {
-    /// Export per-shard series too.
-    pub per_shard: bool,
 }
 
 /// `[reconcile]`, validated.
@@ -603,6 +609,13 @@ impl Default for ReconcileSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditSettings {
     pub file: Option<PathBuf>,
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// Export per-shard series too.
+    pub per_shard: bool,
 }
 
 /// `[http]`, validated.
@@ -704,6 +717,8 @@ pub struct FollowerSettings {
     /// Follower index settings for the follow request, flattened to `index.*` keys with string values.
     pub settings: BTreeMap<String, String>,
     pub parameters: FollowParameters,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`, validated.
@@ -926,6 +941,18 @@ fn prune_unknown(value: &mut config::Value, section: &str, path: &str, problems:
                 if let ValueKind::Array(items) = &mut child.kind {
                     for (i, item) in items.iter_mut().enumerate() {
                         prune_unknown(item, &sub, &format!("{key}[{i}]"), problems);
+                    }
+                }
+            }
+            ("policy", "windows") => {
+                if let ValueKind::Array(items) = &mut child.kind {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        prune_unknown(
+                            item,
+                            "policy.windows[]",
+                            &format!("policy.windows[{i}]"),
+                            problems,
+                        );
                     }
                 }
             }
@@ -1268,6 +1295,7 @@ impl RawConfig {
                 follower_index: f.follower_index,
                 settings: flat_index_settings(f.settings.as_ref()),
                 parameters: f.parameters.unwrap_or_default(),
+                promote: f.promote,
             });
         }
 
@@ -1350,13 +1378,24 @@ impl RawConfig {
             ));
         }
 
+        let policy = policy::validate(self.policy, &mut p);
+        if let Some(pol) = &policy {
+            policy::check_window_selectors(&pol.windows, &names, &remotes, &auto_follow, &mut p);
+        }
+
         if !p.is_empty() {
             return Err(p);
         }
         // Every Option below is Some when no problem was recorded; the fallbacks are unreachable but keep this
         // function free of panics.
-        let (Some(listen), Some(poll), Some(doc_counts), Some(reconcile), Some(max_read)) =
-            (listen, poll, doc_counts, reconcile, max_read)
+        let (
+            Some(listen),
+            Some(poll),
+            Some(doc_counts),
+            Some(reconcile),
+            Some(max_read),
+            Some(policy),
+        ) = (listen, poll, doc_counts, reconcile, max_read, policy)
         else {
             return Err(vec!["internal error: incomplete validation".into()]);
         };
@@ -1397,6 +1436,7 @@ impl RawConfig {
             audit: AuditSettings {
                 file: self.audit.file,
             },
+            policy,
             metrics: MetricsSettings {
                 per_shard: self.metrics.per_shard,
             },

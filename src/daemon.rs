@@ -45,6 +45,8 @@ pub struct Daemon {
     pub actions: ActionMetrics,
     /// Extra `/status` sections (`reconcile`, `preflight`, ...).
     pub status_sections: StatusSections,
+    /// The policy engine; set by [`Daemon::run`] (commands such as `status` that only poll never act).
+    pub policy: Option<Arc<crate::policy_runner::PolicyRunner>>,
     extra_jobs: Vec<JobSpec>,
     /// Jobs also run once right after start-up (after READY).
     startup_jobs: Vec<&'static str>,
@@ -76,6 +78,7 @@ impl Daemon {
             ready: Default::default(),
             actions,
             status_sections: Default::default(),
+            policy: None,
             extra_jobs: Vec::new(),
             startup_jobs: Vec::new(),
         })
@@ -205,7 +208,15 @@ impl Daemon {
             schedule: self.cfg.schedule.poll.clone(),
             run: Arc::new(move |_| {
                 let d = d.clone();
-                Box::pin(async move { d.poll_once().await })
+                Box::pin(async move {
+                    let outcome = d.poll_once().await;
+                    // Policies are evaluated after every poll, on the report it just built.
+                    if let Some(p) = &d.policy {
+                        p.run_once(&d.report()).await;
+                        d.set_status_section("policy", p.status());
+                    }
+                    outcome
+                })
             }),
         }
     }
@@ -246,10 +257,17 @@ impl Daemon {
     /// Runs until `shutdown` completes: serves HTTP on `listener`, polls once, reports ready, then runs the
     /// jobs on their schedules. Stops within a few seconds of `shutdown`.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        if self.policy.is_none() {
+            self.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+                self.cfg.clone(),
+                &self.observer,
+                self.actions.clone(),
+            )?));
+        }
         let addr: SocketAddr = listener.local_addr().context("listener address")?;
         let app = router(self.http_state());
         let server_cancel = self.cancel.clone();
