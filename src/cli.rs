@@ -75,6 +75,38 @@ pub enum Command {
     },
     /// Start an embedded simulated leader and follower with replication running, and watch them.
     Demo(crate::demo::DemoArgs),
+    /// Bring remotes, followers and auto-follow patterns to the configured state once. Exits 1 when an item
+    /// stays blocked (its reason is printed).
+    Reconcile {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Run once and exit (the daemon runs reconcile on `schedule.reconcile`).
+        #[arg(long)]
+        once: bool,
+        /// Compute and print the plan; send nothing (also `[reconcile] dry_run = true`).
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Preflight: check the CCR prerequisites (reachability, versions, licenses, leader indices, remotes,
+    /// follower names, privileges) without changing anything. Exits 1 when something blocks.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Pause a follower (POST /{index}/_ccr/pause_follow).
+    Pause(crate::commands::FollowerArgs),
+    /// Resume a follower with the configured follow parameters.
+    Resume(crate::commands::FollowerArgs),
+    /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
+    /// after an interruption at any step.
+    Unfollow(crate::commands::FollowerArgs),
+    /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
+    /// several looks), then unfollow it. Refuses otherwise unless --force.
+    Promote(crate::commands::PromoteArgs),
 }
 
 /// `config ...`
@@ -125,7 +157,8 @@ pub fn main() -> ExitCode {
                 "info",
             );
             runtime_then(|| async move {
-                let daemon = Daemon::new(cfg)?;
+                let mut daemon = Daemon::new(cfg)?;
+                crate::reconcile::install(&mut daemon)?;
                 let listener = daemon.bind().await?;
                 daemon.run(listener, shutdown_signal()).await
             })
@@ -192,10 +225,63 @@ pub fn main() -> ExitCode {
             };
             healthcheck(&base)
         }
+        Command::Reconcile {
+            config,
+            once,
+            dry_run,
+            format,
+        } => {
+            if !once {
+                eprintln!("error: use `reconcile --once`; the daemon (`run`) reconciles on `schedule.reconcile`");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_logging(cfg.log.format, cfg.log.level.as_deref(), "warn");
+            block_on(crate::reconcile::cli_once(
+                cfg,
+                dry_run,
+                format == OutputFormat::Json,
+            ))
+        }
+        Command::Check { config, format } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_logging(cfg.log.format, None, "error");
+            block_on(crate::preflight::cli_check(
+                cfg,
+                format == OutputFormat::Json,
+            ))
+        }
+        Command::Pause(a) => crate::commands::follower_command(crate::commands::Which::Pause, a),
+        Command::Resume(a) => crate::commands::follower_command(crate::commands::Which::Resume, a),
+        Command::Unfollow(a) => {
+            crate::commands::follower_command(crate::commands::Which::Unfollow, a)
+        }
+        Command::Promote(a) => crate::commands::promote_command(a),
         Command::Demo(args) => {
             // State changes (and the way back to healthy) are the point of the demo.
             init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");
             runtime_then(|| crate::demo::run(args))
+        }
+    }
+}
+
+/// Runs a command body that returns its own exit code.
+fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => {
+            let code = rt.block_on(f);
+            rt.shutdown_timeout(Duration::from_millis(500));
+            code
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(EXIT_PROBLEM)
         }
     }
 }

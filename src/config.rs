@@ -19,6 +19,9 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub mod policy;
+pub use policy::{OnLeaderDeleted, PolicySettings, Window};
+
 /// Where the daemon looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ccr-sentinel/ccr-sentinel.toml";
 /// Prefix of environment overrides (`CCR_SENTINEL_HTTP__LISTEN=...`).
@@ -75,6 +78,12 @@ pub struct RawConfig {
     pub auto_follow: Vec<RawAutoFollow>,
     #[serde(default)]
     pub health: RawHealth,
+    #[serde(default)]
+    pub reconcile: RawReconcile,
+    #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
+    pub policy: policy::RawPolicy,
     #[serde(default)]
     pub metrics: RawMetrics,
 }
@@ -178,6 +187,8 @@ pub struct RawRemote {
     pub proxy_address: Option<String>,
     pub server_name: Option<String>,
     pub skip_unavailable: Option<bool>,
+    /// `false`: only map the alias to a configured cluster; reconcile never writes this remote.
+    pub manage: Option<bool>,
 }
 
 /// `[[followers]]`
@@ -192,6 +203,13 @@ pub struct RawFollower {
     pub leader_index: String,
     #[serde(default)]
     pub follower_index: String,
+    /// Index settings for the follower (`settings` of the follow request, 7.9+), nested or dotted keys.
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The follow parameters (`max_read_request_operation_count`, ...) for the follow request.
+    pub parameters: Option<FollowParameters>,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    #[serde(default)]
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`
@@ -209,6 +227,213 @@ pub struct RawAutoFollow {
     #[serde(default)]
     pub leader_index_exclusion_patterns: Vec<String>,
     pub follow_index_pattern: Option<String>,
+    /// Index settings for the followers the pattern creates.
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Follow parameters for the followers the pattern creates.
+    pub parameters: Option<FollowParameters>,
+    /// Desired state of the pattern (7.5+): reconcile pauses or resumes it to match. Unset: left alone.
+    pub active: Option<bool>,
+}
+
+/// The ten follow parameters of `PUT /{index}/_ccr/follow`, `resume_follow` and auto-follow patterns.
+/// Unset parameters are not sent (the cluster's defaults apply) and never count as drift. Sizes and times are
+/// Elasticsearch strings (`"32mb"`, `"500ms"`); they are compared by value, so `"1m"` equals `"60s"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowParameters {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_read_request_operation_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_outstanding_read_requests: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_read_request_size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_write_request_operation_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_write_request_size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_outstanding_write_requests: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_write_buffer_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_write_buffer_size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retry_delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_poll_timeout: Option<String>,
+}
+
+impl FollowParameters {
+    /// True when no parameter is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The parameters as a JSON object (only the set ones), for request bodies.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// Checks the values like Elasticsearch would (positive counts, parseable sizes and times, retry delay at
+    /// most 5m), recording one problem per bad value under `at`.
+    fn validate(&self, at: &str, p: &mut Vec<String>) {
+        for (k, v) in [
+            (
+                "max_read_request_operation_count",
+                self.max_read_request_operation_count,
+            ),
+            (
+                "max_outstanding_read_requests",
+                self.max_outstanding_read_requests,
+            ),
+            (
+                "max_write_request_operation_count",
+                self.max_write_request_operation_count,
+            ),
+            (
+                "max_outstanding_write_requests",
+                self.max_outstanding_write_requests,
+            ),
+            ("max_write_buffer_count", self.max_write_buffer_count),
+        ] {
+            if v == Some(0) || v.is_some_and(|n| n > i32::MAX as u64) {
+                p.push(format!(
+                    "`{at}.parameters.{k}` must be between 1 and {}",
+                    i32::MAX
+                ));
+            }
+        }
+        for (k, v) in [
+            ("max_read_request_size", &self.max_read_request_size),
+            ("max_write_request_size", &self.max_write_request_size),
+            ("max_write_buffer_size", &self.max_write_buffer_size),
+        ] {
+            if let Some(v) = v {
+                match parse_byte_size(v) {
+                    Some(n) if n > 0 => {}
+                    _ => p.push(format!(
+                        "`{at}.parameters.{k}` = `{v}` is not a positive byte size like \"32mb\""
+                    )),
+                }
+            }
+        }
+        for (k, v) in [
+            ("max_retry_delay", &self.max_retry_delay),
+            ("read_poll_timeout", &self.read_poll_timeout),
+        ] {
+            if let Some(v) = v {
+                match parse_es_time(v) {
+                    Some(d)
+                        if k == "max_retry_delay"
+                            && (d.is_zero() || d > Duration::from_secs(300)) =>
+                    {
+                        p.push(format!(
+                            "`{at}.parameters.{k}` = `{v}` must be positive and at most 5m"
+                        ))
+                    }
+                    Some(_) => {}
+                    None => p.push(format!(
+                        "`{at}.parameters.{k}` = `{v}` is not a time like \"500ms\" or \"1m\""
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Parses an Elasticsearch byte size (`"512mb"`, `"9223372036854775807b"`, `"1.5gb"`) into bytes.
+pub fn parse_byte_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        "t" | "tb" => 1 << 40,
+        "p" | "pb" => 1 << 50,
+        _ => return None,
+    };
+    if let Ok(n) = num.parse::<u64>() {
+        return n.checked_mul(mult);
+    }
+    let f: f64 = num.parse().ok()?;
+    (f.is_finite() && f >= 0.0).then_some((f * mult as f64) as u64)
+}
+
+/// Parses an Elasticsearch time value (`"500ms"`, `"1m"`, `"30s"`, `"2h"`, `"1d"`, `"100micros"`).
+pub fn parse_es_time(s: &str) -> Option<Duration> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" || t == "0" {
+        return Some(Duration::ZERO);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "nanos" => Duration::from_nanos(n),
+        "micros" => Duration::from_micros(n),
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    })
+}
+
+/// `[reconcile]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconcile {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub apply_parameter_changes: bool,
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial: String,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: String,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: String,
+}
+impl Default for RawReconcile {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dry_run: false,
+            apply_parameter_changes: false,
+            backoff_initial: default_backoff_initial(),
+            backoff_max: default_backoff_max(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+fn default_true() -> bool {
+    true
+}
+fn default_backoff_initial() -> String {
+    "30s".into()
+}
+fn default_backoff_max() -> String {
+    "30m".into()
+}
+fn default_connect_timeout() -> String {
+    "10s".into()
+}
+
+/// `[audit]`
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Append one JSON line per action (reconcile and policy) to this file, in addition to the log.
+    pub file: Option<PathBuf>,
 }
 
 /// `[health]`
@@ -257,6 +482,9 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "followers",
             "auto_follow",
             "health",
+            "reconcile",
+            "audit",
+            "policy",
             "metrics",
         ],
         "http" => &["listen"],
@@ -282,8 +510,19 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "proxy_address",
             "server_name",
             "skip_unavailable",
+            "manage",
         ],
-        "followers[]" => &["cluster", "remote", "leader_index", "follower_index"],
+        "followers[]" => &[
+            "cluster",
+            "remote",
+            "leader_index",
+            "follower_index",
+            "settings",
+            "parameters",
+            "promote",
+        ],
+        "policy" => policy::POLICY_KEYS,
+        "policy.windows[]" => policy::WINDOW_KEYS,
         "auto_follow[]" => &[
             "cluster",
             "name",
@@ -291,7 +530,19 @@ fn known_keys(section: &str) -> &'static [&'static str] {
             "leader_index_patterns",
             "leader_index_exclusion_patterns",
             "follow_index_pattern",
+            "settings",
+            "parameters",
+            "active",
         ],
+        "reconcile" => &[
+            "enabled",
+            "dry_run",
+            "apply_parameter_changes",
+            "backoff_initial",
+            "backoff_max",
+            "connect_timeout",
+        ],
+        "audit" => &["file"],
         "metrics" => &["per_shard"],
         "health" => &[
             "max_lag_operations",
@@ -319,7 +570,45 @@ pub struct Config {
     pub followers: Vec<FollowerSettings>,
     pub auto_follow: Vec<AutoFollowSettings>,
     pub health: HealthThresholds,
+    pub reconcile: ReconcileSettings,
+    pub audit: AuditSettings,
+    pub policy: PolicySettings,
     pub metrics: MetricsSettings,
+}
+
+/// `[reconcile]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileSettings {
+    /// Run the `reconcile` job in `run` (at start-up and on `schedule.reconcile`).
+    pub enabled: bool,
+    /// Plan and log, send nothing.
+    pub dry_run: bool,
+    /// Fix follow-parameter drift by pause + resume with the configured parameters.
+    pub apply_parameter_changes: bool,
+    /// Wait before retrying a failed item; doubles per consecutive failure up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// How long a run waits for a remote it just set to report `connected`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dry_run: false,
+            apply_parameter_changes: false,
+            backoff_initial: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(1800),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[audit]`, validated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditSettings {
+    pub file: Option<PathBuf>,
 }
 
 /// `[metrics]`, validated.
@@ -414,15 +703,22 @@ pub struct RemoteSettings {
     pub proxy_address: Option<String>,
     pub server_name: Option<String>,
     pub skip_unavailable: Option<bool>,
+    /// Reconcile writes this remote's settings (default); `false` only maps the alias.
+    pub manage: bool,
 }
 
 /// `[[followers]]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FollowerSettings {
     pub cluster: String,
     pub remote: String,
     pub leader_index: String,
     pub follower_index: String,
+    /// Follower index settings for the follow request, flattened to `index.*` keys with string values.
+    pub settings: BTreeMap<String, String>,
+    pub parameters: FollowParameters,
+    /// Unfollow automatically once caught up (the `promote` policy).
+    pub promote: bool,
 }
 
 /// `[[auto_follow]]`, validated.
@@ -434,6 +730,10 @@ pub struct AutoFollowSettings {
     pub leader_index_patterns: Vec<String>,
     pub leader_index_exclusion_patterns: Vec<String>,
     pub follow_index_pattern: Option<String>,
+    /// Settings for created followers, flattened to `index.*` keys with string values.
+    pub settings: BTreeMap<String, String>,
+    pub parameters: FollowParameters,
+    pub active: Option<bool>,
 }
 
 /// `[health]`, validated: the thresholds of the verdicts in [`crate::health`].
@@ -644,6 +944,18 @@ fn prune_unknown(value: &mut config::Value, section: &str, path: &str, problems:
                     }
                 }
             }
+            ("policy", "windows") => {
+                if let ValueKind::Array(items) = &mut child.kind {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        prune_unknown(
+                            item,
+                            "policy.windows[]",
+                            &format!("policy.windows[{i}]"),
+                            problems,
+                        );
+                    }
+                }
+            }
             ("", _) => prune_unknown(child, key, &child_path, problems),
             _ => {}
         }
@@ -734,6 +1046,47 @@ fn read_secret_file(
             None
         }
     }
+}
+
+/// Flattens nested index settings into `index.*` keys with string values, the form Elasticsearch reports
+/// with `flat_settings=true`; keys without the `index.` prefix get it.
+pub fn flat_index_settings(
+    settings: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut flat = BTreeMap::new();
+    if let Some(m) = settings {
+        walk("", &serde_json::Value::Object(m.clone()), &mut flat);
+    }
+    flat.into_iter()
+        .map(|(k, v)| {
+            if k.starts_with("index.") {
+                (k, v)
+            } else {
+                (format!("index.{k}"), v)
+            }
+        })
+        .collect()
 }
 
 fn check_index_name(key: &str, name: &str, problems: &mut Vec<String>) {
@@ -891,6 +1244,7 @@ impl RawConfig {
                 proxy_address: r.proxy_address,
                 server_name: r.server_name,
                 skip_unavailable: r.skip_unavailable,
+                manage: r.manage.unwrap_or(true),
             });
         }
         let remote_known = |cluster: &str, alias: &str| {
@@ -931,11 +1285,17 @@ impl RawConfig {
                     ));
                 }
             }
+            if let Some(params) = &f.parameters {
+                params.validate(&at, &mut p);
+            }
             followers.push(FollowerSettings {
                 cluster: f.cluster,
                 remote: f.remote,
                 leader_index: f.leader_index,
                 follower_index: f.follower_index,
+                settings: flat_index_settings(f.settings.as_ref()),
+                parameters: f.parameters.unwrap_or_default(),
+                promote: f.promote,
             });
         }
 
@@ -970,6 +1330,9 @@ impl RawConfig {
             if a.leader_index_patterns.is_empty() {
                 p.push(format!("`{at}.leader_index_patterns` is empty"));
             }
+            if let Some(params) = &a.parameters {
+                params.validate(&at, &mut p);
+            }
             auto_follow.push(AutoFollowSettings {
                 cluster: a.cluster,
                 name: a.name,
@@ -977,6 +1340,9 @@ impl RawConfig {
                 leader_index_patterns: a.leader_index_patterns,
                 leader_index_exclusion_patterns: a.leader_index_exclusion_patterns,
                 follow_index_pattern: a.follow_index_pattern,
+                settings: flat_index_settings(a.settings.as_ref()),
+                parameters: a.parameters.unwrap_or_default(),
+                active: a.active,
             });
         }
 
@@ -985,6 +1351,26 @@ impl RawConfig {
             &self.health.max_time_since_last_read,
             &mut p,
         );
+        let backoff_initial = parse_duration(
+            "reconcile.backoff_initial",
+            &self.reconcile.backoff_initial,
+            &mut p,
+        );
+        let backoff_max =
+            parse_duration("reconcile.backoff_max", &self.reconcile.backoff_max, &mut p);
+        let connect_timeout = parse_duration(
+            "reconcile.connect_timeout",
+            &self.reconcile.connect_timeout,
+            &mut p,
+        );
+        if let (Some(a), Some(b)) = (backoff_initial, backoff_max) {
+            if b < a {
+                p.push(format!(
+                    "`reconcile.backoff_max` ({}) is shorter than `reconcile.backoff_initial` ({})",
+                    self.reconcile.backoff_max, self.reconcile.backoff_initial
+                ));
+            }
+        }
         if self.health.job_overdue_periods < 2 {
             p.push(format!(
                 "`health.job_overdue_periods` = {} must be at least 2",
@@ -992,13 +1378,29 @@ impl RawConfig {
             ));
         }
 
+        let policy = policy::validate(self.policy, &mut p);
+        if let Some(pol) = &policy {
+            policy::check_window_selectors(&pol.windows, &names, &remotes, &auto_follow, &mut p);
+        }
+
         if !p.is_empty() {
             return Err(p);
         }
         // Every Option below is Some when no problem was recorded; the fallbacks are unreachable but keep this
         // function free of panics.
-        let (Some(listen), Some(poll), Some(doc_counts), Some(reconcile), Some(max_read)) =
-            (listen, poll, doc_counts, reconcile, max_read)
+        let (
+            Some(listen),
+            Some(poll),
+            Some(doc_counts),
+            Some(reconcile),
+            Some(max_read),
+            Some(policy),
+        ) = (listen, poll, doc_counts, reconcile, max_read, policy)
+        else {
+            return Err(vec!["internal error: incomplete validation".into()]);
+        };
+        let (Some(backoff_initial), Some(backoff_max), Some(connect_timeout)) =
+            (backoff_initial, backoff_max, connect_timeout)
         else {
             return Err(vec!["internal error: incomplete validation".into()]);
         };
@@ -1023,6 +1425,18 @@ impl RawConfig {
                 max_docs_difference: self.health.max_docs_difference,
                 job_overdue_periods: self.health.job_overdue_periods,
             },
+            reconcile: ReconcileSettings {
+                enabled: self.reconcile.enabled,
+                dry_run: self.reconcile.dry_run,
+                apply_parameter_changes: self.reconcile.apply_parameter_changes,
+                backoff_initial,
+                backoff_max,
+                connect_timeout,
+            },
+            audit: AuditSettings {
+                file: self.audit.file,
+            },
+            policy,
             metrics: MetricsSettings {
                 per_shard: self.metrics.per_shard,
             },
@@ -1314,6 +1728,96 @@ follower_index = "d"
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
         assert!(!all.contains("hunter2"), "credential leaked:\n{all}");
+    }
+
+    #[test]
+    fn reconcile_sections_settings_and_parameters() {
+        let text = r#"
+[clusters.leader]
+url = "http://127.0.0.1:9200"
+[clusters.follower]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+manage = false
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+settings = { "index.number_of_replicas" = 0, index = { priority = 5 } }
+parameters = { max_read_request_operation_count = 1000, read_poll_timeout = "30s" }
+[[auto_follow]]
+cluster = "follower"
+name = "p"
+remote = "leader"
+leader_index_patterns = ["a-*"]
+active = false
+[reconcile]
+dry_run = true
+apply_parameter_changes = true
+backoff_initial = "5s"
+backoff_max = "1m"
+[audit]
+file = "/tmp/audit.jsonl"
+"#;
+        let cfg = from_toml_str(text).unwrap();
+        assert!(!cfg.remotes[0].manage);
+        let f = &cfg.followers[0];
+        assert_eq!(
+            f.settings
+                .get("index.number_of_replicas")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(
+            f.settings.get("index.priority").map(String::as_str),
+            Some("5")
+        );
+        assert_eq!(f.parameters.max_read_request_operation_count, Some(1000));
+        assert_eq!(f.parameters.read_poll_timeout.as_deref(), Some("30s"));
+        assert_eq!(cfg.auto_follow[0].active, Some(false));
+        assert!(
+            cfg.reconcile.dry_run && cfg.reconcile.apply_parameter_changes && cfg.reconcile.enabled
+        );
+        assert_eq!(cfg.reconcile.backoff_initial, Duration::from_secs(5));
+        assert_eq!(
+            cfg.audit.file.as_deref(),
+            Some(Path::new("/tmp/audit.jsonl"))
+        );
+
+        let bad = text
+            .replace(
+                "read_poll_timeout = \"30s\"",
+                "max_retry_delay = \"10m\", max_write_buffer_size = \"lots\"",
+            )
+            .replace("backoff_max = \"1m\"", "backoff_max = \"1s\"");
+        let err = from_toml_str(&bad).unwrap_err().problems.join("\n");
+        for needle in [
+            "`followers[0].parameters.max_retry_delay` = `10m` must be positive and at most 5m",
+            "`followers[0].parameters.max_write_buffer_size` = `lots` is not a positive byte size",
+            "`reconcile.backoff_max` (1s) is shorter than `reconcile.backoff_initial` (5s)",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+        let unknown = text.replace("read_poll_timeout", "read_pol_timeout");
+        assert!(from_toml_str(&unknown).is_err());
+    }
+
+    #[test]
+    fn byte_sizes_and_times() {
+        assert_eq!(parse_byte_size("32mb"), Some(32 << 20));
+        assert_eq!(
+            parse_byte_size("9223372036854775807b"),
+            Some(i64::MAX as u64)
+        );
+        assert_eq!(parse_byte_size("0.5gb"), Some(512 << 20));
+        assert_eq!(parse_byte_size("12"), None);
+        assert_eq!(parse_es_time("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_es_time("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_es_time("soon"), None);
     }
 
     #[test]

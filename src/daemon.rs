@@ -15,10 +15,11 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::act::ActionMetrics;
 use crate::config::Config;
 use crate::es::EsError;
 use crate::health::FollowerState;
-use crate::http::{router, HttpState};
+use crate::http::{router, HttpState, StatusSections};
 use crate::metrics::{Metrics, SharedReport};
 use crate::observe::{Observer, Snapshot};
 use crate::report::Report;
@@ -39,7 +40,16 @@ pub struct Daemon {
     pub runner: Runner,
     pub cancel: CancellationToken,
     pub ready: Arc<AtomicBool>,
+    /// `ccr_sentinel_reconcile_actions_total` and `ccr_sentinel_actions_total`, registered once, shared by
+    /// reconcile and policy executors.
+    pub actions: ActionMetrics,
+    /// Extra `/status` sections (`reconcile`, `preflight`, ...).
+    pub status_sections: StatusSections,
+    /// The policy engine; set by [`Daemon::run`] (commands such as `status` that only poll never act).
+    pub policy: Option<Arc<crate::policy_runner::PolicyRunner>>,
     extra_jobs: Vec<JobSpec>,
+    /// Jobs also run once right after start-up (after READY).
+    startup_jobs: Vec<&'static str>,
 }
 
 impl Daemon {
@@ -52,6 +62,10 @@ impl Daemon {
         let tracker = Arc::new(JobTracker::default());
         let cancel = CancellationToken::new();
         let runner = Runner::new(tracker.clone(), metrics.own.clone(), cancel.clone());
+        let actions = ActionMetrics::new();
+        actions
+            .register(&metrics.registry)
+            .expect("metric names are unique");
         Ok(Self {
             cfg,
             observer,
@@ -62,13 +76,31 @@ impl Daemon {
             runner,
             cancel,
             ready: Default::default(),
+            actions,
+            status_sections: Default::default(),
+            policy: None,
             extra_jobs: Vec::new(),
+            startup_jobs: Vec::new(),
         })
     }
 
     /// Adds a job (e.g. `reconcile`) to be scheduled by [`Daemon::run`].
     pub fn add_job(&mut self, job: JobSpec) {
         self.extra_jobs.push(job);
+    }
+
+    /// Adds a job that also runs once right after start-up (after the first poll and READY), e.g. `reconcile`.
+    pub fn add_startup_job(&mut self, job: JobSpec) {
+        self.startup_jobs.push(job.name);
+        self.extra_jobs.push(job);
+    }
+
+    /// Sets (or replaces) a top-level `/status` section.
+    pub fn set_status_section(&self, name: &str, value: serde_json::Value) {
+        match self.status_sections.write() {
+            Ok(mut m) => m.insert(name.to_string(), value),
+            Err(p) => p.into_inner().insert(name.to_string(), value),
+        };
     }
 
     /// The latest report.
@@ -176,7 +208,15 @@ impl Daemon {
             schedule: self.cfg.schedule.poll.clone(),
             run: Arc::new(move |_| {
                 let d = d.clone();
-                Box::pin(async move { d.poll_once().await })
+                Box::pin(async move {
+                    let outcome = d.poll_once().await;
+                    // Policies are evaluated after every poll, on the report it just built.
+                    if let Some(p) = &d.policy {
+                        p.run_once(&d.report()).await;
+                        d.set_status_section("policy", p.status());
+                    }
+                    outcome
+                })
             }),
         }
     }
@@ -202,6 +242,7 @@ impl Daemon {
             tracker: self.tracker.clone(),
             ready: self.ready.clone(),
             overdue_periods: self.cfg.health.job_overdue_periods,
+            sections: self.status_sections.clone(),
         }
     }
 
@@ -216,10 +257,17 @@ impl Daemon {
     /// Runs until `shutdown` completes: serves HTTP on `listener`, polls once, reports ready, then runs the
     /// jobs on their schedules. Stops within a few seconds of `shutdown`.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        if self.policy.is_none() {
+            self.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+                self.cfg.clone(),
+                &self.observer,
+                self.actions.clone(),
+            )?));
+        }
         let addr: SocketAddr = listener.local_addr().context("listener address")?;
         let app = router(self.http_state());
         let server_cancel = self.cancel.clone();
@@ -254,6 +302,12 @@ impl Daemon {
         crate::systemd::ready(&summary);
 
         let scheduler = Scheduler::start(&self.runner, &jobs).await?;
+        for job in jobs.iter().filter(|j| self.startup_jobs.contains(&j.name)) {
+            let (runner, job) = (self.runner.clone(), job.clone());
+            tokio::spawn(async move {
+                runner.run_once(&job).await;
+            });
+        }
         if let Some(interval) = crate::systemd::watchdog_interval() {
             tracing::info!(?interval, "systemd watchdog enabled");
             tokio::spawn(crate::systemd::watchdog(

@@ -103,17 +103,20 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
-/// Fatal exceptions that pause + resume cannot repair: the leader dropped the operations the follower needs.
+/// Fatal exceptions that pause + resume cannot repair: the leader dropped the operations the follower needs
+/// (ES reports `Operations are no longer available for replicating ...`, with `requested_operations_missing`
+/// metadata since 7.4), or the leader index was recreated.
 fn needs_refollow(cause: &crate::es::types::ErrorCause) -> bool {
-    [
-        "retention_lease",
-        "retention lease",
-        "insufficient history",
-        "operations are no longer available",
-        "should reference",
-    ]
-    .iter()
-    .any(|n| cause.mentions(n))
+    cause.operations_missing()
+        || [
+            "retention_lease",
+            "retention lease",
+            "insufficient history",
+            "operations are no longer available",
+            "should reference",
+        ]
+        .iter()
+        .any(|n| cause.mentions(n))
 }
 
 /// Decides the state of one follower.
@@ -340,7 +343,7 @@ mod tests {
                 cause: ErrorCause {
                     kind: Some("exception".into()),
                     reason: Some(reason.into()),
-                    caused_by: None,
+                    ..Default::default()
                 },
             }],
             ..Default::default()
@@ -406,6 +409,27 @@ mod tests {
                 }),
                 FollowerState::NeedsRefollow,
                 "no longer available",
+            ),
+            (
+                "history gone, said only by metadata (resource_not_found_exception, 7.4+)",
+                with(|o| {
+                    let mut s = fatal("shard changes failed");
+                    s.fatal_exceptions[0].cause = ErrorCause {
+                        kind: Some("exception".into()),
+                        reason: Some("shard changes failed".into()),
+                        caused_by: Some(Box::new(ErrorCause {
+                            kind: Some("resource_not_found_exception".into()),
+                            requested_operations_missing: Some(Box::new(serde_json::json!([
+                                "12", "40"
+                            ]))),
+                            ..Default::default()
+                        })),
+                        ..Default::default()
+                    };
+                    o.shards = Some(s);
+                }),
+                FollowerState::NeedsRefollow,
+                "shard changes failed",
             ),
             (
                 "paused",

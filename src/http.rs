@@ -16,6 +16,10 @@ use serde_json::json;
 use crate::metrics::{Metrics, SharedReport};
 use crate::schedule::JobTracker;
 
+/// Extra top-level sections of `/status` (e.g. `reconcile`, `preflight`), set by the jobs that own them.
+pub type StatusSections =
+    Arc<std::sync::RwLock<std::collections::BTreeMap<String, serde_json::Value>>>;
+
 /// What the handlers read.
 #[derive(Clone)]
 pub struct HttpState {
@@ -26,6 +30,8 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// `/health` fails when a job has not run for this many periods.
     pub overdue_periods: u32,
+    /// Extra sections merged into `/status`.
+    pub sections: StatusSections,
 }
 
 /// The router, separate from serving so tests can call it directly.
@@ -93,7 +99,7 @@ async fn status(State(s): State<HttpState>) -> Response {
         Ok(r) => Arc::clone(&r),
         Err(p) => Arc::clone(&p.into_inner()),
     };
-    Json(json!({
+    let mut body = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "ready": s.ready.load(Ordering::Acquire),
         "summary": report.summary(),
@@ -103,6 +109,15 @@ async fn status(State(s): State<HttpState>) -> Response {
         "remotes": report.remotes,
         "auto_follow": report.auto_follow,
         "followers": report.followers,
-    }))
-    .into_response()
+    });
+    let sections = match s.sections.read() {
+        Ok(m) => m.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    if let Some(obj) = body.as_object_mut() {
+        for (k, v) in sections {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    Json(body).into_response()
 }

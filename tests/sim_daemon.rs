@@ -269,6 +269,9 @@ leader = "other"
 cluster = "dr"
 alias = "leader"
 leader = "leader"
+# This test checks verdicts: the daemon must not repair the failed follower meanwhile.
+[policy]
+recover_fatal = false
 {followers}"#,
             other = sim.url("other"),
             followers = followers_toml(&[

@@ -15,37 +15,7 @@ const ROUNDS: usize = 20;
 #[tokio::main]
 async fn main() {
     let setup = Instant::now();
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .expect("start the simulator");
-    let leader = sim.cluster("leader");
-    let follower = sim.cluster("follower");
-    let seeds = sim.transport_address("leader");
-    let (st, body) = follower.request(
-        "PUT",
-        "/_cluster/settings",
-        Some(serde_json::json!({"persistent": {"cluster.remote.leader.seeds": [seeds]}})),
-    );
-    assert_eq!(st, 200, "{body}");
-    for i in 0..FOLLOWERS {
-        let name = format!("logs-{i:04}");
-        leader
-            .create_index(&name, SHARDS)
-            .expect("create leader index");
-        leader.index_docs(&name, 20).expect("write leader docs");
-        follower
-            .follow(&format!("{name}-copy"), "leader", &name)
-            .expect("follow");
-    }
-    // Keep some replication going while we measure.
-    for i in 0..50 {
-        leader
-            .set_writes(&format!("logs-{i:04}"), 20.0)
-            .expect("steady writes");
-    }
+    let sim = followers(false, 20).await;
     println!(
         "setup: {FOLLOWERS} followers x {SHARDS} shards in {:?}",
         setup.elapsed()
@@ -80,14 +50,11 @@ async fn main() {
             .sum();
         assert_eq!(shards, FOLLOWERS * SHARDS);
     }
-    times.sort();
     println!(
-        "GET /_ccr/stats ({} shard tasks, {:.1} MB): min {:?}, median {:?}, max {:?} over {ROUNDS} calls",
+        "GET /_ccr/stats ({} shard tasks, {:.1} MB): {} over {ROUNDS} calls",
         FOLLOWERS * SHARDS,
         size as f64 / 1e6,
-        times[0],
-        times[ROUNDS / 2],
-        times[ROUNDS - 1]
+        min_median_max(&mut times)
     );
     sim.shutdown().await;
     tick_cost().await;
@@ -96,48 +63,68 @@ async fn main() {
 /// The same setup on a deterministic clock: how long one 50 ms simulation step (every shard
 /// task, 50 indices under writes) holds the world lock.
 async fn tick_cost() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .expect("start the simulator");
-    let leader = sim.cluster("leader");
-    let follower = sim.cluster("follower");
-    let seeds = sim.transport_address("leader");
-    follower.request(
-        "PUT",
-        "/_cluster/settings",
-        Some(serde_json::json!({"persistent": {"cluster.remote.leader.seeds": [seeds]}})),
-    );
-    for i in 0..FOLLOWERS {
-        let name = format!("logs-{i:04}");
-        leader
-            .create_index(&name, SHARDS)
-            .expect("create leader index");
-        follower
-            .follow(&format!("{name}-copy"), "leader", &name)
-            .expect("follow");
-    }
-    for i in 0..50 {
-        leader
-            .set_writes(&format!("logs-{i:04}"), 20.0)
-            .expect("steady writes");
-    }
+    let sim = followers(true, 0).await;
     let mut times = Vec::new();
     for _ in 0..ROUNDS {
         let start = Instant::now();
         sim.advance(Duration::from_millis(50)).expect("advance");
         times.push(start.elapsed());
     }
-    times.sort();
     println!(
-        "one 50 ms simulation step over {} shard tasks: min {:?}, median {:?}, max {:?}",
+        "one 50 ms simulation step over {} shard tasks: {}",
         FOLLOWERS * SHARDS,
-        times[0],
-        times[ROUNDS / 2],
-        times[ROUNDS - 1]
+        min_median_max(&mut times)
     );
     sim.shutdown().await;
+}
+
+/// A leader/follower pair (on the deterministic clock when asked) with `FOLLOWERS` followers of
+/// `SHARDS` shards each, `docs` documents in every leader index and steady writes on 50 of them.
+async fn followers(deterministic: bool, docs: u64) -> Sim {
+    let mut builder = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"));
+    if deterministic {
+        builder = builder.deterministic_clock();
+    }
+    let sim = builder.start().await.expect("start the simulator");
+    let leader = sim.cluster("leader");
+    let follower = sim.cluster("follower");
+    let seeds = sim.transport_address("leader");
+    let (st, body) = follower.request(
+        "PUT",
+        "/_cluster/settings",
+        Some(serde_json::json!({"persistent": {"cluster.remote.leader.seeds": [seeds]}})),
+    );
+    assert_eq!(st, 200, "{body}");
+    for i in 0..FOLLOWERS {
+        let name = format!("logs-{i:04}");
+        leader
+            .create_index(&name, SHARDS)
+            .expect("create leader index");
+        if docs > 0 {
+            leader.index_docs(&name, docs).expect("write leader docs");
+        }
+        follower
+            .follow(&format!("{name}-copy"), "leader", &name)
+            .expect("follow");
+    }
+    // Keep some replication going while we measure.
+    for i in 0..50 {
+        leader
+            .set_writes(&format!("logs-{i:04}"), 20.0)
+            .expect("steady writes");
+    }
+    sim
+}
+
+/// `min …, median …, max …` of `times` (sorted in place).
+fn min_median_max(times: &mut [Duration]) -> String {
+    times.sort();
+    format!(
+        "min {:?}, median {:?}, max {:?}",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1]
+    )
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{EsError, SimError};
-use crate::model::{HttpFaults, License, World, Writer};
+use crate::model::{Cluster, FollowTasks, HttpFaults, License, World, Writer};
 use crate::ops;
 use crate::rest::{Reply, ReplyBody};
 use crate::server::Shared;
@@ -141,6 +141,19 @@ fn active() -> String {
     "active".into()
 }
 
+/// The shard follow tasks of follower `index`, for the actions that fault them.
+fn follow_tasks<'a>(c: &'a mut Cluster, index: &str) -> Result<&'a mut FollowTasks, SimError> {
+    let idx = c
+        .indices
+        .get_mut(index)
+        .ok_or_else(|| EsError::index_not_found(index))?;
+    idx.tasks.as_mut().ok_or_else(|| {
+        SimError::Invalid(format!(
+            "index [{index}] has no shard follow tasks (not an active follower)"
+        ))
+    })
+}
+
 /// Applies an action to cluster `ci`.
 pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), SimError> {
     let epoch = w.clock.epoch_ms();
@@ -158,15 +171,7 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
             reason,
         } => {
             let shard = shard.unwrap_or(0);
-            let idx = c
-                .indices
-                .get_mut(index)
-                .ok_or_else(|| EsError::index_not_found(index))?;
-            let tasks = idx.tasks.as_mut().ok_or_else(|| {
-                SimError::Invalid(format!(
-                    "index [{index}] has no shard follow tasks (not an active follower)"
-                ))
-            })?;
+            let tasks = follow_tasks(c, index)?;
             let task = tasks.shards.get_mut(shard).ok_or_else(|| {
                 SimError::Invalid(format!("index [{index}] has no shard [{shard}]"))
             })?;
@@ -181,15 +186,7 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
             count,
             shard,
         } => {
-            let idx = c
-                .indices
-                .get_mut(index)
-                .ok_or_else(|| EsError::index_not_found(index))?;
-            let tasks = idx.tasks.as_mut().ok_or_else(|| {
-                SimError::Invalid(format!(
-                    "index [{index}] has no shard follow tasks (not an active follower)"
-                ))
-            })?;
+            let tasks = follow_tasks(c, index)?;
             let n = tasks.shards.len();
             let targets: Vec<usize> = match shard {
                 Some(s) if *s < n => vec![*s],

@@ -307,13 +307,20 @@ fn writable<'a>(c: &'a mut Cluster, index: &str, now_epoch: u64) -> Result<&'a m
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found(index))?;
+    accepts_writes(idx, index)?;
+    Ok(idx)
+}
+
+/// Documents can be written to (or deleted from) an index only while it is open and not a
+/// follower.
+fn accepts_writes(idx: &Index, index: &str) -> Result<(), EsError> {
     if !idx.open {
         return Err(EsError::index_closed(index, &idx.uuid));
     }
     if idx.follow.is_some() {
         return Err(follower_write_rejected());
     }
-    Ok(idx)
+    Ok(())
 }
 
 /// Indexes one document. `create_only` makes an existing id a version conflict.
@@ -368,12 +375,7 @@ pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<Write
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found_resolver(index))?;
-    if !idx.open {
-        return Err(EsError::index_closed(index, &idx.uuid));
-    }
-    if idx.follow.is_some() {
-        return Err(follower_write_rejected());
-    }
+    accepts_writes(idx, index)?;
     let shard = (fnv1a(id) % idx.shards.len() as u64) as usize;
     let existing = idx.docs.docs.get(id).map(|d| d.version);
     let delta = if existing.is_some() { -1 } else { 0 };
@@ -740,25 +742,29 @@ pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<(), EsEr
             }
             Ok(())
         }
-        RemoteLink::Unreachable { addr } => Err(EsError::new(
-            500,
-            "exception",
-            format!(
-                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
-                meta.leader_index
-            ),
-        )
-        .meta("failed_to_remove_retention_leases", lease)
-        .caused_by(connect_error(&addr))),
-        RemoteLink::Unknown => Err(EsError::new(
-            500,
-            "exception",
-            format!(
-                "failed to remove retention lease [{lease}] on [{}][0] while unfollowing",
-                meta.leader_index
-            ),
-        )
-        .meta("failed_to_remove_retention_leases", lease)
-        .caused_by(EsError::no_such_remote(&meta.remote_cluster))),
+        RemoteLink::Unreachable { addr } => Err(lease_not_removed(
+            &lease,
+            &meta.leader_index,
+            connect_error(&addr),
+        )),
+        RemoteLink::Unknown => Err(lease_not_removed(
+            &lease,
+            &meta.leader_index,
+            EsError::no_such_remote(&meta.remote_cluster),
+        )),
     }
+}
+
+/// The error of an unfollow that applied locally but could not remove its retention lease on
+/// the leader (Elasticsearch reports it with `cause` and the lease id).
+fn lease_not_removed(lease: &str, leader_index: &str, cause: EsError) -> EsError {
+    EsError::new(
+        500,
+        "exception",
+        format!(
+            "failed to remove retention lease [{lease}] on [{leader_index}][0] while unfollowing"
+        ),
+    )
+    .meta("failed_to_remove_retention_leases", lease)
+    .caused_by(cause)
 }

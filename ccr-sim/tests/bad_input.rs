@@ -2,16 +2,12 @@
 
 mod common;
 
-use ccr_sim::{ClusterConfig, Sim};
+use ccr_sim::Sim;
 use common::*;
 use serde_json::json;
 
 async fn one(version: &str) -> (Sim, reqwest::Client, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("a").version(version))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_one("a", Some(version)).await;
     let u = sim.url("a");
     (sim, client(), u)
 }
@@ -19,115 +15,67 @@ async fn one(version: &str) -> (Sim, reqwest::Client, String) {
 #[tokio::test]
 async fn malformed_and_missing_bodies() {
     let (sim, c, u) = one("8.15.0").await;
-    let (st, b) = call_raw(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "{\"remote_cluster\": ",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    let follow = format!("{u}/x/_ccr/follow");
+    let (st, b) = call_json(&c, "PUT", &follow, "{\"remote_cluster\": ").await;
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert!(
         b["error"]["reason"].as_str().unwrap().starts_with("[1:"),
         "{b}"
     );
-    let (st, b) = call_raw(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "",
-        "application/json",
-    )
-    .await;
+    let (st, b) = call_json(&c, "PUT", &follow, "").await;
     assert_error((st, &b), 400, "parse_exception", "request body is required");
-    let (st, b) = call_raw(
+    let (st, b) = call_json(&c, "PUT", &follow, "[1,2]").await;
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
+    expect_error(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
-        "[1,2]",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
-    let (st, b) = call(
-        &c,
-        "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": "r", "leader_index": "l", "colour": "blue"})),
+        (
+            400,
+            "x_content_parse_exception",
+            "[1:2] [put_follow_request] unknown field [colour]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "x_content_parse_exception",
-        "[1:2] [put_follow_request] unknown field [colour]",
-    );
     let (st, b) = call(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": 7, "leader_index": "l"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
-    let (st, b) = call(
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
+    expect_error(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"max_read_request_operation_count": 0, "max_retry_delay": "10m"})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: max_read_request_operation_count must be larger than 0;\
+             2: [max_retry_delay] must be less than [5m] but was [10m];\
+             3: remote_cluster is missing;4: leader_index is missing;",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: max_read_request_operation_count must be larger than 0;2: [max_retry_delay] must be less than [5m] but was [10m];3: remote_cluster is missing;4: leader_index is missing;",
-    );
     let (st, b) = call(
         &c,
         "PUT",
-        &format!("{u}/x/_ccr/follow"),
+        &follow,
         Some(json!({"remote_cluster": "r", "leader_index": "l", "max_read_request_size": "lots"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert_eq!(b["error"]["caused_by"]["type"], "parse_exception");
-    let (st, b) = call_raw(
-        &c,
-        "POST",
-        &format!("{u}/docs/_doc"),
-        "{not json",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("document_parsing_exception")),
-        "{b}"
-    );
-    let (st, b) = call_raw(
+    let (st, b) = call_json(&c, "POST", &format!("{u}/docs/_doc"), "{not json").await;
+    assert_error_type((st, &b), 400, "document_parsing_exception");
+    let (st, b) = call_json(
         &c,
         "PUT",
         &format!("{u}/_cluster/settings"),
         "{\"persistent\":",
-        "application/json",
     )
     .await;
     assert_eq!(st, 400, "{b}");
@@ -138,26 +86,11 @@ async fn malformed_and_missing_bodies() {
         Some(json!({"remote_cluster": "r", "leader_index": "l"})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     sim.shutdown().await;
     let (sim, c, u) = one("7.17.0").await;
-    let (st, b) = call_raw(
-        &c,
-        "POST",
-        &format!("{u}/docs/_doc"),
-        "{not json",
-        "application/json",
-    )
-    .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("mapper_parsing_exception")),
-        "{b}"
-    );
+    let (st, b) = call_json(&c, "POST", &format!("{u}/docs/_doc"), "{not json").await;
+    assert_error_type((st, &b), 400, "mapper_parsing_exception");
     sim.shutdown().await;
 }
 
@@ -186,10 +119,7 @@ async fn index_names_and_existing_indices() {
     }
     call(&c, "PUT", &format!("{u}/dup"), None).await;
     let (st, b) = call(&c, "PUT", &format!("{u}/dup"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("resource_already_exists_exception"))
-    );
+    assert_error_type((st, &b), 400, "resource_already_exists_exception");
     let (st, b) = call(
         &c,
         "PUT",
@@ -197,21 +127,23 @@ async fn index_names_and_existing_indices() {
         Some(json!({"settings": {"index.colour": "blue"}})),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     assert!(b["error"]["reason"]
         .as_str()
         .unwrap()
         .starts_with("unknown setting [index.colour]"));
-    let (st, b) = call(&c, "DELETE", &format!("{u}/d*"), None).await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "Wildcard expressions or all indices are not allowed",
-    );
+    expect_error(
+        &c,
+        "DELETE",
+        &format!("{u}/d*"),
+        None,
+        (
+            400,
+            "illegal_argument_exception",
+            "Wildcard expressions or all indices are not allowed",
+        ),
+    )
+    .await;
     let (st, b) = call(&c, "DELETE", &format!("{u}/_ccr/stats"), None).await;
     assert_eq!(
         (st, b),
@@ -228,13 +160,18 @@ async fn index_names_and_existing_indices() {
             json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]", "status": 400})
         )
     );
-    let (st, b) = call(&c, "GET", &format!("{u}/_nonsense"), None).await;
-    assert_error(
-        (st, &b),
-        404,
-        "index_not_found_exception",
-        "no such index [_nonsense]",
-    );
+    expect_error(
+        &c,
+        "GET",
+        &format!("{u}/_nonsense"),
+        None,
+        (
+            404,
+            "index_not_found_exception",
+            "no such index [_nonsense]",
+        ),
+    )
+    .await;
     let (st, b) = call(
         &c,
         "PUT",
@@ -247,14 +184,13 @@ async fn index_names_and_existing_indices() {
         .as_str()
         .unwrap()
         .starts_with("Can't update non dynamic settings [[index.number_of_shards]]"));
-    let (st, _) = call(
+    ok(
         &c,
         "PUT",
         &format!("{u}/dup/_settings"),
         Some(json!({"index": {"number_of_replicas": 0}})),
     )
     .await;
-    assert_eq!(st, 200);
     let (_, h) = call(&c, "GET", &format!("{u}/_cluster/health"), None).await;
     assert_eq!(h["status"], "green");
     sim.shutdown().await;
@@ -287,10 +223,7 @@ async fn cluster_settings_validation() {
     let (st, b) = put(json!({"persistent": {"cluster.remote.a.seeds": ["no-port"]}})).await;
     assert_eq!(st, 400, "{b}");
     let (st, b) = put(json!({"everything": {}})).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception"))
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     // Nothing of the failed requests was applied.
     let (_, s) = call(&c, "GET", &format!("{u}/_cluster/settings"), None).await;
     assert_eq!(s, json!({"persistent": {}, "transient": {}}));
@@ -385,10 +318,7 @@ async fn bulk_and_documents() {
         "application/x-ndjson",
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     // GET and DELETE by id.
     call(&c, "PUT", &format!("{u}/b/_doc/k"), Some(json!({"v": 1}))).await;
     let (st, d) = call(&c, "PUT", &format!("{u}/b/_doc/k"), Some(json!({"v": 2}))).await;
@@ -398,17 +328,13 @@ async fn bulk_and_documents() {
     );
     let (st, d) = call(&c, "GET", &format!("{u}/b/_doc/k"), None).await;
     assert_eq!((st, d["_source"].clone()), (200, json!({"v": 2})));
-    let (st, _) = call(&c, "DELETE", &format!("{u}/b/_doc/k"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "DELETE", &format!("{u}/b/_doc/k"), None).await;
     let (st, d) = call(&c, "GET", &format!("{u}/b/_doc/k"), None).await;
     assert_eq!((st, d["found"].clone()), (404, json!(false)));
     // Closed indices refuse counts.
     call(&c, "POST", &format!("{u}/b/_close"), None).await;
     let (st, b) = call(&c, "GET", &format!("{u}/b/_count"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("index_closed_exception"))
-    );
+    assert_error_type((st, &b), 400, "index_closed_exception");
     // filter_path and pretty.
     let (_, r) = call(&c, "GET", &format!("{u}/?filter_path=version.number"), None).await;
     assert_eq!(r, json!({"version": {"number": "8.15.0"}}));

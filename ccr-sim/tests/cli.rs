@@ -98,8 +98,7 @@ async fn runs_clusters_with_per_cluster_versions_and_a_scenario() {
         }
     }
     let c = client();
-    let (st, root) = call(&c, "GET", &format!("http://127.0.0.1:{fp}/"), None).await;
-    assert_eq!(st, 200);
+    let root = ok(&c, "GET", &format!("http://127.0.0.1:{fp}/"), None).await;
     assert_eq!(root["version"]["number"], "7.17.0");
     assert_eq!(root["cluster_name"], "follower");
     let (_, lic) = call(&c, "GET", &format!("http://127.0.0.1:{lp}/_license"), None).await;

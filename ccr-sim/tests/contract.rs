@@ -15,35 +15,28 @@ use serde_json::{json, Value};
 /// A leader/follower pair with `leader_index` followed as `follower_index` through the alias
 /// `remote_cluster`.
 async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(version))
-        .cluster(ClusterConfig::new("follower").version(version))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_pair(Some(version), false).await;
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
-    let (st, b) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/leader_index"),
         Some(json!({"settings": {"index.soft_deletes.enabled": true}})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
     add_remote(&c, &f, "remote_cluster", &sim.transport_address("leader")).await;
     (sim, c, l, f)
 }
 
 async fn follow(c: &reqwest::Client, f: &str, follower: &str, leader: &str) {
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{f}/{follower}/_ccr/follow?wait_for_active_shards=1"),
         Some(json!({"remote_cluster": "remote_cluster", "leader_index": leader})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
 }
 
 fn fixture_error(name: &str) -> (u16, String, String) {
@@ -69,18 +62,16 @@ async fn ccr_success_bodies_match_fixtures() {
     let mut req = fixture("ccr_follow_request_8x.json");
     req["remote_cluster"] = json!("remote_cluster");
     req["leader_index"] = json!("leader_index");
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/follower_index/_ccr/follow?wait_for_active_shards=1"),
         Some(req),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(body, fixture("ccr_follow_response_8x.json"));
     sim.cluster("leader").index_docs("leader_index", 5).unwrap();
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_ccr/info"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_ccr/info"), None).await;
     assert_same_shape(
         &body,
         &fixture("ccr_follow_info_response_active_8x.json"),
@@ -94,15 +85,13 @@ async fn ccr_success_bodies_match_fixtures() {
         body["follower_indices"][0]["parameters"]["max_retry_delay"],
         "10s"
     );
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_ccr/stats"), None).await;
     assert_same_shape(
         &body,
         &fixture("ccr_follow_stats_response_8x.json"),
         "follow stats",
     );
-    let (st, body) = call(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
     assert_same_shape(&body, &fixture("ccr_stats_response_8x.json"), "ccr stats");
     let (st, body) = call(
         &c,
@@ -139,8 +128,7 @@ async fn ccr_success_bodies_match_fixtures() {
         None,
     )
     .await;
-    let (st, body) = call(&c, "POST", &format!("{f}/follower_index/_close"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "POST", &format!("{f}/follower_index/_close"), None).await;
     let mut close = fixture("indices_close_response_7x_8x.json");
     close["indices"] = json!({"follower_index": {"closed": true}});
     assert_eq!(body, close);
@@ -154,8 +142,7 @@ async fn ccr_success_bodies_match_fixtures() {
     assert_eq!((st, body), (200, fixture("ccr_unfollow_response_8x.json")));
     let (st, body) = call(&c, "POST", &format!("{f}/follower_index/_open"), None).await;
     assert_eq!((st, body), (200, fixture("indices_open_response.json")));
-    let (st, body) = call(&c, "GET", &format!("{f}/follower_index/_count"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/follower_index/_count"), None).await;
     assert_same_shape(&body, &fixture("count_response.json"), "count");
     let _ = l;
     sim.shutdown().await;
@@ -194,14 +181,13 @@ async fn forget_follower_matches_fixture() {
         (200, fixture("ccr_forget_follower_response_8x.json"))
     );
     // A second time the lease is gone: a per-shard failure, still 200.
-    let (st, resp) = call(
+    let resp = ok(
         &c,
         "POST",
         &format!("{l}/leader_index/_ccr/forget_follower"),
         Some(body),
     )
     .await;
-    assert_eq!(st, 200);
     assert_eq!(resp["_shards"]["failed"], 1, "{resp}");
     sim.shutdown().await;
 }
@@ -244,14 +230,13 @@ async fn auto_follow_bodies_match_fixtures() {
             (200, fixture("ccr_auto_follow_put_response_8x.json")),
             "{version}"
         );
-        let (st, body) = call(
+        let body = ok(
             &c,
             "GET",
             &format!("{f}/_ccr/auto_follow/my_auto_follow_pattern"),
             None,
         )
         .await;
-        assert_eq!(st, 200);
         assert_eq!(body, fixture(get_fixture), "{version}");
         sim.shutdown().await;
     }
@@ -311,13 +296,11 @@ async fn cluster_bodies_match_fixtures() {
         .unwrap();
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
-    let (st, body) = call(&c, "GET", &format!("{l}/"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{l}/"), None).await;
     assert_same_shape(&body, &fixture("root_info_response_9x.json"), "root");
     assert_eq!(body["version"]["number"], "9.1.0");
     assert_eq!(body["cluster_name"], "leader");
-    let (st, body) = call(&c, "GET", &format!("{f}/_license"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/_license"), None).await;
     assert_same_shape(
         &body,
         &fixture("license_get_response_trial.json"),
@@ -325,34 +308,30 @@ async fn cluster_bodies_match_fixtures() {
     );
     assert_eq!(body["license"]["type"], "trial");
 
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/_cluster/settings"),
         Some(fixture("cluster_put_settings_request_generic.json")),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(
         body["persistent"]["indices"]["recovery"]["max_bytes_per_sec"],
         "50mb"
     );
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/_cluster/settings"),
         Some(fixture("cluster_put_settings_remote_proxy_request_8x.json")),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(body["acknowledged"], true);
     // Sniff remote, connected.
     add_remote(&c, &f, "test_cluster", &sim.transport_address("leader")).await;
     // An API-key proxy remote pointing at the leader.
-    let (st, body) = call(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
-    assert_eq!(st, 200, "{body}");
-    let (st, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
+    let info = ok(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_same_shape(
         &json!({"test_cluster": info["test_cluster"]}),
         &fixture("remote_info_response_sniff_8x.json"),
@@ -380,10 +359,8 @@ async fn cluster_bodies_match_fixtures() {
     );
 
     // cat indices and count.
-    let (st, _) = call(&c, "PUT", &format!("{f}/my-index-000001"), None).await;
-    assert_eq!(st, 200);
-    let (st, body) = call(&c, "GET", &format!("{f}/_cat/indices?format=json"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "PUT", &format!("{f}/my-index-000001"), None).await;
+    let body = ok(&c, "GET", &format!("{f}/_cat/indices?format=json"), None).await;
     assert_same_shape(
         &body,
         &fixture("cat_indices_response_8x.json"),
@@ -397,17 +374,15 @@ async fn cluster_bodies_match_fixtures() {
 #[tokio::test]
 async fn follower_settings_match_fixture() {
     let (sim, c, l, f) = pair("8.11.0").await;
-    let (st, _) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/foo"),
         Some(json!({"settings": {"index": {"soft_deletes": {"enabled": true}}}})),
     )
     .await;
-    assert_eq!(st, 200);
     follow(&c, &f, "bar", "foo").await;
-    let (st, body) = call(&c, "GET", &format!("{f}/bar/_settings"), None).await;
-    assert_eq!(st, 200);
+    let body = ok(&c, "GET", &format!("{f}/bar/_settings"), None).await;
     assert_same_shape(
         &body,
         &fixture("indices_get_settings_follower.reconstructed.json"),
@@ -483,14 +458,13 @@ async fn ccr_errors_match_fixtures() {
     assert_eq!((st, b), (200, json!({"indices": []})));
 
     // Unreachable remote: license state unknown.
-    let (st, _) = call(
+    ok(
         &c,
         "POST",
         &format!("{f}/_sim/remote/remote_cluster/disconnect"),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     let (st, b) = put("baz", "remote_cluster", "leader_index").await;
     let (fs, fk, _) = fixture_error("error_remote_unreachable_license_unknown.reconstructed.json");
     assert_eq!(
@@ -553,10 +527,8 @@ async fn ccr_errors_match_fixtures() {
         );
     }
     // No license check on pause, info, auto-follow get.
-    let (st, _) = call(&c, "GET", &format!("{f}/bar/_ccr/info"), None).await;
-    assert_eq!(st, 200);
-    let (st, _) = call(&c, "GET", &format!("{f}/_ccr/auto_follow"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "GET", &format!("{f}/bar/_ccr/info"), None).await;
+    ok(&c, "GET", &format!("{f}/_ccr/auto_follow"), None).await;
     let _ = l;
     sim.shutdown().await;
 }
@@ -564,14 +536,13 @@ async fn ccr_errors_match_fixtures() {
 #[tokio::test]
 async fn soft_deletes_error_on_7x_leader() {
     let (sim, c, l, f) = pair("7.17.0").await;
-    let (st, _) = call(
+    ok(
         &c,
         "PUT",
         &format!("{l}/foo"),
         Some(json!({"settings": {"index.soft_deletes.enabled": false}})),
     )
     .await;
-    assert_eq!(st, 200);
     let (st, b) = call(
         &c,
         "PUT",

@@ -10,16 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn setup() -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, c, l, f) = pair_with_remote(None, true).await;
     for (name, shards) in [("a", 1), ("b", 2), ("c", 1)] {
         sim.cluster("leader").create_index(name, shards).unwrap();
         sim.cluster("leader").index_docs(name, 3).unwrap();
@@ -53,13 +44,18 @@ async fn follower_stats_index_expressions() {
     // Named indices without tasks are skipped while another one matches.
     let (st, s) = call(&c, "GET", &format!("{f}/a-copy,nope/_ccr/stats"), None).await;
     assert_eq!((st, index_names(&s)), (200, vec!["a-copy".to_string()]));
-    let (st, b) = call(&c, "GET", &format!("{f}/x,y/_ccr/stats"), None).await;
-    assert_error(
-        (st, &b),
-        404,
-        "resource_not_found_exception",
-        "No shard follow tasks for follower indices [x,y]",
-    );
+    expect_error(
+        &c,
+        "GET",
+        &format!("{f}/x,y/_ccr/stats"),
+        None,
+        (
+            404,
+            "resource_not_found_exception",
+            "No shard follow tasks for follower indices [x,y]",
+        ),
+    )
+    .await;
     let (_, info) = call(&c, "GET", &format!("{f}/_all/_ccr/info"), None).await;
     assert_eq!(info["follower_indices"].as_array().unwrap().len(), 3);
     let (st, b) = call(&c, "GET", &format!("{f}/missing/_ccr/info"), None).await;
@@ -112,14 +108,7 @@ async fn human_and_filter_path() {
             {"shards": [{"follower_global_checkpoint": 2}]}
         ]}})
     );
-    let text = c
-        .get(format!("{f}/a-copy/_ccr/info?pretty"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, &format!("{f}/a-copy/_ccr/info?pretty")).await;
     assert!(text.contains("\n  \"follower_indices\""), "{text}");
     sim.shutdown().await;
 }
@@ -148,14 +137,7 @@ async fn stats_cat_health_nodes_head() {
     let (st, _) = call(&c, "GET", &format!("{f}/a-copy,nope/_count"), None).await;
     assert_eq!(st, 404);
 
-    let text = c
-        .get(format!("{l}/_cat/indices?v&h=index,docs.count"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, &format!("{l}/_cat/indices?v&h=index,docs.count")).await;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
@@ -172,10 +154,7 @@ async fn stats_cat_health_nodes_head() {
         None,
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("illegal_argument_exception"))
-    );
+    assert_error_type((st, &b), 400, "illegal_argument_exception");
     let (_, nodes) = call(
         &c,
         "GET",
@@ -201,8 +180,7 @@ async fn stats_cat_health_nodes_head() {
     assert_eq!(head.status().as_u16(), 200);
     let head = c.head(format!("{l}/zzz")).send().await.unwrap();
     assert_eq!(head.status().as_u16(), 404);
-    let (st, idx) = call(&c, "GET", &format!("{f}/a-copy"), None).await;
-    assert_eq!(st, 200);
+    let idx = ok(&c, "GET", &format!("{f}/a-copy"), None).await;
     assert_eq!(
         idx["a-copy"]["settings"]["index"]["xpack"]["ccr"]["following_index"],
         "true"
@@ -227,11 +205,7 @@ async fn unfollow_with_unreachable_leader_applies_and_reports_the_lease() {
     call(&c, "POST", &format!("{f}/a-copy/_close"), None).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/unfollow"), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (500, Some("exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 500, "exception");
     assert!(
         b["error"]["failed_to_remove_retention_leases"]
             .as_str()
@@ -259,15 +233,19 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
         s["indices"][0]["shards"][0]["read_exceptions"][0]["exception"]["type"],
         "cluster_block_exception"
     );
-    let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/pause_follow"), None).await;
-    assert_eq!(st, 200, "{b}");
-    let (st, b) = call(&c, "POST", &format!("{f}/a-copy/_ccr/resume_follow"), None).await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "leader and follow index must be open",
-    );
+    ok(&c, "POST", &format!("{f}/a-copy/_ccr/pause_follow"), None).await;
+    expect_error(
+        &c,
+        "POST",
+        &format!("{f}/a-copy/_ccr/resume_follow"),
+        None,
+        (
+            400,
+            "illegal_argument_exception",
+            "leader and follow index must be open",
+        ),
+    )
+    .await;
     call(&c, "POST", &format!("{f}/c-copy/_close"), None).await;
     sim.advance(Duration::from_millis(200)).unwrap();
     let (_, s) = call(&c, "GET", &format!("{f}/c-copy/_ccr/stats"), None).await;
@@ -281,82 +259,78 @@ async fn closed_follower_retries_and_closed_leader_blocks() {
 #[tokio::test]
 async fn auto_follow_put_checks_the_remote() {
     let (sim, c, _l, f) = setup().await;
+    let put = format!("{f}/_ccr/auto_follow/p");
     let body = json!({"remote_cluster": "leader", "leader_index_patterns": ["x*"]});
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(json!({"remote_cluster": "nope", "leader_index_patterns": ["x*"]})),
+        (
+            404,
+            "no_such_remote_cluster_exception",
+            "no such remote cluster: [nope]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        404,
-        "no_such_remote_cluster_exception",
-        "no such remote cluster: [nope]",
-    );
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(json!({"leader_index_patterns": []})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: [remote_cluster] is missing;2: [leader_index_patterns] is missing;",
-    );
     sim.cluster("follower").disconnect_remote("leader").unwrap();
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(body.clone()),
+        (
+            400,
+            "status_exception",
+            "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "status_exception",
-        "can not fetch remote cluster state as the license state of the remote cluster [leader] could not be determined",
-    );
     sim.cluster("follower").connect_remote("leader").unwrap();
     sim.cluster("leader")
         .set_license(ccr_sim::License::basic())
         .unwrap();
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(body.clone()),
+        (
+            400,
+            "status_exception",
+            "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "status_exception",
-        "can not fetch remote cluster state as the remote cluster [leader] is not licensed for [ccr]; the license mode [BASIC] on cluster [leader] does not enable [ccr]",
-    );
     sim.cluster("leader")
         .set_license(ccr_sim::License::trial())
         .unwrap();
     let mut with_settings = body.clone();
     with_settings["settings"] = json!({"index.number_of_shards": 2});
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
-        &format!("{f}/_ccr/auto_follow/p"),
+        &put,
         Some(with_settings),
+        (
+            400,
+            "illegal_argument_exception",
+            "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "can not put auto-follow pattern that could override leader settings {\"index.number_of_shards\":\"2\"}",
-    );
     sim.shutdown().await;
 }
 
@@ -411,14 +385,13 @@ async fn remotes_in_another_sim_replicate() {
     assert_eq!(info["leader"]["connected"], true, "{info}");
     one.cluster("leader").create_index("logs", 2).unwrap();
     one.cluster("leader").index_docs("logs", 12).unwrap();
-    let (st, b) = call(
+    ok(
         &c,
         "PUT",
         &format!("{f}/logs-copy/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "logs"})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
     one.cluster("leader").index_docs("logs", 8).unwrap();
     eventually(Duration::from_secs(5), "20 docs in the other Sim", || {
         let n = two.cluster("follower").doc_count("logs-copy");

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ccr_sim::{ClusterConfig, HttpFaults, Scenario, Sim};
+use ccr_sim::{HttpFaults, Scenario, Sim};
 use common::*;
 use serde_json::{json, Value};
 
@@ -19,22 +19,12 @@ struct Env {
 impl Env {
     /// Leader `logs` (given shards) followed as `logs_copy` through alias `leader`.
     async fn new(shards: usize, follow_body: Value) -> Self {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("leader"))
-            .cluster(ClusterConfig::new("follower"))
-            .deterministic_clock()
-            .start()
-            .await
-            .unwrap();
-        let c = client();
-        let (l, f) = (sim.url("leader"), sim.url("follower"));
+        let (sim, c, l, f) = pair_with_remote(None, true).await;
         sim.cluster("leader").create_index("logs", shards).unwrap();
-        add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
         let mut body = follow_body;
         body["remote_cluster"] = json!("leader");
         body["leader_index"] = json!("logs");
-        let (st, b) = call(&c, "PUT", &format!("{f}/logs_copy/_ccr/follow"), Some(body)).await;
-        assert_eq!(st, 200, "{b}");
+        ok(&c, "PUT", &format!("{f}/logs_copy/_ccr/follow"), Some(body)).await;
         Env { sim, c, l, f }
     }
 
@@ -43,15 +33,13 @@ impl Env {
     }
 
     async fn stats(&self) -> Value {
-        let (st, s) = call(
+        ok(
             &self.c,
             "GET",
             &format!("{}/logs_copy/_ccr/stats", self.f),
             None,
         )
-        .await;
-        assert_eq!(st, 200, "{s}");
-        s
+        .await
     }
 
     async fn shard(&self, n: usize) -> Value {
@@ -102,11 +90,7 @@ async fn disconnect_and_reconnect_remote() {
     );
     // Resume while disconnected: the license state of the remote is unknown.
     let (st, b) = e.post("/logs_copy/_ccr/resume_follow", None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("status_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "status_exception");
 
     let (st, _) = e.post("/_sim/remote/leader/connect", None).await;
     assert_eq!(st, 200);
@@ -133,8 +117,7 @@ async fn isolated_leader_looks_unreachable() {
 #[tokio::test]
 async fn stopped_cluster_resets_connections_and_is_unreachable() {
     let e = Env::new(1, json!({})).await;
-    let (st, _) = call(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "POST", &format!("{}/_sim/stop", e.l), None).await;
     assert!(
         e.c.get(format!("{}/", e.l)).send().await.is_err(),
         "requests to a stopped cluster fail"
@@ -147,8 +130,7 @@ async fn stopped_cluster_resets_connections_and_is_unreachable() {
         (200, json!(true))
     );
     e.sim.cluster("leader").start().unwrap();
-    let (st, _) = call(&e.c, "GET", &format!("{}/", e.l), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/", e.l), None).await;
     let (_, info) = call(&e.c, "GET", &format!("{}/_remote/info", e.f), None).await;
     assert_eq!(info["leader"]["connected"], true);
 }
@@ -299,8 +281,7 @@ async fn drift_moves_the_follower_counts_but_not_the_checkpoints() {
         .drift_docs("logs_copy", 2)
         .unwrap();
     assert_eq!(e.follower_counts().await, [17, 17, 17, 17, 17, 15]);
-    let (st, _) = call(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
     assert_eq!(e.follower_counts().await, [15; 6]);
     // Never below zero; `{"docs": 0}` clears.
     e.post(
@@ -333,10 +314,7 @@ async fn drift_moves_the_follower_counts_but_not_the_checkpoints() {
     let (st, b) = e
         .post("/_sim/follower/nope/drift", Some(json!({"docs": -1})))
         .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (404, Some("index_not_found_exception"))
-    );
+    assert_error_type((st, &b), 404, "index_not_found_exception");
     for body in [
         json!({}),
         json!({"docs": "many"}),
@@ -375,14 +353,13 @@ async fn retention_lease_loss_makes_a_lagging_follower_fail() {
         .disconnect_remote("leader")
         .unwrap();
     e.sim.cluster("leader").index_docs("logs", 10).unwrap();
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/leader/logs/retention_lease_loss", e.l),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     e.sim.cluster("follower").connect_remote("leader").unwrap();
     e.advance(200);
     let s = e.shard(0).await;
@@ -407,14 +384,13 @@ async fn retention_lease_loss_makes_a_lagging_follower_fail() {
 #[tokio::test]
 async fn leader_deletion_is_fatal_for_followers() {
     let e = Env::new(1, json!({})).await;
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/leader/logs/delete", e.l),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     e.advance(100);
     let s = e.shard(0).await;
     assert_eq!(
@@ -472,21 +448,16 @@ async fn latency_and_http_faults() {
     let e = Env::new(1, json!({})).await;
     e.post("/_sim/latency", Some(json!({"ms": 150}))).await;
     let start = Instant::now();
-    let (st, _) = call(&e.c, "GET", &format!("{}/", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/", e.f), None).await;
     assert!(start.elapsed() >= Duration::from_millis(150));
     e.post("/_sim/latency", Some(json!({"ms": 0}))).await;
 
     e.post("/_sim/http_faults", Some(json!({"error_rate": 1.0})))
         .await;
     let (st, b) = call(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (503, Some("cluster_block_exception"))
-    );
+    assert_error_type((st, &b), 503, "cluster_block_exception");
     // The control plane is never faulted.
-    let (st, _) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
-    assert_eq!(st, 200);
+    ok(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
 
     e.sim
         .cluster("follower")
@@ -504,14 +475,7 @@ async fn latency_and_http_faults() {
 
     e.post("/_sim/http_faults", Some(json!({"malformed_rate": 1.0})))
         .await;
-    let text =
-        e.c.get(format!("{}/_ccr/stats", e.f))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+    let text = get_text(&e.c, &format!("{}/_ccr/stats", e.f)).await;
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
 
     e.post("/_sim/http_faults", Some(json!({"truncated_rate": 1.0})))
@@ -532,10 +496,8 @@ async fn latency_and_http_faults() {
     )
     .await;
     assert_eq!(st, 400);
-    let (st, _) = call(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
-    assert_eq!(st, 200);
-    let (st, b) = call(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
-    assert_eq!(st, 200, "{b}");
+    ok(&e.c, "DELETE", &format!("{}/_sim/faults", e.f), None).await;
+    ok(&e.c, "GET", &format!("{}/_ccr/stats", e.f), None).await;
 }
 
 #[tokio::test]
@@ -545,14 +507,13 @@ async fn steady_writes_replicate_over_time() {
         json!({"max_read_request_operation_count": 1, "max_outstanding_read_requests": 1}),
     )
     .await;
-    let (st, _) = call(
+    ok(
         &e.c,
         "POST",
         &format!("{}/_sim/writes/logs", e.l),
         Some(json!({"docs_per_second": 100})),
     )
     .await;
-    assert_eq!(st, 200);
     e.advance(2_000);
     assert_eq!(e.sim.cluster("leader").doc_count("logs"), Some(200));
     // One op per request, one request in flight, 50 ms per round trip: 20 ops/s.
@@ -620,28 +581,16 @@ async fn clock_advance_over_http() {
         )
         .await;
     assert_eq!(st, 400);
-    let (st, _) = call(
-        &e.c,
-        "POST",
-        &format!("{}/_sim/writes/logs", e.l),
-        Some(json!({"docs_per_second": 1e12})),
-    )
-    .await;
-    assert_eq!(st, 400);
-    let (st, _) = call(
-        &e.c,
-        "POST",
-        &format!("{}/_sim/docs/logs", e.l),
-        Some(json!({"count": 10_000_000u64})),
-    )
-    .await;
-    assert_eq!(st, 400);
+    // Rates and counts beyond what the simulator can hold are refused.
+    for (path, body) in [
+        ("_sim/writes/logs", json!({"docs_per_second": 1e12})),
+        ("_sim/docs/logs", json!({"count": 10_000_000u64})),
+    ] {
+        let (st, b) = call(&e.c, "POST", &format!("{}/{path}", e.l), Some(body)).await;
+        assert_eq!(st, 400, "{path}: {b}");
+    }
 
-    let real = Sim::builder()
-        .cluster(ClusterConfig::new("a"))
-        .start()
-        .await
-        .unwrap();
+    let real = start_one("a", None).await;
     let (st, _) = call(
         &e.c,
         "POST",
@@ -718,8 +667,7 @@ async fn state_and_request_counters() {
     let e = Env::new(2, json!({})).await;
     e.sim.cluster("leader").index_docs("logs", 7).unwrap();
     e.advance(200);
-    let (st, state) = call(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
-    assert_eq!(st, 200);
+    let state = ok(&e.c, "GET", &format!("{}/_sim/state", e.f), None).await;
     let fol = &state["followers"]["logs_copy"];
     assert_eq!(fol["status"], "active");
     assert_eq!(fol["leader_docs"], 7);
@@ -743,21 +691,11 @@ async fn state_and_request_counters() {
 
 #[tokio::test]
 async fn auto_follow_follows_new_leader_indices() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version("7.17.0"))
-        .cluster(ClusterConfig::new("follower").version("7.17.0"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, c, l, f) = pair_with_remote(Some("7.17.0"), true).await;
     sim.cluster("leader")
         .create_index("metrics-old", 1)
         .unwrap();
-    let (st, b) = call(&c, "PUT", &format!("{f}/_ccr/auto_follow/metrics"), Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["metrics-*"], "follow_index_pattern": "{{leader_index}}-copy"}))).await;
-    assert_eq!(st, 200, "{b}");
+    ok(&c, "PUT", &format!("{f}/_ccr/auto_follow/metrics"), Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["metrics-*"], "follow_index_pattern": "{{leader_index}}-copy"}))).await;
     sim.cluster("leader")
         .create_index("metrics-new", 1)
         .unwrap();
@@ -844,15 +782,7 @@ async fn auto_follow_follows_new_leader_indices() {
 
 #[tokio::test]
 async fn real_clock_replicates_without_advance() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let f = sim.url("follower");
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    let (sim, _c, _l, _f) = pair_with_remote(None, false).await;
     sim.cluster("leader").create_index("a", 3).unwrap();
     sim.cluster("follower")
         .follow("a_copy", "leader", "a")
@@ -870,21 +800,7 @@ async fn real_clock_replicates_without_advance() {
 async fn demo_scenario_file_runs_cleanly() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.toml");
     let scenario = Scenario::from_file(path).unwrap();
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    add_remote(
-        &c,
-        &sim.url("follower"),
-        "leader",
-        &sim.transport_address("leader"),
-    )
-    .await;
+    let (sim, _c, _l, _f) = pair_with_remote(None, true).await;
     sim.cluster("leader").create_index("logs", 2).unwrap();
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")

@@ -78,10 +78,7 @@ async fn authentication() {
     assert_eq!(st, 200);
     let bad_key = Some(format!("ApiKey {}", base64_encode(b"key1:nope")));
     let (st, b, _) = send(&format!("{u}/_ccr/stats"), "GET", bad_key).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (401, Some("security_exception"))
-    );
+    assert_error_type((st, &b), 401, "security_exception");
     // The control plane needs no credentials.
     let (st, _, _) = send(&format!("{u}/_sim/state"), "GET", None).await;
     assert_eq!(st, 200);
@@ -107,10 +104,7 @@ async fn authorization() {
         "action [indices:admin/xpack/ccr/unfollow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the index privileges [manage_follow_index,manage,all]",
     );
     let (st, b, _) = send(&format!("{u}/"), "GET", basic("nobody", "pw")).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (403, Some("security_exception"))
-    );
+    assert_error_type((st, &b), 403, "security_exception");
     let key2 = Some(format!("ApiKey {}", base64_encode(b"key2:s3cret")));
     let (st, b, _) = send(&format!("{u}/_cluster/settings"), "PUT", key2).await;
     assert_error(
@@ -126,9 +120,6 @@ async fn authorization() {
         basic("elastic", "changeme"),
     )
     .await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (404, Some("index_not_found_exception"))
-    );
+    assert_error_type((st, &b), 404, "index_not_found_exception");
     sim.shutdown().await;
 }

@@ -6,22 +6,13 @@ use ccr_sim::{ClusterConfig, Role, Security, Sim};
 use common::*;
 use serde_json::{json, Value};
 
+/// A leader/follower pair on `version`, the follower knowing the leader as `leader`.
 async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(version))
-        .cluster(ClusterConfig::new("follower").version(version))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    let c = client();
-    let (l, f) = (sim.url("leader"), sim.url("follower"));
-    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
-    (sim, c, l, f)
+    pair_with_remote(Some(version), true).await
 }
 
 async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{l}/src"),
@@ -30,15 +21,13 @@ async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
         ),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
-    let (st, b) = call(
+    ok(
         c,
         "PUT",
         &format!("{f}/dst/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "src"})),
     )
     .await;
-    assert_eq!(st, 200, "{b}");
 }
 
 #[tokio::test]
@@ -200,8 +189,7 @@ async fn auto_follow_active_and_pause_from_7_5() {
         Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["a*"]})),
     )
     .await;
-    let (st, _) = call(&c, "POST", &format!("{f}/_ccr/auto_follow/p/pause"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "POST", &format!("{f}/_ccr/auto_follow/p/pause"), None).await;
     let (_, b) = call(&c, "GET", &format!("{f}/_ccr/auto_follow/p"), None).await;
     assert_eq!(b["patterns"][0]["pattern"]["active"], false);
     assert!(
@@ -218,13 +206,18 @@ async fn pause_non_follower_message_before_7_6() {
     let (sim, c, l, _f) = pair("7.5.2").await;
     call(&c, "PUT", &format!("{l}/plain"), None).await;
     for idx in ["plain", "missing"] {
-        let (st, b) = call(&c, "POST", &format!("{l}/{idx}/_ccr/pause_follow"), None).await;
-        assert_error(
-            (st, &b),
-            400,
-            "illegal_argument_exception",
-            &format!("no shard follow tasks for [{idx}]"),
-        );
+        expect_error(
+            &c,
+            "POST",
+            &format!("{l}/{idx}/_ccr/pause_follow"),
+            None,
+            (
+                400,
+                "illegal_argument_exception",
+                &format!("no shard follow tasks for [{idx}]"),
+            ),
+        )
+        .await;
     }
     sim.shutdown().await;
 }
@@ -259,19 +252,18 @@ async fn six_x_defaults() {
     call(&c, "PUT", &format!("{l}/old"), None).await;
     let (_, s) = call(&c, "GET", &format!("{l}/old/_settings"), None).await;
     assert_eq!(s["old"]["settings"]["index"]["number_of_shards"], "5");
-    let (st, b) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/old_copy/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "old"})),
+        (
+            400,
+            "illegal_argument_exception",
+            "leader index [old] does not have soft deletes enabled",
+        ),
     )
     .await;
-    assert_error(
-        (st, &b),
-        400,
-        "illegal_argument_exception",
-        "leader index [old] does not have soft deletes enabled",
-    );
     // Search totals are plain numbers, hits carry _type.
     call(&c, "PUT", &format!("{l}/old/_doc/1"), Some(json!({"a": 1}))).await;
     let (_, r) = call(&c, "GET", &format!("{l}/old/_search"), None).await;
@@ -285,11 +277,7 @@ async fn follow_body_fields_by_version() {
     let (sim, c, l, f) = pair("7.8.1").await;
     call(&c, "PUT", &format!("{l}/src"), None).await;
     let (st, b) = call(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
-    assert_eq!(
-        (st, b["error"]["type"].as_str()),
-        (400, Some("x_content_parse_exception")),
-        "{b}"
-    );
+    assert_error_type((st, &b), 400, "x_content_parse_exception");
     assert!(b["error"]["reason"]
         .as_str()
         .unwrap()
@@ -297,8 +285,7 @@ async fn follow_body_fields_by_version() {
     sim.shutdown().await;
     let (sim, c, l, f) = pair("8.15.0").await;
     call(&c, "PUT", &format!("{l}/src"), None).await;
-    let (st, b) = call(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
-    assert_eq!(st, 200, "{b}");
+    ok(&c, "PUT", &format!("{f}/dst/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_replicas": 0}}))).await;
     let (_, s) = call(
         &c,
         "GET",
@@ -307,8 +294,18 @@ async fn follow_body_fields_by_version() {
     )
     .await;
     assert_eq!(s["dst"]["settings"]["index.number_of_replicas"], "0");
-    let (st, b) = call(&c, "PUT", &format!("{f}/dst2/_ccr/follow"), Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}}))).await;
-    assert_error((st, &b), 400, "illegal_argument_exception", "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}");
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{f}/dst2/_ccr/follow"),
+        Some(json!({"remote_cluster": "leader", "leader_index": "src", "settings": {"index.number_of_shards": 3}})),
+        (
+            400,
+            "illegal_argument_exception",
+            "can not put follower index that could override leader settings {\"index.number_of_shards\":\"3\"}",
+        ),
+    )
+    .await;
     sim.shutdown().await;
 }
 

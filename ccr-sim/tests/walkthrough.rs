@@ -5,18 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use ccr_sim::{ClusterConfig, Sim};
 use common::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn ccr_walkthrough_over_http() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
+    let sim = start_pair(None, false).await;
     let c = client();
     let l = sim.url("leader");
     let f = sim.url("follower");
@@ -36,24 +30,22 @@ async fn ccr_walkthrough_over_http() {
     );
 
     // Following before the remote exists: unknown alias.
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
+        (
+            404,
+            "no_such_remote_cluster_exception",
+            "no such remote cluster: [leader]",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        404,
-        "no_such_remote_cluster_exception",
-        "no such remote cluster: [leader]",
-    );
 
     // Register the remote; it shows connected.
     add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
-    let (st, info) = call(&c, "GET", &format!("{f}/_remote/info"), None).await;
-    assert_eq!(st, 200);
+    let info = ok(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_eq!(info["leader"]["connected"], true, "{info}");
     assert_eq!(
         info["leader"]["seeds"],
@@ -62,42 +54,35 @@ async fn ccr_walkthrough_over_http() {
     assert_eq!(info["leader"]["num_nodes_connected"], 1);
 
     // Body problems and a missing leader index.
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow"),
         Some(json!({})),
+        (
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: remote_cluster is missing;2: leader_index is missing;",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        400,
-        "action_request_validation_exception",
-        "Validation Failed: 1: remote_cluster is missing;2: leader_index is missing;",
-    );
-    let (st, body) = call(
+    expect_error(
         &c,
         "PUT",
         &format!("{f}/x/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": "nope"})),
+        (404, "index_not_found_exception", "no such index [nope]"),
     )
     .await;
-    assert_error(
-        (st, &body),
-        404,
-        "index_not_found_exception",
-        "no such index [nope]",
-    );
 
     // Follow.
-    let (st, body) = call(
+    let body = ok(
         &c,
         "PUT",
         &format!("{f}/myindex_follow/_ccr/follow?wait_for_active_shards=1"),
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
     assert_eq!(
         body,
         json!({"follow_index_created": true, "follow_index_shards_acked": true, "index_following_started": true})
@@ -109,11 +94,7 @@ async fn ccr_walkthrough_over_http() {
         Some(json!({"remote_cluster": "leader", "leader_index": "myindex"})),
     )
     .await;
-    assert_eq!(
-        (st, body["error"]["type"].as_str()),
-        (500, Some("snapshot_restore_exception")),
-        "{body}"
-    );
+    assert_error_type((st, &body), 500, "snapshot_restore_exception");
 
     // A document on the leader reaches the follower.
     let (st, _) = call(
@@ -161,23 +142,21 @@ async fn ccr_walkthrough_over_http() {
     .await;
 
     // The follower refuses direct writes.
-    let (st, body) = call(
+    expect_error(
         &c,
         "POST",
         &format!("{f}/myindex_follow/_doc"),
         Some(json!({"name": "intruder"})),
+        (
+            403,
+            "status_exception",
+            "a following engine does not accept operations without an assigned sequence number",
+        ),
     )
     .await;
-    assert_error(
-        (st, &body),
-        403,
-        "status_exception",
-        "a following engine does not accept operations without an assigned sequence number",
-    );
 
     // Stats and info while active.
-    let (st, stats) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
-    assert_eq!(st, 200);
+    let stats = ok(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
     let shards = stats["indices"][0]["shards"].as_array().unwrap();
     assert_eq!(shards.len(), 2);
     let written: u64 = shards
@@ -196,11 +175,7 @@ async fn ccr_walkthrough_over_http() {
         None,
     )
     .await;
-    assert_eq!(
-        (st, body["error"]["type"].as_str()),
-        (400, Some("resource_already_exists_exception")),
-        "{body}"
-    );
+    assert_error_type((st, &body), 400, "resource_already_exists_exception");
     assert!(
         body["error"]["reason"]
             .as_str()
@@ -208,54 +183,44 @@ async fn ccr_walkthrough_over_http() {
             .starts_with("task with id {"),
         "{body}"
     );
-    let (st, body) = call(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-    )
-    .await;
-    assert_error((st, &body), 400, "illegal_argument_exception", "cannot convert the follower index [myindex_follow] to a non-follower, because it has not been closed");
-    let (st, _) = call(&c, "POST", &format!("{f}/myindex_follow/_close"), None).await;
-    assert_eq!(st, 200);
-    let (st, body) = call(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-    )
-    .await;
-    assert_error((st, &body), 400, "illegal_argument_exception", "cannot convert the follower index [myindex_follow] to a non-follower, because it has not been paused");
+    // Unfollow is refused while open, and once closed, while still active.
+    for (not_yet, then) in [("closed", Some("_close")), ("paused", None)] {
+        let reason = format!(
+            "cannot convert the follower index [myindex_follow] to a non-follower, because it has \
+             not been {not_yet}"
+        );
+        expect_error(
+            &c,
+            "POST",
+            &format!("{f}/myindex_follow/_ccr/unfollow"),
+            None,
+            (400, "illegal_argument_exception", &reason),
+        )
+        .await;
+        if let Some(action) = then {
+            ok(&c, "POST", &format!("{f}/myindex_follow/{action}"), None).await;
+        }
+    }
 
     // Pause (it is closed too now); pausing twice fails; stats no longer list it.
-    let (st, body) = call(
+    acknowledged_once(
         &c,
-        "POST",
         &format!("{f}/myindex_follow/_ccr/pause_follow"),
-        None,
-    )
-    .await;
-    assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    let (st, body) = call(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/pause_follow"),
-        None,
-    )
-    .await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
         "no shard follow tasks for [myindex_follow]",
-    );
-    let (st, body) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/stats"), None).await;
-    assert_error(
-        (st, &body),
-        404,
-        "resource_not_found_exception",
-        "No shard follow tasks for follower indices [myindex_follow]",
-    );
+    )
+    .await;
+    expect_error(
+        &c,
+        "GET",
+        &format!("{f}/myindex_follow/_ccr/stats"),
+        None,
+        (
+            404,
+            "resource_not_found_exception",
+            "No shard follow tasks for follower indices [myindex_follow]",
+        ),
+    )
+    .await;
     let (_, all) = call(&c, "GET", &format!("{f}/_ccr/stats"), None).await;
     assert_eq!(all["follow_stats"]["indices"], json!([]));
     let (_, info) = call(&c, "GET", &format!("{f}/myindex_follow/_ccr/info"), None).await;
@@ -263,66 +228,52 @@ async fn ccr_walkthrough_over_http() {
     assert!(info["follower_indices"][0].get("parameters").is_none());
 
     // Pause/resume on things that are not followers.
-    let (st, body) = call(&c, "POST", &format!("{l}/myindex/_ccr/pause_follow"), None).await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "index [myindex] is not a follower index",
-    );
-    let (st, body) = call(&c, "POST", &format!("{f}/missing/_ccr/pause_follow"), None).await;
-    assert_error(
-        (st, &body),
-        404,
-        "index_not_found_exception",
-        "no such index [missing]",
-    );
-    let (st, body) = call(&c, "POST", &format!("{l}/myindex/_ccr/resume_follow"), None).await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
-        "follow index [myindex] does not have ccr metadata",
-    );
+    for (url, expected) in [
+        (
+            format!("{l}/myindex/_ccr/pause_follow"),
+            (
+                400,
+                "illegal_argument_exception",
+                "index [myindex] is not a follower index",
+            ),
+        ),
+        (
+            format!("{f}/missing/_ccr/pause_follow"),
+            (404, "index_not_found_exception", "no such index [missing]"),
+        ),
+        (
+            format!("{l}/myindex/_ccr/resume_follow"),
+            (
+                400,
+                "illegal_argument_exception",
+                "follow index [myindex] does not have ccr metadata",
+            ),
+        ),
+    ] {
+        expect_error(&c, "POST", &url, None, expected).await;
+    }
 
     // Unfollow, open: a normal writable index.
-    let (st, body) = call(
+    acknowledged_once(
         &c,
-        "POST",
         &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-    )
-    .await;
-    assert_eq!((st, body), (200, json!({"acknowledged": true})));
-    let (st, body) = call(
-        &c,
-        "POST",
-        &format!("{f}/myindex_follow/_ccr/unfollow"),
-        None,
-    )
-    .await;
-    assert_error(
-        (st, &body),
-        400,
-        "illegal_argument_exception",
         "index [myindex_follow] is not a follower index",
-    );
-    let (st, settings) = call(
+    )
+    .await;
+    let settings = ok(
         &c,
         "GET",
         &format!("{f}/myindex_follow/_settings?flat_settings=true"),
         None,
     )
     .await;
-    assert_eq!(st, 200);
     assert!(
         settings["myindex_follow"]["settings"]
             .get("index.xpack.ccr.following_index")
             .is_none(),
         "{settings}"
     );
-    let (st, _) = call(&c, "POST", &format!("{f}/myindex_follow/_open"), None).await;
-    assert_eq!(st, 200);
+    ok(&c, "POST", &format!("{f}/myindex_follow/_open"), None).await;
     let (st, _) = call(
         &c,
         "POST",
@@ -354,4 +305,18 @@ async fn ccr_walkthrough_over_http() {
         "{state}"
     );
     sim.shutdown().await;
+}
+
+/// `POST url` is acknowledged once, then refused (400 `illegal_argument_exception`, `reason`).
+async fn acknowledged_once(c: &reqwest::Client, url: &str, reason: &str) {
+    let (st, body) = call(c, "POST", url, None).await;
+    assert_eq!((st, body), (200, json!({"acknowledged": true})));
+    expect_error(
+        c,
+        "POST",
+        url,
+        None,
+        (400, "illegal_argument_exception", reason),
+    )
+    .await;
 }

@@ -8,6 +8,7 @@
 //! Follow-up modules add mutating methods (follow, pause, resume, unfollow, ...) next to the reads here; they
 //! should go through [`EsClient::request`] so timeouts, auth and error mapping stay in one place.
 
+pub mod admin;
 pub mod types;
 
 use std::time::Duration;

@@ -23,6 +23,10 @@ pub struct ErrorCause {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caused_by: Option<Box<ErrorCause>>,
+    /// Metadata of the shard-changes failure when the leader no longer has the operations a follower asks for
+    /// (`[from, to]`, ES 7.4+); its presence alone means the follower must be recreated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_operations_missing: Option<Box<serde_json::Value>>,
 }
 
 impl ErrorCause {
@@ -34,6 +38,15 @@ impl ErrorCause {
             (None, Some(r)) => r.clone(),
             (None, None) => "unknown error".into(),
         }
+    }
+
+    /// True when this cause or a nested one carries `requested_operations_missing` metadata.
+    pub fn operations_missing(&self) -> bool {
+        self.requested_operations_missing.is_some()
+            || self
+                .caused_by
+                .as_deref()
+                .is_some_and(ErrorCause::operations_missing)
     }
 
     /// True when this cause or any nested cause mentions `needle` (lowercase) in its type or reason, ignoring
@@ -71,9 +84,8 @@ fn error_cause_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Error
     Ok(match Option::<Either>::deserialize(d)? {
         Some(Either::Cause(c)) => Some(c),
         Some(Either::Text(t)) => Some(ErrorCause {
-            kind: None,
             reason: Some(t),
-            caused_by: None,
+            ..Default::default()
         }),
         None => None,
     })
@@ -477,6 +489,17 @@ mod tests {
             let e: ErrorResponse = serde_json::from_str(&fixture(f)).unwrap();
             assert!(e.error.unwrap().kind.is_some(), "{f}");
         }
+    }
+
+    #[test]
+    fn fatal_exception_metadata_of_lost_history_is_kept() {
+        // The shape of ES 7.4+ ShardChangesAction's ResourceNotFoundException as a shard's fatal_exception.
+        let body = r#"{"type":"resource_not_found_exception","reason":"Operations are no longer available for
+            replicating. Existing retention leases [...]","requested_operations_missing":["12","40"]}"#;
+        let c: ErrorCause = serde_json::from_str(&body.replace('\n', " ")).unwrap();
+        assert!(c.operations_missing());
+        let plain: ErrorCause = serde_json::from_str(r#"{"type":"x","reason":"y"}"#).unwrap();
+        assert!(!plain.operations_missing());
     }
 
     #[test]

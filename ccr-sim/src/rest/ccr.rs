@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-use super::{Reply, ReplyBody, Req};
+use super::{human_bytes, Reply, ReplyBody, Req};
 use crate::error::EsError;
 use crate::model::{AutoFollowPattern, Cluster, FollowParams, Index, World};
 use crate::ops;
@@ -171,6 +171,24 @@ fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Writes `"{name}_millis":ms` (no trailing comma), preceded by the readable
+/// `"{name}":"1.5s",` when `human`: Elasticsearch's order for `?human` durations.
+fn write_millis(out: &mut String, human: bool, name: &str, ms: i64) {
+    if human {
+        let _ = write!(out, "\"{name}\":\"{}\",", human_time(ms));
+    }
+    let _ = write!(out, "\"{name}_millis\":{ms}");
+}
+
+/// Writes `"{raw_name}":bytes` (no trailing comma), preceded by the readable
+/// `"{human_name}":"1.5kb",` when `human`.
+fn write_bytes(out: &mut String, human: bool, human_name: &str, raw_name: &str, bytes: u64) {
+    if human {
+        let _ = write!(out, "\"{human_name}\":\"{}\",", human_bytes(bytes));
+    }
+    let _ = write!(out, "\"{raw_name}\":{bytes}");
+}
+
 fn human_time(ms: i64) -> String {
     if ms < 0 {
         return "-1".into();
@@ -188,21 +206,6 @@ fn human_time(ms: i64) -> String {
     };
     let s = format!("{v:.1}");
     format!("{}{u}", s.trim_end_matches(".0"))
-}
-
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        return format!("{b}b");
-    }
-    let s = format!("{v:.1}");
-    format!("{}{}", s.trim_end_matches(".0"), UNITS[u])
 }
 
 /// Writes the follow stats body (`{"indices":[...]}`) directly as text: 10,000 shards must
@@ -249,56 +252,41 @@ fn write_follow_stats(out: &mut String, c: &Cluster, followers: &[&Index], now: 
 \"write_buffer_operation_count\":0,",
                 t.leader_gcp, t.leader_max, t.last_requested, t.outstanding_reads, t.outstanding_writes
             );
-            if human {
-                let _ = write!(
-                    out,
-                    "\"write_buffer_size\":\"{}\",",
-                    human_bytes(buffer_bytes)
-                );
-            }
+            write_bytes(
+                out,
+                human,
+                "write_buffer_size",
+                "write_buffer_size_in_bytes",
+                buffer_bytes,
+            );
             let _ = write!(
                 out,
-                "\"write_buffer_size_in_bytes\":{buffer_bytes},\"follower_mapping_version\":{},\"follower_settings_version\":{},",
+                ",\"follower_mapping_version\":{},\"follower_settings_version\":{},",
                 idx.mapping_version, idx.settings_version
             );
             if v.at_least(7, 3) {
                 let _ = write!(out, "\"follower_aliases_version\":{},", idx.aliases_version);
             }
-            if human {
-                let _ = write!(
-                    out,
-                    "\"total_read_time\":\"{}\",",
-                    human_time(t.total_read_time_ms as i64)
-                );
-            }
-            let _ = write!(out, "\"total_read_time_millis\":{},", t.total_read_time_ms);
-            if human {
-                let _ = write!(
-                    out,
-                    "\"total_read_remote_exec_time\":\"{}\",",
-                    human_time(t.total_read_remote_exec_ms as i64)
-                );
-            }
-            let _ = write!(
+            write_millis(out, human, "total_read_time", t.total_read_time_ms as i64);
+            out.push(',');
+            write_millis(
                 out,
-                "\"total_read_remote_exec_time_millis\":{},\"successful_read_requests\":{},\"failed_read_requests\":{},\"operations_read\":{},",
-                t.total_read_remote_exec_ms, t.successful_reads, t.failed_reads, t.ops_read
+                human,
+                "total_read_remote_exec_time",
+                t.total_read_remote_exec_ms as i64,
             );
-            if human {
-                let _ = write!(out, "\"total_read\":\"{}\",", human_bytes(t.bytes_read));
-            }
-            let _ = write!(out, "\"bytes_read\":{},", t.bytes_read);
-            if human {
-                let _ = write!(
-                    out,
-                    "\"total_write_time\":\"{}\",",
-                    human_time(t.total_write_time_ms as i64)
-                );
-            }
             let _ = write!(
                 out,
-                "\"total_write_time_millis\":{},\"successful_write_requests\":{},\"failed_write_requests\":{},\"operations_written\":{},\"read_exceptions\":[",
-                t.total_write_time_ms, t.successful_writes, t.failed_writes, t.ops_written
+                ",\"successful_read_requests\":{},\"failed_read_requests\":{},\"operations_read\":{},",
+                t.successful_reads, t.failed_reads, t.ops_read
+            );
+            write_bytes(out, human, "total_read", "bytes_read", t.bytes_read);
+            out.push(',');
+            write_millis(out, human, "total_write_time", t.total_write_time_ms as i64);
+            let _ = write!(
+                out,
+                ",\"successful_write_requests\":{},\"failed_write_requests\":{},\"operations_written\":{},\"read_exceptions\":[",
+                t.successful_writes, t.failed_writes, t.ops_written
             );
             if let Some(f) = &t.read_failure {
                 let _ = write!(
@@ -310,10 +298,7 @@ fn write_follow_stats(out: &mut String, c: &Cluster, followers: &[&Index], now: 
                 );
             }
             out.push_str("],");
-            if human {
-                let _ = write!(out, "\"time_since_last_read\":\"{}\",", human_time(since));
-            }
-            let _ = write!(out, "\"time_since_last_read_millis\":{since}");
+            write_millis(out, human, "time_since_last_read", since);
             if let Some(fatal) = &t.fatal {
                 let _ = write!(out, ",\"fatal_exception\":{}", fatal.to_cause_json());
             }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{Reply, Req};
+use super::{human_bytes, Reply, Req};
 use crate::error::EsError;
 use crate::model::{Cluster, World};
 use crate::ops;
@@ -82,21 +82,20 @@ fn resolve_opts(
     Ok(out)
 }
 
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b}b")
-    } else {
-        let s = format!("{v:.1}");
-        format!("{}{}", s.trim_end_matches(".0"), UNITS[u])
-    }
-}
+/// Every `_cat/indices` column, in Elasticsearch's order.
+const CAT_INDICES_COLUMNS: [&str; 11] = [
+    "health",
+    "status",
+    "index",
+    "uuid",
+    "pri",
+    "rep",
+    "docs.count",
+    "docs.deleted",
+    "store.size",
+    "pri.store.size",
+    "dataset.size",
+];
 
 pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
     let names = resolve_req(c, expr.unwrap_or("*"), true, false, req)?;
@@ -140,38 +139,18 @@ pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<
         rows.push(row);
     }
     if columns_template.is_empty() {
-        columns_template = [
-            "health",
-            "status",
-            "index",
-            "uuid",
-            "pri",
-            "rep",
-            "docs.count",
-            "docs.deleted",
-            "store.size",
-            "pri.store.size",
-            "dataset.size",
-        ]
-        .iter()
-        .map(|n| (*n, String::new()))
-        .collect();
+        columns_template = CAT_INDICES_COLUMNS
+            .iter()
+            .map(|n| (*n, String::new()))
+            .collect();
     }
-    let mut defaults = vec![
-        "health",
-        "status",
-        "index",
-        "uuid",
-        "pri",
-        "rep",
-        "docs.count",
-        "docs.deleted",
-        "store.size",
-        "pri.store.size",
-    ];
-    if c.version.at_least(8, 11) {
-        defaults.push("dataset.size");
-    }
+    // `dataset.size` (the last column) is shown by default from 8.11.
+    let shown = if c.version.at_least(8, 11) {
+        CAT_INDICES_COLUMNS.len()
+    } else {
+        CAT_INDICES_COLUMNS.len() - 1
+    };
+    let defaults = CAT_INDICES_COLUMNS[..shown].to_vec();
     super::cluster::cat_render(req, &columns_template, &defaults, &rows)
 }
 
@@ -412,6 +391,16 @@ fn doc_parse_error(c: &Cluster, e: EsError) -> EsError {
     EsError::new(400, kind, reason).caused_by(e)
 }
 
+/// The answer to a single-document write: the bulk item body without its `status` (that is
+/// the HTTP status here).
+fn write_reply(c: &Cluster, r: &ops::WriteResult, result: &str, status: u16) -> Reply {
+    let mut body = write_json(c, r, result, status);
+    if let Value::Object(m) = &mut body {
+        m.remove("status");
+    }
+    Reply::with_status(status, body)
+}
+
 fn write_json(c: &Cluster, r: &ops::WriteResult, result: &str, status: u16) -> Value {
     let mut m = Map::new();
     m.insert("_index".into(), r.index.clone().into());
@@ -454,11 +443,7 @@ pub(crate) fn index_doc(
     } else {
         ("updated", 200)
     };
-    let mut body = write_json(c, &r, result, status);
-    if let Value::Object(m) = &mut body {
-        m.remove("status");
-    }
-    Ok(Reply::with_status(status, body))
+    Ok(write_reply(c, &r, result, status))
 }
 
 pub(crate) fn get_doc(c: &Cluster, index: &str, id: &str) -> Result<Reply, EsError> {
@@ -498,11 +483,7 @@ pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<Reply
     } else {
         ("not_found", 404)
     };
-    let mut body = write_json(c, &r, result, status);
-    if let Value::Object(m) = &mut body {
-        m.remove("status");
-    }
-    Ok(Reply::with_status(status, body))
+    Ok(write_reply(c, &r, result, status))
 }
 
 /// One parsed bulk line pair: operation, index, id, source.

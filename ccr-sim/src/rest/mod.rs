@@ -864,3 +864,19 @@ fn dispatch(
         K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),
     }
 }
+
+/// A byte count the way Elasticsearch prints it with `?human`: `512b`, `1.5kb`, `2gb`.
+pub(crate) fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        return format!("{b}b");
+    }
+    let s = format!("{v:.1}");
+    format!("{}{}", s.trim_end_matches(".0"), UNITS[u])
+}

@@ -1,11 +1,54 @@
-//! Helpers shared by the simulator's integration tests: an HTTP client, JSON shape comparison
-//! and polling.
+//! Helpers shared by the simulator's integration tests: simulator setup, an HTTP client, JSON
+//! shape comparison and polling.
 
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
+use ccr_sim::{ClusterConfig, Sim};
 use serde_json::Value;
+
+/// A cluster config named `name`, on `version` when given (else the simulator's default).
+pub fn cluster(name: &str, version: Option<&str>) -> ClusterConfig {
+    let config = ClusterConfig::new(name);
+    match version {
+        Some(v) => config.version(v),
+        None => config,
+    }
+}
+
+/// Starts one cluster named `name`.
+pub async fn start_one(name: &str, version: Option<&str>) -> Sim {
+    Sim::builder()
+        .cluster(cluster(name, version))
+        .start()
+        .await
+        .expect("start the simulator")
+}
+
+/// Starts clusters `leader` and `follower`, on the deterministic clock when `deterministic`.
+pub async fn start_pair(version: Option<&str>, deterministic: bool) -> Sim {
+    let mut builder = Sim::builder()
+        .cluster(cluster("leader", version))
+        .cluster(cluster("follower", version));
+    if deterministic {
+        builder = builder.deterministic_clock();
+    }
+    builder.start().await.expect("start the simulator")
+}
+
+/// [`start_pair`] with the remote alias `leader` registered on the follower: returns the
+/// simulator, a client and the leader's and follower's URLs.
+pub async fn pair_with_remote(
+    version: Option<&str>,
+    deterministic: bool,
+) -> (Sim, reqwest::Client, String, String) {
+    let sim = start_pair(version, deterministic).await;
+    let c = client();
+    let (l, f) = (sim.url("leader"), sim.url("follower"));
+    add_remote(&c, &f, "leader", &sim.transport_address("leader")).await;
+    (sim, c, l, f)
+}
 
 /// A test HTTP client (no proxies: everything is on loopback).
 pub fn client() -> reqwest::Client {
@@ -23,20 +66,34 @@ pub async fn call(
     url: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = c.request(m, url);
-    if let Some(b) = body {
-        rb = rb
-            .header("content-type", "application/json")
-            .body(b.to_string());
+    match body {
+        Some(b) => call_raw(c, method, url, &b.to_string(), "application/json").await,
+        None => send(c, method, url, |rb| rb).await,
     }
-    let resp = rb
+}
+
+/// GETs `url` and returns the body as text (for non-JSON answers: `_cat`, `?pretty`, faults).
+pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
+    let resp = c
+        .get(url)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// Sends a request and asserts it answered 200; returns the JSON body.
+pub async fn ok(c: &reqwest::Client, method: &str, url: &str, body: Option<Value>) -> Value {
+    let (st, b) = call(c, method, url, body).await;
+    assert_eq!(st, 200, "{method} {url}: {b}");
+    b
+}
+
+/// Sends a raw body labelled `application/json` (for malformed-JSON tests).
+pub async fn call_json(c: &reqwest::Client, method: &str, url: &str, body: &str) -> (u16, Value) {
+    call_raw(c, method, url, body, "application/json").await
 }
 
 /// Sends a raw body (for malformed-JSON tests and NDJSON).
@@ -47,11 +104,22 @@ pub async fn call_raw(
     body: &str,
     ctype: &str,
 ) -> (u16, Value) {
+    send(c, method, url, |rb| {
+        rb.header("content-type", ctype).body(body.to_string())
+    })
+    .await
+}
+
+/// Sends `method url` with what `build` adds; returns the status and JSON body (Null when the
+/// body is not JSON).
+async fn send(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> (u16, Value) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let resp = c
-        .request(m, url)
-        .header("content-type", ctype)
-        .body(body.to_string())
+    let resp = build(c.request(m, url))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
@@ -125,6 +193,29 @@ pub fn assert_error(actual: (u16, &Value), status: u16, kind: &str, reason: &str
     assert!(body["error"]["root_cause"].is_array(), "root_cause: {body}");
 }
 
+/// Sends a request and asserts the error it answers: `(status, type, reason)` as in
+/// [`assert_error`].
+pub async fn expect_error(
+    c: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+    (status, kind, reason): (u16, &str, &str),
+) {
+    let (st, b) = call(c, method, url, body).await;
+    assert_error((st, &b), status, kind, reason);
+}
+
+/// Asserts an error's status and `error.type` (for errors whose reason is not fixed).
+pub fn assert_error_type(actual: (u16, &Value), status: u16, kind: &str) {
+    let (st, body) = actual;
+    assert_eq!(
+        (st, body["error"]["type"].as_str()),
+        (status, Some(kind)),
+        "{body}"
+    );
+}
+
 /// Polls `f` until it returns Some, or panics after `timeout` with `what`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
 where
@@ -146,7 +237,7 @@ where
 
 /// Registers `alias` on `follower_url` with seeds = `seeds`.
 pub async fn add_remote(c: &reqwest::Client, follower_url: &str, alias: &str, seeds: &str) {
-    let (st, body) = call(
+    ok(
         c,
         "PUT",
         &format!("{follower_url}/_cluster/settings"),
@@ -155,5 +246,4 @@ pub async fn add_remote(c: &reqwest::Client, follower_url: &str, alias: &str, se
         ),
     )
     .await;
-    assert_eq!(st, 200, "{body}");
 }

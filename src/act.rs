@@ -1,0 +1,859 @@
+//! Executing actions against the clusters: the one place where ccr-sentinel changes anything.
+//!
+//! Reconcile ([`crate::reconcile`]) and policy both hand an [`Action`] to an [`Executor`], which
+//! - honours dry run (nothing is sent, the event says `dry_run`);
+//! - sends the request to the right cluster through its [`EsClient`];
+//! - turns "someone already did it" into success by re-observing, never by retrying the mutation (a follow of
+//!   a name that is now a follower of the right leader, a pause of a paused follower, ...);
+//! - emits exactly one [`AuditEvent`] per action: a structured `tracing` event (target `ccr_sentinel::audit`),
+//!   a JSON line in the optional audit file ([`AuditLog`]), and one count in
+//!   `ccr_sentinel_reconcile_actions_total{action,result}` (rule `reconcile`) or
+//!   `ccr_sentinel_actions_total{action,rule,result}` (any other rule).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounterVec, Opts, Registry};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::FollowParameters;
+use crate::es::admin::{classify, FailureReason};
+use crate::es::types::FollowerStatus;
+use crate::es::{EsClient, EsError};
+
+/// The `rule` of actions planned by reconcile.
+pub const RECONCILE_RULE: &str = "reconcile";
+
+/// One change to one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// `PUT /_cluster/settings` with these flat persistent settings (`cluster.remote.<alias>.*`; `null`
+    /// removes a key).
+    PutRemote {
+        cluster: String,
+        alias: String,
+        settings: Map<String, Value>,
+    },
+    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=1`.
+    Follow {
+        cluster: String,
+        follower_index: String,
+        remote_cluster: String,
+        leader_index: String,
+        /// Follower index settings (7.9+); not sent when empty.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        settings: BTreeMap<String, String>,
+        #[serde(skip_serializing_if = "FollowParameters::is_empty")]
+        parameters: FollowParameters,
+    },
+    /// `POST /{follower_index}/_ccr/pause_follow`.
+    PauseFollow {
+        cluster: String,
+        follower_index: String,
+    },
+    /// `POST /{follower_index}/_ccr/resume_follow` with these parameters (none: the defaults).
+    ResumeFollow {
+        cluster: String,
+        follower_index: String,
+        #[serde(skip_serializing_if = "FollowParameters::is_empty")]
+        parameters: FollowParameters,
+    },
+    /// `POST /{follower_index}/_ccr/unfollow` (paused and closed first).
+    Unfollow {
+        cluster: String,
+        follower_index: String,
+    },
+    /// `POST /{index}/_close`.
+    CloseIndex { cluster: String, index: String },
+    /// `POST /{index}/_open`.
+    OpenIndex { cluster: String, index: String },
+    /// `POST /{leader_index}/_ccr/forget_follower` on the leader cluster `cluster`.
+    ForgetFollower {
+        cluster: String,
+        leader_index: String,
+        /// The follower cluster's `cluster_name` (from `GET /`).
+        follower_cluster: String,
+        follower_index: String,
+        follower_index_uuid: String,
+        leader_remote_cluster: String,
+    },
+    /// `PUT /_ccr/auto_follow/{name}` with this body (creates or overwrites).
+    PutAutoFollow {
+        cluster: String,
+        name: String,
+        body: Value,
+    },
+    /// `DELETE /_ccr/auto_follow/{name}`.
+    DeleteAutoFollow { cluster: String, name: String },
+    /// `POST /_ccr/auto_follow/{name}/pause`.
+    PauseAutoFollow { cluster: String, name: String },
+    /// `POST /_ccr/auto_follow/{name}/resume`.
+    ResumeAutoFollow { cluster: String, name: String },
+}
+
+/// What an action is about: serialized into the audit event as `"follower_index": "..."`, `"alias": ...`,
+/// `"pattern": ...` or `"index": ...`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    FollowerIndex(String),
+    Alias(String),
+    Pattern(String),
+    Index(String),
+}
+
+impl Target {
+    /// The kind (`follower_index`, `alias`, `pattern`, `index`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::FollowerIndex(_) => "follower_index",
+            Target::Alias(_) => "alias",
+            Target::Pattern(_) => "pattern",
+            Target::Index(_) => "index",
+        }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::FollowerIndex(n) | Target::Alias(n) | Target::Pattern(n) | Target::Index(n) => {
+                n
+            }
+        }
+    }
+}
+
+impl Action {
+    /// The `action` label value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::PutRemote { .. } => "put_remote",
+            Action::Follow { .. } => "follow",
+            Action::PauseFollow { .. } => "pause_follow",
+            Action::ResumeFollow { .. } => "resume_follow",
+            Action::Unfollow { .. } => "unfollow",
+            Action::CloseIndex { .. } => "close_index",
+            Action::OpenIndex { .. } => "open_index",
+            Action::ForgetFollower { .. } => "forget_follower",
+            Action::PutAutoFollow { .. } => "put_auto_follow",
+            Action::DeleteAutoFollow { .. } => "delete_auto_follow",
+            Action::PauseAutoFollow { .. } => "pause_auto_follow",
+            Action::ResumeAutoFollow { .. } => "resume_auto_follow",
+        }
+    }
+
+    /// The configuration name of the cluster the request goes to.
+    pub fn cluster(&self) -> &str {
+        match self {
+            Action::PutRemote { cluster, .. }
+            | Action::Follow { cluster, .. }
+            | Action::PauseFollow { cluster, .. }
+            | Action::ResumeFollow { cluster, .. }
+            | Action::Unfollow { cluster, .. }
+            | Action::CloseIndex { cluster, .. }
+            | Action::OpenIndex { cluster, .. }
+            | Action::ForgetFollower { cluster, .. }
+            | Action::PutAutoFollow { cluster, .. }
+            | Action::DeleteAutoFollow { cluster, .. }
+            | Action::PauseAutoFollow { cluster, .. }
+            | Action::ResumeAutoFollow { cluster, .. } => cluster,
+        }
+    }
+
+    /// What the action is about.
+    pub fn target(&self) -> Target {
+        match self {
+            Action::PutRemote { alias, .. } => Target::Alias(alias.clone()),
+            Action::Follow { follower_index, .. }
+            | Action::PauseFollow { follower_index, .. }
+            | Action::ResumeFollow { follower_index, .. }
+            | Action::Unfollow { follower_index, .. }
+            | Action::ForgetFollower { follower_index, .. } => {
+                Target::FollowerIndex(follower_index.clone())
+            }
+            Action::CloseIndex { index, .. } | Action::OpenIndex { index, .. } => {
+                Target::Index(index.clone())
+            }
+            Action::PutAutoFollow { name, .. }
+            | Action::DeleteAutoFollow { name, .. }
+            | Action::PauseAutoFollow { name, .. }
+            | Action::ResumeAutoFollow { name, .. } => Target::Pattern(name.clone()),
+        }
+    }
+
+    /// The request body of a follow, as sent.
+    fn follow_body(
+        remote_cluster: &str,
+        leader_index: &str,
+        settings: &BTreeMap<String, String>,
+        parameters: &FollowParameters,
+    ) -> Value {
+        let mut body = parameters.to_json();
+        body.insert("remote_cluster".into(), remote_cluster.into());
+        body.insert("leader_index".into(), leader_index.into());
+        if !settings.is_empty() {
+            let s: Map<String, Value> = settings
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            body.insert("settings".into(), Value::Object(s));
+        }
+        Value::Object(body)
+    }
+
+    /// A one-line description for logs and tables: `follow follower:logs-copy <- leader:logs`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::PutRemote {
+                cluster,
+                alias,
+                settings,
+            } => {
+                let keys: Vec<String> = settings
+                    .iter()
+                    .map(|(k, v)| {
+                        let short = k
+                            .strip_prefix(&format!("cluster.remote.{alias}."))
+                            .unwrap_or(k);
+                        format!("{short}={v}")
+                    })
+                    .collect();
+                format!("set remote `{alias}` on `{cluster}` ({})", keys.join(", "))
+            }
+            Action::Follow {
+                cluster,
+                follower_index,
+                remote_cluster,
+                leader_index,
+                ..
+            } => format!(
+                "follow `{remote_cluster}:{leader_index}` as `{follower_index}` on `{cluster}`"
+            ),
+            Action::PutAutoFollow { cluster, name, .. } => {
+                format!("put auto-follow pattern `{name}` on `{cluster}`")
+            }
+            other => format!(
+                "{} {} `{}` on `{}`",
+                other.name(),
+                other.target().kind(),
+                other.target().name(),
+                other.cluster()
+            ),
+        }
+    }
+}
+
+/// How an action ended: the `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionResult {
+    /// The request succeeded.
+    Success,
+    /// The cluster was already in the wanted state (someone else did it); nothing changed.
+    AlreadyDone,
+    /// The request failed; `reason` says why.
+    Failed,
+    /// Dry run: nothing was sent.
+    DryRun,
+}
+
+impl ActionResult {
+    /// The label value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActionResult::Success => "success",
+            ActionResult::AlreadyDone => "already_done",
+            ActionResult::Failed => "failed",
+            ActionResult::DryRun => "dry_run",
+        }
+    }
+
+    /// Success or already done.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ActionResult::Success | ActionResult::AlreadyDone)
+    }
+}
+
+/// One audit event: what was done, to what, why, and how it ended. Carries no credential.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub time: DateTime<Utc>,
+    /// Configuration name of the cluster the request went to.
+    pub cluster: String,
+    /// `"follower_index": ..`, `"alias": ..`, `"pattern": ..` or `"index": ..`.
+    #[serde(flatten)]
+    pub target: Target,
+    /// The action label (`follow`, `put_remote`, ...).
+    pub action: &'static str,
+    /// `reconcile`, or the policy rule that decided it.
+    pub rule: String,
+    /// Why the action was planned.
+    pub why: String,
+    pub result: ActionResult,
+    /// The bounded error reason, when it failed (or when it was already done for a reason worth naming).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    /// The error message (cluster, endpoint and Elasticsearch's reason; never a URL or credential).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub dry_run: bool,
+}
+
+/// The action counters. Register once per registry ([`ActionMetrics::register`]) and share the clones.
+#[derive(Clone)]
+pub struct ActionMetrics {
+    /// `ccr_sentinel_reconcile_actions_total{action,result}`.
+    pub reconcile_actions: IntCounterVec,
+    /// `ccr_sentinel_actions_total{action,rule,result}`.
+    pub actions: IntCounterVec,
+}
+
+impl Default for ActionMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ActionMetrics {
+    /// Creates the counters (not registered).
+    pub fn new() -> Self {
+        let reconcile_actions = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_reconcile_actions_total",
+                "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).",
+            ),
+            &["action", "result"],
+        )
+        .expect("static metric definition");
+        let actions = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_actions_total",
+                "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).",
+            ),
+            &["action", "rule", "result"],
+        )
+        .expect("static metric definition");
+        Self {
+            reconcile_actions,
+            actions,
+        }
+    }
+
+    /// Registers both counters in `registry`.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.reconcile_actions.clone()))?;
+        registry.register(Box::new(self.actions.clone()))
+    }
+
+    /// Counts one event.
+    pub fn count(&self, e: &AuditEvent) {
+        if e.rule == RECONCILE_RULE {
+            self.reconcile_actions
+                .with_label_values(&[e.action, e.result.as_str()])
+                .inc();
+        } else {
+            self.actions
+                .with_label_values(&[e.action, &e.rule, e.result.as_str()])
+                .inc();
+        }
+    }
+}
+
+/// The audit file could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+#[error("audit file {path}: {source}")]
+pub struct AuditError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// An append-only JSON-lines audit file, one line per [`AuditEvent`].
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Arc<Mutex<std::fs::File>>,
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) `path` for appending.
+    pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| AuditError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event as one line (a single write, so concurrent writers never interleave within a line).
+    pub fn write(&self, e: &AuditEvent) -> Result<(), AuditError> {
+        let mut line = serde_json::to_vec(e).map_err(|err| AuditError {
+            path: self.path.clone(),
+            source: std::io::Error::other(err),
+        })?;
+        line.push(b'\n');
+        let mut f = match self.file.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        f.write_all(&line).map_err(|source| AuditError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Runs actions against the configured clusters.
+#[derive(Clone)]
+pub struct Executor {
+    clients: Arc<BTreeMap<String, EsClient>>,
+    dry_run: bool,
+    audit: Option<AuditLog>,
+    metrics: Option<ActionMetrics>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("clusters", &self.clients.keys().collect::<Vec<_>>())
+            .field("dry_run", &self.dry_run)
+            .field("audit", &self.audit.as_ref().map(|a| a.path()))
+            .finish()
+    }
+}
+
+impl Executor {
+    /// An executor over these clients (by configuration name), sending for real, not counting, no audit file.
+    pub fn new(clients: BTreeMap<String, EsClient>) -> Self {
+        Self {
+            clients: Arc::new(clients),
+            dry_run: false,
+            audit: None,
+            metrics: None,
+        }
+    }
+
+    /// An executor sharing the observer's clients (and so its connection pools).
+    pub fn from_observer(observer: &crate::observe::Observer) -> Self {
+        let clients = observer
+            .config()
+            .clusters
+            .keys()
+            .filter_map(|name| Some((name.clone(), observer.client(name)?.clone())))
+            .collect();
+        Self::new(clients)
+    }
+
+    /// Dry run: plan and audit, send nothing.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Also append every event to this audit file.
+    pub fn with_audit(mut self, audit: Option<AuditLog>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Count every event in these counters.
+    pub fn with_metrics(mut self, metrics: ActionMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// True in dry run.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The client of a configured cluster.
+    pub fn client(&self, cluster: &str) -> Option<&EsClient> {
+        self.clients.get(cluster)
+    }
+
+    /// Runs one action (or, in dry run, only records it) and returns its audit event, which has already been
+    /// logged, written to the audit file and counted. `rule` is [`RECONCILE_RULE`] or the policy rule name;
+    /// `why` is the human reason.
+    pub async fn execute(&self, action: &Action, rule: &str, why: &str) -> AuditEvent {
+        let time = Utc::now();
+        let t0 = Instant::now();
+        let (result, reason, error) = if self.dry_run {
+            (ActionResult::DryRun, None, None)
+        } else {
+            match self.clients.get(action.cluster()) {
+                None => (
+                    ActionResult::Failed,
+                    Some(FailureReason::Other),
+                    Some(format!("cluster `{}` is not configured", action.cluster())),
+                ),
+                Some(client) => match self.send(client, action).await {
+                    Ok(r) => (r, None, None),
+                    Err((reason, e)) => (ActionResult::Failed, Some(reason), Some(e.to_string())),
+                },
+            }
+        };
+        let event = AuditEvent {
+            time,
+            cluster: action.cluster().to_string(),
+            target: action.target(),
+            action: action.name(),
+            rule: rule.to_string(),
+            why: why.to_string(),
+            result,
+            reason,
+            error,
+            duration_ms: t0.elapsed().as_millis() as u64,
+            dry_run: self.dry_run,
+        };
+        self.record(&event);
+        event
+    }
+
+    /// Logs, writes and counts an event.
+    fn record(&self, e: &AuditEvent) {
+        let target_kind = e.target.kind();
+        let target = e.target.name();
+        let reason = e.reason.map(|r| r.as_str()).unwrap_or("");
+        let error = e.error.as_deref().unwrap_or("");
+        if e.result == ActionResult::Failed {
+            tracing::warn!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
+                rule = %e.rule, why = %e.why, result = e.result.as_str(), reason, error,
+                duration_ms = e.duration_ms, dry_run = e.dry_run, "action failed");
+        } else {
+            tracing::info!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
+                rule = %e.rule, why = %e.why, result = e.result.as_str(), duration_ms = e.duration_ms,
+                dry_run = e.dry_run, "action {}", e.result.as_str());
+        }
+        if let Some(a) = &self.audit {
+            if let Err(err) = a.write(e) {
+                tracing::error!(error = %err, "cannot write the audit file");
+            }
+        }
+        if let Some(m) = &self.metrics {
+            m.count(e);
+        }
+    }
+
+    /// Sends the request; on failure, re-observes to tell "already done" from a real failure.
+    async fn send(
+        &self,
+        c: &EsClient,
+        action: &Action,
+    ) -> Result<ActionResult, (FailureReason, EsError)> {
+        let fail = |e: EsError| (classify(&e), e);
+        match action {
+            Action::PutRemote { settings, .. } => {
+                let body = serde_json::json!({ "persistent": Value::Object(settings.clone()) });
+                c.put_cluster_settings(&body).await.map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+            Action::Follow {
+                follower_index,
+                remote_cluster,
+                leader_index,
+                settings,
+                parameters,
+                ..
+            } => {
+                let body = Action::follow_body(remote_cluster, leader_index, settings, parameters);
+                match c.put_follow(follower_index, &body).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) => {
+                        let reason = match classify(&e) {
+                            FailureReason::IndexMissing => FailureReason::LeaderMissing,
+                            r => r,
+                        };
+                        if matches!(reason, FailureReason::NameConflict | FailureReason::Other) {
+                            // Someone may have created the follower meanwhile: look before calling it a conflict.
+                            if let Some(true) = self
+                                .follows(c, follower_index, remote_cluster, leader_index)
+                                .await
+                            {
+                                return Ok(ActionResult::AlreadyDone);
+                            }
+                        }
+                        Err((reason, e))
+                    }
+                }
+            }
+            Action::PauseFollow { follower_index, .. } => {
+                match c.pause_follow(follower_index).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) => {
+                        let reason = classify(&e);
+                        if reason == FailureReason::WrongState
+                            && self.status_of(c, follower_index).await
+                                == Some(FollowerStatus::Paused)
+                        {
+                            return Ok(ActionResult::AlreadyDone);
+                        }
+                        Err((reason, e))
+                    }
+                }
+            }
+            Action::ResumeFollow {
+                follower_index,
+                parameters,
+                ..
+            } => {
+                let body = (!parameters.is_empty()).then(|| Value::Object(parameters.to_json()));
+                match c.resume_follow(follower_index, body.as_ref()).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) => {
+                        let reason = classify(&e);
+                        if reason == FailureReason::AlreadyDone
+                            && self.status_of(c, follower_index).await
+                                == Some(FollowerStatus::Active)
+                        {
+                            return Ok(ActionResult::AlreadyDone);
+                        }
+                        Err((reason, e))
+                    }
+                }
+            }
+            Action::Unfollow { follower_index, .. } => match c.unfollow(follower_index).await {
+                Ok(_) => Ok(ActionResult::Success),
+                Err(e) => match classify(&e) {
+                    FailureReason::NotFollower => Ok(ActionResult::AlreadyDone),
+                    r => Err((r, e)),
+                },
+            },
+            Action::CloseIndex { index, .. } => {
+                c.close_index(index).await.map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+            Action::OpenIndex { index, .. } => {
+                c.open_index(index).await.map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+            Action::ForgetFollower {
+                leader_index,
+                follower_cluster,
+                follower_index,
+                follower_index_uuid,
+                leader_remote_cluster,
+                ..
+            } => {
+                c.forget_follower(
+                    leader_index,
+                    follower_cluster,
+                    follower_index,
+                    follower_index_uuid,
+                    leader_remote_cluster,
+                )
+                .await
+                .map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+            Action::PutAutoFollow { name, body, .. } => {
+                c.put_auto_follow_pattern(name, body)
+                    .await
+                    .map_err(|e| match classify(&e) {
+                        FailureReason::IndexMissing => (FailureReason::LeaderMissing, e),
+                        r => (r, e),
+                    })?;
+                Ok(ActionResult::Success)
+            }
+            Action::DeleteAutoFollow { name, .. } => {
+                match c.delete_auto_follow_pattern(name).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) if e.status() == Some(404) => Ok(ActionResult::AlreadyDone),
+                    Err(e) => Err(fail(e)),
+                }
+            }
+            Action::PauseAutoFollow { name, .. } => {
+                c.pause_auto_follow_pattern(name).await.map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+            Action::ResumeAutoFollow { name, .. } => {
+                c.resume_auto_follow_pattern(name).await.map_err(fail)?;
+                Ok(ActionResult::Success)
+            }
+        }
+    }
+
+    /// `Some(true)` when `index` is a follower of `remote:leader`, `Some(false)` when it is not, `None` when
+    /// the cluster cannot tell.
+    async fn follows(&self, c: &EsClient, index: &str, remote: &str, leader: &str) -> Option<bool> {
+        let info = c.follow_info(index).await.ok()?;
+        Some(info.follower_indices.iter().any(|f| {
+            f.follower_index == index && f.remote_cluster == remote && f.leader_index == leader
+        }))
+    }
+
+    async fn status_of(&self, c: &EsClient, index: &str) -> Option<FollowerStatus> {
+        let info = c.follow_info(index).await.ok()?;
+        info.follower_indices
+            .iter()
+            .find(|f| f.follower_index == index)
+            .map(|f| f.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable_client() -> EsClient {
+        let cfg = crate::config::from_toml_str(
+            r#"
+[clusters.follower]
+url = "http://127.0.0.1:9"
+timeout = "1s"
+"#,
+        )
+        .unwrap();
+        EsClient::new(&cfg.clusters["follower"]).unwrap()
+    }
+
+    fn follow() -> Action {
+        Action::Follow {
+            cluster: "follower".into(),
+            follower_index: "logs-copy".into(),
+            remote_cluster: "leader".into(),
+            leader_index: "logs".into(),
+            settings: BTreeMap::new(),
+            parameters: FollowParameters::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn dry_run_sends_nothing_and_still_audits_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let metrics = ActionMetrics::new();
+        let exec = Executor::new(BTreeMap::from([(
+            "follower".to_string(),
+            unreachable_client(),
+        )]))
+        .with_dry_run(true)
+        .with_audit(Some(AuditLog::open(&path).unwrap()))
+        .with_metrics(metrics.clone());
+        let e = exec.execute(&follow(), RECONCILE_RULE, "missing").await;
+        assert_eq!(e.result, ActionResult::DryRun);
+        assert!(e.dry_run && e.error.is_none());
+        let e2 = exec
+            .execute(
+                &Action::PauseFollow {
+                    cluster: "follower".into(),
+                    follower_index: "x".into(),
+                },
+                "stalled",
+                "no read for 10m",
+            )
+            .await;
+        assert_eq!(e2.result, ActionResult::DryRun);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["follower_index"], "logs-copy");
+        assert_eq!(lines[0]["action"], "follow");
+        assert_eq!(lines[0]["rule"], "reconcile");
+        assert_eq!(lines[0]["result"], "dry_run");
+        assert_eq!(lines[1]["rule"], "stalled");
+        assert_eq!(
+            metrics
+                .reconcile_actions
+                .with_label_values(&["follow", "dry_run"])
+                .get(),
+            1
+        );
+        assert_eq!(
+            metrics
+                .actions
+                .with_label_values(&["pause_follow", "stalled", "dry_run"])
+                .get(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_is_one_failed_event_with_a_reason() {
+        let exec = Executor::new(BTreeMap::from([(
+            "follower".to_string(),
+            unreachable_client(),
+        )]));
+        let e = exec.execute(&follow(), RECONCILE_RULE, "missing").await;
+        assert_eq!(e.result, ActionResult::Failed);
+        assert_eq!(e.reason, Some(FailureReason::Unavailable));
+        assert!(e.error.as_deref().unwrap_or("").contains("follower"));
+        let unknown = Action::OpenIndex {
+            cluster: "ghost".into(),
+            index: "i".into(),
+        };
+        let e = exec.execute(&unknown, RECONCILE_RULE, "x").await;
+        assert_eq!(e.result, ActionResult::Failed);
+    }
+
+    #[test]
+    fn follow_body_holds_only_what_is_configured() {
+        let params = FollowParameters {
+            max_read_request_operation_count: Some(1000),
+            read_poll_timeout: Some("30s".into()),
+            ..Default::default()
+        };
+        let settings = BTreeMap::from([("index.number_of_replicas".to_string(), "0".to_string())]);
+        let body = Action::follow_body("leader", "logs", &settings, &params);
+        assert_eq!(
+            body,
+            serde_json::json!({"remote_cluster": "leader", "leader_index": "logs",
+                "max_read_request_operation_count": 1000, "read_poll_timeout": "30s",
+                "settings": {"index.number_of_replicas": "0"}})
+        );
+        let plain = Action::follow_body(
+            "leader",
+            "logs",
+            &BTreeMap::new(),
+            &FollowParameters::default(),
+        );
+        assert_eq!(
+            plain,
+            serde_json::json!({"remote_cluster": "leader", "leader_index": "logs"})
+        );
+    }
+
+    #[test]
+    fn audit_event_serializes_flat() {
+        let e = AuditEvent {
+            time: Utc::now(),
+            cluster: "follower".into(),
+            target: Target::Alias("leader".into()),
+            action: "put_remote",
+            rule: RECONCILE_RULE.into(),
+            why: "remote missing".into(),
+            result: ActionResult::Failed,
+            reason: Some(FailureReason::Unauthorized),
+            error: Some("403".into()),
+            duration_ms: 3,
+            dry_run: false,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["alias"], "leader");
+        assert_eq!(v["reason"], "unauthorized");
+        assert_eq!(v["result"], "failed");
+        assert!(v.get("follower_index").is_none());
+    }
+}

@@ -1,0 +1,441 @@
+//! The action commands: `pause`, `resume`, `unfollow`, `promote`. They talk to the clusters directly with the
+//! configuration's clients, through the same [`Executor`] as the daemon (audited, dry run honoured), and share
+//! the daemon's state directory so a running daemon knows about a pause made here and leaves a runbook in
+//! progress alone.
+//!
+//! Exit status: 0 done (or already so, or dry run), 1 the action failed or was refused, 2 bad arguments or
+//! configuration.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::Args;
+
+use crate::act::{Action, ActionResult, AuditLog, Executor};
+use crate::cli::{ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::config::Config;
+use crate::es::EsClient;
+use crate::history::{History, PausedByUs, Rule};
+use crate::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
+
+/// Arguments of `pause`, `resume` and `unfollow`.
+#[derive(Debug, Clone, Args)]
+pub struct FollowerArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The follower index.
+    pub follower_index: String,
+    /// The follower cluster (configuration name); needed when the index name is configured on several.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Show what would be sent, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `promote`.
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The follower index to promote (or `--all`).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub follower_index: Option<String>,
+    /// Promote every configured follower (of `--cluster`, when given).
+    #[arg(long)]
+    pub all: bool,
+    /// The follower cluster (configuration name).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Wait until caught up (up to `[policy] promote_timeout`) instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+    /// Unfollow without checking that the follower caught up.
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be sent, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Which action command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Pause,
+    Resume,
+    Unfollow,
+}
+
+fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    crate::config::load(&arg.config).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// The follower cluster of `index`: `--cluster`, else the one cluster that configures it, else the only
+/// follower cluster.
+pub fn resolve_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Result<String, String> {
+    if let Some(c) = cluster {
+        return if cfg.clusters.contains_key(c) {
+            Ok(c.to_string())
+        } else {
+            Err(format!(
+                "--cluster `{c}` is not a configured cluster (configured: {})",
+                cfg.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        };
+    }
+    let configured: Vec<&str> = cfg
+        .followers
+        .iter()
+        .filter(|f| f.follower_index == index)
+        .map(|f| f.cluster.as_str())
+        .collect();
+    match configured.as_slice() {
+        [one] => return Ok(one.to_string()),
+        [] => {}
+        many => {
+            return Err(format!(
+                "follower_index `{index}` is configured on several clusters ({}); choose one with --cluster",
+                many.join(", ")
+            ))
+        }
+    }
+    match cfg.follower_clusters().as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(format!(
+            "follower_index `{index}` is not in [[followers]] and several clusters could hold it; choose one with --cluster"
+        )),
+    }
+}
+
+fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, String> {
+    let clients: BTreeMap<String, EsClient> = cfg
+        .clusters
+        .iter()
+        .map(|(n, c)| EsClient::new(c).map(|cl| (n.clone(), cl)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let audit = match &cfg.audit.file {
+        Some(path) => Some(AuditLog::open(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(Executor::new(clients)
+        .with_dry_run(dry_run || cfg.policy.dry_run)
+        .with_audit(audit))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        })
+}
+
+/// Remembers in the state directory what a `pause`/`resume` command did, so a running daemon's
+/// `resume_unexpected_pause` does not undo a pause made on purpose. Best effort: a warning when it cannot.
+fn remember(state_dir: Option<&PathBuf>, cluster: &str, index: &str, paused: bool, why: &str) {
+    let Some(dir) = state_dir else {
+        return;
+    };
+    let result = History::load(dir).and_then(|mut h| {
+        let f = h.follower_mut(cluster, index);
+        f.paused_by_us = paused.then(|| PausedByUs {
+            rule: Rule::Manual,
+            at: Utc::now(),
+            why: why.to_string(),
+        });
+        f.unexpected_pause_since = None;
+        h.save(dir)
+    });
+    if let Err(e) = result {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// `pause`, `resume` or `unfollow`.
+pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
+    let cfg = match load(&a.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::cli::init_logging(cfg.log.format, None, "warn");
+    let cluster = match resolve_cluster(&cfg, &a.follower_index, a.cluster.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let exec = match executor(&cfg, a.dry_run) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let index = a.follower_index.clone();
+    rt.block_on(async move {
+        match which {
+            Which::Pause | Which::Resume => {
+                let action = if which == Which::Pause {
+                    Action::PauseFollow {
+                        cluster: cluster.clone(),
+                        follower_index: index.clone(),
+                    }
+                } else {
+                    Action::ResumeFollow {
+                        cluster: cluster.clone(),
+                        follower_index: index.clone(),
+                        parameters: cfg
+                            .follower(&cluster, &index)
+                            .map(|f| f.parameters.clone())
+                            .unwrap_or_default(),
+                    }
+                };
+                let why = format!("`ccr-sentinel {}` command", action.name().trim_end_matches("_follow"));
+                let ev = exec.execute(&action, Rule::Manual.as_str(), &why).await;
+                let what = if which == Which::Pause { "pause" } else { "resume" };
+                match ev.result {
+                    ActionResult::Success | ActionResult::AlreadyDone => {
+                        remember(cfg.policy.state_dir.as_ref(), &cluster, &index, which == Which::Pause, &why);
+                        let note = if ev.result == ActionResult::AlreadyDone {
+                            " (it already was)"
+                        } else {
+                            ""
+                        };
+                        println!("{what}: follower_index `{index}` on `{cluster}`: done{note}");
+                        ExitCode::SUCCESS
+                    }
+                    ActionResult::DryRun => {
+                        println!("{what}: follower_index `{index}` on `{cluster}`: dry run, nothing sent");
+                        ExitCode::SUCCESS
+                    }
+                    ActionResult::Failed => {
+                        eprintln!(
+                            "{what}: follower_index `{index}` on `{cluster}` failed: {}",
+                            ev.error.unwrap_or_default()
+                        );
+                        ExitCode::from(EXIT_PROBLEM)
+                    }
+                }
+            }
+            Which::Unfollow => {
+                let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+                println!(
+                    "unfollow: follower_index `{index}` on `{cluster}`{}",
+                    if exec.is_dry_run() { " (dry run)" } else { "" }
+                );
+                let mut hook = print_step;
+                let ctx = runbook::Ctx {
+                    exec: &exec,
+                    cfg: &cfg,
+                    store: &store,
+                };
+                let r = runbook::unfollow(
+                    ctx,
+                    &cluster,
+                    &index,
+                    Rule::Manual,
+                    "`ccr-sentinel unfollow` command",
+                    &mut hook,
+                )
+                .await;
+                finish(r, exec.is_dry_run())
+            }
+        }
+    })
+}
+
+fn print_step(s: &StepReport) -> ControlFlow<()> {
+    println!("  {:<16} {:<13} {}", s.step.as_str(), s.result, s.detail);
+    ControlFlow::Continue(())
+}
+
+fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> ExitCode {
+    match r {
+        Ok(o) if o.finished => {
+            if o.steps.is_empty() {
+                println!(
+                    "  nothing to do: `{}` is already a regular open index",
+                    o.follower_index
+                );
+            } else if dry_run {
+                println!("  dry run: nothing was sent");
+            } else {
+                println!(
+                    "  done: `{}` is a regular, writable index",
+                    o.follower_index
+                );
+            }
+            if let Some(c) = &o.lease_cleanup {
+                println!("  leader-side clean-up: {c}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(o) => {
+            eprintln!(
+                "error: `{}` on `{}`: {}",
+                o.follower_index,
+                o.cluster,
+                o.error.as_deref().unwrap_or("not finished")
+            );
+            if !o.steps.is_empty() {
+                eprintln!("  run the same command again to finish (every step is safe to repeat)");
+            }
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+/// `promote`.
+pub fn promote_command(a: PromoteArgs) -> ExitCode {
+    let cfg = match load(&a.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::cli::init_logging(cfg.log.format, None, "warn");
+    let targets: Vec<(String, String)> = if a.all {
+        let list: Vec<(String, String)> = cfg
+            .followers
+            .iter()
+            .filter(|f| a.cluster.as_deref().map_or(true, |c| c == f.cluster))
+            .map(|f| (f.cluster.clone(), f.follower_index.clone()))
+            .collect();
+        if list.is_empty() {
+            eprintln!(
+                "error: --all: no [[followers]] are configured{}",
+                a.cluster
+                    .as_deref()
+                    .map(|c| format!(" on `{c}`"))
+                    .unwrap_or_default()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        list
+    } else {
+        let index = a.follower_index.clone().unwrap_or_default();
+        match resolve_cluster(&cfg, &index, a.cluster.as_deref()) {
+            Ok(c) => vec![(c, index)],
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    };
+    let exec = match executor(&cfg, a.dry_run) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let opts = PromoteOptions {
+        wait: a.wait,
+        force: a.force,
+        interval: cfg.policy.promote_poll_interval,
+        stable_polls: cfg.policy.promote_stable_polls,
+        timeout: cfg.policy.promote_timeout,
+    };
+    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    rt.block_on(async move {
+        let mut failed = 0;
+        for (cluster, index) in &targets {
+            println!(
+                "promote: follower_index `{index}` on `{cluster}`{}",
+                if exec.is_dry_run() { " (dry run)" } else { "" }
+            );
+            let mut hook = print_step;
+            let ctx = runbook::Ctx {
+                exec: &exec,
+                cfg: &cfg,
+                store: &store,
+            };
+            let r = runbook::promote(ctx, cluster, index, &opts, &mut hook).await;
+            if finish(r, exec.is_dry_run()) != ExitCode::SUCCESS {
+                failed += 1;
+            }
+        }
+        if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            if targets.len() > 1 {
+                eprintln!("{failed} of {} followers not promoted", targets.len());
+            }
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_resolution() {
+        let cfg = crate::config::from_toml_str(
+            r#"
+[clusters.a]
+url = "http://127.0.0.1:1"
+[clusters.b]
+url = "http://127.0.0.1:2"
+[clusters.l]
+url = "http://127.0.0.1:3"
+[[remotes]]
+cluster = "a"
+alias = "l"
+leader = "l"
+[[remotes]]
+cluster = "b"
+alias = "l"
+leader = "l"
+[[followers]]
+cluster = "a"
+remote = "l"
+leader_index = "x"
+follower_index = "x-copy"
+[[followers]]
+cluster = "b"
+remote = "l"
+leader_index = "x"
+follower_index = "x-copy"
+[[followers]]
+cluster = "b"
+remote = "l"
+leader_index = "y"
+follower_index = "y-copy"
+"#,
+        )
+        .unwrap();
+        assert_eq!(resolve_cluster(&cfg, "y-copy", None).unwrap(), "b");
+        assert!(resolve_cluster(&cfg, "x-copy", None)
+            .unwrap_err()
+            .contains("--cluster"));
+        assert_eq!(resolve_cluster(&cfg, "x-copy", Some("a")).unwrap(), "a");
+        assert!(resolve_cluster(&cfg, "x-copy", Some("nope"))
+            .unwrap_err()
+            .contains("not a configured cluster"));
+        assert!(resolve_cluster(&cfg, "other", None)
+            .unwrap_err()
+            .contains("--cluster"));
+    }
+}

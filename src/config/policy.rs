@@ -1,0 +1,540 @@
+//! `[policy]` and `[[policy.windows]]`: what the daemon may do on its own, and how carefully.
+//!
+//! Kept in its own file so the policy schema can grow without touching the rest of the configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{parse_cron, parse_duration, CronSchedule};
+
+/// `[policy]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default = "yes")]
+    pub recover_fatal: bool,
+    #[serde(default = "default_attempts")]
+    pub recover_fatal_max_attempts: u32,
+    #[serde(default = "default_attempt_window")]
+    pub recover_fatal_window: String,
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial: String,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: String,
+    #[serde(default)]
+    pub resume_unexpected_pause: bool,
+    #[serde(default = "default_pause_grace")]
+    pub resume_unexpected_pause_grace: String,
+    #[serde(default)]
+    pub pause_on_remote_outage: bool,
+    #[serde(default = "default_outage_after")]
+    pub remote_outage_after: String,
+    #[serde(default = "default_recovered_after")]
+    pub remote_recovered_after: String,
+    #[serde(default = "default_on_leader_deleted")]
+    pub on_leader_deleted: String,
+    #[serde(default = "default_rate")]
+    pub max_actions_per_minute: u32,
+    pub state_dir: Option<PathBuf>,
+    #[serde(default = "default_stable_polls")]
+    pub promote_stable_polls: u32,
+    #[serde(default = "default_promote_interval")]
+    pub promote_poll_interval: String,
+    #[serde(default = "default_promote_timeout")]
+    pub promote_timeout: String,
+    #[serde(default)]
+    pub windows: Vec<RawWindow>,
+}
+
+// The same values as the serde defaults, so `[policy]` absent and `[policy]` empty mean the same.
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RawPolicy {
+            dry_run: false,
+            recover_fatal: true,
+            recover_fatal_max_attempts: default_attempts(),
+            recover_fatal_window: default_attempt_window(),
+            backoff_initial: default_backoff_initial(),
+            backoff_max: default_backoff_max(),
+            resume_unexpected_pause: false,
+            resume_unexpected_pause_grace: default_pause_grace(),
+            pause_on_remote_outage: false,
+            remote_outage_after: default_outage_after(),
+            remote_recovered_after: default_recovered_after(),
+            on_leader_deleted: default_on_leader_deleted(),
+            max_actions_per_minute: default_rate(),
+            state_dir: None,
+            promote_stable_polls: default_stable_polls(),
+            promote_poll_interval: default_promote_interval(),
+            promote_timeout: default_promote_timeout(),
+            windows: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_attempts() -> u32 {
+    3
+}
+fn default_attempt_window() -> String {
+    "1h".into()
+}
+fn default_backoff_initial() -> String {
+    "30s".into()
+}
+fn default_backoff_max() -> String {
+    "10m".into()
+}
+fn default_pause_grace() -> String {
+    "5m".into()
+}
+fn default_outage_after() -> String {
+    "5m".into()
+}
+fn default_recovered_after() -> String {
+    "2m".into()
+}
+fn default_on_leader_deleted() -> String {
+    "alert".into()
+}
+fn default_rate() -> u32 {
+    10
+}
+fn default_stable_polls() -> u32 {
+    3
+}
+fn default_promote_interval() -> String {
+    "5s".into()
+}
+fn default_promote_timeout() -> String {
+    "30m".into()
+}
+
+/// `[[policy.windows]]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub start: String,
+    #[serde(default)]
+    pub duration: String,
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    #[serde(default)]
+    pub remotes: Vec<String>,
+    #[serde(default)]
+    pub followers: Vec<String>,
+    #[serde(default)]
+    pub auto_follow: Vec<String>,
+}
+
+/// Keys of `[policy]`, for reporting unknown keys.
+pub(super) const POLICY_KEYS: &[&str] = &[
+    "dry_run",
+    "recover_fatal",
+    "recover_fatal_max_attempts",
+    "recover_fatal_window",
+    "backoff_initial",
+    "backoff_max",
+    "resume_unexpected_pause",
+    "resume_unexpected_pause_grace",
+    "pause_on_remote_outage",
+    "remote_outage_after",
+    "remote_recovered_after",
+    "on_leader_deleted",
+    "max_actions_per_minute",
+    "state_dir",
+    "promote_stable_polls",
+    "promote_poll_interval",
+    "promote_timeout",
+    "windows",
+];
+
+/// Keys of one `[[policy.windows]]` entry.
+pub(super) const WINDOW_KEYS: &[&str] = &[
+    "name",
+    "start",
+    "duration",
+    "clusters",
+    "remotes",
+    "followers",
+    "auto_follow",
+];
+
+/// What to do when a follower's leader index was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLeaderDeleted {
+    /// Report it (state `leader_missing`, a log line once); do nothing.
+    Alert,
+    /// Turn the follower into a regular index (pause, close, unfollow, open).
+    Unfollow,
+}
+
+/// A maintenance window: from each `start` occurrence for `duration`, the selected followers are paused.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub name: String,
+    pub start: CronSchedule,
+    pub duration: Duration,
+    /// Selectors; an empty list matches everything. Follower selectors accept `*` wildcards.
+    pub clusters: Vec<String>,
+    pub remotes: Vec<String>,
+    pub followers: Vec<String>,
+    /// Auto-follow pattern names (wildcards allowed) to pause during the window.
+    pub auto_follow: Vec<String>,
+}
+
+/// `[policy]`, validated.
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    pub dry_run: bool,
+    pub recover_fatal: bool,
+    pub recover_fatal_max_attempts: u32,
+    pub recover_fatal_window: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub resume_unexpected_pause: bool,
+    pub resume_unexpected_pause_grace: Duration,
+    pub pause_on_remote_outage: bool,
+    pub remote_outage_after: Duration,
+    pub remote_recovered_after: Duration,
+    pub on_leader_deleted: OnLeaderDeleted,
+    pub max_actions_per_minute: u32,
+    pub state_dir: Option<PathBuf>,
+    pub promote_stable_polls: u32,
+    pub promote_poll_interval: Duration,
+    pub promote_timeout: Duration,
+    pub windows: Vec<Window>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        let mut p = Vec::new();
+        // The defaults always validate; the fallback keeps this free of panics.
+        validate(RawPolicy::default(), &mut p).unwrap_or(PolicySettings {
+            dry_run: false,
+            recover_fatal: true,
+            recover_fatal_max_attempts: 3,
+            recover_fatal_window: Duration::from_secs(3600),
+            backoff_initial: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(600),
+            resume_unexpected_pause: false,
+            resume_unexpected_pause_grace: Duration::from_secs(300),
+            pause_on_remote_outage: false,
+            remote_outage_after: Duration::from_secs(300),
+            remote_recovered_after: Duration::from_secs(120),
+            on_leader_deleted: OnLeaderDeleted::Alert,
+            max_actions_per_minute: 10,
+            state_dir: None,
+            promote_stable_polls: 3,
+            promote_poll_interval: Duration::from_secs(5),
+            promote_timeout: Duration::from_secs(1800),
+            windows: Vec::new(),
+        })
+    }
+}
+
+/// Validates `[policy]`, pushing every problem to `p`; `None` when there was one.
+pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettings> {
+    let before = p.len();
+    let mut dur = |key: &str, v: &str| parse_duration(&format!("policy.{key}"), v, p);
+    let recover_fatal_window = dur("recover_fatal_window", &r.recover_fatal_window);
+    let backoff_initial = dur("backoff_initial", &r.backoff_initial);
+    let backoff_max = dur("backoff_max", &r.backoff_max);
+    let grace = dur(
+        "resume_unexpected_pause_grace",
+        &r.resume_unexpected_pause_grace,
+    );
+    let outage = dur("remote_outage_after", &r.remote_outage_after);
+    let recovered = dur("remote_recovered_after", &r.remote_recovered_after);
+    let promote_interval = dur("promote_poll_interval", &r.promote_poll_interval);
+    let promote_timeout = dur("promote_timeout", &r.promote_timeout);
+    if let (Some(a), Some(b)) = (backoff_initial, backoff_max) {
+        if a > b {
+            p.push(format!(
+                "`policy.backoff_initial` ({}) is longer than `policy.backoff_max` ({})",
+                r.backoff_initial, r.backoff_max
+            ));
+        }
+    }
+    let on_leader_deleted = match r.on_leader_deleted.as_str() {
+        "alert" => OnLeaderDeleted::Alert,
+        "unfollow" => OnLeaderDeleted::Unfollow,
+        other => {
+            p.push(format!(
+                "`policy.on_leader_deleted` = `{other}`: expected \"alert\" or \"unfollow\""
+            ));
+            OnLeaderDeleted::Alert
+        }
+    };
+    if r.recover_fatal_max_attempts == 0 {
+        p.push(
+            "`policy.recover_fatal_max_attempts` must be at least 1 (turn the rule off with `recover_fatal = false`)"
+                .into(),
+        );
+    }
+    if r.max_actions_per_minute == 0 {
+        p.push("`policy.max_actions_per_minute` must be at least 1".into());
+    }
+    if r.promote_stable_polls < 2 {
+        p.push(format!(
+            "`policy.promote_stable_polls` = {} must be at least 2 (stability needs more than one look)",
+            r.promote_stable_polls
+        ));
+    }
+    let mut windows = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, w) in r.windows.into_iter().enumerate() {
+        let at = format!("policy.windows[{i}]");
+        if w.name.is_empty() {
+            p.push(format!("`{at}.name` is missing"));
+        } else if !names.insert(w.name.clone()) {
+            p.push(format!("`{at}`: window `{}` is defined twice", w.name));
+        }
+        let start = if w.start.is_empty() {
+            p.push(format!("`{at}.start` is missing (a cron expression)"));
+            None
+        } else {
+            match parse_cron(&w.start) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    p.push(format!("`{at}.start`: {e}"));
+                    None
+                }
+            }
+        };
+        let duration = if w.duration.is_empty() {
+            p.push(format!("`{at}.duration` is missing (e.g. \"8h\")"));
+            None
+        } else {
+            parse_duration(&format!("{at}.duration"), &w.duration, p)
+        };
+        if let (Some(s), Some(d)) = (&start, duration) {
+            if d > s.period && s.period > Duration::ZERO {
+                p.push(format!(
+                    "`{at}`: duration {} is longer than the time between starts ({}); the window would never end",
+                    w.duration,
+                    humantime::format_duration(s.period)
+                ));
+            }
+        }
+        if let (Some(start), Some(duration)) = (start, duration) {
+            windows.push(Window {
+                name: w.name,
+                start,
+                duration,
+                clusters: w.clusters,
+                remotes: w.remotes,
+                followers: w.followers,
+                auto_follow: w.auto_follow,
+            });
+        }
+    }
+    if p.len() != before {
+        return None;
+    }
+    Some(PolicySettings {
+        dry_run: r.dry_run,
+        recover_fatal: r.recover_fatal,
+        recover_fatal_max_attempts: r.recover_fatal_max_attempts,
+        recover_fatal_window: recover_fatal_window?,
+        backoff_initial: backoff_initial?,
+        backoff_max: backoff_max?,
+        resume_unexpected_pause: r.resume_unexpected_pause,
+        resume_unexpected_pause_grace: grace?,
+        pause_on_remote_outage: r.pause_on_remote_outage,
+        remote_outage_after: outage?,
+        remote_recovered_after: recovered?,
+        on_leader_deleted,
+        max_actions_per_minute: r.max_actions_per_minute,
+        state_dir: r.state_dir,
+        promote_stable_polls: r.promote_stable_polls,
+        promote_poll_interval: promote_interval?,
+        promote_timeout: promote_timeout?,
+        windows,
+    })
+}
+
+/// Window selectors without a wildcard must name something configured: a typo would otherwise silently select
+/// nothing (and pause nothing).
+pub(super) fn check_window_selectors(
+    windows: &[Window],
+    clusters: &std::collections::BTreeSet<String>,
+    remotes: &[super::RemoteSettings],
+    patterns: &[super::AutoFollowSettings],
+    p: &mut Vec<String>,
+) {
+    for (i, w) in windows.iter().enumerate() {
+        let at = format!("policy.windows[{i}]");
+        let literal = |s: &String| !s.contains('*');
+        for c in w.clusters.iter().filter(|c| literal(c)) {
+            if !clusters.contains(c) {
+                p.push(format!(
+                    "`{at}.clusters`: `{c}` is not a configured cluster"
+                ));
+            }
+        }
+        for r in w.remotes.iter().filter(|r| literal(r)) {
+            if !remotes.iter().any(|x| &x.alias == r) {
+                p.push(format!(
+                    "`{at}.remotes`: no [[remotes]] entry has alias `{r}`"
+                ));
+            }
+        }
+        for a in w.auto_follow.iter().filter(|a| literal(a)) {
+            if !patterns.iter().any(|x| &x.name == a) {
+                p.push(format!(
+                    "`{at}.auto_follow`: `{a}` is not a configured [[auto_follow]] pattern"
+                ));
+            }
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn wildcard_match(pattern: &str, s: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = s.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let p = PolicySettings::default();
+        assert!(p.recover_fatal);
+        assert!(!p.resume_unexpected_pause);
+        assert!(!p.pause_on_remote_outage);
+        assert_eq!(p.on_leader_deleted, OnLeaderDeleted::Alert);
+        assert_eq!(p.max_actions_per_minute, 10);
+        assert_eq!(p.recover_fatal_max_attempts, 3);
+    }
+
+    #[test]
+    fn window_problems_are_reported() {
+        let base = "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[policy]\npromote_stable_polls = 1\nrecover_fatal_max_attempts = 0\n";
+        let text = format!(
+            "{base}[[policy.windows]]\nname = \"w\"\nstart = \"0 22 * * *\"\nduration = \"25h\"\n[[policy.windows]]\nstart = \"nope\"\n"
+        );
+        let e = crate::config::from_toml_str(&text)
+            .unwrap_err()
+            .problems
+            .join("\n");
+        for needle in [
+            "promote_stable_polls",
+            "recover_fatal_max_attempts",
+            "the window would never end",
+            "`policy.windows[1].name` is missing",
+            "`policy.windows[1].start`",
+            "`policy.windows[1].duration` is missing",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+        let text = "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[[policy.windows]]\nname = \"w\"\nstart = \"0 22 * * *\"\nduration = \"8h\"\nclusters = [\"b\", \"a*\"]\nremotes = [\"x\"]\nauto_follow = [\"p\"]\ncolour = 1\n";
+        let e = crate::config::from_toml_str(text)
+            .unwrap_err()
+            .problems
+            .join("\n");
+        for needle in [
+            "`b` is not a configured cluster",
+            "alias `x`",
+            "`p` is not a configured [[auto_follow]] pattern",
+            "unknown key `policy.windows[0].colour`",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        for (p, s, m) in [
+            ("logs-*", "logs-1", true),
+            ("logs-*", "log-1", false),
+            ("*", "", true),
+            ("a*c", "abbc", true),
+            ("a*c", "abcd", false),
+            ("exact", "exact", true),
+            ("*-copy", "orders-copy", true),
+        ] {
+            assert_eq!(wildcard_match(p, s), m, "{p} vs {s}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    /// The `[policy]` example of the README and the commented window of the example configuration are valid.
+    #[test]
+    fn documented_examples_are_valid() {
+        let base = r#"
+[clusters.leader]
+url = "http://127.0.0.1:1"
+[clusters.dr]
+url = "http://127.0.0.1:2"
+[[remotes]]
+cluster = "dr"
+alias = "eu-west"
+leader = "leader"
+[[auto_follow]]
+cluster = "dr"
+name = "logs"
+remote = "eu-west"
+leader_index_patterns = ["logs-*"]
+"#;
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[policy]")
+            .expect("README has a [policy] example");
+        let block = &readme[start + 8..];
+        let block = &block[..block.find("```").unwrap()];
+        let cfg = crate::config::from_toml_str(&format!("{base}{block}")).unwrap();
+        assert_eq!(cfg.policy.windows.len(), 1);
+        assert!(cfg.follower("dr", "orders").unwrap().promote);
+
+        let example = include_str!("../../config/ccr-sentinel.example.toml");
+        let window: String = example
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[policy.windows]]"))
+            .map(|l| l.trim_start_matches("# ").to_string() + "\n")
+            .collect();
+        let text = format!(
+            "{}\n[[remotes]]\ncluster = \"dr\"\nalias = \"leader\"\nleader = \"leader\"\n{window}",
+            base.replace(
+                "[clusters.dr]",
+                "[clusters.follower]\nurl = \"http://127.0.0.1:3\"\n[clusters.dr]"
+            )
+        );
+        let cfg = crate::config::from_toml_str(&text).unwrap();
+        assert_eq!(cfg.policy.windows[0].name, "business-hours");
+    }
+}

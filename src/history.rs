@@ -1,0 +1,274 @@
+//! What the policies remember between polls: which followers ccr-sentinel paused itself (and why), recovery
+//! attempts, back-off, how long a remote has been down or up, and the last actions per follower.
+//!
+//! Plain data, updated by the pure [`crate::policy`] functions. With `[policy] state_dir` it is kept in
+//! `history.json` there (written atomically), so a restarted daemon still knows what it paused, and the CLI's
+//! `pause`/`resume` commands can tell a running daemon that a pause was intended.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many past actions are kept per follower (shown in `/status`).
+pub const LAST_ACTIONS: usize = 10;
+
+/// The rule that caused an action: the `rule` label of `ccr_sentinel_actions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    RecoverFatal,
+    ResumeUnexpectedPause,
+    PauseOnRemoteOutage,
+    Window,
+    Promote,
+    OnLeaderDeleted,
+    /// A command run by a person (`ccr-sentinel pause|resume|unfollow|promote`).
+    Manual,
+}
+
+impl Rule {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::RecoverFatal => "recover_fatal",
+            Rule::ResumeUnexpectedPause => "resume_unexpected_pause",
+            Rule::PauseOnRemoteOutage => "pause_on_remote_outage",
+            Rule::Window => "window",
+            Rule::Promote => "promote",
+            Rule::OnLeaderDeleted => "on_leader_deleted",
+            Rule::Manual => "manual",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A pause ccr-sentinel made (so it is not mistaken for someone else's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedByUs {
+    pub rule: Rule,
+    pub at: DateTime<Utc>,
+    /// Free text: the window name, the remote, ...
+    #[serde(default)]
+    pub why: String,
+}
+
+/// Consecutive failures of one rule's action on one target, and when it may be tried again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backoff {
+    pub failures: u32,
+    pub until: DateTime<Utc>,
+}
+
+/// One past action, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub rule: Rule,
+    pub reason: String,
+    /// `success`, `failure`, `dry_run`.
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What is remembered about one follower index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowerHistory {
+    /// Set while the follower is paused because ccr-sentinel paused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_by_us: Option<PausedByUs>,
+    /// When a pause by someone else was first seen (start of the `resume_unexpected_pause` grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexpected_pause_since: Option<DateTime<Utc>>,
+    /// Times of `recover_fatal` attempts, for the per-window cap (older ones are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recover_attempts: Vec<DateTime<Utc>>,
+    /// Back-off per rule after failed actions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub backoff: BTreeMap<Rule, Backoff>,
+    /// Consecutive evaluations in which the follower was caught up (for `promote = true`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub caught_up_polls: u32,
+    /// Consecutive evaluations in which the leader index was missing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leader_missing_polls: u32,
+    /// Alerts already logged in the current episode (so each is logged once, not every poll).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub alerted: BTreeSet<String>,
+    /// The latest actions, oldest first.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub last_actions: VecDeque<ActionRecord>,
+}
+
+impl FollowerHistory {
+    /// Remembers an action, keeping the latest [`LAST_ACTIONS`].
+    pub fn push_action(&mut self, r: ActionRecord) {
+        self.last_actions.push_back(r);
+        while self.last_actions.len() > LAST_ACTIONS {
+            self.last_actions.pop_front();
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Connectivity history of one remote alias on one follower cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteHistory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnected_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_since: Option<DateTime<Utc>>,
+}
+
+/// Everything the policies remember.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// By [`key`] (`cluster/follower_index`).
+    #[serde(default)]
+    pub followers: BTreeMap<String, FollowerHistory>,
+    /// By [`key`] (`cluster/alias`).
+    #[serde(default)]
+    pub remotes: BTreeMap<String, RemoteHistory>,
+    /// Auto-follow patterns paused by ccr-sentinel, by [`key`] (`cluster/pattern`).
+    #[serde(default)]
+    pub paused_patterns: BTreeMap<String, PausedByUs>,
+    /// Times of actions sent in the last minute (the global rate limit).
+    #[serde(default)]
+    pub sent: VecDeque<DateTime<Utc>>,
+}
+
+/// The map key of a follower, remote or pattern on a cluster.
+pub fn key(cluster: &str, name: &str) -> String {
+    format!("{cluster}/{name}")
+}
+
+/// Reading or writing the history file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a ccr-sentinel history file: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl History {
+    /// The history file in `state_dir`.
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join("history.json")
+    }
+
+    /// Loads `state_dir/history.json`; an absent file is an empty history.
+    pub fn load(state_dir: &Path) -> Result<Self, HistoryError> {
+        let path = Self::path(state_dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| HistoryError::Parse { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(HistoryError::Read { path, source }),
+        }
+    }
+
+    /// Writes `state_dir/history.json` atomically (temporary file + rename), creating the directory.
+    pub fn save(&self, state_dir: &Path) -> Result<(), HistoryError> {
+        let path = Self::path(state_dir);
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| HistoryError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(&path, &bytes).map_err(|source| HistoryError::Write { path, source })
+    }
+
+    /// The entry of a follower, created when absent.
+    pub fn follower_mut(&mut self, cluster: &str, index: &str) -> &mut FollowerHistory {
+        self.followers.entry(key(cluster, index)).or_default()
+    }
+
+    /// The entry of a follower, if any.
+    pub fn follower(&self, cluster: &str, index: &str) -> Option<&FollowerHistory> {
+        self.followers.get(&key(cluster, index))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a crash leaves either
+/// the old or the new content, never a torn file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(History::load(dir.path()).unwrap(), History::default());
+        let mut h = History::default();
+        let now = Utc::now();
+        h.follower_mut("follower", "logs").paused_by_us = Some(PausedByUs {
+            rule: Rule::Window,
+            at: now,
+            why: "window `nightly`".into(),
+        });
+        for i in 0..(LAST_ACTIONS + 3) {
+            h.follower_mut("follower", "logs")
+                .push_action(ActionRecord {
+                    at: now,
+                    action: "pause".into(),
+                    rule: Rule::Window,
+                    reason: format!("#{i}"),
+                    result: "success".into(),
+                    error: None,
+                });
+        }
+        h.save(dir.path()).unwrap();
+        let back = History::load(dir.path()).unwrap();
+        assert_eq!(back, h);
+        let f = back.follower("follower", "logs").unwrap();
+        assert_eq!(f.last_actions.len(), LAST_ACTIONS);
+        assert_eq!(f.last_actions.front().unwrap().reason, "#3");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(History::path(dir.path()), b"{not json").unwrap();
+        let e = History::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("history.json"), "{e}");
+    }
+}

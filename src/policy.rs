@@ -1,0 +1,1444 @@
+//! Policies: a pure function from the latest [`Report`] (observations + verdicts), the configuration, the
+//! remembered [`History`] and the clock to the actions to take ([`evaluate`]), and a second one that folds an
+//! action's result back into the history ([`record`]).
+//!
+//! The rules, in the order they are considered for one follower:
+//! 1. **maintenance windows** (`[[policy.windows]]`): an active follower selected by an active window is paused;
+//!    once no window selects it any more, a follower the window paused is resumed;
+//! 2. **pause while the remote is down** (`pause_on_remote_outage`): after the remote has been disconnected for
+//!    `remote_outage_after`, its active followers are paused; they are resumed once it has been connected again
+//!    for `remote_recovered_after`;
+//! 3. **recover from fatal errors** (`recover_fatal`): a follower whose shard task failed (state `failed`) is paused
+//!    and resumed once its remote is connected, with exponential back-off and at most
+//!    `recover_fatal_max_attempts` per `recover_fatal_window`. A `needs_refollow` follower (the leader no longer
+//!    has the operations it needs) is never resumed: it is reported once instead;
+//! 4. **keep desired followers active** (`resume_unexpected_pause`): a configured follower paused by someone else
+//!    is resumed after `resume_unexpected_pause_grace`;
+//! 5. **leader deleted** (`on_leader_deleted`): alert (default) or unfollow;
+//! 6. **promote when caught up** (`promote = true` on a follower): after `promote_stable_polls` consecutive
+//!    evaluations with lag 0 and equal, comparable document counts, the follower is unfollowed.
+//!
+//! Safety rails: nothing is done from stale data (`unknown` state), a follower with a multi-step runbook in
+//! progress is left to the runbook, every rule backs off after a failure, and at most `max_actions_per_minute`
+//! actions are sent in any minute (the rest wait for a later evaluation). Rules never delete anything, and only
+//! `promote` and `on_leader_deleted = "unfollow"` ever unfollow.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::policy::wildcard_match;
+use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
+use crate::es::types::FollowerStatus;
+use crate::health::FollowerState;
+use crate::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
+use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
+use crate::report::{FollowerReport, Report};
+
+/// History of followers that no longer exist is dropped this long after their last action.
+pub const FORGET_AFTER_DAYS: i64 = 7;
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// `POST /{follower_index}/_ccr/pause_follow`.
+    Pause,
+    /// `POST /{follower_index}/_ccr/resume_follow` with the configured follow parameters.
+    Resume,
+    /// Pause then resume: the documented fix for a shard follow task stopped by a fatal exception.
+    PauseResume,
+    /// `POST /_ccr/auto_follow/{name}/pause`.
+    PauseAutoFollow,
+    /// `POST /_ccr/auto_follow/{name}/resume`.
+    ResumeAutoFollow,
+    /// The unfollow runbook: pause (if active), close, unfollow, open.
+    Unfollow,
+}
+
+impl ActionKind {
+    /// The `action` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Pause => "pause",
+            ActionKind::Resume => "resume",
+            ActionKind::PauseResume => "pause_resume",
+            ActionKind::PauseAutoFollow => "pause_auto_follow",
+            ActionKind::ResumeAutoFollow => "resume_auto_follow",
+            ActionKind::Unfollow => "unfollow",
+        }
+    }
+
+    /// Order in which planned actions get the rate-limit budget: protective pauses first, unfollows last.
+    fn priority(self) -> u8 {
+        match self {
+            ActionKind::Pause | ActionKind::PauseAutoFollow => 0,
+            ActionKind::PauseResume => 1,
+            ActionKind::Resume | ActionKind::ResumeAutoFollow => 2,
+            ActionKind::Unfollow => 3,
+        }
+    }
+
+    /// True for actions on auto-follow patterns (target is a pattern name, not a follower index).
+    pub fn on_pattern(self) -> bool {
+        matches!(
+            self,
+            ActionKind::PauseAutoFollow | ActionKind::ResumeAutoFollow
+        )
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One action the policies want.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    /// The follower cluster (configuration name).
+    pub cluster: String,
+    /// The follower index, or the auto-follow pattern name for pattern actions.
+    pub target: String,
+    pub action: ActionKind,
+    pub rule: Rule,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Something worth a log line (once per episode) that is not an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub cluster: String,
+    pub target: String,
+    pub rule: Rule,
+    pub message: String,
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Actions to send now, in order.
+    pub actions: Vec<Planned>,
+    /// Actions wanted but held back, with the reason (back-off, attempt cap, rate limit).
+    pub deferred: Vec<(Planned, String)>,
+    /// New alerts (each is reported once per episode).
+    pub alerts: Vec<Alert>,
+    /// The history with this evaluation's observations folded in (timers, counters, alert flags). Feed it to
+    /// [`record`] for each executed action and keep it for the next evaluation.
+    pub history: History,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Not sent: `dry_run`.
+    DryRun,
+    Failure(String),
+    /// Pause + resume: the pause worked, the resume failed. The follower is paused by us and will be resumed.
+    PausedOnly(String),
+}
+
+impl Outcome {
+    /// The `result` label value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::DryRun => "dry_run",
+            Outcome::Failure(_) | Outcome::PausedOnly(_) => "failure",
+        }
+    }
+}
+
+/// When the window is active at `now`, the end of the current occurrence (the latest end when occurrences
+/// overlap). Cron starts are evaluated in UTC; a window starting at 22:00 for 8h is active until 06:00.
+pub fn window_active(w: &Window, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(&w.start.expr)
+        .ok()?;
+    let d = chrono::Duration::from_std(w.duration).ok()?;
+    // The first start strictly after `now - d`: the window is active when that start is not in the future.
+    let mut start = cron.find_next_occurrence(&(now - d), false).ok()?;
+    if start > now {
+        return None;
+    }
+    // Later starts inside (start, now] extend the end.
+    while let Ok(next) = cron.find_next_occurrence(&start, false) {
+        if next > now {
+            break;
+        }
+        start = next;
+    }
+    Some(start + d)
+}
+
+/// True when the window selects this follower (empty selector lists match everything).
+pub fn window_selects(w: &Window, cluster: &str, remote: &str, follower_index: &str) -> bool {
+    let any =
+        |list: &[String], v: &str| list.is_empty() || list.iter().any(|p| wildcard_match(p, v));
+    any(&w.clusters, cluster) && any(&w.remotes, remote) && any(&w.followers, follower_index)
+}
+
+/// The back-off after `failures` consecutive failures: `backoff_initial * 2^(failures-1)`, capped at
+/// `backoff_max`.
+pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(30);
+    s.backoff_initial
+        .checked_mul(1u32 << exp)
+        .unwrap_or(s.backoff_max)
+        .min(s.backoff_max)
+}
+
+/// `Ok` when a follower is caught up as far as one look can tell: active, no fatal exception, lag 0, and
+/// leader and follower document counts compared (the leader was quiet while counting) and equal.
+pub fn caught_up(o: &FollowerObservation) -> Result<(), String> {
+    if o.status != Some(FollowerStatus::Active) {
+        return Err(match o.status {
+            Some(FollowerStatus::Paused) => {
+                "the follower is paused, so its lag cannot be measured".into()
+            }
+            _ => "the index is not an active follower".into(),
+        });
+    }
+    let Some(sh) = &o.shards else {
+        return Err("no follow stats yet".into());
+    };
+    if let Some(f) = sh.fatal_exceptions.first() {
+        return Err(format!(
+            "shard {} has a fatal exception: {}",
+            f.shard_id,
+            f.cause.summary()
+        ));
+    }
+    if sh.global_checkpoint_lag != 0 {
+        return Err(format!(
+            "{} operations behind the leader",
+            sh.global_checkpoint_lag
+        ));
+    }
+    let Some(d) = &o.docs else {
+        return Err("document counts not known yet".into());
+    };
+    if !d.comparable {
+        return Err(format!(
+            "document counts not comparable: {}",
+            d.not_compared_because
+                .as_deref()
+                .unwrap_or("writes in flight")
+        ));
+    }
+    match d.difference() {
+        Some(0) => Ok(()),
+        Some(n) => Err(format!(
+            "leader has {} documents, follower {} (difference {n})",
+            d.leader_docs.unwrap_or(0),
+            d.follower_docs.unwrap_or(0)
+        )),
+        None => Err("a document count is unavailable".into()),
+    }
+}
+
+fn remote_connected(o: &FollowerObservation) -> bool {
+    matches!(
+        o.remote,
+        RemoteObservation::Seen {
+            connected: true,
+            ..
+        }
+    )
+}
+
+fn since(t: Option<DateTime<Utc>>, now: DateTime<Utc>, d: Duration) -> bool {
+    match (t, chrono::Duration::from_std(d)) {
+        (Some(t), Ok(d)) => now - t >= d,
+        _ => false,
+    }
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A multi-step runbook (unfollow) in progress on a follower, and the rule that started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InProgress {
+    pub cluster: String,
+    pub follower_index: String,
+    pub rule: Rule,
+}
+
+/// Evaluates every policy. Followers with a runbook in progress are left to it: one started by a policy
+/// (`promote`, `on_leader_deleted`) that was interrupted is planned again so it rolls forward (with the same back-off
+/// and rate limit as any action); one started by a person (`manual`) is left for them to re-run.
+pub fn evaluate(
+    cfg: &Config,
+    report: &Report,
+    history: &History,
+    runbooks: &[InProgress],
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let busy: BTreeSet<String> = runbooks
+        .iter()
+        .map(|r| key(&r.cluster, &r.follower_index))
+        .collect();
+    let s = &cfg.policy;
+    let mut h = history.clone();
+    let mut wanted: Vec<Planned> = Vec::new();
+    let mut alerts = Vec::new();
+
+    // Remote connectivity timers.
+    for r in &report.remotes {
+        let e = h
+            .remotes
+            .entry(key(&r.follower_cluster, &r.remote_cluster))
+            .or_default();
+        if r.connected {
+            e.disconnected_since = None;
+            e.connected_since.get_or_insert(now);
+        } else {
+            e.connected_since = None;
+            e.disconnected_since.get_or_insert(now);
+        }
+    }
+
+    let active_windows: Vec<(&Window, DateTime<Utc>)> = s
+        .windows
+        .iter()
+        .filter_map(|w| window_active(w, now).map(|end| (w, end)))
+        .collect();
+
+    for f in &report.followers {
+        follower_rules(
+            cfg,
+            f,
+            &active_windows,
+            &busy,
+            now,
+            &mut h,
+            &mut wanted,
+            &mut alerts,
+        );
+    }
+
+    // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
+    // more, so the history does not grow with every rolled-over auto-followed index.
+    let present: BTreeSet<String> = report
+        .followers
+        .iter()
+        .map(|f| {
+            key(
+                &f.observation.follower_cluster,
+                &f.observation.follower_index,
+            )
+        })
+        .collect();
+    let horizon = now - chrono::Duration::days(FORGET_AFTER_DAYS);
+    h.followers.retain(|k, f| {
+        present.contains(k)
+            || busy.contains(k)
+            || f.paused_by_us.is_some()
+            || f.last_actions.back().is_some_and(|a| a.at > horizon)
+    });
+    for r in runbooks {
+        if matches!(r.rule, Rule::Promote | Rule::OnLeaderDeleted) {
+            wanted.push(Planned {
+                cluster: r.cluster.clone(),
+                target: r.follower_index.clone(),
+                action: ActionKind::Unfollow,
+                rule: r.rule,
+                reason: "finish the interrupted unfollow runbook".into(),
+            });
+        }
+    }
+
+    // Auto-follow patterns selected by active windows are paused; those we paused are resumed afterwards.
+    for p in &cfg.auto_follow {
+        let k = key(&p.cluster, &p.name);
+        let window = active_windows.iter().find(|(w, _)| {
+            !w.auto_follow.is_empty()
+                && w.auto_follow.iter().any(|x| wildcard_match(x, &p.name))
+                && (w.clusters.is_empty()
+                    || w.clusters.iter().any(|c| wildcard_match(c, &p.cluster)))
+                && (w.remotes.is_empty() || w.remotes.iter().any(|r| wildcard_match(r, &p.remote)))
+        });
+        match (window, h.paused_patterns.get(&k)) {
+            (Some((w, end)), None) => wanted.push(Planned {
+                cluster: p.cluster.clone(),
+                target: p.name.clone(),
+                action: ActionKind::PauseAutoFollow,
+                rule: Rule::Window,
+                reason: format!("maintenance window `{}` until {}", w.name, fmt_time(*end)),
+            }),
+            (None, Some(by)) if by.rule == Rule::Window => wanted.push(Planned {
+                cluster: p.cluster.clone(),
+                target: p.name.clone(),
+                action: ActionKind::ResumeAutoFollow,
+                rule: Rule::Window,
+                reason: format!("{} ended", by.why),
+            }),
+            _ => {}
+        }
+    }
+
+    // Back-off, then the global rate limit.
+    let mut deferred = Vec::new();
+    let mut ready = Vec::new();
+    for p in wanted {
+        let until = if p.action.on_pattern() {
+            None
+        } else {
+            h.follower(&p.cluster, &p.target)
+                .and_then(|f| f.backoff.get(&p.rule))
+                .filter(|b| b.until > now)
+                .map(|b| b.until)
+        };
+        match until {
+            Some(t) => deferred.push((
+                p,
+                format!("backing off after a failure until {}", fmt_time(t)),
+            )),
+            None => ready.push(p),
+        }
+    }
+    // Protective actions first; among equals, targets that waited longest (never acted on first), so a rate
+    // limit does not starve the same followers every time.
+    ready.sort_by_key(|p| {
+        let last = h
+            .follower(&p.cluster, &p.target)
+            .and_then(|f| f.last_actions.back())
+            .map(|a| a.at);
+        (p.action.priority(), last)
+    });
+    let minute_ago = now - chrono::Duration::seconds(60);
+    while h.sent.front().is_some_and(|t| *t <= minute_ago) {
+        h.sent.pop_front();
+    }
+    let budget = (s.max_actions_per_minute as usize).saturating_sub(h.sent.len());
+    let mut actions = Vec::new();
+    for p in ready {
+        if actions.len() < budget {
+            actions.push(p);
+        } else {
+            deferred.push((
+                p,
+                format!(
+                    "rate limit: at most {} actions per minute",
+                    s.max_actions_per_minute
+                ),
+            ));
+        }
+    }
+    Evaluation {
+        actions,
+        deferred,
+        alerts,
+        history: h,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn follower_rules(
+    cfg: &Config,
+    f: &FollowerReport,
+    active_windows: &[(&Window, DateTime<Utc>)],
+    busy: &BTreeSet<String>,
+    now: DateTime<Utc>,
+    h: &mut History,
+    wanted: &mut Vec<Planned>,
+    alerts: &mut Vec<Alert>,
+) {
+    let s = &cfg.policy;
+    let o = &f.observation;
+    let k = key(&o.follower_cluster, &o.follower_index);
+    if busy.contains(&k) {
+        return;
+    }
+    // Never act on data that is not current.
+    if o.freshness != Freshness::Fresh || f.state == FollowerState::Unknown {
+        return;
+    }
+    let remote_hist = h
+        .remotes
+        .get(&key(&o.follower_cluster, &o.remote_cluster))
+        .cloned()
+        .unwrap_or_default();
+    let fh = h.follower_mut(&o.follower_cluster, &o.follower_index);
+    let plan = |action: ActionKind, rule: Rule, reason: String| Planned {
+        cluster: o.follower_cluster.clone(),
+        target: o.follower_index.clone(),
+        action,
+        rule,
+        reason,
+    };
+    let mut alert_once =
+        |fh: &mut crate::history::FollowerHistory, id: &str, rule: Rule, message: String| {
+            if fh.alerted.insert(id.to_string()) {
+                alerts.push(Alert {
+                    cluster: o.follower_cluster.clone(),
+                    target: o.follower_index.clone(),
+                    rule,
+                    message,
+                });
+            }
+        };
+    let active = o.status == Some(FollowerStatus::Active);
+    let paused = o.status == Some(FollowerStatus::Paused);
+    let connected = remote_connected(o);
+
+    // Someone (or we) resumed it: our pause is over; a pause by someone else ended.
+    if !paused {
+        fh.paused_by_us = None;
+        fh.unexpected_pause_since = None;
+    }
+    // Episodes end when the state that raised an alert is gone.
+    if f.state != FollowerState::NeedsRefollow {
+        fh.alerted.remove("needs_refollow");
+    }
+    if f.state != FollowerState::Failed {
+        fh.alerted.remove("recover_fatal_exhausted");
+        fh.alerted.remove("recover_fatal_waiting");
+    }
+    if f.state != FollowerState::LeaderMissing {
+        fh.alerted.remove("leader_missing");
+        fh.leader_missing_polls = 0;
+    } else {
+        fh.leader_missing_polls = fh.leader_missing_polls.saturating_add(1);
+    }
+
+    // Leader deleted: decided first, whatever paused the follower (nothing can resume it any more).
+    if f.state == FollowerState::LeaderMissing {
+        let message = format!(
+            "leader_index `{}` was deleted; the follower cannot replicate any more",
+            o.leader_index
+        );
+        match s.on_leader_deleted {
+            // Two looks in a row, so one odd listing does not unfollow anything.
+            OnLeaderDeleted::Unfollow if fh.leader_missing_polls >= 2 => {
+                wanted.push(plan(ActionKind::Unfollow, Rule::OnLeaderDeleted, message))
+            }
+            OnLeaderDeleted::Unfollow => {}
+            OnLeaderDeleted::Alert => {
+                alert_once(fh, "leader_missing", Rule::OnLeaderDeleted, message)
+            }
+        }
+        return;
+    }
+
+    // 1. Maintenance windows.
+    let window = active_windows.iter().find(|(w, _)| {
+        window_selects(w, &o.follower_cluster, &o.remote_cluster, &o.follower_index)
+    });
+    if let Some((w, end)) = window {
+        if active {
+            wanted.push(plan(
+                ActionKind::Pause,
+                Rule::Window,
+                format!("maintenance window `{}` until {}", w.name, fmt_time(*end)),
+            ));
+        }
+        return;
+    }
+
+    // 2. Remote outage.
+    let outage = since(remote_hist.disconnected_since, now, s.remote_outage_after);
+    if s.pause_on_remote_outage && outage {
+        if active {
+            wanted.push(plan(
+                ActionKind::Pause,
+                Rule::PauseOnRemoteOutage,
+                format!(
+                    "remote_cluster `{}` disconnected since {}",
+                    o.remote_cluster,
+                    remote_hist
+                        .disconnected_since
+                        .map(fmt_time)
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        return;
+    }
+
+    // Our own pauses end when their reason is gone.
+    if paused {
+        if let Some(by) = fh.paused_by_us.clone() {
+            let resume = match by.rule {
+                Rule::Window => connected.then(|| format!("{} ended", by.why)),
+                Rule::PauseOnRemoteOutage => {
+                    since(remote_hist.connected_since, now, s.remote_recovered_after).then(|| {
+                        format!(
+                            "remote_cluster `{}` connected again since {}",
+                            o.remote_cluster,
+                            remote_hist
+                                .connected_since
+                                .map(fmt_time)
+                                .unwrap_or_default()
+                        )
+                    })
+                }
+                // Paused by a recovery whose resume failed: resume again (with back-off) once connected.
+                Rule::RecoverFatal => connected
+                    .then(|| "finish the recovery: the resume after the pause failed".to_string()),
+                // A person paused it (or a runbook that stopped): leave it.
+                _ => None,
+            };
+            if let Some(reason) = resume {
+                wanted.push(plan(ActionKind::Resume, by.rule, reason));
+            }
+            return;
+        }
+    }
+
+    match f.state {
+        // 3. Fatal exceptions.
+        FollowerState::Failed if s.recover_fatal => {
+            let window_start = now
+                - chrono::Duration::from_std(s.recover_fatal_window).unwrap_or(chrono::Duration::MAX);
+            fh.recover_attempts.retain(|t| *t > window_start);
+            let n = fh.recover_attempts.len() as u32;
+            let what = f.reasons.first().cloned().unwrap_or_default();
+            let leader_gone = o.shards.as_ref().is_some_and(|sh| {
+                sh.fatal_exceptions
+                    .iter()
+                    .any(|x| x.cause.mentions("index_not_found"))
+            });
+            if leader_gone {
+                // The leader index is gone (or was never there): resume would fail and leave the follower
+                // paused. `on_leader_deleted` decides once the leader cluster's index list confirms it.
+                alert_once(
+                    fh,
+                    "recover_fatal_waiting",
+                    Rule::RecoverFatal,
+                    format!("{what}; not pausing and resuming: the leader index is not there"),
+                );
+            } else if !connected {
+                alert_once(
+                    fh,
+                    "recover_fatal_waiting",
+                    Rule::RecoverFatal,
+                    format!(
+                        "{what}; waiting for remote_cluster `{}` to be connected before pause + resume",
+                        o.remote_cluster
+                    ),
+                );
+            } else if n >= s.recover_fatal_max_attempts {
+                alert_once(
+                    fh,
+                    "recover_fatal_exhausted",
+                    Rule::RecoverFatal,
+                    format!(
+                        "{what}; giving up after {n} pause + resume attempts within {} (needs a person)",
+                        humantime::format_duration(s.recover_fatal_window)
+                    ),
+                );
+            } else {
+                // Attempts that "succeeded" but failed again soon after back off too.
+                let next_ok = fh
+                    .recover_attempts
+                    .last()
+                    .map(|t| *t + chrono::Duration::from_std(backoff_delay(s, n)).unwrap_or(chrono::Duration::MAX))
+                    .filter(|t| *t > now);
+                match next_ok {
+                    Some(t) => {
+                        let _ = t; // waiting out the back-off between attempts; nothing to log every poll
+                    }
+                    None => wanted.push(plan(
+                        ActionKind::PauseResume,
+                        Rule::RecoverFatal,
+                        format!(
+                            "{what} (attempt {} of {})",
+                            n + 1,
+                            s.recover_fatal_max_attempts
+                        ),
+                    )),
+                }
+            }
+        }
+        FollowerState::NeedsRefollow => alert_once(
+            fh,
+            "needs_refollow",
+            Rule::RecoverFatal,
+            format!(
+                "{}; pause + resume cannot fix this: recreate the follower (unfollow, delete, follow again)",
+                f.reasons.first().cloned().unwrap_or_default()
+            ),
+        ),
+        // 4. Unexpected pauses of configured followers.
+        FollowerState::Paused if o.managed && s.resume_unexpected_pause => {
+            let t0 = *fh.unexpected_pause_since.get_or_insert(now);
+            if since(Some(t0), now, s.resume_unexpected_pause_grace) && connected {
+                wanted.push(plan(
+                    ActionKind::Resume,
+                    Rule::ResumeUnexpectedPause,
+                    format!(
+                        "paused by someone else since at least {}; the configuration wants it active",
+                        fmt_time(t0)
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if f.state != FollowerState::Paused || !o.managed {
+        fh.unexpected_pause_since = None;
+    }
+
+    // 6. Promote when caught up.
+    let promote = o.managed
+        && cfg
+            .follower(&o.follower_cluster, &o.follower_index)
+            .is_some_and(|c| c.promote);
+    if promote {
+        match caught_up(o) {
+            Ok(()) => {
+                fh.caught_up_polls = fh.caught_up_polls.saturating_add(1);
+                if fh.caught_up_polls >= s.promote_stable_polls {
+                    wanted.push(plan(
+                        ActionKind::Unfollow,
+                        Rule::Promote,
+                        format!(
+                            "caught up (lag 0, equal document counts) for {} consecutive polls",
+                            fh.caught_up_polls
+                        ),
+                    ));
+                }
+            }
+            Err(_) => fh.caught_up_polls = 0,
+        }
+    }
+}
+
+/// Folds the result of an executed (or dry-run) action into the history.
+pub fn record(
+    h: &mut History,
+    s: &PolicySettings,
+    p: &Planned,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) {
+    h.sent.push_back(now);
+    if p.action.on_pattern() {
+        let k = key(&p.cluster, &p.target);
+        match (p.action, outcome) {
+            (ActionKind::PauseAutoFollow, Outcome::Success) => {
+                h.paused_patterns.insert(
+                    k,
+                    PausedByUs {
+                        rule: p.rule,
+                        at: now,
+                        why: p.reason.clone(),
+                    },
+                );
+            }
+            (ActionKind::ResumeAutoFollow, Outcome::Success) => {
+                h.paused_patterns.remove(&k);
+            }
+            _ => {}
+        }
+        return;
+    }
+    let fh = h.follower_mut(&p.cluster, &p.target);
+    fh.push_action(ActionRecord {
+        at: now,
+        action: p.action.as_str().into(),
+        rule: p.rule,
+        reason: p.reason.clone(),
+        result: outcome.as_str().into(),
+        error: match outcome {
+            Outcome::Failure(e) | Outcome::PausedOnly(e) => Some(e.clone()),
+            _ => None,
+        },
+    });
+    if p.rule == Rule::RecoverFatal && *outcome != Outcome::DryRun {
+        fh.recover_attempts.push(now);
+    }
+    match outcome {
+        Outcome::Success => {
+            fh.backoff.remove(&p.rule);
+            match p.action {
+                ActionKind::Pause => {
+                    fh.paused_by_us = Some(PausedByUs {
+                        rule: p.rule,
+                        at: now,
+                        why: window_words(&p.reason),
+                    })
+                }
+                ActionKind::Resume | ActionKind::PauseResume => {
+                    fh.paused_by_us = None;
+                    fh.unexpected_pause_since = None;
+                }
+                ActionKind::Unfollow => {
+                    fh.paused_by_us = None;
+                    fh.caught_up_polls = 0;
+                }
+                _ => {}
+            }
+        }
+        Outcome::DryRun => {}
+        Outcome::Failure(_) | Outcome::PausedOnly(_) => {
+            if matches!(outcome, Outcome::PausedOnly(_)) {
+                fh.paused_by_us = Some(PausedByUs {
+                    rule: p.rule,
+                    at: now,
+                    why: "pause + resume (the resume failed)".into(),
+                });
+            }
+            let failures = fh.backoff.get(&p.rule).map_or(0, |b| b.failures) + 1;
+            let until = now
+                + chrono::Duration::from_std(backoff_delay(s, failures))
+                    .unwrap_or(chrono::Duration::MAX);
+            fh.backoff.insert(p.rule, Backoff { failures, until });
+        }
+    }
+}
+
+/// "maintenance window `x` until T" -> "maintenance window `x`", for "... ended" messages.
+fn window_words(reason: &str) -> String {
+    reason.split(" until ").next().unwrap_or(reason).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HealthThresholds;
+    use crate::es::types::ErrorCause;
+    use crate::observe::{DocParity, ShardFatal, ShardSummary};
+    use crate::report::RemoteReport;
+    use chrono::TimeZone;
+
+    fn cfg(policy: &str) -> Config {
+        crate::config::from_toml_str(&format!(
+            r#"
+[clusters.leader]
+url = "http://127.0.0.1:1"
+[clusters.follower]
+url = "http://127.0.0.1:2"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "orders"
+follower_index = "orders-copy"
+promote = true
+[[auto_follow]]
+cluster = "follower"
+name = "metrics"
+remote = "leader"
+leader_index_patterns = ["metrics-*"]
+{policy}
+"#
+        ))
+        .unwrap()
+    }
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, h, m, s).unwrap()
+    }
+
+    fn obs(index: &str) -> FollowerObservation {
+        FollowerObservation {
+            follower_cluster: "follower".into(),
+            follower_index: index.into(),
+            remote_cluster: "leader".into(),
+            leader_index: index.trim_end_matches("-copy").into(),
+            leader_cluster: Some("leader".into()),
+            managed: true,
+            freshness: Freshness::Fresh,
+            status: Some(FollowerStatus::Active),
+            follower_index_exists: Some(true),
+            shards: Some(ShardSummary {
+                shards: 1,
+                max_time_since_last_read_millis: Some(100),
+                ..Default::default()
+            }),
+            remote: RemoteObservation::Seen {
+                connected: true,
+                mode: "sniff".into(),
+                nodes_connected: 1,
+            },
+            leader_index_exists: Some(true),
+            docs: Some(DocParity {
+                at: at(0, 0, 0),
+                leader_docs: Some(5),
+                follower_docs: Some(5),
+                comparable: true,
+                not_compared_because: None,
+            }),
+        }
+    }
+
+    fn judged(o: FollowerObservation) -> FollowerReport {
+        let v = crate::health::verdict(&o, &HealthThresholds::default());
+        FollowerReport {
+            observation: o,
+            state: v.state,
+            reasons: v.reasons,
+        }
+    }
+
+    fn fatal(reason: &str) -> impl Fn(&mut FollowerObservation) + '_ {
+        move |o| {
+            o.shards.as_mut().unwrap().fatal_exceptions = vec![ShardFatal {
+                shard_id: 0,
+                cause: ErrorCause {
+                    kind: Some("illegal_state_exception".into()),
+                    reason: Some(reason.into()),
+                    ..Default::default()
+                },
+            }]
+        }
+    }
+    fn paused(o: &mut FollowerObservation) {
+        o.status = Some(FollowerStatus::Paused);
+        o.shards = None;
+    }
+    fn disconnected(o: &mut FollowerObservation) {
+        o.remote = RemoteObservation::Seen {
+            connected: false,
+            mode: "sniff".into(),
+            nodes_connected: 0,
+        };
+    }
+    fn lagging(o: &mut FollowerObservation) {
+        o.shards.as_mut().unwrap().global_checkpoint_lag = 7;
+    }
+    fn leader_gone(o: &mut FollowerObservation) {
+        o.leader_index_exists = Some(false);
+    }
+    fn stale(o: &mut FollowerObservation) {
+        o.freshness = Freshness::Stale {
+            as_of: at(0, 0, 0),
+            error: "timeout".into(),
+        };
+    }
+
+    /// `logs-copy` with the given changes; `orders-copy` (promote = true) stays lagging so it never promotes
+    /// unless a test says otherwise.
+    fn report(changes: &[&dyn Fn(&mut FollowerObservation)]) -> Report {
+        let mut logs = obs("logs-copy");
+        for c in changes {
+            c(&mut logs);
+        }
+        let connected = remote_connected(&logs);
+        let mut orders = obs("orders-copy");
+        lagging(&mut orders);
+        if !connected {
+            disconnected(&mut orders);
+        }
+        Report {
+            remotes: vec![RemoteReport {
+                follower_cluster: "follower".into(),
+                remote_cluster: "leader".into(),
+                leader_cluster: Some("leader".into()),
+                connected,
+                mode: "sniff".into(),
+                nodes_connected: i64::from(connected),
+            }],
+            followers: vec![judged(logs), judged(orders)],
+            ..Default::default()
+        }
+    }
+
+    /// One evaluation whose actions all succeed; returns the actions as `action rule target` strings.
+    fn step(
+        cfg: &Config,
+        r: &Report,
+        h: &mut History,
+        now: DateTime<Utc>,
+    ) -> (Vec<String>, Evaluation) {
+        let ev = evaluate(cfg, r, h, &[], now);
+        *h = ev.history.clone();
+        for p in &ev.actions {
+            record(h, &cfg.policy, p, &Outcome::Success, now);
+        }
+        let mut names: Vec<String> = ev
+            .actions
+            .iter()
+            .map(|p| format!("{} {} {}", p.action, p.rule, p.target))
+            .collect();
+        names.sort();
+        (names, ev)
+    }
+
+    const FATAL: &str = "simulated fatal failure of the shard follow task";
+    const LEASE: &str = "Operations are no longer available for replicating. Maybe increase the retention setting [index.soft_deletes.retention_lease.period]?";
+
+    /// (name, `[policy]` text, changes to `logs-copy`, wanted actions)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<&'a dyn Fn(&mut FollowerObservation)>,
+        Vec<&'a str>,
+    );
+
+    #[test]
+    fn table_single_evaluation() {
+        let fatal_f = fatal(FATAL);
+        let lease_f = fatal(LEASE);
+        let cases: Vec<Case> = vec![
+            ("healthy: nothing", "", vec![], vec![]),
+            (
+                "fatal + connected: pause and resume",
+                "",
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+            ),
+            (
+                "fatal, rule off",
+                "[policy]\nrecover_fatal = false",
+                vec![&fatal_f],
+                vec![],
+            ),
+            (
+                "fatal while the remote is down: wait",
+                "",
+                vec![&fatal_f, &disconnected],
+                vec![],
+            ),
+            (
+                "retention lease lost: never resumed",
+                "",
+                vec![&lease_f],
+                vec![],
+            ),
+            (
+                "paused by someone, rule off by default",
+                "",
+                vec![&paused],
+                vec![],
+            ),
+            ("stale data: nothing", "", vec![&fatal_f, &stale], vec![]),
+            (
+                "leader deleted, alert by default",
+                "",
+                vec![&leader_gone],
+                vec![],
+            ),
+            ("lagging: nothing", "", vec![&lagging], vec![]),
+            (
+                "dry run plans the same actions",
+                "[policy]\ndry_run = true",
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+            ),
+        ];
+        for (name, policy, changes, want) in cases {
+            let c = cfg(policy);
+            let mut h = History::default();
+            let (got, _) = step(&c, &report(&changes), &mut h, at(12, 0, 0));
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn recover_fatal_backs_off_and_stops_after_the_attempt_cap() {
+        let c = cfg("[policy]\nbackoff_initial = \"30s\"\nbackoff_max = \"5m\"\nrecover_fatal_max_attempts = 3\nrecover_fatal_window = \"1h\"");
+        let f = fatal(FATAL);
+        let r = report(&[&f]);
+        let mut h = History::default();
+        // (time, actions wanted): the fatal exception keeps coming back after every pause + resume.
+        let timeline = [
+            (at(12, 0, 0), 1),  // attempt 1
+            (at(12, 0, 15), 0), // back-off 30s
+            (at(12, 0, 31), 1), // attempt 2
+            (at(12, 1, 0), 0),  // back-off 60s after attempt 2
+            (at(12, 1, 32), 1), // attempt 3
+            (at(12, 10, 0), 0), // cap reached within the hour
+            (at(12, 50, 0), 0),
+            (at(13, 0, 1), 1), // attempt 1 left the window
+        ];
+        let mut alerts = 0;
+        for (now, n) in timeline {
+            let (got, ev) = step(&c, &r, &mut h, now);
+            assert_eq!(got.len(), n, "at {now}: {got:?}");
+            alerts += ev.alerts.len();
+        }
+        assert_eq!(alerts, 1, "the give-up alert is logged once");
+    }
+
+    #[test]
+    fn needs_refollow_is_reported_once_and_never_resumed() {
+        let c = cfg("");
+        let f = fatal(LEASE);
+        let r = report(&[&f]);
+        assert_eq!(r.followers[0].state, FollowerState::NeedsRefollow);
+        let mut h = History::default();
+        let mut alerts = Vec::new();
+        for i in 0..5 {
+            let (got, ev) = step(&c, &r, &mut h, at(12, i, 0));
+            assert!(got.is_empty(), "{got:?}");
+            alerts.extend(ev.alerts);
+        }
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            alerts[0].message.contains("recreate the follower"),
+            "{alerts:?}"
+        );
+        // A new episode after recovery alerts again.
+        step(&c, &report(&[]), &mut h, at(12, 10, 0));
+        let (_, ev) = step(&c, &r, &mut h, at(12, 11, 0));
+        assert_eq!(ev.alerts.len(), 1);
+    }
+
+    #[test]
+    fn unexpected_pause_is_resumed_after_the_grace_period_but_our_own_is_not() {
+        let c =
+            cfg("[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"5m\"");
+        let r = report(&[&paused]);
+        let mut h = History::default();
+        assert!(step(&c, &r, &mut h, at(12, 0, 0)).0.is_empty());
+        assert!(step(&c, &r, &mut h, at(12, 4, 59)).0.is_empty());
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 5, 0)).0,
+            vec!["resume resume_unexpected_pause logs-copy"]
+        );
+        // A pause by the `pause` command is remembered as ours and left alone.
+        let mut h = History::default();
+        h.follower_mut("follower", "logs-copy").paused_by_us = Some(PausedByUs {
+            rule: Rule::Manual,
+            at: at(11, 0, 0),
+            why: String::new(),
+        });
+        assert!(step(&c, &r, &mut h, at(12, 0, 0)).0.is_empty());
+        assert!(step(&c, &r, &mut h, at(13, 0, 0)).0.is_empty());
+        // An unmanaged follower is not ours to keep active.
+        let mut r2 = r.clone();
+        r2.followers[0].observation.managed = false;
+        let mut h = History::default();
+        step(&c, &r2, &mut h, at(12, 0, 0));
+        assert!(step(&c, &r2, &mut h, at(13, 0, 0)).0.is_empty());
+    }
+
+    #[test]
+    fn window_across_midnight_pauses_then_resumes_followers_and_patterns() {
+        let c = cfg(
+            "[policy]\n[[policy.windows]]\nname = \"nightly\"\nstart = \"0 22 * * *\"\nduration = \"8h\"\nfollowers = [\"logs-*\"]\nauto_follow = [\"metrics\"]",
+        );
+        let w = &c.policy.windows[0];
+        let day = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap();
+        for (now, active) in [
+            (day(10, 21, 59), false),
+            (day(10, 22, 0), true),
+            (day(10, 23, 30), true),
+            (day(11, 0, 0), true),
+            (day(11, 5, 59), true),
+            (day(11, 6, 0), false),
+            (day(11, 12, 0), false),
+        ] {
+            assert_eq!(window_active(w, now).is_some(), active, "at {now}");
+        }
+        assert_eq!(window_active(w, day(11, 1, 0)), Some(day(11, 6, 0)));
+
+        let mut h = History::default();
+        let (got, _) = step(&c, &report(&[]), &mut h, day(10, 22, 0));
+        assert_eq!(
+            got,
+            vec!["pause window logs-copy", "pause_auto_follow window metrics"]
+        );
+        // Paused now; nothing more during the window (orders-copy is not selected).
+        assert!(step(&c, &report(&[&paused]), &mut h, day(11, 2, 0))
+            .0
+            .is_empty());
+        let (got, _) = step(&c, &report(&[&paused]), &mut h, day(11, 6, 0));
+        assert_eq!(
+            got,
+            vec![
+                "resume window logs-copy",
+                "resume_auto_follow window metrics"
+            ]
+        );
+        assert!(step(&c, &report(&[]), &mut h, day(11, 6, 1)).0.is_empty());
+        // A follower paused by someone else before the window stays paused after it.
+        let mut h = History::default();
+        step(&c, &report(&[&paused]), &mut h, day(10, 22, 0));
+        let (got, _) = step(&c, &report(&[&paused]), &mut h, day(11, 6, 0));
+        assert_eq!(got, vec!["resume_auto_follow window metrics"]);
+    }
+
+    #[test]
+    fn remote_outage_pauses_after_the_threshold_and_resumes_after_recovery() {
+        let c = cfg("[policy]\npause_on_remote_outage = true\nremote_outage_after = \"5m\"\nremote_recovered_after = \"2m\"");
+        let mut h = History::default();
+        let down = report(&[&disconnected]);
+        assert!(step(&c, &down, &mut h, at(12, 0, 0)).0.is_empty());
+        assert!(step(&c, &down, &mut h, at(12, 4, 59)).0.is_empty());
+        let (got, _) = step(&c, &down, &mut h, at(12, 5, 0));
+        assert_eq!(
+            got,
+            vec![
+                "pause pause_on_remote_outage logs-copy",
+                "pause pause_on_remote_outage orders-copy"
+            ]
+        );
+        let up_paused = {
+            let mut r = report(&[&paused]);
+            paused(&mut r.followers[1].observation);
+            r.followers[1] = judged(r.followers[1].observation.clone());
+            r
+        };
+        assert!(step(&c, &up_paused, &mut h, at(12, 10, 0)).0.is_empty());
+        assert!(step(&c, &up_paused, &mut h, at(12, 11, 59)).0.is_empty());
+        let (got, _) = step(&c, &up_paused, &mut h, at(12, 12, 0));
+        assert_eq!(
+            got,
+            vec![
+                "resume pause_on_remote_outage logs-copy",
+                "resume pause_on_remote_outage orders-copy"
+            ]
+        );
+    }
+
+    #[test]
+    fn global_rate_limit_defers_the_rest() {
+        let c = cfg("[policy]\nmax_actions_per_minute = 3");
+        let f = fatal(FATAL);
+        let mut r = report(&[]);
+        r.followers = (0..5)
+            .map(|i| {
+                let mut o = obs(&format!("f{i}"));
+                o.managed = false;
+                f(&mut o);
+                judged(o)
+            })
+            .collect();
+        let mut h = History::default();
+        let (got, ev) = step(&c, &r, &mut h, at(12, 0, 0));
+        assert_eq!(got.len(), 3);
+        assert_eq!(ev.deferred.len(), 2);
+        assert!(ev.deferred[0].1.contains("rate limit"));
+        // Within the same minute the budget is spent.
+        let (got, _) = step(&c, &r, &mut h, at(12, 0, 30));
+        assert!(got.is_empty(), "{got:?}");
+        // A minute later the two that waited go first, then one of those already tried.
+        let (got, _) = step(&c, &r, &mut h, at(12, 1, 1));
+        assert_eq!(
+            got,
+            vec![
+                "pause_resume recover_fatal f0",
+                "pause_resume recover_fatal f3",
+                "pause_resume recover_fatal f4"
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_per_rule() {
+        let c = cfg("[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\nbackoff_initial = \"10s\"\nbackoff_max = \"40s\"");
+        let r = report(&[&paused]);
+        let mut h = History::default();
+        evaluate(&c, &r, &h, &[], at(12, 0, 0));
+        let mut t = at(12, 0, 0);
+        h = evaluate(&c, &r, &h, &[], t).history;
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            // Find the next time the resume is wanted, then fail it.
+            let mut waited = 0;
+            loop {
+                t += chrono::Duration::seconds(1);
+                let ev = evaluate(&c, &r, &h, &[], t);
+                h = ev.history.clone();
+                if let Some(p) = ev.actions.first() {
+                    record(&mut h, &c.policy, p, &Outcome::Failure("boom".into()), t);
+                    break;
+                }
+                waited += 1;
+            }
+            delays.push(waited);
+        }
+        // The first try comes after the grace period; then 10s, 20s, 40s, 40s (capped).
+        assert_eq!(&delays[1..], &[9, 19, 39, 39]);
+        let last = h
+            .follower("follower", "logs-copy")
+            .unwrap()
+            .last_actions
+            .back()
+            .unwrap()
+            .clone();
+        assert_eq!(last.result, "failure");
+        assert_eq!(last.error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn promote_waits_for_stable_caught_up_polls() {
+        let c = cfg("[policy]\npromote_stable_polls = 3");
+        let mut h = History::default();
+        let caught_up = {
+            let mut r = report(&[]);
+            r.followers[1] = judged(obs("orders-copy"));
+            r
+        };
+        assert!(step(&c, &caught_up, &mut h, at(12, 0, 0)).0.is_empty());
+        assert!(step(&c, &caught_up, &mut h, at(12, 0, 15)).0.is_empty());
+        // A lagging look resets the count.
+        assert!(step(&c, &report(&[]), &mut h, at(12, 0, 30)).0.is_empty());
+        assert!(step(&c, &caught_up, &mut h, at(12, 0, 45)).0.is_empty());
+        assert!(step(&c, &caught_up, &mut h, at(12, 1, 0)).0.is_empty());
+        let (got, _) = step(&c, &caught_up, &mut h, at(12, 1, 15));
+        assert_eq!(got, vec!["unfollow promote orders-copy"]);
+        // Followers without `promote = true` are never unfollowed by it.
+        assert!(!got.iter().any(|g| g.contains("logs-copy")));
+    }
+
+    #[test]
+    fn caught_up_reasons() {
+        let mut o = obs("x");
+        assert!(caught_up(&o).is_ok());
+        o.docs.as_mut().unwrap().follower_docs = Some(4);
+        assert!(caught_up(&o).unwrap_err().contains("difference 1"));
+        let mut o = obs("x");
+        lagging(&mut o);
+        assert!(caught_up(&o).unwrap_err().contains("7 operations behind"));
+        let mut o = obs("x");
+        paused(&mut o);
+        assert!(caught_up(&o).unwrap_err().contains("paused"));
+        let mut o = obs("x");
+        o.docs.as_mut().unwrap().comparable = false;
+        assert!(caught_up(&o).unwrap_err().contains("not comparable"));
+    }
+
+    #[test]
+    fn leader_deleted_unfollows_only_when_configured_and_seen_twice() {
+        let r = report(&[&leader_gone]);
+        let c = cfg("");
+        let mut h = History::default();
+        let (got, ev) = step(&c, &r, &mut h, at(12, 0, 0));
+        assert!(got.is_empty());
+        assert_eq!(ev.alerts.len(), 1);
+        let (_, ev) = step(&c, &r, &mut h, at(12, 1, 0));
+        assert!(ev.alerts.is_empty());
+        let c = cfg("[policy]\non_leader_deleted = \"unfollow\"");
+        let mut h = History::default();
+        assert!(step(&c, &r, &mut h, at(12, 0, 0)).0.is_empty());
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 0, 15)).0,
+            vec!["unfollow on_leader_deleted logs-copy"]
+        );
+    }
+
+    #[test]
+    fn followers_with_a_runbook_in_progress_are_left_alone() {
+        let c = cfg("");
+        let f = fatal(FATAL);
+        let r = report(&[&f]);
+        let mut rb = vec![InProgress {
+            cluster: "follower".into(),
+            follower_index: "logs-copy".into(),
+            rule: Rule::Manual,
+        }];
+        assert!(evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0))
+            .actions
+            .is_empty());
+        // One a policy started (and that was interrupted) is rolled forward instead.
+        rb[0].rule = Rule::Promote;
+        let ev = evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0));
+        assert_eq!(ev.actions.len(), 1, "{:?}", ev.actions);
+        assert_eq!(ev.actions[0].action, ActionKind::Unfollow);
+        assert_eq!(ev.actions[0].rule, Rule::Promote);
+    }
+
+    #[test]
+    fn history_of_vanished_followers_is_forgotten_after_a_week() {
+        let c = cfg("");
+        let mut h = History::default();
+        let record_at = |h: &mut History, index: &str, t| {
+            h.follower_mut("follower", index).push_action(ActionRecord {
+                at: t,
+                action: "pause_resume".into(),
+                rule: Rule::RecoverFatal,
+                reason: String::new(),
+                result: "success".into(),
+                error: None,
+            })
+        };
+        record_at(&mut h, "gone-recently", at(12, 0, 0));
+        record_at(
+            &mut h,
+            "gone-long-ago",
+            at(12, 0, 0) - chrono::Duration::days(8),
+        );
+        record_at(
+            &mut h,
+            "logs-copy",
+            at(12, 0, 0) - chrono::Duration::days(30),
+        );
+        let ev = evaluate(&c, &report(&[]), &h, &[], at(12, 0, 0));
+        let keys: Vec<&String> = ev.history.followers.keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "follower/gone-recently",
+                "follower/logs-copy",
+                "follower/orders-copy"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recovery_whose_resume_failed_is_finished_later_and_a_gone_leader_is_not_recovered() {
+        let c = cfg("[policy]\nbackoff_initial = \"30s\"\non_leader_deleted = \"unfollow\"");
+        let f = fatal(FATAL);
+        let mut h = History::default();
+        let ev = evaluate(&c, &report(&[&f]), &h, &[], at(12, 0, 0));
+        h = ev.history;
+        record(
+            &mut h,
+            &c.policy,
+            &ev.actions[0],
+            &Outcome::PausedOnly("503".into()),
+            at(12, 0, 0),
+        );
+        // Now paused by us; the resume is retried after the back-off.
+        let r = report(&[&paused]);
+        assert!(step(&c, &r, &mut h, at(12, 0, 10)).0.is_empty());
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 0, 31)).0,
+            vec!["resume recover_fatal logs-copy"]
+        );
+        // A fatal index_not_found (the leader was deleted) is not "recovered" (resume could only fail)...
+        let gone = fatal("no such index [logs]");
+        let mut h = History::default();
+        let nf = |o: &mut FollowerObservation| {
+            gone(o);
+            o.shards.as_mut().unwrap().fatal_exceptions[0].cause.kind =
+                Some("index_not_found_exception".into());
+        };
+        let (got, ev) = step(&c, &report(&[&nf]), &mut h, at(12, 0, 0));
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(ev.alerts.len(), 1);
+        // ... and once the leader is confirmed missing, on_leader_deleted acts even on a follower we paused.
+        h.follower_mut("follower", "logs-copy").paused_by_us = Some(PausedByUs {
+            rule: Rule::RecoverFatal,
+            at: at(12, 0, 0),
+            why: String::new(),
+        });
+        let r = report(&[&paused, &leader_gone]);
+        step(&c, &r, &mut h, at(12, 0, 15));
+        assert_eq!(
+            step(&c, &r, &mut h, at(12, 0, 30)).0,
+            vec!["unfollow on_leader_deleted logs-copy"]
+        );
+    }
+
+    #[test]
+    fn backoff_delay_doubles_and_caps() {
+        let s = cfg("[policy]\nbackoff_initial = \"1s\"\nbackoff_max = \"5s\"").policy;
+        let d: Vec<u64> = (1..=5).map(|n| backoff_delay(&s, n).as_secs()).collect();
+        assert_eq!(d, vec![1, 2, 4, 5, 5]);
+        assert_eq!(backoff_delay(&s, 200).as_secs(), 5);
+    }
+}

@@ -1,0 +1,295 @@
+//! Runs the policies in the daemon: after every poll, [`crate::policy::evaluate`] on the fresh report, the
+//! planned actions through the shared [`Executor`] (audited, counted, dry run honoured), results folded back
+//! into the [`History`], which is kept in `[policy] state_dir` when configured.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
+use crate::config::Config;
+use crate::history::{ActionRecord, History};
+use crate::observe::Observer;
+use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
+use crate::report::Report;
+use crate::runbook::{self, RunbookStore};
+
+/// The policy engine of a running daemon.
+pub struct PolicyRunner {
+    cfg: Arc<Config>,
+    exec: Executor,
+    history: Mutex<History>,
+    store: RunbookStore,
+    /// Serialises evaluations (a slow runbook must not overlap the next poll's evaluation).
+    running: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for PolicyRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyRunner")
+            .field("exec", &self.exec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyRunner {
+    /// Shares the observer's clients; counts into `metrics`; appends to the `[audit] file` when configured.
+    pub fn new(
+        cfg: Arc<Config>,
+        observer: &Observer,
+        metrics: ActionMetrics,
+    ) -> anyhow::Result<Self> {
+        let audit = match &cfg.audit.file {
+            Some(p) => Some(AuditLog::open(p)?),
+            None => None,
+        };
+        let exec = Executor::from_observer(observer)
+            .with_dry_run(cfg.policy.dry_run)
+            .with_audit(audit)
+            .with_metrics(metrics);
+        let history = match &cfg.policy.state_dir {
+            Some(dir) => match History::load(dir) {
+                Ok(h) => h,
+                // A damaged state file must not keep the daemon from starting: keep it aside for a person and
+                // start afresh (what the policies paused is then re-learned as "paused by someone else").
+                Err(e @ crate::history::HistoryError::Parse { .. }) => {
+                    let path = History::path(dir);
+                    let aside =
+                        path.with_extension(format!("json.damaged-{}", Utc::now().timestamp()));
+                    let moved = std::fs::rename(&path, &aside).is_ok();
+                    tracing::error!(error = %e, kept_as = %aside.display(), moved, "starting with an empty policy history");
+                    History::default()
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => History::default(),
+        };
+        Ok(Self {
+            store: RunbookStore::new(cfg.policy.state_dir.as_deref()),
+            cfg,
+            exec,
+            history: Mutex::new(history),
+            running: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn history(&self) -> History {
+        match self.history.lock() {
+            Ok(h) => h.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_history(&self, h: History, save: bool) {
+        if let (Some(dir), true) = (&self.cfg.policy.state_dir, save) {
+            if let Err(e) = h.save(dir) {
+                tracing::error!(error = %e, "cannot save the policy history");
+            }
+        }
+        match self.history.lock() {
+            Ok(mut g) => *g = h,
+            Err(p) => *p.into_inner() = h,
+        }
+    }
+
+    /// One evaluation on `report`, executing what it plans. Returns the number of actions taken.
+    pub async fn run_once(&self, report: &Report) -> usize {
+        let _guard = self.running.lock().await;
+        // The state directory is the shared truth (the CLI's pause/resume write it too).
+        let mut base = self.history();
+        if let Some(dir) = &self.cfg.policy.state_dir {
+            match History::load(dir) {
+                Ok(h) => base = h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the policy history; using the one in memory")
+                }
+            }
+        }
+        let runbooks: Vec<InProgress> = self
+            .store
+            .records()
+            .into_iter()
+            .map(|r| InProgress {
+                cluster: r.cluster,
+                follower_index: r.follower_index,
+                rule: r.rule,
+            })
+            .collect();
+        let now = Utc::now();
+        let ev = evaluate(&self.cfg, report, &base, &runbooks, now);
+        for a in &ev.alerts {
+            tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
+        }
+        for (p, why) in &ev.deferred {
+            // Back-off holds repeat every poll; only the rate limit is worth an info line.
+            if why.starts_with("rate limit") {
+                tracing::info!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
+            } else {
+                tracing::debug!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
+            }
+        }
+        let mut h = ev.history;
+        for p in &ev.actions {
+            let outcome = self.execute(p).await;
+            record(&mut h, &self.cfg.policy, p, &outcome, Utc::now());
+        }
+        // Most polls change nothing: write the state file only when something did.
+        let changed = h != base;
+        self.set_history(h, changed);
+        ev.actions.len()
+    }
+
+    async fn execute(&self, p: &Planned) -> Outcome {
+        let rule = p.rule.as_str();
+        let (cluster, target) = (p.cluster.clone(), p.target.clone());
+        let resume = || Action::ResumeFollow {
+            cluster: cluster.clone(),
+            follower_index: target.clone(),
+            parameters: self
+                .cfg
+                .follower(&cluster, &target)
+                .map(|f| f.parameters.clone())
+                .unwrap_or_default(),
+        };
+        let pause = || Action::PauseFollow {
+            cluster: cluster.clone(),
+            follower_index: target.clone(),
+        };
+        let single = |a: Action| async move {
+            let ev = self.exec.execute(&a, rule, &p.reason).await;
+            outcome(&ev.result, || ev.error.clone())
+        };
+        match p.action {
+            ActionKind::Pause => single(pause()).await,
+            ActionKind::Resume => single(resume()).await,
+            ActionKind::PauseResume => {
+                // Another daemon (or a person) may have recovered it since the poll: look again first, so two
+                // daemons watching the same follower do not pause it twice.
+                if let Some(false) = self.still_failed(&cluster, &target).await {
+                    tracing::info!(follower_cluster = %cluster, follower_index = %target,
+                        "no fatal exception any more (recovered meanwhile); nothing to do");
+                    return Outcome::Success;
+                }
+                let ev = self.exec.execute(&pause(), rule, &p.reason).await;
+                match ev.result {
+                    ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
+                    _ => {
+                        let ev = self.exec.execute(&resume(), rule, &p.reason).await;
+                        match outcome(&ev.result, || ev.error.clone()) {
+                            Outcome::Failure(e) => Outcome::PausedOnly(e),
+                            o => o,
+                        }
+                    }
+                }
+            }
+            ActionKind::PauseAutoFollow => {
+                single(Action::PauseAutoFollow {
+                    cluster: cluster.clone(),
+                    name: target.clone(),
+                })
+                .await
+            }
+            ActionKind::ResumeAutoFollow => {
+                single(Action::ResumeAutoFollow {
+                    cluster: cluster.clone(),
+                    name: target.clone(),
+                })
+                .await
+            }
+            ActionKind::Unfollow => {
+                let mut hook = |_: &runbook::StepReport| ControlFlow::Continue(());
+                let ctx = runbook::Ctx {
+                    exec: &self.exec,
+                    cfg: &self.cfg,
+                    store: &self.store,
+                };
+                match runbook::unfollow(ctx, &cluster, &target, p.rule, &p.reason, &mut hook).await
+                {
+                    Ok(o) if o.finished && self.exec.is_dry_run() => Outcome::DryRun,
+                    Ok(o) if o.finished => {
+                        if let Some(c) = &o.lease_cleanup {
+                            tracing::warn!(follower_cluster = %cluster, follower_index = %target, "unfollow: {c}");
+                        }
+                        Outcome::Success
+                    }
+                    Ok(o) => Outcome::Failure(o.error.unwrap_or_else(|| "not finished".into())),
+                    Err(e) => Outcome::Failure(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// `Some(true)` when a shard of the follower still has a fatal exception, `None` when the cluster cannot tell.
+    async fn still_failed(&self, cluster: &str, index: &str) -> Option<bool> {
+        let stats = self.exec.client(cluster)?.ccr_stats().await.ok()?;
+        Some(
+            stats.follow_stats.indices.iter().any(|i| {
+                i.index == index && i.shards.iter().any(|sh| sh.fatal_exception.is_some())
+            }),
+        )
+    }
+
+    /// The `policy` section of `/status`: settings that matter when reading it, followers paused by
+    /// ccr-sentinel, runbooks in progress, and the last actions per follower.
+    pub fn status(&self) -> Value {
+        let h = self.history();
+        let mut last: BTreeMap<&str, Vec<&ActionRecord>> = BTreeMap::new();
+        let mut paused = BTreeMap::new();
+        for (k, f) in &h.followers {
+            if !f.last_actions.is_empty() {
+                last.insert(k, f.last_actions.iter().rev().collect());
+            }
+            if let Some(p) = &f.paused_by_us {
+                paused.insert(k.as_str(), p);
+            }
+        }
+        json!({
+            "dry_run": self.cfg.policy.dry_run,
+            "paused_by_ccr_sentinel": paused,
+            "paused_auto_follow_patterns": h.paused_patterns,
+            "runbooks_in_progress": self.store.in_progress(),
+            "last_actions": last,
+        })
+    }
+}
+
+fn outcome(r: &ActionResult, error: impl FnOnce() -> Option<String>) -> Outcome {
+    match r {
+        ActionResult::Success | ActionResult::AlreadyDone => Outcome::Success,
+        ActionResult::DryRun => Outcome::DryRun,
+        ActionResult::Failed => Outcome::Failure(error().unwrap_or_else(|| "failed".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_history_file_is_kept_aside_and_the_daemon_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("history.json"), b"{half a fi").unwrap();
+        let cfg = Arc::new(
+            crate::config::from_toml_str(&format!(
+                "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n[policy]\nstate_dir = \"{}\"\n",
+                dir.path().display()
+            ))
+            .unwrap(),
+        );
+        let observer = Observer::new(cfg.clone()).unwrap();
+        let runner = PolicyRunner::new(cfg, &observer, ActionMetrics::new()).unwrap();
+        assert_eq!(runner.history(), History::default());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.contains(&"history.json".to_string()), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("history.json.damaged-")),
+            "{names:?}"
+        );
+    }
+}

@@ -1,0 +1,931 @@
+//! The reconcile loop: observe -> [`plan`] -> act, item by item, with per-item exponential backoff.
+//!
+//! One run:
+//! 1. reads every local cluster (`GET /`, `_remote/info`, `_all/_ccr/info`, `_cat/indices`, `_ccr/auto_follow`)
+//!    and the index lists of the leader clusters the daemon can reach;
+//! 2. plans and applies the remote connections first, then waits (up to `reconcile.connect_timeout`) for the
+//!    remotes it set to report `connected` in `_remote/info`;
+//! 3. plans again with the new remote state and applies followers and auto-follow patterns.
+//!
+//! An item whose actions fail is retried only after a backoff (`backoff_initial` doubling up to `backoff_max`;
+//! problems only a person can fix start at `backoff_max`), so one broken follower neither blocks the others nor
+//! floods a cluster. Blocked items, with their reasons, are in the [`ReconcileReport`] that `/status`,
+//! `ccr_sentinel_reconcile_blocked` and `reconcile --once` show.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use prometheus::{GaugeVec, Opts, Registry};
+use serde::Serialize;
+
+use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
+use crate::config::Config;
+use crate::es::admin::FailureReason;
+use crate::es::types::RemoteInfo;
+use crate::es::EsClient;
+use crate::plan::{
+    plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
+};
+
+/// How often a run polls `_remote/info` while waiting for a remote it set to connect.
+const CONNECT_POLL: Duration = Duration::from_millis(200);
+
+/// Where an item stands after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    /// Matches the configuration; nothing was sent.
+    InSync,
+    /// Actions were applied (or found already done) in this run.
+    Changed,
+    /// Dry run: these actions would be sent.
+    Planned,
+    /// Cannot reach the desired state now; `reason` says why.
+    Blocked,
+}
+
+/// One item after a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemReport {
+    pub cluster: String,
+    pub kind: ItemKind,
+    pub name: String,
+    pub state: ItemState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    /// Why it was changed, planned or blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The actions sent (or planned), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// When a failed item will be tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<DateTime<Utc>>,
+    /// Consecutive failed attempts.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The outcome of one reconcile run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconcileReport {
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub dry_run: bool,
+    pub items: Vec<ItemReport>,
+    /// The audit events of this run, in order.
+    pub events: Vec<AuditEvent>,
+}
+
+impl ReconcileReport {
+    /// The blocked items.
+    pub fn blocked(&self) -> impl Iterator<Item = &ItemReport> {
+        self.items.iter().filter(|i| i.state == ItemState::Blocked)
+    }
+
+    /// True when nothing is blocked and no action failed.
+    pub fn ok(&self) -> bool {
+        self.blocked().next().is_none()
+            && self.events.iter().all(|e| e.result != ActionResult::Failed)
+    }
+
+    /// `reconcile: 3 in sync, 1 changed, 1 blocked`.
+    pub fn summary(&self) -> String {
+        let count = |s: ItemState| self.items.iter().filter(|i| i.state == s).count();
+        let mut parts = vec![format!("{} in sync", count(ItemState::InSync))];
+        for (s, label) in [
+            (ItemState::Changed, "changed"),
+            (ItemState::Planned, "planned (dry run)"),
+            (ItemState::Blocked, "blocked"),
+        ] {
+            let n = count(s);
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        format!("reconcile: {}", parts.join(", "))
+    }
+}
+
+/// Backoff settings: `initial * 2^(failures-1)`, capped at `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after the `failures`-th consecutive failure (1-based) for `reason`. Problems only a person can
+    /// fix wait `max` at once: retrying them sooner cannot succeed.
+    pub fn delay(&self, failures: u32, reason: FailureReason) -> Duration {
+        if reason.needs_operator() {
+            return self.max;
+        }
+        let exp = failures.saturating_sub(1).min(30);
+        self.initial
+            .checked_mul(1u32 << exp)
+            .unwrap_or(self.max)
+            .min(self.max)
+    }
+}
+
+/// The failure history of one item.
+#[derive(Debug, Clone, PartialEq)]
+struct Failing {
+    failures: u32,
+    reason: FailureReason,
+    message: String,
+    retry_after: DateTime<Utc>,
+}
+
+/// The shared `ccr_sentinel_reconcile_blocked` and `ccr_sentinel_preflight_problems` gauges.
+#[derive(Clone)]
+pub struct ReconcileMetrics {
+    pub blocked: GaugeVec,
+    pub preflight_problems: GaugeVec,
+}
+
+impl Default for ReconcileMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReconcileMetrics {
+    /// Creates the gauges (not registered).
+    pub fn new() -> Self {
+        let blocked = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_reconcile_blocked",
+                "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.",
+            ),
+            &["cluster", "kind", "name", "reason"],
+        )
+        .expect("static metric definition");
+        let preflight_problems = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_preflight_problems",
+                "Number of failed preflight checks at start-up, by check.",
+            ),
+            &["check"],
+        )
+        .expect("static metric definition");
+        Self {
+            blocked,
+            preflight_problems,
+        }
+    }
+
+    /// Registers both gauges in `registry`.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.blocked.clone()))?;
+        registry.register(Box::new(self.preflight_problems.clone()))
+    }
+
+    /// Replaces the blocked series with those of `report` (items that are no longer blocked disappear).
+    pub fn publish(&self, report: &ReconcileReport) {
+        self.blocked.reset();
+        for i in report.blocked() {
+            let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
+            self.blocked
+                .with_label_values(&[&i.cluster, i.kind.as_str(), &i.name, reason])
+                .set(1.0);
+        }
+    }
+}
+
+/// Runs reconcile; cheap to clone (shared state behind `Arc`).
+#[derive(Clone)]
+pub struct Reconciler {
+    cfg: Arc<Config>,
+    exec: Executor,
+    failing: Arc<Mutex<BTreeMap<ItemKey, Failing>>>,
+    /// Followers this reconciler paused (parameter change) and has not resumed yet.
+    paused: Arc<Mutex<BTreeSet<(String, String)>>>,
+    last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
+    metrics: Option<ReconcileMetrics>,
+    request_errors: Option<crate::metrics::SelfMetrics>,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("exec", &self.exec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reconciler {
+    /// A reconciler for `cfg` acting through `exec` (whose dry-run setting decides whether anything is sent).
+    pub fn new(cfg: Arc<Config>, exec: Executor) -> Self {
+        Self {
+            cfg,
+            exec,
+            failing: Default::default(),
+            paused: Default::default(),
+            last: Default::default(),
+            metrics: None,
+            request_errors: None,
+        }
+    }
+
+    /// Count failed reads in `ccr_sentinel_request_errors_total`.
+    pub fn with_request_errors(mut self, m: crate::metrics::SelfMetrics) -> Self {
+        self.request_errors = Some(m);
+        self
+    }
+
+    /// Publish blocked items to these gauges after each run.
+    pub fn with_metrics(mut self, metrics: ReconcileMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The report of the latest run.
+    pub fn last_report(&self) -> Option<Arc<ReconcileReport>> {
+        match self.last.read() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn client(&self, cluster: &str) -> Option<&EsClient> {
+        self.exec.client(cluster)
+    }
+
+    /// Local clusters: those with remotes, followers or patterns to reconcile.
+    fn local_clusters(&self) -> BTreeSet<String> {
+        self.cfg
+            .remotes
+            .iter()
+            .map(|r| r.cluster.clone())
+            .chain(self.cfg.followers.iter().map(|f| f.cluster.clone()))
+            .chain(self.cfg.auto_follow.iter().map(|a| a.cluster.clone()))
+            .collect()
+    }
+
+    /// Reads what planning needs, every cluster concurrently.
+    pub async fn observe(&self) -> Observation {
+        let locals = self.local_clusters();
+        let with_patterns: BTreeSet<&str> = self
+            .cfg
+            .auto_follow
+            .iter()
+            .map(|a| a.cluster.as_str())
+            .collect();
+        let count_error = |cluster: &str, e: &crate::es::EsError| {
+            if let Some(m) = &self.request_errors {
+                m.count_error(cluster, e);
+            }
+            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "reconcile: {e}");
+        };
+        let reads = locals.iter().map(|name| {
+            let client = self.client(name).cloned();
+            let wants_patterns = with_patterns.contains(name.as_str());
+            async move {
+                let Some(c) = client else {
+                    let o = ClusterObservation {
+                        error: Some(format!("cluster `{name}` is not configured")),
+                        ..Default::default()
+                    };
+                    return (name.clone(), o);
+                };
+                let patterns = async {
+                    if wants_patterns {
+                        Some(c.get_auto_follow_patterns().await)
+                    } else {
+                        None
+                    }
+                };
+                let (root, remotes, followers, indices, patterns) = tokio::join!(
+                    c.root_info(),
+                    c.remote_info(),
+                    c.follow_info_all(),
+                    c.cat_indices(),
+                    patterns
+                );
+                let errors: Vec<&crate::es::EsError> = [
+                    root.as_ref().err(),
+                    remotes.as_ref().err(),
+                    followers.as_ref().err(),
+                    indices.as_ref().err(),
+                    patterns.as_ref().and_then(|p| p.as_ref().err()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                for e in &errors {
+                    count_error(name, e);
+                }
+                let error = errors.first().map(|e| e.to_string());
+                let o = ClusterObservation {
+                    version: root.ok().and_then(|r| r.major_minor()),
+                    remotes: remotes.ok(),
+                    followers: followers.ok().map(|f| {
+                        f.follower_indices
+                            .into_iter()
+                            .map(|f| (f.follower_index.clone(), f))
+                            .collect()
+                    }),
+                    indices: indices.ok().map(open_map),
+                    patterns: match patterns {
+                        None => Some(BTreeMap::new()),
+                        Some(r) => r.ok(),
+                    },
+                    error,
+                };
+                (name.clone(), o)
+            }
+        });
+        let leaders: BTreeSet<String> = self
+            .cfg
+            .remotes
+            .iter()
+            .filter(|r| {
+                self.cfg
+                    .followers
+                    .iter()
+                    .any(|f| f.cluster == r.cluster && f.remote == r.alias)
+            })
+            .map(|r| r.leader.clone())
+            .collect();
+        let leader_reads = leaders.into_iter().filter_map(|name| {
+            let c = self.client(&name)?.clone();
+            Some(async move { (name, c.cat_indices().await) })
+        });
+        let (clusters, leader_lists) = tokio::join!(join_all(reads), join_all(leader_reads));
+        let mut leader_indices = BTreeMap::new();
+        for (name, r) in leader_lists {
+            match r {
+                Ok(rows) => {
+                    leader_indices.insert(name, open_map(rows));
+                }
+                // Without the leader's list, the follow request itself tells whether the leader exists.
+                Err(e) => count_error(&name, &e),
+            }
+        }
+        Observation {
+            clusters: clusters.into_iter().collect(),
+            leader_indices,
+            paused_by_reconcile: lock(&self.paused).clone(),
+        }
+    }
+
+    /// Polls `_remote/info` of `cluster` until every alias in `aliases` is connected or `timeout` passed.
+    /// Returns the last answer.
+    async fn wait_connected(
+        &self,
+        cluster: &str,
+        aliases: &BTreeSet<String>,
+        timeout: Duration,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<BTreeMap<String, RemoteInfo>> {
+        let c = self.client(cluster)?;
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        loop {
+            if let Ok(r) = c.remote_info().await {
+                let done = aliases
+                    .iter()
+                    .all(|a| r.get(a).is_some_and(|i| i.connected));
+                last = Some(r);
+                if done {
+                    return last;
+                }
+            }
+            if Instant::now() >= deadline {
+                return last;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(CONNECT_POLL) => {}
+                _ = cancel.cancelled() => return last,
+            }
+        }
+    }
+
+    /// One reconcile run.
+    pub async fn run_once(&self) -> Arc<ReconcileReport> {
+        self.run_until(&tokio_util::sync::CancellationToken::new())
+            .await
+    }
+
+    /// One reconcile run that stops before the next item once `cancel` fires (shutdown): an item's actions are
+    /// never cut in the middle, the items not reached are left out of the report.
+    pub async fn run_until(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Arc<ReconcileReport> {
+        let started_at = Utc::now();
+        let dry_run = self.exec.is_dry_run();
+        let opts = PlanOptions {
+            apply_parameter_changes: self.cfg.reconcile.apply_parameter_changes,
+        };
+        let mut obs = self.observe().await;
+        let mut items = Vec::new();
+        let mut events = Vec::new();
+
+        // Remotes first.
+        let first = plan(&self.cfg, &obs, opts);
+        let mut set_remotes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for item in first.iter().filter(|i| i.key.kind == ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let report = self.apply(&item.key, &item.decision, &mut events).await;
+            if matches!(report.state, ItemState::Changed | ItemState::Planned) {
+                set_remotes
+                    .entry(item.key.cluster.clone())
+                    .or_default()
+                    .insert(item.key.name.clone());
+            }
+            items.push(report);
+        }
+        for (cluster, aliases) in &set_remotes {
+            let Some(o) = obs.clusters.get_mut(cluster) else {
+                continue;
+            };
+            if dry_run {
+                // Nothing was sent; plan the rest as if the remotes were set and connected.
+                let remotes = o.remotes.get_or_insert_with(Default::default);
+                for r in self
+                    .cfg
+                    .remotes
+                    .iter()
+                    .filter(|r| &r.cluster == cluster && aliases.contains(&r.alias))
+                {
+                    remotes.insert(
+                        r.alias.clone(),
+                        RemoteInfo {
+                            connected: true,
+                            mode: Some(match r.mode {
+                                crate::config::RemoteMode::Sniff => "sniff".into(),
+                                crate::config::RemoteMode::Proxy => "proxy".into(),
+                            }),
+                            seeds: r.seeds.clone(),
+                            proxy_address: r.proxy_address.clone(),
+                            server_name: r.server_name.clone(),
+                            skip_unavailable: r.skip_unavailable,
+                            ..Default::default()
+                        },
+                    );
+                }
+                continue;
+            }
+            let seen = self
+                .wait_connected(cluster, aliases, self.cfg.reconcile.connect_timeout, cancel)
+                .await;
+            for a in aliases {
+                let connected = seen
+                    .as_ref()
+                    .and_then(|s| s.get(a))
+                    .is_some_and(|i| i.connected);
+                if !connected {
+                    if let Some(r) = items.iter_mut().find(|r| {
+                        r.kind == ItemKind::Remote && &r.cluster == cluster && &r.name == a
+                    }) {
+                        r.state = ItemState::Blocked;
+                        r.reason = Some(FailureReason::RemoteNotConnected);
+                        r.message = Some(format!(
+                            "remote `{a}` was set on `{cluster}` but `_remote/info` did not report it connected within {}; check that the seeds are the leader's transport addresses (port 9300, not the HTTP port)",
+                            humantime::format_duration(self.cfg.reconcile.connect_timeout)
+                        ));
+                    }
+                }
+            }
+            if seen.is_some() {
+                o.remotes = seen;
+            }
+        }
+
+        // Then followers and auto-follow patterns, planned against the remotes as they are now.
+        let second = plan(&self.cfg, &obs, opts);
+        for item in second.iter().filter(|i| i.key.kind != ItemKind::Remote) {
+            if cancel.is_cancelled() {
+                break;
+            }
+            items.push(self.apply(&item.key, &item.decision, &mut events).await);
+        }
+
+        let report = Arc::new(ReconcileReport {
+            started_at,
+            finished_at: Utc::now(),
+            dry_run,
+            items,
+            events,
+        });
+        self.log_blocked(&report);
+        if let Some(m) = &self.metrics {
+            m.publish(&report);
+        }
+        match self.last.write() {
+            Ok(mut l) => *l = Some(report.clone()),
+            Err(p) => *p.into_inner() = Some(report.clone()),
+        }
+        report
+    }
+
+    /// Warns about items that became blocked or changed reason since the previous run.
+    fn log_blocked(&self, report: &ReconcileReport) {
+        let before: BTreeMap<(String, ItemKind, String), Option<FailureReason>> = self
+            .last_report()
+            .map(|r| {
+                r.blocked()
+                    .map(|i| ((i.cluster.clone(), i.kind, i.name.clone()), i.reason))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for i in report.blocked() {
+            let key = (i.cluster.clone(), i.kind, i.name.clone());
+            let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
+            let message = i.message.as_deref().unwrap_or("");
+            if before.get(&key) != Some(&i.reason) {
+                tracing::warn!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, retry_after = %i.retry_after.map(|t| t.to_rfc3339()).unwrap_or_default(), "reconcile blocked: {message}");
+            } else {
+                tracing::debug!(cluster = %i.cluster, kind = i.kind.as_str(), name = %i.name, reason, "still blocked: {message}");
+            }
+        }
+        tracing::info!(dry_run = report.dry_run, "{}", report.summary());
+    }
+
+    /// Applies one planned item, honouring its backoff.
+    async fn apply(
+        &self,
+        key: &ItemKey,
+        decision: &Decision,
+        events: &mut Vec<AuditEvent>,
+    ) -> ItemReport {
+        let mut r = ItemReport {
+            cluster: key.cluster.clone(),
+            kind: key.kind,
+            name: key.name.clone(),
+            state: ItemState::InSync,
+            reason: None,
+            message: None,
+            actions: Vec::new(),
+            retry_after: None,
+            failures: 0,
+        };
+        match decision {
+            Decision::InSync { note } => {
+                self.forget(key);
+                r.message = note.clone();
+            }
+            Decision::Blocked { reason, message } => {
+                r.state = ItemState::Blocked;
+                r.reason = Some(*reason);
+                r.message = Some(message.clone());
+            }
+            Decision::Act { actions, why } => {
+                r.actions = actions.iter().map(|a| a.describe()).collect();
+                let now = Utc::now();
+                if let Some(f) = self.failing_entry(key).filter(|f| f.retry_after > now) {
+                    r.state = ItemState::Blocked;
+                    r.reason = Some(f.reason);
+                    r.message = Some(format!(
+                        "{} (attempt {} failed; not retried before {})",
+                        f.message,
+                        f.failures,
+                        f.retry_after.format("%Y-%m-%d %H:%M:%S UTC")
+                    ));
+                    r.retry_after = Some(f.retry_after);
+                    r.failures = f.failures;
+                    return r;
+                }
+                r.message = Some(why.clone());
+                r.state = if self.exec.is_dry_run() {
+                    ItemState::Planned
+                } else {
+                    ItemState::Changed
+                };
+                for a in actions {
+                    let e = self.exec.execute(a, RECONCILE_RULE, why).await;
+                    let failed = e.result == ActionResult::Failed;
+                    if e.result.is_ok() {
+                        self.note_pause(a);
+                    }
+                    let reason = e.reason.unwrap_or(FailureReason::Other);
+                    let error = e.error.clone().unwrap_or_default();
+                    events.push(e);
+                    if failed {
+                        let f = self.record_failure(key, reason, &error);
+                        r.state = ItemState::Blocked;
+                        r.reason = Some(reason);
+                        r.message = Some(match hint(reason) {
+                            Some(h) => format!("{error}; {h}"),
+                            None => error,
+                        });
+                        r.retry_after = Some(f.retry_after);
+                        r.failures = f.failures;
+                        return r;
+                    }
+                }
+                if !self.exec.is_dry_run() {
+                    self.forget(key);
+                }
+            }
+        }
+        r
+    }
+
+    fn failing_entry(&self, key: &ItemKey) -> Option<Failing> {
+        match self.failing.lock() {
+            Ok(m) => m.get(key).cloned(),
+            Err(p) => p.into_inner().get(key).cloned(),
+        }
+    }
+
+    fn forget(&self, key: &ItemKey) {
+        match self.failing.lock() {
+            Ok(mut m) => m.remove(key),
+            Err(p) => p.into_inner().remove(key),
+        };
+    }
+
+    fn record_failure(&self, key: &ItemKey, reason: FailureReason, message: &str) -> Failing {
+        let backoff = Backoff {
+            initial: self.cfg.reconcile.backoff_initial,
+            max: self.cfg.reconcile.backoff_max,
+        };
+        let mut m = match self.failing.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let failures = m.get(key).map(|f| f.failures).unwrap_or(0) + 1;
+        let delay = backoff.delay(failures, reason);
+        let f = Failing {
+            failures,
+            reason,
+            message: message.to_string(),
+            retry_after: Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+        };
+        m.insert(key.clone(), f.clone());
+        f
+    }
+}
+
+/// What to do about a failed request, by reason (the table and `/status` show it with the error).
+fn hint(reason: FailureReason) -> Option<&'static str> {
+    Some(match reason {
+        FailureReason::SoftDeletesDisabled => "soft deletes cannot be enabled on an existing index: reindex the leader into a new index created with `index.soft_deletes.enabled: true` and follow that",
+        FailureReason::License => "CCR needs an active platinum, enterprise or trial license on the follower cluster",
+        FailureReason::RemoteLicense => "CCR needs an active platinum, enterprise or trial license on the leader cluster too",
+        FailureReason::Unauthorized => "the user lacks a privilege (follower: cluster `manage_ccr`, index `manage_follow_index`; leader: `read`, `monitor`); `ccr-sentinel check` lists them",
+        FailureReason::Unauthenticated => "the credentials were rejected",
+        FailureReason::LeaderMissing => "create the leader index; retried with backoff",
+        FailureReason::RemoteUnreachable => "the follower cluster cannot reach the remote; retried with backoff",
+        FailureReason::NameConflict => "reconcile never deletes or overwrites an index: rename the follower in the configuration or remove the index yourself",
+        _ => return None,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Reconciler {
+    /// Remembers followers reconcile paused until it resumes them.
+    fn note_pause(&self, a: &crate::act::Action) {
+        use crate::act::Action;
+        match a {
+            Action::PauseFollow {
+                cluster,
+                follower_index,
+            } => {
+                lock(&self.paused).insert((cluster.clone(), follower_index.clone()));
+            }
+            Action::ResumeFollow {
+                cluster,
+                follower_index,
+                ..
+            } => {
+                lock(&self.paused).remove(&(cluster.clone(), follower_index.clone()));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn open_map(rows: Vec<crate::es::types::CatIndex>) -> BTreeMap<String, bool> {
+    rows.into_iter()
+        .map(|r| {
+            let open = r.status.as_deref() != Some("close");
+            (r.index, open)
+        })
+        .collect()
+}
+
+/// Opens the configured audit file, if any.
+pub fn open_audit(cfg: &Config) -> Result<Option<AuditLog>, crate::act::AuditError> {
+    cfg.audit.file.as_deref().map(AuditLog::open).transpose()
+}
+
+/// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item and
+/// the audit events of the run.
+pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
+    serde_json::json!({
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "dry_run": r.dry_run,
+        "summary": r.summary(),
+        "blocked": r.blocked().collect::<Vec<_>>(),
+        "items": r.items,
+        "actions": r.events,
+    })
+}
+
+/// Wires reconcile and the start-up preflight into the daemon: registers the gauges, runs the preflight checks
+/// once in the background (`ccr_sentinel_preflight_problems`, `/status` `preflight`), and, unless
+/// `[reconcile] enabled = false`, adds the `reconcile` job (at start-up and on `schedule.reconcile`; its
+/// report is the `/status` `reconcile` section).
+pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
+    let metrics = ReconcileMetrics::new();
+    metrics.register(&d.metrics.registry)?;
+    let cfg = d.cfg.clone();
+
+    let clients: BTreeMap<String, EsClient> = cfg
+        .clusters
+        .keys()
+        .filter_map(|n| Some((n.clone(), d.observer.client(n)?.clone())))
+        .collect();
+    let gauge = metrics.preflight_problems.clone();
+    let daemon = d.clone();
+    let pre_cfg = cfg.clone();
+    tokio::spawn(async move {
+        let report = crate::preflight::at_startup(pre_cfg, clients, gauge).await;
+        match serde_json::to_value(&report) {
+            Ok(v) => daemon.set_status_section("preflight", v),
+            Err(e) => tracing::warn!(error = %e, "cannot render the preflight report"),
+        }
+    });
+
+    if !cfg.reconcile.enabled {
+        tracing::info!("reconcile is disabled ([reconcile] enabled = false)");
+        return Ok(());
+    }
+    let exec = Executor::from_observer(&d.observer)
+        .with_dry_run(cfg.reconcile.dry_run)
+        .with_audit(open_audit(&cfg)?)
+        .with_metrics(d.actions.clone());
+    let reconciler = Reconciler::new(cfg.clone(), exec)
+        .with_metrics(metrics)
+        .with_request_errors(d.metrics.own.clone());
+    let daemon = d.clone();
+    d.add_startup_job(crate::schedule::JobSpec {
+        name: "reconcile",
+        schedule: cfg.schedule.reconcile.clone(),
+        run: Arc::new(move |cancel| {
+            let (r, daemon) = (reconciler.clone(), daemon.clone());
+            Box::pin(async move {
+                let report = r.run_until(&cancel).await;
+                daemon.set_status_section("reconcile", status_section(&report));
+                if report.ok() {
+                    crate::schedule::JobOutcome::Success
+                } else {
+                    crate::schedule::JobOutcome::Partial
+                }
+            })
+        }),
+    });
+    Ok(())
+}
+
+/// Builds a one-shot reconciler for `cfg` (its own clients, the configured audit file), for `reconcile --once`
+/// and tests. `dry_run` adds to `[reconcile] dry_run`.
+pub fn one_shot(cfg: Config, dry_run: bool) -> anyhow::Result<Reconciler> {
+    let cfg = Arc::new(cfg);
+    let observer = crate::observe::Observer::new(cfg.clone())?;
+    let exec = Executor::from_observer(&observer)
+        .with_dry_run(dry_run || cfg.reconcile.dry_run)
+        .with_audit(open_audit(&cfg)?);
+    Ok(Reconciler::new(cfg, exec))
+}
+
+/// `ccr-sentinel reconcile --once`: runs once, prints the table (or JSON), exit 0 when nothing is blocked.
+pub async fn cli_once(cfg: Config, dry_run: bool, json: bool) -> std::process::ExitCode {
+    let r = match one_shot(cfg, dry_run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(crate::cli::EXIT_PROBLEM);
+        }
+    };
+    let report = r.run_once().await;
+    if json {
+        match serde_json::to_string_pretty(&*report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    } else {
+        print!("{}", render_table(&report));
+    }
+    if report.ok() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(crate::cli::EXIT_PROBLEM)
+    }
+}
+
+/// The `reconcile --once` table: one line per item, reasons spelled out, then the summary.
+pub fn render_table(r: &ReconcileReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut rows = vec![vec![
+        "CLUSTER".to_string(),
+        "KIND".into(),
+        "NAME".into(),
+        "STATE".into(),
+        "REASON".into(),
+    ]];
+    for i in &r.items {
+        rows.push(vec![
+            i.cluster.clone(),
+            i.kind.as_str().into(),
+            i.name.clone(),
+            match i.state {
+                ItemState::InSync => "in_sync",
+                ItemState::Changed => "changed",
+                ItemState::Planned => "planned",
+                ItemState::Blocked => "blocked",
+            }
+            .into(),
+            i.reason
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for i in r
+        .items
+        .iter()
+        .filter(|i| i.message.is_some() || !i.actions.is_empty())
+    {
+        let _ = writeln!(out, "\n{}/{} {}:", i.cluster, i.kind.as_str(), i.name);
+        if let Some(m) = &i.message {
+            let _ = writeln!(out, "  {m}");
+        }
+        for a in &i.actions {
+            let verb = match i.state {
+                ItemState::Planned => "would",
+                ItemState::Blocked => "tried",
+                _ => "did",
+            };
+            let _ = writeln!(out, "  {verb}: {a}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", r.summary());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_operator_problems_wait_the_cap() {
+        let b = Backoff {
+            initial: Duration::from_secs(30),
+            max: Duration::from_secs(600),
+        };
+        let table = [
+            (1, FailureReason::Unavailable, 30),
+            (2, FailureReason::Unavailable, 60),
+            (3, FailureReason::LeaderMissing, 120),
+            (5, FailureReason::RemoteUnreachable, 480),
+            (6, FailureReason::RemoteUnreachable, 600),
+            (60, FailureReason::Unavailable, 600),
+            (1, FailureReason::SoftDeletesDisabled, 600),
+            (1, FailureReason::NameConflict, 600),
+            (1, FailureReason::License, 600),
+            (1, FailureReason::Unauthorized, 600),
+        ];
+        for (n, reason, secs) in table {
+            assert_eq!(
+                b.delay(n, reason),
+                Duration::from_secs(secs),
+                "{n} {reason}"
+            );
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! `ccr-sentinel check` as a process against the simulator (and, for what the simulator cannot plant, a scripted
+//! Elasticsearch): passes on a clean pair, finds each planted problem, exit 0/1, table and JSON, sends nothing
+//! that changes a cluster.
+
+use std::path::Path;
+use std::process::Command;
+
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use ccr_sim::{ClusterConfig, License, Sim};
+use serde_json::{json, Value};
+
+fn must(r: (u16, Value), what: &str) -> Value {
+    assert_eq!(r.0, 200, "{what}: {}", r.1);
+    r.1
+}
+
+fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
+    format!(
+        r#"
+[clusters.leader]
+url = "{leader_url}"
+timeout = "3s"
+[clusters.follower]
+url = "{follower_url}"
+timeout = "3s"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{seeds}"]
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "{follower_index}"
+"#
+    )
+}
+
+async fn check(dir: &Path, text: &str, json: bool) -> (Option<i32>, String) {
+    let path = dir.join("ccr.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut args = vec![
+        "check".to_string(),
+        "--config".into(),
+        path.display().to_string(),
+    ];
+    if json {
+        args.extend(["--format".into(), "json".into()]);
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// (check, target) -> status from the JSON output.
+fn statuses(json: &str) -> Vec<(String, String, String)> {
+    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap().to_string(),
+                c["target"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has(s: &[(String, String, String)], check: &str, status: &str) -> bool {
+    s.iter().any(|(c, _, st)| c == check && st == status)
+}
+
+async fn pair(leader: &str, follower: &str) -> Sim {
+    Sim::builder()
+        .cluster(ClusterConfig::new("leader").version(leader))
+        .cluster(ClusterConfig::new("follower").version(follower))
+        .start()
+        .await
+        .unwrap()
+}
+
+fn soft_deletes_leader(sim: &Sim) {
+    must(
+        sim.cluster("leader").request(
+            "PUT",
+            "/logs",
+            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
+        ),
+        "create leader index",
+    );
+}
+
+fn connect(sim: &Sim) {
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
+    let sim = pair("7.17.0", "7.17.0").await;
+    soft_deletes_leader(&sim);
+    connect(&sim);
+    sim.cluster("leader").reset_requests();
+    sim.cluster("follower").reset_requests();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(
+        &sim.url("leader"),
+        &sim.url("follower"),
+        &sim.transport_address("leader"),
+        "logs-copy",
+    );
+    let (code, table) = check(dir.path(), &text, false).await;
+    assert_eq!(code, Some(0), "{table}");
+    for needle in [
+        "CHECK",
+        "license",
+        "soft_deletes",
+        "seeds",
+        "ok: 0 problem(s)",
+    ] {
+        assert!(table.contains(needle), "missing {needle}:\n{table}");
+    }
+    let (code, json) = check(dir.path(), &text, true).await;
+    assert_eq!(code, Some(0), "{json}");
+    let s = statuses(&json);
+    assert!(!s.iter().any(|(_, _, st)| st == "fail"), "{s:?}");
+    for c in [
+        "reachable",
+        "version",
+        "version_compat",
+        "license",
+        "remote",
+        "seeds",
+        "leader_index",
+        "soft_deletes",
+        "replication_type",
+        "follower_index",
+    ] {
+        assert!(has(&s, c, "ok"), "{c} not ok: {s:?}");
+    }
+    // The simulator has no _has_privileges API: skipped with a note, not failed.
+    assert!(has(&s, "privileges", "skip"), "{s:?}");
+    assert_eq!(sim.cluster("leader").requests().mutating, 0);
+    assert_eq!(sim.cluster("follower").requests().mutating, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_problems_are_found_and_exit_1() {
+    // 6.8 leader index without soft deletes; the leader's HTTP port in seeds; a regular index holding the
+    // follower name; a basic license on the leader.
+    let sim = pair("6.8.0", "6.8.0").await;
+    sim.cluster("leader").create_index("logs", 1).unwrap();
+    sim.cluster("follower").create_index("taken", 1).unwrap();
+    sim.cluster("leader").set_license(License::basic()).unwrap();
+    let http_addr = sim.url("leader").trim_start_matches("http://").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(
+        &sim.url("leader"),
+        &sim.url("follower"),
+        &http_addr,
+        "taken",
+    );
+    let (code, json) = check(dir.path(), &text, true).await;
+    assert_eq!(code, Some(1), "{json}");
+    let s = statuses(&json);
+    for c in ["soft_deletes", "seeds", "follower_index", "license"] {
+        assert!(has(&s, c, "fail"), "{c} not failed: {s:?}");
+    }
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let fix_of = |check: &str| -> String {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == check && c["status"] == "fail")
+            .and_then(|c| c["fix"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(fix_of("soft_deletes").contains("reindex"), "{json}");
+    assert!(fix_of("seeds").contains("9300"), "{json}");
+    // 6.8 serves the license at /_xpack/license only: the fallback found it.
+    assert!(v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["check"] == "license"
+            && c["target"] == "cluster leader"
+            && c["message"].as_str().unwrap().contains("basic")));
+    let (code, table) = check(dir.path(), &text, false).await;
+    assert_eq!(code, Some(1));
+    assert!(table.contains("BLOCKED"), "{table}");
+    assert!(
+        table.contains("is the HTTP address of cluster `leader`"),
+        "{table}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_follower_than_its_leader_is_an_error() {
+    let sim = pair("7.17.0", "7.10.2").await;
+    soft_deletes_leader(&sim);
+    connect(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(
+        &sim.url("leader"),
+        &sim.url("follower"),
+        &sim.transport_address("leader"),
+        "logs-copy",
+    );
+    let (code, json) = check(dir.path(), &text, true).await;
+    assert_eq!(code, Some(1), "{json}");
+    assert!(has(&statuses(&json), "version_compat", "fail"), "{json}");
+    sim.shutdown().await;
+}
+
+/// A managed 6.7 leader as a scripted Elasticsearch: its index carries `index.replication.type`, it serves the
+/// license only under `/_xpack/license`, and its `_has_privileges` answers that `read` is missing.
+async fn scripted_leader() -> (String, tokio::task::JoinHandle<()>) {
+    async fn handler(uri: Uri) -> axum::response::Response {
+        let body = match uri.path() {
+            "/" => json!({"name": "n", "cluster_name": "managed", "cluster_uuid": "u",
+                          "version": {"number": "6.7.0"}, "tagline": "You Know, for Search"}),
+            "/_xpack/license" => json!({"license": {"type": "platinum", "status": "active"}}),
+            "/_cat/indices" => json!([{"index": "logs", "status": "open", "docs.count": "3"}]),
+            "/logs/_settings" => json!({"logs": {"settings": {
+                "index.soft_deletes.enabled": "true", "index.replication.type": "SEGMENT",
+                "index.version.created": "6070099"}}}),
+            "/_security/user/_has_privileges" => json!({"username": "ccr", "has_all_requested": false,
+                "cluster": {"read_ccr": true}, "index": {"logs": {"monitor": true, "read": false}}}),
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"error": format!("no handler found for uri [{}]", uri.path()), "status": 400})),
+                )
+                    .into_response()
+            }
+        };
+        axum::Json(body).into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(handler);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_physical_replication_setting_and_missing_privileges_are_found() {
+    let (leader_url, task) = scripted_leader().await;
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("follower").version("6.8.0"))
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(
+        &leader_url,
+        &sim.url("follower"),
+        "127.0.0.1:9300",
+        "logs-copy",
+    );
+    let (code, json) = check(dir.path(), &text, true).await;
+    assert_eq!(code, Some(1), "{json}");
+    let s = statuses(&json);
+    assert!(has(&s, "replication_type", "fail"), "{s:?}");
+    assert!(has(&s, "privileges", "fail"), "{s:?}");
+    // The soft-deletes setting is there, the license is read from /_xpack/license.
+    assert!(has(&s, "soft_deletes", "ok"), "{s:?}");
+    assert!(
+        s.iter()
+            .any(|(c, t, st)| c == "license" && t == "cluster leader" && st == "ok"),
+        "{s:?}"
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let fix = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "replication_type")
+        .and_then(|c| c["fix"].as_str())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        fix.contains("_close") && fix.contains("null") && fix.contains("_open"),
+        "{fix}"
+    );
+    task.abort();
+    sim.shutdown().await;
+}
+
+/// Something on `127.0.0.1:PORT` answering every connection with `response` (raw bytes).
+async fn raw_server(response: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock.write_all(response.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeds_are_probed_a_transport_port_passes_an_http_port_fails() {
+    let sim = pair("8.15.0", "8.15.0").await;
+    soft_deletes_leader(&sim);
+    // What Elasticsearch's transport port answers to an HTTP request.
+    let (transport, t1) = raw_server(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: 24\r\n\r\nThis is not an HTTP port",
+    )
+    .await;
+    // Some other cluster's HTTP port.
+    let (http, t2) = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 35\r\n\r\n{\"tagline\":\"You Know, for Search\"}\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json) = check(
+        dir.path(),
+        &config(
+            &sim.url("leader"),
+            &sim.url("follower"),
+            &transport,
+            "logs-copy",
+        ),
+        true,
+    )
+    .await;
+    assert!(has(&statuses(&json), "seeds", "ok"), "{json}");
+    let (code, json) = check(
+        dir.path(),
+        &config(&sim.url("leader"), &sim.url("follower"), &http, "logs-copy"),
+        true,
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(has(&statuses(&json), "seeds", "fail"), "{json}");
+    assert!(json.contains("answers HTTP"), "{json}");
+    t1.abort();
+    t2.abort();
+    sim.shutdown().await;
+}

@@ -1,0 +1,1274 @@
+//! Reconcile against the simulator over real HTTP on loopback: from two empty clusters to remote + followers +
+//! auto-follow in one run and nothing sent by the next; every error case with its own reason (in the report,
+//! `/status`, logs and `ccr_sentinel_reconcile_blocked`); dry run; the CLI as a process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ccr_sentinel::es::admin::FailureReason;
+use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileReport};
+use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
+use serde_json::{json, Value};
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn must(r: (u16, Value), what: &str) -> Value {
+    assert_eq!(r.0, 200, "{what}: {}", r.1);
+    r.1
+}
+
+/// Creates a leader index with soft deletes (needed on 6.x) and `docs` documents.
+fn leader_index(sim: &Sim, index: &str, docs: u64) {
+    must(
+        sim.cluster("leader").request(
+            "PUT",
+            &format!("/{index}"),
+            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
+        ),
+        "create leader index",
+    );
+    if docs > 0 {
+        sim.cluster("leader").index_docs(index, docs).unwrap();
+    }
+}
+
+fn base_config(sim: &Sim, http_port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[http]
+listen = "127.0.0.1:{http_port}"
+[schedule]
+poll = "*/2 * * * * *"
+doc_counts = "*/2 * * * * *"
+reconcile = "0 0 0 1 1 *"
+[reconcile]
+connect_timeout = "1s"
+backoff_initial = "1s"
+backoff_max = "1m"
+[clusters.leader]
+url = "{leader}"
+timeout = "3s"
+[clusters.follower]
+url = "{follower}"
+timeout = "3s"
+{extra}
+"#,
+        leader = sim.url("leader"),
+        follower = sim.url("follower"),
+    )
+}
+
+fn remote(sim: &Sim) -> String {
+    format!(
+        r#"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{}"]
+"#,
+        sim.transport_address("leader")
+    )
+}
+
+const FOLLOWER: &str = r#"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+"#;
+
+const PATTERN: &str = r#"
+[[auto_follow]]
+cluster = "follower"
+name = "metrics"
+remote = "leader"
+leader_index_patterns = ["metrics-*"]
+follow_index_pattern = "{{leader_index}}-copy"
+active = true
+"#;
+
+fn mutating(sim: &Sim) -> u64 {
+    sim.cluster("leader").requests().mutating + sim.cluster("follower").requests().mutating
+}
+
+fn reset(sim: &Sim) {
+    sim.cluster("leader").reset_requests();
+    sim.cluster("follower").reset_requests();
+}
+
+fn poll_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn item<'a>(
+    r: &'a ReconcileReport,
+    kind: &str,
+    name: &str,
+) -> &'a ccr_sentinel::reconcile::ItemReport {
+    r.items
+        .iter()
+        .find(|i| i.kind.as_str() == kind && i.name == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:#?}", r.items))
+}
+
+async fn two_clusters(leader_version: &str, follower_version: &str) -> Sim {
+    Sim::builder()
+        .cluster(ClusterConfig::new("leader").version(leader_version))
+        .cluster(ClusterConfig::new("follower").version(follower_version))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 40);
+    leader_index(&sim, "metrics-1", 5);
+    let text = base_config(
+        &sim,
+        closed_port(),
+        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
+    );
+    let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
+    let r = one_shot(cfg.clone(), false).unwrap();
+
+    let first = r.run_once().await;
+    assert!(first.ok(), "{first:#?}");
+    for (kind, name) in [
+        ("remote", "leader"),
+        ("follower", "logs-copy"),
+        ("auto_follow", "metrics"),
+    ] {
+        assert_eq!(
+            item(&first, kind, name).state,
+            ItemState::Changed,
+            "{kind} {name}"
+        );
+    }
+    let actions: Vec<&str> = first.events.iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["put_remote", "follow", "put_auto_follow"]);
+
+    // The simulator's truth: remote connected, follower replicating, pattern active and following metrics-1.
+    let state = sim.cluster("follower").state();
+    assert_eq!(state["remotes"]["leader"]["connected"], true, "{state}");
+    assert_eq!(
+        state["followers"]["logs-copy"]["status"], "active",
+        "{state}"
+    );
+    poll_until("the follower to catch up", Duration::from_secs(10), || {
+        sim.cluster("follower").doc_count("logs-copy") == Some(40)
+    });
+    // Indices that match when the pattern is created count as already followed; new ones get followed.
+    leader_index(&sim, "metrics-2", 5);
+    poll_until(
+        "the pattern to follow metrics-2",
+        Duration::from_secs(10),
+        || {
+            sim.cluster("follower")
+                .doc_count("metrics-2-copy")
+                .is_some()
+        },
+    );
+    assert!(sim
+        .cluster("follower")
+        .doc_count("metrics-1-copy")
+        .is_none());
+    let patterns = must(
+        sim.cluster("follower")
+            .request("GET", "/_ccr/auto_follow/metrics", None),
+        "get pattern",
+    );
+    assert_eq!(patterns["patterns"][0]["pattern"]["active"], true);
+
+    // Level-triggered and idempotent: the next run only reads.
+    reset(&sim);
+    let second = r.run_once().await;
+    assert!(second.ok(), "{second:#?}");
+    assert!(
+        second.items.iter().all(|i| i.state == ItemState::InSync),
+        "{second:#?}"
+    );
+    assert!(second.events.is_empty());
+    assert_eq!(
+        mutating(&sim),
+        0,
+        "{:?} {:?}",
+        sim.cluster("leader").requests(),
+        sim.cluster("follower").requests()
+    );
+
+    // A second, independent reconciler (another host) finds nothing to do either.
+    let other = one_shot(cfg, false).unwrap().run_once().await;
+    assert!(other.items.iter().all(|i| i.state == ItemState::InSync));
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 3);
+    // Someone already set the remote and the follower.
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    // And a pattern, paused, that the configuration wants active.
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_ccr/auto_follow/metrics",
+            Some(
+                json!({"remote_cluster": "leader", "leader_index_patterns": ["metrics-*"],
+                        "follow_index_pattern": "{{leader_index}}-copy"}),
+            ),
+        ),
+        "pattern",
+    );
+    must(
+        sim.cluster("follower")
+            .request("POST", "/_ccr/auto_follow/metrics/pause", None),
+        "pause",
+    );
+    reset(&sim);
+    let text = base_config(
+        &sim,
+        closed_port(),
+        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
+    );
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let report = r.run_once().await;
+    assert!(report.ok(), "{report:#?}");
+    assert_eq!(item(&report, "remote", "leader").state, ItemState::InSync);
+    assert_eq!(
+        item(&report, "follower", "logs-copy").state,
+        ItemState::InSync
+    );
+    assert_eq!(
+        item(&report, "auto_follow", "metrics").state,
+        ItemState::Changed
+    );
+    let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["resume_auto_follow"]);
+    assert_eq!(sim.cluster("follower").requests().mutating, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_plans_everything_and_sends_nothing() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 3);
+    reset(&sim);
+    let text = base_config(
+        &sim,
+        closed_port(),
+        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
+    );
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), true).unwrap();
+    let report = r.run_once().await;
+    assert!(report.dry_run);
+    for (kind, name) in [
+        ("remote", "leader"),
+        ("follower", "logs-copy"),
+        ("auto_follow", "metrics"),
+    ] {
+        assert_eq!(
+            item(&report, kind, name).state,
+            ItemState::Planned,
+            "{kind} {name}: {report:#?}"
+        );
+    }
+    assert!(report
+        .events
+        .iter()
+        .all(|e| e.dry_run && e.result.as_str() == "dry_run"));
+    assert_eq!(mutating(&sim), 0);
+    assert!(sim.cluster("follower").state()["remotes"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    sim.shutdown().await;
+}
+
+/// Runs one reconcile of `extra` (remotes included) and returns the report and the blocked gauge text.
+async fn blocked_run(sim: &Sim, extra: &str) -> (std::sync::Arc<ReconcileReport>, String) {
+    let text = base_config(sim, closed_port(), extra);
+    let metrics = ReconcileMetrics::new();
+    let registry = prometheus::Registry::new();
+    metrics.register(&registry).unwrap();
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
+        .unwrap()
+        .with_metrics(metrics);
+    let report = r.run_once().await;
+    let exposition = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    (report, exposition)
+}
+
+fn assert_blocked(
+    report: &ReconcileReport,
+    metrics: &str,
+    kind: &str,
+    name: &str,
+    reason: FailureReason,
+) {
+    let i = item(report, kind, name);
+    assert_eq!(i.state, ItemState::Blocked, "{kind} {name}: {i:#?}");
+    assert_eq!(i.reason, Some(reason), "{kind} {name}: {i:#?}");
+    let line = format!(
+        r#"ccr_sentinel_reconcile_blocked{{cluster="follower",kind="{kind}",name="{name}",reason="{}"}} 1"#,
+        reason.as_str()
+    );
+    assert!(metrics.contains(&line), "missing `{line}` in:\n{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deletes_off_on_a_6_8_leader_is_reported_and_backed_off() {
+    let sim = two_clusters("6.8.0", "6.8.0").await;
+    // 6.x: soft deletes are off unless set at creation.
+    sim.cluster("leader").create_index("logs", 1).unwrap();
+    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
+    let metrics = ReconcileMetrics::new();
+    let registry = prometheus::Registry::new();
+    metrics.register(&registry).unwrap();
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
+        .unwrap()
+        .with_metrics(metrics);
+    let report = r.run_once().await;
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    assert_blocked(
+        &report,
+        &text,
+        "follower",
+        "logs-copy",
+        FailureReason::SoftDeletesDisabled,
+    );
+    assert_eq!(item(&report, "remote", "leader").state, ItemState::Changed);
+    let follow = report.events.iter().find(|e| e.action == "follow").unwrap();
+    assert!(
+        follow.error.as_deref().unwrap().contains("soft deletes"),
+        "{follow:?}"
+    );
+    // A configuration problem: the next run does not send the follow again (no retry storm).
+    reset(&sim);
+    let again = r.run_once().await;
+    let i = item(&again, "follower", "logs-copy");
+    assert_eq!(
+        (i.state, i.reason),
+        (ItemState::Blocked, Some(FailureReason::SoftDeletesDisabled))
+    );
+    assert!(i.retry_after.is_some());
+    assert_eq!(sim.cluster("follower").requests().mutating, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn license_basic_on_the_follower_and_on_the_leader() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    sim.cluster("follower")
+        .set_license(License::basic())
+        .unwrap();
+    let (report, m) = blocked_run(&sim, &format!("{}{FOLLOWER}", remote(&sim))).await;
+    assert_blocked(&report, &m, "follower", "logs-copy", FailureReason::License);
+
+    sim.cluster("follower")
+        .set_license(License::trial())
+        .unwrap();
+    sim.cluster("leader").set_license(License::basic()).unwrap();
+    let (report, m) = blocked_run(&sim, &format!("{}{FOLLOWER}", remote(&sim))).await;
+    assert_blocked(
+        &report,
+        &m,
+        "follower",
+        "logs-copy",
+        FailureReason::RemoteLicense,
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insufficient_privileges_are_reported_as_unauthorized() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(
+            ClusterConfig::new("follower").security(Security::new().user(
+                "watcher",
+                "pw-watcher",
+                Role::Monitor,
+            )),
+        )
+        .start()
+        .await
+        .unwrap();
+    leader_index(&sim, "logs", 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "pw-watcher").unwrap();
+    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim))).replace(
+        &format!("url = \"{}\"", sim.url("follower")),
+        &format!(
+            "url = \"{}\"\nusername = \"watcher\"\npassword_file = \"{}\"",
+            sim.url("follower"),
+            dir.path().join("pw").display()
+        ),
+    );
+    let metrics = ReconcileMetrics::new();
+    let registry = prometheus::Registry::new();
+    metrics.register(&registry).unwrap();
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
+        .unwrap()
+        .with_metrics(metrics);
+    let report = r.run_once().await;
+    let m = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    // The remote cannot be set by a monitor-only user: 403 on PUT /_cluster/settings.
+    assert_blocked(&report, &m, "remote", "leader", FailureReason::Unauthorized);
+    let e = &report.events[0];
+    assert!(
+        e.error
+            .as_deref()
+            .unwrap()
+            .contains("is unauthorized for user [watcher]"),
+        "{e:?}"
+    );
+    assert!(!serde_json::to_string(&*report)
+        .unwrap()
+        .contains("pw-watcher"));
+    // With the remote set by an administrator, the follow itself gets the 403.
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let report = r.run_once().await;
+    let i = item(&report, "follower", "logs-copy");
+    assert_eq!(
+        (i.state, i.reason),
+        (ItemState::Blocked, Some(FailureReason::Unauthorized)),
+        "{i:#?}"
+    );
+    assert!(i.message.as_deref().unwrap().contains("put_follow"));
+    sim.shutdown().await;
+}
+
+/// `promtool check metrics` on an exposition, when promtool is installed.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed; skipping the lint");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("ccr-sentinel.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn cli(args: &[&str], config: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_dry_run_then_reconcile_then_nothing() {
+    let sim = two_clusters("7.17.0", "7.17.0").await;
+    leader_index(&sim, "logs", 10);
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let text = format!(
+        "{}\n[audit]\nfile = \"{}\"\n",
+        base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{FOLLOWER}{PATTERN}", remote(&sim))
+        ),
+        audit.display()
+    );
+    let config = write_config(dir.path(), &text);
+    reset(&sim);
+
+    let dry = tokio::task::spawn_blocking({
+        let c = config.clone();
+        move || cli(&["reconcile", "--once", "--dry-run"], &c)
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        out.contains("would: follow `leader:logs` as `logs-copy` on `follower`"),
+        "{out}"
+    );
+    assert!(out.contains("planned"), "{out}");
+    assert_eq!(mutating(&sim), 0);
+
+    let real = tokio::task::spawn_blocking({
+        let c = config.clone();
+        move || cli(&["reconcile", "--once"], &c)
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&real.stdout);
+    assert!(
+        real.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    assert!(out.contains("3 changed"), "{out}");
+    assert_eq!(
+        sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
+        "active"
+    );
+
+    reset(&sim);
+    let again = tokio::task::spawn_blocking({
+        let c = config.clone();
+        move || cli(&["reconcile", "--once", "--format", "json"], &c)
+    })
+    .await
+    .unwrap();
+    assert!(again.status.success());
+    let v: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "in_sync"),
+        "{v}"
+    );
+    assert_eq!(mutating(&sim), 0);
+
+    // The audit file has one JSON line per action: 3 dry-run events, then the 3 real ones.
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let results: Vec<&str> = lines
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["dry_run", "dry_run", "dry_run", "success", "success", "success"]
+    );
+    assert_eq!(lines[4]["follower_index"], "logs-copy");
+    assert_eq!(
+        lines[4]["why"],
+        "follower index `logs-copy` does not exist on `follower`"
+    );
+
+    // Without --once: usage error.
+    let usage = cli(&["reconcile"], &config);
+    assert_eq!(usage.status.code(), Some(2));
+    sim.shutdown().await;
+}
+
+/// The daemon as a process: blocked items show their reason in /status, /metrics and the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_each_blocked_reason_in_status_metrics_and_logs() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 2);
+    // A regular index holding the name of a configured follower.
+    sim.cluster("follower").create_index("taken", 1).unwrap();
+    let port = closed_port();
+    let extra = format!(
+        r#"{remote}
+[[remotes]]
+cluster = "follower"
+alias = "nowhere"
+leader = "leader"
+manage = false
+[[remotes]]
+cluster = "follower"
+alias = "dead"
+leader = "leader"
+seeds = ["127.0.0.1:{dead}"]
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "no-such-leader"
+follower_index = "missing-copy"
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "taken"
+[[followers]]
+cluster = "follower"
+remote = "nowhere"
+leader_index = "logs"
+follower_index = "via-unknown"
+[[followers]]
+cluster = "follower"
+remote = "dead"
+leader_index = "logs"
+follower_index = "via-dead"
+"#,
+        remote = remote(&sim),
+        dead = closed_port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &base_config(&sim, port, &extra));
+    let child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status: Value = loop {
+        assert!(Instant::now() < deadline, "no reconcile section in /status");
+        if let Ok(r) = http.get(format!("{base}/status")).send().await {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if v.get("reconcile").is_some() && v.get("preflight").is_some() {
+                break v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+
+    let blocked = status["reconcile"]["blocked"].as_array().unwrap();
+    let reason_of = |kind: &str, name: &str| -> String {
+        blocked
+            .iter()
+            .find(|b| b["kind"] == kind && b["name"] == name)
+            .map(|b| b["reason"].as_str().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("{kind} {name} not blocked in {status:#}"))
+    };
+    let expected = [
+        ("follower", "missing-copy", "leader_missing"),
+        ("follower", "taken", "name_conflict"),
+        ("follower", "via-unknown", "remote_unknown"),
+        ("follower", "via-dead", "remote_not_connected"),
+        ("remote", "nowhere", "remote_unknown"),
+        ("remote", "dead", "remote_not_connected"),
+    ];
+    for (kind, name, reason) in expected {
+        assert_eq!(reason_of(kind, name), reason, "{kind} {name}");
+        let line = format!(
+            r#"ccr_sentinel_reconcile_blocked{{cluster="follower",kind="{kind}",name="{name}",reason="{reason}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "missing `{line}`:\n{metrics}");
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("reconcile blocked") && l.contains(name) && l.contains(reason)),
+            "no log line for {name} {reason}:\n{logs}"
+        );
+    }
+    assert_eq!(blocked.len(), expected.len(), "{status:#}");
+    // The healthy follower was created; the conflicting index is untouched (never deleted or overwritten).
+    let state = sim.cluster("follower").state();
+    assert_eq!(state["followers"]["logs-copy"]["status"], "active");
+    assert_eq!(state["indices"]["taken"]["follower"], false);
+    assert!(
+        metrics.contains(
+            r#"ccr_sentinel_reconcile_actions_total{action="follow",result="success"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ccr_sentinel_preflight_problems{check="follower_index"} 1"#),
+        "{metrics}"
+    );
+    promtool_check(&metrics);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed() {
+    let sim = two_clusters("7.17.0", "7.17.0").await;
+    leader_index(&sim, "logs", 3);
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    let follower = format!(
+        "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = \"60s\" }}\n"
+    );
+    let text = base_config(&sim, closed_port(), &format!("{}{follower}", remote(&sim)));
+    reset(&sim);
+    let (report, m) = blocked_run(&sim, &format!("{}{follower}", remote(&sim))).await;
+    assert_blocked(
+        &report,
+        &m,
+        "follower",
+        "logs-copy",
+        FailureReason::ParameterDrift,
+    );
+    let msg = item(&report, "follower", "logs-copy")
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        msg.contains("max_read_request_operation_count is 5120, configured 1000"),
+        "{msg}"
+    );
+    assert!(!msg.contains("read_poll_timeout"), "1m equals 60s: {msg}");
+    assert_eq!(mutating(&sim), 0, "drift is only reported");
+
+    let allowed = text.replace(
+        "[reconcile]\n",
+        "[reconcile]\napply_parameter_changes = true\n",
+    );
+    let r = one_shot(
+        ccr_sentinel::config::from_toml_str(&allowed).unwrap(),
+        false,
+    )
+    .unwrap();
+    let report = r.run_once().await;
+    assert!(report.ok(), "{report:#?}");
+    let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["pause_follow", "resume_follow"]);
+    let info = must(
+        sim.cluster("follower")
+            .request("GET", "/logs-copy/_ccr/info", None),
+        "info",
+    );
+    let f = &info["follower_indices"][0];
+    assert_eq!(f["status"], "active");
+    assert_eq!(
+        f["parameters"]["max_read_request_operation_count"], 1000,
+        "{info}"
+    );
+    reset(&sim);
+    let again = r.run_once().await;
+    assert!(
+        again.items.iter().all(|i| i.state == ItemState::InSync),
+        "{again:#?}"
+    );
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
+
+/// The executor shared with policy: work someone else already did is `already_done`, found by re-reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_reports_work_already_done_as_success() {
+    use ccr_sentinel::act::{Action, ActionResult, Executor};
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 3);
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim.cluster("follower").create_index("plain", 1).unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&base_config(&sim, closed_port(), "")).unwrap();
+    let clients = ccr_sentinel::preflight::clients(&cfg).unwrap();
+    let exec = Executor::new(clients);
+    let cases: Vec<(Action, ActionResult)> = vec![
+        // The follower already exists and follows the right leader.
+        (
+            Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Resume of an active follower.
+        (
+            Action::ResumeFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+                parameters: Default::default(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        (
+            Action::PauseFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+            },
+            ActionResult::Success,
+        ),
+        // Pause of a paused follower.
+        (
+            Action::PauseFollow {
+                cluster: "follower".into(),
+                follower_index: "logs-copy".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Unfollow of an index that is not a follower.
+        (
+            Action::Unfollow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // Deleting a pattern that does not exist.
+        (
+            Action::DeleteAutoFollow {
+                cluster: "follower".into(),
+                name: "nope".into(),
+            },
+            ActionResult::AlreadyDone,
+        ),
+        // A follow onto a regular index is a real conflict.
+        (
+            Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            ActionResult::Failed,
+        ),
+    ];
+    for (a, want) in cases {
+        let e = exec.execute(&a, "test", "table").await;
+        assert_eq!(e.result, want, "{} {:?}: {e:?}", a.name(), a.target());
+    }
+    let conflict = exec
+        .execute(
+            &Action::Follow {
+                cluster: "follower".into(),
+                follower_index: "plain".into(),
+                remote_cluster: "leader".into(),
+                leader_index: "logs".into(),
+                settings: Default::default(),
+                parameters: Default::default(),
+            },
+            "test",
+            "again",
+        )
+        .await;
+    assert_eq!(conflict.reason, Some(FailureReason::NameConflict));
+    // The regular index is untouched.
+    assert_eq!(
+        sim.cluster("follower").state()["indices"]["plain"]["follower"],
+        false
+    );
+    sim.shutdown().await;
+}
+
+/// The daemon as a process against six simulated clusters: the license, remote license, soft-deletes and
+/// privilege failures of the follow requests each show their own reason in /status, /metrics and the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_follow_request_failures_with_their_reasons() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("basicleader").license(License::basic()))
+        .cluster(ClusterConfig::new("old").version("6.8.0"))
+        .cluster(ClusterConfig::new("oldfollower").version("6.8.0"))
+        .cluster(ClusterConfig::new("basicfollower").license(License::basic()))
+        .cluster(ClusterConfig::new("secure").security(Security::new().user(
+            "watcher",
+            "pw-watcher",
+            Role::Monitor,
+        )))
+        .start()
+        .await
+        .unwrap();
+    for c in ["leader", "basicleader"] {
+        must(
+            sim.cluster(c).request(
+                "PUT",
+                "/logs",
+                Some(json!({"settings": {"index.number_of_shards": 1}})),
+            ),
+            "leader index",
+        );
+    }
+    // 6.8: created without soft deletes.
+    sim.cluster("old").create_index("nosoft", 1).unwrap();
+    // The secure cluster's remote is set by an administrator; the daemon's user can only read.
+    must(
+        sim.cluster("secure").request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
+        ),
+        "remote",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "pw-watcher").unwrap();
+    let port = closed_port();
+    let mut text = format!(
+        r#"
+[http]
+listen = "127.0.0.1:{port}"
+[schedule]
+reconcile = "0 0 0 1 1 *"
+[reconcile]
+connect_timeout = "1s"
+[clusters.secure]
+url = "{secure}"
+username = "watcher"
+password_file = "{pw}"
+"#,
+        secure = sim.url("secure"),
+        pw = dir.path().join("pw").display()
+    );
+    for c in [
+        "leader",
+        "basicleader",
+        "old",
+        "oldfollower",
+        "basicfollower",
+    ] {
+        text.push_str(&format!("[clusters.{c}]\nurl = \"{}\"\n", sim.url(c)));
+    }
+    for (cluster, alias, index, follower) in [
+        ("oldfollower", "old", "nosoft", "from-old"),
+        ("basicfollower", "leader", "logs", "lic-copy"),
+        ("leader", "basicleader", "logs", "from-basic"),
+        ("secure", "leader", "logs", "sec-copy"),
+    ] {
+        text.push_str(&format!(
+            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n\
+             [[followers]]\ncluster = \"{cluster}\"\nremote = \"{alias}\"\nleader_index = \"{index}\"\nfollower_index = \"{follower}\"\n",
+            seeds = sim.transport_address(alias)
+        ));
+    }
+    let config = write_config(dir.path(), &text);
+    let child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status: Value = loop {
+        assert!(Instant::now() < deadline, "no reconcile section in /status");
+        if let Ok(r) = http.get(format!("{base}/status")).send().await {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if v.get("reconcile").is_some() {
+                break v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(!logs.contains("pw-watcher") && !status.to_string().contains("pw-watcher"));
+
+    let blocked = status["reconcile"]["blocked"].as_array().unwrap();
+    for (cluster, name, reason) in [
+        ("oldfollower", "from-old", "soft_deletes_disabled"),
+        ("basicfollower", "lic-copy", "license"),
+        ("leader", "from-basic", "remote_license"),
+        ("secure", "sec-copy", "unauthorized"),
+    ] {
+        let b = blocked
+            .iter()
+            .find(|b| b["cluster"] == cluster && b["name"] == name)
+            .unwrap_or_else(|| panic!("{cluster}/{name} not blocked: {status:#}"));
+        assert_eq!(b["reason"], reason, "{b}");
+        assert!(
+            b["retry_after"].is_string(),
+            "a failed request is backed off: {b}"
+        );
+        let line = format!(
+            r#"ccr_sentinel_reconcile_blocked{{cluster="{cluster}",kind="follower",name="{name}",reason="{reason}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "missing `{line}`:\n{metrics}");
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("reconcile blocked") && l.contains(name) && l.contains(reason)),
+            "no blocked log line for {name}:\n{logs}"
+        );
+        // The audit log line of the failed follow names the reason too.
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("action failed") && l.contains(name) && l.contains(reason)),
+            "no audit line for {name}:\n{logs}"
+        );
+    }
+    assert!(
+        metrics
+            .contains(r#"ccr_sentinel_reconcile_actions_total{action="follow",result="failed"} 4"#),
+        "{metrics}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stops_before_the_next_item_at_shutdown() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    reset(&sim);
+    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
+    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let report = r.run_until(&cancel).await;
+    assert!(
+        report.items.is_empty() && report.events.is_empty(),
+        "{report:#?}"
+    );
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_switches_between_proxy_and_sniff_mode() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 1);
+    let proxy = format!(
+        "[[remotes]]\ncluster = \"follower\"\nalias = \"leader\"\nleader = \"leader\"\nmode = \"proxy\"\nproxy_address = \"{}\"\nskip_unavailable = true\n",
+        sim.transport_address("leader")
+    );
+    for (extra, mode) in [
+        (proxy.as_str(), "proxy"),
+        (remote(&sim).as_str(), "sniff"),
+        (proxy.as_str(), "proxy"),
+    ] {
+        let text = base_config(&sim, closed_port(), &format!("{extra}{FOLLOWER}"));
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let report = r.run_once().await;
+        assert!(report.ok(), "{mode}: {report:#?}");
+        let info = must(
+            sim.cluster("follower")
+                .request("GET", "/_remote/info", None),
+            "remote info",
+        );
+        assert_eq!(info["leader"]["mode"], mode, "{info}");
+        assert_eq!(info["leader"]["connected"], true, "{info}");
+        // And the next run is a no-op.
+        reset(&sim);
+        let again = r.run_once().await;
+        assert!(
+            again.items.iter().all(|i| i.state == ItemState::InSync),
+            "{mode}: {again:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{mode}");
+    }
+    sim.shutdown().await;
+}
+
+/// The same desired state from empty clusters on every major line, and nothing sent by the second run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_matrix_from_empty_to_desired_and_idle() {
+    let pattern = PATTERN.replace("active = true\n", "");
+    for version in ["6.8.0", "7.10.2", "7.17.0", "8.15.0", "9.1.0"] {
+        let sim = two_clusters(version, version).await;
+        leader_index(&sim, "logs", 7);
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{FOLLOWER}{pattern}", remote(&sim)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let first = r.run_once().await;
+        assert!(first.ok(), "{version}: {first:#?}");
+        assert_eq!(first.events.len(), 3, "{version}: {first:#?}");
+        poll_until("the follower to catch up", Duration::from_secs(10), || {
+            sim.cluster("follower").doc_count("logs-copy") == Some(7)
+        });
+        reset(&sim);
+        let second = r.run_once().await;
+        assert!(
+            second.items.iter().all(|i| i.state == ItemState::InSync),
+            "{version}: {second:#?}"
+        );
+        assert_eq!(mutating(&sim), 0, "{version}");
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when_different() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    let pattern = |patterns: &str| {
+        format!(
+            "{PATTERN}settings = {{ \"index.number_of_replicas\" = 0 }}\nparameters = {{ max_read_request_operation_count = 100, read_poll_timeout = \"30s\" }}\n"
+        )
+        .replace("[\"metrics-*\"]", patterns)
+    };
+    for (patterns, expect_actions) in [
+        ("[\"metrics-*\"]", vec!["put_remote", "put_auto_follow"]),
+        ("[\"metrics-*\"]", vec![]),
+        ("[\"metrics-*\", \"traces-*\"]", vec!["put_auto_follow"]),
+        ("[\"traces-*\", \"metrics-*\"]", vec![]),
+    ] {
+        let text = base_config(
+            &sim,
+            closed_port(),
+            &format!("{}{}", remote(&sim), pattern(patterns)),
+        );
+        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        reset(&sim);
+        let report = r.run_once().await;
+        assert!(report.ok(), "{patterns}: {report:#?}");
+        let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
+        assert_eq!(actions, expect_actions, "{patterns}: {report:#?}");
+        assert_eq!(mutating(&sim), expect_actions.len() as u64, "{patterns}");
+    }
+    let got = must(
+        sim.cluster("follower")
+            .request("GET", "/_ccr/auto_follow/metrics", None),
+        "get",
+    );
+    let p = &got["patterns"][0]["pattern"];
+    assert_eq!(
+        p["leader_index_patterns"],
+        json!(["metrics-*", "traces-*"]),
+        "{got}"
+    );
+    assert_eq!(p["max_read_request_operation_count"], 100, "{got}");
+    sim.shutdown().await;
+}
+
+/// Two reconcilers (two hosts) racing on fresh clusters: both succeed, the loser finds the follower already there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reconcilers_at_once_do_not_conflict() {
+    let sim = two_clusters("8.15.0", "8.15.0").await;
+    leader_index(&sim, "logs", 5);
+    let text = base_config(
+        &sim,
+        closed_port(),
+        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
+    );
+    let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
+    let (a, b) = (
+        one_shot(cfg.clone(), false).unwrap(),
+        one_shot(cfg, false).unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    assert!(ra.ok(), "{ra:#?}");
+    assert!(rb.ok(), "{rb:#?}");
+    let follows: Vec<&str> = ra
+        .events
+        .iter()
+        .chain(rb.events.iter())
+        .filter(|e| e.action == "follow")
+        .map(|e| e.result.as_str())
+        .collect();
+    assert_eq!(
+        follows.iter().filter(|r| **r == "success").count(),
+        1,
+        "exactly one follow created the follower: {follows:?}"
+    );
+    assert!(
+        follows
+            .iter()
+            .all(|r| *r == "success" || *r == "already_done"),
+        "{follows:?}"
+    );
+    assert_eq!(
+        sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
+        "active"
+    );
+    reset(&sim);
+    let again = a.run_once().await;
+    assert!(again.items.iter().all(|i| i.state == ItemState::InSync));
+    assert_eq!(mutating(&sim), 0);
+    sim.shutdown().await;
+}
