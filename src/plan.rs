@@ -6,6 +6,8 @@
 //!   `skip_unavailable`), and never when `manage = false` (or a sniff remote without seeds);
 //! - a follower is created only when its name is free and its remote is connected; a name taken by a regular
 //!   index, or by a follower of another leader, is a conflict, reported, never fixed (nothing is deleted);
+//!   except that a regular index under the name of a follower with `promote = true` is that follower promoted
+//!   (the end state of a migration), in sync;
 //! - follow-parameter differences are drift: fixed by pause + resume only with `apply_parameter_changes`;
 //! - auto-follow patterns are created or overwritten when different, then paused or resumed to match `active`;
 //! - a paused follower is left alone (pausing is the policy's and the operator's business).
@@ -538,6 +540,16 @@ fn plan_follower(
             why: what,
         };
     }
+    if indices.contains_key(&f.follower_index) && f.promote {
+        // With `promote = true` the follower is meant to become a regular index (a migration): once promoted,
+        // that is the desired end state, not a conflict.
+        return Decision::InSync {
+            note: Some(format!(
+                "promoted: `{}` is a regular index now (`promote = true`); remove it from [[followers]] when the migration is done",
+                f.follower_index
+            )),
+        };
+    }
     if indices.contains_key(&f.follower_index) {
         return Decision::Blocked {
             reason: FailureReason::NameConflict,
@@ -965,6 +977,53 @@ follower_index = "logs-copy"
                 want,
                 "{what}"
             );
+        }
+    }
+
+    #[test]
+    fn a_promoted_follower_is_in_sync_only_with_promote_true() {
+        let seeds = ["127.0.0.1:9300"];
+        let regular = obs(
+            vec![("leader", remote(true, &seeds))],
+            vec![],
+            &["logs-copy"],
+        );
+        let following = obs(
+            vec![("leader", remote(true, &seeds))],
+            vec![info("logs-copy", "leader", "logs", FollowerStatus::Active)],
+            &[],
+        );
+        let promoting = cfg(&format!("{FOLLOWER}promote = true\n"));
+        let plain = cfg(FOLLOWER);
+        let table: Vec<(&str, &Config, &Observation, &str)> = vec![
+            (
+                "promote = true, now a regular index: promoted",
+                &promoting,
+                &regular,
+                "in_sync",
+            ),
+            (
+                "promote = true, still following",
+                &promoting,
+                &following,
+                "in_sync",
+            ),
+            (
+                "promote = false, a regular index: conflict",
+                &plain,
+                &regular,
+                "blocked:name_conflict",
+            ),
+        ];
+        for (what, c, o, want) in table {
+            let items = plan(c, o, PlanOptions::default());
+            let d = decision(&items, ItemKind::Follower, "logs-copy");
+            assert_eq!(label(d), want, "{what}");
+        }
+        let items = plan(&promoting, &regular, PlanOptions::default());
+        match decision(&items, ItemKind::Follower, "logs-copy") {
+            Decision::InSync { note: Some(n) } => assert!(n.starts_with("promoted"), "{n}"),
+            d => panic!("promoted follower: {d:?}"),
         }
     }
 
