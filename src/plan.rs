@@ -9,7 +9,8 @@
 //!   except that a regular index under the name of a follower with `promote = true` is that follower promoted
 //!   (the end state of a migration), in sync;
 //! - follow-parameter differences are drift: fixed by pause + resume only with `apply_parameter_changes`;
-//! - auto-follow patterns are created or overwritten when different, then paused or resumed to match `active`;
+//! - auto-follow patterns are created or overwritten when different, then paused or resumed to match `active`,
+//!   except that a pattern a maintenance window holds paused stays paused;
 //! - a paused follower is left alone (pausing is the policy's and the operator's business).
 //!
 //! Everything in sync plans no action, which is what makes a second run send nothing.
@@ -54,6 +55,9 @@ pub struct Observation {
     /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
     /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
     pub paused_by_reconcile: BTreeSet<(String, String)>,
+    /// Auto-follow patterns (cluster, name) a policy maintenance window holds paused: reconcile keeps them paused
+    /// (the policy resumes them when the window ends), even with `active = true`.
+    pub held_paused_patterns: BTreeSet<(String, String)>,
 }
 
 /// The kind of a planned item: the `kind` label.
@@ -194,7 +198,10 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
     }
     for a in &cfg.auto_follow {
         let o = obs.clusters.get(&a.cluster);
-        let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote));
+        let held = obs
+            .held_paused_patterns
+            .contains(&(a.cluster.clone(), a.name.clone()));
+        let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote), held);
         items.push(PlannedItem {
             key: ItemKey {
                 cluster: a.cluster.clone(),
@@ -717,7 +724,10 @@ fn plan_auto_follow(
     a: &AutoFollowSettings,
     o: Option<&ClusterObservation>,
     remote: RemoteState,
+    held: bool,
 ) -> Decision {
+    // A pattern a maintenance window holds paused stays paused whatever `active` says.
+    let want_active = if held { Some(false) } else { a.active };
     let Some(o) = o else {
         return Decision::Blocked {
             reason: FailureReason::Unavailable,
@@ -757,7 +767,13 @@ fn plan_auto_follow(
         Some(p) => {
             let d = auto_follow_differences(a, p);
             if d.is_empty() {
-                return match (a.active, p.active) {
+                return match (want_active, p.active) {
+                    (Some(false), Some(false)) if held => Decision::InSync {
+                        note: Some(
+                            "paused by a maintenance window; the policy resumes it when the window ends"
+                                .into(),
+                        ),
+                    },
                     (Some(want), Some(have)) if want != have => Decision::Act {
                         actions: vec![activation(a, want)],
                         why: format!(
@@ -787,7 +803,7 @@ fn plan_auto_follow(
         body: auto_follow_body(a),
     }];
     // A put leaves a new pattern active; keep an existing pattern's pause, or apply the configured state.
-    let after_put = a.active.or(observed.and_then(|p| p.active));
+    let after_put = want_active.or(observed.and_then(|p| p.active));
     if after_put == Some(false) {
         actions.push(activation(a, false));
     }
@@ -889,6 +905,7 @@ follower_index = "logs-copy"
                 BTreeMap::from([("logs".to_string(), true)]),
             )]),
             paused_by_reconcile: BTreeSet::new(),
+            held_paused_patterns: BTreeSet::new(),
         }
     }
 
@@ -1272,6 +1289,13 @@ follow_index_pattern = "{{leader_index}}-copy"
         o
     }
 
+    /// `o` with the pattern `logs` on `follower` held paused by a maintenance window.
+    fn held(mut o: Observation) -> Observation {
+        o.held_paused_patterns
+            .insert(("follower".into(), "logs".into()));
+        o
+    }
+
     fn pattern(active: Option<bool>, patterns: &[&str]) -> AutoFollowPattern {
         AutoFollowPattern {
             active,
@@ -1324,6 +1348,33 @@ follow_index_pattern = "{{leader_index}}-copy"
                 &active_cfg,
                 with_pattern(connected(), Some(pattern(Some(false), &["logs-*"]))),
                 "resume_auto_follow",
+            ),
+            (
+                "paused by a maintenance window, wanted active: left paused",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(false), &["logs-*"])),
+                )),
+                "in_sync",
+            ),
+            (
+                "held by a window but resumed by someone, wanted active: paused again",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(true), &["logs-*"])),
+                )),
+                "pause_auto_follow",
+            ),
+            (
+                "held by a window, different: overwritten and kept paused",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(false), &["other-*"])),
+                )),
+                "put_auto_follow+pause_auto_follow",
             ),
             (
                 "active, wanted paused",
