@@ -73,7 +73,7 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
-    /// Start an embedded simulated leader and follower with replication running, and watch them.
+    /// Start an embedded simulated leader and follower: the daemon sets up replication (reconcile) and watches it, with scripted faults.
     Demo(crate::demo::DemoArgs),
     /// Bring remotes, followers and auto-follow patterns to the configured state once. Exits 1 when an item
     /// stays blocked (its reason is printed).

@@ -1,14 +1,15 @@
 //! `ccr-sentinel demo`: the daemon against an embedded simulated leader and follower (ccr-sim).
 //!
-//! The simulator is set up through its Elasticsearch REST API, exactly as an operator would set up real
-//! clusters (remote connection, leader indices, followers, an auto-follow pattern); data flows through the
-//! simulator's write generator. Scripted events use the simulator's control API (`/_sim/...`).
+//! The demo only plays the leader side: it creates the leader indices and keeps writes flowing (through the
+//! simulator's control API, [`ccr_sim::ClusterHandle`]). Everything on the follower cluster (the remote
+//! connection, the followers, the auto-follow pattern) is created by the daemon's own reconcile at start-up,
+//! exactly as with `ccr-sentinel run` against real clusters; the scripted events then show the daemon reacting
+//! (the `recover_fatal` and `pause_on_remote_outage` policies, the lag verdict).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use anyhow::Context;
 
 use crate::daemon::{shutdown_signal, Daemon};
 
@@ -29,42 +30,75 @@ pub struct DemoArgs {
     pub event_interval: u64,
 }
 
-/// A tiny REST helper for the setup; errors name the request.
-struct Rest {
-    http: reqwest::Client,
-}
-
-impl Rest {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method.clone(), url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}"))?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!("{method} {url}: HTTP {status}: {text}");
-        }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-    async fn put(&self, url: &str, body: Value) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::PUT, url, Some(body)).await
-    }
-    async fn post(&self, url: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::POST, url, body).await
-    }
-}
-
+/// Leader indices the demo creates, each with a configured follower `<index>-copy`.
 const LEADER_INDICES: [&str; 2] = ["orders", "clicks"];
+/// A leader index matching the auto-follow pattern `logs`; created once the pattern exists, since an
+/// auto-follow pattern only follows leader indices created after it.
+const AUTO_FOLLOWED: &str = "logs-demo";
+/// How long the demo waits for reconcile to create the auto-follow pattern before giving up on `logs-demo`.
+const PATTERN_WAIT: Duration = Duration::from_secs(120);
+
+/// The daemon's configuration: what an operator would write for these two clusters.
+fn config_toml(
+    listen: SocketAddr,
+    leader: &str,
+    follower: &str,
+    seeds: &str,
+    audit: &str,
+) -> String {
+    format!(
+        r#"
+[http]
+listen = "{listen}"
+[schedule]
+poll = "*/5 * * * * *"
+doc_counts = "*/10 * * * * *"
+[clusters.leader]
+url = "{leader}"
+timeout = "3s"
+[clusters.follower]
+url = "{follower}"
+timeout = "3s"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{seeds}"]
+# Small read batches (at most ~2000 operations/s in the simulator) so a burst of writes shows as lag.
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "orders"
+follower_index = "orders-copy"
+parameters = {{ max_read_request_operation_count = 100, max_outstanding_read_requests = 1 }}
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "clicks"
+follower_index = "clicks-copy"
+parameters = {{ max_read_request_operation_count = 100, max_outstanding_read_requests = 1 }}
+[[auto_follow]]
+cluster = "follower"
+name = "logs"
+remote = "leader"
+leader_index_patterns = ["logs-*"]
+follow_index_pattern = "{{{{leader_index}}}}-copy"
+[reconcile]
+connect_timeout = "5s"
+[audit]
+file = "{audit}"
+[policy]
+recover_fatal = true
+backoff_initial = "5s"
+pause_on_remote_outage = true
+remote_outage_after = "20s"
+remote_recovered_after = "10s"
+[health]
+max_lag_operations = 200
+max_time_since_last_read = "30s"
+"#
+    )
+}
 
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -84,93 +118,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .start()
         .await
         .context("starting the simulated clusters")?;
-    let leader = sim.url("leader");
-    let follower = sim.url("follower");
-    let rest = Rest {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?,
-    };
+    let (leader, follower) = (sim.cluster("leader"), sim.cluster("follower"));
+    let (leader_url, follower_url) = (leader.url(), follower.url());
 
-    // The remote connection, leader indices with data flowing, followers, and an auto-follow pattern.
-    rest.put(
-        &format!("{follower}/_cluster/settings"),
-        json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}}),
-    )
-    .await?;
+    // The leader side only: indices with data flowing. The follower cluster starts empty.
     for index in LEADER_INDICES {
-        rest.put(&format!("{leader}/{index}"), json!({})).await?;
-        rest.post(
-            &format!("{leader}/_sim/writes/{index}"),
-            Some(json!({"docs_per_second": 20})),
-        )
-        .await?;
+        leader
+            .create_index(index, 1)
+            .with_context(|| format!("creating leader index {index}"))?;
+        leader
+            .set_writes(index, 20.0)
+            .with_context(|| format!("starting writes into {index}"))?;
     }
-    for index in LEADER_INDICES {
-        // Small read batches (at most ~2000 operations/s in the simulator) so a burst of writes shows as lag.
-        rest.put(
-            &format!("{follower}/{index}-copy/_ccr/follow?wait_for_active_shards=1"),
-            json!({"remote_cluster": "leader", "leader_index": index,
-                   "max_read_request_operation_count": 100, "max_outstanding_read_requests": 1}),
-        )
-        .await?;
-    }
-    rest.put(
-        &format!("{follower}/_ccr/auto_follow/logs"),
-        json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
-               "follow_index_pattern": "{{leader_index}}-copy"}),
-    )
-    .await?;
-    rest.put(&format!("{leader}/logs-demo"), json!({})).await?;
-    rest.post(
-        &format!("{leader}/_sim/writes/logs-demo"),
-        Some(json!({"docs_per_second": 5})),
-    )
-    .await?;
 
-    let cfg = crate::config::from_toml_str(&format!(
-        r#"
-[http]
-listen = "{listen}"
-[schedule]
-poll = "*/5 * * * * *"
-doc_counts = "*/10 * * * * *"
-[clusters.leader]
-url = "{leader}"
-timeout = "3s"
-[clusters.follower]
-url = "{follower}"
-timeout = "3s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "orders"
-follower_index = "orders-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "clicks"
-follower_index = "clicks-copy"
-[[auto_follow]]
-cluster = "follower"
-name = "logs"
-remote = "leader"
-leader_index_patterns = ["logs-*"]
-follow_index_pattern = "{{{{leader_index}}}}-copy"
-[health]
-max_lag_operations = 200
-max_time_since_last_read = "30s"
-"#,
-        listen = args.listen,
-        seeds = sim.transport_address("leader"),
+    let audit_dir = tempfile::Builder::new()
+        .prefix("ccr-sentinel-demo-")
+        .tempdir()
+        .context("creating a temp dir for the audit file")?;
+    let audit = audit_dir.path().join("audit.jsonl");
+    let cfg = crate::config::from_toml_str(&config_toml(
+        args.listen,
+        &leader_url,
+        &follower_url,
+        &leader.transport_address(),
+        &audit.display().to_string(),
     ))
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let daemon = Daemon::new(cfg)?;
+    let mut daemon = Daemon::new(cfg)?;
+    crate::reconcile::install(&mut daemon)?;
     let listener = daemon.bind().await?;
     let base = format!("http://{}", listener.local_addr()?);
 
@@ -178,9 +153,18 @@ max_time_since_last_read = "30s"
     println!("  metrics:            {base}/metrics");
     println!("  status:             {base}/status");
     println!("  health / ready:     {base}/health  {base}/ready");
-    println!("  leader (simulated):   {leader}   control: {leader}/_sim/state");
-    println!("  follower (simulated): {follower}   control: {follower}/_sim/state");
-    println!("  followers: orders-copy, clicks-copy (configured), logs-demo-copy (auto-follow)");
+    println!("  leader (simulated):   {leader_url}   control: {leader_url}/_sim/state");
+    println!("  follower (simulated): {follower_url}   control: {follower_url}/_sim/state");
+    println!("  audit trail:        {}", audit.display());
+    println!(
+        "  leader indices: orders, clicks (20 docs/s each); the follower cluster starts empty"
+    );
+    println!(
+        "  reconcile (at start-up) creates: remote `leader`, followers orders-copy, clicks-copy, auto-follow \
+         pattern `logs` (then logs-demo appears on the leader and is followed as logs-demo-copy)"
+    );
+    println!("  watch: ccr_sentinel_reconcile_actions_total, ccr_sentinel_follower_state, ccr_sentinel_actions_total,");
+    println!("         /status (sections reconcile, policy), the audit trail");
     if args.no_events {
         println!("  scripted events: off");
     } else {
@@ -197,12 +181,15 @@ max_time_since_last_read = "30s"
         let cancel = daemon.cancel.clone();
         let no_events = args.no_events;
         tokio::spawn(async move {
-            if no_events {
-                return;
-            }
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                r = scripted_events(&rest, &leader, &follower, interval) => {
+                r = async {
+                    auto_followed_index(&leader, &follower).await?;
+                    if no_events {
+                        return Ok(());
+                    }
+                    scripted_events(&leader, &follower, interval).await
+                } => {
                     if let Err(e) = r {
                         eprintln!("scripted events stopped: {e:#}");
                     }
@@ -213,6 +200,7 @@ max_time_since_last_read = "30s"
     let result = daemon.run(listener, shutdown_signal()).await;
     events.abort();
     sim.shutdown().await;
+    drop(audit_dir);
     result
 }
 
@@ -220,55 +208,69 @@ fn say(what: &str) {
     println!("[{}] {what}", chrono::Utc::now().format("%H:%M:%S"));
 }
 
-/// Every `interval`: a remote outage, a fatal shard error, a burst of writes; each undone halfway.
+/// Waits for reconcile to create the auto-follow pattern `logs`, then creates `logs-demo` on the leader.
+async fn auto_followed_index(
+    leader: &ccr_sim::ClusterHandle,
+    follower: &ccr_sim::ClusterHandle,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + PATTERN_WAIT;
+    while follower.request("GET", "/_ccr/auto_follow/logs", None).0 != 200 {
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "reconcile did not create the auto-follow pattern `logs` within {}s (see /status, section reconcile)",
+                PATTERN_WAIT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    say("reconcile created remote `leader`, followers orders-copy and clicks-copy, auto-follow pattern `logs`");
+    // Midway between two polls (`*/5` seconds): a poll reads the leader's indices and the follower's followers
+    // concurrently, and one that caught the new follower but not yet its leader index would report it
+    // leader_missing until the next poll.
+    let into_cycle = chrono::Utc::now().timestamp_millis().rem_euclid(5_000);
+    let wait = (7_500 - into_cycle) % 5_000;
+    tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+    leader.create_index(AUTO_FOLLOWED, 1)?;
+    leader.set_writes(AUTO_FOLLOWED, 5.0)?;
+    say("new leader index logs-demo (5 docs/s): the pattern follows it as logs-demo-copy");
+    Ok(())
+}
+
+/// Every `interval`: a remote outage, a fatal shard error, a burst of writes. The outage and the burst are
+/// undone by the script; the fatal error is left to the daemon's `recover_fatal` policy.
 async fn scripted_events(
-    rest: &Rest,
-    leader: &str,
-    follower: &str,
+    leader: &ccr_sim::ClusterHandle,
+    follower: &ccr_sim::ClusterHandle,
     interval: Duration,
 ) -> anyhow::Result<()> {
+    // Longer than `remote_outage_after` (20s) plus two polls (the outage is seen, and acted on, at a poll), so
+    // the pause_on_remote_outage policy acts.
+    let outage = (interval * 2 / 3).max(Duration::from_secs(40));
     let half = interval / 2;
     loop {
         tokio::time::sleep(interval).await;
-        say("event: the follower loses its connection to the leader (watch remote_disconnected)");
-        rest.post(&format!("{follower}/_sim/remote/leader/disconnect"), None)
-            .await?;
-        tokio::time::sleep(half).await;
-        rest.post(&format!("{follower}/_sim/remote/leader/connect"), None)
-            .await?;
-        say("event: connection restored");
+        say(&format!(
+            "event: the follower loses its connection to the leader for {}s (watch state remote_disconnected, \
+             elasticsearch_ccr_remote_cluster_connected; after 20s pause_on_remote_outage pauses the followers)",
+            outage.as_secs()
+        ));
+        follower.disconnect_remote("leader")?;
+        tokio::time::sleep(outage).await;
+        follower.connect_remote("leader")?;
+        say("event: connection restored (after 10s connected, the policy resumes the followers it paused)");
 
-        tokio::time::sleep(interval - half).await;
-        say("event: a fatal exception on clicks-copy shard 0 (watch failed)");
-        rest.post(
-            &format!("{follower}/_sim/follower/clicks-copy/fatal"),
-            Some(json!({"shard": 0})),
-        )
-        .await?;
-        tokio::time::sleep(half).await;
-        rest.post(&format!("{follower}/clicks-copy/_ccr/pause_follow"), None)
-            .await?;
-        rest.post(
-            &format!("{follower}/clicks-copy/_ccr/resume_follow"),
-            Some(json!({})),
-        )
-        .await?;
-        say("event: clicks-copy paused and resumed by hand; it catches up");
+        tokio::time::sleep(interval).await;
+        say(
+            "event: a fatal exception on clicks-copy shard 0 (watch state failed, then recover_fatal pausing and \
+             resuming it: ccr_sentinel_actions_total{rule=\"recover_fatal\"}, the audit trail)",
+        );
+        follower.fail_shard("clicks-copy", 0)?;
 
-        tokio::time::sleep(interval - half).await;
-        say("event: a burst of writes into orders (watch the lag)");
-        rest.post(
-            &format!("{leader}/_sim/writes/orders"),
-            Some(json!({"docs_per_second": 3000})),
-        )
-        .await?;
+        tokio::time::sleep(interval).await;
+        say("event: a burst of 3000 docs/s into orders (watch state lagging, elasticsearch_ccr_follower_global_checkpoint_lag)");
+        leader.set_writes("orders", 3000.0)?;
         tokio::time::sleep(half).await;
-        rest.post(
-            &format!("{leader}/_sim/writes/orders"),
-            Some(json!({"docs_per_second": 20})),
-        )
-        .await?;
-        say("event: write rate back to normal");
-        tokio::time::sleep(interval - half).await;
+        leader.set_writes("orders", 20.0)?;
+        say("event: write rate back to normal; orders-copy catches up");
     }
 }

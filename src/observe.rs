@@ -377,11 +377,28 @@ fn observe_follower(
             },
         },
     };
+    // A leader index absent from the leader's listing counts as deleted only when the follower already existed
+    // when that listing was read (it is in its own cluster's listing, read no later). A follower created since,
+    // e.g. by an auto-follow pattern for a new leader index, would otherwise look leader-less until the next
+    // listing, and `on_leader_deleted = "unfollow"` could act on that.
+    let follower_listed_at = cs
+        .indices
+        .as_ref()
+        .filter(|i| i.data.contains_key(index))
+        .map(|i| i.at);
     let leader_index_exists = leader_cluster
         .as_ref()
         .and_then(|l| snap.clusters.get(l))
         .and_then(|l| l.indices.as_ref())
-        .map(|i| i.data.contains_key(&leader_index));
+        .and_then(|l| {
+            if l.data.contains_key(&leader_index) {
+                Some(true)
+            } else if follower_listed_at.is_some_and(|f| f <= l.at) {
+                Some(false)
+            } else {
+                None
+            }
+        });
     let follower_index_exists = cs.indices.as_ref().map(|i| i.data.contains_key(index));
 
     FollowerObservation {
@@ -1026,7 +1043,9 @@ follower_index = "gone-copy"
     }
 
     #[test]
-    fn leader_missing_is_seen_from_the_leader_index_list() {
+    fn a_follower_newer_than_the_leader_listing_is_not_leader_missing() {
+        // `paused-copy` is followed (poll) but was not yet in its cluster's listing when the leader's was read:
+        // it may have been created since, with a leader index created since, so nothing is concluded.
         let cfg = cfg();
         let mut snap = Snapshot::default();
         snap.apply_poll(poll(
@@ -1050,6 +1069,45 @@ follower_index = "gone-copy"
                         "follower".to_string(),
                         Ok(fixture("versions/cat_indices_response_closed.json")),
                     ),
+                ]),
+            },
+        );
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.observation.leader_index_exists, None);
+        assert_eq!(paused.state, FollowerState::Paused, "{:?}", paused.reasons);
+    }
+
+    #[test]
+    fn leader_missing_is_seen_from_the_leader_index_list() {
+        let cfg = cfg();
+        let mut follower_listing: Vec<CatIndex> =
+            fixture("versions/cat_indices_response_closed.json");
+        follower_listing.push(
+            serde_json::from_value(
+                serde_json::json!({"index": "paused-copy", "status": "open", "docs.count": "5"}),
+            )
+            .unwrap(),
+        );
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        ));
+        let s = stats_with(99, 99, 99);
+        snap.apply_doc_counts(
+            &cfg,
+            DocCountResult {
+                at: Utc::now(),
+                stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
+                stats_after: BTreeMap::from([("follower".to_string(), Ok(s))]),
+                indices: BTreeMap::from([
+                    (
+                        "leader".to_string(),
+                        Ok(fixture("versions/cat_indices_response_closed.json")),
+                    ),
+                    ("follower".to_string(), Ok(follower_listing.clone())),
                 ]),
             },
         );

@@ -6,8 +6,11 @@
 //!   `skip_unavailable`), and never when `manage = false` (or a sniff remote without seeds);
 //! - a follower is created only when its name is free and its remote is connected; a name taken by a regular
 //!   index, or by a follower of another leader, is a conflict, reported, never fixed (nothing is deleted);
+//!   except that a regular index under the name of a follower with `promote = true` is that follower promoted
+//!   (the end state of a migration), in sync;
 //! - follow-parameter differences are drift: fixed by pause + resume only with `apply_parameter_changes`;
-//! - auto-follow patterns are created or overwritten when different, then paused or resumed to match `active`;
+//! - auto-follow patterns are created or overwritten when different, then paused or resumed to match `active`,
+//!   except that a pattern a maintenance window holds paused stays paused;
 //! - a paused follower is left alone (pausing is the policy's and the operator's business).
 //!
 //! Everything in sync plans no action, which is what makes a second run send nothing.
@@ -52,6 +55,9 @@ pub struct Observation {
     /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
     /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
     pub paused_by_reconcile: BTreeSet<(String, String)>,
+    /// Auto-follow patterns (cluster, name) a policy maintenance window holds paused: reconcile keeps them paused
+    /// (the policy resumes them when the window ends), even with `active = true`.
+    pub held_paused_patterns: BTreeSet<(String, String)>,
 }
 
 /// The kind of a planned item: the `kind` label.
@@ -192,7 +198,10 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
     }
     for a in &cfg.auto_follow {
         let o = obs.clusters.get(&a.cluster);
-        let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote));
+        let held = obs
+            .held_paused_patterns
+            .contains(&(a.cluster.clone(), a.name.clone()));
+        let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote), held);
         items.push(PlannedItem {
             key: ItemKey {
                 cluster: a.cluster.clone(),
@@ -538,6 +547,16 @@ fn plan_follower(
             why: what,
         };
     }
+    if indices.contains_key(&f.follower_index) && f.promote {
+        // With `promote = true` the follower is meant to become a regular index (a migration): once promoted,
+        // that is the desired end state, not a conflict.
+        return Decision::InSync {
+            note: Some(format!(
+                "promoted: `{}` is a regular index now (`promote = true`); remove it from [[followers]] when the migration is done",
+                f.follower_index
+            )),
+        };
+    }
     if indices.contains_key(&f.follower_index) {
         return Decision::Blocked {
             reason: FailureReason::NameConflict,
@@ -705,7 +724,10 @@ fn plan_auto_follow(
     a: &AutoFollowSettings,
     o: Option<&ClusterObservation>,
     remote: RemoteState,
+    held: bool,
 ) -> Decision {
+    // A pattern a maintenance window holds paused stays paused whatever `active` says.
+    let want_active = if held { Some(false) } else { a.active };
     let Some(o) = o else {
         return Decision::Blocked {
             reason: FailureReason::Unavailable,
@@ -745,7 +767,13 @@ fn plan_auto_follow(
         Some(p) => {
             let d = auto_follow_differences(a, p);
             if d.is_empty() {
-                return match (a.active, p.active) {
+                return match (want_active, p.active) {
+                    (Some(false), Some(false)) if held => Decision::InSync {
+                        note: Some(
+                            "paused by a maintenance window; the policy resumes it when the window ends"
+                                .into(),
+                        ),
+                    },
                     (Some(want), Some(have)) if want != have => Decision::Act {
                         actions: vec![activation(a, want)],
                         why: format!(
@@ -775,7 +803,7 @@ fn plan_auto_follow(
         body: auto_follow_body(a),
     }];
     // A put leaves a new pattern active; keep an existing pattern's pause, or apply the configured state.
-    let after_put = a.active.or(observed.and_then(|p| p.active));
+    let after_put = want_active.or(observed.and_then(|p| p.active));
     if after_put == Some(false) {
         actions.push(activation(a, false));
     }
@@ -877,6 +905,7 @@ follower_index = "logs-copy"
                 BTreeMap::from([("logs".to_string(), true)]),
             )]),
             paused_by_reconcile: BTreeSet::new(),
+            held_paused_patterns: BTreeSet::new(),
         }
     }
 
@@ -965,6 +994,53 @@ follower_index = "logs-copy"
                 want,
                 "{what}"
             );
+        }
+    }
+
+    #[test]
+    fn a_promoted_follower_is_in_sync_only_with_promote_true() {
+        let seeds = ["127.0.0.1:9300"];
+        let regular = obs(
+            vec![("leader", remote(true, &seeds))],
+            vec![],
+            &["logs-copy"],
+        );
+        let following = obs(
+            vec![("leader", remote(true, &seeds))],
+            vec![info("logs-copy", "leader", "logs", FollowerStatus::Active)],
+            &[],
+        );
+        let promoting = cfg(&format!("{FOLLOWER}promote = true\n"));
+        let plain = cfg(FOLLOWER);
+        let table: Vec<(&str, &Config, &Observation, &str)> = vec![
+            (
+                "promote = true, now a regular index: promoted",
+                &promoting,
+                &regular,
+                "in_sync",
+            ),
+            (
+                "promote = true, still following",
+                &promoting,
+                &following,
+                "in_sync",
+            ),
+            (
+                "promote = false, a regular index: conflict",
+                &plain,
+                &regular,
+                "blocked:name_conflict",
+            ),
+        ];
+        for (what, c, o, want) in table {
+            let items = plan(c, o, PlanOptions::default());
+            let d = decision(&items, ItemKind::Follower, "logs-copy");
+            assert_eq!(label(d), want, "{what}");
+        }
+        let items = plan(&promoting, &regular, PlanOptions::default());
+        match decision(&items, ItemKind::Follower, "logs-copy") {
+            Decision::InSync { note: Some(n) } => assert!(n.starts_with("promoted"), "{n}"),
+            d => panic!("promoted follower: {d:?}"),
         }
     }
 
@@ -1213,6 +1289,13 @@ follow_index_pattern = "{{leader_index}}-copy"
         o
     }
 
+    /// `o` with the pattern `logs` on `follower` held paused by a maintenance window.
+    fn held(mut o: Observation) -> Observation {
+        o.held_paused_patterns
+            .insert(("follower".into(), "logs".into()));
+        o
+    }
+
     fn pattern(active: Option<bool>, patterns: &[&str]) -> AutoFollowPattern {
         AutoFollowPattern {
             active,
@@ -1265,6 +1348,33 @@ follow_index_pattern = "{{leader_index}}-copy"
                 &active_cfg,
                 with_pattern(connected(), Some(pattern(Some(false), &["logs-*"]))),
                 "resume_auto_follow",
+            ),
+            (
+                "paused by a maintenance window, wanted active: left paused",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(false), &["logs-*"])),
+                )),
+                "in_sync",
+            ),
+            (
+                "held by a window but resumed by someone, wanted active: paused again",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(true), &["logs-*"])),
+                )),
+                "pause_auto_follow",
+            ),
+            (
+                "held by a window, different: overwritten and kept paused",
+                &active_cfg,
+                held(with_pattern(
+                    connected(),
+                    Some(pattern(Some(false), &["other-*"])),
+                )),
+                "put_auto_follow+pause_auto_follow",
             ),
             (
                 "active, wanted paused",

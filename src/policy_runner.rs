@@ -2,7 +2,7 @@
 //! planned actions through the shared [`Executor`] (audited, counted, dry run honoured), results folded back
 //! into the [`History`], which is kept in `[policy] state_dir` when configured.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
@@ -81,6 +81,24 @@ impl PolicyRunner {
             Ok(h) => h.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// Auto-follow patterns (cluster, name) a maintenance window paused and has not resumed yet.
+    pub fn window_paused_patterns(&self) -> BTreeSet<(String, String)> {
+        let h = match self.history.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        self.cfg
+            .auto_follow
+            .iter()
+            .filter(|p| {
+                h.paused_patterns
+                    .get(&crate::history::key(&p.cluster, &p.name))
+                    .is_some_and(|by| by.rule == crate::history::Rule::Window)
+            })
+            .map(|p| (p.cluster.clone(), p.name.clone()))
+            .collect()
     }
 
     fn set_history(&self, h: History, save: bool) {

@@ -213,7 +213,11 @@ pub struct Reconciler {
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
     request_errors: Option<crate::metrics::SelfMetrics>,
+    held: Option<HeldPatterns>,
 }
+
+/// Where a reconciler learns which auto-follow patterns a policy maintenance window holds paused.
+pub type HeldPatterns = Arc<dyn Fn() -> BTreeSet<(String, String)> + Send + Sync>;
 
 impl std::fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -234,7 +238,14 @@ impl Reconciler {
             last: Default::default(),
             metrics: None,
             request_errors: None,
+            held: None,
         }
+    }
+
+    /// Leave the auto-follow patterns `held` returns paused (a maintenance window holds them).
+    pub fn with_held_patterns(mut self, held: HeldPatterns) -> Self {
+        self.held = Some(held);
+        self
     }
 
     /// Count failed reads in `ccr_sentinel_request_errors_total`.
@@ -376,6 +387,7 @@ impl Reconciler {
             clusters: clusters.into_iter().collect(),
             leader_indices,
             paused_by_reconcile: lock(&self.paused).clone(),
+            held_paused_patterns: self.held.as_ref().map(|h| h()).unwrap_or_default(),
         }
     }
 
@@ -778,9 +790,22 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
         .with_dry_run(cfg.reconcile.dry_run)
         .with_audit(open_audit(&cfg)?)
         .with_metrics(d.actions.clone());
-    let reconciler = Reconciler::new(cfg.clone(), exec)
+    // The policy engine is created here (not in `Daemon::run`) so reconcile can see the auto-follow patterns its
+    // maintenance windows hold paused, and not resume them.
+    if d.policy.is_none() {
+        d.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+            d.cfg.clone(),
+            &d.observer,
+            d.actions.clone(),
+        )?));
+    }
+    let mut reconciler = Reconciler::new(cfg.clone(), exec)
         .with_metrics(metrics)
         .with_request_errors(d.metrics.own.clone());
+    if let Some(policy) = d.policy.clone() {
+        reconciler =
+            reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
+    }
     let daemon = d.clone();
     d.add_startup_job(crate::schedule::JobSpec {
         name: "reconcile",

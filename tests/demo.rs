@@ -1,5 +1,7 @@
-//! `ccr-sentinel demo` as a newcomer runs it: it prints the URLs, the followers turn healthy in /metrics with
-//! data flowing, the simulator's control endpoint answers, and Ctrl-C (SIGINT) stops everything.
+//! `ccr-sentinel demo` as a newcomer runs it: it prints the URLs, the daemon's reconcile creates the followers
+//! and the auto-follow pattern on the empty follower cluster (counted in /metrics, written to the audit trail),
+//! the followers turn healthy in /metrics with data flowing, the simulator's control endpoint answers, and Ctrl-C
+//! (SIGINT) stops everything.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -61,11 +63,24 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
         .to_string();
     let state = http_get(&control).expect("simulator control endpoint answers");
     assert!(state.contains("\"indices\""), "{state}");
+    let audit = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("audit trail:"))
+        .map(|p| std::path::PathBuf::from(p.trim()))
+        .unwrap_or_else(|| panic!("no audit trail path in {text}"));
 
+    // The demo creates no follower itself: reconcile (at start-up) sets the remote, follows both configured
+    // leader indices and puts the auto-follow pattern, and says so in /metrics.
+    let created_by_reconcile = [
+        "ccr_sentinel_reconcile_actions_total{action=\"put_remote\",result=\"success\"} 1",
+        "ccr_sentinel_reconcile_actions_total{action=\"follow\",result=\"success\"} 2",
+        "ccr_sentinel_reconcile_actions_total{action=\"put_auto_follow\",result=\"success\"} 1",
+    ];
     // Three followers (two configured, one auto-followed), healthy, with documents flowing.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = http_get(&metrics_url).unwrap_or_default();
+        let reconciled = created_by_reconcile.iter().all(|l| body.contains(l));
         let healthy = body
             .lines()
             .filter(|l| {
@@ -82,7 +97,11 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
                     .is_some_and(|v| v > 0.0)
             })
             .count();
-        if healthy == 3 && written == 3 && body.contains("follower_index=\"logs-demo-copy\"") {
+        if reconciled
+            && healthy == 3
+            && written == 3
+            && body.contains("follower_index=\"logs-demo-copy\"")
+        {
             break;
         }
         assert!(
@@ -91,6 +110,26 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+
+    // The same actions in the audit trail, each a JSON line with rule `reconcile`.
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap_or_else(|e| panic!("audit trail {}: {e}", audit.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l}: {e}")))
+        .collect();
+    let mut followed: Vec<&str> = events
+        .iter()
+        .filter(|e| e["action"] == "follow" && e["rule"] == "reconcile" && e["result"] == "success")
+        .filter_map(|e| e["follower_index"].as_str())
+        .collect();
+    followed.sort_unstable();
+    assert_eq!(followed, ["clicks-copy", "orders-copy"], "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "put_auto_follow" && e["rule"] == "reconcile"),
+        "{events:?}"
+    );
 
     let kill = Command::new("kill")
         .arg("-INT")
@@ -113,5 +152,9 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
     assert!(
         http_get(&control).is_none(),
         "the simulator still answers after the demo stopped"
+    );
+    assert!(
+        !audit.exists(),
+        "the demo's temp dir (audit trail) is removed on exit"
     );
 }
