@@ -2,18 +2,9 @@
 //! and exit status 2, and secrets never reach the output.
 
 use std::path::Path;
-use std::process::Command;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"));
-    // The test's own environment must not leak overrides into the daemon.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CCR_SENTINEL_") || k == "CREDENTIALS_DIRECTORY" {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+mod common;
+use common::bin;
 
 /// The example with its secret paths pointed at files in `dir`.
 fn example_in(dir: &Path) -> std::path::PathBuf {

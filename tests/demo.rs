@@ -8,10 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+mod common;
+use common::{bin, closed_port};
 
 fn http_get(url: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -23,8 +21,8 @@ fn http_get(url: &str) -> Option<String> {
 
 #[test]
 fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    let listen = format!("127.0.0.1:{}", closed_port());
+    let mut child = bin()
         .args([
             "demo",
             "--no-events",

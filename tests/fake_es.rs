@@ -13,6 +13,9 @@ use axum::Router;
 use ccr_sentinel::daemon::Daemon;
 use tokio::net::TcpListener;
 
+mod common;
+use common::Running;
+
 #[derive(Default)]
 struct Fake {
     followers: AtomicUsize,
@@ -114,45 +117,6 @@ async fn start_fake(fake: Arc<Fake>) -> (String, FakeServer) {
     (format!("http://{addr}"), FakeServer { stop, task })
 }
 
-struct Running {
-    base: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start_daemon(toml: &str) -> Running {
-    let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
-    let daemon = Daemon::new(cfg).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(daemon.run(listener, async move {
-        let _ = rx.await;
-    }));
-    Running { base, stop, task }
-}
-
-async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::get(url).await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Polls `url` until `pred` holds on the body, or fails after `secs`.
-async fn wait_for(url: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (_, body) = get(url).await;
-        if pred(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {secs}s; last body:\n{body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn config(url: &str, auth: &str) -> String {
     format!(
         r#"
@@ -235,13 +199,9 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
     let fake = Arc::new(Fake::default());
     fake.followers.store(2, Ordering::SeqCst);
     let (url, srv) = start_fake(fake.clone()).await;
-    let d = start_daemon(&config(&url, "")).await;
-    let metrics = format!("{}/metrics", d.base);
-    wait_for(&format!("{}/ready", d.base), 20, |b| {
-        b.contains("\"ready\"")
-    })
-    .await;
-    wait_for(&metrics, 10, |b| {
+    let d = Running::start(&config(&url, "")).await;
+    d.wait_for("/ready", 20, |b| b.contains("\"ready\"")).await;
+    d.wait_for("/metrics", 10, |b| {
         b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#)
             && b.contains(r#"ccr_sentinel_follower_state{follower_cluster="follower",remote_cluster="leader",leader_index="l1",follower_index="f1",state="healthy"} 1"#)
     })
@@ -249,7 +209,7 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
 
     // Malformed bodies: counted as decode errors, last good data kept and marked stale.
     fake.malformed.store(1, Ordering::SeqCst);
-    let body = wait_for(&metrics, 10, |b| {
+    let body = d.wait_for("/metrics", 10, |b| {
         b.contains(r#"ccr_sentinel_request_errors_total{cluster="follower",endpoint="ccr_stats",reason="decode"}"#)
             && b.contains(r#"ccr_sentinel_cluster_stale{cluster="follower"} 1"#)
     })
@@ -257,37 +217,32 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
     assert!(body.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#));
     assert!(body.contains(r#"elasticsearch_ccr_follower_operations_written_total{follower_cluster="follower",remote_cluster="leader",leader_index="l0",follower_index="f0"} 11"#));
     assert!(body.contains(r#"follower_index="f0",state="unknown"} 1"#));
-    let (_, status) = get(&format!("{}/status", d.base)).await;
+    let (_, status) = d.get("/status").await;
     assert!(status.contains("last known state: healthy"), "{status}");
 
     // Outage: the port stops answering; /metrics keeps answering at once.
     fake.malformed.store(0, Ordering::SeqCst);
     srv.kill().await;
-    let body = wait_for(&metrics, 10, |b| {
+    let body = d.wait_for("/metrics", 10, |b| {
         b.contains(r#"ccr_sentinel_request_errors_total{cluster="follower",endpoint="ccr_stats",reason="connect"}"#)
     })
     .await;
     assert!(body.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#));
     let t = Instant::now();
-    let (code, _) = get(&metrics).await;
+    let (code, _) = d.get("/metrics").await;
     assert_eq!(code, 200);
     assert!(
         t.elapsed() < Duration::from_millis(1000),
         "scrape took {:?}",
         t.elapsed()
     );
-    let (code, health) = get(&format!("{}/health", d.base)).await;
+    let (code, health) = d.get("/health").await;
     assert_eq!(
         code, 200,
         "a cluster outage is not a liveness problem: {health}"
     );
 
-    let _ = d.stop.send(());
-    tokio::time::timeout(Duration::from_secs(8), d.task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,9 +254,9 @@ async fn drift_after_catching_up_is_docs_mismatch() {
         "doc_counts = \"0 0 0 1 1 *\"",
         "doc_counts = \"* * * * * *\"",
     );
-    let d = start_daemon(&toml).await;
+    let d = Running::start(&toml).await;
     let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="l0",follower_index="f0""#;
-    wait_for(&format!("{}/metrics", d.base), 20, |b| {
+    d.wait_for("/metrics", 20, |b| {
         b.contains(&format!("elasticsearch_ccr_docs_difference{{{labels}}} 0"))
             && b.contains(&format!(
                 "ccr_sentinel_follower_state{{{labels},state=\"healthy\"}} 1"
@@ -309,12 +264,13 @@ async fn drift_after_catching_up_is_docs_mismatch() {
     })
     .await;
     fake.drift.store(2, Ordering::SeqCst);
-    let body = wait_for(&format!("{}/metrics", d.base), 20, |b| {
-        b.contains(&format!(
-            "ccr_sentinel_follower_state{{{labels},state=\"docs_mismatch\"}} 1"
-        ))
-    })
-    .await;
+    let body = d
+        .wait_for("/metrics", 20, |b| {
+            b.contains(&format!(
+                "ccr_sentinel_follower_state{{{labels},state=\"docs_mismatch\"}} 1"
+            ))
+        })
+        .await;
     assert!(
         body.contains(&format!("elasticsearch_ccr_docs_difference{{{labels}}} 2")),
         "{body}"
@@ -325,15 +281,10 @@ async fn drift_after_catching_up_is_docs_mismatch() {
     assert!(body.contains(&format!(
         "elasticsearch_ccr_follower_index_docs{{{labels}}} 9"
     )));
-    let (_, status) = get(&format!("{}/status", d.base)).await;
+    let (_, status) = d.get("/status").await;
     assert!(
         status.contains("leader has 11 documents, follower 9 (difference 2, threshold 0)"),
         "{status}"
     );
-    let _ = d.stop.send(());
-    tokio::time::timeout(Duration::from_secs(8), d.task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    d.stop().await;
 }

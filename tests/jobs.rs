@@ -8,6 +8,9 @@ use ccr_sentinel::daemon::Daemon;
 use ccr_sentinel::schedule::{JobOutcome, JobSpec};
 use tokio::net::TcpListener;
 
+mod common;
+use common::sample;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_job_is_skipped_counted_and_fails_health() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -78,12 +81,7 @@ job_overdue_periods = 3
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status().as_u16(), 200);
     let text = metrics.text().await.unwrap();
-    let skipped = text
-        .lines()
-        .find(|l| l.starts_with("ccr_sentinel_job_skipped_total{job=\"reconcile\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let skipped = sample(&text, "ccr_sentinel_job_skipped_total{job=\"reconcile\"}").unwrap_or(0.0);
     assert!(
         skipped >= 1.0,
         "overlapping activations were not skipped:\n{text}"

@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ccr_sentinel::act::Executor;
@@ -13,10 +13,8 @@ use ccr_sentinel::runbook::{self, RunbookStore, Step, StepReport};
 use ccr_sim::{ClusterConfig, HttpFaults, Sim};
 use serde_json::{json, Value};
 
-fn must(r: (u16, Value), what: &str) -> Value {
-    assert_eq!(r.0, 200, "{what}: {}", r.1);
-    r.1
-}
+mod common;
+use common::{connect, daemon_config, must, run_cli, wait_until, write_config, Running};
 
 /// A leader and a follower cluster (real clock), the follower connected to the leader as `leader`.
 async fn sim() -> Sim {
@@ -26,14 +24,7 @@ async fn sim() -> Sim {
         .start()
         .await
         .unwrap();
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "follower", "leader", "leader");
     sim
 }
 
@@ -57,41 +48,18 @@ async fn following(sim: &Sim, leader: &str, follower: &str, docs: u64) {
     .await;
 }
 
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(20), cond).await;
 }
 
+/// The daemon config with the audit trail in `state_dir`.
 fn config(sim: &Sim, state_dir: &Path, extra: &str) -> String {
-    format!(
-        r#"
-[http]
-listen = "127.0.0.1:0"
-[schedule]
-poll = "* * * * * *"
-doc_counts = "* * * * * *"
-[clusters.leader]
-url = "{leader}"
-timeout = "2s"
-[clusters.follower]
-url = "{follower}"
-timeout = "2s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
-[audit]
-file = "{audit}"
-{extra}
-"#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
-        seeds = sim.transport_address("leader"),
-        audit = state_dir.join("audit.jsonl").display(),
+    daemon_config(
+        sim,
+        &format!(
+            "[audit]\nfile = \"{}\"\n{extra}",
+            state_dir.join("audit.jsonl").display()
+        ),
     )
 }
 
@@ -108,23 +76,9 @@ fn follower_toml(leader: &str, follower: &str, extra: &str) -> String {
     )
 }
 
-fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
-    let path = dir.join("ccr-sentinel.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs the CLI as a process (blocking, off the runtime's worker).
-async fn cli(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
-            .args(&args)
-            .env_remove("CCR_SENTINEL_CONFIG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+/// Runs `ccr-sentinel <cmd> --config <config>` as a process.
+async fn cli(cmd: &[&str], config: &Path) -> Output {
+    run_cli(args(cmd, config)).await
 }
 
 fn args(cmd: &[&str], config: &Path) -> Vec<String> {
@@ -193,7 +147,7 @@ async fn unfollow_command_turns_a_follower_into_a_writable_index() {
         &(config(&sim, dir.path(), &policy(dir.path(), ""))
             + &follower_toml("logs", "logs-copy", "")),
     );
-    let out = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    let out = cli(&["unfollow", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for step in ["pause", "close", "unfollow", "open"] {
@@ -213,7 +167,7 @@ async fn unfollow_command_turns_a_follower_into_a_writable_index() {
         ["pause_follow", "close_index", "unfollow", "open_index"]
     );
     // A second run has nothing to do and says so.
-    let again = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    let again = cli(&["unfollow", "logs-copy"], &cfg).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("nothing to do"),
@@ -305,7 +259,7 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
                 assert_eq!(closed, *stop_after != Step::Pause, "after {stop_after:?}");
             }
 
-            let again = cli(args(&["unfollow", &follower], &cfg_path)).await;
+            let again = cli(&["unfollow", &follower], &cfg_path).await;
             assert_eq!(
                 again.status.code(),
                 Some(0),
@@ -346,7 +300,7 @@ async fn unfollow_whose_lease_removal_fails_finishes_and_cleans_up_on_the_leader
     // The follower cluster loses its connection to the leader: unfollow cannot remove the leases itself.
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     sim.cluster("leader").reset_requests();
-    let out = cli(args(&["unfollow", "logs-copy"], &cfg)).await;
+    let out = cli(&["unfollow", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -382,7 +336,7 @@ async fn promote_cuts_over_a_caught_up_follower_and_refuses_a_lagging_one() {
     );
     // Writes keep flowing into `busy`: its follower cannot be shown caught up.
     sim.cluster("leader").set_writes("busy", 200.0).unwrap();
-    let refused = cli(args(&["promote", "busy-copy"], &cfg)).await;
+    let refused = cli(&["promote", "busy-copy"], &cfg).await;
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("not caught up"), "{}", text(&refused));
@@ -391,12 +345,12 @@ async fn promote_cuts_over_a_caught_up_follower_and_refuses_a_lagging_one() {
         Some("active")
     );
 
-    let out = cli(args(&["promote", "done-copy"], &cfg)).await;
+    let out = cli(&["promote", "done-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_regular_and_writable(&sim, "done-copy", 30);
 
     // --force cuts over regardless.
-    let forced = cli(args(&["promote", "busy-copy", "--force"], &cfg)).await;
+    let forced = cli(&["promote", "busy-copy", "--force"], &cfg).await;
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
     assert_eq!(follower_status(&sim, "busy-copy"), None);
     sim.shutdown().await;
@@ -416,7 +370,7 @@ async fn pause_resume_commands_and_exit_statuses() {
         &(config(&sim, dir.path(), &policy(dir.path(), ""))
             + &follower_toml("logs", "logs-copy", "")),
     );
-    let out = cli(args(&["pause", "logs-copy"], &cfg)).await;
+    let out = cli(&["pause", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         follower_status(&sim, "logs-copy").as_deref(),
@@ -433,30 +387,30 @@ async fn pause_resume_commands_and_exit_statuses() {
             .rule,
         Rule::Manual
     );
-    let again = cli(args(&["pause", "logs-copy"], &cfg)).await;
+    let again = cli(&["pause", "logs-copy"], &cfg).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("already"),
         "{}",
         text(&again)
     );
-    let out = cli(args(&["resume", "logs-copy"], &cfg)).await;
+    let out = cli(&["resume", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         follower_status(&sim, "logs-copy").as_deref(),
         Some("active")
     );
 
-    let bad = cli(args(&["pause", "plain", "--cluster", "follower"], &cfg)).await;
+    let bad = cli(&["pause", "plain", "--cluster", "follower"], &cfg).await;
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("not a follower"),
         "{}",
         text(&bad)
     );
-    let bad = cli(args(&["pause", "logs-copy", "--cluster", "nope"], &cfg)).await;
+    let bad = cli(&["pause", "logs-copy", "--cluster", "nope"], &cfg).await;
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
-    let bad = cli(args(&["promote"], &cfg)).await;
+    let bad = cli(&["promote"], &cfg).await;
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     sim.shutdown().await;
 }
@@ -480,7 +434,7 @@ async fn dry_run_sends_no_mutating_request() {
         vec!["unfollow", "logs-copy", "--dry-run"],
         vec!["promote", "logs-copy", "--dry-run", "--force"],
     ] {
-        let out = cli(args(&cmd, &cfg)).await;
+        let out = cli(&cmd, &cfg).await;
         assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("dry run"),
@@ -488,7 +442,7 @@ async fn dry_run_sends_no_mutating_request() {
             text(&out)
         );
     }
-    let out = cli(args(&["unfollow", "logs-copy", "--dry-run"], &cfg)).await;
+    let out = cli(&["unfollow", "logs-copy", "--dry-run"], &cfg).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     for step in ["pause", "close", "unfollow", "open"] {
         assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
@@ -508,34 +462,15 @@ async fn dry_run_sends_no_mutating_request() {
 // The daemon's policies
 // ---------------------------------------------------------------------------------------------------------------
 
-struct Running {
-    base: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
+/// `/status` of the daemon under test, for the policy checks.
 impl Running {
-    async fn start(toml: &str) -> Self {
-        let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
-        let daemon = ccr_sentinel::daemon::Daemon::new(cfg).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.run(listener, async move {
-            let _ = rx.await;
-        }));
-        Running { base, stop, task }
-    }
-
-    async fn get(&self, path: &str) -> String {
-        match reqwest::get(format!("{}{path}", self.base)).await {
+    /// `/status` as JSON; `Null` while the daemon does not answer.
+    async fn status(&self) -> Value {
+        let body = match reqwest::get(format!("{}/status", self.base)).await {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
-        }
-    }
-
-    async fn status(&self) -> Value {
-        serde_json::from_str(&self.get("/status").await).unwrap_or(Value::Null)
+        };
+        serde_json::from_str(&body).unwrap_or(Value::Null)
     }
 
     /// Polls `/status` until `pred` holds, or fails after `secs`.
@@ -552,15 +487,6 @@ impl Running {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(8), self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
     }
 }
 
@@ -625,7 +551,7 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
         Some("active"),
         "{s:#}"
     );
-    let metrics = d.get("/metrics").await;
+    let (_, metrics) = d.get("/metrics").await;
     for a in ["pause_follow", "resume_follow"] {
         let series = format!(
             "ccr_sentinel_actions_total{{action=\"{a}\",result=\"success\",rule=\"recover_fatal\"}} 1"
@@ -952,9 +878,9 @@ async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
             + &follower_toml("a", "a-copy", "")
             + &follower_toml("b", "b-copy", "")),
     );
-    let one = cli(args(&["promote", "a-copy"], &cfg)).await;
+    let one = cli(&["promote", "a-copy"], &cfg).await;
     assert_eq!(one.status.code(), Some(0), "{}", text(&one));
-    let all = cli(args(&["promote", "--all"], &cfg)).await;
+    let all = cli(&["promote", "--all"], &cfg).await;
     assert_eq!(all.status.code(), Some(0), "{}", text(&all));
     let stdout = String::from_utf8_lossy(&all.stdout);
     assert!(stdout.contains("nothing to do: `a-copy`"), "{}", text(&all));

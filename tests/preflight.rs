@@ -3,17 +3,14 @@
 //! that changes a cluster.
 
 use std::path::Path;
-use std::process::Command;
 
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use ccr_sim::{ClusterConfig, License, Sim};
 use serde_json::{json, Value};
 
-fn must(r: (u16, Value), what: &str) -> Value {
-    assert_eq!(r.0, 200, "{what}: {}", r.1);
-    r.1
-}
+mod common;
+use common::{bin, connect, must, two_clusters};
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
     format!(
@@ -49,15 +46,9 @@ async fn check(dir: &Path, text: &str, json: bool) -> (Option<i32>, String) {
     if json {
         args.extend(["--format".into(), "json".into()]);
     }
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
-            .args(&args)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap())
+        .await
+        .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -85,15 +76,6 @@ fn has(s: &[(String, String, String)], check: &str, status: &str) -> bool {
     s.iter().any(|(c, _, st)| c == check && st == status)
 }
 
-async fn pair(leader: &str, follower: &str) -> Sim {
-    Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(leader))
-        .cluster(ClusterConfig::new("follower").version(follower))
-        .start()
-        .await
-        .unwrap()
-}
-
 fn soft_deletes_leader(sim: &Sim) {
     must(
         sim.cluster("leader").request(
@@ -105,22 +87,11 @@ fn soft_deletes_leader(sim: &Sim) {
     );
 }
 
-fn connect(sim: &Sim) {
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
-    let sim = pair("7.17.0", "7.17.0").await;
+    let sim = two_clusters("7.17.0", "7.17.0").await;
     soft_deletes_leader(&sim);
-    connect(&sim);
+    connect(&sim, "follower", "leader", "leader");
     sim.cluster("leader").reset_requests();
     sim.cluster("follower").reset_requests();
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +141,7 @@ async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
 async fn planted_problems_are_found_and_exit_1() {
     // 6.8 leader index without soft deletes; the leader's HTTP port in seeds; a regular index holding the
     // follower name; a basic license on the leader.
-    let sim = pair("6.8.0", "6.8.0").await;
+    let sim = two_clusters("6.8.0", "6.8.0").await;
     sim.cluster("leader").create_index("logs", 1).unwrap();
     sim.cluster("follower").create_index("taken", 1).unwrap();
     sim.cluster("leader").set_license(License::basic()).unwrap();
@@ -221,9 +192,9 @@ async fn planted_problems_are_found_and_exit_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_follower_than_its_leader_is_an_error() {
-    let sim = pair("7.17.0", "7.10.2").await;
+    let sim = two_clusters("7.17.0", "7.10.2").await;
     soft_deletes_leader(&sim);
-    connect(&sim);
+    connect(&sim, "follower", "leader", "leader");
     let dir = tempfile::tempdir().unwrap();
     let text = config(
         &sim.url("leader"),
@@ -332,7 +303,7 @@ async fn raw_server(response: &'static str) -> (String, tokio::task::JoinHandle<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_are_probed_a_transport_port_passes_an_http_port_fails() {
-    let sim = pair("8.15.0", "8.15.0").await;
+    let sim = two_clusters("8.15.0", "8.15.0").await;
     soft_deletes_leader(&sim);
     // What Elasticsearch's transport port answers to an HTTP request.
     let (transport, t1) = raw_server(

@@ -2,7 +2,7 @@
 //! auto-follow in one run and nothing sent by the next; every error case with its own reason (in the report,
 //! `/status`, logs and `ccr_sentinel_reconcile_blocked`); dry run; the CLI as a process.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,15 +11,8 @@ use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileRe
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn must(r: (u16, Value), what: &str) -> Value {
-    assert_eq!(r.0, 200, "{what}: {}", r.1);
-    r.1
-}
+mod common;
+use common::{bin, closed_port, connect, must, two_clusters, wait_until, write_config};
 
 /// Creates a leader index with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, index: &str, docs: u64) {
@@ -102,14 +95,6 @@ fn reset(sim: &Sim) {
     sim.cluster("follower").reset_requests();
 }
 
-fn poll_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn item<'a>(
     r: &'a ReconcileReport,
     kind: &str,
@@ -119,15 +104,6 @@ fn item<'a>(
         .iter()
         .find(|i| i.kind.as_str() == kind && i.name == name)
         .unwrap_or_else(|| panic!("no {kind} {name} in {:#?}", r.items))
-}
-
-async fn two_clusters(leader_version: &str, follower_version: &str) -> Sim {
-    Sim::builder()
-        .cluster(ClusterConfig::new("leader").version(leader_version))
-        .cluster(ClusterConfig::new("follower").version(follower_version))
-        .start()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,12 +142,13 @@ async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
         state["followers"]["logs-copy"]["status"], "active",
         "{state}"
     );
-    poll_until("the follower to catch up", Duration::from_secs(10), || {
+    wait_until("the follower to catch up", Duration::from_secs(10), || {
         sim.cluster("follower").doc_count("logs-copy") == Some(40)
-    });
+    })
+    .await;
     // Indices that match when the pattern is created count as already followed; new ones get followed.
     leader_index(&sim, "metrics-2", 5);
-    poll_until(
+    wait_until(
         "the pattern to follow metrics-2",
         Duration::from_secs(10),
         || {
@@ -179,7 +156,8 @@ async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
                 .doc_count("metrics-2-copy")
                 .is_some()
         },
-    );
+    )
+    .await;
     assert!(sim
         .cluster("follower")
         .doc_count("metrics-1-copy")
@@ -220,14 +198,7 @@ async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active()
     let sim = two_clusters("8.15.0", "8.15.0").await;
     leader_index(&sim, "logs", 3);
     // Someone already set the remote and the follower.
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "follower", "leader", "leader");
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")
         .unwrap();
@@ -457,14 +428,7 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
         .unwrap()
         .contains("pw-watcher"));
     // With the remote set by an administrator, the follow itself gets the 403.
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "follower", "leader", "leader");
     let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
     let report = r.run_once().await;
     let i = item(&report, "follower", "logs-copy");
@@ -505,18 +469,11 @@ fn promtool_check(text: &str) {
     );
 }
 
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("ccr-sentinel.toml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 fn cli(args: &[&str], config: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    bin()
         .args(args)
         .arg("--config")
         .arg(config)
-        .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
@@ -622,6 +579,53 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
 }
 
 /// The daemon as a process: blocked items show their reason in /status, /metrics and the logs.
+/// Runs the daemon as a process (JSON logs, HTTP on `port`) until `/status` satisfies `ready` (20 s at most),
+/// then scrapes `/metrics` and stops it with SIGTERM: `/status`, `/metrics` and the logs.
+async fn run_until_status(
+    config: &Path,
+    port: u16,
+    ready: impl Fn(&Value) -> bool,
+) -> (Value, String, String) {
+    let child = bin()
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status: Value = loop {
+        assert!(Instant::now() < deadline, "no reconcile section in /status");
+        if let Ok(r) = http.get(format!("{base}/status")).send().await {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if ready(&v) {
+                break v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    (
+        status,
+        metrics,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_reports_each_blocked_reason_in_status_metrics_and_logs() {
     let sim = two_clusters("8.15.0", "8.15.0").await;
@@ -672,41 +676,10 @@ follower_index = "via-dead"
     );
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &base_config(&sim, port, &extra));
-    let child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status: Value = loop {
-        assert!(Instant::now() < deadline, "no reconcile section in /status");
-        if let Ok(r) = http.get(format!("{base}/status")).send().await {
-            let v: Value = r.json().await.unwrap_or(Value::Null);
-            if v.get("reconcile").is_some() && v.get("preflight").is_some() {
-                break v;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
+    let (status, metrics, logs) = run_until_status(&config, port, |v| {
+        v.get("reconcile").is_some() && v.get("preflight").is_some()
+    })
+    .await;
 
     let blocked = status["reconcile"]["blocked"].as_array().unwrap();
     let reason_of = |kind: &str, name: &str| -> String {
@@ -759,14 +732,7 @@ follower_index = "via-dead"
 async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed() {
     let sim = two_clusters("7.17.0", "7.17.0").await;
     leader_index(&sim, "logs", 3);
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "follower", "leader", "leader");
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")
         .unwrap();
@@ -834,14 +800,7 @@ async fn the_executor_reports_work_already_done_as_success() {
     use ccr_sentinel::act::{Action, ActionResult, Executor};
     let sim = two_clusters("8.15.0", "8.15.0").await;
     leader_index(&sim, "logs", 3);
-    must(
-        sim.cluster("follower").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "follower", "leader", "leader");
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")
         .unwrap();
@@ -973,14 +932,7 @@ async fn the_daemon_reports_follow_request_failures_with_their_reasons() {
     // 6.8: created without soft deletes.
     sim.cluster("old").create_index("nosoft", 1).unwrap();
     // The secure cluster's remote is set by an administrator; the daemon's user can only read.
-    must(
-        sim.cluster("secure").request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {"cluster.remote.leader.seeds": [sim.transport_address("leader")]}})),
-        ),
-        "remote",
-    );
+    connect(&sim, "secure", "leader", "leader");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "pw-watcher").unwrap();
     let port = closed_port();
@@ -1022,41 +974,8 @@ password_file = "{pw}"
         ));
     }
     let config = write_config(dir.path(), &text);
-    let child = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status: Value = loop {
-        assert!(Instant::now() < deadline, "no reconcile section in /status");
-        if let Ok(r) = http.get(format!("{base}/status")).send().await {
-            let v: Value = r.json().await.unwrap_or(Value::Null);
-            if v.get("reconcile").is_some() {
-                break v;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
+    let (status, metrics, logs) =
+        run_until_status(&config, port, |v| v.get("reconcile").is_some()).await;
     assert!(!logs.contains("pw-watcher") && !status.to_string().contains("pw-watcher"));
 
     let blocked = status["reconcile"]["blocked"].as_array().unwrap();
@@ -1169,9 +1088,10 @@ async fn version_matrix_from_empty_to_desired_and_idle() {
         let first = r.run_once().await;
         assert!(first.ok(), "{version}: {first:#?}");
         assert_eq!(first.events.len(), 3, "{version}: {first:#?}");
-        poll_until("the follower to catch up", Duration::from_secs(10), || {
+        wait_until("the follower to catch up", Duration::from_secs(10), || {
             sim.cluster("follower").doc_count("logs-copy") == Some(7)
-        });
+        })
+        .await;
         reset(&sim);
         let second = r.run_once().await;
         assert!(

@@ -2,36 +2,15 @@
 //! condition, visible in `/metrics`, `/status` and `ccr-sentinel status`; counts and lag equal to the simulator's
 //! truth (`/_sim/state`); the request budget per poll; a version matrix.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ccr_sentinel::daemon::Daemon;
 use ccr_sentinel::health::FollowerState;
 use ccr_sim::{ClusterConfig, Sim};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn must(r: (u16, Value), what: &str) -> Value {
-    assert_eq!(r.0, 200, "{what}: {}", r.1);
-    r.1
-}
-
-/// Connects `alias` on `on` to the transport address of `to`.
-fn connect(sim: &Sim, on: &str, alias: &str, to: &str) {
-    must(
-        sim.cluster(on).request(
-            "PUT",
-            "/_cluster/settings",
-            Some(json!({"persistent": {format!("cluster.remote.{alias}.seeds"): [sim.transport_address(to)]}})),
-        ),
-        "remote settings",
-    );
-}
+mod common;
+use common::{bin, closed_port, connect, daemon_config, must, Running};
 
 /// Creates `leader` on `leader_cluster` with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {
@@ -83,34 +62,13 @@ fn advance(sim: &Sim, d: Duration) {
     sim.advance(d).unwrap();
 }
 
+/// The daemon config with health thresholds that make a burst of writes visible as lag.
 fn config(sim: &Sim, extra: &str) -> String {
-    format!(
-        r#"
-[http]
-listen = "127.0.0.1:0"
-[schedule]
-poll = "* * * * * *"
-doc_counts = "* * * * * *"
-[clusters.leader]
-url = "{leader}"
-timeout = "2s"
-[clusters.follower]
-url = "{follower}"
-timeout = "2s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
-[health]
-max_lag_operations = 1000
-max_time_since_last_read = "1m"
-max_docs_difference = 0
-{extra}
-"#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
-        seeds = sim.transport_address("leader"),
+    daemon_config(
+        sim,
+        &format!(
+            "[health]\nmax_lag_operations = 1000\nmax_time_since_last_read = \"1m\"\nmax_docs_difference = 0\n{extra}"
+        ),
     )
 }
 
@@ -124,61 +82,9 @@ fn followers_toml(list: &[(&str, &str, &str, &str)]) -> String {
         .collect()
 }
 
-struct Running {
-    base: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    async fn start(toml: &str) -> Self {
-        let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
-        let daemon = Daemon::new(cfg).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.run(listener, async move {
-            let _ = rx.await;
-        }));
-        Running { base, stop, task }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// Polls `path` until `pred` holds on the body, or fails after `secs`.
-    async fn wait_for(&self, path: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let (_, body) = self.get(path).await;
-            if pred(&body) {
-                return body;
-            }
-            if Instant::now() >= deadline {
-                // The current states first: that is what a failing verdict test needs to see.
-                let states: Vec<&str> = body
-                    .lines()
-                    .filter(|l| l.starts_with("ccr_sentinel_follower_state") && l.ends_with(" 1"))
-                    .collect();
-                panic!(
-                    "{path}: condition not met within {secs}s; states:\n{}\nlast body:\n{body}",
-                    states.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(8), self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
+/// A daemon for `poll_once` / `doc_counts_once` calls, not serving.
+fn one_shot(toml: &str) -> Daemon {
+    Daemon::new(ccr_sentinel::config::from_toml_str(toml).unwrap()).unwrap()
 }
 
 fn state_series(cluster: &str, remote: &str, leader: &str, follower: &str, state: &str) -> String {
@@ -467,7 +373,7 @@ recover_fatal = false
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ccr.toml");
     std::fs::write(&path, &toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    let out = bin()
         .args(["status", "--config"])
         .arg(&path)
         .output()
@@ -488,7 +394,7 @@ recover_fatal = false
             "no row `{c} {f} ... {s}` in:\n{table}"
         );
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    let out = bin()
         .args(["status", "--format", "json", "--config"])
         .arg(&path)
         .output()
@@ -606,8 +512,7 @@ async fn requests_per_poll_are_independent_of_the_number_of_followers() {
             list.push(format!("[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"idx{i}\"\nfollower_index = \"idx{i}-copy\"\n"));
         }
         advance(&sim, Duration::from_secs(2));
-        let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, &list.concat())).unwrap();
-        let daemon = Daemon::new(cfg).unwrap();
+        let daemon = one_shot(&config(&sim, &list.concat()));
         sim.cluster("follower").reset_requests();
         sim.cluster("leader").reset_requests();
         daemon.poll_once().await;
@@ -661,15 +566,13 @@ async fn version_matrix() {
         );
         sim.cluster("leader").index_docs("orders", 1_500).unwrap();
         advance(&sim, Duration::from_millis(100));
-        let cfg = ccr_sentinel::config::from_toml_str(&config(
+        let daemon = one_shot(&config(
             &sim,
             &followers_toml(&[
                 ("follower", "leader", "orders", "orders-copy"),
                 ("follower", "leader", "paused", "paused-copy"),
             ]),
-        ))
-        .unwrap();
-        let daemon = Daemon::new(cfg).unwrap();
+        ));
         daemon.poll_once().await;
         let r = daemon.report();
         let find = |i: &str| {
@@ -758,12 +661,10 @@ async fn no_docs_mismatch_right_after_a_remote_outage() {
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     advance(&sim, Duration::from_secs(5));
     sim.cluster("follower").connect_remote("leader").unwrap();
-    let cfg = ccr_sentinel::config::from_toml_str(&config(
+    let daemon = one_shot(&config(
         &sim,
         &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
-    ))
-    .unwrap();
-    let daemon = Daemon::new(cfg).unwrap();
+    ));
     daemon.poll_once().await;
     daemon.doc_counts_once().await;
     let r = daemon.report();

@@ -5,6 +5,9 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{bin, closed_port};
+
 fn recv_all(sock: &UnixDatagram, until: Instant) -> Vec<(Instant, String)> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
@@ -24,11 +27,6 @@ fn recv_all(sock: &UnixDatagram, until: Instant) -> Vec<(Instant, String)> {
         }
     }
     out
-}
-
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn run_daemon_until_signal(signal: &str, json_logs: bool) {
@@ -57,7 +55,7 @@ timeout = "1s"
     )
     .unwrap();
     let log_file = dir.path().join("stderr.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"));
+    let mut cmd = bin();
     cmd.args(["run", "--config"]).arg(&config);
     if json_logs {
         cmd.args(["--log-format", "json"]);
@@ -102,7 +100,7 @@ timeout = "1s"
     );
 
     // The Docker HEALTHCHECK command finds the daemon from the same configuration.
-    let hc = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    let hc = bin()
         .args(["healthcheck", "--config"])
         .arg(&config)
         .output()
@@ -158,7 +156,7 @@ timeout = "1s"
             "{logs}"
         );
     }
-    let hc = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"))
+    let hc = bin()
         .args(["healthcheck", "--url"])
         .arg(format!("http://127.0.0.1:{http_port}"))
         .output()

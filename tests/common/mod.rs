@@ -1,0 +1,184 @@
+//! Helpers shared by the integration tests (`mod common;` in each test file): simulator set-up, config files,
+//! the CLI as a process, the daemon on loopback, HTTP and `/metrics` scraping, and waiting for a condition.
+//!
+//! Each test file is its own crate and uses only part of this module, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ccr_sim::{ClusterConfig, Sim};
+use serde_json::{json, Value};
+
+/// A loopback port nobody listens on: bound then released, so a daemon can take it, or a connection to it fails.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The body of a simulator answer that must be 200.
+pub fn must(r: (u16, Value), what: &str) -> Value {
+    assert_eq!(r.0, 200, "{what}: {}", r.1);
+    r.1
+}
+
+/// A `leader` and a `follower` cluster at the given versions (real clock), not connected.
+pub async fn two_clusters(leader_version: &str, follower_version: &str) -> Sim {
+    Sim::builder()
+        .cluster(ClusterConfig::new("leader").version(leader_version))
+        .cluster(ClusterConfig::new("follower").version(follower_version))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Connects `alias` on cluster `on` to the transport address of cluster `to`.
+pub fn connect(sim: &Sim, on: &str, alias: &str, to: &str) {
+    must(
+        sim.cluster(on).request(
+            "PUT",
+            "/_cluster/settings",
+            Some(json!({"persistent": {format!("cluster.remote.{alias}.seeds"): [sim.transport_address(to)]}})),
+        ),
+        "remote settings",
+    );
+}
+
+/// A daemon config for the simulator's `leader` and `follower` clusters, polled every second, with the remote
+/// `leader` on the follower; `extra` is appended (more sections, followers).
+pub fn daemon_config(sim: &Sim, extra: &str) -> String {
+    format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+[schedule]
+poll = "* * * * * *"
+doc_counts = "* * * * * *"
+[clusters.leader]
+url = "{leader}"
+timeout = "2s"
+[clusters.follower]
+url = "{follower}"
+timeout = "2s"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{seeds}"]
+{extra}
+"#,
+        leader = sim.url("leader"),
+        follower = sim.url("follower"),
+        seeds = sim.transport_address("leader"),
+    )
+}
+
+/// Writes `text` as `ccr-sentinel.toml` in `dir`.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("ccr-sentinel.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The CLI binary, with the test's own environment kept out of it (overrides, log filter, credentials).
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccr-sentinel"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CCR_SENTINEL_") || k == "CREDENTIALS_DIRECTORY" || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Runs the CLI to completion off the runtime's worker threads (the daemon under test shares the runtime).
+pub async fn run_cli(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// GET `url`: status and body; the request itself must succeed.
+pub async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The value of the first `/metrics` sample whose line starts with `series` (name and labels).
+pub fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+}
+
+/// The `ccr_sentinel_follower_state` samples that are 1: what a failing verdict test needs to see first.
+pub fn current_states(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter(|l| l.starts_with("ccr_sentinel_follower_state") && l.ends_with(" 1"))
+        .collect()
+}
+
+/// Waits until `cond` holds, checking every 50 ms, or fails naming `what` after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The daemon (from a TOML config) serving on a loopback port of its own, stopped by [`Running::stop`].
+pub struct Running {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn start(toml: &str) -> Self {
+        let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
+        let daemon = ccr_sentinel::daemon::Daemon::new(cfg).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(daemon.run(listener, async move {
+            let _ = rx.await;
+        }));
+        Running { base, stop, task }
+    }
+
+    /// GET `path` on the daemon: status and body; the request itself must succeed.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        get(&format!("{}{path}", self.base)).await
+    }
+
+    /// Polls `path` until `pred` holds on the body, or fails after `secs` showing the current follower states.
+    pub async fn wait_for(&self, path: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (_, body) = self.get(path).await;
+            if pred(&body) {
+                return body;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{path}: condition not met within {secs}s; states:\n{}\nlast body:\n{body}",
+                    current_states(&body).join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the daemon; it must shut down cleanly within 8 s.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(8), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
