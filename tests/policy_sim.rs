@@ -70,6 +70,21 @@ fn policy(state_dir: &Path, extra: &str) -> String {
     )
 }
 
+/// The daemon config with the audit trail and the `[policy]` section (plus `policy_extra`) in `dir`, and one
+/// follower of the remote `leader` per `(leader_index, follower_index, extra)`.
+fn policy_config(
+    sim: &Sim,
+    dir: &Path,
+    policy_extra: &str,
+    followers: &[(&str, &str, &str)],
+) -> String {
+    let mut text = config(sim, dir, &policy(dir, policy_extra));
+    for (leader, follower, extra) in followers {
+        text += &follower_toml(leader, follower, extra);
+    }
+    text
+}
+
 fn follower_toml(leader: &str, follower: &str, extra: &str) -> String {
     format!(
         "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"{leader}\"\nfollower_index = \"{follower}\"\n{extra}\n"
@@ -144,8 +159,7 @@ async fn unfollow_command_turns_a_follower_into_a_writable_index() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("logs", "logs-copy", "")),
+        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
     );
     let out = cli(&["unfollow", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -294,8 +308,7 @@ async fn unfollow_whose_lease_removal_fails_finishes_and_cleans_up_on_the_leader
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("logs", "logs-copy", "")),
+        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
     );
     // The follower cluster loses its connection to the leader: unfollow cannot remove the leases itself.
     sim.cluster("follower").disconnect_remote("leader").unwrap();
@@ -330,9 +343,12 @@ async fn promote_cuts_over_a_caught_up_follower_and_refuses_a_lagging_one() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("done", "done-copy", "")
-            + &follower_toml("busy", "busy-copy", "")),
+        &policy_config(
+            &sim,
+            dir.path(),
+            "",
+            &[("done", "done-copy", ""), ("busy", "busy-copy", "")],
+        ),
     );
     // Writes keep flowing into `busy`: its follower cannot be shown caught up.
     sim.cluster("leader").set_writes("busy", 200.0).unwrap();
@@ -367,8 +383,7 @@ async fn pause_resume_commands_and_exit_statuses() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("logs", "logs-copy", "")),
+        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
     );
     let out = cli(&["pause", "logs-copy"], &cfg).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -422,8 +437,7 @@ async fn dry_run_sends_no_mutating_request() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("logs", "logs-copy", "")),
+        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
     );
     for c in ["leader", "follower"] {
         sim.cluster(c).reset_requests();
@@ -527,10 +541,12 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("logs", "logs-copy", "")),
-    )
+    let d = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "",
+        &[("logs", "logs-copy", "")],
+    ))
     .await;
     d.wait_status(20, "ready", |s| s["ready"] == true).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
@@ -569,10 +585,12 @@ async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
     let sim = sim().await;
     following(&sim, "gone", "gone-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("gone", "gone-copy", "")),
-    )
+    let d = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "",
+        &[("gone", "gone-copy", "")],
+    ))
     .await;
     d.wait_status(20, "ready", |s| s["ready"] == true).await;
     // The follower falls behind (paused), the leader drops the history it would need, replication restarts.
@@ -674,11 +692,15 @@ async fn daemon_promotes_a_caught_up_follower_marked_promote() {
     following(&sim, "old", "old-copy", 12).await;
     following(&sim, "keep", "keep-copy", 12).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("old", "old-copy", "promote = true")
-            + &follower_toml("keep", "keep-copy", "")),
-    )
+    let d = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "",
+        &[
+            ("old", "old-copy", "promote = true"),
+            ("keep", "keep-copy", ""),
+        ],
+    ))
     .await;
     let s = d
         .wait_status(30, "promoted", |s| {
@@ -702,10 +724,12 @@ async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
-        &(config(&sim, dir.path(), &policy(dir.path(), "dry_run = true"))
-            + &follower_toml("logs", "logs-copy", "promote = true")),
-    )
+    let d = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "dry_run = true",
+        &[("logs", "logs-copy", "promote = true")],
+    ))
     .await;
     d.wait_status(20, "ready", |s| s["ready"] == true).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
@@ -732,8 +756,12 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
     let sim = sim().await;
     following(&sim, "old", "old-copy", 8).await;
     let dir = tempfile::tempdir().unwrap();
-    let toml = config(&sim, dir.path(), &policy(dir.path(), ""))
-        + &follower_toml("old", "old-copy", "promote = true");
+    let toml = policy_config(
+        &sim,
+        dir.path(),
+        "",
+        &[("old", "old-copy", "promote = true")],
+    );
     // A daemon's promote stopped right after closing the follower (the process died there).
     let cfg = ccr_sentinel::config::from_toml_str(&toml).unwrap();
     let exec = executor(&cfg);
@@ -785,8 +813,7 @@ async fn two_daemons_recovering_the_same_follower_do_not_fight() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let start =
-        |dir: &Path| config(&sim, dir, &policy(dir, "")) + &follower_toml("logs", "logs-copy", "");
+    let start = |dir: &Path| policy_config(&sim, dir, "", &[("logs", "logs-copy", "")]);
     let a = Running::start(&start(dir_a.path())).await;
     let b = Running::start(&start(dir_b.path())).await;
     a.wait_status(20, "a ready", |s| s["ready"] == true).await;
@@ -828,14 +855,12 @@ async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
     let d = Running::start(
-        &(config(
+        &policy_config(
             &sim,
             dir.path(),
-            &policy(
-                dir.path(),
-                "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
-            ),
-        ) + &follower_toml("logs", "logs-copy", "")),
+            "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
+            &[("logs", "logs-copy", "")],
+        ),
     )
     .await;
     d.wait_status(20, "ready", |s| s["ready"] == true).await;
@@ -874,9 +899,12 @@ async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(
         dir.path(),
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("a", "a-copy", "")
-            + &follower_toml("b", "b-copy", "")),
+        &policy_config(
+            &sim,
+            dir.path(),
+            "",
+            &[("a", "a-copy", ""), ("b", "b-copy", "")],
+        ),
     );
     let one = cli(&["promote", "a-copy"], &cfg).await;
     assert_eq!(one.status.code(), Some(0), "{}", text(&one));
@@ -895,10 +923,12 @@ async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
     following(&sim, "temp", "temp-copy", 6).await;
     following(&sim, "keep", "keep-copy", 6).await;
     let dir = tempfile::tempdir().unwrap();
-    let alert_only = Running::start(
-        &(config(&sim, dir.path(), &policy(dir.path(), ""))
-            + &follower_toml("temp", "temp-copy", "")),
-    )
+    let alert_only = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "",
+        &[("temp", "temp-copy", "")],
+    ))
     .await;
     alert_only
         .wait_status(20, "ready", |s| s["ready"] == true)
@@ -924,14 +954,12 @@ async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
     alert_only.stop().await;
 
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
-        &(config(
-            &sim,
-            dir.path(),
-            &policy(dir.path(), "on_leader_deleted = \"unfollow\""),
-        ) + &follower_toml("temp", "temp-copy", "")
-            + &follower_toml("keep", "keep-copy", "")),
-    )
+    let d = Running::start(&policy_config(
+        &sim,
+        dir.path(),
+        "on_leader_deleted = \"unfollow\"",
+        &[("temp", "temp-copy", ""), ("keep", "keep-copy", "")],
+    ))
     .await;
     d.wait_status(20, "unfollowed", |s| {
         last_actions(s, "temp-copy")
