@@ -29,6 +29,20 @@ fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {
     }
 }
 
+/// A `leader` and a `follower` cluster, the follower connected to the leader as `leader`; `deterministic` for a
+/// simulated clock that only [`advance`] moves.
+async fn connected_pair(deterministic: bool) -> Sim {
+    let mut builder = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"));
+    if deterministic {
+        builder = builder.deterministic_clock();
+    }
+    let sim = builder.start().await.unwrap();
+    connect(&sim, "follower", "leader", "leader");
+    sim
+}
+
 /// Follows with small read batches (10 operations, one outstanding read), so a burst of writes stays visible as
 /// lag for a while in simulated time.
 fn follow(sim: &Sim, follower: &str, alias: &str, leader: &str) {
@@ -432,13 +446,7 @@ recover_fatal = false
 /// A follower cluster whose bodies turn malformed: errors counted per endpoint and reason, data kept and stale.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_answers_from_the_simulator_are_counted_and_keep_the_last_state() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
-    connect(&sim, "follower", "leader", "leader");
+    let sim = connected_pair(false).await;
     leader_index(&sim, "leader", "orders", 10);
     follow(&sim, "orders-copy", "leader", "orders");
     let d = Running::start(&config(
@@ -497,14 +505,7 @@ async fn malformed_answers_from_the_simulator_are_counted_and_keep_the_last_stat
 async fn requests_per_poll_are_independent_of_the_number_of_followers() {
     let mut totals = Vec::new();
     for n in [1usize, 12] {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("leader"))
-            .cluster(ClusterConfig::new("follower"))
-            .deterministic_clock()
-            .start()
-            .await
-            .unwrap();
-        connect(&sim, "follower", "leader", "leader");
+        let sim = connected_pair(true).await;
         let mut list = Vec::new();
         for i in 0..n {
             leader_index(&sim, "leader", &format!("idx{i}"), 3);
@@ -646,14 +647,7 @@ async fn version_matrix() {
 /// leader kept taking writes: the counts differ but must not be judged as drift.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_docs_mismatch_right_after_a_remote_outage() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .deterministic_clock()
-        .start()
-        .await
-        .unwrap();
-    connect(&sim, "follower", "leader", "leader");
+    let sim = connected_pair(true).await;
     leader_index(&sim, "leader", "orders", 10);
     follow(&sim, "orders-copy", "leader", "orders");
     sim.cluster("leader").set_writes("orders", 20.0).unwrap();
@@ -688,13 +682,7 @@ async fn no_docs_mismatch_right_after_a_remote_outage() {
 /// `ccr_sentinel_cluster_up 0` and the last known values, then recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_outage_and_recovery() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
-    connect(&sim, "follower", "leader", "leader");
+    let sim = connected_pair(false).await;
     leader_index(&sim, "leader", "orders", 10);
     follow(&sim, "orders-copy", "leader", "orders");
     let d = Running::start(&config(
