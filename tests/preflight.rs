@@ -35,6 +35,17 @@ follower_index = "{follower_index}"
     )
 }
 
+/// The config for the simulator's pair: the remote `leader` seeded with the leader's transport address, following
+/// `logs` as `logs-copy`.
+fn sim_config(sim: &Sim) -> String {
+    config(
+        &sim.url("leader"),
+        &sim.url("follower"),
+        &sim.transport_address("leader"),
+        "logs-copy",
+    )
+}
+
 async fn check(dir: &Path, text: &str, json: bool) -> (Option<i32>, String) {
     let path = dir.join("ccr.toml");
     std::fs::write(&path, text).unwrap();
@@ -95,12 +106,7 @@ async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
     sim.cluster("leader").reset_requests();
     sim.cluster("follower").reset_requests();
     let dir = tempfile::tempdir().unwrap();
-    let text = config(
-        &sim.url("leader"),
-        &sim.url("follower"),
-        &sim.transport_address("leader"),
-        "logs-copy",
-    );
+    let text = sim_config(&sim);
     let (code, table) = check(dir.path(), &text, false).await;
     assert_eq!(code, Some(0), "{table}");
     for needle in [
@@ -196,12 +202,7 @@ async fn an_older_follower_than_its_leader_is_an_error() {
     soft_deletes_leader(&sim);
     connect(&sim, "follower", "leader", "leader");
     let dir = tempfile::tempdir().unwrap();
-    let text = config(
-        &sim.url("leader"),
-        &sim.url("follower"),
-        &sim.transport_address("leader"),
-        "logs-copy",
-    );
+    let text = sim_config(&sim);
     let (code, json) = check(dir.path(), &text, true).await;
     assert_eq!(code, Some(1), "{json}");
     assert!(has(&statuses(&json), "version_compat", "fail"), "{json}");

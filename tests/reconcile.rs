@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ccr_sentinel::es::admin::FailureReason;
-use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileReport};
+use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileReport, Reconciler};
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
@@ -93,6 +93,11 @@ fn mutating(sim: &Sim) -> u64 {
 fn reset(sim: &Sim) {
     sim.cluster("leader").reset_requests();
     sim.cluster("follower").reset_requests();
+}
+
+/// A one-shot reconciler for the config `text`.
+fn reconciler(text: &str, dry_run: bool) -> Reconciler {
+    one_shot(ccr_sentinel::config::from_toml_str(text).unwrap(), dry_run).unwrap()
 }
 
 fn item<'a>(
@@ -225,7 +230,7 @@ async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active()
         closed_port(),
         &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
     );
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let r = reconciler(&text, false);
     let report = r.run_once().await;
     assert!(report.ok(), "{report:#?}");
     assert_eq!(item(&report, "remote", "leader").state, ItemState::InSync);
@@ -253,7 +258,7 @@ async fn dry_run_plans_everything_and_sends_nothing() {
         closed_port(),
         &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
     );
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), true).unwrap();
+    let r = reconciler(&text, true);
     let report = r.run_once().await;
     assert!(report.dry_run);
     for (kind, name) in [
@@ -285,9 +290,7 @@ async fn blocked_run(sim: &Sim, extra: &str) -> (std::sync::Arc<ReconcileReport>
     let metrics = ReconcileMetrics::new();
     let registry = prometheus::Registry::new();
     metrics.register(&registry).unwrap();
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
-        .unwrap()
-        .with_metrics(metrics);
+    let r = reconciler(&text, false).with_metrics(metrics);
     let report = r.run_once().await;
     let exposition = prometheus::TextEncoder::new()
         .encode_to_string(&registry.gather())
@@ -321,9 +324,7 @@ async fn soft_deletes_off_on_a_6_8_leader_is_reported_and_backed_off() {
     let metrics = ReconcileMetrics::new();
     let registry = prometheus::Registry::new();
     metrics.register(&registry).unwrap();
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
-        .unwrap()
-        .with_metrics(metrics);
+    let r = reconciler(&text, false).with_metrics(metrics);
     let report = r.run_once().await;
     let text = prometheus::TextEncoder::new()
         .encode_to_string(&registry.gather())
@@ -407,9 +408,7 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
     let metrics = ReconcileMetrics::new();
     let registry = prometheus::Registry::new();
     metrics.register(&registry).unwrap();
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false)
-        .unwrap()
-        .with_metrics(metrics);
+    let r = reconciler(&text, false).with_metrics(metrics);
     let report = r.run_once().await;
     let m = prometheus::TextEncoder::new()
         .encode_to_string(&registry.gather())
@@ -429,7 +428,7 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
         .contains("pw-watcher"));
     // With the remote set by an administrator, the follow itself gets the 403.
     connect(&sim, "follower", "leader", "leader");
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let r = reconciler(&text, false);
     let report = r.run_once().await;
     let i = item(&report, "follower", "logs-copy");
     assert_eq!(
@@ -764,11 +763,7 @@ async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed
         "[reconcile]\n",
         "[reconcile]\napply_parameter_changes = true\n",
     );
-    let r = one_shot(
-        ccr_sentinel::config::from_toml_str(&allowed).unwrap(),
-        false,
-    )
-    .unwrap();
+    let r = reconciler(&allowed, false);
     let report = r.run_once().await;
     assert!(report.ok(), "{report:#?}");
     let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
@@ -1024,7 +1019,7 @@ async fn a_run_stops_before_the_next_item_at_shutdown() {
     leader_index(&sim, "logs", 1);
     reset(&sim);
     let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
-    let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+    let r = reconciler(&text, false);
     let cancel = tokio_util::sync::CancellationToken::new();
     cancel.cancel();
     let report = r.run_until(&cancel).await;
@@ -1050,7 +1045,7 @@ async fn a_remote_switches_between_proxy_and_sniff_mode() {
         (proxy.as_str(), "proxy"),
     ] {
         let text = base_config(&sim, closed_port(), &format!("{extra}{FOLLOWER}"));
-        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let r = reconciler(&text, false);
         let report = r.run_once().await;
         assert!(report.ok(), "{mode}: {report:#?}");
         let info = must(
@@ -1084,7 +1079,7 @@ async fn version_matrix_from_empty_to_desired_and_idle() {
             closed_port(),
             &format!("{}{FOLLOWER}{pattern}", remote(&sim)),
         );
-        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let r = reconciler(&text, false);
         let first = r.run_once().await;
         assert!(first.ok(), "{version}: {first:#?}");
         assert_eq!(first.events.len(), 3, "{version}: {first:#?}");
@@ -1123,7 +1118,7 @@ async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when
             closed_port(),
             &format!("{}{}", remote(&sim), pattern(patterns)),
         );
-        let r = one_shot(ccr_sentinel::config::from_toml_str(&text).unwrap(), false).unwrap();
+        let r = reconciler(&text, false);
         reset(&sim);
         let report = r.run_once().await;
         assert!(report.ok(), "{patterns}: {report:#?}");
