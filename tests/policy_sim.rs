@@ -14,7 +14,7 @@ use ccr_sim::{ClusterConfig, HttpFaults, Sim};
 use serde_json::{json, Value};
 
 mod common;
-use common::{connect, daemon_config, must, run_cli, wait_until, write_config, Running};
+use common::{connect, daemon_config, must, reset, run_cli, wait_until, write_config, Running};
 
 /// A leader and a follower cluster (real clock), the follower connected to the leader as `leader`.
 async fn sim() -> Sim {
@@ -113,6 +113,14 @@ fn text(o: &Output) -> String {
 }
 
 /// `_ccr/info` status of `index` on the follower: `Some("active"|"paused")`, `None` when not a follower.
+/// Neither cluster received a request that changes anything.
+fn assert_nothing_mutated(sim: &Sim) {
+    for c in ["leader", "follower"] {
+        let r = sim.cluster(c).requests();
+        assert_eq!(r.mutating, 0, "{c}: {r:?}");
+    }
+}
+
 fn follower_status(sim: &Sim, index: &str) -> Option<String> {
     let info = must(
         sim.cluster("follower")
@@ -439,9 +447,7 @@ async fn dry_run_sends_no_mutating_request() {
         dir.path(),
         &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
     );
-    for c in ["leader", "follower"] {
-        sim.cluster(c).reset_requests();
-    }
+    reset(&sim);
     for cmd in [
         vec!["pause", "logs-copy", "--dry-run"],
         vec!["resume", "logs-copy", "--dry-run"],
@@ -461,10 +467,7 @@ async fn dry_run_sends_no_mutating_request() {
     for step in ["pause", "close", "unfollow", "open"] {
         assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
     }
-    for c in ["leader", "follower"] {
-        let r = sim.cluster(c).requests();
-        assert_eq!(r.mutating, 0, "{c}: {r:?}");
-    }
+    assert_nothing_mutated(&sim);
     assert_eq!(
         follower_status(&sim, "logs-copy").as_deref(),
         Some("active")
@@ -478,6 +481,13 @@ async fn dry_run_sends_no_mutating_request() {
 
 /// `/status` of the daemon under test, for the policy checks.
 impl Running {
+    /// Starts the daemon and waits (20 s at most) until `/status` says it is ready.
+    async fn start_ready(toml: &str) -> Self {
+        let d = Running::start(toml).await;
+        d.wait_status(20, "ready", |s| s["ready"] == true).await;
+        d
+    }
+
     /// `/status` as JSON; `Null` while the daemon does not answer.
     async fn status(&self) -> Value {
         let body = match reqwest::get(format!("{}/status", self.base)).await {
@@ -541,14 +551,13 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let d = Running::start_ready(&policy_config(
         &sim,
         dir.path(),
         "",
         &[("logs", "logs-copy", "")],
     ))
     .await;
-    d.wait_status(20, "ready", |s| s["ready"] == true).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
     sim.cluster("follower").fail_shard("logs-copy", 1).unwrap();
     sim.cluster("leader").index_docs("logs", 15).unwrap();
@@ -585,14 +594,13 @@ async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
     let sim = sim().await;
     following(&sim, "gone", "gone-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let d = Running::start_ready(&policy_config(
         &sim,
         dir.path(),
         "",
         &[("gone", "gone-copy", "")],
     ))
     .await;
-    d.wait_status(20, "ready", |s| s["ready"] == true).await;
     // The follower falls behind (paused), the leader drops the history it would need, replication restarts.
     let f = sim.cluster("follower");
     must(
@@ -724,28 +732,22 @@ async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let d = Running::start_ready(&policy_config(
         &sim,
         dir.path(),
         "dry_run = true",
         &[("logs", "logs-copy", "promote = true")],
     ))
     .await;
-    d.wait_status(20, "ready", |s| s["ready"] == true).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
-    for c in ["leader", "follower"] {
-        sim.cluster(c).reset_requests();
-    }
+    reset(&sim);
     let s = d
         .wait_status(20, "the recovery planned in dry run", |s| {
             last_actions(s, "logs-copy").contains(&"pause_resume recover_fatal dry_run".to_string())
         })
         .await;
     assert_eq!(s["policy"]["dry_run"], true);
-    for c in ["leader", "follower"] {
-        let r = sim.cluster(c).requests();
-        assert_eq!(r.mutating, 0, "{c}: {r:?}");
-    }
+    assert_nothing_mutated(&sim);
     assert_eq!(follower_state(&s, "logs-copy"), "failed");
     d.stop().await;
     sim.shutdown().await;
@@ -854,16 +856,14 @@ async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
     let sim = sim().await;
     following(&sim, "logs", "logs-copy", 10).await;
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(
+    let d = Running::start_ready(
         &policy_config(
             &sim,
             dir.path(),
             "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
             &[("logs", "logs-copy", "")],
         ),
-    )
-    .await;
-    d.wait_status(20, "ready", |s| s["ready"] == true).await;
+    ).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     d.wait_status(20, "paused during the outage", |s| {
         last_actions(s, "logs-copy")
@@ -923,16 +923,13 @@ async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
     following(&sim, "temp", "temp-copy", 6).await;
     following(&sim, "keep", "keep-copy", 6).await;
     let dir = tempfile::tempdir().unwrap();
-    let alert_only = Running::start(&policy_config(
+    let alert_only = Running::start_ready(&policy_config(
         &sim,
         dir.path(),
         "",
         &[("temp", "temp-copy", "")],
     ))
     .await;
-    alert_only
-        .wait_status(20, "ready", |s| s["ready"] == true)
-        .await;
     sim.cluster("leader").delete_index("temp").unwrap();
     let s = alert_only
         .wait_status(20, "leader_missing", |s| {

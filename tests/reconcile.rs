@@ -12,7 +12,7 @@ use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
 mod common;
-use common::{bin, closed_port, connect, must, two_clusters, wait_until, write_config};
+use common::{bin, closed_port, connect, must, reset, two_clusters, wait_until, write_config};
 
 /// Creates a leader index with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, index: &str, docs: u64) {
@@ -88,11 +88,6 @@ active = true
 
 fn mutating(sim: &Sim) -> u64 {
     sim.cluster("leader").requests().mutating + sim.cluster("follower").requests().mutating
-}
-
-fn reset(sim: &Sim) {
-    sim.cluster("leader").reset_requests();
-    sim.cluster("follower").reset_requests();
 }
 
 /// A one-shot reconciler for the config `text`.

@@ -45,6 +45,12 @@ pub fn connect(sim: &Sim, on: &str, alias: &str, to: &str) {
     );
 }
 
+/// Forgets the requests the `leader` and `follower` clusters have counted so far.
+pub fn reset(sim: &Sim) {
+    sim.cluster("leader").reset_requests();
+    sim.cluster("follower").reset_requests();
+}
+
 /// A daemon config for the simulator's `leader` and `follower` clusters, polled every second, with the remote
 /// `leader` on the follower; `extra` is appended (more sections, followers).
 pub fn daemon_config(sim: &Sim, extra: &str) -> String {
