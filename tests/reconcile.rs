@@ -95,6 +95,17 @@ fn reconciler(text: &str, dry_run: bool) -> Reconciler {
     one_shot(ccr_sentinel::config::from_toml_str(text).unwrap(), dry_run).unwrap()
 }
 
+/// Runs `r` again from zeroed request counters: every item is in sync and nothing that changes a cluster is sent.
+async fn assert_next_run_idle(r: &Reconciler, sim: &Sim, what: &str) {
+    reset(sim);
+    let again = r.run_once().await;
+    assert!(
+        again.items.iter().all(|i| i.state == ItemState::InSync),
+        "{what}: {again:#?}"
+    );
+    assert_eq!(mutating(sim), 0, "{what}");
+}
+
 fn item<'a>(
     r: &'a ReconcileReport,
     kind: &str,
@@ -774,13 +785,7 @@ async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed
         f["parameters"]["max_read_request_operation_count"], 1000,
         "{info}"
     );
-    reset(&sim);
-    let again = r.run_once().await;
-    assert!(
-        again.items.iter().all(|i| i.state == ItemState::InSync),
-        "{again:#?}"
-    );
-    assert_eq!(mutating(&sim), 0);
+    assert_next_run_idle(&r, &sim, "").await;
     sim.shutdown().await;
 }
 
@@ -1051,13 +1056,7 @@ async fn a_remote_switches_between_proxy_and_sniff_mode() {
         assert_eq!(info["leader"]["mode"], mode, "{info}");
         assert_eq!(info["leader"]["connected"], true, "{info}");
         // And the next run is a no-op.
-        reset(&sim);
-        let again = r.run_once().await;
-        assert!(
-            again.items.iter().all(|i| i.state == ItemState::InSync),
-            "{mode}: {again:#?}"
-        );
-        assert_eq!(mutating(&sim), 0, "{mode}");
+        assert_next_run_idle(&r, &sim, mode).await;
     }
     sim.shutdown().await;
 }
@@ -1082,13 +1081,7 @@ async fn version_matrix_from_empty_to_desired_and_idle() {
             sim.cluster("follower").doc_count("logs-copy") == Some(7)
         })
         .await;
-        reset(&sim);
-        let second = r.run_once().await;
-        assert!(
-            second.items.iter().all(|i| i.state == ItemState::InSync),
-            "{version}: {second:#?}"
-        );
-        assert_eq!(mutating(&sim), 0, "{version}");
+        assert_next_run_idle(&r, &sim, version).await;
         sim.shutdown().await;
     }
 }
@@ -1176,9 +1169,6 @@ async fn two_reconcilers_at_once_do_not_conflict() {
         sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
         "active"
     );
-    reset(&sim);
-    let again = a.run_once().await;
-    assert!(again.items.iter().all(|i| i.state == ItemState::InSync));
-    assert_eq!(mutating(&sim), 0);
+    assert_next_run_idle(&a, &sim, "").await;
     sim.shutdown().await;
 }
