@@ -193,6 +193,16 @@ impl PolicyRunner {
                 }
                 let ev = self.exec.execute(&pause(), rule, &p.reason).await;
                 match ev.result {
+                    // The pause can lose a race with another daemon that paused and resumed the follower
+                    // between our look and our request ("no shard follow tasks"): that is its recovery, not
+                    // our failure.
+                    ActionResult::Failed
+                        if self.still_failed(&cluster, &target).await == Some(false) =>
+                    {
+                        tracing::info!(follower_cluster = %cluster, follower_index = %target,
+                            "pause refused but the fatal exception is gone (recovered by someone else)");
+                        Outcome::Success
+                    }
                     ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
                     _ => {
                         let ev = self.exec.execute(&resume(), rule, &p.reason).await;
