@@ -1042,11 +1042,9 @@ follower_index = "gone-copy"
         }
     }
 
-    #[test]
-    fn a_follower_newer_than_the_leader_listing_is_not_leader_missing() {
-        // `paused-copy` is followed (poll) but was not yet in its cluster's listing when the leader's was read:
-        // it may have been created since, with a leader index created since, so nothing is concluded.
-        let cfg = cfg();
+    /// A report after one poll (6.8 fixtures) and one doc-count run in which the leader lists the fixture's
+    /// indices and the follower cluster lists `follower_listing`.
+    fn report_after_listings(cfg: &Config, follower_listing: Vec<CatIndex>) -> Report {
         let mut snap = Snapshot::default();
         snap.apply_poll(poll(
             "versions/ccr_stats_response_6.8.json",
@@ -1055,7 +1053,7 @@ follower_index = "gone-copy"
         ));
         let s = stats_with(99, 99, 99);
         snap.apply_doc_counts(
-            &cfg,
+            cfg,
             DocCountResult {
                 at: Utc::now(),
                 stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
@@ -1065,14 +1063,18 @@ follower_index = "gone-copy"
                         "leader".to_string(),
                         Ok(fixture("versions/cat_indices_response_closed.json")),
                     ),
-                    (
-                        "follower".to_string(),
-                        Ok(fixture("versions/cat_indices_response_closed.json")),
-                    ),
+                    ("follower".to_string(), Ok(follower_listing)),
                 ]),
             },
         );
-        let r = Report::build(&cfg, &snap, Utc::now());
+        Report::build(cfg, &snap, Utc::now())
+    }
+
+    #[test]
+    fn a_follower_newer_than_the_leader_listing_is_not_leader_missing() {
+        // `paused-copy` is followed (poll) but was not yet in its cluster's listing when the leader's was read:
+        // it may have been created since, with a leader index created since, so nothing is concluded.
+        let r = report_after_listings(&cfg(), fixture("versions/cat_indices_response_closed.json"));
         let paused = find(&r, "paused-copy");
         assert_eq!(paused.observation.leader_index_exists, None);
         assert_eq!(paused.state, FollowerState::Paused, "{:?}", paused.reasons);
@@ -1080,7 +1082,6 @@ follower_index = "gone-copy"
 
     #[test]
     fn leader_missing_is_seen_from_the_leader_index_list() {
-        let cfg = cfg();
         let mut follower_listing: Vec<CatIndex> =
             fixture("versions/cat_indices_response_closed.json");
         follower_listing.push(
@@ -1089,29 +1090,7 @@ follower_index = "gone-copy"
             )
             .unwrap(),
         );
-        let mut snap = Snapshot::default();
-        snap.apply_poll(poll(
-            "versions/ccr_stats_response_6.8.json",
-            "versions/follow_info_response_6.8.json",
-            "versions/remote_info_response_6.8.json",
-        ));
-        let s = stats_with(99, 99, 99);
-        snap.apply_doc_counts(
-            &cfg,
-            DocCountResult {
-                at: Utc::now(),
-                stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
-                stats_after: BTreeMap::from([("follower".to_string(), Ok(s))]),
-                indices: BTreeMap::from([
-                    (
-                        "leader".to_string(),
-                        Ok(fixture("versions/cat_indices_response_closed.json")),
-                    ),
-                    ("follower".to_string(), Ok(follower_listing.clone())),
-                ]),
-            },
-        );
-        let r = Report::build(&cfg, &snap, Utc::now());
+        let r = report_after_listings(&cfg(), follower_listing);
         let orders = find(&r, "orders-copy");
         assert_eq!(
             orders.state,
