@@ -326,26 +326,24 @@ fn observe_follower(
     });
     let first_shard = stats.and_then(|s| s.shards.first());
     // Observed values win over configured ones: labels then say what the cluster really does.
-    let remote_cluster = info
-        .map(|i| i.remote_cluster.clone())
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            first_shard
-                .map(|s| s.remote_cluster.clone())
-                .filter(|s| !s.is_empty())
-        })
-        .or_else(|| configured.map(|c| c.remote.clone()))
-        .unwrap_or_default();
-    let leader_index = info
-        .map(|i| i.leader_index.clone())
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            first_shard
-                .map(|s| s.leader_index.clone())
-                .filter(|s| !s.is_empty())
-        })
-        .or_else(|| configured.map(|c| c.leader_index.clone()))
-        .unwrap_or_default();
+    fn first_known(candidates: [Option<&String>; 3]) -> String {
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_default()
+    }
+    let remote_cluster = first_known([
+        info.map(|i| &i.remote_cluster),
+        first_shard.map(|s| &s.remote_cluster),
+        configured.map(|c| &c.remote),
+    ]);
+    let leader_index = first_known([
+        info.map(|i| &i.leader_index),
+        first_shard.map(|s| &s.leader_index),
+        configured.map(|c| &c.leader_index),
+    ]);
     let leader_cluster = cfg
         .leader_cluster(cluster, &remote_cluster)
         .map(str::to_string);
