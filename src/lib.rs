@@ -1,27 +1,29 @@
 //! ccr-sentinel: keeps Elasticsearch cross-cluster replication healthy.
 //!
-//! Data flow: [`observe`] reads the clusters into a [`observe::Snapshot`], [`health`] judges every follower
-//! (pure), [`report`] joins both for [`metrics`], [`http`] and the CLI. [`schedule`] runs the jobs,
-//! [`daemon`] wires everything for `ccr-sentinel run`.
+//! Data flows one way, and the folders are its stages:
+//!
+//! - [`config`]: what the operator declares, validated up front (every problem reported at once).
+//! - [`es`]: the Elasticsearch client, its response types and the classification of its errors.
+//! - [`observe`]: stage 1, read the clusters into a [`observe::Snapshot`] on schedule.
+//! - [`evaluate`]: stage 2 (pure), a verdict per follower and the [`evaluate::report::Report`] everything renders.
+//! - [`reconcile`]: stage 3a, make the clusters match the configuration (pure [`reconcile::plan`] + runner).
+//! - [`policy`]: stage 3b, react to verdicts (pure rules, remembered [`policy::history`], runner).
+//! - [`preflight`]: stage 3c, check the prerequisites of replication (read-only).
+//! - [`act`]: stage 4, the only code that sends a mutating request: executor, audit, back-off, runbooks.
+//! - [`metrics`]: every metric family the daemon exports.
+//! - [`daemon`]: the one composition root of `run` (and `demo`): jobs, scheduler, HTTP, systemd.
+//! - [`cli`]: the only code that prints or chooses an exit code.
+//! - [`demo`]: the daemon against an embedded simulated leader and follower.
 
 pub mod act;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod es;
-pub mod health;
-pub mod history;
-pub mod http;
+pub mod evaluate;
 pub mod metrics;
 pub mod observe;
-pub mod plan;
 pub mod policy;
-pub mod policy_runner;
 pub mod preflight;
 pub mod reconcile;
-pub mod report;
-pub mod runbook;
-pub mod schedule;
-pub mod systemd;

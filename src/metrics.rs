@@ -16,8 +16,8 @@ use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::health::FollowerState;
-use crate::report::{FollowerReport, Report};
+use crate::evaluate::health::FollowerState;
+use crate::evaluate::report::{FollowerReport, Report};
 
 /// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
 pub type SharedReport = Arc<RwLock<Arc<Report>>>;
@@ -271,7 +271,7 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
         if o.managed { 1.0 } else { 0.0 },
     );
     if let Some(status) = o.status {
-        let paused = status == crate::es::types::FollowerStatus::Paused;
+        let paused = status == crate::es::FollowerStatus::Paused;
         fam.push(
             "elasticsearch_ccr_follower_paused",
             &l,

@@ -11,6 +11,9 @@
 pub mod admin;
 pub mod types;
 
+pub use admin::*;
+pub use types::*;
+
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -19,7 +22,6 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 
 use crate::config::{Auth, ClusterSettings};
-use types::*;
 
 /// Largest error-body excerpt kept in an error message.
 const MAX_REASON_CHARS: usize = 300;
@@ -190,6 +192,37 @@ impl EsError {
 }
 
 /// A client for one cluster.
+/// The client registry: one [`EsClient`] per configured cluster, built once per process and shared by every
+/// stage (observer, reconciler, preflight, executors, commands). Cheap to clone: the map is behind an `Arc`, and
+/// each client keeps its own connection pool.
+#[derive(Debug, Clone, Default)]
+pub struct Clients(std::sync::Arc<std::collections::BTreeMap<String, EsClient>>);
+
+impl Clients {
+    /// Builds the client of every configured cluster; contacts none of them.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Self, EsError> {
+        let map = cfg
+            .clusters
+            .iter()
+            .map(|(name, c)| Ok((name.clone(), EsClient::new(c)?)))
+            .collect::<Result<_, EsError>>()?;
+        Ok(Self(std::sync::Arc::new(map)))
+    }
+
+    /// Wraps clients built elsewhere (tests pointing a name at a hostile server).
+    pub fn from_map(map: std::collections::BTreeMap<String, EsClient>) -> Self {
+        Self(std::sync::Arc::new(map))
+    }
+}
+
+impl std::ops::Deref for Clients {
+    type Target = std::collections::BTreeMap<String, EsClient>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 #[derive(Clone)]
 pub struct EsClient {
     name: String,

@@ -736,7 +736,7 @@ pub struct AutoFollowSettings {
     pub active: Option<bool>,
 }
 
-/// `[health]`, validated: the thresholds of the verdicts in [`crate::health`].
+/// `[health]`, validated: the thresholds of the verdicts in [`crate::evaluate::health`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthThresholds {
     pub max_lag_operations: u64,

@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 the command ran and found a problem or failed, 2 bad configuration or arguments.
 
+pub mod actions;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, ConfigError, LogFormat};
 use crate::daemon::{shutdown_signal, Daemon};
-use crate::report::Report;
+use crate::evaluate::report::Report;
 
 /// Exit status for "the command ran and found a problem".
 pub const EXIT_PROBLEM: u8 = 1;
@@ -98,15 +100,15 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Pause a follower (POST /{index}/_ccr/pause_follow).
-    Pause(crate::commands::FollowerArgs),
+    Pause(crate::cli::actions::FollowerArgs),
     /// Resume a follower with the configured follow parameters.
-    Resume(crate::commands::FollowerArgs),
+    Resume(crate::cli::actions::FollowerArgs),
     /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
     /// after an interruption at any step.
-    Unfollow(crate::commands::FollowerArgs),
+    Unfollow(crate::cli::actions::FollowerArgs),
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
     /// several looks), then unfollow it. Refuses otherwise unless --force.
-    Promote(crate::commands::PromoteArgs),
+    Promote(crate::cli::actions::PromoteArgs),
 }
 
 /// `config ...`
@@ -257,12 +259,16 @@ pub fn main() -> ExitCode {
                 format == OutputFormat::Json,
             ))
         }
-        Command::Pause(a) => crate::commands::follower_command(crate::commands::Which::Pause, a),
-        Command::Resume(a) => crate::commands::follower_command(crate::commands::Which::Resume, a),
-        Command::Unfollow(a) => {
-            crate::commands::follower_command(crate::commands::Which::Unfollow, a)
+        Command::Pause(a) => {
+            crate::cli::actions::follower_command(crate::cli::actions::Which::Pause, a)
         }
-        Command::Promote(a) => crate::commands::promote_command(a),
+        Command::Resume(a) => {
+            crate::cli::actions::follower_command(crate::cli::actions::Which::Resume, a)
+        }
+        Command::Unfollow(a) => {
+            crate::cli::actions::follower_command(crate::cli::actions::Which::Unfollow, a)
+        }
+        Command::Promote(a) => crate::cli::actions::promote_command(a),
         Command::Demo(args) => {
             // State changes (and the way back to healthy) are the point of the demo.
             init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");

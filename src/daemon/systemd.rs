@@ -9,7 +9,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tokio_util::sync::CancellationToken;
 
-use crate::schedule::JobTracker;
+use crate::daemon::schedule::JobTracker;
 
 fn send(states: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(states) {

@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{bin, closed_port};
+use crate::common::{bin, closed_port};
 
 fn http_get(url: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread()

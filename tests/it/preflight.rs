@@ -9,8 +9,7 @@ use axum::response::IntoResponse;
 use ccr_sim::{ClusterConfig, License, Sim};
 use serde_json::{json, Value};
 
-mod common;
-use common::{bin, connect, must, two_clusters};
+use crate::common::{bin, connect, must, two_clusters};
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
     format!(

@@ -10,6 +10,8 @@
 //!   `ccr_sentinel_reconcile_actions_total{action,result}` (rule `reconcile`) or
 //!   `ccr_sentinel_actions_total{action,rule,result}` (any other rule).
 
+pub mod runbook;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,8 +24,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::FollowParameters;
-use crate::es::admin::{classify, FailureReason};
-use crate::es::types::FollowerStatus;
+use crate::es::FollowerStatus;
+use crate::es::{classify, FailureReason};
 use crate::es::{EsClient, EsError};
 
 /// The `rule` of actions planned by reconcile.

@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::act::{Action, ActionResult, Executor};
 use crate::config::Config;
-use crate::es::types::FollowerStatus;
+use crate::es::FollowerStatus;
 use crate::es::{EsClient, EsError};
-use crate::history::{key, write_atomic, Rule};
+use crate::policy::history::{key, write_atomic, Rule};
 
 /// One step of the unfollow runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! Observing the clusters: polls that read them into a [`Snapshot`], and the per-follower view
-//! ([`FollowerObservation`]) that the verdicts in [`crate::health`] are computed from.
+//! ([`FollowerObservation`]) that the verdicts in [`crate::evaluate::health`] are computed from.
 //!
 //! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
 //! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::es::types::*;
+use crate::es::*;
 use crate::es::{Endpoint, EsClient, EsError};
 
 /// A value read from a cluster and when it was read.
@@ -742,8 +742,8 @@ fn caught_up(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::health::FollowerState;
-    use crate::report::Report;
+    use crate::evaluate::health::FollowerState;
+    use crate::evaluate::report::Report;
 
     pub(crate) fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
         let path = format!("{}/tests/fixtures/es/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -787,7 +787,7 @@ follower_index = "gone-copy"
         }
     }
 
-    fn find<'a>(r: &'a Report, index: &str) -> &'a crate::report::FollowerReport {
+    fn find<'a>(r: &'a Report, index: &str) -> &'a crate::evaluate::report::FollowerReport {
         r.followers
             .iter()
             .find(|f| f.observation.follower_index == index)

@@ -23,6 +23,9 @@
 //! actions are sent in any minute (the rest wait for a later evaluation). Rules never delete anything, and only
 //! `promote` and `on_leader_deleted = "unfollow"` ever unfollow.
 
+pub mod history;
+pub mod runner;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -31,11 +34,11 @@ use serde::Serialize;
 
 use crate::config::policy::wildcard_match;
 use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
-use crate::es::types::FollowerStatus;
-use crate::health::FollowerState;
-use crate::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
+use crate::es::FollowerStatus;
+use crate::evaluate::health::FollowerState;
+use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::report::{FollowerReport, Report};
+use crate::policy::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
 
 /// History of followers that no longer exist is dropped this long after their last action.
 pub const FORGET_AFTER_DAYS: i64 = 7;
@@ -477,17 +480,19 @@ fn follower_rules(
         rule,
         reason,
     };
-    let mut alert_once =
-        |fh: &mut crate::history::FollowerHistory, id: &str, rule: Rule, message: String| {
-            if fh.alerted.insert(id.to_string()) {
-                alerts.push(Alert {
-                    cluster: o.follower_cluster.clone(),
-                    target: o.follower_index.clone(),
-                    rule,
-                    message,
-                });
-            }
-        };
+    let mut alert_once = |fh: &mut crate::policy::history::FollowerHistory,
+                          id: &str,
+                          rule: Rule,
+                          message: String| {
+        if fh.alerted.insert(id.to_string()) {
+            alerts.push(Alert {
+                cluster: o.follower_cluster.clone(),
+                target: o.follower_index.clone(),
+                rule,
+                message,
+            });
+        }
+    };
     let active = o.status == Some(FollowerStatus::Active);
     let paused = o.status == Some(FollowerStatus::Paused);
     let connected = remote_connected(o);
@@ -808,9 +813,9 @@ fn window_words(reason: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::HealthThresholds;
-    use crate::es::types::ErrorCause;
+    use crate::es::ErrorCause;
+    use crate::evaluate::report::RemoteReport;
     use crate::observe::{DocParity, ShardFatal, ShardSummary};
-    use crate::report::RemoteReport;
     use chrono::TimeZone;
 
     fn cfg(policy: &str) -> Config {
@@ -883,7 +888,7 @@ leader_index_patterns = ["metrics-*"]
     }
 
     fn judged(o: FollowerObservation) -> FollowerReport {
-        let v = crate::health::verdict(&o, &HealthThresholds::default());
+        let v = crate::evaluate::health::verdict(&o, &HealthThresholds::default());
         FollowerReport {
             observation: o,
             state: v.state,

@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use ccr_sentinel::daemon::Daemon;
-use ccr_sentinel::health::FollowerState;
+use ccr_sentinel::evaluate::health::FollowerState;
 use ccr_sim::{ClusterConfig, Sim};
 use serde_json::{json, Value};
 
-mod common;
-use common::{bin, closed_port, connect, daemon_config, must, Running};
+use crate::common::{bin, closed_port, connect, daemon_config, must, Running};
 
 /// Creates `leader` on `leader_cluster` with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {

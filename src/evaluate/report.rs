@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::es::types::AutoFollowStats;
-use crate::health::{verdict, FollowerState};
+use crate::es::AutoFollowStats;
+use crate::evaluate::health::{verdict, FollowerState};
 use crate::observe::{follower_observations, FollowerObservation, Snapshot};
 
 /// Everything known, joined and judged.

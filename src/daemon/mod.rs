@@ -3,6 +3,10 @@
 //! Follow-up modules add jobs with [`Daemon::add_job`] before [`Daemon::run`]; a job reads the latest
 //! [`Snapshot`] / [`Report`] and the [`Observer`]'s clients from the [`Daemon`] it was built from.
 
+pub mod http;
+pub mod schedule;
+pub mod systemd;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,13 +21,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::act::ActionMetrics;
 use crate::config::Config;
+use crate::daemon::http::{router, HttpState, StatusSections};
+use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
 use crate::es::EsError;
-use crate::health::FollowerState;
-use crate::http::{router, HttpState, StatusSections};
+use crate::evaluate::health::FollowerState;
+use crate::evaluate::report::Report;
 use crate::metrics::{Metrics, SharedReport};
 use crate::observe::{Observer, Snapshot};
-use crate::report::Report;
-use crate::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
 
 /// How long shutdown waits for running jobs and open HTTP connections, each.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(3);
@@ -46,7 +50,7 @@ pub struct Daemon {
     /// Extra `/status` sections (`reconcile`, `preflight`, ...).
     pub status_sections: StatusSections,
     /// The policy engine; set by [`Daemon::run`] (commands such as `status` that only poll never act).
-    pub policy: Option<Arc<crate::policy_runner::PolicyRunner>>,
+    pub policy: Option<Arc<crate::policy::runner::PolicyRunner>>,
     extra_jobs: Vec<JobSpec>,
     /// Jobs also run once right after start-up (after READY).
     startup_jobs: Vec<&'static str>,
@@ -131,7 +135,7 @@ impl Daemon {
         let old = self.report();
         log_transitions(&old, &new);
         if old.summary() != new.summary() {
-            crate::systemd::status(&new.summary());
+            crate::daemon::systemd::status(&new.summary());
         }
         match self.report.write() {
             Ok(mut r) => *r = new,
@@ -262,7 +266,7 @@ impl Daemon {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         if self.policy.is_none() {
-            self.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+            self.policy = Some(Arc::new(crate::policy::runner::PolicyRunner::new(
                 self.cfg.clone(),
                 &self.observer,
                 self.actions.clone(),
@@ -299,7 +303,7 @@ impl Daemon {
         self.ready.store(true, Ordering::Release);
         let summary = self.report().summary();
         tracing::info!(%summary, "first poll finished; ready");
-        crate::systemd::ready(&summary);
+        crate::daemon::systemd::ready(&summary);
 
         let scheduler = Scheduler::start(&self.runner, &jobs).await?;
         for job in jobs.iter().filter(|j| self.startup_jobs.contains(&j.name)) {
@@ -308,9 +312,9 @@ impl Daemon {
                 runner.run_once(&job).await;
             });
         }
-        if let Some(interval) = crate::systemd::watchdog_interval() {
+        if let Some(interval) = crate::daemon::systemd::watchdog_interval() {
             tracing::info!(?interval, "systemd watchdog enabled");
-            tokio::spawn(crate::systemd::watchdog(
+            tokio::spawn(crate::daemon::systemd::watchdog(
                 interval,
                 self.tracker.clone(),
                 self.cfg.health.job_overdue_periods,
@@ -327,7 +331,7 @@ impl Daemon {
         server: tokio::task::JoinHandle<std::io::Result<()>>,
     ) -> anyhow::Result<()> {
         tracing::info!("shutting down");
-        crate::systemd::stopping();
+        crate::daemon::systemd::stopping();
         self.cancel.cancel();
         if let Some(s) = scheduler {
             s.shutdown().await;

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::config::HealthThresholds;
-use crate::es::types::FollowerStatus;
+use crate::es::FollowerStatus;
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
 
 /// The state of one follower.
@@ -106,7 +106,7 @@ pub struct Verdict {
 /// Fatal exceptions that pause + resume cannot repair: the leader dropped the operations the follower needs
 /// (ES reports `Operations are no longer available for replicating ...`, with `requested_operations_missing`
 /// metadata since 7.4), or the leader index was recreated.
-fn needs_refollow(cause: &crate::es::types::ErrorCause) -> bool {
+fn needs_refollow(cause: &crate::es::ErrorCause) -> bool {
     cause.operations_missing()
         || [
             "retention_lease",
@@ -291,7 +291,7 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::types::ErrorCause;
+    use crate::es::ErrorCause;
     use crate::observe::{DocParity, ShardFatal, ShardSummary};
     use chrono::Utc;
     use std::time::Duration;

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ccr_sentinel::daemon::schedule::{JobOutcome, JobSpec};
 use ccr_sentinel::daemon::Daemon;
-use ccr_sentinel::schedule::{JobOutcome, JobSpec};
 use tokio::net::TcpListener;
 
-mod common;
-use common::sample;
+use crate::common::sample;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_job_is_skipped_counted_and_fails_health() {

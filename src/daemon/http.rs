@@ -13,8 +13,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::daemon::schedule::JobTracker;
 use crate::metrics::{Metrics, SharedReport};
-use crate::schedule::JobTracker;
 
 /// Extra top-level sections of `/status` (e.g. `reconcile`, `preflight`), set by the jobs that own them.
 pub type StatusSections =

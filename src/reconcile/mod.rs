@@ -12,6 +12,8 @@
 //! floods a cluster. Blocked items, with their reasons, are in the [`ReconcileReport`] that `/status`,
 //! `ccr_sentinel_reconcile_blocked` and `reconcile --once` show.
 
+pub mod plan;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -23,10 +25,10 @@ use serde::Serialize;
 
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
 use crate::config::Config;
-use crate::es::admin::FailureReason;
-use crate::es::types::RemoteInfo;
 use crate::es::EsClient;
-use crate::plan::{
+use crate::es::FailureReason;
+use crate::es::RemoteInfo;
+use crate::reconcile::plan::{
     plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
 };
 
@@ -729,7 +731,7 @@ impl Reconciler {
     }
 }
 
-fn open_map(rows: Vec<crate::es::types::CatIndex>) -> BTreeMap<String, bool> {
+fn open_map(rows: Vec<crate::es::CatIndex>) -> BTreeMap<String, bool> {
     rows.into_iter()
         .map(|r| {
             let open = r.status.as_deref() != Some("close");
@@ -793,7 +795,7 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
     // The policy engine is created here (not in `Daemon::run`) so reconcile can see the auto-follow patterns its
     // maintenance windows hold paused, and not resume them.
     if d.policy.is_none() {
-        d.policy = Some(Arc::new(crate::policy_runner::PolicyRunner::new(
+        d.policy = Some(Arc::new(crate::policy::runner::PolicyRunner::new(
             d.cfg.clone(),
             &d.observer,
             d.actions.clone(),
@@ -807,7 +809,7 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
             reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
     }
     let daemon = d.clone();
-    d.add_startup_job(crate::schedule::JobSpec {
+    d.add_startup_job(crate::daemon::schedule::JobSpec {
         name: "reconcile",
         schedule: cfg.schedule.reconcile.clone(),
         run: Arc::new(move |cancel| {
@@ -816,9 +818,9 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
                 let report = r.run_until(&cancel).await;
                 daemon.set_status_section("reconcile", status_section(&report));
                 if report.ok() {
-                    crate::schedule::JobOutcome::Success
+                    crate::daemon::schedule::JobOutcome::Success
                 } else {
-                    crate::schedule::JobOutcome::Partial
+                    crate::daemon::schedule::JobOutcome::Partial
                 }
             })
         }),

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ccr_sentinel::es::admin::FailureReason;
+use ccr_sentinel::es::FailureReason;
 use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileReport, Reconciler};
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
-mod common;
-use common::{bin, closed_port, connect, must, reset, two_clusters, wait_until, write_config};
+use crate::common::{
+    bin, closed_port, connect, must, reset, two_clusters, wait_until, write_config,
+};
 
 /// Creates a leader index with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, index: &str, docs: u64) {

@@ -7,14 +7,15 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use ccr_sentinel::act::runbook::{self, RunbookStore, Step, StepReport};
 use ccr_sentinel::act::Executor;
-use ccr_sentinel::history::Rule;
-use ccr_sentinel::runbook::{self, RunbookStore, Step, StepReport};
+use ccr_sentinel::policy::history::Rule;
 use ccr_sim::{ClusterConfig, HttpFaults, Sim};
 use serde_json::{json, Value};
 
-mod common;
-use common::{connect, daemon_config, must, reset, run_cli, wait_until, write_config, Running};
+use crate::common::{
+    connect, daemon_config, must, reset, run_cli, wait_until, write_config, Running,
+};
 
 /// A leader and a follower cluster (real clock), the follower connected to the leader as `leader`.
 async fn sim() -> Sim {
@@ -400,7 +401,7 @@ async fn pause_resume_commands_and_exit_statuses() {
         Some("paused")
     );
     // The pause is remembered as intended, for a running daemon.
-    let h = ccr_sentinel::history::History::load(dir.path()).unwrap();
+    let h = ccr_sentinel::policy::history::History::load(dir.path()).unwrap();
     assert_eq!(
         h.follower("follower", "logs-copy")
             .unwrap()

@@ -5,8 +5,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{bin, closed_port};
+use crate::common::{bin, closed_port};
 
 fn recv_all(sock: &UnixDatagram, until: Instant) -> Vec<(Instant, String)> {
     let mut out = Vec::new();

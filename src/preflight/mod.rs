@@ -14,11 +14,11 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::config::{Config, RemoteMode};
-use crate::es::admin::{
+use crate::es::{EsClient, EsError};
+use crate::es::{FollowerInfo, RemoteInfoResponse, RootInfo};
+use crate::es::{
     HasPrivilegesRequest, HasPrivilegesResponse, IndexPrivilegesCheck, IndexSettings, LicenseInfo,
 };
-use crate::es::types::{FollowerInfo, RemoteInfoResponse, RootInfo};
-use crate::es::{EsClient, EsError};
 
 /// How long the seed probe waits for an HTTP answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -994,7 +994,7 @@ pub async fn at_startup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::types::{FollowerStatus, RemoteInfo, RootVersion};
+    use crate::es::{FollowerStatus, RemoteInfo, RootVersion};
 
     fn cfg() -> Config {
         crate::config::from_toml_str(

@@ -25,8 +25,8 @@ use crate::config::{
     flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, Config,
     FollowParameters, FollowerSettings, RemoteMode, RemoteSettings,
 };
-use crate::es::admin::{AutoFollowPattern, FailureReason};
-use crate::es::types::{FollowerInfo, FollowerStatus, RemoteInfo, RemoteInfoResponse};
+use crate::es::{AutoFollowPattern, FailureReason};
+use crate::es::{FollowerInfo, FollowerStatus, RemoteInfo, RemoteInfoResponse};
 
 /// What reconcile read from one local (follower) cluster. `None` fields could not be read.
 #[derive(Debug, Clone, Default)]

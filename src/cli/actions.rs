@@ -14,12 +14,12 @@ use std::process::ExitCode;
 use chrono::Utc;
 use clap::Args;
 
+use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
 use crate::act::{Action, ActionResult, AuditLog, Executor};
 use crate::cli::{ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::Config;
 use crate::es::EsClient;
-use crate::history::{History, PausedByUs, Rule};
-use crate::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
+use crate::policy::history::{History, PausedByUs, Rule};
 
 /// Arguments of `pause`, `resume` and `unfollow`.
 #[derive(Debug, Clone, Args)]

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::act::runbook::{self, RunbookStore};
 use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
 use crate::config::Config;
-use crate::history::{ActionRecord, History};
+use crate::evaluate::report::Report;
 use crate::observe::Observer;
+use crate::policy::history::{ActionRecord, History};
 use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
-use crate::report::Report;
-use crate::runbook::{self, RunbookStore};
 
 /// The policy engine of a running daemon.
 pub struct PolicyRunner {
@@ -55,7 +55,7 @@ impl PolicyRunner {
                 Ok(h) => h,
                 // A damaged state file must not keep the daemon from starting: keep it aside for a person and
                 // start afresh (what the policies paused is then re-learned as "paused by someone else").
-                Err(e @ crate::history::HistoryError::Parse { .. }) => {
+                Err(e @ crate::policy::history::HistoryError::Parse { .. }) => {
                     let path = History::path(dir);
                     let aside =
                         path.with_extension(format!("json.damaged-{}", Utc::now().timestamp()));
@@ -94,8 +94,8 @@ impl PolicyRunner {
             .iter()
             .filter(|p| {
                 h.paused_patterns
-                    .get(&crate::history::key(&p.cluster, &p.name))
-                    .is_some_and(|by| by.rule == crate::history::Rule::Window)
+                    .get(&crate::policy::history::key(&p.cluster, &p.name))
+                    .is_some_and(|by| by.rule == crate::policy::history::Rule::Window)
             })
             .map(|p| (p.cluster.clone(), p.name.clone()))
             .collect()

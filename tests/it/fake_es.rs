@@ -13,8 +13,7 @@ use axum::Router;
 use ccr_sentinel::daemon::Daemon;
 use tokio::net::TcpListener;
 
-mod common;
-use common::Running;
+use crate::common::Running;
 
 #[derive(Default)]
 struct Fake {

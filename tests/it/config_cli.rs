@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::bin;
+use crate::common::bin;
 
 /// The example with its secret paths pointed at files in `dir`.
 fn example_in(dir: &Path) -> std::path::PathBuf {

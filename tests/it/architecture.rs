@@ -1,0 +1,158 @@
+//! The dependency rule of the source tree, checked on the source text.
+//!
+//! Data flows one way (config, es -> observe -> evaluate -> reconcile, policy, preflight -> act -> daemon -> cli),
+//! so no module below `daemon/` and `cli/` may name either of them, and the pure cores (verdicts, reconcile
+//! planning, policy rules, preflight evaluation, runbook planning) may not do I/O or read the clock: they take
+//! what they need as arguments, which is what makes their table tests possible.
+
+use std::path::{Path, PathBuf};
+
+/// The pure cores. A file listed here may not contain any of [`IO_TOKENS`] outside its `#[cfg(test)]` module.
+const PURE: &[&str] = &[
+    "src/evaluate/health.rs",
+    "src/evaluate/report.rs",
+    "src/reconcile/plan.rs",
+    "src/policy/mod.rs",
+];
+
+/// What a pure core may not mention: network and file I/O, the client, async code, the wall clock.
+const IO_TOKENS: &[&str] = &[
+    "reqwest",
+    "EsClient",
+    "Clients",
+    "tokio::fs",
+    "std::fs",
+    "tokio::",
+    ".await",
+    "async ",
+    "Utc::now",
+    "SystemTime::now",
+    "Instant::now",
+    "std::net",
+    "std::process",
+];
+
+/// The top of the tree: only these may name `crate::daemon` / `crate::cli`.
+const TOP: &[&str] = &[
+    "src/daemon/",
+    "src/cli/",
+    "src/demo.rs",
+    "src/lib.rs",
+    "src/main.rs",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The code of a file without its comments and without its unit-test module (tests may use the clock).
+fn code_of(source: &str) -> String {
+    let mut code = String::new();
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        let line = match line.find("//") {
+            // A `//` inside a string literal ("http://...") is not a comment; good enough for this tree.
+            Some(i) if !line[..i].contains('"') => &line[..i],
+            _ => line,
+        };
+        code.push_str(line);
+        code.push('\n');
+    }
+    code
+}
+
+/// Every forbidden token found in `source`, with its line in the stripped code.
+fn violations(source: &str, forbidden: &[&str]) -> Vec<String> {
+    let code = code_of(source);
+    let mut found = Vec::new();
+    for line in code.lines() {
+        for token in forbidden {
+            if line.contains(token) {
+                found.push(format!("`{token}` in: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .expect("under the crate")
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+#[test]
+fn lower_layers_never_import_daemon_or_cli() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    assert!(files.len() > 20, "found only {} source files", files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        let rel = relative(file);
+        if TOP.iter().any(|top| rel.starts_with(top)) {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).expect("source is UTF-8");
+        for v in violations(&source, &["crate::daemon", "crate::cli"]) {
+            problems.push(format!("{rel}: {v}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "upward dependencies:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn pure_cores_do_no_io_and_read_no_clock() {
+    let mut problems = Vec::new();
+    for rel in PURE {
+        let source =
+            std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        for v in violations(&source, IO_TOKENS) {
+            problems.push(format!("{rel}: {v}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "I/O in a pure core:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_finds_an_io_import_and_ignores_comments_and_tests() {
+    let bad = "use crate::config::Config;\nuse reqwest::Client;\nfn f() { let t = chrono::Utc::now(); }\n";
+    let found = violations(bad, IO_TOKENS);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("reqwest"), "{found:?}");
+    assert!(found[1].contains("Utc::now"), "{found:?}");
+
+    let clean = "//! Uses no reqwest.\nfn f() {} // not Utc::now\n#[cfg(test)]\nmod tests { fn t() { Utc::now(); } }\n";
+    assert_eq!(violations(clean, IO_TOKENS), Vec::<String>::new());
+
+    let upward = "use crate::daemon::Daemon;\n";
+    assert_eq!(
+        violations(upward, &["crate::daemon", "crate::cli"]).len(),
+        1
+    );
+}

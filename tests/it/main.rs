@@ -1,0 +1,15 @@
+//! The integration tests of ccr-sentinel, one test binary: the daemon and the CLI against ccr-sim over real
+//! HTTP, hostile servers for the failure paths, TLS and the systemd notify protocol.
+
+mod architecture;
+mod common;
+mod config_cli;
+mod demo;
+mod fake_es;
+mod jobs;
+mod policy_sim;
+mod preflight;
+mod reconcile;
+mod sim_daemon;
+mod systemd_notify;
+mod tls;
