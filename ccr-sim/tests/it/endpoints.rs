@@ -1,12 +1,10 @@
 //! The remaining endpoints: index lists and wildcards, stats variants, cat APIs, health, nodes,
 //! `human`, `filter_path`, HEAD, and unfollow with an unreachable leader.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use ccr_sim::{ClusterConfig, Sim};
-use common::*;
 use serde_json::{json, Value};
 
 async fn setup() -> (Sim, reqwest::Client, String, String) {

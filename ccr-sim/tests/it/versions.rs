@@ -1,9 +1,7 @@
 //! Response differences between Elasticsearch versions (contract §20).
 
-mod common;
-
+use crate::common::*;
 use ccr_sim::{ClusterConfig, Role, Security, Sim};
-use common::*;
 use serde_json::{json, Value};
 
 /// A leader/follower pair on `version`, the follower knowing the leader as `leader`.

@@ -1,8 +1,6 @@
 //! Helpers shared by the simulator's integration tests: simulator setup, an HTTP client, JSON
 //! shape comparison and polling.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};

@@ -1,9 +1,7 @@
 //! Security: 401 for missing or wrong credentials, 403 for missing privileges.
 
-mod common;
-
+use crate::common::*;
 use ccr_sim::{base64_encode, ClusterConfig, Role, Security, Sim};
-use common::*;
 use serde_json::Value;
 
 async fn secure(version: &str) -> Sim {

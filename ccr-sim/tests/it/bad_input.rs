@@ -1,9 +1,7 @@
 //! Bad input gets the error Elasticsearch would give, never a panic.
 
-mod common;
-
+use crate::common::*;
 use ccr_sim::Sim;
-use common::*;
 use serde_json::json;
 
 async fn one(version: &str) -> (Sim, reqwest::Client, String) {

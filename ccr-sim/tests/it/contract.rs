@@ -4,12 +4,10 @@
 //! Names in requests are chosen to match the fixtures' example names (`follower_index`,
 //! `leader_index`, `remote_cluster`, `bar`, ...), so error reasons compare verbatim.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
-use common::*;
 use serde_json::{json, Value};
 
 /// A leader/follower pair with `leader_index` followed as `follower_index` through the alias
