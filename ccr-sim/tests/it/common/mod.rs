@@ -15,24 +15,41 @@ pub fn cluster(name: &str, version: Option<&str>) -> ClusterConfig {
     }
 }
 
-/// Starts one cluster named `name`.
-pub async fn start_one(name: &str, version: Option<&str>) -> Sim {
-    Sim::builder()
-        .cluster(cluster(name, version))
-        .start()
-        .await
-        .expect("start the simulator")
+/// Starts a simulator of `clusters` on the real-time clock.
+pub async fn start(clusters: impl IntoIterator<Item = ClusterConfig>) -> Sim {
+    launch(clusters, false).await
 }
 
-/// Starts clusters `leader` and `follower`, on the deterministic clock when `deterministic`.
-pub async fn start_pair(version: Option<&str>, deterministic: bool) -> Sim {
-    let mut builder = Sim::builder()
-        .cluster(cluster("leader", version))
-        .cluster(cluster("follower", version));
+async fn launch(clusters: impl IntoIterator<Item = ClusterConfig>, deterministic: bool) -> Sim {
+    let mut builder = Sim::builder();
+    for c in clusters {
+        builder = builder.cluster(c);
+    }
     if deterministic {
         builder = builder.deterministic_clock();
     }
     builder.start().await.expect("start the simulator")
+}
+
+/// Starts one cluster named `name`.
+pub async fn start_one(name: &str, version: Option<&str>) -> Sim {
+    start([cluster(name, version)]).await
+}
+
+/// One cluster `a` on `version`, with a client and its URL.
+pub async fn one_with_client(version: &str) -> (Sim, reqwest::Client, String) {
+    let sim = start_one("a", Some(version)).await;
+    let u = sim.url("a");
+    (sim, client(), u)
+}
+
+/// Starts clusters `leader` and `follower`, on the deterministic clock when `deterministic`.
+pub async fn start_pair(version: Option<&str>, deterministic: bool) -> Sim {
+    launch(
+        [cluster("leader", version), cluster("follower", version)],
+        deterministic,
+    )
+    .await
 }
 
 /// [`start_pair`] with the remote alias `leader` registered on the follower: returns the
