@@ -1,5 +1,6 @@
 //! The control plane: fault injection and inspection, shared by the Rust API
-//! ([`crate::ClusterHandle`]), the `/_sim/` HTTP endpoints and scenario files.
+//! ([`crate::ClusterHandle`]), the `/_sim/` HTTP endpoints and scenario files, and the
+//! simulation step, which fires the scenario events that are due before each tick.
 
 use std::collections::BTreeMap;
 

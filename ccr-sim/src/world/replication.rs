@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::EsError;
 use crate::util::wildcard_match;
+use crate::world::foreign;
 use crate::world::model::{FollowParams, Index, ReadFailure, ShardTask, World};
 use crate::world::ops::{self, RemoteLink};
 
@@ -24,10 +25,10 @@ pub(crate) fn tick(w: &mut World, now: u64) {
     // Only this world's clusters tick; remotes in other simulators are borrowed for the step.
     let own = w.clusters.len();
     for ci in 0..own {
-        let imports = crate::world::foreign::import(w, ci);
+        let imports = foreign::import(w, ci);
         run_auto_follow(w, ci, now);
         replicate_cluster(w, ci, now, dt);
-        crate::world::foreign::restore(w, imports);
+        foreign::restore(w, imports);
     }
 }
 

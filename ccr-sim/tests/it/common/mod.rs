@@ -65,11 +65,13 @@ pub async fn pair_with_remote(
     (sim, c, l, f)
 }
 
-/// A test HTTP client (no proxies: everything is on loopback).
+/// A test HTTP client (no proxies: everything is on loopback). The timeout only ends a hung
+/// test; it is generous because a day-long clock advance costs seconds of CPU in a debug build,
+/// and the tests of the one binary run in parallel, often on a busy machine.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
         .build()
         .expect("reqwest client")
 }
