@@ -221,7 +221,42 @@ pub enum SimError {
     Invalid(String),
     /// A scenario file could not be read or parsed.
     #[error(transparent)]
-    Scenario(#[from] crate::scenario::ScenarioError),
+    Scenario(#[from] ScenarioError),
+}
+
+/// A scenario file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// Reading the file failed.
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown actions/fields.
+    #[error("invalid scenario: {0}")]
+    Parse(String),
+    /// An event's `at` is not a duration.
+    #[error("event {index}: invalid time [{at}]: {reason} (use e.g. \"30s\", \"2m\", \"1h 5m\")")]
+    Time {
+        /// 1-based event number.
+        index: usize,
+        /// The value given.
+        at: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// An event names a cluster the simulator does not have.
+    #[error("event {index}: no simulated cluster named [{cluster}]")]
+    UnknownCluster {
+        /// 1-based event number.
+        index: usize,
+        /// The name given.
+        cluster: String,
+    },
 }
 
 #[cfg(test)]

@@ -17,27 +17,40 @@
 //! ```
 //!
 //! See `ccr-sim/README.md` for the control API (`/_sim/...`), faults and scenario files.
+//!
+//! Modules in dependency order, each using only those above it:
+//! - `clock`: simulated time, real or deterministic (stepped by `advance`).
+//! - `version`: Elasticsearch versions and the response differences between them.
+//! - `error`: Elasticsearch error bodies and the crate's own errors.
+//! - `util`: parsing and formatting helpers (settings, wildcards, sizes, base64).
+//! - `action`: the control actions, plain data shared by every layer.
+//! - `world/`: the clusters and their operations (model, ops, foreign, scenario, replication).
+//! - `api/`: REST endpoints and the `/_sim/` control API as request-to-reply functions.
+//! - `server`: one HTTP server per simulated cluster, with connection-level faults.
+//! - `sim`: the public facade: [`Sim`], [`SimBuilder`], [`ClusterHandle`].
 
 #![warn(missing_docs)]
 
+mod action;
 mod clock;
-mod control;
 mod error;
-mod foreign;
-mod model;
-mod ops;
-mod replication;
-mod rest;
-mod scenario;
-mod server;
-mod sim;
 mod util;
 mod version;
 
-pub use control::Action;
-pub use error::{EsError, SimError};
-pub use model::{HttpFaults, License, RequestStats, Role, Security};
-pub use scenario::{Event, Scenario, ScenarioError};
+mod world;
+
+mod api;
+
+mod server;
+mod sim;
+
+#[cfg(test)]
+mod layers_test;
+
+pub use action::Action;
+pub use error::{EsError, ScenarioError, SimError};
 pub use sim::{ClusterConfig, ClusterHandle, Sim, SimBuilder, DEFAULT_DOC_CAP};
 pub use util::base64_encode;
 pub use version::{Version, VersionError, DEFAULT_VERSION};
+pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
+pub use world::scenario::{Event, Scenario};

@@ -16,12 +16,14 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::model::World;
-use crate::rest::{self, Reply, ReplyBody, Req};
+use crate::api::reply::{Reply, ReplyBody, Req};
+use crate::api::{control, rest};
+use crate::world::foreign::{self, WorldLock};
+use crate::world::model::World;
 
 /// State shared by the servers, the ticker and the handles of one simulator.
 pub(crate) struct Shared {
-    world: crate::foreign::WorldLock,
+    world: WorldLock,
 }
 
 impl Shared {
@@ -37,18 +39,14 @@ impl Shared {
     }
 
     /// The world lock itself, for registering with other simulators.
-    pub(crate) fn world(&self) -> &crate::foreign::WorldLock {
+    pub(crate) fn world(&self) -> &WorldLock {
         &self.world
     }
 
     /// Runs `f` on the world with the clusters of other simulators that cluster `ci`'s remotes
     /// point at borrowed into it (see `foreign`).
     pub(crate) fn with_remotes<R>(&self, ci: usize, f: impl FnOnce(&mut World) -> R) -> R {
-        let mut w = self.world.lock();
-        let imports = crate::foreign::import(&mut w, ci);
-        let r = f(&mut w);
-        crate::foreign::restore(&mut w, imports);
-        r
+        foreign::with_remotes(&self.world, ci, f)
     }
 }
 
@@ -198,7 +196,7 @@ async fn handler(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     if uri.path() == "/_sim" || uri.path().starts_with("/_sim/") {
-        let reply = crate::control::handle_http(&st.shared, st.ci, method.as_str(), &target, &body);
+        let reply = control::handle_http(st.shared.world(), st.ci, method.as_str(), &target, &body);
         return build(
             reply,
             (8, 0),
@@ -223,9 +221,9 @@ async fn handler(
             conn.kill.store(true, Ordering::SeqCst);
             return Response::new(Body::empty());
         }
-        let imports = crate::foreign::import(&mut w, st.ci);
+        let imports = foreign::import(&mut w, st.ci);
         let reply = rest::handle(&mut w, st.ci, &req);
-        crate::foreign::restore(&mut w, imports);
+        foreign::restore(&mut w, imports);
         let c = &w.clusters[st.ci];
         let product = (c.version.major, c.version.minor);
         let latency = c.faults.latency_ms;

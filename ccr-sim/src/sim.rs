@@ -8,38 +8,16 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::action::Action;
+use crate::api::control;
+use crate::api::reply::Req;
 use crate::clock::Clock;
-use crate::control::{self, Action};
 use crate::error::{EsError, SimError};
-use crate::model::{Cluster, HttpFaults, License, RequestStats, Security, World};
-use crate::scenario::Scenario;
 use crate::server::{self, Shared};
 use crate::util::Rng;
 use crate::version::{Version, DEFAULT_VERSION};
-
-/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim` that
-/// could not be borrowed (it was busy or gone).
-pub(crate) fn warn_foreign_remotes(w: &World, ci: usize) {
-    let c = &w.clusters[ci];
-    for alias in c.remote_aliases() {
-        if matches!(
-            crate::ops::remote_link(w, ci, &alias),
-            crate::ops::RemoteLink::Connected(_)
-        ) {
-            continue;
-        }
-        for t in c.remote_targets(&alias).unwrap_or_default() {
-            if crate::foreign::in_other_sim(&t, w.id) {
-                tracing::warn!(
-                    cluster = %c.name,
-                    %alias,
-                    seed = %t,
-                    "remote points at a cluster of another Sim that could not be reached just now"
-                );
-            }
-        }
-    }
-}
+use crate::world::model::{Cluster, HttpFaults, License, RequestStats, Security, World};
+use crate::world::scenario::Scenario;
 
 /// Gives each simulator of the process its own world id.
 static NEXT_WORLD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -226,19 +204,20 @@ impl SimBuilder {
             let shared = shared.clone();
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
-                let mut interval =
-                    tokio::time::interval(Duration::from_millis(crate::replication::TICK_MS));
+                let mut interval = tokio::time::interval(Duration::from_millis(
+                    crate::world::replication::TICK_MS,
+                ));
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
-                        _ = interval.tick() => crate::replication::tick(&mut shared.lock()),
+                        _ = interval.tick() => control::step(&mut shared.lock()),
                         _ = rx.wait_for(|s| *s) => break,
                     }
                 }
             }));
         }
         let names = self.clusters.iter().map(|c| c.name.clone()).collect();
-        crate::foreign::register(shared.world());
+        crate::world::foreign::register(shared.world());
         let world_id = shared.lock().id;
         Ok(Sim {
             shared,
@@ -272,7 +251,7 @@ impl std::fmt::Debug for Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        crate::foreign::unregister(self.world_id);
+        crate::world::foreign::unregister(self.world_id);
     }
 }
 
@@ -354,7 +333,7 @@ impl Sim {
     /// Moves a deterministic clock forward, running replication, writers, auto-follow and
     /// scenario events in 50 ms steps. Errors on a real-time simulator.
     pub fn advance(&self, by: Duration) -> Result<(), SimError> {
-        control::advance(&self.shared, by.as_millis() as u64)
+        control::advance(self.shared.world(), by.as_millis() as u64)
     }
 
     /// Milliseconds of simulated time since start.
@@ -364,7 +343,7 @@ impl Sim {
 
     /// Schedules a scenario's events relative to now.
     pub fn run_scenario(&self, scenario: &Scenario) -> Result<(), SimError> {
-        crate::scenario::schedule(&mut self.shared.lock(), scenario)?;
+        crate::world::scenario::schedule(&mut self.shared.lock(), scenario)?;
         Ok(())
     }
 
@@ -564,17 +543,17 @@ impl ClusterHandle {
     /// faults): handy for test setup. Returns the status and the JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut req = crate::rest::Req::new(method, path, bytes, None);
+        let mut req = Req::new(method, path, bytes, None);
         req.content_type = Some("application/json".into());
         let ci = self.ci;
         let reply = self.shared.with_remotes(ci, |w| {
             // Control calls bypass security: act as the cluster itself.
             let sec = w.clusters[ci].security.take();
-            let reply = crate::rest::handle(w, ci, &req);
+            let reply = crate::api::rest::handle(w, ci, &req);
             w.clusters[ci].security = sec;
             reply
         });
-        (reply.status, control::reply_json(&reply))
+        (reply.status, reply.json_body())
     }
 
     /// Follows `leader_index` of remote `alias` as `follower_index` with default parameters.

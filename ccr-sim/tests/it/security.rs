@@ -1,26 +1,19 @@
 //! Security: 401 for missing or wrong credentials, 403 for missing privileges.
 
-mod common;
-
-use ccr_sim::{base64_encode, ClusterConfig, Role, Security, Sim};
-use common::*;
+use crate::common::*;
+use ccr_sim::{base64_encode, Role, Security, Sim};
 use serde_json::Value;
 
 async fn secure(version: &str) -> Sim {
-    Sim::builder()
-        .cluster(
-            ClusterConfig::new("es").version(version).security(
-                Security::new()
-                    .user("elastic", "changeme", Role::Superuser)
-                    .user("viewer", "pw", Role::Monitor)
-                    .user("nobody", "pw", Role::None)
-                    .api_key("key1", "s3cret", "svc", Role::Superuser)
-                    .api_key("key2", "s3cret", "svc", Role::Monitor),
-            ),
-        )
-        .start()
-        .await
-        .unwrap()
+    start([cluster("es", Some(version)).security(
+        Security::new()
+            .user("elastic", "changeme", Role::Superuser)
+            .user("viewer", "pw", Role::Monitor)
+            .user("nobody", "pw", Role::None)
+            .api_key("key1", "s3cret", "svc", Role::Superuser)
+            .api_key("key2", "s3cret", "svc", Role::Monitor),
+    )])
+    .await
 }
 
 async fn send(url: &str, method: &str, auth: Option<String>) -> (u16, Value, Vec<String>) {

@@ -1,12 +1,10 @@
 //! Fault injection through the `/_sim/` control API and the Rust API, on a deterministic clock
 //! so every step is exact.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use ccr_sim::{HttpFaults, Scenario, Sim};
-use common::*;
 use serde_json::{json, Value};
 
 struct Env {

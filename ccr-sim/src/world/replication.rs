@@ -1,13 +1,14 @@
-//! The tick: time passes, writers write, scenario events fire, auto-follow patterns follow new
-//! leader indices and follower shard tasks read operations from their leaders.
+//! The tick: time passes, writers write, auto-follow patterns follow new leader indices and
+//! follower shard tasks read operations from their leaders.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::EsError;
-use crate::model::{FollowParams, Index, ReadFailure, ShardTask, World};
-use crate::ops::{self, RemoteLink};
 use crate::util::wildcard_match;
+use crate::world::foreign;
+use crate::world::model::{FollowParams, Index, ReadFailure, ShardTask, World};
+use crate::world::ops::{self, RemoteLink};
 
 /// Simulated duration of one shard-changes round trip (read + write on the follower).
 pub(crate) const ROUND_TRIP_MS: u64 = 50;
@@ -16,20 +17,18 @@ pub(crate) const TICK_MS: u64 = 50;
 /// How often an auto-follow pattern with problems re-checks its remote.
 const AUTO_FOLLOW_RETRY_MS: u64 = 1_000;
 
-/// Advances the world to the clock's current time.
-pub(crate) fn tick(w: &mut World) {
-    let now = w.clock.now_ms();
+/// Advances the world to `now`, the clock's current time.
+pub(crate) fn tick(w: &mut World, now: u64) {
     let dt = now.saturating_sub(w.last_tick_ms);
     w.last_tick_ms = now;
-    crate::scenario::apply_due(w, now);
     run_writers(w, dt);
     // Only this world's clusters tick; remotes in other simulators are borrowed for the step.
     let own = w.clusters.len();
     for ci in 0..own {
-        let imports = crate::foreign::import(w, ci);
+        let imports = foreign::import(w, ci);
         run_auto_follow(w, ci, now);
         replicate_cluster(w, ci, now, dt);
-        crate::foreign::restore(w, imports);
+        foreign::restore(w, imports);
     }
 }
 
@@ -233,8 +232,8 @@ fn fail_read(task: &mut ShardTask, follower_gcp: i64, e: EsError, p: &FollowPara
 }
 
 fn copy_docs(
-    from: &crate::model::DocStore,
-    to: &mut crate::model::DocStore,
+    from: &crate::world::model::DocStore,
+    to: &mut crate::world::model::DocStore,
     shard: usize,
     lo: i64,
     hi: i64,

@@ -21,45 +21,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::control::Action;
-use crate::model::World;
-
-/// A scenario file that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// Reading the file failed.
-    #[error("cannot read scenario file {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or has unknown actions/fields.
-    #[error("invalid scenario: {0}")]
-    Parse(String),
-    /// An event's `at` is not a duration.
-    #[error("event {index}: invalid time [{at}]: {reason} (use e.g. \"30s\", \"2m\", \"1h 5m\")")]
-    Time {
-        /// 1-based event number.
-        index: usize,
-        /// The value given.
-        at: String,
-        /// Why it failed.
-        reason: String,
-    },
-    /// An event names a cluster the simulator does not have.
-    #[error("event {index}: no simulated cluster named [{cluster}]")]
-    UnknownCluster {
-        /// 1-based event number.
-        index: usize,
-        /// The name given.
-        cluster: String,
-    },
-}
+use crate::action::Action;
+use crate::error::ScenarioError;
+use crate::world::model::{Scheduled, World};
 
 /// One scripted event.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,15 +115,6 @@ fn parse_at(index: usize, at: &str) -> Result<Duration, ScenarioError> {
     })
 }
 
-/// An event waiting for its time.
-#[derive(Clone, Debug)]
-pub(crate) struct Scheduled {
-    pub at_ms: u64,
-    pub cluster: usize,
-    pub action: Action,
-    pub label: String,
-}
-
 /// Schedules a scenario's events relative to now.
 pub(crate) fn schedule(w: &mut World, s: &Scenario) -> Result<(), ScenarioError> {
     let now = w.clock.now_ms();
@@ -183,25 +139,10 @@ pub(crate) fn schedule(w: &mut World, s: &Scenario) -> Result<(), ScenarioError>
     Ok(())
 }
 
-/// Applies every event whose time has come (called by the tick).
-pub(crate) fn apply_due(w: &mut World, now: u64) {
-    while w.scenario.first().is_some_and(|s| s.at_ms <= now) {
-        let ev = w.scenario.remove(0);
-        let result = crate::control::apply(w, ev.cluster, &ev.action);
-        let outcome = match &result {
-            Ok(()) => "applied".to_string(),
-            Err(e) => format!("failed: {e}"),
-        };
-        tracing::info!(event = %ev.label, action = ?ev.action, %outcome, "scenario event");
-        let action = serde_json::to_value(&ev.action).unwrap_or_default();
-        w.scenario_log.push(json!({
-            "at_millis": ev.at_ms,
-            "event": ev.label,
-            "cluster": w.clusters[ev.cluster].name,
-            "action": action,
-            "outcome": outcome,
-        }));
-    }
+/// Removes and returns, in time order, every event whose time has come.
+pub(crate) fn take_due(w: &mut World, now: u64) -> Vec<Scheduled> {
+    let n = w.scenario.iter().take_while(|s| s.at_ms <= now).count();
+    w.scenario.drain(..n).collect()
 }
 
 #[cfg(test)]

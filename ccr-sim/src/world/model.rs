@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::action::Action;
 use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
@@ -17,6 +18,15 @@ use crate::version::Version;
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
+
+/// An event waiting for its time.
+#[derive(Clone, Debug)]
+pub(crate) struct Scheduled {
+    pub at_ms: u64,
+    pub cluster: usize,
+    pub action: Action,
+    pub label: String,
+}
 
 /// All clusters of one simulator.
 pub(crate) struct World {
@@ -26,7 +36,7 @@ pub(crate) struct World {
     pub clock: Clock,
     pub rng: Rng,
     pub last_tick_ms: u64,
-    pub scenario: Vec<crate::scenario::Scheduled>,
+    pub scenario: Vec<Scheduled>,
     pub scenario_log: Vec<Value>,
 }
 

@@ -1,11 +1,9 @@
 //! The CCR walkthrough from the Elasticsearch docs, over real HTTP, with every wrong-order step
 //! answered by the contract's error.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

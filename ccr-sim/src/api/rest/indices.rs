@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{human_bytes, Reply, Req};
+use super::human_bytes;
+use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
-use crate::model::{Cluster, World};
-use crate::ops;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
+use crate::world::model::{Cluster, World};
+use crate::world::ops;
 
 /// Resolves an index expression (comma list, wildcards, `_all`, `-exclusions`).
 ///
@@ -189,7 +190,7 @@ pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     Ok(Reply::ack())
 }
 
-fn settings_json(i: &crate::model::Index, flat: bool, defaults: bool) -> Value {
+fn settings_json(i: &crate::world::model::Index, flat: bool, defaults: bool) -> Value {
     let strings: Vec<(String, Value)> = i
         .settings
         .iter()

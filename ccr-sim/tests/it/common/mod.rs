@@ -1,8 +1,6 @@
 //! Helpers shared by the simulator's integration tests: simulator setup, an HTTP client, JSON
 //! shape comparison and polling.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -17,24 +15,41 @@ pub fn cluster(name: &str, version: Option<&str>) -> ClusterConfig {
     }
 }
 
-/// Starts one cluster named `name`.
-pub async fn start_one(name: &str, version: Option<&str>) -> Sim {
-    Sim::builder()
-        .cluster(cluster(name, version))
-        .start()
-        .await
-        .expect("start the simulator")
+/// Starts a simulator of `clusters` on the real-time clock.
+pub async fn start(clusters: impl IntoIterator<Item = ClusterConfig>) -> Sim {
+    launch(clusters, false).await
 }
 
-/// Starts clusters `leader` and `follower`, on the deterministic clock when `deterministic`.
-pub async fn start_pair(version: Option<&str>, deterministic: bool) -> Sim {
-    let mut builder = Sim::builder()
-        .cluster(cluster("leader", version))
-        .cluster(cluster("follower", version));
+async fn launch(clusters: impl IntoIterator<Item = ClusterConfig>, deterministic: bool) -> Sim {
+    let mut builder = Sim::builder();
+    for c in clusters {
+        builder = builder.cluster(c);
+    }
     if deterministic {
         builder = builder.deterministic_clock();
     }
     builder.start().await.expect("start the simulator")
+}
+
+/// Starts one cluster named `name`.
+pub async fn start_one(name: &str, version: Option<&str>) -> Sim {
+    start([cluster(name, version)]).await
+}
+
+/// One cluster `a` on `version`, with a client and its URL.
+pub async fn one_with_client(version: &str) -> (Sim, reqwest::Client, String) {
+    let sim = start_one("a", Some(version)).await;
+    let u = sim.url("a");
+    (sim, client(), u)
+}
+
+/// Starts clusters `leader` and `follower`, on the deterministic clock when `deterministic`.
+pub async fn start_pair(version: Option<&str>, deterministic: bool) -> Sim {
+    launch(
+        [cluster("leader", version), cluster("follower", version)],
+        deterministic,
+    )
+    .await
 }
 
 /// [`start_pair`] with the remote alias `leader` registered on the follower: returns the
@@ -50,11 +65,13 @@ pub async fn pair_with_remote(
     (sim, c, l, f)
 }
 
-/// A test HTTP client (no proxies: everything is on loopback).
+/// A test HTTP client (no proxies: everything is on loopback). The timeout only ends a hung
+/// test; it is generous because a day-long clock advance costs seconds of CPU in a debug build,
+/// and the tests of the one binary run in parallel, often on a busy machine.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
         .build()
         .expect("reqwest client")
 }

@@ -1,9 +1,7 @@
 //! Response differences between Elasticsearch versions (contract §20).
 
-mod common;
-
-use ccr_sim::{ClusterConfig, Role, Security, Sim};
-use common::*;
+use crate::common::*;
+use ccr_sim::{Role, Security, Sim};
 use serde_json::{json, Value};
 
 /// A leader/follower pair on `version`, the follower knowing the leader as `leader`.
@@ -38,11 +36,7 @@ async fn product_header_from_7_14_and_content_type() {
         ("8.15.0", true, "application/json"),
         ("9.1.0", true, "application/json"),
     ] {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("a").version(v))
-            .start()
-            .await
-            .unwrap();
+        let sim = start_one("a", Some(v)).await;
         let resp = client()
             .get(format!("{}/", sim.url("a")))
             .send()
@@ -231,15 +225,10 @@ async fn license_paths_by_version() {
         ("7.17.0", 200, 200),
         ("8.15.0", 200, 400),
     ] {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("a").version(v))
-            .start()
-            .await
-            .unwrap();
-        let c = client();
-        let (st, _) = call(&c, "GET", &format!("{}/_license", sim.url("a")), None).await;
+        let (sim, c, u) = one_with_client(v).await;
+        let (st, _) = call(&c, "GET", &format!("{u}/_license"), None).await;
         assert_eq!(st, license, "{v} /_license");
-        let (st, _) = call(&c, "GET", &format!("{}/_xpack/license", sim.url("a")), None).await;
+        let (st, _) = call(&c, "GET", &format!("{u}/_xpack/license"), None).await;
         assert_eq!(st, xpack, "{v} /_xpack/license");
         sim.shutdown().await;
     }
@@ -315,11 +304,7 @@ async fn unauthorized_message_by_version() {
         ("7.17.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer]"),
         ("8.15.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the cluster privileges [manage_ccr,all]"),
     ] {
-        let sim = Sim::builder()
-            .cluster(ClusterConfig::new("a").version(v).security(Security::new().user("viewer", "pw", Role::Monitor)))
-            .start()
-            .await
-            .unwrap();
+        let sim = start([cluster("a", Some(v)).security(Security::new().user("viewer", "pw", Role::Monitor))]).await;
         let resp = client().post(format!("{}/x/_ccr/pause_follow", sim.url("a"))).basic_auth("viewer", Some("pw")).send().await.unwrap();
         let st = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap();

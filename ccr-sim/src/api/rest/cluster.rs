@@ -2,11 +2,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Reply, Req};
+use crate::api::reply::{Reply, ReplyBody, Req};
 use crate::error::EsError;
-use crate::model::{Cluster, World};
-use crate::ops::{remote_link, RemoteLink};
 use crate::util::{flatten_settings, nest_settings, parse_body_object, setting_string};
+use crate::world::model::{Cluster, World};
+use crate::world::ops::{remote_link, RemoteLink};
 
 pub(crate) fn root(c: &Cluster) -> Result<Reply, EsError> {
     Ok(Reply::json(json!({
@@ -572,7 +572,7 @@ pub(crate) fn cat_render(
     }
     Ok(Reply {
         status: 200,
-        body: super::ReplyBody::Text(out),
+        body: ReplyBody::Text(out),
         headers: Vec::new(),
     })
 }

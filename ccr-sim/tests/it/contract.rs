@@ -4,12 +4,10 @@
 //! Names in requests are chosen to match the fixtures' example names (`follower_index`,
 //! `leader_index`, `remote_cluster`, `bar`, ...), so error reasons compare verbatim.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
-use common::*;
 use serde_json::{json, Value};
 
 /// A leader/follower pair with `leader_index` followed as `follower_index` through the alias
@@ -288,12 +286,11 @@ async fn auto_follow_bodies_match_fixtures() {
 
 #[tokio::test]
 async fn cluster_bodies_match_fixtures() {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader").version("9.1.0"))
-        .cluster(ClusterConfig::new("follower").remote_credentials("my_remote_cluster"))
-        .start()
-        .await
-        .unwrap();
+    let sim = start([
+        ClusterConfig::new("leader").version("9.1.0"),
+        ClusterConfig::new("follower").remote_credentials("my_remote_cluster"),
+    ])
+    .await;
     let c = client();
     let (l, f) = (sim.url("leader"), sim.url("follower"));
     let body = ok(&c, "GET", &format!("{l}/"), None).await;
@@ -578,15 +575,14 @@ async fn security_bodies_match_fixtures() {
         ("8.15.0", "error_401_missing_credentials_8x.json"),
         ("7.17.0", "error_401_missing_credentials_6x7x.json"),
     ] {
-        let sim = Sim::builder()
-            .cluster(
-                ClusterConfig::new("secure")
-                    .version(version)
-                    .security(Security::new().user("test_ccr", "pw", Role::Monitor)),
-            )
-            .start()
-            .await
-            .unwrap();
+        let sim = start([
+            cluster("secure", Some(version)).security(Security::new().user(
+                "test_ccr",
+                "pw",
+                Role::Monitor,
+            )),
+        ])
+        .await;
         let c = client();
         let resp = c
             .get(format!("{}/", sim.url("secure")))
@@ -657,25 +653,19 @@ async fn replication_progress_is_visible_in_stats() {
 
 #[tokio::test]
 async fn leader_privileges_match_fixture() {
-    let sim =
-        Sim::builder()
-            .cluster(ClusterConfig::new("leader").security(
-                Security::new().user("test_ccr", "pw", Role::Monitor).user(
-                    "other",
-                    "pw",
-                    Role::None,
-                ),
-            ))
-            .cluster(
-                ClusterConfig::new("follower").security(
-                    Security::new()
-                        .user("test_ccr", "pw", Role::Superuser)
-                        .user("other", "pw", Role::Superuser),
-                ),
-            )
-            .start()
-            .await
-            .unwrap();
+    let sim = start([
+        ClusterConfig::new("leader").security(
+            Security::new()
+                .user("test_ccr", "pw", Role::Monitor)
+                .user("other", "pw", Role::None),
+        ),
+        ClusterConfig::new("follower").security(
+            Security::new()
+                .user("test_ccr", "pw", Role::Superuser)
+                .user("other", "pw", Role::Superuser),
+        ),
+    ])
+    .await;
     let (leader, follower) = (sim.cluster("leader"), sim.cluster("follower"));
     leader.create_index("unallowed-index", 1).unwrap();
     let (st, _) = follower.request(

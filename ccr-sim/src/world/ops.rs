@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::EsError;
-use crate::model::{
+use crate::util::{fnv1a, validate_index_name};
+use crate::world::model::{
     Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, ShardTask, World,
 };
-use crate::util::{fnv1a, validate_index_name};
 
 /// How a follower cluster reaches a remote alias.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,7 +338,7 @@ pub(crate) fn index_doc(
         Some(id) => id,
         None => {
             idx.auto_id += 1;
-            crate::model::make_uuid(&idx.uuid, idx.auto_id)[..20].to_string()
+            crate::world::model::make_uuid(&idx.uuid, idx.auto_id)[..20].to_string()
         }
     };
     let shard = (fnv1a(&id) % idx.shards.len() as u64) as usize;
@@ -452,11 +452,11 @@ pub(crate) fn check_leader_privileges(
     let allowed = sec
         .users
         .iter()
-        .any(|u| u.name == user && u.role != crate::model::Role::None)
+        .any(|u| u.name == user && u.role != crate::world::model::Role::None)
         || sec
             .api_keys
             .iter()
-            .any(|k| k.owner == user && k.role != crate::model::Role::None);
+            .any(|k| k.owner == user && k.role != crate::world::model::Role::None);
     if allowed {
         return Ok(());
     }

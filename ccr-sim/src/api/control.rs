@@ -1,145 +1,17 @@
 //! The control plane: fault injection and inspection, shared by the Rust API
-//! ([`crate::ClusterHandle`]), the `/_sim/` HTTP endpoints and scenario files.
+//! ([`crate::ClusterHandle`]), the `/_sim/` HTTP endpoints and scenario files, and the
+//! simulation step, which fires the scenario events that are due before each tick.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::action::Action;
+use crate::api::reply::Reply;
 use crate::error::{EsError, SimError};
-use crate::model::{Cluster, FollowTasks, HttpFaults, License, World, Writer};
-use crate::ops;
-use crate::rest::{Reply, ReplyBody};
-use crate::server::Shared;
-
-/// One control action on a simulated cluster. Scenario files use the same names
-/// (`action = "disconnect_remote"`, with the fields below).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Action {
-    /// Break this (follower) cluster's connection to a remote alias.
-    DisconnectRemote {
-        /// The remote alias.
-        alias: String,
-    },
-    /// Restore the connection to a remote alias.
-    ConnectRemote {
-        /// The remote alias.
-        alias: String,
-    },
-    /// A fatal exception on a follower shard task: it stops until pause + resume.
-    Fatal {
-        /// The follower index.
-        index: String,
-        /// The shard (default 0).
-        #[serde(default)]
-        shard: Option<usize>,
-        /// The exception reason (default: a simulated failure message).
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    /// Transient read failures on a follower's shard tasks (retried by the task).
-    ReadExceptions {
-        /// The follower index.
-        index: String,
-        /// How many consecutive reads fail.
-        count: u32,
-        /// One shard, or every shard when absent.
-        #[serde(default)]
-        shard: Option<usize>,
-    },
-    /// The follower index's document count drifts from what it replicated, without moving any
-    /// checkpoint: `_count`, `_cat/indices`, `_stats` and `_search` show `docs` more (negative:
-    /// fewer) documents. Models what CCR's checkpoints cannot reveal: documents lost on the
-    /// follower side, or a follower restored from an old snapshot. 0 clears it.
-    Drift {
-        /// The follower index.
-        index: String,
-        /// Documents shown beyond (negative: short of) the replicated count.
-        docs: i64,
-    },
-    /// The leader index loses its history and retention leases: followers behind it get a fatal
-    /// "Operations are no longer available for replicating" when they next need operations.
-    RetentionLeaseLoss {
-        /// The leader index.
-        index: String,
-    },
-    /// Delete an index (typically a leader: its followers fail with index_not_found).
-    DeleteIndex {
-        /// The index.
-        index: String,
-    },
-    /// Change the license (`type`: trial, basic, platinum, enterprise; `status`: active, expired).
-    License {
-        /// License type.
-        #[serde(rename = "type")]
-        kind: String,
-        /// License status (default active).
-        #[serde(default = "active")]
-        status: String,
-    },
-    /// Delay every Elasticsearch response.
-    Latency {
-        /// Milliseconds.
-        ms: u64,
-    },
-    /// Make a share of requests fail.
-    HttpFaults {
-        /// Share answered with a 5xx.
-        #[serde(default)]
-        error_rate: f64,
-        /// Share whose connection is reset.
-        #[serde(default)]
-        reset_rate: f64,
-        /// Share answered with a non-JSON body.
-        #[serde(default)]
-        malformed_rate: f64,
-        /// Share answered with a truncated body.
-        #[serde(default)]
-        truncated_rate: f64,
-        /// Status of injected errors (default 503).
-        #[serde(default)]
-        error_status: u16,
-    },
-    /// Steady writes into an index (0 stops them).
-    Writes {
-        /// The index.
-        index: String,
-        /// Documents per second.
-        docs_per_second: f64,
-    },
-    /// Write a number of generated documents at once.
-    IndexDocs {
-        /// The index (auto-created).
-        index: String,
-        /// How many documents.
-        count: u64,
-    },
-    /// Create an index.
-    CreateIndex {
-        /// The index.
-        index: String,
-        /// Primary shards (default: the version's default).
-        #[serde(default)]
-        shards: Option<usize>,
-    },
-    /// Take the cluster off the network as a remote: followers of it see it as unreachable.
-    /// (Its own HTTP API keeps answering.)
-    Isolate {},
-    /// Undo `Isolate`.
-    Rejoin {},
-    /// The whole cluster goes down: every Elasticsearch request has its connection reset and
-    /// followers of it see it as unreachable (the `/_sim/` control plane keeps answering).
-    Stop {},
-    /// Undo `Stop`.
-    Start {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, isolation, stop).
-    ClearFaults {},
-}
-
-fn active() -> String {
-    "active".into()
-}
+use crate::world::foreign::{self, WorldLock};
+use crate::world::model::{Cluster, FollowTasks, HttpFaults, License, World, Writer};
+use crate::world::{ops, replication, scenario};
 
 /// The shard follow tasks of follower `index`, for the actions that fault them.
 fn follow_tasks<'a>(c: &'a mut Cluster, index: &str) -> Result<&'a mut FollowTasks, SimError> {
@@ -227,7 +99,7 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                 .indices
                 .get_mut(index)
                 .ok_or_else(|| EsError::index_not_found(index))?;
-            crate::replication::lose_retention_leases(idx);
+            replication::lose_retention_leases(idx);
         }
         Action::DeleteIndex { index } => {
             if c.remove_index(index).is_none() {
@@ -377,7 +249,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 .collect(),
             None => Vec::new(),
         };
-        let seen = crate::replication::follower_lag(i);
+        let seen = replication::follower_lag(i);
         let lag: i64 = (0..i.shard_count())
             .map(|s| match leader_max(s) {
                 Some(m) => (m - i.shards[s].max_seq_no()).max(0),
@@ -415,7 +287,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "disconnected_by_fault": c.faults.disconnected.contains(&alias),
                 // Seeds naming a cluster of another Sim: unreachable by design.
                 "points_at_another_sim": matches!(link, ops::RemoteLink::Unreachable { .. })
-                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| crate::foreign::in_other_sim(t, w.id)),
+                    && c.remote_targets(&alias).unwrap_or_default().iter().any(|t| foreign::in_other_sim(t, w.id)),
             }),
         );
     }
@@ -472,8 +344,8 @@ const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
 const MAX_DOC_DRIFT: u64 = 1_000_000_000;
 
 /// Advances a deterministic clock in tick-sized steps, running the simulation at each step.
-pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
-    let mut w = shared.lock();
+pub(crate) fn advance(world: &WorldLock, ms: u64) -> Result<(), SimError> {
+    let mut w = world.lock();
     if !w.clock.is_deterministic() {
         return Err(SimError::NotDeterministic);
     }
@@ -484,15 +356,39 @@ pub(crate) fn advance(shared: &Shared, ms: u64) -> Result<(), SimError> {
     }
     // 50 ms steps, but at most 2,000 steps per call so a long jump stays quick; the tick scales
     // replication, writers and retries by the elapsed time, so larger steps lose no work.
-    let step_size = (ms / 2_000).max(crate::replication::TICK_MS);
+    let step_size = (ms / 2_000).max(replication::TICK_MS);
     let mut left = ms;
     while left > 0 {
-        let step = left.min(step_size);
-        w.clock.step(step);
-        crate::replication::tick(&mut w);
-        left -= step;
+        let by = left.min(step_size);
+        w.clock.step(by);
+        step(&mut w);
+        left -= by;
     }
     Ok(())
+}
+
+/// One simulation step at the clock's current time: the scenario events that are due, then the
+/// tick. Both tick drivers (the real-time ticker and `advance`) call this, so scripted events
+/// fire at the same point of a step however time passes.
+pub(crate) fn step(w: &mut World) {
+    let now = w.clock.now_ms();
+    for ev in scenario::take_due(w, now) {
+        let result = apply(w, ev.cluster, &ev.action);
+        let outcome = match &result {
+            Ok(()) => "applied".to_string(),
+            Err(e) => format!("failed: {e}"),
+        };
+        tracing::info!(event = %ev.label, action = ?ev.action, %outcome, "scenario event");
+        let action = serde_json::to_value(&ev.action).unwrap_or_default();
+        w.scenario_log.push(json!({
+            "at_millis": ev.at_ms,
+            "event": ev.label,
+            "cluster": w.clusters[ev.cluster].name,
+            "action": action,
+            "outcome": outcome,
+        }));
+    }
+    replication::tick(w, now);
 }
 
 fn ok() -> Reply {
@@ -538,7 +434,7 @@ fn action_from(
 
 /// Handles `/_sim/...` requests.
 pub(crate) fn handle_http(
-    shared: &Shared,
+    world: &WorldLock,
     ci: usize,
     method: &str,
     target: &str,
@@ -557,23 +453,23 @@ pub(crate) fn handle_http(
     };
     let action = match (method, s.as_slice()) {
         ("GET", ["_sim", "state"]) => {
-            return Reply::json(shared.with_remotes(ci, |w| state(w, ci)))
+            return Reply::json(foreign::with_remotes(world, ci, |w| state(w, ci)))
         }
         ("GET", ["_sim", "requests"]) => {
-            let w = shared.lock();
+            let w = world.lock();
             return Reply::json(
                 serde_json::to_value(&w.clusters[ci].requests).unwrap_or(Value::Null),
             );
         }
         ("POST", ["_sim", "requests", "reset"]) => {
-            shared.lock().clusters[ci].requests = Default::default();
+            world.lock().clusters[ci].requests = Default::default();
             return ok();
         }
         ("POST", ["_sim", "clock", "advance"]) => {
             let Some(ms) = body.get("ms").and_then(Value::as_u64) else {
                 return bad(400, "body must be {\"ms\": <milliseconds>}".into());
             };
-            return match advance(shared, ms) {
+            return match advance(world, ms) {
                 Ok(()) => ok(),
                 Err(e) => sim_error(e),
             };
@@ -644,18 +540,9 @@ pub(crate) fn handle_http(
             )
         }
     };
-    let mut w = shared.lock();
+    let mut w = world.lock();
     match apply(&mut w, ci, &action) {
         Ok(()) => ok(),
         Err(e) => sim_error(e),
-    }
-}
-
-/// Renders a reply body as JSON (used by the Rust API to return control results).
-pub(crate) fn reply_json(r: &Reply) -> Value {
-    match &r.body {
-        ReplyBody::Json(v) => v.clone(),
-        ReplyBody::Raw(s) => serde_json::from_str(s).unwrap_or(Value::Null),
-        _ => Value::Null,
     }
 }

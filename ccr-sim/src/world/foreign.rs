@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use parking_lot::{lock_api::ArcMutexGuard, Mutex, RawMutex};
 
-use crate::model::{Cluster, World};
+use crate::world::model::{Cluster, World};
+use crate::world::ops::{remote_link, RemoteLink};
 
 /// A simulator's world as shared between its servers, ticker and handles.
 pub(crate) type WorldLock = Arc<Mutex<World>>;
@@ -117,6 +118,37 @@ pub(crate) fn restore(w: &mut World, imports: Imports) {
         if let Some(cluster) = w.clusters.pop() {
             if let Some(slot) = guard.clusters.get_mut(fci) {
                 *slot = cluster;
+            }
+        }
+    }
+}
+
+/// Runs `f` on the world with the clusters of other simulators that cluster `ci`'s remotes
+/// point at borrowed into it.
+pub(crate) fn with_remotes<R>(world: &WorldLock, ci: usize, f: impl FnOnce(&mut World) -> R) -> R {
+    let mut w = world.lock();
+    let imports = import(&mut w, ci);
+    let r = f(&mut w);
+    restore(&mut w, imports);
+    r
+}
+
+/// Logs a warning for remotes of cluster `ci` whose seeds name a cluster of another `Sim` that
+/// could not be borrowed (it was busy or gone).
+pub(crate) fn warn_foreign_remotes(w: &World, ci: usize) {
+    let c = &w.clusters[ci];
+    for alias in c.remote_aliases() {
+        if matches!(remote_link(w, ci, &alias), RemoteLink::Connected(_)) {
+            continue;
+        }
+        for t in c.remote_targets(&alias).unwrap_or_default() {
+            if in_other_sim(&t, w.id) {
+                tracing::warn!(
+                    cluster = %c.name,
+                    %alias,
+                    seed = %t,
+                    "remote points at a cluster of another Sim that could not be reached just now"
+                );
             }
         }
     }

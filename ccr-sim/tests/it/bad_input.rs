@@ -1,20 +1,11 @@
 //! Bad input gets the error Elasticsearch would give, never a panic.
 
-mod common;
-
-use ccr_sim::Sim;
-use common::*;
+use crate::common::*;
 use serde_json::json;
-
-async fn one(version: &str) -> (Sim, reqwest::Client, String) {
-    let sim = start_one("a", Some(version)).await;
-    let u = sim.url("a");
-    (sim, client(), u)
-}
 
 #[tokio::test]
 async fn malformed_and_missing_bodies() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     let follow = format!("{u}/x/_ccr/follow");
     let (st, b) = call_json(&c, "PUT", &follow, "{\"remote_cluster\": ").await;
     assert_error_type((st, &b), 400, "x_content_parse_exception");
@@ -88,7 +79,7 @@ async fn malformed_and_missing_bodies() {
     .await;
     assert_error_type((st, &b), 400, "illegal_argument_exception");
     sim.shutdown().await;
-    let (sim, c, u) = one("7.17.0").await;
+    let (sim, c, u) = one_with_client("7.17.0").await;
     let (st, b) = call_json(&c, "POST", &format!("{u}/docs/_doc"), "{not json").await;
     assert_error_type((st, &b), 400, "mapper_parsing_exception");
     sim.shutdown().await;
@@ -96,7 +87,7 @@ async fn malformed_and_missing_bodies() {
 
 #[tokio::test]
 async fn index_names_and_existing_indices() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     for (name, why) in [
         ("Upper", "must be lowercase"),
         ("_under", "must not start with '_', '-', or '+'"),
@@ -198,7 +189,7 @@ async fn index_names_and_existing_indices() {
 
 #[tokio::test]
 async fn cluster_settings_validation() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     let put = |body: serde_json::Value| {
         let c = c.clone();
         let u = u.clone();
@@ -259,7 +250,7 @@ async fn cluster_settings_validation() {
 
 #[tokio::test]
 async fn bulk_and_documents() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     let body = "{\"index\":{\"_index\":\"b\",\"_id\":\"1\"}}\n{\"x\":1}\n{\"create\":{\"_index\":\"b\",\"_id\":\"1\"}}\n{\"x\":2}\n{\"delete\":{\"_index\":\"b\",\"_id\":\"1\"}}\n{\"index\":{\"_index\":\"b\"}}\n{\"x\":3}\n";
     let (st, r) = call_raw(
         &c,
@@ -343,7 +334,7 @@ async fn bulk_and_documents() {
 
 #[tokio::test]
 async fn bodies_need_a_known_content_type() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     let (st, b) = call_raw(
         &c,
         "PUT",
@@ -382,7 +373,7 @@ async fn bodies_need_a_known_content_type() {
 
 #[tokio::test]
 async fn odd_requests_never_break_the_server() {
-    let (sim, c, u) = one("8.15.0").await;
+    let (sim, c, u) = one_with_client("8.15.0").await;
     let paths = [
         "/",
         "/%",

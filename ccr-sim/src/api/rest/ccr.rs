@@ -5,16 +5,17 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-use super::{human_bytes, Reply, ReplyBody, Req};
+use super::human_bytes;
+use crate::api::reply::{Reply, ReplyBody, Req};
 use crate::error::EsError;
-use crate::model::{AutoFollowPattern, Cluster, FollowParams, Index, World};
-use crate::ops;
 use crate::util::{parse_body_object, wildcard_match};
+use crate::world::model::{AutoFollowPattern, Cluster, FollowParams, Index, World};
+use crate::world::ops;
 
 fn string_field(parser: &str, key: &str, v: &Value) -> Result<String, EsError> {
     v.as_str()
         .map(String::from)
-        .ok_or_else(|| crate::model::field_error(parser, key, v))
+        .ok_or_else(|| crate::world::model::field_error(parser, key, v))
 }
 
 fn unknown_field(parser: &str, key: &str) -> EsError {
@@ -507,7 +508,7 @@ fn string_list(parser: &str, key: &str, v: &Value) -> Result<Vec<String>, EsErro
     match v {
         Value::Array(items) => items.iter().map(|i| string_field(parser, key, i)).collect(),
         Value::String(s) => Ok(vec![s.clone()]),
-        other => Err(crate::model::field_error(parser, key, other)),
+        other => Err(crate::world::model::field_error(parser, key, other)),
     }
 }
 
@@ -537,7 +538,7 @@ pub(crate) fn put_auto_follow(
             "follow_index_pattern" => follow_pattern = Some(string_field(P, k, val)?),
             "settings" if v.at_least(7, 9) => match val {
                 Value::Object(m) => settings = Some(m.clone()),
-                other => return Err(crate::model::field_error(P, k, other)),
+                other => return Err(crate::world::model::field_error(P, k, other)),
             },
             _ => {
                 if !params.set(k, val, P)? {

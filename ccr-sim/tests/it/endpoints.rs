@@ -1,12 +1,10 @@
 //! The remaining endpoints: index lists and wildcards, stats variants, cat APIs, health, nodes,
 //! `human`, `filter_path`, HEAD, and unfollow with an unreachable leader.
 
-mod common;
-
 use std::time::Duration;
 
-use ccr_sim::{ClusterConfig, Sim};
-use common::*;
+use crate::common::*;
+use ccr_sim::Sim;
 use serde_json::{json, Value};
 
 async fn setup() -> (Sim, reqwest::Client, String, String) {
@@ -368,16 +366,8 @@ fn handles_are_send_and_sync() {
 
 #[tokio::test]
 async fn remotes_in_another_sim_replicate() {
-    let one = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .start()
-        .await
-        .unwrap();
-    let two = Sim::builder()
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
+    let one = start_one("leader", None).await;
+    let two = start_one("follower", None).await;
     let c = client();
     let f = two.url("follower");
     add_remote(&c, &f, "leader", &one.transport_address("leader")).await;

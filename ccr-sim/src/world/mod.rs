@@ -1,0 +1,15 @@
+//! The simulated Elasticsearch state and its operations, free of HTTP: the layer every
+//! transport (the REST endpoints, the `/_sim/` control API, the Rust API) drives.
+//!
+//! In dependency order:
+//! - `model`: the world, its clusters, indices and follow tasks;
+//! - `ops`: the operations the endpoints share (create, follow, remote links, privileges);
+//! - `foreign`: borrowing clusters of another `Sim` of the process for one operation;
+//! - `scenario`: scenario files, and the queue of their events waiting for their time;
+//! - `replication`: the tick that moves writers, auto-follow patterns and shard tasks.
+
+pub(crate) mod foreign;
+pub(crate) mod model;
+pub(crate) mod ops;
+pub(crate) mod replication;
+pub(crate) mod scenario;
