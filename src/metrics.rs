@@ -675,6 +675,64 @@ mod tests {
     }
 
     #[test]
+    fn every_registered_family_is_documented_and_every_documented_one_registered() {
+        let m = Metrics::new(SharedReport::default());
+        m.own
+            .request_errors
+            .with_label_values(&["c", "root", "other"])
+            .inc();
+        m.own.init_job("poll");
+        m.own.job_last_success.with_label_values(&["poll"]).set(1.0);
+        m.actions.count_reconcile("follow", "success");
+        m.actions.count_rule("pause_follow", "stalled", "success");
+        m.reconcile
+            .publish_blocked([["c", "follower", "x", "other"]]);
+        m.reconcile
+            .preflight_problems
+            .with_label_values(&["license"])
+            .set(1.0);
+        let mut registered: std::collections::BTreeSet<String> = m
+            .registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        registered.extend(REPORT_FAMILIES.iter().map(|f| f.0.to_string()));
+        let documented: std::collections::BTreeSet<String> = include_str!("../docs/metrics.md")
+            .lines()
+            .filter_map(|l| Some(l.strip_prefix("| `")?.split_once('`')?.0))
+            .filter(|n| n.starts_with("ccr_sentinel_") || n.starts_with("elasticsearch_ccr_"))
+            .map(String::from)
+            .collect();
+        assert_eq!(registered, documented);
+    }
+
+    #[test]
+    fn a_request_failure_is_counted_by_cluster_endpoint_and_reason() {
+        let m = SelfMetrics::new();
+        let error = crate::es::EsError::Client {
+            cluster: "a".into(),
+            message: "bad header".into(),
+        };
+        for repeated in [false, true] {
+            RequestFailed {
+                cluster: "a",
+                error: &error,
+                stage: Some("reconcile"),
+                repeated,
+            }
+            .emit(&m);
+        }
+        let endpoint = error.endpoint().map(|e| e.as_str()).unwrap_or("client");
+        assert_eq!(
+            m.request_errors
+                .with_label_values(&["a", endpoint, error.reason()])
+                .get(),
+            2
+        );
+    }
+
+    #[test]
     fn per_shard_series_only_when_enabled() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
