@@ -3,7 +3,7 @@
 //! and every job; [`Daemon::run`] then serves HTTP, talks to systemd, schedules the jobs and shuts down.
 //!
 //! The stages below never name this module: they get what they need (clients, executor, metrics) as
-//! arguments, and the jobs of [`jobs`] carry their results back into the shared state.
+//! arguments, and the jobs carry their results back into the shared state.
 
 pub mod http;
 mod jobs;
