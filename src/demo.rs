@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::daemon::{shutdown_signal, Daemon};
+use crate::daemon::shutdown_signal;
 
 /// Options of `demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -144,8 +144,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &audit.display().to_string(),
     ))
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut daemon = Daemon::new(cfg)?;
-    crate::reconcile::install(&mut daemon)?;
+    let daemon = crate::daemon::build(cfg)?;
     let listener = daemon.bind().await?;
     let base = format!("http://{}", listener.local_addr()?);
 
@@ -178,7 +177,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let events = {
         let (leader, follower) = (leader.clone(), follower.clone());
         let interval = Duration::from_secs(args.event_interval.max(10));
-        let cancel = daemon.cancel.clone();
+        let cancel = daemon.cancellation();
         let no_events = args.no_events;
         tokio::spawn(async move {
             tokio::select! {

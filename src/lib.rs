@@ -11,6 +11,7 @@
 //! - [`preflight`]: stage 3c, check the prerequisites of replication (read-only).
 //! - [`act`]: stage 4, the only code that sends a mutating request: executor, audit, back-off, runbooks.
 //! - [`metrics`]: every metric family the daemon exports.
+//! - [`sync`]: lock access that survives a poisoned lock, for every layer.
 //! - [`daemon`]: the one composition root of `run` (and `demo`): jobs, scheduler, HTTP, systemd.
 //! - [`cli`]: the only code that prints or chooses an exit code.
 //! - [`demo`]: the daemon against an embedded simulated leader and follower.
@@ -27,3 +28,4 @@ pub mod observe;
 pub mod policy;
 pub mod preflight;
 pub mod reconcile;
+pub mod sync;

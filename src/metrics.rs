@@ -1,10 +1,14 @@
-//! Prometheus metrics (the tikv `prometheus` crate, text format only).
+//! Prometheus metrics (the tikv `prometheus` crate, text format only): every metric family the daemon exports,
+//! defined here and registered once in one [`Metrics`] registry.
 //!
-//! Two kinds of metrics live in one registry:
-//! - the daemon's own counters and histograms ([`SelfMetrics`]), updated by the jobs;
+//! Two kinds of metrics live in that registry:
+//! - counters and gauges updated as things happen: the daemon's own ([`SelfMetrics`]), the actions
+//!   ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
 //! - everything about followers, remotes and clusters, rendered by [`ReportCollector`] at scrape time from the
 //!   latest [`Report`]. Nothing is cached in metric vectors, so a follower that disappears from the clusters
 //!   disappears from `/metrics` at the next job, and a scrape never waits for a cluster.
+//!
+//! A failed request to Elasticsearch is one [`RequestFailed`] event, which counts and logs together.
 //!
 //! Every metric, its type and labels are listed in `docs/metrics.md`; keep both in step.
 
@@ -16,14 +20,12 @@ use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
+use crate::es::EsError;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
 
 /// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
 pub type SharedReport = Arc<RwLock<Arc<Report>>>;
-
-/// Job names: the values of the `job` label.
-pub const JOBS: [&str; 3] = ["poll", "doc_counts", "reconcile"];
 
 /// The daemon's own metrics, updated as things happen.
 #[derive(Clone)]
@@ -35,8 +37,15 @@ pub struct SelfMetrics {
     build_info: GaugeVec,
 }
 
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SelfMetrics {
-    fn new() -> Self {
+    /// Creates the metrics (not registered: [`Metrics::new`] registers the ones it serves).
+    pub fn new() -> Self {
         let request_errors = IntCounterVec::new(
             Opts::new(
                 "ccr_sentinel_request_errors_total",
@@ -97,28 +106,176 @@ impl SelfMetrics {
         self.job_skipped.with_label_values(&[job]);
         self.poll_duration.with_label_values(&[job]);
     }
+}
 
-    /// Counts one failed request.
-    pub fn count_error(&self, cluster: &str, e: &crate::es::EsError) {
+/// A request to Elasticsearch failed: one count in `ccr_sentinel_request_errors_total{cluster,endpoint,reason}`
+/// and one log line, written together by [`RequestFailed::emit`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFailed<'a> {
+    /// The configuration name of the cluster the request went to.
+    pub cluster: &'a str,
+    /// What went wrong; its endpoint and bounded reason are the labels.
+    pub error: &'a EsError,
+    /// The stage that sent the request (`reconcile`), prefixed to the message; `None` for the polling jobs.
+    pub stage: Option<&'static str>,
+    /// The same error was logged last time for this cluster and endpoint: log at `debug`, not `warn`, so a
+    /// cluster that stays down logs once instead of every run.
+    pub repeated: bool,
+}
+
+impl RequestFailed<'_> {
+    /// Counts the failed request in `metrics` and logs it.
+    pub fn emit(&self, metrics: &SelfMetrics) {
+        let e = self.error;
         let endpoint = e.endpoint().map(|e| e.as_str()).unwrap_or("client");
-        self.request_errors
-            .with_label_values(&[cluster, endpoint, e.reason()])
+        metrics
+            .request_errors
+            .with_label_values(&[self.cluster, endpoint, e.reason()])
+            .inc();
+        let cluster = self.cluster;
+        let message = match self.stage {
+            Some(stage) => format!("{stage}: {e}"),
+            None => e.to_string(),
+        };
+        if self.repeated {
+            tracing::debug!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
+        } else {
+            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
+        }
+    }
+}
+
+/// The action counters, shared by every executor of a process.
+#[derive(Clone)]
+pub struct ActionMetrics {
+    /// `ccr_sentinel_reconcile_actions_total{action,result}`.
+    pub reconcile_actions: IntCounterVec,
+    /// `ccr_sentinel_actions_total{action,rule,result}`.
+    pub actions: IntCounterVec,
+}
+
+impl Default for ActionMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ActionMetrics {
+    /// Creates the counters (not registered).
+    pub fn new() -> Self {
+        let reconcile_actions = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_reconcile_actions_total",
+                "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).",
+            ),
+            &["action", "result"],
+        )
+        .expect("static metric definition");
+        let actions = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_actions_total",
+                "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).",
+            ),
+            &["action", "rule", "result"],
+        )
+        .expect("static metric definition");
+        Self {
+            reconcile_actions,
+            actions,
+        }
+    }
+
+    /// Registers both counters in `registry`.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.reconcile_actions.clone()))?;
+        registry.register(Box::new(self.actions.clone()))
+    }
+
+    /// Counts one action of reconcile.
+    pub fn count_reconcile(&self, action: &str, result: &str) {
+        self.reconcile_actions
+            .with_label_values(&[action, result])
+            .inc();
+    }
+
+    /// Counts one action of the policy rule `rule`.
+    pub fn count_rule(&self, action: &str, rule: &str, result: &str) {
+        self.actions
+            .with_label_values(&[action, rule, result])
             .inc();
     }
 }
 
-/// The registry and everything registered in it.
+/// The `ccr_sentinel_reconcile_blocked` and `ccr_sentinel_preflight_problems` gauges.
+#[derive(Clone)]
+pub struct ReconcileMetrics {
+    pub blocked: GaugeVec,
+    pub preflight_problems: GaugeVec,
+}
+
+impl Default for ReconcileMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReconcileMetrics {
+    /// Creates the gauges (not registered).
+    pub fn new() -> Self {
+        let blocked = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_reconcile_blocked",
+                "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.",
+            ),
+            &["cluster", "kind", "name", "reason"],
+        )
+        .expect("static metric definition");
+        let preflight_problems = GaugeVec::new(
+            Opts::new(
+                "ccr_sentinel_preflight_problems",
+                "Number of failed preflight checks at start-up, by check.",
+            ),
+            &["check"],
+        )
+        .expect("static metric definition");
+        Self {
+            blocked,
+            preflight_problems,
+        }
+    }
+
+    /// Registers both gauges in `registry`.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.blocked.clone()))?;
+        registry.register(Box::new(self.preflight_problems.clone()))
+    }
+
+    /// Replaces the blocked series with these `[cluster, kind, name, reason]` label values (items that are no
+    /// longer blocked disappear).
+    pub fn publish_blocked<'a>(&self, blocked: impl IntoIterator<Item = [&'a str; 4]>) {
+        self.blocked.reset();
+        for labels in blocked {
+            self.blocked.with_label_values(&labels).set(1.0);
+        }
+    }
+}
+
+/// The registry and every metric family registered in it, once per process.
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
     pub own: SelfMetrics,
+    pub actions: ActionMetrics,
+    pub reconcile: ReconcileMetrics,
 }
 
 impl Metrics {
-    /// Creates the registry with the daemon's metrics and a collector over `report`.
+    /// Creates the registry with every metric family, the report families collected from `report`.
     pub fn new(report: SharedReport) -> Self {
         let registry = Registry::new();
         let own = SelfMetrics::new();
+        let actions = ActionMetrics::new();
+        let reconcile = ReconcileMetrics::new();
         let boxed: Vec<Box<dyn Collector>> = vec![
             Box::new(own.request_errors.clone()),
             Box::new(own.poll_duration.clone()),
@@ -130,7 +287,18 @@ impl Metrics {
         for c in boxed {
             registry.register(c).expect("metric names are unique");
         }
-        Self { registry, own }
+        actions
+            .register(&registry)
+            .expect("metric names are unique");
+        reconcile
+            .register(&registry)
+            .expect("metric names are unique");
+        Self {
+            registry,
+            own,
+            actions,
+            reconcile,
+        }
     }
 
     /// The text exposition of every metric.
@@ -425,10 +593,7 @@ impl Collector for ReportCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         // Clone the Arc and release the lock at once: rendering never blocks a job that publishes a report.
-        let report = match self.report.read() {
-            Ok(r) => Arc::clone(&r),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
+        let report = Arc::clone(&crate::sync::read(&self.report));
         report_families(&report)
     }
 }
@@ -507,6 +672,64 @@ mod tests {
             assert!(text.contains(&line), "missing `{line}` in:\n{text}");
         }
         promtool_check(&text);
+    }
+
+    #[test]
+    fn every_registered_family_is_documented_and_every_documented_one_registered() {
+        let m = Metrics::new(SharedReport::default());
+        m.own
+            .request_errors
+            .with_label_values(&["c", "root", "other"])
+            .inc();
+        m.own.init_job("poll");
+        m.own.job_last_success.with_label_values(&["poll"]).set(1.0);
+        m.actions.count_reconcile("follow", "success");
+        m.actions.count_rule("pause_follow", "stalled", "success");
+        m.reconcile
+            .publish_blocked([["c", "follower", "x", "other"]]);
+        m.reconcile
+            .preflight_problems
+            .with_label_values(&["license"])
+            .set(1.0);
+        let mut registered: std::collections::BTreeSet<String> = m
+            .registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        registered.extend(REPORT_FAMILIES.iter().map(|f| f.0.to_string()));
+        let documented: std::collections::BTreeSet<String> = include_str!("../docs/metrics.md")
+            .lines()
+            .filter_map(|l| Some(l.strip_prefix("| `")?.split_once('`')?.0))
+            .filter(|n| n.starts_with("ccr_sentinel_") || n.starts_with("elasticsearch_ccr_"))
+            .map(String::from)
+            .collect();
+        assert_eq!(registered, documented);
+    }
+
+    #[test]
+    fn a_request_failure_is_counted_by_cluster_endpoint_and_reason() {
+        let m = SelfMetrics::new();
+        let error = crate::es::EsError::Client {
+            cluster: "a".into(),
+            message: "bad header".into(),
+        };
+        for repeated in [false, true] {
+            RequestFailed {
+                cluster: "a",
+                error: &error,
+                stage: Some("reconcile"),
+                repeated,
+            }
+            .emit(&m);
+        }
+        let endpoint = error.endpoint().map(|e| e.as_str()).unwrap_or("client");
+        assert_eq!(
+            m.request_errors
+                .with_label_values(&["a", endpoint, error.reason()])
+                .get(),
+            2
+        );
     }
 
     #[test]

@@ -19,14 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use prometheus::{IntCounterVec, Opts, Registry};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::FollowParameters;
 use crate::es::FollowerStatus;
 use crate::es::{classify, FailureReason};
-use crate::es::{EsClient, EsError};
+use crate::es::{Clients, EsClient, EsError};
+use crate::metrics::ActionMetrics;
 
 /// The `rule` of actions planned by reconcile.
 pub const RECONCILE_RULE: &str = "reconcile";
@@ -308,66 +308,6 @@ pub struct AuditEvent {
     pub dry_run: bool,
 }
 
-/// The action counters. Register once per registry ([`ActionMetrics::register`]) and share the clones.
-#[derive(Clone)]
-pub struct ActionMetrics {
-    /// `ccr_sentinel_reconcile_actions_total{action,result}`.
-    pub reconcile_actions: IntCounterVec,
-    /// `ccr_sentinel_actions_total{action,rule,result}`.
-    pub actions: IntCounterVec,
-}
-
-impl Default for ActionMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ActionMetrics {
-    /// Creates the counters (not registered).
-    pub fn new() -> Self {
-        let reconcile_actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_actions_total",
-                "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "result"],
-        )
-        .expect("static metric definition");
-        let actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_actions_total",
-                "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "rule", "result"],
-        )
-        .expect("static metric definition");
-        Self {
-            reconcile_actions,
-            actions,
-        }
-    }
-
-    /// Registers both counters in `registry`.
-    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
-        registry.register(Box::new(self.reconcile_actions.clone()))?;
-        registry.register(Box::new(self.actions.clone()))
-    }
-
-    /// Counts one event.
-    pub fn count(&self, e: &AuditEvent) {
-        if e.rule == RECONCILE_RULE {
-            self.reconcile_actions
-                .with_label_values(&[e.action, e.result.as_str()])
-                .inc();
-        } else {
-            self.actions
-                .with_label_values(&[e.action, &e.rule, e.result.as_str()])
-                .inc();
-        }
-    }
-}
-
 /// The audit file could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 #[error("audit file {path}: {source}")]
@@ -385,6 +325,12 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Opens the `[audit] file` of `cfg`, if one is configured: the one place that file is opened, so every
+    /// executor of a process shares one handle.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Option<Self>, AuditError> {
+        cfg.audit.file.as_deref().map(Self::open).transpose()
+    }
+
     /// Opens (creating if needed) `path` for appending.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
         let file = std::fs::OpenOptions::new()
@@ -413,10 +359,7 @@ impl AuditLog {
             source: std::io::Error::other(err),
         })?;
         line.push(b'\n');
-        let mut f = match self.file.lock() {
-            Ok(f) => f,
-            Err(p) => p.into_inner(),
-        };
+        let mut f = crate::sync::lock(&self.file);
         f.write_all(&line).map_err(|source| AuditError {
             path: self.path.clone(),
             source,
@@ -427,7 +370,7 @@ impl AuditLog {
 /// Runs actions against the configured clusters.
 #[derive(Clone)]
 pub struct Executor {
-    clients: Arc<BTreeMap<String, EsClient>>,
+    clients: Clients,
     dry_run: bool,
     audit: Option<AuditLog>,
     metrics: Option<ActionMetrics>,
@@ -444,25 +387,14 @@ impl std::fmt::Debug for Executor {
 }
 
 impl Executor {
-    /// An executor over these clients (by configuration name), sending for real, not counting, no audit file.
-    pub fn new(clients: BTreeMap<String, EsClient>) -> Self {
+    /// An executor over the process's clients, sending for real, not counting, no audit file.
+    pub fn new(clients: Clients) -> Self {
         Self {
-            clients: Arc::new(clients),
+            clients,
             dry_run: false,
             audit: None,
             metrics: None,
         }
-    }
-
-    /// An executor sharing the observer's clients (and so its connection pools).
-    pub fn from_observer(observer: &crate::observe::Observer) -> Self {
-        let clients = observer
-            .config()
-            .clusters
-            .keys()
-            .filter_map(|name| Some((name.clone(), observer.client(name)?.clone())))
-            .collect();
-        Self::new(clients)
     }
 
     /// Dry run: plan and audit, send nothing.
@@ -552,7 +484,11 @@ impl Executor {
             }
         }
         if let Some(m) = &self.metrics {
-            m.count(e);
+            if e.rule == RECONCILE_RULE {
+                m.count_reconcile(e.action, e.result.as_str());
+            } else {
+                m.count_rule(e.action, &e.rule, e.result.as_str());
+            }
         }
     }
 
@@ -744,10 +680,10 @@ timeout = "1s"
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let metrics = ActionMetrics::new();
-        let exec = Executor::new(BTreeMap::from([(
+        let exec = Executor::new(Clients::from_map(BTreeMap::from([(
             "follower".to_string(),
             unreachable_client(),
-        )]))
+        )])))
         .with_dry_run(true)
         .with_audit(Some(AuditLog::open(&path).unwrap()))
         .with_metrics(metrics.clone());
@@ -794,10 +730,10 @@ timeout = "1s"
 
     #[tokio::test]
     async fn a_failed_request_is_one_failed_event_with_a_reason() {
-        let exec = Executor::new(BTreeMap::from([(
+        let exec = Executor::new(Clients::from_map(BTreeMap::from([(
             "follower".to_string(),
             unreachable_client(),
-        )]));
+        )])));
         let e = exec.execute(&follow(), RECONCILE_RULE, "missing").await;
         assert_eq!(e.result, ActionResult::Failed);
         assert_eq!(e.reason, Some(FailureReason::Unavailable));

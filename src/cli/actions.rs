@@ -6,7 +6,6 @@
 //! Exit status: 0 done (or already so, or dry run), 1 the action failed or was refused, 2 bad arguments or
 //! configuration.
 
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +17,6 @@ use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, St
 use crate::act::{Action, ActionResult, AuditLog, Executor};
 use crate::cli::{ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::Config;
-use crate::es::EsClient;
 use crate::policy::history::{History, PausedByUs, Rule};
 
 /// Arguments of `pause`, `resume` and `unfollow`.
@@ -114,16 +112,8 @@ pub fn resolve_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Resu
 }
 
 fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, String> {
-    let clients: BTreeMap<String, EsClient> = cfg
-        .clusters
-        .iter()
-        .map(|(n, c)| EsClient::new(c).map(|cl| (n.clone(), cl)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let audit = match &cfg.audit.file {
-        Some(path) => Some(AuditLog::open(path).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let clients = crate::es::Clients::from_config(cfg).map_err(|e| e.to_string())?;
+    let audit = AuditLog::from_config(cfg).map_err(|e| e.to_string())?;
     Ok(Executor::new(clients)
         .with_dry_run(dry_run || cfg.policy.dry_run)
         .with_audit(audit))

@@ -159,8 +159,7 @@ pub fn main() -> ExitCode {
                 "info",
             );
             runtime_then(|| async move {
-                let mut daemon = Daemon::new(cfg)?;
-                crate::reconcile::install(&mut daemon)?;
+                let daemon = crate::daemon::build(cfg)?;
                 let listener = daemon.bind().await?;
                 daemon.run(listener, shutdown_signal()).await
             })

@@ -95,10 +95,7 @@ async fn ready(State(s): State<HttpState>) -> Response {
 }
 
 async fn status(State(s): State<HttpState>) -> Response {
-    let report = match s.report.read() {
-        Ok(r) => Arc::clone(&r),
-        Err(p) => Arc::clone(&p.into_inner()),
-    };
+    let report = Arc::clone(&crate::sync::read(&s.report));
     let mut body = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "ready": s.ready.load(Ordering::Acquire),
@@ -110,10 +107,7 @@ async fn status(State(s): State<HttpState>) -> Response {
         "auto_follow": report.auto_follow,
         "followers": report.followers,
     });
-    let sections = match s.sections.read() {
-        Ok(m) => m.clone(),
-        Err(p) => p.into_inner().clone(),
-    };
+    let sections = crate::sync::read(&s.sections).clone();
     if let Some(obj) = body.as_object_mut() {
         for (k, v) in sections {
             obj.entry(k).or_insert(v);

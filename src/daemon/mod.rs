@@ -1,9 +1,12 @@
-//! Wiring for `ccr-sentinel run`: the jobs, the shared state, the HTTP server, systemd and shutdown.
+//! The composition root of `ccr-sentinel run` (and `demo`): [`build`] creates, once per process, the client
+//! registry, the metrics, the observer, the executors, the reconciler, the policy engine, the start-up preflight
+//! and every job; [`Daemon::run`] then serves HTTP, talks to systemd, schedules the jobs and shuts down.
 //!
-//! Follow-up modules add jobs with [`Daemon::add_job`] before [`Daemon::run`]; a job reads the latest
-//! [`Snapshot`] / [`Report`] and the [`Observer`]'s clients from the [`Daemon`] it was built from.
+//! The stages below never name this module: they get what they need (clients, executor, metrics) as
+//! arguments, and the jobs carry their results back into the shared state.
 
 pub mod http;
+mod jobs;
 pub mod schedule;
 pub mod systemd;
 
@@ -19,58 +22,142 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::act::ActionMetrics;
+use crate::act::{AuditLog, Executor};
 use crate::config::Config;
 use crate::daemon::http::{router, HttpState, StatusSections};
 use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
-use crate::es::EsError;
+use crate::es::{Clients, EsError};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::Report;
-use crate::metrics::{Metrics, SharedReport};
+use crate::metrics::{Metrics, RequestFailed, SharedReport};
 use crate::observe::{Observer, Snapshot};
+use crate::policy::runner::PolicyRunner;
+use crate::reconcile::Reconciler;
+use crate::sync::{lock, read, write};
 
 /// How long shutdown waits for running jobs and open HTTP connections, each.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(3);
 
+/// What [`build_with`] wires besides polling: the stages that act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// The policy engine, evaluated after every poll.
+    pub policy: bool,
+    /// The start-up preflight and, unless `[reconcile] enabled = false`, the `reconcile` job.
+    pub reconcile: bool,
+}
+
+impl Stages {
+    /// Everything: what `run` and `demo` start.
+    pub const ALL: Self = Self {
+        policy: true,
+        reconcile: true,
+    };
+}
+
+/// The daemon of `ccr-sentinel run`, with every stage: see [`build_with`].
+pub fn build(cfg: Config) -> anyhow::Result<Daemon> {
+    build_with(cfg, Stages::ALL)
+}
+
+/// Builds the daemon with `stages`; contacts no cluster. With `stages.reconcile`, starts the start-up preflight
+/// in the background, so it must be called inside a Tokio runtime.
+///
+/// Everything is built once and shared: one [`Clients`] registry (so one connection pool per cluster), one
+/// [`Metrics`] registry, one audit file handle and one set of action counters for the reconcile and policy
+/// executors.
+pub fn build_with(cfg: Config, stages: Stages) -> anyhow::Result<Daemon> {
+    let cfg = Arc::new(cfg);
+    let clients = Clients::from_config(&cfg)?;
+    let mut d = Daemon::core(cfg.clone(), clients.clone());
+    let exec = if stages.policy || stages.reconcile {
+        Some(
+            Executor::new(clients.clone())
+                .with_audit(AuditLog::from_config(&cfg)?)
+                .with_metrics(d.metrics.actions.clone()),
+        )
+    } else {
+        None
+    };
+    if let (true, Some(exec)) = (stages.policy, &exec) {
+        d.policy = Some(Arc::new(PolicyRunner::new(cfg.clone(), exec.clone())?));
+    }
+    d.add_polling_jobs();
+    let Some(exec) = exec.filter(|_| stages.reconcile) else {
+        return Ok(d);
+    };
+
+    let (sections, gauge) = (
+        d.status_sections.clone(),
+        d.metrics.reconcile.preflight_problems.clone(),
+    );
+    tokio::spawn(async move {
+        let report = crate::preflight::at_startup(cfg, clients, gauge).await;
+        match serde_json::to_value(&report) {
+            Ok(v) => set_section(&sections, "preflight", v),
+            Err(e) => tracing::warn!(error = %e, "cannot render the preflight report"),
+        }
+    });
+
+    if !d.cfg.reconcile.enabled {
+        tracing::info!("reconcile is disabled ([reconcile] enabled = false)");
+        return Ok(d);
+    }
+    let mut reconciler = Reconciler::new(d.cfg.clone(), exec.with_dry_run(d.cfg.reconcile.dry_run))
+        .with_metrics(d.metrics.reconcile.clone())
+        .with_request_errors(d.metrics.own.clone());
+    // Reconcile sees the auto-follow patterns the policies' maintenance windows hold paused, and leaves them.
+    if let Some(policy) = d.policy.clone() {
+        reconciler =
+            reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
+    }
+    let job = jobs::reconcile(&d, reconciler);
+    d.add_startup_job(job);
+    Ok(d)
+}
+
 /// The daemon's shared state. Cheap to clone (everything is behind `Arc`).
 #[derive(Clone)]
 pub struct Daemon {
-    pub cfg: Arc<Config>,
-    pub observer: Observer,
-    pub snapshot: Arc<Mutex<Snapshot>>,
-    pub report: SharedReport,
-    pub metrics: Metrics,
-    pub tracker: Arc<JobTracker>,
-    pub runner: Runner,
-    pub cancel: CancellationToken,
-    pub ready: Arc<AtomicBool>,
-    /// `ccr_sentinel_reconcile_actions_total` and `ccr_sentinel_actions_total`, registered once, shared by
-    /// reconcile and policy executors.
-    pub actions: ActionMetrics,
-    /// Extra `/status` sections (`reconcile`, `preflight`, ...).
-    pub status_sections: StatusSections,
-    /// The policy engine; set by [`Daemon::run`] (commands such as `status` that only poll never act).
-    pub policy: Option<Arc<crate::policy::runner::PolicyRunner>>,
-    extra_jobs: Vec<JobSpec>,
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) observer: Observer,
+    pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    pub(crate) report: SharedReport,
+    pub(crate) metrics: Metrics,
+    pub(crate) tracker: Arc<JobTracker>,
+    pub(crate) runner: Runner,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) ready: Arc<AtomicBool>,
+    /// Extra `/status` sections (`reconcile`, `preflight`, `policy`).
+    pub(crate) status_sections: StatusSections,
+    /// The policy engine; `None` in a daemon that only polls (`status`).
+    pub(crate) policy: Option<Arc<PolicyRunner>>,
+    /// Every job, `poll` and `doc_counts` first.
+    jobs: Vec<JobSpec>,
     /// Jobs also run once right after start-up (after READY).
     startup_jobs: Vec<&'static str>,
 }
 
 impl Daemon {
-    /// Builds the clients and the shared state; contacts no cluster.
+    /// A daemon that only polls and never acts (`status`): the clients, the shared state and the `poll` and
+    /// `doc_counts` jobs; contacts no cluster.
     pub fn new(cfg: Config) -> Result<Self, EsError> {
         let cfg = Arc::new(cfg);
-        let observer = Observer::new(cfg.clone())?;
+        let clients = Clients::from_config(&cfg)?;
+        let mut d = Self::core(cfg, clients);
+        d.add_polling_jobs();
+        Ok(d)
+    }
+
+    /// The shared state, without jobs.
+    fn core(cfg: Arc<Config>, clients: Clients) -> Self {
+        let observer = Observer::new(cfg.clone(), clients);
         let report = SharedReport::default();
         let metrics = Metrics::new(report.clone());
         let tracker = Arc::new(JobTracker::default());
         let cancel = CancellationToken::new();
         let runner = Runner::new(tracker.clone(), metrics.own.clone(), cancel.clone());
-        let actions = ActionMetrics::new();
-        actions
-            .register(&metrics.registry)
-            .expect("metric names are unique");
-        Ok(Self {
+        Self {
             cfg,
             observer,
             snapshot: Default::default(),
@@ -80,55 +167,64 @@ impl Daemon {
             runner,
             cancel,
             ready: Default::default(),
-            actions,
             status_sections: Default::default(),
             policy: None,
-            extra_jobs: Vec::new(),
+            jobs: Vec::new(),
             startup_jobs: Vec::new(),
-        })
+        }
     }
 
-    /// Adds a job (e.g. `reconcile`) to be scheduled by [`Daemon::run`].
+    /// Adds `poll` and `doc_counts`; after the policy engine is set, since `poll` evaluates it.
+    fn add_polling_jobs(&mut self) {
+        let (poll, doc_counts) = (jobs::poll(self), jobs::doc_counts(self));
+        self.jobs.push(poll);
+        self.jobs.push(doc_counts);
+    }
+
+    /// Adds a job to be scheduled by [`Daemon::run`].
     pub fn add_job(&mut self, job: JobSpec) {
-        self.extra_jobs.push(job);
+        self.jobs.push(job);
     }
 
     /// Adds a job that also runs once right after start-up (after the first poll and READY), e.g. `reconcile`.
     pub fn add_startup_job(&mut self, job: JobSpec) {
         self.startup_jobs.push(job.name);
-        self.extra_jobs.push(job);
+        self.jobs.push(job);
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// The registry behind `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Cancelled when the daemon shuts down.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
     }
 
     /// Sets (or replaces) a top-level `/status` section.
     pub fn set_status_section(&self, name: &str, value: serde_json::Value) {
-        match self.status_sections.write() {
-            Ok(mut m) => m.insert(name.to_string(), value),
-            Err(p) => p.into_inner().insert(name.to_string(), value),
-        };
+        set_section(&self.status_sections, name, value);
     }
 
     /// The latest report.
     pub fn report(&self) -> Arc<Report> {
-        match self.report.read() {
-            Ok(r) => Arc::clone(&r),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
+        Arc::clone(&read(&self.report))
     }
 
     /// A copy of the latest snapshot.
     pub fn snapshot(&self) -> Snapshot {
-        match self.snapshot.lock() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        lock(&self.snapshot).clone()
     }
 
     fn update(&self, apply: impl FnOnce(&mut Snapshot)) {
         let new = {
-            let mut snap = match self.snapshot.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let mut snap = lock(&self.snapshot);
             apply(&mut snap);
             Arc::new(Report::build(&self.cfg, &snap, Utc::now()))
         };
@@ -137,32 +233,27 @@ impl Daemon {
         if old.summary() != new.summary() {
             crate::daemon::systemd::status(&new.summary());
         }
-        match self.report.write() {
-            Ok(mut r) => *r = new,
-            Err(p) => *p.into_inner() = new,
-        }
+        *write(&self.report) = new;
     }
 
-    /// Counts an error, and logs it at `warn` when it is new for its cluster and endpoint (a cluster that stays
-    /// down logs once, then at `debug`, instead of every poll).
-    fn record_error(&self, cluster: &str, e: &EsError) {
-        self.metrics.own.count_error(cluster, e);
-        let message = e.to_string();
-        let repeated = e.endpoint().is_some_and(|endpoint| {
-            let snap = match self.snapshot.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
-            snap.clusters
+    /// Counts and logs a failed request; the log is at `warn` only when the error is new for its cluster and
+    /// endpoint (a cluster that stays down logs once, then at `debug`, instead of every poll).
+    fn record_error(&self, cluster: &str, error: &EsError) {
+        let message = error.to_string();
+        let repeated = error.endpoint().is_some_and(|endpoint| {
+            lock(&self.snapshot)
+                .clusters
                 .get(cluster)
                 .and_then(|c| c.errors.get(&endpoint))
                 .is_some_and(|prev| *prev == message)
         });
-        if repeated {
-            tracing::debug!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
-        } else {
-            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "{message}");
+        RequestFailed {
+            cluster,
+            error,
+            stage: None,
+            repeated,
         }
+        .emit(&self.metrics.own);
     }
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
@@ -204,40 +295,6 @@ impl Daemon {
         }
     }
 
-    /// The `poll` job.
-    pub fn poll_job(&self) -> JobSpec {
-        let d = self.clone();
-        JobSpec {
-            name: "poll",
-            schedule: self.cfg.schedule.poll.clone(),
-            run: Arc::new(move |_| {
-                let d = d.clone();
-                Box::pin(async move {
-                    let outcome = d.poll_once().await;
-                    // Policies are evaluated after every poll, on the report it just built.
-                    if let Some(p) = &d.policy {
-                        p.run_once(&d.report()).await;
-                        d.set_status_section("policy", p.status());
-                    }
-                    outcome
-                })
-            }),
-        }
-    }
-
-    /// The `doc_counts` job.
-    pub fn doc_counts_job(&self) -> JobSpec {
-        let d = self.clone();
-        JobSpec {
-            name: "doc_counts",
-            schedule: self.cfg.schedule.doc_counts.clone(),
-            run: Arc::new(move |_| {
-                let d = d.clone();
-                Box::pin(async move { d.doc_counts_once().await })
-            }),
-        }
-    }
-
     /// What the HTTP handlers need.
     pub fn http_state(&self) -> HttpState {
         HttpState {
@@ -261,17 +318,10 @@ impl Daemon {
     /// Runs until `shutdown` completes: serves HTTP on `listener`, polls once, reports ready, then runs the
     /// jobs on their schedules. Stops within a few seconds of `shutdown`.
     pub async fn run(
-        mut self,
+        self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        if self.policy.is_none() {
-            self.policy = Some(Arc::new(crate::policy::runner::PolicyRunner::new(
-                self.cfg.clone(),
-                &self.observer,
-                self.actions.clone(),
-            )?));
-        }
         let addr: SocketAddr = listener.local_addr().context("listener address")?;
         let app = router(self.http_state());
         let server_cancel = self.cancel.clone();
@@ -282,8 +332,7 @@ impl Daemon {
         });
         tracing::info!(%addr, "serving /metrics, /health, /ready, /status");
 
-        let mut jobs = vec![self.poll_job(), self.doc_counts_job()];
-        jobs.extend(self.extra_jobs.iter().cloned());
+        let jobs = self.jobs.clone();
         for j in &jobs {
             self.tracker.register(j.name, &j.schedule);
         }
@@ -399,6 +448,11 @@ fn log_transitions(old: &Report, new: &Report) {
             }
         }
     }
+}
+
+/// Sets (or replaces) a top-level `/status` section.
+fn set_section(sections: &StatusSections, name: &str, value: serde_json::Value) {
+    write(sections).insert(name.to_string(), value);
 }
 
 /// Completes on SIGTERM or SIGINT.

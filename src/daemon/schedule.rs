@@ -69,10 +69,7 @@ pub struct JobTracker {
 
 impl JobTracker {
     fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<&'static str, JobStatus>) -> R) -> R {
-        let mut g = match self.jobs.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = crate::sync::lock(&self.jobs);
         f(&mut g)
     }
 
@@ -187,10 +184,7 @@ impl Runner {
     }
 
     fn guard(&self, name: &'static str) -> JobGuard {
-        let mut g = match self.guards.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = crate::sync::lock(&self.guards);
         g.entry(name).or_default().clone()
     }
 
@@ -235,10 +229,7 @@ impl Runner {
 
     /// Waits until no job is running, at most `deadline`. Returns false when some job was still running.
     pub async fn wait_idle(&self, deadline: Duration) -> bool {
-        let guards: Vec<_> = match self.guards.lock() {
-            Ok(g) => g.values().cloned().collect(),
-            Err(p) => p.into_inner().values().cloned().collect(),
-        };
+        let guards: Vec<_> = crate::sync::lock(&self.guards).values().cloned().collect();
         tokio::time::timeout(deadline, async {
             for g in guards {
                 let _ = g.lock().await;

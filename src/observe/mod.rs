@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::es::*;
-use crate::es::{Endpoint, EsClient, EsError};
+use crate::es::{Clients, Endpoint, EsClient, EsError};
 
 /// A value read from a cluster and when it was read.
 #[derive(Debug, Clone, Serialize)]
@@ -473,22 +473,17 @@ impl DocCountResult {
     }
 }
 
-/// Reads the clusters: holds one [`EsClient`] per configured cluster.
+/// Reads the clusters through the process's one [`Clients`] registry.
 #[derive(Debug, Clone)]
 pub struct Observer {
     cfg: Arc<Config>,
-    clients: BTreeMap<String, EsClient>,
+    clients: Clients,
 }
 
 impl Observer {
-    /// Builds the clients of every configured cluster.
-    pub fn new(cfg: Arc<Config>) -> Result<Self, EsError> {
-        let clients = cfg
-            .clusters
-            .iter()
-            .map(|(name, c)| Ok((name.clone(), EsClient::new(c)?)))
-            .collect::<Result<_, EsError>>()?;
-        Ok(Self { cfg, clients })
+    /// An observer of `cfg`'s clusters through `clients` (contacts none of them).
+    pub fn new(cfg: Arc<Config>, clients: Clients) -> Self {
+        Self { cfg, clients }
     }
 
     /// The validated configuration.

@@ -10,12 +10,12 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::act::runbook::{self, RunbookStore};
-use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
+use crate::act::{Action, ActionResult, Executor};
 use crate::config::Config;
 use crate::evaluate::report::Report;
-use crate::observe::Observer;
 use crate::policy::history::{ActionRecord, History};
 use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
+use crate::sync::lock;
 
 /// The policy engine of a running daemon.
 pub struct PolicyRunner {
@@ -36,20 +36,10 @@ impl std::fmt::Debug for PolicyRunner {
 }
 
 impl PolicyRunner {
-    /// Shares the observer's clients; counts into `metrics`; appends to the `[audit] file` when configured.
-    pub fn new(
-        cfg: Arc<Config>,
-        observer: &Observer,
-        metrics: ActionMetrics,
-    ) -> anyhow::Result<Self> {
-        let audit = match &cfg.audit.file {
-            Some(p) => Some(AuditLog::open(p)?),
-            None => None,
-        };
-        let exec = Executor::from_observer(observer)
-            .with_dry_run(cfg.policy.dry_run)
-            .with_audit(audit)
-            .with_metrics(metrics);
+    /// Acts through `exec`, the process's shared executor (its clients, audit file and counters), in dry run
+    /// when `[policy] dry_run` is set.
+    pub fn new(cfg: Arc<Config>, exec: Executor) -> anyhow::Result<Self> {
+        let exec = exec.with_dry_run(cfg.policy.dry_run);
         let history = match &cfg.policy.state_dir {
             Some(dir) => match History::load(dir) {
                 Ok(h) => h,
@@ -77,18 +67,12 @@ impl PolicyRunner {
     }
 
     fn history(&self) -> History {
-        match self.history.lock() {
-            Ok(h) => h.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        lock(&self.history).clone()
     }
 
     /// Auto-follow patterns (cluster, name) a maintenance window paused and has not resumed yet.
     pub fn window_paused_patterns(&self) -> BTreeSet<(String, String)> {
-        let h = match self.history.lock() {
-            Ok(h) => h,
-            Err(p) => p.into_inner(),
-        };
+        let h = lock(&self.history);
         self.cfg
             .auto_follow
             .iter()
@@ -107,10 +91,7 @@ impl PolicyRunner {
                 tracing::error!(error = %e, "cannot save the policy history");
             }
         }
-        match self.history.lock() {
-            Ok(mut g) => *g = h,
-            Err(p) => *p.into_inner() = h,
-        }
+        *lock(&self.history) = h;
     }
 
     /// One evaluation on `report`, executing what it plans. Returns the number of actions taken.
@@ -307,8 +288,8 @@ mod tests {
             ))
             .unwrap(),
         );
-        let observer = Observer::new(cfg.clone()).unwrap();
-        let runner = PolicyRunner::new(cfg, &observer, ActionMetrics::new()).unwrap();
+        let clients = crate::es::Clients::from_config(&cfg).unwrap();
+        let runner = PolicyRunner::new(cfg, Executor::new(clients)).unwrap();
         assert_eq!(runner.history(), History::default());
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -927,17 +927,9 @@ pub fn render_table(r: &PreflightReport) -> String {
     out
 }
 
-/// Clients for every configured cluster.
-pub fn clients(cfg: &Config) -> Result<BTreeMap<String, EsClient>, EsError> {
-    cfg.clusters
-        .iter()
-        .map(|(n, c)| Ok((n.clone(), EsClient::new(c)?)))
-        .collect()
-}
-
 /// `ccr-sentinel check`: prints the table or JSON; exit 0 when nothing blocks, 1 otherwise.
 pub async fn cli_check(cfg: Config, json: bool) -> std::process::ExitCode {
-    let clients = match clients(&cfg) {
+    let clients = match crate::es::Clients::from_config(&cfg) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -963,7 +955,7 @@ pub async fn cli_check(cfg: Config, json: bool) -> std::process::ExitCode {
 /// Runs the checks at daemon start-up: logs every problem and sets `ccr_sentinel_preflight_problems`.
 pub async fn at_startup(
     cfg: Arc<Config>,
-    clients: BTreeMap<String, EsClient>,
+    clients: crate::es::Clients,
     gauge: prometheus::GaugeVec,
 ) -> PreflightReport {
     let report = run(&cfg, &clients).await;

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use prometheus::{GaugeVec, Opts, Registry};
 use serde::Serialize;
 
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
@@ -28,9 +27,11 @@ use crate::config::Config;
 use crate::es::EsClient;
 use crate::es::FailureReason;
 use crate::es::RemoteInfo;
+use crate::metrics::{ReconcileMetrics, RequestFailed, SelfMetrics};
 use crate::reconcile::plan::{
     plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
 };
+use crate::sync::lock;
 
 /// How often a run polls `_remote/info` while waiting for a remote it set to connect.
 const CONNECT_POLL: Duration = Duration::from_millis(200);
@@ -148,62 +149,6 @@ struct Failing {
     retry_after: DateTime<Utc>,
 }
 
-/// The shared `ccr_sentinel_reconcile_blocked` and `ccr_sentinel_preflight_problems` gauges.
-#[derive(Clone)]
-pub struct ReconcileMetrics {
-    pub blocked: GaugeVec,
-    pub preflight_problems: GaugeVec,
-}
-
-impl Default for ReconcileMetrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ReconcileMetrics {
-    /// Creates the gauges (not registered).
-    pub fn new() -> Self {
-        let blocked = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_blocked",
-                "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.",
-            ),
-            &["cluster", "kind", "name", "reason"],
-        )
-        .expect("static metric definition");
-        let preflight_problems = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_preflight_problems",
-                "Number of failed preflight checks at start-up, by check.",
-            ),
-            &["check"],
-        )
-        .expect("static metric definition");
-        Self {
-            blocked,
-            preflight_problems,
-        }
-    }
-
-    /// Registers both gauges in `registry`.
-    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
-        registry.register(Box::new(self.blocked.clone()))?;
-        registry.register(Box::new(self.preflight_problems.clone()))
-    }
-
-    /// Replaces the blocked series with those of `report` (items that are no longer blocked disappear).
-    pub fn publish(&self, report: &ReconcileReport) {
-        self.blocked.reset();
-        for i in report.blocked() {
-            let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
-            self.blocked
-                .with_label_values(&[&i.cluster, i.kind.as_str(), &i.name, reason])
-                .set(1.0);
-        }
-    }
-}
-
 /// Runs reconcile; cheap to clone (shared state behind `Arc`).
 #[derive(Clone)]
 pub struct Reconciler {
@@ -214,7 +159,7 @@ pub struct Reconciler {
     paused: Arc<Mutex<BTreeSet<(String, String)>>>,
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
-    request_errors: Option<crate::metrics::SelfMetrics>,
+    request_errors: SelfMetrics,
     held: Option<HeldPatterns>,
 }
 
@@ -239,7 +184,7 @@ impl Reconciler {
             paused: Default::default(),
             last: Default::default(),
             metrics: None,
-            request_errors: None,
+            request_errors: SelfMetrics::new(),
             held: None,
         }
     }
@@ -250,9 +195,10 @@ impl Reconciler {
         self
     }
 
-    /// Count failed reads in `ccr_sentinel_request_errors_total`.
-    pub fn with_request_errors(mut self, m: crate::metrics::SelfMetrics) -> Self {
-        self.request_errors = Some(m);
+    /// Count failed reads in this `ccr_sentinel_request_errors_total` (the daemon's; by default one of its own
+    /// that nobody serves).
+    pub fn with_request_errors(mut self, m: SelfMetrics) -> Self {
+        self.request_errors = m;
         self
     }
 
@@ -264,10 +210,7 @@ impl Reconciler {
 
     /// The report of the latest run.
     pub fn last_report(&self) -> Option<Arc<ReconcileReport>> {
-        match self.last.read() {
-            Ok(r) => r.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::sync::read(&self.last).clone()
     }
 
     fn client(&self, cluster: &str) -> Option<&EsClient> {
@@ -294,11 +237,14 @@ impl Reconciler {
             .iter()
             .map(|a| a.cluster.as_str())
             .collect();
-        let count_error = |cluster: &str, e: &crate::es::EsError| {
-            if let Some(m) = &self.request_errors {
-                m.count_error(cluster, e);
+        let count_error = |cluster: &str, error: &crate::es::EsError| {
+            RequestFailed {
+                cluster,
+                error,
+                stage: Some("reconcile"),
+                repeated: false,
             }
-            tracing::warn!(%cluster, endpoint = ?e.endpoint(), reason = e.reason(), "reconcile: {e}");
+            .emit(&self.request_errors)
         };
         let reads = locals.iter().map(|name| {
             let client = self.client(name).cloned();
@@ -537,12 +483,12 @@ impl Reconciler {
         });
         self.log_blocked(&report);
         if let Some(m) = &self.metrics {
-            m.publish(&report);
+            m.publish_blocked(report.blocked().map(|i| {
+                let reason = i.reason.map(|r| r.as_str()).unwrap_or("other");
+                [i.cluster.as_str(), i.kind.as_str(), i.name.as_str(), reason]
+            }));
         }
-        match self.last.write() {
-            Ok(mut l) => *l = Some(report.clone()),
-            Err(p) => *p.into_inner() = Some(report.clone()),
-        }
+        *crate::sync::write(&self.last) = Some(report.clone());
         report
     }
 
@@ -701,13 +647,6 @@ fn hint(reason: FailureReason) -> Option<&'static str> {
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 impl Reconciler {
     /// Remembers followers reconcile paused until it resumes them.
     fn note_pause(&self, a: &crate::act::Action) {
@@ -740,11 +679,6 @@ fn open_map(rows: Vec<crate::es::CatIndex>) -> BTreeMap<String, bool> {
         .collect()
 }
 
-/// Opens the configured audit file, if any.
-pub fn open_audit(cfg: &Config) -> Result<Option<AuditLog>, crate::act::AuditError> {
-    cfg.audit.file.as_deref().map(AuditLog::open).transpose()
-}
-
 /// The `/status` section of a report: when it ran, the summary, the blocked items with reasons, every item and
 /// the audit events of the run.
 pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
@@ -759,83 +693,13 @@ pub fn status_section(r: &ReconcileReport) -> serde_json::Value {
     })
 }
 
-/// Wires reconcile and the start-up preflight into the daemon: registers the gauges, runs the preflight checks
-/// once in the background (`ccr_sentinel_preflight_problems`, `/status` `preflight`), and, unless
-/// `[reconcile] enabled = false`, adds the `reconcile` job (at start-up and on `schedule.reconcile`; its
-/// report is the `/status` `reconcile` section).
-pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
-    let metrics = ReconcileMetrics::new();
-    metrics.register(&d.metrics.registry)?;
-    let cfg = d.cfg.clone();
-
-    let clients: BTreeMap<String, EsClient> = cfg
-        .clusters
-        .keys()
-        .filter_map(|n| Some((n.clone(), d.observer.client(n)?.clone())))
-        .collect();
-    let gauge = metrics.preflight_problems.clone();
-    let daemon = d.clone();
-    let pre_cfg = cfg.clone();
-    tokio::spawn(async move {
-        let report = crate::preflight::at_startup(pre_cfg, clients, gauge).await;
-        match serde_json::to_value(&report) {
-            Ok(v) => daemon.set_status_section("preflight", v),
-            Err(e) => tracing::warn!(error = %e, "cannot render the preflight report"),
-        }
-    });
-
-    if !cfg.reconcile.enabled {
-        tracing::info!("reconcile is disabled ([reconcile] enabled = false)");
-        return Ok(());
-    }
-    let exec = Executor::from_observer(&d.observer)
-        .with_dry_run(cfg.reconcile.dry_run)
-        .with_audit(open_audit(&cfg)?)
-        .with_metrics(d.actions.clone());
-    // The policy engine is created here (not in `Daemon::run`) so reconcile can see the auto-follow patterns its
-    // maintenance windows hold paused, and not resume them.
-    if d.policy.is_none() {
-        d.policy = Some(Arc::new(crate::policy::runner::PolicyRunner::new(
-            d.cfg.clone(),
-            &d.observer,
-            d.actions.clone(),
-        )?));
-    }
-    let mut reconciler = Reconciler::new(cfg.clone(), exec)
-        .with_metrics(metrics)
-        .with_request_errors(d.metrics.own.clone());
-    if let Some(policy) = d.policy.clone() {
-        reconciler =
-            reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
-    }
-    let daemon = d.clone();
-    d.add_startup_job(crate::daemon::schedule::JobSpec {
-        name: "reconcile",
-        schedule: cfg.schedule.reconcile.clone(),
-        run: Arc::new(move |cancel| {
-            let (r, daemon) = (reconciler.clone(), daemon.clone());
-            Box::pin(async move {
-                let report = r.run_until(&cancel).await;
-                daemon.set_status_section("reconcile", status_section(&report));
-                if report.ok() {
-                    crate::daemon::schedule::JobOutcome::Success
-                } else {
-                    crate::daemon::schedule::JobOutcome::Partial
-                }
-            })
-        }),
-    });
-    Ok(())
-}
-
 /// Builds a one-shot reconciler for `cfg` (its own clients, the configured audit file), for `reconcile --once`
 /// and tests. `dry_run` adds to `[reconcile] dry_run`.
 pub fn one_shot(cfg: Config, dry_run: bool) -> anyhow::Result<Reconciler> {
     let cfg = Arc::new(cfg);
-    let observer = crate::observe::Observer::new(cfg.clone())?;
-    let exec = Executor::from_observer(&observer)
+    let exec = Executor::new(crate::es::Clients::from_config(&cfg)?)
         .with_dry_run(dry_run || cfg.reconcile.dry_run)
-        .with_audit(open_audit(&cfg)?);
+        .with_audit(AuditLog::from_config(&cfg)?);
     Ok(Reconciler::new(cfg, exec))
 }
 

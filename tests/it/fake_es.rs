@@ -189,7 +189,7 @@ async fn basic_auth_and_api_key_headers_are_sent() {
         // Secrets stay out of everything the daemon shows.
         let status = serde_json::to_string(&*d.report()).unwrap();
         assert!(!status.contains("pw\"") && !status.contains("a2V5OnNlY3JldA=="));
-        assert!(!format!("{:?}", d.cfg).contains("a2V5OnNlY3JldA=="));
+        assert!(!format!("{:?}", d.config()).contains("a2V5OnNlY3JldA=="));
     }
 }
 

@@ -201,12 +201,7 @@ async fn unfollow_command_turns_a_follower_into_a_writable_index() {
 }
 
 fn executor(cfg: &ccr_sentinel::config::Config) -> Executor {
-    let clients = cfg
-        .clusters
-        .iter()
-        .map(|(n, c)| (n.clone(), ccr_sentinel::es::EsClient::new(c).unwrap()))
-        .collect();
-    Executor::new(clients)
+    Executor::new(ccr_sentinel::es::Clients::from_config(cfg).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ccr_sentinel::es::FailureReason;
-use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileMetrics, ReconcileReport, Reconciler};
+use ccr_sentinel::metrics::ReconcileMetrics;
+use ccr_sentinel::reconcile::{one_shot, ItemState, ReconcileReport, Reconciler};
 use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
@@ -802,7 +803,7 @@ async fn the_executor_reports_work_already_done_as_success() {
         .unwrap();
     sim.cluster("follower").create_index("plain", 1).unwrap();
     let cfg = ccr_sentinel::config::from_toml_str(&base_config(&sim, closed_port(), "")).unwrap();
-    let clients = ccr_sentinel::preflight::clients(&cfg).unwrap();
+    let clients = ccr_sentinel::es::Clients::from_config(&cfg).unwrap();
     let exec = Executor::new(clients);
     let cases: Vec<(Action, ActionResult)> = vec![
         // The follower already exists and follows the right leader.

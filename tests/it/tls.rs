@@ -151,7 +151,7 @@ async fn private_ca_and_insecure_skip_verify() {
         d.poll_once().await;
         let r = d.report();
         assert_eq!(r.clusters[0].up, reachable, "{tls:?}: {:?}", r.clusters[0]);
-        let text = d.metrics.render().unwrap();
+        let text = d.metrics().render().unwrap();
         let counted = text.contains(r#"ccr_sentinel_request_errors_total{cluster="follower",endpoint="ccr_stats",reason="connect"} 1"#);
         assert_eq!(counted, !reachable, "{tls:?}:\n{text}");
         if !reachable {

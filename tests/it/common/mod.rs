@@ -145,7 +145,12 @@ pub struct Running {
 impl Running {
     pub async fn start(toml: &str) -> Self {
         let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
-        let daemon = ccr_sentinel::daemon::Daemon::new(cfg).unwrap();
+        // Polling and the policies, as `run` has them; reconcile and preflight have tests of their own.
+        let stages = ccr_sentinel::daemon::Stages {
+            policy: true,
+            reconcile: false,
+        };
+        let daemon = ccr_sentinel::daemon::build_with(cfg, stages).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();

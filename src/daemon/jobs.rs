@@ -1,0 +1,63 @@
+//! The daemon's jobs: what each one runs and where its result goes.
+
+use std::sync::Arc;
+
+use crate::daemon::schedule::{JobOutcome, JobSpec};
+use crate::daemon::Daemon;
+use crate::reconcile::{status_section, Reconciler};
+
+/// `poll`: the CCR reads of every follower cluster, then the policies on the report it just built.
+pub(super) fn poll(d: &Daemon) -> JobSpec {
+    let d = d.clone();
+    JobSpec {
+        name: "poll",
+        schedule: d.cfg.schedule.poll.clone(),
+        run: Arc::new(move |_| {
+            let d = d.clone();
+            Box::pin(async move {
+                let outcome = d.poll_once().await;
+                // Policies are evaluated after every poll, on the report it just built.
+                if let Some(p) = &d.policy {
+                    p.run_once(&d.report()).await;
+                    d.set_status_section("policy", p.status());
+                }
+                outcome
+            })
+        }),
+    }
+}
+
+/// `doc_counts`: leader and follower document counts and their parity.
+pub(super) fn doc_counts(d: &Daemon) -> JobSpec {
+    let d = d.clone();
+    JobSpec {
+        name: "doc_counts",
+        schedule: d.cfg.schedule.doc_counts.clone(),
+        run: Arc::new(move |_| {
+            let d = d.clone();
+            Box::pin(async move { d.doc_counts_once().await })
+        }),
+    }
+}
+
+/// `reconcile`: one run of `reconciler` (stopping between items at shutdown); its report is the `/status`
+/// `reconcile` section.
+pub(super) fn reconcile(d: &Daemon, reconciler: Reconciler) -> JobSpec {
+    let d = d.clone();
+    JobSpec {
+        name: "reconcile",
+        schedule: d.cfg.schedule.reconcile.clone(),
+        run: Arc::new(move |cancel| {
+            let (r, d) = (reconciler.clone(), d.clone());
+            Box::pin(async move {
+                let report = r.run_until(&cancel).await;
+                d.set_status_section("reconcile", status_section(&report));
+                if report.ok() {
+                    JobOutcome::Success
+                } else {
+                    JobOutcome::Partial
+                }
+            })
+        }),
+    }
+}

@@ -1,0 +1,45 @@
+//! Lock access that survives a poisoned lock.
+//!
+//! A panic while a lock is held (a bug in one job) must not stop every other job and the HTTP handlers from
+//! reading the shared state afterwards: the data behind these locks is always left consistent between
+//! statements, so the guard of a poisoned lock is used as is.
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Locks `m`, also when a panicking holder poisoned it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read-locks `l`, also when a panicking writer poisoned it.
+pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Write-locks `l`, also when a panicking holder poisoned it.
+pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_lock_still_gives_its_data() {
+        let m = std::sync::Arc::new(Mutex::new(1));
+        let l = std::sync::Arc::new(RwLock::new(2));
+        let (m2, l2) = (m.clone(), l.clone());
+        let _ = std::thread::spawn(move || {
+            let _g = m2.lock().unwrap();
+            let _w = l2.write().unwrap();
+            panic!("poison both");
+        })
+        .join();
+        assert!(m.is_poisoned() && l.is_poisoned());
+        *lock(&m) += 1;
+        assert_eq!(*lock(&m), 2);
+        *write(&l) += 1;
+        assert_eq!(*read(&l), 3);
+    }
+}
