@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{parse_cron, parse_duration, CronSchedule};
+use super::values::{parse_duration, CronSchedule};
 
 /// `[policy]` as written.
 #[derive(Debug, Deserialize)]
@@ -219,8 +220,9 @@ pub struct PolicySettings {
 impl Default for PolicySettings {
     fn default() -> Self {
         let mut p = Vec::new();
-        // The defaults always validate; the fallback keeps this free of panics.
-        validate(RawPolicy::default(), &mut p).unwrap_or(PolicySettings {
+        // The defaults always validate (and have no window, so no cron period depends on the time); the
+        // fallback keeps this free of panics.
+        validate(RawPolicy::default(), DateTime::UNIX_EPOCH, &mut p).unwrap_or(PolicySettings {
             dry_run: false,
             recover_fatal: true,
             recover_fatal_max_attempts: 3,
@@ -243,8 +245,13 @@ impl Default for PolicySettings {
     }
 }
 
-/// Validates `[policy]`, pushing every problem to `p`; `None` when there was one.
-pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettings> {
+/// Validates `[policy]`, pushing every problem to `p`; `None` when there was one. Window periods are measured
+/// from `now`.
+pub(super) fn validate(
+    r: RawPolicy,
+    now: DateTime<Utc>,
+    p: &mut Vec<String>,
+) -> Option<PolicySettings> {
     let before = p.len();
     let mut dur = |key: &str, v: &str| parse_duration(&format!("policy.{key}"), v, p);
     let recover_fatal_window = dur("recover_fatal_window", &r.recover_fatal_window);
@@ -304,7 +311,7 @@ pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettin
             p.push(format!("`{at}.start` is missing (a cron expression)"));
             None
         } else {
-            match parse_cron(&w.start) {
+            match CronSchedule::parse(&w.start, now) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     p.push(format!("`{at}.start`: {e}"));
