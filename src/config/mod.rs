@@ -69,18 +69,29 @@ impl fmt::Display for ConfigError {
 /// The validated configuration. Every reference in it resolves; secrets are loaded.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `[http]`: the listen address of the metrics and health endpoints.
     pub http: HttpSettings,
+    /// `[log]`: level and format.
     pub log: LogSettings,
+    /// `[schedule]`: when the jobs run.
     pub schedule: Schedules,
     /// Clusters by their configuration name (the `cluster` / `follower_cluster` label value).
     pub clusters: BTreeMap<String, ClusterSettings>,
+    /// `[[remotes]]`: remote cluster aliases on local clusters.
     pub remotes: Vec<RemoteSettings>,
+    /// `[[followers]]`: the follower indices to watch and reconcile.
     pub followers: Vec<FollowerSettings>,
+    /// `[[auto_follow]]`: the auto-follow patterns to watch and reconcile.
     pub auto_follow: Vec<AutoFollowSettings>,
+    /// `[health]`: the thresholds of the verdicts.
     pub health: HealthThresholds,
+    /// `[reconcile]`: how reconcile runs.
     pub reconcile: ReconcileSettings,
+    /// `[audit]`: where actions are recorded.
     pub audit: AuditSettings,
+    /// `[policy]`: what the daemon may do on its own.
     pub policy: PolicySettings,
+    /// `[metrics]`: optional metric series.
     pub metrics: MetricsSettings,
 }
 
@@ -95,6 +106,7 @@ pub struct ReconcileSettings {
     pub apply_parameter_changes: bool,
     /// Wait before retrying a failed item; doubles per consecutive failure up to `backoff_max`.
     pub backoff_initial: Duration,
+    /// The longest wait before retrying a failed item.
     pub backoff_max: Duration,
     /// How long a run waits for a remote it just set to report `connected`.
     pub connect_timeout: Duration,
@@ -116,6 +128,7 @@ impl Default for ReconcileSettings {
 /// `[audit]`, validated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditSettings {
+    /// The JSON-lines audit file, if any.
     pub file: Option<PathBuf>,
 }
 
@@ -129,6 +142,7 @@ pub struct MetricsSettings {
 /// `[http]`, validated.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
+    /// The address the HTTP server binds.
     pub listen: SocketAddr,
 }
 
@@ -137,22 +151,29 @@ pub struct HttpSettings {
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
 /// `[log]`, validated.
 #[derive(Debug, Clone, Default)]
 pub struct LogSettings {
+    /// The `tracing` filter; `None` uses the default (and `RUST_LOG` wins when set).
     pub level: Option<String>,
+    /// Text or JSON lines.
     pub format: LogFormat,
 }
 
 /// `[schedule]`, validated.
 #[derive(Debug, Clone)]
 pub struct Schedules {
+    /// The `poll` job (read follower stats).
     pub poll: CronSchedule,
+    /// The `doc_counts` job (compare document counts).
     pub doc_counts: CronSchedule,
+    /// The `reconcile` job.
     pub reconcile: CronSchedule,
 }
 
@@ -160,9 +181,13 @@ pub struct Schedules {
 #[derive(Debug, Clone, Default)]
 pub enum Auth {
     #[default]
+    /// No credentials.
     None,
+    /// HTTP basic authentication.
     Basic {
+        /// The user name.
         username: String,
+        /// The password, from the file or the environment.
         password: SecretString,
     },
     /// The encoded API key, sent as `Authorization: ApiKey <key>`.
@@ -172,12 +197,15 @@ pub enum Auth {
 /// `[clusters.NAME]`, validated; secrets and the CA certificate are loaded.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
+    /// The configuration name (`[clusters.NAME]`).
     pub name: String,
     /// Base URL without credentials, query or fragment.
     pub url: reqwest::Url,
+    /// How requests authenticate.
     pub auth: Auth,
     /// PEM bytes of an extra CA to trust (in addition to the built-in roots).
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Accept any TLS certificate.
     pub insecure_skip_verify: bool,
     /// Per-request timeout.
     pub timeout: Duration,
@@ -187,20 +215,30 @@ pub struct ClusterSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RemoteMode {
+    /// Connect to seed nodes, then to the nodes they advertise.
     Sniff,
+    /// Connect through one proxy address.
     Proxy,
 }
 
 /// `[[remotes]]`, validated: on `cluster`, alias `alias` points at configured cluster `leader`.
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
+    /// The local cluster the remote is defined on.
     pub cluster: String,
+    /// The remote cluster alias (`cluster.remote.<alias>`).
     pub alias: String,
+    /// The configured cluster the alias points at.
     pub leader: String,
+    /// Sniff or proxy connection mode.
     pub mode: RemoteMode,
+    /// Transport addresses (`host:port`) for sniff mode.
     pub seeds: Vec<String>,
+    /// The transport address (`host:port`) for proxy mode.
     pub proxy_address: Option<String>,
+    /// The TLS server name for proxy mode.
     pub server_name: Option<String>,
+    /// `skip_unavailable` of the remote; `None` leaves the cluster setting alone.
     pub skip_unavailable: Option<bool>,
     /// Reconcile writes this remote's settings (default); `false` only maps the alias.
     pub manage: bool,
@@ -209,12 +247,17 @@ pub struct RemoteSettings {
 /// `[[followers]]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FollowerSettings {
+    /// The local cluster that holds the follower index.
     pub cluster: String,
+    /// The remote cluster alias of the leader.
     pub remote: String,
+    /// The index followed on the leader cluster.
     pub leader_index: String,
+    /// The follower index on `cluster`.
     pub follower_index: String,
     /// Follower index settings for the follow request, flattened to `index.*` keys with string values.
     pub settings: BTreeMap<String, String>,
+    /// Follow parameters for the follow request; unset ones are not sent.
     pub parameters: FollowParameters,
     /// Unfollow automatically once caught up (the `promote` policy).
     pub promote: bool,
@@ -223,23 +266,34 @@ pub struct FollowerSettings {
 /// `[[auto_follow]]`, validated.
 #[derive(Debug, Clone)]
 pub struct AutoFollowSettings {
+    /// The local cluster that holds the pattern.
     pub cluster: String,
+    /// The pattern name.
     pub name: String,
+    /// The remote cluster alias of the leader.
     pub remote: String,
+    /// Leader index patterns to follow.
     pub leader_index_patterns: Vec<String>,
+    /// Leader index patterns never to follow.
     pub leader_index_exclusion_patterns: Vec<String>,
+    /// The follower index name template (`{{leader_index}}` expands); `None` keeps the leader name.
     pub follow_index_pattern: Option<String>,
     /// Settings for created followers, flattened to `index.*` keys with string values.
     pub settings: BTreeMap<String, String>,
+    /// Follow parameters for the followers the pattern creates.
     pub parameters: FollowParameters,
+    /// Desired state: reconcile pauses or resumes the pattern to match; `None` leaves it alone.
     pub active: Option<bool>,
 }
 
 /// `[health]`, validated: the thresholds of the verdicts in [`crate::evaluate::health`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthThresholds {
+    /// A follower lagging by more operations than this is `lagging`.
     pub max_lag_operations: u64,
+    /// A follower behind its leader that has not read for longer than this is `stalled`.
     pub max_time_since_last_read: Duration,
+    /// The document count difference between a caught-up follower and a quiet leader that is still `ok`.
     pub max_docs_difference: u64,
     /// `/health` fails when a job has not run for this many of its periods.
     pub job_overdue_periods: u32,

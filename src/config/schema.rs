@@ -14,28 +14,40 @@ use super::FollowParameters;
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `[http]`
     #[serde(default)]
     pub http: RawHttp,
+    /// `[log]`
     #[serde(default)]
     pub log: RawLog,
+    /// `[schedule]`
     #[serde(default)]
     pub schedule: RawSchedule,
+    /// `[clusters.NAME]`, by name
     #[serde(default)]
     pub clusters: BTreeMap<String, RawCluster>,
+    /// `[[remotes]]`
     #[serde(default)]
     pub remotes: Vec<RawRemote>,
+    /// `[[followers]]`
     #[serde(default)]
     pub followers: Vec<RawFollower>,
+    /// `[[auto_follow]]`
     #[serde(default)]
     pub auto_follow: Vec<RawAutoFollow>,
+    /// `[health]`
     #[serde(default)]
     pub health: RawHealth,
+    /// `[reconcile]`
     #[serde(default)]
     pub reconcile: RawReconcile,
+    /// `[audit]`
     #[serde(default)]
     pub audit: RawAudit,
+    /// `[policy]`
     #[serde(default)]
     pub policy: policy::RawPolicy,
+    /// `[metrics]`
     #[serde(default)]
     pub metrics: RawMetrics,
 }
@@ -53,6 +65,7 @@ pub struct RawMetrics {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
+    /// `host:port` of the HTTP server (default `127.0.0.1:9725`).
     #[serde(default = "default_listen")]
     pub listen: String,
 }
@@ -81,10 +94,13 @@ pub struct RawLog {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
+    /// When the `poll` job runs (default every 15 s).
     #[serde(default = "default_poll")]
     pub poll: String,
+    /// When the `doc_counts` job runs (default every minute).
     #[serde(default = "default_doc_counts")]
     pub doc_counts: String,
+    /// When the `reconcile` job runs (default every 5 minutes, at second 30).
     #[serde(default = "default_reconcile")]
     pub reconcile: String,
 }
@@ -111,15 +127,24 @@ fn default_reconcile() -> String {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
+    /// Base URL (`http://` or `https://`), without credentials.
     pub url: Option<String>,
+    /// User name for basic authentication.
     pub username: Option<String>,
+    /// Inline password (prefer `password_file`).
     pub password: Option<SecretString>,
+    /// File holding the password; relative to `$CREDENTIALS_DIRECTORY` when set.
     pub password_file: Option<PathBuf>,
+    /// Inline encoded API key (prefer `api_key_file`).
     pub api_key: Option<SecretString>,
+    /// File holding the encoded API key; relative to `$CREDENTIALS_DIRECTORY` when set.
     pub api_key_file: Option<PathBuf>,
+    /// PEM file of an extra CA to trust.
     pub ca_cert: Option<PathBuf>,
+    /// Accept any TLS certificate.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// Per-request timeout (default `10s`).
     pub timeout: Option<String>,
 }
 
@@ -127,17 +152,25 @@ pub struct RawCluster {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawRemote {
+    /// The local cluster the remote is defined on.
     #[serde(default)]
     pub cluster: String,
+    /// The remote cluster alias.
     #[serde(default)]
     pub alias: String,
+    /// The configured cluster the alias points at.
     #[serde(default)]
     pub leader: String,
+    /// `sniff` (default) or `proxy`.
     pub mode: Option<String>,
+    /// Transport addresses for sniff mode.
     #[serde(default)]
     pub seeds: Vec<String>,
+    /// The transport address for proxy mode.
     pub proxy_address: Option<String>,
+    /// The TLS server name for proxy mode.
     pub server_name: Option<String>,
+    /// `skip_unavailable` of the remote; unset leaves it alone.
     pub skip_unavailable: Option<bool>,
     /// `false`: only map the alias to a configured cluster; reconcile never writes this remote.
     pub manage: Option<bool>,
@@ -147,12 +180,16 @@ pub struct RawRemote {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawFollower {
+    /// The local cluster that holds the follower index.
     #[serde(default)]
     pub cluster: String,
+    /// The remote cluster alias of the leader.
     #[serde(default)]
     pub remote: String,
+    /// The index followed on the leader cluster.
     #[serde(default)]
     pub leader_index: String,
+    /// The follower index on `cluster`.
     #[serde(default)]
     pub follower_index: String,
     /// Index settings for the follower (`settings` of the follow request, 7.9+), nested or dotted keys.
@@ -168,16 +205,22 @@ pub struct RawFollower {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawAutoFollow {
+    /// The local cluster that holds the pattern.
     #[serde(default)]
     pub cluster: String,
+    /// The pattern name.
     #[serde(default)]
     pub name: String,
+    /// The remote cluster alias of the leader.
     #[serde(default)]
     pub remote: String,
+    /// Leader index patterns to follow.
     #[serde(default)]
     pub leader_index_patterns: Vec<String>,
+    /// Leader index patterns never to follow.
     #[serde(default)]
     pub leader_index_exclusion_patterns: Vec<String>,
+    /// The follower index name template (`{{leader_index}}` expands).
     pub follow_index_pattern: Option<String>,
     /// Index settings for the followers the pattern creates.
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
@@ -191,16 +234,22 @@ pub struct RawAutoFollow {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawReconcile {
+    /// Run the `reconcile` job (default true).
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Plan and log, send nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Fix follow-parameter drift by pause + resume.
     #[serde(default)]
     pub apply_parameter_changes: bool,
+    /// First retry delay of a failed item (default `30s`).
     #[serde(default = "default_backoff_initial")]
     pub backoff_initial: String,
+    /// Longest retry delay (default `30m`).
     #[serde(default = "default_backoff_max")]
     pub backoff_max: String,
+    /// How long a run waits for a remote it set to connect (default `10s`).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: String,
 }
@@ -241,12 +290,16 @@ pub struct RawAudit {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
+    /// Lag in operations above which a follower is `lagging` (default 10000).
     #[serde(default = "default_max_lag")]
     pub max_lag_operations: u64,
+    /// Time without a read above which a follower behind its leader is `stalled` (default `5m`).
     #[serde(default = "default_max_read")]
     pub max_time_since_last_read: String,
+    /// Allowed document count difference of a caught-up follower (default 0).
     #[serde(default)]
     pub max_docs_difference: u64,
+    /// Periods a job may miss before `/health` fails (default 3).
     #[serde(default = "default_overdue_periods")]
     pub job_overdue_periods: u32,
 }

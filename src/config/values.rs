@@ -13,24 +13,34 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FollowParameters {
+    /// Operations per read request to the leader.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_read_request_operation_count: Option<u64>,
+    /// Read requests in flight at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_outstanding_read_requests: Option<u64>,
+    /// Bytes per read request (a byte size such as `"32mb"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_read_request_size: Option<String>,
+    /// Operations per bulk write on the follower.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_write_request_operation_count: Option<u64>,
+    /// Bytes per bulk write (a byte size).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_write_request_size: Option<String>,
+    /// Write requests in flight at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_outstanding_write_requests: Option<u64>,
+    /// Queued operations before reads are paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_write_buffer_count: Option<u64>,
+    /// Queued bytes before reads are paused (a byte size).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_write_buffer_size: Option<String>,
+    /// The longest wait before retrying a failed operation (a time value, at most 5m).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_retry_delay: Option<String>,
+    /// How long a read waits for new operations when caught up (a time value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_poll_timeout: Option<String>,
 }
@@ -312,5 +322,17 @@ mod tests {
         assert_eq!(five.period, Duration::from_secs(300));
         assert!(parse_cron("* * *").is_err());
         assert!(parse_cron("61 * * * * *").is_err());
+    }
+
+    #[test]
+    fn cron_schedule_keeps_the_parsed_expression() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+        let s = CronSchedule::parse("0 22 * * *", now).unwrap();
+        assert_eq!(s.period, Duration::from_secs(86_400));
+        assert_eq!(
+            s.cron().find_next_occurrence(&now, false).unwrap(),
+            Utc.with_ymd_and_hms(2024, 3, 1, 22, 0, 0).unwrap()
+        );
     }
 }
