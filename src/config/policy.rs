@@ -183,12 +183,17 @@ pub enum OnLeaderDeleted {
 /// A maintenance window: from each `start` occurrence for `duration`, the selected followers are paused.
 #[derive(Debug, Clone)]
 pub struct Window {
+    /// The window name (in logs, metrics and the audit).
     pub name: String,
+    /// When each occurrence starts (UTC).
     pub start: CronSchedule,
+    /// How long each occurrence lasts.
     pub duration: Duration,
     /// Selectors; an empty list matches everything. Follower selectors accept `*` wildcards.
     pub clusters: Vec<String>,
+    /// Remote cluster aliases the window selects.
     pub remotes: Vec<String>,
+    /// Follower indices the window selects (wildcards allowed).
     pub followers: Vec<String>,
     /// Auto-follow pattern names (wildcards allowed) to pause during the window.
     pub auto_follow: Vec<String>,
@@ -197,23 +202,42 @@ pub struct Window {
 /// `[policy]`, validated.
 #[derive(Debug, Clone)]
 pub struct PolicySettings {
+    /// Decide and log, send nothing.
     pub dry_run: bool,
+    /// Recover followers whose shard tasks failed fatally.
     pub recover_fatal: bool,
+    /// Recoveries allowed per follower within `recover_fatal_window`.
     pub recover_fatal_max_attempts: u32,
+    /// The window over which recovery attempts are counted.
     pub recover_fatal_window: Duration,
+    /// Wait after a failed action; doubles per consecutive failure up to `backoff_max`.
     pub backoff_initial: Duration,
+    /// The longest wait after failed actions.
     pub backoff_max: Duration,
+    /// Resume followers paused by someone else.
     pub resume_unexpected_pause: bool,
+    /// How long a foreign pause is left alone before it is resumed.
     pub resume_unexpected_pause_grace: Duration,
+    /// Pause followers while their remote cluster is unreachable.
     pub pause_on_remote_outage: bool,
+    /// How long a remote must be unreachable before its followers are paused.
     pub remote_outage_after: Duration,
+    /// How long a remote must be back before its followers are resumed.
     pub remote_recovered_after: Duration,
+    /// What to do when a leader index was deleted.
     pub on_leader_deleted: OnLeaderDeleted,
+    /// The most actions the policy sends per minute.
     pub max_actions_per_minute: u32,
+    /// Where what the policies remember (pauses, attempts, back-off, runbooks) is kept across restarts; `None`
+    /// keeps it in memory only.
     pub state_dir: Option<PathBuf>,
+    /// Consecutive caught-up looks a follower needs before it is promoted.
     pub promote_stable_polls: u32,
+    /// Time between the looks of the `promote` command.
     pub promote_poll_interval: Duration,
+    /// How long `promote --wait` keeps looking for the follower to be caught up.
     pub promote_timeout: Duration,
+    /// The maintenance windows.
     pub windows: Vec<Window>,
 }
 
