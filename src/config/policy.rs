@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{parse_cron, parse_duration, CronSchedule};
+use super::values::{parse_duration, CronSchedule};
 
 /// `[policy]` as written.
 #[derive(Debug, Deserialize)]
@@ -182,12 +183,17 @@ pub enum OnLeaderDeleted {
 /// A maintenance window: from each `start` occurrence for `duration`, the selected followers are paused.
 #[derive(Debug, Clone)]
 pub struct Window {
+    /// The window name (in logs, metrics and the audit).
     pub name: String,
+    /// When each occurrence starts (UTC).
     pub start: CronSchedule,
+    /// How long each occurrence lasts.
     pub duration: Duration,
     /// Selectors; an empty list matches everything. Follower selectors accept `*` wildcards.
     pub clusters: Vec<String>,
+    /// Remote cluster aliases the window selects.
     pub remotes: Vec<String>,
+    /// Follower indices the window selects (wildcards allowed).
     pub followers: Vec<String>,
     /// Auto-follow pattern names (wildcards allowed) to pause during the window.
     pub auto_follow: Vec<String>,
@@ -196,31 +202,51 @@ pub struct Window {
 /// `[policy]`, validated.
 #[derive(Debug, Clone)]
 pub struct PolicySettings {
+    /// Decide and log, send nothing.
     pub dry_run: bool,
+    /// Recover followers whose shard tasks failed fatally.
     pub recover_fatal: bool,
+    /// Recoveries allowed per follower within `recover_fatal_window`.
     pub recover_fatal_max_attempts: u32,
+    /// The window over which recovery attempts are counted.
     pub recover_fatal_window: Duration,
+    /// Wait after a failed action; doubles per consecutive failure up to `backoff_max`.
     pub backoff_initial: Duration,
+    /// The longest wait after failed actions.
     pub backoff_max: Duration,
+    /// Resume followers paused by someone else.
     pub resume_unexpected_pause: bool,
+    /// How long a foreign pause is left alone before it is resumed.
     pub resume_unexpected_pause_grace: Duration,
+    /// Pause followers while their remote cluster is unreachable.
     pub pause_on_remote_outage: bool,
+    /// How long a remote must be unreachable before its followers are paused.
     pub remote_outage_after: Duration,
+    /// How long a remote must be back before its followers are resumed.
     pub remote_recovered_after: Duration,
+    /// What to do when a leader index was deleted.
     pub on_leader_deleted: OnLeaderDeleted,
+    /// The most actions the policy sends per minute.
     pub max_actions_per_minute: u32,
+    /// Where what the policies remember (pauses, attempts, back-off, runbooks) is kept across restarts; `None`
+    /// keeps it in memory only.
     pub state_dir: Option<PathBuf>,
+    /// Consecutive caught-up looks a follower needs before it is promoted.
     pub promote_stable_polls: u32,
+    /// Time between the looks of the `promote` command.
     pub promote_poll_interval: Duration,
+    /// How long `promote --wait` keeps looking for the follower to be caught up.
     pub promote_timeout: Duration,
+    /// The maintenance windows.
     pub windows: Vec<Window>,
 }
 
 impl Default for PolicySettings {
     fn default() -> Self {
         let mut p = Vec::new();
-        // The defaults always validate; the fallback keeps this free of panics.
-        validate(RawPolicy::default(), &mut p).unwrap_or(PolicySettings {
+        // The defaults always validate (and have no window, so no cron period depends on the time); the
+        // fallback keeps this free of panics.
+        validate(RawPolicy::default(), DateTime::UNIX_EPOCH, &mut p).unwrap_or(PolicySettings {
             dry_run: false,
             recover_fatal: true,
             recover_fatal_max_attempts: 3,
@@ -243,8 +269,13 @@ impl Default for PolicySettings {
     }
 }
 
-/// Validates `[policy]`, pushing every problem to `p`; `None` when there was one.
-pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettings> {
+/// Validates `[policy]`, pushing every problem to `p`; `None` when there was one. Window periods are measured
+/// from `now`.
+pub(super) fn validate(
+    r: RawPolicy,
+    now: DateTime<Utc>,
+    p: &mut Vec<String>,
+) -> Option<PolicySettings> {
     let before = p.len();
     let mut dur = |key: &str, v: &str| parse_duration(&format!("policy.{key}"), v, p);
     let recover_fatal_window = dur("recover_fatal_window", &r.recover_fatal_window);
@@ -304,7 +335,7 @@ pub(super) fn validate(r: RawPolicy, p: &mut Vec<String>) -> Option<PolicySettin
             p.push(format!("`{at}.start` is missing (a cron expression)"));
             None
         } else {
-            match parse_cron(&w.start) {
+            match CronSchedule::parse(&w.start, now) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     p.push(format!("`{at}.start`: {e}"));

@@ -82,16 +82,14 @@ pub async fn watchdog_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CronSchedule;
+    use crate::config::parse_cron;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test]
     async fn pings_stop_while_a_job_is_overdue() {
         let tracker = Arc::new(JobTracker::default());
-        let schedule = CronSchedule {
-            expr: "* * * * * *".into(),
-            period: Duration::from_millis(100),
-        };
+        let mut schedule = parse_cron("* * * * * *").unwrap();
+        schedule.period = Duration::from_millis(100);
         tracker.register("poll", &schedule);
         let pings = Arc::new(AtomicU32::new(0));
         let cancel = CancellationToken::new();

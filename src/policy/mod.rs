@@ -160,12 +160,7 @@ impl Outcome {
 /// When the window is active at `now`, the end of the current occurrence (the latest end when occurrences
 /// overlap). Cron starts are evaluated in UTC; a window starting at 22:00 for 8h is active until 06:00.
 pub fn window_active(w: &Window, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(&w.start.expr)
-        .ok()?;
+    let cron = w.start.cron();
     let d = chrono::Duration::from_std(w.duration).ok()?;
     // The first start strictly after `now - d`: the window is active when that start is not in the future.
     let mut start = cron.find_next_occurrence(&(now - d), false).ok()?;

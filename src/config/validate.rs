@@ -1,0 +1,694 @@
+//! The semantic checks of the configuration: [`RawConfig::validate`] turns the file schema into [`Config`],
+//! one function per section. Every function pushes its problems into one shared list, and they run in a fixed
+//! order so the problems come out in the order a user reads the file; secret files and index names are
+//! checked beside the sections that use them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::schema::{
+    RawAutoFollow, RawCluster, RawConfig, RawFollower, RawHealth, RawHttp, RawLog, RawReconcile,
+    RawRemote, RawSchedule,
+};
+use super::values::{flat_index_settings, parse_duration, CronSchedule};
+use super::{
+    policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
+    HealthThresholds, HttpSettings, LogFormat, LogSettings, MetricsSettings, ReconcileSettings,
+    RemoteMode, RemoteSettings, Schedules,
+};
+
+impl RawConfig {
+    /// Checks every semantic rule and returns the validated configuration, or every problem found. Secret
+    /// files are read (relative paths under `credentials_dir`); cron periods are measured from `now`.
+    pub fn validate(
+        self,
+        credentials_dir: Option<&Path>,
+        now: DateTime<Utc>,
+    ) -> Result<Config, Vec<String>> {
+        let mut p = Vec::new();
+        let listen = http(&self.http, &mut p);
+        let log = log(self.log, &mut p);
+        let schedule = schedule(&self.schedule, now, &mut p);
+        // Names as written, so references are checked even when a cluster itself had problems.
+        let names: BTreeSet<String> = self.clusters.keys().cloned().collect();
+        let clusters = clusters(self.clusters, credentials_dir, &mut p);
+        let remotes = remotes(self.remotes, &names, &mut p);
+        let followers = followers(self.followers, &names, &remotes, &mut p);
+        let auto_follow = auto_follow(self.auto_follow, &names, &remotes, &mut p);
+        // `[health]`'s read threshold is reported before `[reconcile]` and its job check after it.
+        let max_read = parse_duration(
+            "health.max_time_since_last_read",
+            &self.health.max_time_since_last_read,
+            &mut p,
+        );
+        let reconcile = reconcile(&self.reconcile, &mut p);
+        let health = health(&self.health, max_read, &mut p);
+        let policy = policy::validate(self.policy, now, &mut p);
+        if let Some(pol) = &policy {
+            policy::check_window_selectors(&pol.windows, &names, &remotes, &auto_follow, &mut p);
+        }
+
+        if !p.is_empty() {
+            return Err(p);
+        }
+        // Every Option below is Some when no problem was recorded; the fallback is unreachable but keeps this
+        // function free of panics.
+        let (Some(listen), Some(schedule), Some(health), Some(reconcile), Some(policy)) =
+            (listen, schedule, health, reconcile, policy)
+        else {
+            return Err(vec!["internal error: incomplete validation".into()]);
+        };
+        Ok(Config {
+            http: HttpSettings { listen },
+            log,
+            schedule,
+            clusters,
+            remotes,
+            followers,
+            auto_follow,
+            health,
+            reconcile,
+            audit: AuditSettings {
+                file: self.audit.file,
+            },
+            policy,
+            metrics: MetricsSettings {
+                per_shard: self.metrics.per_shard,
+            },
+        })
+    }
+}
+
+/// `[http]`: the listen address.
+fn http(h: &RawHttp, p: &mut Vec<String>) -> Option<SocketAddr> {
+    match h.listen.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.push(format!(
+                "`http.listen` = `{}` is not an address like 127.0.0.1:9725",
+                h.listen
+            ));
+            None
+        }
+    }
+}
+
+/// `[log]`: the output format and the filter syntax. A bad format falls back to text so the level is
+/// still checked.
+fn log(l: RawLog, p: &mut Vec<String>) -> LogSettings {
+    let format = match l.format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            p.push(format!(
+                "`log.format` = `{other}`: expected \"text\" or \"json\""
+            ));
+            LogFormat::Text
+        }
+    };
+    if let Some(level) = &l.level {
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(level) {
+            p.push(format!("`log.level` = `{level}` is not a log filter: {e}"));
+        }
+    }
+    LogSettings {
+        level: l.level,
+        format,
+    }
+}
+
+/// `[schedule]`: the three job schedules, each checked even when another one is bad.
+fn schedule(s: &RawSchedule, now: DateTime<Utc>, p: &mut Vec<String>) -> Option<Schedules> {
+    let mut cron = |key: &str, expr: &str| match CronSchedule::parse(expr, now) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            p.push(format!("`schedule.{key}`: {e}"));
+            None
+        }
+    };
+    let poll = cron("poll", &s.poll);
+    let doc_counts = cron("doc_counts", &s.doc_counts);
+    let reconcile = cron("reconcile", &s.reconcile);
+    Some(Schedules {
+        poll: poll?,
+        doc_counts: doc_counts?,
+        reconcile: reconcile?,
+    })
+}
+
+/// `[clusters.NAME]`: at least one cluster; the clusters without problems, by name.
+fn clusters(
+    raw: BTreeMap<String, RawCluster>,
+    credentials_dir: Option<&Path>,
+    p: &mut Vec<String>,
+) -> BTreeMap<String, ClusterSettings> {
+    if raw.is_empty() {
+        p.push("no clusters are configured: add at least one [clusters.NAME] table".into());
+    }
+    let mut clusters = BTreeMap::new();
+    for (name, c) in raw {
+        if let Some(cs) = validate_cluster(&name, c, credentials_dir, p) {
+            clusters.insert(name, cs);
+        }
+    }
+    clusters
+}
+
+/// `[[remotes]]`: references to configured clusters, no duplicates, mode-specific addresses.
+fn remotes(
+    raw: Vec<RawRemote>,
+    names: &BTreeSet<String>,
+    p: &mut Vec<String>,
+) -> Vec<RemoteSettings> {
+    let mut remotes = Vec::new();
+    let mut seen_remotes = BTreeSet::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let at = format!("remotes[{i}]");
+        if r.cluster.is_empty() {
+            p.push(format!("`{at}.cluster` is missing"));
+        } else if !names.contains(&r.cluster) {
+            p.push(format!(
+                "`{at}.cluster` = `{}` is not a configured cluster",
+                r.cluster
+            ));
+        }
+        if r.alias.is_empty() {
+            p.push(format!("`{at}.alias` is missing"));
+        }
+        if r.leader.is_empty() {
+            p.push(format!("`{at}.leader` is missing"));
+        } else if !names.contains(&r.leader) {
+            p.push(format!(
+                "`{at}.leader` = `{}` is not a configured cluster",
+                r.leader
+            ));
+        } else if r.leader == r.cluster {
+            p.push(format!(
+                "`{at}`: remote `{}` on cluster `{}` points at the cluster itself",
+                r.alias, r.cluster
+            ));
+        }
+        if !seen_remotes.insert((r.cluster.clone(), r.alias.clone())) {
+            p.push(format!(
+                "`{at}`: remote `{}` on cluster `{}` is defined twice",
+                r.alias, r.cluster
+            ));
+        }
+        let mode = match r.mode.as_deref() {
+            None | Some("sniff") => RemoteMode::Sniff,
+            Some("proxy") => RemoteMode::Proxy,
+            Some(other) => {
+                p.push(format!(
+                    "`{at}.mode` = `{other}`: expected \"sniff\" or \"proxy\""
+                ));
+                RemoteMode::Sniff
+            }
+        };
+        match mode {
+            RemoteMode::Sniff => {
+                if r.proxy_address.is_some() {
+                    p.push(format!(
+                        "`{at}.proxy_address` needs `mode = \"proxy\"` (sniff mode uses `seeds`)"
+                    ));
+                }
+                if r.server_name.is_some() {
+                    p.push(format!("`{at}.server_name` needs `mode = \"proxy\"`"));
+                }
+            }
+            RemoteMode::Proxy => {
+                if r.proxy_address.is_none() {
+                    p.push(format!("`{at}`: `mode = \"proxy\"` needs `proxy_address`"));
+                }
+                if !r.seeds.is_empty() {
+                    p.push(format!(
+                        "`{at}.seeds` cannot be used with `mode = \"proxy\"` (use `proxy_address`)"
+                    ));
+                }
+            }
+        }
+        for s in r.seeds.iter().chain(r.proxy_address.iter()) {
+            if s.rsplit_once(':')
+                .and_then(|(h, port)| (!h.is_empty()).then(|| port.parse::<u16>().ok()))
+                .flatten()
+                .is_none()
+            {
+                p.push(format!(
+                    "`{at}`: `{s}` is not a host:port transport address"
+                ));
+            }
+        }
+        remotes.push(RemoteSettings {
+            cluster: r.cluster,
+            alias: r.alias,
+            leader: r.leader,
+            mode,
+            seeds: r.seeds,
+            proxy_address: r.proxy_address,
+            server_name: r.server_name,
+            skip_unavailable: r.skip_unavailable,
+            manage: r.manage.unwrap_or(true),
+        });
+    }
+    remotes
+}
+
+/// True when a `[[remotes]]` entry defines `alias` on `cluster`.
+fn remote_known(remotes: &[RemoteSettings], cluster: &str, alias: &str) -> bool {
+    remotes
+        .iter()
+        .any(|r| r.cluster == cluster && r.alias == alias)
+}
+
+/// `[[followers]]`: references, index names, one entry per follower index, follow parameters.
+fn followers(
+    raw: Vec<RawFollower>,
+    names: &BTreeSet<String>,
+    remotes: &[RemoteSettings],
+    p: &mut Vec<String>,
+) -> Vec<FollowerSettings> {
+    let mut followers = Vec::new();
+    let mut seen_followers = BTreeMap::new();
+    for (i, f) in raw.into_iter().enumerate() {
+        let at = format!("followers[{i}]");
+        if f.cluster.is_empty() {
+            p.push(format!("`{at}.cluster` is missing"));
+        } else if !names.contains(&f.cluster) {
+            p.push(format!(
+                "`{at}.cluster` = `{}` is not a configured cluster",
+                f.cluster
+            ));
+        }
+        if f.remote.is_empty() {
+            p.push(format!("`{at}.remote` is missing"));
+        } else if names.contains(&f.cluster) && !remote_known(remotes, &f.cluster, &f.remote) {
+            p.push(format!(
+                "`{at}.remote` = `{}`: no [[remotes]] entry defines alias `{}` on cluster `{}`",
+                f.remote, f.remote, f.cluster
+            ));
+        }
+        check_index_name(&format!("{at}.leader_index"), &f.leader_index, p);
+        check_index_name(&format!("{at}.follower_index"), &f.follower_index, p);
+        if !f.follower_index.is_empty() {
+            if let Some(first) =
+                seen_followers.insert((f.cluster.clone(), f.follower_index.clone()), i)
+            {
+                p.push(format!(
+                    "`{at}`: follower_index `{}` on cluster `{}` is already configured by followers[{first}]",
+                    f.follower_index, f.cluster
+                ));
+            }
+        }
+        if let Some(params) = &f.parameters {
+            params.validate(&at, p);
+        }
+        followers.push(FollowerSettings {
+            cluster: f.cluster,
+            remote: f.remote,
+            leader_index: f.leader_index,
+            follower_index: f.follower_index,
+            settings: flat_index_settings(f.settings.as_ref()),
+            parameters: f.parameters.unwrap_or_default(),
+            promote: f.promote,
+        });
+    }
+    followers
+}
+
+/// `[[auto_follow]]`: references, unique names per cluster, at least one leader pattern, follow parameters.
+fn auto_follow(
+    raw: Vec<RawAutoFollow>,
+    names: &BTreeSet<String>,
+    remotes: &[RemoteSettings],
+    p: &mut Vec<String>,
+) -> Vec<AutoFollowSettings> {
+    let mut auto_follow = Vec::new();
+    let mut seen_patterns = BTreeSet::new();
+    for (i, a) in raw.into_iter().enumerate() {
+        let at = format!("auto_follow[{i}]");
+        if a.cluster.is_empty() {
+            p.push(format!("`{at}.cluster` is missing"));
+        } else if !names.contains(&a.cluster) {
+            p.push(format!(
+                "`{at}.cluster` = `{}` is not a configured cluster",
+                a.cluster
+            ));
+        }
+        if a.name.is_empty() {
+            p.push(format!("`{at}.name` is missing"));
+        } else if !seen_patterns.insert((a.cluster.clone(), a.name.clone())) {
+            p.push(format!(
+                "`{at}`: auto-follow pattern `{}` on cluster `{}` is defined twice",
+                a.name, a.cluster
+            ));
+        }
+        if a.remote.is_empty() {
+            p.push(format!("`{at}.remote` is missing"));
+        } else if names.contains(&a.cluster) && !remote_known(remotes, &a.cluster, &a.remote) {
+            p.push(format!(
+                "`{at}.remote` = `{}`: no [[remotes]] entry defines alias `{}` on cluster `{}`",
+                a.remote, a.remote, a.cluster
+            ));
+        }
+        if a.leader_index_patterns.is_empty() {
+            p.push(format!("`{at}.leader_index_patterns` is empty"));
+        }
+        if let Some(params) = &a.parameters {
+            params.validate(&at, p);
+        }
+        auto_follow.push(AutoFollowSettings {
+            cluster: a.cluster,
+            name: a.name,
+            remote: a.remote,
+            leader_index_patterns: a.leader_index_patterns,
+            leader_index_exclusion_patterns: a.leader_index_exclusion_patterns,
+            follow_index_pattern: a.follow_index_pattern,
+            settings: flat_index_settings(a.settings.as_ref()),
+            parameters: a.parameters.unwrap_or_default(),
+            active: a.active,
+        });
+    }
+    auto_follow
+}
+
+/// `[reconcile]`: the durations, and a back-off that does not shrink.
+fn reconcile(r: &RawReconcile, p: &mut Vec<String>) -> Option<ReconcileSettings> {
+    let backoff_initial = parse_duration("reconcile.backoff_initial", &r.backoff_initial, p);
+    let backoff_max = parse_duration("reconcile.backoff_max", &r.backoff_max, p);
+    let connect_timeout = parse_duration("reconcile.connect_timeout", &r.connect_timeout, p);
+    if let (Some(a), Some(b)) = (backoff_initial, backoff_max) {
+        if b < a {
+            p.push(format!(
+                "`reconcile.backoff_max` ({}) is shorter than `reconcile.backoff_initial` ({})",
+                r.backoff_max, r.backoff_initial
+            ));
+        }
+    }
+    Some(ReconcileSettings {
+        enabled: r.enabled,
+        dry_run: r.dry_run,
+        apply_parameter_changes: r.apply_parameter_changes,
+        backoff_initial: backoff_initial?,
+        backoff_max: backoff_max?,
+        connect_timeout: connect_timeout?,
+    })
+}
+
+/// `[health]`: the thresholds, given the already parsed `max_time_since_last_read`.
+fn health(
+    h: &RawHealth,
+    max_time_since_last_read: Option<Duration>,
+    p: &mut Vec<String>,
+) -> Option<HealthThresholds> {
+    if h.job_overdue_periods < 2 {
+        p.push(format!(
+            "`health.job_overdue_periods` = {} must be at least 2",
+            h.job_overdue_periods
+        ));
+    }
+    Some(HealthThresholds {
+        max_lag_operations: h.max_lag_operations,
+        max_time_since_last_read: max_time_since_last_read?,
+        max_docs_difference: h.max_docs_difference,
+        job_overdue_periods: h.job_overdue_periods,
+    })
+}
+
+/// One `[clusters.NAME]` table: URL, credentials (inline or from secret files), CA certificate, timeout.
+/// `None` when it had a problem.
+fn validate_cluster(
+    name: &str,
+    c: RawCluster,
+    credentials_dir: Option<&Path>,
+    p: &mut Vec<String>,
+) -> Option<ClusterSettings> {
+    let at = format!("clusters.{name}");
+    let before = p.len();
+    let url = match c.url.as_deref() {
+        None => {
+            p.push(format!("`{at}.url` is missing"));
+            None
+        }
+        Some(u) => match reqwest::Url::parse(u) {
+            Err(e) => {
+                p.push(format!("`{at}.url` is not a URL: {e}"));
+                None
+            }
+            Ok(url) if url.scheme() != "http" && url.scheme() != "https" => {
+                p.push(format!("`{at}.url` must start with http:// or https://"));
+                None
+            }
+            Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+                // Never echo the URL: it holds a credential.
+                p.push(format!(
+                    "`{at}.url` contains credentials; use `username` with `password_file` (or `api_key_file`) instead"
+                ));
+                None
+            }
+            Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+                p.push(format!("`{at}.url` must not have a query or fragment"));
+                None
+            }
+            Ok(url) if url.host_str().is_none() => {
+                p.push(format!("`{at}.url` has no host"));
+                None
+            }
+            Ok(url) => Some(url),
+        },
+    };
+
+    let secret = |key: &str,
+                  inline: Option<SecretString>,
+                  file: Option<PathBuf>,
+                  p: &mut Vec<String>| {
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                p.push(format!(
+                    "`{at}`: set either `{key}` or `{key}_file`, not both"
+                ));
+                None
+            }
+            (Some(s), None) if s.expose_secret().is_empty() => {
+                p.push(format!("`{at}.{key}` is empty"));
+                None
+            }
+            (Some(s), None) => Some(s),
+            (None, Some(path)) => {
+                read_secret_file(&format!("{at}.{key}_file"), &path, credentials_dir, p)
+            }
+            (None, None) => None,
+        }
+    };
+    let has_password = c.password.is_some() || c.password_file.is_some();
+    let has_api_key = c.api_key.is_some() || c.api_key_file.is_some();
+    let password = secret("password", c.password, c.password_file, p);
+    let api_key = secret("api_key", c.api_key, c.api_key_file, p);
+    let auth = match (c.username, has_password, has_api_key) {
+        (_, true, true) => {
+            p.push(format!(
+                "`{at}`: use either username/password or api_key, not both"
+            ));
+            Auth::None
+        }
+        (Some(_), false, true) => {
+            p.push(format!("`{at}.username` is not used with api_key"));
+            Auth::None
+        }
+        (Some(u), true, false) => match password {
+            Some(password) => Auth::Basic {
+                username: u,
+                password,
+            },
+            None => Auth::None,
+        },
+        (Some(_), false, false) => {
+            p.push(format!(
+                "`{at}.username` is set but `password` / `password_file` is not"
+            ));
+            Auth::None
+        }
+        (None, true, false) => {
+            p.push(format!("`{at}`: a password needs `username`"));
+            Auth::None
+        }
+        (None, false, true) => api_key.map(Auth::ApiKey).unwrap_or_default(),
+        (None, false, false) => Auth::None,
+    };
+
+    let ca_cert_pem = c
+        .ca_cert
+        .as_ref()
+        .and_then(|path| match std::fs::read(path) {
+            Ok(bytes) => match reqwest::Certificate::from_pem(&bytes) {
+                Ok(_) => Some(bytes),
+                Err(_) => {
+                    p.push(format!(
+                        "`{at}.ca_cert`: {} is not a PEM certificate",
+                        path.display()
+                    ));
+                    None
+                }
+            },
+            Err(e) => {
+                p.push(format!(
+                    "`{at}.ca_cert`: cannot read {}: {e}",
+                    path.display()
+                ));
+                None
+            }
+        });
+    if c.insecure_skip_verify && c.ca_cert.is_some() {
+        p.push(format!(
+            "`{at}`: `ca_cert` has no effect with `insecure_skip_verify = true`; remove one"
+        ));
+    }
+    let timeout = match c.timeout.as_deref() {
+        None => Some(Duration::from_secs(10)),
+        Some(t) => parse_duration(&format!("{at}.timeout"), t, p),
+    };
+    if p.len() != before {
+        return None;
+    }
+    Some(ClusterSettings {
+        name: name.to_string(),
+        url: url?,
+        auth,
+        ca_cert_pem,
+        insecure_skip_verify: c.insecure_skip_verify,
+        timeout: timeout?,
+    })
+}
+
+/// Reads a secret file; relative paths are resolved against `$CREDENTIALS_DIRECTORY` (systemd
+/// `LoadCredential=`) when it is set. One trailing newline is removed.
+fn read_secret_file(
+    key: &str,
+    path: &Path,
+    credentials_dir: Option<&Path>,
+    problems: &mut Vec<String>,
+) -> Option<SecretString> {
+    let full = match credentials_dir {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_path_buf(),
+    };
+    match std::fs::read_to_string(&full) {
+        Ok(s) => {
+            let s = s.strip_suffix('\n').unwrap_or(&s);
+            let s = s.strip_suffix('\r').unwrap_or(s);
+            if s.is_empty() {
+                problems.push(format!("`{key}`: secret file {} is empty", full.display()));
+                None
+            } else {
+                Some(SecretString::from(s.to_string()))
+            }
+        }
+        Err(e) => {
+            problems.push(format!(
+                "`{key}`: cannot read secret file {}: {e}",
+                full.display()
+            ));
+            None
+        }
+    }
+}
+
+/// A follower or leader index name: present and acceptable to Elasticsearch.
+fn check_index_name(key: &str, name: &str, problems: &mut Vec<String>) {
+    if name.is_empty() {
+        problems.push(format!("`{key}` is missing"));
+    } else if name != name.to_lowercase()
+        || name.starts_with(['-', '_', '+'])
+        || name.contains([' ', ',', '*', '?', '"', '<', '>', '|', '/', '\\', '#', ':'])
+    {
+        problems.push(format!(
+            "`{key}` = `{name}` is not a valid Elasticsearch index name (lowercase, no wildcards, commas or spaces)"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::from_toml_str;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[test]
+    fn reconcile_sections_settings_and_parameters() {
+        let text = r#"
+[clusters.leader]
+url = "http://127.0.0.1:9200"
+[clusters.follower]
+url = "http://127.0.0.1:9201"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+manage = false
+[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "logs"
+follower_index = "logs-copy"
+settings = { "index.number_of_replicas" = 0, index = { priority = 5 } }
+parameters = { max_read_request_operation_count = 1000, read_poll_timeout = "30s" }
+[[auto_follow]]
+cluster = "follower"
+name = "p"
+remote = "leader"
+leader_index_patterns = ["a-*"]
+active = false
+[reconcile]
+dry_run = true
+apply_parameter_changes = true
+backoff_initial = "5s"
+backoff_max = "1m"
+[audit]
+file = "/tmp/audit.jsonl"
+"#;
+        let cfg = from_toml_str(text).unwrap();
+        assert!(!cfg.remotes[0].manage);
+        let f = &cfg.followers[0];
+        assert_eq!(
+            f.settings
+                .get("index.number_of_replicas")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(
+            f.settings.get("index.priority").map(String::as_str),
+            Some("5")
+        );
+        assert_eq!(f.parameters.max_read_request_operation_count, Some(1000));
+        assert_eq!(f.parameters.read_poll_timeout.as_deref(), Some("30s"));
+        assert_eq!(cfg.auto_follow[0].active, Some(false));
+        assert!(
+            cfg.reconcile.dry_run && cfg.reconcile.apply_parameter_changes && cfg.reconcile.enabled
+        );
+        assert_eq!(cfg.reconcile.backoff_initial, Duration::from_secs(5));
+        assert_eq!(
+            cfg.audit.file.as_deref(),
+            Some(Path::new("/tmp/audit.jsonl"))
+        );
+
+        let bad = text
+            .replace(
+                "read_poll_timeout = \"30s\"",
+                "max_retry_delay = \"10m\", max_write_buffer_size = \"lots\"",
+            )
+            .replace("backoff_max = \"1m\"", "backoff_max = \"1s\"");
+        let err = from_toml_str(&bad).unwrap_err().problems.join("\n");
+        for needle in [
+            "`followers[0].parameters.max_retry_delay` = `10m` must be positive and at most 5m",
+            "`followers[0].parameters.max_write_buffer_size` = `lots` is not a positive byte size",
+            "`reconcile.backoff_max` (1s) is shorter than `reconcile.backoff_initial` (5s)",
+        ] {
+            assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+        }
+        let unknown = text.replace("read_poll_timeout", "read_pol_timeout");
+        assert!(from_toml_str(&unknown).is_err());
+    }
+}
