@@ -104,6 +104,7 @@ impl ClusterState {
 /// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
+/// The gate is [`crate::evaluate::caught_up`], the same predicate promote uses, without the counts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DocParity {
     pub at: DateTime<Utc>,
