@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::es::*;
 use crate::es::{Clients, Endpoint, EsClient, EsError};
+use crate::evaluate::caught_up::{CaughtUp, Docs, ShardLook};
 
 /// A value read from a cluster and when it was read.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +104,7 @@ impl ClusterState {
 /// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
+/// The gate is [`crate::evaluate::caught_up`], the same predicate promote uses, without the counts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DocParity {
     pub at: DateTime<Utc>,
@@ -664,12 +666,8 @@ impl Snapshot {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
                 } else if leader_docs.is_none() || follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
-                } else if !remote_connected(&remote) {
-                    Some(format!(
-                        "remote_cluster `{remote}` is not connected: the follower's view of the leader is stale"
-                    ))
                 } else {
-                    caught_up(&index, before, after).err()
+                    caught_up(cs, &index, &remote, remote_connected(&remote), before, after).err()
                 };
                 let p = DocParity {
                     at,
@@ -684,54 +682,49 @@ impl Snapshot {
     }
 }
 
-/// `Ok` when `index` had caught up with a quiet leader in both stats reads (see [`DocParity`]).
+/// `Ok` when `index` had caught up with a quiet leader in both stats reads (see [`DocParity`]), otherwise why
+/// the counts are not compared.
 fn caught_up(
+    cs: &ClusterState,
     index: &str,
+    remote: &str,
+    remote_connected: bool,
     before: &CcrStatsResponse,
     after: &CcrStatsResponse,
 ) -> Result<(), String> {
-    let find = |s: &'_ CcrStatsResponse| {
+    let find = |s: &CcrStatsResponse| {
         s.follow_stats
             .indices
             .iter()
             .find(|i| i.index == index)
-            .cloned()
+            .map(ShardLook::from_stats)
     };
-    let (Some(b), Some(a)) = (find(before), find(after)) else {
-        return Err("the follower has no running shard tasks (paused or not following)".into());
+    // Both reads must show running shard tasks; the status in `_ccr/info` says why they do not.
+    let (shards, earlier) = match (find(before), find(after)) {
+        (Some(b), Some(a)) => (Some(a), Some(b)),
+        _ => (None, None),
     };
-    for sh in &a.shards {
-        if sh.fatal_exception.is_some() {
-            return Err(format!("shard {} has a fatal exception", sh.shard_id));
-        }
-        // A pending read exception means the last read failed, so the leader checkpoint the follower reports
-        // may predate writes it has not seen (e.g. just after a remote outage).
-        if !sh.read_exceptions.is_empty() {
-            return Err(format!(
-                "shard {} has pending read exceptions (the follower's view of the leader may be stale)",
-                sh.shard_id
-            ));
-        }
-        if sh.follower_global_checkpoint < sh.leader_global_checkpoint {
-            return Err(
-                "operations are still in flight (the follower is behind the leader)".into(),
-            );
-        }
-        if sh.leader_max_seq_no > sh.leader_global_checkpoint {
-            return Err("the leader has operations above its global checkpoint".into());
-        }
-        let moved = b
-            .shards
-            .iter()
-            .find(|x| x.shard_id == sh.shard_id)
-            .map_or(true, |x| {
-                x.leader_global_checkpoint != sh.leader_global_checkpoint
-            });
-        if moved {
-            return Err("the leader received writes while counting".into());
-        }
-    }
-    Ok(())
+    let status = cs
+        .follow_info
+        .as_ref()
+        .and_then(|i| {
+            i.data
+                .follower_indices
+                .iter()
+                .find(|f| f.follower_index == index)
+        })
+        .map(|f| f.status)
+        .or(shards.is_some().then_some(FollowerStatus::Active));
+    crate::evaluate::caught_up::caught_up(&CaughtUp {
+        status,
+        remote_cluster: remote,
+        remote_connected,
+        shards: shards.as_deref(),
+        reported_lag: None,
+        earlier: earlier.as_deref(),
+        docs: Docs::Ignored,
+    })
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

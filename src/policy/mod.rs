@@ -24,6 +24,7 @@
 //! `promote` and `on_leader_deleted = "unfollow"` ever unfollow.
 
 pub mod history;
+mod rules;
 pub mod runner;
 
 use std::collections::BTreeSet;
@@ -33,12 +34,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::policy::wildcard_match;
-use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
-use crate::es::FollowerStatus;
+use crate::config::{Config, PolicySettings, Window};
+use crate::evaluate::caught_up::{CaughtUp, Docs, ShardLook};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::policy::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
+use crate::policy::history::{
+    key, ActionRecord, Backoff, FollowerHistory, History, PausedByUs, Rule,
+};
+use crate::policy::rules::{Decision, RuleCtx};
 
 /// History of followers that no longer exist is dropped this long after their last action.
 pub const FORGET_AFTER_DAYS: i64 = 7;
@@ -194,55 +198,63 @@ pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
         .min(s.backoff_max)
 }
 
-/// `Ok` when a follower is caught up as far as one look can tell: active, no fatal exception, lag 0, and
-/// leader and follower document counts compared (the leader was quiet while counting) and equal.
+/// `Ok` when a follower is caught up as far as one look can tell (see [`crate::evaluate::caught_up`]): the
+/// shards from the latest poll, the remote connection, and the document counts of the last `doc_counts` run,
+/// which were only compared when the leader was quiet while counting. Otherwise the reason, in words.
 pub fn caught_up(o: &FollowerObservation) -> Result<(), String> {
-    if o.status != Some(FollowerStatus::Active) {
-        return Err(match o.status {
-            Some(FollowerStatus::Paused) => {
-                "the follower is paused, so its lag cannot be measured".into()
+    let mut shards: Vec<ShardLook> = Vec::new();
+    if let Some(sh) = &o.shards {
+        shards.extend(sh.per_shard.iter().map(|d| ShardLook {
+            shard_id: d.shard_id,
+            leader_global_checkpoint: d.leader_global_checkpoint,
+            leader_max_seq_no: None,
+            follower_global_checkpoint: d.follower_global_checkpoint,
+            read_exceptions: d.read_exceptions,
+            fatal_exception: None,
+        }));
+        for f in &sh.fatal_exceptions {
+            let cause = Some(f.cause.summary());
+            match shards.iter_mut().find(|s| s.shard_id == f.shard_id) {
+                Some(s) => s.fatal_exception = cause,
+                None => shards.push(ShardLook {
+                    shard_id: f.shard_id,
+                    fatal_exception: cause,
+                    ..Default::default()
+                }),
             }
-            _ => "the index is not an active follower".into(),
-        });
+        }
     }
-    let Some(sh) = &o.shards else {
-        return Err("no follow stats yet".into());
-    };
-    if let Some(f) = sh.fatal_exceptions.first() {
-        return Err(format!(
-            "shard {} has a fatal exception: {}",
-            f.shard_id,
-            f.cause.summary()
-        ));
-    }
-    if sh.global_checkpoint_lag != 0 {
-        return Err(format!(
-            "{} operations behind the leader",
-            sh.global_checkpoint_lag
-        ));
-    }
-    let Some(d) = &o.docs else {
-        return Err("document counts not known yet".into());
-    };
-    if !d.comparable {
-        return Err(format!(
-            "document counts not comparable: {}",
+    let docs = match &o.docs {
+        None => Docs::Unknown,
+        Some(d) if !d.comparable => Docs::NotComparable(
             d.not_compared_because
-                .as_deref()
-                .unwrap_or("writes in flight")
-        ));
-    }
-    match d.difference() {
-        Some(0) => Ok(()),
-        Some(n) => Err(format!(
-            "leader has {} documents, follower {} (difference {n})",
-            d.leader_docs.unwrap_or(0),
-            d.follower_docs.unwrap_or(0)
-        )),
-        None => Err("a document count is unavailable".into()),
-    }
+                .clone()
+                .unwrap_or_else(|| "writes in flight".into()),
+        ),
+        Some(d) => match (d.leader_docs, d.follower_docs) {
+            (Some(leader), Some(follower)) => Docs::Counted { leader, follower },
+            _ => Docs::Unknown,
+        },
+    };
+    crate::evaluate::caught_up::caught_up(&CaughtUp {
+        status: o.status,
+        remote_cluster: &o.remote_cluster,
+        remote_connected: matches!(
+            o.remote,
+            RemoteObservation::Seen {
+                connected: true,
+                ..
+            }
+        ),
+        shards: o.shards.as_ref().map(|_| shards.as_slice()),
+        reported_lag: o.shards.as_ref().map(|sh| sh.global_checkpoint_lag),
+        earlier: None,
+        docs,
+    })
+    .map_err(|e| e.to_string())
 }
 
+#[cfg(test)]
 fn remote_connected(o: &FollowerObservation) -> bool {
     matches!(
         o.remote,
@@ -313,16 +325,9 @@ pub fn evaluate(
         .collect();
 
     for f in &report.followers {
-        follower_rules(
-            cfg,
-            f,
-            &active_windows,
-            &busy,
-            now,
-            &mut h,
-            &mut wanted,
-            &mut alerts,
-        );
+        let (w, a) = follower_rules(cfg, f, &active_windows, &busy, now, &mut h);
+        wanted.extend(w);
+        alerts.extend(a);
     }
 
     // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
@@ -441,7 +446,8 @@ pub fn evaluate(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs the per-follower rules (see the module doc) in order. A follower with a runbook in progress, or whose
+/// data is not current, is left alone.
 fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
@@ -449,270 +455,50 @@ fn follower_rules(
     busy: &BTreeSet<String>,
     now: DateTime<Utc>,
     h: &mut History,
-    wanted: &mut Vec<Planned>,
-    alerts: &mut Vec<Alert>,
-) {
-    let s = &cfg.policy;
+) -> (Vec<Planned>, Vec<Alert>) {
     let o = &f.observation;
-    let k = key(&o.follower_cluster, &o.follower_index);
-    if busy.contains(&k) {
-        return;
+    if busy.contains(&key(&o.follower_cluster, &o.follower_index)) {
+        return Default::default();
     }
     // Never act on data that is not current.
     if o.freshness != Freshness::Fresh || f.state == FollowerState::Unknown {
-        return;
+        return Default::default();
     }
-    let remote_hist = h
+    let remote = h
         .remotes
         .get(&key(&o.follower_cluster, &o.remote_cluster))
         .cloned()
         .unwrap_or_default();
+    let cx = RuleCtx {
+        cfg,
+        settings: &cfg.policy,
+        report: f,
+        active_windows,
+        remote: &remote,
+        now,
+    };
     let fh = h.follower_mut(&o.follower_cluster, &o.follower_index);
-    let plan = |action: ActionKind, rule: Rule, reason: String| Planned {
-        cluster: o.follower_cluster.clone(),
-        target: o.follower_index.clone(),
-        action,
-        rule,
-        reason,
-    };
-    let mut alert_once = |fh: &mut crate::policy::history::FollowerHistory,
-                          id: &str,
-                          rule: Rule,
-                          message: String| {
-        if fh.alerted.insert(id.to_string()) {
-            alerts.push(Alert {
-                cluster: o.follower_cluster.clone(),
-                target: o.follower_index.clone(),
-                rule,
-                message,
-            });
-        }
-    };
-    let active = o.status == Some(FollowerStatus::Active);
-    let paused = o.status == Some(FollowerStatus::Paused);
-    let connected = remote_connected(o);
-
-    // Someone (or we) resumed it: our pause is over; a pause by someone else ended.
-    if !paused {
-        fh.paused_by_us = None;
-        fh.unexpected_pause_since = None;
-    }
-    // Episodes end when the state that raised an alert is gone.
-    if f.state != FollowerState::NeedsRefollow {
-        fh.alerted.remove("needs_refollow");
-    }
-    if f.state != FollowerState::Failed {
-        fh.alerted.remove("recover_fatal_exhausted");
-        fh.alerted.remove("recover_fatal_waiting");
-    }
-    if f.state != FollowerState::LeaderMissing {
-        fh.alerted.remove("leader_missing");
-        fh.leader_missing_polls = 0;
-    } else {
-        fh.leader_missing_polls = fh.leader_missing_polls.saturating_add(1);
-    }
-
-    // Leader deleted: decided first, whatever paused the follower (nothing can resume it any more).
-    if f.state == FollowerState::LeaderMissing {
-        let message = format!(
-            "leader_index `{}` was deleted; the follower cannot replicate any more",
-            o.leader_index
-        );
-        match s.on_leader_deleted {
-            // Two looks in a row, so one odd listing does not unfollow anything.
-            OnLeaderDeleted::Unfollow if fh.leader_missing_polls >= 2 => {
-                wanted.push(plan(ActionKind::Unfollow, Rule::OnLeaderDeleted, message))
-            }
-            OnLeaderDeleted::Unfollow => {}
-            OnLeaderDeleted::Alert => {
-                alert_once(fh, "leader_missing", Rule::OnLeaderDeleted, message)
-            }
-        }
-        return;
-    }
-
-    // 1. Maintenance windows.
-    let window = active_windows.iter().find(|(w, _)| {
-        window_selects(w, &o.follower_cluster, &o.remote_cluster, &o.follower_index)
-    });
-    if let Some((w, end)) = window {
-        if active {
-            wanted.push(plan(
-                ActionKind::Pause,
-                Rule::Window,
-                format!("maintenance window `{}` until {}", w.name, fmt_time(*end)),
-            ));
-        }
-        return;
-    }
-
-    // 2. Remote outage.
-    let outage = since(remote_hist.disconnected_since, now, s.remote_outage_after);
-    if s.pause_on_remote_outage && outage {
-        if active {
-            wanted.push(plan(
-                ActionKind::Pause,
-                Rule::PauseOnRemoteOutage,
-                format!(
-                    "remote_cluster `{}` disconnected since {}",
-                    o.remote_cluster,
-                    remote_hist
-                        .disconnected_since
-                        .map(fmt_time)
-                        .unwrap_or_default()
-                ),
-            ));
-        }
-        return;
-    }
-
-    // Our own pauses end when their reason is gone.
-    if paused {
-        if let Some(by) = fh.paused_by_us.clone() {
-            let resume = match by.rule {
-                Rule::Window => connected.then(|| format!("{} ended", by.why)),
-                Rule::PauseOnRemoteOutage => {
-                    since(remote_hist.connected_since, now, s.remote_recovered_after).then(|| {
-                        format!(
-                            "remote_cluster `{}` connected again since {}",
-                            o.remote_cluster,
-                            remote_hist
-                                .connected_since
-                                .map(fmt_time)
-                                .unwrap_or_default()
-                        )
-                    })
-                }
-                // Paused by a recovery whose resume failed: resume again (with back-off) once connected.
-                Rule::RecoverFatal => connected
-                    .then(|| "finish the recovery: the resume after the pause failed".to_string()),
-                // A person paused it (or a runbook that stopped): leave it.
-                _ => None,
-            };
-            if let Some(reason) = resume {
-                wanted.push(plan(ActionKind::Resume, by.rule, reason));
-            }
-            return;
+    rules::end_episodes(&cx, fh);
+    let mut wanted = Vec::new();
+    let mut alerts = Vec::new();
+    let mut rules: [&mut dyn FnMut(&mut FollowerHistory) -> Decision; 7] = [
+        &mut |fh| rules::leader_deleted(&cx, fh),
+        &mut |_| rules::maintenance_window(&cx),
+        &mut |_| rules::remote_outage(&cx),
+        &mut |fh| rules::end_our_pause(&cx, fh),
+        &mut |fh| rules::recover_fatal(&cx, fh),
+        &mut |fh| rules::unexpected_pause(&cx, fh),
+        &mut |fh| rules::promote(&cx, fh),
+    ];
+    for rule in rules.iter_mut() {
+        let d = rule(fh);
+        wanted.extend(d.action);
+        alerts.extend(d.alert);
+        if d.last {
+            break;
         }
     }
-
-    match f.state {
-        // 3. Fatal exceptions.
-        FollowerState::Failed if s.recover_fatal => {
-            let window_start = now
-                - chrono::Duration::from_std(s.recover_fatal_window).unwrap_or(chrono::Duration::MAX);
-            fh.recover_attempts.retain(|t| *t > window_start);
-            let n = fh.recover_attempts.len() as u32;
-            let what = f.reasons.first().cloned().unwrap_or_default();
-            let leader_gone = o.shards.as_ref().is_some_and(|sh| {
-                sh.fatal_exceptions
-                    .iter()
-                    .any(|x| x.cause.mentions("index_not_found"))
-            });
-            if leader_gone {
-                // The leader index is gone (or was never there): resume would fail and leave the follower
-                // paused. `on_leader_deleted` decides once the leader cluster's index list confirms it.
-                alert_once(
-                    fh,
-                    "recover_fatal_waiting",
-                    Rule::RecoverFatal,
-                    format!("{what}; not pausing and resuming: the leader index is not there"),
-                );
-            } else if !connected {
-                alert_once(
-                    fh,
-                    "recover_fatal_waiting",
-                    Rule::RecoverFatal,
-                    format!(
-                        "{what}; waiting for remote_cluster `{}` to be connected before pause + resume",
-                        o.remote_cluster
-                    ),
-                );
-            } else if n >= s.recover_fatal_max_attempts {
-                alert_once(
-                    fh,
-                    "recover_fatal_exhausted",
-                    Rule::RecoverFatal,
-                    format!(
-                        "{what}; giving up after {n} pause + resume attempts within {} (needs a person)",
-                        humantime::format_duration(s.recover_fatal_window)
-                    ),
-                );
-            } else {
-                // Attempts that "succeeded" but failed again soon after back off too.
-                let next_ok = fh
-                    .recover_attempts
-                    .last()
-                    .map(|t| *t + chrono::Duration::from_std(backoff_delay(s, n)).unwrap_or(chrono::Duration::MAX))
-                    .filter(|t| *t > now);
-                match next_ok {
-                    Some(t) => {
-                        let _ = t; // waiting out the back-off between attempts; nothing to log every poll
-                    }
-                    None => wanted.push(plan(
-                        ActionKind::PauseResume,
-                        Rule::RecoverFatal,
-                        format!(
-                            "{what} (attempt {} of {})",
-                            n + 1,
-                            s.recover_fatal_max_attempts
-                        ),
-                    )),
-                }
-            }
-        }
-        FollowerState::NeedsRefollow => alert_once(
-            fh,
-            "needs_refollow",
-            Rule::RecoverFatal,
-            format!(
-                "{}; pause + resume cannot fix this: recreate the follower (unfollow, delete, follow again)",
-                f.reasons.first().cloned().unwrap_or_default()
-            ),
-        ),
-        // 4. Unexpected pauses of configured followers.
-        FollowerState::Paused if o.managed && s.resume_unexpected_pause => {
-            let t0 = *fh.unexpected_pause_since.get_or_insert(now);
-            if since(Some(t0), now, s.resume_unexpected_pause_grace) && connected {
-                wanted.push(plan(
-                    ActionKind::Resume,
-                    Rule::ResumeUnexpectedPause,
-                    format!(
-                        "paused by someone else since at least {}; the configuration wants it active",
-                        fmt_time(t0)
-                    ),
-                ));
-            }
-        }
-        _ => {}
-    }
-    if f.state != FollowerState::Paused || !o.managed {
-        fh.unexpected_pause_since = None;
-    }
-
-    // 6. Promote when caught up.
-    let promote = o.managed
-        && cfg
-            .follower(&o.follower_cluster, &o.follower_index)
-            .is_some_and(|c| c.promote);
-    if promote {
-        match caught_up(o) {
-            Ok(()) => {
-                fh.caught_up_polls = fh.caught_up_polls.saturating_add(1);
-                if fh.caught_up_polls >= s.promote_stable_polls {
-                    wanted.push(plan(
-                        ActionKind::Unfollow,
-                        Rule::Promote,
-                        format!(
-                            "caught up (lag 0, equal document counts) for {} consecutive polls",
-                            fh.caught_up_polls
-                        ),
-                    ));
-                }
-            }
-            Err(_) => fh.caught_up_polls = 0,
-        }
-    }
+    (wanted, alerts)
 }
 
 /// Folds the result of an executed (or dry-run) action into the history.
@@ -809,6 +595,7 @@ mod tests {
     use super::*;
     use crate::config::HealthThresholds;
     use crate::es::ErrorCause;
+    use crate::es::FollowerStatus;
     use crate::evaluate::report::RemoteReport;
     use crate::observe::{DocParity, ShardFatal, ShardSummary};
     use chrono::TimeZone;

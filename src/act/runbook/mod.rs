@@ -27,77 +27,11 @@ use crate::act::{Action, ActionResult, Executor};
 use crate::config::Config;
 use crate::es::FollowerStatus;
 use crate::es::{EsClient, EsError};
+use crate::evaluate::caught_up::ShardLook;
 use crate::policy::history::{key, write_atomic, Rule};
 
-/// One step of the unfollow runbook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Pause,
-    Close,
-    Unfollow,
-    Open,
-    /// Leader-side retention-lease clean-up after an unfollow that could not remove them itself.
-    ForgetFollower,
-}
-
-impl Step {
-    /// The step's name as printed and recorded.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Pause => "pause",
-            Step::Close => "close",
-            Step::Unfollow => "unfollow",
-            Step::Open => "open",
-            Step::ForgetFollower => "forget_follower",
-        }
-    }
-}
-
-/// What the runbook needs to know about the index, looked at before every step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexView {
-    pub exists: bool,
-    pub open: bool,
-    /// `None` when the index is not (or no longer) a follower.
-    pub follower: Option<FollowerView>,
-}
-
-/// The follower part of [`IndexView`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowerView {
-    pub status: FollowerStatus,
-    pub remote_cluster: String,
-    pub leader_index: String,
-}
-
-/// The steps still needed to turn the index into a regular open index, in order. An empty list means done.
-/// `Err` when the runbook cannot proceed (the index does not exist, or its follower status is not understood).
-pub fn plan_steps(v: &IndexView) -> Result<Vec<Step>, String> {
-    if !v.exists {
-        return Err("the index does not exist".into());
-    }
-    let mut steps = Vec::new();
-    match &v.follower {
-        Some(f) => {
-            match f.status {
-                FollowerStatus::Active => steps.push(Step::Pause),
-                FollowerStatus::Paused => {}
-                FollowerStatus::Unknown => {
-                    return Err("the follower status is neither active nor paused".into())
-                }
-            }
-            if v.open {
-                steps.push(Step::Close);
-            }
-            steps.push(Step::Unfollow);
-            steps.push(Step::Open);
-        }
-        None if !v.open => steps.push(Step::Open),
-        None => {}
-    }
-    Ok(steps)
-}
+mod plan;
+pub use plan::*;
 
 /// The progress record of one runbook, kept in the state file while it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -601,78 +535,6 @@ async fn forget_follower(
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Promote
-// ---------------------------------------------------------------------------------------------------------------
-
-/// One look at a follower for promote.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CatchUpSample {
-    /// `_ccr/info` status (`None`: not a follower).
-    pub status: Option<FollowerStatus>,
-    /// Per shard: (leader global checkpoint, leader max seq_no, follower global checkpoint).
-    pub shards: Vec<(i64, i64, i64)>,
-    /// A shard's fatal exception, if any.
-    pub fatal: Option<String>,
-    pub leader_docs: Option<i64>,
-    pub follower_docs: Option<i64>,
-}
-
-/// `Ok` when the last `stable` samples all show a caught-up follower of a leader that stopped receiving writes:
-/// active, no fatal exception, every shard at the leader's global checkpoint with nothing above it, equal
-/// document counts, and the leader checkpoints unchanged across the samples. Otherwise the reason.
-pub fn promote_ready(samples: &[CatchUpSample], stable: usize) -> Result<(), String> {
-    let stable = stable.max(1);
-    for s in samples.iter().rev().take(stable) {
-        sample_ok(s)?;
-    }
-    if samples.len() < stable {
-        return Err(format!(
-            "caught up, but only {} of {stable} looks so far",
-            samples.len()
-        ));
-    }
-    let recent = &samples[samples.len() - stable..];
-    let leader = |s: &CatchUpSample| s.shards.iter().map(|x| x.0).collect::<Vec<_>>();
-    if recent.windows(2).any(|w| leader(&w[0]) != leader(&w[1])) {
-        return Err("the leader is still receiving writes (its global checkpoint moved); stop writes to the leader first".into());
-    }
-    Ok(())
-}
-
-fn sample_ok(s: &CatchUpSample) -> Result<(), String> {
-    match s.status {
-        Some(FollowerStatus::Active) => {}
-        Some(FollowerStatus::Paused) => {
-            return Err("the follower is paused, so it cannot be shown to be caught up (resume it, or use --force)".into())
-        }
-        _ => return Err("the index is not an active follower".into()),
-    }
-    if let Some(f) = &s.fatal {
-        return Err(format!("a shard has a fatal exception: {f}"));
-    }
-    if s.shards.is_empty() {
-        return Err("no follow stats for the follower".into());
-    }
-    let lag: i64 = s.shards.iter().map(|(l, _, f)| (l - f).max(0)).sum();
-    if lag > 0 {
-        return Err(format!("{lag} operations behind the leader"));
-    }
-    if s.shards.iter().any(|(l, m, _)| m > l) {
-        return Err(
-            "the leader has operations above its global checkpoint (writes in flight)".into(),
-        );
-    }
-    match (s.leader_docs, s.follower_docs) {
-        (Some(l), Some(f)) if l == f => Ok(()),
-        (Some(l), Some(f)) => Err(format!(
-            "leader has {l} documents, follower {f} (difference {})",
-            l - f
-        )),
-        _ => Err("a document count is unavailable".into()),
-    }
-}
-
 /// Options of promote.
 #[derive(Debug, Clone)]
 pub struct PromoteOptions {
@@ -705,22 +567,16 @@ pub async fn sample(
     };
     let mut s = CatchUpSample {
         status: Some(fi.status),
+        remote_cluster: fi.remote_cluster.clone(),
         ..Default::default()
     };
     if fi.status == FollowerStatus::Active {
         let stats = c.ccr_stats().await.map_err(|e| e.to_string())?;
         if let Some(i) = stats.follow_stats.indices.iter().find(|i| i.index == index) {
-            for sh in &i.shards {
-                s.shards.push((
-                    sh.leader_global_checkpoint,
-                    sh.leader_max_seq_no,
-                    sh.follower_global_checkpoint,
-                ));
-                if let (None, Some(f)) = (&s.fatal, &sh.fatal_exception) {
-                    s.fatal = Some(f.summary());
-                }
-            }
+            s.shards = ShardLook::from_stats(i);
         }
+        let remotes = c.remote_info().await.map_err(|e| e.to_string())?;
+        s.remote_connected = remotes.get(&fi.remote_cluster).is_some_and(|r| r.connected);
     }
     s.follower_docs = doc_count(c, index).await?;
     if let Some(lc) = cfg
@@ -789,7 +645,8 @@ pub async fn promote(
                 break;
             };
             // Caught up so far, but stability needs more looks: keep looking even without --wait.
-            let gathering = samples.len() < stable && samples.iter().all(|s| sample_ok(s).is_ok());
+            let gathering =
+                samples.len() < stable && promote_ready(&samples, samples.len()).is_ok();
             if !opts.wait && !gathering {
                 return Ok(refuse(format!(
                     "not caught up: {why} (use --wait to wait for it, or --force to promote anyway)"
@@ -883,11 +740,21 @@ mod tests {
         }
     }
 
+    fn shard(leader_gcp: i64, leader_max_seq_no: i64, follower_gcp: i64) -> ShardLook {
+        ShardLook {
+            leader_global_checkpoint: leader_gcp,
+            leader_max_seq_no: Some(leader_max_seq_no),
+            follower_global_checkpoint: follower_gcp,
+            ..Default::default()
+        }
+    }
+
     fn s(leader_gcp: i64, follower_gcp: i64, docs: (i64, i64)) -> CatchUpSample {
         CatchUpSample {
             status: Some(FollowerStatus::Active),
-            shards: vec![(leader_gcp, leader_gcp, follower_gcp)],
-            fatal: None,
+            remote_cluster: "leader".into(),
+            remote_connected: true,
+            shards: vec![shard(leader_gcp, leader_gcp, follower_gcp)],
             leader_docs: Some(docs.0),
             follower_docs: Some(docs.1),
         }
@@ -943,15 +810,41 @@ mod tests {
             (
                 "fatal",
                 vec![CatchUpSample {
-                    fatal: Some("boom".into()),
+                    shards: vec![ShardLook {
+                        fatal_exception: Some("boom".into()),
+                        ..shard(9, 9, 9)
+                    }],
                     ..ok.clone()
                 }],
                 Err("fatal exception: boom"),
             ),
             (
+                "remote disconnected: the leader checkpoints may be stale",
+                vec![
+                    ok.clone(),
+                    ok.clone(),
+                    CatchUpSample {
+                        remote_connected: false,
+                        ..ok.clone()
+                    },
+                ],
+                Err("remote_cluster `leader` is not connected"),
+            ),
+            (
+                "a pending read exception",
+                vec![CatchUpSample {
+                    shards: vec![ShardLook {
+                        read_exceptions: 1,
+                        ..shard(9, 9, 9)
+                    }],
+                    ..ok.clone()
+                }],
+                Err("pending read exceptions"),
+            ),
+            (
                 "in-flight operations above the checkpoint",
                 vec![CatchUpSample {
-                    shards: vec![(9, 11, 9)],
+                    shards: vec![shard(9, 11, 9)],
                     ..ok.clone()
                 }],
                 Err("above its global checkpoint"),
