@@ -253,6 +253,49 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// Every reason.
+    pub const ALL: [FailureReason; 19] = [
+        FailureReason::RemoteUnknown,
+        FailureReason::RemoteUnreachable,
+        FailureReason::RemoteNotConnected,
+        FailureReason::LeaderMissing,
+        FailureReason::SoftDeletesDisabled,
+        FailureReason::License,
+        FailureReason::RemoteLicense,
+        FailureReason::NameConflict,
+        FailureReason::Unauthenticated,
+        FailureReason::Unauthorized,
+        FailureReason::InvalidSettings,
+        FailureReason::IndexMissing,
+        FailureReason::NotFollower,
+        FailureReason::WrongState,
+        FailureReason::Unsupported,
+        FailureReason::AlreadyDone,
+        FailureReason::ParameterDrift,
+        FailureReason::Unavailable,
+        FailureReason::Other,
+    ];
+
+    /// How an operator fixes it: the one remediation text, shown by reconcile next to a blocked item's error and
+    /// by `ccr-sentinel check` for the same problem. `None` when there is nothing to tell beyond the error (the
+    /// item is retried, or the error names the problem).
+    pub fn fix(self) -> Option<&'static str> {
+        Some(match self {
+            FailureReason::SoftDeletesDisabled => "soft deletes cannot be turned on for an existing index: create a new leader index with `index.soft_deletes.enabled: true`, reindex into it (POST /_reindex), and follow the new index",
+            FailureReason::License => "CCR needs an active platinum, enterprise or trial license on both clusters: install one or start a trial (POST /_license/start_trial?acknowledge=true)",
+            FailureReason::RemoteLicense => "the leader cluster's license does not allow CCR: it needs an active platinum, enterprise or trial license too (install one there or start a trial: POST /_license/start_trial?acknowledge=true)",
+            // The privileges of "Configure privileges for cross-cluster replication" in the Elasticsearch guide
+            // (https://www.elastic.co/guide/en/elasticsearch/reference/current/_configure_privileges_for_cross_cluster_replication_2.html);
+            // `monitor` on the follower cluster is for ccr-sentinel's own reads (`GET /`, `_license`).
+            FailureReason::Unauthorized => "the user lacks a privilege: on the follower cluster, cluster `manage_ccr` (and `monitor` for ccr-sentinel's reads) and index `monitor`, `read`, `write`, `manage_follow_index` on the follower indices; on the leader cluster, cluster `read_ccr` and index `monitor`, `read` on the leader indices (with an API key, the leader privileges belong to the key on the follower cluster)",
+            FailureReason::Unauthenticated => "the credentials were rejected: check `username` with `password_file`, or `api_key_file`",
+            FailureReason::LeaderMissing => "create the leader index (or fix `leader_index` in the configuration)",
+            FailureReason::RemoteUnreachable | FailureReason::RemoteNotConnected => "check that the seeds are the leader's transport addresses (port 9300, not 9200), reachable from every follower node",
+            FailureReason::NameConflict => "ccr-sentinel never deletes or overwrites an index: choose another `follower_index` in the configuration, or remove the existing index yourself (unfollow it first if it is a follower)",
+            _ => return None,
+        })
+    }
+
     /// The label value.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -411,6 +454,35 @@ mod tests {
             status: code,
             error,
         }
+    }
+
+    #[test]
+    fn every_fix_is_in_the_readme_reason_table() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let table: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| reason | meaning | what to do |"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        assert!(!table.is_empty(), "README.md has no reason table");
+        for r in FailureReason::ALL {
+            if let Some(fix) = r.fix() {
+                let row = table
+                    .iter()
+                    .find(|l| l.starts_with(&format!("| `{}` |", r.as_str())))
+                    .unwrap_or_else(|| panic!("README.md has no reason row for `{r}`"));
+                assert!(
+                    row.contains(fix),
+                    "README.md row of `{r}` lacks its fix: {fix}"
+                );
+            }
+        }
+        let labels: std::collections::BTreeSet<&str> = FailureReason::ALL
+            .iter()
+            .map(FailureReason::as_str)
+            .collect();
+        assert_eq!(labels.len(), FailureReason::ALL.len());
     }
 
     #[test]
