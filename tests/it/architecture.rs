@@ -13,6 +13,7 @@ const PURE: &[&str] = &[
     "src/evaluate/report.rs",
     "src/reconcile/plan.rs",
     "src/policy/mod.rs",
+    "src/preflight/evaluate.rs",
 ];
 
 /// What a pure core may not mention: network and file I/O, the client, async code, the wall clock.
