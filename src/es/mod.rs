@@ -5,26 +5,42 @@
 //! secret: credentials travel in headers marked sensitive) and expose a bounded [`EsError::reason`] for the
 //! `reason` label of `ccr_sentinel_request_errors_total`.
 //!
-//! Follow-up modules add mutating methods (follow, pause, resume, unfollow, ...) next to the reads here; they
-//! should go through [`EsClient::request`] so timeouts, auth and error mapping stay in one place.
+//! The calls live by endpoint family, each next to its response types: [`ccr`] (`_ccr/*`), [`cluster`] (`GET /`,
+//! `_remote/info`, `_cluster/settings`, `_license`, `_has_privileges`) and [`indices`] (`_cat/indices`, open,
+//! close, `_settings`). Every call goes through [`EsClient::request`], so timeouts, authentication and error
+//! mapping stay in one place. Paths are built from validated names (config validation rejects characters that
+//! need escaping in index names) but are still percent-encoded defensively.
+//!
+//! Response types are tolerant of every version from 6.7 to 9.x (see docs/es-contract.md §5–§10, §17, §20):
+//! - no `deny_unknown_fields`: newer versions add fields;
+//! - every field that some version omits is `Option` or `#[serde(default)]`;
+//! - checkpoints and `time_since_last_read_millis` may be `-1` ("none yet"), so they are `i64`;
+//! - `fatal_exception` is per shard; `read_exceptions` may be empty or absent;
+//! - `_remote/info` has sniff and proxy modes, no `mode` before 7.7, and `http_addresses` on 6.x.
+//!
+//! All response types also `Serialize`, so `/status` and `status --format json` can show them; none carries a
+//! secret (`_remote/info`'s `cluster_credentials` is deliberately not modelled).
 
-pub mod admin;
-pub mod types;
+pub mod ccr;
+pub mod cluster;
+pub mod error;
+pub mod indices;
 
-pub use admin::*;
-pub use types::*;
+pub use ccr::*;
+pub use cluster::*;
+pub use error::*;
+pub use indices::*;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::{Auth, ClusterSettings};
-
-/// Largest error-body excerpt kept in an error message.
-const MAX_REASON_CHARS: usize = 300;
 
 /// Which API a request was for: the `endpoint` label of `ccr_sentinel_request_errors_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,29 +49,100 @@ pub enum Endpoint {
     Root,
     /// `GET /_ccr/stats`
     CcrStats,
-    /// `GET /{index}/_ccr/stats`
-    FollowStats,
     /// `GET /{index}/_ccr/info`
     FollowInfo,
     /// `GET /_remote/info`
     RemoteInfo,
     /// `GET /_cat/indices`
     CatIndices,
-    /// Any other endpoint (added by follow-up modules).
-    Other(&'static str),
+    /// `PUT /_cluster/settings`
+    PutClusterSettings,
+    /// `GET /_cluster/settings`
+    ClusterSettings,
+    /// `PUT /{index}/_ccr/follow`
+    PutFollow,
+    /// `POST /{index}/_ccr/pause_follow`
+    PauseFollow,
+    /// `POST /{index}/_ccr/resume_follow`
+    ResumeFollow,
+    /// `POST /{index}/_ccr/unfollow`
+    Unfollow,
+    /// `POST /{index}/_close`
+    CloseIndex,
+    /// `POST /{index}/_open`
+    OpenIndex,
+    /// `POST /{index}/_ccr/forget_follower`
+    ForgetFollower,
+    /// `GET /_ccr/auto_follow[/{name}]`
+    AutoFollowGet,
+    /// `PUT /_ccr/auto_follow/{name}`
+    AutoFollowPut,
+    /// `DELETE /_ccr/auto_follow/{name}`
+    AutoFollowDelete,
+    /// `POST /_ccr/auto_follow/{name}/pause`
+    AutoFollowPause,
+    /// `POST /_ccr/auto_follow/{name}/resume`
+    AutoFollowResume,
+    /// `GET /{index}/_settings`
+    IndexSettings,
+    /// `GET /_license` (or `/_xpack/license`)
+    License,
+    /// `POST /_security/user/_has_privileges` (or the `_xpack` path)
+    HasPrivileges,
 }
 
 impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 22] = [
+        Endpoint::Root,
+        Endpoint::CcrStats,
+        Endpoint::FollowInfo,
+        Endpoint::RemoteInfo,
+        Endpoint::CatIndices,
+        Endpoint::PutClusterSettings,
+        Endpoint::ClusterSettings,
+        Endpoint::PutFollow,
+        Endpoint::PauseFollow,
+        Endpoint::ResumeFollow,
+        Endpoint::Unfollow,
+        Endpoint::CloseIndex,
+        Endpoint::OpenIndex,
+        Endpoint::ForgetFollower,
+        Endpoint::AutoFollowGet,
+        Endpoint::AutoFollowPut,
+        Endpoint::AutoFollowDelete,
+        Endpoint::AutoFollowPause,
+        Endpoint::AutoFollowResume,
+        Endpoint::IndexSettings,
+        Endpoint::License,
+        Endpoint::HasPrivileges,
+    ];
+
     /// The label value.
     pub fn as_str(&self) -> &'static str {
         match self {
             Endpoint::Root => "root",
             Endpoint::CcrStats => "ccr_stats",
-            Endpoint::FollowStats => "follow_stats",
             Endpoint::FollowInfo => "follow_info",
             Endpoint::RemoteInfo => "remote_info",
             Endpoint::CatIndices => "cat_indices",
-            Endpoint::Other(s) => s,
+            Endpoint::PutClusterSettings => "put_cluster_settings",
+            Endpoint::ClusterSettings => "cluster_settings",
+            Endpoint::PutFollow => "put_follow",
+            Endpoint::PauseFollow => "pause_follow",
+            Endpoint::ResumeFollow => "resume_follow",
+            Endpoint::Unfollow => "unfollow",
+            Endpoint::CloseIndex => "close_index",
+            Endpoint::OpenIndex => "open_index",
+            Endpoint::ForgetFollower => "forget_follower",
+            Endpoint::AutoFollowGet => "auto_follow_get",
+            Endpoint::AutoFollowPut => "auto_follow_put",
+            Endpoint::AutoFollowDelete => "auto_follow_delete",
+            Endpoint::AutoFollowPause => "auto_follow_pause",
+            Endpoint::AutoFollowResume => "auto_follow_resume",
+            Endpoint::IndexSettings => "index_settings",
+            Endpoint::License => "license",
+            Endpoint::HasPrivileges => "has_privileges",
         }
     }
 }
@@ -73,125 +160,6 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// A failed request to a cluster. Messages name the cluster and endpoint, never a URL or credential.
-#[derive(Debug, thiserror::Error)]
-pub enum EsError {
-    /// No answer within the configured timeout.
-    #[error("{cluster}: {endpoint} timed out after {timeout:?}")]
-    Timeout {
-        cluster: String,
-        endpoint: Endpoint,
-        timeout: Duration,
-    },
-    /// The TCP/TLS connection could not be established.
-    #[error("{cluster}: {endpoint}: cannot connect: {message}")]
-    Connect {
-        cluster: String,
-        endpoint: Endpoint,
-        message: String,
-    },
-    /// The connection broke or the body could not be read.
-    #[error("{cluster}: {endpoint}: transport error: {message}")]
-    Transport {
-        cluster: String,
-        endpoint: Endpoint,
-        message: String,
-    },
-    /// Elasticsearch answered with an error status.
-    #[error("{cluster}: {endpoint}: HTTP {status}{}", error_suffix(.error))]
-    Status {
-        cluster: String,
-        endpoint: Endpoint,
-        status: u16,
-        /// The `error` object of the body, when there was one.
-        error: Option<ErrorCause>,
-    },
-    /// The body was not the JSON the endpoint returns (malformed, truncated or unexpected).
-    #[error("{cluster}: {endpoint}: unexpected response body: {message}")]
-    Decode {
-        cluster: String,
-        endpoint: Endpoint,
-        message: String,
-    },
-    /// The client itself could not be built (bad CA, TLS setup).
-    #[error("{cluster}: cannot build the HTTP client: {message}")]
-    Client { cluster: String, message: String },
-}
-
-fn error_suffix(e: &Option<ErrorCause>) -> String {
-    match e {
-        Some(c) => format!(" ({})", truncate(&c.summary(), MAX_REASON_CHARS)),
-        None => String::new(),
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    }
-}
-
-impl EsError {
-    /// A bounded label for metrics: `timeout`, `connect`, `transport`, `unauthorized`, `forbidden`,
-    /// `not_found`, `http_4xx`, `http_5xx`, `decode`, `client`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            EsError::Timeout { .. } => "timeout",
-            EsError::Connect { .. } => "connect",
-            EsError::Transport { .. } => "transport",
-            EsError::Status { status: 401, .. } => "unauthorized",
-            EsError::Status { status: 403, .. } => "forbidden",
-            EsError::Status { status: 404, .. } => "not_found",
-            EsError::Status { status, .. } if *status < 500 => "http_4xx",
-            EsError::Status { .. } => "http_5xx",
-            EsError::Decode { .. } => "decode",
-            EsError::Client { .. } => "client",
-        }
-    }
-
-    /// The endpoint the request was for (`None` for client construction errors).
-    pub fn endpoint(&self) -> Option<Endpoint> {
-        match self {
-            EsError::Timeout { endpoint, .. }
-            | EsError::Connect { endpoint, .. }
-            | EsError::Transport { endpoint, .. }
-            | EsError::Status { endpoint, .. }
-            | EsError::Decode { endpoint, .. } => Some(*endpoint),
-            EsError::Client { .. } => None,
-        }
-    }
-
-    /// The HTTP status, when Elasticsearch answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            EsError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// The Elasticsearch error `type` (e.g. `index_not_found_exception`), when the body had one.
-    pub fn es_type(&self) -> Option<&str> {
-        match self {
-            EsError::Status { error: Some(e), .. } => e.kind.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// Worth retrying later without a change: timeouts, connection problems, 5xx, 429.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            EsError::Timeout { .. } | EsError::Connect { .. } | EsError::Transport { .. } => true,
-            EsError::Status { status, .. } => *status >= 500 || *status == 429,
-            EsError::Decode { .. } | EsError::Client { .. } => false,
-        }
-    }
-}
-
-/// A client for one cluster.
 /// The client registry: one [`EsClient`] per configured cluster, built once per process and shared by every
 /// stage (observer, reconciler, preflight, executors, commands). Cheap to clone: the map is behind an `Arc`, and
 /// each client keeps its own connection pool.
@@ -223,6 +191,7 @@ impl std::ops::Deref for Clients {
     }
 }
 
+/// A client for one cluster.
 #[derive(Clone)]
 pub struct EsClient {
     name: String,
@@ -251,8 +220,8 @@ impl EsClient {
         match &settings.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
-                use base64_like::encode;
-                let token = encode(format!("{username}:{}", password.expose_secret()).as_bytes());
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose_secret()));
                 let mut v = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
                     client_err("username or password has characters not allowed in a header".into())
                 })?;
@@ -404,77 +373,56 @@ impl EsClient {
             }
         }
     }
-
-    /// `GET /`: cluster name and version.
-    pub async fn root_info(&self) -> Result<RootInfo, EsError> {
-        self.request(Method::GET, Endpoint::Root, "", None).await
-    }
-
-    /// `GET /_ccr/stats`: follow stats of every active follower plus auto-follow stats, in one request.
-    pub async fn ccr_stats(&self) -> Result<CcrStatsResponse, EsError> {
-        self.request(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
-            .await
-    }
-
-    /// `GET /_all/_ccr/info`: every follower index, paused ones included.
-    pub async fn follow_info_all(&self) -> Result<FollowInfoResponse, EsError> {
-        self.request(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
-            .await
-    }
-
-    /// `GET /_remote/info`: remote connections by alias.
-    pub async fn remote_info(&self) -> Result<RemoteInfoResponse, EsError> {
-        self.request(Method::GET, Endpoint::RemoteInfo, "_remote/info", None)
-            .await
-    }
-
-    /// `GET /_cat/indices?format=json&h=index,status,docs.count`: every index with its document count, in one
-    /// request. Closed indices are listed by default (and hidden ones from 7.7, where the default
-    /// `expand_wildcards` is `all`). No `expand_wildcards` parameter is sent: 6.x and 7.0–7.6 reject it as
-    /// unrecognized.
-    pub async fn cat_indices(&self) -> Result<Vec<CatIndex>, EsError> {
-        self.request(
-            Method::GET,
-            Endpoint::CatIndices,
-            "_cat/indices?format=json&h=index,status,docs.count",
-            None,
-        )
-        .await
-    }
 }
 
-/// Minimal standard base64 encoding for the Basic auth header (avoids a dependency for 20 lines).
-mod base64_like {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// `{"acknowledged": true}` and friends; extra fields are ignored.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Acknowledged {
+    #[serde(default)]
+    pub acknowledged: bool,
+}
 
-    pub fn encode(input: &[u8]) -> String {
-        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-        for chunk in input.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            out.push(ALPHABET[(n >> 18) as usize & 63] as char);
-            out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-            out.push(if chunk.len() > 1 {
-                ALPHABET[(n >> 6) as usize & 63] as char
-            } else {
-                '='
-            });
-            out.push(if chunk.len() > 2 {
-                ALPHABET[n as usize & 63] as char
-            } else {
-                '='
-            });
+/// Percent-encodes one path segment (index and pattern names are plain, but never trust that).
+fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'*' | b',') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
-        out
+    }
+    out
+}
+
+/// A `null` field read as its default (some versions send `null` for an empty list).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Reads a fixture of `tests/fixtures/es/`.
+#[cfg(test)]
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/es/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(seg("logs-2024.01"), "logs-2024.01");
+        assert_eq!(seg("a/b?c"), "a%2Fb%3Fc");
     }
 
-    #[cfg(test)]
     #[test]
-    fn matches_rfc4648_vectors() {
+    fn basic_auth_token_is_standard_base64() {
         for (i, o) in [
             ("", ""),
             ("f", "Zg=="),
@@ -482,7 +430,17 @@ mod base64_like {
             ("foo", "Zm9v"),
             ("foob", "Zm9vYg=="),
         ] {
-            assert_eq!(encode(i.as_bytes()), o);
+            assert_eq!(base64::engine::general_purpose::STANDARD.encode(i), o);
         }
+    }
+
+    #[test]
+    fn endpoint_labels_are_unique_snake_case() {
+        let labels: std::collections::BTreeSet<&str> =
+            Endpoint::ALL.iter().map(Endpoint::as_str).collect();
+        assert_eq!(labels.len(), Endpoint::ALL.len());
+        assert!(labels
+            .iter()
+            .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
     }
 }

@@ -578,7 +578,7 @@ impl Reconciler {
                         let f = self.record_failure(key, reason, &error);
                         r.state = ItemState::Blocked;
                         r.reason = Some(reason);
-                        r.message = Some(match hint(reason) {
+                        r.message = Some(match reason.fix() {
                             Some(h) => format!("{error}; {h}"),
                             None => error,
                         });
@@ -630,21 +630,6 @@ impl Reconciler {
         m.insert(key.clone(), f.clone());
         f
     }
-}
-
-/// What to do about a failed request, by reason (the table and `/status` show it with the error).
-fn hint(reason: FailureReason) -> Option<&'static str> {
-    Some(match reason {
-        FailureReason::SoftDeletesDisabled => "soft deletes cannot be enabled on an existing index: reindex the leader into a new index created with `index.soft_deletes.enabled: true` and follow that",
-        FailureReason::License => "CCR needs an active platinum, enterprise or trial license on the follower cluster",
-        FailureReason::RemoteLicense => "CCR needs an active platinum, enterprise or trial license on the leader cluster too",
-        FailureReason::Unauthorized => "the user lacks a privilege (follower: cluster `manage_ccr`, index `manage_follow_index`; leader: `read`, `monitor`); `ccr-sentinel check` lists them",
-        FailureReason::Unauthenticated => "the credentials were rejected",
-        FailureReason::LeaderMissing => "create the leader index; retried with backoff",
-        FailureReason::RemoteUnreachable => "the follower cluster cannot reach the remote; retried with backoff",
-        FailureReason::NameConflict => "reconcile never deletes or overwrites an index: rename the follower in the configuration or remove the index yourself",
-        _ => return None,
-    })
 }
 
 impl Reconciler {

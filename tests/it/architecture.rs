@@ -16,6 +16,7 @@ const PURE: &[&str] = &[
     "src/policy/mod.rs",
     "src/policy/rules.rs",
     "src/act/runbook/plan.rs",
+    "src/preflight/evaluate.rs",
 ];
 
 /// What a pure core may not mention: network and file I/O, the client, async code, the wall clock.

@@ -1,0 +1,514 @@
+//! `_ccr/*`: follow stats and info (polled), follow / pause / resume / unfollow / forget_follower, and auto-follow
+//! patterns, with their response types.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{null_as_default, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError};
+
+/// `GET /_ccr/stats`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CcrStatsResponse {
+    #[serde(default)]
+    pub auto_follow_stats: Option<AutoFollowStats>,
+    #[serde(default)]
+    pub follow_stats: FollowStatsResponse,
+}
+
+/// `auto_follow_stats` of `GET /_ccr/stats`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AutoFollowStats {
+    #[serde(default)]
+    pub number_of_failed_follow_indices: i64,
+    #[serde(default)]
+    pub number_of_failed_remote_cluster_state_requests: i64,
+    #[serde(default)]
+    pub number_of_successful_follow_indices: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub recent_auto_follow_errors: Vec<AutoFollowError>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub auto_followed_clusters: Vec<AutoFollowedCluster>,
+}
+
+/// One entry of `recent_auto_follow_errors` (`timestamp` is missing in early 6.x).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AutoFollowError {
+    #[serde(default)]
+    pub leader_index: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    #[serde(default)]
+    pub auto_follow_exception: Option<ErrorCause>,
+}
+
+/// One entry of `auto_followed_clusters`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AutoFollowedCluster {
+    #[serde(default)]
+    pub cluster_name: Option<String>,
+    #[serde(default)]
+    pub time_since_last_check_millis: Option<i64>,
+    #[serde(default)]
+    pub last_seen_metadata_version: Option<i64>,
+}
+
+/// `GET /{index}/_ccr/stats`, and `follow_stats` of `GET /_ccr/stats`. Paused followers are absent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowStatsResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub indices: Vec<FollowerIndexStats>,
+}
+
+/// The follow stats of one follower index.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowerIndexStats {
+    pub index: String,
+    /// Sum over shards of leader minus follower global checkpoint; ES 8.13+ only.
+    #[serde(default)]
+    pub total_global_checkpoint_lag: Option<i64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub shards: Vec<ShardFollowStats>,
+}
+
+/// The follow task status of one shard (ShardFollowNodeTaskStatus). Counters reset when the task restarts.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShardFollowStats {
+    #[serde(default)]
+    pub remote_cluster: String,
+    #[serde(default)]
+    pub leader_index: String,
+    #[serde(default)]
+    pub follower_index: String,
+    #[serde(default)]
+    pub shard_id: i64,
+    #[serde(default = "minus_one")]
+    pub leader_global_checkpoint: i64,
+    #[serde(default = "minus_one")]
+    pub leader_max_seq_no: i64,
+    #[serde(default = "minus_one")]
+    pub follower_global_checkpoint: i64,
+    #[serde(default = "minus_one")]
+    pub follower_max_seq_no: i64,
+    #[serde(default = "minus_one")]
+    pub last_requested_seq_no: i64,
+    #[serde(default)]
+    pub outstanding_read_requests: i64,
+    #[serde(default)]
+    pub outstanding_write_requests: i64,
+    #[serde(default)]
+    pub write_buffer_operation_count: i64,
+    #[serde(default)]
+    pub write_buffer_size_in_bytes: i64,
+    #[serde(default)]
+    pub follower_mapping_version: i64,
+    #[serde(default)]
+    pub follower_settings_version: i64,
+    /// 7.3+.
+    #[serde(default)]
+    pub follower_aliases_version: Option<i64>,
+    #[serde(default)]
+    pub total_read_time_millis: i64,
+    #[serde(default)]
+    pub total_read_remote_exec_time_millis: i64,
+    #[serde(default)]
+    pub successful_read_requests: i64,
+    #[serde(default)]
+    pub failed_read_requests: i64,
+    #[serde(default)]
+    pub operations_read: i64,
+    #[serde(default)]
+    pub bytes_read: i64,
+    #[serde(default)]
+    pub total_write_time_millis: i64,
+    #[serde(default)]
+    pub successful_write_requests: i64,
+    #[serde(default)]
+    pub failed_write_requests: i64,
+    #[serde(default)]
+    pub operations_written: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub read_exceptions: Vec<ReadException>,
+    /// `-1` when the task has not read yet.
+    #[serde(default = "minus_one")]
+    pub time_since_last_read_millis: i64,
+    /// Present only when the shard task failed fatally; it then needs pause + resume (or more).
+    #[serde(default)]
+    pub fatal_exception: Option<ErrorCause>,
+}
+
+impl ShardFollowStats {
+    /// Operations the follower shard still has to replicate; never negative, `-1` checkpoints included.
+    pub fn lag(&self) -> i64 {
+        if self.leader_global_checkpoint < 0 {
+            return 0;
+        }
+        (self.leader_global_checkpoint - self.follower_global_checkpoint.max(-1)).max(0)
+    }
+}
+
+/// A transient read failure that the shard task retries.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ReadException {
+    #[serde(default)]
+    pub from_seq_no: Option<i64>,
+    #[serde(default)]
+    pub retries: Option<i64>,
+    #[serde(default)]
+    pub exception: Option<ErrorCause>,
+}
+
+/// `GET /{index}/_ccr/info` (6.7+).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowInfoResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub follower_indices: Vec<FollowerInfo>,
+}
+
+/// One follower index of `GET /{index}/_ccr/info`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowerInfo {
+    pub follower_index: String,
+    #[serde(default)]
+    pub remote_cluster: String,
+    #[serde(default)]
+    pub leader_index: String,
+    /// `active` or `paused` (closed followers count as paused).
+    #[serde(default)]
+    pub status: FollowerStatus,
+    /// The effective follow parameters; only present while active. Kept raw: values are strings or numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Follower status as `GET /{index}/_ccr/info` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowerStatus {
+    Active,
+    Paused,
+    /// A value this version of the daemon does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+/// The answer of `PUT /{index}/_ccr/follow`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct PutFollowResponse {
+    #[serde(default)]
+    pub follow_index_created: bool,
+    #[serde(default)]
+    pub follow_index_shards_acked: bool,
+    #[serde(default)]
+    pub index_following_started: bool,
+}
+
+/// `GET /_ccr/auto_follow`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct AutoFollowPatternsResponse {
+    #[serde(default)]
+    pub patterns: Vec<NamedAutoFollowPattern>,
+}
+
+/// One entry of `GET /_ccr/auto_follow`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct NamedAutoFollowPattern {
+    pub name: String,
+    #[serde(default)]
+    pub pattern: AutoFollowPattern,
+}
+
+/// An auto-follow pattern as the cluster reports it. `active` is absent before 7.5; follow parameters appear
+/// only when set explicitly.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct AutoFollowPattern {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub remote_cluster: String,
+    #[serde(default)]
+    pub leader_index_patterns: Vec<String>,
+    #[serde(default)]
+    pub leader_index_exclusion_patterns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_index_pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Value>,
+    /// Follow parameters and any field this version does not know.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+fn minus_one() -> i64 {
+    -1
+}
+
+impl EsClient {
+    /// `GET /_ccr/stats`: follow stats of every active follower plus auto-follow stats, in one request.
+    pub async fn ccr_stats(&self) -> Result<CcrStatsResponse, EsError> {
+        self.request(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
+            .await
+    }
+
+    /// `GET /_all/_ccr/info`: every follower index, paused ones included.
+    pub async fn follow_info_all(&self) -> Result<FollowInfoResponse, EsError> {
+        self.request(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
+            .await
+    }
+
+    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=1` with `body` (remote_cluster, leader_index,
+    /// settings, follow parameters).
+    pub async fn put_follow(
+        &self,
+        follower_index: &str,
+        body: &Value,
+    ) -> Result<PutFollowResponse, EsError> {
+        self.request(
+            Method::PUT,
+            Endpoint::PutFollow,
+            &format!(
+                "{}/_ccr/follow?wait_for_active_shards=1",
+                seg(follower_index)
+            ),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST /{index}/_ccr/pause_follow`.
+    pub async fn pause_follow(&self, follower_index: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::PauseFollow,
+            &format!("{}/_ccr/pause_follow", seg(follower_index)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /{index}/_ccr/resume_follow`, with follow parameters or none (the defaults).
+    pub async fn resume_follow(
+        &self,
+        follower_index: &str,
+        parameters: Option<&Value>,
+    ) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::ResumeFollow,
+            &format!("{}/_ccr/resume_follow", seg(follower_index)),
+            parameters,
+        )
+        .await
+    }
+
+    /// `POST /{index}/_ccr/unfollow` (the follower must be paused and closed).
+    pub async fn unfollow(&self, follower_index: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::Unfollow,
+            &format!("{}/_ccr/unfollow", seg(follower_index)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /{leader_index}/_ccr/forget_follower`, sent to the **leader** cluster. `follower_cluster` is the
+    /// follower's `cluster_name` (from `GET /`), not its configuration name.
+    pub async fn forget_follower(
+        &self,
+        leader_index: &str,
+        follower_cluster: &str,
+        follower_index: &str,
+        follower_index_uuid: &str,
+        leader_remote_cluster: &str,
+    ) -> Result<Value, EsError> {
+        let body = serde_json::json!({
+            "follower_cluster": follower_cluster,
+            "follower_index": follower_index,
+            "follower_index_uuid": follower_index_uuid,
+            "leader_remote_cluster": leader_remote_cluster,
+        });
+        self.request(
+            Method::POST,
+            Endpoint::ForgetFollower,
+            &format!("{}/_ccr/forget_follower", seg(leader_index)),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /{index}/_ccr/info` of one index (`follower_indices` is empty when it is not a follower).
+    pub async fn follow_info(&self, index: &str) -> Result<FollowInfoResponse, EsError> {
+        self.request(
+            Method::GET,
+            Endpoint::FollowInfo,
+            &format!("{}/_ccr/info", seg(index)),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /_ccr/auto_follow`: every pattern by name. Some versions answer 404 when there is none; that is an
+    /// empty map here.
+    pub async fn get_auto_follow_patterns(
+        &self,
+    ) -> Result<BTreeMap<String, AutoFollowPattern>, EsError> {
+        let r: Result<AutoFollowPatternsResponse, EsError> = self
+            .request(
+                Method::GET,
+                Endpoint::AutoFollowGet,
+                "_ccr/auto_follow",
+                None,
+            )
+            .await;
+        match r {
+            Ok(r) => Ok(r
+                .patterns
+                .into_iter()
+                .map(|p| (p.name, p.pattern))
+                .collect()),
+            Err(e) if e.status() == Some(404) => Ok(BTreeMap::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /_ccr/auto_follow/{name}`; `None` when the pattern does not exist.
+    pub async fn get_auto_follow_pattern(
+        &self,
+        name: &str,
+    ) -> Result<Option<AutoFollowPattern>, EsError> {
+        let r: Result<AutoFollowPatternsResponse, EsError> = self
+            .request(
+                Method::GET,
+                Endpoint::AutoFollowGet,
+                &format!("_ccr/auto_follow/{}", seg(name)),
+                None,
+            )
+            .await;
+        match r {
+            Ok(r) => Ok(r
+                .patterns
+                .into_iter()
+                .find(|p| p.name == name)
+                .map(|p| p.pattern)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT /_ccr/auto_follow/{name}` (creates or overwrites).
+    pub async fn put_auto_follow_pattern(
+        &self,
+        name: &str,
+        body: &Value,
+    ) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::PUT,
+            Endpoint::AutoFollowPut,
+            &format!("_ccr/auto_follow/{}", seg(name)),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `DELETE /_ccr/auto_follow/{name}` (followers it created stay).
+    pub async fn delete_auto_follow_pattern(&self, name: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::DELETE,
+            Endpoint::AutoFollowDelete,
+            &format!("_ccr/auto_follow/{}", seg(name)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /_ccr/auto_follow/{name}/pause` (7.5+; idempotent).
+    pub async fn pause_auto_follow_pattern(&self, name: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::AutoFollowPause,
+            &format!("_ccr/auto_follow/{}/pause", seg(name)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /_ccr/auto_follow/{name}/resume` (7.5+; idempotent).
+    pub async fn resume_auto_follow_pattern(&self, name: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::AutoFollowResume,
+            &format!("_ccr/auto_follow/{}/resume", seg(name)),
+            None,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::es::fixture;
+
+    #[test]
+    fn ccr_stats_8x_parses_with_lag_field() {
+        let s: CcrStatsResponse =
+            serde_json::from_str(&fixture("ccr_stats_response_8x.json")).unwrap();
+        let afs = s.auto_follow_stats.unwrap();
+        assert_eq!(afs.number_of_failed_follow_indices, 0);
+        let idx = &s.follow_stats.indices[0];
+        assert_eq!(idx.index, "follower_index");
+        assert_eq!(idx.shards[0].operations_written, 832);
+        assert!(idx.total_global_checkpoint_lag.is_some());
+    }
+
+    #[test]
+    fn follow_stats_7x_parses_without_lag_field() {
+        let s: FollowStatsResponse =
+            serde_json::from_str(&fixture("ccr_follow_stats_response_7x.json")).unwrap();
+        let idx = &s.indices[0];
+        assert_eq!(idx.total_global_checkpoint_lag, None);
+        let shard = &idx.shards[0];
+        assert_eq!(
+            shard.lag(),
+            shard.leader_global_checkpoint - shard.follower_global_checkpoint
+        );
+    }
+
+    #[test]
+    fn follow_info_active_and_paused() {
+        let a: FollowInfoResponse =
+            serde_json::from_str(&fixture("ccr_follow_info_response_active_8x.json")).unwrap();
+        assert_eq!(a.follower_indices[0].status, FollowerStatus::Active);
+        assert!(a.follower_indices[0].parameters.is_some());
+        let p: FollowInfoResponse =
+            serde_json::from_str(&fixture("ccr_follow_info_response_paused_8x.json")).unwrap();
+        assert_eq!(p.follower_indices[0].status, FollowerStatus::Paused);
+        assert!(p.follower_indices[0].parameters.is_none());
+    }
+
+    #[test]
+    fn minus_one_checkpoints_and_missing_fields() {
+        let body = r#"{"indices":[{"index":"f","shards":[{"shard_id":0,"leader_global_checkpoint":-1,
+            "follower_global_checkpoint":-1,"time_since_last_read_millis":-1,"brand_new_field":{"x":1}}]}]}"#;
+        let s: FollowStatsResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(s.indices[0].shards[0].lag(), 0);
+        assert!(s.indices[0].shards[0].read_exceptions.is_empty());
+    }
+
+    #[test]
+    fn auto_follow_patterns_parse_with_and_without_active() {
+        for (f, active) in [
+            ("ccr_auto_follow_get_response_8x.json", Some(true)),
+            ("ccr_auto_follow_get_response_6x.json", None),
+        ] {
+            let r: AutoFollowPatternsResponse = serde_json::from_str(&fixture(f)).unwrap();
+            assert!(!r.patterns.is_empty(), "{f}");
+            assert_eq!(r.patterns[0].pattern.active, active, "{f}");
+            assert!(!r.patterns[0].pattern.remote_cluster.is_empty(), "{f}");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The I/O half of preflight: read-only requests to every configured cluster, and a probe of every seed address.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use crate::config::Config;
+use crate::es::{EsClient, HasPrivilegesRequest, IndexPrivilegesCheck, RemoteInfoResponse};
+
+use super::{ClusterFacts, Facts, ReadError, SeedProbe};
+
+/// How long the seed probe waits for an HTTP answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn url_address(u: &reqwest::Url) -> Option<String> {
+    Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+}
+
+/// Every seed or proxy address to probe: configured ones and those the clusters report for configured aliases.
+fn seed_addresses(
+    cfg: &Config,
+    facts_remotes: &BTreeMap<String, RemoteInfoResponse>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for r in &cfg.remotes {
+        out.extend(r.seeds.iter().cloned());
+        out.extend(r.proxy_address.iter().cloned());
+        if let Some(info) = facts_remotes.get(&r.cluster).and_then(|m| m.get(&r.alias)) {
+            out.extend(info.seeds.iter().cloned());
+            out.extend(info.proxy_address.iter().cloned());
+        }
+    }
+    out
+}
+
+/// Probes whether `addr` answers HTTP.
+async fn probe(client: &reqwest::Client, addr: &str) -> SeedProbe {
+    match client.get(format!("http://{addr}/")).send().await {
+        Ok(resp) => {
+            // Elasticsearch's transport port answers an HTTP request with "This is not an HTTP port": that is the
+            // right kind of port, not a mistake.
+            let body = resp.text().await.unwrap_or_default();
+            if body.contains("not an HTTP port") {
+                SeedProbe::TransportPort
+            } else {
+                SeedProbe::AnswersHttp
+            }
+        }
+        Err(_) => SeedProbe::NoHttp,
+    }
+}
+
+/// Reads the clusters: read-only requests only.
+pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts {
+    let follower_clusters: BTreeSet<&str> = cfg
+        .remotes
+        .iter()
+        .map(|r| r.cluster.as_str())
+        .chain(cfg.followers.iter().map(|f| f.cluster.as_str()))
+        .chain(cfg.auto_follow.iter().map(|a| a.cluster.as_str()))
+        .collect();
+    // Leader indices per leader cluster, and follower indices per follower cluster.
+    let mut leader_indices: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut follower_indices: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &cfg.followers {
+        if let Some(l) = cfg.leader_cluster(&f.cluster, &f.remote) {
+            leader_indices
+                .entry(l.to_string())
+                .or_default()
+                .insert(f.leader_index.clone());
+        }
+        follower_indices
+            .entry(f.cluster.clone())
+            .or_default()
+            .insert(f.follower_index.clone());
+    }
+    let leader_clusters: BTreeSet<&str> = cfg.remotes.iter().map(|r| r.leader.as_str()).collect();
+
+    let reads = cfg.clusters.iter().map(|(name, settings)| {
+        let client = clients.get(name).cloned();
+        let is_follower = follower_clusters.contains(name.as_str());
+        let is_leader = leader_clusters.contains(name.as_str());
+        let leaders: Vec<String> = leader_indices
+            .get(name)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let followers: Vec<String> = follower_indices
+            .get(name)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let http_address = url_address(&settings.url);
+        async move {
+            let Some(c) = client else {
+                let facts = ClusterFacts {
+                    http_address,
+                    root: Err(ReadError {
+                        status: None,
+                        message: format!("{name}: no client"),
+                    }),
+                    license: None,
+                    remotes: None,
+                    indices: None,
+                    followers: None,
+                    leader_settings: None,
+                    privileges: None,
+                };
+                return (name.clone(), facts);
+            };
+            let root = c.root_info().await.map_err(|e| ReadError::from(&e));
+            if root.is_err() {
+                let facts = ClusterFacts {
+                    http_address,
+                    root,
+                    license: None,
+                    remotes: None,
+                    indices: None,
+                    followers: None,
+                    leader_settings: None,
+                    privileges: None,
+                };
+                return (name.clone(), facts);
+            }
+            let license = Some(c.license().await.map_err(|e| ReadError::from(&e)));
+            let remotes = if is_follower {
+                Some(c.remote_info().await.map_err(|e| ReadError::from(&e)))
+            } else {
+                None
+            };
+            let indices = if is_follower || is_leader {
+                Some(
+                    c.cat_indices()
+                        .await
+                        .map(|rows| {
+                            rows.into_iter()
+                                .map(|r| {
+                                    let open = r.status.as_deref() != Some("close");
+                                    (r.index, open)
+                                })
+                                .collect::<BTreeMap<_, _>>()
+                        })
+                        .map_err(|e| ReadError::from(&e)),
+                )
+            } else {
+                None
+            };
+            let followers_read = if is_follower {
+                Some(
+                    c.follow_info_all()
+                        .await
+                        .map(|r| {
+                            r.follower_indices
+                                .into_iter()
+                                .map(|f| (f.follower_index.clone(), f))
+                                .collect()
+                        })
+                        .map_err(|e| ReadError::from(&e)),
+                )
+            } else {
+                None
+            };
+            let existing: Vec<String> = match &indices {
+                Some(Ok(m)) => leaders
+                    .iter()
+                    .filter(|l| m.contains_key(*l))
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let leader_settings = if existing.is_empty() {
+                None
+            } else {
+                Some(
+                    c.index_settings(&existing.join(","))
+                        .await
+                        .map_err(|e| ReadError::from(&e)),
+                )
+            };
+            let mut req = HasPrivilegesRequest::default();
+            if is_follower {
+                req.cluster
+                    .extend(["manage_ccr".to_string(), "monitor".to_string()]);
+                if !followers.is_empty() {
+                    req.index.push(IndexPrivilegesCheck {
+                        names: followers.clone(),
+                        privileges: ["monitor", "read", "write", "manage_follow_index"]
+                            .map(String::from)
+                            .to_vec(),
+                    });
+                }
+            }
+            if is_leader {
+                req.cluster.push("read_ccr".to_string());
+                if !leaders.is_empty() {
+                    req.index.push(IndexPrivilegesCheck {
+                        names: leaders.clone(),
+                        privileges: ["monitor", "read"].map(String::from).to_vec(),
+                    });
+                }
+            }
+            let privileges = if req.cluster.is_empty() && req.index.is_empty() {
+                None
+            } else {
+                Some(
+                    c.has_privileges(&req)
+                        .await
+                        .map_err(|e| ReadError::from(&e)),
+                )
+            };
+            let facts = ClusterFacts {
+                http_address,
+                root,
+                license,
+                remotes,
+                indices,
+                followers: followers_read,
+                leader_settings,
+                privileges,
+            };
+            (name.clone(), facts)
+        }
+    });
+    let clusters: BTreeMap<String, ClusterFacts> = join_all(reads).await.into_iter().collect();
+    let remotes: BTreeMap<String, RemoteInfoResponse> = clusters
+        .iter()
+        .filter_map(|(n, f)| match &f.remotes {
+            Some(Ok(r)) => Some((n.clone(), r.clone())),
+            _ => None,
+        })
+        .collect();
+    let addrs = seed_addresses(cfg, &remotes);
+    let seeds = match reqwest::Client::builder()
+        .timeout(PROBE_TIMEOUT)
+        .connect_timeout(PROBE_TIMEOUT)
+        .build()
+    {
+        Ok(http) => join_all(addrs.into_iter().map(|a| {
+            let http = http.clone();
+            async move {
+                let p = probe(&http, &a).await;
+                (a, p)
+            }
+        }))
+        .await
+        .into_iter()
+        .collect(),
+        Err(_) => BTreeMap::new(),
+    };
+    Facts { clusters, seeds }
+}
