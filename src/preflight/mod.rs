@@ -875,89 +875,12 @@ pub async fn run(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Prefligh
     PreflightReport::new(evaluate(cfg, &facts))
 }
 
-/// The `check` table: CHECK, TARGET, RESULT, DETAIL and HOW TO FIX.
-pub fn render_table(r: &PreflightReport) -> String {
-    use std::fmt::Write;
-    let mut rows = vec![[
-        "CHECK".to_string(),
-        "TARGET".into(),
-        "RESULT".into(),
-        "DETAIL / HOW TO FIX".into(),
-    ]];
-    for c in &r.checks {
-        rows.push([
-            c.check.to_string(),
-            c.target.clone(),
-            c.status.as_str().to_string(),
-            c.message.clone(),
-        ]);
-        if let Some(fix) = &c.fix {
-            rows.push([
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("fix: {fix}"),
-            ]);
-        }
-    }
-    let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n{}: {} problem(s), {} warning(s)",
-        if r.ok { "ok" } else { "BLOCKED" },
-        r.problems,
-        r.warnings
-    );
-    out
-}
-
 /// Clients for every configured cluster.
 pub fn clients(cfg: &Config) -> Result<BTreeMap<String, EsClient>, EsError> {
     cfg.clusters
         .iter()
         .map(|(n, c)| Ok((n.clone(), EsClient::new(c)?)))
         .collect()
-}
-
-/// `ccr-sentinel check`: prints the table or JSON; exit 0 when nothing blocks, 1 otherwise.
-pub async fn cli_check(cfg: Config, json: bool) -> std::process::ExitCode {
-    let clients = match clients(&cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(crate::cli::EXIT_PROBLEM);
-        }
-    };
-    let report = run(&cfg, &clients).await;
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: {e}"),
-        }
-    } else {
-        print!("{}", render_table(&report));
-    }
-    if report.ok {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::from(crate::cli::EXIT_PROBLEM)
-    }
 }
 
 /// Runs the checks at daemon start-up: logs every problem and sets `ccr_sentinel_preflight_problems`.
