@@ -102,3 +102,55 @@ fn state_word(s: ItemState) -> &'static str {
         ItemState::Blocked => "blocked",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::render_table;
+    use crate::es::FailureReason;
+    use crate::reconcile::plan::ItemKind;
+    use crate::reconcile::{ItemReport, ItemState, ReconcileReport};
+
+    fn item(kind: ItemKind, name: &str, state: ItemState) -> ItemReport {
+        ItemReport {
+            cluster: "follower".into(),
+            kind,
+            name: name.into(),
+            state,
+            reason: None,
+            message: None,
+            actions: Vec::new(),
+            retry_after: None,
+            failures: 0,
+        }
+    }
+
+    #[test]
+    fn one_line_per_item_then_the_details_then_the_summary() {
+        let blocked = ItemReport {
+            reason: Some(FailureReason::LeaderMissing),
+            message: Some("leader index orders does not exist".into()),
+            actions: vec!["put_follow".into()],
+            ..item(ItemKind::Follower, "orders-copy", ItemState::Blocked)
+        };
+        let now = chrono::Utc::now();
+        let report = ReconcileReport {
+            started_at: now,
+            finished_at: now,
+            dry_run: false,
+            items: vec![item(ItemKind::Remote, "leader", ItemState::InSync), blocked],
+            events: Vec::new(),
+        };
+        let want = "\
+CLUSTER   KIND      NAME         STATE    REASON
+follower  remote    leader       in_sync  -
+follower  follower  orders-copy  blocked  leader_missing
+
+follower/follower orders-copy:
+  leader index orders does not exist
+  tried: put_follow
+
+reconcile: 1 in sync, 1 blocked
+";
+        assert_eq!(render_table(&report), want);
+    }
+}
