@@ -17,6 +17,8 @@
 
 pub mod actions;
 pub mod check;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod reconcile;
 pub mod status;
 pub mod table;
@@ -157,7 +159,7 @@ pub fn main() -> ExitCode {
         } => config_check(&config),
         Command::Healthcheck { config, url } => healthcheck(&config, url),
         #[cfg(feature = "demo")]
-        Command::Demo(args) => demo(args),
+        Command::Demo(args) => demo::command(args),
         Command::Reconcile {
             config,
             once,
@@ -207,14 +209,6 @@ fn config_check(config: &ConfigArg) -> ExitCode {
         }
         Err(code) => code,
     }
-}
-
-/// `ccr-sentinel demo`.
-#[cfg(feature = "demo")]
-fn demo(args: crate::demo::DemoArgs) -> ExitCode {
-    // State changes (and the way back to healthy) are the point of the demo.
-    init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");
-    outcome(block_on(crate::demo::run(args)))
 }
 
 /// `ccr-sentinel healthcheck`: `--url`, else the configured listen address (a wildcard one on loopback).
