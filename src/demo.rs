@@ -7,6 +7,8 @@
 //! (the `recover_fatal` and `pause_on_remote_outage` policies, the lag verdict).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -100,8 +102,39 @@ max_time_since_last_read = "30s"
     )
 }
 
-/// Runs the demo until Ctrl-C.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+/// Where to look once the demo is up.
+#[derive(Debug, Clone)]
+pub struct Banner {
+    /// The daemon's base URL (`/metrics`, `/status`, `/health`, `/ready`).
+    pub base: String,
+    /// The simulated leader's URL.
+    pub leader_url: String,
+    /// The simulated follower's URL.
+    pub follower_url: String,
+    /// The audit trail file.
+    pub audit: PathBuf,
+    /// The scripted events are off.
+    pub no_events: bool,
+    /// Seconds between scripted events.
+    pub event_interval: u64,
+}
+
+/// What the demo tells the person running it, as it happens.
+#[derive(Debug)]
+pub enum Narration<'a> {
+    /// The daemon serves and the simulated clusters are up.
+    Ready(&'a Banner),
+    /// A scripted step happened.
+    Step(&'a str),
+    /// The scripted events stopped early.
+    EventsStopped(&'a anyhow::Error),
+}
+
+/// Receives the narration; the command line prints it.
+pub type Narrator = Arc<dyn Fn(Narration<'_>) + Send + Sync>;
+
+/// Runs the demo until Ctrl-C, telling `narrate` what happens.
+pub async fn run(args: DemoArgs, narrate: Narrator) -> anyhow::Result<()> {
     let addr = |port: u16| -> SocketAddr { SocketAddr::from(([127, 0, 0, 1], port)) };
     let (leader_addr, follower_addr) = if args.sim_port == 0 {
         (addr(0), addr(0))
@@ -148,49 +181,33 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let listener = daemon.bind().await?;
     let base = format!("http://{}", listener.local_addr()?);
 
-    println!("ccr-sentinel demo");
-    println!("  metrics:            {base}/metrics");
-    println!("  status:             {base}/status");
-    println!("  health / ready:     {base}/health  {base}/ready");
-    println!("  leader (simulated):   {leader_url}   control: {leader_url}/_sim/state");
-    println!("  follower (simulated): {follower_url}   control: {follower_url}/_sim/state");
-    println!("  audit trail:        {}", audit.display());
-    println!(
-        "  leader indices: orders, clicks (20 docs/s each); the follower cluster starts empty"
-    );
-    println!(
-        "  reconcile (at start-up) creates: remote `leader`, followers orders-copy, clicks-copy, auto-follow \
-         pattern `logs` (then logs-demo appears on the leader and is followed as logs-demo-copy)"
-    );
-    println!("  watch: ccr_sentinel_reconcile_actions_total, ccr_sentinel_follower_state, ccr_sentinel_actions_total,");
-    println!("         /status (sections reconcile, policy), the audit trail");
-    if args.no_events {
-        println!("  scripted events: off");
-    } else {
-        println!(
-            "  scripted events every {}s: remote outage, fatal error, burst of writes",
-            args.event_interval
-        );
-    }
-    println!("Ctrl-C to stop.");
+    narrate(Narration::Ready(&Banner {
+        base,
+        leader_url,
+        follower_url,
+        audit,
+        no_events: args.no_events,
+        event_interval: args.event_interval,
+    }));
 
     let events = {
         let (leader, follower) = (leader.clone(), follower.clone());
         let interval = Duration::from_secs(args.event_interval.max(10));
         let cancel = daemon.cancellation();
         let no_events = args.no_events;
+        let narrate = narrate.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 r = async {
-                    auto_followed_index(&leader, &follower).await?;
+                    auto_followed_index(&leader, &follower, &narrate).await?;
                     if no_events {
                         return Ok(());
                     }
-                    scripted_events(&leader, &follower, interval).await
+                    scripted_events(&leader, &follower, interval, &narrate).await
                 } => {
                     if let Err(e) = r {
-                        eprintln!("scripted events stopped: {e:#}");
+                        narrate(Narration::EventsStopped(&e));
                     }
                 }
             }
@@ -203,15 +220,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     result
 }
 
-fn say(what: &str) {
-    println!("[{}] {what}", chrono::Utc::now().format("%H:%M:%S"));
-}
-
 /// Waits for reconcile to create the auto-follow pattern `logs`, then creates `logs-demo` on the leader.
 async fn auto_followed_index(
     leader: &ccr_sim::ClusterHandle,
     follower: &ccr_sim::ClusterHandle,
+    narrate: &Narrator,
 ) -> anyhow::Result<()> {
+    let say = |what: &str| narrate(Narration::Step(what));
     let deadline = tokio::time::Instant::now() + PATTERN_WAIT;
     while follower.request("GET", "/_ccr/auto_follow/logs", None).0 != 200 {
         if tokio::time::Instant::now() > deadline {
@@ -241,7 +256,9 @@ async fn scripted_events(
     leader: &ccr_sim::ClusterHandle,
     follower: &ccr_sim::ClusterHandle,
     interval: Duration,
+    narrate: &Narrator,
 ) -> anyhow::Result<()> {
+    let say = |what: &str| narrate(Narration::Step(what));
     // Longer than `remote_outage_after` (20s) plus two polls (the outage is seen, and acted on, at a poll), so
     // the pause_on_remote_outage policy acts.
     let outage = (interval * 2 / 3).max(Duration::from_secs(40));

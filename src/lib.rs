@@ -14,12 +14,13 @@
 //! - [`sync`]: lock access that survives a poisoned lock, for every layer.
 //! - [`daemon`]: the one composition root of `run` (and `demo`): jobs, scheduler, HTTP, systemd.
 //! - [`cli`]: the only code that prints or chooses an exit code.
-//! - [`demo`]: the daemon against an embedded simulated leader and follower.
+//! - `demo` (cargo feature `demo`, on by default): the daemon against an embedded simulated leader and follower.
 
 pub mod act;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod es;
 pub mod evaluate;

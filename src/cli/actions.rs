@@ -13,9 +13,9 @@ use std::process::ExitCode;
 use chrono::Utc;
 use clap::Args;
 
+use super::{block_on, init_logging, load, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
 use crate::act::{Action, ActionResult, AuditLog, Executor};
-use crate::cli::{ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::Config;
 use crate::policy::history::{History, PausedByUs, Rule};
 
@@ -67,13 +67,6 @@ pub enum Which {
     Unfollow,
 }
 
-fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
-    crate::config::load(&arg.config).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_CONFIG)
-    })
-}
-
 /// The follower cluster of `index`: `--cluster`, else the one cluster that configures it, else the only
 /// follower cluster.
 pub fn resolve_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Result<String, String> {
@@ -119,16 +112,6 @@ fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, String> {
         .with_audit(audit))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
-            ExitCode::from(EXIT_PROBLEM)
-        })
-}
-
 /// Remembers in the state directory what a `pause`/`resume` command did, so a running daemon's
 /// `resume_unexpected_pause` does not undo a pause made on purpose. Best effort: a warning when it cannot.
 fn remember(state_dir: Option<&PathBuf>, cluster: &str, index: &str, paused: bool, why: &str) {
@@ -156,7 +139,7 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    crate::cli::init_logging(cfg.log.format, None, "warn");
+    init_logging(cfg.log.format, None, "warn");
     let cluster = match resolve_cluster(&cfg, &a.follower_index, a.cluster.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -171,12 +154,8 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
             return ExitCode::from(EXIT_PROBLEM);
         }
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
     let index = a.follower_index.clone();
-    rt.block_on(async move {
+    block_on(async move {
         match which {
             Which::Pause | Which::Resume => {
                 let action = if which == Which::Pause {
@@ -246,6 +225,7 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
             }
         }
     })
+    .unwrap_or_else(|code| code)
 }
 
 fn print_step(s: &StepReport) -> ControlFlow<()> {
@@ -299,7 +279,7 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    crate::cli::init_logging(cfg.log.format, None, "warn");
+    init_logging(cfg.log.format, None, "warn");
     let targets: Vec<(String, String)> = if a.all {
         let list: Vec<(String, String)> = cfg
             .followers
@@ -335,10 +315,6 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
             return ExitCode::from(EXIT_PROBLEM);
         }
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
     let opts = PromoteOptions {
         wait: a.wait,
         force: a.force,
@@ -347,7 +323,7 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
         timeout: cfg.policy.promote_timeout,
     };
     let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
-    rt.block_on(async move {
+    block_on(async move {
         let mut failed = 0;
         for (cluster, index) in &targets {
             println!(
@@ -374,6 +350,7 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
             ExitCode::from(EXIT_PROBLEM)
         }
     })
+    .unwrap_or_else(|code| code)
 }
 
 #[cfg(test)]

@@ -1,9 +1,29 @@
-//! The command line: `run`, `status`, `config check`, `healthcheck`, `demo`.
+//! The command line, and the only code that prints a command's result or picks the exit status.
 //!
-//! Exit codes: 0 success, 1 the command ran and found a problem or failed, 2 bad configuration or arguments.
+//! Commands:
+//!
+//! - `run`: the daemon (poll on schedule, reconcile, policy, `/metrics`, `/health`, `/ready`, `/status`).
+//! - `status`: poll every cluster once and print every follower's state ([`status`]).
+//! - `config check`: validate the configuration without contacting any cluster.
+//! - `check`: the preflight checks of the CCR prerequisites, read-only ([`check`]).
+//! - `reconcile --once`: bring remotes, followers and auto-follow patterns to the configured state once
+//!   ([`reconcile`]).
+//! - `pause`, `resume`, `unfollow`, `promote`: act on one follower (or all, for `promote --all`) ([`actions`]).
+//! - `healthcheck`: `GET /health` of a running daemon (for Docker `HEALTHCHECK`).
+//! - `demo`: the daemon against an embedded simulated leader and follower (cargo feature `demo`, on by default).
+//!
+//! Exit status: 0 success; 1 the command ran and found a problem (not healthy, blocked, refused) or failed;
+//! 2 bad configuration or arguments.
 
 pub mod actions;
+pub mod check;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod reconcile;
+pub mod status;
+pub mod table;
 
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +31,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, Config, ConfigError, LogFormat};
-use crate::daemon::{shutdown_signal, Daemon};
-use crate::evaluate::report::Report;
+use crate::config::{self, Config, LogFormat};
+use crate::daemon::shutdown_signal;
 
 /// Exit status for "the command ran and found a problem".
 pub const EXIT_PROBLEM: u8 = 1;
@@ -36,7 +55,7 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
-/// Output format of `status`.
+/// Output format of `status`, `check` and `reconcile --once`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -76,6 +95,7 @@ pub enum Command {
         url: Option<String>,
     },
     /// Start an embedded simulated leader and follower: the daemon sets up replication (reconcile) and watches it, with scripted faults.
+    #[cfg(feature = "demo")]
     Demo(crate::demo::DemoArgs),
     /// Bring remotes, followers and auto-follow patterns to the configured state once. Exits 1 when an item
     /// stays blocked (its reason is printed).
@@ -100,15 +120,15 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Pause a follower (POST /{index}/_ccr/pause_follow).
-    Pause(crate::cli::actions::FollowerArgs),
+    Pause(actions::FollowerArgs),
     /// Resume a follower with the configured follow parameters.
-    Resume(crate::cli::actions::FollowerArgs),
+    Resume(actions::FollowerArgs),
     /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
     /// after an interruption at any step.
-    Unfollow(crate::cli::actions::FollowerArgs),
+    Unfollow(actions::FollowerArgs),
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
     /// several looks), then unfollow it. Refuses otherwise unless --force.
-    Promote(crate::cli::actions::PromoteArgs),
+    Promote(actions::PromoteArgs),
 }
 
 /// `config ...`
@@ -132,227 +152,85 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run { config, log_format } => run(&config, log_format),
+        Command::Status { config, format } => status::command(&config, format),
         Command::Config {
             command: ConfigCommand::Check { config },
-        } => match load(&config) {
-            Ok(cfg) => {
-                println!(
-                    "configuration {} is valid: {} cluster(s), {} remote(s), {} follower(s), {} auto-follow pattern(s)",
-                    config.config.display(),
-                    cfg.clusters.len(),
-                    cfg.remotes.len(),
-                    cfg.followers.len(),
-                    cfg.auto_follow.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
-        Command::Run { config, log_format } => {
-            let cfg = match load(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            init_logging(
-                log_format.unwrap_or(cfg.log.format),
-                cfg.log.level.as_deref(),
-                "info",
-            );
-            runtime_then(|| async move {
-                let daemon = crate::daemon::build(cfg)?;
-                let listener = daemon.bind().await?;
-                daemon.run(listener, shutdown_signal()).await
-            })
-        }
-        Command::Status { config, format } => {
-            let cfg = match load(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            init_logging(cfg.log.format, None, "error");
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::from(EXIT_PROBLEM);
-                }
-            };
-            rt.block_on(async move {
-                let daemon = match Daemon::new(cfg) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(EXIT_PROBLEM);
-                    }
-                };
-                daemon.poll_once().await;
-                daemon.doc_counts_once().await;
-                let report = daemon.report();
-                match format {
-                    OutputFormat::Json => match serde_json::to_string_pretty(&*report) {
-                        Ok(s) => println!("{s}"),
-                        Err(e) => {
-                            eprintln!("error: {e}");
-                            return ExitCode::from(EXIT_PROBLEM);
-                        }
-                    },
-                    OutputFormat::Table => print!("{}", render_table(&report)),
-                }
-                if report.all_healthy() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_PROBLEM)
-                }
-            })
-        }
-        Command::Healthcheck { config, url } => {
-            let base = match url {
-                Some(u) => u,
-                None => match load(&config) {
-                    Ok(cfg) => {
-                        let mut addr = cfg.http.listen;
-                        // A wildcard listen address is reachable on loopback.
-                        if addr.ip().is_unspecified() {
-                            addr.set_ip(if addr.is_ipv4() {
-                                std::net::Ipv4Addr::LOCALHOST.into()
-                            } else {
-                                std::net::Ipv6Addr::LOCALHOST.into()
-                            });
-                        }
-                        format!("http://{addr}")
-                    }
-                    Err(code) => return code,
-                },
-            };
-            healthcheck(&base)
-        }
+        } => config_check(&config),
+        Command::Healthcheck { config, url } => healthcheck(&config, url),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::command(args),
         Command::Reconcile {
             config,
             once,
             dry_run,
             format,
-        } => {
-            if !once {
-                eprintln!("error: use `reconcile --once`; the daemon (`run`) reconciles on `schedule.reconcile`");
-                return ExitCode::from(EXIT_CONFIG);
+        } => reconcile::command(&config, once, dry_run, format),
+        Command::Check { config, format } => check::command(&config, format),
+        Command::Pause(a) => actions::follower_command(actions::Which::Pause, a),
+        Command::Resume(a) => actions::follower_command(actions::Which::Resume, a),
+        Command::Unfollow(a) => actions::follower_command(actions::Which::Unfollow, a),
+        Command::Promote(a) => actions::promote_command(a),
+    }
+}
+
+/// `ccr-sentinel run`.
+fn run(config: &ConfigArg, log_format: Option<LogFormat>) -> ExitCode {
+    let cfg = match load(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_logging(
+        log_format.unwrap_or(cfg.log.format),
+        cfg.log.level.as_deref(),
+        "info",
+    );
+    outcome(block_on(async move {
+        let daemon = crate::daemon::build(cfg)?;
+        let listener = daemon.bind().await?;
+        daemon.run(listener, shutdown_signal()).await
+    }))
+}
+
+/// `ccr-sentinel config check`.
+fn config_check(config: &ConfigArg) -> ExitCode {
+    match load(config) {
+        Ok(cfg) => {
+            println!(
+                "configuration {} is valid: {} cluster(s), {} remote(s), {} follower(s), {} auto-follow pattern(s)",
+                config.config.display(),
+                cfg.clusters.len(),
+                cfg.remotes.len(),
+                cfg.followers.len(),
+                cfg.auto_follow.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `ccr-sentinel healthcheck`: `--url`, else the configured listen address (a wildcard one on loopback).
+fn healthcheck(config: &ConfigArg, url: Option<String>) -> ExitCode {
+    let base = match url {
+        Some(u) => u,
+        None => match load(config) {
+            Ok(cfg) => {
+                let mut addr = cfg.http.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(if addr.is_ipv4() {
+                        std::net::Ipv4Addr::LOCALHOST.into()
+                    } else {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    });
+                }
+                format!("http://{addr}")
             }
-            let cfg = match load(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            init_logging(cfg.log.format, cfg.log.level.as_deref(), "warn");
-            block_on(crate::reconcile::cli_once(
-                cfg,
-                dry_run,
-                format == OutputFormat::Json,
-            ))
-        }
-        Command::Check { config, format } => {
-            let cfg = match load(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            init_logging(cfg.log.format, None, "error");
-            block_on(crate::preflight::cli_check(
-                cfg,
-                format == OutputFormat::Json,
-            ))
-        }
-        Command::Pause(a) => {
-            crate::cli::actions::follower_command(crate::cli::actions::Which::Pause, a)
-        }
-        Command::Resume(a) => {
-            crate::cli::actions::follower_command(crate::cli::actions::Which::Resume, a)
-        }
-        Command::Unfollow(a) => {
-            crate::cli::actions::follower_command(crate::cli::actions::Which::Unfollow, a)
-        }
-        Command::Promote(a) => crate::cli::actions::promote_command(a),
-        Command::Demo(args) => {
-            // State changes (and the way back to healthy) are the point of the demo.
-            init_logging(LogFormat::Text, None, "warn,ccr_sentinel::daemon=info");
-            runtime_then(|| crate::demo::run(args))
-        }
-    }
-}
-
-/// Runs a command body that returns its own exit code.
-fn block_on(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Runtime::new() {
-        Ok(rt) => {
-            let code = rt.block_on(f);
-            rt.shutdown_timeout(Duration::from_millis(500));
-            code
-        }
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            ExitCode::from(EXIT_PROBLEM)
-        }
-    }
-}
-
-/// Loads the configuration, printing every problem and mapping failure to exit status 2.
-fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
-    config::load(&arg.config).map_err(|e: ConfigError| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_CONFIG)
-    })
-}
-
-fn runtime_then<F, Fut>(f: F) -> ExitCode
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_PROBLEM);
-        }
+            Err(code) => return code,
+        },
     };
-    let result = rt.block_on(f());
-    // Do not wait for abandoned blocking tasks; shutdown must stay within a few seconds.
-    rt.shutdown_timeout(Duration::from_millis(500));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_PROBLEM)
-        }
-    }
-}
-
-/// Logs go to stderr: `RUST_LOG` wins, then the configured level, then `default`.
-pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::builder().parse(level.unwrap_or(default)))
-        .unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-    };
-}
-
-fn healthcheck(base: &str) -> ExitCode {
     let url = format!("{}/health", base.trim_end_matches('/'));
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_PROBLEM);
-        }
-    };
-    rt.block_on(async {
+    block_on(async {
         let client = match reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -380,134 +258,69 @@ fn healthcheck(base: &str) -> ExitCode {
             }
         }
     })
+    .unwrap_or_else(|code| code)
 }
 
-/// The `status` table: clusters, remotes, then one line per follower with its reasons below.
-pub fn render_table(r: &Report) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(out, "{}\n", r.summary());
-    let mut rows = vec![vec![
-        "CLUSTER".to_string(),
-        "UP".into(),
-        "STALE".into(),
-        "LAST SUCCESS".into(),
-    ]];
-    for c in &r.clusters {
-        rows.push(vec![
-            c.name.clone(),
-            yes_no(c.up),
-            yes_no(c.stale),
-            c.last_success
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_else(|| "never".into()),
-        ]);
-    }
-    out.push_str(&columns(&rows));
-    for c in r.clusters.iter().filter(|c| !c.errors.is_empty()) {
-        for e in c.errors.values() {
-            let _ = writeln!(out, "  ! {e}");
-        }
-    }
-    if !r.remotes.is_empty() {
-        out.push('\n');
-        let mut rows = vec![vec![
-            "FOLLOWER CLUSTER".to_string(),
-            "REMOTE".into(),
-            "MODE".into(),
-            "CONNECTED".into(),
-            "NODES".into(),
-        ]];
-        for x in &r.remotes {
-            rows.push(vec![
-                x.follower_cluster.clone(),
-                x.remote_cluster.clone(),
-                x.mode.clone(),
-                yes_no(x.connected),
-                x.nodes_connected.to_string(),
-            ]);
-        }
-        out.push_str(&columns(&rows));
-    }
-    out.push('\n');
-    let mut rows = vec![vec![
-        "FOLLOWER CLUSTER".to_string(),
-        "FOLLOWER INDEX".into(),
-        "REMOTE".into(),
-        "LEADER INDEX".into(),
-        "STATE".into(),
-        "LAG".into(),
-        "LAST READ".into(),
-        "LEADER DOCS".into(),
-        "FOLLOWER DOCS".into(),
-        "MANAGED".into(),
-    ]];
-    let dash = || "-".to_string();
-    for f in &r.followers {
-        let o = &f.observation;
-        let sh = o.shards.as_ref();
-        rows.push(vec![
-            o.follower_cluster.clone(),
-            o.follower_index.clone(),
-            o.remote_cluster.clone(),
-            o.leader_index.clone(),
-            f.state.to_string(),
-            sh.map(|s| s.global_checkpoint_lag.to_string())
-                .unwrap_or_else(dash),
-            sh.and_then(|s| s.max_time_since_last_read_millis)
-                .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
-                .unwrap_or_else(dash),
-            o.docs
-                .as_ref()
-                .and_then(|d| d.leader_docs)
-                .map(|n| n.to_string())
-                .unwrap_or_else(dash),
-            o.docs
-                .as_ref()
-                .and_then(|d| d.follower_docs)
-                .map(|n| n.to_string())
-                .unwrap_or_else(dash),
-            yes_no(o.managed),
-        ]);
-    }
-    out.push_str(&columns(&rows));
-    for f in r.followers.iter().filter(|f| !f.reasons.is_empty()) {
-        let _ = writeln!(
-            out,
-            "\n{}/{} ({}):",
-            f.observation.follower_cluster, f.observation.follower_index, f.state
-        );
-        for reason in &f.reasons {
-            let _ = writeln!(out, "  - {reason}");
-        }
-    }
-    out
+/// Runs `f` to completion on a fresh runtime, the one way every command starts one. Abandoned blocking tasks
+/// are not waited for, so a command ends within a second of its result. `Err` is the exit status when the
+/// runtime cannot start (the reason is printed).
+pub(crate) fn block_on<T>(f: impl Future<Output = T>) -> Result<T, ExitCode> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        ExitCode::from(EXIT_PROBLEM)
+    })?;
+    let out = rt.block_on(f);
+    rt.shutdown_timeout(Duration::from_millis(500));
+    Ok(out)
 }
 
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_string()
+/// The exit status of a command that ends with a result: 0, or 1 with the error chain printed.
+fn outcome(result: Result<anyhow::Result<()>, ExitCode>) -> ExitCode {
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        Err(code) => code,
+    }
 }
 
-fn columns(rows: &[Vec<String>]) -> String {
-    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..n)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
+/// Loads the configuration, printing every problem and mapping failure to exit status 2.
+pub(crate) fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    config::load(&arg.config).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Prints `value` as pretty JSON on stdout; false (with the error on stderr) when it cannot be rendered.
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> bool {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
     }
-    out
+}
+
+/// Logs go to stderr: `RUST_LOG` wins, then the configured level, then `default`.
+pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::builder().parse(level.unwrap_or(default)))
+        .unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

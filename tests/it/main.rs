@@ -4,6 +4,7 @@
 mod architecture;
 mod common;
 mod config_cli;
+#[cfg(feature = "demo")]
 mod demo;
 mod fake_es;
 mod jobs;

@@ -1,0 +1,149 @@
+//! `status`: poll every cluster once and print every follower's state; exit 1 when something is not healthy.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use super::table::columns;
+use super::{block_on, init_logging, load, print_json, ConfigArg, OutputFormat, EXIT_PROBLEM};
+use crate::daemon::Daemon;
+use crate::evaluate::report::Report;
+
+/// `ccr-sentinel status`.
+pub(super) fn command(config: &ConfigArg, format: OutputFormat) -> ExitCode {
+    let cfg = match load(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_logging(cfg.log.format, None, "error");
+    block_on(async move {
+        let daemon = match Daemon::new(cfg) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        };
+        daemon.poll_once().await;
+        daemon.doc_counts_once().await;
+        let report = daemon.report();
+        match format {
+            OutputFormat::Json => {
+                if !print_json(&*report) {
+                    return ExitCode::from(EXIT_PROBLEM);
+                }
+            }
+            OutputFormat::Table => print!("{}", render_table(&report)),
+        }
+        if report.all_healthy() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    })
+    .unwrap_or_else(|code| code)
+}
+
+/// The `status` table: clusters, remotes, then one line per follower with its reasons below.
+pub fn render_table(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", r.summary());
+    let mut rows = vec![vec![
+        "CLUSTER".to_string(),
+        "UP".into(),
+        "STALE".into(),
+        "LAST SUCCESS".into(),
+    ]];
+    for c in &r.clusters {
+        rows.push(vec![
+            c.name.clone(),
+            yes_no(c.up),
+            yes_no(c.stale),
+            c.last_success
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "never".into()),
+        ]);
+    }
+    out.push_str(&columns(&rows));
+    for c in r.clusters.iter().filter(|c| !c.errors.is_empty()) {
+        for e in c.errors.values() {
+            let _ = writeln!(out, "  ! {e}");
+        }
+    }
+    if !r.remotes.is_empty() {
+        out.push('\n');
+        let mut rows = vec![vec![
+            "FOLLOWER CLUSTER".to_string(),
+            "REMOTE".into(),
+            "MODE".into(),
+            "CONNECTED".into(),
+            "NODES".into(),
+        ]];
+        for x in &r.remotes {
+            rows.push(vec![
+                x.follower_cluster.clone(),
+                x.remote_cluster.clone(),
+                x.mode.clone(),
+                yes_no(x.connected),
+                x.nodes_connected.to_string(),
+            ]);
+        }
+        out.push_str(&columns(&rows));
+    }
+    out.push('\n');
+    let mut rows = vec![vec![
+        "FOLLOWER CLUSTER".to_string(),
+        "FOLLOWER INDEX".into(),
+        "REMOTE".into(),
+        "LEADER INDEX".into(),
+        "STATE".into(),
+        "LAG".into(),
+        "LAST READ".into(),
+        "LEADER DOCS".into(),
+        "FOLLOWER DOCS".into(),
+        "MANAGED".into(),
+    ]];
+    let dash = || "-".to_string();
+    for f in &r.followers {
+        let o = &f.observation;
+        let sh = o.shards.as_ref();
+        rows.push(vec![
+            o.follower_cluster.clone(),
+            o.follower_index.clone(),
+            o.remote_cluster.clone(),
+            o.leader_index.clone(),
+            f.state.to_string(),
+            sh.map(|s| s.global_checkpoint_lag.to_string())
+                .unwrap_or_else(dash),
+            sh.and_then(|s| s.max_time_since_last_read_millis)
+                .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                .unwrap_or_else(dash),
+            o.docs
+                .as_ref()
+                .and_then(|d| d.leader_docs)
+                .map(|n| n.to_string())
+                .unwrap_or_else(dash),
+            o.docs
+                .as_ref()
+                .and_then(|d| d.follower_docs)
+                .map(|n| n.to_string())
+                .unwrap_or_else(dash),
+            yes_no(o.managed),
+        ]);
+    }
+    out.push_str(&columns(&rows));
+    for f in r.followers.iter().filter(|f| !f.reasons.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n{}/{} ({}):",
+            f.observation.follower_cluster, f.observation.follower_index, f.state
+        );
+        for reason in &f.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+    }
+    out
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
