@@ -4,6 +4,8 @@
 //! Each test file is its own crate and uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod policy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
