@@ -7,7 +7,7 @@
 pub mod policy;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -98,6 +98,48 @@ pub fn bin() -> Command {
         }
     }
     c
+}
+
+/// The CLI binary with `args` then `--config <config>`, ready for more settings (environment, directory).
+pub fn bin_with_config(args: &[&str], config: &Path) -> Command {
+    let mut c = bin();
+    c.args(args).arg("--config").arg(config);
+    c
+}
+
+/// Runs `ccr-sentinel <args> --config <config>` to completion.
+pub fn run_with_config(args: &[&str], config: &Path) -> Output {
+    bin_with_config(args, config).output().unwrap()
+}
+
+/// The process succeeded; the failure shows its standard error.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends `SIG<signal>` (`TERM`, `INT`) to `child`; `kill` must succeed.
+pub fn send_signal(child: &Child, signal: &str) {
+    let kill = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Waits for `child` to exit, checking every 50 ms; fails with `what` once `within` has passed since `since`.
+pub fn wait_exit(child: &mut Child, since: Instant, within: Duration, what: &str) -> ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(since.elapsed() < within, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs the CLI to completion off the runtime's worker threads (the daemon under test shares the runtime).
