@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use crate::common::policy::{
     assert_follower_status, assert_nothing_mutated, assert_regular_and_writable, audit,
     audit_config, cli, cli_exits, follower_state, follower_status, follower_toml, following,
-    last_actions, pair_following, policy, policy_config, stdout, text, wait_for,
-    write_policy_config,
+    last_actions, pair_following, policy, policy_config, start_ready_with_policy,
+    start_with_policy, stdout, text, wait_for, write_policy_config,
 };
 use crate::common::{must, reset, write_config, Running};
 
@@ -275,13 +275,7 @@ async fn dry_run_sends_no_mutating_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
     let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
-    let d = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("logs", "logs-copy", "")],
-    ))
-    .await;
+    let d = start_ready_with_policy(&sim, dir.path(), "", &[("logs", "logs-copy", "")]).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
     sim.cluster("follower").fail_shard("logs-copy", 1).unwrap();
     sim.cluster("leader").index_docs("logs", 15).unwrap();
@@ -316,13 +310,7 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
     let (sim, dir) = pair_following(&[("gone", "gone-copy", 10)]).await;
-    let d = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("gone", "gone-copy", "")],
-    ))
-    .await;
+    let d = start_ready_with_policy(&sim, dir.path(), "", &[("gone", "gone-copy", "")]).await;
     // The follower falls behind (paused), the leader drops the history it would need, replication restarts.
     let f = sim.cluster("follower");
     must(
@@ -415,7 +403,7 @@ async fn a_maintenance_window_pauses_then_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_promotes_a_caught_up_follower_marked_promote() {
     let (sim, dir) = pair_following(&[("old", "old-copy", 12), ("keep", "keep-copy", 12)]).await;
-    let d = Running::start(&policy_config(
+    let d = start_with_policy(
         &sim,
         dir.path(),
         "",
@@ -423,7 +411,7 @@ async fn daemon_promotes_a_caught_up_follower_marked_promote() {
             ("old", "old-copy", "promote = true"),
             ("keep", "keep-copy", ""),
         ],
-    ))
+    )
     .await;
     let s = d
         .wait_last_action(30, "promoted", "old-copy", "unfollow promote success")
@@ -441,12 +429,12 @@ async fn daemon_promotes_a_caught_up_follower_marked_promote() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
     let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
-    let d = Running::start_ready(&policy_config(
+    let d = start_ready_with_policy(
         &sim,
         dir.path(),
         "dry_run = true",
         &[("logs", "logs-copy", "promote = true")],
-    ))
+    )
     .await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
     reset(&sim);
@@ -552,14 +540,7 @@ async fn two_daemons_recovering_the_same_follower_do_not_fight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
     let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
-    let d = Running::start_ready(
-        &policy_config(
-            &sim,
-            dir.path(),
-            "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
-            &[("logs", "logs-copy", "")],
-        ),
-    ).await;
+    let d = start_ready_with_policy(&sim, dir.path(), "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"", &[("logs", "logs-copy", "")]).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     d.wait_last_action(
         20,
@@ -610,13 +591,8 @@ async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
     let (sim, dir) = pair_following(&[("temp", "temp-copy", 6), ("keep", "keep-copy", 6)]).await;
-    let alert_only = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("temp", "temp-copy", "")],
-    ))
-    .await;
+    let alert_only =
+        start_ready_with_policy(&sim, dir.path(), "", &[("temp", "temp-copy", "")]).await;
     sim.cluster("leader").delete_index("temp").unwrap();
     let s = alert_only
         .wait_status(20, "leader_missing", |s| {
@@ -632,12 +608,12 @@ async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
     alert_only.stop().await;
 
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let d = start_with_policy(
         &sim,
         dir.path(),
         "on_leader_deleted = \"unfollow\"",
         &[("temp", "temp-copy", ""), ("keep", "keep-copy", "")],
-    ))
+    )
     .await;
     d.wait_last_action(
         20,

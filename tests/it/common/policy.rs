@@ -104,6 +104,26 @@ pub fn write_policy_config(
     write_config(dir, &policy_config(sim, dir, policy_extra, followers))
 }
 
+/// The daemon on [`policy_config`].
+pub async fn start_with_policy(
+    sim: &Sim,
+    dir: &Path,
+    policy_extra: &str,
+    followers: &[(&str, &str, &str)],
+) -> Running {
+    Running::start(&policy_config(sim, dir, policy_extra, followers)).await
+}
+
+/// The daemon on [`policy_config`], once `/status` says it is ready.
+pub async fn start_ready_with_policy(
+    sim: &Sim,
+    dir: &Path,
+    policy_extra: &str,
+    followers: &[(&str, &str, &str)],
+) -> Running {
+    Running::start_ready(&policy_config(sim, dir, policy_extra, followers)).await
+}
+
 /// One `[[followers]]` entry on cluster `follower` of the remote `leader`, with `extra` lines.
 pub fn follower_toml(leader: &str, follower: &str, extra: &str) -> String {
     format!(
