@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use ccr_sentinel::daemon::Daemon;
 use ccr_sentinel::evaluate::health::FollowerState;
 use ccr_sim::{ClusterConfig, Sim};
 use serde_json::{json, Value};
 
 use crate::common::policy::connected_pair;
-use crate::common::{closed_port, connect, daemon_config, must, run_with_config, Running};
+use crate::common::{
+    closed_port, connect, daemon_config, must, one_shot, run_with_config, Running,
+};
 
 /// Creates `leader` on `leader_cluster` with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {
@@ -102,11 +103,6 @@ fn followers_toml(list: &[(&str, &str, &str, &str)]) -> String {
             )
         })
         .collect()
-}
-
-/// A daemon for `poll_once` / `doc_counts_once` calls, not serving.
-fn one_shot(toml: &str) -> Daemon {
-    Daemon::new(ccr_sentinel::config::from_toml_str(toml).unwrap()).unwrap()
 }
 
 fn state_series(cluster: &str, remote: &str, leader: &str, follower: &str, state: &str) -> String {

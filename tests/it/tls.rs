@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ccr_sentinel::daemon::Daemon;
-
-use crate::common::closed_port;
+use crate::common::{closed_port, one_shot};
 
 /// `tool` runs, with `--version` or `version`.
 fn have(tool: &str) -> bool {
@@ -144,11 +142,9 @@ async fn private_ca_and_insecure_skip_verify() {
         ("insecure_skip_verify = true", true),
     ];
     for (tls, reachable) in cases {
-        let cfg = ccr_sentinel::config::from_toml_str(&format!(
+        let d = one_shot(&format!(
             "[clusters.follower]\nurl = \"https://127.0.0.1:{port}\"\ntimeout = \"3s\"\n{tls}\n"
-        ))
-        .unwrap();
-        let d = Daemon::new(cfg).unwrap();
+        ));
         d.poll_once().await;
         let r = d.report();
         assert_eq!(r.clusters[0].up, reachable, "{tls:?}: {:?}", r.clusters[0]);

@@ -179,6 +179,11 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
     }
 }
 
+/// A daemon (from a TOML config) for `poll_once` / `doc_counts_once` calls, not serving.
+pub fn one_shot(toml: &str) -> ccr_sentinel::daemon::Daemon {
+    ccr_sentinel::daemon::Daemon::new(ccr_sentinel::config::from_toml_str(toml).unwrap()).unwrap()
+}
+
 /// The daemon (from a TOML config) serving on a loopback port of its own, stopped by [`Running::stop`].
 pub struct Running {
     pub base: String,
@@ -194,7 +199,11 @@ impl Running {
             policy: true,
             reconcile: false,
         };
-        let daemon = ccr_sentinel::daemon::build_with(cfg, stages).unwrap();
+        Running::serve(ccr_sentinel::daemon::build_with(cfg, stages).unwrap()).await
+    }
+
+    /// Serves `daemon` (built by the test, with jobs of its own) on a loopback port of its own.
+    pub async fn serve(daemon: ccr_sentinel::daemon::Daemon) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
