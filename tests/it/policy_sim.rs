@@ -52,8 +52,11 @@ fn assert_lists_every_unfollow_step(out: &std::process::Output) {
 }
 
 /// An executor and the runbook store of `cfg`, as the commands have them.
-fn executor(cfg: &ccr_sentinel::config::Config) -> Executor {
-    Executor::new(ccr_sentinel::es::Clients::from_config(cfg).unwrap())
+fn executor_and_store(cfg: &ccr_sentinel::config::Config) -> (Executor, RunbookStore) {
+    (
+        Executor::new(ccr_sentinel::es::Clients::from_config(cfg).unwrap()),
+        RunbookStore::new(cfg.policy.state_dir.as_deref()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,8 +69,7 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
     }
     let cfg_path = write_config(dir.path(), &toml);
     let cfg = ccr_sentinel::config::load(&cfg_path).unwrap();
-    let exec = executor(&cfg);
-    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let (exec, store) = executor_and_store(&cfg);
     for (n, stop_after) in steps.iter().enumerate() {
         // Two ways to be interrupted: the process dies right after the step (the hook stops the runbook, like a
         // kill), or the next request fails (every request answered 503).
@@ -461,8 +463,7 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
     );
     // A daemon's promote stopped right after closing the follower (the process died there).
     let cfg = ccr_sentinel::config::from_toml_str(&toml).unwrap();
-    let exec = executor(&cfg);
-    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let (exec, store) = executor_and_store(&cfg);
     let ctx = runbook::Ctx {
         exec: &exec,
         cfg: &cfg,

@@ -476,9 +476,12 @@ async fn requests_per_poll_are_independent_of_the_number_of_followers() {
         let sim = connected_pair(true).await;
         let mut list = Vec::new();
         for i in 0..n {
-            leader_index(&sim, "leader", &format!("idx{i}"), 3);
-            follow(&sim, &format!("idx{i}-copy"), "leader", &format!("idx{i}"));
-            list.push(format!("[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"idx{i}\"\nfollower_index = \"idx{i}-copy\"\n"));
+            let (leader, follower) = (format!("idx{i}"), format!("idx{i}-copy"));
+            leader_index(&sim, "leader", &leader, 3);
+            follow(&sim, &follower, "leader", &leader);
+            list.push(followers_toml(&[(
+                "follower", "leader", &leader, &follower,
+            )]));
         }
         advance(&sim, Duration::from_secs(2));
         let daemon = one_shot(&config(&sim, &list.concat()));
