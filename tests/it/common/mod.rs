@@ -1,7 +1,8 @@
-//! Helpers shared by the integration tests (`mod common;` in each test file): simulator set-up, config files,
-//! the CLI as a process, the daemon on loopback, HTTP and `/metrics` scraping, and waiting for a condition.
+//! Helpers shared by the integration tests: simulator set-up, config files, the CLI as a process, the daemon on
+//! loopback, HTTP and `/metrics` scraping, and waiting for a condition; [`policy`] holds the builders of the
+//! policy and action tests.
 //!
-//! Each test file is its own crate and uses only part of this module, hence the `dead_code` allowance.
+//! Each test module uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 pub mod policy;
