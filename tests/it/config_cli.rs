@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::bin;
+use crate::common::{assert_success, bin, bin_with_config, run_with_config};
 
 /// The example with its secret paths pointed at files in `dir`.
 fn example_in(dir: &Path) -> std::path::PathBuf {
@@ -28,17 +28,9 @@ fn example_in(dir: &Path) -> std::path::PathBuf {
 fn example_config_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = example_in(dir.path());
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["config", "check"], &path);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         stdout.contains(
             "is valid: 2 cluster(s), 1 remote(s), 1 follower(s), 1 auto-follow pattern(s)"
@@ -55,20 +47,12 @@ fn relative_secret_files_resolve_against_credentials_directory() {
         .unwrap()
         .replace(&format!("{}/", dir.path().display()), "");
     std::fs::write(&path, text).unwrap();
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
+    let out = bin_with_config(&["config", "check"], &path)
         .env("CREDENTIALS_DIRECTORY", dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
+    assert_success(&out);
+    let out = bin_with_config(&["config", "check"], &path)
         .current_dir("/")
         .output()
         .unwrap();
@@ -150,11 +134,7 @@ flavour = "vanilla"
 "#,
     )
     .unwrap();
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["config", "check"], &path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for needle in [

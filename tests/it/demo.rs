@@ -4,11 +4,11 @@
 //! (SIGINT) stops everything.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, closed_port};
+use crate::common::{bin, closed_port, send_signal, wait_exit};
 
 fn http_get(url: &str) -> Option<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -128,23 +128,13 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
         "{events:?}"
     );
 
-    let kill = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let stop = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stop.elapsed() < Duration::from_secs(8),
-            "demo did not stop within 8 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    send_signal(&child, "INT");
+    let status = wait_exit(
+        &mut child,
+        Instant::now(),
+        Duration::from_secs(8),
+        "demo did not stop within 8 s",
+    );
     assert!(status.success(), "{status:?}");
     assert!(
         http_get(&control).is_none(),

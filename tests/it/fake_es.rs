@@ -10,10 +10,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use axum::Router;
-use ccr_sentinel::daemon::Daemon;
 use tokio::net::TcpListener;
 
-use crate::common::Running;
+use crate::common::{one_shot, Running};
 
 #[derive(Default)]
 struct Fake {
@@ -101,6 +100,14 @@ impl FakeServer {
     }
 }
 
+/// A fake answering for `followers` follower indices, serving on a loopback port: the fake, its URL, the server.
+async fn fake_with_followers(followers: usize) -> (Arc<Fake>, String, FakeServer) {
+    let fake = Arc::new(Fake::default());
+    fake.followers.store(followers, Ordering::SeqCst);
+    let (url, srv) = start_fake(fake.clone()).await;
+    (fake, url, srv)
+}
+
 async fn start_fake(fake: Arc<Fake>) -> (String, FakeServer) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -138,13 +145,11 @@ leader = "leader"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_per_poll_do_not_depend_on_the_number_of_followers() {
-    let fake = Arc::new(Fake::default());
-    let (url, _srv) = start_fake(fake.clone()).await;
+    let (fake, url, _srv) = fake_with_followers(0).await;
     let mut per_poll = Vec::new();
     for n in [1usize, 40] {
         fake.followers.store(n, Ordering::SeqCst);
-        let d =
-            Daemon::new(ccr_sentinel::config::from_toml_str(&config(&url, "")).unwrap()).unwrap();
+        let d = one_shot(&config(&url, ""));
         fake.requests.lock().unwrap().clear();
         d.poll_once().await;
         let poll = fake.requests.lock().unwrap().len();
@@ -172,16 +177,13 @@ async fn requests_per_poll_do_not_depend_on_the_number_of_followers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_and_api_key_headers_are_sent() {
-    let fake = Arc::new(Fake::default());
-    fake.followers.store(1, Ordering::SeqCst);
-    let (url, _srv) = start_fake(fake.clone()).await;
+    let (fake, url, _srv) = fake_with_followers(1).await;
     for (auth, expect) in [
         ("username = \"mon\"\npassword = \"pw\"", "Basic bW9uOnB3"),
         ("api_key = \"a2V5OnNlY3JldA==\"", "ApiKey a2V5OnNlY3JldA=="),
     ] {
         fake.auth.lock().unwrap().clear();
-        let d =
-            Daemon::new(ccr_sentinel::config::from_toml_str(&config(&url, auth)).unwrap()).unwrap();
+        let d = one_shot(&config(&url, auth));
         d.poll_once().await;
         let seen = fake.auth.lock().unwrap().clone();
         assert_eq!(seen.len(), 3, "{seen:?}");
@@ -195,9 +197,7 @@ async fn basic_auth_and_api_key_headers_are_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
-    let fake = Arc::new(Fake::default());
-    fake.followers.store(2, Ordering::SeqCst);
-    let (url, srv) = start_fake(fake.clone()).await;
+    let (fake, url, srv) = fake_with_followers(2).await;
     let d = Running::start(&config(&url, "")).await;
     d.wait_for("/ready", 20, |b| b.contains("\"ready\"")).await;
     d.wait_for("/metrics", 10, |b| {
@@ -246,9 +246,7 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_after_catching_up_is_docs_mismatch() {
-    let fake = Arc::new(Fake::default());
-    fake.followers.store(1, Ordering::SeqCst);
-    let (url, _srv) = start_fake(fake.clone()).await;
+    let (fake, url, _srv) = fake_with_followers(1).await;
     let toml = config(&url, "").replace(
         "doc_counts = \"0 0 0 1 1 *\"",
         "doc_counts = \"* * * * * *\"",

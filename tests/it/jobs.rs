@@ -6,17 +6,12 @@ use std::time::{Duration, Instant};
 
 use ccr_sentinel::daemon::schedule::{JobOutcome, JobSpec};
 use ccr_sentinel::daemon::Daemon;
-use tokio::net::TcpListener;
 
-use crate::common::sample;
+use crate::common::{closed_port, sample, Running};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_job_is_skipped_counted_and_fails_health() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let cfg = ccr_sentinel::config::from_toml_str(&format!(
         r#"
 [schedule]
@@ -43,12 +38,8 @@ job_overdue_periods = 3
             })
         }),
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(daemon.run(listener, async move {
-        let _ = rx.await;
-    }));
+    let d = Running::serve(daemon).await;
+    let base = &d.base;
 
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -77,9 +68,8 @@ job_overdue_periods = 3
         "poll runs on time: {body}"
     );
 
-    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status().as_u16(), 200);
-    let text = metrics.text().await.unwrap();
+    let (status, text) = d.get("/metrics").await;
+    assert_eq!(status, 200);
     let skipped = sample(&text, "ccr_sentinel_job_skipped_total{job=\"reconcile\"}").unwrap_or(0.0);
     assert!(
         skipped >= 1.0,
@@ -90,10 +80,5 @@ job_overdue_periods = 3
         "{text}"
     );
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(8), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    d.stop().await;
 }

@@ -4,182 +4,30 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::process::Output;
-use std::time::{Duration, Instant};
 
 use ccr_sentinel::act::runbook::{self, RunbookStore, Step, StepReport};
 use ccr_sentinel::act::Executor;
 use ccr_sentinel::policy::history::Rule;
-use ccr_sim::{ClusterConfig, HttpFaults, Sim};
+use ccr_sim::HttpFaults;
 use serde_json::{json, Value};
 
-use crate::common::{
-    connect, daemon_config, must, reset, run_cli, wait_until, write_config, Running,
+use crate::common::policy::{
+    assert_follower_status, assert_nothing_mutated, assert_regular_and_writable, audit,
+    audit_config, cli, cli_exits, follower_state, follower_status, follower_toml, following,
+    last_actions, pair_following, policy, policy_config, start_ready_with_policy,
+    start_with_policy, stdout, text, wait_for, write_policy_config,
 };
-
-/// A leader and a follower cluster (real clock), the follower connected to the leader as `leader`.
-async fn sim() -> Sim {
-    let sim = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"))
-        .start()
-        .await
-        .unwrap();
-    connect(&sim, "follower", "leader", "leader");
-    sim
-}
-
-/// Creates leader index `leader` with `docs` documents and follows it as `follower`, waiting until caught up.
-async fn following(sim: &Sim, leader: &str, follower: &str, docs: u64) {
-    must(
-        sim.cluster("leader").request(
-            "PUT",
-            &format!("/{leader}"),
-            Some(json!({"settings": {"index.number_of_shards": 2}})),
-        ),
-        "leader index",
-    );
-    sim.cluster("leader").index_docs(leader, docs).unwrap();
-    sim.cluster("follower")
-        .follow(follower, "leader", leader)
-        .unwrap();
-    wait_for(&format!("{follower} catches up"), || {
-        sim.cluster("follower").doc_count(follower) == Some(docs)
-    })
-    .await;
-}
-
-async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    wait_until(what, Duration::from_secs(20), cond).await;
-}
-
-/// The daemon config with the audit trail in `state_dir`.
-fn config(sim: &Sim, state_dir: &Path, extra: &str) -> String {
-    daemon_config(
-        sim,
-        &format!(
-            "[audit]\nfile = \"{}\"\n{extra}",
-            state_dir.join("audit.jsonl").display()
-        ),
-    )
-}
-
-fn policy(state_dir: &Path, extra: &str) -> String {
-    format!(
-        "[policy]\nstate_dir = \"{}\"\npromote_poll_interval = \"100ms\"\npromote_stable_polls = 3\npromote_timeout = \"10s\"\n{extra}\n",
-        state_dir.display()
-    )
-}
-
-/// The daemon config with the audit trail and the `[policy]` section (plus `policy_extra`) in `dir`, and one
-/// follower of the remote `leader` per `(leader_index, follower_index, extra)`.
-fn policy_config(
-    sim: &Sim,
-    dir: &Path,
-    policy_extra: &str,
-    followers: &[(&str, &str, &str)],
-) -> String {
-    let mut text = config(sim, dir, &policy(dir, policy_extra));
-    for (leader, follower, extra) in followers {
-        text += &follower_toml(leader, follower, extra);
-    }
-    text
-}
-
-fn follower_toml(leader: &str, follower: &str, extra: &str) -> String {
-    format!(
-        "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"{leader}\"\nfollower_index = \"{follower}\"\n{extra}\n"
-    )
-}
-
-/// Runs `ccr-sentinel <cmd> --config <config>` as a process.
-async fn cli(cmd: &[&str], config: &Path) -> Output {
-    run_cli(args(cmd, config)).await
-}
-
-fn args(cmd: &[&str], config: &Path) -> Vec<String> {
-    let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-    v.push("--config".into());
-    v.push(config.display().to_string());
-    v
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `_ccr/info` status of `index` on the follower: `Some("active"|"paused")`, `None` when not a follower.
-/// Neither cluster received a request that changes anything.
-fn assert_nothing_mutated(sim: &Sim) {
-    for c in ["leader", "follower"] {
-        let r = sim.cluster(c).requests();
-        assert_eq!(r.mutating, 0, "{c}: {r:?}");
-    }
-}
-
-fn follower_status(sim: &Sim, index: &str) -> Option<String> {
-    let info = must(
-        sim.cluster("follower")
-            .request("GET", &format!("/{index}/_ccr/info"), None),
-        "follow info",
-    );
-    info["follower_indices"][0]["status"]
-        .as_str()
-        .map(str::to_string)
-}
-
-/// The index is a regular open index holding `docs` documents, and takes writes.
-fn assert_regular_and_writable(sim: &Sim, index: &str, docs: u64) {
-    assert_eq!(
-        follower_status(sim, index),
-        None,
-        "{index} is still a follower"
-    );
-    let cat = must(
-        sim.cluster("follower").request(
-            "GET",
-            &format!("/_cat/indices/{index}?format=json&h=index,status,docs.count"),
-            None,
-        ),
-        "cat",
-    );
-    assert_eq!(cat[0]["status"], "open", "{cat}");
-    assert_eq!(sim.cluster("follower").doc_count(index), Some(docs));
-    let (status, body) = sim.cluster("follower").request(
-        "PUT",
-        &format!("/{index}/_doc/after-unfollow"),
-        Some(json!({"x": 1})),
-    );
-    assert!(
-        status == 200 || status == 201,
-        "write refused: {status} {body}"
-    );
-}
+use crate::common::{must, reset, write_config, Running};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfollow_command_turns_a_follower_into_a_writable_index() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 20).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
-    );
-    let out = cli(&["unfollow", "logs-copy"], &cfg).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for step in ["pause", "close", "unfollow", "open"] {
-        assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
-    }
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 20)]).await;
+    let cfg = write_policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]);
+    let out = cli_exits(&["unfollow", "logs-copy"], &cfg, 0).await;
+    assert_lists_every_unfollow_step(&out);
     assert_regular_and_writable(&sim, "logs-copy", 20);
     // The audit file has one line per step, rule manual.
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    let actions: Vec<String> = audit
+    let actions: Vec<String> = audit(dir.path())
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .inspect(|e| assert_eq!(e["rule"], "manual"))
@@ -190,33 +38,38 @@ async fn unfollow_command_turns_a_follower_into_a_writable_index() {
         ["pause_follow", "close_index", "unfollow", "open_index"]
     );
     // A second run has nothing to do and says so.
-    let again = cli(&["unfollow", "logs-copy"], &cfg).await;
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(
-        String::from_utf8_lossy(&again.stdout).contains("nothing to do"),
-        "{}",
-        text(&again)
-    );
+    let again = cli_exits(&["unfollow", "logs-copy"], &cfg, 0).await;
+    assert!(stdout(&again).contains("nothing to do"), "{}", text(&again));
     sim.shutdown().await;
 }
 
-fn executor(cfg: &ccr_sentinel::config::Config) -> Executor {
-    Executor::new(ccr_sentinel::es::Clients::from_config(cfg).unwrap())
+/// The output names each step of an unfollow runbook.
+fn assert_lists_every_unfollow_step(out: &std::process::Output) {
+    let stdout = stdout(out);
+    for step in ["pause", "close", "unfollow", "open"] {
+        assert!(stdout.contains(&format!("  {step} ")), "{}", text(out));
+    }
+}
+
+/// An executor and the runbook store of `cfg`, as the commands have them.
+fn executor_and_store(cfg: &ccr_sentinel::config::Config) -> (Executor, RunbookStore) {
+    (
+        Executor::new(ccr_sentinel::es::Clients::from_config(cfg).unwrap()),
+        RunbookStore::new(cfg.policy.state_dir.as_deref()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
-    let sim = sim().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (sim, dir) = pair_following(&[]).await;
     let steps = [Step::Pause, Step::Close, Step::Unfollow];
-    let mut toml = config(&sim, dir.path(), &policy(dir.path(), ""));
+    let mut toml = audit_config(&sim, dir.path(), &policy(dir.path(), ""));
     for i in 0..steps.len() * 2 {
         toml += &follower_toml(&format!("l{i}"), &format!("f{i}"), "");
     }
     let cfg_path = write_config(dir.path(), &toml);
     let cfg = ccr_sentinel::config::load(&cfg_path).unwrap();
-    let exec = executor(&cfg);
-    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let (exec, store) = executor_and_store(&cfg);
     for (n, stop_after) in steps.iter().enumerate() {
         // Two ways to be interrupted: the process dies right after the step (the hook stops the runbook, like a
         // kill), or the next request fails (every request answered 503).
@@ -284,7 +137,7 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
                 "after {stop_after:?}: {}",
                 text(&again)
             );
-            let stdout = String::from_utf8_lossy(&again.stdout);
+            let stdout = stdout(&again);
             // Steps already done are not repeated.
             for done in &steps[..=n] {
                 assert!(
@@ -307,19 +160,13 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfollow_whose_lease_removal_fails_finishes_and_cleans_up_on_the_leader() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 5).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
-    );
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 5)]).await;
+    let cfg = write_policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]);
     // The follower cluster loses its connection to the leader: unfollow cannot remove the leases itself.
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     sim.cluster("leader").reset_requests();
-    let out = cli(&["unfollow", "logs-copy"], &cfg).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = cli_exits(&["unfollow", "logs-copy"], &cfg, 0).await;
+    let stdout = stdout(&out);
     assert!(
         stdout.contains("retention leases on the leader could not be removed"),
         "{}",
@@ -341,60 +188,39 @@ async fn unfollow_whose_lease_removal_fails_finishes_and_cleans_up_on_the_leader
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_cuts_over_a_caught_up_follower_and_refuses_a_lagging_one() {
-    let sim = sim().await;
-    following(&sim, "done", "done-copy", 30).await;
-    following(&sim, "busy", "busy-copy", 30).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
+    let (sim, dir) = pair_following(&[("done", "done-copy", 30), ("busy", "busy-copy", 30)]).await;
+    let cfg = write_policy_config(
+        &sim,
         dir.path(),
-        &policy_config(
-            &sim,
-            dir.path(),
-            "",
-            &[("done", "done-copy", ""), ("busy", "busy-copy", "")],
-        ),
+        "",
+        &[("done", "done-copy", ""), ("busy", "busy-copy", "")],
     );
     // Writes keep flowing into `busy`: its follower cannot be shown caught up.
     sim.cluster("leader").set_writes("busy", 200.0).unwrap();
-    let refused = cli(&["promote", "busy-copy"], &cfg).await;
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let refused = cli_exits(&["promote", "busy-copy"], &cfg, 1).await;
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("not caught up"), "{}", text(&refused));
-    assert_eq!(
-        follower_status(&sim, "busy-copy").as_deref(),
-        Some("active")
-    );
+    assert_follower_status(&sim, "busy-copy", Some("active"));
 
-    let out = cli(&["promote", "done-copy"], &cfg).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    cli_exits(&["promote", "done-copy"], &cfg, 0).await;
     assert_regular_and_writable(&sim, "done-copy", 30);
 
     // --force cuts over regardless.
-    let forced = cli(&["promote", "busy-copy", "--force"], &cfg).await;
-    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    cli_exits(&["promote", "busy-copy", "--force"], &cfg, 0).await;
     assert_eq!(follower_status(&sim, "busy-copy"), None);
     sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_commands_and_exit_statuses() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 5).await;
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 5)]).await;
     must(
         sim.cluster("follower").request("PUT", "/plain", None),
         "plain index",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
-    );
-    let out = cli(&["pause", "logs-copy"], &cfg).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        follower_status(&sim, "logs-copy").as_deref(),
-        Some("paused")
-    );
+    let cfg = write_policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]);
+    cli_exits(&["pause", "logs-copy"], &cfg, 0).await;
+    assert_follower_status(&sim, "logs-copy", Some("paused"));
     // The pause is remembered as intended, for a running daemon.
     let h = ccr_sentinel::policy::history::History::load(dir.path()).unwrap();
     assert_eq!(
@@ -406,43 +232,26 @@ async fn pause_resume_commands_and_exit_statuses() {
             .rule,
         Rule::Manual
     );
-    let again = cli(&["pause", "logs-copy"], &cfg).await;
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(
-        String::from_utf8_lossy(&again.stdout).contains("already"),
-        "{}",
-        text(&again)
-    );
-    let out = cli(&["resume", "logs-copy"], &cfg).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        follower_status(&sim, "logs-copy").as_deref(),
-        Some("active")
-    );
+    let again = cli_exits(&["pause", "logs-copy"], &cfg, 0).await;
+    assert!(stdout(&again).contains("already"), "{}", text(&again));
+    cli_exits(&["resume", "logs-copy"], &cfg, 0).await;
+    assert_follower_status(&sim, "logs-copy", Some("active"));
 
-    let bad = cli(&["pause", "plain", "--cluster", "follower"], &cfg).await;
-    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let bad = cli_exits(&["pause", "plain", "--cluster", "follower"], &cfg, 1).await;
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("not a follower"),
         "{}",
         text(&bad)
     );
-    let bad = cli(&["pause", "logs-copy", "--cluster", "nope"], &cfg).await;
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
-    let bad = cli(&["promote"], &cfg).await;
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    cli_exits(&["pause", "logs-copy", "--cluster", "nope"], &cfg, 2).await;
+    cli_exits(&["promote"], &cfg, 2).await;
     sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_sends_no_mutating_request() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 5).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        &policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]),
-    );
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 5)]).await;
+    let cfg = write_policy_config(&sim, dir.path(), "", &[("logs", "logs-copy", "")]);
     reset(&sim);
     for cmd in [
         vec!["pause", "logs-copy", "--dry-run"],
@@ -452,22 +261,12 @@ async fn dry_run_sends_no_mutating_request() {
     ] {
         let out = cli(&cmd, &cfg).await;
         assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", text(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("dry run"),
-            "{}",
-            text(&out)
-        );
+        assert!(stdout(&out).contains("dry run"), "{}", text(&out));
     }
     let out = cli(&["unfollow", "logs-copy", "--dry-run"], &cfg).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for step in ["pause", "close", "unfollow", "open"] {
-        assert!(stdout.contains(&format!("  {step} ")), "{}", text(&out));
-    }
+    assert_lists_every_unfollow_step(&out);
     assert_nothing_mutated(&sim);
-    assert_eq!(
-        follower_status(&sim, "logs-copy").as_deref(),
-        Some("active")
-    );
+    assert_follower_status(&sim, "logs-copy", Some("active"));
     sim.shutdown().await;
 }
 
@@ -475,85 +274,10 @@ async fn dry_run_sends_no_mutating_request() {
 // The daemon's policies
 // ---------------------------------------------------------------------------------------------------------------
 
-/// `/status` of the daemon under test, for the policy checks.
-impl Running {
-    /// Starts the daemon and waits (20 s at most) until `/status` says it is ready.
-    async fn start_ready(toml: &str) -> Self {
-        let d = Running::start(toml).await;
-        d.wait_status(20, "ready", |s| s["ready"] == true).await;
-        d
-    }
-
-    /// `/status` as JSON; `Null` while the daemon does not answer.
-    async fn status(&self) -> Value {
-        let body = match reqwest::get(format!("{}/status", self.base)).await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        serde_json::from_str(&body).unwrap_or(Value::Null)
-    }
-
-    /// Polls `/status` until `pred` holds, or fails after `secs`.
-    async fn wait_status(&self, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.status().await;
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {secs}s; last /status:\n{s:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn follower_state(s: &Value, index: &str) -> String {
-    s["followers"]
-        .as_array()
-        .and_then(|a| a.iter().find(|f| f["follower_index"] == index))
-        .and_then(|f| f["state"].as_str())
-        .unwrap_or("")
-        .to_string()
-}
-
-/// Last actions of a follower in `/status`, newest first, as `action rule result`.
-fn last_actions(s: &Value, index: &str) -> Vec<String> {
-    s["policy"]["last_actions"][format!("follower/{index}")]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    format!(
-                        "{} {} {}",
-                        x["action"].as_str().unwrap_or(""),
-                        x["rule"].as_str().unwrap_or(""),
-                        x["result"].as_str().unwrap_or("")
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn poll_runs(s: &Value) -> u64 {
-    s["jobs"]["poll"]["runs"].as_u64().unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 10).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("logs", "logs-copy", "")],
-    ))
-    .await;
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
+    let d = start_ready_with_policy(&sim, dir.path(), "", &[("logs", "logs-copy", "")]).await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
     sim.cluster("follower").fail_shard("logs-copy", 1).unwrap();
     sim.cluster("leader").index_docs("logs", 15).unwrap();
@@ -579,7 +303,7 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
         );
         assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
     }
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let audit = audit(dir.path());
     assert!(audit.contains("\"rule\":\"recover_fatal\""), "{audit}");
     d.stop().await;
     sim.shutdown().await;
@@ -587,16 +311,8 @@ async fn daemon_recovers_a_fatal_exception_and_replication_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
-    let sim = sim().await;
-    following(&sim, "gone", "gone-copy", 10).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("gone", "gone-copy", "")],
-    ))
-    .await;
+    let (sim, dir) = pair_following(&[("gone", "gone-copy", 10)]).await;
+    let d = start_ready_with_policy(&sim, dir.path(), "", &[("gone", "gone-copy", "")]).await;
     // The follower falls behind (paused), the leader drops the history it would need, replication restarts.
     let f = sim.cluster("follower");
     must(
@@ -616,10 +332,7 @@ async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
         .await;
     sim.cluster("follower").reset_requests();
     // Several more polls and policy evaluations.
-    let runs = poll_runs(&s);
-    let s = d
-        .wait_status(20, "three more polls", |s| poll_runs(s) >= runs + 3)
-        .await;
+    let s = d.wait_more_polls(20, "three more polls", &s, 3).await;
     assert_eq!(follower_state(&s, "gone-copy"), "needs_refollow", "{s:#}");
     assert!(last_actions(&s, "gone-copy").is_empty(), "{s:#}");
     let r = sim.cluster("follower").requests();
@@ -633,9 +346,8 @@ async fn retention_lease_loss_is_needs_refollow_and_never_resumed_in_a_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_maintenance_window_pauses_then_resumes() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 10).await;
-    following(&sim, "other", "other-copy", 10).await;
+    let (sim, dir) =
+        pair_following(&[("logs", "logs-copy", 10), ("other", "other-copy", 10)]).await;
     must(
         sim.cluster("follower").request(
             "PUT",
@@ -652,10 +364,9 @@ async fn a_maintenance_window_pauses_then_resumes() {
         )["patterns"][0]["pattern"]["active"]
             == json!(true)
     };
-    let dir = tempfile::tempdir().unwrap();
     // A two-second window every four seconds, for logs-* and the `metrics` pattern only.
     let d = Running::start(
-        &(config(
+        &(audit_config(
             &sim,
             dir.path(),
             &policy(
@@ -674,17 +385,18 @@ async fn a_maintenance_window_pauses_then_resumes() {
     wait_for("the pattern paused by the window", || !pattern_active()).await;
     wait_for("the pattern resumed after the window", pattern_active).await;
     let s = d
-        .wait_status(20, "resumed after the window", |s| {
-            last_actions(s, "logs-copy")
-                .first()
-                .is_some_and(|a| a == "resume window success")
-        })
+        .wait_last_action(
+            20,
+            "resumed after the window",
+            "logs-copy",
+            "resume window success",
+        )
         .await;
     assert!(
         last_actions(&s, "other-copy").is_empty(),
         "not selected: {s:#}"
     );
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let audit = audit(dir.path());
     assert!(audit.contains("maintenance window `blink`"), "{audit}");
     d.stop().await;
     sim.shutdown().await;
@@ -692,11 +404,8 @@ async fn a_maintenance_window_pauses_then_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_promotes_a_caught_up_follower_marked_promote() {
-    let sim = sim().await;
-    following(&sim, "old", "old-copy", 12).await;
-    following(&sim, "keep", "keep-copy", 12).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let (sim, dir) = pair_following(&[("old", "old-copy", 12), ("keep", "keep-copy", 12)]).await;
+    let d = start_with_policy(
         &sim,
         dir.path(),
         "",
@@ -704,14 +413,10 @@ async fn daemon_promotes_a_caught_up_follower_marked_promote() {
             ("old", "old-copy", "promote = true"),
             ("keep", "keep-copy", ""),
         ],
-    ))
+    )
     .await;
     let s = d
-        .wait_status(30, "promoted", |s| {
-            last_actions(s, "old-copy")
-                .first()
-                .is_some_and(|a| a == "unfollow promote success")
-        })
+        .wait_last_action(30, "promoted", "old-copy", "unfollow promote success")
         .await;
     assert_regular_and_writable(&sim, "old-copy", 12);
     assert_eq!(
@@ -725,15 +430,13 @@ async fn daemon_promotes_a_caught_up_follower_marked_promote() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 10).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start_ready(&policy_config(
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
+    let d = start_ready_with_policy(
         &sim,
         dir.path(),
         "dry_run = true",
         &[("logs", "logs-copy", "promote = true")],
-    ))
+    )
     .await;
     sim.cluster("follower").fail_shard("logs-copy", 0).unwrap();
     reset(&sim);
@@ -751,9 +454,7 @@ async fn daemon_in_dry_run_plans_but_sends_no_mutating_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_daemon_finishes_an_interrupted_promote() {
-    let sim = sim().await;
-    following(&sim, "old", "old-copy", 8).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (sim, dir) = pair_following(&[("old", "old-copy", 8)]).await;
     let toml = policy_config(
         &sim,
         dir.path(),
@@ -762,8 +463,7 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
     );
     // A daemon's promote stopped right after closing the follower (the process died there).
     let cfg = ccr_sentinel::config::from_toml_str(&toml).unwrap();
-    let exec = executor(&cfg);
-    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let (exec, store) = executor_and_store(&cfg);
     let ctx = runbook::Ctx {
         exec: &exec,
         cfg: &cfg,
@@ -794,11 +494,7 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
     // The next daemon rolls it forward.
     let d = Running::start(&toml).await;
     let s = d
-        .wait_status(20, "finished", |s| {
-            last_actions(s, "old-copy")
-                .first()
-                .is_some_and(|a| a == "unfollow promote success")
-        })
+        .wait_last_action(20, "finished", "old-copy", "unfollow promote success")
         .await;
     assert_regular_and_writable(&sim, "old-copy", 8);
     assert_eq!(s["policy"]["runbooks_in_progress"], json!([]), "{s:#}");
@@ -808,9 +504,8 @@ async fn a_restarted_daemon_finishes_an_interrupted_promote() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_recovering_the_same_follower_do_not_fight() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 10).await;
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (sim, dir_a) = pair_following(&[("logs", "logs-copy", 10)]).await;
+    let dir_b = tempfile::tempdir().unwrap();
     let start = |dir: &Path| policy_config(&sim, dir, "", &[("logs", "logs-copy", "")]);
     let a = Running::start(&start(dir_a.path())).await;
     let b = Running::start(&start(dir_b.path())).await;
@@ -823,15 +518,11 @@ async fn two_daemons_recovering_the_same_follower_do_not_fight() {
     })
     .await;
     // A few more polls of both: the follower stays active and neither daemon saw a failed action.
-    let runs = poll_runs(&a.status().await);
     let sa = a
-        .wait_status(20, "more polls", |s| poll_runs(s) >= runs + 2)
+        .wait_more_polls(20, "more polls", &a.status().await, 2)
         .await;
     let sb = b.status().await;
-    assert_eq!(
-        follower_status(&sim, "logs-copy").as_deref(),
-        Some("active")
-    );
+    assert_follower_status(&sim, "logs-copy", Some("active"));
     for (name, s) in [("a", &sa), ("b", &sb)] {
         assert!(
             !last_actions(s, "logs-copy")
@@ -849,35 +540,25 @@ async fn two_daemons_recovering_the_same_follower_do_not_fight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
-    let sim = sim().await;
-    following(&sim, "logs", "logs-copy", 10).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start_ready(
-        &policy_config(
-            &sim,
-            dir.path(),
-            "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"",
-            &[("logs", "logs-copy", "")],
-        ),
-    ).await;
+    let (sim, dir) = pair_following(&[("logs", "logs-copy", 10)]).await;
+    let d = start_ready_with_policy(&sim, dir.path(), "pause_on_remote_outage = true\nremote_outage_after = \"2s\"\nremote_recovered_after = \"2s\"", &[("logs", "logs-copy", "")]).await;
     sim.cluster("follower").disconnect_remote("leader").unwrap();
-    d.wait_status(20, "paused during the outage", |s| {
-        last_actions(s, "logs-copy")
-            .first()
-            .is_some_and(|a| a == "pause pause_on_remote_outage success")
-    })
+    d.wait_last_action(
+        20,
+        "paused during the outage",
+        "logs-copy",
+        "pause pause_on_remote_outage success",
+    )
     .await;
-    assert_eq!(
-        follower_status(&sim, "logs-copy").as_deref(),
-        Some("paused")
-    );
+    assert_follower_status(&sim, "logs-copy", Some("paused"));
     sim.cluster("follower").connect_remote("leader").unwrap();
     sim.cluster("leader").index_docs("logs", 5).unwrap();
-    d.wait_status(20, "resumed after recovery", |s| {
-        last_actions(s, "logs-copy")
-            .first()
-            .is_some_and(|a| a == "resume pause_on_remote_outage success")
-    })
+    d.wait_last_action(
+        20,
+        "resumed after recovery",
+        "logs-copy",
+        "resume pause_on_remote_outage success",
+    )
     .await;
     wait_for("replication resumes", || {
         sim.cluster("follower").doc_count("logs-copy") == Some(15)
@@ -889,25 +570,20 @@ async fn remote_outage_pauses_followers_and_recovery_resumes_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
-    let sim = sim().await;
-    following(&sim, "a", "a-copy", 3).await;
-    following(&sim, "b", "b-copy", 4).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
+    let (sim, dir) = pair_following(&[("a", "a-copy", 3), ("b", "b-copy", 4)]).await;
+    let cfg = write_policy_config(
+        &sim,
         dir.path(),
-        &policy_config(
-            &sim,
-            dir.path(),
-            "",
-            &[("a", "a-copy", ""), ("b", "b-copy", "")],
-        ),
+        "",
+        &[("a", "a-copy", ""), ("b", "b-copy", "")],
     );
-    let one = cli(&["promote", "a-copy"], &cfg).await;
-    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
-    let all = cli(&["promote", "--all"], &cfg).await;
-    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
-    let stdout = String::from_utf8_lossy(&all.stdout);
-    assert!(stdout.contains("nothing to do: `a-copy`"), "{}", text(&all));
+    cli_exits(&["promote", "a-copy"], &cfg, 0).await;
+    let all = cli_exits(&["promote", "--all"], &cfg, 0).await;
+    assert!(
+        stdout(&all).contains("nothing to do: `a-copy`"),
+        "{}",
+        text(&all)
+    );
     assert_regular_and_writable(&sim, "a-copy", 3);
     assert_regular_and_writable(&sim, "b-copy", 4);
     sim.shutdown().await;
@@ -915,56 +591,40 @@ async fn promote_all_finishes_what_is_left_and_skips_what_is_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_deleted_alerts_by_default_and_unfollows_when_configured() {
-    let sim = sim().await;
-    following(&sim, "temp", "temp-copy", 6).await;
-    following(&sim, "keep", "keep-copy", 6).await;
-    let dir = tempfile::tempdir().unwrap();
-    let alert_only = Running::start_ready(&policy_config(
-        &sim,
-        dir.path(),
-        "",
-        &[("temp", "temp-copy", "")],
-    ))
-    .await;
+    let (sim, dir) = pair_following(&[("temp", "temp-copy", 6), ("keep", "keep-copy", 6)]).await;
+    let alert_only =
+        start_ready_with_policy(&sim, dir.path(), "", &[("temp", "temp-copy", "")]).await;
     sim.cluster("leader").delete_index("temp").unwrap();
     let s = alert_only
         .wait_status(20, "leader_missing", |s| {
             follower_state(s, "temp-copy") == "leader_missing"
         })
         .await;
-    let runs = poll_runs(&s);
-    let s = alert_only
-        .wait_status(20, "more polls", |s| poll_runs(s) >= runs + 2)
-        .await;
+    let s = alert_only.wait_more_polls(20, "more polls", &s, 2).await;
     assert!(
         last_actions(&s, "temp-copy").is_empty(),
         "alert only: {s:#}"
     );
-    assert_eq!(
-        follower_status(&sim, "temp-copy").as_deref(),
-        Some("active")
-    );
+    assert_follower_status(&sim, "temp-copy", Some("active"));
     alert_only.stop().await;
 
     let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&policy_config(
+    let d = start_with_policy(
         &sim,
         dir.path(),
         "on_leader_deleted = \"unfollow\"",
         &[("temp", "temp-copy", ""), ("keep", "keep-copy", "")],
-    ))
+    )
     .await;
-    d.wait_status(20, "unfollowed", |s| {
-        last_actions(s, "temp-copy")
-            .first()
-            .is_some_and(|a| a == "unfollow on_leader_deleted success")
-    })
+    d.wait_last_action(
+        20,
+        "unfollowed",
+        "temp-copy",
+        "unfollow on_leader_deleted success",
+    )
     .await;
     assert_regular_and_writable(&sim, "temp-copy", 6);
-    assert_eq!(
-        follower_status(&sim, "keep-copy").as_deref(),
-        Some("active")
-    );
+    assert_follower_status(&sim, "keep-copy", Some("active"));
     d.stop().await;
     sim.shutdown().await;
 }

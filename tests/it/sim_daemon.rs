@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use ccr_sentinel::daemon::Daemon;
 use ccr_sentinel::evaluate::health::FollowerState;
 use ccr_sim::{ClusterConfig, Sim};
 use serde_json::{json, Value};
 
-use crate::common::{bin, closed_port, connect, daemon_config, must, Running};
+use crate::common::policy::connected_pair;
+use crate::common::{
+    closed_port, connect, daemon_config, must, one_shot, run_with_config, Running,
+};
 
 /// Creates `leader` on `leader_cluster` with soft deletes (needed on 6.x) and `docs` documents.
 fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {
@@ -28,18 +30,26 @@ fn leader_index(sim: &Sim, leader_cluster: &str, leader: &str, docs: u64) {
     }
 }
 
-/// A `leader` and a `follower` cluster, the follower connected to the leader as `leader`; `deterministic` for a
-/// simulated clock that only [`advance`] moves.
-async fn connected_pair(deterministic: bool) -> Sim {
-    let mut builder = Sim::builder()
-        .cluster(ClusterConfig::new("leader"))
-        .cluster(ClusterConfig::new("follower"));
-    if deterministic {
-        builder = builder.deterministic_clock();
-    }
-    let sim = builder.start().await.unwrap();
-    connect(&sim, "follower", "leader", "leader");
+/// The connected pair (`deterministic` for a simulated clock that only [`advance`] moves) with leader index
+/// `orders` (10 documents) followed as `orders-copy`.
+async fn pair_following_orders(deterministic: bool) -> Sim {
+    let sim = connected_pair(deterministic).await;
+    leader_index(&sim, "leader", "orders", 10);
+    follow(&sim, "orders-copy", "leader", "orders");
     sim
+}
+
+/// The daemon config watching `orders-copy` only.
+fn orders_config(sim: &Sim) -> String {
+    config(
+        sim,
+        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
+    )
+}
+
+/// The `/metrics` line saying `orders-copy` is in `state`.
+fn orders_state(state: &str) -> String {
+    state_series("follower", "leader", "orders", "orders-copy", state)
 }
 
 /// Follows with small read batches (10 operations, one outstanding read), so a burst of writes stays visible as
@@ -93,11 +103,6 @@ fn followers_toml(list: &[(&str, &str, &str, &str)]) -> String {
             )
         })
         .collect()
-}
-
-/// A daemon for `poll_once` / `doc_counts_once` calls, not serving.
-fn one_shot(toml: &str) -> Daemon {
-    Daemon::new(ccr_sentinel::config::from_toml_str(toml).unwrap()).unwrap()
 }
 
 fn state_series(cluster: &str, remote: &str, leader: &str, follower: &str, state: &str) -> String {
@@ -386,11 +391,7 @@ recover_fatal = false
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ccr.toml");
     std::fs::write(&path, &toml).unwrap();
-    let out = bin()
-        .args(["status", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["status"], &path);
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -407,11 +408,7 @@ recover_fatal = false
             "no row `{c} {f} ... {s}` in:\n{table}"
         );
     }
-    let out = bin()
-        .args(["status", "--format", "json", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["status", "--format", "json"], &path);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let states: Vec<&str> = json["followers"]
         .as_array()
@@ -445,24 +442,10 @@ recover_fatal = false
 /// A follower cluster whose bodies turn malformed: errors counted per endpoint and reason, data kept and stale.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_answers_from_the_simulator_are_counted_and_keep_the_last_state() {
-    let sim = connected_pair(false).await;
-    leader_index(&sim, "leader", "orders", 10);
-    follow(&sim, "orders-copy", "leader", "orders");
-    let d = Running::start(&config(
-        &sim,
-        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
-    ))
-    .await;
-    d.wait_for("/metrics", 20, |b| {
-        b.contains(&state_series(
-            "follower",
-            "leader",
-            "orders",
-            "orders-copy",
-            "healthy",
-        ))
-    })
-    .await;
+    let sim = pair_following_orders(false).await;
+    let d = Running::start(&orders_config(&sim)).await;
+    d.wait_for("/metrics", 20, |b| b.contains(&orders_state("healthy")))
+        .await;
     sim.cluster("follower")
         .set_http_faults(ccr_sim::HttpFaults {
             malformed_rate: 1.0,
@@ -476,25 +459,11 @@ async fn malformed_answers_from_the_simulator_are_counted_and_keep_the_last_stat
         })
         .await;
     assert!(body.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#));
-    assert!(body.contains(&state_series(
-        "follower",
-        "leader",
-        "orders",
-        "orders-copy",
-        "unknown"
-    )));
+    assert!(body.contains(&orders_state("unknown")));
     assert!(body.contains("elasticsearch_ccr_follower_shards{follower_cluster=\"follower\",remote_cluster=\"leader\",leader_index=\"orders\",follower_index=\"orders-copy\"} 2"));
     sim.cluster("follower").clear_faults().unwrap();
-    d.wait_for("/metrics", 20, |b| {
-        b.contains(&state_series(
-            "follower",
-            "leader",
-            "orders",
-            "orders-copy",
-            "healthy",
-        ))
-    })
-    .await;
+    d.wait_for("/metrics", 20, |b| b.contains(&orders_state("healthy")))
+        .await;
     d.stop().await;
     sim.shutdown().await;
 }
@@ -507,9 +476,12 @@ async fn requests_per_poll_are_independent_of_the_number_of_followers() {
         let sim = connected_pair(true).await;
         let mut list = Vec::new();
         for i in 0..n {
-            leader_index(&sim, "leader", &format!("idx{i}"), 3);
-            follow(&sim, &format!("idx{i}-copy"), "leader", &format!("idx{i}"));
-            list.push(format!("[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"idx{i}\"\nfollower_index = \"idx{i}-copy\"\n"));
+            let (leader, follower) = (format!("idx{i}"), format!("idx{i}-copy"));
+            leader_index(&sim, "leader", &leader, 3);
+            follow(&sim, &follower, "leader", &leader);
+            list.push(followers_toml(&[(
+                "follower", "leader", &leader, &follower,
+            )]));
         }
         advance(&sim, Duration::from_secs(2));
         let daemon = one_shot(&config(&sim, &list.concat()));
@@ -646,18 +618,13 @@ async fn version_matrix() {
 /// leader kept taking writes: the counts differ but must not be judged as drift.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_docs_mismatch_right_after_a_remote_outage() {
-    let sim = connected_pair(true).await;
-    leader_index(&sim, "leader", "orders", 10);
-    follow(&sim, "orders-copy", "leader", "orders");
+    let sim = pair_following_orders(true).await;
     sim.cluster("leader").set_writes("orders", 20.0).unwrap();
     advance(&sim, Duration::from_secs(5));
     sim.cluster("follower").disconnect_remote("leader").unwrap();
     advance(&sim, Duration::from_secs(5));
     sim.cluster("follower").connect_remote("leader").unwrap();
-    let daemon = one_shot(&config(
-        &sim,
-        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
-    ));
+    let daemon = one_shot(&orders_config(&sim));
     daemon.poll_once().await;
     daemon.doc_counts_once().await;
     let r = daemon.report();
@@ -681,15 +648,9 @@ async fn no_docs_mismatch_right_after_a_remote_outage() {
 /// `ccr_sentinel_cluster_up 0` and the last known values, then recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_outage_and_recovery() {
-    let sim = connected_pair(false).await;
-    leader_index(&sim, "leader", "orders", 10);
-    follow(&sim, "orders-copy", "leader", "orders");
-    let d = Running::start(&config(
-        &sim,
-        &followers_toml(&[("follower", "leader", "orders", "orders-copy")]),
-    ))
-    .await;
-    let healthy = state_series("follower", "leader", "orders", "orders-copy", "healthy");
+    let sim = pair_following_orders(false).await;
+    let d = Running::start(&orders_config(&sim)).await;
+    let healthy = orders_state("healthy");
     d.wait_for("/metrics", 20, |b| {
         b.contains(&healthy) && b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#)
     })
@@ -701,16 +662,7 @@ async fn cluster_outage_and_recovery() {
             b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#)
         })
         .await;
-    assert!(
-        body.contains(&state_series(
-            "follower",
-            "leader",
-            "orders",
-            "orders-copy",
-            "unknown"
-        )),
-        "{body}"
-    );
+    assert!(body.contains(&orders_state("unknown")), "{body}");
     assert!(
         body.contains(r#"ccr_sentinel_cluster_up{cluster="leader"} 1"#),
         "{body}"

@@ -2,10 +2,10 @@
 //! socket bound by the test and `WATCHDOG_USEC` set.
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, closed_port};
+use crate::common::{bin, closed_port, run_with_config, send_signal, wait_exit};
 
 fn recv_all(sock: &UnixDatagram, until: Instant) -> Vec<(Instant, String)> {
     let mut out = Vec::new();
@@ -99,23 +99,14 @@ timeout = "1s"
     );
 
     // The Docker HEALTHCHECK command finds the daemon from the same configuration.
-    let hc = bin()
-        .args(["healthcheck", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let hc = run_with_config(&["healthcheck"], &config);
     assert!(
         hc.status.success(),
         "healthcheck: {}",
         String::from_utf8_lossy(&hc.stderr)
     );
 
-    let kill = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send_signal(&child, signal);
     let stop_sent = Instant::now();
     let rest = recv_all(&sock, Instant::now() + Duration::from_secs(6));
     assert!(
@@ -123,16 +114,12 @@ timeout = "1s"
             .any(|(_, m)| m.lines().any(|l| l == "STOPPING=1")),
         "no STOPPING=1: {rest:?}"
     );
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            stop_sent.elapsed() < Duration::from_secs(6),
-            "daemon did not stop within 6 s of SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(
+        &mut child,
+        stop_sent,
+        Duration::from_secs(6),
+        &format!("daemon did not stop within 6 s of SIG{signal}"),
+    );
     assert!(status.success(), "exit status {status:?}");
     let logs = std::fs::read_to_string(&log_file).unwrap();
     assert!(

@@ -7,21 +7,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ccr_sentinel::daemon::Daemon;
+use crate::common::{closed_port, one_shot};
 
+/// `tool` runs, with `--version` or `version`.
 fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-        || Command::new(tool)
-            .arg("version")
+    ["--version", "version"].iter().any(|arg| {
+        Command::new(tool)
+            .arg(arg)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok()
+    })
 }
 
 fn sh(cmd: &mut Command) {
@@ -33,11 +30,21 @@ fn sh(cmd: &mut Command) {
     );
 }
 
+/// Runs `openssl <args>`, then each `(flag, file)` with the file in `dir`; it must succeed.
+fn openssl(dir: &Path, args: &[&str], files: &[(&str, &str)]) {
+    let mut cmd = Command::new("openssl");
+    cmd.args(args);
+    for (flag, file) in files {
+        cmd.arg(flag).arg(dir.join(file));
+    }
+    sh(&mut cmd);
+}
+
 /// A CA and a server certificate for 127.0.0.1, signed by it.
 fn make_certs(dir: &Path) {
-    let d = |f: &str| dir.join(f);
-    sh(Command::new("openssl")
-        .args([
+    openssl(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -47,37 +54,33 @@ fn make_certs(dir: &Path) {
             "2",
             "-subj",
             "/CN=test-ca",
-        ])
-        .arg("-keyout")
-        .arg(d("ca.key"))
-        .arg("-out")
-        .arg(d("ca.pem")));
-    sh(Command::new("openssl")
-        .args([
+        ],
+        &[("-keyout", "ca.key"), ("-out", "ca.pem")],
+    );
+    openssl(
+        dir,
+        &[
             "req",
             "-newkey",
             "rsa:2048",
             "-nodes",
             "-subj",
             "/CN=127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(d("server.key"))
-        .arg("-out")
-        .arg(d("server.csr")));
-    std::fs::write(d("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    sh(Command::new("openssl")
-        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
-        .arg("-in")
-        .arg(d("server.csr"))
-        .arg("-CA")
-        .arg(d("ca.pem"))
-        .arg("-CAkey")
-        .arg(d("ca.key"))
-        .arg("-extfile")
-        .arg(d("ext.cnf"))
-        .arg("-out")
-        .arg(d("server.pem")));
+        ],
+        &[("-keyout", "server.key"), ("-out", "server.csr")],
+    );
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &["x509", "-req", "-days", "2", "-CAcreateserial"],
+        &[
+            ("-in", "server.csr"),
+            ("-CA", "ca.pem"),
+            ("-CAkey", "ca.key"),
+            ("-extfile", "ext.cnf"),
+            ("-out", "server.pem"),
+        ],
+    );
 }
 
 /// Serves `root` over HTTPS on `port`; the files stand for the endpoints (queries are ignored).
@@ -124,11 +127,7 @@ async fn private_ca_and_insecure_skip_verify() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, body).unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut server = serve(&root, port);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -143,11 +142,9 @@ async fn private_ca_and_insecure_skip_verify() {
         ("insecure_skip_verify = true", true),
     ];
     for (tls, reachable) in cases {
-        let cfg = ccr_sentinel::config::from_toml_str(&format!(
+        let d = one_shot(&format!(
             "[clusters.follower]\nurl = \"https://127.0.0.1:{port}\"\ntimeout = \"3s\"\n{tls}\n"
-        ))
-        .unwrap();
-        let d = Daemon::new(cfg).unwrap();
+        ));
         d.poll_once().await;
         let r = d.report();
         assert_eq!(r.clusters[0].up, reachable, "{tls:?}: {:?}", r.clusters[0]);

@@ -1,11 +1,14 @@
-//! Helpers shared by the integration tests (`mod common;` in each test file): simulator set-up, config files,
-//! the CLI as a process, the daemon on loopback, HTTP and `/metrics` scraping, and waiting for a condition.
+//! Helpers shared by the integration tests: simulator set-up, config files, the CLI as a process, the daemon on
+//! loopback, HTTP and `/metrics` scraping, and waiting for a condition; [`policy`] holds the builders of the
+//! policy and action tests.
 //!
-//! Each test file is its own crate and uses only part of this module, hence the `dead_code` allowance.
+//! Each test module uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod policy;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -98,6 +101,48 @@ pub fn bin() -> Command {
     c
 }
 
+/// The CLI binary with `args` then `--config <config>`, ready for more settings (environment, directory).
+pub fn bin_with_config(args: &[&str], config: &Path) -> Command {
+    let mut c = bin();
+    c.args(args).arg("--config").arg(config);
+    c
+}
+
+/// Runs `ccr-sentinel <args> --config <config>` to completion.
+pub fn run_with_config(args: &[&str], config: &Path) -> Output {
+    bin_with_config(args, config).output().unwrap()
+}
+
+/// The process succeeded; the failure shows its standard error.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends `SIG<signal>` (`TERM`, `INT`) to `child`; `kill` must succeed.
+pub fn send_signal(child: &Child, signal: &str) {
+    let kill = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Waits for `child` to exit, checking every 50 ms; fails with `what` once `within` has passed since `since`.
+pub fn wait_exit(child: &mut Child, since: Instant, within: Duration, what: &str) -> ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(since.elapsed() < within, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs the CLI to completion off the runtime's worker threads (the daemon under test shares the runtime).
 pub async fn run_cli(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap())
@@ -135,6 +180,11 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
     }
 }
 
+/// A daemon (from a TOML config) for `poll_once` / `doc_counts_once` calls, not serving.
+pub fn one_shot(toml: &str) -> ccr_sentinel::daemon::Daemon {
+    ccr_sentinel::daemon::Daemon::new(ccr_sentinel::config::from_toml_str(toml).unwrap()).unwrap()
+}
+
 /// The daemon (from a TOML config) serving on a loopback port of its own, stopped by [`Running::stop`].
 pub struct Running {
     pub base: String,
@@ -150,7 +200,11 @@ impl Running {
             policy: true,
             reconcile: false,
         };
-        let daemon = ccr_sentinel::daemon::build_with(cfg, stages).unwrap();
+        Running::serve(ccr_sentinel::daemon::build_with(cfg, stages).unwrap()).await
+    }
+
+    /// Serves `daemon` (built by the test, with jobs of its own) on a loopback port of its own.
+    pub async fn serve(daemon: ccr_sentinel::daemon::Daemon) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
