@@ -61,7 +61,7 @@ pub struct PausedByUs {
 
 /// Consecutive failures of one rule's action on one target, and when it may be tried again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Backoff {
+pub struct RetryState {
     pub failures: u32,
     pub until: DateTime<Utc>,
 }
@@ -93,7 +93,7 @@ pub struct FollowerHistory {
     pub recover_attempts: Vec<DateTime<Utc>>,
     /// Back-off per rule after failed actions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub backoff: BTreeMap<Rule, Backoff>,
+    pub backoff: BTreeMap<Rule, RetryState>,
     /// Consecutive evaluations in which the follower was caught up (for `promote = true`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub caught_up_polls: u32,

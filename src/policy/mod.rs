@@ -38,7 +38,8 @@ use crate::es::FollowerStatus;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::policy::history::{key, ActionRecord, Backoff, History, PausedByUs, Rule};
+use crate::act::backoff::Backoff;
+use crate::policy::history::{key, ActionRecord, History, PausedByUs, RetryState, Rule};
 
 /// History of followers that no longer exist is dropped this long after their last action.
 pub const FORGET_AFTER_DAYS: i64 = 7;
@@ -189,14 +190,17 @@ pub fn window_selects(w: &Window, cluster: &str, remote: &str, follower_index: &
     any(&w.clusters, cluster) && any(&w.remotes, remote) && any(&w.followers, follower_index)
 }
 
-/// The back-off after `failures` consecutive failures: `backoff_initial * 2^(failures-1)`, capped at
-/// `backoff_max`.
+/// The policies' back-off: `backoff_initial` doubling per consecutive failure up to `backoff_max`.
+pub fn backoff(s: &PolicySettings) -> Backoff {
+    Backoff {
+        initial: s.backoff_initial,
+        max: s.backoff_max,
+    }
+}
+
+/// The back-off after `failures` consecutive failures of a policy action ([`backoff`]).
 pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(30);
-    s.backoff_initial
-        .checked_mul(1u32 << exp)
-        .unwrap_or(s.backoff_max)
-        .min(s.backoff_max)
+    backoff(s).delay(failures)
 }
 
 /// `Ok` when a follower is caught up as far as one look can tell: active, no fatal exception, lag 0, and
@@ -796,10 +800,8 @@ pub fn record(
                 });
             }
             let failures = fh.backoff.get(&p.rule).map_or(0, |b| b.failures) + 1;
-            let until = now
-                + chrono::Duration::from_std(backoff_delay(s, failures))
-                    .unwrap_or(chrono::Duration::MAX);
-            fh.backoff.insert(p.rule, Backoff { failures, until });
+            let until = now + backoff(s).chrono_delay(failures);
+            fh.backoff.insert(p.rule, RetryState { failures, until });
         }
     }
 }

@@ -23,6 +23,7 @@ use futures_util::future::join_all;
 use prometheus::{GaugeVec, Opts, Registry};
 use serde::Serialize;
 
+use crate::act::backoff::Backoff;
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
 use crate::config::Config;
 use crate::es::EsClient;
@@ -117,25 +118,13 @@ impl ReconcileReport {
     }
 }
 
-/// Backoff settings: `initial * 2^(failures-1)`, capped at `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait after the `failures`-th consecutive failure (1-based) for `reason`. Problems only a person can
-    /// fix wait `max` at once: retrying them sooner cannot succeed.
-    pub fn delay(&self, failures: u32, reason: FailureReason) -> Duration {
-        if reason.needs_operator() {
-            return self.max;
-        }
-        let exp = failures.saturating_sub(1).min(30);
-        self.initial
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.max)
-            .min(self.max)
+/// The wait before retrying an item after its `failures`-th consecutive failure (1-based) for `reason`.
+/// Problems only a person can fix wait the cap at once: retrying them sooner cannot succeed.
+pub fn retry_delay(backoff: &Backoff, failures: u32, reason: FailureReason) -> Duration {
+    if reason.needs_operator() {
+        backoff.max
+    } else {
+        backoff.delay(failures)
     }
 }
 
@@ -673,7 +662,7 @@ impl Reconciler {
             Err(p) => p.into_inner(),
         };
         let failures = m.get(key).map(|f| f.failures).unwrap_or(0) + 1;
-        let delay = backoff.delay(failures, reason);
+        let delay = retry_delay(&backoff, failures, reason);
         let f = Failing {
             failures,
             reason,
@@ -949,7 +938,7 @@ mod tests {
         ];
         for (n, reason, secs) in table {
             assert_eq!(
-                b.delay(n, reason),
+                retry_delay(&b, n, reason),
                 Duration::from_secs(secs),
                 "{n} {reason}"
             );
