@@ -21,6 +21,8 @@ use serde::Deserialize;
 
 pub mod policy;
 pub use policy::{OnLeaderDeleted, PolicySettings, Window};
+pub mod key;
+pub use key::ClusterKey;
 
 /// Where the daemon looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ccr-sentinel/ccr-sentinel.toml";

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::ClusterKey;
+
 /// How many past actions are kept per follower (shown in `/status`).
 pub const LAST_ACTIONS: usize = 10;
 
@@ -136,21 +138,21 @@ pub struct RemoteHistory {
 pub struct History {
     /// By [`key`] (`cluster/follower_index`).
     #[serde(default)]
-    pub followers: BTreeMap<String, FollowerHistory>,
+    pub followers: BTreeMap<ClusterKey, FollowerHistory>,
     /// By [`key`] (`cluster/alias`).
     #[serde(default)]
-    pub remotes: BTreeMap<String, RemoteHistory>,
+    pub remotes: BTreeMap<ClusterKey, RemoteHistory>,
     /// Auto-follow patterns paused by ccr-sentinel, by [`key`] (`cluster/pattern`).
     #[serde(default)]
-    pub paused_patterns: BTreeMap<String, PausedByUs>,
+    pub paused_patterns: BTreeMap<ClusterKey, PausedByUs>,
     /// Times of actions sent in the last minute (the global rate limit).
     #[serde(default)]
     pub sent: VecDeque<DateTime<Utc>>,
 }
 
-/// The map key of a follower, remote or pattern on a cluster.
-pub fn key(cluster: &str, name: &str) -> String {
-    format!("{cluster}/{name}")
+/// The map key of a follower, remote or pattern on a cluster (written `cluster/name`).
+pub fn key(cluster: &str, name: &str) -> ClusterKey {
+    ClusterKey::new(cluster, name)
 }
 
 /// Reading or writing the history file failed.
@@ -262,6 +264,88 @@ mod tests {
         let f = back.follower("follower", "logs").unwrap();
         assert_eq!(f.last_actions.len(), LAST_ACTIONS);
         assert_eq!(f.last_actions.front().unwrap().reason, "#3");
+    }
+
+    /// A file as the daemon writes it (keys `cluster/name`, results `success`/`failure`/`dry_run`).
+    const WRITTEN: &str = r#"{
+  "followers": {
+    "follower-b/logs": {
+      "unexpected_pause_since": "2026-01-02T03:04:05Z"
+    },
+    "follower/logs-copy": {
+      "paused_by_us": {
+        "rule": "recover_fatal",
+        "at": "2026-01-02T03:04:05Z",
+        "why": "pause + resume (the resume failed)"
+      },
+      "recover_attempts": [
+        "2026-01-02T03:04:05Z"
+      ],
+      "backoff": {
+        "recover_fatal": {
+          "failures": 2,
+          "until": "2026-01-02T03:05:05Z"
+        }
+      },
+      "caught_up_polls": 1,
+      "alerted": [
+        "needs_refollow"
+      ],
+      "last_actions": [
+        {
+          "at": "2026-01-02T03:04:05Z",
+          "action": "pause_resume",
+          "rule": "recover_fatal",
+          "reason": "shard 0 failed",
+          "result": "failure",
+          "error": "503"
+        },
+        {
+          "at": "2026-01-02T03:04:06Z",
+          "action": "pause",
+          "rule": "window",
+          "reason": "maintenance window `nightly`",
+          "result": "success"
+        },
+        {
+          "at": "2026-01-02T03:04:07Z",
+          "action": "resume",
+          "rule": "window",
+          "reason": "maintenance window `nightly` ended",
+          "result": "dry_run"
+        }
+      ]
+    }
+  },
+  "remotes": {
+    "follower/leader": {
+      "disconnected_since": "2026-01-02T03:04:05Z"
+    }
+  },
+  "paused_patterns": {
+    "follower/logs-pattern": {
+      "rule": "window",
+      "at": "2026-01-02T03:04:05Z",
+      "why": "maintenance window `nightly`"
+    }
+  },
+  "sent": [
+    "2026-01-02T03:04:05Z"
+  ]
+}"#;
+
+    #[test]
+    fn a_file_written_before_loads_and_saves_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(History::path(dir.path()), WRITTEN).unwrap();
+        let h = History::load(dir.path()).unwrap();
+        let f = h.follower("follower", "logs-copy").unwrap();
+        assert_eq!(f.backoff[&Rule::RecoverFatal].failures, 2);
+        assert_eq!(f.last_actions.len(), 3);
+        assert!(h.follower("follower-b", "logs").is_some());
+        h.save(dir.path()).unwrap();
+        let back = std::fs::read_to_string(History::path(dir.path())).unwrap();
+        assert_eq!(back, WRITTEN);
     }
 
     #[test]

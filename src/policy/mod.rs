@@ -32,13 +32,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::act::backoff::Backoff;
 use crate::config::policy::wildcard_match;
-use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
+use crate::config::{ClusterKey, Config, OnLeaderDeleted, PolicySettings, Window};
 use crate::es::FollowerStatus;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::act::backoff::Backoff;
 use crate::policy::history::{key, ActionRecord, History, PausedByUs, RetryState, Rule};
 
 /// History of followers that no longer exist is dropped this long after their last action.
@@ -291,7 +291,7 @@ pub fn evaluate(
     runbooks: &[InProgress],
     now: DateTime<Utc>,
 ) -> Evaluation {
-    let busy: BTreeSet<String> = runbooks
+    let busy: BTreeSet<ClusterKey> = runbooks
         .iter()
         .map(|r| key(&r.cluster, &r.follower_index))
         .collect();
@@ -336,7 +336,7 @@ pub fn evaluate(
 
     // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
     // more, so the history does not grow with every rolled-over auto-followed index.
-    let present: BTreeSet<String> = report
+    let present: BTreeSet<ClusterKey> = report
         .followers
         .iter()
         .map(|f| {
@@ -455,7 +455,7 @@ fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
     active_windows: &[(&Window, DateTime<Utc>)],
-    busy: &BTreeSet<String>,
+    busy: &BTreeSet<ClusterKey>,
     now: DateTime<Utc>,
     h: &mut History,
     wanted: &mut Vec<Planned>,
@@ -1384,7 +1384,7 @@ leader_index_patterns = ["metrics-*"]
             at(12, 0, 0) - chrono::Duration::days(30),
         );
         let ev = evaluate(&c, &report(&[]), &h, &[], at(12, 0, 0));
-        let keys: Vec<&String> = ev.history.followers.keys().collect();
+        let keys: Vec<String> = ev.history.followers.keys().map(|k| k.to_string()).collect();
         assert_eq!(
             keys,
             [

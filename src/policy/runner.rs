@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::act::runbook::{self, RunbookStore};
 use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::evaluate::report::Report;
 use crate::observe::Observer;
 use crate::policy::history::{ActionRecord, History};
@@ -264,14 +264,14 @@ impl PolicyRunner {
     /// ccr-sentinel, runbooks in progress, and the last actions per follower.
     pub fn status(&self) -> Value {
         let h = self.history();
-        let mut last: BTreeMap<&str, Vec<&ActionRecord>> = BTreeMap::new();
+        let mut last: BTreeMap<&ClusterKey, Vec<&ActionRecord>> = BTreeMap::new();
         let mut paused = BTreeMap::new();
         for (k, f) in &h.followers {
             if !f.last_actions.is_empty() {
                 last.insert(k, f.last_actions.iter().rev().collect());
             }
             if let Some(p) = &f.paused_by_us {
-                paused.insert(k.as_str(), p);
+                paused.insert(k, p);
             }
         }
         json!({
