@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::act::ActionResult;
 use crate::config::ClusterKey;
 
 /// How many past actions are kept per follower (shown in `/status`).
@@ -75,10 +76,46 @@ pub struct ActionRecord {
     pub action: String,
     pub rule: Rule,
     pub reason: String,
-    /// `success`, `failure`, `dry_run`.
-    pub result: String,
+    /// Written `success`, `failure` or `dry_run` ([`result_str`]).
+    #[serde(with = "result_words")]
+    pub result: ActionResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The word for an action's result in the history file and `/status`: as the `result` label, except that a
+/// failure is `failure` there (files written since the first version say so); `failed` is read as well.
+pub fn result_str(r: ActionResult) -> &'static str {
+    match r {
+        ActionResult::Failed => "failure",
+        other => other.as_str(),
+    }
+}
+
+mod result_words {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{result_str, ActionResult};
+
+    pub fn serialize<S: Serializer>(r: &ActionResult, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(result_str(*r))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ActionResult, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "success" => ActionResult::Success,
+            "already_done" => ActionResult::AlreadyDone,
+            "failure" | "failed" => ActionResult::Failed,
+            "dry_run" => ActionResult::DryRun,
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["success", "already_done", "failure", "failed", "dry_run"],
+                ))
+            }
+        })
+    }
 }
 
 /// What is remembered about one follower index.
@@ -254,7 +291,7 @@ mod tests {
                     action: "pause".into(),
                     rule: Rule::Window,
                     reason: format!("#{i}"),
-                    result: "success".into(),
+                    result: ActionResult::Success,
                     error: None,
                 });
         }
@@ -346,6 +383,31 @@ mod tests {
         h.save(dir.path()).unwrap();
         let back = std::fs::read_to_string(History::path(dir.path())).unwrap();
         assert_eq!(back, WRITTEN);
+    }
+
+    #[test]
+    fn results_are_written_as_before_and_failed_is_read_too() {
+        let rec = |result: &str| {
+            format!(
+                r#"{{"at":"2026-01-02T03:04:05Z","action":"pause","rule":"window","reason":"r","result":"{result}"}}"#
+            )
+        };
+        for (word, result) in [
+            ("success", ActionResult::Success),
+            ("failure", ActionResult::Failed),
+            ("dry_run", ActionResult::DryRun),
+            ("already_done", ActionResult::AlreadyDone),
+        ] {
+            let r: ActionRecord = serde_json::from_str(&rec(word)).unwrap();
+            assert_eq!(r.result, result);
+            assert_eq!(serde_json::to_string(&r).unwrap(), rec(word));
+        }
+        let r: ActionRecord = serde_json::from_str(&rec("failed")).unwrap();
+        assert_eq!(r.result, ActionResult::Failed);
+        assert!(serde_json::to_string(&r)
+            .unwrap()
+            .contains(r#""result":"failure""#));
+        assert!(serde_json::from_str::<ActionRecord>(&rec("exploded")).is_err());
     }
 
     #[test]

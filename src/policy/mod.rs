@@ -33,6 +33,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::act::backoff::Backoff;
+use crate::act::ActionResult;
 use crate::config::policy::wildcard_match;
 use crate::config::{ClusterKey, Config, OnLeaderDeleted, PolicySettings, Window};
 use crate::es::FollowerStatus;
@@ -136,25 +137,52 @@ pub struct Evaluation {
     pub history: History,
 }
 
-/// How an action ended.
+/// How a planned action ended: the executor's [`ActionResult`] (work someone else already did counts as
+/// [`ActionResult::Success`]), with the error of a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    /// Not sent: `dry_run`.
-    DryRun,
-    Failure(String),
-    /// Pause + resume: the pause worked, the resume failed. The follower is paused by us and will be resumed.
-    PausedOnly(String),
+pub struct Outcome {
+    pub result: ActionResult,
+    pub error: Option<String>,
+    /// Pause + resume whose pause worked and whose resume failed: the follower is paused by us and will be
+    /// resumed (`result` is [`ActionResult::Failed`]).
+    pub paused_only: bool,
 }
 
 impl Outcome {
-    /// The `result` label value.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::DryRun => "dry_run",
-            Outcome::Failure(_) | Outcome::PausedOnly(_) => "failure",
+    /// Sent and done.
+    pub fn success() -> Self {
+        Self::of(ActionResult::Success, None)
+    }
+
+    /// Not sent: `dry_run`.
+    pub fn dry_run() -> Self {
+        Self::of(ActionResult::DryRun, None)
+    }
+
+    /// Failed with `error`.
+    pub fn failure(error: impl Into<String>) -> Self {
+        Self::of(ActionResult::Failed, Some(error.into()))
+    }
+
+    /// Pause + resume: the pause worked, the resume failed with `error`.
+    pub fn paused_only(error: impl Into<String>) -> Self {
+        Self {
+            paused_only: true,
+            ..Self::failure(error)
         }
+    }
+
+    fn of(result: ActionResult, error: Option<String>) -> Self {
+        Self {
+            result,
+            error,
+            paused_only: false,
+        }
+    }
+
+    /// The `result` of the action in the history and `/status` (`success`, `failure`, `dry_run`).
+    pub fn as_str(&self) -> &'static str {
+        history::result_str(self.result)
     }
 }
 
@@ -735,8 +763,8 @@ pub fn record(
     h.sent.push_back(now);
     if p.action.on_pattern() {
         let k = key(&p.cluster, &p.target);
-        match (p.action, outcome) {
-            (ActionKind::PauseAutoFollow, Outcome::Success) => {
+        match (p.action, outcome.result) {
+            (ActionKind::PauseAutoFollow, ActionResult::Success) => {
                 h.paused_patterns.insert(
                     k,
                     PausedByUs {
@@ -746,7 +774,7 @@ pub fn record(
                     },
                 );
             }
-            (ActionKind::ResumeAutoFollow, Outcome::Success) => {
+            (ActionKind::ResumeAutoFollow, ActionResult::Success) => {
                 h.paused_patterns.remove(&k);
             }
             _ => {}
@@ -759,17 +787,14 @@ pub fn record(
         action: p.action.as_str().into(),
         rule: p.rule,
         reason: p.reason.clone(),
-        result: outcome.as_str().into(),
-        error: match outcome {
-            Outcome::Failure(e) | Outcome::PausedOnly(e) => Some(e.clone()),
-            _ => None,
-        },
+        result: outcome.result,
+        error: outcome.error.clone(),
     });
-    if p.rule == Rule::RecoverFatal && *outcome != Outcome::DryRun {
+    if p.rule == Rule::RecoverFatal && outcome.result != ActionResult::DryRun {
         fh.recover_attempts.push(now);
     }
-    match outcome {
-        Outcome::Success => {
+    match outcome.result {
+        ActionResult::Success | ActionResult::AlreadyDone => {
             fh.backoff.remove(&p.rule);
             match p.action {
                 ActionKind::Pause => {
@@ -790,9 +815,9 @@ pub fn record(
                 _ => {}
             }
         }
-        Outcome::DryRun => {}
-        Outcome::Failure(_) | Outcome::PausedOnly(_) => {
-            if matches!(outcome, Outcome::PausedOnly(_)) {
+        ActionResult::DryRun => {}
+        ActionResult::Failed => {
+            if outcome.paused_only {
                 fh.paused_by_us = Some(PausedByUs {
                     rule: p.rule,
                     at: now,
@@ -971,7 +996,7 @@ leader_index_patterns = ["metrics-*"]
         let ev = evaluate(cfg, r, h, &[], now);
         *h = ev.history.clone();
         for p in &ev.actions {
-            record(h, &cfg.policy, p, &Outcome::Success, now);
+            record(h, &cfg.policy, p, &Outcome::success(), now);
         }
         let mut names: Vec<String> = ev
             .actions
@@ -1260,7 +1285,7 @@ leader_index_patterns = ["metrics-*"]
                 let ev = evaluate(&c, &r, &h, &[], t);
                 h = ev.history.clone();
                 if let Some(p) = ev.actions.first() {
-                    record(&mut h, &c.policy, p, &Outcome::Failure("boom".into()), t);
+                    record(&mut h, &c.policy, p, &Outcome::failure("boom"), t);
                     break;
                 }
                 waited += 1;
@@ -1276,7 +1301,8 @@ leader_index_patterns = ["metrics-*"]
             .back()
             .unwrap()
             .clone();
-        assert_eq!(last.result, "failure");
+        assert_eq!(last.result, ActionResult::Failed);
+        assert_eq!(history::result_str(last.result), "failure");
         assert_eq!(last.error.as_deref(), Some("boom"));
     }
 
@@ -1368,7 +1394,7 @@ leader_index_patterns = ["metrics-*"]
                 action: "pause_resume".into(),
                 rule: Rule::RecoverFatal,
                 reason: String::new(),
-                result: "success".into(),
+                result: ActionResult::Success,
                 error: None,
             })
         };
@@ -1406,7 +1432,7 @@ leader_index_patterns = ["metrics-*"]
             &mut h,
             &c.policy,
             &ev.actions[0],
-            &Outcome::PausedOnly("503".into()),
+            &Outcome::paused_only("503"),
             at(12, 0, 0),
         );
         // Now paused by us; the resume is retried after the back-off.

@@ -189,7 +189,7 @@ impl PolicyRunner {
                 if let Some(false) = self.still_failed(&cluster, &target).await {
                     tracing::info!(follower_cluster = %cluster, follower_index = %target,
                         "no fatal exception any more (recovered meanwhile); nothing to do");
-                    return Outcome::Success;
+                    return Outcome::success();
                 }
                 let ev = self.exec.execute(&pause(), rule, &p.reason).await;
                 match ev.result {
@@ -201,13 +201,15 @@ impl PolicyRunner {
                     {
                         tracing::info!(follower_cluster = %cluster, follower_index = %target,
                             "pause refused but the fatal exception is gone (recovered by someone else)");
-                        Outcome::Success
+                        Outcome::success()
                     }
-                    ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
+                    ActionResult::Failed => Outcome::failure(ev.error.unwrap_or_default()),
                     _ => {
                         let ev = self.exec.execute(&resume(), rule, &p.reason).await;
                         match outcome(&ev.result, || ev.error.clone()) {
-                            Outcome::Failure(e) => Outcome::PausedOnly(e),
+                            o if o.result == ActionResult::Failed => {
+                                Outcome::paused_only(o.error.unwrap_or_default())
+                            }
                             o => o,
                         }
                     }
@@ -236,15 +238,15 @@ impl PolicyRunner {
                 };
                 match runbook::unfollow(ctx, &cluster, &target, p.rule, &p.reason, &mut hook).await
                 {
-                    Ok(o) if o.finished && self.exec.is_dry_run() => Outcome::DryRun,
+                    Ok(o) if o.finished && self.exec.is_dry_run() => Outcome::dry_run(),
                     Ok(o) if o.finished => {
                         if let Some(c) = &o.lease_cleanup {
                             tracing::warn!(follower_cluster = %cluster, follower_index = %target, "unfollow: {c}");
                         }
-                        Outcome::Success
+                        Outcome::success()
                     }
-                    Ok(o) => Outcome::Failure(o.error.unwrap_or_else(|| "not finished".into())),
-                    Err(e) => Outcome::Failure(e.to_string()),
+                    Ok(o) => Outcome::failure(o.error.unwrap_or_else(|| "not finished".into())),
+                    Err(e) => Outcome::failure(e.to_string()),
                 }
             }
         }
@@ -284,11 +286,12 @@ impl PolicyRunner {
     }
 }
 
+/// The outcome of one executed action; work already done by someone else is a success.
 fn outcome(r: &ActionResult, error: impl FnOnce() -> Option<String>) -> Outcome {
     match r {
-        ActionResult::Success | ActionResult::AlreadyDone => Outcome::Success,
-        ActionResult::DryRun => Outcome::DryRun,
-        ActionResult::Failed => Outcome::Failure(error().unwrap_or_else(|| "failed".into())),
+        ActionResult::Success | ActionResult::AlreadyDone => Outcome::success(),
+        ActionResult::DryRun => Outcome::dry_run(),
+        ActionResult::Failed => Outcome::failure(error().unwrap_or_else(|| "failed".into())),
     }
 }
 
