@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,8 @@ pub enum Rule {
     OnLeaderDeleted,
     /// A command run by a person (`ccr-sentinel pause|resume|unfollow|promote`).
     Manual,
+    /// Reconcile: a pause to change follow parameters, until its resume succeeds.
+    Reconcile,
 }
 
 impl Rule {
@@ -42,6 +45,7 @@ impl Rule {
             Rule::Promote => "promote",
             Rule::OnLeaderDeleted => "on_leader_deleted",
             Rule::Manual => "manual",
+            Rule::Reconcile => "reconcile",
         }
     }
 }
@@ -247,6 +251,73 @@ impl History {
     /// The entry of a follower, if any.
     pub fn follower(&self, cluster: &str, index: &str) -> Option<&FollowerHistory> {
         self.followers.get(&key(cluster, index))
+    }
+}
+
+/// The one [`History`] of a daemon, shared by the policy engine and reconcile: kept in memory and, with a
+/// state directory, in `history.json` there (the file is the shared truth: the CLI writes it too).
+#[derive(Debug, Clone, Default)]
+pub struct SharedHistory {
+    inner: Arc<Mutex<History>>,
+    state_dir: Option<PathBuf>,
+}
+
+impl SharedHistory {
+    /// Starts from `history`, saved to `state_dir` when given.
+    pub fn new(history: History, state_dir: Option<PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(history)),
+            state_dir,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, History> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The history in memory.
+    pub fn snapshot(&self) -> History {
+        self.lock().clone()
+    }
+
+    /// The latest history: the state file when there is one and it reads, else the one in memory.
+    pub fn current(&self) -> History {
+        let mem = self.snapshot();
+        self.load_or(mem)
+    }
+
+    fn load_or(&self, mem: History) -> History {
+        let Some(dir) = &self.state_dir else {
+            return mem;
+        };
+        match History::load(dir) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the policy history; using the one in memory");
+                mem
+            }
+        }
+    }
+
+    /// Changes the latest history with `f` and keeps the result, writing the state file when it changed.
+    pub fn update<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
+        let mut g = self.lock();
+        let before = self.load_or(g.clone());
+        let mut h = before.clone();
+        let r = f(&mut h);
+        if h != before {
+            self.save(&h);
+        }
+        *g = h;
+        r
+    }
+
+    fn save(&self, h: &History) {
+        if let Some(dir) = &self.state_dir {
+            if let Err(e) = h.save(dir) {
+                tracing::error!(error = %e, "cannot save the policy history");
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -14,14 +14,14 @@ use crate::act::{Action, ActionMetrics, ActionResult, AuditLog, Executor};
 use crate::config::{ClusterKey, Config};
 use crate::evaluate::report::Report;
 use crate::observe::Observer;
-use crate::policy::history::{ActionRecord, History};
+use crate::policy::history::{ActionRecord, History, SharedHistory};
 use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
 
 /// The policy engine of a running daemon.
 pub struct PolicyRunner {
     cfg: Arc<Config>,
     exec: Executor,
-    history: Mutex<History>,
+    history: SharedHistory,
     store: RunbookStore,
     /// Serialises evaluations (a slow runbook must not overlap the next poll's evaluation).
     running: tokio::sync::Mutex<()>,
@@ -69,26 +69,25 @@ impl PolicyRunner {
         };
         Ok(Self {
             store: RunbookStore::new(cfg.policy.state_dir.as_deref()),
+            history: SharedHistory::new(history, cfg.policy.state_dir.clone()),
             cfg,
             exec,
-            history: Mutex::new(history),
             running: tokio::sync::Mutex::new(()),
         })
     }
 
     fn history(&self) -> History {
-        match self.history.lock() {
-            Ok(h) => h.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.history.snapshot()
+    }
+
+    /// The history this engine keeps, to share with reconcile (which records its own pauses there).
+    pub fn history_handle(&self) -> SharedHistory {
+        self.history.clone()
     }
 
     /// Auto-follow patterns (cluster, name) a maintenance window paused and has not resumed yet.
-    pub fn window_paused_patterns(&self) -> BTreeSet<(String, String)> {
-        let h = match self.history.lock() {
-            Ok(h) => h,
-            Err(p) => p.into_inner(),
-        };
+    pub fn window_paused_patterns(&self) -> BTreeSet<ClusterKey> {
+        let h = self.history.snapshot();
         self.cfg
             .auto_follow
             .iter()
@@ -97,35 +96,15 @@ impl PolicyRunner {
                     .get(&crate::policy::history::key(&p.cluster, &p.name))
                     .is_some_and(|by| by.rule == crate::policy::history::Rule::Window)
             })
-            .map(|p| (p.cluster.clone(), p.name.clone()))
+            .map(|p| ClusterKey::new(&p.cluster, &p.name))
             .collect()
-    }
-
-    fn set_history(&self, h: History, save: bool) {
-        if let (Some(dir), true) = (&self.cfg.policy.state_dir, save) {
-            if let Err(e) = h.save(dir) {
-                tracing::error!(error = %e, "cannot save the policy history");
-            }
-        }
-        match self.history.lock() {
-            Ok(mut g) => *g = h,
-            Err(p) => *p.into_inner() = h,
-        }
     }
 
     /// One evaluation on `report`, executing what it plans. Returns the number of actions taken.
     pub async fn run_once(&self, report: &Report) -> usize {
         let _guard = self.running.lock().await;
         // The state directory is the shared truth (the CLI's pause/resume write it too).
-        let mut base = self.history();
-        if let Some(dir) = &self.cfg.policy.state_dir {
-            match History::load(dir) {
-                Ok(h) => base = h,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the policy history; using the one in memory")
-                }
-            }
-        }
+        let base = self.history.current();
         let runbooks: Vec<InProgress> = self
             .store
             .records()
@@ -154,9 +133,17 @@ impl PolicyRunner {
             let outcome = self.execute(p).await;
             record(&mut h, &self.cfg.policy, p, &outcome, Utc::now());
         }
-        // Most polls change nothing: write the state file only when something did.
-        let changed = h != base;
-        self.set_history(h, changed);
+        // Most polls change nothing: the state file is written only when something did.
+        self.history.update(|cur| {
+            // Pauses others noted while this evaluation ran (reconcile, the CLI) win over its older copy.
+            for (k, f) in &cur.followers {
+                let was = base.followers.get(k).and_then(|b| b.paused_by_us.as_ref());
+                if f.paused_by_us.as_ref() != was {
+                    h.followers.entry(k.clone()).or_default().paused_by_us = f.paused_by_us.clone();
+                }
+            }
+            *cur = h;
+        });
         ev.actions.len()
     }
 

@@ -25,10 +25,11 @@ use serde::Serialize;
 
 use crate::act::backoff::Backoff;
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::es::EsClient;
 use crate::es::FailureReason;
 use crate::es::RemoteInfo;
+use crate::policy::history::{History, PausedByUs, Rule, SharedHistory};
 use crate::reconcile::plan::{
     plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
 };
@@ -199,8 +200,9 @@ pub struct Reconciler {
     cfg: Arc<Config>,
     exec: Executor,
     failing: Arc<Mutex<BTreeMap<ItemKey, Failing>>>,
-    /// Followers this reconciler paused (parameter change) and has not resumed yet.
-    paused: Arc<Mutex<BTreeSet<(String, String)>>>,
+    /// Where it notes the followers it paused (parameter change) and has not resumed yet: the daemon's policy
+    /// history, so a restarted daemon still resumes them (and the policies leave them to reconcile).
+    history: SharedHistory,
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
     request_errors: Option<crate::metrics::SelfMetrics>,
@@ -208,7 +210,7 @@ pub struct Reconciler {
 }
 
 /// Where a reconciler learns which auto-follow patterns a policy maintenance window holds paused.
-pub type HeldPatterns = Arc<dyn Fn() -> BTreeSet<(String, String)> + Send + Sync>;
+pub type HeldPatterns = Arc<dyn Fn() -> BTreeSet<ClusterKey> + Send + Sync>;
 
 impl std::fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -225,7 +227,7 @@ impl Reconciler {
             cfg,
             exec,
             failing: Default::default(),
-            paused: Default::default(),
+            history: Default::default(),
             last: Default::default(),
             metrics: None,
             request_errors: None,
@@ -236,6 +238,12 @@ impl Reconciler {
     /// Leave the auto-follow patterns `held` returns paused (a maintenance window holds them).
     pub fn with_held_patterns(mut self, held: HeldPatterns) -> Self {
         self.held = Some(held);
+        self
+    }
+
+    /// Note its pauses in `history` (the one the policy engine keeps) instead of in memory only.
+    pub fn with_history(mut self, history: SharedHistory) -> Self {
+        self.history = history;
         self
     }
 
@@ -377,7 +385,7 @@ impl Reconciler {
         Observation {
             clusters: clusters.into_iter().collect(),
             leader_indices,
-            paused_by_reconcile: lock(&self.paused).clone(),
+            paused_by_reconcile: paused_by_reconcile(&self.history.current()),
             held_paused_patterns: self.held.as_ref().map(|h| h()).unwrap_or_default(),
         }
     }
@@ -639,17 +647,11 @@ impl Reconciler {
     }
 
     fn failing_entry(&self, key: &ItemKey) -> Option<Failing> {
-        match self.failing.lock() {
-            Ok(m) => m.get(key).cloned(),
-            Err(p) => p.into_inner().get(key).cloned(),
-        }
+        lock(&self.failing).get(key).cloned()
     }
 
     fn forget(&self, key: &ItemKey) {
-        match self.failing.lock() {
-            Ok(mut m) => m.remove(key),
-            Err(p) => p.into_inner().remove(key),
-        };
+        lock(&self.failing).remove(key);
     }
 
     fn record_failure(&self, key: &ItemKey, reason: FailureReason, message: &str) -> Failing {
@@ -657,10 +659,7 @@ impl Reconciler {
             initial: self.cfg.reconcile.backoff_initial,
             max: self.cfg.reconcile.backoff_max,
         };
-        let mut m = match self.failing.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
+        let mut m = lock(&self.failing);
         let failures = m.get(key).map(|f| f.failures).unwrap_or(0) + 1;
         let delay = retry_delay(&backoff, failures, reason);
         let f = Failing {
@@ -705,19 +704,42 @@ impl Reconciler {
             Action::PauseFollow {
                 cluster,
                 follower_index,
-            } => {
-                lock(&self.paused).insert((cluster.clone(), follower_index.clone()));
-            }
+            } => self.history.update(|h| {
+                h.follower_mut(cluster, follower_index).paused_by_us = Some(PausedByUs {
+                    rule: Rule::Reconcile,
+                    at: Utc::now(),
+                    why: "pause + resume to change the follow parameters".into(),
+                });
+            }),
             Action::ResumeFollow {
                 cluster,
                 follower_index,
                 ..
-            } => {
-                lock(&self.paused).remove(&(cluster.clone(), follower_index.clone()));
-            }
+            } => self.history.update(|h| {
+                let ours = h
+                    .follower(cluster, follower_index)
+                    .and_then(|f| f.paused_by_us.as_ref())
+                    .is_some_and(|p| p.rule == Rule::Reconcile);
+                if ours {
+                    h.follower_mut(cluster, follower_index).paused_by_us = None;
+                }
+            }),
             _ => {}
         }
     }
+}
+
+/// The followers reconcile paused and has not resumed yet.
+fn paused_by_reconcile(h: &History) -> BTreeSet<ClusterKey> {
+    h.followers
+        .iter()
+        .filter(|(_, f)| {
+            f.paused_by_us
+                .as_ref()
+                .is_some_and(|p| p.rule == Rule::Reconcile)
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn open_map(rows: Vec<crate::es::CatIndex>) -> BTreeMap<String, bool> {
@@ -794,6 +816,7 @@ pub fn install(d: &mut crate::daemon::Daemon) -> anyhow::Result<()> {
         .with_metrics(metrics)
         .with_request_errors(d.metrics.own.clone());
     if let Some(policy) = d.policy.clone() {
+        reconciler = reconciler.with_history(policy.history_handle());
         reconciler =
             reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
     }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::act::Action;
 use crate::config::{
-    flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, Config,
+    flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, ClusterKey, Config,
     FollowParameters, FollowerSettings, RemoteMode, RemoteSettings,
 };
 use crate::es::{AutoFollowPattern, FailureReason};
@@ -54,10 +54,10 @@ pub struct Observation {
     pub leader_indices: BTreeMap<String, BTreeMap<String, bool>>,
     /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
     /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
-    pub paused_by_reconcile: BTreeSet<(String, String)>,
+    pub paused_by_reconcile: BTreeSet<ClusterKey>,
     /// Auto-follow patterns (cluster, name) a policy maintenance window holds paused: reconcile keeps them paused
     /// (the policy resumes them when the window ends), even with `active = true`.
-    pub held_paused_patterns: BTreeSet<(String, String)>,
+    pub held_paused_patterns: BTreeSet<ClusterKey>,
 }
 
 /// The kind of a planned item: the `kind` label.
@@ -139,12 +139,12 @@ enum RemoteState {
 /// Plans every configured remote, follower and auto-follow pattern. Sorted by remote, follower, pattern.
 pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedItem> {
     let mut items = Vec::new();
-    let mut pending: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut pending: BTreeSet<ClusterKey> = BTreeSet::new();
     for r in &cfg.remotes {
         let o = obs.clusters.get(&r.cluster);
         let decision = plan_remote(r, o);
         if matches!(decision, Decision::Act { .. }) {
-            pending.insert((r.cluster.clone(), r.alias.clone()));
+            pending.insert(ClusterKey::new(&r.cluster, &r.alias));
         }
         items.push(PlannedItem {
             key: ItemKey {
@@ -156,7 +156,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
         });
     }
     let remote_state = |cluster: &str, alias: &str| -> RemoteState {
-        if pending.contains(&(cluster.to_string(), alias.to_string())) {
+        if pending.contains(&ClusterKey::new(cluster, alias)) {
             return RemoteState::Pending;
         }
         let Some(o) = obs.clusters.get(cluster) else {
@@ -175,7 +175,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
         let o = obs.clusters.get(&f.cluster);
         let ours = obs
             .paused_by_reconcile
-            .contains(&(f.cluster.clone(), f.follower_index.clone()));
+            .contains(&ClusterKey::new(&f.cluster, &f.follower_index));
         let leader_indices = cfg
             .leader_cluster(&f.cluster, &f.remote)
             .and_then(|l| obs.leader_indices.get(l));
@@ -200,7 +200,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
         let o = obs.clusters.get(&a.cluster);
         let held = obs
             .held_paused_patterns
-            .contains(&(a.cluster.clone(), a.name.clone()));
+            .contains(&ClusterKey::new(&a.cluster, &a.name));
         let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote), held);
         items.push(PlannedItem {
             key: ItemKey {
@@ -1249,7 +1249,7 @@ follower_index = "logs-copy"
             "in_sync"
         );
         o.paused_by_reconcile
-            .insert(("follower".into(), "logs-copy".into()));
+            .insert(ClusterKey::new("follower", "logs-copy"));
         let items = plan(&c, &o, apply);
         assert_eq!(
             label(decision(&items, ItemKind::Follower, "logs-copy")),
@@ -1292,7 +1292,7 @@ follow_index_pattern = "{{leader_index}}-copy"
     /// `o` with the pattern `logs` on `follower` held paused by a maintenance window.
     fn held(mut o: Observation) -> Observation {
         o.held_paused_patterns
-            .insert(("follower".into(), "logs".into()));
+            .insert(ClusterKey::new("follower", "logs"));
         o
     }
 
