@@ -453,9 +453,9 @@ impl Reconciler {
             let report = self.apply(&item.key, &item.decision, &mut events).await;
             if matches!(report.state, ItemState::Changed | ItemState::Planned) {
                 set_remotes
-                    .entry(item.key.cluster.clone())
+                    .entry(item.key.id.cluster.clone())
                     .or_default()
-                    .insert(item.key.name.clone());
+                    .insert(item.key.id.name.clone());
             }
             items.push(report);
         }
@@ -574,9 +574,9 @@ impl Reconciler {
         events: &mut Vec<AuditEvent>,
     ) -> ItemReport {
         let mut r = ItemReport {
-            cluster: key.cluster.clone(),
+            cluster: key.id.cluster.clone(),
             kind: key.kind,
-            name: key.name.clone(),
+            name: key.id.name.clone(),
             state: ItemState::InSync,
             reason: None,
             message: None,

@@ -80,13 +80,34 @@ impl ItemKind {
     }
 }
 
-/// One desired thing: a remote alias, a follower index or an auto-follow pattern on a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// One desired thing: a remote alias, a follower index or an auto-follow pattern on a cluster. Serialised as
+/// `{"cluster", "kind", "name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ItemKey {
-    pub cluster: String,
     pub kind: ItemKind,
-    /// Alias, follower index or pattern name.
-    pub name: String,
+    /// The cluster and the alias, follower index or pattern name.
+    pub id: ClusterKey,
+}
+
+impl ItemKey {
+    /// The item `name` of `kind` on `cluster`.
+    pub fn new(cluster: &str, kind: ItemKind, name: &str) -> Self {
+        Self {
+            kind,
+            id: ClusterKey::new(cluster, name),
+        }
+    }
+}
+
+impl Serialize for ItemKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ItemKey", 3)?;
+        st.serialize_field("cluster", &self.id.cluster)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("name", &self.id.name)?;
+        st.end()
+    }
 }
 
 /// What to do about one item.
@@ -147,11 +168,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             pending.insert(ClusterKey::new(&r.cluster, &r.alias));
         }
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: r.cluster.clone(),
-                kind: ItemKind::Remote,
-                name: r.alias.clone(),
-            },
+            key: ItemKey::new(&r.cluster, ItemKind::Remote, &r.alias),
             decision,
         });
     }
@@ -188,11 +205,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             ours,
         );
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: f.cluster.clone(),
-                kind: ItemKind::Follower,
-                name: f.follower_index.clone(),
-            },
+            key: ItemKey::new(&f.cluster, ItemKind::Follower, &f.follower_index),
             decision,
         });
     }
@@ -203,11 +216,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             .contains(&ClusterKey::new(&a.cluster, &a.name));
         let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote), held);
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: a.cluster.clone(),
-                kind: ItemKind::AutoFollow,
-                name: a.name.clone(),
-            },
+            key: ItemKey::new(&a.cluster, ItemKind::AutoFollow, &a.name),
             decision,
         });
     }
@@ -912,7 +921,7 @@ follower_index = "logs-copy"
     fn decision<'a>(items: &'a [PlannedItem], kind: ItemKind, name: &str) -> &'a Decision {
         &items
             .iter()
-            .find(|i| i.key.kind == kind && i.key.name == name)
+            .find(|i| i.key.kind == kind && i.key.id.name == name)
             .unwrap_or_else(|| panic!("no {kind:?} {name} in {items:#?}"))
             .decision
     }
