@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn orders_as_its_text() {
-        let mut v = vec![
+        let mut v = [
             ClusterKey::new("b", "a"),
             ClusterKey::new("a", "z"),
             ClusterKey::new("a-b", "x"),

@@ -482,6 +482,42 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_history_reads_and_writes_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = SharedHistory::new(History::default(), Some(dir.path().to_path_buf()));
+        let other = shared.clone();
+        other.update(|h| h.follower_mut("follower", "logs").caught_up_polls = 2);
+        assert_eq!(
+            shared
+                .snapshot()
+                .follower("follower", "logs")
+                .unwrap()
+                .caught_up_polls,
+            2
+        );
+        let on_disk = History::load(dir.path()).unwrap();
+        assert_eq!(on_disk, shared.snapshot());
+        // Someone else (the CLI) writes the file: the next update starts from it.
+        let mut h = on_disk;
+        h.follower_mut("follower", "other").caught_up_polls = 1;
+        h.save(dir.path()).unwrap();
+        assert_eq!(shared.current(), h);
+        shared.update(|h| h.follower_mut("follower", "logs").caught_up_polls = 3);
+        let back = History::load(dir.path()).unwrap();
+        assert_eq!(
+            back.follower("follower", "other").unwrap().caught_up_polls,
+            1
+        );
+        assert_eq!(
+            back.follower("follower", "logs").unwrap().caught_up_polls,
+            3
+        );
+        let mem = SharedHistory::default();
+        mem.update(|h| h.sent.push_back(Utc::now()));
+        assert_eq!(mem.current().sent.len(), 1);
+    }
+
+    #[test]
     fn a_corrupt_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(History::path(dir.path()), b"{not json").unwrap();
