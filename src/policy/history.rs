@@ -88,7 +88,7 @@ pub struct ActionRecord {
 }
 
 /// The word for an action's result in the history file and `/status`: as the `result` label, except that a
-/// failure is `failure` there (files written since the first version say so); `failed` is read as well.
+/// failure is `failure` there, as in the existing files; `failed` is read as well.
 pub fn result_str(r: ActionResult) -> &'static str {
     match r {
         ActionResult::Failed => "failure",
