@@ -10,6 +10,7 @@
 //!   `ccr_sentinel_reconcile_actions_total{action,result}` (rule `reconcile`) or
 //!   `ccr_sentinel_actions_total{action,rule,result}` (any other rule).
 
+pub mod backoff;
 pub mod runbook;
 
 use std::collections::BTreeMap;

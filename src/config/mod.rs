@@ -28,6 +28,8 @@ mod validate;
 pub mod values;
 
 pub use policy::{OnLeaderDeleted, PolicySettings, Window};
+pub mod key;
+pub use key::ClusterKey;
 pub use schema::RawConfig;
 pub use values::{
     cron_parser, flat_index_settings, parse_byte_size, parse_cron, parse_es_time, CronSchedule,

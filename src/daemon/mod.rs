@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::act::{AuditLog, Executor};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::daemon::http::{router, HttpState, StatusSections};
 use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
 use crate::es::{Clients, EsError};
@@ -107,7 +107,9 @@ pub fn build_with(cfg: Config, stages: Stages) -> anyhow::Result<Daemon> {
         .with_metrics(d.metrics.reconcile.clone())
         .with_request_errors(d.metrics.own.clone());
     // Reconcile sees the auto-follow patterns the policies' maintenance windows hold paused, and leaves them.
+    // Its pauses go into the same persisted history as the policies', so a restarted daemon still knows them.
     if let Some(policy) = d.policy.clone() {
+        reconciler = reconciler.with_history(policy.history_handle());
         reconciler =
             reconciler.with_held_patterns(Arc::new(move || policy.window_paused_patterns()));
     }
@@ -419,32 +421,32 @@ fn log_transitions(old: &Report, new: &Report) {
             _ => {}
         }
     }
-    let before: BTreeMap<(&str, &str), FollowerState> = old
+    let before: BTreeMap<ClusterKey, FollowerState> = old
         .followers
         .iter()
         .map(|f| {
             (
-                (
-                    f.observation.follower_cluster.as_str(),
-                    f.observation.follower_index.as_str(),
+                ClusterKey::new(
+                    &f.observation.follower_cluster,
+                    &f.observation.follower_index,
                 ),
                 f.state,
             )
         })
         .collect();
     for f in &new.followers {
-        let key = (
-            f.observation.follower_cluster.as_str(),
-            f.observation.follower_index.as_str(),
+        let key = ClusterKey::new(
+            &f.observation.follower_cluster,
+            &f.observation.follower_index,
         );
         let prev = before.get(&key).copied();
         if prev != Some(f.state) {
             let level_warn = f.state != FollowerState::Healthy;
             let from = prev.map(|s| s.as_str()).unwrap_or("new");
             if level_warn {
-                tracing::warn!(follower_cluster = key.0, follower_index = key.1, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
+                tracing::warn!(follower_cluster = key.cluster.as_str(), follower_index = key.name.as_str(), from, to = %f.state, reasons = ?f.reasons, "follower state changed");
             } else {
-                tracing::info!(follower_cluster = key.0, follower_index = key.1, from, to = %f.state, "follower state changed");
+                tracing::info!(follower_cluster = key.cluster.as_str(), follower_index = key.name.as_str(), from, to = %f.state, "follower state changed");
             }
         }
     }

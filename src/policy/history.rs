@@ -7,9 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::act::ActionResult;
+use crate::config::ClusterKey;
 
 /// How many past actions are kept per follower (shown in `/status`).
 pub const LAST_ACTIONS: usize = 10;
@@ -26,6 +30,8 @@ pub enum Rule {
     OnLeaderDeleted,
     /// A command run by a person (`ccr-sentinel pause|resume|unfollow|promote`).
     Manual,
+    /// Reconcile: a pause to change follow parameters, until its resume succeeds.
+    Reconcile,
 }
 
 impl Rule {
@@ -39,6 +45,7 @@ impl Rule {
             Rule::Promote => "promote",
             Rule::OnLeaderDeleted => "on_leader_deleted",
             Rule::Manual => "manual",
+            Rule::Reconcile => "reconcile",
         }
     }
 }
@@ -61,7 +68,7 @@ pub struct PausedByUs {
 
 /// Consecutive failures of one rule's action on one target, and when it may be tried again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Backoff {
+pub struct RetryState {
     pub failures: u32,
     pub until: DateTime<Utc>,
 }
@@ -73,10 +80,46 @@ pub struct ActionRecord {
     pub action: String,
     pub rule: Rule,
     pub reason: String,
-    /// `success`, `failure`, `dry_run`.
-    pub result: String,
+    /// Written `success`, `failure` or `dry_run` ([`result_str`]).
+    #[serde(with = "result_words")]
+    pub result: ActionResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The word for an action's result in the history file and `/status`: as the `result` label, except that a
+/// failure is `failure` there, as in the existing files; `failed` is read as well.
+pub fn result_str(r: ActionResult) -> &'static str {
+    match r {
+        ActionResult::Failed => "failure",
+        other => other.as_str(),
+    }
+}
+
+mod result_words {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{result_str, ActionResult};
+
+    pub fn serialize<S: Serializer>(r: &ActionResult, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(result_str(*r))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ActionResult, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "success" => ActionResult::Success,
+            "already_done" => ActionResult::AlreadyDone,
+            "failure" | "failed" => ActionResult::Failed,
+            "dry_run" => ActionResult::DryRun,
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["success", "already_done", "failure", "failed", "dry_run"],
+                ))
+            }
+        })
+    }
 }
 
 /// What is remembered about one follower index.
@@ -93,7 +136,7 @@ pub struct FollowerHistory {
     pub recover_attempts: Vec<DateTime<Utc>>,
     /// Back-off per rule after failed actions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub backoff: BTreeMap<Rule, Backoff>,
+    pub backoff: BTreeMap<Rule, RetryState>,
     /// Consecutive evaluations in which the follower was caught up (for `promote = true`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub caught_up_polls: u32,
@@ -136,21 +179,21 @@ pub struct RemoteHistory {
 pub struct History {
     /// By [`key`] (`cluster/follower_index`).
     #[serde(default)]
-    pub followers: BTreeMap<String, FollowerHistory>,
+    pub followers: BTreeMap<ClusterKey, FollowerHistory>,
     /// By [`key`] (`cluster/alias`).
     #[serde(default)]
-    pub remotes: BTreeMap<String, RemoteHistory>,
+    pub remotes: BTreeMap<ClusterKey, RemoteHistory>,
     /// Auto-follow patterns paused by ccr-sentinel, by [`key`] (`cluster/pattern`).
     #[serde(default)]
-    pub paused_patterns: BTreeMap<String, PausedByUs>,
+    pub paused_patterns: BTreeMap<ClusterKey, PausedByUs>,
     /// Times of actions sent in the last minute (the global rate limit).
     #[serde(default)]
     pub sent: VecDeque<DateTime<Utc>>,
 }
 
-/// The map key of a follower, remote or pattern on a cluster.
-pub fn key(cluster: &str, name: &str) -> String {
-    format!("{cluster}/{name}")
+/// The map key of a follower, remote or pattern on a cluster (written `cluster/name`).
+pub fn key(cluster: &str, name: &str) -> ClusterKey {
+    ClusterKey::new(cluster, name)
 }
 
 /// Reading or writing the history file failed.
@@ -211,6 +254,73 @@ impl History {
     }
 }
 
+/// The one [`History`] of a daemon, shared by the policy engine and reconcile: kept in memory and, with a
+/// state directory, in `history.json` there (the file is the shared truth: the CLI writes it too).
+#[derive(Debug, Clone, Default)]
+pub struct SharedHistory {
+    inner: Arc<Mutex<History>>,
+    state_dir: Option<PathBuf>,
+}
+
+impl SharedHistory {
+    /// Starts from `history`, saved to `state_dir` when given.
+    pub fn new(history: History, state_dir: Option<PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(history)),
+            state_dir,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, History> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The history in memory.
+    pub fn snapshot(&self) -> History {
+        self.lock().clone()
+    }
+
+    /// The latest history: the state file when there is one and it reads, else the one in memory.
+    pub fn current(&self) -> History {
+        let mem = self.snapshot();
+        self.load_or(mem)
+    }
+
+    fn load_or(&self, mem: History) -> History {
+        let Some(dir) = &self.state_dir else {
+            return mem;
+        };
+        match History::load(dir) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the policy history; using the one in memory");
+                mem
+            }
+        }
+    }
+
+    /// Changes the latest history with `f` and keeps the result, writing the state file when it changed.
+    pub fn update<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
+        let mut g = self.lock();
+        let before = self.load_or(g.clone());
+        let mut h = before.clone();
+        let r = f(&mut h);
+        if h != before {
+            self.save(&h);
+        }
+        *g = h;
+        r
+    }
+
+    fn save(&self, h: &History) {
+        if let Some(dir) = &self.state_dir {
+            if let Err(e) = h.save(dir) {
+                tracing::error!(error = %e, "cannot save the policy history");
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a crash leaves either
 /// the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -252,7 +362,7 @@ mod tests {
                     action: "pause".into(),
                     rule: Rule::Window,
                     reason: format!("#{i}"),
-                    result: "success".into(),
+                    result: ActionResult::Success,
                     error: None,
                 });
         }
@@ -262,6 +372,149 @@ mod tests {
         let f = back.follower("follower", "logs").unwrap();
         assert_eq!(f.last_actions.len(), LAST_ACTIONS);
         assert_eq!(f.last_actions.front().unwrap().reason, "#3");
+    }
+
+    /// A file as the daemon writes it (keys `cluster/name`, results `success`/`failure`/`dry_run`).
+    const WRITTEN: &str = r#"{
+  "followers": {
+    "follower-b/logs": {
+      "unexpected_pause_since": "2026-01-02T03:04:05Z"
+    },
+    "follower/logs-copy": {
+      "paused_by_us": {
+        "rule": "recover_fatal",
+        "at": "2026-01-02T03:04:05Z",
+        "why": "pause + resume (the resume failed)"
+      },
+      "recover_attempts": [
+        "2026-01-02T03:04:05Z"
+      ],
+      "backoff": {
+        "recover_fatal": {
+          "failures": 2,
+          "until": "2026-01-02T03:05:05Z"
+        }
+      },
+      "caught_up_polls": 1,
+      "alerted": [
+        "needs_refollow"
+      ],
+      "last_actions": [
+        {
+          "at": "2026-01-02T03:04:05Z",
+          "action": "pause_resume",
+          "rule": "recover_fatal",
+          "reason": "shard 0 failed",
+          "result": "failure",
+          "error": "503"
+        },
+        {
+          "at": "2026-01-02T03:04:06Z",
+          "action": "pause",
+          "rule": "window",
+          "reason": "maintenance window `nightly`",
+          "result": "success"
+        },
+        {
+          "at": "2026-01-02T03:04:07Z",
+          "action": "resume",
+          "rule": "window",
+          "reason": "maintenance window `nightly` ended",
+          "result": "dry_run"
+        }
+      ]
+    }
+  },
+  "remotes": {
+    "follower/leader": {
+      "disconnected_since": "2026-01-02T03:04:05Z"
+    }
+  },
+  "paused_patterns": {
+    "follower/logs-pattern": {
+      "rule": "window",
+      "at": "2026-01-02T03:04:05Z",
+      "why": "maintenance window `nightly`"
+    }
+  },
+  "sent": [
+    "2026-01-02T03:04:05Z"
+  ]
+}"#;
+
+    #[test]
+    fn a_file_written_before_loads_and_saves_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(History::path(dir.path()), WRITTEN).unwrap();
+        let h = History::load(dir.path()).unwrap();
+        let f = h.follower("follower", "logs-copy").unwrap();
+        assert_eq!(f.backoff[&Rule::RecoverFatal].failures, 2);
+        assert_eq!(f.last_actions.len(), 3);
+        assert!(h.follower("follower-b", "logs").is_some());
+        h.save(dir.path()).unwrap();
+        let back = std::fs::read_to_string(History::path(dir.path())).unwrap();
+        assert_eq!(back, WRITTEN);
+    }
+
+    #[test]
+    fn results_are_written_as_before_and_failed_is_read_too() {
+        let rec = |result: &str| {
+            format!(
+                r#"{{"at":"2026-01-02T03:04:05Z","action":"pause","rule":"window","reason":"r","result":"{result}"}}"#
+            )
+        };
+        for (word, result) in [
+            ("success", ActionResult::Success),
+            ("failure", ActionResult::Failed),
+            ("dry_run", ActionResult::DryRun),
+            ("already_done", ActionResult::AlreadyDone),
+        ] {
+            let r: ActionRecord = serde_json::from_str(&rec(word)).unwrap();
+            assert_eq!(r.result, result);
+            assert_eq!(serde_json::to_string(&r).unwrap(), rec(word));
+        }
+        let r: ActionRecord = serde_json::from_str(&rec("failed")).unwrap();
+        assert_eq!(r.result, ActionResult::Failed);
+        assert!(serde_json::to_string(&r)
+            .unwrap()
+            .contains(r#""result":"failure""#));
+        assert!(serde_json::from_str::<ActionRecord>(&rec("exploded")).is_err());
+    }
+
+    #[test]
+    fn the_shared_history_reads_and_writes_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = SharedHistory::new(History::default(), Some(dir.path().to_path_buf()));
+        let other = shared.clone();
+        other.update(|h| h.follower_mut("follower", "logs").caught_up_polls = 2);
+        assert_eq!(
+            shared
+                .snapshot()
+                .follower("follower", "logs")
+                .unwrap()
+                .caught_up_polls,
+            2
+        );
+        let on_disk = History::load(dir.path()).unwrap();
+        assert_eq!(on_disk, shared.snapshot());
+        // Someone else (the CLI) writes the file: the next update starts from it.
+        let mut h = on_disk;
+        h.follower_mut("follower", "other").caught_up_polls = 1;
+        h.save(dir.path()).unwrap();
+        assert_eq!(shared.current(), h);
+        shared.update(|h| h.follower_mut("follower", "logs").caught_up_polls = 3);
+        let back = History::load(dir.path()).unwrap();
+        assert_eq!(
+            back.follower("follower", "other").unwrap().caught_up_polls,
+            1
+        );
+        assert_eq!(
+            back.follower("follower", "logs").unwrap().caught_up_polls,
+            3
+        );
+        let mem = SharedHistory::default();
+        mem.update(|h| h.sent.push_back(Utc::now()));
+        assert_eq!(mem.current().sent.len(), 1);
     }
 
     #[test]

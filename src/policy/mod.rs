@@ -33,15 +33,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::act::backoff::Backoff;
+use crate::act::ActionResult;
 use crate::config::policy::wildcard_match;
-use crate::config::{Config, PolicySettings, Window};
+use crate::config::{ClusterKey, Config, PolicySettings, Window};
 use crate::evaluate::caught_up::{CaughtUp, Docs, ShardLook};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::policy::history::{
-    key, ActionRecord, Backoff, FollowerHistory, History, PausedByUs, Rule,
-};
+use crate::policy::history::{key, ActionRecord, FollowerHistory, History, PausedByUs, RetryState, Rule};
 use crate::policy::rules::{Decision, RuleCtx};
 
 /// History of followers that no longer exist is dropped this long after their last action.
@@ -139,25 +139,52 @@ pub struct Evaluation {
     pub history: History,
 }
 
-/// How an action ended.
+/// How a planned action ended: the executor's [`ActionResult`] (work someone else already did counts as
+/// [`ActionResult::Success`]), with the error of a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    /// Not sent: `dry_run`.
-    DryRun,
-    Failure(String),
-    /// Pause + resume: the pause worked, the resume failed. The follower is paused by us and will be resumed.
-    PausedOnly(String),
+pub struct Outcome {
+    pub result: ActionResult,
+    pub error: Option<String>,
+    /// Pause + resume whose pause worked and whose resume failed: the follower is paused by us and will be
+    /// resumed (`result` is [`ActionResult::Failed`]).
+    pub paused_only: bool,
 }
 
 impl Outcome {
-    /// The `result` label value.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::DryRun => "dry_run",
-            Outcome::Failure(_) | Outcome::PausedOnly(_) => "failure",
+    /// Sent and done.
+    pub fn success() -> Self {
+        Self::of(ActionResult::Success, None)
+    }
+
+    /// Not sent: `dry_run`.
+    pub fn dry_run() -> Self {
+        Self::of(ActionResult::DryRun, None)
+    }
+
+    /// Failed with `error`.
+    pub fn failure(error: impl Into<String>) -> Self {
+        Self::of(ActionResult::Failed, Some(error.into()))
+    }
+
+    /// Pause + resume: the pause worked, the resume failed with `error`.
+    pub fn paused_only(error: impl Into<String>) -> Self {
+        Self {
+            paused_only: true,
+            ..Self::failure(error)
         }
+    }
+
+    fn of(result: ActionResult, error: Option<String>) -> Self {
+        Self {
+            result,
+            error,
+            paused_only: false,
+        }
+    }
+
+    /// The `result` of the action in the history and `/status` (`success`, `failure`, `dry_run`).
+    pub fn as_str(&self) -> &'static str {
+        history::result_str(self.result)
     }
 }
 
@@ -188,14 +215,17 @@ pub fn window_selects(w: &Window, cluster: &str, remote: &str, follower_index: &
     any(&w.clusters, cluster) && any(&w.remotes, remote) && any(&w.followers, follower_index)
 }
 
-/// The back-off after `failures` consecutive failures: `backoff_initial * 2^(failures-1)`, capped at
-/// `backoff_max`.
+/// The policies' back-off: `backoff_initial` doubling per consecutive failure up to `backoff_max`.
+pub fn backoff(s: &PolicySettings) -> Backoff {
+    Backoff {
+        initial: s.backoff_initial,
+        max: s.backoff_max,
+    }
+}
+
+/// The back-off after `failures` consecutive failures of a policy action ([`backoff`]).
 pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(30);
-    s.backoff_initial
-        .checked_mul(1u32 << exp)
-        .unwrap_or(s.backoff_max)
-        .min(s.backoff_max)
+    backoff(s).delay(failures)
 }
 
 /// `Ok` when a follower is caught up as far as one look can tell (see [`crate::evaluate::caught_up`]): the
@@ -294,7 +324,7 @@ pub fn evaluate(
     runbooks: &[InProgress],
     now: DateTime<Utc>,
 ) -> Evaluation {
-    let busy: BTreeSet<String> = runbooks
+    let busy: BTreeSet<ClusterKey> = runbooks
         .iter()
         .map(|r| key(&r.cluster, &r.follower_index))
         .collect();
@@ -332,7 +362,7 @@ pub fn evaluate(
 
     // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
     // more, so the history does not grow with every rolled-over auto-followed index.
-    let present: BTreeSet<String> = report
+    let present: BTreeSet<ClusterKey> = report
         .followers
         .iter()
         .map(|f| {
@@ -452,7 +482,7 @@ fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
     active_windows: &[(&Window, DateTime<Utc>)],
-    busy: &BTreeSet<String>,
+    busy: &BTreeSet<ClusterKey>,
     now: DateTime<Utc>,
     h: &mut History,
 ) -> (Vec<Planned>, Vec<Alert>) {
@@ -512,8 +542,8 @@ pub fn record(
     h.sent.push_back(now);
     if p.action.on_pattern() {
         let k = key(&p.cluster, &p.target);
-        match (p.action, outcome) {
-            (ActionKind::PauseAutoFollow, Outcome::Success) => {
+        match (p.action, outcome.result) {
+            (ActionKind::PauseAutoFollow, ActionResult::Success) => {
                 h.paused_patterns.insert(
                     k,
                     PausedByUs {
@@ -523,7 +553,7 @@ pub fn record(
                     },
                 );
             }
-            (ActionKind::ResumeAutoFollow, Outcome::Success) => {
+            (ActionKind::ResumeAutoFollow, ActionResult::Success) => {
                 h.paused_patterns.remove(&k);
             }
             _ => {}
@@ -536,17 +566,14 @@ pub fn record(
         action: p.action.as_str().into(),
         rule: p.rule,
         reason: p.reason.clone(),
-        result: outcome.as_str().into(),
-        error: match outcome {
-            Outcome::Failure(e) | Outcome::PausedOnly(e) => Some(e.clone()),
-            _ => None,
-        },
+        result: outcome.result,
+        error: outcome.error.clone(),
     });
-    if p.rule == Rule::RecoverFatal && *outcome != Outcome::DryRun {
+    if p.rule == Rule::RecoverFatal && outcome.result != ActionResult::DryRun {
         fh.recover_attempts.push(now);
     }
-    match outcome {
-        Outcome::Success => {
+    match outcome.result {
+        ActionResult::Success | ActionResult::AlreadyDone => {
             fh.backoff.remove(&p.rule);
             match p.action {
                 ActionKind::Pause => {
@@ -567,9 +594,9 @@ pub fn record(
                 _ => {}
             }
         }
-        Outcome::DryRun => {}
-        Outcome::Failure(_) | Outcome::PausedOnly(_) => {
-            if matches!(outcome, Outcome::PausedOnly(_)) {
+        ActionResult::DryRun => {}
+        ActionResult::Failed => {
+            if outcome.paused_only {
                 fh.paused_by_us = Some(PausedByUs {
                     rule: p.rule,
                     at: now,
@@ -577,10 +604,8 @@ pub fn record(
                 });
             }
             let failures = fh.backoff.get(&p.rule).map_or(0, |b| b.failures) + 1;
-            let until = now
-                + chrono::Duration::from_std(backoff_delay(s, failures))
-                    .unwrap_or(chrono::Duration::MAX);
-            fh.backoff.insert(p.rule, Backoff { failures, until });
+            let until = now + backoff(s).chrono_delay(failures);
+            fh.backoff.insert(p.rule, RetryState { failures, until });
         }
     }
 }
@@ -751,7 +776,7 @@ leader_index_patterns = ["metrics-*"]
         let ev = evaluate(cfg, r, h, &[], now);
         *h = ev.history.clone();
         for p in &ev.actions {
-            record(h, &cfg.policy, p, &Outcome::Success, now);
+            record(h, &cfg.policy, p, &Outcome::success(), now);
         }
         let mut names: Vec<String> = ev
             .actions
@@ -1040,7 +1065,7 @@ leader_index_patterns = ["metrics-*"]
                 let ev = evaluate(&c, &r, &h, &[], t);
                 h = ev.history.clone();
                 if let Some(p) = ev.actions.first() {
-                    record(&mut h, &c.policy, p, &Outcome::Failure("boom".into()), t);
+                    record(&mut h, &c.policy, p, &Outcome::failure("boom"), t);
                     break;
                 }
                 waited += 1;
@@ -1056,7 +1081,8 @@ leader_index_patterns = ["metrics-*"]
             .back()
             .unwrap()
             .clone();
-        assert_eq!(last.result, "failure");
+        assert_eq!(last.result, ActionResult::Failed);
+        assert_eq!(history::result_str(last.result), "failure");
         assert_eq!(last.error.as_deref(), Some("boom"));
     }
 
@@ -1148,7 +1174,7 @@ leader_index_patterns = ["metrics-*"]
                 action: "pause_resume".into(),
                 rule: Rule::RecoverFatal,
                 reason: String::new(),
-                result: "success".into(),
+                result: ActionResult::Success,
                 error: None,
             })
         };
@@ -1164,7 +1190,7 @@ leader_index_patterns = ["metrics-*"]
             at(12, 0, 0) - chrono::Duration::days(30),
         );
         let ev = evaluate(&c, &report(&[]), &h, &[], at(12, 0, 0));
-        let keys: Vec<&String> = ev.history.followers.keys().collect();
+        let keys: Vec<String> = ev.history.followers.keys().map(|k| k.to_string()).collect();
         assert_eq!(
             keys,
             [
@@ -1186,7 +1212,7 @@ leader_index_patterns = ["metrics-*"]
             &mut h,
             &c.policy,
             &ev.actions[0],
-            &Outcome::PausedOnly("503".into()),
+            &Outcome::paused_only("503"),
             at(12, 0, 0),
         );
         // Now paused by us; the resume is retried after the back-off.

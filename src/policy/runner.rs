@@ -4,24 +4,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::act::runbook::{self, RunbookStore};
 use crate::act::{Action, ActionResult, Executor};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::evaluate::report::Report;
-use crate::policy::history::{ActionRecord, History};
+use crate::policy::history::{ActionRecord, History, SharedHistory};
 use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
-use crate::sync::lock;
 
 /// The policy engine of a running daemon.
 pub struct PolicyRunner {
     cfg: Arc<Config>,
     exec: Executor,
-    history: Mutex<History>,
+    history: SharedHistory,
     store: RunbookStore,
     /// Serialises evaluations (a slow runbook must not overlap the next poll's evaluation).
     running: tokio::sync::Mutex<()>,
@@ -59,20 +58,25 @@ impl PolicyRunner {
         };
         Ok(Self {
             store: RunbookStore::new(cfg.policy.state_dir.as_deref()),
+            history: SharedHistory::new(history, cfg.policy.state_dir.clone()),
             cfg,
             exec,
-            history: Mutex::new(history),
             running: tokio::sync::Mutex::new(()),
         })
     }
 
     fn history(&self) -> History {
-        lock(&self.history).clone()
+        self.history.snapshot()
+    }
+
+    /// The history this engine keeps, to share with reconcile (which records its own pauses there).
+    pub fn history_handle(&self) -> SharedHistory {
+        self.history.clone()
     }
 
     /// Auto-follow patterns (cluster, name) a maintenance window paused and has not resumed yet.
-    pub fn window_paused_patterns(&self) -> BTreeSet<(String, String)> {
-        let h = lock(&self.history);
+    pub fn window_paused_patterns(&self) -> BTreeSet<ClusterKey> {
+        let h = self.history.snapshot();
         self.cfg
             .auto_follow
             .iter()
@@ -81,32 +85,15 @@ impl PolicyRunner {
                     .get(&crate::policy::history::key(&p.cluster, &p.name))
                     .is_some_and(|by| by.rule == crate::policy::history::Rule::Window)
             })
-            .map(|p| (p.cluster.clone(), p.name.clone()))
+            .map(|p| ClusterKey::new(&p.cluster, &p.name))
             .collect()
-    }
-
-    fn set_history(&self, h: History, save: bool) {
-        if let (Some(dir), true) = (&self.cfg.policy.state_dir, save) {
-            if let Err(e) = h.save(dir) {
-                tracing::error!(error = %e, "cannot save the policy history");
-            }
-        }
-        *lock(&self.history) = h;
     }
 
     /// One evaluation on `report`, executing what it plans. Returns the number of actions taken.
     pub async fn run_once(&self, report: &Report) -> usize {
         let _guard = self.running.lock().await;
         // The state directory is the shared truth (the CLI's pause/resume write it too).
-        let mut base = self.history();
-        if let Some(dir) = &self.cfg.policy.state_dir {
-            match History::load(dir) {
-                Ok(h) => base = h,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the policy history; using the one in memory")
-                }
-            }
-        }
+        let base = self.history.current();
         let runbooks: Vec<InProgress> = self
             .store
             .records()
@@ -135,9 +122,17 @@ impl PolicyRunner {
             let outcome = self.execute(p).await;
             record(&mut h, &self.cfg.policy, p, &outcome, Utc::now());
         }
-        // Most polls change nothing: write the state file only when something did.
-        let changed = h != base;
-        self.set_history(h, changed);
+        // Most polls change nothing: the state file is written only when something did.
+        self.history.update(|cur| {
+            // Pauses others noted while this evaluation ran (reconcile, the CLI) win over its older copy.
+            for (k, f) in &cur.followers {
+                let was = base.followers.get(k).and_then(|b| b.paused_by_us.as_ref());
+                if f.paused_by_us.as_ref() != was {
+                    h.followers.entry(k.clone()).or_default().paused_by_us = f.paused_by_us.clone();
+                }
+            }
+            *cur = h;
+        });
         ev.actions.len()
     }
 
@@ -170,7 +165,7 @@ impl PolicyRunner {
                 if let Some(false) = self.still_failed(&cluster, &target).await {
                     tracing::info!(follower_cluster = %cluster, follower_index = %target,
                         "no fatal exception any more (recovered meanwhile); nothing to do");
-                    return Outcome::Success;
+                    return Outcome::success();
                 }
                 let ev = self.exec.execute(&pause(), rule, &p.reason).await;
                 match ev.result {
@@ -182,13 +177,15 @@ impl PolicyRunner {
                     {
                         tracing::info!(follower_cluster = %cluster, follower_index = %target,
                             "pause refused but the fatal exception is gone (recovered by someone else)");
-                        Outcome::Success
+                        Outcome::success()
                     }
-                    ActionResult::Failed => Outcome::Failure(ev.error.unwrap_or_default()),
+                    ActionResult::Failed => Outcome::failure(ev.error.unwrap_or_default()),
                     _ => {
                         let ev = self.exec.execute(&resume(), rule, &p.reason).await;
                         match outcome(&ev.result, || ev.error.clone()) {
-                            Outcome::Failure(e) => Outcome::PausedOnly(e),
+                            o if o.result == ActionResult::Failed => {
+                                Outcome::paused_only(o.error.unwrap_or_default())
+                            }
                             o => o,
                         }
                     }
@@ -217,15 +214,15 @@ impl PolicyRunner {
                 };
                 match runbook::unfollow(ctx, &cluster, &target, p.rule, &p.reason, &mut hook).await
                 {
-                    Ok(o) if o.finished && self.exec.is_dry_run() => Outcome::DryRun,
+                    Ok(o) if o.finished && self.exec.is_dry_run() => Outcome::dry_run(),
                     Ok(o) if o.finished => {
                         if let Some(c) = &o.lease_cleanup {
                             tracing::warn!(follower_cluster = %cluster, follower_index = %target, "unfollow: {c}");
                         }
-                        Outcome::Success
+                        Outcome::success()
                     }
-                    Ok(o) => Outcome::Failure(o.error.unwrap_or_else(|| "not finished".into())),
-                    Err(e) => Outcome::Failure(e.to_string()),
+                    Ok(o) => Outcome::failure(o.error.unwrap_or_else(|| "not finished".into())),
+                    Err(e) => Outcome::failure(e.to_string()),
                 }
             }
         }
@@ -245,14 +242,14 @@ impl PolicyRunner {
     /// ccr-sentinel, runbooks in progress, and the last actions per follower.
     pub fn status(&self) -> Value {
         let h = self.history();
-        let mut last: BTreeMap<&str, Vec<&ActionRecord>> = BTreeMap::new();
+        let mut last: BTreeMap<&ClusterKey, Vec<&ActionRecord>> = BTreeMap::new();
         let mut paused = BTreeMap::new();
         for (k, f) in &h.followers {
             if !f.last_actions.is_empty() {
                 last.insert(k, f.last_actions.iter().rev().collect());
             }
             if let Some(p) = &f.paused_by_us {
-                paused.insert(k.as_str(), p);
+                paused.insert(k, p);
             }
         }
         json!({
@@ -265,11 +262,12 @@ impl PolicyRunner {
     }
 }
 
+/// The outcome of one executed action; work already done by someone else is a success.
 fn outcome(r: &ActionResult, error: impl FnOnce() -> Option<String>) -> Outcome {
     match r {
-        ActionResult::Success | ActionResult::AlreadyDone => Outcome::Success,
-        ActionResult::DryRun => Outcome::DryRun,
-        ActionResult::Failed => Outcome::Failure(error().unwrap_or_else(|| "failed".into())),
+        ActionResult::Success | ActionResult::AlreadyDone => Outcome::success(),
+        ActionResult::DryRun => Outcome::dry_run(),
+        ActionResult::Failed => Outcome::failure(error().unwrap_or_else(|| "failed".into())),
     }
 }
 

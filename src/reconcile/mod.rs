@@ -22,12 +22,14 @@ use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use crate::act::backoff::Backoff;
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::es::EsClient;
 use crate::es::FailureReason;
 use crate::es::RemoteInfo;
 use crate::metrics::{ReconcileMetrics, RequestFailed, SelfMetrics};
+use crate::policy::history::{History, PausedByUs, Rule, SharedHistory};
 use crate::reconcile::plan::{
     plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
 };
@@ -118,25 +120,13 @@ impl ReconcileReport {
     }
 }
 
-/// Backoff settings: `initial * 2^(failures-1)`, capped at `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait after the `failures`-th consecutive failure (1-based) for `reason`. Problems only a person can
-    /// fix wait `max` at once: retrying them sooner cannot succeed.
-    pub fn delay(&self, failures: u32, reason: FailureReason) -> Duration {
-        if reason.needs_operator() {
-            return self.max;
-        }
-        let exp = failures.saturating_sub(1).min(30);
-        self.initial
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.max)
-            .min(self.max)
+/// The wait before retrying an item after its `failures`-th consecutive failure (1-based) for `reason`.
+/// Problems only a person can fix wait the cap at once: retrying them sooner cannot succeed.
+pub fn retry_delay(backoff: &Backoff, failures: u32, reason: FailureReason) -> Duration {
+    if reason.needs_operator() {
+        backoff.max
+    } else {
+        backoff.delay(failures)
     }
 }
 
@@ -155,8 +145,9 @@ pub struct Reconciler {
     cfg: Arc<Config>,
     exec: Executor,
     failing: Arc<Mutex<BTreeMap<ItemKey, Failing>>>,
-    /// Followers this reconciler paused (parameter change) and has not resumed yet.
-    paused: Arc<Mutex<BTreeSet<(String, String)>>>,
+    /// Where it notes the followers it paused (parameter change) and has not resumed yet: the daemon's policy
+    /// history, so a restarted daemon still resumes them (and the policies leave them to reconcile).
+    history: SharedHistory,
     last: Arc<RwLock<Option<Arc<ReconcileReport>>>>,
     metrics: Option<ReconcileMetrics>,
     request_errors: SelfMetrics,
@@ -164,7 +155,7 @@ pub struct Reconciler {
 }
 
 /// Where a reconciler learns which auto-follow patterns a policy maintenance window holds paused.
-pub type HeldPatterns = Arc<dyn Fn() -> BTreeSet<(String, String)> + Send + Sync>;
+pub type HeldPatterns = Arc<dyn Fn() -> BTreeSet<ClusterKey> + Send + Sync>;
 
 impl std::fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -181,7 +172,7 @@ impl Reconciler {
             cfg,
             exec,
             failing: Default::default(),
-            paused: Default::default(),
+            history: Default::default(),
             last: Default::default(),
             metrics: None,
             request_errors: SelfMetrics::new(),
@@ -192,6 +183,12 @@ impl Reconciler {
     /// Leave the auto-follow patterns `held` returns paused (a maintenance window holds them).
     pub fn with_held_patterns(mut self, held: HeldPatterns) -> Self {
         self.held = Some(held);
+        self
+    }
+
+    /// Note its pauses in `history` (the one the policy engine keeps) instead of in memory only.
+    pub fn with_history(mut self, history: SharedHistory) -> Self {
+        self.history = history;
         self
     }
 
@@ -334,7 +331,7 @@ impl Reconciler {
         Observation {
             clusters: clusters.into_iter().collect(),
             leader_indices,
-            paused_by_reconcile: lock(&self.paused).clone(),
+            paused_by_reconcile: paused_by_reconcile(&self.history.current()),
             held_paused_patterns: self.held.as_ref().map(|h| h()).unwrap_or_default(),
         }
     }
@@ -402,9 +399,9 @@ impl Reconciler {
             let report = self.apply(&item.key, &item.decision, &mut events).await;
             if matches!(report.state, ItemState::Changed | ItemState::Planned) {
                 set_remotes
-                    .entry(item.key.cluster.clone())
+                    .entry(item.key.id.cluster.clone())
                     .or_default()
-                    .insert(item.key.name.clone());
+                    .insert(item.key.id.name.clone());
             }
             items.push(report);
         }
@@ -523,9 +520,9 @@ impl Reconciler {
         events: &mut Vec<AuditEvent>,
     ) -> ItemReport {
         let mut r = ItemReport {
-            cluster: key.cluster.clone(),
+            cluster: key.id.cluster.clone(),
             kind: key.kind,
-            name: key.name.clone(),
+            name: key.id.name.clone(),
             state: ItemState::InSync,
             reason: None,
             message: None,
@@ -596,17 +593,11 @@ impl Reconciler {
     }
 
     fn failing_entry(&self, key: &ItemKey) -> Option<Failing> {
-        match self.failing.lock() {
-            Ok(m) => m.get(key).cloned(),
-            Err(p) => p.into_inner().get(key).cloned(),
-        }
+        lock(&self.failing).get(key).cloned()
     }
 
     fn forget(&self, key: &ItemKey) {
-        match self.failing.lock() {
-            Ok(mut m) => m.remove(key),
-            Err(p) => p.into_inner().remove(key),
-        };
+        lock(&self.failing).remove(key);
     }
 
     fn record_failure(&self, key: &ItemKey, reason: FailureReason, message: &str) -> Failing {
@@ -614,12 +605,9 @@ impl Reconciler {
             initial: self.cfg.reconcile.backoff_initial,
             max: self.cfg.reconcile.backoff_max,
         };
-        let mut m = match self.failing.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
+        let mut m = lock(&self.failing);
         let failures = m.get(key).map(|f| f.failures).unwrap_or(0) + 1;
-        let delay = backoff.delay(failures, reason);
+        let delay = retry_delay(&backoff, failures, reason);
         let f = Failing {
             failures,
             reason,
@@ -640,19 +628,42 @@ impl Reconciler {
             Action::PauseFollow {
                 cluster,
                 follower_index,
-            } => {
-                lock(&self.paused).insert((cluster.clone(), follower_index.clone()));
-            }
+            } => self.history.update(|h| {
+                h.follower_mut(cluster, follower_index).paused_by_us = Some(PausedByUs {
+                    rule: Rule::Reconcile,
+                    at: Utc::now(),
+                    why: "pause + resume to change the follow parameters".into(),
+                });
+            }),
             Action::ResumeFollow {
                 cluster,
                 follower_index,
                 ..
-            } => {
-                lock(&self.paused).remove(&(cluster.clone(), follower_index.clone()));
-            }
+            } => self.history.update(|h| {
+                let ours = h
+                    .follower(cluster, follower_index)
+                    .and_then(|f| f.paused_by_us.as_ref())
+                    .is_some_and(|p| p.rule == Rule::Reconcile);
+                if ours {
+                    h.follower_mut(cluster, follower_index).paused_by_us = None;
+                }
+            }),
             _ => {}
         }
     }
+}
+
+/// The followers reconcile paused and has not resumed yet.
+fn paused_by_reconcile(h: &History) -> BTreeSet<ClusterKey> {
+    h.followers
+        .iter()
+        .filter(|(_, f)| {
+            f.paused_by_us
+                .as_ref()
+                .is_some_and(|p| p.rule == Rule::Reconcile)
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn open_map(rows: Vec<crate::es::CatIndex>) -> BTreeMap<String, bool> {
@@ -712,7 +723,7 @@ mod tests {
         ];
         for (n, reason, secs) in table {
             assert_eq!(
-                b.delay(n, reason),
+                retry_delay(&b, n, reason),
                 Duration::from_secs(secs),
                 "{n} {reason}"
             );

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::act::Action;
 use crate::config::{
-    flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, Config,
+    flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, ClusterKey, Config,
     FollowParameters, FollowerSettings, RemoteMode, RemoteSettings,
 };
 use crate::es::{AutoFollowPattern, FailureReason};
@@ -54,10 +54,10 @@ pub struct Observation {
     pub leader_indices: BTreeMap<String, BTreeMap<String, bool>>,
     /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
     /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
-    pub paused_by_reconcile: BTreeSet<(String, String)>,
+    pub paused_by_reconcile: BTreeSet<ClusterKey>,
     /// Auto-follow patterns (cluster, name) a policy maintenance window holds paused: reconcile keeps them paused
     /// (the policy resumes them when the window ends), even with `active = true`.
-    pub held_paused_patterns: BTreeSet<(String, String)>,
+    pub held_paused_patterns: BTreeSet<ClusterKey>,
 }
 
 /// The kind of a planned item: the `kind` label.
@@ -80,13 +80,34 @@ impl ItemKind {
     }
 }
 
-/// One desired thing: a remote alias, a follower index or an auto-follow pattern on a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// One desired thing: a remote alias, a follower index or an auto-follow pattern on a cluster. Serialised as
+/// `{"cluster", "kind", "name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ItemKey {
-    pub cluster: String,
     pub kind: ItemKind,
-    /// Alias, follower index or pattern name.
-    pub name: String,
+    /// The cluster and the alias, follower index or pattern name.
+    pub id: ClusterKey,
+}
+
+impl ItemKey {
+    /// The item `name` of `kind` on `cluster`.
+    pub fn new(cluster: &str, kind: ItemKind, name: &str) -> Self {
+        Self {
+            kind,
+            id: ClusterKey::new(cluster, name),
+        }
+    }
+}
+
+impl Serialize for ItemKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ItemKey", 3)?;
+        st.serialize_field("cluster", &self.id.cluster)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("name", &self.id.name)?;
+        st.end()
+    }
 }
 
 /// What to do about one item.
@@ -139,24 +160,20 @@ enum RemoteState {
 /// Plans every configured remote, follower and auto-follow pattern. Sorted by remote, follower, pattern.
 pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedItem> {
     let mut items = Vec::new();
-    let mut pending: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut pending: BTreeSet<ClusterKey> = BTreeSet::new();
     for r in &cfg.remotes {
         let o = obs.clusters.get(&r.cluster);
         let decision = plan_remote(r, o);
         if matches!(decision, Decision::Act { .. }) {
-            pending.insert((r.cluster.clone(), r.alias.clone()));
+            pending.insert(ClusterKey::new(&r.cluster, &r.alias));
         }
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: r.cluster.clone(),
-                kind: ItemKind::Remote,
-                name: r.alias.clone(),
-            },
+            key: ItemKey::new(&r.cluster, ItemKind::Remote, &r.alias),
             decision,
         });
     }
     let remote_state = |cluster: &str, alias: &str| -> RemoteState {
-        if pending.contains(&(cluster.to_string(), alias.to_string())) {
+        if pending.contains(&ClusterKey::new(cluster, alias)) {
             return RemoteState::Pending;
         }
         let Some(o) = obs.clusters.get(cluster) else {
@@ -175,7 +192,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
         let o = obs.clusters.get(&f.cluster);
         let ours = obs
             .paused_by_reconcile
-            .contains(&(f.cluster.clone(), f.follower_index.clone()));
+            .contains(&ClusterKey::new(&f.cluster, &f.follower_index));
         let leader_indices = cfg
             .leader_cluster(&f.cluster, &f.remote)
             .and_then(|l| obs.leader_indices.get(l));
@@ -188,11 +205,7 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             ours,
         );
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: f.cluster.clone(),
-                kind: ItemKind::Follower,
-                name: f.follower_index.clone(),
-            },
+            key: ItemKey::new(&f.cluster, ItemKind::Follower, &f.follower_index),
             decision,
         });
     }
@@ -200,14 +213,10 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
         let o = obs.clusters.get(&a.cluster);
         let held = obs
             .held_paused_patterns
-            .contains(&(a.cluster.clone(), a.name.clone()));
+            .contains(&ClusterKey::new(&a.cluster, &a.name));
         let decision = plan_auto_follow(a, o, remote_state(&a.cluster, &a.remote), held);
         items.push(PlannedItem {
-            key: ItemKey {
-                cluster: a.cluster.clone(),
-                kind: ItemKind::AutoFollow,
-                name: a.name.clone(),
-            },
+            key: ItemKey::new(&a.cluster, ItemKind::AutoFollow, &a.name),
             decision,
         });
     }
@@ -912,7 +921,7 @@ follower_index = "logs-copy"
     fn decision<'a>(items: &'a [PlannedItem], kind: ItemKind, name: &str) -> &'a Decision {
         &items
             .iter()
-            .find(|i| i.key.kind == kind && i.key.name == name)
+            .find(|i| i.key.kind == kind && i.key.id.name == name)
             .unwrap_or_else(|| panic!("no {kind:?} {name} in {items:#?}"))
             .decision
     }
@@ -1249,7 +1258,7 @@ follower_index = "logs-copy"
             "in_sync"
         );
         o.paused_by_reconcile
-            .insert(("follower".into(), "logs-copy".into()));
+            .insert(ClusterKey::new("follower", "logs-copy"));
         let items = plan(&c, &o, apply);
         assert_eq!(
             label(decision(&items, ItemKind::Follower, "logs-copy")),
@@ -1292,7 +1301,7 @@ follow_index_pattern = "{{leader_index}}-copy"
     /// `o` with the pattern `logs` on `follower` held paused by a maintenance window.
     fn held(mut o: Observation) -> Observation {
         o.held_paused_patterns
-            .insert(("follower".into(), "logs".into()));
+            .insert(ClusterKey::new("follower", "logs"));
         o
     }
 

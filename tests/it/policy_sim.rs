@@ -118,7 +118,9 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
             assert!(
                 store
                     .in_progress()
-                    .contains(&format!("follower/{follower}")),
+                    .contains(&ccr_sentinel::config::ClusterKey::new(
+                        "follower", &follower
+                    )),
                 "the record of the interrupted runbook stays"
             );
             // The interrupted state is real: after close (or unfollow) the index is left closed. (With the
@@ -152,7 +154,9 @@ async fn unfollow_interrupted_after_each_step_finishes_on_the_next_run() {
             assert_regular_and_writable(&sim, &follower, 10 + i as u64);
             assert!(!store
                 .in_progress()
-                .contains(&format!("follower/{follower}")));
+                .contains(&ccr_sentinel::config::ClusterKey::new(
+                    "follower", &follower
+                )));
         }
     }
     sim.shutdown().await;

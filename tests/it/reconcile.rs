@@ -1174,3 +1174,108 @@ async fn two_reconcilers_at_once_do_not_conflict() {
     assert_next_run_idle(&a, &sim, "").await;
     sim.shutdown().await;
 }
+
+/// A follower reconcile paused to change its parameters, whose resume failed, is still reconcile's after a
+/// daemon restart: the restarted daemon (same `[policy] state_dir`) resumes it with the configured parameters,
+/// as the first one would have, instead of leaving it paused as someone else's pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
+    let sim = two_clusters("7.17.0", "7.17.0").await;
+    leader_index(&sim, "logs", 3);
+    connect(&sim, "follower", "leader", "leader");
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let follower = format!(
+        "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000 }}\n[policy]\nstate_dir = \"{}\"\n",
+        state.path().display()
+    );
+    let text = base_config(&sim, closed_port(), &format!("{}{follower}", remote(&sim))).replace(
+        "[reconcile]\n",
+        "[reconcile]\napply_parameter_changes = true\n",
+    );
+    let follower_info = || {
+        let info = must(
+            sim.cluster("follower")
+                .request("GET", "/logs-copy/_ccr/info", None),
+            "info",
+        );
+        info["follower_indices"][0].clone()
+    };
+    let reconciled = |body: &str| {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .is_some_and(|v| v["reconcile"]["items"].is_array())
+    };
+    /// The daemon as `ccr-sentinel run` wires it (reconcile included), on a port of its own.
+    struct Daemon {
+        base: String,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    }
+    impl Daemon {
+        async fn start(toml: &str) -> Self {
+            let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
+            let daemon = ccr_sentinel::daemon::build(cfg).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(daemon.run(listener, async move {
+                let _ = rx.await;
+            }));
+            Daemon { base, stop, task }
+        }
+        async fn wait_for(&self, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            loop {
+                let (_, body) = crate::common::get(&format!("{}/status", self.base)).await;
+                if pred(&body) {
+                    return body;
+                }
+                assert!(Instant::now() < deadline, "/status: {body}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        async fn stop(self) {
+            let _ = self.stop.send(());
+            tokio::time::timeout(Duration::from_secs(8), self.task)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    }
+    // A closed leader lets the pause through and refuses the resume.
+    must(
+        sim.cluster("leader").request("POST", "/logs/_close", None),
+        "close leader",
+    );
+    let first = Daemon::start(&text).await;
+    let body = first.wait_for(20, reconciled).await;
+    let status: Value = serde_json::from_str(&body).unwrap();
+    let actions: Vec<&str> = status["reconcile"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["pause_follow", "resume_follow"], "{body}");
+    assert_eq!(follower_info()["status"], "paused");
+    first.stop().await;
+
+    must(
+        sim.cluster("leader").request("POST", "/logs/_open", None),
+        "open leader",
+    );
+    let second = Daemon::start(&text).await;
+    let body = second.wait_for(20, reconciled).await;
+    second.stop().await;
+    let f = follower_info();
+    assert_eq!(f["status"], "active", "{body}\n{f}");
+    assert_eq!(
+        f["parameters"]["max_read_request_operation_count"], 1000,
+        "{f}"
+    );
+    sim.shutdown().await;
+}

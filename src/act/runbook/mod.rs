@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::act::{Action, ActionResult, Executor};
-use crate::config::Config;
+use crate::config::{ClusterKey, Config};
 use crate::es::FollowerStatus;
 use crate::es::{EsClient, EsError};
 use crate::evaluate::caught_up::ShardLook;
@@ -161,7 +161,7 @@ impl RunbookStore {
     }
 
     /// Keys (`cluster/index`) of every runbook in progress.
-    pub fn in_progress(&self) -> BTreeSet<String> {
+    pub fn in_progress(&self) -> BTreeSet<ClusterKey> {
         let Some(dir) = &self.dir else {
             return BTreeSet::new();
         };
