@@ -14,10 +14,10 @@ use chrono::Utc;
 use clap::Args;
 
 use super::{block_on, init_logging, load, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::act::history::{History, PausedByUs, Rule};
 use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
 use crate::act::{Action, ActionResult, AuditLog, Executor};
 use crate::config::Config;
-use crate::policy::history::{History, PausedByUs, Rule};
 
 /// Arguments of `pause`, `resume` and `unfollow`.
 #[derive(Debug, Clone, Args)]

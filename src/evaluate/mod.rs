@@ -2,8 +2,6 @@
 //!
 //! [`health`] computes one verdict per follower; [`report`] joins the snapshot, the configuration and the
 //! verdicts into the [`report::Report`] that `/status`, `ccr-sentinel status`, `/metrics` and the policies read.
-//! [`caught_up`] is the one definition of a caught-up follower, shared by doc-count parity and promote.
 
-pub mod caught_up;
 pub mod health;
 pub mod report;

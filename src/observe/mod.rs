@@ -9,6 +9,8 @@
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
 //! to it, and the cluster is reported `up = false` and `stale = true` until the endpoint answers again.
 
+pub mod caught_up;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::es::*;
 use crate::es::{Clients, Endpoint, EsClient, EsError};
-use crate::evaluate::caught_up::{CaughtUp, Docs, ShardLook};
+use crate::observe::caught_up::{CaughtUp, Docs, ShardLook};
 
 /// A value read from a cluster and when it was read.
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +106,7 @@ impl ClusterState {
 /// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
-/// The gate is [`crate::evaluate::caught_up`], the same predicate promote uses, without the counts.
+/// The gate is [`crate::observe::caught_up`], the same predicate promote uses, without the counts.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DocParity {
     pub at: DateTime<Utc>,
@@ -715,7 +717,7 @@ fn caught_up(
         })
         .map(|f| f.status)
         .or(shards.is_some().then_some(FollowerStatus::Active));
-    crate::evaluate::caught_up::caught_up(&CaughtUp {
+    crate::observe::caught_up::caught_up(&CaughtUp {
         status,
         remote_cluster: remote,
         remote_connected,

@@ -23,7 +23,6 @@
 //! actions are sent in any minute (the rest wait for a later evaluation). Rules never delete anything, and only
 //! `promote` and `on_leader_deleted = "unfollow"` ever unfollow.
 
-pub mod history;
 mod rules;
 pub mod runner;
 
@@ -34,14 +33,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::act::backoff::Backoff;
+use crate::act::history::{
+    key, ActionRecord, FollowerHistory, History, PausedByUs, RetryState, Rule,
+};
 use crate::act::ActionResult;
 use crate::config::policy::wildcard_match;
 use crate::config::{ClusterKey, Config, PolicySettings, Window};
-use crate::evaluate::caught_up::{CaughtUp, Docs, ShardLook};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{FollowerReport, Report};
+use crate::observe::caught_up::{CaughtUp, Docs, ShardLook};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
-use crate::policy::history::{key, ActionRecord, FollowerHistory, History, PausedByUs, RetryState, Rule};
 use crate::policy::rules::{Decision, RuleCtx};
 
 /// History of followers that no longer exist is dropped this long after their last action.
@@ -184,7 +185,7 @@ impl Outcome {
 
     /// The `result` of the action in the history and `/status` (`success`, `failure`, `dry_run`).
     pub fn as_str(&self) -> &'static str {
-        history::result_str(self.result)
+        crate::act::history::result_str(self.result)
     }
 }
 
@@ -228,7 +229,7 @@ pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
     backoff(s).delay(failures)
 }
 
-/// `Ok` when a follower is caught up as far as one look can tell (see [`crate::evaluate::caught_up`]): the
+/// `Ok` when a follower is caught up as far as one look can tell (see [`crate::observe::caught_up`]): the
 /// shards from the latest poll, the remote connection, and the document counts of the last `doc_counts` run,
 /// which were only compared when the leader was quiet while counting. Otherwise the reason, in words.
 pub fn caught_up(o: &FollowerObservation) -> Result<(), String> {
@@ -266,7 +267,7 @@ pub fn caught_up(o: &FollowerObservation) -> Result<(), String> {
             _ => Docs::Unknown,
         },
     };
-    crate::evaluate::caught_up::caught_up(&CaughtUp {
+    crate::observe::caught_up::caught_up(&CaughtUp {
         status: o.status,
         remote_cluster: &o.remote_cluster,
         remote_connected: matches!(
@@ -1082,7 +1083,7 @@ leader_index_patterns = ["metrics-*"]
             .unwrap()
             .clone();
         assert_eq!(last.result, ActionResult::Failed);
-        assert_eq!(history::result_str(last.result), "failure");
+        assert_eq!(crate::act::history::result_str(last.result), "failure");
         assert_eq!(last.error.as_deref(), Some("boom"));
     }
 

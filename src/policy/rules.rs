@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use super::{
     backoff_delay, caught_up, fmt_time, since, window_selects, ActionKind, Alert, Planned,
 };
+use crate::act::history::{FollowerHistory, RemoteHistory, Rule};
 use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
 use crate::es::FollowerStatus;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::FollowerReport;
 use crate::observe::{FollowerObservation, RemoteObservation};
-use crate::policy::history::{FollowerHistory, RemoteHistory, Rule};
 
 /// What every rule may look at for one follower.
 pub struct RuleCtx<'a> {

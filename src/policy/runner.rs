@@ -9,11 +9,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::act::history::{ActionRecord, History, SharedHistory};
 use crate::act::runbook::{self, RunbookStore};
 use crate::act::{Action, ActionResult, Executor};
 use crate::config::{ClusterKey, Config};
 use crate::evaluate::report::Report;
-use crate::policy::history::{ActionRecord, History, SharedHistory};
 use crate::policy::{evaluate, record, ActionKind, InProgress, Outcome, Planned};
 
 /// The policy engine of a running daemon.
@@ -44,7 +44,7 @@ impl PolicyRunner {
                 Ok(h) => h,
                 // A damaged state file must not keep the daemon from starting: keep it aside for a person and
                 // start afresh (what the policies paused is then re-learned as "paused by someone else").
-                Err(e @ crate::policy::history::HistoryError::Parse { .. }) => {
+                Err(e @ crate::act::history::HistoryError::Parse { .. }) => {
                     let path = History::path(dir);
                     let aside =
                         path.with_extension(format!("json.damaged-{}", Utc::now().timestamp()));
@@ -82,8 +82,8 @@ impl PolicyRunner {
             .iter()
             .filter(|p| {
                 h.paused_patterns
-                    .get(&crate::policy::history::key(&p.cluster, &p.name))
-                    .is_some_and(|by| by.rule == crate::policy::history::Rule::Window)
+                    .get(&crate::act::history::key(&p.cluster, &p.name))
+                    .is_some_and(|by| by.rule == crate::act::history::Rule::Window)
             })
             .map(|p| ClusterKey::new(&p.cluster, &p.name))
             .collect()

@@ -23,13 +23,13 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::act::backoff::Backoff;
+use crate::act::history::{History, PausedByUs, Rule, SharedHistory};
 use crate::act::{ActionResult, AuditEvent, AuditLog, Executor, RECONCILE_RULE};
 use crate::config::{ClusterKey, Config};
 use crate::es::EsClient;
 use crate::es::FailureReason;
 use crate::es::RemoteInfo;
 use crate::metrics::{ReconcileMetrics, RequestFailed, SelfMetrics};
-use crate::policy::history::{History, PausedByUs, Rule, SharedHistory};
 use crate::reconcile::plan::{
     plan, ClusterObservation, Decision, ItemKey, ItemKind, Observation, PlanOptions,
 };

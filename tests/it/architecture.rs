@@ -1,15 +1,16 @@
 //! The dependency rule of the source tree, checked on the source text.
 //!
-//! Data flows one way (config, es -> observe -> evaluate -> reconcile, policy, preflight -> act -> daemon -> cli),
-//! so no module below `daemon/` and `cli/` may name either of them, and the pure cores (verdicts, reconcile
-//! planning, policy rules, preflight evaluation, runbook planning) may not do I/O or read the clock: they take
-//! what they need as arguments, which is what makes their table tests possible.
+//! Data flows one way (config, es -> observe -> evaluate -> reconcile, policy, preflight -> act), so a top-level
+//! module names only modules of lower layers ([`LAYERS`]), nothing below `daemon/` and `cli/` names either of
+//! them, and the pure cores (caught-up, verdicts, reconcile planning, policy rules, preflight evaluation, runbook
+//! planning) may not do I/O or read the clock: they take what they need as arguments, which is what makes their
+//! table tests possible.
 
 use std::path::{Path, PathBuf};
 
 /// The pure cores. A file listed here may not contain any of [`IO_TOKENS`] outside its `#[cfg(test)]` module.
 const PURE: &[&str] = &[
-    "src/evaluate/caught_up.rs",
+    "src/observe/caught_up.rs",
     "src/evaluate/health.rs",
     "src/evaluate/report.rs",
     "src/reconcile/plan.rs",
@@ -44,6 +45,72 @@ const TOP: &[&str] = &[
     "src/lib.rs",
     "src/main.rs",
 ];
+
+/// The layers, lowest first. A module may name modules of lower layers only; modules of one layer are peers
+/// and may not name each other. `reconcile` and `policy` sit above `act` because they hand it their actions;
+/// `metrics` renders `evaluate`'s report and counts what `act` does.
+const LAYERS: &[&[&str]] = &[
+    &["config", "sync"],
+    &["es"],
+    &["observe"],
+    &["evaluate"],
+    &["metrics"],
+    &["act"],
+    &["reconcile", "policy", "preflight"],
+    &["daemon"],
+    &["demo"],
+    &["cli"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+/// The top-level module a source file belongs to: `src/act/runbook/plan.rs` -> `act`, `src/metrics.rs` -> `metrics`.
+fn module_of(rel: &str) -> String {
+    let path = rel.trim_start_matches("src/");
+    let first = path.split('/').next().unwrap_or(path);
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// Every `crate::<module>` that `source` names, outside comments and tests.
+fn named_modules(source: &str) -> Vec<String> {
+    let code = code_of(source);
+    let mut out = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The upward or sideways edges of one file, as messages.
+fn layer_violations(rel: &str, source: &str) -> Vec<String> {
+    let own = module_of(rel);
+    let Some(own_layer) = layer_of(&own) else {
+        return vec![format!("{rel}: module `{own}` is in no layer of LAYERS")];
+    };
+    named_modules(source)
+        .into_iter()
+        .filter(|m| *m != own)
+        .filter_map(|m| match layer_of(&m) {
+            Some(l) if l < own_layer => None,
+            Some(_) => Some(format!(
+                "{rel}: `{own}` names `crate::{m}`, which is not below it"
+            )),
+            None => Some(format!(
+                "{rel}: names `crate::{m}`, which is in no layer of LAYERS"
+            )),
+        })
+        .collect()
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -123,6 +190,61 @@ fn lower_layers_never_import_daemon_or_cli() {
         problems.is_empty(),
         "upward dependencies:\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn modules_name_only_lower_layers() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut problems = Vec::new();
+    for file in &files {
+        let rel = relative(file);
+        if rel == "src/lib.rs" || rel == "src/main.rs" {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).expect("source is UTF-8");
+        problems.extend(layer_violations(&rel, &source));
+    }
+    assert!(
+        problems.is_empty(),
+        "edges against the data flow:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_layer_check_finds_an_upward_and_a_sideways_edge() {
+    assert_eq!(module_of("src/act/runbook/plan.rs"), "act");
+    assert_eq!(module_of("src/metrics.rs"), "metrics");
+    assert_eq!(
+        layer_violations(
+            "src/policy/mod.rs",
+            "use crate::act::Action;\nuse crate::config::Config;\n"
+        )
+        .len(),
+        0
+    );
+    let upward = layer_violations(
+        "src/observe/mod.rs",
+        "use crate::evaluate::report::Report;\n",
+    );
+    assert_eq!(upward.len(), 1, "{upward:?}");
+    assert!(upward[0].contains("crate::evaluate"), "{upward:?}");
+    let sideways = layer_violations(
+        "src/reconcile/mod.rs",
+        "use crate::policy::runner::PolicyRunner;\n",
+    );
+    assert_eq!(sideways.len(), 1, "{sideways:?}");
+    let in_a_comment = layer_violations(
+        "src/es/mod.rs",
+        "/// See [`crate::daemon`].\nuse crate::config::Config;\n",
+    );
+    assert_eq!(in_a_comment, Vec::<String>::new());
+    assert_eq!(
+        layer_violations("src/newthing.rs", "").len(),
+        1,
+        "a new top-level module must be given a layer"
     );
 }
 

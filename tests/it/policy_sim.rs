@@ -5,9 +5,9 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use ccr_sentinel::act::history::Rule;
 use ccr_sentinel::act::runbook::{self, RunbookStore, Step, StepReport};
 use ccr_sentinel::act::Executor;
-use ccr_sentinel::policy::history::Rule;
 use ccr_sim::HttpFaults;
 use serde_json::{json, Value};
 
@@ -226,7 +226,7 @@ async fn pause_resume_commands_and_exit_statuses() {
     cli_exits(&["pause", "logs-copy"], &cfg, 0).await;
     assert_follower_status(&sim, "logs-copy", Some("paused"));
     // The pause is remembered as intended, for a running daemon.
-    let h = ccr_sentinel::policy::history::History::load(dir.path()).unwrap();
+    let h = ccr_sentinel::act::history::History::load(dir.path()).unwrap();
     assert_eq!(
         h.follower("follower", "logs-copy")
             .unwrap()

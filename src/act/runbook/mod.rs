@@ -23,12 +23,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::act::history::{key, write_atomic, Rule};
 use crate::act::{Action, ActionResult, Executor};
 use crate::config::{ClusterKey, Config};
 use crate::es::FollowerStatus;
 use crate::es::{EsClient, EsError};
-use crate::evaluate::caught_up::ShardLook;
-use crate::policy::history::{key, write_atomic, Rule};
+use crate::observe::caught_up::ShardLook;
 
 mod plan;
 pub use plan::*;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::es::FollowerStatus;
-use crate::evaluate::caught_up::{caught_up, CaughtUp, Docs, NotCaughtUp, ShardLook};
+use crate::observe::caught_up::{caught_up, CaughtUp, Docs, NotCaughtUp, ShardLook};
 
 /// One step of the unfollow runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -92,7 +92,7 @@ pub struct CatchUpSample {
 }
 
 /// `Ok` when the last `stable` samples all show a caught-up follower of a leader that stopped receiving writes
-/// (see [`crate::evaluate::caught_up`]), each compared with the one before it so that the leader checkpoints
+/// (see [`crate::observe::caught_up`]), each compared with the one before it so that the leader checkpoints
 /// are unchanged across the samples. Otherwise the reason.
 pub fn promote_ready(samples: &[CatchUpSample], stable: usize) -> Result<(), String> {
     let stable = stable.max(1);

@@ -1,7 +1,8 @@
-//! What the policies remember between polls: which followers ccr-sentinel paused itself (and why), recovery
-//! attempts, back-off, how long a remote has been down or up, and the last actions per follower.
+//! What ccr-sentinel remembers of what it did: which followers it paused itself and by which rule (a policy,
+//! reconcile, or an operator's command), recovery attempts, back-off, how long a remote has been down or up, and
+//! the last actions per follower. It sits beside the executor because every acting stage writes it.
 //!
-//! Plain data, updated by the pure [`crate::policy`] functions. With `[policy] state_dir` it is kept in
+//! Plain data, updated by the pure [`crate::policy`] functions and by reconcile. With `[policy] state_dir` it is kept in
 //! `history.json` there (written atomically), so a restarted daemon still knows what it paused, and the CLI's
 //! `pause`/`resume` commands can tell a running daemon that a pause was intended.
 
