@@ -1,7 +1,7 @@
 //! Reconcile planning: desired configuration + observed cluster state -> what to do, item by item. Pure: no
 //! I/O, no clock; [`crate::reconcile`] observes, calls [`plan`], and runs the actions.
 //!
-//! Rules (issue 4):
+//! Rules:
 //! - a remote is written only when missing or different (`seeds` / `mode` / `proxy_address` / `server_name` /
 //!   `skip_unavailable`), and never when `manage = false` (or a sniff remote without seeds);
 //! - a follower is created only when its name is free and its remote is connected; a name taken by a regular
