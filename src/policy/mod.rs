@@ -2,21 +2,25 @@
 //! remembered [`History`] and the clock to the actions to take ([`evaluate`]), and a second one that folds an
 //! action's result back into the history ([`record`]).
 //!
-//! The rules, in the order they are considered for one follower:
-//! 1. **maintenance windows** (`[[policy.windows]]`): an active follower selected by an active window is paused;
+//! The rules, one function each in `rules.rs`, in the order they are considered for one follower (the first
+//! that decides ends the evaluation of that follower):
+//! 1. **leader deleted** (`on_leader_deleted`): alert (default) or unfollow, once the leader index has been seen
+//!    missing twice;
+//! 2. **maintenance windows** (`[[policy.windows]]`): an active follower selected by an active window is paused;
 //!    once no window selects it any more, a follower the window paused is resumed;
-//! 2. **pause while the remote is down** (`pause_on_remote_outage`): after the remote has been disconnected for
+//! 3. **pause while the remote is down** (`pause_on_remote_outage`): after the remote has been disconnected for
 //!    `remote_outage_after`, its active followers are paused; they are resumed once it has been connected again
 //!    for `remote_recovered_after`;
-//! 3. **recover from fatal errors** (`recover_fatal`): a follower whose shard task failed (state `failed`) is paused
+//! 4. **end our own pauses**: a pause a rule made whose reason has passed is resumed;
+//! 5. **recover from fatal errors** (`recover_fatal`): a follower whose shard task failed (state `failed`) is paused
 //!    and resumed once its remote is connected, with exponential back-off and at most
 //!    `recover_fatal_max_attempts` per `recover_fatal_window`. A `needs_refollow` follower (the leader no longer
 //!    has the operations it needs) is never resumed: it is reported once instead;
-//! 4. **keep desired followers active** (`resume_unexpected_pause`): a configured follower paused by someone else
+//! 6. **keep desired followers active** (`resume_unexpected_pause`): a configured follower paused by someone else
 //!    is resumed after `resume_unexpected_pause_grace`;
-//! 5. **leader deleted** (`on_leader_deleted`): alert (default) or unfollow;
-//! 6. **promote when caught up** (`promote = true` on a follower): after `promote_stable_polls` consecutive
-//!    evaluations with lag 0 and equal, comparable document counts, the follower is unfollowed.
+//! 7. **promote when caught up** (`promote = true` on a follower): after `promote_stable_polls` consecutive
+//!    evaluations caught up (the one predicate of [`crate::observe::caught_up`]) with equal, comparable document
+//!    counts, the follower is unfollowed.
 //!
 //! Safety rails: nothing is done from stale data (`unknown` state), a follower with a multi-step runbook in
 //! progress is left to the runbook, every rule backs off after a failure, and at most `max_actions_per_minute`
