@@ -314,19 +314,14 @@ mod tests {
     use super::*;
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
-    use crate::observe::tests::{cfg, find, fixture, poll, stats_with};
     use crate::observe::DocCountResult;
+    use crate::testing::{find, fixture, fixture_config, poll, polled_6_8, stats_with};
     use std::collections::BTreeMap;
 
     #[test]
     fn es_6_8_bodies() {
-        let cfg = cfg();
-        let mut snap = Snapshot::default();
-        snap.apply_poll(poll(
-            "versions/ccr_stats_response_6.8.json",
-            "versions/follow_info_response_6.8.json",
-            "versions/remote_info_response_6.8.json",
-        ));
+        let cfg = fixture_config();
+        let snap = polled_6_8();
         let r = Report::build(&cfg, &snap, Utc::now());
         let orders = find(&r, "orders-copy");
         assert_eq!(orders.state, FollowerState::Healthy, "{:?}", orders.reasons);
@@ -343,7 +338,7 @@ mod tests {
 
     #[test]
     fn es_7_10_fatal_read_exceptions_and_minus_one() {
-        let cfg = cfg();
+        let cfg = fixture_config();
         let mut snap = Snapshot::default();
         let mut p = poll(
             "versions/ccr_stats_response_7.10.json",
@@ -379,7 +374,7 @@ mod tests {
 
     #[test]
     fn es_7_17_proxy_and_9x_unknown_fields() {
-        let cfg = cfg();
+        let cfg = fixture_config();
         let mut snap = Snapshot::default();
         snap.apply_poll(poll(
             "versions/ccr_stats_response_9.x.json",
@@ -390,15 +385,8 @@ mod tests {
         assert_eq!(r.remotes[0].mode, "proxy");
         assert_eq!(r.remotes[0].nodes_connected, 18);
         let orders = find(&r, "orders-copy");
-        assert_eq!(
-            orders
-                .observation
-                .shards
-                .as_ref()
-                .unwrap()
-                .global_checkpoint_lag,
-            100
-        );
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!(sh.global_checkpoint_lag, 100);
         assert_eq!(
             r.auto_follow[0].stats.number_of_successful_follow_indices,
             5
@@ -408,12 +396,7 @@ mod tests {
     /// A report after one poll (6.8 fixtures) and one doc-count run in which the leader lists the fixture's
     /// indices and the follower cluster lists `follower_listing`.
     fn report_after_listings(cfg: &Config, follower_listing: Vec<CatIndex>) -> Report {
-        let mut snap = Snapshot::default();
-        snap.apply_poll(poll(
-            "versions/ccr_stats_response_6.8.json",
-            "versions/follow_info_response_6.8.json",
-            "versions/remote_info_response_6.8.json",
-        ));
+        let mut snap = polled_6_8();
         let s = stats_with(99, 99, 99);
         snap.apply_doc_counts(
             cfg,
@@ -437,7 +420,10 @@ mod tests {
     fn a_follower_newer_than_the_leader_listing_is_not_leader_missing() {
         // `paused-copy` is followed (poll) but was not yet in its cluster's listing when the leader's was read:
         // it may have been created since, with a leader index created since, so nothing is concluded.
-        let r = report_after_listings(&cfg(), fixture("versions/cat_indices_response_closed.json"));
+        let r = report_after_listings(
+            &fixture_config(),
+            fixture("versions/cat_indices_response_closed.json"),
+        );
         let paused = find(&r, "paused-copy");
         assert_eq!(paused.observation.leader_index_exists, None);
         assert_eq!(paused.state, FollowerState::Paused, "{:?}", paused.reasons);
@@ -453,7 +439,7 @@ mod tests {
             )
             .unwrap(),
         );
-        let r = report_after_listings(&cfg(), follower_listing);
+        let r = report_after_listings(&fixture_config(), follower_listing);
         let orders = find(&r, "orders-copy");
         assert_eq!(
             orders.state,

@@ -287,17 +287,12 @@ mod tests {
     use super::*;
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
-    use crate::observe::tests::{cfg, find, fixture, poll, stats_with};
+    use crate::testing::{find, fixture, fixture_config, polled_6_8, stats_with};
 
     #[test]
     fn a_failed_poll_keeps_the_last_good_data_and_marks_it_stale() {
-        let cfg = cfg();
-        let mut snap = Snapshot::default();
-        snap.apply_poll(poll(
-            "versions/ccr_stats_response_6.8.json",
-            "versions/follow_info_response_6.8.json",
-            "versions/remote_info_response_6.8.json",
-        ));
+        let cfg = fixture_config();
+        let mut snap = polled_6_8();
         let decode = |endpoint| EsError::Decode {
             cluster: "follower".into(),
             endpoint,
@@ -321,15 +316,8 @@ mod tests {
             "{:?}",
             orders.reasons
         );
-        assert_eq!(
-            orders
-                .observation
-                .shards
-                .as_ref()
-                .unwrap()
-                .global_checkpoint_lag,
-            9
-        );
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!(sh.global_checkpoint_lag, 9);
         let c = r.clusters.iter().find(|c| c.name == "follower").unwrap();
         assert!(!c.up && c.stale);
         assert_eq!(c.errors.len(), 2);
@@ -356,7 +344,7 @@ mod tests {
 
     #[test]
     fn doc_counts_are_compared_only_once_the_follower_caught_up_with_a_quiet_leader() {
-        let cfg = cfg();
+        let cfg = fixture_config();
         let cases = [
             (
                 "caught up, quiet",
@@ -400,12 +388,7 @@ mod tests {
             ),
         ];
         for (name, before, after, comparable, why) in cases {
-            let mut snap = Snapshot::default();
-            snap.apply_poll(poll(
-                "versions/ccr_stats_response_6.8.json",
-                "versions/follow_info_response_6.8.json",
-                "versions/remote_info_response_6.8.json",
-            ));
+            let mut snap = polled_6_8();
             snap.apply_doc_counts(
                 &cfg,
                 DocCountResult {

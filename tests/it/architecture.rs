@@ -62,6 +62,8 @@ const LAYERS: &[&[&str]] = &[
     &["daemon"],
     &["demo"],
     &["cli"],
+    // The unit-test builders (`#[cfg(test)]` only) may set up anything.
+    &["testing"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
