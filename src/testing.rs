@@ -43,11 +43,15 @@ pub(crate) fn fixture_config() -> Config {
     config(&(follower("orders", "orders-copy") + &follower("gone", "gone-copy")))
 }
 
-/// A response body from `tests/fixtures/es/`.
-pub(crate) fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+/// The text of a response body from `tests/fixtures/es/`.
+pub(crate) fn fixture_text(name: &str) -> String {
     let path = format!("{}/tests/fixtures/es/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A response body from `tests/fixtures/es/`, decoded.
+pub(crate) fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// A successful poll of `follower` that answered with these fixture bodies.
