@@ -35,3 +35,5 @@ pub mod policy;
 pub mod preflight;
 pub mod reconcile;
 pub mod sync;
+#[cfg(test)]
+pub(crate) mod testing;

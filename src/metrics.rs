@@ -601,12 +601,12 @@ impl Collector for ReportCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::tests::{cfg, poll};
     use crate::observe::Snapshot;
+    use crate::testing::{fixture_config, poll, polled_6_8};
     use chrono::Utc;
 
     fn publish(shared: &SharedReport, snap: &Snapshot) {
-        *shared.write().unwrap() = Arc::new(Report::build(&cfg(), snap, Utc::now()));
+        *shared.write().unwrap() = Arc::new(Report::build(&fixture_config(), snap, Utc::now()));
     }
 
     fn promtool_check(text: &str) {
@@ -744,7 +744,7 @@ mod tests {
         ));
         publish(&shared, &snap);
         assert!(!metrics.render().unwrap().contains("_shard_"));
-        let mut report = Report::build(&cfg(), &snap, Utc::now());
+        let mut report = Report::build(&fixture_config(), &snap, Utc::now());
         report.per_shard_metrics = true;
         *shared.write().unwrap() = Arc::new(report);
         let text = metrics.render().unwrap();
@@ -765,12 +765,7 @@ mod tests {
     fn followers_that_disappear_lose_their_series() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
-        let mut snap = Snapshot::default();
-        snap.apply_poll(poll(
-            "versions/ccr_stats_response_6.8.json",
-            "versions/follow_info_response_6.8.json",
-            "versions/remote_info_response_6.8.json",
-        ));
+        let mut snap = polled_6_8();
         publish(&shared, &snap);
         assert!(metrics
             .render()

@@ -618,23 +618,10 @@ mod tests {
 
     #[test]
     fn reconcile_sections_settings_and_parameters() {
-        let text = r#"
-[clusters.leader]
-url = "http://127.0.0.1:9200"
-[clusters.follower]
-url = "http://127.0.0.1:9201"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-manage = false
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-settings = { "index.number_of_replicas" = 0, index = { priority = 5 } }
-parameters = { max_read_request_operation_count = 1000, read_poll_timeout = "30s" }
+        let text = format!(
+            r#"{}manage = false
+{}settings = {{ "index.number_of_replicas" = 0, index = {{ priority = 5 }} }}
+parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = "30s" }}
 [[auto_follow]]
 cluster = "follower"
 name = "p"
@@ -648,8 +635,11 @@ backoff_initial = "5s"
 backoff_max = "1m"
 [audit]
 file = "/tmp/audit.jsonl"
-"#;
-        let cfg = from_toml_str(text).unwrap();
+"#,
+            crate::testing::CLUSTERS,
+            crate::testing::follower("logs", "logs-copy"),
+        );
+        let cfg = from_toml_str(&text).unwrap();
         assert!(!cfg.remotes[0].manage);
         let f = &cfg.followers[0];
         assert_eq!(

@@ -451,12 +451,11 @@ impl EsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::fixture;
+    use crate::testing::fixture;
 
     #[test]
     fn ccr_stats_8x_parses_with_lag_field() {
-        let s: CcrStatsResponse =
-            serde_json::from_str(&fixture("ccr_stats_response_8x.json")).unwrap();
+        let s: CcrStatsResponse = fixture("ccr_stats_response_8x.json");
         let afs = s.auto_follow_stats.unwrap();
         assert_eq!(afs.number_of_failed_follow_indices, 0);
         let idx = &s.follow_stats.indices[0];
@@ -467,8 +466,7 @@ mod tests {
 
     #[test]
     fn follow_stats_7x_parses_without_lag_field() {
-        let s: FollowStatsResponse =
-            serde_json::from_str(&fixture("ccr_follow_stats_response_7x.json")).unwrap();
+        let s: FollowStatsResponse = fixture("ccr_follow_stats_response_7x.json");
         let idx = &s.indices[0];
         assert_eq!(idx.total_global_checkpoint_lag, None);
         let shard = &idx.shards[0];
@@ -480,12 +478,10 @@ mod tests {
 
     #[test]
     fn follow_info_active_and_paused() {
-        let a: FollowInfoResponse =
-            serde_json::from_str(&fixture("ccr_follow_info_response_active_8x.json")).unwrap();
+        let a: FollowInfoResponse = fixture("ccr_follow_info_response_active_8x.json");
         assert_eq!(a.follower_indices[0].status, FollowerStatus::Active);
         assert!(a.follower_indices[0].parameters.is_some());
-        let p: FollowInfoResponse =
-            serde_json::from_str(&fixture("ccr_follow_info_response_paused_8x.json")).unwrap();
+        let p: FollowInfoResponse = fixture("ccr_follow_info_response_paused_8x.json");
         assert_eq!(p.follower_indices[0].status, FollowerStatus::Paused);
         assert!(p.follower_indices[0].parameters.is_none());
     }
@@ -505,7 +501,7 @@ mod tests {
             ("ccr_auto_follow_get_response_8x.json", Some(true)),
             ("ccr_auto_follow_get_response_6x.json", None),
         ] {
-            let r: AutoFollowPatternsResponse = serde_json::from_str(&fixture(f)).unwrap();
+            let r: AutoFollowPatternsResponse = fixture(f);
             assert!(!r.patterns.is_empty(), "{f}");
             assert_eq!(r.patterns[0].pattern.active, active, "{f}");
             assert!(!r.patterns[0].pattern.remote_cluster.is_empty(), "{f}");

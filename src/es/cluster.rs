@@ -277,36 +277,30 @@ impl EsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::fixture;
+    use crate::testing::fixture;
 
     #[test]
     fn remote_info_sniff_and_proxy() {
-        let s: RemoteInfoResponse =
-            serde_json::from_str(&fixture("remote_info_response_sniff_8x.json")).unwrap();
+        let s: RemoteInfoResponse = fixture("remote_info_response_sniff_8x.json");
         let (_, r) = s.iter().next().unwrap();
         assert_eq!(r.mode(), "sniff");
-        let p: RemoteInfoResponse =
-            serde_json::from_str(&fixture("remote_info_response_proxy_apikey_8x.json")).unwrap();
+        let p: RemoteInfoResponse = fixture("remote_info_response_proxy_apikey_8x.json");
         let (_, r) = p.iter().next().unwrap();
         assert_eq!(r.mode(), "proxy");
         assert!(!serde_json::to_string(&p).unwrap().contains("es_redacted"));
-        let o: RemoteInfoResponse = serde_json::from_str(&fixture(
-            "remote_info_response_proxy_apikey_observed_8x.json",
-        ))
-        .unwrap();
+        let o: RemoteInfoResponse = fixture("remote_info_response_proxy_apikey_observed_8x.json");
         assert!(!o.is_empty());
     }
 
     #[test]
     fn root_version_parses() {
-        let root: RootInfo = serde_json::from_str(&fixture("root_info_response_9x.json")).unwrap();
+        let root: RootInfo = fixture("root_info_response_9x.json");
         assert!(root.major_minor().is_some());
     }
 
     #[test]
     fn license_and_privileges_helpers() {
-        let l: LicenseResponse =
-            serde_json::from_str(&fixture("license_get_response_trial.json")).unwrap();
+        let l: LicenseResponse = fixture("license_get_response_trial.json");
         assert!(l.license.allows_ccr());
         let basic = LicenseInfo {
             kind: "basic".into(),

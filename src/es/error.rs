@@ -442,7 +442,7 @@ pub fn classify(e: &EsError) -> FailureReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::fixture;
+    use crate::testing::{fixture, fixture_text};
 
     fn status(code: u16, body: &str) -> EsError {
         let error = serde_json::from_str::<ErrorResponse>(body)
@@ -491,14 +491,14 @@ mod tests {
             (
                 status(
                     403,
-                    &fixture("error_license_noncompliant_ccr.reconstructed.json"),
+                    &fixture_text("error_license_noncompliant_ccr.reconstructed.json"),
                 ),
                 FailureReason::License,
             ),
             (
                 status(
                     400,
-                    &fixture("error_remote_unreachable_license_unknown.reconstructed.json"),
+                    &fixture_text("error_remote_unreachable_license_unknown.reconstructed.json"),
                 ),
                 FailureReason::RemoteUnreachable,
             ),
@@ -552,7 +552,7 @@ mod tests {
                 FailureReason::Unauthorized,
             ),
             (
-                status(401, &fixture("error_401_missing_credentials_8x.json")),
+                status(401, &fixture_text("error_401_missing_credentials_8x.json")),
                 FailureReason::Unauthenticated,
             ),
             (
@@ -579,77 +579,77 @@ mod tests {
             (
                 status(
                     500,
-                    &fixture("error_follower_index_exists.reconstructed.json"),
+                    &fixture_text("error_follower_index_exists.reconstructed.json"),
                 ),
                 FailureReason::NameConflict,
             ),
             (
                 status(
                     400,
-                    &fixture("error_leader_soft_deletes_disabled.reconstructed.json"),
+                    &fixture_text("error_leader_soft_deletes_disabled.reconstructed.json"),
                 ),
                 FailureReason::SoftDeletesDisabled,
             ),
             (
                 status(
                     404,
-                    &fixture("error_no_such_remote_cluster.reconstructed.json"),
+                    &fixture_text("error_no_such_remote_cluster.reconstructed.json"),
                 ),
                 FailureReason::RemoteUnknown,
             ),
             (
                 status(
                     400,
-                    &fixture("error_remote_license_noncompliant.reconstructed.json"),
+                    &fixture_text("error_remote_license_noncompliant.reconstructed.json"),
                 ),
                 FailureReason::RemoteLicense,
             ),
             (
                 status(
                     403,
-                    &fixture("error_403_unauthorized_put_follow.reconstructed.json"),
+                    &fixture_text("error_403_unauthorized_put_follow.reconstructed.json"),
                 ),
                 FailureReason::Unauthorized,
             ),
             (
                 status(
                     403,
-                    &fixture("error_insufficient_privileges_leader.reconstructed.json"),
+                    &fixture_text("error_insufficient_privileges_leader.reconstructed.json"),
                 ),
                 FailureReason::Unauthorized,
             ),
             (
                 status(
                     400,
-                    &fixture("error_resume_follow_already_active_6x7x.json"),
+                    &fixture_text("error_resume_follow_already_active_6x7x.json"),
                 ),
                 FailureReason::AlreadyDone,
             ),
             (
                 status(
                     404,
-                    &fixture("error_index_not_found_ccr_action.reconstructed.json"),
+                    &fixture_text("error_index_not_found_ccr_action.reconstructed.json"),
                 ),
                 FailureReason::IndexMissing,
             ),
             (
                 status(
                     400,
-                    &fixture("error_pause_already_paused.reconstructed.json"),
+                    &fixture_text("error_pause_already_paused.reconstructed.json"),
                 ),
                 FailureReason::WrongState,
             ),
             (
                 status(
                     400,
-                    &fixture("error_unfollow_not_closed.reconstructed.json"),
+                    &fixture_text("error_unfollow_not_closed.reconstructed.json"),
                 ),
                 FailureReason::WrongState,
             ),
             (
                 status(
                     400,
-                    &fixture("error_validation_missing_fields.reconstructed.json"),
+                    &fixture_text("error_validation_missing_fields.reconstructed.json"),
                 ),
                 FailureReason::InvalidSettings,
             ),
@@ -689,7 +689,7 @@ mod tests {
             "error_401_missing_credentials_8x.json",
             "error_401_missing_credentials_6x7x.json",
         ] {
-            let e: ErrorResponse = serde_json::from_str(&fixture(f)).unwrap();
+            let e: ErrorResponse = fixture(f);
             assert!(e.error.unwrap().kind.is_some(), "{f}");
         }
     }

@@ -112,12 +112,11 @@ impl EsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::fixture;
+    use crate::testing::fixture;
 
     #[test]
     fn cat_indices_counts_are_strings() {
-        let rows: Vec<CatIndex> =
-            serde_json::from_str(&fixture("cat_indices_response_8x.json")).unwrap();
+        let rows: Vec<CatIndex> = fixture("cat_indices_response_8x.json");
         assert!(rows.iter().all(|r| r.docs_count.is_some()));
     }
 }

@@ -404,13 +404,6 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// Reads a fixture of `tests/fixtures/es/`.
-#[cfg(test)]
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/es/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

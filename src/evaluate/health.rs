@@ -292,41 +292,12 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
 mod tests {
     use super::*;
     use crate::es::ErrorCause;
-    use crate::observe::{DocParity, ShardFatal, ShardSummary};
+    use crate::observe::{ShardFatal, ShardSummary};
     use chrono::Utc;
     use std::time::Duration;
 
     fn healthy() -> FollowerObservation {
-        FollowerObservation {
-            follower_cluster: "follower".into(),
-            follower_index: "logs-copy".into(),
-            remote_cluster: "leader".into(),
-            leader_index: "logs".into(),
-            leader_cluster: Some("leader".into()),
-            managed: true,
-            freshness: Freshness::Fresh,
-            status: Some(FollowerStatus::Active),
-            follower_index_exists: Some(true),
-            shards: Some(ShardSummary {
-                shards: 1,
-                global_checkpoint_lag: 0,
-                max_time_since_last_read_millis: Some(1_000),
-                ..Default::default()
-            }),
-            remote: RemoteObservation::Seen {
-                connected: true,
-                mode: "sniff".into(),
-                nodes_connected: 1,
-            },
-            leader_index_exists: Some(true),
-            docs: Some(DocParity {
-                at: Utc::now(),
-                leader_docs: Some(10),
-                follower_docs: Some(10),
-                comparable: true,
-                not_compared_because: None,
-            }),
-        }
+        crate::testing::observation("logs-copy")
     }
 
     fn with(f: impl FnOnce(&mut FollowerObservation)) -> FollowerObservation {

@@ -627,76 +627,28 @@ mod tests {
     use crate::es::ErrorCause;
     use crate::es::FollowerStatus;
     use crate::evaluate::report::RemoteReport;
-    use crate::observe::{DocParity, ShardFatal, ShardSummary};
+    use crate::observe::ShardFatal;
+    use crate::testing;
     use chrono::TimeZone;
 
+    /// `logs-copy`, and `orders-copy` with `promote = true`, an auto-follow pattern, then `policy`.
     fn cfg(policy: &str) -> Config {
-        crate::config::from_toml_str(&format!(
-            r#"
-[clusters.leader]
-url = "http://127.0.0.1:1"
-[clusters.follower]
-url = "http://127.0.0.1:2"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "orders"
-follower_index = "orders-copy"
-promote = true
+        testing::config(&format!(
+            r#"{}{}promote = true
 [[auto_follow]]
 cluster = "follower"
 name = "metrics"
 remote = "leader"
 leader_index_patterns = ["metrics-*"]
 {policy}
-"#
+"#,
+            testing::follower("logs", "logs-copy"),
+            testing::follower("orders", "orders-copy"),
         ))
-        .unwrap()
     }
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 10, h, m, s).unwrap()
-    }
-
-    fn obs(index: &str) -> FollowerObservation {
-        FollowerObservation {
-            follower_cluster: "follower".into(),
-            follower_index: index.into(),
-            remote_cluster: "leader".into(),
-            leader_index: index.trim_end_matches("-copy").into(),
-            leader_cluster: Some("leader".into()),
-            managed: true,
-            freshness: Freshness::Fresh,
-            status: Some(FollowerStatus::Active),
-            follower_index_exists: Some(true),
-            shards: Some(ShardSummary {
-                shards: 1,
-                max_time_since_last_read_millis: Some(100),
-                ..Default::default()
-            }),
-            remote: RemoteObservation::Seen {
-                connected: true,
-                mode: "sniff".into(),
-                nodes_connected: 1,
-            },
-            leader_index_exists: Some(true),
-            docs: Some(DocParity {
-                at: at(0, 0, 0),
-                leader_docs: Some(5),
-                follower_docs: Some(5),
-                comparable: true,
-                not_compared_because: None,
-            }),
-        }
     }
 
     fn judged(o: FollowerObservation) -> FollowerReport {
@@ -747,12 +699,12 @@ leader_index_patterns = ["metrics-*"]
     /// `logs-copy` with the given changes; `orders-copy` (promote = true) stays lagging so it never promotes
     /// unless a test says otherwise.
     fn report(changes: &[&dyn Fn(&mut FollowerObservation)]) -> Report {
-        let mut logs = obs("logs-copy");
+        let mut logs = testing::observation("logs-copy");
         for c in changes {
             c(&mut logs);
         }
         let connected = remote_connected(&logs);
-        let mut orders = obs("orders-copy");
+        let mut orders = testing::observation("orders-copy");
         lagging(&mut orders);
         if !connected {
             disconnected(&mut orders);
@@ -1027,7 +979,7 @@ leader_index_patterns = ["metrics-*"]
         let mut r = report(&[]);
         r.followers = (0..5)
             .map(|i| {
-                let mut o = obs(&format!("f{i}"));
+                let mut o = testing::observation(&format!("f{i}"));
                 o.managed = false;
                 f(&mut o);
                 judged(o)
@@ -1097,7 +1049,7 @@ leader_index_patterns = ["metrics-*"]
         let mut h = History::default();
         let caught_up = {
             let mut r = report(&[]);
-            r.followers[1] = judged(obs("orders-copy"));
+            r.followers[1] = judged(testing::observation("orders-copy"));
             r
         };
         assert!(step(&c, &caught_up, &mut h, at(12, 0, 0)).0.is_empty());
@@ -1114,17 +1066,17 @@ leader_index_patterns = ["metrics-*"]
 
     #[test]
     fn caught_up_reasons() {
-        let mut o = obs("x");
+        let mut o = testing::observation("x");
         assert!(caught_up(&o).is_ok());
-        o.docs.as_mut().unwrap().follower_docs = Some(4);
+        o.docs.as_mut().unwrap().follower_docs = Some(9);
         assert!(caught_up(&o).unwrap_err().contains("difference 1"));
-        let mut o = obs("x");
+        let mut o = testing::observation("x");
         lagging(&mut o);
         assert!(caught_up(&o).unwrap_err().contains("7 operations behind"));
-        let mut o = obs("x");
+        let mut o = testing::observation("x");
         paused(&mut o);
         assert!(caught_up(&o).unwrap_err().contains("paused"));
-        let mut o = obs("x");
+        let mut o = testing::observation("x");
         o.docs.as_mut().unwrap().comparable = false;
         assert!(caught_up(&o).unwrap_err().contains("not comparable"));
     }

@@ -648,26 +648,12 @@ mod tests {
     use crate::es::{FollowerStatus, RemoteInfo, RootVersion};
     use crate::preflight::*;
 
+    /// The standard pair with the remote's seeds and `logs-copy`.
     fn cfg() -> Config {
-        crate::config::from_toml_str(
-            r#"
-[clusters.leader]
-url = "http://127.0.0.1:9200"
-[clusters.follower]
-url = "http://127.0.0.1:9201"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["10.0.0.1:9300"]
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-"#,
-        )
-        .unwrap()
+        crate::testing::config(&format!(
+            "seeds = [\"10.0.0.1:9300\"]\n{}",
+            crate::testing::follower("logs", "logs-copy")
+        ))
     }
 
     fn root(v: &str) -> Read<RootInfo> {

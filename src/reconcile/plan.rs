@@ -822,33 +822,17 @@ fn plan_auto_follow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::from_toml_str;
+    use crate::testing;
 
+    /// The standard pair with the remote's seeds, then `extra`.
     fn cfg(extra: &str) -> Config {
-        from_toml_str(&format!(
-            r#"
-[clusters.leader]
-url = "http://127.0.0.1:1"
-[clusters.follower]
-url = "http://127.0.0.1:2"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["127.0.0.1:9300"]
-{extra}
-"#
-        ))
-        .unwrap()
+        testing::config(&format!("seeds = [\"127.0.0.1:9300\"]\n{extra}"))
     }
 
-    const FOLLOWER: &str = r#"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-"#;
+    /// `logs-copy`, the follower these tests plan for.
+    fn follower() -> String {
+        testing::follower("logs", "logs-copy")
+    }
 
     fn remote(connected: bool, seeds: &[&str]) -> RemoteInfo {
         RemoteInfo {
@@ -995,7 +979,7 @@ follower_index = "logs-copy"
                 "blocked:remote_not_connected",
             ),
         ];
-        let c = cfg(FOLLOWER);
+        let c = cfg(&follower());
         for (what, o, want) in table {
             let items = plan(&c, &o, PlanOptions::default());
             assert_eq!(
@@ -1019,8 +1003,8 @@ follower_index = "logs-copy"
             vec![info("logs-copy", "leader", "logs", FollowerStatus::Active)],
             &[],
         );
-        let promoting = cfg(&format!("{FOLLOWER}promote = true\n"));
-        let plain = cfg(FOLLOWER);
+        let promoting = cfg(&(follower() + "promote = true\n"));
+        let plain = cfg(&follower());
         let table: Vec<(&str, &Config, &Observation, &str)> = vec![
             (
                 "promote = true, now a regular index: promoted",
@@ -1064,13 +1048,13 @@ follower_index = "logs-copy"
             "leader".into(),
             BTreeMap::from([("logs".to_string(), false)]),
         );
-        let items = plan(&cfg(FOLLOWER), &closed, PlanOptions::default());
+        let items = plan(&cfg(&follower()), &closed, PlanOptions::default());
         assert_eq!(
             label(decision(&items, ItemKind::Follower, "logs-copy")),
             "blocked:wrong_state"
         );
 
-        let c = cfg(&FOLLOWER.replace("\"logs\"", "\"gone\""));
+        let c = cfg(&follower().replace("\"logs\"", "\"gone\""));
         let o = obs(
             vec![("leader", remote(true, &["127.0.0.1:9300"]))],
             vec![],
@@ -1082,8 +1066,8 @@ follower_index = "logs-copy"
             "blocked:leader_missing"
         );
 
-        let unmanaged = cfg(FOLLOWER).remotes[0].clone();
-        let mut c = cfg(FOLLOWER);
+        let unmanaged = cfg(&follower()).remotes[0].clone();
+        let mut c = cfg(&follower());
         c.remotes[0] = RemoteSettings {
             manage: false,
             ..unmanaged
@@ -1101,7 +1085,7 @@ follower_index = "logs-copy"
         let mut o = obs(vec![], vec![], &[]);
         o.clusters.get_mut("follower").unwrap().followers = None;
         o.clusters.get_mut("follower").unwrap().remotes = None;
-        let items = plan(&cfg(FOLLOWER), &o, PlanOptions::default());
+        let items = plan(&cfg(&follower()), &o, PlanOptions::default());
         assert_eq!(
             label(decision(&items, ItemKind::Remote, "leader")),
             "blocked:unavailable"
@@ -1207,7 +1191,8 @@ follower_index = "logs-copy"
     #[test]
     fn parameter_drift_is_reported_or_fixed_by_pause_and_resume() {
         let c = cfg(&format!(
-            "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = \"60s\", max_read_request_size = \"32mb\" }}"
+            "{}parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = \"60s\", max_read_request_size = \"32mb\" }}",
+            follower()
         ));
         let o = obs(
             vec![("leader", remote(true, &["127.0.0.1:9300"]))],
@@ -1430,7 +1415,7 @@ follow_index_pattern = "{{leader_index}}-copy"
 
     #[test]
     fn a_second_plan_after_everything_was_done_has_no_action() {
-        let c = cfg(&format!("{FOLLOWER}{PATTERN}"));
+        let c = cfg(&(follower() + PATTERN));
         let o = with_pattern(
             obs(
                 vec![("leader", remote(true, &["127.0.0.1:9300"]))],

@@ -1,0 +1,462 @@
+//! The per-follower view: the snapshot joined with the configuration, one [`FollowerObservation`] per follower
+//! index, configured or found on the clusters.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::snapshot::{ClusterState, DocParity, Snapshot};
+use crate::config::Config;
+use crate::es::*;
+
+/// Per-follower aggregate of the shard follow stats.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ShardSummary {
+    pub shards: u32,
+    /// Sum over shards of leader minus follower global checkpoint (`total_global_checkpoint_lag` when present).
+    pub global_checkpoint_lag: i64,
+    /// Max over shards of `time_since_last_read_millis`; `None` when no shard has read yet.
+    pub max_time_since_last_read_millis: Option<i64>,
+    pub fatal_exceptions: Vec<ShardFatal>,
+    /// Number of pending read exceptions over all shards.
+    pub read_exceptions: u64,
+    /// Sums of the cumulative shard counters.
+    pub operations_written: i64,
+    pub failed_read_requests: i64,
+    pub bytes_read: i64,
+    /// The same per shard, ordered by shard id.
+    pub per_shard: Vec<ShardDetail>,
+}
+
+/// One shard of a follower, for `/status` and the optional per-shard metrics.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ShardDetail {
+    pub shard_id: i64,
+    pub leader_global_checkpoint: i64,
+    pub follower_global_checkpoint: i64,
+    pub global_checkpoint_lag: i64,
+    /// `None` while the shard has not read yet (`-1`).
+    pub time_since_last_read_millis: Option<i64>,
+    pub read_exceptions: u64,
+    pub fatal_exception: bool,
+}
+
+/// A fatal exception of one shard follow task.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ShardFatal {
+    pub shard_id: i64,
+    pub cause: ErrorCause,
+}
+
+impl ShardSummary {
+    /// Aggregates the stats of one follower index.
+    pub fn from_stats(s: &FollowerIndexStats) -> Self {
+        let mut out = ShardSummary {
+            shards: s.shards.len() as u32,
+            ..Default::default()
+        };
+        let mut computed_lag = 0i64;
+        for sh in &s.shards {
+            computed_lag = computed_lag.saturating_add(sh.lag());
+            if sh.time_since_last_read_millis >= 0 {
+                out.max_time_since_last_read_millis = Some(
+                    out.max_time_since_last_read_millis
+                        .unwrap_or(0)
+                        .max(sh.time_since_last_read_millis),
+                );
+            }
+            if let Some(f) = &sh.fatal_exception {
+                out.fatal_exceptions.push(ShardFatal {
+                    shard_id: sh.shard_id,
+                    cause: f.clone(),
+                });
+            }
+            out.read_exceptions += sh.read_exceptions.len() as u64;
+            out.per_shard.push(ShardDetail {
+                shard_id: sh.shard_id,
+                leader_global_checkpoint: sh.leader_global_checkpoint,
+                follower_global_checkpoint: sh.follower_global_checkpoint,
+                global_checkpoint_lag: sh.lag(),
+                time_since_last_read_millis: (sh.time_since_last_read_millis >= 0)
+                    .then_some(sh.time_since_last_read_millis),
+                read_exceptions: sh.read_exceptions.len() as u64,
+                fatal_exception: sh.fatal_exception.is_some(),
+            });
+            out.operations_written = out.operations_written.saturating_add(sh.operations_written);
+            out.failed_read_requests = out
+                .failed_read_requests
+                .saturating_add(sh.failed_read_requests);
+            out.bytes_read = out.bytes_read.saturating_add(sh.bytes_read);
+        }
+        out.global_checkpoint_lag = s
+            .total_global_checkpoint_lag
+            .map(|l| l.max(0))
+            .unwrap_or(computed_lag);
+        out
+    }
+}
+
+/// What the follower cluster's `_remote/info` says about the follower's remote alias.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RemoteObservation {
+    /// `_remote/info` has not answered yet.
+    Unknown,
+    /// The alias is not configured on the follower cluster.
+    NotConfigured,
+    Seen {
+        connected: bool,
+        mode: String,
+        nodes_connected: i64,
+    },
+}
+
+/// How current the data of the follower's cluster is.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Freshness {
+    Fresh,
+    /// The latest poll failed; the data is from `as_of`.
+    Stale {
+        as_of: DateTime<Utc>,
+        error: String,
+    },
+    /// The cluster has never answered.
+    Unavailable {
+        error: Option<String>,
+    },
+}
+
+/// Everything known about one follower index, as input to the verdict.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FollowerObservation {
+    pub follower_cluster: String,
+    pub follower_index: String,
+    pub remote_cluster: String,
+    pub leader_index: String,
+    /// The configured cluster the remote alias points at, when the config maps it.
+    pub leader_cluster: Option<String>,
+    /// In the configuration (`[[followers]]`); auto-followed and foreign followers are unmanaged.
+    pub managed: bool,
+    pub freshness: Freshness,
+    /// From `_ccr/info`; `None` when the index is not a follower (or does not exist).
+    pub status: Option<FollowerStatus>,
+    /// Whether the follower index exists at all (from the follower cluster's `_cat/indices`), when known.
+    pub follower_index_exists: Option<bool>,
+    /// From `_ccr/stats`; `None` when the follower has no running shard tasks (paused, missing).
+    pub shards: Option<ShardSummary>,
+    pub remote: RemoteObservation,
+    /// Whether the leader index exists on the leader cluster, when known.
+    pub leader_index_exists: Option<bool>,
+    pub docs: Option<DocParity>,
+}
+
+/// Builds the observation of every follower: configured ones (present or not) and every follower the clusters
+/// report (auto-followed or foreign ones, unmanaged). Sorted by (follower_cluster, follower_index).
+pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObservation> {
+    let mut keys: BTreeSet<(String, String)> = cfg
+        .followers
+        .iter()
+        .map(|f| (f.cluster.clone(), f.follower_index.clone()))
+        .collect();
+    for cluster in cfg.follower_clusters() {
+        let Some(cs) = snap.clusters.get(&cluster) else {
+            continue;
+        };
+        if let Some(info) = &cs.follow_info {
+            keys.extend(
+                info.data
+                    .follower_indices
+                    .iter()
+                    .map(|f| (cluster.clone(), f.follower_index.clone())),
+            );
+        }
+        if let Some(stats) = &cs.ccr_stats {
+            keys.extend(
+                stats
+                    .data
+                    .follow_stats
+                    .indices
+                    .iter()
+                    .map(|i| (cluster.clone(), i.index.clone())),
+            );
+        }
+    }
+    let empty = ClusterState::default();
+    keys.into_iter()
+        .map(|(cluster, index)| {
+            let cs = snap.clusters.get(&cluster).unwrap_or(&empty);
+            observe_follower(cfg, snap, cs, &cluster, &index)
+        })
+        .collect()
+}
+
+fn observe_follower(
+    cfg: &Config,
+    snap: &Snapshot,
+    cs: &ClusterState,
+    cluster: &str,
+    index: &str,
+) -> FollowerObservation {
+    let configured = cfg.follower(cluster, index);
+    let info = cs.follow_info.as_ref().and_then(|i| {
+        i.data
+            .follower_indices
+            .iter()
+            .find(|f| f.follower_index == index)
+    });
+    let stats = cs.ccr_stats.as_ref().and_then(|s| {
+        s.data
+            .follow_stats
+            .indices
+            .iter()
+            .find(|i| i.index == index)
+    });
+    let first_shard = stats.and_then(|s| s.shards.first());
+    // Observed values win over configured ones: labels then say what the cluster really does.
+    fn first_known(candidates: [Option<&String>; 3]) -> String {
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_default()
+    }
+    let remote_cluster = first_known([
+        info.map(|i| &i.remote_cluster),
+        first_shard.map(|s| &s.remote_cluster),
+        configured.map(|c| &c.remote),
+    ]);
+    let leader_index = first_known([
+        info.map(|i| &i.leader_index),
+        first_shard.map(|s| &s.leader_index),
+        configured.map(|c| &c.leader_index),
+    ]);
+    let leader_cluster = cfg
+        .leader_cluster(cluster, &remote_cluster)
+        .map(str::to_string);
+
+    let poll_error = cs
+        .errors
+        .get(&Endpoint::CcrStats)
+        .or_else(|| cs.errors.get(&Endpoint::FollowInfo))
+        .cloned();
+    let freshness = match (&poll_error, &cs.follow_info, &cs.ccr_stats) {
+        (None, Some(_), Some(_)) => Freshness::Fresh,
+        (Some(e), Some(i), Some(s)) => Freshness::Stale {
+            as_of: i.at.min(s.at),
+            error: e.clone(),
+        },
+        (error, _, _) => Freshness::Unavailable {
+            error: error.clone(),
+        },
+    };
+
+    let remote = match &cs.remote_info {
+        None => RemoteObservation::Unknown,
+        Some(r) => match r.data.get(&remote_cluster) {
+            None => RemoteObservation::NotConfigured,
+            Some(ri) => RemoteObservation::Seen {
+                connected: ri.connected,
+                mode: ri.mode().to_string(),
+                nodes_connected: ri.nodes_connected(),
+            },
+        },
+    };
+    // A leader index absent from the leader's listing counts as deleted only when the follower already existed
+    // when that listing was read (it is in its own cluster's listing, read no later). A follower created since,
+    // e.g. by an auto-follow pattern for a new leader index, would otherwise look leader-less until the next
+    // listing, and `on_leader_deleted = "unfollow"` could act on that.
+    let follower_listed_at = cs
+        .indices
+        .as_ref()
+        .filter(|i| i.data.contains_key(index))
+        .map(|i| i.at);
+    let leader_index_exists = leader_cluster
+        .as_ref()
+        .and_then(|l| snap.clusters.get(l))
+        .and_then(|l| l.indices.as_ref())
+        .and_then(|l| {
+            if l.data.contains_key(&leader_index) {
+                Some(true)
+            } else if follower_listed_at.is_some_and(|f| f <= l.at) {
+                Some(false)
+            } else {
+                None
+            }
+        });
+    let follower_index_exists = cs.indices.as_ref().map(|i| i.data.contains_key(index));
+
+    FollowerObservation {
+        follower_cluster: cluster.to_string(),
+        follower_index: index.to_string(),
+        remote_cluster,
+        leader_index,
+        leader_cluster,
+        managed: configured.is_some(),
+        freshness,
+        // Shard tasks in the stats mean the follower is active even when `_ccr/info` (read a moment apart)
+        // does not list it yet, e.g. a follower an auto-follow pattern just created.
+        status: info
+            .map(|i| i.status)
+            .or(stats.map(|_| FollowerStatus::Active)),
+        follower_index_exists,
+        shards: stats.map(ShardSummary::from_stats),
+        remote,
+        leader_index_exists,
+        docs: cs.doc_parity.get(index).cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::health::FollowerState;
+    use crate::evaluate::report::Report;
+    use crate::observe::DocCountResult;
+    use crate::testing::{find, fixture, fixture_config, poll, polled_6_8, stats_with};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn es_6_8_bodies() {
+        let cfg = fixture_config();
+        let snap = polled_6_8();
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(orders.state, FollowerState::Healthy, "{:?}", orders.reasons);
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!((sh.shards, sh.global_checkpoint_lag), (2, 9));
+        assert!(orders.observation.managed);
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.state, FollowerState::Paused);
+        assert!(!paused.observation.managed, "not in the config");
+        assert_eq!(find(&r, "gone-copy").state, FollowerState::Missing);
+        assert_eq!(r.remotes[0].mode, "sniff");
+        assert_eq!(r.auto_follow[0].stats.recent_auto_follow_errors.len(), 1);
+    }
+
+    #[test]
+    fn es_7_10_fatal_read_exceptions_and_minus_one() {
+        let cfg = fixture_config();
+        let mut snap = Snapshot::default();
+        let mut p = poll(
+            "versions/ccr_stats_response_7.10.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+        );
+        p.follow_info = Ok(serde_json::from_str(
+            r#"{"follower_indices":[
+                {"follower_index":"orders-copy","remote_cluster":"leader","leader_index":"orders","status":"active"},
+                {"follower_index":"fresh-copy","remote_cluster":"leader","leader_index":"fresh","status":"active"}]}"#,
+        )
+        .unwrap());
+        snap.apply_poll(p);
+        let r = Report::build(&cfg, &snap, Utc::now());
+        let orders = find(&r, "orders-copy");
+        assert_eq!(orders.state, FollowerState::Failed, "{:?}", orders.reasons);
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!(sh.global_checkpoint_lag, 20 + 40);
+        assert_eq!(sh.read_exceptions, 1);
+        assert_eq!(sh.fatal_exceptions.len(), 1);
+        assert!(orders
+            .reasons
+            .iter()
+            .any(|x| x.contains("remote_cluster `leader` is not connected")));
+        let fresh = find(&r, "fresh-copy");
+        let sh = fresh.observation.shards.as_ref().unwrap();
+        assert_eq!(
+            (sh.global_checkpoint_lag, sh.max_time_since_last_read_millis),
+            (0, None)
+        );
+        assert_eq!(fresh.state, FollowerState::RemoteDisconnected);
+    }
+
+    #[test]
+    fn es_7_17_proxy_and_9x_unknown_fields() {
+        let cfg = fixture_config();
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll(
+            "versions/ccr_stats_response_9.x.json",
+            "ccr_follow_info_response_active_8x.json",
+            "versions/remote_info_response_7.17.json",
+        ));
+        let r = Report::build(&cfg, &snap, Utc::now());
+        assert_eq!(r.remotes[0].mode, "proxy");
+        assert_eq!(r.remotes[0].nodes_connected, 18);
+        let orders = find(&r, "orders-copy");
+        let sh = orders.observation.shards.as_ref().unwrap();
+        assert_eq!(sh.global_checkpoint_lag, 100);
+        assert_eq!(
+            r.auto_follow[0].stats.number_of_successful_follow_indices,
+            5
+        );
+    }
+
+    /// A report after one poll (6.8 fixtures) and one doc-count run in which the leader lists the fixture's
+    /// indices and the follower cluster lists `follower_listing`.
+    fn report_after_listings(cfg: &Config, follower_listing: Vec<CatIndex>) -> Report {
+        let mut snap = polled_6_8();
+        let s = stats_with(99, 99, 99);
+        snap.apply_doc_counts(
+            cfg,
+            DocCountResult {
+                at: Utc::now(),
+                stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
+                stats_after: BTreeMap::from([("follower".to_string(), Ok(s))]),
+                indices: BTreeMap::from([
+                    (
+                        "leader".to_string(),
+                        Ok(fixture("versions/cat_indices_response_closed.json")),
+                    ),
+                    ("follower".to_string(), Ok(follower_listing)),
+                ]),
+            },
+        );
+        Report::build(cfg, &snap, Utc::now())
+    }
+
+    #[test]
+    fn a_follower_newer_than_the_leader_listing_is_not_leader_missing() {
+        // `paused-copy` is followed (poll) but was not yet in its cluster's listing when the leader's was read:
+        // it may have been created since, with a leader index created since, so nothing is concluded.
+        let r = report_after_listings(
+            &fixture_config(),
+            fixture("versions/cat_indices_response_closed.json"),
+        );
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.observation.leader_index_exists, None);
+        assert_eq!(paused.state, FollowerState::Paused, "{:?}", paused.reasons);
+    }
+
+    #[test]
+    fn leader_missing_is_seen_from_the_leader_index_list() {
+        let mut follower_listing: Vec<CatIndex> =
+            fixture("versions/cat_indices_response_closed.json");
+        follower_listing.push(
+            serde_json::from_value(
+                serde_json::json!({"index": "paused-copy", "status": "open", "docs.count": "5"}),
+            )
+            .unwrap(),
+        );
+        let r = report_after_listings(&fixture_config(), follower_listing);
+        let orders = find(&r, "orders-copy");
+        assert_eq!(
+            orders.state,
+            FollowerState::DocsMismatch,
+            "{:?}",
+            orders.reasons
+        );
+        assert!(orders.reasons[0].contains("leader has 1200 documents, follower 1180"));
+        let paused = find(&r, "paused-copy");
+        assert_eq!(paused.observation.leader_index_exists, Some(false));
+        assert_eq!(paused.state, FollowerState::LeaderMissing);
+        let gone = find(&r, "gone-copy");
+        assert_eq!(gone.state, FollowerState::Missing);
+        assert!(
+            gone.reasons[0].contains("does not exist"),
+            "{:?}",
+            gone.reasons
+        );
+    }
+}
