@@ -9,7 +9,9 @@ use axum::response::IntoResponse;
 use ccr_sim::{ClusterConfig, License, Sim};
 use serde_json::{json, Value};
 
-use crate::common::{bin, connect, must, two_clusters};
+use ccr_sentinel::preflight::Check;
+
+use crate::common::{bin, connect, create_leader_index, leader_remote, reset, two_clusters};
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
     format!(
@@ -20,17 +22,14 @@ timeout = "3s"
 [clusters.follower]
 url = "{follower_url}"
 timeout = "3s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
+{remote}
 [[followers]]
 cluster = "follower"
 remote = "leader"
 leader_index = "logs"
 follower_index = "{follower_index}"
-"#
+"#,
+        remote = leader_remote(seeds),
     )
 }
 
@@ -86,24 +85,19 @@ fn has(s: &[(String, String, String)], check: &str, status: &str) -> bool {
     s.iter().any(|(c, _, st)| c == check && st == status)
 }
 
-fn soft_deletes_leader(sim: &Sim) {
-    must(
-        sim.cluster("leader").request(
-            "PUT",
-            "/logs",
-            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
-        ),
-        "create leader index",
-    );
+/// The simulator's pair at the given versions, the leader holding `logs` with soft deletes, the follower's remote
+/// `leader` connected.
+async fn connected_pair(leader_version: &str, follower_version: &str) -> Sim {
+    let sim = two_clusters(leader_version, follower_version).await;
+    create_leader_index(&sim, "logs", 0);
+    connect(&sim, "follower", "leader", "leader");
+    sim
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
-    let sim = two_clusters("7.17.0", "7.17.0").await;
-    soft_deletes_leader(&sim);
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("leader").reset_requests();
-    sim.cluster("follower").reset_requests();
+    let sim = connected_pair("7.17.0", "7.17.0").await;
+    reset(&sim);
     let dir = tempfile::tempdir().unwrap();
     let text = sim_config(&sim);
     let (code, table) = check(dir.path(), &text, false).await;
@@ -121,18 +115,11 @@ async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
     assert_eq!(code, Some(0), "{json}");
     let s = statuses(&json);
     assert!(!s.iter().any(|(_, _, st)| st == "fail"), "{s:?}");
-    for c in [
-        "reachable",
-        "version",
-        "version_compat",
-        "license",
-        "remote",
-        "seeds",
-        "leader_index",
-        "soft_deletes",
-        "replication_type",
-        "follower_index",
-    ] {
+    for c in Check::ALL
+        .iter()
+        .filter(|c| **c != Check::Privileges)
+        .map(Check::as_str)
+    {
         assert!(has(&s, c, "ok"), "{c} not ok: {s:?}");
     }
     // The simulator has no _has_privileges API: skipped with a note, not failed.
@@ -197,9 +184,7 @@ async fn planted_problems_are_found_and_exit_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_follower_than_its_leader_is_an_error() {
-    let sim = two_clusters("7.17.0", "7.10.2").await;
-    soft_deletes_leader(&sim);
-    connect(&sim, "follower", "leader", "leader");
+    let sim = connected_pair("7.17.0", "7.10.2").await;
     let dir = tempfile::tempdir().unwrap();
     let text = sim_config(&sim);
     let (code, json) = check(dir.path(), &text, true).await;
@@ -304,7 +289,7 @@ async fn raw_server(response: &'static str) -> (String, tokio::task::JoinHandle<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_are_probed_a_transport_port_passes_an_http_port_fails() {
     let sim = two_clusters("8.15.0", "8.15.0").await;
-    soft_deletes_leader(&sim);
+    create_leader_index(&sim, "logs", 0);
     // What Elasticsearch's transport port answers to an HTTP request.
     let (transport, t1) = raw_server(
         "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: 24\r\n\r\nThis is not an HTTP port",
