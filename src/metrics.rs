@@ -414,6 +414,27 @@ impl Families {
         }
         mf.mut_metric().push(m);
     }
+
+    /// One sample per `(family, value)`, all with the same `labels`.
+    fn push_each<const N: usize>(&mut self, labels: &[(&str, &str)], samples: [(&str, f64); N]) {
+        for (name, value) in samples {
+            self.push(name, labels, value);
+        }
+    }
+}
+
+/// A 0/1 sample.
+fn flag(on: bool) -> f64 {
+    if on {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// A counter sample from an Elasticsearch count, which is never shown below 0.
+fn count(n: i64) -> f64 {
+    n.max(0) as f64
 }
 
 fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
@@ -430,21 +451,13 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
         fam.push(
             "ccr_sentinel_follower_state",
             &with_state,
-            if s == f.state { 1.0 } else { 0.0 },
+            flag(s == f.state),
         );
     }
-    fam.push(
-        "ccr_sentinel_follower_managed",
-        &l,
-        if o.managed { 1.0 } else { 0.0 },
-    );
+    fam.push("ccr_sentinel_follower_managed", &l, flag(o.managed));
     if let Some(status) = o.status {
         let paused = status == crate::es::FollowerStatus::Paused;
-        fam.push(
-            "elasticsearch_ccr_follower_paused",
-            &l,
-            if paused { 1.0 } else { 0.0 },
-        );
+        fam.push("elasticsearch_ccr_follower_paused", &l, flag(paused));
     }
     if let Some(sh) = &o.shards {
         fam.push(
@@ -459,35 +472,31 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
                 ms as f64 / 1000.0,
             );
         }
-        fam.push(
-            "elasticsearch_ccr_follower_fatal_exception",
+        fam.push_each(
             &l,
-            sh.fatal_exceptions.len() as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_read_exceptions",
-            &l,
-            sh.read_exceptions as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_shards",
-            &l,
-            f64::from(sh.shards),
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_operations_written_total",
-            &l,
-            sh.operations_written.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_failed_read_requests_total",
-            &l,
-            sh.failed_read_requests.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_bytes_read_total",
-            &l,
-            sh.bytes_read.max(0) as f64,
+            [
+                (
+                    "elasticsearch_ccr_follower_fatal_exception",
+                    sh.fatal_exceptions.len() as f64,
+                ),
+                (
+                    "elasticsearch_ccr_follower_read_exceptions",
+                    sh.read_exceptions as f64,
+                ),
+                ("elasticsearch_ccr_follower_shards", f64::from(sh.shards)),
+                (
+                    "elasticsearch_ccr_follower_operations_written_total",
+                    count(sh.operations_written),
+                ),
+                (
+                    "elasticsearch_ccr_follower_failed_read_requests_total",
+                    count(sh.failed_read_requests),
+                ),
+                (
+                    "elasticsearch_ccr_follower_bytes_read_total",
+                    count(sh.bytes_read),
+                ),
+            ],
         );
         if per_shard {
             for d in &sh.per_shard {
@@ -513,14 +522,24 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
         fam.push("elasticsearch_ccr_follower_shards", &l, 0.0);
     }
     if let Some(d) = &o.docs {
-        if let Some(n) = d.leader_docs {
-            fam.push("elasticsearch_ccr_leader_index_docs", &l, n as f64);
-        }
-        if let Some(n) = d.follower_docs {
-            fam.push("elasticsearch_ccr_follower_index_docs", &l, n as f64);
-        }
-        if let Some(diff) = d.difference() {
-            fam.push("elasticsearch_ccr_docs_difference", &l, diff as f64);
+        let docs = [
+            (
+                "elasticsearch_ccr_leader_index_docs",
+                d.leader_docs.map(|n| n as f64),
+            ),
+            (
+                "elasticsearch_ccr_follower_index_docs",
+                d.follower_docs.map(|n| n as f64),
+            ),
+            (
+                "elasticsearch_ccr_docs_difference",
+                d.difference().map(|n| n as f64),
+            ),
+        ];
+        for (name, value) in docs {
+            if let Some(value) = value {
+                fam.push(name, &l, value);
+            }
         }
     }
 }
@@ -532,55 +551,53 @@ pub fn report_families(report: &Report) -> Vec<MetricFamily> {
         follower_families(&mut fam, f, report.per_shard_metrics);
     }
     for r in &report.remotes {
+        let l = [
+            ("follower_cluster", r.follower_cluster.as_str()),
+            ("remote_cluster", r.remote_cluster.as_str()),
+        ];
+        let with_mode = [l[0], l[1], ("mode", r.mode.as_str())];
         fam.push(
             "elasticsearch_ccr_remote_cluster_connected",
-            &[
-                ("follower_cluster", &r.follower_cluster),
-                ("remote_cluster", &r.remote_cluster),
-                ("mode", &r.mode),
-            ],
-            if r.connected { 1.0 } else { 0.0 },
+            &with_mode,
+            flag(r.connected),
         );
         fam.push(
             "elasticsearch_ccr_remote_cluster_nodes_connected",
-            &[
-                ("follower_cluster", &r.follower_cluster),
-                ("remote_cluster", &r.remote_cluster),
-            ],
+            &l,
             r.nodes_connected as f64,
         );
     }
     for a in &report.auto_follow {
-        let l = [("follower_cluster", a.follower_cluster.as_str())];
         let s = &a.stats;
-        fam.push(
-            "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
-            &l,
-            s.number_of_failed_follow_indices.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
-            &l,
-            s.number_of_successful_follow_indices.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
-            &l,
-            s.number_of_failed_remote_cluster_state_requests.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_recent_errors",
-            &l,
-            s.recent_auto_follow_errors.len() as f64,
+        fam.push_each(
+            &[("follower_cluster", a.follower_cluster.as_str())],
+            [
+                (
+                    "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
+                    count(s.number_of_failed_follow_indices),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
+                    count(s.number_of_successful_follow_indices),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
+                    count(s.number_of_failed_remote_cluster_state_requests),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_recent_errors",
+                    s.recent_auto_follow_errors.len() as f64,
+                ),
+            ],
         );
     }
     for c in &report.clusters {
-        let l = [("cluster", c.name.as_str())];
-        fam.push("ccr_sentinel_cluster_up", &l, if c.up { 1.0 } else { 0.0 });
-        fam.push(
-            "ccr_sentinel_cluster_stale",
-            &l,
-            if c.stale { 1.0 } else { 0.0 },
+        fam.push_each(
+            &[("cluster", c.name.as_str())],
+            [
+                ("ccr_sentinel_cluster_up", flag(c.up)),
+                ("ccr_sentinel_cluster_stale", flag(c.stale)),
+            ],
         );
     }
     fam.0
