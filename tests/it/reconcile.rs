@@ -61,6 +61,13 @@ leader_index = "logs"
 follower_index = "logs-copy"
 "#;
 
+/// A `[[followers]]` entry: `leader_index` through `remote`, followed on `cluster` as `follower_index`.
+fn follower_on(cluster: &str, remote: &str, leader_index: &str, follower_index: &str) -> String {
+    format!(
+        "[[followers]]\ncluster = \"{cluster}\"\nremote = \"{remote}\"\nleader_index = \"{leader_index}\"\nfollower_index = \"{follower_index}\"\n"
+    )
+}
+
 const PATTERN: &str = r#"
 [[auto_follow]]
 cluster = "follower"
@@ -591,34 +598,17 @@ cluster = "follower"
 alias = "dead"
 leader = "leader"
 seeds = ["127.0.0.1:{dead}"]
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "no-such-leader"
-follower_index = "missing-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "taken"
-[[followers]]
-cluster = "follower"
-remote = "nowhere"
-leader_index = "logs"
-follower_index = "via-unknown"
-[[followers]]
-cluster = "follower"
-remote = "dead"
-leader_index = "logs"
-follower_index = "via-dead"
-"#,
+{FOLLOWER}{followers}"#,
         remote = remote(&sim),
-        dead = closed_port()
+        dead = closed_port(),
+        followers = [
+            ("leader", "no-such-leader", "missing-copy"),
+            ("leader", "logs", "taken"),
+            ("nowhere", "logs", "via-unknown"),
+            ("dead", "logs", "via-dead"),
+        ]
+        .map(|(via, leader, follower)| follower_on("follower", via, leader, follower))
+        .concat(),
     );
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &base_config(&sim, port, &extra));
@@ -894,10 +884,10 @@ password_file = "{pw}"
         ("secure", "leader", "logs", "sec-copy"),
     ] {
         text.push_str(&format!(
-            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n\
-             [[followers]]\ncluster = \"{cluster}\"\nremote = \"{alias}\"\nleader_index = \"{index}\"\nfollower_index = \"{follower}\"\n",
+            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n",
             seeds = sim.transport_address(alias)
         ));
+        text.push_str(&follower_on(cluster, alias, index, follower));
     }
     let config = write_config(dir.path(), &text);
     let (status, metrics, logs) =
