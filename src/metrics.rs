@@ -27,6 +27,16 @@ use crate::evaluate::report::{FollowerReport, Report};
 /// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
 pub type SharedReport = Arc<RwLock<Arc<Report>>>;
 
+/// A counter family of the registry (the name, help and labels are static).
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+/// A gauge family of the registry (the name, help and labels are static).
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
 /// The daemon's own metrics, updated as things happen.
 #[derive(Clone)]
 pub struct SelfMetrics {
@@ -46,14 +56,11 @@ impl Default for SelfMetrics {
 impl SelfMetrics {
     /// Creates the metrics (not registered: [`Metrics::new`] registers the ones it serves).
     pub fn new() -> Self {
-        let request_errors = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_request_errors_total",
-                "Failed requests to Elasticsearch, by cluster, endpoint and bounded reason.",
-            ),
+        let request_errors = counter_vec(
+            "ccr_sentinel_request_errors_total",
+            "Failed requests to Elasticsearch, by cluster, endpoint and bounded reason.",
             &["cluster", "endpoint", "reason"],
-        )
-        .expect("static metric definition");
+        );
         let poll_duration = HistogramVec::new(
             HistogramOpts::new(
                 "ccr_sentinel_poll_duration_seconds",
@@ -65,30 +72,21 @@ impl SelfMetrics {
             &["job"],
         )
         .expect("static metric definition");
-        let job_last_success = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_job_last_success_timestamp_seconds",
-                "Unix time of the end of the last run of a job in which every request succeeded.",
-            ),
+        let job_last_success = gauge_vec(
+            "ccr_sentinel_job_last_success_timestamp_seconds",
+            "Unix time of the end of the last run of a job in which every request succeeded.",
             &["job"],
-        )
-        .expect("static metric definition");
-        let job_skipped = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_job_skipped_total",
-                "Runs of a job skipped because the previous run was still going.",
-            ),
+        );
+        let job_skipped = counter_vec(
+            "ccr_sentinel_job_skipped_total",
+            "Runs of a job skipped because the previous run was still going.",
             &["job"],
-        )
-        .expect("static metric definition");
-        let build_info = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_build_info",
-                "Always 1; the version of the running daemon.",
-            ),
+        );
+        let build_info = gauge_vec(
+            "ccr_sentinel_build_info",
+            "Always 1; the version of the running daemon.",
             &["version"],
-        )
-        .expect("static metric definition");
+        );
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
@@ -163,22 +161,8 @@ impl Default for ActionMetrics {
 impl ActionMetrics {
     /// Creates the counters (not registered).
     pub fn new() -> Self {
-        let reconcile_actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_actions_total",
-                "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "result"],
-        )
-        .expect("static metric definition");
-        let actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_actions_total",
-                "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "rule", "result"],
-        )
-        .expect("static metric definition");
+        let reconcile_actions = counter_vec("ccr_sentinel_reconcile_actions_total", "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).", &["action", "result"]);
+        let actions = counter_vec("ccr_sentinel_actions_total", "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).", &["action", "rule", "result"]);
         Self {
             reconcile_actions,
             actions,
@@ -222,22 +206,12 @@ impl Default for ReconcileMetrics {
 impl ReconcileMetrics {
     /// Creates the gauges (not registered).
     pub fn new() -> Self {
-        let blocked = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_blocked",
-                "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.",
-            ),
-            &["cluster", "kind", "name", "reason"],
-        )
-        .expect("static metric definition");
-        let preflight_problems = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_preflight_problems",
-                "Number of failed preflight checks at start-up, by check.",
-            ),
+        let blocked = gauge_vec("ccr_sentinel_reconcile_blocked", "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.", &["cluster", "kind", "name", "reason"]);
+        let preflight_problems = gauge_vec(
+            "ccr_sentinel_preflight_problems",
+            "Number of failed preflight checks at start-up, by check.",
             &["check"],
-        )
-        .expect("static metric definition");
+        );
         Self {
             blocked,
             preflight_problems,
