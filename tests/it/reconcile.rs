@@ -78,6 +78,24 @@ follow_index_pattern = "{{leader_index}}-copy"
 active = true
 "#;
 
+/// `text` with `[reconcile] apply_parameter_changes = true`.
+fn allowing_parameter_changes(text: &str) -> String {
+    text.replace(
+        "[reconcile]\n",
+        "[reconcile]\napply_parameter_changes = true\n",
+    )
+}
+
+/// The `_ccr/info` entry of the follower `logs-copy`.
+fn logs_copy_info(sim: &Sim) -> Value {
+    let info = must(
+        sim.cluster("follower")
+            .request("GET", "/logs-copy/_ccr/info", None),
+        "info",
+    );
+    info["follower_indices"][0].clone()
+}
+
 fn mutating(sim: &Sim) -> u64 {
     sim.cluster("leader").requests().mutating + sim.cluster("follower").requests().mutating
 }
@@ -691,25 +709,16 @@ async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed
     assert!(!msg.contains("read_poll_timeout"), "1m equals 60s: {msg}");
     assert_eq!(mutating(&sim), 0, "drift is only reported");
 
-    let allowed = text.replace(
-        "[reconcile]\n",
-        "[reconcile]\napply_parameter_changes = true\n",
-    );
-    let r = reconciler(&allowed, false);
+    let r = reconciler(&allowing_parameter_changes(&text), false);
     let report = r.run_once().await;
     assert!(report.ok(), "{report:#?}");
     let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
     assert_eq!(actions, ["pause_follow", "resume_follow"]);
-    let info = must(
-        sim.cluster("follower")
-            .request("GET", "/logs-copy/_ccr/info", None),
-        "info",
-    );
-    let f = &info["follower_indices"][0];
+    let f = logs_copy_info(&sim);
     assert_eq!(f["status"], "active");
     assert_eq!(
         f["parameters"]["max_read_request_operation_count"], 1000,
-        "{info}"
+        "{f}"
     );
     assert_next_run_idle(&r, &sim, "").await;
     sim.shutdown().await;
@@ -724,19 +733,18 @@ async fn the_executor_reports_work_already_done_as_success() {
     let cfg = ccr_sentinel::config::from_toml_str(&base_config(&sim, closed_port(), "")).unwrap();
     let clients = ccr_sentinel::es::Clients::from_config(&cfg).unwrap();
     let exec = Executor::new(clients);
+    // A follow of the leader's `logs` as `follower_index`.
+    let follow = |follower_index: &str| Action::Follow {
+        cluster: "follower".into(),
+        follower_index: follower_index.into(),
+        remote_cluster: "leader".into(),
+        leader_index: "logs".into(),
+        settings: Default::default(),
+        parameters: Default::default(),
+    };
     let cases: Vec<(Action, ActionResult)> = vec![
         // The follower already exists and follows the right leader.
-        (
-            Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "logs-copy".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            ActionResult::AlreadyDone,
-        ),
+        (follow("logs-copy"), ActionResult::AlreadyDone),
         // Resume of an active follower.
         (
             Action::ResumeFollow {
@@ -778,36 +786,13 @@ async fn the_executor_reports_work_already_done_as_success() {
             ActionResult::AlreadyDone,
         ),
         // A follow onto a regular index is a real conflict.
-        (
-            Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "plain".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            ActionResult::Failed,
-        ),
+        (follow("plain"), ActionResult::Failed),
     ];
     for (a, want) in cases {
         let e = exec.execute(&a, "test", "table").await;
         assert_eq!(e.result, want, "{} {:?}: {e:?}", a.name(), a.target());
     }
-    let conflict = exec
-        .execute(
-            &Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "plain".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            "test",
-            "again",
-        )
-        .await;
+    let conflict = exec.execute(&follow("plain"), "test", "again").await;
     assert_eq!(conflict.reason, Some(FailureReason::NameConflict));
     // The regular index is untouched.
     assert_eq!(
@@ -1093,18 +1078,8 @@ async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
         "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000 }}\n[policy]\nstate_dir = \"{}\"\n",
         state.path().display()
     );
-    let text = config_with_remote(&sim, &follower).replace(
-        "[reconcile]\n",
-        "[reconcile]\napply_parameter_changes = true\n",
-    );
-    let follower_info = || {
-        let info = must(
-            sim.cluster("follower")
-                .request("GET", "/logs-copy/_ccr/info", None),
-            "info",
-        );
-        info["follower_indices"][0].clone()
-    };
+    let text = allowing_parameter_changes(&config_with_remote(&sim, &follower));
+    let follower_info = || logs_copy_info(&sim);
     let reconciled = |body: &str| {
         serde_json::from_str::<Value>(body)
             .ok()
