@@ -11,24 +11,21 @@ use serde_json::{json, Value};
 
 use ccr_sentinel::preflight::Check;
 
-use crate::common::{bin, connect, create_leader_index, leader_remote, reset, two_clusters};
+use crate::common::{
+    bin, connect, create_leader_index, leader_remote, pair_clusters, reset, two_clusters,
+};
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
     format!(
         r#"
-[clusters.leader]
-url = "{leader_url}"
-timeout = "3s"
-[clusters.follower]
-url = "{follower_url}"
-timeout = "3s"
-{remote}
+{clusters}{remote}
 [[followers]]
 cluster = "follower"
 remote = "leader"
 leader_index = "logs"
 follower_index = "{follower_index}"
 "#,
+        clusters = pair_clusters(leader_url, follower_url, "3s"),
         remote = leader_remote(seeds),
     )
 }

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use crate::common::{
     bin, closed_port, connect, create_leader_index, leader_remote, logs_already_followed, must,
-    reset, run_with_config, two_clusters, two_clusters_with_logs, wait_until, write_config,
-    Running,
+    pair_clusters, reset, run_with_config, two_clusters, two_clusters_with_logs, wait_until,
+    write_config, Running,
 };
 
 fn base_config(sim: &Sim, http_port: u16, extra: &str) -> String {
@@ -31,16 +31,9 @@ reconcile = "0 0 0 1 1 *"
 connect_timeout = "1s"
 backoff_initial = "1s"
 backoff_max = "1m"
-[clusters.leader]
-url = "{leader}"
-timeout = "3s"
-[clusters.follower]
-url = "{follower}"
-timeout = "3s"
-{extra}
+{clusters}{extra}
 "#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
+        clusters = pair_clusters(&sim.url("leader"), &sim.url("follower"), "3s"),
     )
 }
 

@@ -70,6 +70,19 @@ pub async fn logs_already_followed(version: &str) -> Sim {
     sim
 }
 
+/// The `[clusters.leader]` and `[clusters.follower]` sections at these URLs, each with the request `timeout`.
+pub fn pair_clusters(leader_url: &str, follower_url: &str, timeout: &str) -> String {
+    format!(
+        r#"[clusters.leader]
+url = "{leader_url}"
+timeout = "{timeout}"
+[clusters.follower]
+url = "{follower_url}"
+timeout = "{timeout}"
+"#
+    )
+}
+
 /// The `[[remotes]]` entry of the follower's remote `leader` (leader cluster `leader`), seeded with `seeds`.
 pub fn leader_remote(seeds: &str) -> String {
     format!(
@@ -111,16 +124,9 @@ listen = "127.0.0.1:0"
 [schedule]
 poll = "* * * * * *"
 doc_counts = "* * * * * *"
-[clusters.leader]
-url = "{leader}"
-timeout = "2s"
-[clusters.follower]
-url = "{follower}"
-timeout = "2s"
-{remote}{extra}
+{clusters}{remote}{extra}
 "#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
+        clusters = pair_clusters(&sim.url("leader"), &sim.url("follower"), "2s"),
         remote = leader_remote(&sim.transport_address("leader")),
     )
 }
