@@ -13,9 +13,9 @@ use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
 use crate::common::{
-    bin, closed_port, connect, create_leader_index, leader_remote, logs_already_followed, must,
-    pair_clusters, reset, run_with_config, two_clusters, two_clusters_with_logs, wait_until,
-    write_config, Running,
+    bin_with_config, closed_port, connect, create_leader_index, leader_remote,
+    logs_already_followed, must, pair_clusters, reset, run_cli_with_config, run_with_config,
+    send_signal, two_clusters, two_clusters_with_logs, wait_until, write_config, Running,
 };
 
 fn base_config(sim: &Sim, http_port: u16, extra: &str) -> String {
@@ -461,12 +461,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     let config = write_config(dir.path(), &text);
     reset(&sim);
 
-    let dry = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || run_with_config(&["reconcile", "--once", "--dry-run"], &c)
-    })
-    .await
-    .unwrap();
+    let dry = run_cli_with_config(&["reconcile", "--once", "--dry-run"], &config).await;
     let out = String::from_utf8_lossy(&dry.stdout);
     assert!(
         dry.status.success(),
@@ -480,12 +475,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     assert!(out.contains("planned"), "{out}");
     assert_eq!(mutating(&sim), 0);
 
-    let real = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || run_with_config(&["reconcile", "--once"], &c)
-    })
-    .await
-    .unwrap();
+    let real = run_cli_with_config(&["reconcile", "--once"], &config).await;
     let out = String::from_utf8_lossy(&real.stdout);
     assert!(
         real.status.success(),
@@ -499,12 +489,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     );
 
     reset(&sim);
-    let again = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || run_with_config(&["reconcile", "--once", "--format", "json"], &c)
-    })
-    .await
-    .unwrap();
+    let again = run_cli_with_config(&["reconcile", "--once", "--format", "json"], &config).await;
     assert!(again.status.success());
     let v: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(
@@ -551,9 +536,7 @@ async fn run_until_status(
     port: u16,
     ready: impl Fn(&Value) -> bool,
 ) -> (Value, String, String) {
-    let child = bin()
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(config)
+    let child = bin_with_config(&["run", "--log-format", "json"], config)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -579,10 +562,7 @@ async fn run_until_status(
         .text()
         .await
         .unwrap();
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    send_signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     (
         status,

@@ -198,6 +198,14 @@ pub async fn run_cli(args: Vec<String>) -> Output {
         .unwrap()
 }
 
+/// Runs `ccr-sentinel <args> --config <config>` to completion off the runtime's worker threads.
+pub async fn run_cli_with_config(args: &'static [&'static str], config: &Path) -> Output {
+    let config = config.to_path_buf();
+    tokio::task::spawn_blocking(move || run_with_config(args, &config))
+        .await
+        .unwrap()
+}
+
 /// GET `url`: status and body; the request itself must succeed.
 pub async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
