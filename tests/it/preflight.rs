@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use ccr_sentinel::preflight::Check;
 
 use crate::common::{
-    bin, connect, create_leader_index, leader_remote, pair_clusters, reset, two_clusters,
+    connect, create_leader_index, leader_remote, pair_clusters, reset, run_cli_with_config,
+    two_clusters,
 };
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
@@ -44,17 +45,12 @@ fn sim_config(sim: &Sim) -> String {
 async fn check(dir: &Path, text: &str, json: bool) -> (Option<i32>, String) {
     let path = dir.join("ccr.toml");
     std::fs::write(&path, text).unwrap();
-    let mut args = vec![
-        "check".to_string(),
-        "--config".into(),
-        path.display().to_string(),
-    ];
-    if json {
-        args.extend(["--format".into(), "json".into()]);
-    }
-    let out = tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap())
-        .await
-        .unwrap();
+    let args: &'static [&'static str] = if json {
+        &["check", "--format", "json"]
+    } else {
+        &["check"]
+    };
+    let out = run_cli_with_config(args, &path).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
