@@ -1052,7 +1052,6 @@ async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
         state.path().display()
     );
     let text = allowing_parameter_changes(&config_with_remote(&sim, &follower));
-    let follower_info = || logs_copy_info(&sim);
     let reconciled = |body: &str| {
         serde_json::from_str::<Value>(body)
             .ok()
@@ -1073,7 +1072,7 @@ async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["pause_follow", "resume_follow"], "{body}");
-    assert_eq!(follower_info()["status"], "paused");
+    assert_eq!(logs_copy_info(&sim)["status"], "paused");
     first.stop().await;
 
     must(
@@ -1083,7 +1082,7 @@ async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
     let second = Running::run(&text).await;
     let body = second.wait_for("/status", 20, reconciled).await;
     second.stop().await;
-    let f = follower_info();
+    let f = logs_copy_info(&sim);
     assert_eq!(f["status"], "active", "{body}\n{f}");
     assert_eq!(
         f["parameters"]["max_read_request_operation_count"], 1000,
