@@ -48,6 +48,20 @@ fn config_toml(
     seeds: &str,
     audit: &str,
 ) -> String {
+    let followers: Vec<String> = ["orders", "clicks"]
+        .iter()
+        .map(|index| {
+            format!(
+                r#"[[followers]]
+cluster = "follower"
+remote = "leader"
+leader_index = "{index}"
+follower_index = "{index}-copy"
+parameters = {{ max_read_request_operation_count = 100, max_outstanding_read_requests = 1 }}"#
+            )
+        })
+        .collect();
+    let followers = followers.join("\n");
     format!(
         r#"
 [http]
@@ -67,18 +81,7 @@ alias = "leader"
 leader = "leader"
 seeds = ["{seeds}"]
 # Small read batches (at most ~2000 operations/s in the simulator) so a burst of writes shows as lag.
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "orders"
-follower_index = "orders-copy"
-parameters = {{ max_read_request_operation_count = 100, max_outstanding_read_requests = 1 }}
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "clicks"
-follower_index = "clicks-copy"
-parameters = {{ max_read_request_operation_count = 100, max_outstanding_read_requests = 1 }}
+{followers}
 [[auto_follow]]
 cluster = "follower"
 name = "logs"

@@ -27,6 +27,16 @@ use crate::evaluate::report::{FollowerReport, Report};
 /// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
 pub type SharedReport = Arc<RwLock<Arc<Report>>>;
 
+/// A counter family of the registry (the name, help and labels are static).
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+/// A gauge family of the registry (the name, help and labels are static).
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
 /// The daemon's own metrics, updated as things happen.
 #[derive(Clone)]
 pub struct SelfMetrics {
@@ -46,14 +56,11 @@ impl Default for SelfMetrics {
 impl SelfMetrics {
     /// Creates the metrics (not registered: [`Metrics::new`] registers the ones it serves).
     pub fn new() -> Self {
-        let request_errors = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_request_errors_total",
-                "Failed requests to Elasticsearch, by cluster, endpoint and bounded reason.",
-            ),
+        let request_errors = counter_vec(
+            "ccr_sentinel_request_errors_total",
+            "Failed requests to Elasticsearch, by cluster, endpoint and bounded reason.",
             &["cluster", "endpoint", "reason"],
-        )
-        .expect("static metric definition");
+        );
         let poll_duration = HistogramVec::new(
             HistogramOpts::new(
                 "ccr_sentinel_poll_duration_seconds",
@@ -65,30 +72,21 @@ impl SelfMetrics {
             &["job"],
         )
         .expect("static metric definition");
-        let job_last_success = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_job_last_success_timestamp_seconds",
-                "Unix time of the end of the last run of a job in which every request succeeded.",
-            ),
+        let job_last_success = gauge_vec(
+            "ccr_sentinel_job_last_success_timestamp_seconds",
+            "Unix time of the end of the last run of a job in which every request succeeded.",
             &["job"],
-        )
-        .expect("static metric definition");
-        let job_skipped = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_job_skipped_total",
-                "Runs of a job skipped because the previous run was still going.",
-            ),
+        );
+        let job_skipped = counter_vec(
+            "ccr_sentinel_job_skipped_total",
+            "Runs of a job skipped because the previous run was still going.",
             &["job"],
-        )
-        .expect("static metric definition");
-        let build_info = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_build_info",
-                "Always 1; the version of the running daemon.",
-            ),
+        );
+        let build_info = gauge_vec(
+            "ccr_sentinel_build_info",
+            "Always 1; the version of the running daemon.",
             &["version"],
-        )
-        .expect("static metric definition");
+        );
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
@@ -163,22 +161,8 @@ impl Default for ActionMetrics {
 impl ActionMetrics {
     /// Creates the counters (not registered).
     pub fn new() -> Self {
-        let reconcile_actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_actions_total",
-                "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "result"],
-        )
-        .expect("static metric definition");
-        let actions = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_actions_total",
-                "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).",
-            ),
-            &["action", "rule", "result"],
-        )
-        .expect("static metric definition");
+        let reconcile_actions = counter_vec("ccr_sentinel_reconcile_actions_total", "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).", &["action", "result"]);
+        let actions = counter_vec("ccr_sentinel_actions_total", "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).", &["action", "rule", "result"]);
         Self {
             reconcile_actions,
             actions,
@@ -222,22 +206,12 @@ impl Default for ReconcileMetrics {
 impl ReconcileMetrics {
     /// Creates the gauges (not registered).
     pub fn new() -> Self {
-        let blocked = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_reconcile_blocked",
-                "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.",
-            ),
-            &["cluster", "kind", "name", "reason"],
-        )
-        .expect("static metric definition");
-        let preflight_problems = GaugeVec::new(
-            Opts::new(
-                "ccr_sentinel_preflight_problems",
-                "Number of failed preflight checks at start-up, by check.",
-            ),
+        let blocked = gauge_vec("ccr_sentinel_reconcile_blocked", "1 for each configured item (remote, follower, auto_follow) that reconcile cannot bring to the desired state, with the reason.", &["cluster", "kind", "name", "reason"]);
+        let preflight_problems = gauge_vec(
+            "ccr_sentinel_preflight_problems",
+            "Number of failed preflight checks at start-up, by check.",
             &["check"],
-        )
-        .expect("static metric definition");
+        );
         Self {
             blocked,
             preflight_problems,
@@ -414,6 +388,27 @@ impl Families {
         }
         mf.mut_metric().push(m);
     }
+
+    /// One sample per `(family, value)`, all with the same `labels`.
+    fn push_each<const N: usize>(&mut self, labels: &[(&str, &str)], samples: [(&str, f64); N]) {
+        for (name, value) in samples {
+            self.push(name, labels, value);
+        }
+    }
+}
+
+/// A 0/1 sample.
+fn flag(on: bool) -> f64 {
+    if on {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// A counter sample from an Elasticsearch count, which is never shown below 0.
+fn count(n: i64) -> f64 {
+    n.max(0) as f64
 }
 
 fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
@@ -430,21 +425,13 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
         fam.push(
             "ccr_sentinel_follower_state",
             &with_state,
-            if s == f.state { 1.0 } else { 0.0 },
+            flag(s == f.state),
         );
     }
-    fam.push(
-        "ccr_sentinel_follower_managed",
-        &l,
-        if o.managed { 1.0 } else { 0.0 },
-    );
+    fam.push("ccr_sentinel_follower_managed", &l, flag(o.managed));
     if let Some(status) = o.status {
         let paused = status == crate::es::FollowerStatus::Paused;
-        fam.push(
-            "elasticsearch_ccr_follower_paused",
-            &l,
-            if paused { 1.0 } else { 0.0 },
-        );
+        fam.push("elasticsearch_ccr_follower_paused", &l, flag(paused));
     }
     if let Some(sh) = &o.shards {
         fam.push(
@@ -459,35 +446,31 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
                 ms as f64 / 1000.0,
             );
         }
-        fam.push(
-            "elasticsearch_ccr_follower_fatal_exception",
+        fam.push_each(
             &l,
-            sh.fatal_exceptions.len() as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_read_exceptions",
-            &l,
-            sh.read_exceptions as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_shards",
-            &l,
-            f64::from(sh.shards),
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_operations_written_total",
-            &l,
-            sh.operations_written.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_failed_read_requests_total",
-            &l,
-            sh.failed_read_requests.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_follower_bytes_read_total",
-            &l,
-            sh.bytes_read.max(0) as f64,
+            [
+                (
+                    "elasticsearch_ccr_follower_fatal_exception",
+                    sh.fatal_exceptions.len() as f64,
+                ),
+                (
+                    "elasticsearch_ccr_follower_read_exceptions",
+                    sh.read_exceptions as f64,
+                ),
+                ("elasticsearch_ccr_follower_shards", f64::from(sh.shards)),
+                (
+                    "elasticsearch_ccr_follower_operations_written_total",
+                    count(sh.operations_written),
+                ),
+                (
+                    "elasticsearch_ccr_follower_failed_read_requests_total",
+                    count(sh.failed_read_requests),
+                ),
+                (
+                    "elasticsearch_ccr_follower_bytes_read_total",
+                    count(sh.bytes_read),
+                ),
+            ],
         );
         if per_shard {
             for d in &sh.per_shard {
@@ -513,14 +496,24 @@ fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
         fam.push("elasticsearch_ccr_follower_shards", &l, 0.0);
     }
     if let Some(d) = &o.docs {
-        if let Some(n) = d.leader_docs {
-            fam.push("elasticsearch_ccr_leader_index_docs", &l, n as f64);
-        }
-        if let Some(n) = d.follower_docs {
-            fam.push("elasticsearch_ccr_follower_index_docs", &l, n as f64);
-        }
-        if let Some(diff) = d.difference() {
-            fam.push("elasticsearch_ccr_docs_difference", &l, diff as f64);
+        let docs = [
+            (
+                "elasticsearch_ccr_leader_index_docs",
+                d.leader_docs.map(|n| n as f64),
+            ),
+            (
+                "elasticsearch_ccr_follower_index_docs",
+                d.follower_docs.map(|n| n as f64),
+            ),
+            (
+                "elasticsearch_ccr_docs_difference",
+                d.difference().map(|n| n as f64),
+            ),
+        ];
+        for (name, value) in docs {
+            if let Some(value) = value {
+                fam.push(name, &l, value);
+            }
         }
     }
 }
@@ -532,55 +525,53 @@ pub fn report_families(report: &Report) -> Vec<MetricFamily> {
         follower_families(&mut fam, f, report.per_shard_metrics);
     }
     for r in &report.remotes {
+        let l = [
+            ("follower_cluster", r.follower_cluster.as_str()),
+            ("remote_cluster", r.remote_cluster.as_str()),
+        ];
+        let with_mode = [l[0], l[1], ("mode", r.mode.as_str())];
         fam.push(
             "elasticsearch_ccr_remote_cluster_connected",
-            &[
-                ("follower_cluster", &r.follower_cluster),
-                ("remote_cluster", &r.remote_cluster),
-                ("mode", &r.mode),
-            ],
-            if r.connected { 1.0 } else { 0.0 },
+            &with_mode,
+            flag(r.connected),
         );
         fam.push(
             "elasticsearch_ccr_remote_cluster_nodes_connected",
-            &[
-                ("follower_cluster", &r.follower_cluster),
-                ("remote_cluster", &r.remote_cluster),
-            ],
+            &l,
             r.nodes_connected as f64,
         );
     }
     for a in &report.auto_follow {
-        let l = [("follower_cluster", a.follower_cluster.as_str())];
         let s = &a.stats;
-        fam.push(
-            "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
-            &l,
-            s.number_of_failed_follow_indices.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
-            &l,
-            s.number_of_successful_follow_indices.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
-            &l,
-            s.number_of_failed_remote_cluster_state_requests.max(0) as f64,
-        );
-        fam.push(
-            "elasticsearch_ccr_auto_follow_recent_errors",
-            &l,
-            s.recent_auto_follow_errors.len() as f64,
+        fam.push_each(
+            &[("follower_cluster", a.follower_cluster.as_str())],
+            [
+                (
+                    "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
+                    count(s.number_of_failed_follow_indices),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
+                    count(s.number_of_successful_follow_indices),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
+                    count(s.number_of_failed_remote_cluster_state_requests),
+                ),
+                (
+                    "elasticsearch_ccr_auto_follow_recent_errors",
+                    s.recent_auto_follow_errors.len() as f64,
+                ),
+            ],
         );
     }
     for c in &report.clusters {
-        let l = [("cluster", c.name.as_str())];
-        fam.push("ccr_sentinel_cluster_up", &l, if c.up { 1.0 } else { 0.0 });
-        fam.push(
-            "ccr_sentinel_cluster_stale",
-            &l,
-            if c.stale { 1.0 } else { 0.0 },
+        fam.push_each(
+            &[("cluster", c.name.as_str())],
+            [
+                ("ccr_sentinel_cluster_up", flag(c.up)),
+                ("ccr_sentinel_cluster_stale", flag(c.stale)),
+            ],
         );
     }
     fam.0

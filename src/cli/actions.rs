@@ -104,12 +104,48 @@ pub fn resolve_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Resu
     }
 }
 
-fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, String> {
-    let clients = crate::es::Clients::from_config(cfg).map_err(|e| e.to_string())?;
-    let audit = AuditLog::from_config(cfg).map_err(|e| e.to_string())?;
+/// The executor of the configuration's clients and audit log, or the exit status once the reason is printed.
+fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, ExitCode> {
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_PROBLEM)
+    };
+    let clients = crate::es::Clients::from_config(cfg).map_err(|e| fail(e.to_string()))?;
+    let audit = AuditLog::from_config(cfg).map_err(|e| fail(e.to_string()))?;
     Ok(Executor::new(clients)
         .with_dry_run(dry_run || cfg.policy.dry_run)
         .with_audit(audit))
+}
+
+/// The configuration of an action command, logging warnings only.
+fn load_quiet(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    let cfg = load(arg)?;
+    init_logging(cfg.log.format, None, "warn");
+    Ok(cfg)
+}
+
+/// The follower cluster of `index` (see [`resolve_cluster`]), or the exit status once the reason is printed.
+fn follower_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Result<String, ExitCode> {
+    resolve_cluster(cfg, index, cluster).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// The runbook context over `exec`, after the line that names the runbook and its target.
+fn start_runbook<'a>(
+    what: &str,
+    cluster: &str,
+    index: &str,
+    exec: &'a Executor,
+    cfg: &'a Config,
+    store: &'a RunbookStore,
+) -> runbook::Ctx<'a> {
+    println!(
+        "{what}: follower_index `{index}` on `{cluster}`{}",
+        if exec.is_dry_run() { " (dry run)" } else { "" }
+    );
+    runbook::Ctx { exec, cfg, store }
 }
 
 /// Remembers in the state directory what a `pause`/`resume` command did, so a running daemon's
@@ -135,25 +171,13 @@ fn remember(state_dir: Option<&PathBuf>, cluster: &str, index: &str, paused: boo
 
 /// `pause`, `resume` or `unfollow`.
 pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
-    let cfg = match load(&a.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    init_logging(cfg.log.format, None, "warn");
-    let cluster = match resolve_cluster(&cfg, &a.follower_index, a.cluster.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let exec = match executor(&cfg, a.dry_run) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_PROBLEM);
-        }
-    };
+    run_follower_command(which, a).unwrap_or_else(|code| code)
+}
+
+fn run_follower_command(which: Which, a: FollowerArgs) -> Result<ExitCode, ExitCode> {
+    let cfg = load_quiet(&a.config)?;
+    let cluster = follower_cluster(&cfg, &a.follower_index, a.cluster.as_deref())?;
+    let exec = executor(&cfg, a.dry_run)?;
     let index = a.follower_index.clone();
     block_on(async move {
         match which {
@@ -173,12 +197,25 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
                             .unwrap_or_default(),
                     }
                 };
-                let why = format!("`ccr-sentinel {}` command", action.name().trim_end_matches("_follow"));
+                let why = format!(
+                    "`ccr-sentinel {}` command",
+                    action.name().trim_end_matches("_follow")
+                );
                 let ev = exec.execute(&action, Rule::Manual.as_str(), &why).await;
-                let what = if which == Which::Pause { "pause" } else { "resume" };
+                let what = if which == Which::Pause {
+                    "pause"
+                } else {
+                    "resume"
+                };
                 match ev.result {
                     ActionResult::Success | ActionResult::AlreadyDone => {
-                        remember(cfg.policy.state_dir.as_ref(), &cluster, &index, which == Which::Pause, &why);
+                        remember(
+                            cfg.policy.state_dir.as_ref(),
+                            &cluster,
+                            &index,
+                            which == Which::Pause,
+                            &why,
+                        );
                         let note = if ev.result == ActionResult::AlreadyDone {
                             " (it already was)"
                         } else {
@@ -202,16 +239,8 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
             }
             Which::Unfollow => {
                 let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
-                println!(
-                    "unfollow: follower_index `{index}` on `{cluster}`{}",
-                    if exec.is_dry_run() { " (dry run)" } else { "" }
-                );
+                let ctx = start_runbook("unfollow", &cluster, &index, &exec, &cfg, &store);
                 let mut hook = print_step;
-                let ctx = runbook::Ctx {
-                    exec: &exec,
-                    cfg: &cfg,
-                    store: &store,
-                };
                 let r = runbook::unfollow(
                     ctx,
                     &cluster,
@@ -225,7 +254,6 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
             }
         }
     })
-    .unwrap_or_else(|code| code)
 }
 
 fn print_step(s: &StepReport) -> ControlFlow<()> {
@@ -275,11 +303,11 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 
 /// `promote`.
 pub fn promote_command(a: PromoteArgs) -> ExitCode {
-    let cfg = match load(&a.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    init_logging(cfg.log.format, None, "warn");
+    run_promote_command(a).unwrap_or_else(|code| code)
+}
+
+fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
+    let cfg = load_quiet(&a.config)?;
     let targets: Vec<(String, String)> = if a.all {
         let list: Vec<(String, String)> = cfg
             .followers
@@ -295,26 +323,14 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
                     .map(|c| format!(" on `{c}`"))
                     .unwrap_or_default()
             );
-            return ExitCode::from(EXIT_CONFIG);
+            return Err(ExitCode::from(EXIT_CONFIG));
         }
         list
     } else {
         let index = a.follower_index.clone().unwrap_or_default();
-        match resolve_cluster(&cfg, &index, a.cluster.as_deref()) {
-            Ok(c) => vec![(c, index)],
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        }
+        vec![(follower_cluster(&cfg, &index, a.cluster.as_deref())?, index)]
     };
-    let exec = match executor(&cfg, a.dry_run) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_PROBLEM);
-        }
-    };
+    let exec = executor(&cfg, a.dry_run)?;
     let opts = PromoteOptions {
         wait: a.wait,
         force: a.force,
@@ -326,16 +342,8 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
     block_on(async move {
         let mut failed = 0;
         for (cluster, index) in &targets {
-            println!(
-                "promote: follower_index `{index}` on `{cluster}`{}",
-                if exec.is_dry_run() { " (dry run)" } else { "" }
-            );
+            let ctx = start_runbook("promote", cluster, index, &exec, &cfg, &store);
             let mut hook = print_step;
-            let ctx = runbook::Ctx {
-                exec: &exec,
-                cfg: &cfg,
-                store: &store,
-            };
             let r = runbook::promote(ctx, cluster, index, &opts, &mut hook).await;
             if finish(r, exec.is_dry_run()) != ExitCode::SUCCESS {
                 failed += 1;
@@ -350,7 +358,6 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
             ExitCode::from(EXIT_PROBLEM)
         }
     })
-    .unwrap_or_else(|code| code)
 }
 
 #[cfg(test)]

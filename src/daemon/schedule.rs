@@ -296,8 +296,8 @@ mod tests {
     use crate::metrics::{Metrics, SharedReport};
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    #[tokio::test]
-    async fn overlapping_runs_are_skipped_and_counted() {
+    /// A runner never cancelled, with its metrics and job tracker.
+    fn runner() -> (Metrics, Arc<JobTracker>, Runner) {
         let metrics = Metrics::new(SharedReport::default());
         let tracker = Arc::new(JobTracker::default());
         let runner = Runner::new(
@@ -305,6 +305,12 @@ mod tests {
             metrics.own.clone(),
             CancellationToken::new(),
         );
+        (metrics, tracker, runner)
+    }
+
+    #[tokio::test]
+    async fn overlapping_runs_are_skipped_and_counted() {
+        let (metrics, tracker, runner) = runner();
         let release = Arc::new(tokio::sync::Notify::new());
         let calls = Arc::new(AtomicU32::new(0));
         let (r, c) = (release.clone(), calls.clone());
@@ -343,13 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn scheduler_fires_cron_jobs() {
-        let metrics = Metrics::new(SharedReport::default());
-        let tracker = Arc::new(JobTracker::default());
-        let runner = Runner::new(
-            tracker.clone(),
-            metrics.own.clone(),
-            CancellationToken::new(),
-        );
+        let (_, tracker, runner) = runner();
         let calls = Arc::new(AtomicU32::new(0));
         let c = calls.clone();
         let job = JobSpec {

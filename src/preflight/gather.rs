@@ -51,6 +51,20 @@ async fn probe(client: &reqwest::Client, addr: &str) -> SeedProbe {
     }
 }
 
+/// The facts of a cluster whose root could not be read: nothing else is asked.
+fn unreached(http_address: Option<String>, root: ReadError) -> ClusterFacts {
+    ClusterFacts {
+        http_address,
+        root: Err(root),
+        license: None,
+        remotes: None,
+        indices: None,
+        followers: None,
+        leader_settings: None,
+        privileges: None,
+    }
+}
+
 /// Reads the clusters: read-only requests only.
 pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts {
     let follower_clusters: BTreeSet<&str> = cfg
@@ -92,35 +106,16 @@ pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts
         let http_address = url_address(&settings.url);
         async move {
             let Some(c) = client else {
-                let facts = ClusterFacts {
-                    http_address,
-                    root: Err(ReadError {
-                        status: None,
-                        message: format!("{name}: no client"),
-                    }),
-                    license: None,
-                    remotes: None,
-                    indices: None,
-                    followers: None,
-                    leader_settings: None,
-                    privileges: None,
+                let root = ReadError {
+                    status: None,
+                    message: format!("{name}: no client"),
                 };
-                return (name.clone(), facts);
+                return (name.clone(), unreached(http_address, root));
             };
-            let root = c.root_info().await.map_err(|e| ReadError::from(&e));
-            if root.is_err() {
-                let facts = ClusterFacts {
-                    http_address,
-                    root,
-                    license: None,
-                    remotes: None,
-                    indices: None,
-                    followers: None,
-                    leader_settings: None,
-                    privileges: None,
-                };
-                return (name.clone(), facts);
-            }
+            let root = match c.root_info().await {
+                Ok(root) => Ok(root),
+                Err(e) => return (name.clone(), unreached(http_address, ReadError::from(&e))),
+            };
             let license = Some(c.license().await.map_err(|e| ReadError::from(&e)));
             let remotes = if is_follower {
                 Some(c.remote_info().await.map_err(|e| ReadError::from(&e)))

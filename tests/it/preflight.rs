@@ -9,28 +9,25 @@ use axum::response::IntoResponse;
 use ccr_sim::{ClusterConfig, License, Sim};
 use serde_json::{json, Value};
 
-use crate::common::{bin, connect, must, two_clusters};
+use ccr_sentinel::preflight::Check;
+
+use crate::common::{
+    connect, create_leader_index, leader_remote, pair_clusters, reset, run_cli_with_config,
+    two_clusters,
+};
 
 fn config(leader_url: &str, follower_url: &str, seeds: &str, follower_index: &str) -> String {
     format!(
         r#"
-[clusters.leader]
-url = "{leader_url}"
-timeout = "3s"
-[clusters.follower]
-url = "{follower_url}"
-timeout = "3s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
+{clusters}{remote}
 [[followers]]
 cluster = "follower"
 remote = "leader"
 leader_index = "logs"
 follower_index = "{follower_index}"
-"#
+"#,
+        clusters = pair_clusters(leader_url, follower_url, "3s"),
+        remote = leader_remote(seeds),
     )
 }
 
@@ -48,17 +45,12 @@ fn sim_config(sim: &Sim) -> String {
 async fn check(dir: &Path, text: &str, json: bool) -> (Option<i32>, String) {
     let path = dir.join("ccr.toml");
     std::fs::write(&path, text).unwrap();
-    let mut args = vec![
-        "check".to_string(),
-        "--config".into(),
-        path.display().to_string(),
-    ];
-    if json {
-        args.extend(["--format".into(), "json".into()]);
-    }
-    let out = tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap())
-        .await
-        .unwrap();
+    let args: &'static [&'static str] = if json {
+        &["check", "--format", "json"]
+    } else {
+        &["check"]
+    };
+    let out = run_cli_with_config(args, &path).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -86,24 +78,19 @@ fn has(s: &[(String, String, String)], check: &str, status: &str) -> bool {
     s.iter().any(|(c, _, st)| c == check && st == status)
 }
 
-fn soft_deletes_leader(sim: &Sim) {
-    must(
-        sim.cluster("leader").request(
-            "PUT",
-            "/logs",
-            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
-        ),
-        "create leader index",
-    );
+/// The simulator's pair at the given versions, the leader holding `logs` with soft deletes, the follower's remote
+/// `leader` connected.
+async fn connected_pair(leader_version: &str, follower_version: &str) -> Sim {
+    let sim = two_clusters(leader_version, follower_version).await;
+    create_leader_index(&sim, "logs", 0);
+    connect(&sim, "follower", "leader", "leader");
+    sim
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
-    let sim = two_clusters("7.17.0", "7.17.0").await;
-    soft_deletes_leader(&sim);
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("leader").reset_requests();
-    sim.cluster("follower").reset_requests();
+    let sim = connected_pair("7.17.0", "7.17.0").await;
+    reset(&sim);
     let dir = tempfile::tempdir().unwrap();
     let text = sim_config(&sim);
     let (code, table) = check(dir.path(), &text, false).await;
@@ -121,18 +108,11 @@ async fn a_clean_pair_passes_in_table_and_json_and_nothing_is_changed() {
     assert_eq!(code, Some(0), "{json}");
     let s = statuses(&json);
     assert!(!s.iter().any(|(_, _, st)| st == "fail"), "{s:?}");
-    for c in [
-        "reachable",
-        "version",
-        "version_compat",
-        "license",
-        "remote",
-        "seeds",
-        "leader_index",
-        "soft_deletes",
-        "replication_type",
-        "follower_index",
-    ] {
+    for c in Check::ALL
+        .iter()
+        .filter(|c| **c != Check::Privileges)
+        .map(Check::as_str)
+    {
         assert!(has(&s, c, "ok"), "{c} not ok: {s:?}");
     }
     // The simulator has no _has_privileges API: skipped with a note, not failed.
@@ -197,9 +177,7 @@ async fn planted_problems_are_found_and_exit_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_follower_than_its_leader_is_an_error() {
-    let sim = two_clusters("7.17.0", "7.10.2").await;
-    soft_deletes_leader(&sim);
-    connect(&sim, "follower", "leader", "leader");
+    let sim = connected_pair("7.17.0", "7.10.2").await;
     let dir = tempfile::tempdir().unwrap();
     let text = sim_config(&sim);
     let (code, json) = check(dir.path(), &text, true).await;
@@ -304,7 +282,7 @@ async fn raw_server(response: &'static str) -> (String, tokio::task::JoinHandle<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_are_probed_a_transport_port_passes_an_http_port_fails() {
     let sim = two_clusters("8.15.0", "8.15.0").await;
-    soft_deletes_leader(&sim);
+    create_leader_index(&sim, "logs", 0);
     // What Elasticsearch's transport port answers to an HTTP request.
     let (transport, t1) = raw_server(
         "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: 24\r\n\r\nThis is not an HTTP port",

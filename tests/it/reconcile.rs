@@ -13,23 +13,10 @@ use ccr_sim::{ClusterConfig, License, Role, Security, Sim};
 use serde_json::{json, Value};
 
 use crate::common::{
-    bin, closed_port, connect, must, reset, two_clusters, wait_until, write_config,
+    bin_with_config, closed_port, connect, create_leader_index, leader_remote,
+    logs_already_followed, must, pair_clusters, reset, run_cli_with_config, run_with_config,
+    send_signal, two_clusters, two_clusters_with_logs, wait_until, write_config, Running,
 };
-
-/// Creates a leader index with soft deletes (needed on 6.x) and `docs` documents.
-fn leader_index(sim: &Sim, index: &str, docs: u64) {
-    must(
-        sim.cluster("leader").request(
-            "PUT",
-            &format!("/{index}"),
-            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
-        ),
-        "create leader index",
-    );
-    if docs > 0 {
-        sim.cluster("leader").index_docs(index, docs).unwrap();
-    }
-}
 
 fn base_config(sim: &Sim, http_port: u16, extra: &str) -> String {
     format!(
@@ -44,30 +31,19 @@ reconcile = "0 0 0 1 1 *"
 connect_timeout = "1s"
 backoff_initial = "1s"
 backoff_max = "1m"
-[clusters.leader]
-url = "{leader}"
-timeout = "3s"
-[clusters.follower]
-url = "{follower}"
-timeout = "3s"
-{extra}
+{clusters}{extra}
 "#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
+        clusters = pair_clusters(&sim.url("leader"), &sim.url("follower"), "3s"),
     )
 }
 
 fn remote(sim: &Sim) -> String {
-    format!(
-        r#"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{}"]
-"#,
-        sim.transport_address("leader")
-    )
+    leader_remote(&sim.transport_address("leader"))
+}
+
+/// The reconcile config of the simulator's pair (HTTP on a closed port) with the remote `leader`, then `rest`.
+fn config_with_remote(sim: &Sim, rest: &str) -> String {
+    base_config(sim, closed_port(), &format!("{}{rest}", remote(sim)))
 }
 
 const FOLLOWER: &str = r#"
@@ -78,6 +54,13 @@ leader_index = "logs"
 follower_index = "logs-copy"
 "#;
 
+/// A `[[followers]]` entry: `leader_index` through `remote`, followed on `cluster` as `follower_index`.
+fn follower_on(cluster: &str, remote: &str, leader_index: &str, follower_index: &str) -> String {
+    format!(
+        "[[followers]]\ncluster = \"{cluster}\"\nremote = \"{remote}\"\nleader_index = \"{leader_index}\"\nfollower_index = \"{follower_index}\"\n"
+    )
+}
+
 const PATTERN: &str = r#"
 [[auto_follow]]
 cluster = "follower"
@@ -87,6 +70,24 @@ leader_index_patterns = ["metrics-*"]
 follow_index_pattern = "{{leader_index}}-copy"
 active = true
 "#;
+
+/// `text` with `[reconcile] apply_parameter_changes = true`.
+fn allowing_parameter_changes(text: &str) -> String {
+    text.replace(
+        "[reconcile]\n",
+        "[reconcile]\napply_parameter_changes = true\n",
+    )
+}
+
+/// The `_ccr/info` entry of the follower `logs-copy`.
+fn logs_copy_info(sim: &Sim) -> Value {
+    let info = must(
+        sim.cluster("follower")
+            .request("GET", "/logs-copy/_ccr/info", None),
+        "info",
+    );
+    info["follower_indices"][0].clone()
+}
 
 fn mutating(sim: &Sim) -> u64 {
     sim.cluster("leader").requests().mutating + sim.cluster("follower").requests().mutating
@@ -121,14 +122,9 @@ fn item<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 40);
-    leader_index(&sim, "metrics-1", 5);
-    let text = base_config(
-        &sim,
-        closed_port(),
-        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
-    );
+    let sim = two_clusters_with_logs("8.15.0", 40).await;
+    create_leader_index(&sim, "metrics-1", 5);
+    let text = config_with_remote(&sim, &format!("{FOLLOWER}{PATTERN}"));
     let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
     let r = one_shot(cfg.clone(), false).unwrap();
 
@@ -160,7 +156,7 @@ async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
     })
     .await;
     // Indices that match when the pattern is created count as already followed; new ones get followed.
-    leader_index(&sim, "metrics-2", 5);
+    create_leader_index(&sim, "metrics-2", 5);
     wait_until(
         "the pattern to follow metrics-2",
         Duration::from_secs(10),
@@ -208,13 +204,8 @@ async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 3);
     // Someone already set the remote and the follower.
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("follower")
-        .follow("logs-copy", "leader", "logs")
-        .unwrap();
+    let sim = logs_already_followed("8.15.0").await;
     // And a pattern, paused, that the configuration wants active.
     must(
         sim.cluster("follower").request(
@@ -233,11 +224,7 @@ async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active()
         "pause",
     );
     reset(&sim);
-    let text = base_config(
-        &sim,
-        closed_port(),
-        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
-    );
+    let text = config_with_remote(&sim, &format!("{FOLLOWER}{PATTERN}"));
     let r = reconciler(&text, false);
     let report = r.run_once().await;
     assert!(report.ok(), "{report:#?}");
@@ -258,14 +245,9 @@ async fn work_done_by_someone_else_is_success_and_pattern_state_follows_active()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_plans_everything_and_sends_nothing() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 3);
+    let sim = two_clusters_with_logs("8.15.0", 3).await;
     reset(&sim);
-    let text = base_config(
-        &sim,
-        closed_port(),
-        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
-    );
+    let text = config_with_remote(&sim, &format!("{FOLLOWER}{PATTERN}"));
     let r = reconciler(&text, true);
     let report = r.run_once().await;
     assert!(report.dry_run);
@@ -292,17 +274,23 @@ async fn dry_run_plans_everything_and_sends_nothing() {
     sim.shutdown().await;
 }
 
-/// Runs one reconcile of `extra` (remotes included) and returns the report and the blocked gauge text.
-async fn blocked_run(sim: &Sim, extra: &str) -> (std::sync::Arc<ReconcileReport>, String) {
-    let text = base_config(sim, closed_port(), extra);
+/// Runs one reconcile of `text` with the reconcile metrics registered: the reconciler (for more runs), the report
+/// and the exposition of those metrics.
+async fn run_with_metrics(text: &str) -> (Reconciler, std::sync::Arc<ReconcileReport>, String) {
     let metrics = ReconcileMetrics::new();
     let registry = prometheus::Registry::new();
     metrics.register(&registry).unwrap();
-    let r = reconciler(&text, false).with_metrics(metrics);
+    let r = reconciler(text, false).with_metrics(metrics);
     let report = r.run_once().await;
     let exposition = prometheus::TextEncoder::new()
         .encode_to_string(&registry.gather())
         .unwrap();
+    (r, report, exposition)
+}
+
+/// Runs one reconcile of the remote `leader` and `rest` and returns the report and the blocked gauge text.
+async fn blocked_run(sim: &Sim, rest: &str) -> (std::sync::Arc<ReconcileReport>, String) {
+    let (_, report, exposition) = run_with_metrics(&config_with_remote(sim, rest)).await;
     (report, exposition)
 }
 
@@ -328,15 +316,7 @@ async fn soft_deletes_off_on_a_6_8_leader_is_reported_and_backed_off() {
     let sim = two_clusters("6.8.0", "6.8.0").await;
     // 6.x: soft deletes are off unless set at creation.
     sim.cluster("leader").create_index("logs", 1).unwrap();
-    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
-    let metrics = ReconcileMetrics::new();
-    let registry = prometheus::Registry::new();
-    metrics.register(&registry).unwrap();
-    let r = reconciler(&text, false).with_metrics(metrics);
-    let report = r.run_once().await;
-    let text = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .unwrap();
+    let (r, report, text) = run_with_metrics(&config_with_remote(&sim, FOLLOWER)).await;
     assert_blocked(
         &report,
         &text,
@@ -365,19 +345,18 @@ async fn soft_deletes_off_on_a_6_8_leader_is_reported_and_backed_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn license_basic_on_the_follower_and_on_the_leader() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 1);
+    let sim = two_clusters_with_logs("8.15.0", 1).await;
     sim.cluster("follower")
         .set_license(License::basic())
         .unwrap();
-    let (report, m) = blocked_run(&sim, &format!("{}{FOLLOWER}", remote(&sim))).await;
+    let (report, m) = blocked_run(&sim, FOLLOWER).await;
     assert_blocked(&report, &m, "follower", "logs-copy", FailureReason::License);
 
     sim.cluster("follower")
         .set_license(License::trial())
         .unwrap();
     sim.cluster("leader").set_license(License::basic()).unwrap();
-    let (report, m) = blocked_run(&sim, &format!("{}{FOLLOWER}", remote(&sim))).await;
+    let (report, m) = blocked_run(&sim, FOLLOWER).await;
     assert_blocked(
         &report,
         &m,
@@ -402,10 +381,10 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
         .start()
         .await
         .unwrap();
-    leader_index(&sim, "logs", 1);
+    create_leader_index(&sim, "logs", 1);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "pw-watcher").unwrap();
-    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim))).replace(
+    let text = config_with_remote(&sim, FOLLOWER).replace(
         &format!("url = \"{}\"", sim.url("follower")),
         &format!(
             "url = \"{}\"\nusername = \"watcher\"\npassword_file = \"{}\"",
@@ -413,14 +392,7 @@ async fn insufficient_privileges_are_reported_as_unauthorized() {
             dir.path().join("pw").display()
         ),
     );
-    let metrics = ReconcileMetrics::new();
-    let registry = prometheus::Registry::new();
-    metrics.register(&registry).unwrap();
-    let r = reconciler(&text, false).with_metrics(metrics);
-    let report = r.run_once().await;
-    let m = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .unwrap();
+    let (_, report, m) = run_with_metrics(&text).await;
     // The remote cannot be set by a monitor-only user: 403 on PUT /_cluster/settings.
     assert_blocked(&report, &m, "remote", "leader", FailureReason::Unauthorized);
     let e = &report.events[0];
@@ -476,39 +448,20 @@ fn promtool_check(text: &str) {
     );
 }
 
-fn cli(args: &[&str], config: &Path) -> std::process::Output {
-    bin()
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_dry_run_then_reconcile_then_nothing() {
-    let sim = two_clusters("7.17.0", "7.17.0").await;
-    leader_index(&sim, "logs", 10);
+    let sim = two_clusters_with_logs("7.17.0", 10).await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let text = format!(
         "{}\n[audit]\nfile = \"{}\"\n",
-        base_config(
-            &sim,
-            closed_port(),
-            &format!("{}{FOLLOWER}{PATTERN}", remote(&sim))
-        ),
+        config_with_remote(&sim, &format!("{FOLLOWER}{PATTERN}")),
         audit.display()
     );
     let config = write_config(dir.path(), &text);
     reset(&sim);
 
-    let dry = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || cli(&["reconcile", "--once", "--dry-run"], &c)
-    })
-    .await
-    .unwrap();
+    let dry = run_cli_with_config(&["reconcile", "--once", "--dry-run"], &config).await;
     let out = String::from_utf8_lossy(&dry.stdout);
     assert!(
         dry.status.success(),
@@ -522,12 +475,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     assert!(out.contains("planned"), "{out}");
     assert_eq!(mutating(&sim), 0);
 
-    let real = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || cli(&["reconcile", "--once"], &c)
-    })
-    .await
-    .unwrap();
+    let real = run_cli_with_config(&["reconcile", "--once"], &config).await;
     let out = String::from_utf8_lossy(&real.stdout);
     assert!(
         real.status.success(),
@@ -541,12 +489,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     );
 
     reset(&sim);
-    let again = tokio::task::spawn_blocking({
-        let c = config.clone();
-        move || cli(&["reconcile", "--once", "--format", "json"], &c)
-    })
-    .await
-    .unwrap();
+    let again = run_cli_with_config(&["reconcile", "--once", "--format", "json"], &config).await;
     assert!(again.status.success());
     let v: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert!(
@@ -580,7 +523,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
     );
 
     // Without --once: usage error.
-    let usage = cli(&["reconcile"], &config);
+    let usage = run_with_config(&["reconcile"], &config);
     assert_eq!(usage.status.code(), Some(2));
     sim.shutdown().await;
 }
@@ -593,9 +536,7 @@ async fn run_until_status(
     port: u16,
     ready: impl Fn(&Value) -> bool,
 ) -> (Value, String, String) {
-    let child = bin()
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(config)
+    let child = bin_with_config(&["run", "--log-format", "json"], config)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -621,10 +562,7 @@ async fn run_until_status(
         .text()
         .await
         .unwrap();
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    send_signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     (
         status,
@@ -635,8 +573,7 @@ async fn run_until_status(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_reports_each_blocked_reason_in_status_metrics_and_logs() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 2);
+    let sim = two_clusters_with_logs("8.15.0", 2).await;
     // A regular index holding the name of a configured follower.
     sim.cluster("follower").create_index("taken", 1).unwrap();
     let port = closed_port();
@@ -652,34 +589,17 @@ cluster = "follower"
 alias = "dead"
 leader = "leader"
 seeds = ["127.0.0.1:{dead}"]
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "logs-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "no-such-leader"
-follower_index = "missing-copy"
-[[followers]]
-cluster = "follower"
-remote = "leader"
-leader_index = "logs"
-follower_index = "taken"
-[[followers]]
-cluster = "follower"
-remote = "nowhere"
-leader_index = "logs"
-follower_index = "via-unknown"
-[[followers]]
-cluster = "follower"
-remote = "dead"
-leader_index = "logs"
-follower_index = "via-dead"
-"#,
+{FOLLOWER}{followers}"#,
         remote = remote(&sim),
-        dead = closed_port()
+        dead = closed_port(),
+        followers = [
+            ("leader", "no-such-leader", "missing-copy"),
+            ("leader", "logs", "taken"),
+            ("nowhere", "logs", "via-unknown"),
+            ("dead", "logs", "via-dead"),
+        ]
+        .map(|(via, leader, follower)| follower_on("follower", via, leader, follower))
+        .concat(),
     );
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &base_config(&sim, port, &extra));
@@ -737,18 +657,13 @@ follower_index = "via-dead"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed() {
-    let sim = two_clusters("7.17.0", "7.17.0").await;
-    leader_index(&sim, "logs", 3);
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("follower")
-        .follow("logs-copy", "leader", "logs")
-        .unwrap();
+    let sim = logs_already_followed("7.17.0").await;
     let follower = format!(
         "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000, read_poll_timeout = \"60s\" }}\n"
     );
-    let text = base_config(&sim, closed_port(), &format!("{}{follower}", remote(&sim)));
+    let text = config_with_remote(&sim, &follower);
     reset(&sim);
-    let (report, m) = blocked_run(&sim, &format!("{}{follower}", remote(&sim))).await;
+    let (report, m) = blocked_run(&sim, &follower).await;
     assert_blocked(
         &report,
         &m,
@@ -767,25 +682,16 @@ async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed
     assert!(!msg.contains("read_poll_timeout"), "1m equals 60s: {msg}");
     assert_eq!(mutating(&sim), 0, "drift is only reported");
 
-    let allowed = text.replace(
-        "[reconcile]\n",
-        "[reconcile]\napply_parameter_changes = true\n",
-    );
-    let r = reconciler(&allowed, false);
+    let r = reconciler(&allowing_parameter_changes(&text), false);
     let report = r.run_once().await;
     assert!(report.ok(), "{report:#?}");
     let actions: Vec<&str> = report.events.iter().map(|e| e.action).collect();
     assert_eq!(actions, ["pause_follow", "resume_follow"]);
-    let info = must(
-        sim.cluster("follower")
-            .request("GET", "/logs-copy/_ccr/info", None),
-        "info",
-    );
-    let f = &info["follower_indices"][0];
+    let f = logs_copy_info(&sim);
     assert_eq!(f["status"], "active");
     assert_eq!(
         f["parameters"]["max_read_request_operation_count"], 1000,
-        "{info}"
+        "{f}"
     );
     assert_next_run_idle(&r, &sim, "").await;
     sim.shutdown().await;
@@ -795,29 +701,23 @@ async fn parameter_drift_is_reported_then_fixed_by_pause_and_resume_when_allowed
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_executor_reports_work_already_done_as_success() {
     use ccr_sentinel::act::{Action, ActionResult, Executor};
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 3);
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("follower")
-        .follow("logs-copy", "leader", "logs")
-        .unwrap();
+    let sim = logs_already_followed("8.15.0").await;
     sim.cluster("follower").create_index("plain", 1).unwrap();
     let cfg = ccr_sentinel::config::from_toml_str(&base_config(&sim, closed_port(), "")).unwrap();
     let clients = ccr_sentinel::es::Clients::from_config(&cfg).unwrap();
     let exec = Executor::new(clients);
+    // A follow of the leader's `logs` as `follower_index`.
+    let follow = |follower_index: &str| Action::Follow {
+        cluster: "follower".into(),
+        follower_index: follower_index.into(),
+        remote_cluster: "leader".into(),
+        leader_index: "logs".into(),
+        settings: Default::default(),
+        parameters: Default::default(),
+    };
     let cases: Vec<(Action, ActionResult)> = vec![
         // The follower already exists and follows the right leader.
-        (
-            Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "logs-copy".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            ActionResult::AlreadyDone,
-        ),
+        (follow("logs-copy"), ActionResult::AlreadyDone),
         // Resume of an active follower.
         (
             Action::ResumeFollow {
@@ -859,36 +759,13 @@ async fn the_executor_reports_work_already_done_as_success() {
             ActionResult::AlreadyDone,
         ),
         // A follow onto a regular index is a real conflict.
-        (
-            Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "plain".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            ActionResult::Failed,
-        ),
+        (follow("plain"), ActionResult::Failed),
     ];
     for (a, want) in cases {
         let e = exec.execute(&a, "test", "table").await;
         assert_eq!(e.result, want, "{} {:?}: {e:?}", a.name(), a.target());
     }
-    let conflict = exec
-        .execute(
-            &Action::Follow {
-                cluster: "follower".into(),
-                follower_index: "plain".into(),
-                remote_cluster: "leader".into(),
-                leader_index: "logs".into(),
-                settings: Default::default(),
-                parameters: Default::default(),
-            },
-            "test",
-            "again",
-        )
-        .await;
+    let conflict = exec.execute(&follow("plain"), "test", "again").await;
     assert_eq!(conflict.reason, Some(FailureReason::NameConflict));
     // The regular index is untouched.
     assert_eq!(
@@ -965,10 +842,10 @@ password_file = "{pw}"
         ("secure", "leader", "logs", "sec-copy"),
     ] {
         text.push_str(&format!(
-            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n\
-             [[followers]]\ncluster = \"{cluster}\"\nremote = \"{alias}\"\nleader_index = \"{index}\"\nfollower_index = \"{follower}\"\n",
+            "[[remotes]]\ncluster = \"{cluster}\"\nalias = \"{alias}\"\nleader = \"{alias}\"\nseeds = [\"{seeds}\"]\n",
             seeds = sim.transport_address(alias)
         ));
+        text.push_str(&follower_on(cluster, alias, index, follower));
     }
     let config = write_config(dir.path(), &text);
     let (status, metrics, logs) =
@@ -1017,10 +894,9 @@ password_file = "{pw}"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stops_before_the_next_item_at_shutdown() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 1);
+    let sim = two_clusters_with_logs("8.15.0", 1).await;
     reset(&sim);
-    let text = base_config(&sim, closed_port(), &format!("{}{FOLLOWER}", remote(&sim)));
+    let text = config_with_remote(&sim, FOLLOWER);
     let r = reconciler(&text, false);
     let cancel = tokio_util::sync::CancellationToken::new();
     cancel.cancel();
@@ -1035,8 +911,7 @@ async fn a_run_stops_before_the_next_item_at_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_switches_between_proxy_and_sniff_mode() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 1);
+    let sim = two_clusters_with_logs("8.15.0", 1).await;
     let proxy = format!(
         "[[remotes]]\ncluster = \"follower\"\nalias = \"leader\"\nleader = \"leader\"\nmode = \"proxy\"\nproxy_address = \"{}\"\nskip_unavailable = true\n",
         sim.transport_address("leader")
@@ -1068,13 +943,8 @@ async fn a_remote_switches_between_proxy_and_sniff_mode() {
 async fn version_matrix_from_empty_to_desired_and_idle() {
     let pattern = PATTERN.replace("active = true\n", "");
     for version in ["6.8.0", "7.10.2", "7.17.0", "8.15.0", "9.1.0"] {
-        let sim = two_clusters(version, version).await;
-        leader_index(&sim, "logs", 7);
-        let text = base_config(
-            &sim,
-            closed_port(),
-            &format!("{}{FOLLOWER}{pattern}", remote(&sim)),
-        );
+        let sim = two_clusters_with_logs(version, 7).await;
+        let text = config_with_remote(&sim, &format!("{FOLLOWER}{pattern}"));
         let r = reconciler(&text, false);
         let first = r.run_once().await;
         assert!(first.ok(), "{version}: {first:#?}");
@@ -1134,13 +1004,8 @@ async fn auto_follow_patterns_with_settings_and_parameters_are_updated_only_when
 /// Two reconcilers (two hosts) racing on fresh clusters: both succeed, the loser finds the follower already there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_reconcilers_at_once_do_not_conflict() {
-    let sim = two_clusters("8.15.0", "8.15.0").await;
-    leader_index(&sim, "logs", 5);
-    let text = base_config(
-        &sim,
-        closed_port(),
-        &format!("{}{FOLLOWER}{PATTERN}", remote(&sim)),
-    );
+    let sim = two_clusters_with_logs("8.15.0", 5).await;
+    let text = config_with_remote(&sim, &format!("{FOLLOWER}{PATTERN}"));
     let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
     let (a, b) = (
         one_shot(cfg.clone(), false).unwrap(),
@@ -1180,79 +1045,25 @@ async fn two_reconcilers_at_once_do_not_conflict() {
 /// as the first one would have, instead of leaving it paused as someone else's pause.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
-    let sim = two_clusters("7.17.0", "7.17.0").await;
-    leader_index(&sim, "logs", 3);
-    connect(&sim, "follower", "leader", "leader");
-    sim.cluster("follower")
-        .follow("logs-copy", "leader", "logs")
-        .unwrap();
+    let sim = logs_already_followed("7.17.0").await;
     let state = tempfile::tempdir().unwrap();
     let follower = format!(
         "{FOLLOWER}parameters = {{ max_read_request_operation_count = 1000 }}\n[policy]\nstate_dir = \"{}\"\n",
         state.path().display()
     );
-    let text = base_config(&sim, closed_port(), &format!("{}{follower}", remote(&sim))).replace(
-        "[reconcile]\n",
-        "[reconcile]\napply_parameter_changes = true\n",
-    );
-    let follower_info = || {
-        let info = must(
-            sim.cluster("follower")
-                .request("GET", "/logs-copy/_ccr/info", None),
-            "info",
-        );
-        info["follower_indices"][0].clone()
-    };
+    let text = allowing_parameter_changes(&config_with_remote(&sim, &follower));
     let reconciled = |body: &str| {
         serde_json::from_str::<Value>(body)
             .ok()
             .is_some_and(|v| v["reconcile"]["items"].is_array())
     };
-    /// The daemon as `ccr-sentinel run` wires it (reconcile included), on a port of its own.
-    struct Daemon {
-        base: String,
-        stop: tokio::sync::oneshot::Sender<()>,
-        task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    }
-    impl Daemon {
-        async fn start(toml: &str) -> Self {
-            let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
-            let daemon = ccr_sentinel::daemon::build(cfg).unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(daemon.run(listener, async move {
-                let _ = rx.await;
-            }));
-            Daemon { base, stop, task }
-        }
-        async fn wait_for(&self, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-            let deadline = Instant::now() + Duration::from_secs(secs);
-            loop {
-                let (_, body) = crate::common::get(&format!("{}/status", self.base)).await;
-                if pred(&body) {
-                    return body;
-                }
-                assert!(Instant::now() < deadline, "/status: {body}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        async fn stop(self) {
-            let _ = self.stop.send(());
-            tokio::time::timeout(Duration::from_secs(8), self.task)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        }
-    }
     // A closed leader lets the pause through and refuses the resume.
     must(
         sim.cluster("leader").request("POST", "/logs/_close", None),
         "close leader",
     );
-    let first = Daemon::start(&text).await;
-    let body = first.wait_for(20, reconciled).await;
+    let first = Running::run(&text).await;
+    let body = first.wait_for("/status", 20, reconciled).await;
     let status: Value = serde_json::from_str(&body).unwrap();
     let actions: Vec<&str> = status["reconcile"]["actions"]
         .as_array()
@@ -1261,17 +1072,17 @@ async fn a_restarted_daemon_still_resumes_the_follower_reconcile_paused() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["pause_follow", "resume_follow"], "{body}");
-    assert_eq!(follower_info()["status"], "paused");
+    assert_eq!(logs_copy_info(&sim)["status"], "paused");
     first.stop().await;
 
     must(
         sim.cluster("leader").request("POST", "/logs/_open", None),
         "open leader",
     );
-    let second = Daemon::start(&text).await;
-    let body = second.wait_for(20, reconciled).await;
+    let second = Running::run(&text).await;
+    let body = second.wait_for("/status", 20, reconciled).await;
     second.stop().await;
-    let f = follower_info();
+    let f = logs_copy_info(&sim);
     assert_eq!(f["status"], "active", "{body}\n{f}");
     assert_eq!(
         f["parameters"]["max_read_request_operation_count"], 1000,

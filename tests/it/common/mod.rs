@@ -36,6 +36,66 @@ pub async fn two_clusters(leader_version: &str, follower_version: &str) -> Sim {
         .unwrap()
 }
 
+/// Creates `index` on the `leader` cluster with soft deletes (needed on 6.x) and one shard, holding `docs`
+/// documents.
+pub fn create_leader_index(sim: &Sim, index: &str, docs: u64) {
+    must(
+        sim.cluster("leader").request(
+            "PUT",
+            &format!("/{index}"),
+            Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
+        ),
+        "create leader index",
+    );
+    if docs > 0 {
+        sim.cluster("leader").index_docs(index, docs).unwrap();
+    }
+}
+
+/// A `leader` and a `follower` cluster at `version`, the leader holding `logs` with `docs` documents.
+pub async fn two_clusters_with_logs(version: &str, docs: u64) -> Sim {
+    let sim = two_clusters(version, version).await;
+    create_leader_index(&sim, "logs", docs);
+    sim
+}
+
+/// A `leader` and a `follower` cluster at `version` where someone else already connected the remote `leader` and
+/// follows `logs` (3 documents) as `logs-copy`.
+pub async fn logs_already_followed(version: &str) -> Sim {
+    let sim = two_clusters_with_logs(version, 3).await;
+    connect(&sim, "follower", "leader", "leader");
+    sim.cluster("follower")
+        .follow("logs-copy", "leader", "logs")
+        .unwrap();
+    sim
+}
+
+/// The `[clusters.leader]` and `[clusters.follower]` sections at these URLs, each with the request `timeout`.
+pub fn pair_clusters(leader_url: &str, follower_url: &str, timeout: &str) -> String {
+    format!(
+        r#"[clusters.leader]
+url = "{leader_url}"
+timeout = "{timeout}"
+[clusters.follower]
+url = "{follower_url}"
+timeout = "{timeout}"
+"#
+    )
+}
+
+/// The `[[remotes]]` entry of the follower's remote `leader` (leader cluster `leader`), seeded with `seeds`.
+pub fn leader_remote(seeds: &str) -> String {
+    format!(
+        r#"
+[[remotes]]
+cluster = "follower"
+alias = "leader"
+leader = "leader"
+seeds = ["{seeds}"]
+"#
+    )
+}
+
 /// Connects `alias` on cluster `on` to the transport address of cluster `to`.
 pub fn connect(sim: &Sim, on: &str, alias: &str, to: &str) {
     must(
@@ -64,22 +124,10 @@ listen = "127.0.0.1:0"
 [schedule]
 poll = "* * * * * *"
 doc_counts = "* * * * * *"
-[clusters.leader]
-url = "{leader}"
-timeout = "2s"
-[clusters.follower]
-url = "{follower}"
-timeout = "2s"
-[[remotes]]
-cluster = "follower"
-alias = "leader"
-leader = "leader"
-seeds = ["{seeds}"]
-{extra}
+{clusters}{remote}{extra}
 "#,
-        leader = sim.url("leader"),
-        follower = sim.url("follower"),
-        seeds = sim.transport_address("leader"),
+        clusters = pair_clusters(&sim.url("leader"), &sim.url("follower"), "2s"),
+        remote = leader_remote(&sim.transport_address("leader")),
     )
 }
 
@@ -150,6 +198,14 @@ pub async fn run_cli(args: Vec<String>) -> Output {
         .unwrap()
 }
 
+/// Runs `ccr-sentinel <args> --config <config>` to completion off the runtime's worker threads.
+pub async fn run_cli_with_config(args: &'static [&'static str], config: &Path) -> Output {
+    let config = config.to_path_buf();
+    tokio::task::spawn_blocking(move || run_with_config(args, &config))
+        .await
+        .unwrap()
+}
+
 /// GET `url`: status and body; the request itself must succeed.
 pub async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
@@ -193,6 +249,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// The daemon as `ccr-sentinel run` wires it (reconcile included), serving on a loopback port of its own.
+    pub async fn run(toml: &str) -> Self {
+        let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
+        Running::serve(ccr_sentinel::daemon::build(cfg).unwrap()).await
+    }
+
     pub async fn start(toml: &str) -> Self {
         let cfg = ccr_sentinel::config::from_toml_str(toml).unwrap();
         // Polling and the policies, as `run` has them; reconcile and preflight have tests of their own.
