@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::config::Config;
+use crate::config::{Config, CronSchedule};
 use crate::es::{CcrStatsResponse, FollowerStatus};
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{
@@ -133,4 +133,10 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
             not_compared_because: None,
         }),
     }
+}
+
+/// A cron schedule whose period is measured from now, for tests that build jobs by hand (configuration loading
+/// measures it from the clock it is given).
+pub(crate) fn parse_cron(expr: &str) -> Result<CronSchedule, String> {
+    CronSchedule::parse(expr, Utc::now())
 }

@@ -32,7 +32,7 @@ pub mod key;
 pub use key::ClusterKey;
 pub use schema::RawConfig;
 pub use values::{
-    cron_parser, flat_index_settings, parse_byte_size, parse_cron, parse_es_time, CronSchedule,
+    cron_parser, flat_index_settings, parse_byte_size, parse_es_time, CronSchedule,
     FollowParameters,
 };
 

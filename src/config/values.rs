@@ -228,12 +228,6 @@ pub fn cron_parser() -> croner::parser::CronParser {
         .build()
 }
 
-/// [`CronSchedule::parse`] with the period measured from the current time, for schedules built outside
-/// configuration loading.
-pub fn parse_cron(expr: &str) -> Result<CronSchedule, String> {
-    CronSchedule::parse(expr, Utc::now())
-}
-
 /// Parses a humantime duration (`"10s"`, `"5m"`) that must be longer than zero, recording a problem under
 /// `key` otherwise.
 pub(super) fn parse_duration(key: &str, s: &str, problems: &mut Vec<String>) -> Option<Duration> {
@@ -296,6 +290,7 @@ pub fn flat_index_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::parse_cron;
 
     #[test]
     fn byte_sizes_and_times() {

@@ -292,8 +292,8 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_cron;
     use crate::metrics::{Metrics, SharedReport};
+    use crate::testing::parse_cron;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// A runner never cancelled, with its metrics and job tracker.

@@ -82,7 +82,7 @@ pub async fn watchdog_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_cron;
+    use crate::testing::parse_cron;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test]

@@ -228,11 +228,6 @@ pub fn backoff(s: &PolicySettings) -> Backoff {
     }
 }
 
-/// The back-off after `failures` consecutive failures of a policy action ([`backoff`]).
-pub fn backoff_delay(s: &PolicySettings, failures: u32) -> Duration {
-    backoff(s).delay(failures)
-}
-
 /// `Ok` when a follower is caught up as far as one look can tell (see [`crate::observe::caught_up`]): the
 /// shards from the latest poll, the remote connection, and the document counts of the last `doc_counts` run,
 /// which were only compared when the leader was quiet while counting. Otherwise the reason, in words.
@@ -1207,8 +1202,8 @@ leader_index_patterns = ["metrics-*"]
     #[test]
     fn backoff_delay_doubles_and_caps() {
         let s = cfg("[policy]\nbackoff_initial = \"1s\"\nbackoff_max = \"5s\"").policy;
-        let d: Vec<u64> = (1..=5).map(|n| backoff_delay(&s, n).as_secs()).collect();
+        let d: Vec<u64> = (1..=5).map(|n| backoff(&s).delay(n).as_secs()).collect();
         assert_eq!(d, vec![1, 2, 4, 5, 5]);
-        assert_eq!(backoff_delay(&s, 200).as_secs(), 5);
+        assert_eq!(backoff(&s).delay(200).as_secs(), 5);
     }
 }

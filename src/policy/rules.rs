@@ -5,9 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    backoff_delay, caught_up, fmt_time, since, window_selects, ActionKind, Alert, Planned,
-};
+use super::{backoff, caught_up, fmt_time, since, window_selects, ActionKind, Alert, Planned};
 use crate::act::history::{FollowerHistory, RemoteHistory, Rule};
 use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
 use crate::es::FollowerStatus;
@@ -314,9 +312,10 @@ pub fn recover_fatal(cx: &RuleCtx, fh: &mut FollowerHistory) -> Decision {
     }
     // Attempts that "succeeded" but failed again soon after back off too; waiting out that back-off is not
     // worth a log line every poll.
-    let backing_off = fh.recover_attempts.last().is_some_and(|t| {
-        *t + chrono::Duration::from_std(backoff_delay(s, n)).unwrap_or(chrono::Duration::MAX) > now
-    });
+    let backing_off = fh
+        .recover_attempts
+        .last()
+        .is_some_and(|t| *t + backoff(s).chrono_delay(n) > now);
     if backing_off {
         return Decision::pass();
     }
