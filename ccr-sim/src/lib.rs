@@ -54,3 +54,4 @@ pub use util::base64_encode;
 pub use version::{Version, VersionError, DEFAULT_VERSION};
 pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
 pub use world::scenario::{Event, Scenario};
+pub use world::settings::Flavor;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use ccr_sim::{ClusterConfig, License, Scenario, Sim};
+use ccr_sim::{ClusterConfig, Flavor, License, Scenario, Sim};
 use clap::{Parser, ValueEnum};
 
 /// Simulated Elasticsearch clusters speaking the cross-cluster replication (CCR) REST API.
@@ -23,6 +23,11 @@ struct Args {
     #[arg(long, value_name = "VERSION", default_value = "8.15.0")]
     version: String,
 
+    /// Distribution every cluster imitates: `default` (Elastic's) or `aliyun` (Alibaba Cloud
+    /// Elasticsearch 6.7: new indices carry `index.replication.type: physical`; 6.7 only).
+    #[arg(long, value_enum, default_value_t = FlavorArg::Default)]
+    flavor: FlavorArg,
+
     /// License of every cluster: trial (CCR allowed), basic or expired (CCR refused).
     #[arg(long, value_enum, default_value_t = LicenseArg::Trial)]
     license: LicenseArg,
@@ -38,6 +43,12 @@ struct Args {
     /// Seed for the fault-injection dice (same seed, same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FlavorArg {
+    Default,
+    Aliyun,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,12 +94,20 @@ async fn main() -> anyhow::Result<()> {
         LicenseArg::Basic => License::basic(),
         LicenseArg::Expired => License::expired(),
     };
+    let flavor = match args.flavor {
+        FlavorArg::Default => Flavor::Default,
+        FlavorArg::Aliyun => Flavor::Aliyun,
+    };
     let mut builder = Sim::builder().seed(args.seed);
     if args.deterministic {
         builder = builder.deterministic_clock();
     }
     for spec in &args.clusters {
-        builder = builder.cluster(parse_cluster(spec, &args.version)?.license(license.clone()));
+        builder = builder.cluster(
+            parse_cluster(spec, &args.version)?
+                .license(license.clone())
+                .flavor(flavor),
+        );
     }
     let scenario = match &args.scenario {
         Some(p) => Some(Scenario::from_file(p)?),

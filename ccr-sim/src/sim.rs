@@ -18,6 +18,7 @@ use crate::util::Rng;
 use crate::version::{Version, DEFAULT_VERSION};
 use crate::world::model::{Cluster, HttpFaults, License, RequestStats, Security, World};
 use crate::world::scenario::Scenario;
+use crate::world::settings::Flavor;
 
 /// Gives each simulator of the process its own world id.
 static NEXT_WORLD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -35,6 +36,7 @@ pub struct ClusterConfig {
     security: Option<Security>,
     doc_cap: usize,
     remote_credentials: Vec<String>,
+    flavor: Flavor,
 }
 
 impl ClusterConfig {
@@ -49,6 +51,7 @@ impl ClusterConfig {
             security: None,
             doc_cap: DEFAULT_DOC_CAP,
             remote_credentials: Vec::new(),
+            flavor: Flavor::Default,
         }
     }
 
@@ -62,6 +65,13 @@ impl ClusterConfig {
     /// The Elasticsearch version to imitate, e.g. `"7.17.0"` (6.7 to 9.x). Checked by `start`.
     pub fn version(mut self, version: &str) -> Self {
         self.version = Some(version.to_string());
+        self
+    }
+
+    /// The distribution to imitate (default Elastic's). [`Flavor::Aliyun`] exists for 6.7
+    /// only: `start` refuses it with any other version.
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
         self
     }
 
@@ -133,6 +143,9 @@ impl SimBuilder {
                     .map_err(|e: crate::version::VersionError| SimError::Invalid(e.to_string()))?,
                 None => DEFAULT_VERSION,
             };
+            cfg.flavor
+                .check_version(version)
+                .map_err(|e| SimError::Invalid(format!("cluster [{}]: {e}", cfg.name)))?;
             let (listener, local) =
                 server::bind(cfg.addr)
                     .await
@@ -144,6 +157,7 @@ impl SimBuilder {
             let mut c = Cluster {
                 name: cfg.name.clone(),
                 version,
+                flavor: cfg.flavor,
                 http_addr: local,
                 transport_addr,
                 cluster_uuid: String::new(),

@@ -2,6 +2,7 @@
 //! transport (the REST endpoints, the `/_sim/` control API, the Rust API) drives.
 //!
 //! In dependency order:
+//! - `settings`: the index and cluster settings each version and flavour knows;
 //! - `model`: the world, its clusters, indices and follow tasks;
 //! - `ops`: the operations the endpoints share (create, follow, remote links, privileges);
 //! - `foreign`: borrowing clusters of another `Sim` of the process for one operation;
@@ -13,3 +14,4 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod replication;
 pub(crate) mod scenario;
+pub(crate) mod settings;

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
+use crate::world::settings::{self, Flavor};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
@@ -216,6 +217,8 @@ pub(crate) struct Writer {
 pub(crate) struct Cluster {
     pub name: String,
     pub version: Version,
+    /// The distribution imitated (Elastic's, or Alibaba Cloud's 6.7).
+    pub flavor: Flavor,
     pub http_addr: SocketAddr,
     pub transport_addr: String,
     pub cluster_uuid: String,
@@ -250,6 +253,7 @@ impl Cluster {
         Cluster {
             name: c.name.clone(),
             version: c.version,
+            flavor: c.flavor,
             http_addr: c.http_addr,
             transport_addr: String::new(),
             cluster_uuid: String::new(),
@@ -303,6 +307,34 @@ impl Cluster {
             .get(&full)
             .or_else(|| self.persistent.get(&full))
             .filter(|v| !v.is_null())
+    }
+
+    /// A cluster setting as in effect: transient over persistent over the version's default.
+    pub(crate) fn cluster_setting(&self, key: &str) -> Option<String> {
+        self.transient
+            .get(key)
+            .or_else(|| self.persistent.get(key))
+            .filter(|v| !v.is_null())
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .or_else(|| settings::cluster_default(key, self.version).map(String::from))
+    }
+
+    /// `ccr.indices.recovery.max_bytes_per_sec` (default 40mb, dynamic): the rate of a
+    /// follower's remote recovery.
+    #[allow(dead_code)] // the remote-recovery window of put follow reads it
+    pub(crate) fn ccr_recovery_max_bytes_per_sec(&self) -> ByteSize {
+        self.cluster_setting("ccr.indices.recovery.max_bytes_per_sec")
+            .and_then(|s| ByteSize::parse("ccr.indices.recovery.max_bytes_per_sec", &s).ok())
+            .unwrap_or(ByteSize::new(40, "mb"))
+    }
+
+    /// `action.destructive_requires_name`: wildcard and `_all` deletes and closes are refused.
+    pub(crate) fn destructive_requires_name(&self) -> bool {
+        self.cluster_setting("action.destructive_requires_name")
+            .is_some_and(|s| s == "true")
     }
 
     /// Aliases of configured remotes: those with seeds or a proxy address.

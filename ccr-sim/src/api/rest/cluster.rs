@@ -7,6 +7,7 @@ use crate::error::EsError;
 use crate::util::{flatten_settings, nest_settings, parse_body_object, setting_string};
 use crate::world::model::{Cluster, World};
 use crate::world::ops::{remote_link, RemoteLink};
+use crate::world::settings;
 
 pub(crate) fn root(c: &Cluster) -> Result<Reply, EsError> {
     Ok(Reply::json(json!({
@@ -17,7 +18,7 @@ pub(crate) fn root(c: &Cluster) -> Result<Reply, EsError> {
             "number": c.version.to_string(),
             "build_flavor": "default",
             "build_type": "docker",
-            "build_hash": "0000000000000000000000000000000000000000",
+            "build_hash": BUILD_HASH,
             "build_date": "2024-08-05T10:05:34.233336849Z",
             "build_snapshot": false,
             "lucene_version": c.version.lucene(),
@@ -136,7 +137,15 @@ pub(crate) fn get_settings(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
     out.insert("persistent".into(), render_settings(&c.persistent, flat));
     out.insert("transient".into(), render_settings(&c.transient, flat));
     if req.flag("include_defaults") {
-        out.insert("defaults".into(), json!({}));
+        let d: std::collections::BTreeMap<String, Value> = settings::CLUSTER_SETTINGS
+            .iter()
+            .filter(|d| !d.key.ends_with('.'))
+            .filter(|d| !c.persistent.contains_key(d.key) && !c.transient.contains_key(d.key))
+            .filter_map(|d| {
+                settings::cluster_default(d.key, c.version).map(|v| (d.key.to_string(), json!(v)))
+            })
+            .collect();
+        out.insert("defaults".into(), render_settings(&d, flat));
     }
     Ok(Reply::json(Value::Object(out)))
 }
@@ -235,13 +244,17 @@ pub(crate) fn put_settings(c: &mut Cluster, req: &Req) -> Result<Reply, EsError>
         }
         updates.push((scope, flat));
     }
-    // Validate every key before applying any (ES applies a request atomically).
+    // Transient settings are deprecated from 7.16 (RestClusterUpdateSettingsAction).
+    let transient_used = updates
+        .iter()
+        .any(|(scope, flat)| *scope == "transient" && !flat.is_empty());
+    // Validate every key before applying any (ES applies a request atomically), transient
+    // first as ES's SettingsUpdater does.
+    updates.sort_by_key(|(scope, _)| *scope != "transient");
     for (scope, flat) in &updates {
         for (key, v) in flat {
-            if let Some(rest) = key.strip_prefix("cluster.remote.") {
-                if matches!(rest, "initial_connect_timeout" | "connect" | "node.attr") {
-                    continue;
-                }
+            let node_level = settings::cluster_setting(key, c.version).is_some();
+            if let Some(rest) = key.strip_prefix("cluster.remote.").filter(|_| !node_level) {
                 let known = REMOTE_KEYS.iter().find(|k| {
                     rest.ends_with(&format!(".{k}")) || (rest.ends_with(".*") && **k == "*")
                 });
@@ -271,6 +284,8 @@ pub(crate) fn put_settings(c: &mut Cluster, req: &Req) -> Result<Reply, EsError>
                         )));
                     }
                 }
+            } else {
+                settings::check_cluster_setting(scope, key, v, c.version)?;
             }
         }
     }
@@ -313,11 +328,33 @@ pub(crate) fn put_settings(c: &mut Cluster, req: &Req) -> Result<Reply, EsError>
             nest_settings(items.iter().map(|(k, v)| (k, v)))
         }
     };
-    Ok(Reply::json(json!({
+    let mut reply = Reply::json(json!({
         "acknowledged": true,
         "persistent": render(echo_p),
         "transient": render(echo_t)
-    })))
+    }));
+    if transient_used && c.version.at_least(7, 16) {
+        reply
+            .headers
+            .push(deprecation_warning(c.version, TRANSIENT_DEPRECATION));
+    }
+    Ok(reply)
+}
+
+/// RestClusterUpdateSettingsAction.TRANSIENT_SETTINGS_DEPRECATION_MESSAGE.
+const TRANSIENT_DEPRECATION: &str = "[transient settings removal] Updating cluster settings through transient settings is deprecated. Some Elastic products may make use of transient settings and those should not be changed. Any custom use of transient settings should be replaced by persistent settings.";
+
+/// The build hash `GET /` shows, which ES's warning headers carry too.
+const BUILD_HASH: &str = "0000000000000000000000000000000000000000";
+
+/// A deprecation `Warning` header as ES's `HeaderWarning` formats it:
+/// `299 Elasticsearch-<version>-<build hash> "<text>"`.
+pub(crate) fn deprecation_warning(v: crate::version::Version, text: &str) -> (String, String) {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    (
+        "Warning".to_string(),
+        format!("299 Elasticsearch-{v}-{BUILD_HASH} \"{escaped}\""),
+    )
 }
 
 const REMOTE_KEYS: &[&str] = &[

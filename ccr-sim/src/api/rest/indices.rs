@@ -1,13 +1,12 @@
 //! Index endpoints: create/delete/open/close, settings, documents, bulk, search, count, stats.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 
 use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
+use crate::world::settings::{self, Scope};
 use crate::world::model::{Cluster, World};
 use crate::world::ops;
 
@@ -157,10 +156,10 @@ pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<
 
 pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<Reply, EsError> {
     let body = parse_body_object(&req.body, false)?.unwrap_or_default();
-    let mut settings = BTreeMap::new();
+    let mut update = settings::SettingsUpdate::new();
     for (k, v) in &body {
         match k.as_str() {
-            "settings" => settings = ops::flat_index_settings(v)?,
+            "settings" => update = settings::normalize_index_settings(v),
             "mappings" | "aliases" => {}
             other => {
                 return Err(EsError::parse(format!(
@@ -169,19 +168,39 @@ pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<
             }
         }
     }
+    let c = &w.clusters[ci];
+    settings::validate_index_settings(&update, c.version, c.flavor, settings::Origin::Create)?;
+    let given = update
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
     let epoch = w.clock.epoch_ms();
-    ops::create_index(&mut w.clusters[ci], name, settings, epoch)?;
-    Ok(Reply::json(
-        json!({"acknowledged": true, "shards_acknowledged": true, "index": name}),
-    ))
+    let c = &mut w.clusters[ci];
+    let warnings = ops::create_index(c, name, given, epoch)?;
+    let mut r = Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}));
+    for text in warnings {
+        r.headers
+            .push(super::cluster::deprecation_warning(c.version, &text));
+    }
+    Ok(r)
 }
 
-pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
-    if c.version.major >= 8 && (expr.contains('*') || expr == "_all") {
+/// ES's `DestructiveOperations.failDestructive`: with `action.destructive_requires_name`
+/// (default true from 8.0), `_all` and wildcard expressions are refused.
+fn fail_destructive(c: &Cluster, expr: &str) -> Result<(), EsError> {
+    let wildcard = expr
+        .split(',')
+        .any(|p| p.trim() == "_all" || p.contains('*'));
+    if c.destructive_requires_name() && (wildcard || expr.trim().is_empty()) {
         return Err(EsError::illegal_argument(
             "Wildcard expressions or all indices are not allowed",
         ));
     }
+    Ok(())
+}
+
+pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
+    fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
     for n in names {
         c.remove_index(&n);
@@ -190,32 +209,54 @@ pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     Ok(Reply::ack())
 }
 
-fn settings_json(i: &crate::world::model::Index, flat: bool, defaults: bool) -> Value {
+/// An index's settings as `GET _settings` renders them: strings, nested unless `flat`;
+/// `defaults` adds the registry's defaults for the settings the index does not set.
+fn settings_json(
+    c: &Cluster,
+    i: &crate::world::model::Index,
+    flat: bool,
+    defaults: bool,
+    names: Option<&str>,
+) -> Value {
+    let wanted = |k: &str| {
+        names.map_or(true, |n| {
+            n.split(',').any(|p| {
+                let p = p.trim();
+                wildcard_match(p, k) || p == "_all"
+            })
+        })
+    };
+    let render = |items: Vec<(String, Value)>| {
+        if flat {
+            Value::Object(items.into_iter().collect())
+        } else {
+            nest_settings(items.iter().map(|(k, v)| (k, v)))
+        }
+    };
     let strings: Vec<(String, Value)> = i
         .settings
         .iter()
+        .filter(|(k, _)| wanted(k))
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let settings = if flat {
-        Value::Object(strings.into_iter().collect())
-    } else {
-        nest_settings(strings.iter().map(|(k, v)| (k, v)))
-    };
     let mut m = Map::new();
-    m.insert("settings".into(), settings);
-    if defaults && !i.settings.contains_key("index.soft_deletes.enabled") {
-        let d = vec![(
-            "index.soft_deletes.enabled".to_string(),
-            Value::String(i.soft_deletes.to_string()),
-        )];
-        m.insert(
-            "defaults".into(),
-            if flat {
-                Value::Object(d.into_iter().collect())
-            } else {
-                nest_settings(d.iter().map(|(k, v)| (k, v)))
-            },
-        );
+    m.insert("settings".into(), render(strings));
+    if defaults {
+        let mut d: Vec<(String, Value)> = settings::index_defaults(&i.settings, c.version, c.flavor)
+            .into_iter()
+            .filter(|(k, _)| wanted(k))
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        if !i.settings.contains_key("index.soft_deletes.enabled") {
+            d.retain(|(k, _)| k != "index.soft_deletes.enabled");
+            if wanted("index.soft_deletes.enabled") {
+                d.push((
+                    "index.soft_deletes.enabled".to_string(),
+                    Value::String(i.soft_deletes.to_string()),
+                ));
+            }
+        }
+        m.insert("defaults".into(), render(d));
     }
     Value::Object(m)
 }
@@ -228,7 +269,14 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
             let mut m = Map::new();
             m.insert("aliases".into(), json!({}));
             m.insert("mappings".into(), json!({}));
-            if let Value::Object(s) = settings_json(i, req.flag("flat_settings"), false) {
+            let s = settings_json(
+                c,
+                i,
+                req.flag("flat_settings"),
+                req.flag("include_defaults"),
+                None,
+            );
+            if let Value::Object(s) = s {
                 m.extend(s);
             }
             out.insert(n, Value::Object(m));
@@ -239,6 +287,7 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
 
 /// `warn_default`: 7.x warns when `wait_for_active_shards` is not given.
 pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
+    fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
     let mut indices = Map::new();
     for n in &names {
@@ -273,56 +322,92 @@ pub(crate) fn open(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     ))
 }
 
+/// `GET /_settings`, `/{index}/_settings` and `/{index}/_settings/{name}` (`name`: setting
+/// names or wildcards).
 pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
     let names = resolve_req(c, expr.unwrap_or("_all"), true, false, req)?;
+    let filter = match req.segs.as_slice() {
+        [_, s, name] if s == "_settings" => Some(name.as_str()),
+        _ => None,
+    };
     let mut out = Map::new();
     for n in names {
         if let Some(i) = c.indices.get(&n) {
             out.insert(
                 n,
-                settings_json(i, req.flag("flat_settings"), req.flag("include_defaults")),
+                settings_json(
+                    c,
+                    i,
+                    req.flag("flat_settings"),
+                    req.flag("include_defaults"),
+                    filter,
+                ),
             );
         }
     }
     Ok(Reply::json(Value::Object(out)))
 }
 
+/// `PUT /{index}/_settings`, as `MetadataUpdateSettingsService.updateSettings` checks it:
+/// the indices resolve first, then every key is validated, then static settings are refused
+/// on open indices and final ones on any index; `null` resets a setting to its default.
 pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Reply, EsError> {
     let body = parse_body_object(&req.body, true)?.unwrap_or_default();
     let inner = match body.get("settings") {
         Some(s) if body.len() == 1 => s.clone(),
         _ => Value::Object(body),
     };
-    let settings = ops::flat_index_settings(&inner)?;
-    ops::check_known_settings(&settings)?;
+    let update = settings::normalize_index_settings(&inner);
     let names = resolve(c, expr, true, false)?;
-    for key in ["index.number_of_shards", "index.soft_deletes.enabled"] {
-        if settings.contains_key(key) {
-            let open: Vec<String> = names
-                .iter()
-                .filter_map(|n| c.indices.get(n))
-                .filter(|i| i.open)
-                .map(|i| format!("{}/{}", i.name, i.uuid))
-                .collect();
-            return Err(if open.is_empty() {
-                EsError::illegal_argument(format!(
-                    "final {} setting [{key}], not updateable",
-                    names.first().map(String::as_str).unwrap_or("index")
-                ))
-            } else {
-                EsError::illegal_argument(format!(
-                    "Can't update non dynamic settings [[{key}]] for open indices [[{}]]",
-                    open.join(", ")
-                ))
-            });
-        }
+    settings::validate_index_settings(&update, c.version, c.flavor, settings::Origin::Update)?;
+    let scope_of = |k: &str| {
+        settings::index_setting(k, c.version, c.flavor).map_or(Scope::Dynamic, |d| d.scope)
+    };
+    let skipped: Vec<&str> = update
+        .keys()
+        .map(String::as_str)
+        .filter(|k| scope_of(k) != Scope::Dynamic)
+        .collect();
+    let open: Vec<String> = names
+        .iter()
+        .filter_map(|n| c.indices.get(n))
+        .filter(|i| i.open)
+        .map(|i| format!("[{}/{}]", i.name, i.uuid))
+        .collect();
+    if !skipped.is_empty() && !open.is_empty() {
+        return Err(EsError::illegal_argument(format!(
+            "Can't update non dynamic settings [[{}]] for open indices [{}]",
+            skipped.join(", "),
+            open.join(", ")
+        )));
+    }
+    if let Some(key) = skipped.iter().find(|k| scope_of(k) == Scope::Final) {
+        // 6.x names the index where 7.0 and later say "index".
+        let kind = if c.version.major >= 7 {
+            "index"
+        } else {
+            names.first().map(String::as_str).unwrap_or("index")
+        };
+        return Err(EsError::illegal_argument(format!(
+            "final {kind} setting [{key}], not updateable"
+        )));
     }
     for n in &names {
         if let Some(i) = c.indices.get_mut(n) {
-            for (k, v) in &settings {
-                i.settings.insert(k.clone(), v.clone());
+            let before = i.settings.clone();
+            for (k, v) in &update {
+                match v {
+                    Some(v) => {
+                        i.settings.insert(k.clone(), v.clone());
+                    }
+                    None => {
+                        i.settings.remove(k);
+                    }
+                }
             }
-            i.settings_version += 1;
+            if i.settings != before {
+                i.settings_version += 1;
+            }
         }
     }
     Ok(Reply::ack())
