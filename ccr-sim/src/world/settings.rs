@@ -749,7 +749,13 @@ mod tests {
         let e = validate_index_settings(&u, V8, Flavor::Default, Origin::Create).unwrap_err();
         assert_eq!(
             e.reason,
-            "unknown setting [index.soft_deletes.retention.operation] did you mean [index.soft_deletes.retention.operations]?"
+            "unknown setting [index.soft_deletes.retention.operation] did you mean any of [index.soft_deletes.retention.operations, index.soft_deletes.retention_lease.period]?"
+        );
+        let u = normalize_index_settings(&serde_json::json!({"index.refresh_intervl": "1s"}));
+        let e = validate_index_settings(&u, V8, Flavor::Default, Origin::Update).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "unknown setting [index.refresh_intervl] did you mean [index.refresh_interval]?"
         );
         let u = normalize_index_settings(&serde_json::json!({"index.replication.type": null}));
         let e = validate_index_settings(&u, V8, Flavor::Default, Origin::Update).unwrap_err();

@@ -4,7 +4,9 @@ use serde_json::{json, Map, Value};
 
 use crate::api::reply::{Reply, ReplyBody, Req};
 use crate::error::EsError;
-use crate::util::{flatten_settings, nest_settings, parse_body_object, setting_string};
+use crate::util::{
+    flatten_settings, nest_settings, parse_body_object, setting_string, wildcard_match,
+};
 use crate::world::model::{Cluster, World};
 use crate::world::ops::{remote_link, RemoteLink};
 use crate::world::settings;
@@ -614,9 +616,9 @@ pub(crate) fn cat_render(
     })
 }
 
-pub(crate) fn nodes(c: &Cluster) -> Result<Reply, EsError> {
-    let ip = c.http_addr.ip().to_string();
-    let role_list: Vec<&str> = if c.version.major >= 8 {
+/// The roles a node shows in `GET /_nodes` and the cluster state (8.x), per version.
+fn role_list(c: &Cluster) -> Vec<&'static str> {
+    if c.version.major >= 8 {
         vec![
             "data",
             "data_cold",
@@ -632,33 +634,360 @@ pub(crate) fn nodes(c: &Cluster) -> Result<Reply, EsError> {
         ]
     } else {
         vec!["data", "ingest", "master", "remote_cluster_client"]
-    };
-    Ok(Reply::json(json!({
-        "_nodes": {"total": 1, "successful": 1, "failed": 0},
-        "cluster_name": c.name,
-        "nodes": {
-            c.node_id.clone(): {
-                "name": c.node_name,
-                "transport_address": c.transport_addr,
-                "host": ip,
-                "ip": ip,
-                "version": c.version.to_string(),
-                "build_flavor": "default",
-                "build_type": "docker",
-                "build_hash": "0000000000000000000000000000000000000000",
-                "roles": role_list,
-                "attributes": {},
-                "http": {
-                    "bound_address": [c.http_addr.to_string()],
-                    "publish_address": c.http_addr.to_string(),
-                    "max_content_length_in_bytes": 104857600
-                },
-                "transport": {
-                    "bound_address": [c.transport_addr],
-                    "publish_address": c.transport_addr,
-                    "profiles": {}
-                }
+    }
+}
+
+/// Query parameters `RestNodesInfoAction` consumes (besides the common ones).
+#[allow(dead_code)] // read by the router's unrecognized-parameter check
+pub(crate) const NODES_INFO_PARAMS: &[&str] = &["timeout", "flat_settings"];
+
+/// The metrics of `GET /_nodes/{metrics}` (`RestNodesInfoAction.ALLOWED_METRICS`).
+const NODE_METRICS: &[&str] = &[
+    "settings",
+    "os",
+    "process",
+    "jvm",
+    "thread_pool",
+    "transport",
+    "http",
+    "plugins",
+    "modules",
+    "ingest",
+    "aggregations",
+    "indices",
+];
+
+/// True when the node filter of `GET /_nodes/{node_id}` selects the cluster's single node.
+fn node_selected(c: &Cluster, filter: &str) -> bool {
+    let ip = c.http_addr.ip().to_string();
+    filter.split(',').map(str::trim).any(|f| {
+        matches!(f, "_all" | "_local" | "_master" | "*" | "master:true")
+            || f == c.node_id
+            || f == ip
+            || wildcard_match(f, &c.node_name)
+    })
+}
+
+/// `GET /_nodes`, `/_nodes/{metrics}`, `/_nodes/{node_id}` and `/_nodes/{node_id}/{metrics}`
+/// (`RestNodesInfoAction`: a single path part that is all metric names is metrics).
+pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
+    let parts: Vec<&str> = req.segs.iter().skip(1).map(String::as_str).collect();
+    let split = |s: &str| -> Vec<String> { s.split(',').map(|p| p.trim().to_string()).collect() };
+    let (node_filter, metrics): (String, Vec<String>) = match parts.as_slice() {
+        [] => ("_all".into(), vec!["_all".into()]),
+        [one] => {
+            let items = split(one);
+            if items.iter().all(|m| NODE_METRICS.contains(&m.as_str())) {
+                ("_all".into(), items)
+            } else {
+                ((*one).to_string(), vec!["_all".into()])
             }
         }
+        [n, m, ..] => ((*n).to_string(), split(m)),
+    };
+    let all = metrics.iter().any(|m| m == "_all");
+    if !all {
+        let bad: Vec<&str> = metrics
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !NODE_METRICS.contains(m))
+            .collect();
+        if !bad.is_empty() {
+            let path = req.uri.split('?').next().unwrap_or("/");
+            return Err(EsError::illegal_argument(format!(
+                "request [{path}] contains unrecognized metric{}: [{}]",
+                if bad.len() == 1 { "" } else { "s" },
+                bad.join(", ")
+            )));
+        }
+    }
+    let want = |m: &str| all || metrics.iter().any(|x| x == m);
+    let ip = c.http_addr.ip().to_string();
+    let mut node = Map::new();
+    node.insert("name".into(), c.node_name.clone().into());
+    node.insert("transport_address".into(), c.transport_addr.clone().into());
+    node.insert("host".into(), ip.clone().into());
+    node.insert("ip".into(), ip.into());
+    node.insert("version".into(), c.version.to_string().into());
+    node.insert("build_flavor".into(), "default".into());
+    node.insert("build_type".into(), "docker".into());
+    node.insert("build_hash".into(), BUILD_HASH.into());
+    node.insert("roles".into(), json!(role_list(c)));
+    node.insert("attributes".into(), json!({}));
+    if want("settings") {
+        node.insert(
+            "settings".into(),
+            json!({"cluster": {"name": c.name}, "node": {"name": c.node_name}}),
+        );
+    }
+    if want("transport") {
+        node.insert(
+            "transport".into(),
+            json!({"bound_address": [c.transport_addr], "publish_address": c.transport_addr, "profiles": {}}),
+        );
+    }
+    if want("http") {
+        node.insert(
+            "http".into(),
+            json!({
+                "bound_address": [c.http_addr.to_string()],
+                "publish_address": c.http_addr.to_string(),
+                "max_content_length_in_bytes": 104857600
+            }),
+        );
+    }
+    if want("plugins") {
+        node.insert("plugins".into(), json!([]));
+    }
+    if want("modules") {
+        node.insert("modules".into(), json!([]));
+    }
+    let mut nodes = Map::new();
+    if node_selected(c, &node_filter) {
+        nodes.insert(c.node_id.clone(), Value::Object(node));
+    }
+    let n = nodes.len();
+    Ok(Reply::json(json!({
+        "_nodes": {"total": n, "successful": n, "failed": 0},
+        "cluster_name": c.name,
+        "nodes": Value::Object(nodes)
     })))
+}
+
+/// Query parameters `RestClusterStateAction` consumes (besides the common ones).
+#[allow(dead_code)] // read by the router's unrecognized-parameter check
+pub(crate) const CLUSTER_STATE_PARAMS: &[&str] = &[
+    "local",
+    "master_timeout",
+    "flat_settings",
+    "wait_for_metadata_version",
+    "wait_for_timeout",
+    "allow_no_indices",
+    "expand_wildcards",
+    "ignore_unavailable",
+];
+
+/// This node as the cluster state lists it (`DiscoveryNode.toXContent`).
+fn state_node(c: &Cluster) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), c.node_name.clone().into());
+    m.insert(
+        "ephemeral_id".into(),
+        crate::world::model::make_uuid(&c.node_id, 1).into(),
+    );
+    m.insert("transport_address".into(), c.transport_addr.clone().into());
+    if c.version.major >= 8 {
+        m.insert("external_id".into(), c.node_name.clone().into());
+    }
+    m.insert("attributes".into(), json!({}));
+    if c.version.major >= 8 {
+        m.insert("roles".into(), json!(role_list(c)));
+        m.insert("version".into(), c.version.to_string().into());
+    }
+    Value::Object(m)
+}
+
+/// One index of `metadata.indices` (`IndexMetadata.toXContent` in the API context).
+fn state_index(c: &Cluster, i: &crate::world::model::Index, flat: bool) -> Value {
+    let v = c.version;
+    let strings: Vec<(String, Value)> = i
+        .settings
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let settings = if flat {
+        Value::Object(strings.into_iter().collect())
+    } else {
+        nest_settings(strings.iter().map(|(k, v)| (k, v)))
+    };
+    let shards = i.shard_count();
+    let mut m = Map::new();
+    m.insert(
+        "version".into(),
+        (i.settings_version + i.mapping_version + i.aliases_version).into(),
+    );
+    m.insert("mapping_version".into(), i.mapping_version.into());
+    m.insert("settings_version".into(), i.settings_version.into());
+    if v.at_least(7, 3) {
+        m.insert("aliases_version".into(), i.aliases_version.into());
+    }
+    let routing_shards = i
+        .settings
+        .get("index.number_of_routing_shards")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(shards as u64);
+    m.insert("routing_num_shards".into(), routing_shards.into());
+    m.insert(
+        "state".into(),
+        if i.open { "open" } else { "close" }.into(),
+    );
+    m.insert("settings".into(), settings);
+    m.insert("mappings".into(), json!({}));
+    m.insert("aliases".into(), json!([]));
+    let per_shard = |f: &dyn Fn(usize) -> Value| -> Value {
+        Value::Object((0..shards).map(|s| (s.to_string(), f(s))).collect())
+    };
+    m.insert("primary_terms".into(), per_shard(&|_| json!(1)));
+    m.insert(
+        "in_sync_allocations".into(),
+        per_shard(&|s| json!([crate::world::model::make_uuid(&i.uuid, s as u64 + 1)])),
+    );
+    if let Some(f) = &i.follow {
+        m.insert(
+            "ccr".into(),
+            json!({
+                "leader_index_shard_history_uuids": (0..shards)
+                    .map(|s| crate::world::model::make_uuid(&f.leader_uuid, s as u64 + 100))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "leader_index_uuid": f.leader_uuid,
+                "leader_index_name": f.leader_index,
+                "remote_cluster_name": f.remote_cluster
+            }),
+        );
+    }
+    m.insert("rollover_info".into(), json!({}));
+    if v.at_least(7, 10) {
+        m.insert("system".into(), false.into());
+    }
+    Value::Object(m)
+}
+
+/// One index of `routing_table.indices`: primaries started on the single node, replicas
+/// unassigned.
+fn state_routing(c: &Cluster, i: &crate::world::model::Index) -> Value {
+    let mut shards = Map::new();
+    for s in 0..i.shard_count() {
+        let mut copies = vec![json!({
+            "state": "STARTED", "primary": true, "node": c.node_id, "relocating_node": null,
+            "shard": s, "index": i.name,
+            "allocation_id": {"id": crate::world::model::make_uuid(&i.uuid, s as u64 + 1)}
+        })];
+        for _ in 0..i.replicas() {
+            copies.push(json!({
+                "state": "UNASSIGNED", "primary": false, "node": null, "relocating_node": null,
+                "shard": s, "index": i.name, "recovery_source": {"type": "PEER"},
+                "unassigned_info": {"reason": "INDEX_CREATED", "delayed": false, "allocation_status": "no_attempt"}
+            }));
+        }
+        shards.insert(s.to_string(), Value::Array(copies));
+    }
+    json!({ "shards": shards })
+}
+
+/// `GET /_cluster/state[/{metrics}[/{indices}]]` (`RestClusterStateAction`,
+/// `ClusterState.toXContent`). The index filter uses the request's lenient defaults
+/// (`IndicesOptions.lenientExpandOpen`: missing names are skipped). A
+/// `wait_for_metadata_version` the cluster has not reached is answered at once as timed out:
+/// the simulator does not hold requests.
+pub(crate) fn cluster_state(
+    c: &Cluster,
+    metrics: Option<&str>,
+    indices: Option<&str>,
+    req: &Req,
+) -> Result<Reply, EsError> {
+    // Unknown metric names are ignored, as `ClusterState.Metric.parseString(.., true)` does.
+    let metrics: Vec<&str> = metrics
+        .unwrap_or("_all")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let all = metrics.contains(&"_all");
+    let want = |m: &str| all || metrics.contains(&m);
+    let flat = req.flag("flat_settings");
+    let mut out = Map::new();
+    if let Some(raw) = req.q("wait_for_metadata_version") {
+        let wanted: u64 = raw.parse().map_err(|_| {
+            EsError::illegal_argument(format!(
+                "Failed to parse long parameter [wait_for_metadata_version] with value [{raw}]"
+            ))
+        })?;
+        let timed_out = c.metadata_version < wanted;
+        out.insert("wait_for_timed_out".into(), timed_out.into());
+        if timed_out {
+            out.insert("cluster_name".into(), c.name.clone().into());
+            return Ok(Reply::json(Value::Object(out)));
+        }
+    }
+    out.insert("cluster_name".into(), c.name.clone().into());
+    out.insert("cluster_uuid".into(), c.cluster_uuid.clone().into());
+    let names: Vec<String> = match indices {
+        None => c.indices.keys().cloned().collect(),
+        Some(expr) => {
+            let expand = req.q("expand_wildcards").unwrap_or("open");
+            let closed = expand.split(',').any(|e| matches!(e, "closed" | "all"));
+            let ignore = req.q("ignore_unavailable") != Some("false");
+            super::indices::resolve_names(c, expr, closed, ignore)?
+        }
+    };
+    if want("version") {
+        out.insert("version".into(), c.metadata_version.into());
+        out.insert(
+            "state_uuid".into(),
+            crate::world::model::make_uuid(&c.cluster_uuid, c.metadata_version).into(),
+        );
+    }
+    if want("master_node") {
+        out.insert("master_node".into(), c.node_id.clone().into());
+    }
+    if want("blocks") {
+        let closed: Map<String, Value> = names
+            .iter()
+            .filter_map(|n| c.indices.get(n))
+            .filter(|i| !i.open)
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    json!({"4": {"description": "index closed", "retryable": false, "levels": ["read", "write"]}}),
+                )
+            })
+            .collect();
+        out.insert(
+            "blocks".into(),
+            if closed.is_empty() {
+                json!({})
+            } else {
+                json!({ "indices": closed })
+            },
+        );
+    }
+    if want("nodes") {
+        out.insert("nodes".into(), json!({ c.node_id.clone(): state_node(c) }));
+    }
+    if want("metadata") {
+        let mut md = Map::new();
+        md.insert("cluster_uuid".into(), c.cluster_uuid.clone().into());
+        if c.version.major >= 7 {
+            md.insert("cluster_uuid_committed".into(), true.into());
+            md.insert(
+                "cluster_coordination".into(),
+                json!({"term": 1, "last_committed_config": [c.node_id], "last_accepted_config": [c.node_id], "voting_config_exclusions": []}),
+            );
+        }
+        md.insert("templates".into(), json!({}));
+        let idx: Map<String, Value> = names
+            .iter()
+            .filter_map(|n| c.indices.get(n))
+            .map(|i| (i.name.clone(), state_index(c, i, flat)))
+            .collect();
+        md.insert("indices".into(), Value::Object(idx));
+        md.insert("index-graveyard".into(), json!({"tombstones": []}));
+        out.insert("metadata".into(), Value::Object(md));
+    }
+    if want("routing_table") {
+        let rt: Map<String, Value> = names
+            .iter()
+            .filter_map(|n| c.indices.get(n))
+            .filter(|i| i.open || c.version.at_least(7, 2))
+            .map(|i| (i.name.clone(), state_routing(c, i)))
+            .collect();
+        out.insert("routing_table".into(), json!({ "indices": rt }));
+    }
+    if want("routing_nodes") {
+        out.insert(
+            "routing_nodes".into(),
+            json!({"unassigned": [], "nodes": { c.node_id.clone(): [] }}),
+        );
+    }
+    Ok(Reply::json(Value::Object(out)))
 }

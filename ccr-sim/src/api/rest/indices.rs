@@ -41,6 +41,17 @@ pub(crate) fn resolve_req(
     )
 }
 
+/// [`resolve`] for lenient readers (the cluster state): wildcards expand to open indices, and
+/// to closed ones with `include_closed`; missing names are skipped with `ignore_unavailable`.
+pub(crate) fn resolve_names(
+    c: &Cluster,
+    expr: &str,
+    include_closed: bool,
+    ignore_unavailable: bool,
+) -> Result<Vec<String>, EsError> {
+    resolve_opts(c, expr, include_closed, false, ignore_unavailable)
+}
+
 fn resolve_opts(
     c: &Cluster,
     expr: &str,

@@ -36,6 +36,10 @@ pub(crate) enum RouteKind {
     RemoteInfo,
     CatNodes,
     Nodes,
+    ClusterState {
+        metrics: Option<String>,
+        indices: Option<String>,
+    },
     CatIndices(Option<String>),
     CreateIndex(String),
     DeleteIndex(String),
@@ -159,6 +163,37 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             "cluster:admin/settings/update",
             CLUSTER_MANAGE,
             true,
+        ),
+        // Cluster state (RestClusterStateAction).
+        (["_cluster", "state"], _) if get => r(
+            K::ClusterState {
+                metrics: None,
+                indices: None,
+            },
+            "GET /_cluster/state",
+            "cluster:monitor/state",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "state", m], _) if get => r(
+            K::ClusterState {
+                metrics: Some(own(m)),
+                indices: None,
+            },
+            "GET /_cluster/state/{metric}",
+            "cluster:monitor/state",
+            CLUSTER_MONITOR,
+            false,
+        ),
+        (["_cluster", "state", m, i], _) if get => r(
+            K::ClusterState {
+                metrics: Some(own(m)),
+                indices: Some(own(i)),
+            },
+            "GET /_cluster/state/{metric}/{index}",
+            "cluster:monitor/state",
+            CLUSTER_MONITOR,
+            false,
         ),
         (["_remote", "info"], _) if get => r(
             K::RemoteInfo,
@@ -711,7 +746,10 @@ fn dispatch(
         K::PutClusterSettings => cluster::put_settings(&mut w.clusters[ci], req),
         K::RemoteInfo => cluster::remote_info(w, ci),
         K::CatNodes => cluster::cat_nodes(&w.clusters[ci], req),
-        K::Nodes => cluster::nodes(&w.clusters[ci]),
+        K::Nodes => cluster::nodes(&w.clusters[ci], req),
+        K::ClusterState { metrics, indices } => {
+            cluster::cluster_state(&w.clusters[ci], metrics.as_deref(), indices.as_deref(), req)
+        }
         K::CatIndices(i) => indices::cat_indices(&w.clusters[ci], i.as_deref(), req),
         K::CreateIndex(i) => indices::create(w, ci, i, req),
         K::DeleteIndex(i) => indices::delete(&mut w.clusters[ci], i),
