@@ -127,9 +127,7 @@ impl SettingDef {
             "index.translog.flush_threshold_size" => {
                 Some(if v.at_least(8, 5) { "10gb" } else { "512mb" })
             }
-            "action.destructive_requires_name" => {
-                Some(if v.major >= 8 { "true" } else { "false" })
-            }
+            "action.destructive_requires_name" => Some(if v.major >= 8 { "true" } else { "false" }),
             _ => self.default,
         }
     }
@@ -326,7 +324,11 @@ pub(crate) fn normalize_index_settings(v: &Value) -> SettingsUpdate {
                 Value::Array(items) => Some(
                     items
                         .iter()
-                        .map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string()))
+                        .map(|i| {
+                            i.as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| i.to_string())
+                        })
                         .collect::<Vec<_>>()
                         .join(","),
                 ),
@@ -390,7 +392,9 @@ fn unknown_index_setting(key: &str, v: Version, flavor: Flavor) -> EsError {
 }
 
 fn parse_failure(value: &str, key: &str) -> EsError {
-    EsError::illegal_argument(format!("Failed to parse value [{value}] for setting [{key}]"))
+    EsError::illegal_argument(format!(
+        "Failed to parse value [{value}] for setting [{key}]"
+    ))
 }
 
 /// Checks a value as the setting's parser does (`Setting.get`).
@@ -404,7 +408,10 @@ pub(crate) fn check_value(kind: Kind, key: &str, value: &str) -> Result<(), EsEr
             }
         }
         K::Int { min, max } => {
-            let n: i64 = value.trim().parse().map_err(|_| parse_failure(value, key))?;
+            let n: i64 = value
+                .trim()
+                .parse()
+                .map_err(|_| parse_failure(value, key))?;
             if n < min {
                 return Err(EsError::illegal_argument(format!(
                     "Failed to parse value [{value}] for setting [{key}] must be >= {min}"
@@ -506,7 +513,10 @@ pub(crate) fn validate_index_settings(
         }
     }
     if !private.is_empty() {
-        return Err(EsError::validation(&private));
+        // A plain `ValidationException` (not an action request's): type `validation_exception`.
+        let mut e = EsError::validation(&private);
+        e.kind = "validation_exception".into();
+        return Err(e);
     }
     Ok(())
 }
@@ -617,12 +627,30 @@ const fn cdef(
 /// (checked with the remote's own rules).
 pub(crate) const CLUSTER_SETTINGS: &[ClusterSettingDef] = &[
     // Remote cluster node settings (RemoteClusterService): not dynamic.
-    cdef("cluster.remote.initial_connect_timeout", false, K::Time, V6_0, Some("30s")),
+    cdef(
+        "cluster.remote.initial_connect_timeout",
+        false,
+        K::Time,
+        V6_0,
+        Some("30s"),
+    ),
     cdef("cluster.remote.connect", false, K::Bool, V6_0, Some("true")),
     cdef("cluster.remote.node.attr", false, K::Text, V6_0, Some("")),
-    cdef("cluster.remote.connections_per_cluster", false, POSITIVE, V6_0, Some("3")),
+    cdef(
+        "cluster.remote.connections_per_cluster",
+        false,
+        POSITIVE,
+        V6_0,
+        Some("3"),
+    ),
     // CCR (CcrSettings).
-    cdef("ccr.indices.recovery.max_bytes_per_sec", true, K::Bytes, (6, 7), Some("40mb")),
+    cdef(
+        "ccr.indices.recovery.max_bytes_per_sec",
+        true,
+        K::Bytes,
+        (6, 7),
+        Some("40mb"),
+    ),
     cdef(
         "ccr.indices.recovery.max_concurrent_file_chunks",
         true,
@@ -630,14 +658,56 @@ pub(crate) const CLUSTER_SETTINGS: &[ClusterSettingDef] = &[
         (6, 7),
         Some("5"),
     ),
-    cdef("ccr.indices.recovery.chunk_size", true, K::Bytes, (6, 7), Some("1mb")),
-    cdef("ccr.indices.recovery.recovery_activity_timeout", true, K::Time, (6, 7), Some("60s")),
-    cdef("ccr.indices.recovery.internal_action_timeout", true, K::Time, (6, 7), Some("60s")),
-    cdef("ccr.wait_for_metadata_timeout", true, K::Time, (6, 7), Some("60s")),
-    cdef("ccr.auto_follow.wait_for_metadata_timeout", true, K::Time, (6, 7), Some("60s")),
+    cdef(
+        "ccr.indices.recovery.chunk_size",
+        true,
+        K::Bytes,
+        (6, 7),
+        Some("1mb"),
+    ),
+    cdef(
+        "ccr.indices.recovery.recovery_activity_timeout",
+        true,
+        K::Time,
+        (6, 7),
+        Some("60s"),
+    ),
+    cdef(
+        "ccr.indices.recovery.internal_action_timeout",
+        true,
+        K::Time,
+        (6, 7),
+        Some("60s"),
+    ),
+    cdef(
+        "ccr.wait_for_metadata_timeout",
+        true,
+        K::Time,
+        (6, 7),
+        Some("60s"),
+    ),
+    cdef(
+        "ccr.auto_follow.wait_for_metadata_timeout",
+        true,
+        K::Time,
+        (6, 7),
+        Some("60s"),
+    ),
     // Allocation and recovery.
-    cdef("cluster.routing.allocation.enable", true, ALLOCATION_ENABLE, V6_0, Some("all")),
-    cdef("cluster.routing.rebalance.enable", true, REBALANCE_ENABLE, V6_0, Some("all")),
+    cdef(
+        "cluster.routing.allocation.enable",
+        true,
+        ALLOCATION_ENABLE,
+        V6_0,
+        Some("all"),
+    ),
+    cdef(
+        "cluster.routing.rebalance.enable",
+        true,
+        REBALANCE_ENABLE,
+        V6_0,
+        Some("all"),
+    ),
     cdef(
         "cluster.routing.allocation.allow_rebalance",
         true,
@@ -648,29 +718,167 @@ pub(crate) const CLUSTER_SETTINGS: &[ClusterSettingDef] = &[
         V6_0,
         Some("indices_all_active"),
     ),
-    cdef("cluster.routing.allocation.cluster_concurrent_rebalance", true, K::Int { min: -1, max: i64::MAX }, V6_0, Some("2")),
-    cdef("cluster.routing.allocation.node_concurrent_recoveries", true, NON_NEG, V6_0, Some("2")),
-    cdef("cluster.routing.allocation.node_concurrent_incoming_recoveries", true, NON_NEG, V6_0, Some("2")),
-    cdef("cluster.routing.allocation.node_concurrent_outgoing_recoveries", true, NON_NEG, V6_0, Some("2")),
-    cdef("cluster.routing.allocation.node_initial_primaries_recoveries", true, NON_NEG, V6_0, Some("4")),
-    cdef("cluster.routing.allocation.total_shards_per_node", true, K::Int { min: -1, max: i64::MAX }, V6_0, Some("-1")),
-    cdef("cluster.routing.allocation.disk.threshold_enabled", true, K::Bool, V6_0, Some("true")),
-    cdef("cluster.routing.allocation.disk.watermark.low", true, K::Text, V6_0, Some("85%")),
-    cdef("cluster.routing.allocation.disk.watermark.high", true, K::Text, V6_0, Some("90%")),
-    cdef("cluster.routing.allocation.disk.watermark.flood_stage", true, K::Text, V6_0, Some("95%")),
-    cdef("cluster.routing.allocation.awareness.attributes", true, K::Text, V6_0, Some("")),
-    cdef("cluster.routing.allocation.include.", true, K::Text, V6_0, None),
-    cdef("cluster.routing.allocation.exclude.", true, K::Text, V6_0, None),
-    cdef("cluster.routing.allocation.require.", true, K::Text, V6_0, None),
-    cdef("indices.recovery.max_bytes_per_sec", true, K::Bytes, V6_0, Some("40mb")),
-    cdef("cluster.max_shards_per_node", true, POSITIVE, (6, 5), Some("1000")),
-    cdef("cluster.blocks.read_only", true, K::Bool, V6_0, Some("false")),
-    cdef("cluster.blocks.read_only_allow_delete", true, K::Bool, V6_0, Some("false")),
-    cdef("cluster.indices.close.enable", true, K::Bool, V6_0, Some("true")),
+    cdef(
+        "cluster.routing.allocation.cluster_concurrent_rebalance",
+        true,
+        K::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        V6_0,
+        Some("2"),
+    ),
+    cdef(
+        "cluster.routing.allocation.node_concurrent_recoveries",
+        true,
+        NON_NEG,
+        V6_0,
+        Some("2"),
+    ),
+    cdef(
+        "cluster.routing.allocation.node_concurrent_incoming_recoveries",
+        true,
+        NON_NEG,
+        V6_0,
+        Some("2"),
+    ),
+    cdef(
+        "cluster.routing.allocation.node_concurrent_outgoing_recoveries",
+        true,
+        NON_NEG,
+        V6_0,
+        Some("2"),
+    ),
+    cdef(
+        "cluster.routing.allocation.node_initial_primaries_recoveries",
+        true,
+        NON_NEG,
+        V6_0,
+        Some("4"),
+    ),
+    cdef(
+        "cluster.routing.allocation.total_shards_per_node",
+        true,
+        K::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        V6_0,
+        Some("-1"),
+    ),
+    cdef(
+        "cluster.routing.allocation.disk.threshold_enabled",
+        true,
+        K::Bool,
+        V6_0,
+        Some("true"),
+    ),
+    cdef(
+        "cluster.routing.allocation.disk.watermark.low",
+        true,
+        K::Text,
+        V6_0,
+        Some("85%"),
+    ),
+    cdef(
+        "cluster.routing.allocation.disk.watermark.high",
+        true,
+        K::Text,
+        V6_0,
+        Some("90%"),
+    ),
+    cdef(
+        "cluster.routing.allocation.disk.watermark.flood_stage",
+        true,
+        K::Text,
+        V6_0,
+        Some("95%"),
+    ),
+    cdef(
+        "cluster.routing.allocation.awareness.attributes",
+        true,
+        K::Text,
+        V6_0,
+        Some(""),
+    ),
+    cdef(
+        "cluster.routing.allocation.include.",
+        true,
+        K::Text,
+        V6_0,
+        None,
+    ),
+    cdef(
+        "cluster.routing.allocation.exclude.",
+        true,
+        K::Text,
+        V6_0,
+        None,
+    ),
+    cdef(
+        "cluster.routing.allocation.require.",
+        true,
+        K::Text,
+        V6_0,
+        None,
+    ),
+    cdef(
+        "indices.recovery.max_bytes_per_sec",
+        true,
+        K::Bytes,
+        V6_0,
+        Some("40mb"),
+    ),
+    cdef(
+        "cluster.max_shards_per_node",
+        true,
+        POSITIVE,
+        (6, 5),
+        Some("1000"),
+    ),
+    cdef(
+        "cluster.blocks.read_only",
+        true,
+        K::Bool,
+        V6_0,
+        Some("false"),
+    ),
+    cdef(
+        "cluster.blocks.read_only_allow_delete",
+        true,
+        K::Bool,
+        V6_0,
+        Some("false"),
+    ),
+    cdef(
+        "cluster.indices.close.enable",
+        true,
+        K::Bool,
+        V6_0,
+        Some("true"),
+    ),
     // Actions, monitoring, logging.
-    cdef("action.auto_create_index", true, K::Text, V6_0, Some("true")),
-    cdef("action.destructive_requires_name", true, K::Bool, V6_0, None),
-    cdef("xpack.monitoring.collection.enabled", true, K::Bool, V6_0, Some("false")),
+    cdef(
+        "action.auto_create_index",
+        true,
+        K::Text,
+        V6_0,
+        Some("true"),
+    ),
+    cdef(
+        "action.destructive_requires_name",
+        true,
+        K::Bool,
+        V6_0,
+        None,
+    ),
+    cdef(
+        "xpack.monitoring.collection.enabled",
+        true,
+        K::Bool,
+        V6_0,
+        Some("false"),
+    ),
     cdef("logger.", true, K::Text, V6_0, None),
 ];
 
@@ -739,13 +947,13 @@ mod tests {
             "index.soft_deletes.enabled": true
         }));
         validate_index_settings(&u, V8, Flavor::Default, Origin::Create).unwrap();
-        validate_index_settings(&u, Version::new(6, 7, 0), Flavor::Aliyun, Origin::Create)
-            .unwrap();
+        validate_index_settings(&u, Version::new(6, 7, 0), Flavor::Aliyun, Origin::Create).unwrap();
     }
 
     #[test]
     fn unknown_settings_suggest_close_keys() {
-        let u = normalize_index_settings(&serde_json::json!({"soft_deletes.retention.operation": 1}));
+        let u =
+            normalize_index_settings(&serde_json::json!({"soft_deletes.retention.operation": 1}));
         let e = validate_index_settings(&u, V8, Flavor::Default, Origin::Create).unwrap_err();
         assert_eq!(
             e.reason,
@@ -759,7 +967,9 @@ mod tests {
         );
         let u = normalize_index_settings(&serde_json::json!({"index.replication.type": null}));
         let e = validate_index_settings(&u, V8, Flavor::Default, Origin::Update).unwrap_err();
-        assert!(e.reason.starts_with("unknown setting [index.replication.type]"));
+        assert!(e
+            .reason
+            .starts_with("unknown setting [index.replication.type]"));
     }
 
     #[test]
@@ -795,7 +1005,10 @@ mod tests {
         assert!(index_setting("index.hidden", Version::new(7, 7, 0), Flavor::Default).is_some());
         assert!(index_setting(REPLICATION_TYPE, Version::new(6, 7, 0), Flavor::Aliyun).is_some());
         assert!(Flavor::Aliyun.check_version(Version::new(6, 8, 0)).is_err());
-        assert_eq!(cluster_default("action.destructive_requires_name", V8), Some("true"));
+        assert_eq!(
+            cluster_default("action.destructive_requires_name", V8),
+            Some("true")
+        );
         assert_eq!(
             check_cluster_setting("persistent", "cluster.remote.initial_connect_timeout", &Value::from("10s"), V8)
                 .unwrap_err()

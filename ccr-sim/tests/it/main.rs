@@ -4,9 +4,12 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod cluster_state;
 mod contract;
 mod endpoints;
 mod faults;
 mod security;
+mod seed;
+mod settings;
 mod versions;
 mod walkthrough;

@@ -817,10 +817,7 @@ fn state_index(c: &Cluster, i: &crate::world::model::Index, flat: bool) -> Value
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(shards as u64);
     m.insert("routing_num_shards".into(), routing_shards.into());
-    m.insert(
-        "state".into(),
-        if i.open { "open" } else { "close" }.into(),
-    );
+    m.insert("state".into(), if i.open { "open" } else { "close" }.into());
     m.insert("settings".into(), settings);
     m.insert("mappings".into(), json!({}));
     m.insert("aliases".into(), json!([]));

@@ -6,9 +6,9 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::settings::{self, Scope};
 use crate::world::model::{Cluster, World};
 use crate::world::ops;
+use crate::world::settings::{self, Scope};
 
 /// Resolves an index expression (comma list, wildcards, `_all`, `-exclusions`).
 ///
@@ -188,7 +188,8 @@ pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<
     let epoch = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
     let warnings = ops::create_index(c, name, given, epoch)?;
-    let mut r = Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}));
+    let mut r =
+        Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}));
     for text in warnings {
         r.headers
             .push(super::cluster::deprecation_warning(c.version, &text));
@@ -253,11 +254,12 @@ fn settings_json(
     let mut m = Map::new();
     m.insert("settings".into(), render(strings));
     if defaults {
-        let mut d: Vec<(String, Value)> = settings::index_defaults(&i.settings, c.version, c.flavor)
-            .into_iter()
-            .filter(|(k, _)| wanted(k))
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
+        let mut d: Vec<(String, Value)> =
+            settings::index_defaults(&i.settings, c.version, c.flavor)
+                .into_iter()
+                .filter(|(k, _)| wanted(k))
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
         if !i.settings.contains_key("index.soft_deletes.enabled") {
             d.retain(|(k, _)| k != "index.soft_deletes.enabled");
             if wanted("index.soft_deletes.enabled") {
