@@ -234,6 +234,54 @@ async fn index_settings_are_validated_as_es_does() {
             .collect();
         assert_eq!(keys, vec!["index.soft_deletes.enabled"], "{v}: {s}");
 
+        // preserve_existing only adds what the index does not set.
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/myindex/_settings?preserve_existing=true"),
+            Some(json!({"index.number_of_replicas": 0, "index.max_result_window": 500})),
+        )
+        .await;
+        let s = ok(
+            &c,
+            "GET",
+            &format!("{u}/myindex/_settings?flat_settings=true"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            s["myindex"]["settings"]["index.number_of_replicas"], "1",
+            "{v}: {s}"
+        );
+        assert_eq!(
+            s["myindex"]["settings"]["index.max_result_window"], "500",
+            "{v}: {s}"
+        );
+
+        // Group settings, and a wildcard reset of them.
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/myindex/_settings"),
+            Some(json!({"index.routing.allocation.include._name": "node-1", "index.routing.allocation.exclude._ip": "10.0.0.9"})),
+        )
+        .await;
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/myindex/_settings"),
+            Some(json!({"index.routing.allocation.*": null})),
+        )
+        .await;
+        let s = ok(
+            &c,
+            "GET",
+            &format!("{u}/myindex/_settings/index.routing.*?flat_settings=true"),
+            None,
+        )
+        .await;
+        assert_eq!(s["myindex"]["settings"], json!({}), "{v}: {s}");
+
         // Static settings: refused on an open index, accepted while it is closed.
         let uuid = uuid_of(&c, &u, "myindex").await;
         expect_error(

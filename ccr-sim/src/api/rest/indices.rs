@@ -361,6 +361,20 @@ pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result
     Ok(Reply::json(Value::Object(out)))
 }
 
+/// Query parameters `RestUpdateSettingsAction` consumes (besides the common ones; `reopen`
+/// from 8.x).
+#[allow(dead_code)] // read by the router's unrecognized-parameter check
+pub(crate) const PUT_SETTINGS_PARAMS: &[&str] = &[
+    "master_timeout",
+    "timeout",
+    "preserve_existing",
+    "reopen",
+    "flat_settings",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "expand_wildcards",
+];
+
 /// `PUT /{index}/_settings`, as `MetadataUpdateSettingsService.updateSettings` checks it:
 /// the indices resolve first, then every key is validated, then static settings are refused
 /// on open indices and final ones on any index; `null` resets a setting to its default.
@@ -370,8 +384,16 @@ pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Rep
         Some(s) if body.len() == 1 => s.clone(),
         _ => Value::Object(body),
     };
-    let update = settings::normalize_index_settings(&inner);
+    let mut update = settings::normalize_index_settings(&inner);
     let names = resolve(c, expr, true, false)?;
+    // `"index.routing.allocation.include.*": null` resets every matching setting; wildcards
+    // are not validated as keys (Regex.isSimpleMatchPattern in updateSettings).
+    let wildcard_resets: Vec<String> = update
+        .iter()
+        .filter(|(k, v)| k.contains('*') && v.is_none())
+        .map(|(k, _)| k.clone())
+        .collect();
+    update.retain(|k, _| !wildcard_resets.contains(k));
     settings::validate_index_settings(&update, c.version, c.flavor, settings::Origin::Update)?;
     let scope_of = |k: &str| {
         settings::index_setting(k, c.version, c.flavor).map_or(Scope::Dynamic, |d| d.scope)
@@ -405,10 +427,15 @@ pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Rep
             "final {kind} setting [{key}], not updateable"
         )));
     }
+    // `preserve_existing=true` only adds settings an index does not have yet.
+    let preserve = req.flag("preserve_existing");
     for n in &names {
         if let Some(i) = c.indices.get_mut(n) {
             let before = i.settings.clone();
             for (k, v) in &update {
+                if preserve && before.contains_key(k) {
+                    continue;
+                }
                 match v {
                     Some(v) => {
                         i.settings.insert(k.clone(), v.clone());
@@ -418,6 +445,13 @@ pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Rep
                     }
                 }
             }
+            let (version, flavor, open) = (c.version, c.flavor, i.open);
+            i.settings.retain(|k, _| {
+                let resettable = settings::index_setting(k, version, flavor).is_some_and(|d| {
+                    d.scope == Scope::Dynamic || (!open && d.scope == Scope::Static)
+                });
+                !(resettable && wildcard_resets.iter().any(|p| wildcard_match(p, k)))
+            });
             if i.settings != before {
                 i.settings_version += 1;
             }
