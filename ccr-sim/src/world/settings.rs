@@ -928,7 +928,7 @@ pub(crate) fn check_cluster_setting(
 /// The default of a cluster setting on a version (None when the key is unknown).
 pub(crate) fn cluster_default(key: &str, v: Version) -> Option<&'static str> {
     if key == "action.destructive_requires_name" {
-        // The default flipped to true in 8.0 (elastic/elasticsearch PR #66908).
+        // The default is true from 8.0 (DestructiveOperations.REQUIRES_NAME_SETTING).
         return Some(if v.major >= 8 { "true" } else { "false" });
     }
     cluster_setting(key, v).and_then(|d| d.default)

@@ -641,7 +641,7 @@ fn role_list(c: &Cluster) -> Vec<&'static str> {
 #[allow(dead_code)] // read by the router's unrecognized-parameter check
 pub(crate) const NODES_INFO_PARAMS: &[&str] = &["timeout", "flat_settings"];
 
-/// The metrics of `GET /_nodes/{metrics}` (`RestNodesInfoAction.ALLOWED_METRICS`).
+/// The metrics of `GET /_nodes/{metrics}` (`NodesInfoMetrics.Metric`).
 const NODE_METRICS: &[&str] = &[
     "settings",
     "os",
@@ -650,8 +650,8 @@ const NODE_METRICS: &[&str] = &[
     "thread_pool",
     "transport",
     "http",
+    "remote_cluster_server",
     "plugins",
-    "modules",
     "ingest",
     "aggregations",
     "indices",
@@ -668,8 +668,9 @@ fn node_selected(c: &Cluster, filter: &str) -> bool {
     })
 }
 
-/// `GET /_nodes`, `/_nodes/{metrics}`, `/_nodes/{node_id}` and `/_nodes/{node_id}/{metrics}`
-/// (`RestNodesInfoAction`: a single path part that is all metric names is metrics).
+/// `GET /_nodes`, `/_nodes/{metrics}`, `/_nodes/{node_id}`, `/_nodes/{node_id}/{metrics}` and
+/// `/_nodes/{node_id}/info/{metrics}` (`RestNodesInfoAction.prepareRequest`: a single path part
+/// made only of metric names is metrics; unknown metrics are disregarded, as ES does).
 pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
     let parts: Vec<&str> = req.segs.iter().skip(1).map(String::as_str).collect();
     let split = |s: &str| -> Vec<String> { s.split(',').map(|p| p.trim().to_string()).collect() };
@@ -683,24 +684,9 @@ pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
                 ((*one).to_string(), vec!["_all".into()])
             }
         }
-        [n, m, ..] => ((*n).to_string(), split(m)),
+        [n, "info", m] | [n, m, ..] => ((*n).to_string(), split(m)),
     };
-    let all = metrics.iter().any(|m| m == "_all");
-    if !all {
-        let bad: Vec<&str> = metrics
-            .iter()
-            .map(String::as_str)
-            .filter(|m| !NODE_METRICS.contains(m))
-            .collect();
-        if !bad.is_empty() {
-            let path = req.uri.split('?').next().unwrap_or("/");
-            return Err(EsError::illegal_argument(format!(
-                "request [{path}] contains unrecognized metric{}: [{}]",
-                if bad.len() == 1 { "" } else { "s" },
-                bad.join(", ")
-            )));
-        }
-    }
+    let all = metrics.len() == 1 && metrics[0] == "_all";
     let want = |m: &str| all || metrics.iter().any(|x| x == m);
     let ip = c.http_addr.ip().to_string();
     let mut node = Map::new();
@@ -739,7 +725,7 @@ pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
     if want("plugins") {
         node.insert("plugins".into(), json!([]));
     }
-    if want("modules") {
+    if want("plugins") {
         node.insert("modules".into(), json!([]));
     }
     let mut nodes = Map::new();
