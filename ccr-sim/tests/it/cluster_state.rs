@@ -209,6 +209,29 @@ async fn nodes_info_shows_addresses_and_filters() {
     }
 }
 
+#[tokio::test]
+async fn nodes_info_has_the_shape_of_the_spec_example() {
+    let (sim, c, u) = one_with_client("9.1.0").await;
+    let b = ok(&c, "GET", &format!("{u}/_nodes/plugins"), None).await;
+    let ours = b["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let spec = fixture("nodes_info_plugins_response_9x.json");
+    let theirs = spec["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_same_shape(&ours, &theirs, "nodes.<id>");
+    sim.shutdown().await;
+}
+
 /// Registers the cluster's own transport address as remote `local`, the way ES's CCR REST
 /// tests find it: `master_node` from the cluster state, its `transport_address` from `_nodes`.
 async fn register_local(c: &reqwest::Client, u: &str) {

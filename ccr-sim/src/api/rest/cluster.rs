@@ -695,6 +695,16 @@ pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
     node.insert("host".into(), ip.clone().into());
     node.insert("ip".into(), ip.into());
     node.insert("version".into(), c.version.to_string().into());
+    if c.version.at_least(8, 12) {
+        // Wire and index format ids; the numbers are the simulator's, not ES's registry values.
+        let id: u64 = c.version.id().parse().unwrap_or(0);
+        node.insert("transport_version".into(), id.into());
+        node.insert("index_version".into(), id.into());
+        node.insert(
+            "component_versions".into(),
+            json!({"ml_config_version": id, "transform_config_version": id}),
+        );
+    }
     node.insert("build_flavor".into(), "default".into());
     node.insert("build_type".into(), "docker".into());
     node.insert("build_hash".into(), BUILD_HASH.into());
