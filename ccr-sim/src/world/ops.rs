@@ -213,19 +213,77 @@ fn writable<'a>(c: &'a mut Cluster, index: &str, now_epoch: u64) -> Result<&'a m
     if !c.indices.contains_key(index) {
         create_index(c, index, BTreeMap::new(), now_epoch)?;
     }
+    let major = c.version.major;
     let idx = c
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found(index))?;
-    accepts_writes(idx, index)?;
+    accepts_writes(idx, index, false, major)?;
     Ok(idx)
 }
 
-/// Documents can be written to (or deleted from) an index only while it is open and not a
-/// follower.
-fn accepts_writes(idx: &Index, index: &str) -> Result<(), EsError> {
+/// The index block a write meets, from the `index.blocks.*` settings (`IndexMetadata`'s
+/// `INDEX_*_BLOCK`): id, description, and whether a delete passes it. 6.x reports the
+/// read-only-allow-delete block as FORBIDDEN, 7.0+ as TOO_MANY_REQUESTS (429).
+fn write_block(idx: &Index, index: &str, delete: bool, major: u32) -> Option<EsError> {
+    let on = |k: &str| idx.settings.get(k).map(String::as_str) == Some("true");
+    let (status, level, id, what) = if on("index.blocks.read_only") {
+        (403, "FORBIDDEN", 5, "index read-only (api)")
+    } else if on("index.blocks.write") {
+        (403, "FORBIDDEN", 8, "index write (api)")
+    } else if on("index.blocks.read_only_allow_delete") && !delete {
+        let what =
+            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block";
+        if major >= 7 {
+            (429, "TOO_MANY_REQUESTS", 12, what)
+        } else {
+            (403, "FORBIDDEN", 12, what)
+        }
+    } else {
+        return None;
+    };
+    Some(EsError::new(
+        status,
+        "cluster_block_exception",
+        format!("index [{index}] blocked by: [{level}/{id}/{what}];"),
+    ))
+}
+
+/// The block a settings update meets (`TransportUpdateSettingsAction.checkBlock`: the
+/// METADATA_WRITE level, from `index.blocks.read_only`, `metadata` and
+/// `read_only_allow_delete`).
+pub(crate) fn metadata_write_block(idx: &Index, index: &str, major: u32) -> Option<EsError> {
+    let on = |k: &str| idx.settings.get(k).map(String::as_str) == Some("true");
+    let (status, level, id, what) = if on("index.blocks.read_only") {
+        (403, "FORBIDDEN", 5, "index read-only (api)")
+    } else if on("index.blocks.metadata") {
+        (403, "FORBIDDEN", 9, "index metadata (api)")
+    } else if on("index.blocks.read_only_allow_delete") {
+        let what =
+            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block";
+        if major >= 7 {
+            (429, "TOO_MANY_REQUESTS", 12, what)
+        } else {
+            (403, "FORBIDDEN", 12, what)
+        }
+    } else {
+        return None;
+    };
+    Some(EsError::new(
+        status,
+        "cluster_block_exception",
+        format!("index [{index}] blocked by: [{level}/{id}/{what}];"),
+    ))
+}
+
+/// Documents can be written to (or deleted from) an index only while it is open, not blocked
+/// and not a follower.
+fn accepts_writes(idx: &Index, index: &str, delete: bool, major: u32) -> Result<(), EsError> {
     if !idx.open {
         return Err(EsError::index_closed(index, &idx.uuid));
+    }
+    if let Some(e) = write_block(idx, index, delete, major) {
+        return Err(e);
     }
     if idx.follow.is_some() {
         return Err(follower_write_rejected());
@@ -281,11 +339,12 @@ pub(crate) fn index_doc(
 
 /// Deletes one document by id.
 pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<WriteResult, EsError> {
+    let major = c.version.major;
     let idx = c
         .indices
         .get_mut(index)
         .ok_or_else(|| EsError::index_not_found_resolver(index))?;
-    accepts_writes(idx, index)?;
+    accepts_writes(idx, index, true, major)?;
     let shard = (fnv1a(id) % idx.shards.len() as u64) as usize;
     let existing = idx.docs.docs.get(id).map(|d| d.version);
     let delta = if existing.is_some() { -1 } else { 0 };

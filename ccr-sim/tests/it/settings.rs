@@ -375,6 +375,105 @@ async fn index_settings_are_validated_as_es_does() {
 }
 
 #[tokio::test]
+async fn index_blocks_stop_writes_as_es_does() {
+    for v in ["6.8.23", "7.17.0", "8.15.0"] {
+        let (sim, c, u) = one_with_client(v).await;
+        ok(&c, "PUT", &format!("{u}/logs"), None).await;
+        let (st, b) = call(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_doc/1"),
+            Some(json!({"n": 1})),
+        )
+        .await;
+        assert_eq!(st, 201, "{v}: {b}");
+        let block = |key: &'static str, value: bool| {
+            let (c, u) = (c.clone(), u.clone());
+            async move {
+                ok(
+                    &c,
+                    "PUT",
+                    &format!("{u}/logs/_settings"),
+                    Some(json!({ key: value })),
+                )
+                .await;
+            }
+        };
+        block("index.blocks.write", true).await;
+        expect_error(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_doc/2"),
+            Some(json!({"n": 2})),
+            (
+                403,
+                "cluster_block_exception",
+                "index [logs] blocked by: [FORBIDDEN/8/index write (api)];",
+            ),
+        )
+        .await;
+        let s = ok(&c, "GET", &format!("{u}/_cluster/state/blocks"), None).await;
+        assert_eq!(
+            s["blocks"]["indices"]["logs"]["8"]["description"], "index write (api)",
+            "{v}: {s}"
+        );
+        block("index.blocks.write", false).await;
+        block("index.blocks.read_only_allow_delete", true).await;
+        let (st, b) = call(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_doc/3"),
+            Some(json!({"n": 3})),
+        )
+        .await;
+        let (status, level) = if v.starts_with('6') {
+            (403, "FORBIDDEN")
+        } else {
+            (429, "TOO_MANY_REQUESTS")
+        };
+        assert_error(
+            (st, &b),
+            status,
+            "cluster_block_exception",
+            &format!("index [logs] blocked by: [{level}/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"),
+        );
+        // Settings updates meet the block too, except those that lift it.
+        let (st, b) = call(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_settings"),
+            Some(json!({"index.number_of_replicas": 0})),
+        )
+        .await;
+        assert_eq!(
+            (st, b["error"]["type"].as_str()),
+            (status, Some("cluster_block_exception")),
+            "{v}: {b}"
+        );
+        // Deletes pass the read-only-allow-delete block.
+        let (st, b) = call(&c, "DELETE", &format!("{u}/logs/_doc/1"), None).await;
+        assert_eq!(st, 200, "{v}: {b}");
+        // Resetting the block lets writes in again.
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_settings"),
+            Some(json!({"index.blocks.read_only_allow_delete": null})),
+        )
+        .await;
+        let (st, b) = call(
+            &c,
+            "PUT",
+            &format!("{u}/logs/_doc/4"),
+            Some(json!({"n": 4})),
+        )
+        .await;
+        assert_eq!(st, 201, "{v}: {b}");
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn disabling_soft_deletes_per_version() {
     for (v, expect) in [
         ("6.8.23", "allowed"),

@@ -763,6 +763,46 @@ pub(crate) const CLUSTER_STATE_PARAMS: &[&str] = &[
     "ignore_unavailable",
 ];
 
+/// An index's blocks as the cluster state lists them (`ClusterBlock.toXContent`): the closed
+/// block and those of the `index.blocks.*` settings.
+fn index_blocks(i: &crate::world::model::Index) -> Map<String, Value> {
+    let on = |k: &str| i.settings.get(k).map(String::as_str) == Some("true");
+    let mut m = Map::new();
+    let mut add = |id: &str, description: &str, levels: &[&str]| {
+        m.insert(
+            id.to_string(),
+            json!({"description": description, "retryable": false, "levels": levels}),
+        );
+    };
+    if !i.open {
+        add("4", "index closed", &["read", "write"]);
+    }
+    if on("index.blocks.read_only") {
+        add("5", "index read-only (api)", &["write", "metadata_write"]);
+    }
+    if on("index.blocks.read") {
+        add("7", "index read (api)", &["read"]);
+    }
+    if on("index.blocks.write") {
+        add("8", "index write (api)", &["write"]);
+    }
+    if on("index.blocks.metadata") {
+        add(
+            "9",
+            "index metadata (api)",
+            &["metadata_read", "metadata_write"],
+        );
+    }
+    if on("index.blocks.read_only_allow_delete") {
+        add(
+            "12",
+            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block",
+            &["write", "metadata_write"],
+        );
+    }
+    m
+}
+
 /// This node as the cluster state lists it (`DiscoveryNode.toXContent`).
 fn state_node(c: &Cluster) -> Value {
     let mut m = Map::new();
@@ -924,23 +964,20 @@ pub(crate) fn cluster_state(
         out.insert("master_node".into(), c.node_id.clone().into());
     }
     if want("blocks") {
-        let closed: Map<String, Value> = names
+        let blocked: Map<String, Value> = names
             .iter()
             .filter_map(|n| c.indices.get(n))
-            .filter(|i| !i.open)
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    json!({"4": {"description": "index closed", "retryable": false, "levels": ["read", "write"]}}),
-                )
+            .filter_map(|i| {
+                let b = index_blocks(i);
+                (!b.is_empty()).then(|| (i.name.clone(), Value::Object(b)))
             })
             .collect();
         out.insert(
             "blocks".into(),
-            if closed.is_empty() {
+            if blocked.is_empty() {
                 json!({})
             } else {
-                json!({ "indices": closed })
+                json!({ "indices": blocked })
             },
         );
     }

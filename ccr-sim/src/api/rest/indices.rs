@@ -398,6 +398,26 @@ pub(crate) fn put_settings(c: &mut Cluster, expr: &str, req: &Req) -> Result<Rep
         .map(|(k, _)| k.clone())
         .collect();
     update.retain(|k, _| !wildcard_resets.contains(k));
+    // A metadata-write block refuses the update, unless the request touches the settings that
+    // lift it (else a blocked index could never be unblocked).
+    let unblocking = [
+        "index.blocks.metadata",
+        "index.blocks.read_only",
+        "index.blocks.read_only_allow_delete",
+    ]
+    .iter()
+    .any(|k| update.contains_key(*k));
+    if !unblocking {
+        for n in &names {
+            if let Some(e) = c
+                .indices
+                .get(n)
+                .and_then(|i| ops::metadata_write_block(i, n, c.version.major))
+            {
+                return Err(e);
+            }
+        }
+    }
     settings::validate_index_settings(&update, c.version, c.flavor, settings::Origin::Update)?;
     let scope_of = |k: &str| {
         settings::index_setting(k, c.version, c.flavor).map_or(Scope::Dynamic, |d| d.scope)
