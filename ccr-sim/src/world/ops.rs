@@ -222,6 +222,10 @@ fn writable<'a>(c: &'a mut Cluster, index: &str, now_epoch: u64) -> Result<&'a m
     Ok(idx)
 }
 
+/// The description of block 12 (`IndexMetadata.INDEX_READ_ONLY_ALLOW_DELETE_BLOCK`).
+pub(crate) const READ_ONLY_ALLOW_DELETE_BLOCK: &str =
+    "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block";
+
 /// The index block a write meets, from the `index.blocks.*` settings (`IndexMetadata`'s
 /// `INDEX_*_BLOCK`): id, description, and whether a delete passes it. 6.x reports the
 /// read-only-allow-delete block as FORBIDDEN, 7.0+ as TOO_MANY_REQUESTS (429).
@@ -232,8 +236,7 @@ fn write_block(idx: &Index, index: &str, delete: bool, major: u32) -> Option<EsE
     } else if on("index.blocks.write") {
         (403, "FORBIDDEN", 8, "index write (api)")
     } else if on("index.blocks.read_only_allow_delete") && !delete {
-        let what =
-            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block";
+        let what = READ_ONLY_ALLOW_DELETE_BLOCK;
         if major >= 7 {
             (429, "TOO_MANY_REQUESTS", 12, what)
         } else {
@@ -259,8 +262,7 @@ pub(crate) fn metadata_write_block(idx: &Index, index: &str, major: u32) -> Opti
     } else if on("index.blocks.metadata") {
         (403, "FORBIDDEN", 9, "index metadata (api)")
     } else if on("index.blocks.read_only_allow_delete") {
-        let what =
-            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block";
+        let what = READ_ONLY_ALLOW_DELETE_BLOCK;
         if major >= 7 {
             (429, "TOO_MANY_REQUESTS", 12, what)
         } else {

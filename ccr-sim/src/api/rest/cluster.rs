@@ -796,7 +796,7 @@ fn index_blocks(i: &crate::world::model::Index) -> Map<String, Value> {
     if on("index.blocks.read_only_allow_delete") {
         add(
             "12",
-            "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block",
+            crate::world::ops::READ_ONLY_ALLOW_DELETE_BLOCK,
             &["write", "metadata_write"],
         );
     }
