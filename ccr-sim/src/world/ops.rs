@@ -64,7 +64,8 @@ pub(crate) fn connect_refused(addr: &str) -> EsError {
             "annotated_connect_exception",
             format!("Connection refused: /{addr}"),
         )
-        .caused_by(EsError::new(500, "connect_exception", "Connection refused")),
+        .foreign()
+        .caused_by(EsError::new(500, "connect_exception", "Connection refused").foreign()),
     )
 }
 
