@@ -405,7 +405,11 @@ impl ClusterHandle {
 
     /// Breaks this cluster's connection to the remote `alias`, refused or black-holed (requests
     /// through a black hole wait 30 s of simulated time for the connect timeout).
-    pub fn disconnect_remote_with(&self, alias: &str, mode: DisconnectMode) -> Result<(), SimError> {
+    pub fn disconnect_remote_with(
+        &self,
+        alias: &str,
+        mode: DisconnectMode,
+    ) -> Result<(), SimError> {
         self.apply(Action::DisconnectRemote {
             alias: alias.into(),
             mode,

@@ -987,7 +987,9 @@ impl Index {
 
     /// True while the remote recovery that creates this follower runs.
     pub(crate) fn restoring(&self) -> bool {
-        self.restore.as_ref().is_some_and(|r| r.finished_ms.is_none())
+        self.restore
+            .as_ref()
+            .is_some_and(|r| r.finished_ms.is_none())
     }
 
     /// Primary shards that are active (all of them, unless a restore is still copying some).

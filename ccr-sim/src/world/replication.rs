@@ -83,7 +83,10 @@ fn run_restores(w: &mut World, ci: usize, now: u64, dt: u64) {
     }
     // The recoveries that hold a slot: those already copying first, then the next in order.
     pending.sort_by_key(|(n, s)| {
-        let started = c.indices[n].restore.as_ref().map(|r| r.shards[*s].start.is_some());
+        let started = c.indices[n]
+            .restore
+            .as_ref()
+            .map(|r| r.shards[*s].start.is_some());
         (started != Some(true), n.clone(), *s)
     });
     let mut next = 0usize;

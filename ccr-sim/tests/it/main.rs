@@ -4,9 +4,11 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod connectivity;
 mod contract;
 mod endpoints;
 mod faults;
+mod restore;
 mod security;
 mod versions;
 mod walkthrough;

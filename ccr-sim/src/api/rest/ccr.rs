@@ -146,7 +146,9 @@ fn through_remote(
 pub(crate) fn poll_deferred(w: &World, ci: usize, d: Deferred) -> Reply {
     let now = w.clock.now_ms();
     let put_follow = |acked: bool, started: bool| {
-        Reply::json(json!({"follow_index_created": true, "follow_index_shards_acked": acked, "index_following_started": started}))
+        Reply::json(
+            json!({"follow_index_created": true, "follow_index_shards_acked": acked, "index_following_started": started}),
+        )
     };
     match d {
         Deferred::At { at_ms, reply } => {

@@ -84,7 +84,14 @@ fn percent(done: u64, total: u64) -> String {
 }
 
 /// Adds `"{readable}":"..."` (with `human`) then `"{raw}":value`: XContentBuilder.humanReadableField.
-fn human_field(m: &mut Map<String, Value>, human: bool, raw: &str, readable: &str, text: String, v: u64) {
+fn human_field(
+    m: &mut Map<String, Value>,
+    human: bool,
+    raw: &str,
+    readable: &str,
+    text: String,
+    v: u64,
+) {
     if human {
         m.insert(readable.into(), text.into());
     }
@@ -187,8 +194,22 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
         None => (0, 0, 0, 0, 0),
     };
     let mut size = Map::new();
-    human_field(&mut size, human, "total_in_bytes", "total", human_bytes(total), total);
-    human_field(&mut size, human, "reused_in_bytes", "reused", human_bytes(0), 0);
+    human_field(
+        &mut size,
+        human,
+        "total_in_bytes",
+        "total",
+        human_bytes(total),
+        total,
+    );
+    human_field(
+        &mut size,
+        human,
+        "reused_in_bytes",
+        "reused",
+        human_bytes(0),
+        0,
+    );
     human_field(
         &mut size,
         human,
@@ -234,7 +255,14 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
     translog.insert("total".into(), 0.into());
     translog.insert("percent".into(), "100.0%".into());
     translog.insert("total_on_start".into(), 0.into());
-    human_field(&mut translog, human, "total_time_in_millis", "total_time", time_text(0), 0);
+    human_field(
+        &mut translog,
+        human,
+        "total_time_in_millis",
+        "total_time",
+        time_text(0),
+        0,
+    );
     m.insert("translog".into(), Value::Object(translog));
     let mut verify = Map::new();
     human_field(
@@ -245,7 +273,14 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
         time_text(0),
         0,
     );
-    human_field(&mut verify, human, "total_time_in_millis", "total_time", time_text(0), 0);
+    human_field(
+        &mut verify,
+        human,
+        "total_time_in_millis",
+        "total_time",
+        time_text(0),
+        0,
+    );
     m.insert("verify_index".into(), Value::Object(verify));
     Value::Object(m)
 }
