@@ -403,3 +403,42 @@ async fn auto_follow_followers_go_through_the_restore() {
     assert_eq!(info["follower_indices"][0]["status"], "active");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn recovery_matches_the_fixture_shape() {
+    let (sim, c, _l, f) = slow_pair("8.15.0", 1).await;
+    ok(
+        &c,
+        "PUT",
+        &format!("{f}/logs_copy/_ccr/follow"),
+        Some(follow_body()),
+    )
+    .await;
+    sim.advance(Duration::from_secs(10)).unwrap();
+    let r = ok(&c, "GET", &format!("{f}/logs_copy/_recovery"), None).await;
+    assert_same_shape(
+        &r,
+        &fixture("recovery_response_ccr_restore.reconstructed.json"),
+        "recovery",
+    );
+    let s = &recovery_shards(&r)[0];
+    assert_eq!(
+        s["translog"]["total"], -1,
+        "unknown until the translog stage"
+    );
+    // A plain index shows its empty-store recovery, done.
+    ok(&c, "PUT", &format!("{f}/plain"), None).await;
+    let r = ok(&c, "GET", &format!("{f}/plain/_recovery"), None).await;
+    let p = &r["plain"]["shards"][0];
+    assert_eq!(
+        (p["type"].as_str(), p["stage"].as_str()),
+        (Some("EMPTY_STORE"), Some("DONE"))
+    );
+    assert_eq!(p["source"], json!({}));
+    let (st, b) = call(&c, "GET", &format!("{f}/nope/_recovery"), None).await;
+    assert_eq!(
+        (st, b["error"]["type"].as_str()),
+        (404, Some("index_not_found_exception"))
+    );
+    sim.shutdown().await;
+}

@@ -75,9 +75,13 @@ fn stage(s: &ShardRecovery) -> &'static str {
     }
 }
 
-/// `RecoveryState.Index.recoveredBytesPercent` style: `%1.1f%%`, 100% when there is nothing to copy.
-fn percent(done: u64, total: u64) -> String {
-    if total == 0 {
+/// `RecoveryIndex.recoveredBytesPercent` as `%1.1f%%`: 0% while the file list is unknown (INIT),
+/// 100% once everything is copied.
+fn percent(done: u64, total: u64, known: bool) -> String {
+    if !known {
+        return "0.0%".into();
+    }
+    if done >= total {
         return "100.0%".into();
     }
     format!("{:.1}%", done as f64 * 100.0 / total as f64)
@@ -98,7 +102,11 @@ fn human_field(
     m.insert(raw.into(), v.into());
 }
 
+/// `TimeValue.toString()`: `0s`, `175ms`, `2.9s`.
 fn time_text(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
     if ms < 1000 {
         return format!("{ms}ms");
     }
@@ -174,14 +182,17 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
             "name": c.node_name,
         }),
     );
+    // The file list is known once the shard's copy started (INIT shows zeros).
+    let known = sh.map_or(true, |s| s.start.is_some());
     let (total, recovered, files, files_done, throttle) = match sh {
+        Some(s) if s.start.is_none() => (0, 0, 0, 0, 0),
         Some(s) => {
             let files_done = if s.stop.is_some() {
                 s.files
-            } else if s.total_bytes == 0 {
-                0
             } else {
-                s.files * s.recovered_bytes / s.total_bytes
+                (s.files * s.recovered_bytes)
+                    .checked_div(s.total_bytes)
+                    .unwrap_or(0)
             };
             (
                 s.total_bytes,
@@ -218,12 +229,12 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
         human_bytes(recovered),
         recovered,
     );
-    size.insert("percent".into(), percent(recovered, total).into());
+    size.insert("percent".into(), percent(recovered, total, known).into());
     let mut index = Map::new();
     index.insert("size".into(), Value::Object(size));
     index.insert(
         "files".into(),
-        json!({"total": files, "reused": 0, "recovered": files_done, "percent": percent(files_done, files)}),
+        json!({"total": files, "reused": 0, "recovered": files_done, "percent": percent(files_done, files, known)}),
     );
     human_field(
         &mut index,
@@ -250,11 +261,18 @@ fn shard_json(c: &Cluster, idx: &Index, shard: usize, human: bool, now_epoch: u6
         throttle,
     );
     m.insert("index".into(), Value::Object(index));
+    // A snapshot restore replays no translog; its size stays unknown (-1) until that stage.
+    let done = sh.map_or(true, |s| s.stop.is_some());
+    let (ops, ops_percent) = if done {
+        (0i64, "100.0%")
+    } else {
+        (-1, "-1.0%")
+    };
     let mut translog = Map::new();
     translog.insert("recovered".into(), 0.into());
-    translog.insert("total".into(), 0.into());
-    translog.insert("percent".into(), "100.0%".into());
-    translog.insert("total_on_start".into(), 0.into());
+    translog.insert("total".into(), ops.into());
+    translog.insert("percent".into(), ops_percent.into());
+    translog.insert("total_on_start".into(), ops.into());
     human_field(
         &mut translog,
         human,
