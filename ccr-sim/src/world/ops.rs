@@ -544,6 +544,16 @@ pub(crate) fn create_follower(
     }
     let fc = &w.clusters[ci];
     validate_index_name(follower, fc.version.major)?;
+    // RestoreService before 7.0: one restore at a time per cluster, checked first.
+    if fc.version.major < 7 && fc.indices.values().any(Index::restoring) {
+        return Err(EsError::new(
+            503,
+            "concurrent_snapshot_execution_exception",
+            format!(
+                "[_ccr_{alias}:_latest_/_latest_] Restore process is already running in this cluster"
+            ),
+        ));
+    }
     if let Some(existing) = fc.indices.get(follower) {
         if existing.open {
             return Err(EsError::new(

@@ -117,7 +117,7 @@ async fn restore_window_states_then_following() {
             (400, Some("no shard follow tasks for [logs_copy]")),
             "{v}"
         );
-        // A retried put follow hits the restore's name check.
+        // A retried put follow hits the restore's name check (6.x: its one-restore-at-a-time check).
         let (st, b) = call(
             &c,
             "PUT",
@@ -125,15 +125,25 @@ async fn restore_window_states_then_following() {
             Some(follow_body()),
         )
         .await;
+        let expected = if v.starts_with('6') {
+            (
+                503,
+                "concurrent_snapshot_execution_exception",
+                "[_ccr_leader:_latest_/_latest_] Restore process is already running",
+            )
+        } else {
+            (500, "snapshot_restore_exception", "[_ccr_leader:_latest_/_latest_] cannot restore index [logs_copy] because an open index with same name already exists")
+        };
         assert_eq!(
             (st, b["error"]["type"].as_str()),
-            (500, Some("snapshot_restore_exception")),
+            (expected.0, Some(expected.1)),
             "{v}"
         );
         assert!(
-            b["error"]["reason"].as_str().unwrap().starts_with(
-                "[_ccr_leader:_latest_/_latest_] cannot restore index [logs_copy] because an open index with same name already exists"
-            ),
+            b["error"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with(expected.2),
             "{v}: {b}"
         );
 
@@ -441,4 +451,73 @@ async fn recovery_matches_the_fixture_shape() {
         (404, Some("index_not_found_exception"))
     );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn before_7_0_one_restore_at_a_time() {
+    let (sim, c, l, f) = slow_pair("6.8.23", 1).await;
+    ok(
+        &c,
+        "PUT",
+        &format!("{l}/other"),
+        Some(json!({"settings": {"index.soft_deletes.enabled": true}})),
+    )
+    .await;
+    ok(
+        &c,
+        "PUT",
+        &format!("{f}/logs_copy/_ccr/follow"),
+        Some(follow_body()),
+    )
+    .await;
+    for follower in ["logs_copy", "other_copy"] {
+        let leader = if follower == "logs_copy" {
+            "logs"
+        } else {
+            "other"
+        };
+        let (st, b) = call(
+            &c,
+            "PUT",
+            &format!("{f}/{follower}/_ccr/follow"),
+            Some(json!({"remote_cluster": "leader", "leader_index": leader})),
+        )
+        .await;
+        assert_eq!(
+            (st, b["error"]["type"].as_str(), b["error"]["reason"].as_str()),
+            (
+                503,
+                Some("concurrent_snapshot_execution_exception"),
+                Some("[_ccr_leader:_latest_/_latest_] Restore process is already running in this cluster")
+            ),
+            "{follower}"
+        );
+    }
+    sim.advance(Duration::from_secs(200)).unwrap();
+    ok(
+        &c,
+        "PUT",
+        &format!("{f}/other_copy/_ccr/follow"),
+        Some(json!({"remote_cluster": "leader", "leader_index": "other"})),
+    )
+    .await;
+    // 7.0+ restores side by side.
+    let (sim7, c7, l7, f7) = slow_pair("7.17.0", 1).await;
+    ok(&c7, "PUT", &format!("{l7}/other"), None).await;
+    ok(
+        &c7,
+        "PUT",
+        &format!("{f7}/logs_copy/_ccr/follow"),
+        Some(follow_body()),
+    )
+    .await;
+    ok(
+        &c7,
+        "PUT",
+        &format!("{f7}/other_copy/_ccr/follow"),
+        Some(json!({"remote_cluster": "leader", "leader_index": "other"})),
+    )
+    .await;
+    sim.shutdown().await;
+    sim7.shutdown().await;
 }
