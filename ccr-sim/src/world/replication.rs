@@ -61,6 +61,20 @@ fn run_writers(w: &mut World, dt: u64) {
 /// CcrRepository's); a restore whose shards are all copied runs its final resume.
 fn run_restores(w: &mut World, ci: usize, now: u64, dt: u64) {
     let epoch = w.clock.epoch_ms();
+    // Restores whose remote is unreachable make no progress (ES fails the shard recovery and
+    // retries its allocation; the simulator only stalls it).
+    let stalled: Vec<String> = w.clusters[ci]
+        .indices
+        .values()
+        .filter(|i| i.restoring())
+        .filter_map(|i| {
+            i.follow
+                .as_ref()
+                .map(|m| (i.name.clone(), m.remote_cluster.clone()))
+        })
+        .filter(|(_, alias)| !matches!(ops::remote_link(w, ci, alias), RemoteLink::Connected(_)))
+        .map(|(name, _)| name)
+        .collect();
     let c = &mut w.clusters[ci];
     let rate = c.recovery_bytes_per_sec();
     let mut budget: u64 = if rate == 0 {
@@ -74,6 +88,9 @@ fn run_restores(w: &mut World, ci: usize, now: u64, dt: u64) {
     for (name, idx) in &c.indices {
         if let Some(r) = idx.restore.as_ref().filter(|r| r.finished_ms.is_none()) {
             restoring.push(name.clone());
+            if stalled.contains(name) {
+                continue;
+            }
             for (s, sh) in r.shards.iter().enumerate() {
                 if sh.stop.is_none() {
                     pending.push((name.clone(), s));

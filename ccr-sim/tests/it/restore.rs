@@ -521,3 +521,30 @@ async fn before_7_0_one_restore_at_a_time() {
     sim.shutdown().await;
     sim7.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_remote_stalls_the_restore() {
+    let (sim, c, _l, f) = slow_pair("8.15.0", 1).await;
+    let url = format!("{f}/logs_copy/_ccr/follow?wait_for_active_shards=1");
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move { call(&c, "PUT", &url, Some(follow_body())).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.advance(Duration::from_secs(10)).unwrap();
+    let before = recovered(&ok(&c, "GET", &format!("{f}/logs_copy/_recovery"), None).await);
+    sim.cluster("follower").disconnect_remote("leader").unwrap();
+    sim.advance(Duration::from_secs(120)).unwrap();
+    let during = recovered(&ok(&c, "GET", &format!("{f}/logs_copy/_recovery"), None).await);
+    assert_eq!(before, during, "no bytes through a broken link");
+    assert!(!pending.is_finished());
+    sim.cluster("follower").connect_remote("leader").unwrap();
+    sim.advance(Duration::from_secs(120)).unwrap();
+    let (st, b) = pending.await.unwrap();
+    assert_eq!(
+        (st, b["index_following_started"].as_bool()),
+        (200, Some(true)),
+        "{b}"
+    );
+    sim.shutdown().await;
+}
