@@ -290,12 +290,13 @@ impl Cluster {
         }
     }
 
-    /// The documents an index shows (`_count`, `_cat/indices`, `_stats`, `_search`): what it replicated or
-    /// was written, moved by an injected drift and never below zero. Checkpoints do not see the drift, as in
+    /// The documents an index shows (`_count`, `_cat/indices`, `_stats`, `_search`): what its active shards
+    /// replicated or were written (a shard still being restored shows none), moved by an injected drift and
+    /// never below zero. Checkpoints do not see the drift, as in
     /// Elasticsearch when documents go missing on the follower side.
     pub(crate) fn visible_docs(&self, i: &Index) -> u64 {
         let drift = self.faults.doc_drift.get(&i.name).copied().unwrap_or(0);
-        i.doc_count().saturating_add_signed(drift)
+        i.active_doc_count().saturating_add_signed(drift)
     }
 
     /// Removes an index with what hangs on its name (steady writes, drift), so a later index of the same
@@ -972,6 +973,21 @@ pub(crate) struct Index {
 impl Index {
     pub(crate) fn doc_count(&self) -> u64 {
         self.shards.iter().map(History::live).sum()
+    }
+
+    /// Documents of the shards that are active: a shard still being restored shows none, as
+    /// a red primary answers no count or search.
+    pub(crate) fn active_doc_count(&self) -> u64 {
+        match &self.restore {
+            Some(r) if r.finished_ms.is_none() => self
+                .shards
+                .iter()
+                .zip(&r.shards)
+                .filter(|(_, rec)| rec.stop.is_some())
+                .map(|(h, _)| h.live())
+                .sum(),
+            _ => self.doc_count(),
+        }
     }
 
     pub(crate) fn shard_count(&self) -> usize {

@@ -928,3 +928,25 @@ fn simple_name(e: &EsError) -> String {
         .collect();
     format!("{class}[{}]", e.reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_text_is_detailed_message() {
+        assert_eq!(
+            throwable_to_string(&EsError::no_such_remote("leader")),
+            "NoSuchRemoteClusterException[no such remote cluster: [leader]]"
+        );
+        assert_eq!(
+            throwable_to_string(&connect_refused("127.0.0.1:9300")),
+            "ConnectTransportException[[][127.0.0.1:9300] connect_exception]; nested: \
+AnnotatedConnectException[Connection refused: /127.0.0.1:9300]; nested: ConnectException[Connection refused];"
+        );
+        assert_eq!(
+            throwable_to_string(&EsError::new(429, "es_rejected_execution_exception", "x")),
+            "EsRejectedExecutionException[x]"
+        );
+    }
+}

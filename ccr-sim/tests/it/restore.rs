@@ -87,6 +87,12 @@ async fn restore_window_states_then_following() {
         assert_eq!(all["follow_stats"]["indices"], json!([]), "{v}");
         let health = ok(&c, "GET", &format!("{f}/_cluster/health/logs_copy"), None).await;
         assert_eq!(health["status"], "red", "{v}");
+        let fc = sim.cluster("follower");
+        assert_eq!(
+            fc.doc_count("logs_copy"),
+            Some(0),
+            "{v}: a red primary counts nothing"
+        );
         assert_eq!(health["initializing_shards"], 1, "{v}");
         let cat = ok(
             &c,
@@ -179,6 +185,7 @@ async fn restore_window_states_then_following() {
         sim.advance(Duration::from_secs(120)).unwrap();
         let info = ok(&c, "GET", &format!("{f}/logs_copy/_ccr/info"), None).await;
         assert_eq!(info["follower_indices"][0]["status"], "active", "{v}");
+        assert_eq!(fc.doc_count("logs_copy"), Some(1000), "{v}");
         assert!(info["follower_indices"][0]["parameters"].is_object());
         let stats = ok(&c, "GET", &format!("{f}/logs_copy/_ccr/stats"), None).await;
         assert_eq!(stats["indices"][0]["shards"].as_array().unwrap().len(), 1);
