@@ -595,6 +595,9 @@ impl ClusterHandle {
     }
 
     /// Follows `leader_index` of remote `alias` as `follower_index` with default parameters.
+    /// Like put follow with `wait_for_active_shards=0`, it returns once the restore has started:
+    /// the follower is paused, without shard tasks, until the restore ends (on the real clock at
+    /// the next 50 ms tick for a small leader; on the deterministic clock after an `advance`).
     pub fn follow(
         &self,
         follower_index: &str,
