@@ -109,6 +109,10 @@ async fn followers(deterministic: bool, docs: u64) -> Sim {
             .follow(&format!("{name}-copy"), "leader", &name)
             .expect("follow");
     }
+    // Past the restore window (on the real clock the ticker gets there by itself).
+    if deterministic {
+        sim.advance(Duration::from_millis(200)).expect("advance");
+    }
     // Keep some replication going while we measure.
     for i in 0..50 {
         leader

@@ -12,6 +12,9 @@ pub enum Action {
     DisconnectRemote {
         /// The remote alias.
         alias: String,
+        /// How connection attempts fail (default: refused).
+        #[serde(default)]
+        mode: DisconnectMode,
     },
     /// Restore the connection to a remote alias.
     ConnectRemote {
@@ -26,6 +29,15 @@ pub enum Action {
         #[serde(default)]
         shard: Option<usize>,
         /// The exception reason (default: a simulated failure message).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// The final resume of a follower's restore fails (now, or at its next restore): the
+    /// follower stays paused with no shard tasks, paused by nobody.
+    FailStart {
+        /// The follower index.
+        index: String,
+        /// The exception reason (default: the master timing out on the persistent task).
         #[serde(default)]
         reason: Option<String>,
     },
@@ -126,6 +138,18 @@ pub enum Action {
     Start {},
     /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, isolation, stop).
     ClearFaults {},
+}
+
+/// How a disconnected remote fails connection attempts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectMode {
+    /// Nothing listens: each attempt fails at once with `connect_exception` ("Connection refused").
+    #[default]
+    Refused,
+    /// Packets are dropped: each attempt hangs for `transport.connect_timeout` (30 s of simulated
+    /// time), then fails with `connect_timeout[30s]`.
+    BlackHole,
 }
 
 fn active() -> String {

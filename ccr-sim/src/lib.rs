@@ -47,7 +47,7 @@ mod sim;
 #[cfg(test)]
 mod layers_test;
 
-pub use action::Action;
+pub use action::{Action, DisconnectMode};
 pub use error::{EsError, ScenarioError, SimError};
 pub use sim::{ClusterConfig, ClusterHandle, Sim, SimBuilder, DEFAULT_DOC_CAP};
 pub use util::base64_encode;

@@ -250,6 +250,7 @@ async fn handler(
         };
         (reply, product, latency, fault)
     };
+    let reply = settle(&st.shared, st.ci, reply).await;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
@@ -300,6 +301,19 @@ async fn handler(
     build(reply, product_header, &req, raw_ok)
 }
 
+/// How often a deferred reply looks at the world again (real time).
+const DEFERRED_POLL: Duration = Duration::from_millis(5);
+
+/// Waits for a deferred reply (ES answering only later: put follow holding for its restore, a
+/// black-holed remote) without holding the world lock, so the clock and other requests move on.
+async fn settle(shared: &Shared, ci: usize, mut reply: Reply) -> Reply {
+    while let ReplyBody::Deferred(d) = reply.body {
+        tokio::time::sleep(DEFERRED_POLL).await;
+        reply = shared.with_remotes(ci, |w| rest::poll_deferred(w, ci, *d));
+    }
+    reply
+}
+
 /// Serialises a body, applying `filter_path` and `pretty` as ES does.
 fn render_body(body: &ReplyBody, req: &Req) -> String {
     let filter = req.q("filter_path").filter(|f| !f.is_empty());
@@ -309,7 +323,7 @@ fn render_body(body: &ReplyBody, req: &Req) -> String {
         ReplyBody::Raw(s) if filter.is_some() || pretty => serde_json::from_str(s).ok(),
         ReplyBody::Raw(s) => return s.clone(),
         ReplyBody::Text(t) => return t.clone(),
-        ReplyBody::Empty => return String::new(),
+        ReplyBody::Empty | ReplyBody::Deferred(_) => return String::new(),
     };
     let Some(mut v) = value else {
         return String::new();

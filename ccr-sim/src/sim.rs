@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::action::Action;
+use crate::action::{Action, DisconnectMode};
 use crate::api::control;
 use crate::api::reply::Req;
 use crate::clock::Clock;
@@ -412,10 +412,30 @@ impl ClusterHandle {
         control::apply(&mut self.shared.lock(), self.ci, &action)
     }
 
-    /// Breaks this cluster's connection to the remote `alias`.
+    /// Breaks this cluster's connection to the remote `alias`: connection attempts are refused.
     pub fn disconnect_remote(&self, alias: &str) -> Result<(), SimError> {
+        self.disconnect_remote_with(alias, DisconnectMode::Refused)
+    }
+
+    /// Breaks this cluster's connection to the remote `alias`, refused or black-holed (requests
+    /// through a black hole wait 30 s of simulated time for the connect timeout).
+    pub fn disconnect_remote_with(
+        &self,
+        alias: &str,
+        mode: DisconnectMode,
+    ) -> Result<(), SimError> {
         self.apply(Action::DisconnectRemote {
             alias: alias.into(),
+            mode,
+        })
+    }
+
+    /// Makes the final resume of the follower's restore fail (the running one, or the next put
+    /// follow of that name): the follower stays paused with no shard tasks.
+    pub fn fail_start(&self, follower_index: &str) -> Result<(), SimError> {
+        self.apply(Action::FailStart {
+            index: follower_index.into(),
+            reason: None,
         })
     }
 
@@ -554,7 +574,10 @@ impl ClusterHandle {
     }
 
     /// Sends an Elasticsearch request straight to the cluster's REST layer (no HTTP, no
-    /// faults): handy for test setup. Returns the status and the JSON body.
+    /// faults): handy for test setup. Returns the status and the JSON body. It never waits: a
+    /// reply Elasticsearch sends only later is decided at once (put follow with
+    /// `wait_for_active_shards` >= 1 answers as with `0` while its restore runs; a request
+    /// through a black-holed remote gets its error without the connect timeout).
     pub fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut req = Req::new(method, path, bytes, None);
@@ -563,14 +586,32 @@ impl ClusterHandle {
         let reply = self.shared.with_remotes(ci, |w| {
             // Control calls bypass security: act as the cluster itself.
             let sec = w.clusters[ci].security.take();
-            let reply = crate::api::rest::handle(w, ci, &req);
+            let mut reply = crate::api::rest::handle(w, ci, &req);
             w.clusters[ci].security = sec;
+            if let crate::api::reply::ReplyBody::Deferred(d) = reply.body {
+                reply = match *d {
+                    crate::api::reply::Deferred::At { reply, .. } => *reply,
+                    d => match crate::api::rest::poll_deferred(w, ci, d) {
+                        r if matches!(r.body, crate::api::reply::ReplyBody::Deferred(_)) => {
+                            crate::api::reply::Reply::json(serde_json::json!({
+                                "follow_index_created": true,
+                                "follow_index_shards_acked": false,
+                                "index_following_started": false
+                            }))
+                        }
+                        r => r,
+                    },
+                };
+            }
             reply
         });
         (reply.status, reply.json_body())
     }
 
     /// Follows `leader_index` of remote `alias` as `follower_index` with default parameters.
+    /// Like put follow with `wait_for_active_shards=0`, it returns once the restore has started:
+    /// the follower is paused, without shard tasks, until the restore ends (on the real clock at
+    /// the next 50 ms tick for a small leader; on the deterministic clock after an `advance`).
     pub fn follow(
         &self,
         follower_index: &str,

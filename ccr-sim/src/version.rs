@@ -45,23 +45,52 @@ impl Version {
         (self.major, self.minor) >= (major, minor)
     }
 
-    /// Lucene version shipped with this Elasticsearch line (shown by `GET /`).
+    /// Lucene version shipped with this Elasticsearch minor (shown by `GET /`), from the release
+    /// notes' "upgrade to Lucene" entries; within a minor the patch releases may differ.
     pub(crate) fn lucene(self) -> &'static str {
-        match self.major {
-            6 => "7.7.3",
-            7 if self.minor >= 17 => "8.11.3",
-            7 => "8.7.0",
-            8 => "9.11.1",
+        match (self.major, self.minor) {
+            (6, _) => "7.7.3",
+            (7, 0..=2) => "8.0.0",
+            (7, 3) => "8.1.0",
+            (7, 4) => "8.2.0",
+            (7, 5) => "8.3.0",
+            (7, 6) => "8.4.0",
+            (7, 7 | 8) => "8.5.1",
+            (7, 9) => "8.6.0",
+            (7, 10 | 11) => "8.7.0",
+            (7, 12) => "8.8.0",
+            (7, 13) => "8.8.2",
+            (7, 14 | 15) => "8.9.0",
+            (7, 16) => "8.10.1",
+            (7, _) => "8.11.3",
+            (8, 0 | 1) => "9.0.0",
+            (8, 2) => "9.1.0",
+            (8, 3) => "9.2.0",
+            (8, 4) => "9.3.0",
+            (8, 5) => "9.4.1",
+            (8, 6) => "9.4.2",
+            (8, 7) => "9.5.0",
+            (8, 8) => "9.6.0",
+            (8, 9 | 10) => "9.7.0",
+            (8, 11) => "9.8.0",
+            (8, 12) => "9.9.2",
+            (8, 13 | 14) => "9.10.0",
+            (8, 15) => "9.11.1",
+            (8, 16 | 17) => "9.12.0",
+            (8, _) => "9.12.1",
+            (9, 0) => "10.1.0",
             _ => "10.2.2",
         }
     }
 
-    /// `minimum_wire_compatibility_version` shown by `GET /`.
+    /// `minimum_wire_compatibility_version` shown by `GET /`: the last minor of the previous
+    /// major at the time of release (9.0 came out with 8.18, 9.1 with 8.19).
     pub(crate) fn min_wire(self) -> &'static str {
-        match self.major {
-            6 => "5.6.0",
-            7 => "6.8.0",
-            8 => "7.17.0",
+        match (self.major, self.minor) {
+            (6, _) => "5.6.0",
+            (7, _) => "6.8.0",
+            (8, _) => "7.17.0",
+            (9, 0) => "8.18.0",
             _ => "8.19.0",
         }
     }
@@ -135,5 +164,15 @@ mod tests {
             "eight".parse::<Version>(),
             Err(VersionError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn root_info_constants_per_minor() {
+        assert_eq!(Version::new(9, 0, 3).min_wire(), "8.18.0");
+        assert_eq!(Version::new(9, 1, 0).min_wire(), "8.19.0");
+        assert_eq!(Version::new(8, 15, 0).lucene(), "9.11.1");
+        assert_eq!(Version::new(8, 0, 0).lucene(), "9.0.0");
+        assert_eq!(Version::new(7, 10, 2).lucene(), "8.7.0");
+        assert_eq!(Version::new(9, 0, 0).lucene(), "10.1.0");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::action::Action;
+use crate::action::{Action, DisconnectMode};
 use crate::api::reply::Reply;
 use crate::error::{EsError, SimError};
 use crate::world::foreign::{self, WorldLock};
@@ -31,11 +31,20 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
     let epoch = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
     match action {
-        Action::DisconnectRemote { alias } => {
+        Action::DisconnectRemote { alias, mode } => {
             c.faults.disconnected.insert(alias.clone());
+            if *mode == DisconnectMode::BlackHole {
+                c.faults.black_holed.insert(alias.clone());
+            } else {
+                c.faults.black_holed.remove(alias);
+            }
         }
         Action::ConnectRemote { alias } => {
             c.faults.disconnected.remove(alias);
+            c.faults.black_holed.remove(alias);
+        }
+        Action::FailStart { index, reason } => {
+            c.faults.fail_start.insert(index.clone(), reason.clone());
         }
         Action::Fatal {
             index,
@@ -241,7 +250,8 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                         "lag": (leader_max(s).unwrap_or(task.leader_gcp) - follower_gcp).max(0),
                         "operations_read": task.ops_read,
                         "failed_read_requests": task.failed_reads,
-                        "read_exception": task.read_failure.as_ref().map(|f| f.exception.to_cause_json()),
+                        "read_exception": task.read_failures.values().next().map(|f| f.exception.to_cause_json()),
+                        "read_exceptions": task.read_failures.len(),
                         "fatal_exception": task.fatal.as_ref().map(EsError::to_cause_json),
                         "pending_injected_read_failures": task.injected_failures,
                     })
@@ -262,6 +272,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "remote_cluster": meta.remote_cluster,
                 "leader_index": meta.leader_index,
                 "status": if i.tasks.is_some() { "active" } else { "paused" },
+                "restoring": i.restoring(),
                 "open": i.open,
                 "lag": lag,
                 "follower_docs": c.visible_docs(i),
@@ -322,6 +333,8 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
         "auto_follow_patterns": patterns,
         "faults": {
             "disconnected_remotes": c.faults.disconnected,
+            "black_holed_remotes": c.faults.black_holed,
+            "fail_start": c.faults.fail_start.keys().collect::<Vec<_>>(),
             "latency_ms": c.faults.latency_ms,
             "http_faults": c.faults.http,
             "writes": writers,
@@ -474,9 +487,18 @@ pub(crate) fn handle_http(
                 Err(e) => sim_error(e),
             };
         }
-        ("POST", ["_sim", "remote", alias, "disconnect"]) => Action::DisconnectRemote {
-            alias: (*alias).into(),
-        },
+        ("POST", ["_sim", "remote", alias, "disconnect"]) => {
+            match action_from("disconnect_remote", body, &[("alias", alias)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "follower", index, "fail_start"]) => {
+            match action_from("fail_start", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
         ("POST", ["_sim", "remote", alias, "connect"]) => Action::ConnectRemote {
             alias: (*alias).into(),
         },

@@ -72,6 +72,26 @@ pub(crate) enum ReplyBody {
     Raw(String),
     Text(String),
     Empty,
+    /// An answer Elasticsearch sends only later; the server awaits it without holding the
+    /// world lock (see [`Deferred`]).
+    Deferred(Box<Deferred>),
+}
+
+/// A reply that waits for simulated time to pass.
+#[derive(Debug, Clone)]
+pub(crate) enum Deferred {
+    /// Send `reply` once the clock reaches `at_ms` (a request through a black-holed remote).
+    At { at_ms: u64, reply: Box<Reply> },
+    /// Put follow with `wait_for_active_shards` >= 1: answer once the restore of the follower
+    /// (`uuid`) finished and its final resume ran, then once `wait` active shard copies are
+    /// there or `timeout_ms` passed (ActiveShardsObserver).
+    PutFollow {
+        follower: String,
+        uuid: String,
+        /// Copies per shard to wait for; None for `all`.
+        wait: Option<u64>,
+        timeout_ms: u64,
+    },
 }
 
 /// A reply before faults and formatting are applied.
@@ -119,6 +139,15 @@ impl Reply {
             }
         }
         r
+    }
+
+    /// A reply the server sends later.
+    pub(crate) fn deferred(d: Deferred) -> Self {
+        Self {
+            status: 200,
+            body: ReplyBody::Deferred(Box::new(d)),
+            headers: Vec::new(),
+        }
     }
 
     /// The body as JSON: `Null` for text, empty and unparsable bodies (the Rust API returns

@@ -20,6 +20,17 @@ use crate::world::settings::{self, Flavor};
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
 
+/// The dynamic cluster setting that throttles remote recovery (CcrSettings.RECOVERY_MAX_BYTES_PER_SECOND).
+pub(crate) const RECOVERY_MAX_BYTES_SETTING: &str = "ccr.indices.recovery.max_bytes_per_sec";
+/// Its default, 40mb.
+pub(crate) const DEFAULT_RECOVERY_BYTES_PER_SEC: u64 = 40 << 20;
+/// Shard recoveries one node runs at once
+/// (`cluster.routing.allocation.node_concurrent_incoming_recoveries`, default 2); they share the rate.
+pub(crate) const CONCURRENT_RECOVERIES: usize = 2;
+/// `transport.connect_timeout` (TransportSettings.CONNECT_TIMEOUT, 30s): how long a connection attempt to a
+/// black-holed address waits before `connect_timeout[30s]`.
+pub(crate) const CONNECT_TIMEOUT_MS: u64 = 30_000;
+
 /// An event waiting for its time.
 #[derive(Clone, Debug)]
 pub(crate) struct Scheduled {
@@ -189,6 +200,11 @@ pub struct HttpFaults {
 pub(crate) struct Faults {
     /// Remote aliases whose connection is broken.
     pub disconnected: BTreeSet<String>,
+    /// The disconnected aliases whose address is a black hole (connection attempts hang until
+    /// `transport.connect_timeout`) rather than refused.
+    pub black_holed: BTreeSet<String>,
+    /// Follower index -> the reason the final resume of its next (or running) restore fails.
+    pub fail_start: BTreeMap<String, Option<String>>,
     pub latency_ms: u64,
     pub http: HttpFaults,
     /// Follower index -> documents its counts show beyond (or, negative, short of) what it replicated.
@@ -278,12 +294,13 @@ impl Cluster {
         }
     }
 
-    /// The documents an index shows (`_count`, `_cat/indices`, `_stats`, `_search`): what it replicated or
-    /// was written, moved by an injected drift and never below zero. Checkpoints do not see the drift, as in
+    /// The documents an index shows (`_count`, `_cat/indices`, `_stats`, `_search`): what its active shards
+    /// replicated or were written (a shard still being restored shows none), moved by an injected drift and
+    /// never below zero. Checkpoints do not see the drift, as in
     /// Elasticsearch when documents go missing on the follower side.
     pub(crate) fn visible_docs(&self, i: &Index) -> u64 {
         let drift = self.faults.doc_drift.get(&i.name).copied().unwrap_or(0);
-        i.doc_count().saturating_add_signed(drift)
+        i.active_doc_count().saturating_add_signed(drift)
     }
 
     /// Removes an index with what hangs on its name (steady writes, drift), so a later index of the same
@@ -320,15 +337,6 @@ impl Cluster {
                 other => other.to_string(),
             })
             .or_else(|| settings::cluster_default(key, self.version).map(String::from))
-    }
-
-    /// `ccr.indices.recovery.max_bytes_per_sec` (default 40mb, dynamic): the rate of a
-    /// follower's remote recovery.
-    #[allow(dead_code)] // the remote-recovery window of put follow reads it
-    pub(crate) fn ccr_recovery_max_bytes_per_sec(&self) -> ByteSize {
-        self.cluster_setting("ccr.indices.recovery.max_bytes_per_sec")
-            .and_then(|s| ByteSize::parse("ccr.indices.recovery.max_bytes_per_sec", &s).ok())
-            .unwrap_or(ByteSize::new(40, "mb"))
     }
 
     /// `action.destructive_requires_name`: wildcard and `_all` deletes and closes are refused.
@@ -387,6 +395,15 @@ impl Cluster {
         } else {
             Some(list)
         }
+    }
+
+    /// `ccr.indices.recovery.max_bytes_per_sec` in bytes (transient over persistent over the
+    /// default, 40mb); 0 means unthrottled, as in Elasticsearch.
+    pub(crate) fn recovery_bytes_per_sec(&self) -> u64 {
+        self.cluster_setting(RECOVERY_MAX_BYTES_SETTING)
+            .and_then(|s| ByteSize::parse(RECOVERY_MAX_BYTES_SETTING, &s).ok())
+            .map(|b| b.bytes().max(0) as u64)
+            .unwrap_or(DEFAULT_RECOVERY_BYTES_PER_SEC)
     }
 
     pub(crate) fn ccr_allowed(&self) -> Result<(), EsError> {
@@ -884,7 +901,8 @@ pub(crate) struct ShardTask {
     pub successful_writes: u64,
     pub failed_writes: u64,
     pub ops_written: u64,
-    pub read_failure: Option<ReadFailure>,
+    /// Failed reads being retried, keyed by `from_seq_no` (ShardFollowNodeTask.fetchExceptions).
+    pub read_failures: BTreeMap<i64, ReadFailure>,
     /// When the last read request was sent (clock ms); None before the first one.
     pub last_read_ms: Option<u64>,
     pub fatal: Option<EsError>,
@@ -893,6 +911,8 @@ pub(crate) struct ShardTask {
     /// Simulated time available for read round trips, carried between ticks.
     pub budget_ms: u64,
     pub next_retry_ms: u64,
+    /// When the current read started re-dialling a black-holed remote.
+    pub connecting_since: Option<u64>,
 }
 
 impl ShardTask {
@@ -908,6 +928,37 @@ impl ShardTask {
     }
 }
 
+/// One shard's part of a remote recovery (what `_recovery` reports as `RecoveryState`).
+#[derive(Clone, Debug)]
+pub(crate) struct ShardRecovery {
+    pub total_bytes: u64,
+    pub recovered_bytes: u64,
+    pub files: u64,
+    /// When copying started (clock ms, epoch ms); None while waiting for a recovery slot.
+    pub start: Option<(u64, u64)>,
+    /// When the shard finished (clock ms, epoch ms).
+    pub stop: Option<(u64, u64)>,
+    /// Simulated time the rate limiter held this shard back.
+    pub throttle_ms: u64,
+}
+
+/// The remote recovery (a snapshot restore from `_ccr_<alias>`, snapshot `_latest_`) that put
+/// follow starts, and the resume that follows it.
+#[derive(Clone, Debug)]
+pub(crate) struct Restore {
+    pub restore_uuid: String,
+    pub repository: String,
+    pub leader_index: String,
+    /// The parameters the final resume starts the shard tasks with.
+    pub params: FollowParams,
+    pub started: (u64, u64),
+    pub shards: Vec<ShardRecovery>,
+    /// When every shard finished (clock ms).
+    pub finished_ms: Option<u64>,
+    /// The final resume's result once it ran (what a waiting put follow answers).
+    pub outcome: Option<Result<(), EsError>>,
+}
+
 /// A simulated index.
 #[derive(Clone, Debug)]
 pub(crate) struct Index {
@@ -921,6 +972,8 @@ pub(crate) struct Index {
     pub docs: DocStore,
     pub follow: Option<FollowMeta>,
     pub tasks: Option<FollowTasks>,
+    /// The remote recovery that created this follower: running, or kept (stage DONE) for `_recovery`.
+    pub restore: Option<Restore>,
     /// Retention leases held on this (leader) index, by lease id.
     pub leases: BTreeSet<String>,
     pub settings_version: u64,
@@ -934,6 +987,21 @@ impl Index {
         self.shards.iter().map(History::live).sum()
     }
 
+    /// Documents of the shards that are active: a shard still being restored shows none, as
+    /// a red primary answers no count or search.
+    pub(crate) fn active_doc_count(&self) -> u64 {
+        match &self.restore {
+            Some(r) if r.finished_ms.is_none() => self
+                .shards
+                .iter()
+                .zip(&r.shards)
+                .filter(|(_, rec)| rec.stop.is_some())
+                .map(|(h, _)| h.live())
+                .sum(),
+            _ => self.doc_count(),
+        }
+    }
+
     pub(crate) fn shard_count(&self) -> usize {
         self.shards.len()
     }
@@ -943,6 +1011,35 @@ impl Index {
             .get("index.number_of_replicas")
             .and_then(|s| s.parse().ok())
             .unwrap_or(1)
+    }
+
+    /// True while the remote recovery that creates this follower runs.
+    pub(crate) fn restoring(&self) -> bool {
+        self.restore
+            .as_ref()
+            .is_some_and(|r| r.finished_ms.is_none())
+    }
+
+    /// Primary shards that are active (all of them, unless a restore is still copying some).
+    pub(crate) fn active_primaries(&self) -> u64 {
+        match &self.restore {
+            Some(r) if r.finished_ms.is_none() => {
+                r.shards.iter().filter(|s| s.stop.is_some()).count() as u64
+            }
+            _ => self.shard_count() as u64,
+        }
+    }
+
+    /// Index health on a one-node cluster: red while a primary is not active, yellow while
+    /// replicas (never assigned on one node) are configured, else green.
+    pub(crate) fn health(&self) -> &'static str {
+        if self.active_primaries() < self.shard_count() as u64 {
+            "red"
+        } else if self.replicas() > 0 {
+            "yellow"
+        } else {
+            "green"
+        }
     }
 
     pub(crate) fn is_following_setting(&self) -> bool {

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use crate::error::EsError;
 use crate::util::{fnv1a, validate_index_name};
 use crate::world::model::{
-    Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, ShardTask, World,
+    Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, Restore,
+    ShardRecovery, ShardTask, World,
 };
 use crate::world::settings::{self, Flavor};
 
@@ -40,7 +41,8 @@ pub(crate) fn remote_link(w: &World, ci: usize, alias: &str) -> RemoteLink {
     RemoteLink::Unreachable { addr: first }
 }
 
-/// The transport error a disconnected remote produces.
+/// What a connection attempt to a black-holed address gives after `transport.connect_timeout`
+/// (TcpTransport's `ChannelsConnectedListener.onTimeout`).
 pub(crate) fn connect_error(addr: &str) -> EsError {
     EsError::new(
         500,
@@ -49,8 +51,43 @@ pub(crate) fn connect_error(addr: &str) -> EsError {
     )
 }
 
+/// What a refused connection attempt gives at once: TcpTransport's `connect_exception` around
+/// Netty's annotated `Connection refused` (the nested texts are Netty's and the JDK's).
+pub(crate) fn connect_refused(addr: &str) -> EsError {
+    EsError::new(
+        500,
+        "connect_transport_exception",
+        format!("[][{addr}] connect_exception"),
+    )
+    .caused_by(
+        EsError::new(
+            500,
+            "annotated_connect_exception",
+            format!("Connection refused: /{addr}"),
+        )
+        .foreign()
+        .caused_by(EsError::new(500, "connect_exception", "Connection refused").foreign()),
+    )
+}
+
+/// True when cluster `c` reaches `alias` through a black hole: connection attempts hang for
+/// `transport.connect_timeout` before they fail.
+pub(crate) fn black_holed(c: &Cluster, alias: &str) -> bool {
+    c.faults.disconnected.contains(alias) && c.faults.black_holed.contains(alias)
+}
+
+/// The transport error of an unreachable remote: a timeout for a black hole, else a refusal
+/// (nothing listens: a stopped or isolated cluster, seeds that name no cluster, a disconnect).
+pub(crate) fn unreachable_error(c: &Cluster, alias: &str, addr: &str) -> EsError {
+    if black_holed(c, alias) {
+        connect_error(addr)
+    } else {
+        connect_refused(addr)
+    }
+}
+
 /// "license state could not be determined": what an unreachable remote looks like (§0.4).
-pub(crate) fn remote_license_unknown(alias: &str, leader: Option<&str>, addr: &str) -> EsError {
+pub(crate) fn remote_license_unknown(alias: &str, leader: Option<&str>, cause: EsError) -> EsError {
     let reason = match leader {
         Some(l) => format!(
             "can not fetch remote index [{alias}:{l}] metadata as the license state of the remote cluster [{alias}] could not be determined"
@@ -65,7 +102,7 @@ pub(crate) fn remote_license_unknown(alias: &str, leader: Option<&str>, addr: &s
             "exception",
             format!("could not determine the license type for cluster [{alias}]"),
         )
-        .caused_by(connect_error(addr)),
+        .caused_by(cause),
     )
 }
 
@@ -99,7 +136,11 @@ pub(crate) fn connected_remote(
 ) -> Result<usize, EsError> {
     match remote_link(w, ci, alias) {
         RemoteLink::Unknown => Err(EsError::no_such_remote(alias)),
-        RemoteLink::Unreachable { addr } => Err(remote_license_unknown(alias, leader, &addr)),
+        RemoteLink::Unreachable { addr } => Err(remote_license_unknown(
+            alias,
+            leader,
+            unreachable_error(&w.clusters[ci], alias, &addr),
+        )),
         RemoteLink::Connected(li) => {
             if w.clusters[li].license.allows_ccr() {
                 Ok(li)
@@ -178,6 +219,7 @@ pub(crate) fn create_index(
             docs: DocStore::new(shards),
             follow: None,
             tasks: None,
+            restore: None,
             leases: Default::default(),
             settings_version: 1,
             mapping_version: 1,
@@ -475,6 +517,16 @@ pub(crate) fn create_follower(
     }
     let fc = &w.clusters[ci];
     validate_index_name(follower, fc.version.major)?;
+    // RestoreService before 7.0: one restore at a time per cluster, checked first.
+    if fc.version.major < 7 && fc.indices.values().any(Index::restoring) {
+        return Err(EsError::new(
+            503,
+            "concurrent_snapshot_execution_exception",
+            format!(
+                "[_ccr_{alias}:_latest_/_latest_] Restore process is already running in this cluster"
+            ),
+        ));
+    }
     if let Some(existing) = fc.indices.get(follower) {
         if existing.open {
             return Err(EsError::new(
@@ -520,10 +572,31 @@ pub(crate) fn create_follower(
     settings.insert("index.uuid".into(), uuid.clone());
     settings.insert("index.provided_name".into(), follower.into());
     settings.insert("index.creation_date".into(), now_epoch.to_string());
-    let tasks = shards
+    let recoveries = shards
         .iter()
-        .map(|h| ShardTask::new(h.max_seq_no(), now))
+        .map(|h| {
+            let total_bytes = h.live() * h.avg_op_bytes() + SHARD_OVERHEAD_BYTES;
+            ShardRecovery {
+                total_bytes,
+                recovered_bytes: 0,
+                // A handful of segment files, one more per started MiB.
+                files: 4 + total_bytes / (1 << 20),
+                start: None,
+                stop: None,
+                throttle_ms: 0,
+            }
+        })
         .collect();
+    let restore = Restore {
+        restore_uuid: fc.new_uuid(),
+        repository: format!("_ccr_{alias}"),
+        leader_index: leader.to_string(),
+        params,
+        started: (now, now_epoch),
+        shards: recoveries,
+        finished_ms: None,
+        outcome: None,
+    };
     let lease = format!(
         "{}/{}/{}-following-{}/{}/{}",
         fc.name, follower, uuid, alias, leader, leader_uuid
@@ -543,10 +616,8 @@ pub(crate) fn create_follower(
                 leader_index: leader.to_string(),
                 leader_uuid,
             }),
-            tasks: Some(FollowTasks {
-                params,
-                shards: tasks,
-            }),
+            tasks: None,
+            restore: Some(restore),
             leases: Default::default(),
             settings_version: 2,
             mapping_version,
@@ -555,6 +626,7 @@ pub(crate) fn create_follower(
         },
     );
     fc.metadata_version += 1;
+    // CcrRepository takes the retention lease on the leader when the restore starts.
     if let Some(l) = w.clusters[li].indices.get_mut(leader) {
         l.leases.insert(lease);
     }
@@ -569,6 +641,53 @@ pub(crate) fn physical_replication_refused(leader: &str, value: &str) -> EsError
         settings::REPLICATION_TYPE,
         settings::REPLICATION_TYPE
     ))
+}
+
+/// Bytes of an empty shard's store (segment infos and the like), so every restore copies something.
+const SHARD_OVERHEAD_BYTES: u64 = 225;
+
+/// The end of a follower's restore: the resume that starts its shard tasks
+/// (TransportPutFollowAction.initiateFollowing). A failure leaves the follower paused with no
+/// tasks, which only a put follow still waiting for the restore reports.
+pub(crate) fn finish_restore(w: &mut World, ci: usize, index: &str, now: u64) {
+    let Some(idx) = w.clusters[ci].indices.get_mut(index) else {
+        return;
+    };
+    let Some(r) = idx.restore.as_mut() else {
+        return;
+    };
+    if r.finished_ms.is_some() {
+        return;
+    }
+    r.finished_ms = Some(now);
+    let params = r.params.clone();
+    let outcome = match w.clusters[ci].faults.fail_start.remove(index) {
+        Some(reason) => Err(start_failure(reason)),
+        None => resume_follow(w, ci, index, params),
+    };
+    if let Err(e) = &outcome {
+        tracing::debug!(follower = %index, error = %e, "put follow failed after the restore");
+    }
+    if let Some(r) = w.clusters[ci]
+        .indices
+        .get_mut(index)
+        .and_then(|i| i.restore.as_mut())
+    {
+        r.outcome = Some(outcome);
+    }
+}
+
+/// The injected failure of a follower's final resume: by default the master timing out on the
+/// persistent-task creation (reconstructed: any error of ResumeFollowAction has this effect).
+fn start_failure(reason: Option<String>) -> EsError {
+    match reason {
+        Some(r) => EsError::new(500, "exception", r),
+        None => EsError::new(
+            503,
+            "process_cluster_event_timeout_exception",
+            "failed to process cluster event (create persistent task) within 30s",
+        ),
+    }
 }
 
 /// The retention lease id a follower holds on its leader.
@@ -664,11 +783,23 @@ pub(crate) fn resume_follow(
         )));
     }
     if fidx.tasks.is_some() {
-        return Err(EsError::new(
-            400,
-            "resource_already_exists_exception",
-            format!("task with id {{{}-0}} already exist", fidx.uuid),
-        ));
+        // One persistent-task start per shard; ResponseHandler answers the first failure and
+        // adds the others as suppressed exceptions.
+        let exists = |shard: usize| {
+            EsError::new(
+                400,
+                "resource_already_exists_exception",
+                format!("task with id {{{}-{shard}}} already exist", fidx.uuid),
+            )
+        };
+        let mut e = exists(0);
+        if fidx.shard_count() > 1 {
+            let others: Vec<serde_json::Value> = (1..fidx.shard_count())
+                .map(|s| exists(s).to_cause_json())
+                .collect();
+            e = e.meta("suppressed", others);
+        }
+        return Err(e);
     }
     let now = w.clock.now_ms();
     let fidx = w.clusters[ci]
@@ -727,27 +858,78 @@ pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<(), EsEr
         }
         RemoteLink::Unreachable { addr } => Err(lease_not_removed(
             &lease,
-            &meta.leader_index,
-            connect_error(&addr),
+            unreachable_error(&w.clusters[ci], &meta.remote_cluster, &addr),
         )),
         RemoteLink::Unknown => Err(lease_not_removed(
             &lease,
-            &meta.leader_index,
             EsError::no_such_remote(&meta.remote_cluster),
         )),
     }
 }
 
 /// The error of an unfollow that applied locally but could not remove its retention lease on
-/// the leader (Elasticsearch reports it with `cause` and the lease id).
-fn lease_not_removed(lease: &str, leader_index: &str, cause: EsError) -> EsError {
-    EsError::new(
-        500,
-        "exception",
-        format!(
-            "failed to remove retention lease [{lease}] on [{leader_index}][0] while unfollowing"
-        ),
-    )
-    .meta("failed_to_remove_retention_leases", lease)
-    .caused_by(cause)
+/// the leader: TransportUnfollowAction.onLeaseRemovalFailure wraps the cause in a plain
+/// `ElasticsearchException(cause)`, whose message is the cause's `toString()`
+/// (`ClassName[message]`, with `; nested: ` for its own causes).
+fn lease_not_removed(lease: &str, cause: EsError) -> EsError {
+    EsError::new(500, "exception", throwable_to_string(&cause))
+        .meta("failed_to_remove_retention_leases", lease)
+        .caused_by(cause)
+}
+
+/// `ElasticsearchException.toString()` of an exception chain, i.e. `ExceptionsHelper.detailedMessage`:
+/// `NoSuchRemoteClusterException[no such remote cluster: [leader]]`, or with causes
+/// `A[..]; nested: B[..];`. Class names come back from the snake-case type.
+pub(crate) fn throwable_to_string(e: &EsError) -> String {
+    if e.caused_by.is_none() {
+        return simple_name(e);
+    }
+    let mut out = String::new();
+    let mut cur = Some(e);
+    while let Some(t) = cur {
+        out.push_str(&simple_name(t));
+        out.push_str("; ");
+        cur = t.caused_by.as_deref();
+        if cur.is_some() {
+            out.push_str("nested: ");
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn simple_name(e: &EsError) -> String {
+    let class: String = e
+        .kind
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format!("{class}[{}]", e.reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_text_is_detailed_message() {
+        assert_eq!(
+            throwable_to_string(&EsError::no_such_remote("leader")),
+            "NoSuchRemoteClusterException[no such remote cluster: [leader]]"
+        );
+        assert_eq!(
+            throwable_to_string(&connect_refused("127.0.0.1:9300")),
+            "ConnectTransportException[[][127.0.0.1:9300] connect_exception]; nested: \
+AnnotatedConnectException[Connection refused: /127.0.0.1:9300]; nested: ConnectException[Connection refused];"
+        );
+        assert_eq!(
+            throwable_to_string(&EsError::new(429, "es_rejected_execution_exception", "x")),
+            "EsRejectedExecutionException[x]"
+        );
+    }
 }

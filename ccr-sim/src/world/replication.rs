@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::error::EsError;
 use crate::util::wildcard_match;
 use crate::world::foreign;
-use crate::world::model::{FollowParams, Index, ReadFailure, ShardTask, World};
+use crate::world::model::{
+    FollowParams, Index, ReadFailure, ShardTask, World, CONCURRENT_RECOVERIES, CONNECT_TIMEOUT_MS,
+    DEFAULT_OP_BYTES,
+};
 use crate::world::ops::{self, RemoteLink};
 
 /// Simulated duration of one shard-changes round trip (read + write on the follower).
@@ -27,6 +30,7 @@ pub(crate) fn tick(w: &mut World, now: u64) {
     for ci in 0..own {
         let imports = foreign::import(w, ci);
         run_auto_follow(w, ci, now);
+        run_restores(w, ci, now, dt);
         replicate_cluster(w, ci, now, dt);
         foreign::restore(w, imports);
     }
@@ -52,6 +56,122 @@ fn run_writers(w: &mut World, dt: u64) {
     }
 }
 
+/// Remote recoveries: the node copies at most `CONCURRENT_RECOVERIES` shards at once, sharing
+/// `ccr.indices.recovery.max_bytes_per_sec` between them (one rate limiter per node, as
+/// CcrRepository's); a restore whose shards are all copied runs its final resume.
+fn run_restores(w: &mut World, ci: usize, now: u64, dt: u64) {
+    let epoch = w.clock.epoch_ms();
+    // Restores whose remote is unreachable make no progress (ES fails the shard recovery and
+    // retries its allocation; the simulator only stalls it).
+    let stalled: Vec<String> = w.clusters[ci]
+        .indices
+        .values()
+        .filter(|i| i.restoring())
+        .filter_map(|i| {
+            i.follow
+                .as_ref()
+                .map(|m| (i.name.clone(), m.remote_cluster.clone()))
+        })
+        .filter(|(_, alias)| !matches!(ops::remote_link(w, ci, alias), RemoteLink::Connected(_)))
+        .map(|(name, _)| name)
+        .collect();
+    let c = &mut w.clusters[ci];
+    let rate = c.recovery_bytes_per_sec();
+    let mut budget: u64 = if rate == 0 {
+        u64::MAX
+    } else {
+        ((rate as u128 * dt as u128) / 1000).min(u64::MAX as u128) as u64
+    };
+    // Every shard still to copy, in index-name and shard order.
+    let mut pending: Vec<(String, usize)> = Vec::new();
+    let mut restoring: Vec<String> = Vec::new();
+    for (name, idx) in &c.indices {
+        if let Some(r) = idx.restore.as_ref().filter(|r| r.finished_ms.is_none()) {
+            restoring.push(name.clone());
+            if stalled.contains(name) {
+                continue;
+            }
+            for (s, sh) in r.shards.iter().enumerate() {
+                if sh.stop.is_none() {
+                    pending.push((name.clone(), s));
+                }
+            }
+        }
+    }
+    // The recoveries that hold a slot: those already copying first, then the next in order.
+    pending.sort_by_key(|(n, s)| {
+        let started = c.indices[n]
+            .restore
+            .as_ref()
+            .map(|r| r.shards[*s].start.is_some());
+        (started != Some(true), n.clone(), *s)
+    });
+    let mut next = 0usize;
+    let mut slots: Vec<(String, usize)> = Vec::new();
+    while slots.len() < CONCURRENT_RECOVERIES && next < pending.len() {
+        slots.push(pending[next].clone());
+        next += 1;
+    }
+    while !slots.is_empty() && budget > 0 {
+        let share = (budget / slots.len() as u64).max(1);
+        let mut finished = Vec::new();
+        for (k, (name, s)) in slots.iter().enumerate() {
+            let Some(sh) = c
+                .indices
+                .get_mut(name)
+                .and_then(|i| i.restore.as_mut())
+                .and_then(|r| r.shards.get_mut(*s))
+            else {
+                finished.push(k);
+                continue;
+            };
+            sh.start.get_or_insert((now, epoch));
+            let take = share.min(sh.total_bytes - sh.recovered_bytes).min(budget);
+            sh.recovered_bytes += take;
+            budget -= take;
+            if sh.recovered_bytes >= sh.total_bytes {
+                sh.stop = Some((now, epoch));
+                finished.push(k);
+            }
+        }
+        if finished.is_empty() {
+            break;
+        }
+        for k in finished.into_iter().rev() {
+            slots.remove(k);
+        }
+        while slots.len() < CONCURRENT_RECOVERIES && next < pending.len() {
+            slots.push(pending[next].clone());
+            next += 1;
+        }
+    }
+    // Shards still copying were held back by the rate limiter for this whole step.
+    for (name, s) in &slots {
+        if let Some(sh) = c
+            .indices
+            .get_mut(name)
+            .and_then(|i| i.restore.as_mut())
+            .and_then(|r| r.shards.get_mut(*s))
+        {
+            if sh.start.is_some() {
+                sh.throttle_ms += dt;
+            }
+        }
+    }
+    let done: Vec<String> = restoring
+        .into_iter()
+        .filter(|name| {
+            c.indices
+                .get(name)
+                .and_then(|i| i.restore.as_ref())
+                .is_some_and(|r| r.shards.iter().all(|sh| sh.stop.is_some()))
+        })
+        .collect();
+    for name in done {
+        ops::finish_restore(w, ci, &name, now);
+    }
+}
+
 fn replicate_cluster(w: &mut World, ci: usize, now: u64, dt: u64) {
     let names: Vec<String> = w.clusters[ci]
         .indices
@@ -74,6 +194,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
     };
     let cap = w.clusters[ci].doc_cap;
     let link = ops::remote_link(w, ci, &meta.remote_cluster);
+    let black_hole = ops::black_holed(&w.clusters[ci], &meta.remote_cluster);
     let follower_open = idx.open;
     let Some(tasks) = idx.tasks.as_mut() else {
         return;
@@ -91,7 +212,11 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         // Transient problems: the task retries with back-off and keeps its counters.
         let transient = match (&link, leader) {
             (RemoteLink::Unknown, _) => Some(EsError::no_such_remote(&meta.remote_cluster)),
-            (RemoteLink::Unreachable { addr }, _) => Some(ops::connect_error(addr)),
+            (RemoteLink::Unreachable { addr }, _) => Some(ops::unreachable_error(
+                &w.clusters[ci],
+                &meta.remote_cluster,
+                addr,
+            )),
             (RemoteLink::Connected(_), Some(l)) if !l.open => Some(EsError::new(
                 403,
                 "cluster_block_exception",
@@ -103,8 +228,30 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
             _ if !follower_open => Some(EsError::index_closed(&idx.name, &idx.uuid)),
             _ => None,
         };
+        let reachable = !matches!(link, RemoteLink::Unreachable { .. });
+        if reachable || !black_hole {
+            task.connecting_since = None;
+        }
         if let Some(e) = transient {
-            fail_read(task, follower_gcp, e, &params, now);
+            if !reachable && black_hole {
+                // Each read first re-dials the remote and hangs until the connect timeout.
+                if now < task.next_retry_ms {
+                    continue;
+                }
+                let since = *task.connecting_since.get_or_insert(now);
+                task.outstanding_reads = task.outstanding_reads.max(1);
+                if now.saturating_sub(since) < CONNECT_TIMEOUT_MS {
+                    continue;
+                }
+                task.connecting_since = None;
+            }
+            let reads = if task.read_failures.is_empty() {
+                let available = (task.leader_max - follower_gcp).max(1);
+                outstanding_for(available, &params, DEFAULT_OP_BYTES) as u64
+            } else {
+                task.read_failures.len() as u64
+            };
+            fail_read(task, follower_gcp, e, &params, now, reads);
             continue;
         }
         let Some(lidx) = leader.filter(|l| l.uuid == meta.leader_uuid) else {
@@ -133,7 +280,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
                         meta.leader_index
                     ),
                 );
-                fail_read(task, follower_gcp, e, &params, now);
+                fail_read(task, follower_gcp, e, &params, now, 1);
             }
             continue;
         }
@@ -143,14 +290,14 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
                 "Operations are no longer available for replicating. Maybe increase the retention setting [index.soft_deletes.retention_lease.period]?",
             ));
             task.outstanding_reads = 0;
-            task.read_failure = None;
+            task.read_failures.clear();
             continue;
         }
         if available <= 0 {
             // Caught up: one long-poll read is outstanding and is renewed every read_poll_timeout.
             task.budget_ms = 0;
             task.outstanding_reads = 1;
-            task.read_failure = None;
+            task.read_failures.clear();
             let poll = params.poll_timeout().millis().max(1) as u64;
             let last = task.last_read_ms.unwrap_or(now);
             if now.saturating_sub(last) >= poll {
@@ -188,7 +335,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         task.total_write_time_ms += write_requests * ROUND_TRIP_MS / 5;
         task.last_requested = to;
         task.last_read_ms = Some(now);
-        task.read_failure = None;
+        task.read_failures.clear();
         let remaining = lh.max_seq_no() - to;
         task.outstanding_reads = if remaining > 0 {
             outstanding_for(remaining, &params, op_bytes)
@@ -209,24 +356,50 @@ fn outstanding_for(remaining: i64, p: &FollowParams, op_bytes: u64) -> u32 {
     needed.min(p.outstanding_reads().max(1) as u64) as u32
 }
 
-/// A read attempt failed with a retryable error: ES keeps one entry per `from_seq_no` and
-/// retries with back-off up to `max_retry_delay`.
-fn fail_read(task: &mut ShardTask, follower_gcp: i64, e: EsError, p: &FollowParams, now: u64) {
+/// Outstanding reads failed with a retryable error: ES keeps one entry per `from_seq_no`
+/// (at most `max_outstanding_read_requests`), each retried with back-off up to `max_retry_delay`.
+/// `reads` is how many reads were in flight, each from its own `from_seq_no`.
+fn fail_read(
+    task: &mut ShardTask,
+    follower_gcp: i64,
+    e: EsError,
+    p: &FollowParams,
+    now: u64,
+    reads: u64,
+) {
     if now < task.next_retry_ms {
         return;
     }
-    let from = follower_gcp + 1;
-    task.failed_reads += 1;
-    let retries = match &task.read_failure {
-        Some(f) if f.from_seq_no == from => f.retries + 1,
-        _ => 1,
+    let per_request = per_request_ops(p, DEFAULT_OP_BYTES) as i64;
+    let cap = p.outstanding_reads().max(1) as u64;
+    let first = follower_gcp + 1;
+    // Entries behind the checkpoint were read by now.
+    task.read_failures.retain(|from, _| *from >= first);
+    let froms: Vec<i64> = if task.read_failures.is_empty() {
+        (0..reads.clamp(1, cap) as i64)
+            .map(|k| first + k * per_request)
+            .collect()
+    } else {
+        task.read_failures.keys().copied().collect()
     };
-    task.read_failure = Some(ReadFailure {
-        from_seq_no: from,
-        retries,
-        exception: e,
-    });
-    let backoff = (50u64 << retries.min(10)).min(p.retry_delay().millis().max(1) as u64);
+    let mut max_retries = 0;
+    for from in froms {
+        task.failed_reads += 1;
+        let retries = task.read_failures.get(&from).map_or(1, |f| f.retries + 1);
+        max_retries = max_retries.max(retries);
+        task.read_failures.insert(
+            from,
+            ReadFailure {
+                from_seq_no: from,
+                retries,
+                exception: e.clone(),
+            },
+        );
+    }
+    while task.read_failures.len() as u64 > cap {
+        task.read_failures.pop_first();
+    }
+    let backoff = (50u64 << max_retries.min(10)).min(p.retry_delay().millis().max(1) as u64);
     task.next_retry_ms = now + backoff;
     task.outstanding_reads = 0;
 }
@@ -269,11 +442,19 @@ fn run_auto_follow(w: &mut World, ci: usize, now: u64) {
             let li = match ops::remote_link(w, ci, &p.remote_cluster) {
                 RemoteLink::Connected(li) => li,
                 RemoteLink::Unknown | RemoteLink::Unreachable { .. } => {
-                    if now.saturating_sub(p.last_check_ms) >= AUTO_FOLLOW_RETRY_MS {
+                    // Against a black hole each check hangs for the connect timeout first.
+                    let every = if ops::black_holed(&w.clusters[ci], &p.remote_cluster) {
+                        CONNECT_TIMEOUT_MS
+                    } else {
+                        AUTO_FOLLOW_RETRY_MS
+                    };
+                    if now.saturating_sub(p.last_check_ms) >= every {
                         let e = match ops::remote_link(w, ci, &p.remote_cluster) {
-                            RemoteLink::Unreachable { addr } => {
-                                ops::remote_license_unknown(&p.remote_cluster, None, &addr)
-                            }
+                            RemoteLink::Unreachable { addr } => ops::remote_license_unknown(
+                                &p.remote_cluster,
+                                None,
+                                ops::unreachable_error(&w.clusters[ci], &p.remote_cluster, &addr),
+                            ),
                             _ => EsError::no_such_remote(&p.remote_cluster),
                         };
                         let c = &mut w.clusters[ci];

@@ -172,7 +172,8 @@ docs_per_second = 20.0
         assert_eq!(
             s.events[0].action,
             Action::DisconnectRemote {
-                alias: "leader".into()
+                alias: "leader".into(),
+                mode: crate::action::DisconnectMode::Refused,
             }
         );
         let t = s.timeline().unwrap();

@@ -454,7 +454,7 @@ async fn ccr_errors_match_fixtures() {
     let (st, b) = call(&c, "GET", &format!("{f}/_all/_ccr/stats"), None).await;
     assert_eq!((st, b), (200, json!({"indices": []})));
 
-    // Unreachable remote: license state unknown.
+    // Unreachable remote (connections refused): license state unknown.
     ok(
         &c,
         "POST",
@@ -474,7 +474,7 @@ async fn ccr_errors_match_fixtures() {
     );
     assert_same_shape(
         &b,
-        &fixture("error_remote_unreachable_license_unknown.reconstructed.json"),
+        &fixture("error_remote_unreachable_refused.reconstructed.json"),
         "unreachable",
     );
     sim.cluster("follower")

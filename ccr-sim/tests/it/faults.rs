@@ -23,6 +23,8 @@ impl Env {
         body["remote_cluster"] = json!("leader");
         body["leader_index"] = json!("logs");
         ok(&c, "PUT", &format!("{f}/logs_copy/_ccr/follow"), Some(body)).await;
+        // Past the restore window: the shard tasks exist from here on.
+        sim.advance(Duration::from_millis(50)).unwrap();
         Env { sim, c, l, f }
     }
 

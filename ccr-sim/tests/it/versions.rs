@@ -9,7 +9,7 @@ async fn pair(version: &str) -> (Sim, reqwest::Client, String, String) {
     pair_with_remote(Some(version), true).await
 }
 
-async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
+async fn follow_one(sim: &Sim, c: &reqwest::Client, l: &str, f: &str) {
     ok(
         c,
         "PUT",
@@ -26,6 +26,8 @@ async fn follow_one(c: &reqwest::Client, l: &str, f: &str) {
         Some(json!({"remote_cluster": "leader", "leader_index": "src"})),
     )
     .await;
+    // Past the restore window: the shard tasks exist from here on.
+    sim.advance(std::time::Duration::from_millis(50)).unwrap();
 }
 
 #[tokio::test]
@@ -138,7 +140,7 @@ async fn follow_stats_fields_by_version() {
         ("8.13.0", true, true),
     ] {
         let (sim, c, l, f) = pair(v).await;
-        follow_one(&c, &l, &f).await;
+        follow_one(&sim, &c, &l, &f).await;
         let (_, s) = call(&c, "GET", &format!("{f}/dst/_ccr/stats"), None).await;
         assert_eq!(
             s["indices"][0]["shards"][0]

@@ -6,10 +6,12 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use super::human_bytes;
-use crate::api::reply::{Reply, ReplyBody, Req};
+use crate::api::reply::{Deferred, Reply, ReplyBody, Req};
 use crate::error::EsError;
 use crate::util::{parse_body_object, wildcard_match};
-use crate::world::model::{AutoFollowPattern, Cluster, FollowParams, Index, World};
+use crate::world::model::{
+    AutoFollowPattern, Cluster, FollowParams, Index, World, CONNECT_TIMEOUT_MS,
+};
 use crate::world::ops;
 
 fn string_field(parser: &str, key: &str, v: &Value) -> Result<String, EsError> {
@@ -84,26 +86,122 @@ pub(crate) fn put_follow(
         overrides: settings,
         user,
     };
-    ops::create_follower(w, ci, spec)?;
-    let body = match wait {
-        None => {
-            json!({"follow_index_created": true, "follow_index_shards_acked": false, "index_following_started": false})
-        }
+    let created = ops::create_follower(w, ci, spec);
+    if let Err(e) = created {
+        return through_remote(w, ci, &remote, Err(e));
+    }
+    // TransportPutFollowAction.afterRestoreStarted: with no shards to wait for, the answer goes
+    // out as soon as the restore has started; otherwise after the restore and the resume.
+    match wait {
+        None => Ok(Reply::json(
+            json!({"follow_index_created": true, "follow_index_shards_acked": false, "index_following_started": false}),
+        )),
         Some(n) => {
-            let replicas = w.clusters[ci]
+            let uuid = w.clusters[ci]
                 .indices
                 .get(follower)
-                .map(Index::replicas)
-                .unwrap_or(0);
-            // One node: only primaries can become active.
-            let acked = match n {
-                Some(n) => n <= 1,
-                None => replicas == 0,
-            };
-            json!({"follow_index_created": true, "follow_index_shards_acked": acked, "index_following_started": true})
+                .map(|i| i.uuid.clone())
+                .unwrap_or_default();
+            Ok(Reply::deferred(Deferred::PutFollow {
+                follower: follower.to_string(),
+                uuid,
+                wait: n,
+                timeout_ms: ACTIVE_SHARDS_TIMEOUT_MS,
+            }))
         }
+    }
+}
+
+/// The default `timeout` of put follow's request (AcknowledgedRequest, 30s): how long
+/// ActiveShardsObserver waits for the shard copies after the resume.
+const ACTIVE_SHARDS_TIMEOUT_MS: u64 = 30_000;
+
+/// A request that failed because the remote is unreachable: through a black hole ES answers
+/// only after the connect timeout, so the reply waits that long in simulated time.
+fn through_remote(
+    w: &World,
+    ci: usize,
+    alias: &str,
+    result: Result<Reply, EsError>,
+) -> Result<Reply, EsError> {
+    match result {
+        Err(e)
+            if ops::black_holed(&w.clusters[ci], alias)
+                && matches!(
+                    ops::remote_link(w, ci, alias),
+                    ops::RemoteLink::Unreachable { .. }
+                ) =>
+        {
+            Ok(Reply::deferred(Deferred::At {
+                at_ms: w.clock.now_ms() + CONNECT_TIMEOUT_MS,
+                reply: Box::new(Reply::error(&e)),
+            }))
+        }
+        other => other,
+    }
+}
+
+/// Decides a deferred reply at the clock's current time: the final reply, or the same
+/// deferral when ES would still be waiting.
+pub(crate) fn poll_deferred(w: &World, ci: usize, d: Deferred) -> Reply {
+    let now = w.clock.now_ms();
+    let put_follow = |acked: bool, started: bool| {
+        Reply::json(
+            json!({"follow_index_created": true, "follow_index_shards_acked": acked, "index_following_started": started}),
+        )
     };
-    Ok(Reply::json(body))
+    match d {
+        Deferred::At { at_ms, reply } => {
+            if now >= at_ms {
+                *reply
+            } else {
+                Reply::deferred(Deferred::At { at_ms, reply })
+            }
+        }
+        Deferred::PutFollow {
+            follower,
+            uuid,
+            wait,
+            timeout_ms,
+        } => {
+            let idx = w.clusters[ci]
+                .indices
+                .get(&follower)
+                .filter(|i| i.uuid == uuid);
+            // Deleted during the restore: the restore ends with failed shards.
+            let Some((idx, r)) = idx.and_then(|i| i.restore.as_ref().map(|r| (i, r))) else {
+                return put_follow(false, false);
+            };
+            let (Some(finished), Some(outcome)) = (r.finished_ms, &r.outcome) else {
+                return Reply::deferred(Deferred::PutFollow {
+                    follower,
+                    uuid,
+                    wait,
+                    timeout_ms,
+                });
+            };
+            if let Err(e) = outcome {
+                return Reply::error(e);
+            }
+            // One node: each shard has one active copy, its primary.
+            let enough = match wait {
+                Some(n) => n <= 1,
+                None => idx.replicas() == 0,
+            };
+            if enough {
+                put_follow(true, true)
+            } else if now >= finished + timeout_ms {
+                put_follow(false, true)
+            } else {
+                Reply::deferred(Deferred::PutFollow {
+                    follower,
+                    uuid,
+                    wait,
+                    timeout_ms,
+                })
+            }
+        }
+    }
 }
 
 pub(crate) fn pause_follow(c: &mut Cluster, index: &str) -> Result<Reply, EsError> {
@@ -135,31 +233,38 @@ pub(crate) fn resume_follow(
         parse_body_object(&req.body, false)?,
         "resume_follow_request",
     )?;
-    ops::resume_follow(w, ci, index, params)?;
-    Ok(Reply::ack())
+    let alias = follower_remote(&w.clusters[ci], index);
+    let result = ops::resume_follow(w, ci, index, params).map(|()| Reply::ack());
+    through_remote(w, ci, &alias, result)
+}
+
+fn follower_remote(c: &Cluster, index: &str) -> String {
+    c.indices
+        .get(index)
+        .and_then(|i| i.follow.as_ref())
+        .map(|m| m.remote_cluster.clone())
+        .unwrap_or_default()
 }
 
 pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<Reply, EsError> {
-    ops::unfollow(w, ci, index)?;
-    Ok(Reply::ack())
+    let alias = follower_remote(&w.clusters[ci], index);
+    let result = ops::unfollow(w, ci, index).map(|()| Reply::ack());
+    through_remote(w, ci, &alias, result)
 }
 
-/// Active followers matching an expression, in name order; a missing one is an error only when
-/// nothing at all matches.
+/// The active followers a follower-stats request names (TransportFollowStatsAction): a single
+/// `_all` or `*` means every one; anything else is a list of exact names, never patterns. When
+/// names match no shard follow task, 404.
 fn active_followers<'a>(c: &'a Cluster, expr: &str) -> Result<Vec<&'a Index>, EsError> {
-    let parts: Vec<&str> = expr
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let all = parts.is_empty() || parts.iter().any(|p| *p == "_all" || *p == "*");
+    let parts: Vec<&str> = expr.split(',').map(str::trim).collect();
+    let all = matches!(parts.as_slice(), [] | ["_all"] | ["*"]);
     let out: Vec<&Index> = c
         .indices
         .values()
         .filter(|i| i.tasks.is_some())
-        .filter(|i| all || parts.iter().any(|p| wildcard_match(p, &i.name)))
+        .filter(|i| all || parts.contains(&i.name.as_str()))
         .collect();
-    if out.is_empty() && !all && parts.iter().any(|p| !p.contains('*')) {
+    if out.is_empty() && !all {
         return Err(EsError::resource_not_found(format!(
             "No shard follow tasks for follower indices [{}]",
             parts.join(",")
@@ -289,7 +394,10 @@ fn write_follow_stats(out: &mut String, c: &Cluster, followers: &[&Index], now: 
                 ",\"successful_write_requests\":{},\"failed_write_requests\":{},\"operations_written\":{},\"read_exceptions\":[",
                 t.successful_writes, t.failed_writes, t.ops_written
             );
-            if let Some(f) = &t.read_failure {
+            for (k, f) in t.read_failures.values().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
                 let _ = write!(
                     out,
                     "{{\"from_seq_no\":{},\"retries\":{},\"exception\":{}}}",
@@ -561,7 +669,10 @@ pub(crate) fn put_auto_follow(
     w.clusters[ci].ccr_allowed()?;
     let remote = remote.unwrap_or_default();
     let patterns = patterns.unwrap_or_default();
-    let li = ops::connected_remote(w, ci, &remote, None)?;
+    let li = match ops::connected_remote(w, ci, &remote, None) {
+        Ok(li) => li,
+        Err(e) => return through_remote(w, ci, &remote, Err(e)),
+    };
     ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
     if let Some(s) = &settings {
         let flat = ops::flat_index_settings(&Value::Object(s.clone()))?;

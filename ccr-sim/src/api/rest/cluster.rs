@@ -31,7 +31,7 @@ pub(crate) fn root(c: &Cluster) -> Result<Reply, EsError> {
     })))
 }
 
-fn iso(epoch_ms: u64) -> String {
+pub(crate) fn iso(epoch_ms: u64) -> String {
     // Civil-from-days (Howard Hinnant), to avoid a date dependency.
     let secs = epoch_ms / 1000;
     let days = (secs / 86_400) as i64;
@@ -88,30 +88,39 @@ pub(crate) fn health(c: &Cluster, index: Option<&str>) -> Result<Reply, EsError>
         Some(expr) => super::indices::resolve(c, expr, true, false)?,
         None => c.indices.keys().cloned().collect(),
     };
-    let mut primaries = 0u64;
-    let mut unassigned = 0u64;
+    let (mut active_primaries, mut initializing, mut unassigned) = (0u64, 0u64, 0u64);
+    let mut status = "green";
     for n in &names {
         if let Some(i) = c.indices.get(n) {
-            primaries += i.shard_count() as u64;
-            unassigned += i.shard_count() as u64 * i.replicas();
+            let shards = i.shard_count() as u64;
+            let active = i.active_primaries();
+            active_primaries += active;
+            // A restoring primary is initializing; replicas never get a second node.
+            initializing += shards - active;
+            unassigned += shards * i.replicas();
+            status = match (status, i.health()) {
+                ("red", _) | (_, "red") => "red",
+                ("yellow", _) | (_, "yellow") => "yellow",
+                _ => "green",
+            };
         }
     }
-    let total = primaries + unassigned;
+    let total = active_primaries + initializing + unassigned;
     let pct = if total == 0 {
         100.0
     } else {
-        primaries as f64 * 100.0 / total as f64
+        active_primaries as f64 * 100.0 / total as f64
     };
     Ok(Reply::json(json!({
         "cluster_name": c.name,
-        "status": if unassigned > 0 { "yellow" } else { "green" },
+        "status": status,
         "timed_out": false,
         "number_of_nodes": 1,
         "number_of_data_nodes": 1,
-        "active_primary_shards": primaries,
-        "active_shards": primaries,
+        "active_primary_shards": active_primaries,
+        "active_shards": active_primaries,
         "relocating_shards": 0,
-        "initializing_shards": 0,
+        "initializing_shards": initializing,
         "unassigned_shards": unassigned,
         "delayed_unassigned_shards": 0,
         "number_of_pending_tasks": 0,

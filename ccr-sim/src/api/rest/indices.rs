@@ -114,7 +114,7 @@ pub(crate) fn cat_indices(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<
     let mut columns_template = Vec::new();
     for n in names {
         let Some(i) = c.indices.get(&n) else { continue };
-        let health = if i.replicas() > 0 { "yellow" } else { "green" };
+        let health = i.health();
         let size = human_bytes(i.store_bytes());
         let open = i.open;
         let row: Vec<(&str, String)> = vec![
@@ -306,6 +306,19 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
 pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
     fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
+    // RestoreService.checkIndexClosing: a follower still in its restore window cannot be closed.
+    let restoring: Vec<String> = names
+        .iter()
+        .filter_map(|n| c.indices.get(n))
+        .filter(|i| i.restoring())
+        .map(|i| format!("[{}/{}]", i.name, i.uuid))
+        .collect();
+    if !restoring.is_empty() {
+        return Err(EsError::illegal_argument(format!(
+            "Cannot close indices that are being restored: [{}]",
+            restoring.join(", ")
+        )));
+    }
     let mut indices = Map::new();
     for n in &names {
         if let Some(i) = c.indices.get_mut(n) {
@@ -522,7 +535,7 @@ pub(crate) fn stats(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply,
             shards += i.shard_count() as u64;
             indices.insert(
                 n,
-                json!({"uuid": i.uuid, "health": if i.replicas() > 0 {"yellow"} else {"green"}, "status": "open", "primaries": docs, "total": docs}),
+                json!({"uuid": i.uuid, "health": i.health(), "status": "open", "primaries": docs, "total": docs}),
             );
         }
     }

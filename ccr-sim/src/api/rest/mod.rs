@@ -3,6 +3,9 @@
 pub(crate) mod ccr;
 pub(crate) mod cluster;
 pub(crate) mod indices;
+pub(crate) mod recovery;
+
+pub(crate) use ccr::poll_deferred;
 
 use serde_json::{json, Value};
 
@@ -79,6 +82,7 @@ pub(crate) enum RouteKind {
     DeleteAutoFollow(String),
     PauseAutoFollow(String),
     ResumeAutoFollow(String),
+    Recovery(Option<String>),
 }
 
 const CLUSTER_MONITOR: &str = "cluster privileges [monitor,manage,all]";
@@ -115,6 +119,21 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     let search_m = get || m == "POST";
     let own = |x: &str| x.to_string();
     match (s.as_slice(), m) {
+        // Shard recoveries (RestRecoveryAction).
+        (["_recovery"], "GET") => r(
+            K::Recovery(None),
+            "GET /_recovery",
+            "indices:monitor/recovery",
+            INDEX_MONITOR,
+            false,
+        ),
+        ([i, "_recovery"], "GET") if !i.starts_with('_') || *i == "_all" => r(
+            K::Recovery(Some(own(i))),
+            "GET /{index}/_recovery",
+            "indices:monitor/recovery",
+            INDEX_MONITOR,
+            false,
+        ),
         ([], _) if get => r(
             K::Root,
             "GET /",
@@ -785,6 +804,9 @@ fn dispatch(
         K::DeleteAutoFollow(n) => ccr::delete_auto_follow(&mut w.clusters[ci], n),
         K::PauseAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, false),
         K::ResumeAutoFollow(n) => ccr::activate_auto_follow(&mut w.clusters[ci], n, true),
+        K::Recovery(i) => {
+            recovery::recovery(&w.clusters[ci], i.as_deref(), req, w.clock.epoch_ms())
+        }
     }
 }
 
