@@ -52,5 +52,9 @@ pub use error::{EsError, ScenarioError, SimError};
 pub use sim::{ClusterConfig, ClusterHandle, Sim, SimBuilder, DEFAULT_DOC_CAP};
 pub use util::base64_encode;
 pub use version::{Version, VersionError, DEFAULT_VERSION};
+pub use action::Secret;
 pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
+pub use world::security::{
+    IndicesPrivileges, RemoteIndicesPrivileges, RoleDescriptor, REMOTE_CLUSTER_PORT_OFFSET,
+};
 pub use world::scenario::{Event, Scenario};

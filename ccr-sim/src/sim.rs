@@ -34,7 +34,7 @@ pub struct ClusterConfig {
     license: License,
     security: Option<Security>,
     doc_cap: usize,
-    remote_credentials: Vec<String>,
+    remote_credentials: Vec<(String, String)>,
 }
 
 impl ClusterConfig {
@@ -83,10 +83,19 @@ impl ClusterConfig {
         self
     }
 
-    /// Pretend `cluster.remote.<alias>.credentials` is in this cluster's keystore (API-key
-    /// remotes, 8.10+): `_remote/info` then shows `cluster_credentials`.
-    pub fn remote_credentials(mut self, alias: &str) -> Self {
-        self.remote_credentials.push(alias.to_string());
+    /// Pretend `cluster.remote.<alias>.credentials` is in this cluster's keystore at start, with
+    /// no usable key (API-key remotes, 8.10+): `_remote/info` then shows `cluster_credentials`.
+    pub fn remote_credentials(self, alias: &str) -> Self {
+        self.remote_credentials_key(alias, "")
+    }
+
+    /// `cluster.remote.<alias>.credentials` in this cluster's keystore at start: the encoded
+    /// cross-cluster API key (`encoded` of `POST /_security/cross_cluster/api_key`) it presents
+    /// to the remote cluster server port of the cluster the alias points at.
+    pub fn remote_credentials_key(mut self, alias: &str, encoded: &str) -> Self {
+        self.remote_credentials.retain(|(a, _)| a != alias);
+        self.remote_credentials
+            .push((alias.to_string(), encoded.to_string()));
         self
     }
 }
@@ -154,7 +163,7 @@ impl SimBuilder {
                 indices: Default::default(),
                 persistent: Default::default(),
                 transient: Default::default(),
-                keystore_credentials: cfg.remote_credentials.iter().cloned().collect(),
+                keystore: Default::default(),
                 auto_follow: Default::default(),
                 auto_follow_stats: Default::default(),
                 faults: Default::default(),
@@ -168,6 +177,8 @@ impl SimBuilder {
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
+            c.keystore.written = cfg.remote_credentials.iter().cloned().collect();
+            c.keystore.load();
             clusters.push(c);
             listeners.push(listener);
         }
@@ -391,6 +402,34 @@ impl ClusterHandle {
     /// `127.0.0.1:<HTTP port + 100>`.
     pub fn transport_address(&self) -> String {
         self.shared.lock().clusters[self.ci].transport_addr.clone()
+    }
+
+    /// `127.0.0.1:<HTTP port + 243>`: the remote cluster server address that API-key remotes
+    /// (8.10+, security on) name in `seeds` or `proxy_address`.
+    pub fn remote_cluster_address(&self) -> String {
+        crate::world::security::remote_cluster_address(&self.shared.lock().clusters[self.ci])
+    }
+
+    /// `bin/elasticsearch-keystore add cluster.remote.<alias>.credentials`: the node uses it
+    /// after [`ClusterHandle::reload_secure_settings`] (8.13+) or a restart.
+    pub fn keystore_add(&self, alias: &str, encoded: &str) -> Result<(), SimError> {
+        self.apply(Action::Keystore {
+            alias: alias.into(),
+            credentials: Some(crate::action::Secret::new(encoded)),
+        })
+    }
+
+    /// `bin/elasticsearch-keystore remove cluster.remote.<alias>.credentials`.
+    pub fn keystore_remove(&self, alias: &str) -> Result<(), SimError> {
+        self.apply(Action::Keystore {
+            alias: alias.into(),
+            credentials: None,
+        })
+    }
+
+    /// `POST /_nodes/reload_secure_settings` (as the cluster itself): returns its JSON body.
+    pub fn reload_secure_settings(&self) -> Value {
+        self.request("POST", "/_nodes/reload_secure_settings", None).1
     }
 
     /// Applies any control action.

@@ -3,6 +3,7 @@
 //!
 //! In dependency order:
 //! - `model`: the world, its clusters, indices and follow tasks;
+//! - `security`: users, roles, API keys, privileges, the keystore and API-key remotes;
 //! - `ops`: the operations the endpoints share (create, follow, remote links, privileges);
 //! - `foreign`: borrowing clusters of another `Sim` of the process for one operation;
 //! - `scenario`: scenario files, and the queue of their events waiting for their time;
@@ -13,3 +14,4 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod replication;
 pub(crate) mod scenario;
+pub(crate) mod security;
