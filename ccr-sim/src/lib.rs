@@ -48,13 +48,14 @@ mod sim;
 mod layers_test;
 
 pub use action::Action;
+pub use action::Secret;
 pub use error::{EsError, ScenarioError, SimError};
 pub use sim::{ClusterConfig, ClusterHandle, Sim, SimBuilder, DEFAULT_DOC_CAP};
 pub use util::base64_encode;
 pub use version::{Version, VersionError, DEFAULT_VERSION};
-pub use action::Secret;
 pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
-pub use world::security::{
-    IndicesPrivileges, RemoteIndicesPrivileges, RoleDescriptor, REMOTE_CLUSTER_PORT_OFFSET,
-};
 pub use world::scenario::{Event, Scenario};
+pub use world::security::{
+    IndicesPrivileges, RemoteIndicesPrivileges, RoleDescriptor, SecurityFileError,
+    REMOTE_CLUSTER_PORT_OFFSET,
+};

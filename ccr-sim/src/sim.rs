@@ -316,6 +316,15 @@ impl Sim {
         self.shared.lock().clusters[ci].transport_addr.clone()
     }
 
+    /// `127.0.0.1:<HTTP port + 243>`: the remote cluster server address that API-key remotes
+    /// name in `seeds` or `proxy_address` (8.10+, security on).
+    ///
+    /// # Panics
+    /// If no cluster has that name.
+    pub fn remote_cluster_address(&self, name: &str) -> String {
+        self.cluster(name).remote_cluster_address()
+    }
+
     /// A handle for controlling one cluster.
     ///
     /// # Panics
@@ -427,9 +436,35 @@ impl ClusterHandle {
         })
     }
 
+    /// Creates a cross-cluster API key on this cluster (what `POST /_security/cross_cluster/api_key`
+    /// with `access.replication[].names` does, owned by `elastic`) and returns its `encoded`
+    /// form, for a follower's keystore. Errors when the cluster has no security.
+    pub fn create_cross_cluster_key(
+        &self,
+        name: &str,
+        replication: &[&str],
+    ) -> Result<String, SimError> {
+        let mut w = self.shared.lock();
+        let c = &mut w.clusters[self.ci];
+        let seed = c.name.clone();
+        let sec = c
+            .security
+            .take()
+            .ok_or_else(|| SimError::Invalid(format!("cluster [{}] has no security", self.name)))?;
+        let mut sec = sec;
+        let (id, key) = sec.next_key(&seed);
+        let mut sec = sec.cross_cluster_key(&id, &key, replication);
+        if let Some(k) = sec.api_keys.last_mut() {
+            k.name = name.to_string();
+        }
+        c.security = Some(sec);
+        Ok(crate::util::base64_encode(format!("{id}:{key}").as_bytes()))
+    }
+
     /// `POST /_nodes/reload_secure_settings` (as the cluster itself): returns its JSON body.
     pub fn reload_secure_settings(&self) -> Value {
-        self.request("POST", "/_nodes/reload_secure_settings", None).1
+        self.request("POST", "/_nodes/reload_secure_settings", None)
+            .1
     }
 
     /// Applies any control action.

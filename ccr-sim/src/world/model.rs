@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
-pub use crate::world::security::{Role, Security};
 use crate::world::security::Keystore;
+pub use crate::world::security::{Role, Security};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;

@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::error::EsError;
 use crate::util::{fnv1a, validate_index_name};
-use crate::world::security;
 use crate::world::model::{
     Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, ShardTask, World,
 };
+use crate::world::security;
 
 /// How a follower cluster reaches a remote alias.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -287,6 +287,11 @@ impl Security {
         self
     }
 
+    /// True when at least one user is defined.
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty()
+    }
+
     pub(crate) fn find_user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
     }
@@ -297,6 +302,156 @@ impl Security {
         let id = crate::world::model::make_uuid(&format!("{seed}-id"), self.key_counter);
         let key = crate::world::model::make_uuid(&format!("{seed}-key"), self.key_counter);
         (id[..20].to_string(), key)
+    }
+}
+
+/// A problem in a security file (`ccr-sim --security-file`) or a `--user`/`--api-key` flag.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityFileError {
+    /// The file could not be read.
+    #[error("cannot read security file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown fields.
+    #[error("security file: {0}")]
+    Toml(String),
+    /// A user or key names a role that is not defined.
+    #[error("{what} names the role [{role}], which is neither built in (superuser, monitor, no_privileges) nor defined under [role.*]")]
+    UnknownRole {
+        /// The user or key.
+        what: String,
+        /// The role name.
+        role: String,
+    },
+    /// A name, password, id or key is empty.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUser {
+    name: String,
+    password: String,
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKey {
+    id: String,
+    key: String,
+    owner: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCrossClusterKey {
+    id: String,
+    key: String,
+    replication: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecurityFile {
+    #[serde(default)]
+    role: BTreeMap<String, RoleDescriptor>,
+    #[serde(default)]
+    user: Vec<FileUser>,
+    #[serde(default)]
+    api_key: Vec<FileKey>,
+    #[serde(default)]
+    cross_cluster_key: Vec<FileCrossClusterKey>,
+}
+
+impl Security {
+    /// Reads a security file (TOML): `[role.NAME]` tables (`cluster`, `indices`,
+    /// `remote_indices`), `[[user]]` (`name`, `password`, `roles`), `[[api_key]]` (`id`, `key`,
+    /// `owner`, `role`) and `[[cross_cluster_key]]` (`id`, `key`, `replication`).
+    pub fn from_toml_str(text: &str) -> Result<Self, SecurityFileError> {
+        let file: SecurityFile =
+            toml::from_str(text).map_err(|e| SecurityFileError::Toml(e.to_string()))?;
+        let mut sec = Security::new();
+        for (name, d) in file.role {
+            sec = sec.role(&name, d);
+        }
+        for u in file.user {
+            let roles: Vec<&str> = u.roles.iter().map(String::as_str).collect();
+            sec = sec.add_user(&u.name, &u.password, &roles)?;
+        }
+        for k in file.api_key {
+            sec = sec.add_api_key(&k.id, &k.key, &k.owner, &k.role)?;
+        }
+        for k in file.cross_cluster_key {
+            if k.id.is_empty() || k.key.is_empty() {
+                return Err(SecurityFileError::Invalid(
+                    "a cross_cluster_key needs a non-empty id and key".into(),
+                ));
+            }
+            let names: Vec<&str> = k.replication.iter().map(String::as_str).collect();
+            sec = sec.cross_cluster_key(&k.id, &k.key, &names);
+        }
+        Ok(sec)
+    }
+
+    /// Reads a security file from disk (see [`Security::from_toml_str`]).
+    pub fn from_file(path: &std::path::Path) -> Result<Self, SecurityFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SecurityFileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Adds a user whose roles must be defined (built in or by [`Security::role`]).
+    pub fn add_user(
+        self,
+        name: &str,
+        password: &str,
+        roles: &[&str],
+    ) -> Result<Self, SecurityFileError> {
+        if name.is_empty() || password.is_empty() {
+            return Err(SecurityFileError::Invalid(format!(
+                "user [{name}]: the name and the password must not be empty"
+            )));
+        }
+        for r in roles {
+            if !self.roles.contains_key(*r) {
+                return Err(SecurityFileError::UnknownRole {
+                    what: format!("user [{name}]"),
+                    role: r.to_string(),
+                });
+            }
+        }
+        Ok(self.user_with_roles(name, password, roles))
+    }
+
+    /// Adds a REST API key with the privileges of a defined role.
+    pub fn add_api_key(
+        self,
+        id: &str,
+        key: &str,
+        owner: &str,
+        role: &str,
+    ) -> Result<Self, SecurityFileError> {
+        if id.is_empty() || key.is_empty() || owner.is_empty() {
+            return Err(SecurityFileError::Invalid(format!(
+                "api key [{id}]: the id, the key and the owner must not be empty"
+            )));
+        }
+        let Some(d) = self.roles.get(role).cloned() else {
+            return Err(SecurityFileError::UnknownRole {
+                what: format!("api key [{id}]"),
+                role: role.to_string(),
+            });
+        };
+        Ok(self.api_key_with_descriptor(id, key, owner, d))
     }
 }
 
@@ -369,7 +524,11 @@ impl Permission {
 
     /// The cluster privileges allow `action`.
     pub(crate) fn cluster(&self, action: &str, v: Version) -> bool {
-        self.all(|d| d.cluster.iter().any(|p| cluster_privilege_grants(p, action, v)))
+        self.all(|d| {
+            d.cluster
+                .iter()
+                .any(|p| cluster_privilege_grants(p, action, v))
+        })
     }
 
     /// Some index privilege of the role allows `action` on some index (Elasticsearch's
@@ -592,7 +751,9 @@ pub(crate) fn index_privilege_grants(name: &str, action: &str, v: Version) -> bo
     INDEX_PRIVILEGES
         .iter()
         .find(|(n, _, _)| *n == name)
-        .is_some_and(|(_, grants, since)| v.at_least(since.0, since.1) && matches_any(grants, action))
+        .is_some_and(|(_, grants, since)| {
+            v.at_least(since.0, since.1) && matches_any(grants, action)
+        })
 }
 
 /// Whether Elasticsearch treats an action as a cluster action (`ClusterPrivilegeResolver.isClusterAction`).
@@ -728,9 +889,7 @@ pub(crate) fn resolve_target(w: &World, addr: &str) -> Target {
         .position(|c| c.up && !c.stopped && remote_cluster_address(c) == addr)
     {
         // The remote cluster server exists only from 8.10 and with security on.
-        Some(li)
-            if w.clusters[li].version.at_least(8, 10) && w.clusters[li].security.is_some() =>
-        {
+        Some(li) if w.clusters[li].version.at_least(8, 10) && w.clusters[li].security.is_some() => {
             Target::RemoteClusterServer(li)
         }
         _ => Target::Nothing,
@@ -761,7 +920,8 @@ pub(crate) fn reachable(w: &World, ci: usize, alias: &str, target: &Target) -> O
     let c = &w.clusters[ci];
     match *target {
         Target::Transport(li) => {
-            let has_credentials = c.version.at_least(8, 10) && c.keystore.loaded.contains_key(alias);
+            let has_credentials =
+                c.version.at_least(8, 10) && c.keystore.loaded.contains_key(alias);
             (!has_credentials).then_some(li)
         }
         Target::RemoteClusterServer(li) => {
@@ -799,7 +959,10 @@ mod tests {
             vec!["manage_ccr", "manage", "all"]
         );
         assert_eq!(
-            privileges_granting("cluster:admin/xpack/security/cross_cluster/api_key/create", v),
+            privileges_granting(
+                "cluster:admin/xpack/security/cross_cluster/api_key/create",
+                v
+            ),
             vec!["manage_security", "all"]
         );
         assert_eq!(
@@ -811,7 +974,9 @@ mod tests {
             privileges_granting("indices:monitor/stats", old),
             vec!["monitor", "manage", "all"]
         );
-        assert!(privileges_granting("indices:monitor/stats", v).contains(&"cross_cluster_replication"));
+        assert!(
+            privileges_granting("indices:monitor/stats", v).contains(&"cross_cluster_replication")
+        );
     }
 
     #[test]

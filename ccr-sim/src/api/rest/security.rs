@@ -115,14 +115,12 @@ pub(crate) fn route(req: &Req, v: Version) -> Option<Route> {
             AUTHENTICATE,
             false,
         )),
-        (["user", "_has_privileges"] | ["user", _, "_has_privileges"], "GET" | "POST") => {
-            Some(sr(
-                S::HasPrivileges,
-                "GET /_security/user/_has_privileges",
-                HAS_PRIVILEGES,
-                false,
-            ))
-        }
+        (["user", "_has_privileges"] | ["user", _, "_has_privileges"], "GET" | "POST") => Some(sr(
+            S::HasPrivileges,
+            "GET /_security/user/_has_privileges",
+            HAS_PRIVILEGES,
+            false,
+        )),
         (["api_key"], "POST" | "PUT") if modern => Some(sr(
             S::CreateApiKey,
             "POST /_security/api_key",
@@ -182,7 +180,10 @@ fn api_key_failed(v: Version, why: String) -> EsError {
         "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
     );
     if v.major >= 8 {
-        e = e.meta("additional_unsuccessful_credentials", format!("API key: {why}"));
+        e = e.meta(
+            "additional_unsuccessful_credentials",
+            format!("API key: {why}"),
+        );
     }
     e.header = Some(Box::new(www_authenticate(v)));
     e
@@ -305,7 +306,10 @@ fn who(v: Version, p: &Principal, perm: &Permission) -> String {
     }
     let mut s = format!("user [{}]", p.user);
     if v.at_least(8, 5) {
-        s.push_str(&format!(" with effective roles [{}]", perm.effective.join(",")));
+        s.push_str(&format!(
+            " with effective roles [{}]",
+            perm.effective.join(",")
+        ));
         if !perm.missing.is_empty() {
             s.push_str(&format!(
                 " (assigned roles [{}] were not found)",
@@ -405,22 +409,19 @@ fn owns_keys(sec: &Security, p: &Principal, route: &Route, req: &Req) -> bool {
         RouteKind::Security(SecurityRoute::GetApiKey) => {
             req.flag("owner") || req.q("username") == Some(p.user.as_str())
         }
-        RouteKind::Security(SecurityRoute::InvalidateApiKey) => {
-            parse_body_object(&req.body, false)
-                .ok()
-                .flatten()
-                .is_some_and(|b| {
-                    b.get("owner").and_then(Value::as_bool) == Some(true)
-                        || b.get("username").and_then(Value::as_str) == Some(p.user.as_str())
-                })
-        }
+        RouteKind::Security(SecurityRoute::InvalidateApiKey) => parse_body_object(&req.body, false)
+            .ok()
+            .flatten()
+            .is_some_and(|b| {
+                b.get("owner").and_then(Value::as_bool) == Some(true)
+                    || b.get("username").and_then(Value::as_str) == Some(p.user.as_str())
+            }),
         _ => false,
     };
-    own && sec
-        .permission(p)
-        .sets
-        .iter()
-        .all(|set| set.iter().any(|d| d.cluster.iter().any(|c| c == "manage_own_api_key")))
+    own && sec.permission(p).sets.iter().all(|set| {
+        set.iter()
+            .any(|d| d.cluster.iter().any(|c| c == "manage_own_api_key"))
+    })
 }
 
 fn security_disabled(c: &Cluster) -> EsError {
@@ -484,7 +485,11 @@ fn authenticate_body(c: &Cluster, p: &Principal) -> Value {
     m.insert("authentication_realm".into(), realm_of(p));
     m.insert("lookup_realm".into(), realm_of(p));
     if v.at_least(7, 0) {
-        let kind = if p.api_key.is_some() { "api_key" } else { "realm" };
+        let kind = if p.api_key.is_some() {
+            "api_key"
+        } else {
+            "realm"
+        };
         m.insert("authentication_type".into(), kind.into());
     }
     if let Some((id, name)) = &p.api_key {
@@ -528,7 +533,10 @@ fn has_privileges(c: &Cluster, p: &Principal, req: &Req) -> Result<Reply, EsErro
         match k.as_str() {
             "cluster" => cluster = string_list(P, k, val)?,
             "index" => {
-                for entry in val.as_array().ok_or_else(|| crate::world::model::field_error(P, k, val))? {
+                for entry in val
+                    .as_array()
+                    .ok_or_else(|| crate::world::model::field_error(P, k, val))?
+                {
                     let names = string_list(P, "names", &entry["names"])?;
                     let privileges = string_list(P, "privileges", &entry["privileges"])?;
                     index.push((names, privileges));
@@ -547,7 +555,7 @@ fn has_privileges(c: &Cluster, p: &Principal, req: &Req) -> Result<Reply, EsErro
     }
     if cluster.is_empty() && index.is_empty() && application.is_empty() {
         return Err(EsError::validation(&[
-            "must specify at least one privilege".into()
+            "must specify at least one privilege".into(),
         ]));
     }
     for name in &cluster {
@@ -599,12 +607,18 @@ fn parse_expiration(parser: &str, v: &Value, now: u64) -> Result<Option<u64>, Es
         Value::Null => Ok(None),
         Value::String(s) => {
             let t = TimeValue::parse("expiration", s).map_err(|e| {
-                EsError::x_content(format!("[1:2] [{parser}] failed to parse field [expiration]"))
-                    .caused_by(e)
+                EsError::x_content(format!(
+                    "[1:2] [{parser}] failed to parse field [expiration]"
+                ))
+                .caused_by(e)
             })?;
             Ok(Some(now + t.millis().max(0) as u64))
         }
-        other => Err(crate::world::model::field_error(parser, "expiration", other)),
+        other => Err(crate::world::model::field_error(
+            parser,
+            "expiration",
+            other,
+        )),
     }
 }
 
@@ -613,7 +627,12 @@ fn role_descriptor(parser: &str, v: &Value) -> Result<RoleDescriptor, EsError> {
     if let Some(c) = v.get("cluster") {
         d.cluster = string_list(parser, "cluster", c)?;
     }
-    for entry in v.get("indices").and_then(Value::as_array).into_iter().flatten() {
+    for entry in v
+        .get("indices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         d.indices.push(security::IndicesPrivileges {
             names: string_list(parser, "names", &entry["names"])?,
             privileges: string_list(parser, "privileges", &entry["privileges"])?,
@@ -636,7 +655,11 @@ fn role_descriptor(parser: &str, v: &Value) -> Result<RoleDescriptor, EsError> {
 
 /// The caller's roles, which limit a key it creates (for a key creating a key: its own limit).
 fn owner_limit(sec: &Security, p: &Principal) -> Vec<RoleDescriptor> {
-    sec.permission(p).sets.into_iter().next().unwrap_or_default()
+    sec.permission(p)
+        .sets
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 fn key_response(v: Version, k: &ApiKey) -> Value {
@@ -662,7 +685,10 @@ fn create_api_key(c: &mut Cluster, p: &Principal, req: &Req, now: u64) -> Result
     let v = c.version;
     let seed = c.name.clone();
     let body = parse_body_object(&req.body, true)?.unwrap_or_default();
-    let sec = c.security.as_mut().ok_or_else(|| EsError::new(500, "exception", "security"))?;
+    let sec = c
+        .security
+        .as_mut()
+        .ok_or_else(|| EsError::new(500, "exception", "security"))?;
     let (mut name, mut expiration, mut descriptors, mut metadata) =
         (None, None, BTreeMap::new(), json!({}));
     for (k, val) in &body {
@@ -681,7 +707,11 @@ fn create_api_key(c: &mut Cluster, p: &Principal, req: &Req, now: u64) -> Result
                 }
             }
             "metadata" if v.at_least(7, 13) => metadata = val.clone(),
-            _ => return Err(EsError::x_content(format!("[1:2] [{P}] unknown field [{k}]"))),
+            _ => {
+                return Err(EsError::x_content(format!(
+                    "[1:2] [{P}] unknown field [{k}]"
+                )))
+            }
         }
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
@@ -758,7 +788,11 @@ fn create_cross_cluster_api_key(
                 access = Some(val.clone());
             }
             "metadata" => metadata = val.clone(),
-            _ => return Err(EsError::x_content(format!("[1:2] [{P}] unknown field [{k}]"))),
+            _ => {
+                return Err(EsError::x_content(format!(
+                    "[1:2] [{P}] unknown field [{k}]"
+                )))
+            }
         }
     }
     let Some(access) = access else {
@@ -778,7 +812,10 @@ fn create_cross_cluster_api_key(
             "authentication via API key not supported: An API key cannot be used to create a cross-cluster API key",
         ));
     }
-    let sec = c.security.as_mut().ok_or_else(|| EsError::new(500, "exception", "security"))?;
+    let sec = c
+        .security
+        .as_mut()
+        .ok_or_else(|| EsError::new(500, "exception", "security"))?;
     let (id, key) = sec.next_key(&seed);
     let k = ApiKey {
         id,
@@ -916,7 +953,11 @@ fn invalidate_api_keys(c: &mut Cluster, p: &Principal, req: &Req) -> Result<Repl
             "username" => username = val.as_str().map(String::from),
             "realm_name" => {}
             "owner" => owner = val.as_bool().unwrap_or(false),
-            _ => return Err(EsError::x_content(format!("[1:2] [{P}] unknown field [{k}]"))),
+            _ => {
+                return Err(EsError::x_content(format!(
+                    "[1:2] [{P}] unknown field [{k}]"
+                )))
+            }
         }
     }
     if ids.is_empty() && name.is_none() && username.is_none() && !owner {
@@ -924,7 +965,10 @@ fn invalidate_api_keys(c: &mut Cluster, p: &Principal, req: &Req) -> Result<Repl
             "One of [api key id(s), api key name, username, realm name] must be specified if [owner] flag is false".into(),
         ]));
     }
-    let sec = c.security.as_mut().ok_or_else(|| EsError::new(500, "exception", "security"))?;
+    let sec = c
+        .security
+        .as_mut()
+        .ok_or_else(|| EsError::new(500, "exception", "security"))?;
     let chosen: Vec<String> = if ids.is_empty() {
         matching(sec, p, None, name.as_deref(), username.as_deref(), owner)
             .map(|k| k.id.clone())
