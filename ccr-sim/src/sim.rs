@@ -34,7 +34,7 @@ pub struct ClusterConfig {
     license: License,
     security: Option<Security>,
     doc_cap: usize,
-    remote_credentials: Vec<(String, String)>,
+    remote_credentials: Vec<(String, crate::action::Secret)>,
 }
 
 impl ClusterConfig {
@@ -95,7 +95,7 @@ impl ClusterConfig {
     pub fn remote_credentials_key(mut self, alias: &str, encoded: &str) -> Self {
         self.remote_credentials.retain(|(a, _)| a != alias);
         self.remote_credentials
-            .push((alias.to_string(), encoded.to_string()));
+            .push((alias.to_string(), crate::action::Secret::new(encoded)));
         self
     }
 }
@@ -177,7 +177,11 @@ impl SimBuilder {
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
-            c.keystore.written = cfg.remote_credentials.iter().cloned().collect();
+            c.keystore.written = cfg
+                .remote_credentials
+                .iter()
+                .map(|(a, v)| (a.clone(), v.expose().to_string()))
+                .collect();
             c.keystore.load();
             clusters.push(c);
             listeners.push(listener);
@@ -445,6 +449,7 @@ impl ClusterHandle {
         replication: &[&str],
     ) -> Result<String, SimError> {
         let mut w = self.shared.lock();
+        let now = w.clock.epoch_ms();
         let c = &mut w.clusters[self.ci];
         let seed = c.name.clone();
         let sec = c
@@ -456,6 +461,7 @@ impl ClusterHandle {
         let mut sec = sec.cross_cluster_key(&id, &key, replication);
         if let Some(k) = sec.api_keys.last_mut() {
             k.name = name.to_string();
+            k.creation_ms = now;
         }
         c.security = Some(sec);
         Ok(crate::util::base64_encode(format!("{id}:{key}").as_bytes()))

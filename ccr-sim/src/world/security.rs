@@ -113,11 +113,21 @@ pub struct RemoteIndicesPrivileges {
 }
 
 /// A user of the simulated realm.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct User {
     pub(crate) name: String,
     pub(crate) password: String,
     pub(crate) roles: Vec<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"::es_redacted::")
+            .field("roles", &self.roles)
+            .finish()
+    }
 }
 
 /// `rest` (`POST /_security/api_key`) or `cross_cluster` (`POST /_security/cross_cluster/api_key`).
@@ -137,7 +147,7 @@ impl KeyType {
 }
 
 /// An API key of the simulated realm (sent as `Authorization: ApiKey base64(id:key)`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ApiKey {
     pub(crate) id: String,
     pub(crate) key: String,
@@ -155,6 +165,20 @@ pub struct ApiKey {
     /// `access` of a cross-cluster key, as given.
     pub(crate) access: Value,
     pub(crate) metadata: Value,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .field("key", &"::es_redacted::")
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("kind", &self.kind)
+            .field("expiration_ms", &self.expiration_ms)
+            .field("invalidated", &self.invalidated)
+            .finish()
+    }
 }
 
 impl ApiKey {
@@ -845,10 +869,19 @@ pub(crate) fn index_privilege_held(
 /// The simulated keystore of a cluster: `cluster.remote.<alias>.credentials` entries written
 /// (`bin/elasticsearch-keystore add`) and the ones the node has loaded (at start, or on
 /// `POST /_nodes/reload_secure_settings` from 8.13).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Keystore {
     pub written: BTreeMap<String, String>,
     pub loaded: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Keystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keystore")
+            .field("written", &self.written.keys().collect::<Vec<_>>())
+            .field("loaded", &self.loaded.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Keystore {
@@ -977,6 +1010,19 @@ mod tests {
         assert!(
             privileges_granting("indices:monitor/stats", v).contains(&"cross_cluster_replication")
         );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let sec = Security::new()
+            .user("u", "hunter2", Role::Superuser)
+            .api_key("k", "topsecret", "u", Role::Monitor);
+        let text = format!("{sec:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("topsecret"),
+            "{text}"
+        );
+        assert!(text.contains("::es_redacted::"));
     }
 
     #[test]

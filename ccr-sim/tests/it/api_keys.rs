@@ -630,6 +630,15 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
         "security_exception",
         "insufficient privileges to follow index [private], privilege for action [indices:data/read/xpack/ccr/shard_changes] is missing, privilege for action [indices:monitor/stats] is missing",
     );
+    // Auto-follow patterns need no leader user either.
+    let (st, b, _) = send(
+        "PUT",
+        &format!("{}/_ccr/auto_follow/logs", sim.url("follower")),
+        Some(&admin),
+        Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"], "follow_index_pattern": "{{leader_index}}-af"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
     let repl = basic("repl", "pw");
     let (st, b) = follow(&sim, &repl, "logs-2-copy", "logs-2").await;
     assert_eq!(st, 403, "logs-2 is outside repl's remote_indices: {b}");

@@ -562,7 +562,10 @@ pub(crate) fn put_auto_follow(
     let remote = remote.unwrap_or_default();
     let patterns = patterns.unwrap_or_default();
     let li = ops::connected_remote(w, ci, &remote, None)?;
-    ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
+    // Through an API-key remote the key, not a leader user, limits what is followed.
+    if !crate::world::security::is_api_key_remote(w, ci, &remote, li) {
+        ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
+    }
     if let Some(s) = &settings {
         let flat = ops::flat_index_settings(&Value::Object(s.clone()))?;
         ops::check_follow_settings(&flat, "auto-follow pattern")?;
