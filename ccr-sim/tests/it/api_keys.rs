@@ -440,13 +440,14 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         None,
     )
     .await;
-    assert_eq!(st, 401);
-    assert!(
-        b["error"]["additional_unsuccessful_credentials"]
-            .as_str()
-            .unwrap()
-            .contains("has type [cross_cluster]"),
-        "{b}"
+    assert_error(
+        (st, &b),
+        401,
+        "security_exception",
+        &format!(
+            "authentication expected API key type of [rest], but API key [{}] has type [cross_cluster]",
+            k["id"].as_str().unwrap()
+        ),
     );
     // A monitor user lacks manage_security.
     let (st, b, _) = send(

@@ -238,29 +238,31 @@ pub(crate) fn authenticate(
                     format!("unable to find apikey with id {a}"),
                 ));
             };
-            if k.key != b {
-                return Err(api_key_failed(
-                    v,
-                    format!("invalid credentials for API key [{a}]"),
-                ));
-            }
+            // ApiKeyService.validateApiKeyCredentials: invalidated, then the secret, then the
+            // type (a terminating failure: its own text), then the expiry.
             if k.invalidated {
                 return Err(api_key_failed(
                     v,
                     format!("api key [{a}] has been invalidated"),
                 ));
             }
-            if !k.usable(now_ms) {
-                return Err(api_key_failed(v, "api key is expired".into()));
+            if k.key != b {
+                return Err(api_key_failed(
+                    v,
+                    format!("invalid credentials for API key [{a}]"),
+                ));
             }
             if k.kind != KeyType::Rest {
-                return Err(api_key_failed(
+                return Err(unauthenticated(
                     v,
                     format!(
                         "authentication expected API key type of [rest], but API key [{a}] has type [{}]",
                         k.kind.as_str()
                     ),
                 ));
+            }
+            if !k.usable(now_ms) {
+                return Err(api_key_failed(v, "api key is expired".into()));
             }
             Ok(Some(Principal {
                 user: k.owner.clone(),
