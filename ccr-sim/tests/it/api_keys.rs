@@ -652,6 +652,21 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
     )
     .await;
     let id = list["api_keys"][0]["id"].clone();
+    // Widening the key's access (the update replaces it) lets the follow through.
+    let (st, b, _) = send(
+        "PUT",
+        &format!(
+            "{}/_security/cross_cluster/api_key/{}",
+            sim.url("leader"),
+            id.as_str().unwrap()
+        ),
+        Some(&admin),
+        Some(json!({"access": {"replication": [{"names": ["logs-*", "private"]}]}})),
+    )
+    .await;
+    assert_eq!((st, &b), (200, &json!({"updated": true})));
+    let (st, b) = follow(&sim, &admin, "private-copy", "private").await;
+    assert_eq!(st, 200, "{b}");
     let (st, _, _) = send(
         "DELETE",
         &format!("{}/_security/api_key", sim.url("leader")),

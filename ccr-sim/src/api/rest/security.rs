@@ -29,6 +29,7 @@ pub(crate) enum SecurityRoute {
     HasPrivileges,
     CreateApiKey,
     CreateCrossClusterApiKey,
+    UpdateCrossClusterApiKey(String),
     GetApiKey,
     InvalidateApiKey,
     ReloadSecureSettings,
@@ -42,6 +43,8 @@ pub(crate) const HAS_PRIVILEGES_PARAMS: &[&str] = &[];
 pub(crate) const CREATE_API_KEY_PARAMS: &[&str] = &["refresh"];
 /// Query parameters `POST /_security/cross_cluster/api_key` consumes.
 pub(crate) const CREATE_CROSS_CLUSTER_API_KEY_PARAMS: &[&str] = &[];
+/// Query parameters `PUT /_security/cross_cluster/api_key/{id}` consumes.
+pub(crate) const UPDATE_CROSS_CLUSTER_API_KEY_PARAMS: &[&str] = &[];
 /// Query parameters `GET /_security/api_key` consumes (8.x adds `with_limited_by`,
 /// `active_only`, `with_profile_uid`).
 pub(crate) const GET_API_KEY_PARAMS: &[&str] = &[
@@ -69,6 +72,7 @@ pub(crate) fn params(route: &SecurityRoute) -> &'static [&'static str] {
         S::HasPrivileges => HAS_PRIVILEGES_PARAMS,
         S::CreateApiKey => CREATE_API_KEY_PARAMS,
         S::CreateCrossClusterApiKey => CREATE_CROSS_CLUSTER_API_KEY_PARAMS,
+        S::UpdateCrossClusterApiKey(_) => UPDATE_CROSS_CLUSTER_API_KEY_PARAMS,
         S::GetApiKey => GET_API_KEY_PARAMS,
         S::InvalidateApiKey => INVALIDATE_API_KEY_PARAMS,
         S::ReloadSecureSettings => RELOAD_SECURE_SETTINGS_PARAMS,
@@ -143,6 +147,12 @@ pub(crate) fn route(req: &Req, v: Version) -> Option<Route> {
             S::CreateCrossClusterApiKey,
             "POST /_security/cross_cluster/api_key",
             "cluster:admin/xpack/security/cross_cluster/api_key/create",
+            true,
+        )),
+        (["cross_cluster", "api_key", id], "PUT") if v.at_least(8, 10) => Some(sr(
+            S::UpdateCrossClusterApiKey(id.to_string()),
+            "PUT /_security/cross_cluster/api_key/{id}",
+            "cluster:admin/xpack/security/cross_cluster/api_key/update",
             true,
         )),
         _ => None,
@@ -460,6 +470,7 @@ pub(crate) fn dispatch(
         S::HasPrivileges => has_privileges(c, p, req),
         S::CreateApiKey => create_api_key(c, p, req, now),
         S::CreateCrossClusterApiKey => create_cross_cluster_api_key(c, p, req, now),
+        S::UpdateCrossClusterApiKey(id) => update_cross_cluster_api_key(c, p, id, req, now),
         S::GetApiKey => get_api_keys(c, p, req),
         S::InvalidateApiKey => invalidate_api_keys(c, p, req),
         S::ReloadSecureSettings => Ok(Reply::ack()),
@@ -773,22 +784,7 @@ fn create_cross_cluster_api_key(
                 )
             }
             "expiration" => expiration = parse_expiration(P, val, now)?,
-            "access" => {
-                let Value::Object(a) = val else {
-                    return Err(crate::world::model::field_error(P, k, val));
-                };
-                for (ak, av) in a {
-                    if ak != "search" && ak != "replication" {
-                        return Err(EsError::x_content(format!(
-                            "[1:2] [access] unknown field [{ak}]"
-                        )));
-                    }
-                    for e in av.as_array().into_iter().flatten() {
-                        string_list("access", "names", &e["names"])?;
-                    }
-                }
-                access = Some(val.clone());
-            }
+            "access" => access = Some(parse_access(P, val)?),
             "metadata" => metadata = val.clone(),
             _ => {
                 return Err(EsError::x_content(format!(
@@ -800,12 +796,6 @@ fn create_cross_cluster_api_key(
     let Some(access) = access else {
         return Err(EsError::x_content("[1:2] Required [access]"));
     };
-    let empty = |k: &str| access[k].as_array().map_or(true, |a| a.is_empty());
-    if empty("search") && empty("replication") {
-        return Err(EsError::illegal_argument(
-            "must specify non-empty access for either [search] or [replication]",
-        ));
-    }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Err(EsError::validation(&["api key name is required".into()]));
     };
@@ -837,6 +827,96 @@ fn create_cross_cluster_api_key(
     sec.api_keys.push(k);
     cap_keys(sec);
     Ok(Reply::json(out))
+}
+
+fn parse_access(parser: &str, val: &Value) -> Result<Value, EsError> {
+    let Value::Object(a) = val else {
+        return Err(crate::world::model::field_error(parser, "access", val));
+    };
+    for (ak, av) in a {
+        if ak != "search" && ak != "replication" {
+            return Err(EsError::x_content(format!(
+                "[1:2] [access] unknown field [{ak}]"
+            )));
+        }
+        for e in av.as_array().into_iter().flatten() {
+            string_list("access", "names", &e["names"])?;
+        }
+    }
+    let empty = |k: &str| val[k].as_array().map_or(true, |a| a.is_empty());
+    if empty("search") && empty("replication") {
+        return Err(EsError::illegal_argument(
+            "must specify non-empty access for either [search] or [replication]",
+        ));
+    }
+    Ok(val.clone())
+}
+
+/// `PUT /_security/cross_cluster/api_key/{id}` (8.10+): replaces `access` (and `metadata`,
+/// `expiration`) of a key the caller owns; `{"updated": true}` (false when nothing changed).
+/// Only the owner user may update (TransportBaseUpdateApiKeyAction).
+fn update_cross_cluster_api_key(
+    c: &mut Cluster,
+    p: &Principal,
+    id: &str,
+    req: &Req,
+    now: u64,
+) -> Result<Reply, EsError> {
+    const P: &str = "update_cross_cluster_api_key_request";
+    let body = parse_body_object(&req.body, false)?.unwrap_or_default();
+    let (mut access, mut metadata, mut expiration) = (None, None, None);
+    for (k, val) in &body {
+        match k.as_str() {
+            "access" => access = Some(parse_access(P, val)?),
+            "metadata" => metadata = Some(val.clone()),
+            "expiration" => expiration = Some(parse_expiration(P, val, now)?),
+            _ => {
+                return Err(EsError::x_content(format!(
+                    "[1:2] [{P}] unknown field [{k}]"
+                )))
+            }
+        }
+    }
+    if p.api_key.is_some() {
+        return Err(EsError::illegal_argument(
+            "authentication via API key not supported: only the owner user can update an API key",
+        ));
+    }
+    let sec = c
+        .security
+        .as_mut()
+        .ok_or_else(|| EsError::new(500, "exception", "security"))?;
+    // Reconstructed: ApiKeyService's text for a key the caller does not own or that is gone.
+    let not_found = || {
+        EsError::resource_not_found(format!(
+            "no API key owned by requesting user found for ID [{id}]"
+        ))
+    };
+    let k = sec
+        .api_keys
+        .iter_mut()
+        .find(|k| k.id == id && k.owner == p.user && !k.invalidated)
+        .ok_or_else(not_found)?;
+    if k.kind != KeyType::CrossCluster {
+        return Err(EsError::illegal_argument(format!(
+            "cannot update API key of type [{}] while expected type is [cross_cluster]",
+            k.kind.as_str()
+        )));
+    }
+    let mut updated = false;
+    if let Some(a) = access {
+        updated |= k.access != a;
+        k.access = a;
+    }
+    if let Some(m) = metadata {
+        updated |= k.metadata != m;
+        k.metadata = m;
+    }
+    if let Some(e) = expiration {
+        updated |= k.expiration_ms != e;
+        k.expiration_ms = e;
+    }
+    Ok(Reply::json(json!({ "updated": updated })))
 }
 
 /// The role descriptor ES derives from a cross-cluster key's `access` (CrossClusterApiKeyRoleDescriptorBuilder).
