@@ -325,6 +325,11 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "transport_address": c.transport_addr,
             "license": c.license,
             "security": c.security.is_some(),
+            // Aliases only: keystore values are secrets.
+            "keystore": {
+                "written": c.keystore.written.keys().collect::<Vec<_>>(),
+                "loaded": c.keystore.loaded.keys().collect::<Vec<_>>(),
+            },
             "isolated": !c.up,
             "stopped": c.stopped,
         },

@@ -601,6 +601,10 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
         None,
     )
     .await;
+    assert_eq!(
+        state["cluster"]["keystore"],
+        json!({"written": ["leader"], "loaded": []})
+    );
     assert!(
         !state.to_string().contains(&encoded),
         "the keystore value must not be shown"
