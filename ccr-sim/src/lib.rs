@@ -24,7 +24,8 @@
 //! - `error`: Elasticsearch error bodies and the crate's own errors.
 //! - `util`: parsing and formatting helpers (settings, wildcards, sizes, base64).
 //! - `action`: the control actions, plain data shared by every layer.
-//! - `world/`: the clusters and their operations (model, ops, foreign, scenario, replication).
+//! - `world/`: the clusters and their operations (model, security, ops, foreign, scenario,
+//!   replication).
 //! - `api/`: REST endpoints and the `/_sim/` control API as request-to-reply functions.
 //! - `server`: one HTTP server per simulated cluster, with connection-level faults.
 //! - `sim`: the public facade: [`Sim`], [`SimBuilder`], [`ClusterHandle`].

@@ -754,11 +754,10 @@ fn matches_any(patterns: &[&str], action: &str) -> bool {
 }
 
 /// True when the cluster privilege `name` (or action pattern) grants `action`.
-pub(crate) fn cluster_privilege_grants(name: &str, action: &str, v: Version) -> bool {
+pub(crate) fn cluster_privilege_grants(name: &str, action: &str, _v: Version) -> bool {
     if name.contains(':') {
         return wildcard_match(name, action);
     }
-    let _ = v;
     CLUSTER_PRIVILEGES
         .iter()
         .find(|(n, _, _)| *n == name)

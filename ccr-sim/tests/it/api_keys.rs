@@ -680,6 +680,23 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
     .await;
     assert_eq!(st, 200);
     assert_eq!(remote_info(&sim).await["connected"], false);
+    // The follower's shard tasks now fail their reads and retry, as with any lost remote.
+    let f = sim.cluster("follower");
+    eventually(
+        Duration::from_secs(10),
+        "failed reads after the key is gone",
+        || {
+            let s = f.state();
+            async move {
+                (s["followers"]["logs-1-copy"]["shards"][0]["failed_read_requests"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    > 0)
+                .then_some(())
+            }
+        },
+    )
+    .await;
     sim.shutdown().await;
 }
 

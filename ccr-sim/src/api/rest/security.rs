@@ -457,13 +457,13 @@ pub(crate) fn dispatch(
     principal: Option<&Principal>,
 ) -> Result<Reply, EsError> {
     use SecurityRoute as S;
-    if *route == S::ReloadSecureSettings {
-        return super::cluster::reload_secure_settings(&mut w.clusters[ci]);
-    }
     let now = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
-    let (Some(p), true) = (principal, c.security.is_some()) else {
-        return Err(security_disabled(c));
+    // The reload needs no security; the `_security` APIs answer only with it.
+    let p = match (route, principal) {
+        (S::ReloadSecureSettings, _) => return super::cluster::reload_secure_settings(c),
+        (_, Some(p)) if c.security.is_some() => p,
+        _ => return Err(security_disabled(c)),
     };
     match route {
         S::Authenticate => Ok(Reply::json(authenticate_body(c, p))),
@@ -473,7 +473,7 @@ pub(crate) fn dispatch(
         S::UpdateCrossClusterApiKey(id) => update_cross_cluster_api_key(c, p, id, req, now),
         S::GetApiKey => get_api_keys(c, p, req),
         S::InvalidateApiKey => invalidate_api_keys(c, p, req),
-        S::ReloadSecureSettings => Ok(Reply::ack()),
+        S::ReloadSecureSettings => super::cluster::reload_secure_settings(c),
     }
 }
 
