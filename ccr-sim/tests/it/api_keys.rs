@@ -492,10 +492,14 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
 /// A leader with security and a follower whose remote `leader` points at the leader's remote
 /// cluster server port.
 async fn api_key_pair(follower_version: &str) -> (Sim, String) {
+    api_key_pair_on("8.15.0", follower_version).await
+}
+
+async fn api_key_pair_on(leader_version: &str, follower_version: &str) -> (Sim, String) {
     let sim = Sim::builder()
         .cluster(
             ClusterConfig::new("leader")
-                .version("8.15.0")
+                .version(leader_version)
                 .security(realm()),
         )
         .cluster(
@@ -862,4 +866,29 @@ role = "monitor"
         let e = Security::from_toml_str(text).unwrap_err().to_string();
         assert!(e.contains(needle), "{e}");
     }
+}
+
+#[tokio::test]
+async fn api_key_remotes_by_version() {
+    // 9.x on both sides: the same model.
+    let (sim, encoded) = api_key_pair_on("9.1.0", "9.1.0").await;
+    let f = sim.cluster("follower");
+    f.keystore_add("leader", &encoded).unwrap();
+    assert_eq!(f.reload_secure_settings()["_nodes"]["successful"], 1);
+    let info = remote_info(&sim).await;
+    assert_eq!(
+        (&info["connected"], &info["cluster_credentials"]),
+        (&json!(true), &json!("::es_redacted::"))
+    );
+    sim.shutdown().await;
+    // A 7.17 follower has no remote cluster client: the port never answers it, credentials or not.
+    let (sim, encoded) = api_key_pair_on("8.15.0", "7.17.0").await;
+    let f = sim.cluster("follower");
+    f.keystore_add("leader", &encoded).unwrap();
+    f.stop().unwrap();
+    f.start().unwrap();
+    let info = remote_info(&sim).await;
+    assert_eq!(info["connected"], false, "{info}");
+    assert!(info.get("cluster_credentials").is_none(), "{info}");
+    sim.shutdown().await;
 }
