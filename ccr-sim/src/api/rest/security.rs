@@ -497,7 +497,8 @@ fn authenticate_body(c: &Cluster, p: &Principal) -> Value {
     m.insert("enabled".into(), true.into());
     m.insert("authentication_realm".into(), realm_of(p));
     m.insert("lookup_realm".into(), realm_of(p));
-    if v.at_least(7, 0) {
+    // elastic/elasticsearch PR #61247 (backport #61411, 7.10).
+    if v.at_least(7, 10) {
         let kind = if p.api_key.is_some() {
             "api_key"
         } else {
