@@ -138,6 +138,45 @@ pub enum Action {
     Start {},
     /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, isolation, stop).
     ClearFaults {},
+    /// `bin/elasticsearch-keystore add cluster.remote.<alias>.credentials` (or `remove` when
+    /// `credentials` is absent): written to the keystore, used by the node only after
+    /// `POST /_nodes/reload_secure_settings` (8.13+) or a restart (`Stop` then `Start`).
+    Keystore {
+        /// The remote alias.
+        alias: String,
+        /// The encoded cross-cluster API key (`encoded` of its creation response).
+        #[serde(default)]
+        credentials: Option<Secret>,
+    },
+}
+
+/// A secret value: never shown by `Debug` or serialised back (scenario logs, `/_sim/state`).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("::es_redacted::")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("::es_redacted::")
+    }
 }
 
 /// How a disconnected remote fails connection attempts.

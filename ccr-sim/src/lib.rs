@@ -24,7 +24,8 @@
 //! - `error`: Elasticsearch error bodies and the crate's own errors.
 //! - `util`: parsing and formatting helpers (settings, wildcards, sizes, base64).
 //! - `action`: the control actions, plain data shared by every layer.
-//! - `world/`: the clusters and their operations (model, ops, foreign, scenario, replication).
+//! - `world/`: the clusters and their operations (model, security, ops, foreign, scenario,
+//!   replication).
 //! - `api/`: REST endpoints and the `/_sim/` control API as request-to-reply functions.
 //! - `server`: one HTTP server per simulated cluster, with connection-level faults.
 //! - `sim`: the public facade: [`Sim`], [`SimBuilder`], [`ClusterHandle`].
@@ -47,7 +48,7 @@ mod sim;
 #[cfg(test)]
 mod layers_test;
 
-pub use action::{Action, DisconnectMode};
+pub use action::{Action, DisconnectMode, Secret};
 pub use error::{EsError, ScenarioError, SimError};
 pub use sim::{ClusterConfig, ClusterHandle, Sim, SimBuilder, DEFAULT_DOC_CAP};
 pub use util::base64_encode;
@@ -55,3 +56,7 @@ pub use version::{Version, VersionError, DEFAULT_VERSION};
 pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
 pub use world::scenario::{Event, Scenario};
 pub use world::settings::Flavor;
+pub use world::security::{
+    IndicesPrivileges, RemoteIndicesPrivileges, RoleDescriptor, SecurityFileError,
+    REMOTE_CLUSTER_PORT_OFFSET,
+};

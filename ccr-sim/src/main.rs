@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use ccr_sim::{ClusterConfig, Flavor, License, Scenario, Sim};
+use ccr_sim::{ClusterConfig, Flavor, License, Scenario, Security, Sim};
 use clap::{Parser, ValueEnum};
 
 /// Simulated Elasticsearch clusters speaking the cross-cluster replication (CCR) REST API.
@@ -43,6 +43,63 @@ struct Args {
     /// Seed for the fault-injection dice (same seed, same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+
+    /// Turn security on for every cluster: requests must authenticate (Basic or ApiKey) and are
+    /// authorized by role. Needs at least one --user or a --security-file.
+    #[arg(long)]
+    security: bool,
+
+    /// A user as NAME:PASSWORD:ROLE[,ROLE...] (repeatable); built-in roles: superuser, monitor,
+    /// no_privileges, or roles of --security-file.
+    #[arg(long = "user", value_name = "NAME:PASSWORD:ROLES")]
+    users: Vec<String>,
+
+    /// A REST API key as ID:KEY:OWNER:ROLE (repeatable), sent as `ApiKey base64(ID:KEY)`.
+    #[arg(long = "api-key", value_name = "ID:KEY:OWNER:ROLE")]
+    api_keys: Vec<String>,
+
+    /// A TOML file of roles (`[role.NAME]` with cluster, indices, remote_indices), users
+    /// (`[[user]]`), API keys (`[[api_key]]`) and cross-cluster keys (`[[cross_cluster_key]]`);
+    /// implies --security.
+    #[arg(long, value_name = "FILE")]
+    security_file: Option<std::path::PathBuf>,
+}
+
+/// The security realm of --security, --user, --api-key and --security-file (None: off).
+fn security(args: &Args) -> anyhow::Result<Option<Security>> {
+    let on = args.security || args.security_file.is_some();
+    if !on {
+        if !args.users.is_empty() || !args.api_keys.is_empty() {
+            anyhow::bail!("--user and --api-key need --security (or --security-file)");
+        }
+        return Ok(None);
+    }
+    let mut sec = match &args.security_file {
+        Some(p) => Security::from_file(p)?,
+        None => Security::new(),
+    };
+    for spec in &args.users {
+        // The password may hold ':'; the name is before the first one, the roles after the last.
+        let (name, rest) = spec
+            .split_once(':')
+            .with_context(|| "--user: expected NAME:PASSWORD:ROLES".to_string())?;
+        let (password, roles) = rest
+            .rsplit_once(':')
+            .with_context(|| format!("--user for [{name}]: expected NAME:PASSWORD:ROLES"))?;
+        let roles: Vec<&str> = roles.split(',').map(str::trim).collect();
+        sec = sec.add_user(name, password, &roles).context("--user")?;
+    }
+    for spec in &args.api_keys {
+        let parts: Vec<&str> = spec.splitn(4, ':').collect();
+        let [id, key, owner, role] = parts.as_slice() else {
+            anyhow::bail!("--api-key: expected ID:KEY:OWNER:ROLE");
+        };
+        sec = sec.add_api_key(id, key, owner, role).context("--api-key")?;
+    }
+    if !sec.has_users() {
+        anyhow::bail!("--security needs at least one --user or a --security-file with [[user]]");
+    }
+    Ok(Some(sec))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,16 +155,19 @@ async fn main() -> anyhow::Result<()> {
         FlavorArg::Default => Flavor::Default,
         FlavorArg::Aliyun => Flavor::Aliyun,
     };
+    let security = security(&args)?;
     let mut builder = Sim::builder().seed(args.seed);
     if args.deterministic {
         builder = builder.deterministic_clock();
     }
     for spec in &args.clusters {
-        builder = builder.cluster(
-            parse_cluster(spec, &args.version)?
-                .license(license.clone())
-                .flavor(flavor),
-        );
+        let mut cfg = parse_cluster(spec, &args.version)?
+            .license(license.clone())
+            .flavor(flavor);
+        if let Some(sec) = &security {
+            cfg = cfg.security(sec.clone());
+        }
+        builder = builder.cluster(cfg);
     }
     let scenario = match &args.scenario {
         Some(p) => Some(Scenario::from_file(p)?),
@@ -119,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
             cluster = %name,
             http = %sim.url(name),
             transport = %sim.transport_address(name),
+            security = security.is_some(),
             "simulated cluster listening"
         );
     }

@@ -35,7 +35,7 @@ pub struct ClusterConfig {
     license: License,
     security: Option<Security>,
     doc_cap: usize,
-    remote_credentials: Vec<String>,
+    remote_credentials: Vec<(String, crate::action::Secret)>,
     flavor: Flavor,
 }
 
@@ -93,10 +93,19 @@ impl ClusterConfig {
         self
     }
 
-    /// Pretend `cluster.remote.<alias>.credentials` is in this cluster's keystore (API-key
-    /// remotes, 8.10+): `_remote/info` then shows `cluster_credentials`.
-    pub fn remote_credentials(mut self, alias: &str) -> Self {
-        self.remote_credentials.push(alias.to_string());
+    /// Pretend `cluster.remote.<alias>.credentials` is in this cluster's keystore at start, with
+    /// no usable key (API-key remotes, 8.10+): `_remote/info` then shows `cluster_credentials`.
+    pub fn remote_credentials(self, alias: &str) -> Self {
+        self.remote_credentials_key(alias, "")
+    }
+
+    /// `cluster.remote.<alias>.credentials` in this cluster's keystore at start: the encoded
+    /// cross-cluster API key (`encoded` of `POST /_security/cross_cluster/api_key`) it presents
+    /// to the remote cluster server port of the cluster the alias points at.
+    pub fn remote_credentials_key(mut self, alias: &str, encoded: &str) -> Self {
+        self.remote_credentials.retain(|(a, _)| a != alias);
+        self.remote_credentials
+            .push((alias.to_string(), crate::action::Secret::new(encoded)));
         self
     }
 }
@@ -168,7 +177,7 @@ impl SimBuilder {
                 indices: Default::default(),
                 persistent: Default::default(),
                 transient: Default::default(),
-                keystore_credentials: cfg.remote_credentials.iter().cloned().collect(),
+                keystore: Default::default(),
                 auto_follow: Default::default(),
                 auto_follow_stats: Default::default(),
                 faults: Default::default(),
@@ -182,6 +191,12 @@ impl SimBuilder {
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();
+            c.keystore.written = cfg
+                .remote_credentials
+                .iter()
+                .map(|(a, v)| (a.clone(), v.expose().to_string()))
+                .collect();
+            c.keystore.load();
             clusters.push(c);
             listeners.push(listener);
         }
@@ -319,6 +334,15 @@ impl Sim {
         self.shared.lock().clusters[ci].transport_addr.clone()
     }
 
+    /// `127.0.0.1:<HTTP port + 243>`: the remote cluster server address that API-key remotes
+    /// name in `seeds` or `proxy_address` (8.10+, security on).
+    ///
+    /// # Panics
+    /// If no cluster has that name.
+    pub fn remote_cluster_address(&self, name: &str) -> String {
+        self.cluster(name).remote_cluster_address()
+    }
+
     /// A handle for controlling one cluster.
     ///
     /// # Panics
@@ -405,6 +429,62 @@ impl ClusterHandle {
     /// `127.0.0.1:<HTTP port + 100>`.
     pub fn transport_address(&self) -> String {
         self.shared.lock().clusters[self.ci].transport_addr.clone()
+    }
+
+    /// `127.0.0.1:<HTTP port + 243>`: the remote cluster server address that API-key remotes
+    /// (8.10+, security on) name in `seeds` or `proxy_address`.
+    pub fn remote_cluster_address(&self) -> String {
+        crate::world::security::remote_cluster_address(&self.shared.lock().clusters[self.ci])
+    }
+
+    /// `bin/elasticsearch-keystore add cluster.remote.<alias>.credentials`: the node uses it
+    /// after [`ClusterHandle::reload_secure_settings`] (8.13+) or a restart.
+    pub fn keystore_add(&self, alias: &str, encoded: &str) -> Result<(), SimError> {
+        self.apply(Action::Keystore {
+            alias: alias.into(),
+            credentials: Some(crate::action::Secret::new(encoded)),
+        })
+    }
+
+    /// `bin/elasticsearch-keystore remove cluster.remote.<alias>.credentials`.
+    pub fn keystore_remove(&self, alias: &str) -> Result<(), SimError> {
+        self.apply(Action::Keystore {
+            alias: alias.into(),
+            credentials: None,
+        })
+    }
+
+    /// Creates a cross-cluster API key on this cluster (what `POST /_security/cross_cluster/api_key`
+    /// with `access.replication[].names` does, owned by `elastic`) and returns its `encoded`
+    /// form, for a follower's keystore. Errors when the cluster has no security.
+    pub fn create_cross_cluster_key(
+        &self,
+        name: &str,
+        replication: &[&str],
+    ) -> Result<String, SimError> {
+        let mut w = self.shared.lock();
+        let now = w.clock.epoch_ms();
+        let c = &mut w.clusters[self.ci];
+        let seed = c.name.clone();
+        let sec = c
+            .security
+            .take()
+            .ok_or_else(|| SimError::Invalid(format!("cluster [{}] has no security", self.name)))?;
+        let mut sec = sec;
+        let (id, key) = sec.next_key(&seed);
+        let mut sec = sec.cross_cluster_key(&id, &key, replication);
+        if let Some(k) = sec.api_keys.last_mut() {
+            k.name = name.to_string();
+            k.creation_ms = now;
+        }
+        c.security = Some(sec);
+        Ok(crate::util::base64_encode(format!("{id}:{key}").as_bytes()))
+    }
+
+    /// `POST /_nodes/reload_secure_settings` (as the cluster itself): returns its JSON body.
+    pub fn reload_secure_settings(&self) -> Value {
+        self.request("POST", "/_nodes/reload_secure_settings", None)
+            .1
     }
 
     /// Applies any control action.

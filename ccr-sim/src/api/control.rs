@@ -186,7 +186,23 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
         Action::Isolate {} => c.up = false,
         Action::Rejoin {} => c.up = true,
         Action::Stop {} => c.stopped = true,
-        Action::Start {} => c.stopped = false,
+        Action::Start {} => {
+            // A node start reads the keystore.
+            if c.stopped {
+                c.keystore.load();
+            }
+            c.stopped = false;
+        }
+        Action::Keystore { alias, credentials } => match credentials {
+            Some(v) => {
+                c.keystore
+                    .written
+                    .insert(alias.clone(), v.expose().to_string());
+            }
+            None => {
+                c.keystore.written.remove(alias);
+            }
+        },
         Action::ClearFaults {} => {
             c.faults = Default::default();
             c.writers.clear();
@@ -320,6 +336,11 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "transport_address": c.transport_addr,
             "license": c.license,
             "security": c.security.is_some(),
+            // Aliases only: keystore values are secrets.
+            "keystore": {
+                "written": c.keystore.written.keys().collect::<Vec<_>>(),
+                "loaded": c.keystore.loaded.keys().collect::<Vec<_>>(),
+            },
             "isolated": !c.up,
             "stopped": c.stopped,
         },
@@ -550,6 +571,22 @@ pub(crate) fn handle_http(
                 Err(r) => return r,
             }
         }
+        ("POST" | "PUT", ["_sim", "keystore", alias]) => {
+            if !body.get("credentials").is_some_and(Value::is_string) {
+                return bad(
+                    400,
+                    "bad [keystore] request: [credentials] must be a string (the encoded cross-cluster API key)".into(),
+                );
+            }
+            match action_from("keystore", body, &[("alias", alias)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("DELETE", ["_sim", "keystore", alias]) => Action::Keystore {
+            alias: alias.to_string(),
+            credentials: None,
+        },
         ("POST", ["_sim", "isolate"]) => Action::Isolate {},
         ("POST", ["_sim", "rejoin"]) => Action::Rejoin {},
         ("POST", ["_sim", "stop"]) => Action::Stop {},

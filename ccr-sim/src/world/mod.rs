@@ -4,6 +4,7 @@
 //! In dependency order:
 //! - `settings`: the index and cluster settings each version and flavour knows;
 //! - `model`: the world, its clusters, indices and follow tasks;
+//! - `security`: users, roles, API keys, privileges, the keystore and API-key remotes;
 //! - `ops`: the operations the endpoints share (create, follow, remote links, privileges);
 //! - `foreign`: borrowing clusters of another `Sim` of the process for one operation;
 //! - `scenario`: scenario files, and the queue of their events waiting for their time;
@@ -15,3 +16,4 @@ pub(crate) mod ops;
 pub(crate) mod replication;
 pub(crate) mod scenario;
 pub(crate) mod settings;
+pub(crate) mod security;

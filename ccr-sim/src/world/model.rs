@@ -16,6 +16,8 @@ use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
 use crate::world::settings::{self, Flavor};
+use crate::world::security::Keystore;
+pub use crate::world::security::{Role, Security};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
@@ -107,78 +109,6 @@ impl License {
     }
 }
 
-/// A built-in role of the simulated security realm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything.
-    Superuser,
-    /// Read-only: GET/HEAD requests and searches/counts; everything else is 403.
-    Monitor,
-    /// Authenticated but allowed nothing beyond `GET /`.
-    None,
-}
-
-/// A user of the simulated security realm.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub(crate) name: String,
-    pub(crate) password: String,
-    pub(crate) role_names: Vec<String>,
-    pub(crate) role: Role,
-}
-
-/// An API key of the simulated security realm (sent as `Authorization: ApiKey base64(id:key)`).
-#[derive(Clone, Debug)]
-pub struct ApiKey {
-    pub(crate) id: String,
-    pub(crate) key: String,
-    pub(crate) owner: String,
-    pub(crate) role: Role,
-}
-
-/// Security settings of a simulated cluster: when present, every Elasticsearch request must
-/// authenticate (the `/_sim/` control plane never does).
-#[derive(Clone, Debug, Default)]
-pub struct Security {
-    pub(crate) users: Vec<User>,
-    pub(crate) api_keys: Vec<ApiKey>,
-}
-
-impl Security {
-    /// Security on, no users yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a user with a role. The role name shown in 403 messages is the role's snake-case name.
-    pub fn user(mut self, name: &str, password: &str, role: Role) -> Self {
-        let role_name = match role {
-            Role::Superuser => "superuser",
-            Role::Monitor => "monitor",
-            Role::None => "no_privileges",
-        };
-        self.users.push(User {
-            name: name.into(),
-            password: password.into(),
-            role_names: vec![role_name.into()],
-            role,
-        });
-        self
-    }
-
-    /// Adds an API key owned by `owner`.
-    pub fn api_key(mut self, id: &str, key: &str, owner: &str, role: Role) -> Self {
-        self.api_keys.push(ApiKey {
-            id: id.into(),
-            key: key.into(),
-            owner: owner.into(),
-            role,
-        });
-        self
-    }
-}
-
 /// Faults that shape HTTP answers: a share of requests fail in one of four ways.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -246,8 +176,8 @@ pub(crate) struct Cluster {
     /// Flat cluster settings as given (values keep their JSON form).
     pub persistent: BTreeMap<String, Value>,
     pub transient: BTreeMap<String, Value>,
-    /// Remote aliases that have `cluster.remote.<alias>.credentials` in the (simulated) keystore.
-    pub keystore_credentials: BTreeSet<String>,
+    /// The simulated keystore (`cluster.remote.<alias>.credentials` of API-key remotes).
+    pub keystore: Keystore,
     pub auto_follow: BTreeMap<String, AutoFollowPattern>,
     pub auto_follow_stats: AutoFollowStats,
     pub faults: Faults,
@@ -280,7 +210,7 @@ impl Cluster {
             indices: BTreeMap::new(),
             persistent: BTreeMap::new(),
             transient: BTreeMap::new(),
-            keystore_credentials: BTreeSet::new(),
+            keystore: Keystore::default(),
             auto_follow: BTreeMap::new(),
             auto_follow_stats: AutoFollowStats::default(),
             faults: Faults::default(),

@@ -12,6 +12,7 @@ use crate::world::model::{
     ShardRecovery, ShardTask, World,
 };
 use crate::world::settings::{self, Flavor};
+use crate::world::security;
 
 /// How a follower cluster reaches a remote alias.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +35,8 @@ pub(crate) fn remote_link(w: &World, ci: usize, alias: &str) -> RemoteLink {
         return RemoteLink::Unreachable { addr: first };
     }
     for t in &targets {
-        if let Some(li) = w.cluster_by_transport(t) {
+        let target = security::resolve_target(w, t);
+        if let Some(li) = security::reachable(w, ci, alias, &target) {
             return RemoteLink::Connected(li);
         }
     }
@@ -452,7 +454,9 @@ pub(crate) struct NewFollower<'a> {
     pub user: Option<&'a str>,
 }
 
-/// The leader-side privilege check of put follow (CcrLicenseChecker.hasPrivilegesToFollowIndices).
+/// The leader-side privilege check of put follow and put auto-follow
+/// (CcrLicenseChecker.hasPrivilegesToFollowIndices) for certificate remotes: the caller's user
+/// name must exist on the leader with `read` and `monitor` on the leader index (or patterns).
 pub(crate) fn check_leader_privileges(
     leader: &Cluster,
     user: Option<&str>,
@@ -461,24 +465,70 @@ pub(crate) fn check_leader_privileges(
     let (Some(sec), Some(user)) = (&leader.security, user) else {
         return Ok(());
     };
-    let allowed = sec
-        .users
-        .iter()
-        .any(|u| u.name == user && u.role != crate::world::model::Role::None)
-        || sec
-            .api_keys
-            .iter()
-            .any(|k| k.owner == user && k.role != crate::world::model::Role::None);
+    let v = leader.version;
+    let allowed = sec.find_user(user).is_some_and(|u| {
+        let perm = sec.permission(&security::Principal {
+            user: u.name.clone(),
+            roles: u.roles.clone(),
+            api_key: None,
+        });
+        what.split(',').all(|i| {
+            perm.index("indices:data/read/xpack/ccr/shard_changes", i, v)
+                && perm.index("indices:monitor/stats", i, v)
+        })
+    });
     if allowed {
         return Ok(());
     }
-    Err(EsError::new(
+    Err(insufficient_privileges(what))
+}
+
+fn insufficient_privileges(what: &str) -> EsError {
+    EsError::new(
         403,
         "security_exception",
         format!(
             "insufficient privileges to follow index [{what}], privilege for action [indices:data/read/xpack/ccr/shard_changes] is missing, privilege for action [indices:monitor/stats] is missing"
         ),
-    ))
+    )
+}
+
+/// Through an API-key remote (8.10+), what the follower may read is the cross-cluster key's
+/// `access.replication` names, intersected with the local user's `remote_indices` for the alias
+/// (RemoteClusterSecurityCcrIT: 403 "insufficient privileges to follow index [..]"). Certificate
+/// remotes are checked by [`check_leader_privileges`] instead.
+pub(crate) fn check_remote_access(
+    w: &World,
+    ci: usize,
+    alias: &str,
+    li: usize,
+    leader_index: &str,
+    user: Option<&str>,
+) -> Result<(), EsError> {
+    let f = &w.clusters[ci];
+    let Some(key) = security::remote_key(f, alias, &w.clusters[li], w.clock.epoch_ms()) else {
+        return Ok(());
+    };
+    let by_key = key
+        .replication_names()
+        .iter()
+        .any(|n| crate::util::wildcard_match(n, leader_index));
+    let by_user = match (&f.security, user) {
+        (Some(sec), Some(u)) => sec.find_user(u).is_some_and(|u| {
+            sec.permission(&security::Principal {
+                user: u.name.clone(),
+                roles: u.roles.clone(),
+                api_key: None,
+            })
+            .remote_replication(alias, leader_index)
+        }),
+        _ => true,
+    };
+    if by_key && by_user {
+        Ok(())
+    } else {
+        Err(insufficient_privileges(leader_index))
+    }
 }
 
 /// Creates a follower index by "restoring" the leader and starts its shard tasks.
@@ -503,7 +553,11 @@ pub(crate) fn create_follower(
         .indices
         .get(leader)
         .ok_or_else(|| EsError::index_not_found(leader))?;
-    check_leader_privileges(&w.clusters[li], user, leader)?;
+    if security::is_api_key_remote(w, ci, alias, li) {
+        check_remote_access(w, ci, alias, li, leader, user)?;
+    } else {
+        check_leader_privileges(&w.clusters[li], user, leader)?;
+    }
     if !lidx.soft_deletes {
         return Err(EsError::illegal_argument(format!(
             "leader index [{leader}] does not have soft deletes enabled"
@@ -748,6 +802,9 @@ pub(crate) fn resume_follow(
         .indices
         .get(&meta.leader_index)
         .ok_or_else(|| EsError::index_not_found(&meta.leader_index))?;
+    if security::is_api_key_remote(w, ci, &meta.remote_cluster, li) {
+        check_remote_access(w, ci, &meta.remote_cluster, li, &meta.leader_index, None)?;
+    }
     if lidx.uuid != meta.leader_uuid {
         return Err(EsError::illegal_argument(format!(
             "follow index [{index}] should reference [{}] as leader index but instead reference [{}] as leader index",

@@ -20,6 +20,10 @@ fn help_documents_every_flag() {
         "--scenario",
         "--deterministic",
         "--seed",
+        "--security",
+        "--user",
+        "--api-key",
+        "--security-file",
         "NAME=ADDR[@VERSION]",
         "trial",
         "basic",
@@ -124,6 +128,135 @@ async fn runs_clusters_with_per_cluster_versions_and_a_scenario() {
         }
     })
     .await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn security_flags_are_checked() {
+    for (args, needle) in [
+        (
+            vec!["--cluster", "a=127.0.0.1:0", "--security"],
+            "at least one --user",
+        ),
+        (
+            vec!["--cluster", "a=127.0.0.1:0", "--user", "u:p:superuser"],
+            "need --security",
+        ),
+        (
+            vec![
+                "--cluster",
+                "a=127.0.0.1:0",
+                "--security",
+                "--user",
+                "u:p:wizard",
+            ],
+            "[wizard]",
+        ),
+        (
+            vec![
+                "--cluster",
+                "a=127.0.0.1:0",
+                "--security",
+                "--user",
+                "nopassword",
+            ],
+            "NAME:PASSWORD:ROLES",
+        ),
+        (
+            vec![
+                "--cluster",
+                "a=127.0.0.1:0",
+                "--security-file",
+                "/nonexistent/security.toml",
+            ],
+            "cannot read security file",
+        ),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn security_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("ccr-sim-cli-sec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("security.toml");
+    std::fs::write(
+        &file,
+        "[role.reader]\ncluster = [\"monitor\"]\n\n[[user]]\nname = \"watcher\"\npassword = \"w-secret\"\nroles = [\"reader\"]\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "--cluster",
+            &format!("es=127.0.0.1:{port}"),
+            "--security-file",
+            file.to_str().unwrap(),
+            "--user",
+            "admin:pa:ss:superuser",
+            "--api-key",
+            "k1:s1:admin:monitor",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines.next().expect("ccr-sim exited early").unwrap();
+        assert!(
+            !line.contains("pa:ss") && !line.contains("w-secret"),
+            "{line}"
+        );
+        if line.contains("simulated cluster listening") {
+            break;
+        }
+    }
+    let c = client();
+    let u = format!("http://127.0.0.1:{port}");
+    let (st, _) = call(&c, "GET", &format!("{u}/"), None).await;
+    assert_eq!(st, 401);
+    let resp = c
+        .get(format!("{u}/_cluster/settings"))
+        .basic_auth("admin", Some("pa:ss"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = c
+        .get(format!("{u}/_ccr/stats"))
+        .basic_auth("watcher", Some("w-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = c
+        .put(format!("{u}/_cluster/settings"))
+        .basic_auth("watcher", Some("w-secret"))
+        .json(&serde_json::json!({"persistent": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let resp = c
+        .get(format!("{u}/_ccr/stats"))
+        .header(
+            "authorization",
+            format!("ApiKey {}", ccr_sim::base64_encode(b"k1:s1")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
     child.kill().unwrap();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -288,7 +288,16 @@ async fn auto_follow_bodies_match_fixtures() {
 async fn cluster_bodies_match_fixtures() {
     let sim = start([
         ClusterConfig::new("leader").version("9.1.0"),
-        ClusterConfig::new("follower").remote_credentials("my_remote_cluster"),
+        ClusterConfig::new("follower").remote_credentials_key(
+            "my_remote_cluster",
+            &ccr_sim::base64_encode(b"ccrkey:secret"),
+        ),
+        // The fulfilling cluster of the API-key remote (remote cluster server on HTTP + 243).
+        ClusterConfig::new("fulfilling").security(Security::new().cross_cluster_key(
+            "ccrkey",
+            "secret",
+            &["*"],
+        )),
     ])
     .await;
     let c = client();
@@ -326,8 +335,9 @@ async fn cluster_bodies_match_fixtures() {
     assert_eq!(body["acknowledged"], true);
     // Sniff remote, connected.
     add_remote(&c, &f, "test_cluster", &sim.transport_address("leader")).await;
-    // An API-key proxy remote pointing at the leader.
-    ok(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": sim.transport_address("leader")}}))).await;
+    // An API-key proxy remote pointing at a remote cluster server port.
+    let rcs = sim.cluster("fulfilling").remote_cluster_address();
+    ok(&c, "PUT", &format!("{f}/_cluster/settings"), Some(json!({"persistent": {"cluster.remote.my_remote_cluster.mode": "proxy", "cluster.remote.my_remote_cluster.proxy_address": rcs}}))).await;
     let info = ok(&c, "GET", &format!("{f}/_remote/info"), None).await;
     assert_same_shape(
         &json!({"test_cluster": info["test_cluster"]}),
@@ -620,7 +630,10 @@ async fn security_bodies_match_fixtures() {
                 (st, &body),
                 fs,
                 &fk,
-                &freason.replace("[ccruser]", "[monitor]"),
+                // From 8.5 the roles are the effective ones (elastic/elasticsearch PR #89680).
+                &freason
+                    .replace("[ccruser]", "[monitor]")
+                    .replace("with roles", "with effective roles"),
             );
         }
         sim.shutdown().await;

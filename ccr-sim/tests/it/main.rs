@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api_keys;
 mod bad_input;
 mod cli;
 mod cluster_state;

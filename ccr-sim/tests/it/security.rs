@@ -94,7 +94,7 @@ async fn authorization() {
         (st, &b),
         403,
         "security_exception",
-        "action [indices:admin/xpack/ccr/unfollow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the index privileges [manage_follow_index,manage,all]",
+        "action [indices:admin/xpack/ccr/unfollow] is unauthorized for user [viewer] with effective roles [monitor], this action is granted by the index privileges [manage_follow_index,manage,all]",
     );
     let (st, b, _) = send(&format!("{u}/"), "GET", basic("nobody", "pw")).await;
     assert_error_type((st, &b), 403, "security_exception");

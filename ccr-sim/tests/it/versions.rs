@@ -303,8 +303,11 @@ async fn follow_body_fields_by_version() {
 #[tokio::test]
 async fn unauthorized_message_by_version() {
     for (v, expected) in [
-        ("7.17.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer]"),
-        ("8.15.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the cluster privileges [manage_ccr,all]"),
+        ("7.10.2", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer]"),
+        ("7.12.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer], this action is granted by the cluster privileges [manage_ccr,manage,all]"),
+        ("7.17.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the cluster privileges [manage_ccr,manage,all]"),
+        ("8.4.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer] with roles [monitor], this action is granted by the cluster privileges [manage_ccr,manage,all]"),
+        ("8.15.0", "action [cluster:admin/xpack/ccr/pause_follow] is unauthorized for user [viewer] with effective roles [monitor], this action is granted by the cluster privileges [manage_ccr,manage,all]"),
     ] {
         let sim = start([cluster("a", Some(v)).security(Security::new().user("viewer", "pw", Role::Monitor))]).await;
         let resp = client().post(format!("{}/x/_ccr/pause_follow", sim.url("a"))).basic_auth("viewer", Some("pw")).send().await.unwrap();

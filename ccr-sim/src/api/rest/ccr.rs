@@ -673,7 +673,10 @@ pub(crate) fn put_auto_follow(
         Ok(li) => li,
         Err(e) => return through_remote(w, ci, &remote, Err(e)),
     };
-    ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
+    // Through an API-key remote the key, not a leader user, limits what is followed.
+    if !crate::world::security::is_api_key_remote(w, ci, &remote, li) {
+        ops::check_leader_privileges(&w.clusters[li], user, &patterns.join(","))?;
+    }
     if let Some(s) = &settings {
         let flat = ops::flat_index_settings(&Value::Object(s.clone()))?;
         ops::check_follow_settings(&flat, "auto-follow pattern")?;

@@ -495,12 +495,30 @@ pub(crate) fn remote_info(w: &World, ci: usize) -> Result<Reply, EsError> {
         }
         m.insert("initial_connect_timeout".into(), timeout.into());
         m.insert("skip_unavailable".into(), skip.into());
-        if v.at_least(8, 10) && c.keystore_credentials.contains(&alias) {
+        // RemoteConnectionInfo.toXContent: credentials are shown only as redacted.
+        if v.at_least(8, 10) && c.keystore.loaded.contains_key(&alias) {
             m.insert("cluster_credentials".into(), "::es_redacted::".into());
         }
         out.insert(alias, Value::Object(m));
     }
     Ok(Reply::json(Value::Object(out)))
+}
+
+/// `POST /_nodes/reload_secure_settings` (RestReloadSecureSettingsAction): the single node
+/// reloads its keystore; from 8.13 that includes `cluster.remote.*.credentials`
+/// (RemoteClusterCredentialsManager, elastic/elasticsearch PR #102798), before it only at a
+/// node start.
+pub(crate) fn reload_secure_settings(c: &mut Cluster) -> Result<Reply, EsError> {
+    if c.version.at_least(8, 13) {
+        c.keystore.load();
+    }
+    let mut nodes = Map::new();
+    nodes.insert(c.node_id.clone(), json!({"name": c.node_name}));
+    Ok(Reply::json(json!({
+        "_nodes": {"total": 1, "successful": 1, "failed": 0},
+        "cluster_name": c.name,
+        "nodes": nodes,
+    })))
 }
 
 fn roles(c: &Cluster) -> &'static str {

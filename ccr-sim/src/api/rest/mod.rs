@@ -6,13 +6,13 @@ pub(crate) mod indices;
 pub(crate) mod recovery;
 
 pub(crate) use ccr::poll_deferred;
+pub(crate) mod security;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
-use crate::util::base64_decode;
-use crate::world::model::{Cluster, Role, World};
+use crate::world::model::World;
 
 /// What a route needs and is, for counters and security.
 #[derive(Debug, Clone)]
@@ -83,6 +83,8 @@ pub(crate) enum RouteKind {
     PauseAutoFollow(String),
     ResumeAutoFollow(String),
     Recovery(Option<String>),
+    /// `_security` endpoints and `POST /_nodes/reload_secure_settings`.
+    Security(security::SecurityRoute),
 }
 
 const CLUSTER_MONITOR: &str = "cluster privileges [monitor,manage,all]";
@@ -118,6 +120,9 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     let get = m == "GET" || m == "HEAD";
     let search_m = get || m == "POST";
     let own = |x: &str| x.to_string();
+    if let Some(r) = security::route(req, v) {
+        return Some(r);
+    }
     match (s.as_slice(), m) {
         // Shard recoveries (RestRecoveryAction).
         (["_recovery"], "GET") => r(
@@ -601,112 +606,6 @@ fn check_content_type(req: &Req) -> Option<Reply> {
     ))
 }
 
-/// The identity of an authenticated caller.
-struct Caller {
-    user: String,
-    roles: Vec<String>,
-    role: Role,
-    api_key_id: Option<String>,
-}
-
-fn www_authenticate(c: &Cluster) -> Value {
-    if c.version.major >= 8 {
-        json!([
-            "Basic realm=\"security\", charset=\"UTF-8\"",
-            "Bearer realm=\"security\"",
-            "ApiKey"
-        ])
-    } else {
-        json!("Basic realm=\"security\" charset=\"UTF-8\"")
-    }
-}
-
-fn unauthenticated(c: &Cluster, reason: String) -> EsError {
-    let mut e = EsError::new(401, "security_exception", reason);
-    e.header = Some(Box::new(www_authenticate(c)));
-    e
-}
-
-fn authenticate(c: &Cluster, req: &Req) -> Result<Option<Caller>, EsError> {
-    let Some(sec) = &c.security else {
-        return Ok(None);
-    };
-    let Some(auth) = req.authorization.as_deref() else {
-        return Err(unauthenticated(
-            c,
-            format!(
-                "missing authentication credentials for REST request [{}]",
-                req.uri
-            ),
-        ));
-    };
-    let (scheme, cred) = auth.split_once(' ').unwrap_or((auth, ""));
-    let decoded = base64_decode(cred)
-        .and_then(|b| String::from_utf8(b).ok())
-        .unwrap_or_default();
-    let (a, b) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-    match scheme.to_ascii_lowercase().as_str() {
-        "basic" => match sec.users.iter().find(|u| u.name == a && u.password == b) {
-            Some(u) => Ok(Some(Caller {
-                user: u.name.clone(),
-                roles: u.role_names.clone(),
-                role: u.role,
-                api_key_id: None,
-            })),
-            None => Err(unauthenticated(
-                c,
-                format!("unable to authenticate user [{a}] for REST request [{}]", req.uri),
-            )),
-        },
-        "apikey" => match sec.api_keys.iter().find(|k| k.id == a && k.key == b) {
-            Some(k) => Ok(Some(Caller {
-                user: k.owner.clone(),
-                roles: Vec::new(),
-                role: k.role,
-                api_key_id: Some(k.id.clone()),
-            })),
-            None => Err(unauthenticated(
-                c,
-                "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
-                    .to_string(),
-            )),
-        },
-        _ => Err(unauthenticated(
-            c,
-            format!("missing authentication credentials for REST request [{}]", req.uri),
-        )),
-    }
-}
-
-fn authorize(c: &Cluster, caller: &Caller, route: &Route) -> Result<(), EsError> {
-    let allowed = match caller.role {
-        Role::Superuser => true,
-        Role::Monitor => !route.mutating,
-        Role::None => false,
-    };
-    if allowed {
-        return Ok(());
-    }
-    let who = match &caller.api_key_id {
-        Some(id) => format!("API key id [{id}] of user [{}]", caller.user),
-        None => format!("user [{}]", caller.user),
-    };
-    let reason = if c.version.major >= 8 {
-        let roles = if caller.api_key_id.is_some() {
-            String::new()
-        } else {
-            format!(" with roles [{}]", caller.roles.join(","))
-        };
-        format!(
-            "action [{}] is unauthorized for {who}{roles}, this action is granted by the {}",
-            route.action, route.grant
-        )
-    } else {
-        format!("action [{}] is unauthorized for {who}", route.action)
-    };
-    Err(EsError::new(403, "security_exception", reason))
-}
-
 /// Handles one Elasticsearch request against cluster `ci`: security, routing, dispatch.
 pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     let version = w.clusters[ci].version;
@@ -726,7 +625,8 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     if let Some(reply) = check_content_type(req) {
         return reply;
     }
-    let caller = match authenticate(&w.clusters[ci], req) {
+    let now = w.clock.epoch_ms();
+    let caller = match security::authenticate(&w.clusters[ci], req, now) {
         Ok(c) => c,
         Err(e) => return Reply::error(&e),
     };
@@ -734,9 +634,13 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
         return no_handler(req, version);
     };
     if let Some(caller) = &caller {
-        if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
+        if let Err(e) = security::authorize(&w.clusters[ci], caller, &route, req) {
             return Reply::error(&e);
         }
+    }
+    if let RouteKind::Security(sr) = &route.kind {
+        return security::dispatch(w, ci, req, sr, caller.as_ref())
+            .unwrap_or_else(|e| Reply::error(&e));
     }
     let user = caller.as_ref().map(|c| c.user.as_str());
     let result = dispatch(w, ci, req, &route.kind, user);
@@ -807,6 +711,7 @@ fn dispatch(
         K::Recovery(i) => {
             recovery::recovery(&w.clusters[ci], i.as_deref(), req, w.clock.epoch_ms())
         }
+        K::Security(sr) => security::dispatch(w, ci, req, sr, None),
     }
 }
 
