@@ -35,6 +35,7 @@ pub struct ClusterConfig {
     security: Option<Security>,
     doc_cap: usize,
     remote_credentials: Vec<String>,
+    http_compression: Option<bool>,
 }
 
 impl ClusterConfig {
@@ -49,6 +50,7 @@ impl ClusterConfig {
             security: None,
             doc_cap: DEFAULT_DOC_CAP,
             remote_credentials: Vec::new(),
+            http_compression: None,
         }
     }
 
@@ -80,6 +82,13 @@ impl ClusterConfig {
     /// Stored documents per index (default 10,000).
     pub fn doc_cap(mut self, cap: usize) -> Self {
         self.doc_cap = cap;
+        self
+    }
+
+    /// Sets `http.compression` (ES's default: on, except that with HTTPS, which the simulator
+    /// does not serve, an unset `http.compression` means off, per `SecurityHttpSettings`).
+    pub fn http_compression(mut self, on: bool) -> Self {
+        self.http_compression = Some(on);
         self
     }
 
@@ -165,6 +174,8 @@ impl SimBuilder {
                 metadata_version: 1,
                 up: true,
                 stopped: false,
+                // No TLS in the simulator, so an unset `http.compression` is ES's plain-HTTP default.
+                http_compression: cfg.http_compression.unwrap_or(true),
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();

@@ -242,6 +242,8 @@ pub(crate) struct Cluster {
     pub up: bool,
     /// True while stopped: HTTP connections are reset and remotes cannot reach it.
     pub stopped: bool,
+    /// `http.compression`: answer `Accept-Encoding: gzip`/`deflate` with a compressed body.
+    pub http_compression: bool,
 }
 
 impl Cluster {
@@ -271,6 +273,7 @@ impl Cluster {
             metadata_version: 0,
             up: false,
             stopped: true,
+            http_compression: c.http_compression,
         }
     }
 
