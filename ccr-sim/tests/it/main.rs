@@ -7,6 +7,7 @@ mod cli;
 mod contract;
 mod endpoints;
 mod faults;
+mod rest_layer;
 mod security;
 mod versions;
 mod walkthrough;
