@@ -637,7 +637,10 @@ mod tests {
             filter_path(&v, "-a.b,-h.i"),
             json!({"a":{"c":2},"d":[{"e":1,"f":2}],"g":{}})
         );
-        assert_eq!(filter_path(&v, "-d.e"), json!({"a":{"b":1,"c":2},"d":[{"f":2}],"g":{},"h":{"i":1}}));
+        assert_eq!(
+            filter_path(&v, "-d.e"),
+            json!({"a":{"b":1,"c":2},"d":[{"f":2}],"g":{},"h":{"i":1}})
+        );
         assert_eq!(filter_path(&v, "a,-a.b"), json!({"a":{"c":2}}));
         assert_eq!(filter_path(&v, "-**.b,d"), json!({"d":[{"e":1,"f":2}]}));
         assert_eq!(filter_path(&v, "-*"), json!({}));

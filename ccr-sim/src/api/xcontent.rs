@@ -129,7 +129,9 @@ fn lookup(p: &Parsed, v: Version) -> Option<Media> {
         for (k, val) in &p.params {
             let ok = match k.as_str() {
                 "charset" => val == "utf-8",
-                "compatible-with" => vendor && !val.is_empty() && val.bytes().all(|b| b.is_ascii_digit()),
+                "compatible-with" => {
+                    vendor && !val.is_empty() && val.bytes().all(|b| b.is_ascii_digit())
+                }
                 _ => false,
             };
             if !ok {
@@ -167,7 +169,12 @@ pub(crate) fn check_headers(req: &Req, v: Version) -> Result<Option<Media>, EsEr
     if !has_compat(v) {
         // Before REST API compatibility ES matched the bare media type and ignored parameters.
         let ct = req.content_type.as_deref().map(|ct| {
-            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             Parsed {
                 original: ct.to_string(),
                 essence,
@@ -177,15 +184,14 @@ pub(crate) fn check_headers(req: &Req, v: Version) -> Result<Option<Media>, EsEr
         return Ok(ct.and_then(|p| lookup(&p, v)));
     }
     let accept = match req.accept.as_deref() {
-        Some(a) => parse_header(a).map_err(|e| {
-            header_error("Accept", EsError::illegal_argument(e))
-        })?,
+        Some(a) => {
+            parse_header(a).map_err(|e| header_error("Accept", EsError::illegal_argument(e)))?
+        }
         None => None,
     };
     let content_type = match req.content_type.as_deref() {
-        Some(c) => parse_header(c).map_err(|e| {
-            header_error("Content-Type", EsError::illegal_argument(e))
-        })?,
+        Some(c) => parse_header(c)
+            .map_err(|e| header_error("Content-Type", EsError::illegal_argument(e)))?,
         None => None,
     };
     let both = "Accept, Content-Type";
@@ -195,12 +201,19 @@ pub(crate) fn check_headers(req: &Req, v: Version) -> Result<Option<Media>, EsEr
             Some(s) => s.parse::<u8>().map(|n| Some(u32::from(n))).map_err(|_| {
                 header_error(
                     both,
-                    EsError::new(400, "number_format_exception", format!("For input string: \"{s}\"")),
+                    EsError::new(
+                        400,
+                        "number_format_exception",
+                        format!("For input string: \"{s}\""),
+                    ),
                 )
             }),
         }
     };
-    let shown = |p: &Option<Parsed>| p.as_ref().map_or("null".to_string(), |p| p.original.clone());
+    let shown = |p: &Option<Parsed>| {
+        p.as_ref()
+            .map_or("null".to_string(), |p| p.original.clone())
+    };
     let a_ver = version_of(&accept)?;
     let c_ver = version_of(&content_type)?;
     let current = v.major;
@@ -269,8 +282,9 @@ pub(crate) fn body_as_json(media: &Media, body: &[u8]) -> Result<Option<Vec<u8>>
             let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             EsError::x_content(format!("[{line}:{col}] {e}"))
         })?,
-        XContent::Cbor => ciborium::de::from_reader(body)
-            .map_err(|e| EsError::x_content(format!("[1:1] {e}")))?,
+        XContent::Cbor => {
+            ciborium::de::from_reader(body).map_err(|e| EsError::x_content(format!("[1:1] {e}")))?
+        }
     };
     Ok(Some(value.to_string().into_bytes()))
 }
@@ -299,7 +313,10 @@ pub(crate) fn response_media(req: &Req, v: Version) -> (XContent, String) {
     };
     let sub = kind.short_name();
     let ctype = if vendor {
-        match accept.as_ref().and_then(|p| p.params.get("compatible-with")) {
+        match accept
+            .as_ref()
+            .and_then(|p| p.params.get("compatible-with"))
+        {
             Some(n) => format!("application/vnd.elasticsearch+{sub};compatible-with={n}"),
             None => format!("application/vnd.elasticsearch+{sub}"),
         }

@@ -66,7 +66,9 @@ async fn followed(version: &str) -> (Sim, reqwest::Client, String) {
         &c,
         "PUT",
         &format!("{l}/src"),
-        Some(json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}})),
+        Some(
+            json!({"settings": {"index.soft_deletes.enabled": true, "index.number_of_shards": 1}}),
+        ),
     )
     .await;
     ok(
@@ -165,7 +167,13 @@ async fn master_timeout_on_ccr_apis_only_from_8_13() {
             );
         }
         // `timeout` is not a pause-follow parameter on any version.
-        let (st, b) = call(&c, "POST", &format!("{f}/dst/_ccr/pause_follow?timeout=1s"), None).await;
+        let (st, b) = call(
+            &c,
+            "POST",
+            &format!("{f}/dst/_ccr/pause_follow?timeout=1s"),
+            None,
+        )
+        .await;
         assert_error_type((st, &b), 400, "illegal_argument_exception");
         sim.shutdown().await;
     }
@@ -175,14 +183,26 @@ async fn master_timeout_on_ccr_apis_only_from_8_13() {
 async fn bodies_on_bodyless_handlers_are_refused() {
     for v in ["6.8.23", "8.15.0", "9.1.0"] {
         let (sim, c, f) = followed(v).await;
-        let (st, b) = call(&c, "POST", &format!("{f}/dst/_ccr/pause_follow"), Some(json!({}))).await;
+        let (st, b) = call(
+            &c,
+            "POST",
+            &format!("{f}/dst/_ccr/pause_follow"),
+            Some(json!({})),
+        )
+        .await;
         assert_error(
             (st, &b),
             400,
             "illegal_argument_exception",
             "request [POST /dst/_ccr/pause_follow] does not support having a body",
         );
-        let (st, b) = call(&c, "GET", &format!("{f}/_cluster/health"), Some(json!({"a": 1}))).await;
+        let (st, b) = call(
+            &c,
+            "GET",
+            &format!("{f}/_cluster/health"),
+            Some(json!({"a": 1})),
+        )
+        .await;
         assert_error(
             (st, &b),
             400,
@@ -191,7 +211,13 @@ async fn bodies_on_bodyless_handlers_are_refused() {
         );
         // Resume reads its (optional) body; pause without one still works.
         ok(&c, "POST", &format!("{f}/dst/_ccr/pause_follow"), None).await;
-        ok(&c, "POST", &format!("{f}/dst/_ccr/resume_follow"), Some(json!({}))).await;
+        ok(
+            &c,
+            "POST",
+            &format!("{f}/dst/_ccr/resume_follow"),
+            Some(json!({})),
+        )
+        .await;
         sim.shutdown().await;
     }
 }
@@ -222,7 +248,10 @@ async fn head_405_options_and_no_handler() {
     assert_eq!(st, 200);
     assert!(body.is_empty());
     assert_eq!(header(&h, "allow"), Some("GET,PUT,DELETE"));
-    assert_eq!(header(&h, "content-type"), Some("text/plain; charset=UTF-8"));
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("text/plain; charset=UTF-8")
+    );
     // No handler: 400 with the query string and no `status`.
     let (st, _, body) = raw(&c, "GET", &format!("{u}/_foo/bar?x=1"), &[], None).await;
     assert_eq!(st, 400);
@@ -290,7 +319,14 @@ async fn gzip_both_ways_and_the_compression_switch() {
         .expect("zlib");
     assert_eq!(json_of(&out), json_of(&plain));
     // Errors are compressed too; identity when not asked.
-    let (_, h, body) = raw(&c, "GET", &format!("{f}/nosuch"), &[("accept-encoding", "gzip")], None).await;
+    let (_, h, body) = raw(
+        &c,
+        "GET",
+        &format!("{f}/nosuch"),
+        &[("accept-encoding", "gzip")],
+        None,
+    )
+    .await;
     assert_eq!(header(&h, "content-encoding"), Some("gzip"));
     assert_eq!(json_of(&gunzip(&body))["status"], 404);
     let (_, h, _) = raw(&c, "GET", &url, &[("accept-encoding", "identity")], None).await;
@@ -301,7 +337,10 @@ async fn gzip_both_ways_and_the_compression_switch() {
         &c,
         "POST",
         &format!("{f}/plain/_doc"),
-        &[("content-type", "application/json"), ("content-encoding", "gzip")],
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
         Some(doc),
     )
     .await;
@@ -310,7 +349,10 @@ async fn gzip_both_ways_and_the_compression_switch() {
         &c,
         "POST",
         &format!("{f}/plain/_doc"),
-        &[("content-type", "application/json"), ("content-encoding", "gzip")],
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
         Some(b"not gzip".to_vec()),
     )
     .await;
@@ -319,7 +361,14 @@ async fn gzip_both_ways_and_the_compression_switch() {
     sim.shutdown().await;
 
     let sim = start([cluster("a", None).http_compression(false)]).await;
-    let (st, h, _) = raw(&c, "GET", &format!("{}/", sim.url("a")), &[("accept-encoding", "gzip")], None).await;
+    let (st, h, _) = raw(
+        &c,
+        "GET",
+        &format!("{}/", sim.url("a")),
+        &[("accept-encoding", "gzip")],
+        None,
+    )
+    .await;
     assert_eq!((st, header(&h, "content-encoding")), (200, None));
     sim.shutdown().await;
 }
@@ -338,7 +387,13 @@ async fn yaml_and_cbor_bodies_and_response_formats() {
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
     // Without ?format or Accept, ES answers in the request's own type.
     assert!(String::from_utf8_lossy(&body).starts_with("---\n"));
-    let s = ok(&c, "GET", &format!("{u}/logs/_settings?flat_settings"), None).await;
+    let s = ok(
+        &c,
+        "GET",
+        &format!("{u}/logs/_settings?flat_settings"),
+        None,
+    )
+    .await;
     assert_eq!(s["logs"]["settings"]["index.number_of_shards"], "2");
     let mut cbor = Vec::new();
     ciborium::ser::into_writer(&json!({"n": 7}), &mut cbor).expect("cbor");
@@ -350,14 +405,31 @@ async fn yaml_and_cbor_bodies_and_response_formats() {
         Some(cbor),
     )
     .await;
-    assert_eq!((st, header(&h, "content-type")), (201, Some("application/cbor")));
+    assert_eq!(
+        (st, header(&h, "content-type")),
+        (201, Some("application/cbor"))
+    );
     let v: Value = ciborium::de::from_reader(&body[..]).expect("CBOR reply");
     assert_eq!(v["result"], "created");
     // ?format wins over Accept.
-    let (_, h, body) = raw(&c, "GET", &format!("{u}/?format=yaml"), &[("accept", "application/json")], None).await;
+    let (_, h, body) = raw(
+        &c,
+        "GET",
+        &format!("{u}/?format=yaml"),
+        &[("accept", "application/json")],
+        None,
+    )
+    .await;
     assert_eq!(header(&h, "content-type"), Some("application/yaml"));
     assert!(String::from_utf8_lossy(&body).contains("tagline:"));
-    let (_, h, _) = raw(&c, "GET", &format!("{u}/"), &[("accept", "application/yaml")], None).await;
+    let (_, h, _) = raw(
+        &c,
+        "GET",
+        &format!("{u}/"),
+        &[("accept", "application/yaml")],
+        None,
+    )
+    .await;
     assert_eq!(header(&h, "content-type"), Some("application/yaml"));
     // Bulk streams only JSON (and SMILE). The error comes in the request's type unless the
     // client asks otherwise.
@@ -365,7 +437,10 @@ async fn yaml_and_cbor_bodies_and_response_formats() {
         &c,
         "POST",
         &format!("{u}/_bulk"),
-        &[("content-type", "application/yaml"), ("accept", "application/json")],
+        &[
+            ("content-type", "application/yaml"),
+            ("accept", "application/json"),
+        ],
         Some(b"a: 1\n".to_vec()),
     )
     .await;
@@ -377,7 +452,10 @@ async fn yaml_and_cbor_bodies_and_response_formats() {
     let (st, _, body) = raw(&c, "PUT", &format!("{u}/other"), &[], Some(b"{}".to_vec())).await;
     assert_eq!(
         (st, json_of(&body)),
-        (406, json!({"error": "Content-Type header is missing", "status": 406}))
+        (
+            406,
+            json!({"error": "Content-Type header is missing", "status": 406})
+        )
     );
     sim.shutdown().await;
 }
@@ -429,7 +507,10 @@ async fn compatible_with_matrix() {
     }
     // Mismatched versions, and a versioned body with an unversioned Accept.
     let (sim, c, u) = one_with_client("8.15.0").await;
-    let (a7, c8) = (format!("{VND};compatible-with=7"), format!("{VND};compatible-with=8"));
+    let (a7, c8) = (
+        format!("{VND};compatible-with=7"),
+        format!("{VND};compatible-with=8"),
+    );
     let (st, _, body) = raw(
         &c,
         "PUT",
@@ -465,7 +546,10 @@ async fn compatible_with_matrix() {
         "media_type_header_exception",
         "Invalid media-type value on headers [Accept]",
     );
-    assert_eq!(b["error"]["caused_by"]["reason"], "invalid media-type [nonsense]");
+    assert_eq!(
+        b["error"]["caused_by"]["reason"],
+        "invalid media-type [nonsense]"
+    );
     sim.shutdown().await;
     // Before REST API compatibility the vendor type is unknown: a 406 for a body.
     let (sim, c, u) = one_with_client("7.10.2").await;
@@ -479,7 +563,10 @@ async fn compatible_with_matrix() {
     .await;
     assert_eq!(
         (st, json_of(&body)),
-        (406, json!({"error": format!("Content-Type header [{c8}] is not supported"), "status": 406}))
+        (
+            406,
+            json!({"error": format!("Content-Type header [{c8}] is not supported"), "status": 406})
+        )
     );
     sim.shutdown().await;
 }
@@ -515,7 +602,14 @@ async fn strict_booleans_pretty_and_opaque_id() {
         let text = get_text(&c, &format!("{u}/?pretty")).await;
         assert!(text.ends_with("}\n"), "{text:?}");
         for (path, status) in [("/", 200), ("/nosuch", 404), ("/_foo/bar", 400)] {
-            let (st, h, _) = raw(&c, "GET", &format!("{u}{path}"), &[("x-opaque-id", "req-42")], None).await;
+            let (st, h, _) = raw(
+                &c,
+                "GET",
+                &format!("{u}{path}"),
+                &[("x-opaque-id", "req-42")],
+                None,
+            )
+            .await;
             assert_eq!(st, status, "{path}");
             assert_eq!(header(&h, "x-opaque-id"), Some("req-42"), "{v} {path}");
         }

@@ -141,7 +141,9 @@ const HEALTH: &[Param] = &[
     p("wait_for_nodes"),
     p("wait_for_events"),
     p("level"),
-    b("return_200_for_cluster_health_timeout").since(7, 16).until(9, 0),
+    b("return_200_for_cluster_health_timeout")
+        .since(7, 16)
+        .until(9, 0),
 ];
 /// `RestClusterGetSettingsAction`.
 const GET_CLUSTER_SETTINGS: &[Param] = &[
@@ -181,12 +183,7 @@ const CAT_INDICES: &[Param] = &[
     p("master_timeout"),
 ];
 /// `RestNodesInfoAction`.
-const NODES_INFO: &[Param] = &[
-    p("nodeId"),
-    p("metrics"),
-    b("flat_settings"),
-    p("timeout"),
-];
+const NODES_INFO: &[Param] = &[p("nodeId"), p("metrics"), b("flat_settings"), p("timeout")];
 /// `RestBulkAction`.
 const BULK: &[Param] = &[
     p("type").until(8, 0),
