@@ -103,9 +103,10 @@ fn parse_header(value: &str) -> Result<Option<Parsed>, String> {
 }
 
 /// Whether this version has the `application/vnd.elasticsearch+…` types and compatible-with
-/// checking (REST API compatibility; reconstructed as 7.11+, where 7.x accepts only 7).
+/// checking: 7.13+ (the version the official clients document for the compatibility header),
+/// where 7.x accepts only 7.
 fn has_compat(v: Version) -> bool {
-    v.at_least(7, 11)
+    v.at_least(7, 13)
 }
 
 /// The registry lookup (`ParsedMediaType.toMediaType`): the type and its parameters must be
@@ -290,7 +291,8 @@ pub(crate) fn body_as_json(media: &Media, body: &[u8]) -> Result<Option<Vec<u8>>
 }
 
 /// The response format and its `Content-Type`, chosen as `AbstractRestChannel.newBuilder`
-/// does; the vendor types echo the `Accept` header's compatible-with version.
+/// does; from 8.0 the vendor types echo the `Accept` header's compatible-with version (7.x
+/// answers its plain JSON type, as elasticsearch-net PR #5438 observed).
 pub(crate) fn response_media(req: &Req, v: Version) -> (XContent, String) {
     let from_format = req.q("format").and_then(XContent::from_format);
     let accept = req
@@ -312,6 +314,7 @@ pub(crate) fn response_media(req: &Req, v: Version) -> (XContent, String) {
         (None, None, None) => (XContent::Json, false),
     };
     let sub = kind.short_name();
+    let vendor = vendor && v.major >= 8;
     let ctype = if vendor {
         match accept
             .as_ref()
