@@ -621,3 +621,36 @@ async fn strict_booleans_pretty_and_opaque_id() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn parameters_are_checked_before_authorization() {
+    use ccr_sim::{base64_encode, Role, Security};
+    let sim =
+        start(
+            [cluster("es", Some("8.15.0")).security(Security::new().user(
+                "nobody",
+                "pw",
+                Role::None,
+            ))],
+        )
+        .await;
+    let c = client();
+    let auth = format!("Basic {}", base64_encode(b"nobody:pw"));
+    let url = format!("{}/_ccr/stats", sim.url("es"));
+    let (st, _, body) = raw(
+        &c,
+        "GET",
+        &format!("{url}?foo=1"),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        json_of(&body)["error"]["reason"],
+        "request [/_ccr/stats] contains unrecognized parameter: [foo]"
+    );
+    let (st, _, body) = raw(&c, "GET", &url, &[("authorization", &auth)], None).await;
+    assert_eq!(st, 403, "{}", String::from_utf8_lossy(&body));
+    sim.shutdown().await;
+}

@@ -1190,13 +1190,14 @@ pub(crate) fn handle(w: &mut World, ci: usize, req: &Req) -> Reply {
     if let Some(reply) = check_content(req, media.as_ref(), &route) {
         return reply;
     }
+    if let Err(e) = check_handler_params(req, &route, version) {
+        return Reply::error(&e);
+    }
+    // Authorization happens when the transport action runs, after the REST handler's checks.
     if let Some(caller) = &caller {
         if let Err(e) = authorize(&w.clusters[ci], caller, &route) {
             return Reply::error(&e);
         }
-    }
-    if let Err(e) = check_handler_params(req, &route, version) {
-        return Reply::error(&e);
     }
     let transcoded = match media.as_ref().map(|m| xcontent::body_as_json(m, &req.body)) {
         Some(Err(e)) => return Reply::error(&e),
