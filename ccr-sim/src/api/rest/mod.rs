@@ -299,8 +299,10 @@ const GET_INDEX: &[Param] = &[
     b("include_type_name").since(6, 7).until(8, 0),
     p("features").since(8, 1),
 ];
-/// `RestCloseIndexAction` and `RestOpenIndexAction` (`wait_for_active_shards` on close: 7.2+).
-const OPEN_CLOSE: &[Param] = &[p("wait_for_active_shards")];
+/// `RestCloseIndexAction`: `wait_for_active_shards` came with the replicated close (7.2).
+const CLOSE: &[Param] = &[p("wait_for_active_shards").since(7, 2)];
+/// `RestOpenIndexAction`.
+const OPEN: &[Param] = &[p("wait_for_active_shards")];
 /// `RestIndexAction`.
 const INDEX_DOC: &[Param] = &[
     p("id"),
@@ -702,7 +704,7 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             "indices:admin/close",
             INDEX_MANAGE,
             true,
-            &[INDEX, MASTER_ACK, OPEN_CLOSE, INDICES_OPTIONS],
+            &[INDEX, MASTER_ACK, CLOSE, INDICES_OPTIONS],
             false,
         ),
         ([i, "_open"], "POST") => r(
@@ -711,7 +713,7 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             "indices:admin/open",
             INDEX_MANAGE,
             true,
-            &[INDEX, MASTER_ACK, OPEN_CLOSE, INDICES_OPTIONS],
+            &[INDEX, MASTER_ACK, OPEN, INDICES_OPTIONS],
             false,
         ),
         ([i, "_settings"] | [i, "_settings", _], _) if get => r(
