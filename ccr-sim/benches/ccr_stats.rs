@@ -2,8 +2,11 @@
 //! (10,000 shard follow tasks), over real HTTP, with the real-time ticker running.
 //!
 //! Run with `cargo bench -p ccr-sim --bench ccr_stats`. Plain `main` (no criterion): it prints
-//! the setup time, the response size and min/median/max latency of the stats call.
+//! the setup time, then for a plain and a gzip (`Accept-Encoding: gzip`, ES's level 3) request
+//! the bytes on the wire, the JSON size and the min/median/max time per request (the gzip time
+//! includes the server's compression, not the client's decoding).
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -27,35 +30,53 @@ async fn main() {
         .build()
         .expect("client");
     let url = format!("{}/_ccr/stats", sim.url("follower"));
-    let mut times = Vec::with_capacity(ROUNDS);
-    let mut size = 0;
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        let body = client
-            .get(&url)
-            .send()
-            .await
-            .expect("send")
-            .bytes()
-            .await
-            .expect("body");
-        times.push(start.elapsed());
-        size = body.len();
-        let v: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
-        let shards: usize = v["follow_stats"]["indices"]
-            .as_array()
-            .expect("indices")
-            .iter()
-            .map(|i| i["shards"].as_array().map_or(0, Vec::len))
-            .sum();
-        assert_eq!(shards, FOLLOWERS * SHARDS);
+    for gzip in [false, true] {
+        let mut times = Vec::with_capacity(ROUNDS);
+        let mut wire_size = 0;
+        let mut json_size = 0;
+        for _ in 0..ROUNDS {
+            let mut rb = client.get(&url);
+            if gzip {
+                rb = rb.header("accept-encoding", "gzip");
+            }
+            let start = Instant::now();
+            let resp = rb.send().await.expect("send");
+            let encoding = resp
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap_or("").to_string());
+            let body = resp.bytes().await.expect("body");
+            times.push(start.elapsed());
+            wire_size = body.len();
+            let plain = if gzip {
+                assert_eq!(encoding.as_deref(), Some("gzip"));
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut out)
+                    .expect("valid gzip");
+                out
+            } else {
+                body.to_vec()
+            };
+            json_size = plain.len();
+            let v: serde_json::Value = serde_json::from_slice(&plain).expect("valid JSON");
+            let shards: usize = v["follow_stats"]["indices"]
+                .as_array()
+                .expect("indices")
+                .iter()
+                .map(|i| i["shards"].as_array().map_or(0, Vec::len))
+                .sum();
+            assert_eq!(shards, FOLLOWERS * SHARDS);
+        }
+        println!(
+            "GET /_ccr/stats {} ({} shard tasks, {} bytes on the wire, {} bytes of JSON): {} over {ROUNDS} calls",
+            if gzip { "Accept-Encoding: gzip" } else { "plain" },
+            FOLLOWERS * SHARDS,
+            wire_size,
+            json_size,
+            min_median_max(&mut times)
+        );
     }
-    println!(
-        "GET /_ccr/stats ({} shard tasks, {:.1} MB): {} over {ROUNDS} calls",
-        FOLLOWERS * SHARDS,
-        size as f64 / 1e6,
-        min_median_max(&mut times)
-    );
     sim.shutdown().await;
     tick_cost().await;
 }

@@ -55,8 +55,8 @@ pub use util::base64_encode;
 pub use version::{Version, VersionError, DEFAULT_VERSION};
 pub use world::model::{HttpFaults, License, RequestStats, Role, Security};
 pub use world::scenario::{Event, Scenario};
-pub use world::settings::Flavor;
 pub use world::security::{
     IndicesPrivileges, RemoteIndicesPrivileges, RoleDescriptor, SecurityFileError,
     REMOTE_CLUSTER_PORT_OFFSET,
 };
+pub use world::settings::Flavor;

@@ -17,7 +17,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::api::reply::{Reply, ReplyBody, Req};
+use crate::api::xcontent::{self, XContent};
 use crate::api::{control, rest};
+use crate::version::Version;
 use crate::world::foreign::{self, WorldLock};
 use crate::world::model::World;
 
@@ -183,6 +185,116 @@ pub(crate) async fn serve(
     }
 }
 
+/// The largest request body the simulator inflates (ES's `http.max_content_length` default).
+const MAX_CONTENT_LENGTH: u64 = 100 * 1024 * 1024;
+
+/// A response compression Netty's `HttpContentCompressor` can pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Gzip,
+    Deflate,
+}
+
+/// Netty's `HttpContentCompressor.determineWrapper`: the highest-q of gzip and deflate (gzip
+/// on a tie), `*` meaning gzip; nothing when neither is acceptable.
+fn choose_encoding(accept_encoding: &str) -> Option<Encoding> {
+    let (mut star, mut gzip, mut deflate) = (-1.0f32, -1.0f32, -1.0f32);
+    for enc in accept_encoding.split(',') {
+        let q = match enc.find('=') {
+            Some(at) => enc[at + 1..].trim().parse::<f32>().unwrap_or(0.0),
+            None => 1.0,
+        };
+        if enc.contains('*') {
+            star = q;
+        } else if enc.contains("gzip") && q > gzip {
+            gzip = q;
+        } else if enc.contains("deflate") && q > deflate {
+            deflate = q;
+        }
+    }
+    if gzip > 0.0 || deflate > 0.0 {
+        return Some(if gzip >= deflate {
+            Encoding::Gzip
+        } else {
+            Encoding::Deflate
+        });
+    }
+    if star > 0.0 {
+        if gzip == -1.0 {
+            return Some(Encoding::Gzip);
+        }
+        if deflate == -1.0 {
+            return Some(Encoding::Deflate);
+        }
+    }
+    None
+}
+
+/// Compresses at ES's `http.compression_level` default, 3.
+fn compress(body: &[u8], enc: Encoding) -> Vec<u8> {
+    use std::io::Write;
+    let level = flate2::Compression::new(3);
+    let out = match enc {
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+            e.write_all(body).and_then(|()| e.finish())
+        }
+        Encoding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+            e.write_all(body).and_then(|()| e.finish())
+        }
+    };
+    out.unwrap_or_default()
+}
+
+/// Netty's `HttpContentDecompressor`, always in ES's pipeline: `gzip`/`x-gzip` and
+/// `deflate`/`x-deflate` request bodies are inflated before ES sees them (other encodings pass
+/// through). The error text is Netty's `DecompressionException` message (reconstructed).
+fn decompress(body: &[u8], content_encoding: Option<&str>) -> Result<Option<Vec<u8>>, Reply> {
+    use std::io::Read;
+    let enc = match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
+        Some(e) if e == "gzip" || e == "x-gzip" => Encoding::Gzip,
+        Some(e) if e == "deflate" || e == "x-deflate" => Encoding::Deflate,
+        _ => return Ok(None),
+    };
+    if body.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut out = Vec::new();
+    let read = match enc {
+        Encoding::Gzip => flate2::read::GzDecoder::new(body)
+            .take(MAX_CONTENT_LENGTH + 1)
+            .read_to_end(&mut out),
+        Encoding::Deflate => flate2::read::ZlibDecoder::new(body)
+            .take(MAX_CONTENT_LENGTH + 1)
+            .read_to_end(&mut out),
+    };
+    if read.is_err() {
+        let reason = match enc {
+            Encoding::Gzip => "Input is not in the GZIP format",
+            Encoding::Deflate => "decompression failure",
+        };
+        let e = crate::error::EsError::new(400, "decompression_exception", reason).foreign();
+        return Err(Reply::error(&e));
+    }
+    if out.len() as u64 > MAX_CONTENT_LENGTH {
+        return Err(Reply {
+            status: 413,
+            body: ReplyBody::Empty,
+            headers: Vec::new(),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// How one response is written: the cluster's version, the compression the client accepts
+/// (when `http.compression` is on), and the `X-Opaque-Id` to echo.
+struct Wire {
+    version: Version,
+    encoding: Option<Encoding>,
+    opaque_id: Option<HeaderValue>,
+}
+
 async fn handler(
     State(st): State<AppState>,
     ConnectInfo(conn): ConnectInfo<ConnAddr>,
@@ -197,23 +309,43 @@ async fn handler(
         .unwrap_or_else(|| "/".into());
     if uri.path() == "/_sim" || uri.path().starts_with("/_sim/") {
         let reply = control::handle_http(st.shared.world(), st.ci, method.as_str(), &target, &body);
+        let wire = Wire {
+            version: Version::new(8, 0, 0),
+            encoding: None,
+            opaque_id: None,
+        };
         return build(
             reply,
-            (8, 0),
+            &wire,
             &Req::new(method.as_str(), &target, Vec::new(), None),
             true,
         );
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let opaque_id = headers.get("x-opaque-id").cloned();
+    let body = match decompress(&body, header("content-encoding")) {
+        Ok(Some(inflated)) => Bytes::from(inflated),
+        Ok(None) => body,
+        Err(reply) => {
+            let version = st.shared.lock().clusters[st.ci].version;
+            let wire = Wire {
+                version,
+                encoding: None,
+                opaque_id,
+            };
+            let req = Req::new(method.as_str(), &target, Vec::new(), None);
+            return build(reply, &wire, &req, false);
+        }
+    };
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
     let mut req = Req::new(method.as_str(), &target, body.to_vec(), auth);
-    req.content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let (reply, product_header, latency, fault) = {
+    req.content_type = header("content-type").map(String::from);
+    req.accept = header("accept").map(String::from);
+    let accept_encoding = header("accept-encoding").map(String::from);
+    let (reply, wire, latency, fault) = {
         let mut w = st.shared.lock();
         if w.clusters[st.ci].stopped {
             // A stopped cluster answers nothing: not even counted.
@@ -225,7 +357,14 @@ async fn handler(
         let reply = rest::handle(&mut w, st.ci, &req);
         foreign::restore(&mut w, imports);
         let c = &w.clusters[st.ci];
-        let product = (c.version.major, c.version.minor);
+        let wire = Wire {
+            version: c.version,
+            encoding: accept_encoding
+                .as_deref()
+                .filter(|_| c.http_compression && req.method != "HEAD")
+                .and_then(choose_encoding),
+            opaque_id,
+        };
         let latency = c.faults.latency_ms;
         let f = c.faults.http;
         let fault = if f.error_rate + f.reset_rate + f.malformed_rate + f.truncated_rate > 0.0 {
@@ -248,7 +387,7 @@ async fn handler(
         } else {
             Fault::None
         };
-        (reply, product, latency, fault)
+        (reply, wire, latency, fault)
     };
     let reply = settle(&st.shared, st.ci, reply).await;
     if latency > 0 {
@@ -284,7 +423,9 @@ async fn handler(
             headers: vec![("Content-Type".into(), "application/json".into())],
         },
         Fault::Truncated => {
-            let full = render_body(&reply.body, &req);
+            let (kind, _) = xcontent::response_media(&req, wire.version);
+            let full = render_body(&reply.body, &req, kind);
+            let full = String::from_utf8_lossy(&full);
             let mut at = full.len() / 2;
             while !full.is_char_boundary(at) {
                 at -= 1;
@@ -298,7 +439,7 @@ async fn handler(
         }
     };
     let raw_ok = matches!(fault, Fault::Truncated);
-    build(reply, product_header, &req, raw_ok)
+    build(reply, &wire, &req, raw_ok)
 }
 
 /// How often a deferred reply looks at the world again (real time).
@@ -314,54 +455,72 @@ async fn settle(shared: &Shared, ci: usize, mut reply: Reply) -> Reply {
     reply
 }
 
-/// Serialises a body, applying `filter_path` and `pretty` as ES does.
-fn render_body(body: &ReplyBody, req: &Req) -> String {
+/// Serialises a body in the negotiated format, applying `filter_path` (never to errors, as
+/// `AbstractRestChannel.newErrorBuilder` disables it) and `pretty` as ES does.
+fn render_body(body: &ReplyBody, req: &Req, kind: XContent) -> Vec<u8> {
     let filter = req.q("filter_path").filter(|f| !f.is_empty());
     let pretty = req.flag("pretty");
     let value = match body {
-        ReplyBody::Json(v) => Some(v.clone()),
-        ReplyBody::Raw(s) if filter.is_some() || pretty => serde_json::from_str(s).ok(),
-        ReplyBody::Raw(s) => return s.clone(),
-        ReplyBody::Text(t) => return t.clone(),
-        ReplyBody::Empty | ReplyBody::Deferred(_) => return String::new(),
+        ReplyBody::Json(v) => filter.map_or_else(|| v.clone(), |f| crate::util::filter_path(v, f)),
+        ReplyBody::Error(v) => v.clone(),
+        ReplyBody::Raw(s) if filter.is_none() && !pretty && kind == XContent::Json => {
+            return s.clone().into_bytes()
+        }
+        ReplyBody::Raw(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v) => filter.map_or(v.clone(), |f| crate::util::filter_path(&v, f)),
+            Err(_) => return Vec::new(),
+        },
+        ReplyBody::Text(t) => return t.clone().into_bytes(),
+        ReplyBody::Empty | ReplyBody::Deferred(_) => return Vec::new(),
     };
-    let Some(mut v) = value else {
-        return String::new();
-    };
-    if let Some(f) = filter {
-        v = crate::util::filter_path(&v, f);
-    }
-    let s = if pretty {
-        serde_json::to_string_pretty(&v)
-    } else {
-        serde_json::to_string(&v)
-    };
-    s.unwrap_or_default()
+    // SMILE is refused before dispatch; JSON stands in should a reply get here regardless.
+    xcontent::encode(&value, kind, pretty)
+        .or_else(|| xcontent::encode(&value, XContent::Json, pretty))
+        .unwrap_or_default()
 }
 
-fn build(reply: Reply, major_minor: (u32, u32), req: &Req, raw_as_is: bool) -> Response {
-    let (major, minor) = major_minor;
-    let product_header = (major, minor) >= (7, 14);
+fn build(reply: Reply, wire: &Wire, req: &Req, raw_as_is: bool) -> Response {
+    let product_header = wire.version.at_least(7, 14);
     let is_text = matches!(reply.body, ReplyBody::Text(_));
-    let body = match (&reply.body, raw_as_is) {
-        (ReplyBody::Raw(s), true) => s.clone(),
-        (b, _) => render_body(b, req),
+    let (kind, ctype) = xcontent::response_media(req, wire.version);
+    let mut body = match (&reply.body, raw_as_is) {
+        (ReplyBody::Raw(s), true) => s.clone().into_bytes(),
+        (b, _) => render_body(b, req, kind),
     };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Netty's compressor leaves empty bodies (and HEAD, filtered out earlier) alone.
+    let encoding = wire.encoding.filter(|_| !body.is_empty());
+    if let Some(enc) = encoding {
+        body = compress(&body, enc);
+    }
     let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = status;
     let h = resp.headers_mut();
-    let ctype = match (is_text, major >= 8) {
-        (true, _) => "text/plain; charset=UTF-8",
-        (false, true) => "application/json",
-        (false, false) => "application/json; charset=UTF-8",
+    let ctype = if is_text {
+        "text/plain; charset=UTF-8".to_string()
+    } else {
+        ctype
     };
-    h.insert("content-type", HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(&ctype) {
+        h.insert("content-type", v);
+    }
+    match encoding {
+        Some(Encoding::Gzip) => {
+            h.insert("content-encoding", HeaderValue::from_static("gzip"));
+        }
+        Some(Encoding::Deflate) => {
+            h.insert("content-encoding", HeaderValue::from_static("deflate"));
+        }
+        None => {}
+    }
     if product_header {
         h.insert(
             "x-elastic-product",
             HeaderValue::from_static("Elasticsearch"),
         );
+    }
+    if let Some(id) = &wire.opaque_id {
+        h.insert("x-opaque-id", id.clone());
     }
     for (k, v) in reply.headers {
         if let (Ok(name), Ok(val)) = (

@@ -37,6 +37,7 @@ pub struct ClusterConfig {
     doc_cap: usize,
     remote_credentials: Vec<(String, crate::action::Secret)>,
     flavor: Flavor,
+    http_compression: Option<bool>,
 }
 
 impl ClusterConfig {
@@ -52,6 +53,7 @@ impl ClusterConfig {
             doc_cap: DEFAULT_DOC_CAP,
             remote_credentials: Vec::new(),
             flavor: Flavor::Default,
+            http_compression: None,
         }
     }
 
@@ -90,6 +92,13 @@ impl ClusterConfig {
     /// Stored documents per index (default 10,000).
     pub fn doc_cap(mut self, cap: usize) -> Self {
         self.doc_cap = cap;
+        self
+    }
+
+    /// Sets `http.compression` (ES's default: on, except that with HTTPS, which the simulator
+    /// does not serve, an unset `http.compression` means off, per `SecurityHttpSettings`).
+    pub fn http_compression(mut self, on: bool) -> Self {
+        self.http_compression = Some(on);
         self
     }
 
@@ -188,6 +197,8 @@ impl SimBuilder {
                 metadata_version: 1,
                 up: true,
                 stopped: false,
+                // No TLS in the simulator, so an unset `http.compression` is ES's plain-HTTP default.
+                http_compression: cfg.http_compression.unwrap_or(true),
             };
             c.cluster_uuid = c.new_uuid();
             c.node_id = c.new_uuid();

@@ -330,19 +330,48 @@ pub(crate) fn setting_string(v: &Value) -> Value {
     }
 }
 
-/// Applies ES's `filter_path` (comma-separated dotted paths, `*` and `**` wildcards).
+/// Applies ES's `filter_path`: comma-separated dotted paths with `*` and `**` wildcards; a
+/// leading `-` makes a path an exclusion. As ES's XContent generators stack them (the include
+/// filter outside the exclude filter), the result is the included part minus the excluded
+/// subtrees; `{}` when nothing is left.
 pub(crate) fn filter_path(v: &Value, filters: &str) -> Value {
-    let paths: Vec<Vec<&str>> = filters
-        .split(',')
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split('.').collect())
-        .collect();
-    if paths.is_empty() {
-        return v.clone();
+    let mut includes: Vec<Vec<&str>> = Vec::new();
+    let mut excludes: Vec<Vec<&str>> = Vec::new();
+    for p in filters.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match p.strip_prefix('-') {
+            Some(e) if !e.is_empty() => excludes.push(e.split('.').collect()),
+            Some(_) => {}
+            None => includes.push(p.split('.').collect()),
+        }
     }
-    let refs: Vec<&[&str]> = paths.iter().map(|p| p.as_slice()).collect();
-    filter_value(v, &refs).unwrap_or_else(|| Value::Object(Map::new()))
+    let empty = || Value::Object(Map::new());
+    let mut out = if includes.is_empty() {
+        v.clone()
+    } else {
+        let refs: Vec<&[&str]> = includes.iter().map(Vec::as_slice).collect();
+        filter_value(v, &refs).unwrap_or_else(empty)
+    };
+    if !excludes.is_empty() {
+        let refs: Vec<&[&str]> = excludes.iter().map(Vec::as_slice).collect();
+        out = exclude_value(&out, &refs).unwrap_or_else(empty);
+    }
+    out
+}
+
+/// The paths that continue below key `k` (`**` matches any depth, itself included).
+fn advance<'a>(paths: &[&'a [&'a str]], k: &str) -> Vec<&'a [&'a str]> {
+    let mut next = Vec::new();
+    for p in paths {
+        if p[0] == "**" {
+            next.push(*p);
+            if p.len() > 1 && wildcard_match(p[1], k) {
+                next.push(&p[2..]);
+            }
+        } else if wildcard_match(p[0], k) {
+            next.push(&p[1..]);
+        }
+    }
+    next
 }
 
 fn filter_value(v: &Value, paths: &[&[&str]]) -> Option<Value> {
@@ -353,17 +382,7 @@ fn filter_value(v: &Value, paths: &[&[&str]]) -> Option<Value> {
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, child) in m {
-                let mut next: Vec<&[&str]> = Vec::new();
-                for p in paths {
-                    if p[0] == "**" {
-                        next.push(p);
-                        if p.len() > 1 && wildcard_match(p[1], k) {
-                            next.push(&p[2..]);
-                        }
-                    } else if wildcard_match(p[0], k) {
-                        next.push(&p[1..]);
-                    }
-                }
+                let next = advance(paths, k);
                 if next.is_empty() {
                     continue;
                 }
@@ -389,6 +408,125 @@ fn filter_value(v: &Value, paths: &[&[&str]]) -> Option<Value> {
             }
         }
         _ => None,
+    }
+}
+
+/// The exclusion side (`FilterPathBasedFilter` with `inclusive == false`): a matched subtree
+/// is dropped, and so is an object or array that only filtering emptied (`includeEmptyObject`
+/// and `includeEmptyArray` keep the ones that were empty to begin with). `None` = dropped.
+fn exclude_value(v: &Value, paths: &[&[&str]]) -> Option<Value> {
+    if paths.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            let mut filtered = false;
+            for (k, child) in m {
+                let next = advance(paths, k);
+                if next.is_empty() {
+                    out.insert(k.clone(), child.clone());
+                    continue;
+                }
+                match exclude_value(child, &next) {
+                    Some(c) => {
+                        out.insert(k.clone(), c);
+                    }
+                    None => filtered = true,
+                }
+            }
+            if out.is_empty() && filtered {
+                None
+            } else {
+                Some(Value::Object(out))
+            }
+        }
+        Value::Array(items) => {
+            let before = items.len();
+            let kept: Vec<Value> = items
+                .iter()
+                .filter_map(|i| exclude_value(i, paths))
+                .collect();
+            if kept.is_empty() && before > 0 {
+                None
+            } else {
+                Some(Value::Array(kept))
+            }
+        }
+        other => Some(other.clone()),
+    }
+}
+
+/// Lucene's `LevenshteinDistance.getDistance`, a similarity in [0, 1]: one minus the edit
+/// distance over the longer length (ES's "did you mean" keeps candidates above 0.5).
+pub(crate) fn levenshtein_similarity(target: &str, other: &str) -> f32 {
+    let a: Vec<char> = target.chars().collect();
+    let b: Vec<char> = other.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    if n == 0 || m == 0 {
+        return if n == m { 1.0 } else { 0.0 };
+    }
+    let mut prev: Vec<usize> = (0..=n).collect();
+    let mut cur = vec![0usize; n + 1];
+    for j in 1..=m {
+        cur[0] = j;
+        for i in 1..=n {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[i] = (cur[i - 1] + 1).min(prev[i] + 1).min(prev[i - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    1.0 - prev[n] as f32 / n.max(m) as f32
+}
+
+/// ES's `BaseRestHandler.unrecognized`: `request [path] contains unrecognized parameter: [x]`
+/// (plural for several, in sorted order), each with ` -> did you mean [y]?` (or `any of [..]`)
+/// for the candidates more than half similar, most similar first, then by name.
+pub(crate) fn unrecognized<'a>(
+    path: &str,
+    invalid: impl IntoIterator<Item = &'a str>,
+    candidates: &[&str],
+    detail: &str,
+) -> String {
+    let invalid: std::collections::BTreeSet<&str> = invalid.into_iter().collect();
+    let plural = if invalid.len() > 1 { "s" } else { "" };
+    let mut msg = format!("request [{path}] contains unrecognized {detail}{plural}: ");
+    for (n, bad) in invalid.iter().enumerate() {
+        let mut scored: Vec<(f32, &str)> = candidates
+            .iter()
+            .map(|c| (levenshtein_similarity(bad, c), *c))
+            .filter(|(d, _)| *d > 0.5)
+            .collect();
+        scored.sort_by(|x, y| y.0.total_cmp(&x.0).then_with(|| x.1.cmp(y.1)));
+        scored.dedup_by(|x, y| x.1 == y.1);
+        if n > 0 {
+            msg.push_str(", ");
+        }
+        msg.push_str(&format!("[{bad}]"));
+        match scored.as_slice() {
+            [] => {}
+            [(_, one)] => msg.push_str(&format!(" -> did you mean [{one}]?")),
+            many => {
+                let names: Vec<&str> = many.iter().map(|(_, c)| *c).collect();
+                msg.push_str(&format!(" -> did you mean any of [{}]?", names.join(", ")));
+            }
+        }
+    }
+    msg
+}
+
+/// ES's `RestRequest.paramAsBoolean`: absent is `default`, present and empty is true, and
+/// otherwise only `true` and `false` (`Booleans.parseBoolean`).
+pub(crate) fn param_as_boolean(raw: Option<&str>, default: bool) -> Result<bool, EsError> {
+    match raw {
+        None => Ok(default),
+        Some("") => Ok(true),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) if v.trim().is_empty() => Ok(default),
+        Some(v) => Err(EsError::illegal_argument(format!(
+            "Failed to parse value [{v}] as only [true] or [false] are allowed."
+        ))),
     }
 }
 
@@ -490,6 +628,41 @@ mod tests {
             filter_path(&v, "**.x"),
             json!({"indices":[{"shards":[{"x":1}]}]})
         );
+    }
+
+    #[test]
+    fn filter_path_exclusions_and_mixes() {
+        let v = json!({"a":{"b":1,"c":2},"d":[{"e":1,"f":2}],"g":{},"h":{"i":1}});
+        assert_eq!(
+            filter_path(&v, "-a.b,-h.i"),
+            json!({"a":{"c":2},"d":[{"e":1,"f":2}],"g":{}})
+        );
+        assert_eq!(
+            filter_path(&v, "-d.e"),
+            json!({"a":{"b":1,"c":2},"d":[{"f":2}],"g":{},"h":{"i":1}})
+        );
+        assert_eq!(filter_path(&v, "a,-a.b"), json!({"a":{"c":2}}));
+        assert_eq!(filter_path(&v, "-**.b,d"), json!({"d":[{"e":1,"f":2}]}));
+        assert_eq!(filter_path(&v, "-*"), json!({}));
+    }
+
+    #[test]
+    fn did_you_mean_like_es() {
+        assert!((levenshtein_similarity("kitten", "sitting") - (1.0 - 3.0 / 7.0)).abs() < 1e-6);
+        assert_eq!(
+            unrecognized("/_ccr/stats", ["foo"], &["pretty", "human"], "parameter"),
+            "request [/_ccr/stats] contains unrecognized parameter: [foo]"
+        );
+        assert_eq!(
+            unrecognized("/x", ["prety", "zzz"], &["pretty", "human"], "parameter"),
+            "request [/x] contains unrecognized parameters: [prety] -> did you mean [pretty]?, [zzz]"
+        );
+        assert_eq!(
+            unrecognized("/x", ["timeou"], &["timeout", "master_timeout", "timeouts"], "parameter"),
+            "request [/x] contains unrecognized parameter: [timeou] -> did you mean any of [timeout, timeouts]?"
+        );
+        assert!(param_as_boolean(Some("1"), false).is_err());
+        assert!(param_as_boolean(Some(""), false).unwrap());
     }
 
     #[test]

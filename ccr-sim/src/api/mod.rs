@@ -3,9 +3,11 @@
 //!
 //! In dependency order:
 //! - `reply`: the parsed request and the reply before faults and formatting;
+//! - `xcontent`: media types (request bodies by `Content-Type`, response formats);
 //! - `rest`: the Elasticsearch endpoints (routing, security, dispatch);
 //! - `control`: control actions, the `/_sim/` endpoints and the simulation step.
 
 pub(crate) mod control;
 pub(crate) mod reply;
 pub(crate) mod rest;
+pub(crate) mod xcontent;

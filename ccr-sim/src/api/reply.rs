@@ -20,6 +20,8 @@ pub(crate) struct Req {
     pub authorization: Option<String>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Accept` header, if any.
+    pub accept: Option<String>,
 }
 
 impl Req {
@@ -51,6 +53,7 @@ impl Req {
             body,
             authorization,
             content_type: None,
+            accept: None,
         }
     }
 
@@ -58,9 +61,16 @@ impl Req {
         self.query.get(k).map(String::as_str)
     }
 
-    /// A boolean query flag: present with no value or any value but `false`.
+    /// A boolean query flag: present with no value or any value but `false`. The REST layer
+    /// has already refused values other than empty, `true` and `false` for the route's boolean
+    /// parameters (`Param::boolean`), so this reads them as ES's `paramAsBoolean` does.
     pub(crate) fn flag(&self, k: &str) -> bool {
         self.q(k).is_some_and(|v| v != "false")
+    }
+
+    /// The path without the query string (ES's `request.path()`).
+    pub(crate) fn path(&self) -> &str {
+        self.uri.split('?').next().unwrap_or("/")
     }
 }
 
@@ -71,6 +81,8 @@ pub(crate) enum ReplyBody {
     /// Already-serialised JSON (large stats bodies are written directly).
     Raw(String),
     Text(String),
+    /// An error body: ES builds these with `newErrorBuilder`, which never applies `filter_path`.
+    Error(Value),
     Empty,
     /// An answer Elasticsearch sends only later; the server awaits it without holding the
     /// world lock (see [`Deferred`]).
@@ -123,8 +135,18 @@ impl Reply {
         Self::json(json!({"acknowledged": true}))
     }
 
+    /// An error body that is not an exception (`createSimpleErrorResponse`,
+    /// `{"error": "...", "status": N}`, and the no-handler body): never filtered.
+    pub(crate) fn error_body(status: u16, v: Value) -> Self {
+        Self {
+            status,
+            body: ReplyBody::Error(v),
+            headers: Vec::new(),
+        }
+    }
+
     pub(crate) fn error(e: &EsError) -> Self {
-        let mut r = Self::with_status(e.status, e.to_body());
+        let mut r = Self::error_body(e.status, e.to_body());
         if let Some(h) = &e.header {
             match &**h {
                 Value::Array(items) => {
@@ -154,7 +176,7 @@ impl Reply {
     /// control and request results as JSON).
     pub(crate) fn json_body(&self) -> Value {
         match &self.body {
-            ReplyBody::Json(v) => v.clone(),
+            ReplyBody::Json(v) | ReplyBody::Error(v) => v.clone(),
             ReplyBody::Raw(s) => serde_json::from_str(s).unwrap_or(Value::Null),
             _ => Value::Null,
         }

@@ -15,5 +15,5 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod replication;
 pub(crate) mod scenario;
-pub(crate) mod settings;
 pub(crate) mod security;
+pub(crate) mod settings;

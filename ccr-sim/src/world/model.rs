@@ -15,9 +15,9 @@ use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
-use crate::world::settings::{self, Flavor};
 use crate::world::security::Keystore;
 pub use crate::world::security::{Role, Security};
+use crate::world::settings::{self, Flavor};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
 pub(crate) const DEFAULT_OP_BYTES: u64 = 64;
@@ -191,6 +191,8 @@ pub(crate) struct Cluster {
     pub up: bool,
     /// True while stopped: HTTP connections are reset and remotes cannot reach it.
     pub stopped: bool,
+    /// `http.compression`: answer `Accept-Encoding: gzip`/`deflate` with a compressed body.
+    pub http_compression: bool,
 }
 
 impl Cluster {
@@ -221,6 +223,7 @@ impl Cluster {
             metadata_version: 0,
             up: false,
             stopped: true,
+            http_compression: c.http_compression,
         }
     }
 

@@ -11,8 +11,8 @@ use crate::world::model::{
     Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, Restore,
     ShardRecovery, ShardTask, World,
 };
-use crate::world::settings::{self, Flavor};
 use crate::world::security;
+use crate::world::settings::{self, Flavor};
 
 /// How a follower cluster reaches a remote alias.
 #[derive(Clone, Debug, PartialEq, Eq)]

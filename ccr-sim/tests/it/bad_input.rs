@@ -140,7 +140,7 @@ async fn index_names_and_existing_indices() {
         (st, b),
         (
             405,
-            json!({"error": "Incorrect HTTP method for uri [/_ccr/stats] and method [DELETE], allowed: [GET, HEAD]", "status": 405})
+            json!({"error": "Incorrect HTTP method for uri [/_ccr/stats] and method [DELETE], allowed: [GET]", "status": 405})
         )
     );
     let (st, b) = call(&c, "GET", &format!("{u}/_nonsense/_things"), None).await;
@@ -148,7 +148,7 @@ async fn index_names_and_existing_indices() {
         (st, b),
         (
             400,
-            json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]", "status": 400})
+            json!({"error": "no handler found for uri [/_nonsense/_things] and method [GET]"})
         )
     );
     expect_error(
@@ -350,15 +350,17 @@ async fn bodies_need_a_known_content_type() {
             json!({"error": "Content-Type header [application/x-www-form-urlencoded] is not supported", "status": 406})
         )
     );
-    let (st, _) = call_raw(
-        &c,
-        "PUT",
-        &format!("{u}/x"),
-        "{}",
-        "application/vnd.elasticsearch+json; compatible-with=8",
-    )
-    .await;
-    assert_eq!(st, 200);
+    // A versioned body needs a versioned Accept (RestCompatibleVersionHelper).
+    let vnd = "application/vnd.elasticsearch+json; compatible-with=8";
+    let resp = c
+        .put(format!("{u}/x"))
+        .header("content-type", vnd)
+        .header("accept", vnd)
+        .body("{}")
+        .send()
+        .await
+        .expect("PUT /x");
+    assert_eq!(resp.status().as_u16(), 200);
     let (st, _) = call_raw(
         &c,
         "POST",

@@ -664,10 +664,6 @@ fn role_list(c: &Cluster) -> Vec<&'static str> {
     }
 }
 
-/// Query parameters `RestNodesInfoAction` consumes (besides the common ones).
-#[allow(dead_code)] // read by the router's unrecognized-parameter check
-pub(crate) const NODES_INFO_PARAMS: &[&str] = &["timeout", "flat_settings"];
-
 /// The metrics of `GET /_nodes/{metrics}` (`NodesInfoMetrics.Metric`).
 const NODE_METRICS: &[&str] = &[
     "settings",
@@ -776,19 +772,6 @@ pub(crate) fn nodes(c: &Cluster, req: &Req) -> Result<Reply, EsError> {
         "nodes": Value::Object(nodes)
     })))
 }
-
-/// Query parameters `RestClusterStateAction` consumes (besides the common ones).
-#[allow(dead_code)] // read by the router's unrecognized-parameter check
-pub(crate) const CLUSTER_STATE_PARAMS: &[&str] = &[
-    "local",
-    "master_timeout",
-    "flat_settings",
-    "wait_for_metadata_version",
-    "wait_for_timeout",
-    "allow_no_indices",
-    "expand_wildcards",
-    "ignore_unavailable",
-];
 
 /// An index's blocks as the cluster state lists them (`ClusterBlock.toXContent`): the closed
 /// block and those of the `index.blocks.*` settings.

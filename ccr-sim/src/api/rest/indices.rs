@@ -378,20 +378,6 @@ pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result
     Ok(Reply::json(Value::Object(out)))
 }
 
-/// Query parameters `RestUpdateSettingsAction` consumes (besides the common ones; `reopen`
-/// from 8.x).
-#[allow(dead_code)] // read by the router's unrecognized-parameter check
-pub(crate) const PUT_SETTINGS_PARAMS: &[&str] = &[
-    "master_timeout",
-    "timeout",
-    "preserve_existing",
-    "reopen",
-    "flat_settings",
-    "ignore_unavailable",
-    "allow_no_indices",
-    "expand_wildcards",
-];
-
 /// `PUT /{index}/_settings`, as `MetadataUpdateSettingsService.updateSettings` checks it:
 /// the indices resolve first, then every key is validated, then static settings are refused
 /// on open indices and final ones on any index; `null` resets a setting to its default.

@@ -9,18 +9,6 @@ use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::world::model::{Cluster, Index, ShardRecovery};
 
-/// The query parameters RestRecoveryAction consumes (besides the global ones): its own two and
-/// the indices options. Read by the router's unrecognized-parameter check.
-#[allow(dead_code)]
-pub(crate) const RECOVERY_PARAMS: &[&str] = &[
-    "active_only",
-    "detailed",
-    "ignore_unavailable",
-    "allow_no_indices",
-    "expand_wildcards",
-    "ignore_throttled",
-];
-
 /// `{"<index>":{"shards":[RecoveryState...]}}` for the indices `expr` names (all when None).
 /// `detailed` is consumed; the simulator has no per-file list to add.
 pub(crate) fn recovery(

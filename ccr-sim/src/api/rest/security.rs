@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{Route, RouteKind};
+use super::{Param, Route, RouteKind};
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{base64_decode, base64_encode, parse_body_object, TimeValue};
@@ -35,57 +35,51 @@ pub(crate) enum SecurityRoute {
     ReloadSecureSettings,
 }
 
-/// Query parameters `GET /_security/_authenticate` consumes.
-pub(crate) const AUTHENTICATE_PARAMS: &[&str] = &[];
-/// Query parameters `_has_privileges` consumes.
-pub(crate) const HAS_PRIVILEGES_PARAMS: &[&str] = &[];
-/// Query parameters `POST /_security/api_key` consumes.
-pub(crate) const CREATE_API_KEY_PARAMS: &[&str] = &["refresh"];
-/// Query parameters `POST /_security/cross_cluster/api_key` consumes.
-pub(crate) const CREATE_CROSS_CLUSTER_API_KEY_PARAMS: &[&str] = &[];
-/// Query parameters `PUT /_security/cross_cluster/api_key/{id}` consumes.
-pub(crate) const UPDATE_CROSS_CLUSTER_API_KEY_PARAMS: &[&str] = &[];
-/// Query parameters `GET /_security/api_key` consumes (8.x adds `with_limited_by`,
-/// `active_only`, `with_profile_uid`).
-pub(crate) const GET_API_KEY_PARAMS: &[&str] = &[
-    "id",
-    "name",
-    "owner",
-    "realm_name",
-    "username",
-    "with_limited_by",
-    "active_only",
-    "with_profile_uid",
+/// `POST /_security/api_key`.
+const CREATE_API_KEY: &[Param] = &[Param::new("refresh")];
+/// `GET /_security/api_key` (8.x adds `with_limited_by`, `active_only`, `with_profile_uid`).
+const GET_API_KEY: &[Param] = &[
+    Param::new("id"),
+    Param::new("name"),
+    Param::boolean("owner"),
+    Param::new("realm_name"),
+    Param::new("username"),
+    Param::boolean("with_limited_by").since(8, 5),
+    Param::boolean("active_only").since(8, 10),
+    Param::boolean("with_profile_uid").since(8, 14),
 ];
-/// Query parameters `DELETE /_security/api_key` consumes.
-pub(crate) const INVALIDATE_API_KEY_PARAMS: &[&str] = &[];
-/// Query parameters `POST /_nodes/reload_secure_settings` consumes.
-pub(crate) const RELOAD_SECURE_SETTINGS_PARAMS: &[&str] = &["timeout"];
+/// `PUT /_security/cross_cluster/api_key/{id}`.
+const UPDATE_CROSS_CLUSTER_API_KEY: &[Param] = &[Param::new("id")];
+/// `POST /_nodes/{nodeId}/reload_secure_settings`.
+const RELOAD_SECURE_SETTINGS: &[Param] = &[Param::new("nodeId"), Param::new("timeout")];
+/// `_has_privileges` for a named user.
+const HAS_PRIVILEGES_PARAMS: &[Param] = &[Param::new("username")];
 
-/// The query parameters each security route consumes (for the router's unrecognized-parameter
-/// check).
-#[allow(dead_code)]
-pub(crate) fn params(route: &SecurityRoute) -> &'static [&'static str] {
+/// The query parameters each security route's handler consumes, and whether it reads a body.
+fn rest_layer(route: &SecurityRoute) -> (&'static [&'static [Param]], bool) {
     use SecurityRoute as S;
     match route {
-        S::Authenticate => AUTHENTICATE_PARAMS,
-        S::HasPrivileges => HAS_PRIVILEGES_PARAMS,
-        S::CreateApiKey => CREATE_API_KEY_PARAMS,
-        S::CreateCrossClusterApiKey => CREATE_CROSS_CLUSTER_API_KEY_PARAMS,
-        S::UpdateCrossClusterApiKey(_) => UPDATE_CROSS_CLUSTER_API_KEY_PARAMS,
-        S::GetApiKey => GET_API_KEY_PARAMS,
-        S::InvalidateApiKey => INVALIDATE_API_KEY_PARAMS,
-        S::ReloadSecureSettings => RELOAD_SECURE_SETTINGS_PARAMS,
+        S::Authenticate => (&[], false),
+        S::HasPrivileges => (&[HAS_PRIVILEGES_PARAMS], true),
+        S::CreateApiKey => (&[CREATE_API_KEY], true),
+        S::CreateCrossClusterApiKey => (&[], true),
+        S::UpdateCrossClusterApiKey(_) => (&[UPDATE_CROSS_CLUSTER_API_KEY], true),
+        S::GetApiKey => (&[GET_API_KEY], false),
+        S::InvalidateApiKey => (&[], true),
+        S::ReloadSecureSettings => (&[RELOAD_SECURE_SETTINGS], true),
     }
 }
 
 fn sr(kind: SecurityRoute, template: &'static str, action: &'static str, mutating: bool) -> Route {
+    let (params, reads_body) = rest_layer(&kind);
     Route {
         kind: RouteKind::Security(kind),
         template,
         action,
         grant: "",
         mutating,
+        params,
+        reads_body,
     }
 }
 
@@ -95,7 +89,7 @@ pub(crate) fn route(req: &Req, v: Version) -> Option<Route> {
     use SecurityRoute as S;
     let s: Vec<&str> = req.segs.iter().map(String::as_str).collect();
     let m = req.method.as_str();
-    let get = m == "GET" || m == "HEAD";
+    let get = m == "GET";
     let (modern, xpack) = (v.major >= 7, v.major < 8);
     let rest: &[&str] = match s.as_slice() {
         ["_security", rest @ ..] if modern => rest,
