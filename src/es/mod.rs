@@ -13,7 +13,9 @@
 //!
 //! Response types are tolerant of every version from 6.7 to 9.x (see docs/es-contract.md §5–§10, §17, §20):
 //! - no `deny_unknown_fields`: newer versions add fields;
-//! - every field that some version omits is `Option` or `#[serde(default)]`;
+//! - every field that some version omits is `Option` or `#[serde(default)]`; a field every version writes and
+//!   the daemon relies on (sections, names, checkpoints) is required, so an empty or partial answer such as `{}`
+//!   is a decode error, never a healthy default;
 //! - checkpoints and `time_since_last_read_millis` may be `-1` ("none yet"), so they are `i64`;
 //! - `fatal_exception` is per shard; `read_exceptions` may be empty or absent;
 //! - `_remote/info` has sniff and proxy modes, no `mode` before 7.7, and `http_addresses` on 6.x.
@@ -513,6 +515,16 @@ fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// A field every version writes, kept as `Option` for the types' other users: absent or `null` is an error (an
+/// answer without it is not the endpoint's answer), never `None`.
+fn required<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// A `null` field read as its default (some versions send `null` for an empty list).
