@@ -320,7 +320,25 @@ impl Default for HealthThresholds {
     }
 }
 
+/// The warning for a cluster with `insecure_skip_verify = true`, the same in the log, `config check` and
+/// `status`.
+pub fn insecure_tls_warning(cluster: &str) -> String {
+    format!(
+        "`clusters.{cluster}.insecure_skip_verify = true`: the TLS certificate of cluster {cluster} is not verified; \
+         anyone on the network path can read the credentials and forge answers (set `ca_cert` instead)"
+    )
+}
+
 impl Config {
+    /// Settings that are valid but unsafe, one sentence each (`config check` prints them, `run` logs them).
+    pub fn warnings(&self) -> Vec<String> {
+        self.clusters
+            .values()
+            .filter(|c| c.insecure_skip_verify)
+            .map(|c| insecure_tls_warning(&c.name))
+            .collect()
+    }
+
     /// The configured remote on `cluster` named `alias`, if any.
     pub fn remote(&self, cluster: &str, alias: &str) -> Option<&RemoteSettings> {
         self.remotes

@@ -266,6 +266,11 @@ impl EsClient {
             }
         }
         if settings.insecure_skip_verify {
+            tracing::warn!(
+                cluster = %settings.name,
+                "{}",
+                crate::config::insecure_tls_warning(&settings.name)
+            );
             builder = builder.danger_accept_invalid_certs(true);
         }
         let http = builder
