@@ -572,7 +572,10 @@ pub fn report_families(report: &Report) -> Vec<MetricFamily> {
             [
                 ("ccr_sentinel_cluster_up", flag(c.up)),
                 ("ccr_sentinel_cluster_stale", flag(c.stale)),
-                ("ccr_sentinel_cluster_insecure_tls", flag(c.insecure_skip_verify)),
+                (
+                    "ccr_sentinel_cluster_insecure_tls",
+                    flag(c.insecure_skip_verify),
+                ),
             ],
         );
     }

@@ -360,10 +360,16 @@ mod tests {
     #[test]
     fn printed_urls_lose_their_userinfo() {
         for (i, o) in [
-            ("http://user:pw@host:9725/health", "http://***@host:9725/health"),
+            (
+                "http://user:pw@host:9725/health",
+                "http://***@host:9725/health",
+            ),
             ("http://user@host/health", "http://***@host/health"),
             ("http://a:b@c@host/x@y", "http://***@host/x@y"),
-            ("http://host:9725/health?x=a@b", "http://host:9725/health?x=a@b"),
+            (
+                "http://host:9725/health?x=a@b",
+                "http://host:9725/health?x=a@b",
+            ),
             ("not a url:pw@x", "not a url:pw@x"),
             ("https://u:p%40ss@[::1]:1", "https://***@[::1]:1"),
         ] {

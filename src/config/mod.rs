@@ -572,7 +572,9 @@ where
             .map(|(i, item)| table_collecting(item, &format!("{key}[{i}]"), problems))
             .collect(),
         _ => {
-            problems.push(format!("`{key}`: expected an array of tables like [[{key}]]"));
+            problems.push(format!(
+                "`{key}`: expected an array of tables like [[{key}]]"
+            ));
             Vec::new()
         }
     }

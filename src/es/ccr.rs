@@ -7,7 +7,9 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError};
+use super::{
+    null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError,
+};
 
 /// `GET /_ccr/stats`. Both sections are written by every version (CcrStatsAction.Response#toXContent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -490,10 +492,9 @@ mod tests {
 
     #[test]
     fn answers_missing_required_sections_or_fields_are_errors() {
-        let full: serde_json::Value = serde_json::from_str(&crate::testing::fixture_text(
-            "ccr_stats_response_8x.json",
-        ))
-        .unwrap();
+        let full: serde_json::Value =
+            serde_json::from_str(&crate::testing::fixture_text("ccr_stats_response_8x.json"))
+                .unwrap();
         assert!(serde_json::from_value::<CcrStatsResponse>(full.clone()).is_ok());
         for bad in [
             serde_json::json!({}),

@@ -62,7 +62,9 @@ pub enum EsError {
         location: String,
     },
     /// The answer was larger than the cluster's `max_response_size`; it was not read further.
-    #[error("{cluster}: {endpoint}: response larger than {limit} bytes refused (`max_response_size`)")]
+    #[error(
+        "{cluster}: {endpoint}: response larger than {limit} bytes refused (`max_response_size`)"
+    )]
     ResponseTooLarge {
         cluster: String,
         endpoint: Endpoint,

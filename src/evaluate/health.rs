@@ -588,7 +588,11 @@ mod tests {
                 })
             });
             let v = verdict(&o, &HealthThresholds::default());
-            assert_eq!(v.state, FollowerState::DocsMismatch, "{leader} vs {follower}");
+            assert_eq!(
+                v.state,
+                FollowerState::DocsMismatch,
+                "{leader} vs {follower}"
+            );
         }
     }
 
