@@ -37,17 +37,20 @@ impl Response {
     }
 }
 
-/// A scripted server on a loopback port: every request (path and `authorization` header) is recorded.
+/// The requests a scripted server received: path and `authorization` header.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// A scripted server on a loopback port: every request is recorded.
 struct Scripted {
     port: u16,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
     connections: Arc<AtomicUsize>,
 }
 
 fn scripted(script: Script) -> Scripted {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let connections = Arc::new(AtomicUsize::new(0));
     let (seen2, conns2) = (seen.clone(), connections.clone());
     std::thread::spawn(move || {
