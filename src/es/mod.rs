@@ -455,6 +455,17 @@ impl BoundedBody {
     /// body is then complete up to the limit, and more must not be read).
     pub fn push(&mut self, chunk: &[u8]) -> bool {
         let room = self.limit - self.buf.len();
+        let want = self.buf.len() + chunk.len().min(room);
+        if want > self.buf.capacity() {
+            // Grow by doubling as `Vec` would, but never past the limit: the allocation stays within it too.
+            let cap = self
+                .buf
+                .capacity()
+                .saturating_mul(2)
+                .max(want)
+                .min(self.limit);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
         if chunk.len() <= room {
             self.buf.extend_from_slice(chunk);
             true

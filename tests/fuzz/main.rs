@@ -383,6 +383,7 @@ proptest! {
         }
         let got = body.into_inner();
         prop_assert!(got.len() <= limit);
+        prop_assert!(got.capacity() <= limit, "capacity {} over limit {limit}", got.capacity());
         prop_assert_eq!(complete, fed.len() <= limit);
         prop_assert_eq!(&got[..], &fed[..got.len()]);
     }
