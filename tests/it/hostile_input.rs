@@ -562,3 +562,47 @@ fn healthcheck_never_prints_the_password_of_its_url() {
         "{text}"
     );
 }
+
+#[test]
+fn insecure_skip_verify_is_warned_about_in_the_log_at_start() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\n[reconcile]\nenabled = false\n[clusters.follower]\n\
+             url = \"https://127.0.0.1:{}\"\ninsecure_skip_verify = true\n",
+            closed_port()
+        ),
+    );
+    let mut child = bin_with_config(&["run"], &path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if line.contains("insecure_skip_verify = true") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20));
+    crate::common::send_signal(&child, "TERM");
+    let _ = wait_exit(
+        &mut child,
+        Instant::now(),
+        Duration::from_secs(20),
+        "run did not stop on SIGTERM",
+    );
+    let line = line.expect("no insecure_skip_verify warning in the log");
+    assert!(
+        line.contains("WARN")
+            && line.contains("TLS certificate of cluster follower is not verified"),
+        "{line}"
+    );
+}
