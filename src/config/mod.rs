@@ -4,8 +4,13 @@
 //! 1. the `config` crate merges the file and the environment into one tree;
 //! 2. keys the schema does not know are removed from the tree and reported (serde's `deny_unknown_fields`
 //!    would stop at the first one; it stays on the structs as a safety net);
-//! 3. the pruned tree is deserialized into [`RawConfig`] and [`RawConfig::validate`] checks every semantic
-//!    rule (references, cron syntax, secret files, duplicates), collecting all problems.
+//! 3. the pruned tree is deserialized into [`RawConfig`] table by table, so every type error is reported with
+//!    its key path (a bad key is left out and the rest still checked), and [`RawConfig::validate`] checks every
+//!    semantic rule (references, cron syntax, secret files, the state directory, duplicates), collecting all
+//!    problems.
+//!
+//! Environment variables are read as bytes: one the loader does not use may be anything, one it uses
+//! (`CCR_SENTINEL_*`, `CREDENTIALS_DIRECTORY`) must be UTF-8.
 //!
 //! This file holds the validated types ([`Config`] and its sections), the loader and [`ConfigError`];
 //! `schema` holds the file schema, `validate` the semantic checks (one function per section), `values`
