@@ -314,6 +314,7 @@ const REPORT_FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
     ("elasticsearch_ccr_follower_shard_time_since_last_read_seconds", "Per shard: time_since_last_read_millis in seconds. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
     ("ccr_sentinel_cluster_up", "1 when the cluster was reached and its latest requests all succeeded.", MetricType::GAUGE, &["cluster"]),
     ("ccr_sentinel_cluster_stale", "1 when some data shown for the cluster is older than a failed refresh.", MetricType::GAUGE, &["cluster"]),
+    ("ccr_sentinel_cluster_insecure_tls", "1 when the cluster's TLS certificate is not verified (insecure_skip_verify = true), else 0.", MetricType::GAUGE, &["cluster"]),
 ];
 
 /// Renders the follower, remote, auto-follow and cluster families from the latest report at scrape time.
@@ -571,6 +572,10 @@ pub fn report_families(report: &Report) -> Vec<MetricFamily> {
             [
                 ("ccr_sentinel_cluster_up", flag(c.up)),
                 ("ccr_sentinel_cluster_stale", flag(c.stale)),
+                (
+                    "ccr_sentinel_cluster_insecure_tls",
+                    flag(c.insecure_skip_verify),
+                ),
             ],
         );
     }

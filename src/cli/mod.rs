@@ -204,9 +204,26 @@ fn config_check(config: &ConfigArg) -> ExitCode {
                 cfg.followers.len(),
                 cfg.auto_follow.len()
             );
+            for w in cfg.warnings() {
+                println!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// A URL as it may be printed: any userinfo (`user:password@`) is replaced by `***`. Works on text that is not
+/// a valid URL too, so nothing typed after `--url` can leak.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -246,14 +263,25 @@ fn healthcheck(config: &ConfigArg, url: Option<String>) -> ExitCode {
                 println!("healthy ({})", r.status());
                 ExitCode::SUCCESS
             }
-            Ok(r) => {
+            Ok(mut r) => {
                 let status = r.status();
-                let body = r.text().await.unwrap_or_default();
-                eprintln!("unhealthy: {url} answered {status}: {body}");
+                // The start of the body is enough to say why; whatever answers is not trusted to be small.
+                let mut body = crate::es::BoundedBody::new(4096);
+                while let Ok(Some(chunk)) = r.chunk().await {
+                    if !body.push(&chunk) {
+                        break;
+                    }
+                }
+                let body = String::from_utf8_lossy(&body.into_inner()).into_owned();
+                eprintln!("unhealthy: {} answered {status}: {body}", redact_url(&url));
                 ExitCode::from(EXIT_PROBLEM)
             }
             Err(e) => {
-                eprintln!("unhealthy: cannot reach {url}: {}", e.without_url());
+                eprintln!(
+                    "unhealthy: cannot reach {}: {}",
+                    redact_url(&url),
+                    e.without_url()
+                );
                 ExitCode::from(EXIT_PROBLEM)
             }
         }
@@ -323,4 +351,29 @@ pub fn init_logging(format: LogFormat, level: Option<&str>, default: &str) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn printed_urls_lose_their_userinfo() {
+        for (i, o) in [
+            (
+                "http://user:pw@host:9725/health",
+                "http://***@host:9725/health",
+            ),
+            ("http://user@host/health", "http://***@host/health"),
+            ("http://a:b@c@host/x@y", "http://***@host/x@y"),
+            (
+                "http://host:9725/health?x=a@b",
+                "http://host:9725/health?x=a@b",
+            ),
+            ("not a url:pw@x", "not a url:pw@x"),
+            ("https://u:p%40ss@[::1]:1", "https://***@[::1]:1"),
+        ] {
+            assert_eq!(redact_url(i), o, "{i}");
+        }
+    }
 }

@@ -64,6 +64,9 @@ pub fn render_table(r: &Report) -> String {
         ]);
     }
     out.push_str(&columns(&rows));
+    for c in r.clusters.iter().filter(|c| c.insecure_skip_verify) {
+        let _ = writeln!(out, "  ! {}", crate::config::insecure_tls_warning(&c.name));
+    }
     for c in r.clusters.iter().filter(|c| !c.errors.is_empty()) {
         for e in c.errors.values() {
             let _ = writeln!(out, "  ! {e}");

@@ -4,8 +4,13 @@
 //! 1. the `config` crate merges the file and the environment into one tree;
 //! 2. keys the schema does not know are removed from the tree and reported (serde's `deny_unknown_fields`
 //!    would stop at the first one; it stays on the structs as a safety net);
-//! 3. the pruned tree is deserialized into [`RawConfig`] and [`RawConfig::validate`] checks every semantic
-//!    rule (references, cron syntax, secret files, duplicates), collecting all problems.
+//! 3. the pruned tree is deserialized into [`RawConfig`] table by table, so every type error is reported with
+//!    its key path (a bad key is left out and the rest still checked), and [`RawConfig::validate`] checks every
+//!    semantic rule (references, cron syntax, secret files, the state directory, duplicates), collecting all
+//!    problems.
+//!
+//! Environment variables are read as bytes: one the loader does not use may be anything, one it uses
+//! (`CCR_SENTINEL_*`, `CREDENTIALS_DIRECTORY`) must be UTF-8.
 //!
 //! This file holds the validated types ([`Config`] and its sections), the loader and [`ConfigError`];
 //! `schema` holds the file schema, `validate` the semantic checks (one function per section), `values`
@@ -211,7 +216,15 @@ pub struct ClusterSettings {
     pub insecure_skip_verify: bool,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The largest successful response body read from the cluster; a larger one is an error.
+    pub max_response_bytes: usize,
 }
+
+/// The default `max_response_size`: a compact `GET /_ccr/stats` of 10,000 followers with 5 shards each and
+/// 40-character index names is about 52 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The largest secret file (`password_file`, `api_key_file`) or `ca_cert` file read; a larger one is refused.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
 
 /// Remote cluster connection mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -312,7 +325,25 @@ impl Default for HealthThresholds {
     }
 }
 
+/// The warning for a cluster with `insecure_skip_verify = true`, the same in the log, `config check` and
+/// `status`.
+pub fn insecure_tls_warning(cluster: &str) -> String {
+    format!(
+        "`clusters.{cluster}.insecure_skip_verify = true`: the TLS certificate of cluster {cluster} is not verified; \
+         anyone on the network path can read the credentials and forge answers (set `ca_cert` instead)"
+    )
+}
+
 impl Config {
+    /// Settings that are valid but unsafe, one sentence each (`config check` prints them, `run` logs them).
+    pub fn warnings(&self) -> Vec<String> {
+        self.clusters
+            .values()
+            .filter(|c| c.insecure_skip_verify)
+            .map(|c| insecure_tls_warning(&c.name))
+            .collect()
+    }
+
     /// The configured remote on `cluster` named `alias`, if any.
     pub fn remote(&self, cluster: &str, alias: &str) -> Option<&RemoteSettings> {
         self.remotes
@@ -353,7 +384,38 @@ impl Config {
 
 /// Loads and validates `path` with overrides from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    load_with_env(path, std::env::vars())
+    let env = utf8_env(std::env::vars_os()).map_err(|problems| ConfigError {
+        path: path.to_path_buf(),
+        problems,
+    })?;
+    load_with_env(path, env)
+}
+
+/// The environment variables the loader reads (`CCR_SENTINEL_*`, `CREDENTIALS_DIRECTORY`) as UTF-8 text. Any
+/// other variable is passed through when it is UTF-8 and ignored when it is not (it is none of the loader's
+/// business); one the loader reads that is not UTF-8 is a problem naming it.
+pub fn utf8_env(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<Vec<(String, String)>, Vec<String>> {
+    let prefix = format!("{ENV_PREFIX}_");
+    let mut env = Vec::new();
+    let mut problems = Vec::new();
+    for (k, v) in vars {
+        let name = k.to_string_lossy();
+        let ours = name.starts_with(&prefix) || name == "CREDENTIALS_DIRECTORY";
+        match (k.to_str(), v.into_string()) {
+            (Some(k), Ok(v)) => env.push((k.to_string(), v)),
+            _ if ours => problems.push(format!(
+                "environment variable {name} is not valid UTF-8; its value is not used"
+            )),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(env)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Loads and validates `path` with overrides from `env` (all variables; those without the prefix are ignored
@@ -433,13 +495,7 @@ where
 
     let mut problems = Vec::new();
     prune_unknown(&mut built.cache, "", "", &mut problems);
-    let raw: RawConfig = match built.try_deserialize() {
-        Ok(raw) => raw,
-        Err(e) => {
-            problems.push(e.to_string());
-            return Err(fail(problems));
-        }
-    };
+    let raw = deserialize_collecting(built.cache, &mut problems);
     match raw.validate(credentials_dir.as_deref(), now) {
         Ok(cfg) if problems.is_empty() => Ok(cfg),
         Ok(_) => Err(fail(problems)),
@@ -448,6 +504,145 @@ where
             Err(fail(problems))
         }
     }
+}
+
+/// Deserializes the pruned tree into [`RawConfig`] table by table (each section, each cluster, each array
+/// item), so a type error in one place does not hide those in others: every bad key is reported with its path
+/// and left out, and the rest is still deserialized and validated.
+fn deserialize_collecting(tree: config::Value, problems: &mut Vec<String>) -> RawConfig {
+    use config::ValueKind;
+    let mut raw = RawConfig::default();
+    let mut top = match tree.kind {
+        ValueKind::Table(t) => t,
+        _ => return raw,
+    };
+    let mut take = |key: &str| top.remove(key);
+    if let Some(v) = take("http") {
+        raw.http = table_collecting(v, "http", problems);
+    }
+    if let Some(v) = take("log") {
+        raw.log = table_collecting(v, "log", problems);
+    }
+    if let Some(v) = take("schedule") {
+        raw.schedule = table_collecting(v, "schedule", problems);
+    }
+    if let Some(v) = take("clusters") {
+        match v.kind {
+            ValueKind::Table(t) => {
+                for (name, c) in t {
+                    let at = format!("clusters.{name}");
+                    let cluster = table_collecting(c, &at, problems);
+                    raw.clusters.insert(name, cluster);
+                }
+            }
+            _ => problems.push("`clusters`: expected tables like [clusters.NAME]".into()),
+        }
+    }
+    if let Some(v) = take("remotes") {
+        raw.remotes = array_collecting(v, "remotes", problems);
+    }
+    if let Some(v) = take("followers") {
+        raw.followers = array_collecting(v, "followers", problems);
+    }
+    if let Some(v) = take("auto_follow") {
+        raw.auto_follow = array_collecting(v, "auto_follow", problems);
+    }
+    if let Some(v) = take("health") {
+        raw.health = table_collecting(v, "health", problems);
+    }
+    if let Some(v) = take("reconcile") {
+        raw.reconcile = table_collecting(v, "reconcile", problems);
+    }
+    if let Some(v) = take("audit") {
+        raw.audit = table_collecting(v, "audit", problems);
+    }
+    if let Some(v) = take("policy") {
+        raw.policy = table_collecting(v, "policy", problems);
+    }
+    if let Some(v) = take("metrics") {
+        raw.metrics = table_collecting(v, "metrics", problems);
+    }
+    raw
+}
+
+/// `[[key]]` items, each deserialized on its own.
+fn array_collecting<T>(value: config::Value, key: &str, problems: &mut Vec<String>) -> Vec<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    match value.kind {
+        config::ValueKind::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| table_collecting(item, &format!("{key}[{i}]"), problems))
+            .collect(),
+        _ => {
+            problems.push(format!(
+                "`{key}`: expected an array of tables like [[{key}]]"
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// One table as `T`. When it does not deserialize, each key is tried alone (every field of the `Raw*` structs
+/// is optional), each failing key is reported as `path.key: error` and dropped, and the rest is used.
+fn table_collecting<T>(value: config::Value, path: &str, problems: &mut Vec<String>) -> T
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    use config::ValueKind;
+    let origin = value.origin().map(str::to_string);
+    let table = match value.kind {
+        ValueKind::Table(t) => t,
+        _ => {
+            problems.push(format!("`{path}`: expected a table"));
+            return T::default();
+        }
+    };
+    let whole = config::Value::new(origin.as_ref(), ValueKind::Table(table.clone()));
+    let first_error = match whole.try_deserialize::<T>() {
+        Ok(v) => return v,
+        Err(e) => e,
+    };
+    let mut good = config::Map::new();
+    let mut reported = false;
+    let mut keys: Vec<&String> = table.keys().collect();
+    keys.sort();
+    for key in keys {
+        let one: config::Map<String, config::Value> =
+            std::iter::once((key.clone(), table[key].clone())).collect();
+        match config::Value::new(origin.as_ref(), ValueKind::Table(one)).try_deserialize::<T>() {
+            Ok(_) => {
+                good.insert(key.clone(), table[key].clone());
+            }
+            Err(e) => {
+                reported = true;
+                let (text, inner) = type_error_text(&e);
+                let full = inner.unwrap_or_else(|| key.clone());
+                problems.push(format!("`{path}.{full}`: {text}"));
+            }
+        }
+    }
+    if !reported {
+        // Only a combination of keys fails (none alone): report the error as serde gave it.
+        problems.push(format!("`{path}`: {}", type_error_text(&first_error).0));
+    }
+    config::Value::new(origin.as_ref(), ValueKind::Table(good))
+        .try_deserialize::<T>()
+        .unwrap_or_default()
+}
+
+/// A deserialization error's text, and the key path the `config` crate appends to it (relative to the table
+/// deserialized), split off so the caller can name the full path.
+fn type_error_text(e: &config::ConfigError) -> (String, Option<String>) {
+    let text = e.to_string();
+    let Some(i) = text.find(" for key `") else {
+        return (text, None);
+    };
+    let rest = &text[i + " for key `".len()..];
+    let key = rest.find('`').map(|j| rest[..j].to_string());
+    (text[..i].to_string(), key)
 }
 
 /// Removes keys the schema does not know from `value` (a table at `path`), recording one problem each.

@@ -322,6 +322,11 @@ pub(super) fn validate(
             r.promote_stable_polls
         ));
     }
+    if let Some(dir) = &r.state_dir {
+        if let Err(e) = check_state_dir(dir) {
+            p.push(format!("`policy.state_dir` = `{}`: {e}", dir.display()));
+        }
+    }
     let mut windows = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (i, w) in r.windows.into_iter().enumerate() {
@@ -393,6 +398,23 @@ pub(super) fn validate(
         promote_timeout: promote_timeout?,
         windows,
     })
+}
+
+/// The state directory must be a directory the daemon can write, as `run` writes it before every action:
+/// created when missing (as `run` would), then a probe file is written and removed. Checking here turns what
+/// would be a failure at start (and a restart loop under systemd) into a configuration error.
+fn check_state_dir(dir: &std::path::Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err("exists but is not a directory".into()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .map_err(|e| format!("the directory cannot be created: {e}"))?,
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    }
+    let probe = dir.join(format!(".ccr-sentinel-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| format!("is not writable: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Window selectors without a wildcard must name something configured: a typo would otherwise silently select

@@ -146,6 +146,8 @@ pub struct RawCluster {
     pub insecure_skip_verify: bool,
     /// Per-request timeout (default `10s`).
     pub timeout: Option<String>,
+    /// The largest response body read from the cluster (default `64mb`).
+    pub max_response_size: Option<String>,
 }
 
 /// `[[remotes]]`
@@ -354,6 +356,7 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "ca_cert",
             "insecure_skip_verify",
             "timeout",
+            "max_response_size",
         ],
         "remotes[]" => &[
             "cluster",
@@ -436,6 +439,7 @@ api_key_file = "/nonexistent"
 ca_cert = "/nonexistent"
 insecure_skip_verify = false
 timeout = "5s"
+max_response_size = "16mb"
 [clusters.b]
 url = "http://127.0.0.1:9201"
 [[remotes]]

@@ -15,11 +15,11 @@ use super::schema::{
     RawAutoFollow, RawCluster, RawConfig, RawFollower, RawHealth, RawHttp, RawLog, RawReconcile,
     RawRemote, RawSchedule,
 };
-use super::values::{flat_index_settings, parse_duration, CronSchedule};
+use super::values::{flat_index_settings, parse_byte_size, parse_duration, CronSchedule};
 use super::{
     policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
     HealthThresholds, HttpSettings, LogFormat, LogSettings, MetricsSettings, ReconcileSettings,
-    RemoteMode, RemoteSettings, Schedules,
+    RemoteMode, RemoteSettings, Schedules, DEFAULT_MAX_RESPONSE_BYTES, MAX_SECRET_FILE_BYTES,
 };
 
 impl RawConfig {
@@ -486,7 +486,17 @@ fn validate_cluster(
     let has_password = c.password.is_some() || c.password_file.is_some();
     let has_api_key = c.api_key.is_some() || c.api_key_file.is_some();
     let password = secret("password", c.password, c.password_file, p);
-    let api_key = secret("api_key", c.api_key, c.api_key_file, p);
+    let api_key = secret("api_key", c.api_key, c.api_key_file, p).filter(|k| {
+        // Sent as `Authorization: ApiKey <key>`: an encoded key is base64, so anything outside visible ASCII
+        // (CR/LF, spaces, control or non-ASCII characters) is a copy-and-paste accident and cannot be sent.
+        let ok = k.expose_secret().bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            p.push(format!(
+                "`{at}.api_key`: the key contains characters not allowed in an HTTP header (line breaks, spaces, control or non-ASCII characters); the key is not shown"
+            ));
+        }
+        ok
+    });
     let auth = match (c.username, has_password, has_api_key) {
         (_, true, true) => {
             p.push(format!(
@@ -519,28 +529,25 @@ fn validate_cluster(
         (None, false, false) => Auth::None,
     };
 
-    let ca_cert_pem = c
-        .ca_cert
-        .as_ref()
-        .and_then(|path| match std::fs::read(path) {
-            Ok(bytes) => match reqwest::Certificate::from_pem(&bytes) {
-                Ok(_) => Some(bytes),
-                Err(_) => {
-                    p.push(format!(
-                        "`{at}.ca_cert`: {} is not a PEM certificate",
-                        path.display()
-                    ));
-                    None
-                }
-            },
+    let ca_cert_pem = c.ca_cert.as_ref().and_then(|path| {
+        let bytes = match read_small_file("certificate file", path, MAX_SECRET_FILE_BYTES) {
+            Ok(b) => b,
             Err(e) => {
+                p.push(format!("`{at}.ca_cert`: {e}"));
+                return None;
+            }
+        };
+        match reqwest::Certificate::from_pem_bundle(&bytes) {
+            Ok(certs) if !certs.is_empty() => Some(bytes),
+            _ => {
                 p.push(format!(
-                    "`{at}.ca_cert`: cannot read {}: {e}",
+                    "`{at}.ca_cert`: {} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)",
                     path.display()
                 ));
                 None
             }
-        });
+        }
+    });
     if c.insecure_skip_verify && c.ca_cert.is_some() {
         p.push(format!(
             "`{at}`: `ca_cert` has no effect with `insecure_skip_verify = true`; remove one"
@@ -549,6 +556,18 @@ fn validate_cluster(
     let timeout = match c.timeout.as_deref() {
         None => Some(Duration::from_secs(10)),
         Some(t) => parse_duration(&format!("{at}.timeout"), t, p),
+    };
+    let max_response_bytes = match c.max_response_size.as_deref() {
+        None => Some(DEFAULT_MAX_RESPONSE_BYTES),
+        Some(v) => match parse_byte_size(v).and_then(|n| usize::try_from(n).ok()) {
+            Some(n) if n >= MIN_RESPONSE_BYTES => Some(n),
+            _ => {
+                p.push(format!(
+                    "`{at}.max_response_size` = `{v}` must be a byte size of at least 64kb, like \"64mb\""
+                ));
+                None
+            }
+        },
     };
     if p.len() != before {
         return None;
@@ -560,6 +579,7 @@ fn validate_cluster(
         ca_cert_pem,
         insecure_skip_verify: c.insecure_skip_verify,
         timeout: timeout?,
+        max_response_bytes: max_response_bytes?,
     })
 }
 
@@ -575,7 +595,10 @@ fn read_secret_file(
         Some(dir) if path.is_relative() => dir.join(path),
         _ => path.to_path_buf(),
     };
-    match std::fs::read_to_string(&full) {
+    let text = read_small_file("secret file", &full, MAX_SECRET_FILE_BYTES).and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| format!("secret file {} is not UTF-8", full.display()))
+    });
+    match text {
         Ok(s) => {
             let s = s.strip_suffix('\n').unwrap_or(&s);
             let s = s.strip_suffix('\r').unwrap_or(s);
@@ -587,13 +610,39 @@ fn read_secret_file(
             }
         }
         Err(e) => {
-            problems.push(format!(
-                "`{key}`: cannot read secret file {}: {e}",
-                full.display()
-            ));
+            problems.push(format!("`{key}`: {e}"));
             None
         }
     }
+}
+
+/// The smallest `max_response_size`: below it even an error envelope or `GET /` would not fit.
+const MIN_RESPONSE_BYTES: usize = 64 << 10;
+
+/// Reads a small regular file whole: a FIFO, device (`/dev/zero`), socket or directory is refused before it is
+/// opened (reading one could block or never end), and at most `max` bytes are accepted. Errors name the file
+/// as `what` and its path.
+pub(crate) fn read_small_file(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = format!("{what} {}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is not a regular file (a directory, FIFO or device cannot be read as a file)"
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "{shown} is larger than {} KiB: a secret or certificate file is refused above that size",
+            max >> 10
+        ));
+    }
+    Ok(bytes)
 }
 
 /// A follower or leader index name: present and acceptable to Elasticsearch.

@@ -7,14 +7,15 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{null_as_default, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError};
+use super::{
+    null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError,
+};
 
-/// `GET /_ccr/stats`
+/// `GET /_ccr/stats`. Both sections are written by every version (CcrStatsAction.Response#toXContent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CcrStatsResponse {
-    #[serde(default)]
+    #[serde(deserialize_with = "required")]
     pub auto_follow_stats: Option<AutoFollowStats>,
-    #[serde(default)]
     pub follow_stats: FollowStatsResponse,
 }
 
@@ -55,10 +56,10 @@ pub struct AutoFollowedCluster {
     pub last_seen_metadata_version: Option<i64>,
 }
 
-/// `GET /{index}/_ccr/stats`, and `follow_stats` of `GET /_ccr/stats`. Paused followers are absent.
+/// `GET /{index}/_ccr/stats`, and `follow_stats` of `GET /_ccr/stats`. Paused followers are absent; `indices`
+/// is always written (FollowStatsAction.StatsResponses#toXContent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowStatsResponse {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub indices: Vec<FollowerIndexStats>,
 }
 
@@ -69,28 +70,22 @@ pub struct FollowerIndexStats {
     /// Sum over shards of leader minus follower global checkpoint; ES 8.13+ only.
     #[serde(default)]
     pub total_global_checkpoint_lag: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub shards: Vec<ShardFollowStats>,
 }
 
 /// The follow task status of one shard (ShardFollowNodeTaskStatus). Counters reset when the task restarts.
+/// The names, shard id, checkpoints, `operations_written` and `time_since_last_read_millis` decide the verdict
+/// and are written by every version from 6.5 (ShardFollowNodeTaskStatus#toXContentFragment), so they are
+/// required; the other counters only feed metrics and default to 0 (or -1) when absent.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ShardFollowStats {
-    #[serde(default)]
     pub remote_cluster: String,
-    #[serde(default)]
     pub leader_index: String,
-    #[serde(default)]
     pub follower_index: String,
-    #[serde(default)]
     pub shard_id: i64,
-    #[serde(default = "minus_one")]
     pub leader_global_checkpoint: i64,
-    #[serde(default = "minus_one")]
     pub leader_max_seq_no: i64,
-    #[serde(default = "minus_one")]
     pub follower_global_checkpoint: i64,
-    #[serde(default = "minus_one")]
     pub follower_max_seq_no: i64,
     #[serde(default = "minus_one")]
     pub last_requested_seq_no: i64,
@@ -127,12 +122,10 @@ pub struct ShardFollowStats {
     pub successful_write_requests: i64,
     #[serde(default)]
     pub failed_write_requests: i64,
-    #[serde(default)]
     pub operations_written: i64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub read_exceptions: Vec<ReadException>,
     /// `-1` when the task has not read yet.
-    #[serde(default = "minus_one")]
     pub time_since_last_read_millis: i64,
     /// Present only when the shard task failed fatally; it then needs pause + resume (or more).
     #[serde(default)]
@@ -145,7 +138,10 @@ impl ShardFollowStats {
         if self.leader_global_checkpoint < 0 {
             return 0;
         }
-        (self.leader_global_checkpoint - self.follower_global_checkpoint.max(-1)).max(0)
+        // Saturating: hostile extremes (i64::MAX against -1) must give a huge lag, not wrap to "caught up".
+        self.leader_global_checkpoint
+            .saturating_sub(self.follower_global_checkpoint.max(-1))
+            .max(0)
     }
 }
 
@@ -160,10 +156,10 @@ pub struct ReadException {
     pub exception: Option<ErrorCause>,
 }
 
-/// `GET /{index}/_ccr/info` (6.7+).
+/// `GET /{index}/_ccr/info` (6.7+); every field but `parameters` is always written
+/// (FollowInfoAction.Response#toXContent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowInfoResponse {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub follower_indices: Vec<FollowerInfo>,
 }
 
@@ -171,12 +167,9 @@ pub struct FollowInfoResponse {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowerInfo {
     pub follower_index: String,
-    #[serde(default)]
     pub remote_cluster: String,
-    #[serde(default)]
     pub leader_index: String,
     /// `active` or `paused` (closed followers count as paused).
-    #[serde(default)]
     pub status: FollowerStatus,
     /// The effective follow parameters; only present while active. Kept raw: values are strings or numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,11 +481,71 @@ mod tests {
 
     #[test]
     fn minus_one_checkpoints_and_missing_fields() {
-        let body = r#"{"indices":[{"index":"f","shards":[{"shard_id":0,"leader_global_checkpoint":-1,
-            "follower_global_checkpoint":-1,"time_since_last_read_millis":-1,"brand_new_field":{"x":1}}]}]}"#;
+        let body = r#"{"indices":[{"index":"f","shards":[{"remote_cluster":"l","leader_index":"a",
+            "follower_index":"f","shard_id":0,"leader_global_checkpoint":-1,"leader_max_seq_no":-1,
+            "follower_global_checkpoint":-1,"follower_max_seq_no":-1,"operations_written":0,
+            "time_since_last_read_millis":-1,"brand_new_field":{"x":1}}]}]}"#;
         let s: FollowStatsResponse = serde_json::from_str(body).unwrap();
         assert_eq!(s.indices[0].shards[0].lag(), 0);
         assert!(s.indices[0].shards[0].read_exceptions.is_empty());
+    }
+
+    #[test]
+    fn answers_missing_required_sections_or_fields_are_errors() {
+        let full: serde_json::Value =
+            serde_json::from_str(&crate::testing::fixture_text("ccr_stats_response_8x.json"))
+                .unwrap();
+        assert!(serde_json::from_value::<CcrStatsResponse>(full.clone()).is_ok());
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"auto_follow_stats": full["auto_follow_stats"]}),
+            serde_json::json!({"follow_stats": full["follow_stats"]}),
+            serde_json::json!({"auto_follow_stats": null, "follow_stats": full["follow_stats"]}),
+            serde_json::json!({"auto_follow_stats": full["auto_follow_stats"], "follow_stats": {}}),
+        ] {
+            assert!(
+                serde_json::from_value::<CcrStatsResponse>(bad.clone()).is_err(),
+                "accepted {bad}"
+            );
+        }
+        // Each field that decides a verdict, removed from a shard, makes the answer invalid.
+        for field in [
+            "leader_global_checkpoint",
+            "follower_global_checkpoint",
+            "time_since_last_read_millis",
+            "follower_index",
+            "shard_id",
+        ] {
+            let mut v = full.clone();
+            v["follow_stats"]["indices"][0]["shards"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove(field);
+            assert!(
+                serde_json::from_value::<CcrStatsResponse>(v).is_err(),
+                "{field} missing was accepted"
+            );
+        }
+        assert!(serde_json::from_str::<FollowInfoResponse>("{}").is_err());
+        assert!(serde_json::from_str::<FollowInfoResponse>(
+            r#"{"follower_indices":[{"follower_index":"f"}]}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn lag_saturates_at_extreme_checkpoints() {
+        let shard = |leader, follower| ShardFollowStats {
+            leader_global_checkpoint: leader,
+            follower_global_checkpoint: follower,
+            ..Default::default()
+        };
+        assert_eq!(shard(i64::MAX, -1).lag(), i64::MAX);
+        assert_eq!(shard(i64::MAX, i64::MIN).lag(), i64::MAX);
+        assert_eq!(shard(-1, i64::MAX).lag(), 0);
+        assert_eq!(shard(0, i64::MAX).lag(), 0);
+        assert_eq!(shard(i64::MIN, i64::MIN).lag(), 0);
+        assert_eq!(shard(10, 4).lag(), 6);
     }
 
     #[test]

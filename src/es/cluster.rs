@@ -7,25 +7,25 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{null_as_default, Endpoint, EsClient, EsError};
+use super::{null_as_default, required, Endpoint, EsClient, EsError};
 
-/// `GET /`: the cluster's name and version.
+/// `GET /`: the cluster's name and version. `cluster_name` and `version.number` are written by every version
+/// (RestMainAction / MainResponse#toXContent) and required; `cluster_uuid` is absent before 5.x.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RootInfo {
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "required")]
     pub cluster_name: Option<String>,
     #[serde(default)]
     pub cluster_uuid: Option<String>,
-    #[serde(default)]
     pub version: RootVersion,
 }
 
 /// `version` of `GET /`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RootVersion {
-    #[serde(default)]
+    #[serde(deserialize_with = "required")]
     pub number: Option<String>,
     #[serde(default)]
     pub build_flavor: Option<String>,
@@ -43,10 +43,10 @@ impl RootInfo {
 /// `GET /_remote/info`: remote connections by alias.
 pub type RemoteInfoResponse = BTreeMap<String, RemoteInfo>;
 
-/// One remote connection of `GET /_remote/info`, sniff or proxy mode, any version.
+/// One remote connection of `GET /_remote/info`, sniff or proxy mode, any version; `connected` is written by
+/// every version (RemoteConnectionInfo#toXContent) and required.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RemoteInfo {
-    #[serde(default)]
     pub connected: bool,
     /// `sniff` or `proxy`; absent before 7.7 (sniff only then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,10 +111,10 @@ impl ClusterSettingsResponse {
     }
 }
 
-/// `GET /_license` (or `/_xpack/license` on 6.x).
+/// `GET /_license` (or `/_xpack/license` on 6.x). `license`, its `type` and `status` are always written
+/// (RestGetLicenseAction, License#toInnerXContent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct LicenseResponse {
-    #[serde(default)]
     pub license: LicenseInfo,
 }
 
@@ -122,10 +122,9 @@ pub struct LicenseResponse {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct LicenseInfo {
     /// `basic`, `trial`, `platinum`, `enterprise`, ...
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: String,
     /// `active`, `expired`, ...
-    #[serde(default)]
     pub status: String,
 }
 

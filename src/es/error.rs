@@ -52,6 +52,24 @@ pub enum EsError {
         endpoint: Endpoint,
         message: String,
     },
+    /// The answer was a redirect, which is never followed (it would carry the credentials elsewhere).
+    #[error("{cluster}: {endpoint}: HTTP {status} redirect to {location} refused: set the cluster's `url` to the address that answers")]
+    Redirect {
+        cluster: String,
+        endpoint: Endpoint,
+        status: u16,
+        /// `scheme://host[:port]` of the `Location`, without path or credentials.
+        location: String,
+    },
+    /// The answer was larger than the cluster's `max_response_size`; it was not read further.
+    #[error(
+        "{cluster}: {endpoint}: response larger than {limit} bytes refused (`max_response_size`)"
+    )]
+    ResponseTooLarge {
+        cluster: String,
+        endpoint: Endpoint,
+        limit: usize,
+    },
     /// The client itself could not be built (bad CA, TLS setup).
     #[error("{cluster}: cannot build the HTTP client: {message}")]
     Client { cluster: String, message: String },
@@ -76,7 +94,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 impl EsError {
     /// A bounded label for metrics: `timeout`, `connect`, `transport`, `unauthorized`, `forbidden`,
-    /// `not_found`, `http_4xx`, `http_5xx`, `decode`, `client`.
+    /// `not_found`, `http_4xx`, `http_5xx`, `decode`, `redirect`, `response_too_large`, `client`.
     pub fn reason(&self) -> &'static str {
         match self {
             EsError::Timeout { .. } => "timeout",
@@ -88,6 +106,8 @@ impl EsError {
             EsError::Status { status, .. } if *status < 500 => "http_4xx",
             EsError::Status { .. } => "http_5xx",
             EsError::Decode { .. } => "decode",
+            EsError::Redirect { .. } => "redirect",
+            EsError::ResponseTooLarge { .. } => "response_too_large",
             EsError::Client { .. } => "client",
         }
     }
@@ -99,7 +119,9 @@ impl EsError {
             | EsError::Connect { endpoint, .. }
             | EsError::Transport { endpoint, .. }
             | EsError::Status { endpoint, .. }
-            | EsError::Decode { endpoint, .. } => Some(*endpoint),
+            | EsError::Decode { endpoint, .. }
+            | EsError::Redirect { endpoint, .. }
+            | EsError::ResponseTooLarge { endpoint, .. } => Some(*endpoint),
             EsError::Client { .. } => None,
         }
     }
@@ -125,7 +147,10 @@ impl EsError {
         match self {
             EsError::Timeout { .. } | EsError::Connect { .. } | EsError::Transport { .. } => true,
             EsError::Status { status, .. } => *status >= 500 || *status == 429,
-            EsError::Decode { .. } | EsError::Client { .. } => false,
+            EsError::Decode { .. }
+            | EsError::Redirect { .. }
+            | EsError::ResponseTooLarge { .. }
+            | EsError::Client { .. } => false,
         }
     }
 }

@@ -9,10 +9,11 @@ use serde_json::Value;
 use super::{seg, Acknowledged, Endpoint, EsClient, EsError};
 
 /// One row of `GET /_cat/indices?format=json&h=index,status,docs.count`; values are strings in every version.
+/// `index` and `status` are always filled (RestIndicesAction); `docs.count` is empty for closed indices.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CatIndex {
     pub index: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "super::required")]
     pub status: Option<String>,
     /// `null` or absent for closed indices.
     #[serde(rename = "docs.count", default, deserialize_with = "lenient_i64")]

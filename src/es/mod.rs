@@ -13,7 +13,9 @@
 //!
 //! Response types are tolerant of every version from 6.7 to 9.x (see docs/es-contract.md §5–§10, §17, §20):
 //! - no `deny_unknown_fields`: newer versions add fields;
-//! - every field that some version omits is `Option` or `#[serde(default)]`;
+//! - every field that some version omits is `Option` or `#[serde(default)]`; a field every version writes and
+//!   the daemon relies on (sections, names, checkpoints) is required, so an empty or partial answer such as `{}`
+//!   is a decode error, never a healthy default;
 //! - checkpoints and `time_since_last_read_millis` may be `-1` ("none yet"), so they are `i64`;
 //! - `fatal_exception` is per shard; `read_exceptions` may be empty or absent;
 //! - `_remote/info` has sniff and proxy modes, no `mode` before 7.7, and `http_addresses` on 6.x.
@@ -191,6 +193,10 @@ impl std::ops::Deref for Clients {
     }
 }
 
+/// The largest error body (non-2xx answer) read: an Elasticsearch error envelope is a few KiB, and the
+/// classification needs only its `error` object; the rest of a larger body is not read.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 /// A client for one cluster.
 #[derive(Clone)]
 pub struct EsClient {
@@ -198,6 +204,7 @@ pub struct EsClient {
     base: reqwest::Url,
     http: reqwest::Client,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 impl std::fmt::Debug for EsClient {
@@ -244,13 +251,26 @@ impl EsClient {
             .timeout(settings.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(4)
-            .tcp_keepalive(Duration::from_secs(60));
+            .tcp_keepalive(Duration::from_secs(60))
+            // A redirect is never followed: it would re-send the credentials to wherever it points (even
+            // from https to http), and answers from another server would be taken as the cluster's.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = &settings.ca_cert_pem {
-            let cert = reqwest::Certificate::from_pem(pem)
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|_| client_err("ca_cert is not a PEM certificate".into()))?;
-            builder = builder.add_root_certificate(cert);
+            if certs.is_empty() {
+                return Err(client_err("ca_cert holds no PEM certificate".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         if settings.insecure_skip_verify {
+            tracing::warn!(
+                cluster = %settings.name,
+                "{}",
+                crate::config::insecure_tls_warning(&settings.name)
+            );
             builder = builder.danger_accept_invalid_certs(true);
         }
         let http = builder
@@ -266,6 +286,7 @@ impl EsClient {
             base,
             http,
             timeout: settings.timeout,
+            max_response_bytes: settings.max_response_bytes,
         })
     }
 
@@ -312,17 +333,53 @@ impl EsClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
+        let mut resp = req
             .send()
             .await
             .map_err(|e| self.map_reqwest(endpoint, e))?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
+        if status.is_redirection() {
+            return Err(EsError::Redirect {
+                cluster: self.name.clone(),
+                endpoint,
+                status: status.as_u16(),
+                location: redirect_target(resp.url(), resp.headers()),
+            });
+        }
+        let too_large = || EsError::ResponseTooLarge {
+            cluster: self.name.clone(),
+            endpoint,
+            limit: self.max_response_bytes,
+        };
+        // A 2xx body over the limit is refused (a partial answer is no answer); an error body is only cut, as
+        // its `error` object comes first and the status alone still classifies it.
+        let limit = if status.is_success() {
+            if resp
+                .content_length()
+                .is_some_and(|n| n > self.max_response_bytes as u64)
+            {
+                return Err(too_large());
+            }
+            self.max_response_bytes
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        let mut body = BoundedBody::new(limit);
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.map_reqwest(endpoint, e))?;
+            .map_err(|e| self.map_reqwest(endpoint, e))?
+        {
+            if !body.push(&chunk) {
+                if status.is_success() {
+                    return Err(too_large());
+                }
+                break;
+            }
+        }
+        let bytes = body.into_inner();
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let error = serde_json::from_slice::<ErrorResponse>(&bytes)
             .ok()
@@ -353,6 +410,9 @@ impl EsClient {
             message = s.to_string();
             src = s.source();
         }
+        if let Some(hint) = tls_hint(&message) {
+            message = format!("{message} ({hint})");
+        }
         if e.is_connect() {
             EsError::Connect {
                 cluster,
@@ -375,6 +435,84 @@ impl EsClient {
     }
 }
 
+/// A response body read chunk by chunk that never holds more than `limit` bytes.
+#[derive(Debug)]
+pub struct BoundedBody {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl BoundedBody {
+    /// An empty body that accepts at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Appends `chunk` when the total stays within the limit; otherwise keeps what fits and returns false (the
+    /// body is then complete up to the limit, and more must not be read).
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = self.limit - self.buf.len();
+        let want = self.buf.len() + chunk.len().min(room);
+        if want > self.buf.capacity() {
+            // Grow by doubling as `Vec` would, but never past the limit: the allocation stays within it too.
+            let cap = self
+                .buf
+                .capacity()
+                .saturating_mul(2)
+                .max(want)
+                .min(self.limit);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+        if chunk.len() <= room {
+            self.buf.extend_from_slice(chunk);
+            true
+        } else {
+            self.buf.extend_from_slice(&chunk[..room]);
+            false
+        }
+    }
+
+    /// The bytes read.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Where a redirect points, as `host[:port]` only (never the path or userinfo, which may hold secrets); the
+/// `Location` may be relative to the request URL.
+fn redirect_target(request: &reqwest::Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "no Location header".into();
+    };
+    match request.join(location) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => "a Location without a host".into(),
+        },
+        Err(_) => "an unparsable Location".into(),
+    }
+}
+
+/// A sentence for the TLS verification failures whose rustls name alone does not tell what to change.
+fn tls_hint(message: &str) -> Option<&'static str> {
+    if message.contains("CaUsedAsEndEntity") {
+        Some("the server presents a CA certificate as its own: give the server a certificate signed by that CA and set `ca_cert` to the CA")
+    } else if message.contains("UnknownIssuer") {
+        Some("the server certificate is not signed by `ca_cert` nor by a built-in root: set `ca_cert` to the CA that signed the server certificate (not the server certificate itself)")
+    } else if message.contains("NotValidForName") {
+        Some("the server certificate does not name the host of `url`: use a host the certificate names")
+    } else {
+        None
+    }
+}
+
 /// `{"acknowledged": true}` and friends; extra fields are ignored.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Acknowledged {
@@ -393,6 +531,16 @@ fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// A field every version writes, kept as `Option` for the types' other users: absent or `null` is an error (an
+/// answer without it is not the endpoint's answer), never `None`.
+fn required<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// A `null` field read as its default (some versions send `null` for an empty list).

@@ -225,7 +225,7 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
             );
         }
         let lag = sh.global_checkpoint_lag;
-        let max_read = t.max_time_since_last_read.as_millis() as i64;
+        let max_read = i64::try_from(t.max_time_since_last_read.as_millis()).unwrap_or(i64::MAX);
         match sh.max_time_since_last_read_millis {
             Some(ms) if lag > 0 && ms > max_read => add(
                 FollowerState::Stalled,
@@ -535,6 +535,65 @@ mod tests {
             v.reasons,
             vec!["2 read exception(s) being retried".to_string()]
         );
+    }
+
+    #[test]
+    fn extreme_checkpoints_and_counts_never_read_as_healthy() {
+        use crate::es::{FollowerIndexStats, ShardFollowStats};
+        use crate::observe::DocParity;
+        let shard = |id, leader, follower| ShardFollowStats {
+            shard_id: id,
+            leader_global_checkpoint: leader,
+            follower_global_checkpoint: follower,
+            time_since_last_read_millis: 5,
+            ..Default::default()
+        };
+        let table: [(Vec<ShardFollowStats>, Option<i64>, i64); 5] = [
+            (vec![shard(0, i64::MAX, -1)], None, i64::MAX),
+            (vec![shard(0, i64::MAX, i64::MIN)], None, i64::MAX),
+            (
+                vec![shard(0, i64::MAX, 0), shard(1, i64::MAX, 0)],
+                None,
+                i64::MAX,
+            ),
+            // A reported total of 0 does not hide the computed lag.
+            (vec![shard(0, i64::MAX, -1)], Some(0), i64::MAX),
+            (vec![shard(0, 5, 5)], Some(i64::MIN), 0),
+        ];
+        for (shards, reported, lag) in table {
+            let stats = FollowerIndexStats {
+                index: "logs-copy".into(),
+                total_global_checkpoint_lag: reported,
+                shards,
+            };
+            let summary = ShardSummary::from_stats(&stats);
+            assert_eq!(summary.global_checkpoint_lag, lag, "{stats:?}");
+            let o = with(|o| o.shards = Some(summary));
+            let v = verdict(&o, &HealthThresholds::default());
+            let want = if lag > 0 {
+                FollowerState::Lagging
+            } else {
+                FollowerState::Healthy
+            };
+            assert_eq!(v.state, want, "{stats:?}: {:?}", v.reasons);
+        }
+        for (leader, follower) in [(i64::MAX, i64::MIN), (i64::MIN, i64::MAX), (i64::MAX, -1)] {
+            let o = with(|o| {
+                o.docs = Some(DocParity {
+                    at: Utc::now(),
+                    leader_docs: Some(leader),
+                    follower_docs: Some(follower),
+                    comparable: true,
+                    not_compared_because: None,
+                })
+            });
+            let v = verdict(&o, &HealthThresholds::default());
+            assert_eq!(
+                v.state,
+                FollowerState::DocsMismatch,
+                "{leader} vs {follower}"
+            );
+        }
     }
 
     #[test]

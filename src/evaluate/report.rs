@@ -34,6 +34,8 @@ pub struct ClusterReport {
     pub last_success: Option<DateTime<Utc>>,
     /// Latest error per endpoint.
     pub errors: std::collections::BTreeMap<String, String>,
+    /// `insecure_skip_verify = true`: the cluster's TLS certificate is not verified.
+    pub insecure_skip_verify: bool,
 }
 
 /// One remote connection of a follower cluster, from its `_remote/info`.
@@ -69,10 +71,11 @@ impl Report {
     pub fn build(cfg: &Config, snap: &Snapshot, now: DateTime<Utc>) -> Self {
         let clusters = cfg
             .clusters
-            .keys()
-            .map(|name| {
+            .iter()
+            .map(|(name, settings)| {
                 let cs = snap.clusters.get(name).cloned().unwrap_or_default();
                 ClusterReport {
+                    insecure_skip_verify: settings.insecure_skip_verify,
                     name: name.clone(),
                     up: cs.up(),
                     stale: cs.stale(),

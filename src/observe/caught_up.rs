@@ -102,7 +102,7 @@ pub enum NotCaughtUp {
     DocsUnknown,
     #[error("document counts not comparable: {0}")]
     DocsNotComparable(String),
-    #[error("leader has {leader} documents, follower {follower} (difference {})", leader - follower)]
+    #[error("leader has {leader} documents, follower {follower} (difference {})", leader.saturating_sub(*follower))]
     DocsDiffer { leader: i64, follower: i64 },
 }
 
@@ -133,7 +133,11 @@ pub fn caught_up(c: &CaughtUp) -> Result<(), NotCaughtUp> {
     }
     let computed: i64 = shards
         .iter()
-        .map(|s| (s.leader_global_checkpoint - s.follower_global_checkpoint).max(0))
+        .map(|s| {
+            s.leader_global_checkpoint
+                .saturating_sub(s.follower_global_checkpoint)
+                .max(0)
+        })
         .fold(0, i64::saturating_add);
     let lag = computed.max(c.reported_lag.unwrap_or(0));
     if lag > 0 {

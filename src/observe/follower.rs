@@ -72,7 +72,9 @@ impl ShardSummary {
                     cause: f.clone(),
                 });
             }
-            out.read_exceptions += sh.read_exceptions.len() as u64;
+            out.read_exceptions = out
+                .read_exceptions
+                .saturating_add(sh.read_exceptions.len() as u64);
             out.per_shard.push(ShardDetail {
                 shard_id: sh.shard_id,
                 leader_global_checkpoint: sh.leader_global_checkpoint,
@@ -89,10 +91,12 @@ impl ShardSummary {
                 .saturating_add(sh.failed_read_requests);
             out.bytes_read = out.bytes_read.saturating_add(sh.bytes_read);
         }
+        // The larger of the reported and the computed lag: a follower is never shown less behind than either
+        // says (a hostile or inconsistent `total_global_checkpoint_lag` of 0 cannot hide a computed lag).
         out.global_checkpoint_lag = s
             .total_global_checkpoint_lag
-            .map(|l| l.max(0))
-            .unwrap_or(computed_lag);
+            .map_or(computed_lag, |l| l.max(computed_lag))
+            .max(0);
         out
     }
 }

@@ -107,9 +107,9 @@ pub struct DocParity {
 }
 
 impl DocParity {
-    /// Leader minus follower, when both counts are known.
+    /// Leader minus follower, when both counts are known; saturating, so hostile counts cannot wrap.
     pub fn difference(&self) -> Option<i64> {
-        Some(self.leader_docs? - self.follower_docs?)
+        Some(self.leader_docs?.saturating_sub(self.follower_docs?))
     }
 }
 
@@ -329,7 +329,7 @@ mod tests {
     ) -> BTreeMap<String, Result<Vec<CatIndex>, EsError>> {
         let rows = |i: &str, n: &str| {
             serde_json::from_str::<Vec<CatIndex>>(&format!(
-                r#"[{{"index":"{i}","docs.count":"{n}"}}]"#
+                r#"[{{"index":"{i}","status":"open","docs.count":"{n}"}}]"#
             ))
             .unwrap()
         };

@@ -160,3 +160,53 @@ async fn private_ca_and_insecure_skip_verify() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_server_certificate_as_ca_cert_gets_a_helpful_error() {
+    if !have("openssl") || !have("python3") {
+        eprintln!("openssl or python3 missing; skipping the TLS test");
+        return;
+    }
+    // `openssl req -x509` makes a CA certificate (basicConstraints CA:TRUE); served directly as the server's
+    // own certificate, rustls refuses it even when it is the configured `ca_cert`.
+    let dir = tempfile::tempdir().unwrap();
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        &[("-keyout", "server.key"), ("-out", "server.pem")],
+    );
+    let root = dir.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    let port = closed_port();
+    let mut server = serve(&root, port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "HTTPS test server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let d = one_shot(&format!(
+        "[clusters.follower]\nurl = \"https://127.0.0.1:{port}\"\ntimeout = \"3s\"\nca_cert = {:?}\n",
+        dir.path().join("server.pem").display().to_string()
+    ));
+    d.poll_once().await;
+    let r = d.report();
+    let err = r.clusters[0].errors.values().next().unwrap().clone();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        err.contains("the server presents a CA certificate as its own"),
+        "{err}"
+    );
+}
