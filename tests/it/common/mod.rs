@@ -67,6 +67,12 @@ pub async fn logs_already_followed(version: &str) -> Sim {
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")
         .unwrap();
+    // Put follow answers when the remote recovery starts; the shard tasks come after it.
+    let f = sim.cluster("follower");
+    wait_until("logs-copy following", Duration::from_secs(10), || {
+        f.state()["followers"]["logs-copy"]["status"] == "active"
+    })
+    .await;
     sim
 }
 
