@@ -65,6 +65,14 @@ impl PolicyRunner {
         })
     }
 
+    /// Takes over `old`'s history when neither keeps one in a state directory (with one, the file is the
+    /// history and was loaded already), so a configuration reload does not forget back-offs and pauses.
+    pub fn inherit(&mut self, old: &PolicyRunner) {
+        if self.cfg.policy.state_dir.is_none() && old.cfg.policy.state_dir.is_none() {
+            self.history = old.history.clone();
+        }
+    }
+
     fn history(&self) -> History {
         self.history.snapshot()
     }
