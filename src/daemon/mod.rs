@@ -151,6 +151,8 @@ pub struct Daemon {
     /// Cancelled at shutdown and when a reload replaces this daemon: the token its jobs get.
     pub(crate) jobs_cancel: CancellationToken,
     pub(crate) reloads: reload::ReloadMetrics,
+    /// `ccr_sentinel_runbooks_abandoned`: runbooks in `state_dir` whose process is gone.
+    pub(crate) abandoned_runbooks: prometheus::IntGauge,
     /// What `/status` shows as `config`.
     pub(crate) identity: Arc<Mutex<reload::ConfigIdentity>>,
     stages: Stages,
@@ -183,7 +185,7 @@ impl Daemon {
     /// The shared state, without jobs; what outlives a configuration comes from `previous` when given.
     fn core(cfg: Arc<Config>, clients: Clients, previous: Option<&Daemon>) -> Self {
         let observer = Observer::new(cfg.clone(), clients);
-        let (report, metrics, tracker, cancel, ready, status_sections, reloads, identity) =
+        let (report, metrics, tracker, cancel, ready, status_sections, reloads, identity, abandoned) =
             match previous {
                 Some(p) => (
                     p.report.clone(),
@@ -194,11 +196,22 @@ impl Daemon {
                     p.status_sections.clone(),
                     p.reloads.clone(),
                     p.identity.clone(),
+                    p.abandoned_runbooks.clone(),
                 ),
                 None => {
                     let report = SharedReport::default();
                     let metrics = Metrics::new(report.clone());
                     let reloads = reload::ReloadMetrics::register(&metrics.registry)
+                        .expect("metric names are unique");
+                    let abandoned = prometheus::IntGauge::new(
+                        "ccr_sentinel_runbooks_abandoned",
+                        "Unfollow runbooks in state_dir whose process is gone before they finished (an \
+                         interrupted or killed command): the follower may be paused or closed.",
+                    )
+                    .expect("static metric definition");
+                    metrics
+                        .registry
+                        .register(Box::new(abandoned.clone()))
                         .expect("metric names are unique");
                     let identity = reload::ConfigIdentity {
                         path: None,
@@ -216,6 +229,7 @@ impl Daemon {
                         StatusSections::default(),
                         reloads,
                         Arc::new(Mutex::new(identity)),
+                        abandoned,
                     )
                 }
             };
@@ -233,6 +247,7 @@ impl Daemon {
             jobs_cancel,
             reloads,
             identity,
+            abandoned_runbooks: abandoned,
             stages: Stages::ALL,
             ready,
             status_sections,
