@@ -631,7 +631,7 @@ fn check_index_name(key: &str, name: &str, problems: &mut Vec<String>) {
     if name.is_empty() {
         problems.push(format!("`{key}` is missing"));
     } else if let Err(why) = index_name(name) {
-        problems.push(format!("`{key}`: {why}"));
+        problems.push(format!("`{key}` = {why}"));
     }
 }
 

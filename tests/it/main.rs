@@ -7,6 +7,7 @@ mod config_cli;
 #[cfg(feature = "demo")]
 mod demo;
 mod fake_es;
+mod http_limits;
 mod jobs;
 mod policy_sim;
 mod preflight;
