@@ -191,8 +191,8 @@ fn run(config: &ConfigArg, log_format: Option<LogFormat>) -> ExitCode {
         let daemon = crate::daemon::build(cfg)?;
         daemon.set_config_file(&path);
         let listener = daemon.bind().await?;
-        let reload = crate::daemon::reload::Reload::on_sighup(path)
-            .context("cannot listen for SIGHUP")?;
+        let reload =
+            crate::daemon::reload::Reload::on_sighup(path).context("cannot listen for SIGHUP")?;
         daemon
             .run_with_reload(listener, shutdown_signal(), Some(reload))
             .await

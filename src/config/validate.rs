@@ -18,8 +18,8 @@ use super::schema::{
 use super::values::{flat_index_settings, parse_duration, CronSchedule};
 use super::{
     policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
-    HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings, ReconcileSettings,
-    RemoteMode, RemoteSettings, Schedules,
+    HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings,
+    ReconcileSettings, RemoteMode, RemoteSettings, Schedules,
 };
 
 impl RawConfig {

@@ -185,54 +185,63 @@ impl Daemon {
     /// The shared state, without jobs; what outlives a configuration comes from `previous` when given.
     fn core(cfg: Arc<Config>, clients: Clients, previous: Option<&Daemon>) -> Self {
         let observer = Observer::new(cfg.clone(), clients);
-        let (report, metrics, tracker, cancel, ready, status_sections, reloads, identity, abandoned) =
-            match previous {
-                Some(p) => (
-                    p.report.clone(),
-                    p.metrics.clone(),
-                    p.tracker.clone(),
-                    p.cancel.clone(),
-                    p.ready.clone(),
-                    p.status_sections.clone(),
-                    p.reloads.clone(),
-                    p.identity.clone(),
-                    p.abandoned_runbooks.clone(),
-                ),
-                None => {
-                    let report = SharedReport::default();
-                    let metrics = Metrics::new(report.clone());
-                    let reloads = reload::ReloadMetrics::register(&metrics.registry)
-                        .expect("metric names are unique");
-                    let abandoned = prometheus::IntGauge::new(
+        let (
+            report,
+            metrics,
+            tracker,
+            cancel,
+            ready,
+            status_sections,
+            reloads,
+            identity,
+            abandoned,
+        ) = match previous {
+            Some(p) => (
+                p.report.clone(),
+                p.metrics.clone(),
+                p.tracker.clone(),
+                p.cancel.clone(),
+                p.ready.clone(),
+                p.status_sections.clone(),
+                p.reloads.clone(),
+                p.identity.clone(),
+                p.abandoned_runbooks.clone(),
+            ),
+            None => {
+                let report = SharedReport::default();
+                let metrics = Metrics::new(report.clone());
+                let reloads = reload::ReloadMetrics::register(&metrics.registry)
+                    .expect("metric names are unique");
+                let abandoned = prometheus::IntGauge::new(
                         "ccr_sentinel_runbooks_abandoned",
                         "Unfollow runbooks in state_dir whose process is gone before they finished (an \
                          interrupted or killed command): the follower may be paused or closed.",
                     )
                     .expect("static metric definition");
-                    metrics
-                        .registry
-                        .register(Box::new(abandoned.clone()))
-                        .expect("metric names are unique");
-                    let identity = reload::ConfigIdentity {
-                        path: None,
-                        sha256: None,
-                        generation: 1,
-                        loaded_at: Utc::now(),
-                        last_reload: None,
-                    };
-                    (
-                        report,
-                        metrics,
-                        Arc::new(JobTracker::default()),
-                        CancellationToken::new(),
-                        Arc::default(),
-                        StatusSections::default(),
-                        reloads,
-                        Arc::new(Mutex::new(identity)),
-                        abandoned,
-                    )
-                }
-            };
+                metrics
+                    .registry
+                    .register(Box::new(abandoned.clone()))
+                    .expect("metric names are unique");
+                let identity = reload::ConfigIdentity {
+                    path: None,
+                    sha256: None,
+                    generation: 1,
+                    loaded_at: Utc::now(),
+                    last_reload: None,
+                };
+                (
+                    report,
+                    metrics,
+                    Arc::new(JobTracker::default()),
+                    CancellationToken::new(),
+                    Arc::default(),
+                    StatusSections::default(),
+                    reloads,
+                    Arc::new(Mutex::new(identity)),
+                    abandoned,
+                )
+            }
+        };
         let jobs_cancel = cancel.child_token();
         let runner = Runner::new(tracker.clone(), metrics.own.clone(), jobs_cancel.clone());
         Self {
@@ -507,7 +516,9 @@ impl Daemon {
             scheduler.shutdown().await;
             d.jobs_cancel.cancel();
             if !d.runner.wait_idle(RELOAD_DRAIN_DEADLINE).await {
-                tracing::warn!("a job was still running at reload; swapping the configuration in anyway");
+                tracing::warn!(
+                    "a job was still running at reload; swapping the configuration in anyway"
+                );
             }
             d = next;
             let names: Vec<&'static str> = d.jobs.iter().map(|j| j.name).collect();

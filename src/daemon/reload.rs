@@ -31,8 +31,7 @@ impl Reload {
         let (tx, rx) = mpsc::channel(1);
         #[cfg(unix)]
         {
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     tracing::info!("SIGHUP received; reloading the configuration");
@@ -128,8 +127,7 @@ impl ReloadMetrics {
         self.last_successful.set(1);
         self.generation
             .set(i64::try_from(generation).unwrap_or(i64::MAX));
-        self.last_success
-            .set(at.timestamp_millis() as f64 / 1000.0);
+        self.last_success.set(at.timestamp_millis() as f64 / 1000.0);
     }
 
     pub(super) fn failed(&self) {

@@ -95,11 +95,9 @@ pub async fn serve(
                 let (mut app, busy) = (app.clone(), busy.clone());
                 async move {
                     busy.store(true, Ordering::Release);
-                    let answer = tokio::time::timeout(
-                        limits.request_timeout,
-                        app.call(req.map(Body::new)),
-                    )
-                    .await;
+                    let answer =
+                        tokio::time::timeout(limits.request_timeout, app.call(req.map(Body::new)))
+                            .await;
                     busy.store(false, Ordering::Release);
                     Ok::<_, Infallible>(match answer {
                         Ok(Ok(r)) => r,

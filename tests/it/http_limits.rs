@@ -11,7 +11,9 @@ use crate::common::{daemon_config, Running};
 
 /// The open descriptors of this process (the daemon runs in it).
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// The runs of job `poll`, from `/status`.
@@ -41,7 +43,10 @@ fn slowloris(addr: String) -> tokio::task::JoinHandle<()> {
         let Ok(mut s) = TcpStream::connect(&addr).await else {
             return;
         };
-        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.is_err() {
+        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .is_err()
+        {
             return;
         }
         for _ in 0..120 {
@@ -72,8 +77,10 @@ follower_index = "logs-copy"
         "listen = \"127.0.0.1:0\"\nmax_connections = 256\nheader_read_timeout = \"2s\"",
     );
     let d = Running::start(&cfg).await;
-    d.wait_for("/metrics", 20, |b| b.contains("ccr_sentinel_cluster_up{cluster=\"follower\"} 1"))
-        .await;
+    d.wait_for("/metrics", 20, |b| {
+        b.contains("ccr_sentinel_cluster_up{cluster=\"follower\"} 1")
+    })
+    .await;
     let addr = d.base.trim_start_matches("http://").to_string();
     let before = open_fds();
 
