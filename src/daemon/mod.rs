@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::act::{AuditLog, Executor};
 use crate::config::{ClusterKey, Config};
 use crate::daemon::http::{router, HttpState, StatusSections};
-use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
+use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, RunResult, Runner, Scheduler};
 use crate::es::{Clients, EsError};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::Report;
@@ -365,6 +365,28 @@ impl Daemon {
             repeated,
         }
         .emit(&self.metrics.own);
+    }
+
+    /// Runs `poll` (with the policies after it) and then `doc_counts` once each, through the job runner as
+    /// their schedules would, for callers that drive time themselves (the soak run steps the simulator's clock
+    /// one poll period per cycle).
+    pub async fn run_cycle(&self) -> [RunResult; 2] {
+        for j in &self.jobs {
+            self.tracker.register(j.name, &j.schedule);
+        }
+        let poll = self.runner.run_once(&self.jobs[0]).await;
+        let doc_counts = self.runner.run_once(&self.jobs[1]).await;
+        [poll, doc_counts]
+    }
+
+    /// The timing of every job (`/status` `jobs`).
+    pub fn job_statuses(&self) -> BTreeMap<String, crate::daemon::schedule::JobStatus> {
+        self.tracker.statuses()
+    }
+
+    /// The policy engine, when this daemon runs the policies.
+    pub fn policy_runner(&self) -> Option<&Arc<PolicyRunner>> {
+        self.policy.as_ref()
     }
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.

@@ -8,6 +8,7 @@
 
 #[path = "../it/common/mod.rs"]
 mod common;
+mod soak;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,7 +66,10 @@ impl Scraper {
     fn finish(self) {
         self.task.abort();
         let failures = self.failures.lock().unwrap().clone();
-        assert!(failures.is_empty(), "/metrics did not answer 200: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "/metrics did not answer 200: {failures:?}"
+        );
     }
 }
 
@@ -141,7 +145,10 @@ fn state_is(body: &str, state: &str) -> bool {
 
 /// `ccr_sentinel_cluster_up` of `cluster`.
 fn cluster_up(body: &str, cluster: &str) -> Option<f64> {
-    common::sample(body, &format!("ccr_sentinel_cluster_up{{cluster=\"{cluster}\"}}"))
+    common::sample(
+        body,
+        &format!("ccr_sentinel_cluster_up{{cluster=\"{cluster}\"}}"),
+    )
 }
 
 /// Some request to the follower cluster failed with `reason` (`ccr_sentinel_request_errors_total`).
@@ -156,14 +163,17 @@ fn failed_with(body: &str, reason: &str) -> bool {
 
 /// The follower cluster is down and counted as failing with `reason`, and `logs-copy` is `unknown`.
 fn down_with(body: &str, reason: &str) -> bool {
-    cluster_up(body, "follower") == Some(0.0) && failed_with(body, reason) && state_is(body, "unknown")
+    cluster_up(body, "follower") == Some(0.0)
+        && failed_with(body, reason)
+        && state_is(body, "unknown")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_down() {
     let f = Fixture::new().await;
     f.sim.cluster("follower").stop().unwrap();
-    f.wait(|b| down_with(b, "transport") || down_with(b, "connect")).await;
+    f.wait(|b| down_with(b, "transport") || down_with(b, "connect"))
+        .await;
     let s = f.status().await;
     let follower = s["clusters"]
         .as_array()
@@ -186,7 +196,10 @@ async fn slow_beyond_the_timeout() {
         .set_latency(Duration::from_millis(2500))
         .unwrap();
     f.wait(|b| down_with(b, "timeout")).await;
-    f.sim.cluster("follower").set_latency(Duration::ZERO).unwrap();
+    f.sim
+        .cluster("follower")
+        .set_latency(Duration::ZERO)
+        .unwrap();
     f.recovered().await;
 }
 
@@ -231,7 +244,10 @@ async fn malformed_and_truncated_bodies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_disconnected() {
     let f = Fixture::new().await;
-    f.sim.cluster("follower").disconnect_remote("leader").unwrap();
+    f.sim
+        .cluster("follower")
+        .disconnect_remote("leader")
+        .unwrap();
     let body = f.wait_state("remote_disconnected").await;
     assert!(
         body.lines().any(|l| l.starts_with(
@@ -283,7 +299,10 @@ async fn license_expired() {
         .unwrap();
     // Elasticsearch refuses the CCR APIs with 403 "current license is non-compliant for [ccr]".
     f.wait(|b| down_with(b, "forbidden")).await;
-    f.sim.cluster("follower").set_license(License::trial()).unwrap();
+    f.sim
+        .cluster("follower")
+        .set_license(License::trial())
+        .unwrap();
     f.recovered().await;
 }
 
@@ -298,7 +317,10 @@ async fn retention_lease_lost() {
         .request("POST", "/logs-copy/_ccr/pause_follow", None);
     assert_eq!(pause.0, 200, "{}", pause.1);
     f.sim.cluster("leader").index_docs("logs", 5).unwrap();
-    f.sim.cluster("leader").lose_retention_leases("logs").unwrap();
+    f.sim
+        .cluster("leader")
+        .lose_retention_leases("logs")
+        .unwrap();
     let resume = f
         .sim
         .cluster("follower")
@@ -362,7 +384,8 @@ async fn proxy(
         HUGE if uri.path() == "/_ccr/stats" => {
             // 256 MiB of whitespace inside an otherwise valid answer, streamed so the proxy holds none of it.
             let chunk = Bytes::from(vec![b' '; 1 << 20]);
-            let head = Bytes::from_static(b"{\"auto_follow_stats\":{},\"follow_stats\":{\"indices\":[");
+            let head =
+                Bytes::from_static(b"{\"auto_follow_stats\":{},\"follow_stats\":{\"indices\":[");
             let tail = Bytes::from_static(b"]}}");
             let stream = futures_util::stream::iter(
                 std::iter::once(head)
@@ -389,7 +412,8 @@ async fn proxy(
     }
     match req.send().await {
         Ok(r) => {
-            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let ct = r
                 .headers()
                 .get("content-type")
@@ -500,7 +524,10 @@ async fn own_port_flooded() {
         })
         .collect();
     // The polls go on under the flood: a fault injected now is still noticed, and its end too.
-    f.sim.cluster("follower").disconnect_remote("leader").unwrap();
+    f.sim
+        .cluster("follower")
+        .disconnect_remote("leader")
+        .unwrap();
     f.wait_state("remote_disconnected").await;
     f.sim.cluster("follower").connect_remote("leader").unwrap();
     f.wait_state("healthy").await;
