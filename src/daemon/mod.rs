@@ -722,3 +722,26 @@ pub async fn shutdown_signal() {
         _ = term => tracing::info!("SIGTERM received"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_daemons_own_metrics_are_documented() {
+        let cfg = crate::config::from_toml_str("[clusters.a]\nurl = \"http://127.0.0.1:1\"\n").unwrap();
+        let d = build_with(
+            cfg,
+            Stages {
+                policy: true,
+                reconcile: false,
+            },
+        )
+        .unwrap();
+        let documented = include_str!("../../docs/metrics.md");
+        for family in d.metrics.registry.gather() {
+            let row = format!("| `{}` |", family.name());
+            assert!(documented.contains(&row), "{} is not in docs/metrics.md", family.name());
+        }
+    }
+}
