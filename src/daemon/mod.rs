@@ -537,10 +537,13 @@ impl Daemon {
             crate::daemon::systemd::reloading();
             scheduler.shutdown().await;
             d.jobs_cancel.cancel();
-            if !d.runner.wait_idle(RELOAD_DRAIN_DEADLINE).await {
-                tracing::warn!(
-                    "a job was still running at reload; swapping the configuration in anyway"
-                );
+            tokio::select! {
+                idle = d.runner.wait_idle(RELOAD_DRAIN_DEADLINE) => if !idle {
+                    tracing::warn!(
+                        "a job was still running at reload; swapping the configuration in anyway"
+                    );
+                },
+                _ = &mut shutdown => return d.stop(None, server).await,
             }
             d = next;
             let names: Vec<&'static str> = d.jobs.iter().map(|j| j.name).collect();
@@ -729,7 +732,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_daemons_own_metrics_are_documented() {
-        let cfg = crate::config::from_toml_str("[clusters.a]\nurl = \"http://127.0.0.1:1\"\n").unwrap();
+        let cfg =
+            crate::config::from_toml_str("[clusters.a]\nurl = \"http://127.0.0.1:1\"\n").unwrap();
         let d = build_with(
             cfg,
             Stages {
@@ -741,7 +745,11 @@ mod tests {
         let documented = include_str!("../../docs/metrics.md");
         for family in d.metrics.registry.gather() {
             let row = format!("| `{}` |", family.name());
-            assert!(documented.contains(&row), "{} is not in docs/metrics.md", family.name());
+            assert!(
+                documented.contains(&row),
+                "{} is not in docs/metrics.md",
+                family.name()
+            );
         }
     }
 }

@@ -389,7 +389,7 @@ async fn proxy(
             let tail = Bytes::from_static(b"]}}");
             let stream = futures_util::stream::iter(
                 std::iter::once(head)
-                    .chain(std::iter::repeat_n(chunk, 256))
+                    .chain(std::iter::repeat(chunk).take(256))
                     .chain(std::iter::once(tail))
                     .map(Ok::<_, std::io::Error>),
             );
