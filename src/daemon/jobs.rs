@@ -20,7 +20,9 @@ pub(super) fn poll(d: &Daemon) -> JobSpec {
                 if let Some(p) = &d.policy {
                     p.run_once(&d.report()).await;
                     let abandoned = p.abandoned_runbooks().len();
-                    d.abandoned_runbooks
+                    d.metrics
+                        .lifecycle
+                        .runbooks_abandoned
                         .set(i64::try_from(abandoned).unwrap_or(i64::MAX));
                     d.set_status_section("policy", p.status());
                 }

@@ -150,9 +150,6 @@ pub struct Daemon {
     pub(crate) cancel: CancellationToken,
     /// Cancelled at shutdown and when a reload replaces this daemon: the token its jobs get.
     pub(crate) jobs_cancel: CancellationToken,
-    pub(crate) reloads: reload::ReloadMetrics,
-    /// `ccr_sentinel_runbooks_abandoned`: runbooks in `state_dir` whose process is gone.
-    pub(crate) abandoned_runbooks: prometheus::IntGauge,
     /// What `/status` shows as `config`.
     pub(crate) identity: Arc<Mutex<reload::ConfigIdentity>>,
     stages: Stages,
@@ -185,17 +182,7 @@ impl Daemon {
     /// The shared state, without jobs; what outlives a configuration comes from `previous` when given.
     fn core(cfg: Arc<Config>, clients: Clients, previous: Option<&Daemon>) -> Self {
         let observer = Observer::new(cfg.clone(), clients);
-        let (
-            report,
-            metrics,
-            tracker,
-            cancel,
-            ready,
-            status_sections,
-            reloads,
-            identity,
-            abandoned,
-        ) = match previous {
+        let (report, metrics, tracker, cancel, ready, status_sections, identity) = match previous {
             Some(p) => (
                 p.report.clone(),
                 p.metrics.clone(),
@@ -203,25 +190,10 @@ impl Daemon {
                 p.cancel.clone(),
                 p.ready.clone(),
                 p.status_sections.clone(),
-                p.reloads.clone(),
                 p.identity.clone(),
-                p.abandoned_runbooks.clone(),
             ),
             None => {
                 let report = SharedReport::default();
-                let metrics = Metrics::new(report.clone());
-                let reloads = reload::ReloadMetrics::register(&metrics.registry)
-                    .expect("metric names are unique");
-                let abandoned = prometheus::IntGauge::new(
-                        "ccr_sentinel_runbooks_abandoned",
-                        "Unfollow runbooks in state_dir whose process is gone before they finished (an \
-                         interrupted or killed command): the follower may be paused or closed.",
-                    )
-                    .expect("static metric definition");
-                metrics
-                    .registry
-                    .register(Box::new(abandoned.clone()))
-                    .expect("metric names are unique");
                 let identity = reload::ConfigIdentity {
                     path: None,
                     sha256: None,
@@ -230,15 +202,13 @@ impl Daemon {
                     last_reload: None,
                 };
                 (
-                    report,
-                    metrics,
+                    report.clone(),
+                    Metrics::new(report),
                     Arc::new(JobTracker::default()),
                     CancellationToken::new(),
                     Arc::default(),
                     StatusSections::default(),
-                    reloads,
                     Arc::new(Mutex::new(identity)),
-                    abandoned,
                 )
             }
         };
@@ -254,9 +224,7 @@ impl Daemon {
             runner,
             cancel,
             jobs_cancel,
-            reloads,
             identity,
-            abandoned_runbooks: abandoned,
             stages: Stages::ALL,
             ready,
             status_sections,
@@ -585,7 +553,7 @@ impl Daemon {
                 problems = problems.len(),
                 "the new configuration is not valid; keeping the running one"
             );
-            self.reloads.failed();
+            self.metrics.lifecycle.failed();
             lock(&self.identity).last_reload = Some(reload::ReloadAttempt {
                 at: now,
                 result: "failure",
@@ -618,7 +586,7 @@ impl Daemon {
             });
             id.generation
         };
-        self.reloads.succeeded(generation, now);
+        self.metrics.lifecycle.succeeded(generation, now);
         self.publish_identity();
         Some(next)
     }
@@ -723,33 +691,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_daemons_own_metrics_are_documented() {
-        let cfg =
-            crate::config::from_toml_str("[clusters.a]\nurl = \"http://127.0.0.1:1\"\n").unwrap();
-        let d = build_with(
-            cfg,
-            Stages {
-                policy: true,
-                reconcile: false,
-            },
-        )
-        .unwrap();
-        let documented = include_str!("../../docs/metrics.md");
-        for family in d.metrics.registry.gather() {
-            let row = format!("| `{}` |", family.name());
-            assert!(
-                documented.contains(&row),
-                "{} is not in docs/metrics.md",
-                family.name()
-            );
-        }
     }
 }

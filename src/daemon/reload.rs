@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use prometheus::{Gauge, IntCounterVec, IntGauge, Opts, Registry};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -73,69 +72,6 @@ pub struct ReloadAttempt {
     pub problems: Vec<String>,
 }
 
-/// The reload metrics.
-#[derive(Clone)]
-pub struct ReloadMetrics {
-    reloads: IntCounterVec,
-    last_success: Gauge,
-    last_successful: IntGauge,
-    generation: IntGauge,
-}
-
-impl ReloadMetrics {
-    /// Creates the metrics and registers them in `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let reloads = IntCounterVec::new(
-            Opts::new(
-                "ccr_sentinel_config_reloads_total",
-                "Configuration reloads (SIGHUP), by result: success or failure (the old configuration stays).",
-            ),
-            &["result"],
-        )?;
-        for r in ["success", "failure"] {
-            reloads.with_label_values(&[r]);
-        }
-        let last_success = Gauge::new(
-            "ccr_sentinel_config_last_reload_success_timestamp_seconds",
-            "Unix time the running configuration was loaded (start-up or the last successful reload).",
-        )?;
-        let last_successful = IntGauge::new(
-            "ccr_sentinel_config_last_reload_successful",
-            "1 when the last reload (or the start-up load) succeeded, 0 when the file it read was refused.",
-        )?;
-        let generation = IntGauge::new(
-            "ccr_sentinel_config_generation",
-            "1 at start-up, one more at each successful configuration reload.",
-        )?;
-        registry.register(Box::new(reloads.clone()))?;
-        registry.register(Box::new(last_success.clone()))?;
-        registry.register(Box::new(last_successful.clone()))?;
-        registry.register(Box::new(generation.clone()))?;
-        last_successful.set(1);
-        generation.set(1);
-        last_success.set(Utc::now().timestamp_millis() as f64 / 1000.0);
-        Ok(Self {
-            reloads,
-            last_success,
-            last_successful,
-            generation,
-        })
-    }
-
-    pub(super) fn succeeded(&self, generation: u64, at: DateTime<Utc>) {
-        self.reloads.with_label_values(&["success"]).inc();
-        self.last_successful.set(1);
-        self.generation
-            .set(i64::try_from(generation).unwrap_or(i64::MAX));
-        self.last_success.set(at.timestamp_millis() as f64 / 1000.0);
-    }
-
-    pub(super) fn failed(&self) {
-        self.reloads.with_label_values(&["failure"]).inc();
-        self.last_successful.set(0);
-    }
-}
-
 /// SHA-256 of the file at `path`, lowercase hex; `None` when it cannot be read.
 pub fn file_sha256(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
@@ -162,8 +98,8 @@ pub(super) async fn load(path: &Path) -> Result<(Config, Option<String>), Vec<St
     }
 }
 
-/// What a reload cannot change while the daemon runs: the HTTP listener (address and limits). Each one that
-/// changed is named so the log says a restart is needed.
+/// What a reload cannot change while the daemon runs: the HTTP listener (address and limits) and the overdue
+/// limit of `/health` and the watchdog. Each one that changed is named so the log says a restart is needed.
 pub(super) fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
     let mut v = Vec::new();
     if old.http.listen != new.http.listen {
@@ -174,6 +110,10 @@ pub(super) fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
     }
     if old.http.limits != new.http.limits {
         v.push("the `[http]` limits changed".into());
+    }
+    if old.health.job_overdue_periods != new.health.job_overdue_periods {
+        // `/health` and the watchdog were started with the old value.
+        v.push("`health.job_overdue_periods` changed".into());
     }
     v
 }
