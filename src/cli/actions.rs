@@ -325,6 +325,8 @@ fn run_follower_command(which: Which, a: FollowerArgs) -> Result<ExitCode, ExitC
                     }
                 }
             }
+            // Interrupted before the first request: nothing to finish.
+            Which::Unfollow if interrupt.received().is_some() => ExitCode::from(EXIT_PROBLEM),
             Which::Unfollow => {
                 let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
                 let ctx = start_runbook("unfollow", &cluster, &index, &exec, &cfg, &store);
