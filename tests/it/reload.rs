@@ -15,6 +15,18 @@ fn follower(leader: &str, follower: &str) -> String {
     )
 }
 
+/// The daemon process, killed if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Every notify message received so far.
 fn drain(sock: &UnixDatagram, into: &mut Vec<String>) {
     let mut buf = [0u8; 4096];
@@ -62,15 +74,17 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
     let path = dir.path().join("ccr-sentinel.toml");
     std::fs::write(&path, config_text(&follower("logs", "logs-copy"))).unwrap();
     let log = dir.path().join("stderr.log");
-    let mut child = bin()
-        .args(["run", "--config"])
-        .arg(&path)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        bin()
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let metrics = format!("{base}/metrics");
     // Configured but absent: watched (state `missing`) only once the configuration names it.
     let orders = "follower_index=\"orders-copy\"";
@@ -93,7 +107,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
         )),
     )
     .unwrap();
-    send_signal(&child, "HUP");
+    send_signal(&child.0, "HUP");
     let body = wait_body(&metrics, "orders-copy is watched after the reload", |b| {
         b.contains(orders)
     })
@@ -140,7 +154,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
             .replace("[http]", "[http]\ncolour = \"blue\""),
     )
     .unwrap();
-    send_signal(&child, "HUP");
+    send_signal(&child.0, "HUP");
     let body = wait_body(&metrics, "the invalid reload is counted", |b| {
         sample(b, "ccr_sentinel_config_reloads_total{result=\"failure\"}") == Some(1.0)
     })
@@ -154,7 +168,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
         Some(0.0)
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        child.0.try_wait().unwrap().is_none(),
         "SIGHUP stopped the daemon"
     );
     let (_, status) = get(&format!("{base}/status")).await;
@@ -180,9 +194,9 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
     })
     .await;
 
-    send_signal(&child, "TERM");
+    send_signal(&child.0, "TERM");
     let status = wait_exit(
-        &mut child,
+        &mut child.0,
         Instant::now(),
         Duration::from_secs(10),
         "no exit on SIGTERM",
