@@ -234,6 +234,80 @@ impl ReconcileMetrics {
     }
 }
 
+/// The daemon's life-cycle metrics: configuration reloads and abandoned runbooks.
+#[derive(Clone)]
+pub struct LifecycleMetrics {
+    reloads: IntCounterVec,
+    last_success: prometheus::Gauge,
+    last_successful: prometheus::IntGauge,
+    generation: prometheus::IntGauge,
+    /// Unfollow runbooks in `state_dir` whose process is gone.
+    pub runbooks_abandoned: prometheus::IntGauge,
+}
+
+impl LifecycleMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "ccr_sentinel_config_reloads_total",
+                "Configuration reloads (SIGHUP), by result: success or failure (the old configuration stays).",
+            ),
+            &["result"],
+        )?;
+        for r in ["success", "failure"] {
+            reloads.with_label_values(&[r]);
+        }
+        let last_success = prometheus::Gauge::new(
+            "ccr_sentinel_config_last_reload_success_timestamp_seconds",
+            "Unix time the running configuration was loaded (start-up or the last successful reload).",
+        )?;
+        let last_successful = prometheus::IntGauge::new(
+            "ccr_sentinel_config_last_reload_successful",
+            "1 when the last reload (or the start-up load) succeeded, 0 when the file it read was refused.",
+        )?;
+        let generation = prometheus::IntGauge::new(
+            "ccr_sentinel_config_generation",
+            "1 at start-up, one more at each successful configuration reload.",
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(last_success.clone()))?;
+        registry.register(Box::new(last_successful.clone()))?;
+        registry.register(Box::new(generation.clone()))?;
+        let runbooks_abandoned = prometheus::IntGauge::new(
+            "ccr_sentinel_runbooks_abandoned",
+            "Unfollow runbooks in state_dir whose process is gone before they finished (an interrupted or \
+             killed command): the follower may be paused or closed.",
+        )?;
+        registry.register(Box::new(runbooks_abandoned.clone()))?;
+        last_successful.set(1);
+        generation.set(1);
+        last_success.set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        Ok(Self {
+            reloads,
+            last_success,
+            last_successful,
+            generation,
+            runbooks_abandoned,
+        })
+    }
+
+    /// A successful reload to `generation` at `at`.
+    pub fn succeeded(&self, generation: u64, at: chrono::DateTime<chrono::Utc>) {
+        self.reloads.with_label_values(&["success"]).inc();
+        self.last_successful.set(1);
+        self.generation
+            .set(i64::try_from(generation).unwrap_or(i64::MAX));
+        self.last_success.set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// A refused reload.
+    pub fn failed(&self) {
+        self.reloads.with_label_values(&["failure"]).inc();
+        self.last_successful.set(0);
+    }
+}
+
 /// The registry and every metric family registered in it, once per process.
 #[derive(Clone)]
 pub struct Metrics {
@@ -241,6 +315,7 @@ pub struct Metrics {
     pub own: SelfMetrics,
     pub actions: ActionMetrics,
     pub reconcile: ReconcileMetrics,
+    pub lifecycle: LifecycleMetrics,
 }
 
 impl Metrics {
@@ -267,11 +342,13 @@ impl Metrics {
         reconcile
             .register(&registry)
             .expect("metric names are unique");
+        let lifecycle = LifecycleMetrics::register(&registry).expect("metric names are unique");
         Self {
             registry,
             own,
             actions,
             reconcile,
+            lifecycle,
         }
     }
 

@@ -3,19 +3,26 @@
 //! the daemon's state directory so a running daemon knows about a pause made here and leaves a runbook in
 //! progress alone.
 //!
-//! Exit status: 0 done (or already so, or dry run), 1 the action failed or was refused, 2 bad arguments or
-//! configuration.
+//! SIGTERM and SIGINT do not kill a command in the middle of a step: the request in flight is finished, and
+//! the command stops at the next point where the index is open and usable (after `pause`, or before the
+//! first step). Once the index is closed, the remaining steps (unfollow, open) are the way back to an open
+//! index, so they are finished. The runbook record in `state_dir/runbooks/` then says where it stopped; a
+//! second signal stops at once (as a crash would: re-running finishes it).
+//!
+//! Exit status: 0 done (or already so, or dry run), 1 the action failed, was refused or was interrupted, 2 bad
+//! arguments or configuration (an index name Elasticsearch would refuse, a wildcard, `_all` or a list).
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use clap::Args;
 
 use super::{block_on, init_logging, load, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::act::history::{History, PausedByUs, Rule};
-use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, StepReport};
+use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, Step, StepReport};
 use crate::act::{Action, ActionResult, AuditLog, Executor};
 use crate::config::Config;
 
@@ -104,6 +111,85 @@ pub fn resolve_cluster(cfg: &Config, index: &str, cluster: Option<&str>) -> Resu
     }
 }
 
+/// The first SIGTERM or SIGINT received while a command runs.
+#[derive(Clone, Default)]
+struct Interrupt {
+    token: tokio_util::sync::CancellationToken,
+    signal: Arc<Mutex<Option<&'static str>>>,
+}
+
+impl Interrupt {
+    /// Listens for SIGTERM and SIGINT (inside the runtime): the first one is noted and announced, a second one
+    /// exits at once.
+    fn listen() -> Self {
+        let i = Self::default();
+        let me = i.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let name = next_signal().await;
+                if first {
+                    first = false;
+                    *crate::sync::lock(&me.signal) = Some(name);
+                    me.token.cancel();
+                    eprintln!(
+                        "{name} received: finishing the request in flight, then stopping where the index is \
+                         left open (send it again to stop at once)"
+                    );
+                } else {
+                    eprintln!(
+                        "{name} received again: stopping now; run the same command again to finish \
+                         (every step is safe to repeat)"
+                    );
+                    std::process::exit(i32::from(EXIT_PROBLEM));
+                }
+            }
+        });
+        i
+    }
+
+    fn received(&self) -> Option<&'static str> {
+        *crate::sync::lock(&self.signal)
+    }
+}
+
+/// The name of the next SIGTERM or SIGINT.
+async fn next_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+/// The steps after which an interrupted runbook stops: the index is open there (paused). After `close` and
+/// `unfollow` it is closed, so the runbook goes on to `open`.
+fn stops_after(step: Step) -> bool {
+    matches!(step, Step::Pause)
+}
+
+/// Refuses an index argument Elasticsearch would refuse or read as several indices, before any request.
+fn check_index_arg(index: &str) -> Result<(), ExitCode> {
+    crate::config::index_name(index).map_err(|e| {
+        eprintln!("error: follower_index argument: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 /// The executor of the configuration's clients and audit log, or the exit status once the reason is printed.
 fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, ExitCode> {
     let fail = |e: String| {
@@ -175,12 +261,14 @@ pub fn follower_command(which: Which, a: FollowerArgs) -> ExitCode {
 }
 
 fn run_follower_command(which: Which, a: FollowerArgs) -> Result<ExitCode, ExitCode> {
+    check_index_arg(&a.follower_index)?;
     let cfg = load_quiet(&a.config)?;
     let cluster = follower_cluster(&cfg, &a.follower_index, a.cluster.as_deref())?;
     let exec = executor(&cfg, a.dry_run)?;
     let index = a.follower_index.clone();
     block_on(async move {
-        match which {
+        let interrupt = Interrupt::listen();
+        let code = match which {
             Which::Pause | Which::Resume => {
                 let action = if which == Which::Pause {
                     Action::PauseFollow {
@@ -237,10 +325,12 @@ fn run_follower_command(which: Which, a: FollowerArgs) -> Result<ExitCode, ExitC
                     }
                 }
             }
+            // Interrupted before the first request: nothing to finish.
+            Which::Unfollow if interrupt.received().is_some() => ExitCode::from(EXIT_PROBLEM),
             Which::Unfollow => {
                 let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
                 let ctx = start_runbook("unfollow", &cluster, &index, &exec, &cfg, &store);
-                let mut hook = print_step;
+                let mut hook = stepper(&interrupt);
                 let r = runbook::unfollow(
                     ctx,
                     &cluster,
@@ -252,13 +342,33 @@ fn run_follower_command(which: Which, a: FollowerArgs) -> Result<ExitCode, ExitC
                 .await;
                 finish(r, exec.is_dry_run())
             }
-        }
+        };
+        interrupted(&interrupt, code)
     })
 }
 
-fn print_step(s: &StepReport) -> ControlFlow<()> {
-    println!("  {:<16} {:<13} {}", s.step.as_str(), s.result, s.detail);
-    ControlFlow::Continue(())
+/// The exit status of a command that ran to `code` and may have been interrupted: interrupted is a failure,
+/// said in words.
+fn interrupted(interrupt: &Interrupt, code: ExitCode) -> ExitCode {
+    match interrupt.received() {
+        Some(sig) => {
+            eprintln!("interrupted by {sig}: the request in flight was finished (see above for where it stopped)");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        None => code,
+    }
+}
+
+/// The step hook of a command: prints each step and stops at the next safe point once interrupted.
+fn stepper(interrupt: &Interrupt) -> impl FnMut(&StepReport) -> ControlFlow<()> + Send + '_ {
+    move |s: &StepReport| {
+        println!("  {:<16} {:<13} {}", s.step.as_str(), s.result, s.detail);
+        if interrupt.received().is_some() && stops_after(s.step) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
 }
 
 fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> ExitCode {
@@ -307,6 +417,9 @@ pub fn promote_command(a: PromoteArgs) -> ExitCode {
 }
 
 fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
+    if let Some(index) = &a.follower_index {
+        check_index_arg(index)?;
+    }
     let cfg = load_quiet(&a.config)?;
     let targets: Vec<(String, String)> = if a.all {
         let list: Vec<(String, String)> = cfg
@@ -331,23 +444,33 @@ fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
         vec![(follower_cluster(&cfg, &index, a.cluster.as_deref())?, index)]
     };
     let exec = executor(&cfg, a.dry_run)?;
-    let opts = PromoteOptions {
-        wait: a.wait,
-        force: a.force,
-        interval: cfg.policy.promote_poll_interval,
-        stable_polls: cfg.policy.promote_stable_polls,
-        timeout: cfg.policy.promote_timeout,
-    };
     let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
     block_on(async move {
+        let interrupt = Interrupt::listen();
+        let opts = PromoteOptions {
+            wait: a.wait,
+            force: a.force,
+            interval: cfg.policy.promote_poll_interval,
+            stable_polls: cfg.policy.promote_stable_polls,
+            timeout: cfg.policy.promote_timeout,
+            stop: Some(interrupt.token.clone()),
+        };
         let mut failed = 0;
         for (cluster, index) in &targets {
+            if interrupt.received().is_some() {
+                // `--all`: the followers not started yet are left as they are.
+                failed += 1;
+                continue;
+            }
             let ctx = start_runbook("promote", cluster, index, &exec, &cfg, &store);
-            let mut hook = print_step;
+            let mut hook = stepper(&interrupt);
             let r = runbook::promote(ctx, cluster, index, &opts, &mut hook).await;
             if finish(r, exec.is_dry_run()) != ExitCode::SUCCESS {
                 failed += 1;
             }
+        }
+        if interrupt.received().is_some() {
+            return interrupted(&interrupt, ExitCode::from(EXIT_PROBLEM));
         }
         if failed == 0 {
             ExitCode::SUCCESS

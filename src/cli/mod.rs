@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, LogFormat};
@@ -185,10 +186,16 @@ fn run(config: &ConfigArg, log_format: Option<LogFormat>) -> ExitCode {
         cfg.log.level.as_deref(),
         "info",
     );
+    let path = config.config.clone();
     outcome(block_on(async move {
         let daemon = crate::daemon::build(cfg)?;
+        daemon.set_config_file(&path);
         let listener = daemon.bind().await?;
-        daemon.run(listener, shutdown_signal()).await
+        let reload =
+            crate::daemon::reload::Reload::on_sighup(path).context("cannot listen for SIGHUP")?;
+        daemon
+            .run_with_reload(listener, shutdown_signal(), Some(reload))
+            .await
     }))
 }
 

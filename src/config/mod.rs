@@ -30,6 +30,7 @@ use secrecy::SecretString;
 pub mod policy;
 pub mod schema;
 mod validate;
+pub use validate::index_name;
 pub mod values;
 
 pub use policy::{OnLeaderDeleted, PolicySettings, Window};
@@ -151,6 +152,30 @@ pub struct MetricsSettings {
 pub struct HttpSettings {
     /// The address the HTTP server binds.
     pub listen: SocketAddr,
+    /// The limits that keep the HTTP server from being starved.
+    pub limits: HttpLimits,
+}
+
+/// `[http]` limits: a connection cap and timeouts, so idle and slow clients cannot hold the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once; further ones wait in the kernel's accept queue (no descriptor used).
+    pub max_connections: usize,
+    /// A connection must send a complete request head within this time of waiting for one (a new connection,
+    /// or a kept-alive one between requests), else it is closed.
+    pub header_read_timeout: Duration,
+    /// A request is answered `503` if its handler takes longer.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Log output format.

@@ -68,11 +68,20 @@ pub struct RawHttp {
     /// `host:port` of the HTTP server (default `127.0.0.1:9725`).
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Connections served at once (default 256); more wait in the kernel's accept queue.
+    pub max_connections: Option<u64>,
+    /// Time a connection has to send a complete request head, also the keep-alive idle limit (default `5s`).
+    pub header_read_timeout: Option<String>,
+    /// Time a request has to be answered (default `10s`).
+    pub request_timeout: Option<String>,
 }
 impl Default for RawHttp {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            max_connections: None,
+            header_read_timeout: None,
+            request_timeout: None,
         }
     }
 }
@@ -343,7 +352,12 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "policy",
             "metrics",
         ],
-        "http" => &["listen"],
+        "http" => &[
+            "listen",
+            "max_connections",
+            "header_read_timeout",
+            "request_timeout",
+        ],
         "log" => &["level", "format"],
         "schedule" => &["poll", "doc_counts", "reconcile"],
         "clusters.*" => &[

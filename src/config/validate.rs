@@ -18,8 +18,9 @@ use super::schema::{
 use super::values::{flat_index_settings, parse_byte_size, parse_duration, CronSchedule};
 use super::{
     policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
-    HealthThresholds, HttpSettings, LogFormat, LogSettings, MetricsSettings, ReconcileSettings,
-    RemoteMode, RemoteSettings, Schedules, DEFAULT_MAX_RESPONSE_BYTES, MAX_SECRET_FILE_BYTES,
+    HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings,
+    ReconcileSettings, RemoteMode, RemoteSettings, Schedules, DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_SECRET_FILE_BYTES,
 };
 
 impl RawConfig {
@@ -32,6 +33,7 @@ impl RawConfig {
     ) -> Result<Config, Vec<String>> {
         let mut p = Vec::new();
         let listen = http(&self.http, &mut p);
+        let http_limits = http_limits(&self.http, &mut p);
         let log = log(self.log, &mut p);
         let schedule = schedule(&self.schedule, now, &mut p);
         // Names as written, so references are checked even when a cluster itself had problems.
@@ -64,7 +66,10 @@ impl RawConfig {
             return Err(vec!["internal error: incomplete validation".into()]);
         };
         Ok(Config {
-            http: HttpSettings { listen },
+            http: HttpSettings {
+                listen,
+                limits: http_limits,
+            },
             log,
             schedule,
             clusters,
@@ -96,6 +101,32 @@ fn http(h: &RawHttp, p: &mut Vec<String>) -> Option<SocketAddr> {
             None
         }
     }
+}
+
+/// `[http]` limits; an absent key keeps its default.
+fn http_limits(h: &RawHttp, p: &mut Vec<String>) -> HttpLimits {
+    let mut l = HttpLimits::default();
+    match h.max_connections {
+        Some(0) => p.push("`http.max_connections` must be at least 1".into()),
+        Some(n) => l.max_connections = usize::try_from(n).unwrap_or(usize::MAX),
+        None => {}
+    }
+    let mut duration = |key: &str, v: &Option<String>, slot: &mut Duration| {
+        if let Some(d) = v.as_deref().and_then(|s| parse_duration(key, s, p)) {
+            *slot = d;
+        }
+    };
+    duration(
+        "http.header_read_timeout",
+        &h.header_read_timeout,
+        &mut l.header_read_timeout,
+    );
+    duration(
+        "http.request_timeout",
+        &h.request_timeout,
+        &mut l.request_timeout,
+    );
+    l
 }
 
 /// `[log]`: the output format and the filter syntax. A bad format falls back to text so the level is
@@ -649,14 +680,44 @@ pub(crate) fn read_small_file(what: &str, path: &Path, max: u64) -> Result<Vec<u
 fn check_index_name(key: &str, name: &str, problems: &mut Vec<String>) {
     if name.is_empty() {
         problems.push(format!("`{key}` is missing"));
-    } else if name != name.to_lowercase()
-        || name.starts_with(['-', '_', '+'])
-        || name.contains([' ', ',', '*', '?', '"', '<', '>', '|', '/', '\\', '#', ':'])
-    {
-        problems.push(format!(
-            "`{key}` = `{name}` is not a valid Elasticsearch index name (lowercase, no wildcards, commas or spaces)"
+    } else if let Err(why) = index_name(name) {
+        problems.push(format!("`{key}` = {why}"));
+    }
+}
+
+/// Why Elasticsearch would refuse `name` as a concrete index name, the rules of
+/// `MetadataCreateIndexService.validateIndexOrAliasName` and `validateIndexName`: not empty, lowercase, none of
+/// `\ / * ? " < > | , # :` or a space, not starting with `_`, `-` or `+`, not `.` or `..`, at most 255 bytes.
+/// Wildcards, `_all` and comma lists are refused too, so a name never addresses more than one index.
+pub fn index_name(name: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{name}` is not a valid index name: {why}"));
+    if name.is_empty() {
+        return Err("the index name is empty".into());
+    }
+    if let Some(c) = name.chars().find(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':' | ' '
+        ) || c.is_control()
+    }) {
+        return bad(&format!(
+            "it contains `{}` (not allowed: \\ / * ? \" < > | , # : space)",
+            c.escape_default()
         ));
     }
+    if name.starts_with(['_', '-', '+']) {
+        return bad("it must not start with `_`, `-` or `+`");
+    }
+    if name == "." || name == ".." {
+        return bad("`.` and `..` are not index names");
+    }
+    if name != name.to_lowercase() {
+        return bad("it must be lowercase");
+    }
+    if name.len() > 255 {
+        return bad(&format!("it is {} bytes long (at most 255)", name.len()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

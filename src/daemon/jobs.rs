@@ -19,6 +19,11 @@ pub(super) fn poll(d: &Daemon) -> JobSpec {
                 // Policies are evaluated after every poll, on the report it just built.
                 if let Some(p) = &d.policy {
                     p.run_once(&d.report()).await;
+                    let abandoned = p.abandoned_runbooks().len();
+                    d.metrics
+                        .lifecycle
+                        .runbooks_abandoned
+                        .set(i64::try_from(abandoned).unwrap_or(i64::MAX));
                     d.set_status_section("policy", p.status());
                 }
                 outcome

@@ -7,7 +7,9 @@
 
 pub mod http;
 mod jobs;
+pub mod reload;
 pub mod schedule;
+pub mod server;
 pub mod systemd;
 
 use std::collections::BTreeMap;
@@ -25,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::act::{AuditLog, Executor};
 use crate::config::{ClusterKey, Config};
 use crate::daemon::http::{router, HttpState, StatusSections};
-use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, Runner, Scheduler};
+use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, RunResult, Runner, Scheduler};
 use crate::es::{Clients, EsError};
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::Report;
@@ -37,6 +39,10 @@ use crate::sync::{lock, read, write};
 
 /// How long shutdown waits for running jobs and open HTTP connections, each.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(3);
+
+/// How long a reload waits for the running jobs (told to stop at their next safe point) before swapping the
+/// configuration in anyway.
+const RELOAD_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What [`build_with`] wires besides polling: the stages that act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +73,17 @@ pub fn build(cfg: Config) -> anyhow::Result<Daemon> {
 /// [`Metrics`] registry, one audit file handle and one set of action counters for the reconcile and policy
 /// executors.
 pub fn build_with(cfg: Config, stages: Stages) -> anyhow::Result<Daemon> {
+    build_from(cfg, stages, None)
+}
+
+/// [`build_with`]; with `previous`, the daemon of a reload, which keeps what outlives a configuration: the
+/// metrics registry, the latest report, the job timings, readiness, the `/status` sections and the policies'
+/// in-memory history.
+fn build_from(cfg: Config, stages: Stages, previous: Option<&Daemon>) -> anyhow::Result<Daemon> {
     let cfg = Arc::new(cfg);
     let clients = Clients::from_config(&cfg)?;
-    let mut d = Daemon::core(cfg.clone(), clients.clone());
+    let mut d = Daemon::core(cfg.clone(), clients.clone(), previous);
+    d.stages = stages;
     let exec = if stages.policy || stages.reconcile {
         Some(
             Executor::new(clients.clone())
@@ -80,7 +94,11 @@ pub fn build_with(cfg: Config, stages: Stages) -> anyhow::Result<Daemon> {
         None
     };
     if let (true, Some(exec)) = (stages.policy, &exec) {
-        d.policy = Some(Arc::new(PolicyRunner::new(cfg.clone(), exec.clone())?));
+        let mut policy = PolicyRunner::new(cfg.clone(), exec.clone())?;
+        if let Some(old) = previous.and_then(|p| p.policy.as_deref()) {
+            policy.inherit(old);
+        }
+        d.policy = Some(Arc::new(policy));
     }
     d.add_polling_jobs();
     let Some(exec) = exec.filter(|_| stages.reconcile) else {
@@ -128,7 +146,13 @@ pub struct Daemon {
     pub(crate) metrics: Metrics,
     pub(crate) tracker: Arc<JobTracker>,
     pub(crate) runner: Runner,
+    /// Cancelled at shutdown.
     pub(crate) cancel: CancellationToken,
+    /// Cancelled at shutdown and when a reload replaces this daemon: the token its jobs get.
+    pub(crate) jobs_cancel: CancellationToken,
+    /// What `/status` shows as `config`.
+    pub(crate) identity: Arc<Mutex<reload::ConfigIdentity>>,
+    stages: Stages,
     pub(crate) ready: Arc<AtomicBool>,
     /// Extra `/status` sections (`reconcile`, `preflight`, `policy`).
     pub(crate) status_sections: StatusSections,
@@ -146,19 +170,50 @@ impl Daemon {
     pub fn new(cfg: Config) -> Result<Self, EsError> {
         let cfg = Arc::new(cfg);
         let clients = Clients::from_config(&cfg)?;
-        let mut d = Self::core(cfg, clients);
+        let mut d = Self::core(cfg, clients, None);
+        d.stages = Stages {
+            policy: false,
+            reconcile: false,
+        };
         d.add_polling_jobs();
         Ok(d)
     }
 
-    /// The shared state, without jobs.
-    fn core(cfg: Arc<Config>, clients: Clients) -> Self {
+    /// The shared state, without jobs; what outlives a configuration comes from `previous` when given.
+    fn core(cfg: Arc<Config>, clients: Clients, previous: Option<&Daemon>) -> Self {
         let observer = Observer::new(cfg.clone(), clients);
-        let report = SharedReport::default();
-        let metrics = Metrics::new(report.clone());
-        let tracker = Arc::new(JobTracker::default());
-        let cancel = CancellationToken::new();
-        let runner = Runner::new(tracker.clone(), metrics.own.clone(), cancel.clone());
+        let (report, metrics, tracker, cancel, ready, status_sections, identity) = match previous {
+            Some(p) => (
+                p.report.clone(),
+                p.metrics.clone(),
+                p.tracker.clone(),
+                p.cancel.clone(),
+                p.ready.clone(),
+                p.status_sections.clone(),
+                p.identity.clone(),
+            ),
+            None => {
+                let report = SharedReport::default();
+                let identity = reload::ConfigIdentity {
+                    path: None,
+                    sha256: None,
+                    generation: 1,
+                    loaded_at: Utc::now(),
+                    last_reload: None,
+                };
+                (
+                    report.clone(),
+                    Metrics::new(report),
+                    Arc::new(JobTracker::default()),
+                    CancellationToken::new(),
+                    Arc::default(),
+                    StatusSections::default(),
+                    Arc::new(Mutex::new(identity)),
+                )
+            }
+        };
+        let jobs_cancel = cancel.child_token();
+        let runner = Runner::new(tracker.clone(), metrics.own.clone(), jobs_cancel.clone());
         Self {
             cfg,
             observer,
@@ -168,11 +223,33 @@ impl Daemon {
             tracker,
             runner,
             cancel,
-            ready: Default::default(),
-            status_sections: Default::default(),
+            jobs_cancel,
+            identity,
+            stages: Stages::ALL,
+            ready,
+            status_sections,
             policy: None,
             jobs: Vec::new(),
             startup_jobs: Vec::new(),
+        }
+    }
+
+    /// The configuration file this daemon was loaded from, shown in `/status` (`config`) with its SHA-256.
+    pub fn set_config_file(&self, path: &std::path::Path) {
+        let sha = reload::file_sha256(path);
+        {
+            let mut id = lock(&self.identity);
+            id.path = Some(path.to_path_buf());
+            id.sha256 = sha;
+        }
+        self.publish_identity();
+    }
+
+    fn publish_identity(&self) {
+        let id = lock(&self.identity).clone();
+        match serde_json::to_value(&id) {
+            Ok(v) => set_section(&self.status_sections, "config", v),
+            Err(e) => tracing::warn!(error = %e, "cannot render the configuration identity"),
         }
     }
 
@@ -258,6 +335,28 @@ impl Daemon {
         .emit(&self.metrics.own);
     }
 
+    /// Runs `poll` (with the policies after it) and then `doc_counts` once each, through the job runner as
+    /// their schedules would, for callers that drive time themselves (the soak run steps the simulator's clock
+    /// one poll period per cycle).
+    pub async fn run_cycle(&self) -> [RunResult; 2] {
+        for j in &self.jobs {
+            self.tracker.register(j.name, &j.schedule);
+        }
+        let poll = self.runner.run_once(&self.jobs[0]).await;
+        let doc_counts = self.runner.run_once(&self.jobs[1]).await;
+        [poll, doc_counts]
+    }
+
+    /// The timing of every job (`/status` `jobs`).
+    pub fn job_statuses(&self) -> BTreeMap<String, crate::daemon::schedule::JobStatus> {
+        self.tracker.statuses()
+    }
+
+    /// The policy engine, when this daemon runs the policies.
+    pub fn policy_runner(&self) -> Option<&Arc<PolicyRunner>> {
+        self.policy.as_ref()
+    }
+
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
         let results = self.observer.poll().await;
@@ -324,29 +423,36 @@ impl Daemon {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        self.run_with_reload(listener, shutdown, None).await
+    }
+
+    /// [`Daemon::run`], reloading the configuration on every request of `reload`: the new file is validated;
+    /// when it is valid, the scheduler stops, the running jobs are told to stop at their next safe point and
+    /// awaited, the daemon is rebuilt on the new configuration (keeping the metrics, the latest report, the
+    /// job timings and the policies' history), polls once and schedules its jobs again. When it is not, the
+    /// running configuration stays and every problem is logged. systemd hears `RELOADING=1` (with
+    /// `MONOTONIC_USEC`) and then `READY=1`. The HTTP server keeps serving throughout.
+    pub async fn run_with_reload(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        mut reload: Option<reload::Reload>,
+    ) -> anyhow::Result<()> {
         let addr: SocketAddr = listener.local_addr().context("listener address")?;
         let app = router(self.http_state());
-        let server_cancel = self.cancel.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(server_cancel.cancelled_owned())
-                .await
-        });
+        let server = tokio::spawn(server::serve(
+            listener,
+            app,
+            self.cfg.http.limits,
+            self.cancel.clone(),
+        ));
         tracing::info!(%addr, "serving /metrics, /health, /ready, /status");
-
-        let jobs = self.jobs.clone();
-        for j in &jobs {
-            self.tracker.register(j.name, &j.schedule);
-        }
+        self.publish_identity();
 
         tokio::pin!(shutdown);
         // The first poll before READY=1, so systemd (and /ready) see a daemon that has looked at its clusters.
-        let first = async {
-            self.runner.run_once(&jobs[0]).await;
-            self.runner.run_once(&jobs[1]).await;
-        };
         tokio::select! {
-            _ = first => {}
+            _ = self.first_poll() => {}
             _ = &mut shutdown => {
                 return self.stop(None, server).await;
             }
@@ -355,14 +461,6 @@ impl Daemon {
         let summary = self.report().summary();
         tracing::info!(%summary, "first poll finished; ready");
         crate::daemon::systemd::ready(&summary);
-
-        let scheduler = Scheduler::start(&self.runner, &jobs).await?;
-        for job in jobs.iter().filter(|j| self.startup_jobs.contains(&j.name)) {
-            let (runner, job) = (self.runner.clone(), job.clone());
-            tokio::spawn(async move {
-                runner.run_once(&job).await;
-            });
-        }
         if let Some(interval) = crate::daemon::systemd::watchdog_interval() {
             tracing::info!(?interval, "systemd watchdog enabled");
             tokio::spawn(crate::daemon::systemd::watchdog(
@@ -372,8 +470,125 @@ impl Daemon {
                 self.cancel.clone(),
             ));
         }
-        shutdown.await;
-        self.stop(Some(scheduler), server).await
+
+        let mut d = self;
+        loop {
+            let scheduler = Scheduler::start(&d.runner, &d.jobs).await?;
+            for job in d.jobs.iter().filter(|j| d.startup_jobs.contains(&j.name)) {
+                let (runner, job) = (d.runner.clone(), job.clone());
+                tokio::spawn(async move {
+                    runner.run_once(&job).await;
+                });
+            }
+            let next = loop {
+                let requested = async {
+                    match reload.as_mut() {
+                        Some(r) => r.requests.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = &mut shutdown => return d.stop(Some(scheduler), server).await,
+                    req = requested => {
+                        let Some(()) = req else {
+                            // The signal listener is gone; no more reloads, keep running.
+                            reload = None;
+                            continue;
+                        };
+                        let path = reload.as_ref().map(|r| r.path.clone()).unwrap_or_default();
+                        if let Some(next) = d.prepare_reload(&path).await {
+                            break next;
+                        }
+                    }
+                }
+            };
+            crate::daemon::systemd::reloading();
+            scheduler.shutdown().await;
+            d.jobs_cancel.cancel();
+            tokio::select! {
+                idle = d.runner.wait_idle(RELOAD_DRAIN_DEADLINE) => if !idle {
+                    tracing::warn!(
+                        "a job was still running at reload; swapping the configuration in anyway"
+                    );
+                },
+                _ = &mut shutdown => return d.stop(None, server).await,
+            }
+            d = next;
+            let names: Vec<&'static str> = d.jobs.iter().map(|j| j.name).collect();
+            d.tracker.retain(&names);
+            for j in &d.jobs {
+                d.tracker.register(j.name, &j.schedule);
+            }
+            tokio::select! {
+                _ = d.first_poll() => {}
+                _ = &mut shutdown => return d.stop(None, server).await,
+            }
+            let summary = d.report().summary();
+            let generation = lock(&d.identity).generation;
+            tracing::info!(generation, %summary, "configuration reloaded");
+            crate::daemon::systemd::ready(&summary);
+        }
+    }
+
+    /// `poll` then `doc_counts`, once each.
+    async fn first_poll(&self) {
+        for j in &self.jobs {
+            self.tracker.register(j.name, &j.schedule);
+        }
+        for j in self.jobs.iter().take(2) {
+            self.runner.run_once(j).await;
+        }
+    }
+
+    /// Loads and validates `path` and builds the daemon of the new configuration; `None` (with every problem
+    /// logged and counted) keeps the running one.
+    async fn prepare_reload(&self, path: &std::path::Path) -> Option<Daemon> {
+        let now = Utc::now();
+        let refused = |problems: Vec<String>| {
+            for p in &problems {
+                tracing::error!(path = %path.display(), problem = %p, "configuration reload refused");
+            }
+            tracing::error!(
+                path = %path.display(),
+                problems = problems.len(),
+                "the new configuration is not valid; keeping the running one"
+            );
+            self.metrics.lifecycle.failed();
+            lock(&self.identity).last_reload = Some(reload::ReloadAttempt {
+                at: now,
+                result: "failure",
+                problems,
+            });
+            self.publish_identity();
+            None
+        };
+        let (cfg, sha256) = match reload::load(path).await {
+            Ok(loaded) => loaded,
+            Err(problems) => return refused(problems),
+        };
+        for change in reload::needs_restart(&self.cfg, &cfg) {
+            tracing::warn!("{change}: it takes effect at the next restart");
+        }
+        let next = match build_from(cfg, self.stages, Some(self)) {
+            Ok(d) => d,
+            Err(e) => return refused(vec![format!("{e:#}")]),
+        };
+        let generation = {
+            let mut id = lock(&self.identity);
+            id.generation += 1;
+            id.path = Some(path.to_path_buf());
+            id.sha256 = sha256;
+            id.loaded_at = now;
+            id.last_reload = Some(reload::ReloadAttempt {
+                at: now,
+                result: "success",
+                problems: Vec::new(),
+            });
+            id.generation
+        };
+        self.metrics.lifecycle.succeeded(generation, now);
+        self.publish_identity();
+        Some(next)
     }
 
     async fn stop(

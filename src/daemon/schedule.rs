@@ -73,9 +73,16 @@ impl JobTracker {
         f(&mut g)
     }
 
-    /// Starts tracking a job; the overdue clock starts now. Registering a tracked job again keeps its history.
+    /// Starts tracking a job; the overdue clock starts now. Registering a tracked job again keeps its history
+    /// and takes the schedule given (a reloaded configuration's).
     pub fn register(&self, name: &'static str, schedule: &CronSchedule) {
         self.with(|j| {
+            if let Some(s) = j.get_mut(name) {
+                s.schedule.clone_from(&schedule.expr);
+                s.period_seconds = schedule.period.as_secs();
+                s.period = schedule.period;
+                return;
+            }
             j.entry(name).or_insert_with(|| JobStatus {
                 schedule: schedule.expr.clone(),
                 period_seconds: schedule.period.as_secs(),
@@ -89,6 +96,11 @@ impl JobTracker {
                 period: schedule.period,
             });
         })
+    }
+
+    /// Stops tracking every job not in `names` (a job a reloaded configuration no longer has).
+    pub fn retain(&self, names: &[&str]) {
+        self.with(|j| j.retain(|name, _| names.contains(name)))
     }
 
     fn started(&self, name: &str) {

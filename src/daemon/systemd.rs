@@ -1,4 +1,5 @@
-//! systemd notify protocol (`Type=notify`): `READY=1`, `STATUS=...`, `WATCHDOG=1` and `STOPPING=1`.
+//! systemd notify protocol (`Type=notify`): `READY=1`, `STATUS=...`, `WATCHDOG=1`, `RELOADING=1` and
+//! `STOPPING=1`.
 //!
 //! All calls are no-ops when `NOTIFY_SOCKET` is unset (a terminal, Docker). Send failures are logged, never
 //! fatal: the daemon's work does not depend on systemd hearing it.
@@ -25,6 +26,17 @@ pub fn ready(status: &str) {
 /// `STATUS=...`: a one-line summary shown by `systemctl status`.
 pub fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
+}
+
+/// `RELOADING=1` with `MONOTONIC_USEC` (what `Type=notify-reload`, systemd 253+, requires; older systemd
+/// ignores both), followed by [`ready`] once the new configuration runs.
+pub fn reloading() {
+    let mut states = vec![NotifyState::Reloading, NotifyState::Status("reloading")];
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => states.push(now),
+        Err(e) => tracing::debug!(error = %e, "cannot read the monotonic clock for MONOTONIC_USEC"),
+    }
+    send(&states);
 }
 
 /// `STOPPING=1`.

@@ -24,6 +24,8 @@ pub struct PolicyRunner {
     store: RunbookStore,
     /// Serialises evaluations (a slow runbook must not overlap the next poll's evaluation).
     running: tokio::sync::Mutex<()>,
+    /// Runbooks whose process is gone, as of the last evaluation.
+    abandoned: std::sync::Mutex<Vec<runbook::RunbookRecord>>,
 }
 
 impl std::fmt::Debug for PolicyRunner {
@@ -62,7 +64,16 @@ impl PolicyRunner {
             cfg,
             exec,
             running: tokio::sync::Mutex::new(()),
+            abandoned: Default::default(),
         })
+    }
+
+    /// Takes over `old`'s history when neither keeps one in a state directory (with one, the file is the
+    /// history and was loaded already), so a configuration reload does not forget back-offs and pauses.
+    pub fn inherit(&mut self, old: &PolicyRunner) {
+        if self.cfg.policy.state_dir.is_none() && old.cfg.policy.state_dir.is_none() {
+            self.history = old.history.clone();
+        }
     }
 
     fn history(&self) -> History {
@@ -94,9 +105,9 @@ impl PolicyRunner {
         let _guard = self.running.lock().await;
         // The state directory is the shared truth (the CLI's pause/resume write it too).
         let base = self.history.current();
-        let runbooks: Vec<InProgress> = self
-            .store
-            .records()
+        let records = self.store.records();
+        self.note_abandoned(&records);
+        let runbooks: Vec<InProgress> = records
             .into_iter()
             .map(|r| InProgress {
                 cluster: r.cluster,
@@ -134,6 +145,45 @@ impl PolicyRunner {
             *cur = h;
         });
         ev.actions.len()
+    }
+
+    /// Logs each runbook newly found abandoned (its process gone, e.g. an interrupted `unfollow` command) and
+    /// remembers the list for `/status` and the metric. One the policies started is rolled forward by the next
+    /// evaluation; one a person started (`manual`) is left for them to re-run, as every runbook in progress.
+    fn note_abandoned(&self, records: &[runbook::RunbookRecord]) {
+        let now: Vec<runbook::RunbookRecord> =
+            records.iter().filter(|r| r.abandoned()).cloned().collect();
+        let mut known = crate::sync::lock(&self.abandoned);
+        for r in &now {
+            let seen = known
+                .iter()
+                .any(|k| k.cluster == r.cluster && k.follower_index == r.follower_index);
+            if seen {
+                continue;
+            }
+            let done: Vec<&str> = r.done.iter().map(|s| s.as_str()).collect();
+            let next = if matches!(r.rule, crate::act::history::Rule::Manual) {
+                "run the same command again to finish it"
+            } else {
+                "the policies finish it"
+            };
+            tracing::warn!(
+                follower_cluster = %r.cluster,
+                follower_index = %r.follower_index,
+                rule = %r.rule,
+                done = ?done,
+                pending = ?r.pending.map(|s| s.as_str()),
+                stopped = r.stopped.as_deref().unwrap_or("its process is gone"),
+                owner_pid = r.owner_pid,
+                "unfollow runbook abandoned: {next}"
+            );
+        }
+        *known = now;
+    }
+
+    /// Runbooks whose process is gone, as of the last evaluation.
+    pub fn abandoned_runbooks(&self) -> Vec<runbook::RunbookRecord> {
+        crate::sync::lock(&self.abandoned).clone()
     }
 
     async fn execute(&self, p: &Planned) -> Outcome {
@@ -257,6 +307,7 @@ impl PolicyRunner {
             "paused_by_ccr_sentinel": paused,
             "paused_auto_follow_patterns": h.paused_patterns,
             "runbooks_in_progress": self.store.in_progress(),
+            "runbooks_abandoned": self.abandoned_runbooks(),
             "last_actions": last,
         })
     }

@@ -54,6 +54,43 @@ pub struct RunbookRecord {
     /// Set when the unfollow was applied but could not remove the retention leases on the leader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_cleanup: Option<String>,
+    /// The process running the runbook (its pid), written with every save; when that process is gone, the
+    /// runbook has been abandoned (see [`RunbookRecord::abandoned`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_pid: Option<u32>,
+    /// The last save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Why the runbook stopped before the end (e.g. the command was interrupted by a signal), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl RunbookRecord {
+    /// The runbook's process is gone and nobody is finishing it. Only knowable where `/proc` lists processes
+    /// (Linux); elsewhere, and for records written without an owner, a runbook is never called abandoned.
+    pub fn abandoned(&self) -> bool {
+        match self.owner_pid {
+            Some(pid) if pid == std::process::id() => false,
+            Some(pid) => {
+                let proc = std::path::Path::new("/proc");
+                proc.join("self").exists() && !process_alive(proc, pid)
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether process `pid` exists (a zombie counts as gone: it finishes nothing).
+fn process_alive(proc: &std::path::Path, pid: u32) -> bool {
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // `pid (comm) state ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Reading or writing a runbook state file failed.
@@ -111,12 +148,15 @@ impl RunbookStore {
         }
     }
 
-    /// Writes a record (atomically).
+    /// Writes a record (atomically), owned by this process.
     pub fn save(&self, r: &RunbookRecord) -> Result<(), StoreError> {
         let Some(path) = self.path(&r.cluster, &r.follower_index) else {
             return Ok(());
         };
-        let bytes = serde_json::to_vec_pretty(r).map_err(|e| StoreError::Write {
+        let mut r = r.clone();
+        r.owner_pid = Some(std::process::id());
+        r.updated_at = Some(Utc::now());
+        let bytes = serde_json::to_vec_pretty(&r).map_err(|e| StoreError::Write {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
@@ -301,7 +341,12 @@ pub async fn unfollow(
         done: Vec::new(),
         pending: None,
         lease_cleanup: None,
+        owner_pid: None,
+        updated_at: None,
+        stopped: None,
     });
+    // Taken over (from an interrupted or abandoned run): it is this run's now.
+    rec.stopped = None;
     let rule_s = rec.rule.as_str();
 
     let view = match inspect(&client, index).await {
@@ -419,7 +464,10 @@ pub async fn unfollow(
         out.steps.push(report.clone());
         view = next;
         if hook(&report).is_break() {
-            out.error = Some(format!("stopped after step `{}`", step.as_str()));
+            let why = format!("stopped after step `{}`", step.as_str());
+            rec.stopped = Some(why.clone());
+            store.save(&rec)?;
+            out.error = Some(why);
             return Ok(out);
         }
     }
@@ -545,6 +593,8 @@ pub struct PromoteOptions {
     pub interval: Duration,
     pub stable_polls: u32,
     pub timeout: Duration,
+    /// Cancelled to stop waiting (a signal): promote then refuses without having changed anything.
+    pub stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// One look at `index` on `cluster` and its leader.
@@ -633,7 +683,13 @@ pub async fn promote(
         let deadline = tokio::time::Instant::now() + opts.timeout;
         let stable = opts.stable_polls.max(1) as usize;
         let mut samples: Vec<CatchUpSample> = Vec::new();
+        let stopped = || {
+            refuse("interrupted while checking whether it caught up; nothing was changed".into())
+        };
         loop {
+            if opts.stop.as_ref().is_some_and(|t| t.is_cancelled()) {
+                return Ok(stopped());
+            }
             match sample(exec, cfg, cluster, index).await {
                 Ok(s) => samples.push(s),
                 Err(e) => return Ok(refuse(format!("cannot look at `{index}`: {e}"))),
@@ -658,7 +714,13 @@ pub async fn promote(
                     humantime::format_duration(opts.timeout)
                 )));
             }
-            tokio::time::sleep(opts.interval).await;
+            match &opts.stop {
+                Some(stop) => tokio::select! {
+                    _ = tokio::time::sleep(opts.interval) => {}
+                    _ = stop.cancelled() => return Ok(stopped()),
+                },
+                None => tokio::time::sleep(opts.interval).await,
+            }
         }
     }
     let why = if opts.force {
@@ -873,10 +935,23 @@ mod tests {
             done: vec![Step::Pause],
             pending: Some(Step::Close),
             lease_cleanup: None,
+            owner_pid: None,
+            updated_at: None,
+            stopped: None,
         };
         assert_eq!(store.load("follower", "logs-copy").unwrap(), None);
         store.save(&rec).unwrap();
-        assert_eq!(store.load("follower", "logs-copy").unwrap(), Some(rec));
+        let loaded = store.load("follower", "logs-copy").unwrap().unwrap();
+        assert_eq!(loaded.owner_pid, Some(std::process::id()));
+        assert!(!loaded.abandoned(), "this process owns it");
+        assert_eq!(
+            RunbookRecord {
+                owner_pid: None,
+                updated_at: None,
+                ..loaded
+            },
+            rec
+        );
         assert_eq!(
             store.in_progress(),
             BTreeSet::from([key("follower", "logs-copy")])
@@ -886,5 +961,29 @@ mod tests {
         // Memory-only store: nothing persists, nothing fails.
         let mem = RunbookStore::new(None);
         assert!(mem.in_progress().is_empty());
+    }
+
+    #[test]
+    fn a_record_whose_process_is_gone_is_abandoned() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let rec = |owner| RunbookRecord {
+            cluster: "follower".into(),
+            follower_index: "logs-copy".into(),
+            rule: Rule::Manual,
+            started_at: Utc::now(),
+            remote_cluster: String::new(),
+            leader_index: String::new(),
+            done: vec![Step::Pause],
+            pending: None,
+            lease_cleanup: None,
+            owner_pid: owner,
+            updated_at: None,
+            stopped: None,
+        };
+        assert!(rec(Some(pid)).abandoned());
+        assert!(!rec(Some(std::process::id())).abandoned());
+        assert!(!rec(None).abandoned(), "no owner recorded: cannot tell");
     }
 }
