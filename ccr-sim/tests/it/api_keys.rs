@@ -898,3 +898,106 @@ async fn api_key_remotes_by_version() {
     assert!(info.get("cluster_credentials").is_none(), "{info}");
     sim.shutdown().await;
 }
+
+/// `GET /_security/api_key` and `_has_privileges` against the specification: every field the
+/// simulator writes is one `ApiKey.ts` defines, with the example's JSON type, and the fields
+/// that type marks required are there.
+#[tokio::test]
+async fn security_answers_have_the_specifications_fields() {
+    let sim = secure_one("8.15.0", false).await;
+    let u = sim.url("es");
+    let admin = basic(ADMIN, PW);
+    let (st, _, _) = send(
+        "POST",
+        &format!("{u}/_security/api_key"),
+        Some(&admin),
+        Some(json!({"name": "shape", "expiration": "1h", "metadata": {"owner": "ccr-sentinel"}})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, list, _) = send(
+        "GET",
+        &format!("{u}/_security/api_key?name=shape"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{list}");
+    let ours = list["api_keys"][0].as_object().unwrap().clone();
+    let spec = fixture("security_get_api_key_response_8x.json");
+    let example = spec["api_keys"][0].as_object().unwrap();
+    // ApiKey.ts: the fields of the type (the example omits the 8.10+ ones).
+    let defined = [
+        "id",
+        "name",
+        "type",
+        "creation",
+        "expiration",
+        "invalidated",
+        "invalidation",
+        "username",
+        "realm",
+        "realm_type",
+        "metadata",
+        "role_descriptors",
+        "limited_by",
+        "access",
+        "profile_uid",
+        "_sort",
+    ];
+    for (k, v) in &ours {
+        assert!(
+            defined.contains(&k.as_str()),
+            "[{k}] is not an ApiKey field"
+        );
+        match example.get(k) {
+            // Free-form objects: their keys are the user's.
+            Some(e) if k == "metadata" || k == "role_descriptors" => {
+                assert!(v.is_object() && e.is_object(), "[{k}]: {v}");
+            }
+            Some(e) => assert_same_shape(v, e, &format!("api_keys[0].{k}")),
+            None => {}
+        }
+    }
+    for required in [
+        "id",
+        "name",
+        "type",
+        "creation",
+        "invalidated",
+        "username",
+        "realm",
+        "metadata",
+    ] {
+        assert!(
+            ours.contains_key(required),
+            "[{required}] missing: {ours:?}"
+        );
+    }
+    let (st, b, _) = send(
+        "POST",
+        &format!("{u}/_security/user/_has_privileges"),
+        Some(&admin),
+        Some(json!({"cluster": ["monitor"], "index": [{"names": ["logs-1"], "privileges": ["read"]}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let spec = fixture("security_has_privileges_response_8x.json");
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&b), keys(&spec));
+    assert_same_shape(
+        &b["cluster"]["monitor"],
+        &spec["cluster"]["monitor"],
+        "cluster.monitor",
+    );
+    assert_same_shape(
+        &b["index"]["logs-1"]["read"],
+        &spec["index"]["products"]["read"],
+        "index.<name>.read",
+    );
+    sim.shutdown().await;
+}
