@@ -280,20 +280,11 @@ fn write_block(idx: &Index, index: &str, delete: bool, major: u32) -> Option<EsE
     } else if on("index.blocks.write") {
         (403, "FORBIDDEN", 8, "index write (api)")
     } else if on("index.blocks.read_only_allow_delete") && !delete {
-        let what = READ_ONLY_ALLOW_DELETE_BLOCK;
-        if major >= 7 {
-            (429, "TOO_MANY_REQUESTS", 12, what)
-        } else {
-            (403, "FORBIDDEN", 12, what)
-        }
+        read_only_allow_delete(major)
     } else {
         return None;
     };
-    Some(EsError::new(
-        status,
-        "cluster_block_exception",
-        format!("index [{index}] blocked by: [{level}/{id}/{what}];"),
-    ))
+    Some(block_error(index, status, level, id, what))
 }
 
 /// The block a settings update meets (`TransportUpdateSettingsAction.checkBlock`: the
@@ -306,20 +297,29 @@ pub(crate) fn metadata_write_block(idx: &Index, index: &str, major: u32) -> Opti
     } else if on("index.blocks.metadata") {
         (403, "FORBIDDEN", 9, "index metadata (api)")
     } else if on("index.blocks.read_only_allow_delete") {
-        let what = READ_ONLY_ALLOW_DELETE_BLOCK;
-        if major >= 7 {
-            (429, "TOO_MANY_REQUESTS", 12, what)
-        } else {
-            (403, "FORBIDDEN", 12, what)
-        }
+        read_only_allow_delete(major)
     } else {
         return None;
     };
-    Some(EsError::new(
+    Some(block_error(index, status, level, id, what))
+}
+
+/// The flood-stage block: 429 from 7.0 (`ClusterBlockLevel`'s status), 403 before.
+fn read_only_allow_delete(major: u32) -> (u16, &'static str, u32, &'static str) {
+    if major >= 7 {
+        (429, "TOO_MANY_REQUESTS", 12, READ_ONLY_ALLOW_DELETE_BLOCK)
+    } else {
+        (403, "FORBIDDEN", 12, READ_ONLY_ALLOW_DELETE_BLOCK)
+    }
+}
+
+/// `ClusterBlockException`'s answer for one index block.
+fn block_error(index: &str, status: u16, level: &str, id: u32, what: &str) -> EsError {
+    EsError::new(
         status,
         "cluster_block_exception",
         format!("index [{index}] blocked by: [{level}/{id}/{what}];"),
-    ))
+    )
 }
 
 /// Documents can be written to (or deleted from) an index only while it is open, not blocked

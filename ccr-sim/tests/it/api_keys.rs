@@ -11,32 +11,6 @@ use ccr_sim::{
 };
 use serde_json::{json, Value};
 
-/// Sends a request with an `Authorization` header.
-async fn send(
-    method: &str,
-    url: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value, Vec<String>) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = client().request(m, url);
-    if let Some(a) = auth {
-        rb = rb.header("authorization", a);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await.unwrap();
-    let st = resp.status().as_u16();
-    let www = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    (st, resp.json().await.unwrap_or(Value::Null), www)
-}
-
 fn basic(u: &str, p: &str) -> String {
     format!("Basic {}", base64_encode(format!("{u}:{p}").as_bytes()))
 }
@@ -93,7 +67,8 @@ async fn challenges_per_version() {
         ),
     ] {
         let sim = secure_one(v, false).await;
-        let (st, b, www) = send("GET", &format!("{}/_ccr/stats", sim.url("es")), None, None).await;
+        let (st, b, www) =
+            send_auth("GET", &format!("{}/_ccr/stats", sim.url("es")), None, None).await;
         assert_error(
             (st, &b),
             401,
@@ -117,12 +92,12 @@ async fn index_denials_name_the_indices_from_7_12() {
         sim.cluster("es").create_index("secret", 1).unwrap();
         sim.cluster("es").create_index("logs-1", 1).unwrap();
         let r = basic("reader", "pw");
-        let (st, b, _) = send("GET", &format!("{u}/secret/_search"), Some(&r), None).await;
+        let (st, b, _) = send_auth("GET", &format!("{u}/secret/_search"), Some(&r), None).await;
         assert_error((st, &b), 403, "security_exception", expected);
-        let (st, b, _) = send("GET", &format!("{u}/logs-1/_search"), Some(&r), None).await;
+        let (st, b, _) = send_auth("GET", &format!("{u}/logs-1/_search"), Some(&r), None).await;
         assert_eq!(st, 200, "{v}: {b}");
         // Nothing in the role grants put follow anywhere: no index names in the text.
-        let (st, b, _) = send(
+        let (st, b, _) = send_auth(
             "PUT",
             &format!("{u}/logs-copy/_ccr/follow"),
             Some(&r),
@@ -143,7 +118,7 @@ async fn has_privileges_and_authenticate() {
     let sim = secure_one("8.15.0", false).await;
     let u = sim.url("es");
     let r = basic("reader", "pw");
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{u}/_security/user/_has_privileges"),
         Some(&r),
@@ -164,7 +139,7 @@ async fn has_privileges_and_authenticate() {
             "application": {}
         })
     );
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "GET",
         &format!("{u}/_security/user/_has_privileges"),
         Some(&basic(ADMIN, PW)),
@@ -172,7 +147,7 @@ async fn has_privileges_and_authenticate() {
     )
     .await;
     assert_eq!((st, &b["has_all_requested"]), (200, &json!(true)), "{b}");
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{u}/_security/user/_has_privileges"),
         Some(&r),
@@ -185,7 +160,7 @@ async fn has_privileges_and_authenticate() {
         "action_request_validation_exception",
         "Validation Failed: 1: must specify at least one privilege;",
     );
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "GET",
         &format!("{u}/_security/_authenticate"),
         Some(&r),
@@ -197,7 +172,7 @@ async fn has_privileges_and_authenticate() {
     assert_eq!(b["authentication_type"], "realm");
     assert_eq!(b["roles"], json!(["logs_reader", "ghost"]));
     // 8.x has no `_xpack/security`.
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "GET",
         &format!("{u}/_xpack/security/_authenticate"),
         Some(&r),
@@ -213,7 +188,7 @@ async fn six_eight_answers_under_xpack() {
     let sim = secure_one("6.8.23", false).await;
     let u = sim.url("es");
     let v = basic("viewer", "pw");
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{u}/_xpack/security/user/_has_privileges"),
         Some(&v),
@@ -222,7 +197,7 @@ async fn six_eight_answers_under_xpack() {
     .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["has_all_requested"], true);
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "GET",
         &format!("{u}/_xpack/security/_authenticate"),
         Some(&v),
@@ -231,7 +206,7 @@ async fn six_eight_answers_under_xpack() {
     .await;
     assert_eq!((st, &b["username"]), (200, &json!("viewer")));
     assert!(b.get("authentication_type").is_none(), "{b}");
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "GET",
         &format!("{u}/_security/_authenticate"),
         Some(&v),
@@ -247,7 +222,7 @@ async fn api_keys_expire_in_simulated_time() {
     let sim = secure_one("8.15.0", true).await;
     let u = sim.url("es");
     let admin = basic(ADMIN, PW);
-    let (st, k, _) = send(
+    let (st, k, _) = send_auth(
         "POST",
         &format!("{u}/_security/api_key"),
         Some(&admin),
@@ -268,7 +243,7 @@ async fn api_keys_expire_in_simulated_time() {
         )
     );
     let expiration = k["expiration"].as_u64().unwrap();
-    let (st, me, _) = send(
+    let (st, me, _) = send_auth(
         "GET",
         &format!("{u}/_security/_authenticate"),
         Some(&apikey(&encoded)),
@@ -278,7 +253,7 @@ async fn api_keys_expire_in_simulated_time() {
     assert_eq!(st, 200);
     assert_eq!(me["authentication_type"], "api_key");
     assert_eq!(me["api_key"], json!({"id": k["id"], "name": "daemon"}));
-    let (st, list, _) = send(
+    let (st, list, _) = send_auth(
         "GET",
         &format!("{u}/_security/api_key?name=daemon"),
         Some(&admin),
@@ -294,7 +269,7 @@ async fn api_keys_expire_in_simulated_time() {
     assert_eq!(info["metadata"], json!({"owner": "ccr-sentinel"}));
     assert_eq!(expiration - info["creation"].as_u64().unwrap(), 3_600_000);
     // A REST key may not mint a cross-cluster key.
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{u}/_security/cross_cluster/api_key"),
         Some(&apikey(&encoded)),
@@ -308,7 +283,7 @@ async fn api_keys_expire_in_simulated_time() {
         "authentication via API key not supported: An API key cannot be used to create a cross-cluster API key",
     );
     sim.advance(Duration::from_secs(3601)).unwrap();
-    let (st, b, www) = send(
+    let (st, b, www) = send_auth(
         "GET",
         &format!("{u}/_ccr/stats"),
         Some(&apikey(&encoded)),
@@ -334,7 +309,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
     let sim = secure_one("8.15.0", false).await;
     let u = sim.url("es");
     let admin = basic(ADMIN, PW);
-    let (_, k, _) = send(
+    let (_, k, _) = send_auth(
         "POST",
         &format!("{u}/_security/api_key"),
         Some(&admin),
@@ -342,7 +317,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
     )
     .await;
     let encoded = k["encoded"].as_str().unwrap().to_string();
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "DELETE",
         &format!("{u}/_security/api_key"),
         Some(&admin),
@@ -351,7 +326,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
     .await;
     assert_eq!(st, 200);
     assert_eq!(b["invalidated_api_keys"], json!([k["id"]]));
-    let (_, b, _) = send(
+    let (_, b, _) = send_auth(
         "DELETE",
         &format!("{u}/_security/api_key"),
         Some(&admin),
@@ -359,7 +334,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
     )
     .await;
     assert_eq!(b["previously_invalidated_api_keys"], json!([k["id"]]));
-    let (st, b, _) = send("GET", &format!("{u}/"), Some(&apikey(&encoded)), None).await;
+    let (st, b, _) = send_auth("GET", &format!("{u}/"), Some(&apikey(&encoded)), None).await;
     assert_eq!(st, 401);
     assert_eq!(
         b["error"]["additional_unsuccessful_credentials"],
@@ -368,7 +343,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
             k["id"].as_str().unwrap()
         )
     );
-    let (_, b, _) = send(
+    let (_, b, _) = send_auth(
         "GET",
         &format!("{u}/"),
         Some(&apikey(&base64_encode(b"nope:x"))),
@@ -379,7 +354,7 @@ async fn invalidated_and_unknown_keys_are_refused() {
         b["error"]["additional_unsuccessful_credentials"],
         "API key: unable to find apikey with id nope"
     );
-    let (_, list, _) = send(
+    let (_, list, _) = send_auth(
         "GET",
         &format!("{u}/_security/api_key?id={}", k["id"].as_str().unwrap()),
         Some(&admin),
@@ -404,7 +379,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         .unwrap();
     let admin = basic(ADMIN, PW);
     let body = json!({"name": "ccr", "expiration": "90d", "access": {"replication": [{"names": ["logs-*"]}]}});
-    let (st, k, _) = send(
+    let (st, k, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("new")),
         Some(&admin),
@@ -415,7 +390,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
     for f in ["id", "name", "expiration", "api_key", "encoded"] {
         assert!(k.get(f).is_some(), "{f}: {k}");
     }
-    let (_, list, _) = send(
+    let (_, list, _) = send_auth(
         "GET",
         &format!("{}/_security/api_key?name=ccr", sim.url("new")),
         Some(&admin),
@@ -433,7 +408,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         json!(["cross_cluster_replication"])
     );
     // A cross-cluster key cannot call the REST API.
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "GET",
         &format!("{}/", sim.url("new")),
         Some(&apikey(k["encoded"].as_str().unwrap())),
@@ -450,7 +425,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         ),
     );
     // A monitor user lacks manage_security.
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("new")),
         Some(&basic("viewer", "pw")),
@@ -463,7 +438,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         "security_exception",
         "action [cluster:admin/xpack/security/cross_cluster/api_key/create] is unauthorized for user [viewer] with effective roles [monitor], this action is granted by the cluster privileges [manage_security,all]",
     );
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("new")),
         Some(&admin),
@@ -474,7 +449,7 @@ async fn cross_cluster_keys_need_a_user_and_8_10() {
         (st, b["error"]["reason"].as_str()),
         (400, Some("[1:2] Required [access]"))
     );
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("old")),
         Some(&admin),
@@ -538,7 +513,7 @@ async fn api_key_pair_on(leader_version: &str, follower_version: &str) -> (Sim, 
     for i in ["logs-1", "logs-2", "private"] {
         sim.cluster("leader").create_index(i, 1).unwrap();
     }
-    let (st, k, _) = send(
+    let (st, k, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("leader")),
         Some(&admin),
@@ -547,7 +522,7 @@ async fn api_key_pair_on(leader_version: &str, follower_version: &str) -> (Sim, 
     .await;
     assert_eq!(st, 200, "{k}");
     let rcs = sim.remote_cluster_address("leader");
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "PUT",
         &format!("{}/_cluster/settings", sim.url("follower")),
         Some(&admin),
@@ -559,7 +534,7 @@ async fn api_key_pair_on(leader_version: &str, follower_version: &str) -> (Sim, 
 }
 
 async fn remote_info(sim: &Sim) -> Value {
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "GET",
         &format!("{}/_remote/info", sim.url("follower")),
         Some(&basic(ADMIN, PW)),
@@ -571,7 +546,7 @@ async fn remote_info(sim: &Sim) -> Value {
 }
 
 async fn follow(sim: &Sim, auth: &str, follower: &str, leader: &str) -> (u16, Value) {
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "PUT",
         &format!("{}/{follower}/_ccr/follow", sim.url("follower")),
         Some(auth),
@@ -613,7 +588,7 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
         !state.to_string().contains(&encoded),
         "the keystore value must not be shown"
     );
-    let (st, reload, _) = send(
+    let (st, reload, _) = send_auth(
         "POST",
         &format!("{}/_nodes/reload_secure_settings", sim.url("follower")),
         Some(&admin),
@@ -647,7 +622,7 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
         "insufficient privileges to follow index [private], privilege for action [indices:data/read/xpack/ccr/shard_changes] is missing, privilege for action [indices:monitor/stats] is missing",
     );
     // Auto-follow patterns need no leader user either.
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "PUT",
         &format!("{}/_ccr/auto_follow/logs", sim.url("follower")),
         Some(&admin),
@@ -659,7 +634,7 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
     let (st, b) = follow(&sim, &repl, "logs-2-copy", "logs-2").await;
     assert_eq!(st, 403, "logs-2 is outside repl's remote_indices: {b}");
     // Invalidating the key on the leader disconnects the remote.
-    let (_, list, _) = send(
+    let (_, list, _) = send_auth(
         "GET",
         &format!("{}/_security/api_key?name=follower", sim.url("leader")),
         Some(&admin),
@@ -668,7 +643,7 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
     .await;
     let id = list["api_keys"][0]["id"].clone();
     // Widening the key's access (the update replaces it) lets the follow through.
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "PUT",
         &format!(
             "{}/_security/cross_cluster/api_key/{}",
@@ -682,7 +657,7 @@ async fn api_key_remote_connects_after_keystore_and_reload() {
     assert_eq!((st, &b), (200, &json!({"updated": true})));
     let (st, b) = follow(&sim, &admin, "private-copy", "private").await;
     assert_eq!(st, 200, "{b}");
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "DELETE",
         &format!("{}/_security/api_key", sim.url("leader")),
         Some(&admin),
@@ -734,7 +709,7 @@ async fn mixed_up_remotes_do_not_connect() {
     f.reload_secure_settings();
     let admin = basic(ADMIN, PW);
     let seeds = sim.transport_address("leader");
-    send(
+    send_auth(
         "PUT",
         &format!("{}/_cluster/settings", sim.url("follower")),
         Some(&admin),
@@ -769,7 +744,7 @@ async fn an_expired_cross_cluster_key_disconnects_the_remote() {
         .await
         .unwrap();
     let admin = basic(ADMIN, PW);
-    let (_, k, _) = send(
+    let (_, k, _) = send_auth(
         "POST",
         &format!("{}/_security/cross_cluster/api_key", sim.url("leader")),
         Some(&admin),
@@ -833,7 +808,7 @@ role = "monitor"
         .await
         .unwrap();
     let u = sim.url("es");
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "GET",
         &format!("{u}/_ccr/auto_follow"),
         Some(&basic("ccr-sentinel", "pw")),
@@ -841,7 +816,7 @@ role = "monitor"
     )
     .await;
     assert_eq!(st, 200);
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "GET",
         &format!("{u}/_ccr/stats"),
         Some(&apikey(&base64_encode(b"k1:s1"))),
@@ -849,7 +824,7 @@ role = "monitor"
     )
     .await;
     assert_eq!(st, 200);
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "GET",
         &format!("{u}/_ccr/auto_follow"),
         Some(&apikey(&base64_encode(b"k1:s1"))),
@@ -907,7 +882,7 @@ async fn security_answers_have_the_specifications_fields() {
     let sim = secure_one("8.15.0", false).await;
     let u = sim.url("es");
     let admin = basic(ADMIN, PW);
-    let (st, _, _) = send(
+    let (st, _, _) = send_auth(
         "POST",
         &format!("{u}/_security/api_key"),
         Some(&admin),
@@ -915,7 +890,7 @@ async fn security_answers_have_the_specifications_fields() {
     )
     .await;
     assert_eq!(st, 200);
-    let (st, list, _) = send(
+    let (st, list, _) = send_auth(
         "GET",
         &format!("{u}/_security/api_key?name=shape"),
         Some(&admin),
@@ -974,7 +949,7 @@ async fn security_answers_have_the_specifications_fields() {
             "[{required}] missing: {ours:?}"
         );
     }
-    let (st, b, _) = send(
+    let (st, b, _) = send_auth(
         "POST",
         &format!("{u}/_security/user/_has_privileges"),
         Some(&admin),

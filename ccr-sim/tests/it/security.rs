@@ -17,20 +17,7 @@ async fn secure(version: &str) -> Sim {
 }
 
 async fn send(url: &str, method: &str, auth: Option<String>) -> (u16, Value, Vec<String>) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = client().request(m, url);
-    if let Some(a) = auth {
-        rb = rb.header("authorization", a);
-    }
-    let resp = rb.send().await.unwrap();
-    let st = resp.status().as_u16();
-    let www = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    (st, resp.json().await.unwrap_or(Value::Null), www)
+    crate::common::send_auth(method, url, auth.as_deref(), None).await
 }
 
 fn basic(u: &str, p: &str) -> Option<String> {

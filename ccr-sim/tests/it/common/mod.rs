@@ -264,3 +264,30 @@ pub async fn add_remote(c: &reqwest::Client, follower_url: &str, alias: &str, se
     )
     .await;
 }
+
+/// Sends a request with an optional `Authorization` header and JSON body; answers the status,
+/// the body (null if not JSON) and the `WWW-Authenticate` headers.
+pub async fn send_auth(
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value, Vec<String>) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rb = client().request(m, url);
+    if let Some(a) = auth {
+        rb = rb.header("authorization", a);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let resp = rb.send().await.unwrap();
+    let st = resp.status().as_u16();
+    let www = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (st, resp.json().await.unwrap_or(Value::Null), www)
+}
