@@ -93,9 +93,14 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid() {
     })
     .await;
     assert!(!body.contains(orders), "orders-copy is not configured yet");
+    // READY=1 follows the first poll, which /metrics may show a moment before it is sent.
     let mut notes = Vec::new();
-    drain(&sock, &mut notes);
-    assert!(notes.iter().any(|m| m.contains("READY=1")), "{notes:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !notes.iter().any(|m: &String| m.contains("READY=1")) {
+        assert!(Instant::now() < deadline, "no READY=1: {notes:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drain(&sock, &mut notes);
+    }
 
     // A valid change: one more follower (absent on the cluster, so it shows as `missing`).
     std::fs::write(
