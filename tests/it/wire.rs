@@ -1,0 +1,188 @@
+//! What goes over the wire to Elasticsearch: every read carries its `filter_path`, answers are gzipped and
+//! decoded, a poll costs a fixed number of requests per cluster, and the response cap holds on decoded bytes.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::common::{closed_port, daemon_config, logs_already_followed, one_shot};
+
+/// A TCP proxy on a loopback port in front of `upstream`: it records the request line of every request and the
+/// bytes the server sent back.
+struct Recorder {
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+    bytes_back: Arc<AtomicUsize>,
+}
+
+fn recorder(upstream: u16) -> Recorder {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let bytes_back = Arc::new(AtomicUsize::new(0));
+    let (lines2, back2) = (lines.clone(), bytes_back.clone());
+    std::thread::spawn(move || {
+        for client in l.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let back = back2.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = s2.read(&mut buf) {
+                    if n == 0 || c2.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    back.fetch_add(n, Ordering::SeqCst);
+                }
+                let _ = c2.shutdown(std::net::Shutdown::Both);
+            });
+            let lines = lines2.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                let mut pending = Vec::new();
+                while let Ok(n) = client.read(&mut buf) {
+                    if n == 0 || server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    // Request lines are whole lines of the client's stream (bodies are JSON, never such a line).
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
+                        let line = String::from_utf8_lossy(&pending[..i]).to_string();
+                        pending.drain(..i + 2);
+                        if line.ends_with(" HTTP/1.1")
+                            && ["GET ", "POST ", "PUT ", "DELETE ", "HEAD "]
+                                .iter()
+                                .any(|m| line.starts_with(m))
+                        {
+                            lines.lock().unwrap().push(line);
+                        }
+                    }
+                }
+                let _ = server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    Recorder {
+        port,
+        lines,
+        bytes_back,
+    }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_of_poll_and_doc_counts_sends_its_filter_path() {
+    let sim = logs_already_followed("8.15.0").await;
+    let (l, f) = (port_of(&sim.url("leader")), port_of(&sim.url("follower")));
+    let (rl, rf) = (recorder(l), recorder(f));
+    let toml = daemon_config(&sim, "")
+        .replace(&sim.url("leader"), &format!("http://127.0.0.1:{}", rl.port))
+        .replace(
+            &sim.url("follower"),
+            &format!("http://127.0.0.1:{}", rf.port),
+        );
+    let d = one_shot(&toml);
+    d.poll_once().await;
+    let after_poll = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
+    d.doc_counts_once().await;
+    let after_counts = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
+    // A fixed number of requests per cluster: three for the poll of the one follower cluster, and for
+    // doc_counts two stats reads plus one `_cat/indices` per cluster.
+    assert_eq!(after_poll, 3, "{:?}", rf.lines.lock().unwrap());
+    assert_eq!(after_counts - after_poll, 4);
+    let r = d.report();
+    let fo = r.clusters.iter().find(|c| c.name == "follower").unwrap();
+    assert!(fo.up, "{:?}", fo.errors);
+
+    let mut all: Vec<String> = rf.lines.lock().unwrap().clone();
+    all.extend(rl.lines.lock().unwrap().iter().cloned());
+    assert!(all.len() >= 7);
+    for line in &all {
+        let target = line.split_whitespace().nth(1).unwrap();
+        if target.starts_with("/_cat/indices") {
+            // `h` is the field selection of the cat APIs.
+            assert!(target.contains("h=index,status,docs.count"), "{line}");
+            continue;
+        }
+        let fp = target
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("filter_path="));
+        assert!(fp.is_some_and(|v| !v.is_empty()), "no filter_path: {line}");
+    }
+    assert!(rf.bytes_back.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_body_that_inflates_past_the_cap_is_refused() {
+    // 8 MiB of spaces compress to a few KiB; the 1 MiB cap applies to what they inflate to.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..128 {
+        gz.write_all(&[b' '; 64 << 10]).unwrap();
+    }
+    let bomb = Arc::new(gz.finish().unwrap());
+    assert!(bomb.len() < 64 << 10);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let accept_encoding = Arc::new(Mutex::new(Vec::new()));
+    let seen = accept_encoding.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let (bomb, seen) = (bomb.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_lowercase();
+                seen.lock()
+                    .unwrap()
+                    .push(text.contains("accept-encoding: gzip"));
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    bomb.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&bomb);
+            });
+        }
+    });
+    let toml = format!(
+        "[clusters.follower]\nurl = \"http://127.0.0.1:{port}\"\ntimeout = \"5s\"\nmax_response_size = \"1mb\"\n\
+         [clusters.leader]\nurl = \"http://127.0.0.1:{}\"\n\
+         [[remotes]]\ncluster = \"follower\"\nalias = \"leader\"\nleader = \"leader\"\n",
+        closed_port()
+    );
+    let d = one_shot(&toml);
+    d.poll_once().await;
+    let r = d.report();
+    let c = r.clusters.iter().find(|c| c.name == "follower").unwrap();
+    let err = &c.errors["ccr_stats"];
+    assert!(err.contains("larger than 1048576 bytes"), "{err}");
+    let text = d.metrics().render().unwrap();
+    assert!(
+        text.contains(r#"ccr_sentinel_request_errors_total{cluster="follower",endpoint="ccr_stats",reason="response_too_large"} 1"#),
+        "{text}"
+    );
+    let seen = accept_encoding.lock().unwrap();
+    assert!(!seen.is_empty() && seen.iter().all(|g| *g), "{seen:?}");
+}
