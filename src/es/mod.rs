@@ -651,6 +651,21 @@ mod tests {
             "versions/ccr_stats_response_9.x.json",
         ] {
             same_through_filter::<CcrStatsResponse>(f);
+            // The narrow read holds what the full one does.
+            let full: CcrStatsResponse = crate::testing::fixture(f);
+            let narrow = crate::testing::fixture_text(f);
+            let paths: Vec<Vec<&str>> = CcrCheckpointsResponse::FILTER_PATH
+                .split(',')
+                .map(|p| p.split('.').collect())
+                .collect();
+            let filtered = es_filter(&serde_json::from_str(&narrow).unwrap(), &paths)
+                .unwrap_or_else(|| serde_json::json!({}));
+            let narrow: CcrCheckpointsResponse = serde_json::from_value(filtered).unwrap();
+            assert_eq!(
+                serde_json::to_value(&narrow).unwrap(),
+                serde_json::to_value(CcrCheckpointsResponse::from(&full)).unwrap(),
+                "{f}"
+            );
         }
         for f in [
             "ccr_follow_info_response_active_8x.json",
