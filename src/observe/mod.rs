@@ -22,7 +22,8 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError, FollowInfoResponse, RemoteInfoResponse,
+    CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
+    FollowInfoResponse, RemoteInfoResponse,
 };
 
 pub use follower::{

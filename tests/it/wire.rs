@@ -6,10 +6,19 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::common::{closed_port, daemon_config, logs_already_followed, one_shot};
+use std::time::Duration;
+
+use ccr_sim::{ClusterConfig, Sim};
+use serde_json::Value;
+
+use crate::common::{
+    closed_port, connect, create_leader_index, daemon_config, logs_already_followed, one_shot,
+};
 
 /// A TCP proxy on a loopback port in front of `upstream`: it records the request line of every request and the
-/// bytes the server sent back.
+/// bytes the server sent back. With `strip_filter` it removes `filter_path` from request lines, with `strip_gzip`
+/// it drops `Accept-Encoding`: together they play a server that ignores both (bodyless requests only, which is
+/// what polls send).
 struct Recorder {
     port: u16,
     lines: Arc<Mutex<Vec<String>>>,
@@ -17,6 +26,33 @@ struct Recorder {
 }
 
 fn recorder(upstream: u16) -> Recorder {
+    proxy(upstream, false, false)
+}
+
+/// Removes the `filter_path` parameter from a request target.
+fn without_filter_path(line: &str) -> String {
+    let mut parts = line.splitn(3, ' ');
+    let (m, target, v) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let Some((path, q)) = target.split_once('?') else {
+        return line.to_string();
+    };
+    let kept: Vec<&str> = q
+        .split('&')
+        .filter(|kv| !kv.starts_with("filter_path="))
+        .collect();
+    if kept.is_empty() {
+        format!("{m} {path} {v}")
+    } else {
+        format!("{m} {path}?{} {v}", kept.join("&"))
+    }
+}
+
+fn proxy(upstream: u16, strip_filter: bool, strip_gzip: bool) -> Recorder {
+    let strip = strip_filter || strip_gzip;
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -44,21 +80,34 @@ fn recorder(upstream: u16) -> Recorder {
             std::thread::spawn(move || {
                 let mut buf = [0u8; 16384];
                 let mut pending = Vec::new();
-                while let Ok(n) = client.read(&mut buf) {
-                    if n == 0 || server.write_all(&buf[..n]).is_err() {
+                'conn: while let Ok(n) = client.read(&mut buf) {
+                    if n == 0 || (!strip && server.write_all(&buf[..n]).is_err()) {
                         break;
                     }
                     // Request lines are whole lines of the client's stream (bodies are JSON, never such a line).
                     pending.extend_from_slice(&buf[..n]);
                     while let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
-                        let line = String::from_utf8_lossy(&pending[..i]).to_string();
+                        let mut line = String::from_utf8_lossy(&pending[..i]).to_string();
                         pending.drain(..i + 2);
-                        if line.ends_with(" HTTP/1.1")
+                        let request_line = line.ends_with(" HTTP/1.1")
                             && ["GET ", "POST ", "PUT ", "DELETE ", "HEAD "]
                                 .iter()
-                                .any(|m| line.starts_with(m))
-                        {
-                            lines.lock().unwrap().push(line);
+                                .any(|m| line.starts_with(m));
+                        if request_line {
+                            lines.lock().unwrap().push(line.clone());
+                        }
+                        if strip {
+                            if request_line && strip_filter {
+                                line = without_filter_path(&line);
+                            } else if strip_gzip
+                                && line.to_ascii_lowercase().starts_with("accept-encoding:")
+                            {
+                                continue;
+                            }
+                            line.push_str("\r\n");
+                            if server.write_all(line.as_bytes()).is_err() {
+                                break 'conn;
+                            }
                         }
                     }
                 }
@@ -185,4 +234,143 @@ async fn a_gzip_body_that_inflates_past_the_cap_is_refused() {
     );
     let seen = accept_encoding.lock().unwrap();
     assert!(!seen.is_empty() && seen.iter().all(|g| *g), "{seen:?}");
+}
+
+/// A deterministic-clock pair following `n` leader indices of `shards` shards each, caught up, the clock then
+/// left still (so two reads see the same state).
+async fn still_pair(n: usize, shards: u32) -> Sim {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    connect(&sim, "follower", "leader", "leader");
+    for i in 0..n {
+        let index = format!("logs-{i}");
+        if shards == 1 {
+            create_leader_index(&sim, &index, 3);
+        } else {
+            let (status, body) = sim.cluster("leader").request(
+                "PUT",
+                &format!("/{index}"),
+                Some(serde_json::json!({"settings": {"index.number_of_shards": shards}})),
+            );
+            assert_eq!(status, 200, "{body}");
+            sim.cluster("leader").index_docs(&index, 3).unwrap();
+        }
+        sim.cluster("follower")
+            .follow(&format!("{index}-copy"), "leader", &index)
+            .unwrap();
+    }
+    let f = sim.cluster("follower");
+    let mut ticks = 0;
+    while (0..n).any(|i| f.doc_count(&format!("logs-{i}-copy")) != Some(3)) {
+        sim.advance(Duration::from_millis(100)).unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        ticks += 1;
+        assert!(ticks < 2000, "followers never caught up");
+    }
+    sim
+}
+
+/// The report's followers and remotes without the times of the reads.
+fn comparable(r: &ccr_sentinel::evaluate::report::Report) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| !matches!(k.as_str(), "at" | "last_attempt" | "last_success"));
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::json!({
+        "followers": r.followers,
+        "remotes": r.remotes,
+        "auto_follow": r.auto_follow,
+        "clusters": r.clusters,
+    });
+    strip(&mut v);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_the_same_from_a_server_that_ignores_filter_path_and_gzip() {
+    let sim = still_pair(3, 2).await;
+    let (l, f) = (port_of(&sim.url("leader")), port_of(&sim.url("follower")));
+    let (sl, sf) = (proxy(l, true, true), proxy(f, true, true));
+    let (rl, rf) = (recorder(l), recorder(f));
+    let config = daemon_config(&sim, "");
+    let via = |l: u16, f: u16| {
+        config
+            .replace(&sim.url("leader"), &format!("http://127.0.0.1:{l}"))
+            .replace(&sim.url("follower"), &format!("http://127.0.0.1:{f}"))
+    };
+    let (direct, stripped) = (via(rl.port, rf.port), via(sl.port, sf.port));
+    let mut reports = Vec::new();
+    for toml in [&direct, &stripped] {
+        let d = one_shot(toml);
+        d.poll_once().await;
+        d.doc_counts_once().await;
+        reports.push(comparable(&d.report()));
+    }
+    let followers = reports[0]["followers"].as_array().unwrap();
+    assert_eq!(followers.len(), 3, "{}", reports[0]);
+    assert!(
+        followers.iter().all(|f| f["state"] == "healthy"),
+        "{}",
+        reports[0]["followers"]
+    );
+    assert_eq!(reports[0], reports[1]);
+    // The daemon asked both for filtered, compressed answers; the stripped side got whole, uncompressed ones.
+    assert!(sf
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("filter_path=")));
+    let (filtered, whole) = (
+        rf.bytes_back.load(Ordering::SeqCst),
+        sf.bytes_back.load(Ordering::SeqCst),
+    );
+    assert!(filtered > 0 && whole > filtered, "{filtered} vs {whole}");
+}
+
+/// Bytes sent back for one poll + doc_counts cycle of 500 followers x 5 shards: whole answers, filtered, filtered
+/// and gzipped. A measurement, not a check: `cargo test --test it wire::bytes -- --ignored
+/// --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bytes_per_cycle_500_followers() {
+    let sim = still_pair(500, 5).await;
+    let f = port_of(&sim.url("follower"));
+    let l = port_of(&sim.url("leader"));
+    for (what, strip_filter, strip_gzip) in [
+        ("plain", true, true),
+        ("filter_path", false, true),
+        ("filter_path + gzip", false, false),
+    ] {
+        let (pl, pf) = (
+            proxy(l, strip_filter, strip_gzip),
+            proxy(f, strip_filter, strip_gzip),
+        );
+        let toml = daemon_config(&sim, "")
+            .replace(&sim.url("leader"), &format!("http://127.0.0.1:{}", pl.port))
+            .replace(
+                &sim.url("follower"),
+                &format!("http://127.0.0.1:{}", pf.port),
+            );
+        let d = one_shot(&toml);
+        d.poll_once().await;
+        let poll = pf.bytes_back.load(Ordering::SeqCst);
+        d.doc_counts_once().await;
+        let all = pf.bytes_back.load(Ordering::SeqCst) + pl.bytes_back.load(Ordering::SeqCst);
+        println!(
+            "{what}: poll {poll} bytes, poll + doc_counts {all} bytes, {} requests",
+            pf.lines.lock().unwrap().len() + pl.lines.lock().unwrap().len()
+        );
+    }
 }
