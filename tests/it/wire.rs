@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::common::{
     closed_port, connect, create_leader_index, daemon_config, logs_already_followed, one_shot,
+    run_cli_with_config, write_config,
 };
 
 /// A TCP proxy on a loopback port in front of `upstream`: it records the request line of every request and the
@@ -132,7 +133,7 @@ fn port_of(url: &str) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_read_of_poll_and_doc_counts_sends_its_filter_path() {
+async fn every_read_of_poll_doc_counts_and_reconcile_sends_its_filter_path() {
     let sim = logs_already_followed("8.15.0").await;
     let (l, f) = (port_of(&sim.url("leader")), port_of(&sim.url("follower")));
     let (rl, rf) = (recorder(l), recorder(f));
@@ -154,6 +155,22 @@ async fn every_read_of_poll_and_doc_counts_sends_its_filter_path() {
     let r = d.report();
     let fo = r.clusters.iter().find(|c| c.name == "follower").unwrap();
     assert!(fo.up, "{:?}", fo.errors);
+
+    // Reconcile (as the CLI runs it), following `logs` as configured.
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{toml}\n[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"logs\"\nfollower_index = \"logs-copy\"\n"
+    );
+    let config = write_config(dir.path(), &text);
+    let out = run_cli_with_config(&["reconcile", "--once", "--dry-run"], &config).await;
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after_reconcile = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
+    assert!(after_reconcile > after_counts, "reconcile read nothing");
 
     let mut all: Vec<String> = rf.lines.lock().unwrap().clone();
     all.extend(rl.lines.lock().unwrap().iter().cloned());
