@@ -698,6 +698,33 @@ mod tests {
     }
 
     #[test]
+    fn no_followers_reads_as_no_followers_through_the_filters() {
+        let body = serde_json::json!({
+            "auto_follow_stats": {"number_of_failed_follow_indices": 0,
+                "number_of_failed_remote_cluster_state_requests": 0,
+                "number_of_successful_follow_indices": 0, "recent_auto_follow_errors": [],
+                "auto_followed_clusters": []},
+            "follow_stats": {"indices": []}
+        });
+        let paths = |p: &'static str| -> Vec<Vec<&'static str>> {
+            p.split(',').map(|p| p.split('.').collect()).collect()
+        };
+        let full = es_filter(&body, &paths(CcrStatsResponse::FILTER_PATH)).unwrap();
+        let s: CcrStatsResponse = serde_json::from_value(full).unwrap();
+        assert!(s.follow_stats.indices.is_empty());
+        // The narrow filter leaves nothing: that is no shard task, not a decode error.
+        assert_eq!(
+            es_filter(&body, &paths(CcrCheckpointsResponse::FILTER_PATH)),
+            None
+        );
+        let c: CcrCheckpointsResponse = serde_json::from_str("{}").unwrap();
+        assert!(c.follow_stats.indices.is_empty());
+        let info = serde_json::json!({"follower_indices": []});
+        let f = es_filter(&info, &paths(FollowInfoResponse::FILTER_PATH)).unwrap();
+        assert!(serde_json::from_value::<FollowInfoResponse>(f).is_ok());
+    }
+
+    #[test]
     fn path_segments_are_escaped() {
         assert_eq!(seg("logs-2024.01"), "logs-2024.01");
         assert_eq!(seg("a/b?c"), "a%2Fb%3Fc");
