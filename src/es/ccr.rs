@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError,
+    null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError, Filtered,
 };
 
 /// `GET /_ccr/stats`. Both sections are written by every version (CcrStatsAction.Response#toXContent).
@@ -20,6 +20,22 @@ pub struct CcrStatsResponse {
 }
 
 /// `auto_follow_stats` of `GET /_ccr/stats`.
+/// Every field of [`AutoFollowStats`] by name; `follow_stats.indices` whole, as the type models every field of a
+/// shard task and an include below it would drop an empty `indices` array (ES drops arrays that only the include
+/// emptied), turning "no followers" into a decode error.
+impl Filtered for CcrStatsResponse {
+    const FILTER_PATH: &'static str = concat!(
+        "auto_follow_stats.number_of_failed_follow_indices,",
+        "auto_follow_stats.number_of_failed_remote_cluster_state_requests,",
+        "auto_follow_stats.number_of_successful_follow_indices,",
+        "auto_follow_stats.recent_auto_follow_errors,",
+        "auto_follow_stats.auto_followed_clusters.cluster_name,",
+        "auto_follow_stats.auto_followed_clusters.time_since_last_check_millis,",
+        "auto_follow_stats.auto_followed_clusters.last_seen_metadata_version,",
+        "follow_stats.indices"
+    );
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct AutoFollowStats {
     #[serde(default)]
@@ -164,6 +180,11 @@ pub struct FollowInfoResponse {
 }
 
 /// One follower index of `GET /{index}/_ccr/info`.
+/// `follower_indices` whole: reconcile compares the `parameters` object, and an empty array must stay.
+impl Filtered for FollowInfoResponse {
+    const FILTER_PATH: &'static str = "follower_indices";
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowerInfo {
     pub follower_index: String,
@@ -207,6 +228,11 @@ pub struct AutoFollowPatternsResponse {
 }
 
 /// One entry of `GET /_ccr/auto_follow`.
+/// An empty `patterns` array is dropped by the filter; `patterns` defaults to empty, so that reads the same.
+impl Filtered for AutoFollowPatternsResponse {
+    const FILTER_PATH: &'static str = "patterns.name,patterns.pattern";
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct NamedAutoFollowPattern {
     pub name: String,
@@ -235,6 +261,88 @@ pub struct AutoFollowPattern {
     pub other: Map<String, Value>,
 }
 
+/// The narrow `GET /_ccr/stats` of the `doc_counts` job: per shard task only what decides whether a follower had
+/// caught up with a quiet leader (checkpoints and exceptions) and which leader index it follows.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CcrCheckpointsResponse {
+    /// Absent when there is no shard task at all: the include filter drops an `indices` array it emptied.
+    #[serde(default)]
+    pub follow_stats: FollowCheckpoints,
+}
+
+impl Filtered for CcrCheckpointsResponse {
+    const FILTER_PATH: &'static str = concat!(
+        "follow_stats.indices.index,",
+        "follow_stats.indices.shards.remote_cluster,",
+        "follow_stats.indices.shards.leader_index,",
+        "follow_stats.indices.shards.shard_id,",
+        "follow_stats.indices.shards.leader_global_checkpoint,",
+        "follow_stats.indices.shards.leader_max_seq_no,",
+        "follow_stats.indices.shards.follower_global_checkpoint,",
+        "follow_stats.indices.shards.read_exceptions,",
+        "follow_stats.indices.shards.fatal_exception"
+    );
+}
+
+/// `follow_stats` of [`CcrCheckpointsResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowCheckpoints {
+    pub indices: Vec<FollowerIndexCheckpoints>,
+}
+
+/// One follower index of [`CcrCheckpointsResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct FollowerIndexCheckpoints {
+    pub index: String,
+    pub shards: Vec<ShardCheckpoints>,
+}
+
+/// One shard task of [`CcrCheckpointsResponse`]; the fields mean what they mean in [`ShardFollowStats`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShardCheckpoints {
+    pub remote_cluster: String,
+    pub leader_index: String,
+    pub shard_id: i64,
+    pub leader_global_checkpoint: i64,
+    pub leader_max_seq_no: i64,
+    pub follower_global_checkpoint: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub read_exceptions: Vec<ReadException>,
+    #[serde(default)]
+    pub fatal_exception: Option<ErrorCause>,
+}
+
+/// The checkpoints a full read holds.
+impl From<&CcrStatsResponse> for CcrCheckpointsResponse {
+    fn from(s: &CcrStatsResponse) -> Self {
+        let indices = s
+            .follow_stats
+            .indices
+            .iter()
+            .map(|i| FollowerIndexCheckpoints {
+                index: i.index.clone(),
+                shards: i
+                    .shards
+                    .iter()
+                    .map(|sh| ShardCheckpoints {
+                        remote_cluster: sh.remote_cluster.clone(),
+                        leader_index: sh.leader_index.clone(),
+                        shard_id: sh.shard_id,
+                        leader_global_checkpoint: sh.leader_global_checkpoint,
+                        leader_max_seq_no: sh.leader_max_seq_no,
+                        follower_global_checkpoint: sh.follower_global_checkpoint,
+                        read_exceptions: sh.read_exceptions.clone(),
+                        fatal_exception: sh.fatal_exception.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            follow_stats: FollowCheckpoints { indices },
+        }
+    }
+}
+
 fn minus_one() -> i64 {
     -1
 }
@@ -242,13 +350,19 @@ fn minus_one() -> i64 {
 impl EsClient {
     /// `GET /_ccr/stats`: follow stats of every active follower plus auto-follow stats, in one request.
     pub async fn ccr_stats(&self) -> Result<CcrStatsResponse, EsError> {
-        self.request(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
+        self.read(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
+            .await
+    }
+
+    /// `GET /_ccr/stats` narrowed to [`CcrCheckpointsResponse`]: the reads of the `doc_counts` job.
+    pub async fn ccr_checkpoints(&self) -> Result<CcrCheckpointsResponse, EsError> {
+        self.read(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
             .await
     }
 
     /// `GET /_all/_ccr/info`: every follower index, paused ones included.
     pub async fn follow_info_all(&self) -> Result<FollowInfoResponse, EsError> {
-        self.request(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
+        self.read(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
             .await
     }
 
@@ -335,7 +449,7 @@ impl EsClient {
 
     /// `GET /{index}/_ccr/info` of one index (`follower_indices` is empty when it is not a follower).
     pub async fn follow_info(&self, index: &str) -> Result<FollowInfoResponse, EsError> {
-        self.request(
+        self.read(
             Method::GET,
             Endpoint::FollowInfo,
             &format!("{}/_ccr/info", seg(index)),
@@ -350,7 +464,7 @@ impl EsClient {
         &self,
     ) -> Result<BTreeMap<String, AutoFollowPattern>, EsError> {
         let r: Result<AutoFollowPatternsResponse, EsError> = self
-            .request(
+            .read(
                 Method::GET,
                 Endpoint::AutoFollowGet,
                 "_ccr/auto_follow",
@@ -374,7 +488,7 @@ impl EsClient {
         name: &str,
     ) -> Result<Option<AutoFollowPattern>, EsError> {
         let r: Result<AutoFollowPatternsResponse, EsError> = self
-            .request(
+            .read(
                 Method::GET,
                 Endpoint::AutoFollowGet,
                 &format!("_ccr/auto_follow/{}", seg(name)),

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{null_as_default, required, Endpoint, EsClient, EsError};
+use super::{null_as_default, required, Endpoint, EsClient, EsError, Filtered};
 
 /// `GET /`: the cluster's name and version. `cluster_name` and `version.number` are written by every version
 /// (RestMainAction / MainResponse#toXContent) and required; `cluster_uuid` is absent before 5.x.
@@ -23,6 +23,11 @@ pub struct RootInfo {
 }
 
 /// `version` of `GET /`.
+impl Filtered for RootInfo {
+    const FILTER_PATH: &'static str =
+        "name,cluster_name,cluster_uuid,version.number,version.build_flavor";
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RootVersion {
     #[serde(deserialize_with = "required")]
@@ -45,6 +50,15 @@ pub type RemoteInfoResponse = BTreeMap<String, RemoteInfo>;
 
 /// One remote connection of `GET /_remote/info`, sniff or proxy mode, any version; `connected` is written by
 /// every version (RemoteConnectionInfo#toXContent) and required.
+/// Keyed by remote alias, hence `*`; `connected` is always written, so no remote is dropped.
+impl Filtered for RemoteInfoResponse {
+    const FILTER_PATH: &'static str = concat!(
+        "*.connected,*.mode,*.seeds,*.num_nodes_connected,*.max_connections_per_cluster,",
+        "*.proxy_address,*.server_name,*.num_proxy_sockets_connected,*.max_proxy_socket_connections,",
+        "*.initial_connect_timeout,*.skip_unavailable,*.http_addresses"
+    );
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RemoteInfo {
     pub connected: bool,
@@ -104,6 +118,10 @@ pub struct ClusterSettingsResponse {
     pub transient: BTreeMap<String, Value>,
 }
 
+impl Filtered for ClusterSettingsResponse {
+    const FILTER_PATH: &'static str = "persistent,transient";
+}
+
 impl ClusterSettingsResponse {
     /// The effective value of a flat key (transient wins, as in Elasticsearch).
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -119,6 +137,10 @@ pub struct LicenseResponse {
 }
 
 /// The license of a cluster.
+impl Filtered for LicenseResponse {
+    const FILTER_PATH: &'static str = "license.type,license.status";
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct LicenseInfo {
     /// `basic`, `trial`, `platinum`, `enterprise`, ...
@@ -168,6 +190,10 @@ pub struct HasPrivilegesResponse {
     pub index: BTreeMap<String, BTreeMap<String, bool>>,
 }
 
+impl Filtered for HasPrivilegesResponse {
+    const FILTER_PATH: &'static str = "username,has_all_requested,cluster,index";
+}
+
 impl HasPrivilegesResponse {
     /// Every privilege that was not granted, as `cluster:<p>` or `<index>:<p>`.
     pub fn missing(&self) -> Vec<String> {
@@ -192,12 +218,12 @@ impl HasPrivilegesResponse {
 impl EsClient {
     /// `GET /`: cluster name and version.
     pub async fn root_info(&self) -> Result<RootInfo, EsError> {
-        self.request(Method::GET, Endpoint::Root, "", None).await
+        self.read(Method::GET, Endpoint::Root, "", None).await
     }
 
     /// `GET /_remote/info`: remote connections by alias.
     pub async fn remote_info(&self) -> Result<RemoteInfoResponse, EsError> {
-        self.request(Method::GET, Endpoint::RemoteInfo, "_remote/info", None)
+        self.read(Method::GET, Endpoint::RemoteInfo, "_remote/info", None)
             .await
     }
 
@@ -214,7 +240,7 @@ impl EsClient {
 
     /// `GET /_cluster/settings?flat_settings=true`.
     pub async fn get_cluster_settings(&self) -> Result<ClusterSettingsResponse, EsError> {
-        self.request(
+        self.read(
             Method::GET,
             Endpoint::ClusterSettings,
             "_cluster/settings?flat_settings=true",
@@ -226,13 +252,13 @@ impl EsClient {
     /// `GET /_license`, falling back to `GET /_xpack/license` (6.x) when the first answers 400 or 404.
     pub async fn license(&self) -> Result<LicenseInfo, EsError> {
         let first: Result<LicenseResponse, EsError> = self
-            .request(Method::GET, Endpoint::License, "_license", None)
+            .read(Method::GET, Endpoint::License, "_license", None)
             .await;
         match first {
             Ok(r) => Ok(r.license),
             Err(e) if matches!(e.status(), Some(400 | 404)) => {
                 let r: LicenseResponse = self
-                    .request(Method::GET, Endpoint::License, "_xpack/license", None)
+                    .read(Method::GET, Endpoint::License, "_xpack/license", None)
                     .await?;
                 Ok(r.license)
             }
@@ -251,7 +277,7 @@ impl EsClient {
             message: format!("cannot encode the privileges request: {e}"),
         })?;
         let first: Result<HasPrivilegesResponse, EsError> = self
-            .request(
+            .read(
                 Method::POST,
                 Endpoint::HasPrivileges,
                 "_security/user/_has_privileges",
@@ -260,7 +286,7 @@ impl EsClient {
             .await;
         match first {
             Err(e) if matches!(e.status(), Some(400 | 404)) => {
-                self.request(
+                self.read(
                     Method::POST,
                     Endpoint::HasPrivileges,
                     "_xpack/security/user/_has_privileges",

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{seg, Acknowledged, Endpoint, EsClient, EsError};
+use super::{seg, Acknowledged, Endpoint, EsClient, EsError, Filtered};
 
 /// One row of `GET /_cat/indices?format=json&h=index,status,docs.count`; values are strings in every version.
 /// `index` and `status` are always filled (RestIndicesAction); `docs.count` is empty for closed indices.
@@ -28,6 +28,10 @@ pub type IndexSettingsResponse = BTreeMap<String, IndexSettings>;
 pub struct IndexSettings {
     #[serde(default)]
     pub settings: BTreeMap<String, Value>,
+}
+
+impl Filtered for IndexSettingsResponse {
+    const FILTER_PATH: &'static str = "*.settings";
 }
 
 impl IndexSettings {
@@ -65,7 +69,8 @@ impl EsClient {
     /// `GET /_cat/indices?format=json&h=index,status,docs.count`: every index with its document count, in one
     /// request. Closed indices are listed by default (and hidden ones from 7.7, where the default
     /// `expand_wildcards` is `all`). No `expand_wildcards` parameter is sent: 6.x and 7.0–7.6 reject it as
-    /// unrecognized.
+    /// unrecognized. No `filter_path` either: `h` is already the server-side field selection, and an include
+    /// filter would turn an empty table (`[]`) into `{}`.
     pub async fn cat_indices(&self) -> Result<Vec<CatIndex>, EsError> {
         self.request(
             Method::GET,
@@ -100,7 +105,7 @@ impl EsClient {
 
     /// `GET /{indices}/_settings?flat_settings=true` for a comma-separated list of indices.
     pub async fn index_settings(&self, indices: &str) -> Result<IndexSettingsResponse, EsError> {
-        self.request(
+        self.read(
             Method::GET,
             Endpoint::IndexSettings,
             &format!("{}/_settings?flat_settings=true", seg(indices)),

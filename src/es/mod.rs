@@ -314,6 +314,25 @@ impl EsClient {
         })
     }
 
+    /// A read: [`EsClient::request`] with `filter_path` set to `T`'s [`Filtered::FILTER_PATH`], so Elasticsearch
+    /// sends only the fields `T` decodes (it never filters an error body, so error classification sees the whole
+    /// envelope). This is the one place a `filter_path` is added to a query string.
+    pub async fn read<T: Filtered>(
+        &self,
+        method: Method,
+        endpoint: Endpoint,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, EsError> {
+        let sep = if path_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let path = format!("{path_and_query}{sep}filter_path={}", T::FILTER_PATH);
+        self.request(method, endpoint, &path, body).await
+    }
+
     /// Like [`EsClient::request`] but returns the raw body of a 2xx answer.
     pub async fn request_bytes(
         &self,
@@ -433,6 +452,14 @@ impl EsClient {
             }
         }
     }
+}
+
+/// A response type together with the `filter_path` (docs/es-contract.md §24.4) that keeps exactly the fields it
+/// decodes. Each implementation sits beside its type, and a unit test decodes the fixtures with and without the
+/// filter and compares the results, so a field added to the type but not to the path fails that test.
+pub trait Filtered: DeserializeOwned {
+    /// Comma-separated dotted paths (no wildcard needed except `*` for map keys), URL-safe as written.
+    const FILTER_PATH: &'static str;
 }
 
 /// A response body read chunk by chunk that never holds more than `limit` bytes.
@@ -555,6 +582,147 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ES's include-only `filter_path` (`FilterPathBasedFilter` with `inclusive == true`): `*` matches any one
+    /// name, arrays are traversed, a fully matched subtree is kept whole, and an object or array the filter
+    /// emptied is dropped (`{}` when nothing is left).
+    fn es_filter(v: &serde_json::Value, paths: &[Vec<&str>]) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        if paths.iter().any(Vec::is_empty) {
+            return Some(v.clone());
+        }
+        match v {
+            Value::Object(m) => {
+                let out: serde_json::Map<String, Value> = m
+                    .iter()
+                    .filter_map(|(k, child)| {
+                        let next: Vec<Vec<&str>> = paths
+                            .iter()
+                            .filter(|p| p[0] == "*" || p[0] == k)
+                            .map(|p| p[1..].to_vec())
+                            .collect();
+                        (!next.is_empty())
+                            .then(|| es_filter(child, &next))
+                            .flatten()
+                            .map(|f| (k.clone(), f))
+                    })
+                    .collect();
+                (!out.is_empty()).then_some(Value::Object(out))
+            }
+            Value::Array(items) => {
+                let kept: Vec<Value> = items.iter().filter_map(|i| es_filter(i, paths)).collect();
+                (!kept.is_empty()).then_some(Value::Array(kept))
+            }
+            _ => None,
+        }
+    }
+
+    /// Decodes `fixture` whole and through `T::FILTER_PATH`; both must decode to the same value.
+    fn same_through_filter<T: Filtered + Serialize>(fixture: &str) {
+        let full: serde_json::Value =
+            serde_json::from_str(&crate::testing::fixture_text(fixture)).unwrap();
+        let paths: Vec<Vec<&str>> = T::FILTER_PATH
+            .split(',')
+            .map(|p| p.split('.').collect())
+            .collect();
+        let filtered = es_filter(&full, &paths).unwrap_or_else(|| serde_json::json!({}));
+        let a = serde_json::to_value(serde_json::from_value::<T>(full.clone()).unwrap()).unwrap();
+        let b = serde_json::to_value(
+            serde_json::from_value::<T>(filtered.clone())
+                .unwrap_or_else(|e| panic!("{fixture} filtered: {e}: {filtered}")),
+        )
+        .unwrap();
+        assert_eq!(a, b, "{fixture}: filter_path loses a field the type reads");
+        assert!(
+            T::FILTER_PATH
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.,*".contains(&c)),
+            "{} needs escaping",
+            T::FILTER_PATH
+        );
+    }
+
+    #[test]
+    fn filter_paths_keep_every_field_the_types_read() {
+        for f in [
+            "ccr_stats_response_8x.json",
+            "versions/ccr_stats_response_6.8.json",
+            "versions/ccr_stats_response_7.10.json",
+            "versions/ccr_stats_response_9.x.json",
+        ] {
+            same_through_filter::<CcrStatsResponse>(f);
+            // The narrow read holds what the full one does.
+            let full: CcrStatsResponse = crate::testing::fixture(f);
+            let narrow = crate::testing::fixture_text(f);
+            let paths: Vec<Vec<&str>> = CcrCheckpointsResponse::FILTER_PATH
+                .split(',')
+                .map(|p| p.split('.').collect())
+                .collect();
+            let filtered = es_filter(&serde_json::from_str(&narrow).unwrap(), &paths)
+                .unwrap_or_else(|| serde_json::json!({}));
+            let narrow: CcrCheckpointsResponse = serde_json::from_value(filtered).unwrap();
+            assert_eq!(
+                serde_json::to_value(&narrow).unwrap(),
+                serde_json::to_value(CcrCheckpointsResponse::from(&full)).unwrap(),
+                "{f}"
+            );
+        }
+        for f in [
+            "ccr_follow_info_response_active_8x.json",
+            "ccr_follow_info_response_paused_8x.json",
+            "versions/follow_info_response_6.8.json",
+        ] {
+            same_through_filter::<FollowInfoResponse>(f);
+        }
+        for f in [
+            "remote_info_response_sniff_8x.json",
+            "remote_info_response_proxy_apikey_8x.json",
+            "remote_info_response_proxy_apikey_observed_8x.json",
+            "versions/remote_info_response_6.8.json",
+            "versions/remote_info_response_7.10.json",
+            "versions/remote_info_response_7.17.json",
+        ] {
+            same_through_filter::<RemoteInfoResponse>(f);
+        }
+        for f in [
+            "ccr_auto_follow_get_response_8x.json",
+            "ccr_auto_follow_get_response_6x.json",
+        ] {
+            same_through_filter::<AutoFollowPatternsResponse>(f);
+        }
+        same_through_filter::<RootInfo>("root_info_response_9x.json");
+        same_through_filter::<LicenseResponse>("license_get_response_trial.json");
+        same_through_filter::<IndexSettingsResponse>(
+            "indices_get_settings_follower.reconstructed.json",
+        );
+    }
+
+    #[test]
+    fn no_followers_reads_as_no_followers_through_the_filters() {
+        let body = serde_json::json!({
+            "auto_follow_stats": {"number_of_failed_follow_indices": 0,
+                "number_of_failed_remote_cluster_state_requests": 0,
+                "number_of_successful_follow_indices": 0, "recent_auto_follow_errors": [],
+                "auto_followed_clusters": []},
+            "follow_stats": {"indices": []}
+        });
+        let paths = |p: &'static str| -> Vec<Vec<&'static str>> {
+            p.split(',').map(|p| p.split('.').collect()).collect()
+        };
+        let full = es_filter(&body, &paths(CcrStatsResponse::FILTER_PATH)).unwrap();
+        let s: CcrStatsResponse = serde_json::from_value(full).unwrap();
+        assert!(s.follow_stats.indices.is_empty());
+        // The narrow filter leaves nothing: that is no shard task, not a decode error.
+        assert_eq!(
+            es_filter(&body, &paths(CcrCheckpointsResponse::FILTER_PATH)),
+            None
+        );
+        let c: CcrCheckpointsResponse = serde_json::from_str("{}").unwrap();
+        assert!(c.follow_stats.indices.is_empty());
+        let info = serde_json::json!({"follower_indices": []});
+        let f = es_filter(&info, &paths(FollowInfoResponse::FILTER_PATH)).unwrap();
+        assert!(serde_json::from_value::<FollowInfoResponse>(f).is_ok());
+    }
 
     #[test]
     fn path_segments_are_escaped() {

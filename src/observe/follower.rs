@@ -406,8 +406,8 @@ mod tests {
             cfg,
             DocCountResult {
                 at: Utc::now(),
-                stats_before: BTreeMap::from([("follower".to_string(), Ok(s.clone()))]),
-                stats_after: BTreeMap::from([("follower".to_string(), Ok(s))]),
+                stats_before: BTreeMap::from([("follower".to_string(), Ok((&s).into()))]),
+                stats_after: BTreeMap::from([("follower".to_string(), Ok((&s).into()))]),
                 indices: BTreeMap::from([
                     (
                         "leader".to_string(),

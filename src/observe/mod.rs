@@ -3,7 +3,8 @@
 //!
 //! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
 //! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
-//! plus one `GET /_cat/indices` per cluster involved. Neither depends on the number of followers. Clusters are
+//! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
+//! per cluster involved. Neither depends on the number of followers. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
@@ -21,7 +22,8 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    CatIndex, CcrStatsResponse, Clients, EsClient, EsError, FollowInfoResponse, RemoteInfoResponse,
+    CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
+    FollowInfoResponse, RemoteInfoResponse,
 };
 
 pub use follower::{
@@ -58,8 +60,8 @@ impl PollResult {
 pub struct DocCountResult {
     pub at: DateTime<Utc>,
     /// `GET /_ccr/stats` before and after counting, by follower cluster.
-    pub stats_before: BTreeMap<String, Result<CcrStatsResponse, EsError>>,
-    pub stats_after: BTreeMap<String, Result<CcrStatsResponse, EsError>>,
+    pub stats_before: BTreeMap<String, Result<CcrCheckpointsResponse, EsError>>,
+    pub stats_after: BTreeMap<String, Result<CcrCheckpointsResponse, EsError>>,
     /// `GET /_cat/indices`, by cluster.
     pub indices: BTreeMap<String, Result<Vec<CatIndex>, EsError>>,
 }
@@ -141,7 +143,7 @@ impl Observer {
         let stats = || {
             join_all(followers.iter().filter_map(|name| {
                 let client = self.clients.get(name)?.clone();
-                Some(async move { (name.clone(), client.ccr_stats().await) })
+                Some(async move { (name.clone(), client.ccr_checkpoints().await) })
             }))
         };
         let stats_before: BTreeMap<_, _> = stats().await.into_iter().collect();

@@ -149,12 +149,8 @@ impl Snapshot {
                 _ => None,
             };
             let cs = self.clusters.entry(cluster.clone()).or_default();
-            if let Some(o) = cs.record(Endpoint::CcrStats, r.at, after) {
-                // A `poll` that started later may have finished first; keep the newer stats.
-                if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
-                    cs.ccr_stats = Some(o);
-                }
-            }
+            // Only the checkpoints were read: the endpoint's health is recorded, the poll's full stats stay.
+            let _ = cs.record(Endpoint::CcrStats, r.at, after);
             if let Some(p) = parity {
                 cs.doc_parity = p;
             }
@@ -166,8 +162,8 @@ impl Snapshot {
         &self,
         cfg: &Config,
         cluster: &str,
-        before: &CcrStatsResponse,
-        after: &CcrStatsResponse,
+        before: &CcrCheckpointsResponse,
+        after: &CcrCheckpointsResponse,
         at: DateTime<Utc>,
     ) -> BTreeMap<String, DocParity> {
         let Some(cs) = self.clusters.get(cluster) else {
@@ -244,15 +240,15 @@ fn caught_up(
     index: &str,
     remote: &str,
     remote_connected: bool,
-    before: &CcrStatsResponse,
-    after: &CcrStatsResponse,
+    before: &CcrCheckpointsResponse,
+    after: &CcrCheckpointsResponse,
 ) -> Result<(), String> {
-    let find = |s: &CcrStatsResponse| {
+    let find = |s: &CcrCheckpointsResponse| {
         s.follow_stats
             .indices
             .iter()
             .find(|i| i.index == index)
-            .map(ShardLook::from_stats)
+            .map(ShardLook::from_checkpoints)
     };
     // Both reads must show running shard tasks; the status in `_ccr/info` says why they do not.
     let (shards, earlier) = match (find(before), find(after)) {
@@ -393,8 +389,8 @@ mod tests {
                 &cfg,
                 DocCountResult {
                     at: Utc::now(),
-                    stats_before: BTreeMap::from([("follower".to_string(), Ok(before))]),
-                    stats_after: BTreeMap::from([("follower".to_string(), Ok(after))]),
+                    stats_before: BTreeMap::from([("follower".to_string(), Ok((&before).into()))]),
+                    stats_after: BTreeMap::from([("follower".to_string(), Ok((&after).into()))]),
                     indices: counts("100", "97"),
                 },
             );

@@ -18,3 +18,4 @@ mod reload;
 mod sim_daemon;
 mod systemd_notify;
 mod tls;
+mod wire;
