@@ -70,18 +70,18 @@ impl SelfMetrics {
             .buckets(vec![
                 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ]),
-            &["job"],
+            &["job_name"],
         )
         .expect("static metric definition");
         let job_last_success = gauge_vec(
             "ccr_sentinel_job_last_success_timestamp_seconds",
             "Unix time of the end of the last run of a job in which every request succeeded.",
-            &["job"],
+            &["job_name"],
         );
         let job_skipped = counter_vec(
             "ccr_sentinel_job_skipped_total",
             "Runs of a job skipped because the previous run was still going.",
-            &["job"],
+            &["job_name"],
         );
         let build_info = gauge_vec(
             "ccr_sentinel_build_info",
@@ -840,7 +840,7 @@ mod tests {
             r#"elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total{follower_cluster="follower"} 2"#.to_string(),
             r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#.to_string(),
             r#"ccr_sentinel_cluster_up{cluster="leader"} 0"#.to_string(),
-            r#"ccr_sentinel_job_skipped_total{job="poll"} 0"#.to_string(),
+            r#"ccr_sentinel_job_skipped_total{job_name="poll"} 0"#.to_string(),
             r#"ccr_sentinel_build_info{version=""#.to_string(),
             "# TYPE ccr_sentinel_poll_duration_seconds histogram".to_string(),
         ] {
