@@ -942,6 +942,41 @@ mod tests {
     }
 
     #[test]
+    fn kept_labels_follow_changes_of_the_report_and_are_escaped() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut report = super::scale::big_report(3);
+        *shared.write().unwrap() = Arc::new(report.clone());
+        let first = metrics.render().unwrap();
+        assert_eq!(
+            metrics.render().unwrap(),
+            first,
+            "an unchanged report renders the same"
+        );
+        // The middle follower now reads from another remote under an odd alias, and a follower is added before it.
+        report.followers[1].observation.remote_cluster = "dc\\3 \"x\"\nnew".into();
+        report.followers[1].observation.leader_index = "renamed".into();
+        let mut added = report.followers[0].clone();
+        added.observation.follower_index = "index-000000a".into();
+        report.followers.insert(1, added);
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let moved = r#"{follower_cluster="follower",remote_cluster="dc\\3 \"x\"\nnew",leader_index="renamed",follower_index="index-000001"}"#;
+        assert!(
+            text.contains(&format!("ccr_sentinel_follower_managed{moved} 1")),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"remote_cluster="leader",leader_index="index-000001""#),
+            "{text}"
+        );
+        assert!(text.contains(r#"leader_index="index-000000",follower_index="index-000000a"}"#));
+        assert!(text.contains(r#"leader_index="index-000002",follower_index="index-000002"}"#));
+        assert_eq!(text.matches("ccr_sentinel_follower_managed{").count(), 4);
+        promtool_check(&text);
+    }
+
+    #[test]
     fn followers_that_disappear_lose_their_series() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
