@@ -1101,6 +1101,17 @@ mod scale {
                 len = text.len();
             }
             eprintln!("per_shard={per_shard}: {len} bytes, best of 5 {best:?}");
+            let text = metrics.render().unwrap();
+            let mut by_family: std::collections::BTreeMap<&str, usize> = Default::default();
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let name = line.split(['{', ' ']).next().unwrap_or_default();
+                *by_family.entry(name).or_default() += line.len() + 1;
+            }
+            let mut by_size: Vec<_> = by_family.into_iter().collect();
+            by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            for (name, n) in by_size.iter().take(4) {
+                eprintln!("  {name}: {n} bytes");
+            }
         }
     }
 }
