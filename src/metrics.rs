@@ -1102,6 +1102,11 @@ mod scale {
             }
             eprintln!("per_shard={per_shard}: {len} bytes, best of 5 {best:?}");
             let text = metrics.render().unwrap();
+            let t = std::time::Instant::now();
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
+            let z = z.finish().unwrap();
+            eprintln!("  gzipped (fast): {} bytes in {:?}", z.len(), t.elapsed());
             let mut by_family: std::collections::BTreeMap<&str, usize> = Default::default();
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 let name = line.split(['{', ' ']).next().unwrap_or_default();
