@@ -1,28 +1,29 @@
-//! Prometheus metrics (the tikv `prometheus` crate, text format only): every metric family the daemon exports,
-//! defined here and registered once in one [`Metrics`] registry.
+//! Prometheus metrics (text format only): every metric family the daemon exports, defined here and served by one
+//! [`Metrics`].
 //!
-//! Two kinds of metrics live in that registry:
-//! - counters and gauges updated as things happen: the daemon's own ([`SelfMetrics`]), the actions
-//!   ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
-//! - everything about followers, remotes and clusters, rendered by [`ReportCollector`] at scrape time from the
-//!   latest [`Report`]. Nothing is cached in metric vectors, so a follower that disappears from the clusters
-//!   disappears from `/metrics` at the next job, and a scrape never waits for a cluster.
+//! Two kinds of metrics:
+//! - counters and gauges updated as things happen, in the registry of the tikv `prometheus` crate: the daemon's
+//!   own ([`SelfMetrics`]), the actions ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
+//! - everything about followers, remotes and clusters, written in the text format straight from the latest
+//!   [`Report`] at scrape time, into a buffer kept between scrapes, with each follower's escaped labels kept
+//!   while they stay the same. Nothing is cached in metric vectors, so a follower that disappears from the
+//!   clusters disappears from `/metrics` at the next job, and a scrape never waits for a cluster.
 //!
 //! A failed request to Elasticsearch is one [`RequestFailed`] event, which counts and logs together.
 //!
 //! Every metric, its type and labels are listed in `docs/metrics.md`; keep both in step.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::core::Collector;
 use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::es::EsError;
+use crate::es::{AutoFollowStats, EsError};
 use crate::evaluate::health::FollowerState;
-use crate::evaluate::report::{FollowerReport, Report};
+use crate::evaluate::report::{ClusterReport, FollowerReport, RemoteReport, Report};
+use crate::observe::FollowerObservation;
 
 /// The report shared between the jobs (writers) and the HTTP handlers and collector (readers).
 pub type SharedReport = Arc<RwLock<Arc<Report>>>;
@@ -69,18 +70,18 @@ impl SelfMetrics {
             .buckets(vec![
                 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ]),
-            &["job"],
+            &["job_name"],
         )
         .expect("static metric definition");
         let job_last_success = gauge_vec(
             "ccr_sentinel_job_last_success_timestamp_seconds",
             "Unix time of the end of the last run of a job in which every request succeeded.",
-            &["job"],
+            &["job_name"],
         );
         let job_skipped = counter_vec(
             "ccr_sentinel_job_skipped_total",
             "Runs of a job skipped because the previous run was still going.",
-            &["job"],
+            &["job_name"],
         );
         let build_info = gauge_vec(
             "ccr_sentinel_build_info",
@@ -308,7 +309,8 @@ impl LifecycleMetrics {
     }
 }
 
-/// The registry and every metric family registered in it, once per process.
+/// The registry and every metric family registered in it, once per process, and the renderer of the report
+/// families.
 #[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
@@ -316,6 +318,8 @@ pub struct Metrics {
     pub actions: ActionMetrics,
     pub reconcile: ReconcileMetrics,
     pub lifecycle: LifecycleMetrics,
+    report: SharedReport,
+    renderer: Arc<Mutex<ReportRenderer>>,
 }
 
 impl Metrics {
@@ -331,7 +335,6 @@ impl Metrics {
             Box::new(own.job_last_success.clone()),
             Box::new(own.job_skipped.clone()),
             Box::new(own.build_info.clone()),
-            Box::new(ReportCollector::new(report)),
         ];
         for c in boxed {
             registry.register(c).expect("metric names are unique");
@@ -349,128 +352,205 @@ impl Metrics {
             actions,
             reconcile,
             lifecycle,
+            report,
+            renderer: Default::default(),
         }
     }
 
-    /// The text exposition of every metric.
+    /// The text exposition of every metric: the report families written from the latest report, then the
+    /// registry's. The report lock is held only to clone its `Arc`, so rendering never blocks a job publishing a
+    /// report; concurrent scrapes take turns on the one buffer.
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        TextEncoder::new().encode_to_string(&self.registry.gather())
+        let report = Arc::clone(&crate::sync::read(&self.report));
+        let families = self.registry.gather();
+        let mut renderer = crate::sync::lock(&self.renderer);
+        renderer.render(&report);
+        TextEncoder::new().encode_utf8(&families, &mut renderer.buf)?;
+        Ok(renderer.buf.clone())
     }
 }
 
-const FOLLOWER_LABELS: [&str; 4] = [
-    "follower_cluster",
-    "remote_cluster",
-    "leader_index",
-    "follower_index",
+/// The families rendered from the report, in exposition order: (name, type, help). Their labels are listed in
+/// `docs/metrics.md`.
+const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
+    ("elasticsearch_ccr_follower_global_checkpoint_lag", "gauge", "Operations the follower is behind: sum over shards of leader_global_checkpoint - follower_global_checkpoint (total_global_checkpoint_lag on 8.13+), as of the last poll."),
+    ("elasticsearch_ccr_follower_time_since_last_read_seconds", "gauge", "Max over shards of time_since_last_read_millis, in seconds, as of the last poll."),
+    ("elasticsearch_ccr_follower_paused", "gauge", "1 when _ccr/info reports the follower paused, else 0."),
+    ("elasticsearch_ccr_follower_fatal_exception", "gauge", "Number of shards of the follower whose task has a fatal_exception."),
+    ("elasticsearch_ccr_follower_read_exceptions", "gauge", "Number of pending read_exceptions over all shards of the follower."),
+    ("elasticsearch_ccr_follower_shards", "gauge", "Number of shard follow tasks reported for the follower."),
+    ("elasticsearch_ccr_follower_operations_written_total", "counter", "Sum over shards of operations_written (resets when the follow tasks restart)."),
+    ("elasticsearch_ccr_follower_failed_read_requests_total", "counter", "Sum over shards of failed_read_requests (resets when the follow tasks restart)."),
+    ("elasticsearch_ccr_follower_bytes_read_total", "counter", "Sum over shards of bytes_read (resets when the follow tasks restart)."),
+    ("elasticsearch_ccr_leader_index_docs", "gauge", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run."),
+    ("elasticsearch_ccr_follower_index_docs", "gauge", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run."),
+    ("elasticsearch_ccr_docs_difference", "gauge", "Leader minus follower document count, as of the last doc_counts run."),
+    ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
+    ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
+    ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
+    ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
+    ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "counter", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster."),
+    ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "counter", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster."),
+    ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "counter", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster."),
+    ("elasticsearch_ccr_auto_follow_recent_errors", "gauge", "Number of entries in auto_follow_stats.recent_auto_follow_errors of the follower cluster."),
+    ("elasticsearch_ccr_follower_shard_global_checkpoint_lag", "gauge", "Per shard: leader_global_checkpoint - follower_global_checkpoint. Only with [metrics] per_shard = true."),
+    ("elasticsearch_ccr_follower_shard_time_since_last_read_seconds", "gauge", "Per shard: time_since_last_read_millis in seconds. Only with [metrics] per_shard = true."),
+    ("ccr_sentinel_cluster_up", "gauge", "1 when the cluster was reached and its latest requests all succeeded."),
+    ("ccr_sentinel_cluster_stale", "gauge", "1 when some data shown for the cluster is older than a failed refresh."),
+    ("ccr_sentinel_cluster_insecure_tls", "gauge", "1 when the cluster's TLS certificate is not verified (insecure_skip_verify = true), else 0."),
 ];
 
-/// The families rendered from the report: (name, help, type, label names).
-const REPORT_FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
-    ("elasticsearch_ccr_follower_global_checkpoint_lag", "Operations the follower is behind: sum over shards of leader_global_checkpoint - follower_global_checkpoint (total_global_checkpoint_lag on 8.13+), as of the last poll.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_time_since_last_read_seconds", "Max over shards of time_since_last_read_millis, in seconds, as of the last poll.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_paused", "1 when _ccr/info reports the follower paused, else 0.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_fatal_exception", "Number of shards of the follower whose task has a fatal_exception.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_read_exceptions", "Number of pending read_exceptions over all shards of the follower.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_shards", "Number of shard follow tasks reported for the follower.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_operations_written_total", "Sum over shards of operations_written (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_failed_read_requests_total", "Sum over shards of failed_read_requests (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_bytes_read_total", "Sum over shards of bytes_read (resets when the follow tasks restart).", MetricType::COUNTER, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_leader_index_docs", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_follower_index_docs", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_docs_difference", "Leader minus follower document count, as of the last doc_counts run.", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("ccr_sentinel_follower_state", "1 for the current verdict of the follower, 0 for the other states.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "state"]),
-    ("ccr_sentinel_follower_managed", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign).", MetricType::GAUGE, &FOLLOWER_LABELS),
-    ("elasticsearch_ccr_remote_cluster_connected", "1 when _remote/info on the follower cluster reports the remote connected.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "mode"]),
-    ("elasticsearch_ccr_remote_cluster_nodes_connected", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote.", MetricType::GAUGE, &["follower_cluster", "remote_cluster"]),
-    ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
-    ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
-    ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster.", MetricType::COUNTER, &["follower_cluster"]),
-    ("elasticsearch_ccr_auto_follow_recent_errors", "Number of entries in auto_follow_stats.recent_auto_follow_errors of the follower cluster.", MetricType::GAUGE, &["follower_cluster"]),
-    ("elasticsearch_ccr_follower_shard_global_checkpoint_lag", "Per shard: leader_global_checkpoint - follower_global_checkpoint. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
-    ("elasticsearch_ccr_follower_shard_time_since_last_read_seconds", "Per shard: time_since_last_read_millis in seconds. Only with [metrics] per_shard = true.", MetricType::GAUGE, &["follower_cluster", "remote_cluster", "leader_index", "follower_index", "shard"]),
-    ("ccr_sentinel_cluster_up", "1 when the cluster was reached and its latest requests all succeeded.", MetricType::GAUGE, &["cluster"]),
-    ("ccr_sentinel_cluster_stale", "1 when some data shown for the cluster is older than a failed refresh.", MetricType::GAUGE, &["cluster"]),
-    ("ccr_sentinel_cluster_insecure_tls", "1 when the cluster's TLS certificate is not verified (insecure_skip_verify = true), else 0.", MetricType::GAUGE, &["cluster"]),
-];
-
-/// Renders the follower, remote, auto-follow and cluster families from the latest report at scrape time.
-pub struct ReportCollector {
-    report: SharedReport,
-    descs: Vec<Desc>,
+/// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
+/// (0.0.4) into a buffer kept between scrapes, so a scrape of thousands of followers neither builds metric
+/// objects nor regrows its output. The escaped label string of each follower is kept too, and rebuilt only when
+/// that follower's labels change.
+#[derive(Default)]
+struct ReportRenderer {
+    /// The exposition of the last scrape; cleared, not freed, by the next one.
+    buf: String,
+    /// The label strings of the followers of the last rendered report, in its order.
+    followers: Vec<FollowerLabels>,
+    /// The list before that, kept for its allocation.
+    spare: Vec<FollowerLabels>,
+    /// Label strings of the few remote, auto-follow and cluster series.
+    scratch: String,
 }
 
-impl ReportCollector {
-    fn new(report: SharedReport) -> Self {
-        let descs = REPORT_FAMILIES
-            .iter()
-            .map(|(name, help, _, labels)| {
-                Desc::new(
-                    name.to_string(),
-                    help.to_string(),
-                    labels.iter().map(|l| l.to_string()).collect(),
-                    Default::default(),
-                )
-                .expect("static metric definition")
-            })
-            .collect();
-        Self { report, descs }
-    }
+/// The labels of one follower and their escaped form.
+struct FollowerLabels {
+    follower_cluster: String,
+    follower_index: String,
+    remote_cluster: String,
+    leader_index: String,
+    /// `follower_cluster="…",remote_cluster="…",leader_index="…",follower_index="…"`, escaped.
+    escaped: String,
 }
 
-/// Builds families in [`REPORT_FAMILIES`] order.
-struct Families(Vec<MetricFamily>);
-
-impl Families {
-    fn new() -> Self {
-        Self(
-            REPORT_FAMILIES
-                .iter()
-                .map(|(name, help, kind, _)| {
-                    let mut mf = MetricFamily::default();
-                    mf.set_name(name.to_string());
-                    mf.set_help(help.to_string());
-                    mf.set_field_type(*kind);
-                    mf
-                })
-                .collect(),
-        )
-    }
-
-    fn push(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        let Some(idx) = REPORT_FAMILIES.iter().position(|f| f.0 == name) else {
-            debug_assert!(false, "unknown family {name}");
-            return;
-        };
-        let mf = &mut self.0[idx];
-        let mut m = Metric::default();
-        m.set_label(
-            labels
-                .iter()
-                .map(|(k, v)| {
-                    let mut lp = LabelPair::default();
-                    lp.set_name(k.to_string());
-                    lp.set_value(v.to_string());
-                    lp
-                })
-                .collect(),
-        );
-        if mf.get_field_type() == MetricType::COUNTER {
-            let mut c = Counter::default();
-            c.set_value(value);
-            m.set_counter(c);
-        } else {
-            let mut g = Gauge::default();
-            g.set_value(value);
-            m.set_gauge(g);
+impl FollowerLabels {
+    fn new(o: &FollowerObservation) -> Self {
+        let mut escaped = String::new();
+        for (i, (name, value)) in [
+            ("follower_cluster", &o.follower_cluster),
+            ("remote_cluster", &o.remote_cluster),
+            ("leader_index", &o.leader_index),
+            ("follower_index", &o.follower_index),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                escaped.push(',');
+            }
+            label(&mut escaped, name, value);
         }
-        mf.mut_metric().push(m);
+        Self {
+            follower_cluster: o.follower_cluster.clone(),
+            follower_index: o.follower_index.clone(),
+            remote_cluster: o.remote_cluster.clone(),
+            leader_index: o.leader_index.clone(),
+            escaped,
+        }
     }
 
-    /// One sample per `(family, value)`, all with the same `labels`.
-    fn push_each<const N: usize>(&mut self, labels: &[(&str, &str)], samples: [(&str, f64); N]) {
-        for (name, value) in samples {
-            self.push(name, labels, value);
+    /// The order of the report's followers: (follower_cluster, follower_index).
+    fn key(&self) -> (&str, &str) {
+        (&self.follower_cluster, &self.follower_index)
+    }
+
+    fn labels_of(&self, o: &FollowerObservation) -> bool {
+        self.follower_cluster == o.follower_cluster
+            && self.follower_index == o.follower_index
+            && self.remote_cluster == o.remote_cluster
+            && self.leader_index == o.leader_index
+    }
+}
+
+/// Appends `name="value"` with the value escaped as the text format requires (`\\`, `\"`, `\n`).
+fn label(buf: &mut String, name: &str, value: &str) {
+    buf.push_str(name);
+    buf.push_str("=\"");
+    escape(buf, value, true);
+    buf.push('"');
+}
+
+/// Appends `s` escaped for a label value (`quotes`) or a HELP text.
+fn escape(buf: &mut String, s: &str, quotes: bool) {
+    let mut rest = s;
+    while let Some(i) = rest.find(|c| c == '\\' || c == '\n' || (quotes && c == '"')) {
+        buf.push_str(&rest[..i]);
+        buf.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            _ => "\\\"",
+        });
+        rest = &rest[i + 1..];
+    }
+    buf.push_str(rest);
+}
+
+/// One family being written: its HELP and TYPE lines, then its samples. A family without samples is taken back
+/// out, as the registry leaves out empty families.
+struct Family<'b> {
+    buf: &'b mut String,
+    name: &'static str,
+    start: usize,
+    samples: usize,
+}
+
+impl<'b> Family<'b> {
+    fn begin(buf: &'b mut String, name: &'static str) -> Self {
+        let start = buf.len();
+        let (_, kind, help) = REPORT_FAMILIES
+            .iter()
+            .find(|f| f.0 == name)
+            .copied()
+            .unwrap_or((name, "gauge", ""));
+        debug_assert!(!help.is_empty(), "unknown family {name}");
+        buf.push_str("# HELP ");
+        buf.push_str(name);
+        buf.push(' ');
+        escape(buf, help, false);
+        buf.push_str("\n# TYPE ");
+        buf.push_str(name);
+        buf.push(' ');
+        buf.push_str(kind);
+        buf.push('\n');
+        Self {
+            buf,
+            name,
+            start,
+            samples: 0,
+        }
+    }
+
+    /// One sample; `labels` is already escaped, `extra` is a label whose value needs no escaping (a state name,
+    /// a shard number).
+    fn sample(&mut self, labels: &str, extra: Option<(&str, &dyn std::fmt::Display)>, value: f64) {
+        use std::fmt::Write;
+        let buf = &mut *self.buf;
+        buf.push_str(self.name);
+        buf.push('{');
+        buf.push_str(labels);
+        if let Some((name, v)) = extra {
+            if !labels.is_empty() {
+                buf.push(',');
+            }
+            let _ = write!(buf, "{name}=\"{v}\"");
+        }
+        buf.push_str("} ");
+        // Integral values (nearly all of them) print as integers, as `f64`'s own formatting does, only faster.
+        if value.fract() == 0.0 && value.abs() < 1e15 {
+            let _ = write!(buf, "{}", value as i64);
+        } else {
+            let _ = write!(buf, "{value}");
+        }
+        buf.push('\n');
+        self.samples += 1;
+    }
+
+    fn end(self) {
+        if self.samples == 0 {
+            self.buf.truncate(self.start);
         }
     }
 }
@@ -489,185 +569,207 @@ fn count(n: i64) -> f64 {
     n.max(0) as f64
 }
 
-fn follower_families(fam: &mut Families, f: &FollowerReport, per_shard: bool) {
-    let o = &f.observation;
-    let l = [
-        ("follower_cluster", o.follower_cluster.as_str()),
-        ("remote_cluster", o.remote_cluster.as_str()),
-        ("leader_index", o.leader_index.as_str()),
-        ("follower_index", o.follower_index.as_str()),
-    ];
-    for s in FollowerState::ALL {
-        let mut with_state = l.to_vec();
-        with_state.push(("state", s.as_str()));
-        fam.push(
-            "ccr_sentinel_follower_state",
-            &with_state,
-            flag(s == f.state),
-        );
-    }
-    fam.push("ccr_sentinel_follower_managed", &l, flag(o.managed));
-    if let Some(status) = o.status {
-        let paused = status == crate::es::FollowerStatus::Paused;
-        fam.push("elasticsearch_ccr_follower_paused", &l, flag(paused));
-    }
-    if let Some(sh) = &o.shards {
-        fam.push(
-            "elasticsearch_ccr_follower_global_checkpoint_lag",
-            &l,
-            sh.global_checkpoint_lag as f64,
-        );
-        if let Some(ms) = sh.max_time_since_last_read_millis {
-            fam.push(
-                "elasticsearch_ccr_follower_time_since_last_read_seconds",
-                &l,
-                ms as f64 / 1000.0,
-            );
+/// The per-follower families with follower labels only, and how each takes its value from a follower (`None`:
+/// no series for that follower).
+type FollowerValue = fn(&FollowerReport) -> Option<f64>;
+const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
+    ("elasticsearch_ccr_follower_global_checkpoint_lag", |f| {
+        Some(f.observation.shards.as_ref()?.global_checkpoint_lag as f64)
+    }),
+    (
+        "elasticsearch_ccr_follower_time_since_last_read_seconds",
+        |f| {
+            let ms = f
+                .observation
+                .shards
+                .as_ref()?
+                .max_time_since_last_read_millis?;
+            Some(ms as f64 / 1000.0)
+        },
+    ),
+    ("elasticsearch_ccr_follower_paused", |f| {
+        Some(flag(
+            f.observation.status? == crate::es::FollowerStatus::Paused,
+        ))
+    }),
+    ("elasticsearch_ccr_follower_fatal_exception", |f| {
+        Some(f.observation.shards.as_ref()?.fatal_exceptions.len() as f64)
+    }),
+    ("elasticsearch_ccr_follower_read_exceptions", |f| {
+        Some(f.observation.shards.as_ref()?.read_exceptions as f64)
+    }),
+    ("elasticsearch_ccr_follower_shards", |f| {
+        match &f.observation.shards {
+            Some(sh) => Some(f64::from(sh.shards)),
+            // A paused follower has no shard tasks; say so rather than leaving the series absent.
+            None => f.observation.status.map(|_| 0.0),
         }
-        fam.push_each(
-            &l,
-            [
-                (
-                    "elasticsearch_ccr_follower_fatal_exception",
-                    sh.fatal_exceptions.len() as f64,
-                ),
-                (
-                    "elasticsearch_ccr_follower_read_exceptions",
-                    sh.read_exceptions as f64,
-                ),
-                ("elasticsearch_ccr_follower_shards", f64::from(sh.shards)),
-                (
-                    "elasticsearch_ccr_follower_operations_written_total",
-                    count(sh.operations_written),
-                ),
-                (
-                    "elasticsearch_ccr_follower_failed_read_requests_total",
-                    count(sh.failed_read_requests),
-                ),
-                (
-                    "elasticsearch_ccr_follower_bytes_read_total",
-                    count(sh.bytes_read),
-                ),
-            ],
-        );
-        if per_shard {
-            for d in &sh.per_shard {
-                let shard = d.shard_id.to_string();
-                let mut with_shard = l.to_vec();
-                with_shard.push(("shard", shard.as_str()));
-                fam.push(
-                    "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
-                    &with_shard,
-                    d.global_checkpoint_lag as f64,
-                );
-                if let Some(ms) = d.time_since_last_read_millis {
-                    fam.push(
-                        "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
-                        &with_shard,
-                        ms as f64 / 1000.0,
-                    );
+    }),
+    ("elasticsearch_ccr_follower_operations_written_total", |f| {
+        Some(count(f.observation.shards.as_ref()?.operations_written))
+    }),
+    (
+        "elasticsearch_ccr_follower_failed_read_requests_total",
+        |f| Some(count(f.observation.shards.as_ref()?.failed_read_requests)),
+    ),
+    ("elasticsearch_ccr_follower_bytes_read_total", |f| {
+        Some(count(f.observation.shards.as_ref()?.bytes_read))
+    }),
+    ("elasticsearch_ccr_leader_index_docs", |f| {
+        Some(f.observation.docs.as_ref()?.leader_docs? as f64)
+    }),
+    ("elasticsearch_ccr_follower_index_docs", |f| {
+        Some(f.observation.docs.as_ref()?.follower_docs? as f64)
+    }),
+    ("elasticsearch_ccr_docs_difference", |f| {
+        Some(f.observation.docs.as_ref()?.difference()? as f64)
+    }),
+];
+
+impl ReportRenderer {
+    /// Makes `followers` hold the label strings of the report's followers, reusing those whose labels did not
+    /// change. The report lists followers in key order, so one merge pass pairs old and new.
+    fn refresh_labels(&mut self, report: &[FollowerReport]) {
+        let mut next = std::mem::take(&mut self.spare);
+        next.clear();
+        let mut old = std::mem::take(&mut self.followers);
+        {
+            let mut old_iter = old.drain(..).peekable();
+            for f in report {
+                let o = &f.observation;
+                let key = (o.follower_cluster.as_str(), o.follower_index.as_str());
+                while old_iter.next_if(|e| e.key() < key).is_some() {}
+                let entry = old_iter
+                    .next_if(|e| e.labels_of(o))
+                    .unwrap_or_else(|| FollowerLabels::new(o));
+                next.push(entry);
+            }
+        }
+        self.spare = old;
+        self.followers = next;
+    }
+
+    /// Replaces the buffer's content with the report's families.
+    fn render(&mut self, report: &Report) {
+        self.refresh_labels(&report.followers);
+        let Self {
+            buf,
+            followers,
+            scratch,
+            ..
+        } = self;
+        buf.clear();
+        let rows = || report.followers.iter().zip(followers.iter());
+        for (name, value) in FOLLOWER_FAMILIES {
+            let mut fam = Family::begin(buf, name);
+            for (f, l) in rows() {
+                if let Some(v) = value(f) {
+                    fam.sample(&l.escaped, None, v);
                 }
             }
+            fam.end();
         }
-    } else if o.status.is_some() {
-        // A paused follower has no shard tasks; say so rather than leaving the series absent.
-        fam.push("elasticsearch_ccr_follower_shards", &l, 0.0);
-    }
-    if let Some(d) = &o.docs {
-        let docs = [
-            (
-                "elasticsearch_ccr_leader_index_docs",
-                d.leader_docs.map(|n| n as f64),
-            ),
-            (
-                "elasticsearch_ccr_follower_index_docs",
-                d.follower_docs.map(|n| n as f64),
-            ),
-            (
-                "elasticsearch_ccr_docs_difference",
-                d.difference().map(|n| n as f64),
-            ),
-        ];
-        for (name, value) in docs {
-            if let Some(value) = value {
-                fam.push(name, &l, value);
+        let mut fam = Family::begin(buf, "ccr_sentinel_follower_state");
+        for (f, l) in rows() {
+            for s in FollowerState::ALL {
+                fam.sample(&l.escaped, Some(("state", &s.as_str())), flag(s == f.state));
             }
         }
-    }
-}
-
-/// Renders the report families; pure, so tests can check exposition without a registry.
-pub fn report_families(report: &Report) -> Vec<MetricFamily> {
-    let mut fam = Families::new();
-    for f in &report.followers {
-        follower_families(&mut fam, f, report.per_shard_metrics);
-    }
-    for r in &report.remotes {
-        let l = [
-            ("follower_cluster", r.follower_cluster.as_str()),
-            ("remote_cluster", r.remote_cluster.as_str()),
+        fam.end();
+        let mut fam = Family::begin(buf, "ccr_sentinel_follower_managed");
+        for (f, l) in rows() {
+            fam.sample(&l.escaped, None, flag(f.observation.managed));
+        }
+        fam.end();
+        if report.per_shard_metrics {
+            let mut fam = Family::begin(
+                buf,
+                "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
+            );
+            for (f, l) in rows() {
+                for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
+                    let v = d.global_checkpoint_lag as f64;
+                    fam.sample(&l.escaped, Some(("shard", &d.shard_id)), v);
+                }
+            }
+            fam.end();
+            let mut fam = Family::begin(
+                buf,
+                "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
+            );
+            for (f, l) in rows() {
+                for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
+                    if let Some(ms) = d.time_since_last_read_millis {
+                        fam.sample(&l.escaped, Some(("shard", &d.shard_id)), ms as f64 / 1000.0);
+                    }
+                }
+            }
+            fam.end();
+        }
+        let remote_labels = |scratch: &mut String, r: &RemoteReport| {
+            scratch.clear();
+            label(scratch, "follower_cluster", &r.follower_cluster);
+            scratch.push(',');
+            label(scratch, "remote_cluster", &r.remote_cluster);
+        };
+        let mut fam = Family::begin(buf, "elasticsearch_ccr_remote_cluster_connected");
+        for r in &report.remotes {
+            remote_labels(scratch, r);
+            scratch.push(',');
+            label(scratch, "mode", &r.mode);
+            fam.sample(scratch, None, flag(r.connected));
+        }
+        fam.end();
+        let mut fam = Family::begin(buf, "elasticsearch_ccr_remote_cluster_nodes_connected");
+        for r in &report.remotes {
+            remote_labels(scratch, r);
+            fam.sample(scratch, None, r.nodes_connected as f64);
+        }
+        fam.end();
+        type AutoFollowValue = fn(&AutoFollowStats) -> f64;
+        let auto_follow: [(&'static str, AutoFollowValue); 4] = [
+            (
+                "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
+                |s| count(s.number_of_failed_follow_indices),
+            ),
+            (
+                "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
+                |s| count(s.number_of_successful_follow_indices),
+            ),
+            (
+                "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
+                |s| count(s.number_of_failed_remote_cluster_state_requests),
+            ),
+            ("elasticsearch_ccr_auto_follow_recent_errors", |s| {
+                s.recent_auto_follow_errors.len() as f64
+            }),
         ];
-        let with_mode = [l[0], l[1], ("mode", r.mode.as_str())];
-        fam.push(
-            "elasticsearch_ccr_remote_cluster_connected",
-            &with_mode,
-            flag(r.connected),
-        );
-        fam.push(
-            "elasticsearch_ccr_remote_cluster_nodes_connected",
-            &l,
-            r.nodes_connected as f64,
-        );
-    }
-    for a in &report.auto_follow {
-        let s = &a.stats;
-        fam.push_each(
-            &[("follower_cluster", a.follower_cluster.as_str())],
-            [
-                (
-                    "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
-                    count(s.number_of_failed_follow_indices),
-                ),
-                (
-                    "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
-                    count(s.number_of_successful_follow_indices),
-                ),
-                (
-                    "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
-                    count(s.number_of_failed_remote_cluster_state_requests),
-                ),
-                (
-                    "elasticsearch_ccr_auto_follow_recent_errors",
-                    s.recent_auto_follow_errors.len() as f64,
-                ),
-            ],
-        );
-    }
-    for c in &report.clusters {
-        fam.push_each(
-            &[("cluster", c.name.as_str())],
-            [
-                ("ccr_sentinel_cluster_up", flag(c.up)),
-                ("ccr_sentinel_cluster_stale", flag(c.stale)),
-                (
-                    "ccr_sentinel_cluster_insecure_tls",
-                    flag(c.insecure_skip_verify),
-                ),
-            ],
-        );
-    }
-    fam.0
-}
-
-impl Collector for ReportCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        // Clone the Arc and release the lock at once: rendering never blocks a job that publishes a report.
-        let report = Arc::clone(&crate::sync::read(&self.report));
-        report_families(&report)
+        for (name, value) in auto_follow {
+            let mut fam = Family::begin(buf, name);
+            for a in &report.auto_follow {
+                scratch.clear();
+                label(scratch, "follower_cluster", &a.follower_cluster);
+                fam.sample(scratch, None, value(&a.stats));
+            }
+            fam.end();
+        }
+        type ClusterValue = fn(&ClusterReport) -> bool;
+        let clusters: [(&'static str, ClusterValue); 3] = [
+            ("ccr_sentinel_cluster_up", |c| c.up),
+            ("ccr_sentinel_cluster_stale", |c| c.stale),
+            ("ccr_sentinel_cluster_insecure_tls", |c| {
+                c.insecure_skip_verify
+            }),
+        ];
+        for (name, value) in clusters {
+            let mut fam = Family::begin(buf, name);
+            for c in &report.clusters {
+                scratch.clear();
+                label(scratch, "cluster", &c.name);
+                fam.sample(scratch, None, flag(value(c)));
+            }
+            fam.end();
+        }
     }
 }
 
@@ -738,7 +840,7 @@ mod tests {
             r#"elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total{follower_cluster="follower"} 2"#.to_string(),
             r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#.to_string(),
             r#"ccr_sentinel_cluster_up{cluster="leader"} 0"#.to_string(),
-            r#"ccr_sentinel_job_skipped_total{job="poll"} 0"#.to_string(),
+            r#"ccr_sentinel_job_skipped_total{job_name="poll"} 0"#.to_string(),
             r#"ccr_sentinel_build_info{version=""#.to_string(),
             "# TYPE ccr_sentinel_poll_duration_seconds histogram".to_string(),
         ] {
@@ -771,6 +873,11 @@ mod tests {
             .map(|f| f.name().to_string())
             .collect();
         registered.extend(REPORT_FAMILIES.iter().map(|f| f.0.to_string()));
+        let rendered: std::collections::BTreeSet<&str> =
+            FOLLOWER_FAMILIES.iter().map(|f| f.0).collect();
+        assert!(rendered
+            .iter()
+            .all(|n| REPORT_FAMILIES.iter().any(|f| f.0 == *n)));
         let documented: std::collections::BTreeSet<String> = include_str!("../docs/metrics.md")
             .lines()
             .filter_map(|l| Some(l.strip_prefix("| `")?.split_once('`')?.0))
@@ -835,6 +942,41 @@ mod tests {
     }
 
     #[test]
+    fn kept_labels_follow_changes_of_the_report_and_are_escaped() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut report = super::scale::big_report(3);
+        *shared.write().unwrap() = Arc::new(report.clone());
+        let first = metrics.render().unwrap();
+        assert_eq!(
+            metrics.render().unwrap(),
+            first,
+            "an unchanged report renders the same"
+        );
+        // The middle follower now reads from another remote under an odd alias, and a follower is added before it.
+        report.followers[1].observation.remote_cluster = "dc\\3 \"x\"\nnew".into();
+        report.followers[1].observation.leader_index = "renamed".into();
+        let mut added = report.followers[0].clone();
+        added.observation.follower_index = "index-000000a".into();
+        report.followers.insert(1, added);
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let moved = r#"{follower_cluster="follower",remote_cluster="dc\\3 \"x\"\nnew",leader_index="renamed",follower_index="index-000001"}"#;
+        assert!(
+            text.contains(&format!("ccr_sentinel_follower_managed{moved} 1")),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"remote_cluster="leader",leader_index="index-000001""#),
+            "{text}"
+        );
+        assert!(text.contains(r#"leader_index="index-000000",follower_index="index-000000a"}"#));
+        assert!(text.contains(r#"leader_index="index-000002",follower_index="index-000002"}"#));
+        assert_eq!(text.matches("ccr_sentinel_follower_managed{").count(), 4);
+        promtool_check(&text);
+    }
+
+    #[test]
     fn followers_that_disappear_lose_their_series() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
@@ -858,5 +1000,123 @@ mod tests {
         let text = metrics.render().unwrap();
         assert!(!text.contains("paused-copy"), "{text}");
         assert!(text.contains(r#"follower_index="orders-copy""#));
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    use super::*;
+    use crate::evaluate::report::ClusterReport;
+    use crate::observe::{
+        DocParity, FollowerObservation, Freshness, RemoteObservation, ShardDetail, ShardSummary,
+    };
+
+    /// A report of `n` followers × 5 shards, every family present.
+    pub(super) fn big_report(n: usize) -> Report {
+        let followers = (0..n)
+            .map(|i| FollowerReport {
+                observation: FollowerObservation {
+                    follower_cluster: "follower".into(),
+                    follower_index: format!("index-{i:06}"),
+                    remote_cluster: "leader".into(),
+                    leader_index: format!("index-{i:06}"),
+                    leader_cluster: Some("leader".into()),
+                    managed: true,
+                    freshness: Freshness::Fresh,
+                    status: Some(crate::es::FollowerStatus::Active),
+                    follower_index_exists: Some(true),
+                    shards: Some(ShardSummary {
+                        shards: 5,
+                        global_checkpoint_lag: 12,
+                        max_time_since_last_read_millis: Some(1234),
+                        fatal_exceptions: vec![],
+                        read_exceptions: 0,
+                        operations_written: 123_456_789,
+                        failed_read_requests: 3,
+                        bytes_read: 987_654_321,
+                        per_shard: (0..5)
+                            .map(|s| ShardDetail {
+                                shard_id: s,
+                                global_checkpoint_lag: 2,
+                                time_since_last_read_millis: Some(1234),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                    remote: RemoteObservation::Seen {
+                        connected: true,
+                        mode: "sniff".into(),
+                        nodes_connected: 3,
+                    },
+                    leader_index_exists: Some(true),
+                    docs: Some(DocParity {
+                        at: chrono::Utc::now(),
+                        leader_docs: Some(1_000_000),
+                        follower_docs: Some(999_990),
+                        comparable: true,
+                        not_compared_because: None,
+                    }),
+                },
+                state: crate::evaluate::health::FollowerState::Healthy,
+                reasons: vec![],
+            })
+            .collect();
+        Report {
+            generated_at: Some(chrono::Utc::now()),
+            clusters: ["follower", "leader"]
+                .iter()
+                .map(|c| ClusterReport {
+                    name: c.to_string(),
+                    up: true,
+                    stale: false,
+                    last_attempt: None,
+                    last_success: None,
+                    errors: Default::default(),
+                    insecure_skip_verify: false,
+                })
+                .collect(),
+            followers,
+            ..Default::default()
+        }
+    }
+
+    /// `cargo test --lib metrics::scale -- --ignored --nocapture`: the cost of one scrape at 2,000 followers
+    /// (printed, not asserted).
+    #[test]
+    #[ignore]
+    fn render_cost_at_2000_followers() {
+        for per_shard in [false, true] {
+            let shared = SharedReport::default();
+            let metrics = Metrics::new(shared.clone());
+            metrics.own.init_job("poll");
+            let mut report = big_report(2000);
+            report.per_shard_metrics = per_shard;
+            *shared.write().unwrap() = Arc::new(report);
+            let mut best = std::time::Duration::MAX;
+            let mut len = 0;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let text = metrics.render().unwrap();
+                best = best.min(t.elapsed());
+                len = text.len();
+            }
+            eprintln!("per_shard={per_shard}: {len} bytes, best of 5 {best:?}");
+            let text = metrics.render().unwrap();
+            let t = std::time::Instant::now();
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
+            let z = z.finish().unwrap();
+            eprintln!("  gzipped (fast): {} bytes in {:?}", z.len(), t.elapsed());
+            let mut by_family: std::collections::BTreeMap<&str, usize> = Default::default();
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let name = line.split(['{', ' ']).next().unwrap_or_default();
+                *by_family.entry(name).or_default() += line.len() + 1;
+            }
+            let mut by_size: Vec<_> = by_family.into_iter().collect();
+            by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            for (name, n) in by_size.iter().take(4) {
+                eprintln!("  {name}: {n} bytes");
+            }
+        }
     }
 }

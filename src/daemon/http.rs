@@ -54,9 +54,50 @@ async fn landing() -> impl IntoResponse {
     )
 }
 
-async fn metrics(State(s): State<HttpState>) -> Response {
-    match s.metrics.render() {
-        Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
+/// The exposition, gzipped when the scraper accepts it (Prometheus always does): the text of thousands of
+/// followers repeats its label strings, so it shrinks many times over. Rendered on a blocking thread, so a
+/// large scrape never holds up the runtime the jobs share.
+async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> Response {
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';').map(str::trim);
+            parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"))
+                && !parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"))
+        });
+    let rendered = tokio::task::spawn_blocking(move || {
+        s.metrics.render().map(|text| {
+            if gzip {
+                gzipped(text.as_bytes()).ok()
+            } else {
+                None
+            }
+            .map_or((text.into_bytes(), false), |z| (z, true))
+        })
+    })
+    .await;
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering metrics failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "cannot render metrics\n").into_response();
+        }
+    };
+    match rendered {
+        Ok((body, true)) => (
+            [
+                (header::CONTENT_TYPE, prometheus::TEXT_FORMAT),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok((body, false)) => {
+            ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot encode metrics");
             (
@@ -66,6 +107,17 @@ async fn metrics(State(s): State<HttpState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `body` gzipped at the fastest level: the text is repetitive enough that more effort buys little.
+fn gzipped(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
+    z.write_all(body)?;
+    z.finish()
 }
 
 async fn health(State(s): State<HttpState>) -> Response {

@@ -37,7 +37,7 @@ pub type JobFn = Arc<
 /// A job to schedule.
 #[derive(Clone)]
 pub struct JobSpec {
-    /// The `job` label value (`poll`, `doc_counts`, `reconcile`).
+    /// The `job_name` label value (`poll`, `doc_counts`, `reconcile`).
     pub name: &'static str,
     pub schedule: CronSchedule,
     pub run: JobFn,

@@ -70,13 +70,17 @@ job_overdue_periods = 3
 
     let (status, text) = d.get("/metrics").await;
     assert_eq!(status, 200);
-    let skipped = sample(&text, "ccr_sentinel_job_skipped_total{job=\"reconcile\"}").unwrap_or(0.0);
+    let skipped = sample(
+        &text,
+        "ccr_sentinel_job_skipped_total{job_name=\"reconcile\"}",
+    )
+    .unwrap_or(0.0);
     assert!(
         skipped >= 1.0,
         "overlapping activations were not skipped:\n{text}"
     );
     assert!(
-        text.contains("ccr_sentinel_job_skipped_total{job=\"poll\"} 0"),
+        text.contains("ccr_sentinel_job_skipped_total{job_name=\"poll\"} 0"),
         "{text}"
     );
 

@@ -321,6 +321,45 @@ recover_fatal = false
         let line = format!("{metric}{{{drift_labels}}} {value}");
         assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
     }
+    // A scraper that accepts gzip (Prometheus) gets the same exposition gzipped; one that refuses it, plain text.
+    let client = reqwest::Client::new();
+    for (accept, gzipped) in [("gzip, deflate", true), ("gzip;q=0, identity", false)] {
+        let r = client
+            .get(format!("{}/metrics", d.base))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        let encoding = r
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = r.bytes().await.unwrap();
+        let text = if gzipped {
+            assert_eq!(encoding.as_deref(), Some("gzip"), "{accept}");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+                .unwrap();
+            text
+        } else {
+            assert_eq!(encoding, None, "{accept}");
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        assert!(
+            text.contains(r#"ccr_sentinel_cluster_up{cluster="dr"} 0"#),
+            "{accept}: {text}"
+        );
+        assert!(
+            text.contains(&state_series(
+                "follower",
+                "leader",
+                "paused",
+                "paused-copy",
+                "paused"
+            )),
+            "{accept}"
+        );
+    }
 
     // /status: the same states, with reasons, and the simulator's truth for lag and counts.
     let (_, status) = d.get("/status").await;
