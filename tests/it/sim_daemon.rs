@@ -322,7 +322,8 @@ recover_fatal = false
         assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
     }
     // A scraper that accepts gzip (Prometheus) gets the same exposition gzipped; one that refuses it, plain text.
-    let client = reqwest::Client::new();
+    // Without reqwest's own decoding, so the test sees the encoding as sent.
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
     for (accept, gzipped) in [("gzip, deflate", true), ("gzip;q=0, identity", false)] {
         let r = client
             .get(format!("{}/metrics", d.base))
