@@ -155,7 +155,9 @@ async fn followers(n: usize) -> Sim {
     assert_eq!(st, 200, "{body}");
     for i in 0..n {
         let name = format!("logs-{i:05}");
-        leader.create_index(&name, SHARDS).expect("create leader index");
+        leader
+            .create_index(&name, SHARDS)
+            .expect("create leader index");
         leader.index_docs(&name, 20).expect("write leader docs");
         follower
             .follow(&format!("{name}-copy"), "leader", &name)
@@ -261,7 +263,14 @@ async fn typed_parse_floor(sim: &Sim) -> Floor {
         let start = Instant::now();
         let stats: CcrStats = serde_json::from_slice(&body).expect("typed _ccr/stats");
         times.push(start.elapsed());
-        std::hint::black_box(&stats);
+        assert!(
+            stats
+                .follow_stats
+                .indices
+                .iter()
+                .all(|i| i.shards.len() == SHARDS),
+            "every follower has {SHARDS} shard tasks"
+        );
     }
     Floor {
         body_bytes: body.len(),
@@ -276,7 +285,9 @@ async fn measure(bin: &str, clk_tck: f64, sim: &Sim, n: usize, mode: Mode, floor
         let url = sim.url(cluster);
         let target = match mode {
             Mode::Es => url.trim_start_matches("http://").to_string(),
-            Mode::Canned => canned_server(url, canned_requests.clone()).await.to_string(),
+            Mode::Canned => canned_server(url, canned_requests.clone())
+                .await
+                .to_string(),
         };
         upstream.insert(cluster, target);
     }
@@ -319,7 +330,10 @@ async fn measure(bin: &str, clk_tck: f64, sim: &Sim, n: usize, mode: Mode, floor
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "the daemon never completed its warm-up cycles");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never completed its warm-up cycles"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Start mid-period, so the window holds whole cycles.
@@ -525,8 +539,12 @@ async fn canned_server(upstream: String, requests: Arc<AtomicU64>) -> SocketAddr
     let http = client();
     let app = axum::Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (cache, http, upstream, requests) =
-                (cache.clone(), http.clone(), upstream.clone(), requests.clone());
+            let (cache, http, upstream, requests) = (
+                cache.clone(),
+                http.clone(),
+                upstream.clone(),
+                requests.clone(),
+            );
             async move {
                 requests.fetch_add(1, Ordering::Relaxed);
                 let query: Vec<&str> = uri
@@ -588,7 +606,9 @@ async fn canned_server(upstream: String, requests: Arc<AtomicU64>) -> SocketAddr
             }
         },
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind canned server");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind canned server");
     let addr = listener.local_addr().expect("canned address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -619,7 +639,9 @@ async fn scrape(base: &str) -> Result<String, reqwest::Error> {
 fn job_runs(text: &str, job: &str) -> Option<f64> {
     let quoted = format!("\"{job}\"");
     text.lines()
-        .filter(|l| l.starts_with("ccr_sentinel_poll_duration_seconds_count{") && l.contains(&quoted))
+        .filter(|l| {
+            l.starts_with("ccr_sentinel_poll_duration_seconds_count{") && l.contains(&quoted)
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .reduce(|a, b| a + b)
 }
@@ -682,7 +704,11 @@ async fn sleep_until_phase(phase: Duration) {
         .as_millis() as u64;
     let period = PERIOD.as_millis() as u64;
     let target = (now / period) * period + phase.as_millis() as u64;
-    let target = if target <= now { target + period } else { target };
+    let target = if target <= now {
+        target + period
+    } else {
+        target
+    };
     tokio::time::sleep(Duration::from_millis(target - now)).await;
 }
 
