@@ -818,7 +818,9 @@ fn print_report(rows: &[Row]) {
                 e.peak_mib,
                 e.series,
                 e.cpu_ms / r.cpu_ms,
-                if r.n == 2_000 {
+                if e.series == 0 {
+                    " (it exported no index series: the double's answers did not satisfy it, so the ratio is not valid)".to_string()
+                } else if r.n == 2_000 {
                     format!(" (target: <= 1/30): {}", mark(e.cpu_ms / r.cpu_ms >= 30.0))
                 } else {
                     String::new()
