@@ -13,7 +13,8 @@
 //! doc_counts run) it reports the daemon's CPU (utime + stime from `/proc/<pid>/stat` over several cycles, divided
 //! by the cycles counted in `ccr_sentinel_poll_duration_seconds_count`), RSS steady (VmRSS at the end) and peak
 //! (VmHWM), bytes and requests, and the `/metrics` size and median fetch time. The floor is a typed serde parse of
-//! the unfiltered `GET /_ccr/stats` body, timed in the same run. The issue's targets are printed as ratios.
+//! the unfiltered `GET /_ccr/stats` body, timed in the same run. The README's performance targets are printed as
+//! ratios.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -728,7 +729,7 @@ fn print_report(rows: &[Row]) {
         println!("{}", r.line());
     }
     let find = |n: usize, mode: Mode| rows.iter().find(|r| r.n == n && r.mode == mode);
-    println!("\nTargets (issue: at 2,000 followers x 5 shards, default settings):");
+    println!("\nTargets (at 2,000 followers x 5 shards, default settings):");
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
     if let Some(r) = find(2_000, Mode::Canned) {
         let ratio = r.cpu_ms / r.floor.ms;

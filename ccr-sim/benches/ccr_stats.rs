@@ -25,8 +25,10 @@ async fn main() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // Bytes as sent: no transparent gzip decoding, whatever features the workspace enables.
     let client = reqwest::Client::builder()
         .no_proxy()
+        .no_gzip()
         .build()
         .expect("client");
     let url = format!("{}/_ccr/stats", sim.url("follower"));

@@ -69,8 +69,11 @@ pub async fn pair_with_remote(
 /// test; it is generous because a day-long clock advance costs seconds of CPU in a debug build,
 /// and the tests of the one binary run in parallel, often on a busy machine.
 pub fn client() -> reqwest::Client {
+    // No transparent decoding (the workspace's reqwest has `gzip` on): tests see the bytes and
+    // the `Content-Encoding` the simulator sends.
     reqwest::Client::builder()
         .no_proxy()
+        .no_gzip()
         .timeout(Duration::from_secs(60))
         .build()
         .expect("reqwest client")
