@@ -248,8 +248,11 @@ pub struct ClusterSettings {
 /// The default `max_response_size`: a compact `GET /_ccr/stats` of 10,000 followers with 5 shards each and
 /// 40-character index names is about 52 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
-/// The largest secret file (`password_file`, `api_key_file`) or `ca_cert` file read; a larger one is refused.
-pub const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
+/// The default `max_secret_file_size`: the largest `password_file` or `api_key_file` read; a larger one is refused.
+pub const DEFAULT_MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
+/// The largest `ca_cert` file read: room for a whole system bundle (Debian's `ca-certificates.crt` is about
+/// 220 KB); a larger one is refused.
+pub const MAX_CA_CERT_BYTES: u64 = 1 << 20;
 
 /// Remote cluster connection mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

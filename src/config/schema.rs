@@ -157,6 +157,8 @@ pub struct RawCluster {
     pub timeout: Option<String>,
     /// The largest response body read from the cluster (default `64mb`).
     pub max_response_size: Option<String>,
+    /// The largest `password_file` / `api_key_file` read (default `64kb`).
+    pub max_secret_file_size: Option<String>,
 }
 
 /// `[[remotes]]`
@@ -371,6 +373,7 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "insecure_skip_verify",
             "timeout",
             "max_response_size",
+            "max_secret_file_size",
         ],
         "remotes[]" => &[
             "cluster",

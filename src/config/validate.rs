@@ -20,7 +20,7 @@ use super::{
     policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
     HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings,
     ReconcileSettings, RemoteMode, RemoteSettings, Schedules, DEFAULT_MAX_RESPONSE_BYTES,
-    MAX_SECRET_FILE_BYTES,
+    DEFAULT_MAX_SECRET_FILE_BYTES, MAX_CA_CERT_BYTES,
 };
 
 impl RawConfig {
@@ -492,6 +492,18 @@ fn validate_cluster(
         },
     };
 
+    let max_secret_bytes = match c.max_secret_file_size.as_deref() {
+        None => DEFAULT_MAX_SECRET_FILE_BYTES,
+        Some(v) => match parse_byte_size(v) {
+            Some(n) if n >= 1 => n,
+            _ => {
+                p.push(format!(
+                    "`{at}.max_secret_file_size` = `{v}` must be a byte size, like \"64kb\""
+                ));
+                DEFAULT_MAX_SECRET_FILE_BYTES
+            }
+        },
+    };
     let secret = |key: &str,
                   inline: Option<SecretString>,
                   file: Option<PathBuf>,
@@ -508,9 +520,13 @@ fn validate_cluster(
                 None
             }
             (Some(s), None) => Some(s),
-            (None, Some(path)) => {
-                read_secret_file(&format!("{at}.{key}_file"), &path, credentials_dir, p)
-            }
+            (None, Some(path)) => read_secret_file(
+                &format!("{at}.{key}_file"),
+                &path,
+                credentials_dir,
+                max_secret_bytes,
+                p,
+            ),
             (None, None) => None,
         }
     };
@@ -561,7 +577,7 @@ fn validate_cluster(
     };
 
     let ca_cert_pem = c.ca_cert.as_ref().and_then(|path| {
-        let bytes = match read_small_file("certificate file", path, MAX_SECRET_FILE_BYTES) {
+        let bytes = match read_small_file("certificate file", path, MAX_CA_CERT_BYTES) {
             Ok(b) => b,
             Err(e) => {
                 p.push(format!("`{at}.ca_cert`: {e}"));
@@ -620,13 +636,14 @@ fn read_secret_file(
     key: &str,
     path: &Path,
     credentials_dir: Option<&Path>,
+    max_bytes: u64,
     problems: &mut Vec<String>,
 ) -> Option<SecretString> {
     let full = match credentials_dir {
         Some(dir) if path.is_relative() => dir.join(path),
         _ => path.to_path_buf(),
     };
-    let text = read_small_file("secret file", &full, MAX_SECRET_FILE_BYTES).and_then(|bytes| {
+    let text = read_small_file("secret file", &full, max_bytes).and_then(|bytes| {
         String::from_utf8(bytes).map_err(|_| format!("secret file {} is not UTF-8", full.display()))
     });
     match text {
@@ -669,8 +686,8 @@ pub(crate) fn read_small_file(what: &str, path: &Path, max: u64) -> Result<Vec<u
         .map_err(|e| format!("cannot read {shown}: {e}"))?;
     if bytes.len() as u64 > max {
         return Err(format!(
-            "{shown} is larger than {} KiB: a secret or certificate file is refused above that size",
-            max >> 10
+            "{shown} is larger than {} bytes: a secret or certificate file is refused above that size",
+            max
         ));
     }
     Ok(bytes)

@@ -456,6 +456,7 @@ const CONFIG_KEYS: &[&str] = &[
     "insecure_skip_verify",
     "timeout",
     "max_response_size",
+    "max_secret_file_size",
     "cluster",
     "alias",
     "leader",

@@ -339,6 +339,8 @@ fn hostile_secret_and_certificate_files_are_refused_by_name_without_blocking() {
         .success());
     let big = dir.path().join("big");
     std::fs::write(&big, vec![b'a'; 1 << 20]).unwrap();
+    let bigger = dir.path().join("bigger");
+    std::fs::write(&bigger, vec![b'a'; 2 << 20]).unwrap();
     let not_pem = dir.path().join("not.pem");
     std::fs::write(&not_pem, "just some text, no certificate\n").unwrap();
     let d = dir.path().display().to_string();
@@ -354,15 +356,26 @@ fn hostile_secret_and_certificate_files_are_refused_by_name_without_blocking() {
         (&*format!("api_key_file = \"{d}\""), "is not a regular file"),
         (
             &*format!("username = \"u\"\npassword_file = \"{}\"", big.display()),
-            "is larger than 64 KiB",
+            "is larger than 65536 bytes",
+        ),
+        (
+            &*format!(
+                "username = \"u\"\npassword_file = \"{}\"\nmax_secret_file_size = \"512kb\"",
+                big.display()
+            ),
+            "is larger than 524288 bytes",
+        ),
+        (
+            "max_secret_file_size = \"lots\"",
+            "`clusters.follower.max_secret_file_size` = `lots` must be a byte size",
         ),
         (
             "ca_cert = \"/dev/zero\"",
             "certificate file /dev/zero is not a regular file",
         ),
         (
-            &*format!("ca_cert = \"{}\"", big.display()),
-            "is larger than 64 KiB",
+            &*format!("ca_cert = \"{}\"", bigger.display()),
+            "is larger than 1048576 bytes",
         ),
         (
             &*format!("ca_cert = \"{}\"", not_pem.display()),
