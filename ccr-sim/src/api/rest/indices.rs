@@ -7,8 +7,8 @@ use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
 use crate::world::model::{make_uuid, Cluster, Index, World};
-use crate::world::ops;
 use crate::world::settings::{self, Scope};
+use crate::world::{leases, ops};
 
 /// Resolves an index expression (comma list, wildcards, `_all`, `-exclusions`).
 ///
@@ -525,9 +525,11 @@ pub(crate) fn stats(
         "cluster" => (false, false),
         "indices" => (true, false),
         "shards" => (true, true),
-        _ => return Err(EsError::illegal_argument(format!(
+        _ => {
+            return Err(EsError::illegal_argument(format!(
             "level parameter must be one of [cluster] or [indices] or [shards] but was [{level}]"
-        ))),
+        )))
+        }
     };
     let mut indices = Map::new();
     let mut all_docs = 0;
@@ -638,28 +640,18 @@ fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
             "seq_no".into(),
             json!({"max_seq_no": max, "local_checkpoint": max, "global_checkpoint": max}),
         );
-        let held = i.leases.get(s);
-        let mut leases = Vec::new();
-        // Since 7.4 every shard copy also holds a peer-recovery lease (ReplicationTracker's
-        // `peer_recovery/<node id>`), renewed continuously; it is created with the shard, so it
-        // comes first.
-        if c.version.at_least(7, 4) {
-            leases.push(json!({
-                "id": format!("peer_recovery/{}", c.node_id),
-                "retaining_seq_no": max + 1,
-                "timestamp": now_epoch,
-                "source": "peer recovery",
-            }));
-        }
-        for (id, l) in held.map(|h| &h.leases).into_iter().flatten() {
-            leases.push(json!({
-                "id": id,
-                "retaining_seq_no": l.retaining_seq_no,
-                "timestamp": l.timestamp,
-                "source": l.source,
-            }));
-        }
-        let version = held.map_or(0, |h| h.version) + u64::from(c.version.at_least(7, 4));
+        let (version, shown) = leases::shown(c, i, s, now_epoch);
+        let leases: Vec<Value> = shown
+            .iter()
+            .map(|l| {
+                json!({
+                    "id": l.id,
+                    "retaining_seq_no": l.retaining_seq_no,
+                    "timestamp": l.timestamp,
+                    "source": l.source,
+                })
+            })
+            .collect();
         m.insert(
             "retention_leases".into(),
             json!({"primary_term": 1, "version": version, "leases": leases}),
