@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::error::EsError;
 use crate::util::wildcard_match;
+use crate::world::foreign;
+use crate::world::leases;
 use crate::world::model::{
     FollowParams, Index, ReadFailure, ShardTask, World, CONCURRENT_RECOVERIES, CONNECT_TIMEOUT_MS,
     DEFAULT_OP_BYTES,
 };
 use crate::world::ops::{self, RemoteLink};
-use crate::world::{foreign, leases};
 
 /// Simulated duration of one shard-changes round trip (read + write on the follower).
 pub(crate) const ROUND_TRIP_MS: u64 = 50;

@@ -581,7 +581,7 @@ const DATA_PATH: &str = "/usr/share/elasticsearch/data";
 /// `commit` (CommitStats), `seq_no` (SeqNoStats), `retention_leases` (RetentionLeaseStats) and
 /// `shard_path`. A shard without an engine (a restore still copying it) has no commit, sequence
 /// number or lease stats, as TransportIndicesStatsAction leaves them null.
-fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
+fn shard_stats(c: &Cluster, i: &crate::world::model::Index, s: usize, now_epoch: u64) -> Value {
     let h = &i.shards[s];
     let copying = i
         .restore
@@ -618,7 +618,8 @@ fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
     m.insert("store".into(), json!({"size_in_bytes": store}));
     if !copying {
         let max = h.max_seq_no();
-        let shard_uuid = |what: &str| make_uuid(&format!("{}/{what}", i.uuid), s as u64);
+        let shard_uuid =
+            |what: &str| crate::world::model::make_uuid(&format!("{}/{what}", i.uuid), s as u64);
         // Lucene's commit user data (Engine's keys); the values are strings, as ES writes them.
         m.insert(
             "commit".into(),
