@@ -6,9 +6,10 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::model::{make_uuid, Cluster, Index, World};
+use crate::world::leases;
+use crate::world::model::{Cluster, World};
+use crate::world::ops;
 use crate::world::settings::{self, Scope};
-use crate::world::{leases, ops};
 
 /// Resolves an index expression (comma list, wildcards, `_all`, `-exclusions`).
 ///
