@@ -2,9 +2,9 @@
 //! `CcrRetentionLeases.retentionLeaseId` builds and source `ccr`: its restore adds it retaining
 //! everything (CcrRepository), then renews it every `index.ccr.retention_lease.renew_interval`
 //! (30s); once following, its shard follow tasks renew it with the follower's global checkpoint
-//! + 1, and add it again when it is gone (ShardFollowTasksExecutor's background renewal). Nothing
-//! renews it while the follower is paused or cannot reach its leader. The leader expires a lease
-//! whose last renewal is older than `index.soft_deletes.retention_lease.period` (12h by
+//! plus one, and add it again when it is gone (ShardFollowTasksExecutor's background renewal).
+//! Nothing renews it while the follower is paused or cannot reach its leader. The leader expires
+//! a lease whose last renewal is older than `index.soft_deletes.retention_lease.period` (12h by
 //! default; ReplicationTracker.getRetentionLeases), after which it may merge away the operations
 //! the lease kept: the simulator discards them at once, so a follower still behind them meets
 //! "Operations are no longer available for replicating" on its next read.
