@@ -469,6 +469,8 @@ async fn a_two_gigabyte_leader_restores_at_the_recovery_rate() {
         json!({"count": 1, "bytes_per_doc": 0}),
         json!({"count": 1, "bytes_per_doc": 1u64 << 30}),
         json!({"count": 2_000_000_000u64, "bytes_per_doc": 10}),
+        // More than 1 PiB in one index.
+        json!({"count": 1_000_000_000u64, "bytes_per_doc": 16u64 << 20}),
     ] {
         let (st, b) = call(&c, "POST", &format!("{l}/_sim/docs/big"), Some(bad)).await;
         assert_eq!(st, 400, "{b}");
