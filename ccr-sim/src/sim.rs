@@ -189,6 +189,8 @@ impl SimBuilder {
                 keystore: Default::default(),
                 auto_follow: Default::default(),
                 auto_follow_stats: Default::default(),
+                index_templates: Default::default(),
+                data_streams: Default::default(),
                 faults: Default::default(),
                 requests: Default::default(),
                 writers: Default::default(),

@@ -17,6 +17,7 @@ use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
 use crate::world::security::Keystore;
 pub use crate::world::security::{Role, Security};
+use crate::world::data_stream::{DataStream, IndexTemplate};
 use crate::world::settings::{self, Flavor};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.
@@ -180,6 +181,10 @@ pub(crate) struct Cluster {
     pub keystore: Keystore,
     pub auto_follow: BTreeMap<String, AutoFollowPattern>,
     pub auto_follow_stats: AutoFollowStats,
+    /// Composable index templates (`_index_template`), by name.
+    pub index_templates: BTreeMap<String, IndexTemplate>,
+    /// Data streams, by name.
+    pub data_streams: BTreeMap<String, DataStream>,
     pub faults: Faults,
     pub requests: RequestStats,
     pub writers: BTreeMap<String, Writer>,
@@ -215,6 +220,8 @@ impl Cluster {
             keystore: Keystore::default(),
             auto_follow: BTreeMap::new(),
             auto_follow_stats: AutoFollowStats::default(),
+            index_templates: BTreeMap::new(),
+            data_streams: BTreeMap::new(),
             faults: Faults::default(),
             requests: RequestStats::default(),
             writers: BTreeMap::new(),
