@@ -6,6 +6,7 @@ mod api_keys;
 mod bad_input;
 mod cli;
 mod cluster_state;
+mod data_streams;
 mod connectivity;
 mod contract;
 mod endpoints;
