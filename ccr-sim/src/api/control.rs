@@ -354,7 +354,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
         "auto_follow_patterns": patterns,
         "data_streams": c.data_streams.values().map(|d| (d.name.clone(), serde_json::json!({
             "indices": d.indices, "generation": d.generation, "replicated": d.replicated,
-            "template": d.template, "hidden": d.hidden,
+            "template": crate::world::data_stream::template_of(c, &d.name), "hidden": d.hidden,
         }))).collect::<serde_json::Map<String, Value>>(),
         "faults": {
             "disconnected_remotes": c.faults.disconnected,

@@ -59,8 +59,6 @@ pub(crate) struct DataStream {
     /// Backing index names, oldest first; the last is the write index.
     pub indices: Vec<String>,
     pub generation: u64,
-    /// The template that matched when the stream was created (shown by GET).
-    pub template: String,
     pub hidden: bool,
     /// A follower's copy of a leader's stream: no rollover until promoted.
     pub replicated: bool,
@@ -205,7 +203,7 @@ pub(crate) fn put_index_template(
         let using: Vec<&str> = c
             .data_streams
             .values()
-            .filter(|d| d.template == name)
+            .filter(|d| template_of(c, &d.name) == Some(name))
             .map(|d| d.name.as_str())
             .collect();
         if !using.is_empty() {
@@ -230,6 +228,12 @@ pub(crate) fn find_template<'a>(c: &'a Cluster, name: &str) -> Option<(&'a str, 
         .map(|(n, t)| (n.as_str(), t))
 }
 
+/// The template a stream's next backing index would come from (`findV2Template` on the
+/// stream's name, as `GET /_data_stream` reports it): None on a follower that has none.
+pub(crate) fn template_of<'a>(c: &'a Cluster, stream: &str) -> Option<&'a str> {
+    find_template(c, stream).map(|(n, _)| n)
+}
+
 /// `MetadataIndexTemplateService.removeIndexTemplateV2`: a template in use by a data stream
 /// cannot be removed.
 pub(crate) fn delete_index_template(c: &mut Cluster, expr: &str) -> Result<(), EsError> {
@@ -248,7 +252,7 @@ pub(crate) fn delete_index_template(c: &mut Cluster, expr: &str) -> Result<(), E
         let using: Vec<&str> = c
             .data_streams
             .values()
-            .filter(|d| &d.template == n)
+            .filter(|d| template_of(c, &d.name) == Some(n.as_str()))
             .map(|d| d.name.as_str())
             .collect();
         if !using.is_empty() {
@@ -262,6 +266,40 @@ pub(crate) fn delete_index_template(c: &mut Cluster, expr: &str) -> Result<(), E
         c.index_templates.remove(&n);
     }
     Ok(())
+}
+
+/// `MetadataCreateDataStreamService.lookupTemplateForDataStream`: the template a stream's
+/// backing indices are made from, which must have `data_stream`.
+fn lookup_template_for_data_stream(c: &Cluster, name: &str) -> Result<String, EsError> {
+    let Some((tname, t)) = find_template(c, name) else {
+        return Err(EsError::illegal_argument(format!(
+            "no matching index template found for data stream [{name}]"
+        )));
+    };
+    if t.data_stream.is_none() {
+        return Err(EsError::illegal_argument(format!(
+            "matching index template [{tname}] for data stream [{name}] has no data stream template"
+        )));
+    }
+    Ok(tname.to_string())
+}
+
+/// `MetadataCreateIndexService.applyCreateIndexRequestWithV2Template`: an index (not a
+/// backing index) whose name a data-stream template matches cannot be created directly.
+pub(crate) fn check_plain_index_allowed(c: &Cluster, name: &str) -> Result<(), EsError> {
+    match find_template(c, name) {
+        Some((tname, t)) if t.data_stream.is_some() => Err(EsError::illegal_argument(format!(
+            "cannot create index with name [{name}], because it matches with template [{tname}] that creates data streams only, use create data stream api instead"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The settings the matching composable template gives a new index (under the request's own).
+pub(crate) fn template_settings(c: &Cluster, name: &str) -> BTreeMap<String, String> {
+    find_template(c, name)
+        .map(|(_, t)| t.settings.clone())
+        .unwrap_or_default()
 }
 
 /// `MetadataCreateDataStreamService.validateDataStreamName` and the template lookup, in ES's
@@ -294,16 +332,7 @@ fn check_new_stream(c: &Cluster, name: &str) -> Result<String, EsError> {
             format!("data_stream [{name}] already exists"),
         ));
     }
-    let Some((tname, t)) = find_template(c, name) else {
-        return Err(EsError::illegal_argument(format!(
-            "no matching index template found for data stream [{name}]"
-        )));
-    };
-    if t.data_stream.is_none() {
-        return Err(EsError::illegal_argument(format!(
-            "matching index template [{tname}] for data stream [{name}] has no data stream template"
-        )));
-    }
+    let tname = lookup_template_for_data_stream(c, name)?;
     if c.indices.contains_key(name) {
         return Err(EsError::new(
             400,
@@ -348,7 +377,6 @@ pub(crate) fn create_data_stream(c: &mut Cluster, name: &str, now_epoch: u64) ->
             timestamp_field: "@timestamp".into(),
             indices: vec![backing],
             generation: 1,
-            template,
             hidden,
             replicated: false,
         },
@@ -363,13 +391,15 @@ pub(crate) struct Rollover {
 }
 
 /// `MetadataRolloverService.rolloverDataStream`: the next generation becomes the write index.
-/// Refused for a replicated stream (`DataStream.rollover`).
+/// The local template is looked up first (a promoted stream without one cannot roll over),
+/// then a replicated stream is refused (`DataStream.nextWriteIndexAndGeneration`).
 pub(crate) fn rollover(c: &mut Cluster, name: &str, now_epoch: u64, dry_run: bool) -> Result<Rollover, EsError> {
     let Some(ds) = c.data_streams.get(name).cloned() else {
         return Err(EsError::illegal_argument(format!(
             "rollover target [{name}] does not exist"
         )));
     };
+    let template = lookup_template_for_data_stream(c, name)?;
     if ds.replicated {
         return Err(EsError::illegal_argument(format!(
             "data stream [{name}] cannot be rolled over, because it is a replicated data stream"
@@ -387,10 +417,6 @@ pub(crate) fn rollover(c: &mut Cluster, name: &str, now_epoch: u64, dry_run: boo
     if dry_run {
         return Ok(Rollover { old_index, new_index });
     }
-    let template = find_template(c, name)
-        .filter(|(_, t)| t.data_stream.is_some())
-        .map(|(n, _)| n.to_string())
-        .unwrap_or(ds.template.clone());
     create_backing_index(c, &new_index, &template, now_epoch)?;
     if let Some(d) = c.data_streams.get_mut(name) {
         d.indices.push(new_index.clone());

@@ -180,6 +180,9 @@ pub(crate) fn create_index(
     now_epoch: u64,
 ) -> Result<Vec<String>, EsError> {
     validate_index_name(name, c.version.major)?;
+    for (k, v) in data_stream::template_settings(c, name) {
+        settings.entry(k).or_insert(v);
+    }
     if let Some(existing) = c.indices.get(name) {
         return Err(EsError::new(
             400,

@@ -280,6 +280,26 @@ async fn data_streams_create_write_rollover_and_delete() {
         (404, "index_not_found_exception", "no such index [nope]"),
     )
     .await;
+    // A plain index cannot take a name a data-stream template matches; other templates give
+    // their settings to the indices they match.
+    expect_error(
+        &c,
+        "PUT",
+        &format!("{url}/logs-plain"),
+        None,
+        (400, "illegal_argument_exception", "cannot create index with name [logs-plain], because it matches with template [logs] that creates data streams only, use create data stream api instead"),
+    )
+    .await;
+    ok(
+        &c,
+        "PUT",
+        &format!("{url}/_index_template/plain3"),
+        Some(json!({"index_patterns": ["three-*"], "template": {"settings": {"index.number_of_shards": 3}}})),
+    )
+    .await;
+    ok(&c, "PUT", &format!("{url}/three-a"), None).await;
+    let st = ok(&c, "GET", &format!("{url}/three-a/_settings"), None).await;
+    assert_eq!(st["three-a"]["settings"]["index"]["number_of_shards"], "3", "{st}");
     ok(&c, "DELETE", &format!("{url}/_data_stream/logs-app"), None).await;
     assert_eq!(sim.cluster("a").doc_count(&second), None);
     let all = ok(&c, "GET", &format!("{url}/_data_stream?expand_wildcards=all"), None).await;
@@ -341,6 +361,18 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     let info = ok(&c, "GET", &format!("{f}/{}/_ccr/info", followed[0]), None).await;
     assert_eq!(info["follower_indices"][0]["status"], "active", "{info}");
     assert_eq!(info["follower_indices"][0]["leader_index"], followed[0].as_str());
+    // No template on the follower: GET names none and rollover looks it up first.
+    assert!(fds.get("template").is_none(), "{fds}");
+    expect_error(
+        &c,
+        "POST",
+        &format!("{f}/logs-app/_rollover"),
+        None,
+        (400, "illegal_argument_exception", "no matching index template found for data stream [logs-app]"),
+    )
+    .await;
+    template(&c, &f, "logs", &["logs-*"], 100).await;
+    assert_eq!(stream(&c, &f, "logs-app").await["template"], "logs");
     // The replicated stream takes no rollover and no writes.
     expect_error(
         &c,

@@ -416,7 +416,10 @@ fn stream_json(c: &Cluster, ds: &data_stream::DataStream) -> Value {
     m.insert("indices".into(), Value::Array(indices));
     m.insert("generation".into(), json!(ds.generation));
     m.insert("status".into(), json!(health_status(c, ds)));
-    m.insert("template".into(), json!(ds.template));
+    // Looked up now, on this cluster: a follower without a matching template shows none.
+    if let Some(t) = data_stream::template_of(c, &ds.name) {
+        m.insert("template".into(), json!(t));
+    }
     if lifecycle_fields {
         m.insert("next_generation_managed_by".into(), json!("Unmanaged"));
         m.insert("prefer_ilm".into(), json!(true));

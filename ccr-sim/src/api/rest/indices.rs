@@ -218,6 +218,7 @@ pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<
         .collect();
     let epoch = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
+    data_stream::check_plain_index_allowed(c, name)?;
     let warnings = ops::create_index(c, name, given, epoch)?;
     let mut r =
         Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}));
