@@ -165,11 +165,9 @@ pub(crate) fn put_index_template(
         .filter(|(n, o)| {
             n.as_str() != name
                 && o.effective_priority() == t.effective_priority()
-                && o.index_patterns.iter().any(|op| {
-                    t.index_patterns
-                        .iter()
-                        .any(|tp| patterns_overlap(op, tp))
-                })
+                && o.index_patterns
+                    .iter()
+                    .any(|op| t.index_patterns.iter().any(|tp| patterns_overlap(op, tp)))
         })
         .collect();
     if !clashes.is_empty() {
@@ -220,7 +218,10 @@ pub(crate) fn put_index_template(
 }
 
 /// `MetadataIndexTemplateService.findV2Template`: the matching template of highest priority.
-pub(crate) fn find_template<'a>(c: &'a Cluster, name: &str) -> Option<(&'a str, &'a IndexTemplate)> {
+pub(crate) fn find_template<'a>(
+    c: &'a Cluster,
+    name: &str,
+) -> Option<(&'a str, &'a IndexTemplate)> {
     c.index_templates
         .iter()
         .filter(|(_, t)| t.index_patterns.iter().any(|p| wildcard_match(p, name)))
@@ -362,7 +363,11 @@ fn create_backing_index(
 
 /// `PUT /_data_stream/{name}`, and the first write to a name a data-stream template matches:
 /// the stream and its first backing index (generation 1).
-pub(crate) fn create_data_stream(c: &mut Cluster, name: &str, now_epoch: u64) -> Result<(), EsError> {
+pub(crate) fn create_data_stream(
+    c: &mut Cluster,
+    name: &str,
+    now_epoch: u64,
+) -> Result<(), EsError> {
     let template = check_new_stream(c, name)?;
     let hidden = c
         .index_templates
@@ -393,7 +398,12 @@ pub(crate) struct Rollover {
 /// `MetadataRolloverService.rolloverDataStream`: the next generation becomes the write index.
 /// The local template is looked up first (a promoted stream without one cannot roll over),
 /// then a replicated stream is refused (`DataStream.nextWriteIndexAndGeneration`).
-pub(crate) fn rollover(c: &mut Cluster, name: &str, now_epoch: u64, dry_run: bool) -> Result<Rollover, EsError> {
+pub(crate) fn rollover(
+    c: &mut Cluster,
+    name: &str,
+    now_epoch: u64,
+    dry_run: bool,
+) -> Result<Rollover, EsError> {
     let Some(ds) = c.data_streams.get(name).cloned() else {
         return Err(EsError::illegal_argument(format!(
             "rollover target [{name}] does not exist"
@@ -415,14 +425,20 @@ pub(crate) fn rollover(c: &mut Cluster, name: &str, now_epoch: u64, dry_run: boo
         }
     };
     if dry_run {
-        return Ok(Rollover { old_index, new_index });
+        return Ok(Rollover {
+            old_index,
+            new_index,
+        });
     }
     create_backing_index(c, &new_index, &template, now_epoch)?;
     if let Some(d) = c.data_streams.get_mut(name) {
         d.indices.push(new_index.clone());
         d.generation = generation;
     }
-    Ok(Rollover { old_index, new_index })
+    Ok(Rollover {
+        old_index,
+        new_index,
+    })
 }
 
 /// `PromoteDataStreamTransportAction.promoteDataStream`: the stream must exist; it stops being
@@ -441,6 +457,7 @@ pub(crate) fn promote(c: &mut Cluster, name: &str) -> Result<(), EsError> {
 /// Deletes data streams and their backing indices (`MetadataDataStreamsService.removeDataStream`).
 pub(crate) fn delete_data_streams(c: &mut Cluster, names: &[String]) {
     for n in names {
+        c.writers.remove(n);
         if let Some(ds) = c.data_streams.remove(n) {
             for i in ds.indices {
                 c.remove_index(&i);
@@ -478,7 +495,9 @@ pub(crate) fn write_target(
 
 /// A delete or an index operation sent to a data stream's name.
 pub(crate) fn op_type_refused() -> EsError {
-    EsError::illegal_argument("only write ops with an op_type of create are allowed in data streams")
+    EsError::illegal_argument(
+        "only write ops with an op_type of create are allowed in data streams",
+    )
 }
 
 /// A document written to a data stream must carry its timestamp field
@@ -487,7 +506,10 @@ pub(crate) fn check_timestamp(c: &Cluster, backing: &str, source: &Value) -> Res
     let Some(ds) = parent_stream(c, backing) else {
         return Ok(());
     };
-    if source.get(&ds.timestamp_field).is_some_and(|v| !v.is_null()) {
+    if source
+        .get(&ds.timestamp_field)
+        .is_some_and(|v| !v.is_null())
+    {
         return Ok(());
     }
     let kind = if c.version.at_least(8, 8) {
@@ -713,7 +735,10 @@ mod tests {
             stream_of_backing_name(".ds-logs-app-2026.12.02-000003"),
             Some("logs-app")
         );
-        assert_eq!(stream_of_backing_name(".ds-logs-app-000001"), Some("logs-app"));
+        assert_eq!(
+            stream_of_backing_name(".ds-logs-app-000001"),
+            Some("logs-app")
+        );
         assert_eq!(stream_of_backing_name("logs-app"), None);
     }
 

@@ -15,9 +15,9 @@ use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
+use crate::world::data_stream::{DataStream, IndexTemplate};
 use crate::world::security::Keystore;
 pub use crate::world::security::{Role, Security};
-use crate::world::data_stream::{DataStream, IndexTemplate};
 use crate::world::settings::{self, Flavor};
 
 /// Average size in bytes of a simulated operation when the leader has not seen any document.

@@ -12,8 +12,10 @@ async fn template(c: &reqwest::Client, url: &str, name: &str, patterns: &[&str],
         c,
         "PUT",
         &format!("{url}/_index_template/{name}"),
-        Some(json!({"index_patterns": patterns, "priority": priority, "data_stream": {},
-                    "template": {"settings": {"index.number_of_replicas": 0}}})),
+        Some(
+            json!({"index_patterns": patterns, "priority": priority, "data_stream": {},
+                    "template": {"settings": {"index.number_of_replicas": 0}}}),
+        ),
     )
     .await;
 }
@@ -79,7 +81,11 @@ async fn index_templates_validate_like_es() {
         "PUT",
         &format!("{url}/_index_template/bad"),
         Some(json!({"priority": 1})),
-        (400, "illegal_argument_exception", "Required [index_patterns]"),
+        (
+            400,
+            "illegal_argument_exception",
+            "Required [index_patterns]",
+        ),
     )
     .await;
     expect_error(
@@ -87,7 +93,11 @@ async fn index_templates_validate_like_es() {
         "GET",
         &format!("{url}/_index_template/nope"),
         None,
-        (404, "resource_not_found_exception", "index template matching [nope] not found"),
+        (
+            404,
+            "resource_not_found_exception",
+            "index template matching [nope] not found",
+        ),
     )
     .await;
     // A template in use by a stream cannot be deleted.
@@ -112,7 +122,11 @@ async fn data_streams_create_write_rollover_and_delete() {
         "PUT",
         &format!("{url}/_data_stream/logs-app"),
         None,
-        (400, "illegal_argument_exception", "no matching index template found for data stream [logs-app]"),
+        (
+            400,
+            "illegal_argument_exception",
+            "no matching index template found for data stream [logs-app]",
+        ),
     )
     .await;
     ok(
@@ -127,7 +141,11 @@ async fn data_streams_create_write_rollover_and_delete() {
         "PUT",
         &format!("{url}/_data_stream/plain-x"),
         None,
-        (400, "illegal_argument_exception", "matching index template [plain] for data stream [plain-x] has no data stream template"),
+        (
+            400,
+            "illegal_argument_exception",
+            "matching index template [plain] for data stream [plain-x] has no data stream template",
+        ),
     )
     .await;
     template(&c, &url, "logs", &["logs-*"], 100).await;
@@ -141,7 +159,10 @@ async fn data_streams_create_write_rollover_and_delete() {
     assert_eq!(ds["hidden"], false);
     assert_eq!(ds["status"], "GREEN");
     let first = index_names(&ds)[0].clone();
-    assert!(first.starts_with(".ds-logs-app-") && first.ends_with("-000001"), "{first}");
+    assert!(
+        first.starts_with(".ds-logs-app-") && first.ends_with("-000001"),
+        "{first}"
+    );
     assert_eq!(first.len(), ".ds-logs-app-2026.01.01-000001".len());
     assert!(ds["indices"][0]["index_uuid"].as_str().unwrap().len() > 10);
     expect_error(
@@ -149,7 +170,11 @@ async fn data_streams_create_write_rollover_and_delete() {
         "PUT",
         &format!("{url}/_data_stream/logs-app"),
         None,
-        (400, "resource_already_exists_exception", "data_stream [logs-app] already exists"),
+        (
+            400,
+            "resource_already_exists_exception",
+            "data_stream [logs-app] already exists",
+        ),
     )
     .await;
     // Only op_type=create reaches a data stream.
@@ -163,7 +188,11 @@ async fn data_streams_create_write_rollover_and_delete() {
             method,
             &format!("{url}/{path}"),
             (method != "DELETE").then(|| json!({"@timestamp": 1})),
-            (400, "illegal_argument_exception", "only write ops with an op_type of create are allowed in data streams"),
+            (
+                400,
+                "illegal_argument_exception",
+                "only write ops with an op_type of create are allowed in data streams",
+            ),
         )
         .await;
     }
@@ -214,11 +243,21 @@ async fn data_streams_create_write_rollover_and_delete() {
         "POST",
         &format!("{url}/nothing/_rollover"),
         None,
-        (400, "illegal_argument_exception", "rollover target [nothing] does not exist"),
+        (
+            400,
+            "illegal_argument_exception",
+            "rollover target [nothing] does not exist",
+        ),
     )
     .await;
     // Stats.
-    let s = ok(&c, "GET", &format!("{url}/_data_stream/logs-app/_stats"), None).await;
+    let s = ok(
+        &c,
+        "GET",
+        &format!("{url}/_data_stream/logs-app/_stats"),
+        None,
+    )
+    .await;
     assert_eq!(s["data_stream_count"], 1);
     assert_eq!(s["backing_indices"], 2);
     assert!(s["total_store_size_bytes"].as_u64().unwrap() > 0);
@@ -238,18 +277,34 @@ async fn data_streams_create_write_rollover_and_delete() {
     let cat = get_text(&c, &format!("{url}/_cat/indices?h=index")).await;
     assert!(cat.contains(&first) && cat.contains(&second), "{cat}");
     assert!(!cat.contains(&hid), "{cat}");
-    let cat = get_text(&c, &format!("{url}/_cat/indices?h=index&expand_wildcards=all")).await;
+    let cat = get_text(
+        &c,
+        &format!("{url}/_cat/indices?h=index&expand_wildcards=all"),
+    )
+    .await;
     assert!(cat.contains(&hid), "{cat}");
     let cat = get_text(&c, &format!("{url}/_cat/indices/logs-app?h=index")).await;
     assert_eq!(cat.lines().count(), 2, "{cat}");
     let stats = ok(&c, "GET", &format!("{url}/_stats"), None).await;
     assert!(stats["indices"].get(&first).is_some());
     assert!(stats["indices"].get(&hid).is_none());
-    let stats = ok(&c, "GET", &format!("{url}/_stats?expand_wildcards=all"), None).await;
+    let stats = ok(
+        &c,
+        "GET",
+        &format!("{url}/_stats?expand_wildcards=all"),
+        None,
+    )
+    .await;
     assert!(stats["indices"].get(&hid).is_some());
     let all = ok(&c, "GET", &format!("{url}/_data_stream"), None).await;
     assert_eq!(all["data_streams"].as_array().unwrap().len(), 1, "{all}");
-    let all = ok(&c, "GET", &format!("{url}/_data_stream?expand_wildcards=all"), None).await;
+    let all = ok(
+        &c,
+        "GET",
+        &format!("{url}/_data_stream?expand_wildcards=all"),
+        None,
+    )
+    .await;
     assert_eq!(all["data_streams"].as_array().unwrap().len(), 2, "{all}");
     assert_eq!(stream(&c, &url, "hid-x").await["hidden"], true);
     // The write index cannot be deleted; an older one can.
@@ -262,14 +317,21 @@ async fn data_streams_create_write_rollover_and_delete() {
     )
     .await;
     ok(&c, "DELETE", &format!("{url}/{first}"), None).await;
-    assert_eq!(index_names(&stream(&c, &url, "logs-app").await), vec![second.clone()]);
+    assert_eq!(
+        index_names(&stream(&c, &url, "logs-app").await),
+        vec![second.clone()]
+    );
     // Deleting streams: wildcards need action.destructive_requires_name=false on 8.x.
     expect_error(
         &c,
         "DELETE",
         &format!("{url}/_data_stream/logs-*"),
         None,
-        (400, "illegal_argument_exception", "Wildcard expressions or all indices are not allowed"),
+        (
+            400,
+            "illegal_argument_exception",
+            "Wildcard expressions or all indices are not allowed",
+        ),
     )
     .await;
     expect_error(
@@ -299,10 +361,19 @@ async fn data_streams_create_write_rollover_and_delete() {
     .await;
     ok(&c, "PUT", &format!("{url}/three-a"), None).await;
     let st = ok(&c, "GET", &format!("{url}/three-a/_settings"), None).await;
-    assert_eq!(st["three-a"]["settings"]["index"]["number_of_shards"], "3", "{st}");
+    assert_eq!(
+        st["three-a"]["settings"]["index"]["number_of_shards"], "3",
+        "{st}"
+    );
     ok(&c, "DELETE", &format!("{url}/_data_stream/logs-app"), None).await;
     assert_eq!(sim.cluster("a").doc_count(&second), None);
-    let all = ok(&c, "GET", &format!("{url}/_data_stream?expand_wildcards=all"), None).await;
+    let all = ok(
+        &c,
+        "GET",
+        &format!("{url}/_data_stream?expand_wildcards=all"),
+        None,
+    )
+    .await;
     assert_eq!(index_names(&all["data_streams"][0]), vec![hid]);
 }
 
@@ -329,8 +400,10 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
         &c,
         "PUT",
         &format!("{f}/_ccr/auto_follow/logs"),
-        Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
-                    "leader_index_exclusion_patterns": ["logs-skip*"]})),
+        Some(
+            json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
+                    "leader_index_exclusion_patterns": ["logs-skip*"]}),
+        ),
     )
     .await;
     let mut followed = Vec::new();
@@ -347,7 +420,11 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     settle(&sim).await;
     let fds = stream(&c, &f, "logs-app").await;
     assert_eq!(fds["replicated"], true, "{fds}");
-    assert_eq!(index_names(&fds), followed, "only generations after the pattern");
+    assert_eq!(
+        index_names(&fds),
+        followed,
+        "only generations after the pattern"
+    );
     assert_eq!(fds["generation"], 4);
     assert!(!index_names(&fds).contains(&gen1));
     let (status, _) = call(&c, "GET", &format!("{f}/_data_stream/logs-skip"), None).await;
@@ -360,7 +437,10 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     assert_eq!(follower.doc_count(&followed[2]), Some(7));
     let info = ok(&c, "GET", &format!("{f}/{}/_ccr/info", followed[0]), None).await;
     assert_eq!(info["follower_indices"][0]["status"], "active", "{info}");
-    assert_eq!(info["follower_indices"][0]["leader_index"], followed[0].as_str());
+    assert_eq!(
+        info["follower_indices"][0]["leader_index"],
+        followed[0].as_str()
+    );
     // No template on the follower: GET names none and rollover looks it up first.
     assert!(fds.get("template").is_none(), "{fds}");
     expect_error(
@@ -368,7 +448,11 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
         "POST",
         &format!("{f}/logs-app/_rollover"),
         None,
-        (400, "illegal_argument_exception", "no matching index template found for data stream [logs-app]"),
+        (
+            400,
+            "illegal_argument_exception",
+            "no matching index template found for data stream [logs-app]",
+        ),
     )
     .await;
     template(&c, &f, "logs", &["logs-*"], 100).await;
@@ -379,7 +463,11 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
         "POST",
         &format!("{f}/logs-app/_rollover"),
         None,
-        (400, "illegal_argument_exception", "data stream [logs-app] cannot be rolled over, because it is a replicated data stream"),
+        (
+            400,
+            "illegal_argument_exception",
+            "data stream [logs-app] cannot be rolled over, because it is a replicated data stream",
+        ),
     )
     .await;
     let (status, body) = call(
@@ -392,7 +480,13 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     assert_eq!(status, 403, "{body}");
     // Promote, then rollover works; the old write index can then be unfollowed and written
     // to directly.
-    ok(&c, "POST", &format!("{f}/_data_stream/_promote/logs-app"), None).await;
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/_data_stream/_promote/logs-app"),
+        None,
+    )
+    .await;
     assert_eq!(stream(&c, &f, "logs-app").await["replicated"], false);
     let r = ok(&c, "POST", &format!("{f}/logs-app/_rollover"), None).await;
     let local_gen = r["new_index"].as_str().unwrap().to_string();
@@ -400,7 +494,13 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     write(&c, &f, "logs-app", 2).await;
     assert_eq!(follower.doc_count(&local_gen), Some(2));
     let old_write = followed[2].clone();
-    ok(&c, "POST", &format!("{f}/{old_write}/_ccr/pause_follow"), None).await;
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/{old_write}/_ccr/pause_follow"),
+        None,
+    )
+    .await;
     ok(&c, "POST", &format!("{f}/{old_write}/_close"), None).await;
     ok(&c, "POST", &format!("{f}/{old_write}/_ccr/unfollow"), None).await;
     ok(&c, "POST", &format!("{f}/{old_write}/_open"), None).await;
@@ -430,7 +530,11 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
         "POST",
         &format!("{f}/_data_stream/_promote/nope"),
         None,
-        (404, "resource_not_found_exception", "data stream [nope] does not exist"),
+        (
+            404,
+            "resource_not_found_exception",
+            "data stream [nope] does not exist",
+        ),
     )
     .await;
 }
@@ -474,7 +578,11 @@ async fn put_follow_of_a_backing_index_with_and_without_data_stream_name() {
         "PUT",
         &format!("{f2}/copy/_ccr/follow"),
         Some(json!({"remote_cluster": "leader", "leader_index": gen1})),
-        (400, "illegal_argument_exception", "a backing index name in the local and remote cluster must remain the same"),
+        (
+            400,
+            "illegal_argument_exception",
+            "a backing index name in the local and remote cluster must remain the same",
+        ),
     )
     .await;
     let (status, body) = call(
@@ -495,8 +603,10 @@ async fn auto_follow_pattern_renames_the_stream_from_8_4() {
         &c,
         "PUT",
         &format!("{f}/_ccr/auto_follow/dr"),
-        Some(json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
-                    "follow_index_pattern": "{{leader_index}}-replicated_from_leader"})),
+        Some(
+            json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
+                    "follow_index_pattern": "{{leader_index}}-replicated_from_leader"}),
+        ),
     )
     .await;
     write(&c, &l, "logs-app", 2).await;
@@ -510,6 +620,23 @@ async fn auto_follow_pattern_renames_the_stream_from_8_4() {
     sim.cluster("leader").index_docs("logs-app", 3).unwrap();
     settle(&sim).await;
     assert_eq!(sim.cluster("follower").doc_count(&expected), Some(5));
+    // Steady writes to the stream's name follow the write index across a rollover.
+    let leader = sim.cluster("leader");
+    leader.set_writes("logs-app", 10.0).unwrap();
+    settle(&sim).await;
+    let gen2 = leader.rollover("logs-app").unwrap();
+    settle(&sim).await;
+    leader.set_writes("logs-app", 0.0).unwrap();
+    let before = leader.doc_count(&gen1).unwrap();
+    assert!(before > 5, "{before}");
+    assert!(leader.doc_count(&gen2).unwrap() > 0);
+    settle(&sim).await;
+    let gen2_copy = gen2.replace("logs-app", "logs-app-replicated_from_leader");
+    assert_eq!(
+        sim.cluster("follower").doc_count(&gen2_copy),
+        leader.doc_count(&gen2)
+    );
+    assert_eq!(sim.cluster("follower").doc_count(&expected), Some(before));
     let state = sim.cluster("follower").state();
     assert_eq!(
         state["data_streams"]["logs-app-replicated_from_leader"]["replicated"],

@@ -188,7 +188,12 @@ pub(crate) fn route(req: &Req, v: Version) -> Option<Route> {
 }
 
 /// Runs one endpoint of this module.
-pub(crate) fn dispatch(w: &mut World, ci: usize, req: &Req, route: &DsRoute) -> Result<Reply, EsError> {
+pub(crate) fn dispatch(
+    w: &mut World,
+    ci: usize,
+    req: &Req,
+    route: &DsRoute,
+) -> Result<Reply, EsError> {
     use DsRoute as D;
     let epoch = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
@@ -263,7 +268,10 @@ fn put_template(c: &mut Cluster, name: &str, req: &Req) -> Result<Reply, EsError
             "data_stream" => match val {
                 Value::Object(m) => {
                     for key in m.keys() {
-                        if !matches!(key.as_str(), "hidden" | "allow_custom_routing" | "failure_store") {
+                        if !matches!(
+                            key.as_str(),
+                            "hidden" | "allow_custom_routing" | "failure_store"
+                        ) {
                             return Err(EsError::x_content(format!(
                                 "[1:2] [data_stream_template] unknown field [{key}]"
                             )));
@@ -369,7 +377,11 @@ fn expand_hidden(req: &Req) -> bool {
 fn streams_for(c: &Cluster, expr: &str, req: &Req) -> Result<Vec<String>, EsError> {
     let names = data_stream::matching_streams(c, expr, expand_hidden(req));
     for part in expr.split(',').map(str::trim) {
-        if !part.is_empty() && part != "_all" && !part.contains('*') && !names.iter().any(|n| n == part) {
+        if !part.is_empty()
+            && part != "_all"
+            && !part.contains('*')
+            && !names.iter().any(|n| n == part)
+        {
             return Err(EsError::index_not_found(part));
         }
     }
@@ -412,7 +424,10 @@ fn stream_json(c: &Cluster, ds: &data_stream::DataStream) -> Value {
         .collect();
     let mut m = Map::new();
     m.insert("name".into(), json!(ds.name));
-    m.insert("timestamp_field".into(), json!({"name": ds.timestamp_field}));
+    m.insert(
+        "timestamp_field".into(),
+        json!({"name": ds.timestamp_field}),
+    );
     m.insert("indices".into(), Value::Array(indices));
     m.insert("generation".into(), json!(ds.generation));
     m.insert("status".into(), json!(health_status(c, ds)));
@@ -528,7 +543,9 @@ fn conditions_met(
     for (k, v) in conditions {
         let met = match k.as_str() {
             "max_docs" => docs >= i64_field("conditions", k, v)?.max(0) as u64,
-            "max_primary_shard_docs" => max_shard_docs >= i64_field("conditions", k, v)?.max(0) as u64,
+            "max_primary_shard_docs" => {
+                max_shard_docs >= i64_field("conditions", k, v)?.max(0) as u64
+            }
             "max_age" => {
                 let t = crate::util::TimeValue::parse(k, v.as_str().unwrap_or_default())?;
                 now_epoch.saturating_sub(created) as i64 >= t.millis()

@@ -6,8 +6,8 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::model::{Cluster, World};
 use crate::world::data_stream;
+use crate::world::model::{Cluster, World};
 use crate::world::ops;
 use crate::world::settings::{self, Scope};
 
@@ -74,7 +74,8 @@ fn resolve_opts(
         if let Some(excl) = part.strip_prefix('-').filter(|_| !out.is_empty()) {
             out.retain(|n| {
                 !wildcard_match(excl, n)
-                    && !data_stream::parent_stream(c, n).is_some_and(|d| wildcard_match(excl, &d.name))
+                    && !data_stream::parent_stream(c, n)
+                        .is_some_and(|d| wildcard_match(excl, &d.name))
             });
             continue;
         }
@@ -83,7 +84,8 @@ fn resolve_opts(
             for (n, i) in &c.indices {
                 let is_hidden = i.settings.get("index.hidden").map(String::as_str) == Some("true");
                 let shown = !is_hidden || hidden || (pat.starts_with('.') && n.starts_with('.'));
-                if shown && wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n) {
+                if shown && wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n)
+                {
                     out.push(n.clone());
                 }
             }
@@ -97,7 +99,11 @@ fn resolve_opts(
             }
             continue;
         }
-        if let Some(ds) = c.data_streams.get(part).filter(|_| !c.indices.contains_key(part)) {
+        if let Some(ds) = c
+            .data_streams
+            .get(part)
+            .filter(|_| !c.indices.contains_key(part))
+        {
             for n in &ds.indices {
                 if !out.contains(n) && c.indices.contains_key(n) {
                     out.push(n.clone());

@@ -872,9 +872,7 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             K::IndexDoc {
                 index: own(i),
                 id: None,
-                create: req
-                    .q("op_type")
-                    .map_or(v.at_least(7, 5), |o| o == "create"),
+                create: req.q("op_type").map_or(v.at_least(7, 5), |o| o == "create"),
             },
             "POST /{index}/_doc",
             "indices:data/write/index",
