@@ -643,3 +643,109 @@ async fn auto_follow_pattern_renames_the_stream_from_8_4() {
         true
     );
 }
+
+#[tokio::test]
+async fn monitoring_user_reads_streams_but_cannot_change_them() {
+    use ccr_sim::{base64_encode, ClusterConfig, Role, Security};
+    let sim = start([ClusterConfig::new("a").security(
+        Security::new()
+            .user("admin", "pw", Role::Superuser)
+            .user("viewer", "pw", Role::Monitor),
+    )])
+    .await;
+    let a = sim.cluster("a");
+    a.put_data_stream_template("logs", &["logs-*"], 100)
+        .unwrap();
+    a.index_docs("logs-app", 3).unwrap();
+    let url = sim.url("a");
+    let viewer = format!("Basic {}", base64_encode(b"viewer:pw"));
+    for path in [
+        "_data_stream",
+        "_data_stream/logs-app",
+        "_data_stream/logs-app/_stats",
+        "_index_template/logs",
+    ] {
+        let (status, body, _) =
+            send_auth("GET", &format!("{url}/{path}"), Some(&viewer), None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, body, _) = send_auth(
+        "GET",
+        &format!("{url}/_data_stream/logs-app"),
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data_streams"][0]["indices"].as_array().unwrap().len(),
+        1
+    );
+    for (method, path) in [
+        ("PUT", "_index_template/other"),
+        ("POST", "logs-app/_rollover"),
+        ("POST", "_data_stream/_promote/logs-app"),
+        ("DELETE", "_data_stream/logs-app"),
+    ] {
+        let body = (method == "PUT").then(|| json!({"index_patterns": ["o-*"]}));
+        let (status, reply, _) =
+            send_auth(method, &format!("{url}/{path}"), Some(&viewer), body).await;
+        assert_eq!(status, 403, "{method} {path}: {reply}");
+        assert_eq!(reply["error"]["type"], "security_exception");
+    }
+    assert_eq!(a.backing_indices("logs-app").unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn data_streams_by_version() {
+    // 7.8 has composable templates but no data streams: `GET /_data_stream` is
+    // `GET /{index}` there, `PUT /_data_stream/x` has no handler.
+    let (_s, c, url) = one_with_client("7.8.1").await;
+    ok(
+        &c,
+        "PUT",
+        &format!("{url}/_index_template/logs"),
+        Some(json!({"index_patterns": ["logs-*"]})),
+    )
+    .await;
+    let (status, body) = call(
+        &c,
+        "PUT",
+        &format!("{url}/_index_template/ds"),
+        Some(json!({"index_patterns": ["ds-*"], "data_stream": {}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(&c, "GET", &format!("{url}/_data_stream"), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["type"], "index_not_found_exception");
+    let (status, body) = call(&c, "PUT", &format!("{url}/_data_stream/logs-x"), None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("no handler found"));
+    // 7.9 names backing indices without the date and shows no `replicated`.
+    let (sim, c, url) = one_with_client("7.9.3").await;
+    template(&c, &url, "logs", &["logs-*"], 1).await;
+    write(&c, &url, "logs-app", 1).await;
+    let ds = stream(&c, &url, "logs-app").await;
+    assert_eq!(index_names(&ds), vec![".ds-logs-app-000001".to_string()]);
+    assert!(ds.get("replicated").is_none(), "{ds}");
+    let r = sim.cluster("a").rollover("logs-app").unwrap();
+    assert_eq!(r, ".ds-logs-app-000002");
+    // 7.13 has no exclusion patterns on auto-follow.
+    let (_p, c, _l, f) = pair_with_remote(Some("7.13.4"), true).await;
+    let (status, body) = call(
+        &c,
+        "PUT",
+        &format!("{f}/_ccr/auto_follow/p"),
+        Some(
+            json!({"remote_cluster": "leader", "leader_index_patterns": ["logs-*"],
+                    "leader_index_exclusion_patterns": ["logs-x*"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "x_content_parse_exception");
+}

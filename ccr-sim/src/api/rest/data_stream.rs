@@ -265,7 +265,7 @@ fn put_template(c: &mut Cluster, name: &str, req: &Req) -> Result<Reply, EsError
             "version" => t.version = Some(i64_field(P, k, val)?),
             "composed_of" => t.composed_of = string_list(P, k, val)?,
             "_meta" => t.meta = Some(val.clone()),
-            "data_stream" => match val {
+            "data_stream" if c.version.at_least(7, 9) => match val {
                 Value::Object(m) => {
                     for key in m.keys() {
                         if !matches!(
