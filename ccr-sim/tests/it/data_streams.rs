@@ -217,6 +217,25 @@ async fn data_streams_create_write_rollover_and_delete() {
         .as_str()
         .unwrap()
         .contains("data stream timestamp field [@timestamp] is missing"));
+    // `_bulk`: `create` lands in the write index, `index` is refused per item.
+    let ndjson = "{\"create\":{\"_index\":\"logs-app\"}}\n{\"@timestamp\":7}\n{\"index\":{\"_index\":\"logs-app\"}}\n{\"@timestamp\":8}\n";
+    let (status, bulk) = call_raw(
+        &c,
+        "POST",
+        &format!("{url}/_bulk"),
+        ndjson,
+        "application/x-ndjson",
+    )
+    .await;
+    assert_eq!(status, 200, "{bulk}");
+    assert_eq!(bulk["errors"], true);
+    assert_eq!(bulk["items"][0]["create"]["_index"], first.as_str());
+    assert_eq!(bulk["items"][0]["create"]["status"], 201);
+    assert_eq!(bulk["items"][1]["index"]["status"], 400);
+    assert_eq!(
+        bulk["items"][1]["index"]["error"]["reason"],
+        "only write ops with an op_type of create are allowed in data streams"
+    );
     // Rollover: the next generation is the write index.
     let r = ok(&c, "POST", &format!("{url}/logs-app/_rollover"), None).await;
     assert_eq!(r["old_index"], first.as_str());
@@ -225,9 +244,9 @@ async fn data_streams_create_write_rollover_and_delete() {
     assert!(second.ends_with("-000002"), "{second}");
     sim.cluster("a").index_docs("logs-app", 5).unwrap();
     assert_eq!(sim.cluster("a").doc_count(&second), Some(5));
-    assert_eq!(sim.cluster("a").doc_count(&first), Some(4));
+    assert_eq!(sim.cluster("a").doc_count(&first), Some(5));
     let count = ok(&c, "GET", &format!("{url}/logs-app/_count"), None).await;
-    assert_eq!(count["count"], 9);
+    assert_eq!(count["count"], 10);
     // Conditions not met: no rollover.
     let r = ok(
         &c,
