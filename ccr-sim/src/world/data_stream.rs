@@ -676,13 +676,6 @@ pub(crate) fn attach_follower(c: &mut Cluster, follower_index: &str, plan: Follo
     }
 }
 
-/// Removes a deleted index from its stream's list (deleting a write index is refused before).
-pub(crate) fn forget_index(c: &mut Cluster, index: &str) {
-    for ds in c.data_streams.values_mut() {
-        ds.indices.retain(|i| i != index);
-    }
-}
-
 /// `MetadataDeleteIndexService`: a data stream's write index cannot be deleted.
 pub(crate) fn check_index_deletable(c: &Cluster, index: &str) -> Result<(), EsError> {
     match parent_stream(c, index) {

@@ -243,11 +243,16 @@ impl Cluster {
         i.active_doc_count().saturating_add_signed(drift)
     }
 
-    /// Removes an index with what hangs on its name (steady writes, drift), so a later index of the same
+    /// Removes an index with what hangs on its name (steady writes, drift, its place in a data
+    /// stream, the stream itself when it was its last backing index), so a later index of the same
     /// name starts clean.
     pub(crate) fn remove_index(&mut self, name: &str) -> Option<Index> {
         self.writers.remove(name);
         self.faults.doc_drift.remove(name);
+        for ds in self.data_streams.values_mut() {
+            ds.indices.retain(|i| i != name);
+        }
+        self.data_streams.retain(|_, ds| !ds.indices.is_empty());
         self.indices.remove(name)
     }
 

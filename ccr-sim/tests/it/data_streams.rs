@@ -393,7 +393,10 @@ async fn data_streams_create_write_rollover_and_delete() {
         None,
     )
     .await;
-    assert_eq!(index_names(&all["data_streams"][0]), vec![hid]);
+    assert_eq!(index_names(&all["data_streams"][0]), vec![hid.clone()]);
+    // The control API's delete of a stream's last backing index takes the stream with it.
+    sim.cluster("a").delete_index(&hid).unwrap();
+    assert_eq!(sim.cluster("a").backing_indices("hid-x"), None);
 }
 
 /// A leader with a data-stream template and a follower with the `leader` remote, deterministic.

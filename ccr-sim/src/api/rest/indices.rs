@@ -261,7 +261,6 @@ pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     }
     for n in names {
         c.remove_index(&n);
-        data_stream::forget_index(c, &n);
     }
     c.metadata_version += 1;
     Ok(Reply::ack())
