@@ -676,6 +676,23 @@ pub(crate) fn attach_follower(c: &mut Cluster, follower_index: &str, plan: Follo
     }
 }
 
+/// `MetadataIndexStateService.closeIndices`: no data stream's write index may be closed (checked
+/// before the close is submitted).
+pub(crate) fn check_closable(c: &Cluster, names: &[String]) -> Result<(), EsError> {
+    let writes: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| parent_stream(c, n).is_some_and(|d| d.write_index() == Some(*n)))
+        .collect();
+    if writes.is_empty() {
+        return Ok(());
+    }
+    Err(EsError::illegal_argument(format!(
+        "cannot close the following data stream write indices [{}]",
+        writes.join(",")
+    )))
+}
+
 /// `MetadataDeleteIndexService`: a data stream's write index cannot be deleted.
 pub(crate) fn check_index_deletable(c: &Cluster, index: &str) -> Result<(), EsError> {
     match parent_stream(c, index) {

@@ -500,6 +500,47 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
+    // The write index cannot be closed, so it cannot be unfollowed before a local rollover.
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/{}/_ccr/pause_follow", followed[2]),
+        None,
+    )
+    .await;
+    expect_error(
+        &c,
+        "POST",
+        &format!("{f}/{}/_close", followed[2]),
+        None,
+        (
+            400,
+            "illegal_argument_exception",
+            &format!(
+                "cannot close the following data stream write indices [{}]",
+                followed[2]
+            ),
+        ),
+    )
+    .await;
+    // An older backing index can be unfollowed; the stream stays replicated.
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/{}/_ccr/pause_follow", followed[0]),
+        None,
+    )
+    .await;
+    ok(&c, "POST", &format!("{f}/{}/_close", followed[0]), None).await;
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/{}/_ccr/unfollow", followed[0]),
+        None,
+    )
+    .await;
+    ok(&c, "POST", &format!("{f}/{}/_open", followed[0]), None).await;
+    assert_eq!(stream(&c, &f, "logs-app").await["replicated"], true);
     // Promote, then rollover works; the old write index can then be unfollowed and written
     // to directly.
     ok(
@@ -516,13 +557,6 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     write(&c, &f, "logs-app", 2).await;
     assert_eq!(follower.doc_count(&local_gen), Some(2));
     let old_write = followed[2].clone();
-    ok(
-        &c,
-        "POST",
-        &format!("{f}/{old_write}/_ccr/pause_follow"),
-        None,
-    )
-    .await;
     ok(&c, "POST", &format!("{f}/{old_write}/_close"), None).await;
     ok(&c, "POST", &format!("{f}/{old_write}/_ccr/unfollow"), None).await;
     ok(&c, "POST", &format!("{f}/{old_write}/_open"), None).await;

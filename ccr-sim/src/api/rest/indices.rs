@@ -347,6 +347,7 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
 pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
     fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
+    data_stream::check_closable(c, &names)?;
     // RestoreService.checkIndexClosing: a follower still in its restore window cannot be closed.
     let restoring: Vec<String> = names
         .iter()
