@@ -26,7 +26,8 @@
 //! - `action`: the control actions, plain data shared by every layer.
 //! - `world/`: the clusters and their operations (model, security, ops, foreign, scenario,
 //!   replication).
-//! - `api/`: REST endpoints and the `/_sim/` control API as request-to-reply functions.
+//! - `api/`: REST endpoints (CCR, indices, data streams, security) and the `/_sim/` control API
+//!   as request-to-reply functions.
 //! - `server`: one HTTP server per simulated cluster, with connection-level faults.
 //! - `sim`: the public facade: [`Sim`], [`SimBuilder`], [`ClusterHandle`].
 

@@ -189,6 +189,8 @@ impl SimBuilder {
                 keystore: Default::default(),
                 auto_follow: Default::default(),
                 auto_follow_stats: Default::default(),
+                index_templates: Default::default(),
+                data_streams: Default::default(),
                 faults: Default::default(),
                 requests: Default::default(),
                 writers: Default::default(),
@@ -759,6 +761,93 @@ impl ClusterHandle {
                 .to_string();
             Err(SimError::Es(EsError::new(status, &kind, reason)))
         }
+    }
+
+    /// A REST request whose 2xx body is returned; any other answer becomes [`SimError::Es`].
+    fn request_ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, SimError> {
+        let (status, body) = self.request(method, path, body);
+        if (200..300).contains(&status) {
+            return Ok(body);
+        }
+        let reason = body["error"]["reason"]
+            .as_str()
+            .unwrap_or("request failed")
+            .to_string();
+        let kind = body["error"]["type"]
+            .as_str()
+            .unwrap_or("exception")
+            .to_string();
+        Err(SimError::Es(EsError::new(status, &kind, reason)))
+    }
+
+    /// `PUT /_index_template/{name}` with `index_patterns`, `priority` and `data_stream: {}`:
+    /// a composable template that makes data streams of the names it matches.
+    pub fn put_data_stream_template(
+        &self,
+        name: &str,
+        index_patterns: &[&str],
+        priority: i64,
+    ) -> Result<(), SimError> {
+        self.request_ok(
+            "PUT",
+            &format!("/_index_template/{name}"),
+            Some(serde_json::json!({
+                "index_patterns": index_patterns,
+                "priority": priority,
+                "data_stream": {}
+            })),
+        )
+        .map(|_| ())
+    }
+
+    /// `PUT /_index_template/{name}` with any body.
+    pub fn put_index_template(&self, name: &str, body: Value) -> Result<(), SimError> {
+        self.request_ok("PUT", &format!("/_index_template/{name}"), Some(body))
+            .map(|_| ())
+    }
+
+    /// `PUT /_data_stream/{name}` (needs a matching template with `data_stream`).
+    pub fn create_data_stream(&self, name: &str) -> Result<(), SimError> {
+        self.request_ok("PUT", &format!("/_data_stream/{name}"), None)
+            .map(|_| ())
+    }
+
+    /// `POST /{stream}/_rollover`: returns the new write index.
+    pub fn rollover(&self, stream: &str) -> Result<String, SimError> {
+        let body = self.request_ok("POST", &format!("/{stream}/_rollover"), None)?;
+        Ok(body["new_index"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `POST /_data_stream/_promote/{name}`.
+    pub fn promote_data_stream(&self, name: &str) -> Result<(), SimError> {
+        self.request_ok("POST", &format!("/_data_stream/_promote/{name}"), None)
+            .map(|_| ())
+    }
+
+    /// `DELETE /_data_stream/{name}`.
+    pub fn delete_data_stream(&self, name: &str) -> Result<(), SimError> {
+        self.request_ok("DELETE", &format!("/_data_stream/{name}"), None)
+            .map(|_| ())
+    }
+
+    /// The data stream's backing indices, oldest first (the last is the write index), or
+    /// None when there is no such stream.
+    pub fn backing_indices(&self, stream: &str) -> Option<Vec<String>> {
+        let w = self.shared.lock();
+        w.clusters[self.ci]
+            .data_streams
+            .get(stream)
+            .map(|d| d.indices.clone())
+    }
+
+    /// Whether the data stream is a replicated one (a follower's copy not yet promoted), or
+    /// None when there is no such stream.
+    pub fn data_stream_replicated(&self, stream: &str) -> Option<bool> {
+        let w = self.shared.lock();
+        w.clusters[self.ci]
+            .data_streams
+            .get(stream)
+            .map(|d| d.replicated)
     }
 
     /// `GET /_sim/state` as JSON.

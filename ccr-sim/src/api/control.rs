@@ -406,6 +406,10 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
         "followers": followers,
         "remotes": remotes,
         "auto_follow_patterns": patterns,
+        "data_streams": c.data_streams.values().map(|d| (d.name.clone(), serde_json::json!({
+            "indices": d.indices, "generation": d.generation, "replicated": d.replicated,
+            "template": crate::world::data_stream::template_of(c, &d.name), "hidden": d.hidden,
+        }))).collect::<serde_json::Map<String, Value>>(),
         "faults": {
             "disconnected_remotes": c.faults.disconnected,
             "black_holed_remotes": c.faults.black_holed,

@@ -6,11 +6,13 @@
 //! - `model`: the world, its clusters, indices and follow tasks;
 //! - `security`: users, roles, API keys, privileges, the keystore and API-key remotes;
 //! - `ops`: the operations the endpoints share (create, follow, remote links, privileges);
+//! - `data_stream`: composable index templates, data streams, rollover and promotion;
 //! - `foreign`: borrowing clusters of another `Sim` of the process for one operation;
 //! - `leases`: retention leases in time (added, renewed, expired);
 //! - `scenario`: scenario files, and the queue of their events waiting for their time;
 //! - `replication`: the tick that moves writers, auto-follow patterns and shard tasks.
 
+pub(crate) mod data_stream;
 pub(crate) mod foreign;
 pub(crate) mod leases;
 pub(crate) mod model;

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::error::EsError;
 use crate::util::{ByteSize, Rng, TimeValue};
 use crate::version::Version;
+use crate::world::data_stream::{DataStream, IndexTemplate};
 use crate::world::security::Keystore;
 pub use crate::world::security::{Role, Security};
 use crate::world::settings::{self, Flavor};
@@ -193,6 +194,10 @@ pub(crate) struct Cluster {
     pub keystore: Keystore,
     pub auto_follow: BTreeMap<String, AutoFollowPattern>,
     pub auto_follow_stats: AutoFollowStats,
+    /// Composable index templates (`_index_template`), by name.
+    pub index_templates: BTreeMap<String, IndexTemplate>,
+    /// Data streams, by name.
+    pub data_streams: BTreeMap<String, DataStream>,
     pub faults: Faults,
     pub requests: RequestStats,
     pub writers: BTreeMap<String, Writer>,
@@ -228,6 +233,8 @@ impl Cluster {
             keystore: Keystore::default(),
             auto_follow: BTreeMap::new(),
             auto_follow_stats: AutoFollowStats::default(),
+            index_templates: BTreeMap::new(),
+            data_streams: BTreeMap::new(),
             faults: Faults::default(),
             requests: RequestStats::default(),
             writers: BTreeMap::new(),
@@ -249,12 +256,17 @@ impl Cluster {
         i.active_doc_count().saturating_add_signed(drift)
     }
 
-    /// Removes an index with what hangs on its name (steady writes, drift), so a later index of the same
+    /// Removes an index with what hangs on its name (steady writes, drift, its place in a data
+    /// stream, the stream itself when it was its last backing index), so a later index of the same
     /// name starts clean.
     pub(crate) fn remove_index(&mut self, name: &str) -> Option<Index> {
         self.writers.remove(name);
         self.faults.doc_drift.remove(name);
         self.faults.throttle.remove(name);
+        for ds in self.data_streams.values_mut() {
+            ds.indices.retain(|i| i != name);
+        }
+        self.data_streams.retain(|_, ds| !ds.indices.is_empty());
         self.indices.remove(name)
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::EsError;
 use crate::util::{fnv1a, validate_index_name};
+use crate::world::data_stream;
 use crate::world::model::{
     Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, Restore,
     ShardRecovery, ShardTask, World, RETAIN_ALL,
@@ -179,6 +180,9 @@ pub(crate) fn create_index(
     now_epoch: u64,
 ) -> Result<Vec<String>, EsError> {
     validate_index_name(name, c.version.major)?;
+    for (k, v) in data_stream::template_settings(c, name) {
+        settings.entry(k).or_insert(v);
+    }
     if let Some(existing) = c.indices.get(name) {
         return Err(EsError::new(
             400,
@@ -347,6 +351,11 @@ pub(crate) fn index_doc(
     now_epoch: u64,
 ) -> Result<WriteResult, EsError> {
     let cap = c.doc_cap;
+    let target = data_stream::write_target(c, index, create_only, now_epoch)?;
+    let index = target.as_str();
+    if c.indices.contains_key(index) {
+        data_stream::check_timestamp(c, index, &source)?;
+    }
     let idx = writable(c, index, now_epoch)?;
     let id = match id {
         Some(id) => id,
@@ -385,6 +394,9 @@ pub(crate) fn index_doc(
 
 /// Deletes one document by id.
 pub(crate) fn delete_doc(c: &mut Cluster, index: &str, id: &str) -> Result<WriteResult, EsError> {
+    if c.data_streams.contains_key(index) {
+        return Err(data_stream::op_type_refused());
+    }
     let major = c.version.major;
     let idx = c
         .indices
@@ -415,7 +427,8 @@ pub(crate) fn write_generated(
 ) -> Result<(), EsError> {
     for _ in 0..n {
         let src = serde_json::json!({ "@timestamp": now_epoch, "message": "simulated write" });
-        index_doc(c, index, None, src, false, now_epoch)?;
+        // Generated ids make every write a create, as `POST /{index}/_doc` is.
+        index_doc(c, index, None, src, true, now_epoch)?;
     }
     Ok(())
 }
@@ -474,6 +487,9 @@ pub(crate) struct NewFollower<'a> {
     /// The authenticated caller on the follower, whose privileges are checked on the leader
     /// when the leader has security (None: not checked).
     pub user: Option<&'a str>,
+    /// `data_stream_name` (8.4+): the local data stream a follower of a backing index joins
+    /// (None: the leader's stream name).
+    pub data_stream_name: Option<&'a str>,
 }
 
 /// The leader-side privilege check of put follow and put auto-follow
@@ -567,6 +583,7 @@ pub(crate) fn create_follower(
         params,
         overrides,
         user,
+        data_stream_name,
     } = spec;
     let li = connected_remote(w, ci, alias, Some(leader))?;
     let now = w.clock.now_ms();
@@ -591,6 +608,13 @@ pub(crate) fn create_follower(
     if !overrides.is_empty() {
         check_follow_settings(&overrides, "follower index")?;
     }
+    let stream = data_stream::plan_follow(
+        &w.clusters[li],
+        &w.clusters[ci],
+        leader,
+        follower,
+        data_stream_name,
+    )?;
     let fc = &w.clusters[ci];
     validate_index_name(follower, fc.version.major)?;
     // RestoreService before 7.0: one restore at a time per cluster, checked first.
@@ -702,6 +726,9 @@ pub(crate) fn create_follower(
             auto_id: 0,
         },
     );
+    if let Some(plan) = stream {
+        data_stream::attach_follower(fc, follower, plan);
+    }
     fc.metadata_version += 1;
     // CcrRepository takes the retention lease on the leader when the restore starts, keeping
     // every operation until the shard tasks renew it with their checkpoint.

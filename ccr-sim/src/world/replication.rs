@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::EsError;
-use crate::util::wildcard_match;
+use crate::world::data_stream;
 use crate::world::foreign;
 use crate::world::leases;
 use crate::world::model::{
@@ -515,14 +515,12 @@ fn run_auto_follow(w: &mut World, ci: usize, now: u64) {
                 .values()
                 .filter(|i| i.open && !p.followed.contains(&i.uuid))
                 .filter(|i| {
-                    p.leader_index_patterns
-                        .iter()
-                        .any(|pat| wildcard_match(pat, &i.name))
-                })
-                .filter(|i| {
-                    !p.exclusion_patterns
-                        .iter()
-                        .any(|pat| wildcard_match(pat, &i.name))
+                    data_stream::pattern_matches(
+                        &w.clusters[li],
+                        &p.leader_index_patterns,
+                        &p.exclusion_patterns,
+                        i,
+                    )
                 })
                 .filter(|i| p.retry_at.get(&i.name).map_or(true, |t| now >= *t))
                 .map(|i| (i.name.clone(), i.uuid.clone()))
@@ -530,11 +528,12 @@ fn run_auto_follow(w: &mut World, ci: usize, now: u64) {
             let mut followed = Vec::new();
             let mut failed = Vec::new();
             for (leader, uuid) in candidates {
-                let follower = p
-                    .follow_index_pattern
-                    .as_deref()
-                    .map(|f| f.replace("{{leader_index}}", &leader))
-                    .unwrap_or_else(|| leader.clone());
+                let (follower, stream) = data_stream::auto_follow_names(
+                    &w.clusters[li],
+                    &p,
+                    &leader,
+                    w.clusters[ci].version,
+                );
                 let overrides = p
                     .settings
                     .as_ref()
@@ -549,6 +548,7 @@ fn run_auto_follow(w: &mut World, ci: usize, now: u64) {
                     params: p.params.clone(),
                     overrides,
                     user: None,
+                    data_stream_name: stream.as_deref(),
                 };
                 match ops::create_follower(w, ci, spec) {
                     Ok(()) => followed.push(uuid),

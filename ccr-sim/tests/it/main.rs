@@ -8,6 +8,7 @@ mod cli;
 mod cluster_state;
 mod connectivity;
 mod contract;
+mod data_streams;
 mod endpoints;
 mod faults;
 mod leases;

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::human_bytes;
 use crate::api::reply::{Deferred, Reply, ReplyBody, Req};
 use crate::error::EsError;
-use crate::util::{parse_body_object, wildcard_match};
+use crate::util::parse_body_object;
 use crate::world::model::{
     AutoFollowPattern, Cluster, FollowParams, Index, World, CONNECT_TIMEOUT_MS,
 };
@@ -50,13 +50,14 @@ pub(crate) fn put_follow(
     let body = parse_body_object(&req.body, true)?.unwrap_or_default();
     let mut params = FollowParams::default();
     let (mut remote, mut leader, mut settings) = (None, None, BTreeMap::new());
+    let mut data_stream_name = None;
     for (k, val) in &body {
         match k.as_str() {
             "remote_cluster" => remote = Some(string_field(P, k, val)?),
             "leader_index" => leader = Some(string_field(P, k, val)?),
             "settings" if v.at_least(7, 9) => settings = ops::flat_index_settings(val)?,
             "data_stream_name" if v.at_least(8, 4) => {
-                string_field(P, k, val)?;
+                data_stream_name = Some(string_field(P, k, val)?);
             }
             _ => {
                 if !params.set(k, val, P)? {
@@ -85,6 +86,7 @@ pub(crate) fn put_follow(
         params,
         overrides: settings,
         user,
+        data_stream_name: data_stream_name.as_deref(),
     };
     let created = ops::create_follower(w, ci, spec);
     if let Err(e) = created {
@@ -682,11 +684,14 @@ pub(crate) fn put_auto_follow(
         ops::check_follow_settings(&flat, "auto-follow pattern")?;
     }
     let now = w.clock.now_ms();
-    // Leader indices that already match are recorded as followed, so only new ones are followed.
+    // Leader indices that already match (by name or by their data stream's name) are recorded
+    // as followed, so only new ones are followed (TransportPutAutoFollowPatternAction).
     let followed = w.clusters[li]
         .indices
         .values()
-        .filter(|i| patterns.iter().any(|p| wildcard_match(p, &i.name)))
+        .filter(|i| {
+            crate::world::data_stream::pattern_matches(&w.clusters[li], &patterns, &exclusions, i)
+        })
         .map(|i| i.uuid.clone())
         .collect();
     let leader_version = w.clusters[li].metadata_version;

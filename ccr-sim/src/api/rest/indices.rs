@@ -6,6 +6,7 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
+use crate::world::data_stream;
 use crate::world::model::{Cluster, World};
 use crate::world::ops;
 use crate::world::settings::{self, Scope};
@@ -21,7 +22,7 @@ pub(crate) fn resolve(
     include_closed: bool,
     forbid_closed: bool,
 ) -> Result<Vec<String>, EsError> {
-    resolve_opts(c, expr, include_closed, forbid_closed, false)
+    resolve_opts(c, expr, include_closed, forbid_closed, false, false)
 }
 
 /// [`resolve`] honouring `ignore_unavailable=true`: missing or closed concrete names are skipped.
@@ -32,12 +33,16 @@ pub(crate) fn resolve_req(
     forbid_closed: bool,
     req: &Req,
 ) -> Result<Vec<String>, EsError> {
+    let hidden = req
+        .q("expand_wildcards")
+        .is_some_and(|e| e.split(',').any(|x| matches!(x.trim(), "hidden" | "all")));
     resolve_opts(
         c,
         expr,
         include_closed,
         forbid_closed,
         req.flag("ignore_unavailable"),
+        hidden,
     )
 }
 
@@ -49,26 +54,58 @@ pub(crate) fn resolve_names(
     include_closed: bool,
     ignore_unavailable: bool,
 ) -> Result<Vec<String>, EsError> {
-    resolve_opts(c, expr, include_closed, false, ignore_unavailable)
+    resolve_opts(c, expr, include_closed, false, ignore_unavailable, false)
 }
 
+/// `IndexNameExpressionResolver`: wildcards skip hidden indices (data streams' backing indices
+/// among them) unless `expand_wildcards` has `hidden` or `all`, or the pattern and the index
+/// both start with a dot; a data stream's name, or a wildcard matching it, stands for its
+/// backing indices.
 fn resolve_opts(
     c: &Cluster,
     expr: &str,
     include_closed: bool,
     forbid_closed: bool,
     ignore_unavailable: bool,
+    hidden: bool,
 ) -> Result<Vec<String>, EsError> {
     let mut out: Vec<String> = Vec::new();
     for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some(excl) = part.strip_prefix('-').filter(|_| !out.is_empty()) {
-            out.retain(|n| !wildcard_match(excl, n));
+            out.retain(|n| {
+                !wildcard_match(excl, n)
+                    && !data_stream::parent_stream(c, n)
+                        .is_some_and(|d| wildcard_match(excl, &d.name))
+            });
             continue;
         }
         if part == "_all" || part.contains('*') {
             let pat = if part == "_all" { "*" } else { part };
             for (n, i) in &c.indices {
-                if wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n) {
+                let is_hidden = i.settings.get("index.hidden").map(String::as_str) == Some("true");
+                let shown = !is_hidden || hidden || (pat.starts_with('.') && n.starts_with('.'));
+                if shown && wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n)
+                {
+                    out.push(n.clone());
+                }
+            }
+            for ds in data_stream::matching_streams(c, part, hidden) {
+                for n in &c.data_streams[&ds].indices {
+                    let open = c.indices.get(n).is_some_and(|i| i.open || include_closed);
+                    if open && !out.contains(n) {
+                        out.push(n.clone());
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(ds) = c
+            .data_streams
+            .get(part)
+            .filter(|_| !c.indices.contains_key(part))
+        {
+            for n in &ds.indices {
+                if !out.contains(n) && c.indices.contains_key(n) {
                     out.push(n.clone());
                 }
             }
@@ -187,6 +224,7 @@ pub(crate) fn create(w: &mut World, ci: usize, name: &str, req: &Req) -> Result<
         .collect();
     let epoch = w.clock.epoch_ms();
     let c = &mut w.clusters[ci];
+    data_stream::check_plain_index_allowed(c, name)?;
     let warnings = ops::create_index(c, name, given, epoch)?;
     let mut r =
         Reply::json(json!({"acknowledged": true, "shards_acknowledged": true, "index": name}));
@@ -218,6 +256,9 @@ fn fail_destructive(c: &Cluster, expr: &str) -> Result<(), EsError> {
 pub(crate) fn delete(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
     fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
+    for n in &names {
+        data_stream::check_index_deletable(c, n)?;
+    }
     for n in names {
         c.remove_index(&n);
     }
@@ -306,6 +347,7 @@ pub(crate) fn get_index(c: &Cluster, expr: &str, req: &Req) -> Result<Reply, EsE
 pub(crate) fn close(c: &mut Cluster, expr: &str, warn_default: bool) -> Result<Reply, EsError> {
     fail_destructive(c, expr)?;
     let names = resolve(c, expr, true, false)?;
+    data_stream::check_closable(c, &names)?;
     // RestoreService.checkIndexClosing: a follower still in its restore window cannot be closed.
     let restoring: Vec<String> = names
         .iter()

@@ -3,6 +3,7 @@
 
 pub(crate) mod ccr;
 pub(crate) mod cluster;
+pub(crate) mod data_stream;
 pub(crate) mod indices;
 pub(crate) mod recovery;
 
@@ -422,6 +423,8 @@ pub(crate) enum RouteKind {
     Recovery(Option<String>),
     /// `_security` endpoints and `POST /_nodes/reload_secure_settings`.
     Security(security::SecurityRoute),
+    /// Composable index templates, data streams and rollover.
+    DataStream(data_stream::DsRoute),
 }
 
 const CLUSTER_MONITOR: &str = "cluster privileges [monitor,manage,all]";
@@ -465,6 +468,9 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
     let search_m = get || m == "POST";
     let own = |x: &str| x.to_string();
     if let Some(r) = security::route(req, v) {
+        return Some(r);
+    }
+    if let Some(r) = data_stream::route(req, v) {
         return Some(r);
     }
     match (s.as_slice(), m) {
@@ -860,11 +866,13 @@ pub(crate) fn route(req: &Req, v: crate::version::Version) -> Option<Route> {
             &[INDEX, BULK],
             true,
         ),
+        // RestIndexAction.AutoIdHandler: from 7.5 an id-less write is `op_type=create` unless
+        // the request names another.
         ([i, "_doc"], "POST") => r(
             K::IndexDoc {
                 index: own(i),
                 id: None,
-                create: false,
+                create: req.q("op_type").map_or(v.at_least(7, 5), |o| o == "create"),
             },
             "POST /{index}/_doc",
             "indices:data/write/index",
@@ -1260,6 +1268,7 @@ fn dispatch(
             recovery::recovery(&w.clusters[ci], i.as_deref(), req, w.clock.epoch_ms())
         }
         K::Security(sr) => security::dispatch(w, ci, req, sr, None),
+        K::DataStream(r) => data_stream::dispatch(w, ci, req, r),
     }
 }
 
