@@ -419,6 +419,25 @@ impl Config {
             .collect()
     }
 
+    /// The leader indices and auto-follow patterns configured through remote `alias` on `cluster`: what the
+    /// cross-cluster API key of an `api_key` remote must grant (`access.replication[].names`). Sorted, without
+    /// duplicates.
+    pub fn replication_names(&self, cluster: &str, alias: &str) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .followers
+            .iter()
+            .filter(|f| f.cluster == cluster && f.remote == alias)
+            .map(|f| f.leader_index.clone())
+            .chain(
+                self.auto_follow
+                    .iter()
+                    .filter(|a| a.cluster == cluster && a.remote == alias)
+                    .flat_map(|a| a.leader_index_patterns.iter().cloned()),
+            )
+            .collect();
+        names.into_iter().collect()
+    }
+
     /// The configured remote on `cluster` named `alias`, if any.
     pub fn remote(&self, cluster: &str, alias: &str) -> Option<&RemoteSettings> {
         self.remotes

@@ -29,74 +29,14 @@ use std::time::Instant;
 
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 use crate::act::{ActionResult, AuditEvent, Target, RECONCILE_RULE};
-use crate::config::policy::wildcard_match;
-use crate::config::{Config, RemoteSecurity, RemoteSettings};
+use crate::config::{RemoteSecurity, RemoteSettings};
 use crate::es::{
-    classify, ApiKeyInfo, ApiKeyQuery, AuthenticateResponse, CrossClusterAccess,
-    CrossClusterApiKeyRequest, FailureReason, RemoteInfo, UpdateCrossClusterApiKeyRequest,
+    classify, find_managed_key, key_metadata, key_name, uncovered, ApiKeyInfo, ApiKeyQuery,
+    AuthenticateResponse, CrossClusterAccess, CrossClusterApiKeyRequest, FailureReason, RemoteInfo,
+    UpdateCrossClusterApiKeyRequest,
 };
-
-/// `metadata.managed_by` of the keys ccr-sentinel creates.
-pub const MANAGED_BY: &str = "ccr-sentinel";
-
-/// The name of the cross-cluster API key for remote `alias` on follower cluster `cluster`; keys of one remote
-/// share this prefix (a rotation may add a suffix).
-pub fn key_name(cluster: &str, alias: &str) -> String {
-    format!("ccr-sentinel-{cluster}-{alias}")
-}
-
-/// The `metadata` of the key for remote `alias` on `cluster`.
-pub fn key_metadata(cluster: &str, alias: &str) -> serde_json::Value {
-    json!({"managed_by": MANAGED_BY, "remote_cluster": alias, "follower_cluster": cluster})
-}
-
-/// The newest usable cross-cluster key ccr-sentinel made for remote `alias` on `cluster`, among `keys`.
-pub fn find_managed_key<'a>(
-    keys: &'a [ApiKeyInfo],
-    cluster: &str,
-    alias: &str,
-) -> Option<&'a ApiKeyInfo> {
-    keys.iter()
-        .filter(|k| {
-            k.is_cross_cluster()
-                && !k.invalidated
-                && k.metadata_str("managed_by") == Some(MANAGED_BY)
-                && k.metadata_str("remote_cluster") == Some(alias)
-                && k.metadata_str("follower_cluster") == Some(cluster)
-        })
-        .max_by_key(|k| k.creation.unwrap_or(0))
-}
-
-/// The leader indices and auto-follow patterns configured through remote `alias` on `cluster`: what the key's
-/// `access.replication[].names` must cover. Sorted, without duplicates.
-pub fn replication_names(cfg: &Config, cluster: &str, alias: &str) -> Vec<String> {
-    let names: BTreeSet<String> = cfg
-        .followers
-        .iter()
-        .filter(|f| f.cluster == cluster && f.remote == alias)
-        .map(|f| f.leader_index.clone())
-        .chain(
-            cfg.auto_follow
-                .iter()
-                .filter(|a| a.cluster == cluster && a.remote == alias)
-                .flat_map(|a| a.leader_index_patterns.iter().cloned()),
-        )
-        .collect();
-    names.into_iter().collect()
-}
-
-/// The wanted names (indices or patterns) that no name of `granted` covers. A key pattern covers a wanted
-/// pattern only when it matches the pattern's text (`*` covers `logs-*`; `logs-2024*` does not).
-pub fn uncovered<'a>(granted: &[&str], wanted: &'a [String]) -> Vec<&'a str> {
-    wanted
-        .iter()
-        .filter(|w| !granted.iter().any(|g| wildcard_match(g, w)))
-        .map(String::as_str)
-        .collect()
-}
 
 /// What reconcile read for one `api_key` remote. `None` fields could not be read.
 #[derive(Debug, Clone, Default)]
@@ -494,7 +434,7 @@ impl super::Reconciler {
             ..Default::default()
         };
         let dry_run = self.exec.is_dry_run();
-        let names = replication_names(&self.cfg, &r.cluster, &r.alias);
+        let names = self.cfg.replication_names(&r.cluster, &r.alias);
         let obs = self.observe_key(r).await;
         let Some(leader) = self.client(&r.leader).cloned() else {
             out.blocked = Some((
@@ -748,6 +688,7 @@ fn failure(e: &crate::es::EsError) -> (FailureReason, String) {
 mod tests {
     use super::*;
     use crate::config::RemoteMode;
+    use serde_json::json;
 
     fn remote() -> RemoteSettings {
         RemoteSettings {
