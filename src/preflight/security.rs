@@ -575,7 +575,13 @@ mod tests {
             f.security.api_keys = Some(keys);
             f
         };
-        let table: Vec<(&str, Result<Vec<ApiKeyInfo>, ReadError>, CheckStatus, &str)> = vec![
+        type Row = (
+            &'static str,
+            Result<Vec<ApiKeyInfo>, ReadError>,
+            CheckStatus,
+            &'static str,
+        );
+        let table: Vec<Row> = vec![
             (
                 "covers, 30 days left",
                 Ok(vec![key(&["logs", "metrics-*"], Some(now + 30 * day))]),
