@@ -452,6 +452,28 @@ async fn show_credentials_prints_a_working_key_once() {
     assert_eq!(info["leader"]["connected"], true, "{info}\n{again_text}");
     assert!(again_text.contains("logs-copy"), "{again_text}");
     assert_eq!(managed_keys(&sim).await.len(), 1);
+    // A leader index added to the configuration widens the same key in place: nothing to reinstall.
+    create_leader_index(&sim, "orders", 2);
+    let widened = std::fs::read_to_string(&path).unwrap()
+        + "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"orders\"\nfollower_index = \"orders-copy\"\n";
+    std::fs::write(&path, widened).unwrap();
+    let third = run_with_config(&["reconcile", "--once"], &path);
+    let third_text = text(&third);
+    assert_eq!(third.status.code(), Some(0), "{third_text}");
+    assert!(
+        third_text.contains(&format!("widen cross-cluster API key `{id}`")),
+        "{third_text}"
+    );
+    let keys = managed_keys(&sim).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0]["access"]["replication"][0]["names"],
+        json!(["logs", "metrics-*", "orders"])
+    );
+    assert!(sim.cluster("follower").state()["followers"]
+        .get("orders-copy")
+        .is_some());
+    assert!(!third_text.contains(&line));
     sim.shutdown().await;
 }
 
