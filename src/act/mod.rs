@@ -466,7 +466,7 @@ impl Executor {
     }
 
     /// Logs, writes and counts an event.
-    fn record(&self, e: &AuditEvent) {
+    pub fn record(&self, e: &AuditEvent) {
         let target_kind = e.target.kind();
         let target = e.target.name();
         let reason = e.reason.map(|r| r.as_str()).unwrap_or("");

@@ -55,7 +55,7 @@ impl Filtered for RemoteInfoResponse {
     const FILTER_PATH: &'static str = concat!(
         "*.connected,*.mode,*.seeds,*.num_nodes_connected,*.max_connections_per_cluster,",
         "*.proxy_address,*.server_name,*.num_proxy_sockets_connected,*.max_proxy_socket_connections,",
-        "*.initial_connect_timeout,*.skip_unavailable,*.http_addresses"
+        "*.initial_connect_timeout,*.skip_unavailable,*.http_addresses,*.cluster_credentials"
     );
 }
 
@@ -90,6 +90,20 @@ pub struct RemoteInfo {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub http_addresses: Vec<String>,
+    /// True when the node has loaded `cluster.remote.<alias>.credentials` (an API-key remote, 8.10+): ES writes
+    /// `"cluster_credentials": "::es_redacted::"` then (RemoteConnectionInfo#toXContent), nothing otherwise.
+    #[serde(
+        rename(deserialize = "cluster_credentials"),
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub has_cluster_credentials: bool,
+}
+
+/// True for any value, so that a field's presence is what counts.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl RemoteInfo {
@@ -312,7 +326,9 @@ mod tests {
         let p: RemoteInfoResponse = fixture("remote_info_response_proxy_apikey_8x.json");
         let (_, r) = p.iter().next().unwrap();
         assert_eq!(r.mode(), "proxy");
+        assert!(r.has_cluster_credentials);
         assert!(!serde_json::to_string(&p).unwrap().contains("es_redacted"));
+        assert!(!s.values().any(|r| r.has_cluster_credentials));
         let o: RemoteInfoResponse = fixture("remote_info_response_proxy_apikey_observed_8x.json");
         assert!(!o.is_empty());
     }

@@ -6,8 +6,9 @@
 //! `reason` label of `ccr_sentinel_request_errors_total`.
 //!
 //! The calls live by endpoint family, each next to its response types: [`ccr`] (`_ccr/*`), [`cluster`] (`GET /`,
-//! `_remote/info`, `_cluster/settings`, `_license`, `_has_privileges`) and [`indices`] (`_cat/indices`, open,
-//! close, `_settings`). Every call goes through [`EsClient::request`], so timeouts, authentication and error
+//! `_remote/info`, `_cluster/settings`, `_license`, `_has_privileges`), [`indices`] (`_cat/indices`, open,
+//! close, `_settings`) and [`security`] (`_authenticate`, cross-cluster API keys, `_security/user/_privileges`,
+//! `_nodes/reload_secure_settings`). Every call goes through [`EsClient::request`], so timeouts, authentication and error
 //! mapping stay in one place. Paths are built from validated names (config validation rejects characters that
 //! need escaping in index names) but are still percent-encoded defensively.
 //!
@@ -21,17 +22,20 @@
 //! - `_remote/info` has sniff and proxy modes, no `mode` before 7.7, and `http_addresses` on 6.x.
 //!
 //! All response types also `Serialize`, so `/status` and `status --format json` can show them; none carries a
-//! secret (`_remote/info`'s `cluster_credentials` is deliberately not modelled).
+//! secret (`_remote/info`'s `cluster_credentials` is read as a presence flag only; a created API key's secret is a
+//! `SecretString` without `Serialize`).
 
 pub mod ccr;
 pub mod cluster;
 pub mod error;
 pub mod indices;
+pub mod security;
 
 pub use ccr::*;
 pub use cluster::*;
 pub use error::*;
 pub use indices::*;
+pub use security::*;
 
 use std::time::Duration;
 
@@ -91,11 +95,25 @@ pub enum Endpoint {
     License,
     /// `POST /_security/user/_has_privileges` (or the `_xpack` path)
     HasPrivileges,
+    /// `GET /_security/_authenticate` (or the `_xpack` path)
+    Authenticate,
+    /// `POST /_security/cross_cluster/api_key`
+    CreateCrossClusterApiKey,
+    /// `PUT /_security/cross_cluster/api_key/{id}`
+    UpdateCrossClusterApiKey,
+    /// `GET /_security/api_key`
+    GetApiKey,
+    /// `DELETE /_security/api_key`
+    InvalidateApiKey,
+    /// `GET /_security/user/_privileges`
+    UserPrivileges,
+    /// `POST /_nodes/reload_secure_settings`
+    ReloadSecureSettings,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 22] = [
+    pub const ALL: [Endpoint; 29] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
@@ -118,6 +136,13 @@ impl Endpoint {
         Endpoint::IndexSettings,
         Endpoint::License,
         Endpoint::HasPrivileges,
+        Endpoint::Authenticate,
+        Endpoint::CreateCrossClusterApiKey,
+        Endpoint::UpdateCrossClusterApiKey,
+        Endpoint::GetApiKey,
+        Endpoint::InvalidateApiKey,
+        Endpoint::UserPrivileges,
+        Endpoint::ReloadSecureSettings,
     ];
 
     /// The label value.
@@ -145,6 +170,13 @@ impl Endpoint {
             Endpoint::IndexSettings => "index_settings",
             Endpoint::License => "license",
             Endpoint::HasPrivileges => "has_privileges",
+            Endpoint::Authenticate => "authenticate",
+            Endpoint::CreateCrossClusterApiKey => "create_cross_cluster_api_key",
+            Endpoint::UpdateCrossClusterApiKey => "update_cross_cluster_api_key",
+            Endpoint::GetApiKey => "get_api_key",
+            Endpoint::InvalidateApiKey => "invalidate_api_key",
+            Endpoint::UserPrivileges => "user_privileges",
+            Endpoint::ReloadSecureSettings => "reload_secure_settings",
         }
     }
 }
