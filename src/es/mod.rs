@@ -87,6 +87,8 @@ pub enum Endpoint {
     AutoFollowResume,
     /// `GET /{index}/_settings`
     IndexSettings,
+    /// `GET /{indices}/_stats?level=shards` (the leader's own sequence numbers and retention leases)
+    IndexStats,
     /// `GET /_license` (or `/_xpack/license`)
     License,
     /// `POST /_security/user/_has_privileges` (or the `_xpack` path)
@@ -95,7 +97,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 22] = [
+    pub const ALL: [Endpoint; 23] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
@@ -116,6 +118,7 @@ impl Endpoint {
         Endpoint::AutoFollowPause,
         Endpoint::AutoFollowResume,
         Endpoint::IndexSettings,
+        Endpoint::IndexStats,
         Endpoint::License,
         Endpoint::HasPrivileges,
     ];
@@ -143,6 +146,7 @@ impl Endpoint {
             Endpoint::AutoFollowPause => "auto_follow_pause",
             Endpoint::AutoFollowResume => "auto_follow_resume",
             Endpoint::IndexSettings => "index_settings",
+            Endpoint::IndexStats => "index_stats",
             Endpoint::License => "license",
             Endpoint::HasPrivileges => "has_privileges",
         }
