@@ -652,6 +652,7 @@ leader_index_patterns = ["metrics-*"]
             observation: o,
             state: v.state,
             reasons: v.reasons,
+            time: None,
         }
     }
 
