@@ -117,6 +117,20 @@ pub enum Action {
         index: String,
         /// How many documents.
         count: u64,
+        /// The size of each document in bytes. When given, the documents count in the shards'
+        /// histories, document counts and store size (what a restore copies) but their sources are
+        /// not kept (`_search` does not show them), so a leader of gigabytes costs nothing.
+        #[serde(default)]
+        bytes_per_doc: Option<u64>,
+    },
+    /// Bound how fast a follower's shard follow tasks read: each reads at most `ops_per_second`
+    /// operations a second (0 removes the bound). Its reads keep their round trips, batches and
+    /// counters; they just deliver fewer operations, as a slow link or a busy leader would.
+    Throttle {
+        /// The follower index.
+        index: String,
+        /// Operations per second per shard follow task.
+        ops_per_second: f64,
     },
     /// Create an index.
     CreateIndex {

@@ -653,6 +653,32 @@ impl ClusterHandle {
         self.apply(Action::IndexDocs {
             index: index.into(),
             count,
+            bytes_per_doc: None,
+        })
+    }
+
+    /// Writes `count` documents of `bytes_per_doc` bytes each without keeping their sources: the
+    /// index's counts, sequence numbers and store size grow (a 2 GB leader for a restore costs
+    /// nothing), `_search` does not show them.
+    pub fn index_sized_docs(
+        &self,
+        index: &str,
+        count: u64,
+        bytes_per_doc: u64,
+    ) -> Result<(), SimError> {
+        self.apply(Action::IndexDocs {
+            index: index.into(),
+            count,
+            bytes_per_doc: Some(bytes_per_doc),
+        })
+    }
+
+    /// Bounds each shard follow task of follower `index` to `ops_per_second` operations read a
+    /// second (0 removes the bound): a follower slower than its leader.
+    pub fn throttle_follower(&self, index: &str, ops_per_second: f64) -> Result<(), SimError> {
+        self.apply(Action::Throttle {
+            index: index.into(),
+            ops_per_second,
         })
     }
 

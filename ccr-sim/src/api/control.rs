@@ -168,13 +168,58 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                 );
             }
         }
-        Action::IndexDocs { index, count } => {
+        Action::IndexDocs {
+            index,
+            count,
+            bytes_per_doc: None,
+        } => {
             if *count > MAX_DOCS_PER_CALL {
                 return Err(SimError::Invalid(format!(
                     "count must be at most {MAX_DOCS_PER_CALL} per call, got {count}"
                 )));
             }
             ops::write_generated(c, index, *count, epoch)?
+        }
+        Action::IndexDocs {
+            index,
+            count,
+            bytes_per_doc: Some(bytes),
+        } => {
+            if *count > MAX_SIZED_DOCS_PER_CALL {
+                return Err(SimError::Invalid(format!(
+                    "count must be at most {MAX_SIZED_DOCS_PER_CALL} per call with bytes_per_doc, got {count}"
+                )));
+            }
+            if !(1..=MAX_BYTES_PER_DOC).contains(bytes) {
+                return Err(SimError::Invalid(format!(
+                    "bytes_per_doc must be between 1 and {MAX_BYTES_PER_DOC}, got {bytes}"
+                )));
+            }
+            ops::write_sized(c, index, *count, *bytes, epoch)?
+        }
+        Action::Throttle {
+            index,
+            ops_per_second,
+        } => {
+            if !ops_per_second.is_finite() || !(0.0..=MAX_OPS_PER_SECOND).contains(ops_per_second) {
+                return Err(SimError::Invalid(format!(
+                    "ops_per_second must be between 0 and {MAX_OPS_PER_SECOND}, got {ops_per_second}"
+                )));
+            }
+            let idx = c
+                .indices
+                .get(index)
+                .ok_or_else(|| EsError::index_not_found(index))?;
+            if idx.follow.is_none() {
+                return Err(SimError::Invalid(format!(
+                    "index [{index}] is not a follower index"
+                )));
+            }
+            if *ops_per_second == 0.0 {
+                c.faults.throttle.remove(index);
+            } else {
+                c.faults.throttle.insert(index.clone(), *ops_per_second);
+            }
         }
         Action::CreateIndex { index, shards } => {
             let mut settings = BTreeMap::new();
@@ -231,7 +276,8 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
                 "soft_deletes": i.soft_deletes,
                 "global_checkpoints": checkpoints,
                 "follower": i.follow.is_some(),
-                "retention_leases": i.leases.len(),
+                "retention_leases": i.lease_ids().len(),
+                "store_size_in_bytes": i.store_bytes(),
             }),
         );
         let Some(meta) = &i.follow else { continue };
@@ -360,6 +406,7 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
             "http_faults": c.faults.http,
             "writes": writers,
             "doc_drift": c.faults.doc_drift,
+            "throttle": c.faults.throttle,
         },
         "scenario": {
             "pending_events": w.scenario.len(),
@@ -374,6 +421,10 @@ const MAX_ADVANCE_MS: u64 = 30 * 86_400_000;
 /// Limits that keep one control call from holding the world lock for long.
 const MAX_DOCS_PER_CALL: u64 = 1_000_000;
 const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
+/// Documents without sources cost nothing per document; bounded so store sizes cannot overflow.
+const MAX_SIZED_DOCS_PER_CALL: u64 = 1_000_000_000;
+const MAX_BYTES_PER_DOC: u64 = 16 << 20;
+const MAX_OPS_PER_SECOND: f64 = 1_000_000.0;
 /// Bounds a drift so sums of counts over many indices cannot overflow.
 const MAX_DOC_DRIFT: u64 = 1_000_000_000;
 
@@ -561,6 +612,12 @@ pub(crate) fn handle_http(
         },
         ("POST", ["_sim", "writes", index]) => {
             match action_from("writes", body, &[("index", index)]) {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        ("POST", ["_sim", "follower", index, "throttle"]) => {
+            match action_from("throttle", body, &[("index", index)]) {
                 Ok(a) => a,
                 Err(r) => return r,
             }

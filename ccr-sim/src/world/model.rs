@@ -32,6 +32,17 @@ pub(crate) const CONCURRENT_RECOVERIES: usize = 2;
 /// `transport.connect_timeout` (TransportSettings.CONNECT_TIMEOUT, 30s): how long a connection attempt to a
 /// black-holed address waits before `connect_timeout[30s]`.
 pub(crate) const CONNECT_TIMEOUT_MS: u64 = 30_000;
+/// How often a follower renews its retention leases on the leader: CcrRetentionLeases'
+/// `index.ccr.retention_lease.renew_interval` (30s; a test-only node setting, not registered).
+pub(crate) const LEASE_RENEW_INTERVAL_MS: u64 = 30_000;
+/// The leader setting after which an unrenewed retention lease expires (ReplicationTracker).
+pub(crate) const LEASE_PERIOD_SETTING: &str = "index.soft_deletes.retention_lease.period";
+/// Its default, 12h (IndexSettings.INDEX_SOFT_DELETES_RETENTION_LEASE_PERIOD_SETTING).
+pub(crate) const DEFAULT_LEASE_PERIOD_MS: u64 = 12 * 3_600_000;
+/// `RetentionLeaseActions.RETAIN_ALL`: the retaining sequence number of a restore's lease.
+pub(crate) const RETAIN_ALL: i64 = -1;
+/// The source of the retention leases followers take (`CcrRetentionLeases`).
+pub(crate) const CCR_LEASE_SOURCE: &str = "ccr";
 
 /// An event waiting for its time.
 #[derive(Clone, Debug)]
@@ -139,6 +150,8 @@ pub(crate) struct Faults {
     pub http: HttpFaults,
     /// Follower index -> documents its counts show beyond (or, negative, short of) what it replicated.
     pub doc_drift: BTreeMap<String, i64>,
+    /// Follower index -> operations per second each of its shard follow tasks reads at most.
+    pub throttle: BTreeMap<String, f64>,
 }
 
 /// Request counters exposed by `GET /_sim/requests`.
@@ -241,6 +254,7 @@ impl Cluster {
     pub(crate) fn remove_index(&mut self, name: &str) -> Option<Index> {
         self.writers.remove(name);
         self.faults.doc_drift.remove(name);
+        self.faults.throttle.remove(name);
         self.indices.remove(name)
     }
 
@@ -806,6 +820,8 @@ pub(crate) struct FollowMeta {
 pub(crate) struct FollowTasks {
     pub params: FollowParams,
     pub shards: Vec<ShardTask>,
+    /// When the tasks last renewed their retention leases on the leader (clock ms).
+    pub lease_renewed_ms: u64,
 }
 
 /// A read failure being retried.
@@ -846,6 +862,8 @@ pub(crate) struct ShardTask {
     pub next_retry_ms: u64,
     /// When the current read started re-dialling a black-holed remote.
     pub connecting_since: Option<u64>,
+    /// Operations a throttled task may still read, carried between ticks.
+    pub throttle_carry: f64,
 }
 
 impl ShardTask {
@@ -890,6 +908,8 @@ pub(crate) struct Restore {
     pub finished_ms: Option<u64>,
     /// The final resume's result once it ran (what a waiting put follow answers).
     pub outcome: Option<Result<(), EsError>>,
+    /// When the restore last renewed its retention leases on the leader (clock ms).
+    pub lease_renewed_ms: u64,
 }
 
 /// A simulated index.
@@ -907,8 +927,8 @@ pub(crate) struct Index {
     pub tasks: Option<FollowTasks>,
     /// The remote recovery that created this follower: running, or kept (stage DONE) for `_recovery`.
     pub restore: Option<Restore>,
-    /// Retention leases held on this (leader) index, by lease id.
-    pub leases: BTreeSet<String>,
+    /// Retention leases held on each shard of this (leader) index.
+    pub leases: Vec<ShardLeases>,
     pub settings_version: u64,
     pub mapping_version: u64,
     pub aliases_version: u64,
@@ -982,6 +1002,57 @@ impl Index {
             == Some("true")
     }
 
+    /// Distinct retention lease ids held on this index's shards.
+    pub(crate) fn lease_ids(&self) -> BTreeSet<&str> {
+        self.leases
+            .iter()
+            .flat_map(|s| s.leases.keys().map(String::as_str))
+            .collect()
+    }
+
+    /// Adds retention lease `id` to every shard, or renews it: `retaining(shard)` is the retaining
+    /// sequence number (never moved backwards: ReplicationTracker refuses a lower one), the
+    /// timestamp becomes `now_epoch`.
+    pub(crate) fn put_lease(&mut self, id: &str, retaining: impl Fn(usize) -> i64, now_epoch: u64) {
+        let shards = self.shard_count();
+        self.leases.resize_with(shards, Default::default);
+        for (s, sl) in self.leases.iter_mut().enumerate() {
+            let seq = retaining(s);
+            let lease = sl
+                .leases
+                .entry(id.to_string())
+                .or_insert_with(|| RetentionLease {
+                    retaining_seq_no: seq,
+                    timestamp: now_epoch,
+                    source: CCR_LEASE_SOURCE.to_string(),
+                });
+            lease.retaining_seq_no = lease.retaining_seq_no.max(seq);
+            lease.timestamp = now_epoch;
+            sl.version += 1;
+        }
+    }
+
+    /// Removes a retention lease from every shard; false when no shard held it.
+    pub(crate) fn remove_lease(&mut self, id: &str) -> bool {
+        let mut found = false;
+        for s in &mut self.leases {
+            if s.leases.remove(id).is_some() {
+                s.version += 1;
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// `index.soft_deletes.retention_lease.period` in milliseconds (default 12h).
+    pub(crate) fn lease_period_ms(&self) -> u64 {
+        self.settings
+            .get(LEASE_PERIOD_SETTING)
+            .and_then(|v| TimeValue::parse(LEASE_PERIOD_SETTING, v).ok())
+            .map(|t| t.millis().max(0) as u64)
+            .unwrap_or(DEFAULT_LEASE_PERIOD_MS)
+    }
+
     pub(crate) fn store_bytes(&self) -> u64 {
         self.shards
             .iter()
@@ -989,6 +1060,25 @@ impl Index {
             .sum::<u64>()
             + 225 * self.shards.len() as u64
     }
+}
+
+/// One retention lease on one shard (ReplicationTracker's `RetentionLease`).
+#[derive(Clone, Debug)]
+pub(crate) struct RetentionLease {
+    /// Operations from this sequence number on are kept (-1: all, `RETAIN_ALL`).
+    pub retaining_seq_no: i64,
+    /// When it was added or last renewed (epoch ms).
+    pub timestamp: u64,
+    /// Who holds it (`ccr` for followers).
+    pub source: String,
+}
+
+/// The retention leases of one shard (ReplicationTracker's `RetentionLeases`), by id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ShardLeases {
+    /// Bumped by every add, renewal, removal and expiry.
+    pub version: u64,
+    pub leases: BTreeMap<String, RetentionLease>,
 }
 
 /// An auto-follow pattern.

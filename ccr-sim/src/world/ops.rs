@@ -9,7 +9,7 @@ use crate::error::EsError;
 use crate::util::{fnv1a, validate_index_name};
 use crate::world::model::{
     Cluster, DocStore, FollowMeta, FollowParams, FollowTasks, History, Index, Restore,
-    ShardRecovery, ShardTask, World,
+    ShardRecovery, ShardTask, World, RETAIN_ALL,
 };
 use crate::world::security;
 use crate::world::settings::{self, Flavor};
@@ -420,6 +420,28 @@ pub(crate) fn write_generated(
     Ok(())
 }
 
+/// Writes `n` documents of `bytes_per_doc` bytes each, spread evenly over the shards, without
+/// keeping their sources: histories, document counts and store size grow as if they were
+/// indexed (a restore copies their bytes, followers replicate their operations), `_search`
+/// does not show them.
+pub(crate) fn write_sized(
+    c: &mut Cluster,
+    index: &str,
+    n: u64,
+    bytes_per_doc: u64,
+    now_epoch: u64,
+) -> Result<(), EsError> {
+    let idx = writable(c, index, now_epoch)?;
+    let shards = idx.shards.len().max(1) as u64;
+    for (s, h) in idx.shards.iter_mut().enumerate() {
+        let k = n / shards + u64::from((s as u64) < n % shards);
+        if k > 0 {
+            h.append(k, 1, k.saturating_mul(bytes_per_doc));
+        }
+    }
+    Ok(())
+}
+
 /// Validates a follower's `settings` override (§1 errors): known settings with valid values,
 /// and none of those replicated from the leader.
 pub(crate) fn check_follow_settings(
@@ -650,6 +672,7 @@ pub(crate) fn create_follower(
         shards: recoveries,
         finished_ms: None,
         outcome: None,
+        lease_renewed_ms: now,
     };
     let lease = format!(
         "{}/{}/{}-following-{}/{}/{}",
@@ -680,9 +703,10 @@ pub(crate) fn create_follower(
         },
     );
     fc.metadata_version += 1;
-    // CcrRepository takes the retention lease on the leader when the restore starts.
+    // CcrRepository takes the retention lease on the leader when the restore starts, keeping
+    // every operation until the shard tasks renew it with their checkpoint.
     if let Some(l) = w.clusters[li].indices.get_mut(leader) {
-        l.leases.insert(lease);
+        l.put_lease(&lease, |_| RETAIN_ALL, now_epoch);
     }
     Ok(())
 }
@@ -868,12 +892,13 @@ pub(crate) fn resume_follow(
         .iter()
         .map(|h| ShardTask::new(h.max_seq_no(), now))
         .collect();
-    fidx.tasks = Some(FollowTasks { params, shards });
-    // New shard tasks (re-)add their retention lease on the leader.
-    let lease = lease_id(&w.clusters[ci].name, &w.clusters[ci].indices[index], &meta);
-    if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
-        l.leases.insert(lease);
-    }
+    // The tasks renew (or add again) their retention leases a renew interval from now
+    // (ShardFollowTasksExecutor schedules the renewal with a fixed delay).
+    fidx.tasks = Some(FollowTasks {
+        params,
+        shards,
+        lease_renewed_ms: now,
+    });
     Ok(())
 }
 
@@ -909,7 +934,7 @@ pub(crate) fn unfollow(w: &mut World, ci: usize, index: &str) -> Result<(), EsEr
     match remote_link(w, ci, &meta.remote_cluster) {
         RemoteLink::Connected(li) => {
             if let Some(l) = w.clusters[li].indices.get_mut(&meta.leader_index) {
-                l.leases.remove(&lease);
+                l.remove_lease(&lease);
             }
             Ok(())
         }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::error::EsError;
 use crate::util::wildcard_match;
-use crate::world::foreign;
 use crate::world::model::{
     FollowParams, Index, ReadFailure, ShardTask, World, CONCURRENT_RECOVERIES, CONNECT_TIMEOUT_MS,
     DEFAULT_OP_BYTES,
 };
 use crate::world::ops::{self, RemoteLink};
+use crate::world::{foreign, leases};
 
 /// Simulated duration of one shard-changes round trip (read + write on the follower).
 pub(crate) const ROUND_TRIP_MS: u64 = 50;
@@ -32,6 +32,8 @@ pub(crate) fn tick(w: &mut World, now: u64) {
         run_auto_follow(w, ci, now);
         run_restores(w, ci, now, dt);
         replicate_cluster(w, ci, now, dt);
+        leases::renew(w, ci, now);
+        leases::expire_cluster(w, ci);
         foreign::restore(w, imports);
     }
 }
@@ -196,6 +198,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
     let link = ops::remote_link(w, ci, &meta.remote_cluster);
     let black_hole = ops::black_holed(&w.clusters[ci], &meta.remote_cluster);
     let follower_open = idx.open;
+    let throttle = w.clusters[ci].faults.throttle.get(&idx.name).copied();
     let Some(tasks) = idx.tasks.as_mut() else {
         return;
     };
@@ -308,6 +311,10 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
             continue;
         }
         task.budget_ms += dt;
+        match throttle {
+            Some(rate) => task.throttle_carry += rate * dt as f64 / 1000.0,
+            None => task.throttle_carry = 0.0,
+        }
         let rounds = task.budget_ms / ROUND_TRIP_MS;
         if rounds == 0 {
             task.outstanding_reads = outstanding_for(available, &params, lh.avg_op_bytes());
@@ -317,7 +324,17 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         let op_bytes = lh.avg_op_bytes();
         let per_request = per_request_ops(&params, op_bytes);
         let per_round = per_request * params.outstanding_reads().max(1) as u64;
-        let n = (available as u64).min(per_round.saturating_mul(rounds));
+        let mut n = (available as u64).min(per_round.saturating_mul(rounds));
+        if let Some(rate) = throttle {
+            // A throttled task's reads deliver at most `rate` operations a second; what it
+            // could not use is not saved up beyond a second's worth.
+            n = n.min(task.throttle_carry.floor() as u64);
+            task.throttle_carry = (task.throttle_carry - n as f64).min(rate.max(1.0));
+            if n == 0 {
+                task.outstanding_reads = outstanding_for(available, &params, op_bytes);
+                continue;
+            }
+        }
         let to = follower_gcp + n as i64;
         for (len, delta) in lh.pieces(follower_gcp, to) {
             idx.shards[shard].append(len, delta, len * op_bytes);
@@ -548,7 +565,7 @@ pub(crate) fn lose_retention_leases(idx: &mut Index) {
     for h in &mut idx.shards {
         h.min_retained = h.max_seq_no() + 1;
     }
-    idx.leases.clear();
+    leases::clear(idx);
 }
 
 /// Per-follower summary used by `/_sim/state`.

@@ -10,6 +10,7 @@ mod connectivity;
 mod contract;
 mod endpoints;
 mod faults;
+mod leases;
 mod rest_layer;
 mod restore;
 mod security;

@@ -543,7 +543,7 @@ pub(crate) fn forget_follower(c: &mut Cluster, leader: &str, req: &Req) -> Resul
         idx.uuid
     );
     let n = idx.shard_count();
-    if idx.leases.remove(&lease) {
+    if idx.remove_lease(&lease) {
         return Ok(Reply::json(
             json!({"_shards": {"total": n, "successful": n, "failed": 0, "failures": []}}),
         ));

@@ -6,7 +6,7 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::model::{Cluster, World};
+use crate::world::model::{make_uuid, Cluster, Index, World};
 use crate::world::ops;
 use crate::world::settings::{self, Scope};
 
@@ -508,29 +508,172 @@ pub(crate) fn count(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply,
     ))
 }
 
-pub(crate) fn stats(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
+/// `GET /_stats` and `GET /{index}/_stats` (IndicesStatsResponse): `_all`, then per index with
+/// `level=indices` (the default) or `shards`; `level=cluster` stops after `_all`. Each index
+/// shows `docs` and `store`; its shards (ShardStats.toXContent) add `routing`, `commit`, `seq_no`,
+/// `retention_leases` and `shard_path`, whatever the metric. Unassigned replicas (one node) are
+/// not listed; a shard still being restored is INITIALIZING, without engine stats.
+pub(crate) fn stats(
+    c: &Cluster,
+    expr: Option<&str>,
+    req: &Req,
+    now_epoch: u64,
+) -> Result<Reply, EsError> {
     let names = resolve_req(c, expr.unwrap_or("_all"), false, false, req)?;
+    let level = req.q("level").unwrap_or("indices");
+    let (with_indices, with_shards) = match level.to_ascii_lowercase().as_str() {
+        "cluster" => (false, false),
+        "indices" => (true, false),
+        "shards" => (true, true),
+        _ => return Err(EsError::illegal_argument(format!(
+            "level parameter must be one of [cluster] or [indices] or [shards] but was [{level}]"
+        ))),
+    };
     let mut indices = Map::new();
     let mut all_docs = 0;
+    let mut all_store = 0;
     let mut shards = 0;
     for n in names {
         if let Some(i) = c.indices.get(&n) {
             let count = c.visible_docs(i);
             let docs = json!({"docs": {"count": count, "deleted": 0}, "store": {"size_in_bytes": i.store_bytes()}});
             all_docs += count;
+            all_store += i.store_bytes();
             shards += i.shard_count() as u64;
-            indices.insert(
-                n,
-                json!({"uuid": i.uuid, "health": i.health(), "status": "open", "primaries": docs, "total": docs}),
-            );
+            if !with_indices {
+                continue;
+            }
+            let mut m = Map::new();
+            m.insert("uuid".into(), i.uuid.clone().into());
+            m.insert("health".into(), i.health().into());
+            m.insert("status".into(), "open".into());
+            m.insert("primaries".into(), docs.clone());
+            m.insert("total".into(), docs);
+            if with_shards {
+                let per_shard: Map<String, Value> = (0..i.shard_count())
+                    .map(|s| (s.to_string(), json!([shard_stats(c, i, s, now_epoch)])))
+                    .collect();
+                m.insert("shards".into(), Value::Object(per_shard));
+            }
+            indices.insert(n, Value::Object(m));
         }
     }
-    let all = json!({"docs": {"count": all_docs, "deleted": 0}});
-    Ok(Reply::json(json!({
-        "_shards": {"total": shards, "successful": shards, "failed": 0},
-        "_all": {"primaries": all, "total": all},
-        "indices": indices
-    })))
+    let all =
+        json!({"docs": {"count": all_docs, "deleted": 0}, "store": {"size_in_bytes": all_store}});
+    let mut body = Map::new();
+    body.insert(
+        "_shards".into(),
+        json!({"total": shards, "successful": shards, "failed": 0}),
+    );
+    body.insert("_all".into(), json!({"primaries": all, "total": all}));
+    if with_indices {
+        body.insert("indices".into(), Value::Object(indices));
+    }
+    Ok(Reply::json(Value::Object(body)))
+}
+
+/// The node's data path as the stats show it (reconstructed: the path of the official image).
+const DATA_PATH: &str = "/usr/share/elasticsearch/data";
+
+/// One shard copy's `ShardStats.toXContent`: `routing`, the common stats (`docs`, `store`),
+/// `commit` (CommitStats), `seq_no` (SeqNoStats), `retention_leases` (RetentionLeaseStats) and
+/// `shard_path`. A shard without an engine (a restore still copying it) has no commit, sequence
+/// number or lease stats, as TransportIndicesStatsAction leaves them null.
+fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
+    let h = &i.shards[s];
+    let copying = i
+        .restore
+        .as_ref()
+        .filter(|r| r.finished_ms.is_none())
+        .and_then(|r| r.shards.get(s))
+        .is_some_and(|r| r.stop.is_none());
+    let drift = if s == 0 {
+        c.faults.doc_drift.get(&i.name).copied().unwrap_or(0)
+    } else {
+        0
+    };
+    let docs = if copying {
+        0
+    } else {
+        h.live().saturating_add_signed(drift)
+    };
+    let store = if copying {
+        0
+    } else {
+        h.live() * h.avg_op_bytes() + 225
+    };
+    let mut m = Map::new();
+    m.insert(
+        "routing".into(),
+        json!({
+            "state": if copying { "INITIALIZING" } else { "STARTED" },
+            "primary": true,
+            "node": c.node_id,
+            "relocating_node": null,
+        }),
+    );
+    m.insert("docs".into(), json!({"count": docs, "deleted": 0}));
+    m.insert("store".into(), json!({"size_in_bytes": store}));
+    if !copying {
+        let max = h.max_seq_no();
+        let shard_uuid = |what: &str| make_uuid(&format!("{}/{what}", i.uuid), s as u64);
+        // Lucene's commit user data (Engine's keys); the values are strings, as ES writes them.
+        m.insert(
+            "commit".into(),
+            json!({
+                "id": shard_uuid("commit"),
+                "generation": 3,
+                "user_data": {
+                    "local_checkpoint": max.to_string(),
+                    "max_unsafe_auto_id_timestamp": "-1",
+                    "min_retained_seq_no": h.min_retained.to_string(),
+                    "translog_uuid": shard_uuid("translog"),
+                    "history_uuid": shard_uuid("history"),
+                    "max_seq_no": max.to_string(),
+                },
+                "num_docs": h.live(),
+            }),
+        );
+        m.insert(
+            "seq_no".into(),
+            json!({"max_seq_no": max, "local_checkpoint": max, "global_checkpoint": max}),
+        );
+        let held = i.leases.get(s);
+        let mut leases = Vec::new();
+        // Since 7.4 every shard copy also holds a peer-recovery lease (ReplicationTracker's
+        // `peer_recovery/<node id>`), renewed continuously; it is created with the shard, so it
+        // comes first.
+        if c.version.at_least(7, 4) {
+            leases.push(json!({
+                "id": format!("peer_recovery/{}", c.node_id),
+                "retaining_seq_no": max + 1,
+                "timestamp": now_epoch,
+                "source": "peer recovery",
+            }));
+        }
+        for (id, l) in held.map(|h| &h.leases).into_iter().flatten() {
+            leases.push(json!({
+                "id": id,
+                "retaining_seq_no": l.retaining_seq_no,
+                "timestamp": l.timestamp,
+                "source": l.source,
+            }));
+        }
+        let version = held.map_or(0, |h| h.version) + u64::from(c.version.at_least(7, 4));
+        m.insert(
+            "retention_leases".into(),
+            json!({"primary_term": 1, "version": version, "leases": leases}),
+        );
+    }
+    m.insert(
+        "shard_path".into(),
+        json!({
+            "state_path": DATA_PATH,
+            "data_path": DATA_PATH,
+            "is_custom_data_path": false,
+        }),
+    );
+    Value::Object(m)
 }
 
 fn doc_parse_error(c: &Cluster, e: EsError) -> EsError {

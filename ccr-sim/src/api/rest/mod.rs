@@ -1234,7 +1234,7 @@ fn dispatch(
         K::GetSettings(i) => indices::get_settings(&w.clusters[ci], i.as_deref(), req),
         K::PutSettings(i) => indices::put_settings(&mut w.clusters[ci], i, req),
         K::Count(i) => indices::count(&w.clusters[ci], i.as_deref(), req),
-        K::Stats(i) => indices::stats(&w.clusters[ci], i.as_deref(), req),
+        K::Stats(i) => indices::stats(&w.clusters[ci], i.as_deref(), req, w.clock.epoch_ms()),
         K::IndexDoc { index, id, create } => {
             indices::index_doc(w, ci, index, id.clone(), *create, req)
         }

@@ -1,0 +1,134 @@
+//! Retention leases in time. A follower holds one lease per leader shard, with the id
+//! `CcrRetentionLeases.retentionLeaseId` builds and source `ccr`: its restore adds it retaining
+//! everything (CcrRepository), then renews it every `index.ccr.retention_lease.renew_interval`
+//! (30s); once following, its shard follow tasks renew it with the follower's global checkpoint
+//! + 1, and add it again when it is gone (ShardFollowTasksExecutor's background renewal). Nothing
+//! renews it while the follower is paused or cannot reach its leader. The leader expires a lease
+//! whose last renewal is older than `index.soft_deletes.retention_lease.period` (12h by
+//! default; ReplicationTracker.getRetentionLeases), after which it may merge away the operations
+//! the lease kept: the simulator discards them at once, so a follower still behind them meets
+//! "Operations are no longer available for replicating" on its next read.
+
+use crate::world::model::{Index, World, LEASE_RENEW_INTERVAL_MS, RETAIN_ALL};
+use crate::world::ops::{self, RemoteLink};
+
+/// Expires the leases of `idx` not renewed within its retention lease period. A shard that lost
+/// a lease discards the operations no remaining lease retains (a merge may do so at any time
+/// after the expiry; the simulator does it at once, so the outcome does not hang on chance).
+pub(crate) fn expire(idx: &mut Index, now_epoch: u64) {
+    let period = idx.lease_period_ms();
+    for (s, sl) in idx.leases.iter_mut().enumerate() {
+        let before = sl.leases.len();
+        sl.leases
+            .retain(|_, l| now_epoch.saturating_sub(l.timestamp) <= period);
+        if sl.leases.len() == before {
+            continue;
+        }
+        sl.version += 1;
+        let Some(h) = idx.shards.get_mut(s) else {
+            continue;
+        };
+        let kept = sl
+            .leases
+            .values()
+            .map(|l| l.retaining_seq_no.max(0))
+            .min()
+            .unwrap_or(h.max_seq_no() + 1);
+        h.min_retained = h.min_retained.max(kept);
+    }
+}
+
+/// Clears every lease of `idx` (the retention-lease-loss fault).
+pub(crate) fn clear(idx: &mut Index) {
+    for sl in &mut idx.leases {
+        if !sl.leases.is_empty() {
+            sl.leases.clear();
+            sl.version += 1;
+        }
+    }
+}
+
+/// One renewal a follower of cluster `ci` is due to send: lease `id` on `leader_index` of the
+/// cluster at `li`, retaining `retaining[shard]`.
+struct Renewal {
+    li: usize,
+    leader_index: String,
+    leader_uuid: String,
+    id: String,
+    retaining: Vec<i64>,
+}
+
+/// The renewals of cluster `ci`'s followers that are due at `now`: restores renew with
+/// `RETAIN_ALL`, running shard follow tasks (a task stopped by a fatal error included: its
+/// renewal is only cancelled with the task) with the follower's global checkpoint + 1. A
+/// renewal that cannot reach the leader is lost; the next comes an interval later.
+pub(crate) fn renew(w: &mut World, ci: usize, now: u64) {
+    let epoch = w.clock.epoch_ms();
+    let cname = w.clusters[ci].name.clone();
+    let mut due: Vec<(String, String)> = Vec::new();
+    for (name, idx) in &w.clusters[ci].indices {
+        let Some(meta) = &idx.follow else { continue };
+        let last = match (&idx.restore, &idx.tasks) {
+            (Some(r), _) if r.finished_ms.is_none() => r.lease_renewed_ms,
+            (_, Some(t)) => t.lease_renewed_ms,
+            _ => continue,
+        };
+        if now.saturating_sub(last) >= LEASE_RENEW_INTERVAL_MS {
+            due.push((name.clone(), meta.remote_cluster.clone()));
+        }
+    }
+    let mut renewals = Vec::new();
+    for (name, alias) in due {
+        let link = ops::remote_link(w, ci, &alias);
+        let Some(idx) = w.clusters[ci].indices.get_mut(&name) else {
+            continue;
+        };
+        let restoring = idx.restoring();
+        match (&mut idx.restore, &mut idx.tasks) {
+            (Some(r), _) if restoring => r.lease_renewed_ms = now,
+            (_, Some(t)) => t.lease_renewed_ms = now,
+            _ => continue,
+        }
+        let RemoteLink::Connected(li) = link else {
+            continue;
+        };
+        let Some(meta) = idx.follow.clone() else {
+            continue;
+        };
+        let retaining = if restoring {
+            vec![RETAIN_ALL; idx.shard_count()]
+        } else {
+            idx.shards.iter().map(|h| h.max_seq_no() + 1).collect()
+        };
+        renewals.push(Renewal {
+            li,
+            id: ops::lease_id(&cname, idx, &meta),
+            leader_index: meta.leader_index,
+            leader_uuid: meta.leader_uuid,
+            retaining,
+        });
+    }
+    for r in renewals {
+        if let Some(l) = w.clusters[r.li]
+            .indices
+            .get_mut(&r.leader_index)
+            .filter(|l| l.uuid == r.leader_uuid)
+        {
+            l.put_lease(
+                &r.id,
+                |s| r.retaining.get(s).copied().unwrap_or(RETAIN_ALL),
+                epoch,
+            );
+        }
+    }
+}
+
+/// Expires the leases of every index of cluster `ci` that holds some.
+pub(crate) fn expire_cluster(w: &mut World, ci: usize) {
+    let epoch = w.clock.epoch_ms();
+    for idx in w.clusters[ci].indices.values_mut() {
+        if idx.leases.iter().any(|s| !s.leases.is_empty()) {
+            expire(idx, epoch);
+        }
+    }
+}
