@@ -22,7 +22,6 @@
 
 use serde::Serialize;
 
-use crate::es::{RetentionLease, ShardStatsResponse};
 use crate::observe::{FollowerLagHistory, LagRing, LagSample, LagSource};
 
 /// Samples a shard's grade is computed over (Burrow's default of 10 intervals).
@@ -265,31 +264,10 @@ pub fn follower_time(h: &FollowerLagHistory, now_ms: i64) -> Option<FollowerTime
     })
 }
 
-/// The follower's CCR retention leases on the primaries of `leader_index`.
-pub fn follower_leases<'a>(
-    stats: &'a ShardStatsResponse,
-    follower_index: &'a str,
-    remote_cluster: &'a str,
-    leader_index: &'a str,
-) -> impl Iterator<Item = &'a RetentionLease> + 'a {
-    stats
-        .primaries(leader_index)
-        .filter_map(|(_, c)| c.retention_leases.as_ref())
-        .flat_map(|r| r.leases.iter())
-        .filter(move |l| l.is_ccr_lease_of(follower_index, remote_cluster, leader_index))
-}
-
-/// Seconds before the earliest of `leases` expires at `now_ms` (ES `ReplicationTracker`: a lease expires once
-/// `timestamp + period` has passed); negative once expired; `None` without a lease.
-pub fn lease_margin_seconds<'a>(
-    leases: impl Iterator<Item = &'a RetentionLease>,
-    period_ms: i64,
-    now_ms: i64,
-) -> Option<f64> {
-    leases
-        .map(|l| l.timestamp.saturating_add(period_ms).saturating_sub(now_ms))
-        .min()
-        .map(|ms| ms as f64 / 1000.0)
+/// Seconds before a lease last renewed at `timestamp_ms` expires at `now_ms` (ES `ReplicationTracker`: a lease
+/// expires once `timestamp + period` has passed); negative once expired; `None` without a lease seen.
+pub fn lease_margin_seconds(timestamp_ms: Option<i64>, period_ms: i64, now_ms: i64) -> Option<f64> {
+    timestamp_ms.map(|ts| ts.saturating_add(period_ms).saturating_sub(now_ms) as f64 / 1000.0)
 }
 
 #[cfg(test)]
@@ -520,18 +498,14 @@ mod tests {
     }
 
     #[test]
-    fn lease_margin_counts_down_from_the_earliest_lease() {
-        let lease = |ts| RetentionLease {
-            id: "f/logs-copy/u-following-leader/logs/v".into(),
-            retaining_seq_no: 1,
-            timestamp: ts,
-            source: "ccr".into(),
-        };
-        let leases = [lease(1_000), lease(4_000)];
-        let m = lease_margin_seconds(leases.iter(), DEFAULT_RETENTION_LEASE_PERIOD_MS, 3_601_000);
+    fn lease_margin_counts_down_and_goes_negative() {
+        let m = lease_margin_seconds(Some(1_000), DEFAULT_RETENTION_LEASE_PERIOD_MS, 3_601_000);
         assert_eq!(m, Some(11.0 * 3600.0));
-        let expired = lease_margin_seconds(leases.iter(), 1_000, 3_000);
-        assert_eq!(expired, Some(-1.0));
-        assert_eq!(lease_margin_seconds(std::iter::empty(), 1, 1), None);
+        assert_eq!(lease_margin_seconds(Some(1_000), 1_000, 3_000), Some(-1.0));
+        assert_eq!(lease_margin_seconds(None, 1, 1), None);
+        assert_eq!(
+            lease_margin_seconds(Some(i64::MAX), i64::MAX, i64::MIN).map(|m| m > 0.0),
+            Some(true)
+        );
     }
 }

@@ -8,8 +8,7 @@ use crate::config::Config;
 use crate::es::AutoFollowStats;
 use crate::evaluate::health::{judge_in_time, verdict, FollowerState};
 use crate::evaluate::lag::{
-    follower_leases, follower_time, lease_margin_seconds, FollowerTime,
-    DEFAULT_RETENTION_LEASE_PERIOD_MS,
+    follower_time, lease_margin_seconds, FollowerTime, DEFAULT_RETENTION_LEASE_PERIOD_MS,
 };
 use crate::observe::{follower_observations, FollowerObservation, Snapshot};
 
@@ -73,8 +72,8 @@ pub struct FollowerReport {
     pub time: Option<FollowerTime>,
 }
 
-/// The follower's time view from its shard history, with the margin of its retention leases on the leader when
-/// the leader's shard stats show them.
+/// The follower's time view from its shard history, with the margin of its retention leases on the leader once
+/// the leader's shard stats have shown them.
 fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Option<FollowerTime> {
     let now_ms = now.timestamp_millis();
     let h = snap
@@ -83,21 +82,11 @@ fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Opti
         .lag
         .get(&o.follower_index)?;
     let mut t = follower_time(h, now_ms)?;
-    let stats = o
-        .leader_cluster
-        .as_ref()
-        .and_then(|l| snap.clusters.get(l))
-        .and_then(|l| l.shard_stats.as_ref());
-    if let Some(stats) = stats {
-        let leases = follower_leases(
-            &stats.data,
-            &o.follower_index,
-            &o.remote_cluster,
-            &o.leader_index,
-        );
-        t.retention_lease_margin_seconds =
-            lease_margin_seconds(leases, DEFAULT_RETENTION_LEASE_PERIOD_MS, now_ms);
-    }
+    t.retention_lease_margin_seconds = lease_margin_seconds(
+        h.lease_timestamp_ms,
+        DEFAULT_RETENTION_LEASE_PERIOD_MS,
+        now_ms,
+    );
     Some(t)
 }
 

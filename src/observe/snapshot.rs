@@ -135,6 +135,10 @@ pub struct FollowerLagHistory {
     pub source: LagSource,
     /// By shard id.
     pub shards: BTreeMap<i64, LagRing>,
+    /// The oldest renewal (`timestamp`, leader epoch millis) among the follower's CCR retention leases on the
+    /// leader's shards, as last seen. Kept when the leases vanish from the leader's stats: Elasticsearch drops
+    /// an expired lease, and that is exactly when the margin matters.
+    pub lease_timestamp_ms: Option<i64>,
 }
 
 impl ClusterState {
@@ -245,19 +249,44 @@ impl Snapshot {
     pub fn record_lag(&mut self, cfg: &Config, at: DateTime<Utc>) {
         let at_ms = at.timestamp_millis();
         let mut updates: Vec<(String, String, LagSource, i64, i64, Option<i64>)> = Vec::new();
+        let mut leases: Vec<(String, String, i64)> = Vec::new();
         for (cluster, cs) in &self.clusters {
             let Some(stats) = cs.ccr_stats.as_ref().filter(|s| s.at == at) else {
                 continue;
             };
-            let leader_view = |remote: &str, leader_index: &str, shard: i64| -> Option<i64> {
+            let leader_stats = |remote: &str| -> Option<&ShardStatsResponse> {
                 let l = self.clusters.get(cfg.leader_cluster(cluster, remote)?)?;
-                let ss = l.shard_stats.as_ref().filter(|s| s.at == at)?;
-                ss.data
+                l.shard_stats
+                    .as_ref()
+                    .filter(|s| s.at == at)
+                    .map(|s| &s.data)
+            };
+            let leader_view = |remote: &str, leader_index: &str, shard: i64| -> Option<i64> {
+                leader_stats(remote)?
                     .primaries(leader_index)
                     .find(|(id, _)| *id == shard)
                     .and_then(|(_, c)| c.seq_no)
                     .map(|n| n.global_checkpoint)
             };
+            if let Some(info) = &cs.follow_info {
+                for f in &info.data.follower_indices {
+                    let Some(ls) = leader_stats(&f.remote_cluster) else {
+                        continue;
+                    };
+                    let oldest = ls
+                        .primaries(&f.leader_index)
+                        .filter_map(|(_, c)| c.retention_leases.as_ref())
+                        .flat_map(|r| r.leases.iter())
+                        .filter(|l| {
+                            l.is_ccr_lease_of(&f.follower_index, &f.remote_cluster, &f.leader_index)
+                        })
+                        .map(|l| l.timestamp)
+                        .min();
+                    if let Some(ts) = oldest {
+                        leases.push((cluster.clone(), f.follower_index.clone(), ts));
+                    }
+                }
+            }
             for i in &stats.data.follow_stats.indices {
                 for sh in &i.shards {
                     let (source, leader) =
@@ -323,6 +352,15 @@ impl Snapshot {
                 leader_checkpoint: leader,
                 follower_checkpoint,
             });
+        }
+        for (cluster, index, ts) in leases {
+            if let Some(h) = self
+                .clusters
+                .get_mut(&cluster)
+                .and_then(|cs| cs.lag.get_mut(&index))
+            {
+                h.lease_timestamp_ms = Some(ts);
+            }
         }
         for cs in self.clusters.values_mut() {
             if cs.lag.is_empty() {

@@ -525,9 +525,11 @@ pub(crate) fn stats(
         "cluster" => (false, false),
         "indices" => (true, false),
         "shards" => (true, true),
-        _ => return Err(EsError::illegal_argument(format!(
+        _ => {
+            return Err(EsError::illegal_argument(format!(
             "level parameter must be one of [cluster] or [indices] or [shards] but was [{level}]"
-        ))),
+        )))
+        }
     };
     let mut indices = Map::new();
     let mut all_docs = 0;
