@@ -391,6 +391,7 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_rpo_seconds", "gauge", "Seconds of leader writes lost if the leader died now: worst shard lag plus the time since its newest poll."),
     ("ccr_sentinel_follower_ops_at_risk", "gauge", "Operations up to the leader's global checkpoint that the follower has not got, summed over shards."),
     ("ccr_sentinel_follower_retention_lease_margin_seconds", "gauge", "Seconds before the earliest of the follower's retention leases on the leader expires (negative once expired); from the leader's shard stats."),
+    ("ccr_sentinel_follower_retention_lease_period_seconds", "gauge", "The leader's index.soft_deletes.retention_lease.period the margin is counted against, in seconds; with the margin only."),
     ("ccr_sentinel_follower_grade_completeness", "gauge", "Share of the follower's shards with a full grading window; below 1 the grade has not seen enough polls."),
     ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
@@ -650,6 +651,14 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     (
         "ccr_sentinel_follower_retention_lease_margin_seconds",
         |f| f.time.as_ref()?.retention_lease_margin_seconds,
+    ),
+    (
+        "ccr_sentinel_follower_retention_lease_period_seconds",
+        |f| {
+            let t = f.time.as_ref()?;
+            t.retention_lease_margin_seconds?;
+            Some(t.retention_lease_period_seconds)
+        },
     ),
     ("ccr_sentinel_follower_grade_completeness", |f| {
         Some(f.time.as_ref()?.completeness)
