@@ -372,6 +372,7 @@ impl Config {
             .values()
             .filter(|c| c.insecure_skip_verify)
             .map(|c| insecure_tls_warning(&c.name))
+            .chain(self.policy.lease_warnings())
             .collect()
     }
 
