@@ -150,7 +150,7 @@ pub enum Action {
     Stop {},
     /// Undo `Stop`.
     Start {},
-    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, isolation, stop).
+    /// Clear every fault (disconnects, latency, HTTP faults, steady writes, drift, throttles, isolation, stop).
     ClearFaults {},
     /// `bin/elasticsearch-keystore add cluster.remote.<alias>.credentials` (or `remove` when
     /// `credentials` is absent): written to the keystore, used by the node only after

@@ -195,6 +195,12 @@ pub(crate) fn apply(w: &mut World, ci: usize, action: &Action) -> Result<(), Sim
                     "bytes_per_doc must be between 1 and {MAX_BYTES_PER_DOC}, got {bytes}"
                 )));
             }
+            let stored = c.indices.get(index).map_or(0, |i| i.store_bytes());
+            if stored.saturating_add(count.saturating_mul(*bytes)) > MAX_STORE_BYTES {
+                return Err(SimError::Invalid(format!(
+                    "an index may hold at most {MAX_STORE_BYTES} bytes of sized documents (1 PiB)"
+                )));
+            }
             ops::write_sized(c, index, *count, *bytes, epoch)?
         }
         Action::Throttle {
@@ -424,6 +430,7 @@ const MAX_DOCS_PER_SECOND: f64 = 100_000.0;
 /// Documents without sources cost nothing per document; bounded so store sizes cannot overflow.
 const MAX_SIZED_DOCS_PER_CALL: u64 = 1_000_000_000;
 const MAX_BYTES_PER_DOC: u64 = 16 << 20;
+const MAX_STORE_BYTES: u64 = 1 << 50;
 const MAX_OPS_PER_SECOND: f64 = 1_000_000.0;
 /// Bounds a drift so sums of counts over many indices cannot overflow.
 const MAX_DOC_DRIFT: u64 = 1_000_000_000;

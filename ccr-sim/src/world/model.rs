@@ -1014,22 +1014,29 @@ impl Index {
     /// sequence number (never moved backwards: ReplicationTracker refuses a lower one), the
     /// timestamp becomes `now_epoch`.
     pub(crate) fn put_lease(&mut self, id: &str, retaining: impl Fn(usize) -> i64, now_epoch: u64) {
+        for s in 0..self.shard_count() {
+            self.put_shard_lease(id, s, retaining(s), now_epoch);
+        }
+    }
+
+    /// [`Index::put_lease`] on one shard.
+    pub(crate) fn put_shard_lease(&mut self, id: &str, shard: usize, seq: i64, now_epoch: u64) {
         let shards = self.shard_count();
         self.leases.resize_with(shards, Default::default);
-        for (s, sl) in self.leases.iter_mut().enumerate() {
-            let seq = retaining(s);
-            let lease = sl
-                .leases
-                .entry(id.to_string())
-                .or_insert_with(|| RetentionLease {
-                    retaining_seq_no: seq,
-                    timestamp: now_epoch,
-                    source: CCR_LEASE_SOURCE.to_string(),
-                });
-            lease.retaining_seq_no = lease.retaining_seq_no.max(seq);
-            lease.timestamp = now_epoch;
-            sl.version += 1;
-        }
+        let Some(sl) = self.leases.get_mut(shard) else {
+            return;
+        };
+        let lease = sl
+            .leases
+            .entry(id.to_string())
+            .or_insert_with(|| RetentionLease {
+                retaining_seq_no: seq,
+                timestamp: now_epoch,
+                source: CCR_LEASE_SOURCE.to_string(),
+            });
+        lease.retaining_seq_no = lease.retaining_seq_no.max(seq);
+        lease.timestamp = now_epoch;
+        sl.version += 1;
     }
 
     /// Removes a retention lease from every shard; false when no shard held it.

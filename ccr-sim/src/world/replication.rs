@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::error::EsError;
 use crate::util::wildcard_match;
+use crate::world::foreign;
+use crate::world::leases;
 use crate::world::model::{
     FollowParams, Index, ReadFailure, ShardTask, World, CONCURRENT_RECOVERIES, CONNECT_TIMEOUT_MS,
     DEFAULT_OP_BYTES,
 };
 use crate::world::ops::{self, RemoteLink};
-use crate::world::{foreign, leases};
 
 /// Simulated duration of one shard-changes round trip (read + write on the follower).
 pub(crate) const ROUND_TRIP_MS: u64 = 50;
@@ -198,6 +199,11 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
     let link = ops::remote_link(w, ci, &meta.remote_cluster);
     let black_hole = ops::black_holed(&w.clusters[ci], &meta.remote_cluster);
     let follower_open = idx.open;
+    let epoch = w.clock.epoch_ms();
+    let leader_cluster = match &link {
+        RemoteLink::Connected(li) => Some(&w.clusters[*li]),
+        _ => None,
+    };
     let throttle = w.clusters[ci].faults.throttle.get(&idx.name).copied();
     let Some(tasks) = idx.tasks.as_mut() else {
         return;
@@ -289,11 +295,26 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         }
         let available = lh.max_seq_no() - follower_gcp;
         if available > 0 && follower_gcp + 1 < lh.min_retained {
-            task.fatal = Some(EsError::resource_not_found(
-                "Operations are no longer available for replicating. Maybe increase the retention setting [index.soft_deletes.retention_lease.period]?",
-            ));
-            task.outstanding_reads = 0;
+            let to = (follower_gcp + per_request_ops(&params, lh.avg_op_bytes()) as i64)
+                .min(lh.max_seq_no());
+            // The failed read is recorded like any other (fetchExceptions), then the task stops:
+            // the error is not one ShardFollowNodeTask.shouldRetry retries.
+            let e = leader_cluster
+                .map(|lc| leases::operations_missing(lc, lidx, shard, follower_gcp + 1, to, epoch));
             task.read_failures.clear();
+            if let Some(e) = &e {
+                task.failed_reads += 1;
+                task.read_failures.insert(
+                    follower_gcp + 1,
+                    ReadFailure {
+                        from_seq_no: follower_gcp + 1,
+                        retries: 0,
+                        exception: e.clone(),
+                    },
+                );
+            }
+            task.fatal = e;
+            task.outstanding_reads = 0;
             continue;
         }
         if available <= 0 {

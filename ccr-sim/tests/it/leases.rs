@@ -187,12 +187,35 @@ async fn shard_level_stats_show_sequence_numbers_and_the_followers_lease() {
 }
 
 #[tokio::test]
-async fn older_versions_have_no_peer_recovery_lease() {
-    let (sim, c, l, _f) = following("7.3.2", 1).await;
+async fn before_7_4_no_peer_recovery_lease_and_the_old_missing_operations_text() {
+    let (sim, c, l, f) = following("7.3.2", 1).await;
     let sh = leader_shard(&c, &l, 0).await;
     let leases = sh["retention_leases"]["leases"].as_array().unwrap();
     assert_eq!(leases.len(), 1, "{sh}");
     assert_eq!(leases[0]["source"], "ccr");
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/logs_copy/_ccr/pause_follow"),
+        None,
+    )
+    .await;
+    sim.cluster("leader").index_docs("logs", 2).unwrap();
+    advance(&sim, 13 * 3_600_000);
+    ok(
+        &c,
+        "POST",
+        &format!("{f}/logs_copy/_ccr/resume_follow"),
+        None,
+    )
+    .await;
+    advance(&sim, 200);
+    let s = follow_shard(&c, &f).await;
+    assert_eq!(
+        s["fatal_exception"]["reason"],
+        "Operations are no longer available for replicating. Maybe increase the retention setting [index.soft_deletes.retention.operations]?",
+        "{s}"
+    );
     sim.shutdown().await;
 }
 
@@ -239,10 +262,26 @@ async fn a_paused_follower_loses_its_lease_after_the_period_and_cannot_catch_up(
         .as_str()
         .unwrap()
         .starts_with("Operations are no longer available for replicating"));
+    let reason = s["fatal_exception"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Existing retention leases [[RetentionLease{id='peer_recovery/")
+            && reason.ends_with(
+                "maybe increase the retention lease period setting [index.soft_deletes.retention_lease.period]?"
+            ),
+        "{reason}"
+    );
+    assert_eq!(
+        s["fatal_exception"]["requested_operations_missing"],
+        json!(["10", "14"]),
+        "{s}"
+    );
+    // The failed read is listed too, once.
+    assert_eq!(s["read_exceptions"][0]["from_seq_no"], 10, "{s}");
+    assert_eq!(s["failed_read_requests"], 1, "{s}");
     assert_eq!(s["follower_global_checkpoint"], 9);
-    // Its renewal adds the lease again, which brings nothing back.
-    advance(&sim, 30_000);
-    assert_eq!(ccr_leases(&leader_shard(&c, &l, 0).await).len(), 1);
+    // A task stopped by a fatal error renews nothing: the lease stays gone.
+    advance(&sim, 60_000);
+    assert!(ccr_leases(&leader_shard(&c, &l, 0).await).is_empty());
     assert_eq!(
         follow_shard(&c, &f).await["fatal_exception"]["type"],
         "resource_not_found_exception"
@@ -430,6 +469,8 @@ async fn a_two_gigabyte_leader_restores_at_the_recovery_rate() {
         json!({"count": 1, "bytes_per_doc": 0}),
         json!({"count": 1, "bytes_per_doc": 1u64 << 30}),
         json!({"count": 2_000_000_000u64, "bytes_per_doc": 10}),
+        // More than 1 PiB in one index.
+        json!({"count": 1_000_000_000u64, "bytes_per_doc": 16u64 << 20}),
     ] {
         let (st, b) = call(&c, "POST", &format!("{l}/_sim/docs/big"), Some(bad)).await;
         assert_eq!(st, 400, "{b}");

@@ -6,7 +6,8 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::model::{make_uuid, Cluster, Index, World};
+use crate::world::leases;
+use crate::world::model::{Cluster, World};
 use crate::world::ops;
 use crate::world::settings::{self, Scope};
 
@@ -581,7 +582,7 @@ const DATA_PATH: &str = "/usr/share/elasticsearch/data";
 /// `commit` (CommitStats), `seq_no` (SeqNoStats), `retention_leases` (RetentionLeaseStats) and
 /// `shard_path`. A shard without an engine (a restore still copying it) has no commit, sequence
 /// number or lease stats, as TransportIndicesStatsAction leaves them null.
-fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
+fn shard_stats(c: &Cluster, i: &crate::world::model::Index, s: usize, now_epoch: u64) -> Value {
     let h = &i.shards[s];
     let copying = i
         .restore
@@ -618,7 +619,8 @@ fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
     m.insert("store".into(), json!({"size_in_bytes": store}));
     if !copying {
         let max = h.max_seq_no();
-        let shard_uuid = |what: &str| make_uuid(&format!("{}/{what}", i.uuid), s as u64);
+        let shard_uuid =
+            |what: &str| crate::world::model::make_uuid(&format!("{}/{what}", i.uuid), s as u64);
         // Lucene's commit user data (Engine's keys); the values are strings, as ES writes them.
         m.insert(
             "commit".into(),
@@ -640,28 +642,18 @@ fn shard_stats(c: &Cluster, i: &Index, s: usize, now_epoch: u64) -> Value {
             "seq_no".into(),
             json!({"max_seq_no": max, "local_checkpoint": max, "global_checkpoint": max}),
         );
-        let held = i.leases.get(s);
-        let mut leases = Vec::new();
-        // Since 7.4 every shard copy also holds a peer-recovery lease (ReplicationTracker's
-        // `peer_recovery/<node id>`), renewed continuously; it is created with the shard, so it
-        // comes first.
-        if c.version.at_least(7, 4) {
-            leases.push(json!({
-                "id": format!("peer_recovery/{}", c.node_id),
-                "retaining_seq_no": max + 1,
-                "timestamp": now_epoch,
-                "source": "peer recovery",
-            }));
-        }
-        for (id, l) in held.map(|h| &h.leases).into_iter().flatten() {
-            leases.push(json!({
-                "id": id,
-                "retaining_seq_no": l.retaining_seq_no,
-                "timestamp": l.timestamp,
-                "source": l.source,
-            }));
-        }
-        let version = held.map_or(0, |h| h.version) + u64::from(c.version.at_least(7, 4));
+        let (version, shown) = leases::shown(c, i, s, now_epoch);
+        let leases: Vec<Value> = shown
+            .iter()
+            .map(|l| {
+                json!({
+                    "id": l.id,
+                    "retaining_seq_no": l.retaining_seq_no,
+                    "timestamp": l.timestamp,
+                    "source": l.source,
+                })
+            })
+            .collect();
         m.insert(
             "retention_leases".into(),
             json!({"primary_term": 1, "version": version, "leases": leases}),
