@@ -153,7 +153,7 @@ async fn ready(State(s): State<HttpState>) -> Response {
 fn parse_max_lag(v: &str) -> Result<std::time::Duration, String> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+        if (0.0..1e12).contains(&secs) {
             return Ok(std::time::Duration::from_secs_f64(secs));
         }
         return Err(format!(

@@ -274,8 +274,11 @@ pub fn lease_margin_seconds(timestamp_ms: Option<i64>, period_ms: i64, now_ms: i
 mod tests {
     use super::*;
 
+    /// A sample `(seconds, leader checkpoint, follower checkpoint)`.
+    type Sample = (i64, i64, i64);
+
     /// Samples `(seconds, leader checkpoint, follower checkpoint)`.
-    fn ring(samples: &[(i64, i64, i64)]) -> LagRing {
+    fn ring(samples: &[Sample]) -> LagRing {
         LagRing::from_samples(samples.iter().map(|&(t, l, f)| LagSample {
             at_ms: t * 1000,
             leader_checkpoint: l,
@@ -285,7 +288,7 @@ mod tests {
 
     #[test]
     fn time_lag_table() {
-        let cases: &[(&str, Vec<(i64, i64, i64)>, f64, bool)] = &[
+        let cases: &[(&str, Vec<Sample>, f64, bool)] = &[
             ("caught up", vec![(0, 10, 10), (10, 20, 20)], 0.0, false),
             (
                 "idle leader: no growing lag however long since its last write",
@@ -391,7 +394,7 @@ mod tests {
                 .collect()
         };
         let now = 95;
-        let cases: Vec<(&str, Vec<(i64, i64, i64)>, i64, Grade, bool)> = vec![
+        let cases: Vec<(&str, Vec<Sample>, i64, Grade, bool)> = vec![
             (
                 "caught up",
                 steady(&|i| (i * 10, i * 10)),
