@@ -390,6 +390,12 @@ impl Sim {
         self.shared.lock().clock.now_ms()
     }
 
+    /// The simulated time as Elasticsearch's timestamps show it (milliseconds since the Unix
+    /// epoch): what retention lease timestamps and `_recovery` times are measured against.
+    pub fn epoch_millis(&self) -> u64 {
+        self.shared.lock().clock.epoch_ms()
+    }
+
     /// Schedules a scenario's events relative to now.
     pub fn run_scenario(&self, scenario: &Scenario) -> Result<(), SimError> {
         crate::world::scenario::schedule(&mut self.shared.lock(), scenario)?;

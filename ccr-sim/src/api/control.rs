@@ -399,6 +399,8 @@ pub(crate) fn state(w: &World, ci: usize) -> Value {
         "clock": {
             "mode": if w.clock.is_deterministic() { "deterministic" } else { "real" },
             "now_millis": w.clock.now_ms(),
+            // The clock as timestamps show it (lease timestamps, `_recovery` times).
+            "epoch_millis": w.clock.epoch_ms(),
         },
         "indices": indices,
         "followers": followers,

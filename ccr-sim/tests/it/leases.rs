@@ -240,6 +240,14 @@ async fn a_paused_follower_loses_its_lease_after_the_period_and_cannot_catch_up(
     let held = ccr_leases(&leader_shard(&c, &l, 0).await);
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["timestamp"], lease["timestamp"], "not renewed");
+    // Its age on the simulator's clock, as `/_sim/state` and `Sim::epoch_millis` tell it.
+    let now = leader.state()["clock"]["epoch_millis"].as_u64().unwrap();
+    assert_eq!(now, sim.epoch_millis());
+    let age = now - lease["timestamp"].as_u64().unwrap();
+    assert!(
+        (11 * 3_600_000..=11 * 3_600_000 + 2_000).contains(&age),
+        "{age}"
+    );
     assert_eq!(leader.state()["indices"]["logs"]["retention_leases"], 1);
     advance(&sim, 3_600_000);
     assert!(ccr_leases(&leader_shard(&c, &l, 0).await).is_empty());

@@ -6,7 +6,6 @@ use super::human_bytes;
 use crate::api::reply::{Reply, Req};
 use crate::error::EsError;
 use crate::util::{nest_settings, parse_body_object, wildcard_match};
-use crate::world::leases;
 use crate::world::model::{Cluster, World};
 use crate::world::ops;
 use crate::world::settings::{self, Scope};
@@ -642,7 +641,7 @@ fn shard_stats(c: &Cluster, i: &crate::world::model::Index, s: usize, now_epoch:
             "seq_no".into(),
             json!({"max_seq_no": max, "local_checkpoint": max, "global_checkpoint": max}),
         );
-        let (version, shown) = leases::shown(c, i, s, now_epoch);
+        let (version, shown) = crate::world::leases::shown(c, i, s, now_epoch);
         let leases: Vec<Value> = shown
             .iter()
             .map(|l| {
