@@ -19,32 +19,31 @@ use serde_json::{json, Value};
 use crate::common::policy::connected_pair;
 use crate::common::{daemon_config, must, one_shot, write_config, Running};
 
-/// The simulator's time as the daemon's clock: the wall time the simulator started at plus its simulated time.
+/// The simulator's time (as its timestamps show it) as the daemon's clock.
 struct SimTime {
-    base: DateTime<Utc>,
-    ms: Arc<AtomicU64>,
+    epoch_ms: Arc<AtomicU64>,
 }
 
 impl SimTime {
     fn clock(&self) -> ccr_sentinel::observe::Clock {
-        let (base, ms) = (self.base, self.ms.clone());
-        Arc::new(move || base + chrono::Duration::milliseconds(ms.load(Ordering::SeqCst) as i64))
+        let ms = self.epoch_ms.clone();
+        Arc::new(move || {
+            DateTime::<Utc>::from_timestamp_millis(ms.load(Ordering::SeqCst) as i64).unwrap()
+        })
     }
 
     fn advance(&self, sim: &Sim, d: Duration) {
         sim.advance(d).unwrap();
-        self.ms.store(sim.now_millis(), Ordering::SeqCst);
+        self.epoch_ms.store(sim.epoch_millis(), Ordering::SeqCst);
     }
 }
 
 /// A connected pair on a deterministic clock with a one-shard leader `logs` (no documents) followed as
 /// `logs-copy` (caught up), and the daemon config watching it with the leader cluster configured.
 async fn setup() -> (Sim, SimTime, String) {
-    let base = Utc::now();
     let sim = connected_pair(true).await;
     let t = SimTime {
-        base,
-        ms: Arc::new(AtomicU64::new(sim.now_millis())),
+        epoch_ms: Arc::new(AtomicU64::new(sim.epoch_millis())),
     };
     must(
         sim.cluster("leader").request(
