@@ -385,8 +385,17 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("elasticsearch_ccr_leader_index_docs", "gauge", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_follower_index_docs", "gauge", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_docs_difference", "gauge", "Leader minus follower document count, as of the last doc_counts run."),
+    ("ccr_sentinel_follower_lag_seconds", "gauge", "Lag in time of the follower's worst shard: newest poll minus when the leader's global checkpoint reached the follower's + 1, interpolated between polls; 0 when caught up."),
+    ("ccr_sentinel_follower_lag_lower_bound", "gauge", "1 when ccr_sentinel_follower_lag_seconds is a lower bound (the operation is older than the kept history), else 0."),
+    ("ccr_sentinel_follower_catchup_eta_seconds", "gauge", "Seconds until the follower catches up at the rates of the grading window; only while every lagging shard closes its gap."),
+    ("ccr_sentinel_follower_rpo_seconds", "gauge", "Seconds of leader writes lost if the leader died now: worst shard lag plus the time since its newest poll."),
+    ("ccr_sentinel_follower_ops_at_risk", "gauge", "Operations up to the leader's global checkpoint that the follower has not got, summed over shards."),
+    ("ccr_sentinel_follower_retention_lease_margin_seconds", "gauge", "Seconds before the earliest of the follower's retention leases on the leader expires (negative once expired); from the leader's shard stats."),
+    ("ccr_sentinel_follower_retention_lease_period_seconds", "gauge", "The leader's index.soft_deletes.retention_lease.period the margin is counted against, in seconds; with the margin only."),
+    ("ccr_sentinel_follower_grade_completeness", "gauge", "Share of the follower's shards with a full grading window; below 1 the grade has not seen enough polls."),
     ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
+    ("ccr_sentinel_follower_grade", "gauge", "1 for the follower's graded status over the window (worst shard), 0 for the other grades."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
     ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
     ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "counter", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster."),
@@ -624,6 +633,36 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     ("elasticsearch_ccr_docs_difference", |f| {
         Some(f.observation.docs.as_ref()?.difference()? as f64)
     }),
+    ("ccr_sentinel_follower_lag_seconds", |f| {
+        Some(f.time.as_ref()?.lag_seconds)
+    }),
+    ("ccr_sentinel_follower_lag_lower_bound", |f| {
+        Some(flag(f.time.as_ref()?.lag_lower_bound))
+    }),
+    ("ccr_sentinel_follower_catchup_eta_seconds", |f| {
+        f.time.as_ref()?.catchup_eta_seconds
+    }),
+    ("ccr_sentinel_follower_rpo_seconds", |f| {
+        Some(f.time.as_ref()?.rpo_seconds)
+    }),
+    ("ccr_sentinel_follower_ops_at_risk", |f| {
+        Some(count(f.time.as_ref()?.ops_at_risk))
+    }),
+    (
+        "ccr_sentinel_follower_retention_lease_margin_seconds",
+        |f| f.time.as_ref()?.retention_lease_margin_seconds,
+    ),
+    (
+        "ccr_sentinel_follower_retention_lease_period_seconds",
+        |f| {
+            let t = f.time.as_ref()?;
+            t.retention_lease_margin_seconds?;
+            Some(t.retention_lease_period_seconds)
+        },
+    ),
+    ("ccr_sentinel_follower_grade_completeness", |f| {
+        Some(f.time.as_ref()?.completeness)
+    }),
 ];
 
 impl ReportRenderer {
@@ -679,6 +718,15 @@ impl ReportRenderer {
         let mut fam = Family::begin(buf, "ccr_sentinel_follower_managed");
         for (f, l) in rows() {
             fam.sample(&l.escaped, None, flag(f.observation.managed));
+        }
+        fam.end();
+        let mut fam = Family::begin(buf, "ccr_sentinel_follower_grade");
+        for (f, l) in rows() {
+            if let Some(t) = &f.time {
+                for g in crate::evaluate::lag::Grade::ALL {
+                    fam.sample(&l.escaped, Some(("grade", &g.as_str())), flag(g == t.grade));
+                }
+            }
         }
         fam.end();
         if report.per_shard_metrics {
@@ -1059,6 +1107,18 @@ mod scale {
                 },
                 state: crate::evaluate::health::FollowerState::Healthy,
                 reasons: vec![],
+                time: Some(crate::evaluate::lag::FollowerTime {
+                    lag_seconds: 1.5,
+                    lag_lower_bound: false,
+                    lag_source: crate::observe::LagSource::LeaderShardStats,
+                    catchup_eta_seconds: Some(3.0),
+                    rpo_seconds: 2.5,
+                    ops_at_risk: 12,
+                    grade: crate::evaluate::lag::Grade::Ok,
+                    completeness: 1.0,
+                    retention_lease_margin_seconds: Some(43_000.0),
+                    retention_lease_period_seconds: 43_200.0,
+                }),
             })
             .collect();
         Report {

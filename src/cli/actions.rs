@@ -411,6 +411,58 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
     }
 }
 
+/// The lag-in-time gate of `promote`: asks the running daemon (`[http] listen`), which keeps the history the
+/// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
+/// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
+/// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
+async fn lag_gate(
+    base: &str,
+    cluster: &str,
+    index: &str,
+    max_lag: std::time::Duration,
+) -> Result<(), String> {
+    let url = format!(
+        "{}/followers/{cluster}/{index}?max_lag={}",
+        base.trim_end_matches('/'),
+        max_lag.as_secs_f64()
+    );
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = match client.get(&url).send().await {
+        Ok(r) => r,
+        Err(_) => {
+            eprintln!(
+                "note: no ccr-sentinel daemon answered at {base}: the lag in time (health.max_promote_lag) is not checked"
+            );
+            return Ok(());
+        }
+    };
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        let reasons: Vec<String> = body["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        return Err(if reasons.is_empty() {
+            "the daemon says the follower is not ready".to_string()
+        } else {
+            reasons.join("; ")
+        });
+    }
+    eprintln!(
+        "note: the daemon at {base} answered {status} for {cluster}/{index}: the lag in time is not checked"
+    );
+    Ok(())
+}
+
 /// `promote`.
 pub fn promote_command(a: PromoteArgs) -> ExitCode {
     run_promote_command(a).unwrap_or_else(|code| code)
@@ -456,11 +508,24 @@ fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
             stop: Some(interrupt.token.clone()),
         };
         let mut failed = 0;
+        let daemon = super::local_daemon_url(&cfg);
         for (cluster, index) in &targets {
             if interrupt.received().is_some() {
                 // `--all`: the followers not started yet are left as they are.
                 failed += 1;
                 continue;
+            }
+            if !a.force {
+                if let Err(why) =
+                    lag_gate(&daemon, cluster, index, cfg.health.max_promote_lag).await
+                {
+                    eprintln!(
+                        "{cluster}/{index}: promote refused: {why} (health.max_promote_lag {}; use --force to promote anyway)",
+                        humantime::format_duration(cfg.health.max_promote_lag)
+                    );
+                    failed += 1;
+                    continue;
+                }
             }
             let ctx = start_runbook("promote", cluster, index, &exec, &cfg, &store);
             let mut hook = stepper(&interrupt);

@@ -254,21 +254,25 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// `ccr-sentinel healthcheck`: `--url`, else the configured listen address (a wildcard one on loopback).
+/// The base URL of the daemon that `cfg` configures on this host (`[http] listen`, an unspecified address as
+/// localhost).
+pub(crate) fn local_daemon_url(cfg: &crate::config::Config) -> String {
+    let mut addr = cfg.http.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("http://{addr}")
+}
+
 fn healthcheck(config: &ConfigArg, url: Option<String>) -> ExitCode {
     let base = match url {
         Some(u) => u,
         None => match load(config) {
-            Ok(cfg) => {
-                let mut addr = cfg.http.listen;
-                if addr.ip().is_unspecified() {
-                    addr.set_ip(if addr.is_ipv4() {
-                        std::net::Ipv4Addr::LOCALHOST.into()
-                    } else {
-                        std::net::Ipv6Addr::LOCALHOST.into()
-                    });
-                }
-                format!("http://{addr}")
-            }
+            Ok(cfg) => local_daemon_url(&cfg),
             Err(code) => return code,
         },
     };

@@ -100,6 +100,7 @@ pub fn render_table(r: &Report) -> String {
         "LEADER INDEX".into(),
         "STATE".into(),
         "LAG".into(),
+        "LAG TIME".into(),
         "LAST READ".into(),
         "LEADER DOCS".into(),
         "FOLLOWER DOCS".into(),
@@ -116,6 +117,14 @@ pub fn render_table(r: &Report) -> String {
             o.leader_index.clone(),
             f.state.to_string(),
             sh.map(|s| s.global_checkpoint_lag.to_string())
+                .unwrap_or_else(dash),
+            // A lower bound (older than the kept history) is shown as such.
+            f.time
+                .as_ref()
+                .map(|t| {
+                    let bound = if t.lag_lower_bound { ">=" } else { "" };
+                    format!("{bound}{:.1}s", t.lag_seconds)
+                })
                 .unwrap_or_else(dash),
             sh.and_then(|s| s.max_time_since_last_read_millis)
                 .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))

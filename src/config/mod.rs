@@ -387,6 +387,8 @@ pub struct HealthThresholds {
     pub max_docs_difference: u64,
     /// `/health` fails when a job has not run for this many of its periods.
     pub job_overdue_periods: u32,
+    /// `promote` refuses a follower whose lag in time is above this, unless forced.
+    pub max_promote_lag: Duration,
 }
 
 impl Default for HealthThresholds {
@@ -396,6 +398,7 @@ impl Default for HealthThresholds {
             max_time_since_last_read: Duration::from_secs(300),
             max_docs_difference: 0,
             job_overdue_periods: schema::default_overdue_periods(),
+            max_promote_lag: Duration::from_secs(120),
         }
     }
 }
@@ -416,6 +419,7 @@ impl Config {
             .values()
             .filter(|c| c.insecure_skip_verify)
             .map(|c| insecure_tls_warning(&c.name))
+            .chain(self.policy.lease_warnings())
             .collect()
     }
 

@@ -180,6 +180,36 @@ pub enum OnLeaderDeleted {
     Unfollow,
 }
 
+/// `index.soft_deletes.retention_lease.period` unless a leader index sets it (Elasticsearch's default, 12h).
+pub const DEFAULT_RETENTION_LEASE_PERIOD: Duration = Duration::from_secs(12 * 3600);
+
+impl PolicySettings {
+    /// Pauses that can outlast the leaders' retention leases, one sentence each: a follower paused longer than
+    /// `index.soft_deletes.retention_lease.period` loses its lease and can only be rebuilt (ES
+    /// `ReplicationTracker` expires leases not renewed within the period; a paused follower renews none).
+    pub fn lease_warnings(&self) -> Vec<String> {
+        let period = humantime::format_duration(DEFAULT_RETENTION_LEASE_PERIOD);
+        let mut out: Vec<String> = self
+            .windows
+            .iter()
+            .filter(|w| w.duration >= DEFAULT_RETENTION_LEASE_PERIOD)
+            .map(|w| {
+                format!(
+                    "maintenance window `{}` pauses followers for {}, as long as or longer than the leaders'                      retention leases last ({period} by default): they would have to be rebuilt afterwards",
+                    w.name,
+                    humantime::format_duration(w.duration)
+                )
+            })
+            .collect();
+        if self.pause_on_remote_outage {
+            out.push(format!(
+                "`policy.pause_on_remote_outage = true`: a follower stays paused for as long as its remote is down;                  past the leader's retention lease period ({period} by default) it can only be rebuilt                  (watch ccr_sentinel_follower_retention_lease_margin_seconds)"
+            ));
+        }
+        out
+    }
+}
+
 /// A maintenance window: from each `start` occurrence for `duration`, the selected followers are paused.
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -526,6 +556,30 @@ mod tests {
         ] {
             assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
         }
+    }
+
+    #[test]
+    fn pauses_that_outlast_the_retention_lease_warn() {
+        let base = "[clusters.a]\nurl = \"http://127.0.0.1:1\"\n";
+        let window = |d: &str| {
+            format!(
+                "[[policy.windows]]\nname = \"w\"\nstart = \"0 22 * * *\"\nduration = \"{d}\"\n"
+            )
+        };
+        let short = crate::config::from_toml_str(&format!("{base}{}", window("8h"))).unwrap();
+        assert!(short.warnings().is_empty(), "{:?}", short.warnings());
+        let long = crate::config::from_toml_str(&format!("{base}{}", window("12h"))).unwrap();
+        let w = long.warnings();
+        assert!(
+            w.len() == 1 && w[0].contains("maintenance window `w`"),
+            "{w:?}"
+        );
+        let outage = crate::config::from_toml_str(&format!(
+            "{base}[policy]\npause_on_remote_outage = true\n"
+        ))
+        .unwrap();
+        let w = outage.warnings();
+        assert!(w.len() == 1 && w[0].contains("retention lease"), "{w:?}");
     }
 
     #[test]

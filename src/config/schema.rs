@@ -321,6 +321,9 @@ pub struct RawHealth {
     /// Periods a job may miss before `/health` fails (default 3).
     #[serde(default = "default_overdue_periods")]
     pub job_overdue_periods: u32,
+    /// Lag in time above which `promote` refuses without `--force` (default `2m`).
+    #[serde(default = "default_max_promote_lag")]
+    pub max_promote_lag: String,
 }
 impl Default for RawHealth {
     fn default() -> Self {
@@ -329,8 +332,12 @@ impl Default for RawHealth {
             max_time_since_last_read: default_max_read(),
             max_docs_difference: 0,
             job_overdue_periods: default_overdue_periods(),
+            max_promote_lag: default_max_promote_lag(),
         }
     }
+}
+fn default_max_promote_lag() -> String {
+    "2m".into()
 }
 pub(super) fn default_max_lag() -> u64 {
     10_000
@@ -431,6 +438,7 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "max_time_since_last_read",
             "max_docs_difference",
             "job_overdue_periods",
+            "max_promote_lag",
         ],
         _ => &[],
     }

@@ -498,11 +498,13 @@ fn health(
             h.job_overdue_periods
         ));
     }
+    let max_promote_lag = parse_duration("health.max_promote_lag", &h.max_promote_lag, p);
     Some(HealthThresholds {
         max_lag_operations: h.max_lag_operations,
         max_time_since_last_read: max_time_since_last_read?,
         max_docs_difference: h.max_docs_difference,
         job_overdue_periods: h.job_overdue_periods,
+        max_promote_lag: max_promote_lag?,
     })
 }
 

@@ -1,4 +1,6 @@
-//! HTTP endpoints: `/metrics`, `/health` (liveness), `/ready`, `/status` (JSON) and a landing page at `/`.
+//! HTTP endpoints: `/metrics`, `/health` (liveness), `/ready`, `/status` (JSON), the per-follower health
+//! `/followers/{cluster}/{index}?max_lag=30s` (200 or 503 with the reasons, for load balancers and DR scripts, in
+//! the spirit of Patroni's `/replica?lag=`) and a landing page at `/`.
 //!
 //! Handlers only read the latest report and job timings; none of them talks to a cluster, so a scrape answers
 //! quickly whatever state the clusters are in.
@@ -6,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -42,6 +44,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
+        .route("/followers/{cluster}/{index}", get(follower))
         .with_state(state)
 }
 
@@ -144,6 +147,69 @@ async fn ready(State(s): State<HttpState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// `max_lag` as `30s`, `2m`, `1h 30m` (humantime) or plain seconds (`30`, `1.5`).
+fn parse_max_lag(v: &str) -> Result<std::time::Duration, String> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        if (0.0..1e12).contains(&secs) {
+            return Ok(std::time::Duration::from_secs_f64(secs));
+        }
+        return Err(format!(
+            "max_lag `{v}` must be a non-negative number of seconds"
+        ));
+    }
+    humantime::parse_duration(v).map_err(|e| {
+        format!(
+            "max_lag `{v}` is not a duration ({e}); use e.g. `30s`, `2m` or a number of seconds"
+        )
+    })
+}
+
+async fn follower(
+    State(s): State<HttpState>,
+    Path((cluster, index)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let max_lag = match q.get("max_lag").map(|v| parse_max_lag(v)).transpose() {
+        Ok(m) => m,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+    };
+    let report = Arc::clone(&crate::sync::read(&s.report));
+    let Some(f) = report.follower(&cluster, &index) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no follower_index `{index}` is known on cluster `{cluster}`")})),
+        )
+            .into_response();
+    };
+    let reasons = f.gate(max_lag);
+    let code = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let t = f.time.as_ref();
+    let body = json!({
+        "status": if code == StatusCode::OK { "ok" } else { "unavailable" },
+        "follower_cluster": cluster,
+        "follower_index": index,
+        "remote_cluster": f.observation.remote_cluster,
+        "leader_index": f.observation.leader_index,
+        "state": f.state,
+        "max_lag_seconds": max_lag.map(|d| d.as_secs_f64()),
+        "lag_seconds": t.map(|t| t.lag_seconds),
+        "lag_lower_bound": t.map(|t| t.lag_lower_bound),
+        "lag_source": t.map(|t| t.lag_source),
+        "rpo_seconds": t.map(|t| t.rpo_seconds),
+        "ops_at_risk": t.map(|t| t.ops_at_risk),
+        "grade": t.map(|t| t.grade),
+        "completeness": t.map(|t| t.completeness),
+        "reasons": reasons,
+        "generated_at": report.generated_at,
+    });
+    (code, Json(body)).into_response()
 }
 
 async fn status(State(s): State<HttpState>) -> Response {

@@ -182,6 +182,10 @@ impl Daemon {
     /// The shared state, without jobs; what outlives a configuration comes from `previous` when given.
     fn core(cfg: Arc<Config>, clients: Clients, previous: Option<&Daemon>) -> Self {
         let observer = Observer::new(cfg.clone(), clients);
+        let observer = match previous {
+            Some(p) => observer.sharing_clock(&p.observer),
+            None => observer,
+        };
         let (report, metrics, tracker, cancel, ready, status_sections, identity) = match previous {
             Some(p) => (
                 p.report.clone(),
@@ -291,6 +295,13 @@ impl Daemon {
         set_section(&self.status_sections, name, value);
     }
 
+    /// The same daemon reading time from `clock` (poll timestamps, reports): tests that step a simulator's
+    /// clock pass its time, so lag in time and lease margins are measured on the simulator's timeline.
+    pub fn with_clock(self, clock: crate::observe::Clock) -> Self {
+        self.observer.set_clock(clock);
+        self
+    }
+
     /// The latest report.
     pub fn report(&self) -> Arc<Report> {
         Arc::clone(&read(&self.report))
@@ -305,7 +316,7 @@ impl Daemon {
         let new = {
             let mut snap = lock(&self.snapshot);
             apply(&mut snap);
-            Arc::new(Report::build(&self.cfg, &snap, Utc::now()))
+            Arc::new(Report::build(&self.cfg, &snap, self.observer.now()))
         };
         let old = self.report();
         log_transitions(&old, &new);
@@ -359,7 +370,7 @@ impl Daemon {
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
-        let results = self.observer.poll().await;
+        let (at, results, leaders) = self.observer.poll_cycle().await;
         let mut ok = true;
         for r in &results {
             for e in r.errors() {
@@ -367,10 +378,21 @@ impl Daemon {
                 self.record_error(&r.cluster, e);
             }
         }
+        for l in &leaders {
+            if let Err(e) = &l.shard_stats {
+                ok = false;
+                self.record_error(&l.cluster, e);
+            }
+        }
+        let cfg = self.cfg.clone();
         self.update(|snap| {
+            for l in leaders {
+                snap.apply_leader_stats(l);
+            }
             for r in results {
                 snap.apply_poll(r);
             }
+            snap.record_lag(&cfg, at);
         });
         if ok {
             JobOutcome::Success

@@ -1,4 +1,5 @@
-//! Index-level calls: `_cat/indices` (polled), open / close and `_settings`, with their response types.
+//! Index-level calls: `_cat/indices` (polled), the leader's shard stats (polled), open / close and `_settings`,
+//! with their response types.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,112 @@ impl IndexSettings {
     }
 }
 
+/// `GET /{indices}/_stats?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
+/// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
+/// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
+/// `filter_path` that matches nothing answers `{}`, so `indices` defaults to empty.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShardStatsResponse {
+    #[serde(default)]
+    pub indices: BTreeMap<String, IndexShardStats>,
+}
+
+impl Filtered for ShardStatsResponse {
+    const FILTER_PATH: &'static str =
+        "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no,\
+                                       indices.*.shards.*.retention_leases.leases";
+}
+
+/// The shard copies of one index, by shard id (a string key in the JSON).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct IndexShardStats {
+    #[serde(default)]
+    pub shards: BTreeMap<String, Vec<ShardCopyStats>>,
+}
+
+/// One copy of one shard.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShardCopyStats {
+    #[serde(default)]
+    pub routing: Option<ShardCopyRouting>,
+    #[serde(default)]
+    pub seq_no: Option<SeqNoStats>,
+    #[serde(default)]
+    pub retention_leases: Option<RetentionLeaseStats>,
+}
+
+/// `routing`, of which only `primary` is read.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ShardCopyRouting {
+    #[serde(default)]
+    pub primary: bool,
+}
+
+/// `seq_no` (ES `SeqNoStats`): `-1` while the shard holds no operation.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SeqNoStats {
+    pub max_seq_no: i64,
+    pub local_checkpoint: i64,
+    pub global_checkpoint: i64,
+}
+
+/// `retention_leases` (ES `RetentionLeaseStats`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct RetentionLeaseStats {
+    #[serde(default)]
+    pub leases: Vec<RetentionLease>,
+}
+
+/// One retention lease (ES `RetentionLease#toXContent`). CCR's leases have source `ccr` and the id
+/// `<follower cluster>/<follower index>/<follower uuid>-following-<remote alias>/<leader index>/<leader uuid>`
+/// (`CcrRetentionLeases#retentionLeaseId`); `timestamp` is the leader's epoch millis of the last renewal.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RetentionLease {
+    pub id: String,
+    pub retaining_seq_no: i64,
+    pub timestamp: i64,
+    pub source: String,
+}
+
+impl RetentionLease {
+    /// True when this is the CCR lease of `follower_index` following `leader_index` through `remote_cluster`.
+    /// The follower cluster's own name (the id's first part) is not compared: the daemon knows clusters by
+    /// their configuration names, not by `cluster.name`.
+    pub fn is_ccr_lease_of(
+        &self,
+        follower_index: &str,
+        remote_cluster: &str,
+        leader_index: &str,
+    ) -> bool {
+        self.source == "ccr"
+            && self.id.contains(&format!("/{follower_index}/"))
+            && self
+                .id
+                .contains(&format!("-following-{remote_cluster}/{leader_index}/"))
+    }
+}
+
+impl ShardStatsResponse {
+    /// The primary copy of every shard of `index`, by shard id (the first copy when none says it is primary).
+    pub fn primaries<'a>(
+        &'a self,
+        index: &str,
+    ) -> impl Iterator<Item = (i64, &'a ShardCopyStats)> + 'a {
+        self.indices
+            .get(index)
+            .into_iter()
+            .flat_map(|i| i.shards.iter())
+            .filter_map(|(id, copies)| {
+                let id = id.parse::<i64>().ok()?;
+                let copy = copies
+                    .iter()
+                    .find(|c| c.routing.as_ref().is_some_and(|r| r.primary))
+                    .or_else(|| copies.first())?;
+                Some((id, copy))
+            })
+    }
+}
+
 /// A count that is a string (`"1234"`), a number, or null.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
@@ -76,6 +183,22 @@ impl EsClient {
             Method::GET,
             Endpoint::CatIndices,
             "_cat/indices?format=json&h=index,status,docs.count",
+            None,
+        )
+        .await
+    }
+
+    /// `GET /{indices}/_stats?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s `filter_path`:
+    /// the leader's own sequence numbers and retention leases of `indices` (a comma-separated list, or `_all`),
+    /// in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of the others.
+    pub async fn shard_stats(&self, indices: &str) -> Result<ShardStatsResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::IndexStats,
+            &format!(
+                "{}/_stats?level=shards&ignore_unavailable=true",
+                seg(indices)
+            ),
             None,
         )
         .await
@@ -124,5 +247,32 @@ mod tests {
     fn cat_indices_counts_are_strings() {
         let rows: Vec<CatIndex> = fixture("cat_indices_response_8x.json");
         assert!(rows.iter().all(|r| r.docs_count.is_some()));
+    }
+
+    #[test]
+    fn shard_stats_pick_the_primary_and_the_ccr_lease() {
+        let body = r#"{"indices":{"logs":{"shards":{"0":[
+            {"routing":{"primary":false},"seq_no":{"max_seq_no":9,"local_checkpoint":9,"global_checkpoint":8}},
+            {"routing":{"primary":true},"seq_no":{"max_seq_no":10,"local_checkpoint":10,"global_checkpoint":9},
+             "retention_leases":{"leases":[
+               {"id":"peer_recovery/abc","retaining_seq_no":11,"timestamp":5,"source":"peer recovery"},
+               {"id":"fcluster/logs-copy/uuid1-following-leader/logs/uuid2","retaining_seq_no":7,
+                "timestamp":1700000000000,"source":"ccr"}]}}]}}}}"#;
+        let r: ShardStatsResponse = serde_json::from_str(body).unwrap();
+        let p: Vec<_> = r.primaries("logs").collect();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].1.seq_no.unwrap().global_checkpoint, 9);
+        let leases = &p[0].1.retention_leases.as_ref().unwrap().leases;
+        let ccr: Vec<_> = leases
+            .iter()
+            .filter(|l| l.is_ccr_lease_of("logs-copy", "leader", "logs"))
+            .collect();
+        assert_eq!(ccr.len(), 1);
+        assert_eq!(ccr[0].timestamp, 1_700_000_000_000);
+        assert!(!leases[1].is_ccr_lease_of("logs-cop", "leader", "logs"));
+        assert!(serde_json::from_str::<ShardStatsResponse>("{}")
+            .unwrap()
+            .indices
+            .is_empty());
     }
 }

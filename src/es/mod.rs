@@ -91,6 +91,8 @@ pub enum Endpoint {
     AutoFollowResume,
     /// `GET /{index}/_settings`
     IndexSettings,
+    /// `GET /{indices}/_stats?level=shards` (the leader's own sequence numbers and retention leases)
+    IndexStats,
     /// `GET /_license` (or `/_xpack/license`)
     License,
     /// `POST /_security/user/_has_privileges` (or the `_xpack` path)
@@ -113,7 +115,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 29] = [
+    pub const ALL: [Endpoint; 30] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
@@ -134,6 +136,7 @@ impl Endpoint {
         Endpoint::AutoFollowPause,
         Endpoint::AutoFollowResume,
         Endpoint::IndexSettings,
+        Endpoint::IndexStats,
         Endpoint::License,
         Endpoint::HasPrivileges,
         Endpoint::Authenticate,
@@ -168,6 +171,7 @@ impl Endpoint {
             Endpoint::AutoFollowPause => "auto_follow_pause",
             Endpoint::AutoFollowResume => "auto_follow_resume",
             Endpoint::IndexSettings => "index_settings",
+            Endpoint::IndexStats => "index_stats",
             Endpoint::License => "license",
             Endpoint::HasPrivileges => "has_privileges",
             Endpoint::Authenticate => "authenticate",

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::HealthThresholds;
 use crate::es::FollowerStatus;
+use crate::evaluate::lag::{FollowerTime, Grade, GRADE_WINDOW};
 use crate::observe::{FollowerObservation, Freshness, RemoteObservation};
 
 /// The state of one follower.
@@ -288,6 +289,95 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
     }
 }
 
+/// Seconds as a short human duration, e.g. `1h 2m 5s`.
+fn secs(s: f64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(s.max(0.0) as u64)).to_string()
+}
+
+/// Adds what the follower's history says to the verdict of its latest poll: the graded status over the window
+/// (`stalled` for a follower that stopped or stalled while behind, `lagging` for one falling behind; only once
+/// the window is complete, so a freshly started daemon does not judge what it has not seen) and the
+/// retention-lease margin (`needs_refollow` once expired: the leader may have discarded the operations the
+/// follower needs, so resuming cannot work; a warning while a follower that does not renew its lease has less
+/// than half of the period left). A verdict about a stale or unreadable cluster is left as it is.
+pub fn judge_in_time(
+    v: Verdict,
+    o: &FollowerObservation,
+    time: Option<&FollowerTime>,
+    _t: &HealthThresholds,
+) -> Verdict {
+    let Some(time) = time else {
+        return v;
+    };
+    if v.state == FollowerState::Unknown {
+        return v;
+    }
+    let mut found: Vec<(FollowerState, String)> = Vec::new();
+    let active = o.status == Some(FollowerStatus::Active) && o.shards.is_some();
+    if time.completeness >= 1.0 && active {
+        let lag = secs(time.lag_seconds);
+        match time.grade {
+            Grade::Stalled | Grade::Stopped => found.push((
+                FollowerState::Stalled,
+                format!(
+                    "{}: the follower checkpoint did not advance over the last {GRADE_WINDOW} polls while {}                      operations behind ({lag} behind)",
+                    time.grade, time.ops_at_risk
+                ),
+            )),
+            Grade::FallingBehind => found.push((
+                FollowerState::Lagging,
+                format!(
+                    "falling_behind: the gap grew over the last {GRADE_WINDOW} polls ({lag} behind, {} operations)",
+                    time.ops_at_risk
+                ),
+            )),
+            Grade::Rewound => found.push((
+                FollowerState::Healthy,
+                "rewound: a checkpoint went backwards (leader or follower index restored or recreated?)"
+                    .to_string(),
+            )),
+            Grade::Ok => {}
+        }
+    }
+    if let Some(margin) = time.retention_lease_margin_seconds {
+        let period = time.retention_lease_period_seconds;
+        if margin <= 0.0 {
+            found.push((
+                FollowerState::NeedsRefollow,
+                format!(
+                    "the follower's retention lease on leader_index `{}` expired {} ago                      (index.soft_deletes.retention_lease.period {}): the follower must be recreated",
+                    o.leader_index,
+                    secs(-margin),
+                    secs(period)
+                ),
+            ));
+        } else if !active && margin < period / 2.0 {
+            found.push((
+                FollowerState::Healthy,
+                format!(
+                    "the follower's retention lease on leader_index `{}` expires in {}",
+                    o.leader_index,
+                    secs(margin)
+                ),
+            ));
+        }
+    }
+    if found.is_empty() {
+        return v;
+    }
+    let mut state = v.state;
+    let mut reasons = v.reasons;
+    for (s, r) in found {
+        if s.severity() > state.severity() {
+            state = s;
+            reasons.insert(0, r);
+        } else {
+            reasons.push(r);
+        }
+    }
+    Verdict { state, reasons }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +418,7 @@ mod tests {
             max_time_since_last_read: Duration::from_secs(60),
             max_docs_difference: 0,
             job_overdue_periods: 3,
+            max_promote_lag: Duration::from_secs(120),
         };
         let cases: Vec<(&str, FollowerObservation, FollowerState, &str)> = vec![
             ("all fine", healthy(), FollowerState::Healthy, ""),

@@ -1,7 +1,9 @@
 //! Stage 2, evaluate (pure): judge every follower from the snapshot and the configuration.
 //!
-//! [`health`] computes one verdict per follower; [`report`] joins the snapshot, the configuration and the
+//! [`health`] computes one verdict per follower; [`lag`] the follower's lag in time, RPO, catch-up ETA, grade and
+//! retention-lease margin from the per-shard history; [`report`] joins the snapshot, the configuration and the
 //! verdicts into the [`report::Report`] that `/status`, `ccr-sentinel status`, `/metrics` and the policies read.
 
 pub mod health;
+pub mod lag;
 pub mod report;

@@ -6,7 +6,10 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::es::AutoFollowStats;
-use crate::evaluate::health::{verdict, FollowerState};
+use crate::evaluate::health::{judge_in_time, verdict, FollowerState};
+use crate::evaluate::lag::{
+    follower_time, lease_margin_seconds, FollowerTime, DEFAULT_RETENTION_LEASE_PERIOD_MS,
+};
 use crate::observe::{follower_observations, FollowerObservation, Snapshot};
 
 /// Everything known, joined and judged.
@@ -64,9 +67,80 @@ pub struct FollowerReport {
     pub observation: FollowerObservation,
     pub state: FollowerState,
     pub reasons: Vec<String>,
+    /// The follower in time (lag seconds, RPO, ETA, grade, lease margin), once polls have seen its shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<FollowerTime>,
+}
+
+/// The follower's time view from its shard history, with the margin of its retention leases on the leader once
+/// the leader's shard stats have shown them.
+fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Option<FollowerTime> {
+    let now_ms = now.timestamp_millis();
+    let h = snap
+        .clusters
+        .get(&o.follower_cluster)?
+        .lag
+        .get(&o.follower_index)?;
+    let mut t = follower_time(h, now_ms)?;
+    t.retention_lease_margin_seconds = lease_margin_seconds(
+        h.lease_timestamp_ms,
+        DEFAULT_RETENTION_LEASE_PERIOD_MS,
+        now_ms,
+    );
+    Some(t)
+}
+
+impl FollowerReport {
+    /// Why this follower should not take traffic or be promoted now, given the highest acceptable lag in time;
+    /// empty when it may. Not healthy, no lag in time measured yet, a lag above `max_lag` or a lower bound (the
+    /// true lag is unknown), or a complete window graded anything but `ok`, each say so. An incomplete window
+    /// alone is no reason: the verdict and the lag already come from the polls that were seen.
+    pub fn gate(&self, max_lag: Option<std::time::Duration>) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.state != FollowerState::Healthy {
+            why.push(format!("state {}", self.state));
+            why.extend(self.reasons.iter().cloned());
+        }
+        match &self.time {
+            None => {
+                why.push("no lag in time measured yet (no poll has seen its shards)".to_string())
+            }
+            Some(t) => {
+                if let Some(max) = max_lag {
+                    let max_s = max.as_secs_f64();
+                    if t.lag_lower_bound && t.lag_seconds > 0.0 {
+                        why.push(format!(
+                            "lag is at least {:.1}s (older than the kept history), the limit is {max_s}s",
+                            t.lag_seconds
+                        ));
+                    } else if t.lag_seconds > max_s {
+                        why.push(format!("lag {:.1}s is above {max_s}s", t.lag_seconds));
+                    }
+                }
+                if t.completeness >= 1.0 && t.grade != crate::evaluate::lag::Grade::Ok {
+                    why.push(format!("graded {} over the window", t.grade));
+                }
+            }
+        }
+        why
+    }
 }
 
 impl Report {
+    /// The follower `follower_index` on `cluster`.
+    pub fn follower(&self, cluster: &str, follower_index: &str) -> Option<&FollowerReport> {
+        self.followers
+            .binary_search_by(|f| {
+                (
+                    f.observation.follower_cluster.as_str(),
+                    f.observation.follower_index.as_str(),
+                )
+                    .cmp(&(cluster, follower_index))
+            })
+            .ok()
+            .map(|i| &self.followers[i])
+    }
+
     /// Joins the snapshot with the configuration and computes every verdict.
     pub fn build(cfg: &Config, snap: &Snapshot, now: DateTime<Utc>) -> Self {
         let clusters = cfg
@@ -121,11 +195,13 @@ impl Report {
         let followers = follower_observations(cfg, snap)
             .into_iter()
             .map(|o| {
-                let v = verdict(&o, &cfg.health);
+                let time = time_of(snap, &o, now);
+                let v = judge_in_time(verdict(&o, &cfg.health), &o, time.as_ref(), &cfg.health);
                 FollowerReport {
                     observation: o,
                     state: v.state,
                     reasons: v.reasons,
+                    time,
                 }
             })
             .collect();

@@ -4,7 +4,10 @@
 //! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
 //! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
-//! per cluster involved. Neither depends on the number of followers. Clusters are
+//! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
+//! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
+//! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
+//! pattern reads from that leader or the list would make the request line too long. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
@@ -23,14 +26,38 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, RemoteInfoResponse,
+    FollowInfoResponse, RemoteInfoResponse, ShardStatsResponse,
 };
 
 pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
     ShardFatal, ShardSummary,
 };
-pub use snapshot::{ClusterState, DocParity, Observed, Snapshot};
+pub use snapshot::{
+    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, Observed, Snapshot,
+    LAG_RING_CAPACITY,
+};
+
+/// The daemon's clock: what "now" is for poll timestamps and reports. The system clock in production; tests
+/// that step a simulator's clock give the daemon the same time.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// One leader cluster's shard stats read of a `poll`.
+#[derive(Debug)]
+pub struct LeaderStatsResult {
+    pub cluster: String,
+    pub at: DateTime<Utc>,
+    pub shard_stats: Result<ShardStatsResponse, EsError>,
+}
+
+/// Longest leader index list sent in a request path; beyond it `_all` is read (Elasticsearch's
+/// `http.max_initial_line_length` is 4kb by default).
+const MAX_INDEX_LIST_LEN: usize = 3000;
 
 /// The answers of one `poll` of one follower cluster.
 #[derive(Debug)]
@@ -82,16 +109,104 @@ impl DocCountResult {
 }
 
 /// Reads the clusters through the process's one [`Clients`] registry.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Observer {
     cfg: Arc<Config>,
     clients: Clients,
+    /// Shared by every clone, so a clock set once reaches the jobs that hold clones.
+    clock: Arc<std::sync::RwLock<Clock>>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("cfg", &self.cfg)
+            .field("clients", &self.clients)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Observer {
     /// An observer of `cfg`'s clusters through `clients` (contacts none of them).
     pub fn new(cfg: Arc<Config>, clients: Clients) -> Self {
-        Self { cfg, clients }
+        Self {
+            cfg,
+            clients,
+            clock: Arc::new(std::sync::RwLock::new(system_clock())),
+        }
+    }
+
+    /// Reads time from `clock` from now on, in this observer and every clone of it.
+    pub fn set_clock(&self, clock: Clock) {
+        *crate::sync::write(&self.clock) = clock;
+    }
+
+    /// The same observer sharing `other`'s clock (a reloaded configuration keeps the daemon's clock).
+    pub fn sharing_clock(mut self, other: &Observer) -> Self {
+        self.clock = other.clock.clone();
+        self
+    }
+
+    /// Now, by the observer's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        let clock = crate::sync::read(&self.clock).clone();
+        clock()
+    }
+
+    /// The leader clusters whose shard stats the `poll` reads, each with the index expression it reads.
+    pub fn leader_targets(&self) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, Option<BTreeSet<&str>>> = BTreeMap::new();
+        for f in &self.cfg.followers {
+            if let Some(l) = self.cfg.leader_cluster(&f.cluster, &f.remote) {
+                if let Some(set) = out
+                    .entry(l.to_string())
+                    .or_insert_with(|| Some(BTreeSet::new()))
+                {
+                    set.insert(f.leader_index.as_str());
+                }
+            }
+        }
+        for a in &self.cfg.auto_follow {
+            if let Some(l) = self.cfg.leader_cluster(&a.cluster, &a.remote) {
+                out.insert(l.to_string(), None);
+            }
+        }
+        out.into_iter()
+            .filter(|(l, _)| self.clients.get(l).is_some())
+            .map(|(l, set)| {
+                let list = set.map(|s| s.into_iter().collect::<Vec<_>>().join(","));
+                let expr = match list {
+                    Some(list) if !list.is_empty() && list.len() <= MAX_INDEX_LIST_LEN => list,
+                    _ => "_all".to_string(),
+                };
+                (l, expr)
+            })
+            .collect()
+    }
+
+    /// A whole `poll` at one time: [`Observer::poll`]'s reads and one shard stats read per leader cluster,
+    /// all concurrently. The results carry the same `at`, which [`Snapshot::record_lag`] takes.
+    pub async fn poll_cycle(&self) -> (DateTime<Utc>, Vec<PollResult>, Vec<LeaderStatsResult>) {
+        let at = self.now();
+        let (followers, leaders) = tokio::join!(self.poll_at(at), self.poll_leaders_at(at));
+        (at, followers, leaders)
+    }
+
+    async fn poll_leaders_at(&self, at: DateTime<Utc>) -> Vec<LeaderStatsResult> {
+        let reads = self
+            .leader_targets()
+            .into_iter()
+            .filter_map(|(name, expr)| {
+                let client = self.clients.get(&name)?.clone();
+                Some(async move {
+                    LeaderStatsResult {
+                        shard_stats: client.shard_stats(&expr).await,
+                        cluster: name,
+                        at,
+                    }
+                })
+            });
+        join_all(reads).await
     }
 
     /// The validated configuration.
@@ -107,10 +222,13 @@ impl Observer {
     /// One `poll`: the three reads of every follower cluster, clusters concurrently, requests of a cluster
     /// concurrently.
     pub async fn poll(&self) -> Vec<PollResult> {
+        self.poll_at(self.now()).await
+    }
+
+    async fn poll_at(&self, at: DateTime<Utc>) -> Vec<PollResult> {
         let polls = self.cfg.follower_clusters().into_iter().filter_map(|name| {
             let client = self.clients.get(&name)?.clone();
             Some(async move {
-                let at = Utc::now();
                 let (ccr_stats, follow_info, remote_info) = tokio::join!(
                     client.ccr_stats(),
                     client.follow_info_all(),
@@ -130,7 +248,7 @@ impl Observer {
 
     /// One `doc_counts` run: stats before, document counts of every involved cluster, stats after.
     pub async fn doc_counts(&self) -> DocCountResult {
-        let at = Utc::now();
+        let at = self.now();
         let followers = self.cfg.follower_clusters();
         let mut involved: BTreeSet<String> = followers.iter().cloned().collect();
         involved.extend(

@@ -1,13 +1,14 @@
-//! The snapshot: every cluster's last good answers and errors, updated from the polls' results, and the
-//! doc-count parity computed when document counts are read.
+//! The snapshot: every cluster's last good answers and errors, updated from the polls' results, the
+//! doc-count parity computed when document counts are read, and the per-shard history of sequence numbers that
+//! the lag in time is interpolated from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::caught_up::{CaughtUp, Docs, ShardLook};
-use super::{DocCountResult, PollResult};
+use super::{DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
 use crate::es::*;
 
@@ -40,6 +41,104 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
+    /// The leader's own shard stats (leader clusters only): sequence numbers and retention leases.
+    pub shard_stats: Option<Observed<ShardStatsResponse>>,
+    /// The sequence-number history of every follower shard, by follower index (follower clusters only).
+    #[serde(skip)]
+    pub lag: BTreeMap<String, FollowerLagHistory>,
+}
+
+/// How many polls of history a follower shard keeps: the lag in time is interpolated within this span, and is a
+/// lower bound beyond it (60 polls, as Kafka Lag Exporter's lookup table).
+pub const LAG_RING_CAPACITY: usize = 60;
+
+/// One poll's sequence numbers of one follower shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LagSample {
+    /// When the poll started, epoch millis of the daemon's clock.
+    pub at_ms: i64,
+    /// The leader shard's global checkpoint: the highest operation a follower can have read.
+    pub leader_checkpoint: i64,
+    /// The follower shard's global checkpoint.
+    pub follower_checkpoint: i64,
+}
+
+/// A bounded ring of [`LagSample`]s, oldest first; allocated once at its capacity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LagRing {
+    samples: VecDeque<LagSample>,
+}
+
+impl Default for LagRing {
+    fn default() -> Self {
+        Self {
+            samples: VecDeque::with_capacity(LAG_RING_CAPACITY),
+        }
+    }
+}
+
+impl LagRing {
+    /// A ring holding `samples` (the newest [`LAG_RING_CAPACITY`] of them).
+    pub fn from_samples(samples: impl IntoIterator<Item = LagSample>) -> Self {
+        let mut r = Self::default();
+        for s in samples {
+            r.push(s);
+        }
+        r
+    }
+
+    /// Appends a sample, dropping the oldest when full. A sample no newer than the last one replaces it (two
+    /// reads in the same millisecond say the same thing; time never goes backwards in the ring).
+    pub fn push(&mut self, s: LagSample) {
+        if let Some(last) = self.samples.back_mut() {
+            if s.at_ms <= last.at_ms {
+                *last = LagSample {
+                    at_ms: last.at_ms,
+                    ..s
+                };
+                return;
+            }
+        }
+        if self.samples.len() == LAG_RING_CAPACITY {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(s);
+    }
+
+    /// The samples, oldest first.
+    pub fn samples(&self) -> &VecDeque<LagSample> {
+        &self.samples
+    }
+
+    /// The newest sample.
+    pub fn last(&self) -> Option<&LagSample> {
+        self.samples.back()
+    }
+}
+
+/// Where the leader's sequence numbers of a follower's history come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagSource {
+    /// The leader cluster's own `_stats?level=shards` (its cluster is configured and answered).
+    LeaderShardStats,
+    /// The follower's `_ccr/stats` `leader_global_checkpoint`: what the follower last heard from the leader,
+    /// stale exactly while the follower cannot read.
+    #[default]
+    FollowerCcrStats,
+}
+
+/// The history of one follower index.
+#[derive(Debug, Clone, Default)]
+pub struct FollowerLagHistory {
+    /// The source of the newest samples.
+    pub source: LagSource,
+    /// By shard id.
+    pub shards: BTreeMap<i64, LagRing>,
+    /// The oldest renewal (`timestamp`, leader epoch millis) among the follower's CCR retention leases on the
+    /// leader's shards, as last seen. Kept when the leases vanish from the leader's stats: Elasticsearch drops
+    /// an expired lease, and that is exactly when the margin matters.
+    pub lease_timestamp_ms: Option<i64>,
 }
 
 impl ClusterState {
@@ -55,6 +154,7 @@ impl ClusterState {
             || (has(Endpoint::FollowInfo) && self.follow_info.is_some())
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
+            || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
     }
 
     fn record<T>(
@@ -130,6 +230,160 @@ impl Snapshot {
             cs.remote_info = Some(o);
         }
         cs.finish(r.at);
+    }
+
+    /// Records one leader cluster's shard stats read.
+    pub fn apply_leader_stats(&mut self, r: LeaderStatsResult) {
+        let cs = self.clusters.entry(r.cluster).or_default();
+        if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+            cs.shard_stats = Some(o);
+        }
+        cs.finish(r.at);
+    }
+
+    /// Appends this poll's sample to the history of every follower shard of the follower clusters polled at
+    /// `at`, and drops the history of followers no longer reported. The leader's own shard stats are used when
+    /// they were read in the same poll; otherwise the follower's view of the leader. A follower without shard
+    /// tasks (paused) keeps its last follower checkpoint while the leader's own view moves on, so its lag in
+    /// time keeps growing.
+    pub fn record_lag(&mut self, cfg: &Config, at: DateTime<Utc>) {
+        let at_ms = at.timestamp_millis();
+        let mut updates: Vec<(String, String, LagSource, i64, i64, Option<i64>)> = Vec::new();
+        let mut leases: Vec<(String, String, i64)> = Vec::new();
+        for (cluster, cs) in &self.clusters {
+            let Some(stats) = cs.ccr_stats.as_ref().filter(|s| s.at == at) else {
+                continue;
+            };
+            let leader_stats = |remote: &str| -> Option<&ShardStatsResponse> {
+                let l = self.clusters.get(cfg.leader_cluster(cluster, remote)?)?;
+                l.shard_stats
+                    .as_ref()
+                    .filter(|s| s.at == at)
+                    .map(|s| &s.data)
+            };
+            let leader_view = |remote: &str, leader_index: &str, shard: i64| -> Option<i64> {
+                leader_stats(remote)?
+                    .primaries(leader_index)
+                    .find(|(id, _)| *id == shard)
+                    .and_then(|(_, c)| c.seq_no)
+                    .map(|n| n.global_checkpoint)
+            };
+            if let Some(info) = &cs.follow_info {
+                for f in &info.data.follower_indices {
+                    let Some(ls) = leader_stats(&f.remote_cluster) else {
+                        continue;
+                    };
+                    let oldest = ls
+                        .primaries(&f.leader_index)
+                        .filter_map(|(_, c)| c.retention_leases.as_ref())
+                        .flat_map(|r| r.leases.iter())
+                        .filter(|l| {
+                            l.is_ccr_lease_of(&f.follower_index, &f.remote_cluster, &f.leader_index)
+                        })
+                        .map(|l| l.timestamp)
+                        .min();
+                    if let Some(ts) = oldest {
+                        leases.push((cluster.clone(), f.follower_index.clone(), ts));
+                    }
+                }
+            }
+            for i in &stats.data.follow_stats.indices {
+                for sh in &i.shards {
+                    let (source, leader) =
+                        match leader_view(&sh.remote_cluster, &sh.leader_index, sh.shard_id) {
+                            Some(l) => (LagSource::LeaderShardStats, l),
+                            None => (LagSource::FollowerCcrStats, sh.leader_global_checkpoint),
+                        };
+                    updates.push((
+                        cluster.clone(),
+                        i.index.clone(),
+                        source,
+                        sh.shard_id,
+                        leader,
+                        Some(sh.follower_global_checkpoint),
+                    ));
+                }
+            }
+            // Followers without shard tasks: only the leader's own view says anything new.
+            if let Some(info) = &cs.follow_info {
+                let with_tasks: std::collections::BTreeSet<&str> = stats
+                    .data
+                    .follow_stats
+                    .indices
+                    .iter()
+                    .map(|i| i.index.as_str())
+                    .collect();
+                for f in &info.data.follower_indices {
+                    if with_tasks.contains(f.follower_index.as_str()) {
+                        continue;
+                    }
+                    let Some(h) = cs.lag.get(&f.follower_index) else {
+                        continue;
+                    };
+                    for shard in h.shards.keys() {
+                        if let Some(l) = leader_view(&f.remote_cluster, &f.leader_index, *shard) {
+                            updates.push((
+                                cluster.clone(),
+                                f.follower_index.clone(),
+                                LagSource::LeaderShardStats,
+                                *shard,
+                                l,
+                                None,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (cluster, index, source, shard, leader, follower) in updates {
+            let Some(cs) = self.clusters.get_mut(&cluster) else {
+                continue;
+            };
+            let h = cs.lag.entry(index).or_default();
+            h.source = source;
+            let ring = h.shards.entry(shard).or_default();
+            let Some(follower_checkpoint) =
+                follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
+            else {
+                continue;
+            };
+            ring.push(LagSample {
+                at_ms,
+                leader_checkpoint: leader,
+                follower_checkpoint,
+            });
+        }
+        for (cluster, index, ts) in leases {
+            if let Some(h) = self
+                .clusters
+                .get_mut(&cluster)
+                .and_then(|cs| cs.lag.get_mut(&index))
+            {
+                h.lease_timestamp_ms = Some(ts);
+            }
+        }
+        for cs in self.clusters.values_mut() {
+            if cs.lag.is_empty() {
+                continue;
+            }
+            let (Some(stats), info) = (&cs.ccr_stats, &cs.follow_info) else {
+                continue;
+            };
+            let known: std::collections::BTreeSet<&str> = stats
+                .data
+                .follow_stats
+                .indices
+                .iter()
+                .map(|i| i.index.as_str())
+                .chain(info.iter().flat_map(|i| {
+                    i.data
+                        .follower_indices
+                        .iter()
+                        .map(|f| f.follower_index.as_str())
+                }))
+                .collect();
+            cs.lag.retain(|index, _| known.contains(index.as_str()));
+        }
     }
 
     /// Records a `doc_counts` run and recomputes the doc-count parity of every follower of the follower clusters.

@@ -652,6 +652,7 @@ leader_index_patterns = ["metrics-*"]
             observation: o,
             state: v.state,
             reasons: v.reasons,
+            time: None,
         }
     }
 
@@ -957,6 +958,16 @@ leader_index_patterns = ["metrics-*"]
         };
         assert!(step(&c, &up_paused, &mut h, at(12, 10, 0)).0.is_empty());
         assert!(step(&c, &up_paused, &mut h, at(12, 11, 59)).0.is_empty());
+        // Had the outage outlasted the retention leases, nothing would be resumed: resuming cannot catch up.
+        let expired = {
+            let mut r = up_paused.clone();
+            for f in &mut r.followers {
+                f.state = crate::evaluate::health::FollowerState::NeedsRefollow;
+            }
+            r
+        };
+        let (got, _) = step(&c, &expired, &mut h.clone(), at(12, 12, 0));
+        assert!(got.iter().all(|a| !a.starts_with("resume")), "{got:?}");
         let (got, _) = step(&c, &up_paused, &mut h, at(12, 12, 0));
         assert_eq!(
             got,

@@ -213,9 +213,10 @@ pub fn remote_outage(cx: &RuleCtx) -> Decision {
 }
 
 /// A follower we paused is resumed once the reason for the pause is gone (window over, remote connected again
-/// for `remote_recovered_after`, a recovery's failed resume); one paused by a person is left alone.
+/// for `remote_recovered_after`, a recovery's failed resume); one paused by a person is left alone, and so is
+/// one that became `needs_refollow` meanwhile (its retention lease expired: a resume cannot catch up).
 pub fn end_our_pause(cx: &RuleCtx, fh: &FollowerHistory) -> Decision {
-    if !cx.paused() {
+    if !cx.paused() || cx.state() == FollowerState::NeedsRefollow {
         return Decision::pass();
     }
     let Some(by) = &fh.paused_by_us else {

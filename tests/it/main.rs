@@ -12,6 +12,7 @@ mod hostile_input;
 mod http_limits;
 mod interrupt;
 mod jobs;
+mod lag_time;
 mod policy_sim;
 mod preflight;
 mod reconcile;

@@ -297,7 +297,16 @@ fn comparable(r: &ccr_sentinel::evaluate::report::Report) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(m) => {
-                m.retain(|k, _| !matches!(k.as_str(), "at" | "last_attempt" | "last_success"));
+                // Times, and what is counted from the time of the read (wall clock).
+                m.retain(|k, _| {
+                    !matches!(
+                        k.as_str(),
+                        "at" | "last_attempt"
+                            | "last_success"
+                            | "rpo_seconds"
+                            | "retention_lease_margin_seconds"
+                    )
+                });
                 m.values_mut().for_each(strip);
             }
             Value::Array(a) => a.iter_mut().for_each(strip),
