@@ -1056,6 +1056,8 @@ mod scale {
                         comparable: true,
                         not_compared_because: None,
                     }),
+                    bootstrap: None,
+                    following_seen: true,
                 },
                 state: crate::evaluate::health::FollowerState::Healthy,
                 reasons: vec![],

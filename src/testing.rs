@@ -62,6 +62,7 @@ pub(crate) fn poll(stats: &str, info: &str, remote: &str) -> PollResult {
         ccr_stats: Ok(fixture(stats)),
         follow_info: Ok(fixture(info)),
         remote_info: Ok(fixture(remote)),
+        recovery: Ok(Default::default()),
     }
 }
 
@@ -125,6 +126,8 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
             nodes_connected: 1,
         },
         leader_index_exists: Some(true),
+        bootstrap: None,
+        following_seen: true,
         docs: Some(DocParity {
             at: epoch(),
             leader_docs: Some(10),

@@ -1,4 +1,5 @@
-//! Index-level calls: `_cat/indices` (polled), open / close and `_settings`, with their response types.
+//! Index-level calls: `_cat/indices` and `_recovery` (polled), open / close and `_settings`, with their response
+//! types.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,139 @@ impl IndexSettings {
     }
 }
 
+/// `GET /_recovery`: the shard recoveries by index (`RestRecoveryAction`, `RecoveryState.toXContent`), narrowed
+/// by [`Filtered::FILTER_PATH`] to what the initial copy of a follower needs.
+pub type RecoveryResponse = BTreeMap<String, IndexRecovery>;
+
+impl Filtered for RecoveryResponse {
+    const FILTER_PATH: &'static str = "*.shards.id,*.shards.type,*.shards.stage,*.shards.source.repository,*.shards.index.size.total_in_bytes,*.shards.index.size.reused_in_bytes,*.shards.index.size.recovered_in_bytes,*.shards.index.files.total,*.shards.index.files.reused,*.shards.index.files.recovered";
+}
+
+/// The recoveries of one index's shards.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct IndexRecovery {
+    #[serde(default)]
+    pub shards: Vec<ShardRecovery>,
+}
+
+/// One shard's recovery. A follower's initial copy is a `SNAPSHOT` recovery from the repository
+/// `_ccr_<remote_cluster>` (`CcrRepository`); its `stage` ends at `DONE`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ShardRecovery {
+    #[serde(default)]
+    pub id: i64,
+    /// `SNAPSHOT`, `PEER`, `EMPTY_STORE`, `EXISTING_STORE`, `LOCAL_SHARDS`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `INIT`, `INDEX`, `VERIFY_INDEX`, `TRANSLOG`, `FINALIZE`, `DONE`.
+    #[serde(default)]
+    pub stage: String,
+    #[serde(default)]
+    pub source: RecoverySource,
+    #[serde(default)]
+    pub index: RecoveryIndex,
+}
+
+/// Where a recovery copies from; a snapshot recovery names its repository.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct RecoverySource {
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+/// The file copy of a recovery.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct RecoveryIndex {
+    #[serde(default)]
+    pub size: RecoveryCounts<SizeFields>,
+    #[serde(default)]
+    pub files: RecoveryCounts<FileFields>,
+}
+
+/// Marker for the byte counters (`*_in_bytes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SizeFields;
+/// Marker for the file counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileFields;
+
+/// Totals of a recovery's bytes or files: total, reused (already present) and recovered (copied).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RecoveryCounts<K> {
+    pub total: u64,
+    pub reused: u64,
+    pub recovered: u64,
+    #[serde(skip)]
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> RecoveryCounts<K> {
+    /// Counters from their values.
+    pub fn new(total: u64, reused: u64, recovered: u64) -> Self {
+        Self {
+            total,
+            reused,
+            recovered,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RecoveryCounts<SizeFields> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            total_in_bytes: i64,
+            #[serde(default)]
+            reused_in_bytes: i64,
+            #[serde(default)]
+            recovered_in_bytes: i64,
+        }
+        let r = Raw::deserialize(d)?;
+        Ok(Self::new(
+            r.total_in_bytes.max(0) as u64,
+            r.reused_in_bytes.max(0) as u64,
+            r.recovered_in_bytes.max(0) as u64,
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecoveryCounts<FileFields> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            total: i64,
+            #[serde(default)]
+            reused: i64,
+            #[serde(default)]
+            recovered: i64,
+        }
+        let r = Raw::deserialize(d)?;
+        Ok(Self::new(
+            r.total.max(0) as u64,
+            r.reused.max(0) as u64,
+            r.recovered.max(0) as u64,
+        ))
+    }
+}
+
+impl ShardRecovery {
+    /// A follower's initial copy from `_ccr_<remote>`: a snapshot recovery from a CCR repository.
+    pub fn ccr_restore_from(&self) -> Option<&str> {
+        if !self.kind.eq_ignore_ascii_case("SNAPSHOT") {
+            return None;
+        }
+        self.source.repository.as_deref()?.strip_prefix("_ccr_")
+    }
+
+    /// The recovery has finished.
+    pub fn done(&self) -> bool {
+        self.stage.eq_ignore_ascii_case("DONE")
+    }
+}
+
 /// A count that is a string (`"1234"`), a number, or null.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
@@ -79,6 +213,14 @@ impl EsClient {
             None,
         )
         .await
+    }
+
+    /// `GET /_recovery` narrowed to the copy counters: every shard recovery of the cluster in one request.
+    /// `active_only` is not sent: a follower's finished shards are needed both for the progress of the whole
+    /// index and to see that its restore has finished (a follower that then never started following).
+    pub async fn recovery(&self) -> Result<RecoveryResponse, EsError> {
+        self.read(Method::GET, Endpoint::Recovery, "_recovery", None)
+            .await
     }
 
     /// `POST /{index}/_close`.
@@ -124,5 +266,15 @@ mod tests {
     fn cat_indices_counts_are_strings() {
         let rows: Vec<CatIndex> = fixture("cat_indices_response_8x.json");
         assert!(rows.iter().all(|r| r.docs_count.is_some()));
+    }
+
+    #[test]
+    fn recovery_of_a_ccr_restore() {
+        let r: RecoveryResponse = fixture("recovery_response_ccr_restore.reconstructed.json");
+        let sh = &r["logs_copy"].shards[0];
+        assert_eq!(sh.ccr_restore_from(), Some("leader"));
+        assert!(!sh.done());
+        assert_eq!(sh.index.size, RecoveryCounts::new(57225, 0, 10240));
+        assert_eq!(sh.index.files, RecoveryCounts::new(4, 0, 0));
     }
 }

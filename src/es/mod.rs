@@ -57,6 +57,8 @@ pub enum Endpoint {
     RemoteInfo,
     /// `GET /_cat/indices`
     CatIndices,
+    /// `GET /_recovery`
+    Recovery,
     /// `PUT /_cluster/settings`
     PutClusterSettings,
     /// `GET /_cluster/settings`
@@ -95,12 +97,13 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 22] = [
+    pub const ALL: [Endpoint; 23] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
         Endpoint::RemoteInfo,
         Endpoint::CatIndices,
+        Endpoint::Recovery,
         Endpoint::PutClusterSettings,
         Endpoint::ClusterSettings,
         Endpoint::PutFollow,
@@ -128,6 +131,7 @@ impl Endpoint {
             Endpoint::FollowInfo => "follow_info",
             Endpoint::RemoteInfo => "remote_info",
             Endpoint::CatIndices => "cat_indices",
+            Endpoint::Recovery => "recovery",
             Endpoint::PutClusterSettings => "put_cluster_settings",
             Endpoint::ClusterSettings => "cluster_settings",
             Endpoint::PutFollow => "put_follow",
@@ -644,6 +648,7 @@ mod tests {
 
     #[test]
     fn filter_paths_keep_every_field_the_types_read() {
+        same_through_filter::<RecoveryResponse>("recovery_response_ccr_restore.reconstructed.json");
         for f in [
             "ccr_stats_response_8x.json",
             "versions/ccr_stats_response_6.8.json",

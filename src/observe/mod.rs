@@ -1,8 +1,8 @@
 //! Observing the clusters: polls that read them into a [`Snapshot`], and the per-follower view
 //! ([`FollowerObservation`]) that the verdicts in [`crate::evaluate::health`] are computed from.
 //!
-//! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
-//! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
+//! Request budget: the `poll` job sends four requests per follower cluster (`GET /_ccr/stats`,
+//! `GET /_all/_ccr/info`, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
 //! per cluster involved. Neither depends on the number of followers. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
@@ -10,6 +10,7 @@
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
 //! to it, and the cluster is reported `up = false` and `stale = true` until the endpoint answers again.
 
+mod bootstrap;
 pub mod caught_up;
 mod follower;
 mod snapshot;
@@ -23,8 +24,10 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, RemoteInfoResponse,
+    FollowInfoResponse, RecoveryResponse, RemoteInfoResponse,
 };
+
+pub use bootstrap::{restores, Bootstrap};
 
 pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
@@ -40,6 +43,8 @@ pub struct PollResult {
     pub ccr_stats: Result<CcrStatsResponse, EsError>,
     pub follow_info: Result<FollowInfoResponse, EsError>,
     pub remote_info: Result<RemoteInfoResponse, EsError>,
+    /// `GET /_recovery`: the initial copies of new followers.
+    pub recovery: Result<RecoveryResponse, EsError>,
 }
 
 impl PollResult {
@@ -49,6 +54,7 @@ impl PollResult {
             self.ccr_stats.as_ref().err(),
             self.follow_info.as_ref().err(),
             self.remote_info.as_ref().err(),
+            self.recovery.as_ref().err(),
         ]
         .into_iter()
         .flatten()
@@ -104,17 +110,18 @@ impl Observer {
         self.clients.get(cluster)
     }
 
-    /// One `poll`: the three reads of every follower cluster, clusters concurrently, requests of a cluster
+    /// One `poll`: the four reads of every follower cluster, clusters concurrently, requests of a cluster
     /// concurrently.
     pub async fn poll(&self) -> Vec<PollResult> {
         let polls = self.cfg.follower_clusters().into_iter().filter_map(|name| {
             let client = self.clients.get(&name)?.clone();
             Some(async move {
                 let at = Utc::now();
-                let (ccr_stats, follow_info, remote_info) = tokio::join!(
+                let (ccr_stats, follow_info, remote_info, recovery) = tokio::join!(
                     client.ccr_stats(),
                     client.follow_info_all(),
-                    client.remote_info()
+                    client.remote_info(),
+                    client.recovery()
                 );
                 PollResult {
                     cluster: name,
@@ -122,6 +129,7 @@ impl Observer {
                     ccr_stats,
                     follow_info,
                     remote_info,
+                    recovery,
                 }
             })
         });

@@ -1,11 +1,12 @@
 //! The snapshot: every cluster's last good answers and errors, updated from the polls' results, and the
 //! doc-count parity computed when document counts are read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::bootstrap::{restores, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
 use super::{DocCountResult, PollResult};
 use crate::config::Config;
@@ -40,6 +41,11 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
+    /// The CCR restores (initial copies) of the latest good `_recovery` read, by follower index.
+    pub restores: BTreeMap<String, Bootstrap>,
+    /// Followers this daemon has seen following (active in `_ccr/info` or with shard tasks), so a later pause
+    /// is not mistaken for a follow that never started. Bounded by the followers `_ccr/info` lists.
+    pub following_seen: BTreeSet<String>,
 }
 
 impl ClusterState {
@@ -55,6 +61,7 @@ impl ClusterState {
             || (has(Endpoint::FollowInfo) && self.follow_info.is_some())
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
+            || (has(Endpoint::Recovery) && !self.restores.is_empty())
     }
 
     fn record<T>(
@@ -72,6 +79,31 @@ impl ClusterState {
             Err(e) => {
                 self.errors.insert(endpoint, e.to_string());
                 None
+            }
+        }
+    }
+
+    /// Remembers the followers seen following; forgets the ones `_ccr/info` no longer lists (unfollowed).
+    fn note_following(&mut self) {
+        if let Some(info) = &self.follow_info {
+            let listed: BTreeSet<&str> = info
+                .data
+                .follower_indices
+                .iter()
+                .map(|f| f.follower_index.as_str())
+                .collect();
+            self.following_seen.retain(|i| listed.contains(i.as_str()));
+            for f in &info.data.follower_indices {
+                if f.status == FollowerStatus::Active {
+                    self.following_seen.insert(f.follower_index.clone());
+                }
+            }
+        }
+        if let Some(stats) = &self.ccr_stats {
+            for i in &stats.data.follow_stats.indices {
+                if !i.shards.is_empty() {
+                    self.following_seen.insert(i.index.clone());
+                }
             }
         }
     }
@@ -129,6 +161,10 @@ impl Snapshot {
         if let Some(o) = cs.record(Endpoint::RemoteInfo, r.at, r.remote_info) {
             cs.remote_info = Some(o);
         }
+        if let Some(o) = cs.record(Endpoint::Recovery, r.at, r.recovery) {
+            cs.restores = restores(&o.data, o.at, &cs.restores);
+        }
+        cs.note_following();
         cs.finish(r.at);
     }
 
@@ -300,6 +336,7 @@ mod tests {
             ccr_stats: Err(decode(Endpoint::CcrStats)),
             follow_info: Ok(fixture("versions/follow_info_response_6.8.json")),
             remote_info: Err(decode(Endpoint::RemoteInfo)),
+            recovery: Ok(Default::default()),
         });
         let cs = &snap.clusters["follower"];
         assert!(!cs.up() && cs.stale());
