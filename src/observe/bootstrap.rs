@@ -201,7 +201,11 @@ mod tests {
         assert_eq!(f.bytes_recovered, 1100);
         assert_eq!(f.bytes_per_second, Some(100.0));
         assert_eq!(f.eta_seconds, Some(9.0));
-        assert!(f.describe().contains("1 of 2 shards done"), "{}", f.describe());
+        assert!(
+            f.describe().contains("1 of 2 shards done"),
+            "{}",
+            f.describe()
+        );
 
         let r2 = response(vec![
             ("f", shard(0, "_ccr_leader", "DONE", 1000, 1000)),
