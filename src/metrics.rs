@@ -385,6 +385,10 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("elasticsearch_ccr_leader_index_docs", "gauge", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_follower_index_docs", "gauge", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_docs_difference", "gauge", "Leader minus follower document count, as of the last doc_counts run."),
+    ("ccr_sentinel_follower_bootstrap_progress_ratio", "gauge", "0..1: bytes of the follower's initial copy (its restore from _ccr_<remote>, from _recovery) copied over bytes to copy; 1 once every shard is restored. Only while _recovery lists the restore."),
+    ("ccr_sentinel_follower_bootstrap_bytes_recovered", "gauge", "Bytes of the initial copy copied so far, summed over shards."),
+    ("ccr_sentinel_follower_bootstrap_bytes_total", "gauge", "Bytes the initial copy has to copy, summed over shards (0 while the file lists are not known yet)."),
+    ("ccr_sentinel_follower_bootstrap_eta_seconds", "gauge", "Seconds left in the initial copy at the rate between the two latest polls; absent without a rate."),
     ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
@@ -623,6 +627,18 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     }),
     ("elasticsearch_ccr_docs_difference", |f| {
         Some(f.observation.docs.as_ref()?.difference()? as f64)
+    }),
+    ("ccr_sentinel_follower_bootstrap_progress_ratio", |f| {
+        Some(f.observation.bootstrap.as_ref()?.progress_ratio())
+    }),
+    ("ccr_sentinel_follower_bootstrap_bytes_recovered", |f| {
+        Some(f.observation.bootstrap.as_ref()?.bytes_recovered as f64)
+    }),
+    ("ccr_sentinel_follower_bootstrap_bytes_total", |f| {
+        Some(f.observation.bootstrap.as_ref()?.bytes_total as f64)
+    }),
+    ("ccr_sentinel_follower_bootstrap_eta_seconds", |f| {
+        f.observation.bootstrap.as_ref()?.eta_seconds
     }),
 ];
 
