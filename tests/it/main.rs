@@ -2,6 +2,7 @@
 //! HTTP, hostile servers for the failure paths, TLS and the systemd notify protocol.
 
 mod architecture;
+mod bootstrap;
 mod common;
 mod config_cli;
 #[cfg(feature = "demo")]
