@@ -1074,6 +1074,7 @@ mod scale {
                     }),
                     bootstrap: None,
                     following_seen: true,
+                    copy_seen: false,
                 },
                 state: crate::evaluate::health::FollowerState::Healthy,
                 reasons: vec![],

@@ -128,6 +128,7 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
         leader_index_exists: Some(true),
         bootstrap: None,
         following_seen: true,
+        copy_seen: true,
         docs: Some(DocParity {
             at: epoch(),
             leader_docs: Some(10),

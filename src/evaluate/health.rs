@@ -499,6 +499,18 @@ mod tests {
                 "is paused",
             ),
             (
+                "copy finished, never seen copying nor following (paused before this daemon started): a pause",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.following_seen = false;
+                    o.copy_seen = false;
+                    o.bootstrap = Some(copy(1, 1));
+                }),
+                FollowerState::Paused,
+                "is paused",
+            ),
+            (
                 "copy finished and following: healthy",
                 with(|o| o.bootstrap = Some(copy(1, 1))),
                 FollowerState::Healthy,

@@ -160,6 +160,8 @@ pub struct FollowerObservation {
     pub bootstrap: Option<Bootstrap>,
     /// This daemon has seen the follower following since it started watching it.
     pub following_seen: bool,
+    /// This daemon has seen the follower's initial copy running.
+    pub copy_seen: bool,
 }
 
 impl FollowerObservation {
@@ -170,11 +172,12 @@ impl FollowerObservation {
             && self.bootstrap.as_ref().is_some_and(|b| !b.done())
     }
 
-    /// The initial copy finished but following never started: paused, no shard tasks, a finished restore, and
-    /// never seen following.
+    /// The initial copy finished but following never started: paused, no shard tasks, a finished restore this
+    /// daemon saw running, and never seen following since.
     pub fn follow_not_started(&self) -> bool {
         self.status == Some(FollowerStatus::Paused)
             && self.shards.is_none()
+            && self.copy_seen
             && !self.following_seen
             && self.bootstrap.as_ref().is_some_and(Bootstrap::done)
     }
@@ -341,6 +344,7 @@ fn observe_follower(
         docs: cs.doc_parity.get(index).cloned(),
         bootstrap,
         following_seen: cs.following_seen.contains(index),
+        copy_seen: cs.copy_seen.contains(index),
     }
 }
 

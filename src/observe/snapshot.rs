@@ -46,6 +46,10 @@ pub struct ClusterState {
     /// Followers this daemon has seen following (active in `_ccr/info` or with shard tasks), so a later pause
     /// is not mistaken for a follow that never started. Bounded by the followers `_ccr/info` lists.
     pub following_seen: BTreeSet<String>,
+    /// Followers whose initial copy this daemon has seen running. Only those can be `not_started`: a paused
+    /// follower with a finished restore that was never seen copying may have been paused by a person after it
+    /// followed (before this daemon started), which `_recovery` cannot tell apart.
+    pub copy_seen: BTreeSet<String>,
 }
 
 impl ClusterState {
@@ -93,10 +97,16 @@ impl ClusterState {
                 .map(|f| f.follower_index.as_str())
                 .collect();
             self.following_seen.retain(|i| listed.contains(i.as_str()));
+            self.copy_seen.retain(|i| listed.contains(i.as_str()));
             for f in &info.data.follower_indices {
                 if f.status == FollowerStatus::Active {
                     self.following_seen.insert(f.follower_index.clone());
                 }
+            }
+        }
+        for (index, b) in &self.restores {
+            if !b.done() {
+                self.copy_seen.insert(index.clone());
             }
         }
         if let Some(stats) = &self.ccr_stats {

@@ -159,33 +159,37 @@ async fn a_restore_that_never_starts_following_is_not_started_then_resumed_by_th
         .follow("big-copy", "leader", "big")
         .unwrap();
     sim.cluster("follower").fail_start("big-copy").unwrap();
+
+    // The daemon sees the copy running, then finished without following: not_started, resumed by its policy
+    // with the configured parameters.
+    let d = ccr_sentinel::daemon::build(cfg.clone()).unwrap();
+    d.run_cycle().await;
+    assert_eq!(big_copy(&d).state, FollowerState::Bootstrapping);
+    assert_eq!(policy_actions(&d), 0.0);
     sim.advance(Duration::from_secs(5)).unwrap();
     assert_eq!(
         sim.cluster("follower").state()["followers"]["big-copy"]["status"],
         "paused"
     );
+    // A daemon started only now has not seen the copy: to it this is a pause like any other.
+    let late = ccr_sentinel::daemon::Daemon::new(cfg).unwrap();
+    late.poll_once().await;
+    assert_eq!(big_copy(&late).state, FollowerState::Paused);
 
-    // Read-only first: the state and its reason.
-    let watcher = ccr_sentinel::daemon::Daemon::new(cfg.clone()).unwrap();
-    watcher.poll_once().await;
-    let f = big_copy(&watcher);
+    d.run_cycle().await;
+    let f = big_copy(&d);
     assert_eq!(f.state, FollowerState::NotStarted, "{:?}", f.reasons);
     assert!(
         f.reasons[0].contains("following never started"),
         "{:?}",
         f.reasons
     );
-    let m = watcher.metrics().render().unwrap();
+    let m = d.metrics().render().unwrap();
     assert_eq!(
         sample(&m, "ccr_sentinel_follower_bootstrap_progress_ratio{"),
         Some(1.0)
     );
-
-    // The daemon's policy resumes it with the configured parameters.
-    let d = ccr_sentinel::daemon::build(cfg).unwrap();
-    d.run_cycle().await;
     assert_eq!(policy_actions(&d), 1.0);
-    let m = d.metrics().render().unwrap();
     assert!(
         m.contains(r#"ccr_sentinel_actions_total{action="resume_follow",result="success",rule="recover_not_started"} 1"#),
         "{m}"

@@ -551,7 +551,7 @@ async fn requests_per_poll_are_independent_of_the_number_of_followers() {
         totals[0], totals[1],
         "requests grew with the number of followers: {totals:?}"
     );
-    assert_eq!(totals[0], (3, 3, 1));
+    assert_eq!(totals[0], (4, 3, 1));
 }
 
 /// The same replication read from 6.8, 7.10, 7.17, 8.x and 9.x simulators.
