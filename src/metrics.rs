@@ -151,6 +151,8 @@ pub struct ActionMetrics {
     pub reconcile_actions: IntCounterVec,
     /// `ccr_sentinel_actions_total{action,rule,result}`.
     pub actions: IntCounterVec,
+    /// `ccr_sentinel_heartbeat_writes_total{cluster,result}`.
+    pub heartbeat_writes: IntCounterVec,
 }
 
 impl Default for ActionMetrics {
@@ -164,15 +166,18 @@ impl ActionMetrics {
     pub fn new() -> Self {
         let reconcile_actions = counter_vec("ccr_sentinel_reconcile_actions_total", "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).", &["action", "result"]);
         let actions = counter_vec("ccr_sentinel_actions_total", "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).", &["action", "rule", "result"]);
+        let heartbeat_writes = counter_vec("ccr_sentinel_heartbeat_writes_total", "Heartbeat canary writes into the leader cluster's ccr-sentinel-heartbeat index, by result (success, failed, dry_run).", &["cluster", "result"]);
         Self {
             reconcile_actions,
             actions,
+            heartbeat_writes,
         }
     }
 
     /// Registers both counters in `registry`.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         registry.register(Box::new(self.reconcile_actions.clone()))?;
+        registry.register(Box::new(self.heartbeat_writes.clone()))?;
         registry.register(Box::new(self.actions.clone()))
     }
 
@@ -393,6 +398,7 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
     ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
+    ("ccr_sentinel_remote_heartbeat_delay_seconds", "gauge", "Seconds between now and the newest heartbeat the follower cluster holds for this remote (heartbeat = true): the end-to-end replication delay."),
     ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "counter", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster."),
     ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "counter", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster."),
     ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "counter", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster."),
@@ -740,6 +746,14 @@ impl ReportRenderer {
         for r in &report.remotes {
             remote_labels(scratch, r);
             fam.sample(scratch, None, r.nodes_connected as f64);
+        }
+        fam.end();
+        let mut fam = Family::begin(buf, "ccr_sentinel_remote_heartbeat_delay_seconds");
+        for r in &report.remotes {
+            if let Some(d) = r.heartbeat_delay_seconds {
+                remote_labels(scratch, r);
+                fam.sample(scratch, None, d);
+            }
         }
         fam.end();
         type AutoFollowValue = fn(&AutoFollowStats) -> f64;

@@ -63,6 +63,7 @@ pub(crate) fn poll(stats: &str, info: &str, remote: &str) -> PollResult {
         follow_info: Ok(fixture(info)),
         remote_info: Ok(fixture(remote)),
         recovery: Ok(Default::default()),
+        heartbeats: None,
     }
 }
 

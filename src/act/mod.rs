@@ -11,6 +11,7 @@
 //!   `ccr_sentinel_actions_total{action,rule,result}` (any other rule).
 
 pub mod backoff;
+pub mod heartbeat;
 pub mod history;
 pub mod runbook;
 

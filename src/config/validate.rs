@@ -40,7 +40,8 @@ impl RawConfig {
         let names: BTreeSet<String> = self.clusters.keys().cloned().collect();
         let clusters = clusters(self.clusters, credentials_dir, &mut p);
         let remotes = remotes(self.remotes, &names, &mut p);
-        let followers = followers(self.followers, &names, &remotes, &mut p);
+        let mut followers = followers(self.followers, &names, &remotes, &mut p);
+        heartbeat_followers(&remotes, &mut followers, &mut p);
         let auto_follow = auto_follow(self.auto_follow, &names, &remotes, &mut p);
         // `[health]`'s read threshold is reported before `[reconcile]` and its job check after it.
         let max_read = parse_duration(
@@ -165,10 +166,12 @@ fn schedule(s: &RawSchedule, now: DateTime<Utc>, p: &mut Vec<String>) -> Option<
     let poll = cron("poll", &s.poll);
     let doc_counts = cron("doc_counts", &s.doc_counts);
     let reconcile = cron("reconcile", &s.reconcile);
+    let heartbeat = cron("heartbeat", &s.heartbeat);
     Some(Schedules {
         poll: poll?,
         doc_counts: doc_counts?,
         reconcile: reconcile?,
+        heartbeat: heartbeat?,
     })
 }
 
@@ -283,9 +286,49 @@ fn remotes(
             server_name: r.server_name,
             skip_unavailable: r.skip_unavailable,
             manage: r.manage.unwrap_or(true),
+            heartbeat: r.heartbeat.unwrap_or(false),
         });
     }
     remotes
+}
+
+/// The follower of the heartbeat index of every `heartbeat = true` remote, followed like a configured follower.
+/// The name must be a valid index name and must not be taken by a configured follower.
+fn heartbeat_followers(
+    remotes: &[RemoteSettings],
+    followers: &mut Vec<FollowerSettings>,
+    p: &mut Vec<String>,
+) {
+    for r in remotes.iter().filter(|r| r.heartbeat) {
+        let at = format!("remotes `{}` on `{}`", r.alias, r.cluster);
+        let name = super::heartbeat_follower_index(&r.alias);
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_".contains(&c))
+        {
+            p.push(format!(
+                "`{at}`: `heartbeat = true` needs an alias of letters, digits, `-` and `_` (the heartbeat follower is named `{name}`)"
+            ));
+            continue;
+        }
+        if followers
+            .iter()
+            .any(|f| f.cluster == r.cluster && f.follower_index == name)
+        {
+            p.push(format!(
+                "`{at}`: `heartbeat = true` follows `{}` as `{name}`, which a [[followers]] entry already uses",
+                super::HEARTBEAT_INDEX
+            ));
+            continue;
+        }
+        followers.push(FollowerSettings {
+            cluster: r.cluster.clone(),
+            remote: r.alias.clone(),
+            leader_index: super::HEARTBEAT_INDEX.to_string(),
+            follower_index: name,
+            ..Default::default()
+        });
+    }
 }
 
 /// True when a `[[remotes]]` entry defines `alias` on `cluster`.

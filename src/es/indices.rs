@@ -179,6 +179,55 @@ impl ShardRecovery {
     }
 }
 
+/// `GET /ccr-sentinel-heartbeat-*/_search`: the heartbeat documents the follower cluster holds.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatResponse {
+    #[serde(default)]
+    pub hits: HeartbeatHits,
+}
+
+impl Filtered for HeartbeatResponse {
+    const FILTER_PATH: &'static str = "hits.hits._index,hits.hits._source.ts";
+}
+
+/// The hits of [`HeartbeatResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatHits {
+    #[serde(default)]
+    pub hits: Vec<HeartbeatHit>,
+}
+
+/// One heartbeat document: the index holding it and when the daemon wrote it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatHit {
+    #[serde(rename = "_index", default)]
+    pub index: String,
+    #[serde(rename = "_source", default)]
+    pub source: HeartbeatSource,
+}
+
+/// The heartbeat document's body.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatSource {
+    /// Milliseconds since the epoch, on the daemon's clock.
+    #[serde(default)]
+    pub ts: Option<i64>,
+}
+
+impl HeartbeatResponse {
+    /// The newest heartbeat time by index.
+    pub fn by_index(&self) -> BTreeMap<String, i64> {
+        let mut out: BTreeMap<String, i64> = BTreeMap::new();
+        for h in &self.hits.hits {
+            if let Some(ts) = h.source.ts {
+                let e = out.entry(h.index.clone()).or_insert(ts);
+                *e = (*e).max(ts);
+            }
+        }
+        out
+    }
+}
+
 /// A count that is a string (`"1234"`), a number, or null.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
@@ -221,6 +270,38 @@ impl EsClient {
     pub async fn recovery(&self) -> Result<RecoveryResponse, EsError> {
         self.read(Method::GET, Endpoint::Recovery, "_recovery", None)
             .await
+    }
+
+    /// `PUT /{index}` with one primary and soft deletes (required to be followed before 7.0, the default
+    /// after): the heartbeat index.
+    pub async fn create_heartbeat_index(&self, index: &str) -> Result<Value, EsError> {
+        let body = serde_json::json!({"settings": {"index.number_of_shards": 1, "index.soft_deletes.enabled": true}});
+        self.request(Method::PUT, Endpoint::CreateIndex, &seg(index), Some(&body))
+            .await
+    }
+
+    /// `PUT /{index}/_doc/{id}` with `{"ts": <epoch ms>}`: one heartbeat.
+    pub async fn write_heartbeat(&self, index: &str, id: &str, ts: i64) -> Result<Value, EsError> {
+        let body = serde_json::json!({ "ts": ts, "written_by": "ccr-sentinel" });
+        self.request(
+            Method::PUT,
+            Endpoint::IndexDoc,
+            &format!("{}/_doc/{}", seg(index), seg(id)),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /{pattern}/_search?size=100`: the heartbeat documents of the followers matching `pattern` (none
+    /// when no index matches).
+    pub async fn heartbeats(&self, pattern: &str) -> Result<HeartbeatResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::Search,
+            &format!("{}/_search?size=100", seg(pattern)),
+            None,
+        )
+        .await
     }
 
     /// `POST /{index}/_close`.

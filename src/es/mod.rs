@@ -59,6 +59,12 @@ pub enum Endpoint {
     CatIndices,
     /// `GET /_recovery`
     Recovery,
+    /// `PUT /{index}` (the heartbeat index only)
+    CreateIndex,
+    /// `PUT /{index}/_doc/{id}` (the heartbeat document only)
+    IndexDoc,
+    /// `GET /{index}/_search` (the heartbeat followers only)
+    Search,
     /// `PUT /_cluster/settings`
     PutClusterSettings,
     /// `GET /_cluster/settings`
@@ -97,13 +103,16 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 23] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
         Endpoint::RemoteInfo,
         Endpoint::CatIndices,
         Endpoint::Recovery,
+        Endpoint::CreateIndex,
+        Endpoint::IndexDoc,
+        Endpoint::Search,
         Endpoint::PutClusterSettings,
         Endpoint::ClusterSettings,
         Endpoint::PutFollow,
@@ -132,6 +141,9 @@ impl Endpoint {
             Endpoint::RemoteInfo => "remote_info",
             Endpoint::CatIndices => "cat_indices",
             Endpoint::Recovery => "recovery",
+            Endpoint::CreateIndex => "create_index",
+            Endpoint::IndexDoc => "index_doc",
+            Endpoint::Search => "search",
             Endpoint::PutClusterSettings => "put_cluster_settings",
             Endpoint::ClusterSettings => "cluster_settings",
             Endpoint::PutFollow => "put_follow",

@@ -24,7 +24,7 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, RecoveryResponse, RemoteInfoResponse,
+    FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse,
 };
 
 pub use bootstrap::{restores, Bootstrap};
@@ -45,6 +45,8 @@ pub struct PollResult {
     pub remote_info: Result<RemoteInfoResponse, EsError>,
     /// `GET /_recovery`: the initial copies of new followers.
     pub recovery: Result<RecoveryResponse, EsError>,
+    /// `GET /ccr-sentinel-heartbeat-*/_search`, when the cluster has a `heartbeat = true` remote.
+    pub heartbeats: Option<Result<HeartbeatResponse, EsError>>,
 }
 
 impl PollResult {
@@ -55,6 +57,7 @@ impl PollResult {
             self.follow_info.as_ref().err(),
             self.remote_info.as_ref().err(),
             self.recovery.as_ref().err(),
+            self.heartbeats.as_ref().and_then(|h| h.as_ref().err()),
         ]
         .into_iter()
         .flatten()
@@ -115,13 +118,26 @@ impl Observer {
     pub async fn poll(&self) -> Vec<PollResult> {
         let polls = self.cfg.follower_clusters().into_iter().filter_map(|name| {
             let client = self.clients.get(&name)?.clone();
+            let heartbeat = self
+                .cfg
+                .remotes
+                .iter()
+                .any(|r| r.heartbeat && r.cluster == name);
             Some(async move {
                 let at = Utc::now();
-                let (ccr_stats, follow_info, remote_info, recovery) = tokio::join!(
+                let pattern = format!("{}-*", crate::config::HEARTBEAT_INDEX);
+                let heartbeats = async {
+                    match heartbeat {
+                        true => Some(client.heartbeats(&pattern).await),
+                        false => None,
+                    }
+                };
+                let (ccr_stats, follow_info, remote_info, recovery, heartbeats) = tokio::join!(
                     client.ccr_stats(),
                     client.follow_info_all(),
                     client.remote_info(),
-                    client.recovery()
+                    client.recovery(),
+                    heartbeats
                 );
                 PollResult {
                     cluster: name,
@@ -130,6 +146,7 @@ impl Observer {
                     follow_info,
                     remote_info,
                     recovery,
+                    heartbeats,
                 }
             })
         });

@@ -50,6 +50,8 @@ pub struct ClusterState {
     /// follower with a finished restore that was never seen copying may have been paused by a person after it
     /// followed (before this daemon started), which `_recovery` cannot tell apart.
     pub copy_seen: BTreeSet<String>,
+    /// The newest heartbeat time (epoch ms) by heartbeat follower index, with `heartbeat = true` remotes.
+    pub heartbeats: Option<Observed<BTreeMap<String, i64>>>,
 }
 
 impl ClusterState {
@@ -173,6 +175,11 @@ impl Snapshot {
         }
         if let Some(o) = cs.record(Endpoint::Recovery, r.at, r.recovery) {
             cs.restores = restores(&o.data, o.at, &cs.restores);
+        }
+        if let Some(h) = r.heartbeats {
+            if let Some(o) = cs.record(Endpoint::Search, r.at, h.map(|h| h.by_index())) {
+                cs.heartbeats = Some(o);
+            }
         }
         cs.note_following();
         cs.finish(r.at);
@@ -347,6 +354,7 @@ mod tests {
             follow_info: Ok(fixture("versions/follow_info_response_6.8.json")),
             remote_info: Err(decode(Endpoint::RemoteInfo)),
             recovery: Ok(Default::default()),
+            heartbeats: None,
         });
         let cs = &snap.clusters["follower"];
         assert!(!cs.up() && cs.stale());

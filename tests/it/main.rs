@@ -8,6 +8,7 @@ mod config_cli;
 #[cfg(feature = "demo")]
 mod demo;
 mod fake_es;
+mod heartbeat;
 mod hostile_input;
 mod http_limits;
 mod interrupt;
