@@ -890,6 +890,10 @@ mod tests {
         m.own.job_last_success.with_label_values(&["poll"]).set(1.0);
         m.actions.count_reconcile("follow", "success");
         m.actions.count_rule("pause_follow", "stalled", "success");
+        m.actions
+            .heartbeat_writes
+            .with_label_values(&["leader", "success"])
+            .inc();
         m.reconcile
             .publish_blocked([["c", "follower", "x", "other"]]);
         m.reconcile

@@ -717,6 +717,7 @@ leader_index_patterns = ["metrics-*"]
                 connected,
                 mode: "sniff".into(),
                 nodes_connected: i64::from(connected),
+                heartbeat_delay_seconds: None,
             }],
             followers: vec![judged(logs), judged(orders)],
             ..Default::default()
