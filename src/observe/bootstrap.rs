@@ -146,7 +146,7 @@ pub fn restores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::es::{IndexRecovery, RecoveryCounts, RecoverySource, ShardRecovery};
+    use crate::es::{RecoveryCounts, RecoverySource, ShardRecovery};
 
     fn shard(id: i64, repo: &str, stage: &str, total: u64, recovered: u64) -> ShardRecovery {
         ShardRecovery {
@@ -166,10 +166,7 @@ mod tests {
     fn response(shards: Vec<(&str, ShardRecovery)>) -> RecoveryResponse {
         let mut r = RecoveryResponse::new();
         for (i, s) in shards {
-            r.entry(i.to_string())
-                .or_insert_with(IndexRecovery::default)
-                .shards
-                .push(s);
+            r.entry(i.to_string()).or_default().shards.push(s);
         }
         r
     }

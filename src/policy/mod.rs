@@ -815,6 +815,9 @@ leader_index_patterns = ["metrics-*"]
         }
     }
 
+    /// Changes to `logs-copy`.
+    type Changes<'a> = Vec<&'a dyn Fn(&mut FollowerObservation)>;
+
     fn copy(done: bool) -> crate::observe::Bootstrap {
         crate::observe::Bootstrap {
             remote_cluster: "leader".into(),
@@ -841,7 +844,7 @@ leader_index_patterns = ["metrics-*"]
     fn no_rule_pauses_resumes_or_unfollows_a_bootstrapping_follower() {
         // Every rule that acts on a follower, switched on, with the condition it reacts to, over an hour of
         // evaluations: the copy is left alone.
-        let cases: Vec<(&str, &str, Vec<&dyn Fn(&mut FollowerObservation)>)> = vec![
+        let cases: Vec<(&str, &str, Changes)> = vec![
             ("defaults", "", vec![&copying]),
             (
                 "resume_unexpected_pause",
@@ -936,13 +939,7 @@ leader_index_patterns = ["metrics-*"]
             at: at(11, 0, 0),
             why: String::new(),
         });
-        let cases: Vec<(
-            &str,
-            &str,
-            Vec<&dyn Fn(&mut FollowerObservation)>,
-            History,
-            usize,
-        )> = vec![
+        let cases: Vec<(&str, &str, Changes, History, usize)> = vec![
             (
                 "rule off",
                 "[policy]\nrecover_not_started = false",
