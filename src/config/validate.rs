@@ -851,4 +851,43 @@ file = "/tmp/audit.jsonl"
         let unknown = text.replace("read_poll_timeout", "read_pol_timeout");
         assert!(from_toml_str(&unknown).is_err());
     }
+
+    #[test]
+    fn heartbeat_remotes_follow_the_heartbeat_index() {
+        let base = crate::testing::CLUSTERS.replace(
+            "leader = \"leader\"\n",
+            "leader = \"leader\"\nheartbeat = true\n",
+        );
+        let cfg = from_toml_str(&base).unwrap();
+        assert!(cfg.remotes[0].heartbeat);
+        let f = cfg
+            .followers
+            .iter()
+            .find(|f| f.follower_index == "ccr-sentinel-heartbeat-leader")
+            .expect("the heartbeat follower");
+        assert_eq!(
+            (
+                f.cluster.as_str(),
+                f.remote.as_str(),
+                f.leader_index.as_str()
+            ),
+            ("follower", "leader", crate::config::HEARTBEAT_INDEX)
+        );
+        let taken = format!(
+            "{base}{}",
+            crate::testing::follower("logs", "ccr-sentinel-heartbeat-leader")
+        );
+        let err = from_toml_str(&taken).unwrap_err().problems.join("\n");
+        assert!(
+            err.contains("which a [[followers]] entry already uses"),
+            "{err}"
+        );
+        let odd = base.replace("alias = \"leader\"", "alias = \"lead.er\"");
+        let err = from_toml_str(&odd).unwrap_err().problems.join("\n");
+        assert!(
+            err.contains("`heartbeat = true` needs an alias of letters"),
+            "{err}"
+        );
+        assert!(!from_toml_str(crate::testing::CLUSTERS).unwrap().remotes[0].heartbeat);
+    }
 }
