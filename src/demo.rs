@@ -4,7 +4,8 @@
 //! simulator's control API, [`ccr_sim::ClusterHandle`]). Everything on the follower cluster (the remote
 //! connection, the followers, the auto-follow pattern) is created by the daemon's own reconcile at start-up,
 //! exactly as with `ccr-sentinel run` against real clusters; the scripted events then show the daemon reacting
-//! (the `recover_fatal` and `pause_on_remote_outage` policies, the lag verdict).
+//! (the `recover_fatal` and `pause_on_remote_outage` policies, the lag verdict). A large leader index shows a new
+//! follower's initial copy (`bootstrapping`, with progress) before it follows.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +35,12 @@ pub struct DemoArgs {
 
 /// Leader indices the demo creates, each with a configured follower `<index>-copy`.
 const LEADER_INDICES: [&str; 2] = ["orders", "clicks"];
+/// A large leader index, written once, whose follower `archive-copy` shows the initial copy.
+const ARCHIVE: &str = "archive";
+/// Its documents, and the copy rate of the follower cluster (`ccr.indices.recovery.max_bytes_per_sec`): slow
+/// enough that the copy lasts a few polls.
+const ARCHIVE_DOCS: u64 = 20_000;
+const COPY_RATE: &str = "64kb";
 /// A leader index matching the auto-follow pattern `logs`; created once the pattern exists, since an
 /// auto-follow pattern only follows leader indices created after it.
 const AUTO_FOLLOWED: &str = "logs-demo";
@@ -48,7 +55,7 @@ fn config_toml(
     seeds: &str,
     audit: &str,
 ) -> String {
-    let followers: Vec<String> = ["orders", "clicks"]
+    let followers: Vec<String> = ["orders", "clicks", ARCHIVE]
         .iter()
         .map(|index| {
             format!(
@@ -166,6 +173,20 @@ pub async fn run(args: DemoArgs, narrate: Narrator) -> anyhow::Result<()> {
             .set_writes(index, 20.0)
             .with_context(|| format!("starting writes into {index}"))?;
     }
+    leader
+        .create_index(ARCHIVE, 1)
+        .and_then(|()| leader.index_docs(ARCHIVE, ARCHIVE_DOCS))
+        .context("creating leader index archive")?;
+    // An operator's setting of the follower cluster, not a follower: the copy rate of initial copies.
+    let (code, body) = follower.request(
+        "PUT",
+        "/_cluster/settings",
+        Some(serde_json::json!({"persistent": {"ccr.indices.recovery.max_bytes_per_sec": COPY_RATE}})),
+    );
+    anyhow::ensure!(
+        code == 200,
+        "setting the copy rate of the follower cluster: {body}"
+    );
 
     let audit_dir = tempfile::Builder::new()
         .prefix("ccr-sentinel-demo-")
@@ -240,7 +261,11 @@ async fn auto_followed_index(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    say("reconcile created remote `leader`, followers orders-copy and clicks-copy, auto-follow pattern `logs`");
+    say("reconcile created remote `leader`, followers orders-copy, clicks-copy and archive-copy, auto-follow pattern `logs`");
+    say(&format!(
+        "archive-copy copies {ARCHIVE_DOCS} documents at {COPY_RATE}/s first (watch state bootstrapping with its \
+         progress in /status, ccr_sentinel_follower_bootstrap_progress_ratio, then healthy)"
+    ));
     // Midway between two polls (`*/5` seconds): a poll reads the leader's indices and the follower's followers
     // concurrently, and one that caught the new follower but not yet its leader index would report it
     // leader_missing until the next poll.

@@ -151,6 +151,8 @@ pub struct ActionMetrics {
     pub reconcile_actions: IntCounterVec,
     /// `ccr_sentinel_actions_total{action,rule,result}`.
     pub actions: IntCounterVec,
+    /// `ccr_sentinel_heartbeat_writes_total{cluster,result}`.
+    pub heartbeat_writes: IntCounterVec,
 }
 
 impl Default for ActionMetrics {
@@ -164,15 +166,18 @@ impl ActionMetrics {
     pub fn new() -> Self {
         let reconcile_actions = counter_vec("ccr_sentinel_reconcile_actions_total", "Actions taken by reconcile, by action and result (success, already_done, failed, dry_run).", &["action", "result"]);
         let actions = counter_vec("ccr_sentinel_actions_total", "Actions taken by policy rules, by action, rule and result (success, already_done, failed, dry_run).", &["action", "rule", "result"]);
+        let heartbeat_writes = counter_vec("ccr_sentinel_heartbeat_writes_total", "Heartbeat canary writes into the leader cluster's ccr-sentinel-heartbeat index, by result (success, failed, dry_run).", &["cluster", "result"]);
         Self {
             reconcile_actions,
             actions,
+            heartbeat_writes,
         }
     }
 
     /// Registers both counters in `registry`.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         registry.register(Box::new(self.reconcile_actions.clone()))?;
+        registry.register(Box::new(self.heartbeat_writes.clone()))?;
         registry.register(Box::new(self.actions.clone()))
     }
 
@@ -393,11 +398,16 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_retention_lease_margin_seconds", "gauge", "Seconds before the earliest of the follower's retention leases on the leader expires (negative once expired); from the leader's shard stats."),
     ("ccr_sentinel_follower_retention_lease_period_seconds", "gauge", "The leader's index.soft_deletes.retention_lease.period the margin is counted against, in seconds; with the margin only."),
     ("ccr_sentinel_follower_grade_completeness", "gauge", "Share of the follower's shards with a full grading window; below 1 the grade has not seen enough polls."),
+    ("ccr_sentinel_follower_bootstrap_progress_ratio", "gauge", "0..1: bytes of the follower's initial copy (its restore from _ccr_<remote>, from _recovery) copied over bytes to copy; 1 once every shard is restored. Only while _recovery lists the restore."),
+    ("ccr_sentinel_follower_bootstrap_bytes_recovered", "gauge", "Bytes of the initial copy copied so far, summed over shards."),
+    ("ccr_sentinel_follower_bootstrap_bytes_total", "gauge", "Bytes the initial copy has to copy, summed over shards (0 while the file lists are not known yet)."),
+    ("ccr_sentinel_follower_bootstrap_eta_seconds", "gauge", "Seconds left in the initial copy at the rate between the two latest polls; absent without a rate."),
     ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
     ("ccr_sentinel_follower_grade", "gauge", "1 for the follower's graded status over the window (worst shard), 0 for the other grades."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
     ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
+    ("ccr_sentinel_remote_heartbeat_delay_seconds", "gauge", "Seconds between now and the newest heartbeat the follower cluster holds for this remote (heartbeat = true): the end-to-end replication delay."),
     ("elasticsearch_ccr_auto_follow_failed_follow_indices_total", "counter", "auto_follow_stats.number_of_failed_follow_indices of the follower cluster."),
     ("elasticsearch_ccr_auto_follow_successful_follow_indices_total", "counter", "auto_follow_stats.number_of_successful_follow_indices of the follower cluster."),
     ("elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total", "counter", "auto_follow_stats.number_of_failed_remote_cluster_state_requests of the follower cluster."),
@@ -663,6 +673,18 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     ("ccr_sentinel_follower_grade_completeness", |f| {
         Some(f.time.as_ref()?.completeness)
     }),
+    ("ccr_sentinel_follower_bootstrap_progress_ratio", |f| {
+        Some(f.observation.bootstrap.as_ref()?.progress_ratio())
+    }),
+    ("ccr_sentinel_follower_bootstrap_bytes_recovered", |f| {
+        Some(f.observation.bootstrap.as_ref()?.bytes_recovered as f64)
+    }),
+    ("ccr_sentinel_follower_bootstrap_bytes_total", |f| {
+        Some(f.observation.bootstrap.as_ref()?.bytes_total as f64)
+    }),
+    ("ccr_sentinel_follower_bootstrap_eta_seconds", |f| {
+        f.observation.bootstrap.as_ref()?.eta_seconds
+    }),
 ];
 
 impl ReportRenderer {
@@ -772,6 +794,14 @@ impl ReportRenderer {
         for r in &report.remotes {
             remote_labels(scratch, r);
             fam.sample(scratch, None, r.nodes_connected as f64);
+        }
+        fam.end();
+        let mut fam = Family::begin(buf, "ccr_sentinel_remote_heartbeat_delay_seconds");
+        for r in &report.remotes {
+            if let Some(d) = r.heartbeat_delay_seconds {
+                remote_labels(scratch, r);
+                fam.sample(scratch, None, d);
+            }
         }
         fam.end();
         type AutoFollowValue = fn(&AutoFollowStats) -> f64;
@@ -908,6 +938,10 @@ mod tests {
         m.own.job_last_success.with_label_values(&["poll"]).set(1.0);
         m.actions.count_reconcile("follow", "success");
         m.actions.count_rule("pause_follow", "stalled", "success");
+        m.actions
+            .heartbeat_writes
+            .with_label_values(&["leader", "success"])
+            .inc();
         m.reconcile
             .publish_blocked([["c", "follower", "x", "other"]]);
         m.reconcile
@@ -1104,6 +1138,9 @@ mod scale {
                         comparable: true,
                         not_compared_because: None,
                     }),
+                    bootstrap: None,
+                    following_seen: true,
+                    copy_seen: false,
                 },
                 state: crate::evaluate::health::FollowerState::Healthy,
                 reasons: vec![],

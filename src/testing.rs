@@ -62,6 +62,8 @@ pub(crate) fn poll(stats: &str, info: &str, remote: &str) -> PollResult {
         ccr_stats: Ok(fixture(stats)),
         follow_info: Ok(fixture(info)),
         remote_info: Ok(fixture(remote)),
+        recovery: Ok(Default::default()),
+        heartbeats: None,
     }
 }
 
@@ -125,6 +127,9 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
             nodes_connected: 1,
         },
         leader_index_exists: Some(true),
+        bootstrap: None,
+        following_seen: true,
+        copy_seen: true,
         docs: Some(DocParity {
             at: epoch(),
             leader_docs: Some(10),

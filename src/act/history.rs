@@ -24,6 +24,7 @@ pub const LAST_ACTIONS: usize = 10;
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     RecoverFatal,
+    RecoverNotStarted,
     ResumeUnexpectedPause,
     PauseOnRemoteOutage,
     Window,
@@ -40,6 +41,7 @@ impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::RecoverFatal => "recover_fatal",
+            Rule::RecoverNotStarted => "recover_not_started",
             Rule::ResumeUnexpectedPause => "resume_unexpected_pause",
             Rule::PauseOnRemoteOutage => "pause_on_remote_outage",
             Rule::Window => "window",
@@ -135,6 +137,9 @@ pub struct FollowerHistory {
     /// Times of `recover_fatal` attempts, for the per-window cap (older ones are dropped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recover_attempts: Vec<DateTime<Utc>>,
+    /// Times of `recover_not_started` attempts, capped as `recover_fatal`'s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_started_attempts: Vec<DateTime<Utc>>,
     /// Back-off per rule after failed actions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub backoff: BTreeMap<Rule, RetryState>,

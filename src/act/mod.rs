@@ -11,6 +11,7 @@
 //!   `ccr_sentinel_actions_total{action,rule,result}` (any other rule).
 
 pub mod backoff;
+pub mod heartbeat;
 pub mod history;
 pub mod runbook;
 
@@ -44,7 +45,7 @@ pub enum Action {
         alias: String,
         settings: Map<String, Value>,
     },
-    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=1`.
+    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=0`: answers once the restore has started.
     Follow {
         cluster: String,
         follower_index: String,
@@ -523,8 +524,16 @@ impl Executor {
                             FailureReason::IndexMissing => FailureReason::LeaderMissing,
                             r => r,
                         };
-                        if matches!(reason, FailureReason::NameConflict | FailureReason::Other) {
-                            // Someone may have created the follower meanwhile: look before calling it a conflict.
+                        if matches!(
+                            reason,
+                            FailureReason::NameConflict
+                                | FailureReason::Other
+                                | FailureReason::Unavailable
+                        ) {
+                            // Never re-sent blindly: a put follow that timed out or failed may still have started
+                            // the restore (ES answers a second one with a 500 `snapshot_restore_exception`, "an
+                            // open index with same name already exists"). A follower of the same leader under that
+                            // name is this follower being copied, not a conflict.
                             if let Some(true) = self
                                 .follows(c, follower_index, remote_cluster, leader_index)
                                 .await

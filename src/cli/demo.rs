@@ -37,11 +37,11 @@ fn print_banner(b: &Banner) {
     println!("  follower (simulated): {follower_url}   control: {follower_url}/_sim/state");
     println!("  audit trail:        {}", b.audit.display());
     println!(
-        "  leader indices: orders, clicks (20 docs/s each); the follower cluster starts empty"
+        "  leader indices: orders, clicks (20 docs/s each), archive (20000 docs, copied at 64kb/s); the follower cluster starts empty"
     );
     println!(
-        "  reconcile (at start-up) creates: remote `leader`, followers orders-copy, clicks-copy, auto-follow \
-         pattern `logs` (then logs-demo appears on the leader and is followed as logs-demo-copy)"
+        "  reconcile (at start-up) creates: remote `leader`, followers orders-copy, clicks-copy, archive-copy \
+         (bootstrapping first), auto-follow pattern `logs` (then logs-demo appears on the leader and is followed as logs-demo-copy)"
     );
     println!("  watch: ccr_sentinel_reconcile_actions_total, ccr_sentinel_follower_state, ccr_sentinel_actions_total,");
     println!("         /status (sections reconcile, policy), the audit trail");

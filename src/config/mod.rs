@@ -207,6 +207,18 @@ pub struct Schedules {
     pub doc_counts: CronSchedule,
     /// The `reconcile` job.
     pub reconcile: CronSchedule,
+    /// The `heartbeat` job (the canary writes).
+    pub heartbeat: CronSchedule,
+}
+
+/// The leader index the heartbeat canary writes to, on every leader cluster of a `heartbeat = true` remote. The
+/// daemon creates it and never deletes it; no business index is named like this, and it avoids the dot prefix
+/// Elasticsearch deprecates for user indices.
+pub const HEARTBEAT_INDEX: &str = "ccr-sentinel-heartbeat";
+
+/// The follower of [`HEARTBEAT_INDEX`] through the remote `alias`: one per remote of a follower cluster.
+pub fn heartbeat_follower_index(alias: &str) -> String {
+    format!("{HEARTBEAT_INDEX}-{}", alias.to_ascii_lowercase())
 }
 
 /// How the daemon authenticates to a cluster.
@@ -322,6 +334,9 @@ pub struct RemoteSettings {
     /// The `expiration` of the cross-cluster API key reconcile creates (`api_key` remotes; an Elasticsearch time
     /// value such as `90d`); `None`: the key never expires.
     pub api_key_expiration: Option<String>,
+    /// The heartbeat canary: the daemon writes a timestamp into [`HEARTBEAT_INDEX`] on `leader`, follows it as
+    /// [`heartbeat_follower_index`] and reads the follower's copy to measure the end-to-end delay.
+    pub heartbeat: bool,
 }
 
 impl RemoteSettings {

@@ -22,6 +22,8 @@ pub struct RawPolicy {
     pub recover_fatal_max_attempts: u32,
     #[serde(default = "default_attempt_window")]
     pub recover_fatal_window: String,
+    #[serde(default = "yes")]
+    pub recover_not_started: bool,
     #[serde(default = "default_backoff_initial")]
     pub backoff_initial: String,
     #[serde(default = "default_backoff_max")]
@@ -59,6 +61,7 @@ impl Default for RawPolicy {
             recover_fatal: true,
             recover_fatal_max_attempts: default_attempts(),
             recover_fatal_window: default_attempt_window(),
+            recover_not_started: true,
             backoff_initial: default_backoff_initial(),
             backoff_max: default_backoff_max(),
             resume_unexpected_pause: false,
@@ -143,6 +146,7 @@ pub(super) const POLICY_KEYS: &[&str] = &[
     "recover_fatal",
     "recover_fatal_max_attempts",
     "recover_fatal_window",
+    "recover_not_started",
     "backoff_initial",
     "backoff_max",
     "resume_unexpected_pause",
@@ -240,6 +244,9 @@ pub struct PolicySettings {
     pub recover_fatal_max_attempts: u32,
     /// The window over which recovery attempts are counted.
     pub recover_fatal_window: Duration,
+    /// Resume followers whose initial copy finished but whose following never started (`not_started`), with
+    /// their configured parameters; attempts capped as `recover_fatal`'s.
+    pub recover_not_started: bool,
     /// Wait after a failed action; doubles per consecutive failure up to `backoff_max`.
     pub backoff_initial: Duration,
     /// The longest wait after failed actions.
@@ -281,6 +288,7 @@ impl Default for PolicySettings {
             recover_fatal: true,
             recover_fatal_max_attempts: 3,
             recover_fatal_window: Duration::from_secs(3600),
+            recover_not_started: true,
             backoff_initial: Duration::from_secs(30),
             backoff_max: Duration::from_secs(600),
             resume_unexpected_pause: false,
@@ -413,6 +421,7 @@ pub(super) fn validate(
         recover_fatal: r.recover_fatal,
         recover_fatal_max_attempts: r.recover_fatal_max_attempts,
         recover_fatal_window: recover_fatal_window?,
+        recover_not_started: r.recover_not_started,
         backoff_initial: backoff_initial?,
         backoff_max: backoff_max?,
         resume_unexpected_pause: r.resume_unexpected_pause,

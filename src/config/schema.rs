@@ -112,6 +112,9 @@ pub struct RawSchedule {
     /// When the `reconcile` job runs (default every 5 minutes, at second 30).
     #[serde(default = "default_reconcile")]
     pub reconcile: String,
+    /// When the `heartbeat` job writes (default every 5 s); only runs with a `heartbeat = true` remote.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat: String,
 }
 impl Default for RawSchedule {
     fn default() -> Self {
@@ -119,8 +122,12 @@ impl Default for RawSchedule {
             poll: default_poll(),
             doc_counts: default_doc_counts(),
             reconcile: default_reconcile(),
+            heartbeat: default_heartbeat(),
         }
     }
+}
+fn default_heartbeat() -> String {
+    "*/5 * * * * *".into()
 }
 fn default_poll() -> String {
     "*/15 * * * * *".into()
@@ -193,6 +200,8 @@ pub struct RawRemote {
     /// How long the cross-cluster API key reconcile creates for an `api_key` remote is valid (`90d`), or
     /// `"none"`: it never expires.
     pub api_key_expiration: Option<String>,
+    /// `true`: the heartbeat canary through this remote.
+    pub heartbeat: Option<bool>,
 }
 
 /// `[[followers]]`
@@ -374,7 +383,7 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "request_timeout",
         ],
         "log" => &["level", "format"],
-        "schedule" => &["poll", "doc_counts", "reconcile"],
+        "schedule" => &["poll", "doc_counts", "reconcile", "heartbeat"],
         "clusters.*" => &[
             "url",
             "username",
@@ -400,6 +409,7 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "manage",
             "security",
             "api_key_expiration",
+            "heartbeat",
         ],
         "followers[]" => &[
             "cluster",

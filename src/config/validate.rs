@@ -43,7 +43,8 @@ impl RawConfig {
         let names: BTreeSet<String> = self.clusters.keys().cloned().collect();
         let clusters = clusters(self.clusters, credentials_dir, &mut p);
         let remotes = remotes(self.remotes, &names, &mut p);
-        let followers = followers(self.followers, &names, &remotes, &mut p);
+        let mut followers = followers(self.followers, &names, &remotes, &mut p);
+        heartbeat_followers(&remotes, &mut followers, &mut p);
         let auto_follow = auto_follow(self.auto_follow, &names, &remotes, &mut p);
         // `[health]`'s read threshold is reported before `[reconcile]` and its job check after it.
         let max_read = parse_duration(
@@ -168,10 +169,12 @@ fn schedule(s: &RawSchedule, now: DateTime<Utc>, p: &mut Vec<String>) -> Option<
     let poll = cron("poll", &s.poll);
     let doc_counts = cron("doc_counts", &s.doc_counts);
     let reconcile = cron("reconcile", &s.reconcile);
+    let heartbeat = cron("heartbeat", &s.heartbeat);
     Some(Schedules {
         poll: poll?,
         doc_counts: doc_counts?,
         reconcile: reconcile?,
+        heartbeat: heartbeat?,
     })
 }
 
@@ -322,6 +325,7 @@ fn remotes(
             manage: r.manage.unwrap_or(true),
             security,
             api_key_expiration,
+            heartbeat: r.heartbeat.unwrap_or(false),
         });
     }
     remotes
@@ -342,6 +346,45 @@ pub fn port_mixup(security: RemoteSecurity, port: u16) -> Option<String> {
             "port {REMOTE_CLUSTER_PORT} is the default remote cluster server port, which API-key remotes use: set `security = \"api_key\"` for a cross-cluster API key, or use the leader's transport port (default {TRANSPORT_PORT}) for the certificate model"
         )),
         _ => None,
+    }
+}
+
+/// The follower of the heartbeat index of every `heartbeat = true` remote, followed like a configured follower.
+/// The name must be a valid index name and must not be taken by a configured follower.
+fn heartbeat_followers(
+    remotes: &[RemoteSettings],
+    followers: &mut Vec<FollowerSettings>,
+    p: &mut Vec<String>,
+) {
+    for r in remotes.iter().filter(|r| r.heartbeat) {
+        let at = format!("remotes `{}` on `{}`", r.alias, r.cluster);
+        let name = super::heartbeat_follower_index(&r.alias);
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_".contains(&c))
+        {
+            p.push(format!(
+                "`{at}`: `heartbeat = true` needs an alias of letters, digits, `-` and `_` (the heartbeat follower is named `{name}`)"
+            ));
+            continue;
+        }
+        if followers
+            .iter()
+            .any(|f| f.cluster == r.cluster && f.follower_index == name)
+        {
+            p.push(format!(
+                "`{at}`: `heartbeat = true` follows `{}` as `{name}`, which a [[followers]] entry already uses",
+                super::HEARTBEAT_INDEX
+            ));
+            continue;
+        }
+        followers.push(FollowerSettings {
+            cluster: r.cluster.clone(),
+            remote: r.alias.clone(),
+            leader_index: super::HEARTBEAT_INDEX.to_string(),
+            follower_index: name,
+            ..Default::default()
+        });
     }
 }
 
@@ -950,5 +993,44 @@ file = "/tmp/audit.jsonl"
         }
         let unknown = text.replace("read_poll_timeout", "read_pol_timeout");
         assert!(from_toml_str(&unknown).is_err());
+    }
+
+    #[test]
+    fn heartbeat_remotes_follow_the_heartbeat_index() {
+        let base = crate::testing::CLUSTERS.replace(
+            "leader = \"leader\"\n",
+            "leader = \"leader\"\nheartbeat = true\n",
+        );
+        let cfg = from_toml_str(&base).unwrap();
+        assert!(cfg.remotes[0].heartbeat);
+        let f = cfg
+            .followers
+            .iter()
+            .find(|f| f.follower_index == "ccr-sentinel-heartbeat-leader")
+            .expect("the heartbeat follower");
+        assert_eq!(
+            (
+                f.cluster.as_str(),
+                f.remote.as_str(),
+                f.leader_index.as_str()
+            ),
+            ("follower", "leader", crate::config::HEARTBEAT_INDEX)
+        );
+        let taken = format!(
+            "{base}{}",
+            crate::testing::follower("logs", "ccr-sentinel-heartbeat-leader")
+        );
+        let err = from_toml_str(&taken).unwrap_err().problems.join("\n");
+        assert!(
+            err.contains("which a [[followers]] entry already uses"),
+            "{err}"
+        );
+        let odd = base.replace("alias = \"leader\"", "alias = \"lead.er\"");
+        let err = from_toml_str(&odd).unwrap_err().problems.join("\n");
+        assert!(
+            err.contains("`heartbeat = true` needs an alias of letters"),
+            "{err}"
+        );
+        assert!(!from_toml_str(crate::testing::CLUSTERS).unwrap().remotes[0].heartbeat);
     }
 }

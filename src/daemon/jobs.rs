@@ -45,6 +45,28 @@ pub(super) fn doc_counts(d: &Daemon) -> JobSpec {
     }
 }
 
+/// `heartbeat`: the canary writes into the leader clusters of `heartbeat = true` remotes.
+pub(super) fn heartbeat(d: &Daemon, hb: crate::act::heartbeat::Heartbeat) -> JobSpec {
+    let d = d.clone();
+    JobSpec {
+        name: "heartbeat",
+        schedule: d.cfg.schedule.heartbeat.clone(),
+        run: Arc::new(move |_| {
+            let (hb, d) = (hb.clone(), d.clone());
+            Box::pin(async move {
+                let mut outcome = JobOutcome::Success;
+                for (cluster, r) in hb.beat(chrono::Utc::now()).await {
+                    if let Err(e) = r {
+                        d.record_error(&cluster, &e);
+                        outcome = JobOutcome::Partial;
+                    }
+                }
+                outcome
+            })
+        }),
+    }
+}
+
 /// `reconcile`: one run of `reconciler` (stopping between items at shutdown); its report is the `/status`
 /// `reconcile` section.
 pub(super) fn reconcile(d: &Daemon, reconciler: Reconciler) -> JobSpec {

@@ -104,6 +104,13 @@ fn build_from(cfg: Config, stages: Stages, previous: Option<&Daemon>) -> anyhow:
     let Some(exec) = exec.filter(|_| stages.reconcile) else {
         return Ok(d);
     };
+    // The canary is a write, so it runs where reconcile may write: its index is followed by reconcile.
+    if !crate::act::heartbeat::Heartbeat::leader_clusters(&d.cfg).is_empty() {
+        let hb = crate::act::heartbeat::Heartbeat::new(d.cfg.clone(), clients.clone())
+            .with_metrics(d.metrics.actions.clone());
+        let job = jobs::heartbeat(&d, hb);
+        d.add_job(job);
+    }
 
     let (sections, gauge) = (
         d.status_sections.clone(),

@@ -366,8 +366,14 @@ impl EsClient {
             .await
     }
 
-    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=1` with `body` (remote_cluster, leader_index,
+    /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=0` with `body` (remote_cluster, leader_index,
     /// settings, follow parameters).
+    ///
+    /// `0` (`ActiveShardCount.NONE`, the default of `PutFollowAction.Request` on every version since 6.7, where
+    /// the parameter appeared) answers as soon as the restore has started
+    /// (`TransportPutFollowAction.afterRestoreStarted`); any other value holds the request until the whole remote
+    /// recovery has finished, which for a large leader outlasts every request timeout. The copy is then watched
+    /// through `_recovery` (the `bootstrapping` state), not through this request.
     pub async fn put_follow(
         &self,
         follower_index: &str,
@@ -377,7 +383,7 @@ impl EsClient {
             Method::PUT,
             Endpoint::PutFollow,
             &format!(
-                "{}/_ccr/follow?wait_for_active_shards=1",
+                "{}/_ccr/follow?wait_for_active_shards=0",
                 seg(follower_index)
             ),
             Some(body),

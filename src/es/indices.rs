@@ -1,5 +1,5 @@
-//! Index-level calls: `_cat/indices` (polled), the leader's shard stats (polled), open / close and `_settings`,
-//! with their response types.
+//! Index-level calls: `_cat/indices`, `_recovery` and the leader's shard stats (polled), open / close,
+//! `_settings` and the heartbeat index, with their response types.
 
 use std::collections::BTreeMap;
 
@@ -152,6 +152,188 @@ impl ShardStatsResponse {
     }
 }
 
+/// `GET /_recovery`: the shard recoveries by index (`RestRecoveryAction`, `RecoveryState.toXContent`), narrowed
+/// by [`Filtered::FILTER_PATH`] to what the initial copy of a follower needs.
+pub type RecoveryResponse = BTreeMap<String, IndexRecovery>;
+
+impl Filtered for RecoveryResponse {
+    const FILTER_PATH: &'static str = "*.shards.id,*.shards.type,*.shards.stage,*.shards.source.repository,*.shards.index.size.total_in_bytes,*.shards.index.size.reused_in_bytes,*.shards.index.size.recovered_in_bytes,*.shards.index.files.total,*.shards.index.files.reused,*.shards.index.files.recovered";
+}
+
+/// The recoveries of one index's shards.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct IndexRecovery {
+    #[serde(default)]
+    pub shards: Vec<ShardRecovery>,
+}
+
+/// One shard's recovery. A follower's initial copy is a `SNAPSHOT` recovery from the repository
+/// `_ccr_<remote_cluster>` (`CcrRepository`); its `stage` ends at `DONE`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ShardRecovery {
+    #[serde(default)]
+    pub id: i64,
+    /// `SNAPSHOT`, `PEER`, `EMPTY_STORE`, `EXISTING_STORE`, `LOCAL_SHARDS`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `INIT`, `INDEX`, `VERIFY_INDEX`, `TRANSLOG`, `FINALIZE`, `DONE`.
+    #[serde(default)]
+    pub stage: String,
+    #[serde(default)]
+    pub source: RecoverySource,
+    #[serde(default)]
+    pub index: RecoveryIndex,
+}
+
+/// Where a recovery copies from; a snapshot recovery names its repository.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct RecoverySource {
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+/// The file copy of a recovery.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct RecoveryIndex {
+    #[serde(default)]
+    pub size: RecoveryCounts<SizeFields>,
+    #[serde(default)]
+    pub files: RecoveryCounts<FileFields>,
+}
+
+/// Marker for the byte counters (`*_in_bytes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SizeFields;
+/// Marker for the file counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileFields;
+
+/// Totals of a recovery's bytes or files: total, reused (already present) and recovered (copied).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RecoveryCounts<K> {
+    pub total: u64,
+    pub reused: u64,
+    pub recovered: u64,
+    #[serde(skip)]
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> RecoveryCounts<K> {
+    /// Counters from their values.
+    pub fn new(total: u64, reused: u64, recovered: u64) -> Self {
+        Self {
+            total,
+            reused,
+            recovered,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RecoveryCounts<SizeFields> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            total_in_bytes: i64,
+            #[serde(default)]
+            reused_in_bytes: i64,
+            #[serde(default)]
+            recovered_in_bytes: i64,
+        }
+        let r = Raw::deserialize(d)?;
+        Ok(Self::new(
+            r.total_in_bytes.max(0) as u64,
+            r.reused_in_bytes.max(0) as u64,
+            r.recovered_in_bytes.max(0) as u64,
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecoveryCounts<FileFields> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            total: i64,
+            #[serde(default)]
+            reused: i64,
+            #[serde(default)]
+            recovered: i64,
+        }
+        let r = Raw::deserialize(d)?;
+        Ok(Self::new(
+            r.total.max(0) as u64,
+            r.reused.max(0) as u64,
+            r.recovered.max(0) as u64,
+        ))
+    }
+}
+
+impl ShardRecovery {
+    /// A follower's initial copy from `_ccr_<remote>`: a snapshot recovery from a CCR repository.
+    pub fn ccr_restore_from(&self) -> Option<&str> {
+        if !self.kind.eq_ignore_ascii_case("SNAPSHOT") {
+            return None;
+        }
+        self.source.repository.as_deref()?.strip_prefix("_ccr_")
+    }
+
+    /// The recovery has finished.
+    pub fn done(&self) -> bool {
+        self.stage.eq_ignore_ascii_case("DONE")
+    }
+}
+
+/// `GET /ccr-sentinel-heartbeat-*/_search`: the heartbeat documents the follower cluster holds.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatResponse {
+    #[serde(default)]
+    pub hits: HeartbeatHits,
+}
+
+impl Filtered for HeartbeatResponse {
+    const FILTER_PATH: &'static str = "hits.hits._index,hits.hits._source.ts";
+}
+
+/// The hits of [`HeartbeatResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatHits {
+    #[serde(default)]
+    pub hits: Vec<HeartbeatHit>,
+}
+
+/// One heartbeat document: the index holding it and when the daemon wrote it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatHit {
+    #[serde(rename = "_index", default)]
+    pub index: String,
+    #[serde(rename = "_source", default)]
+    pub source: HeartbeatSource,
+}
+
+/// The heartbeat document's body.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct HeartbeatSource {
+    /// Milliseconds since the epoch, on the daemon's clock.
+    #[serde(default)]
+    pub ts: Option<i64>,
+}
+
+impl HeartbeatResponse {
+    /// The newest heartbeat time by index.
+    pub fn by_index(&self) -> BTreeMap<String, i64> {
+        let mut out: BTreeMap<String, i64> = BTreeMap::new();
+        for h in &self.hits.hits {
+            if let Some(ts) = h.source.ts {
+                let e = out.entry(h.index.clone()).or_insert(ts);
+                *e = (*e).max(ts);
+            }
+        }
+        out
+    }
+}
+
 /// A count that is a string (`"1234"`), a number, or null.
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
@@ -199,6 +381,46 @@ impl EsClient {
                 "{}/_stats?level=shards&ignore_unavailable=true",
                 seg(indices)
             ),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /_recovery` narrowed to the copy counters: every shard recovery of the cluster in one request.
+    /// `active_only` is not sent: a follower's finished shards are needed both for the progress of the whole
+    /// index and to see that its restore has finished (a follower that then never started following).
+    pub async fn recovery(&self) -> Result<RecoveryResponse, EsError> {
+        self.read(Method::GET, Endpoint::Recovery, "_recovery", None)
+            .await
+    }
+
+    /// `PUT /{index}` with one primary and soft deletes (required to be followed before 7.0, the default
+    /// after): the heartbeat index.
+    pub async fn create_heartbeat_index(&self, index: &str) -> Result<Value, EsError> {
+        let body = serde_json::json!({"settings": {"index.number_of_shards": 1, "index.soft_deletes.enabled": true}});
+        self.request(Method::PUT, Endpoint::CreateIndex, &seg(index), Some(&body))
+            .await
+    }
+
+    /// `PUT /{index}/_doc/{id}` with `{"ts": <epoch ms>}`: one heartbeat.
+    pub async fn write_heartbeat(&self, index: &str, id: &str, ts: i64) -> Result<Value, EsError> {
+        let body = serde_json::json!({ "ts": ts, "written_by": "ccr-sentinel" });
+        self.request(
+            Method::PUT,
+            Endpoint::IndexDoc,
+            &format!("{}/_doc/{}", seg(index), seg(id)),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /{pattern}/_search?size=100`: the heartbeat documents of the followers matching `pattern` (none
+    /// when no index matches).
+    pub async fn heartbeats(&self, pattern: &str) -> Result<HeartbeatResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::Search,
+            &format!("{}/_search?size=100", seg(pattern)),
             None,
         )
         .await
@@ -274,5 +496,15 @@ mod tests {
             .unwrap()
             .indices
             .is_empty());
+    }
+
+    #[test]
+    fn recovery_of_a_ccr_restore() {
+        let r: RecoveryResponse = fixture("recovery_response_ccr_restore.reconstructed.json");
+        let sh = &r["logs_copy"].shards[0];
+        assert_eq!(sh.ccr_restore_from(), Some("leader"));
+        assert!(!sh.done());
+        assert_eq!(sh.index.size, RecoveryCounts::new(57225, 0, 10240));
+        assert_eq!(sh.index.files, RecoveryCounts::new(4, 0, 0));
     }
 }

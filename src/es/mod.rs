@@ -61,6 +61,14 @@ pub enum Endpoint {
     RemoteInfo,
     /// `GET /_cat/indices`
     CatIndices,
+    /// `GET /_recovery`
+    Recovery,
+    /// `PUT /{index}` (the heartbeat index only)
+    CreateIndex,
+    /// `PUT /{index}/_doc/{id}` (the heartbeat document only)
+    IndexDoc,
+    /// `GET /{index}/_search` (the heartbeat followers only)
+    Search,
     /// `PUT /_cluster/settings`
     PutClusterSettings,
     /// `GET /_cluster/settings`
@@ -115,12 +123,16 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 30] = [
+    pub const ALL: [Endpoint; 34] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
         Endpoint::RemoteInfo,
         Endpoint::CatIndices,
+        Endpoint::Recovery,
+        Endpoint::CreateIndex,
+        Endpoint::IndexDoc,
+        Endpoint::Search,
         Endpoint::PutClusterSettings,
         Endpoint::ClusterSettings,
         Endpoint::PutFollow,
@@ -156,6 +168,10 @@ impl Endpoint {
             Endpoint::FollowInfo => "follow_info",
             Endpoint::RemoteInfo => "remote_info",
             Endpoint::CatIndices => "cat_indices",
+            Endpoint::Recovery => "recovery",
+            Endpoint::CreateIndex => "create_index",
+            Endpoint::IndexDoc => "index_doc",
+            Endpoint::Search => "search",
             Endpoint::PutClusterSettings => "put_cluster_settings",
             Endpoint::ClusterSettings => "cluster_settings",
             Endpoint::PutFollow => "put_follow",
@@ -680,6 +696,7 @@ mod tests {
 
     #[test]
     fn filter_paths_keep_every_field_the_types_read() {
+        same_through_filter::<RecoveryResponse>("recovery_response_ccr_restore.reconstructed.json");
         for f in [
             "ccr_stats_response_8x.json",
             "versions/ccr_stats_response_6.8.json",

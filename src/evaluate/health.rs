@@ -27,6 +27,10 @@ pub enum FollowerState {
     /// needs: retention leases lost); the follower must be recreated.
     NeedsRefollow,
     Paused,
+    /// The initial copy (the restore put follow started) is running: no shard tasks yet, by design.
+    Bootstrapping,
+    /// The initial copy finished but following never started: paused, no shard tasks, paused by nobody.
+    NotStarted,
     /// The follower cluster's connection to the remote is down (or the alias is not configured there).
     RemoteDisconnected,
     /// Leader and follower document counts differ although the follower has caught up.
@@ -41,7 +45,7 @@ pub enum FollowerState {
 
 impl FollowerState {
     /// Every state, in the order of the `state` label series.
-    pub const ALL: [FollowerState; 11] = [
+    pub const ALL: [FollowerState; 13] = [
         FollowerState::Healthy,
         FollowerState::Lagging,
         FollowerState::Stalled,
@@ -53,6 +57,8 @@ impl FollowerState {
         FollowerState::Missing,
         FollowerState::LeaderMissing,
         FollowerState::Unknown,
+        FollowerState::Bootstrapping,
+        FollowerState::NotStarted,
     ];
 
     /// The `state` label value.
@@ -69,6 +75,8 @@ impl FollowerState {
             FollowerState::Missing => "missing",
             FollowerState::LeaderMissing => "leader_missing",
             FollowerState::Unknown => "unknown",
+            FollowerState::Bootstrapping => "bootstrapping",
+            FollowerState::NotStarted => "not_started",
         }
     }
 
@@ -76,16 +84,19 @@ impl FollowerState {
     fn severity(self) -> u8 {
         match self {
             FollowerState::Healthy => 0,
-            FollowerState::DocsMismatch => 1,
-            FollowerState::Lagging => 2,
-            FollowerState::Stalled => 3,
-            FollowerState::RemoteDisconnected => 4,
-            FollowerState::Paused => 5,
-            FollowerState::Failed => 6,
-            FollowerState::NeedsRefollow => 7,
-            FollowerState::LeaderMissing => 8,
-            FollowerState::Missing => 9,
-            FollowerState::Unknown => 10,
+            // A copy in progress is not a problem; any real problem found beside it wins.
+            FollowerState::Bootstrapping => 1,
+            FollowerState::DocsMismatch => 2,
+            FollowerState::Lagging => 3,
+            FollowerState::Stalled => 4,
+            FollowerState::RemoteDisconnected => 5,
+            FollowerState::Paused => 6,
+            FollowerState::NotStarted => 7,
+            FollowerState::Failed => 8,
+            FollowerState::NeedsRefollow => 9,
+            FollowerState::LeaderMissing => 10,
+            FollowerState::Missing => 11,
+            FollowerState::Unknown => 12,
         }
     }
 }
@@ -171,6 +182,20 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
                 );
             }
         }
+        Some(_) if o.bootstrapping() => add(
+            FollowerState::Bootstrapping,
+            o.bootstrap
+                .as_ref()
+                .map(|b| b.describe())
+                .unwrap_or_default(),
+        ),
+        Some(FollowerStatus::Paused) if o.follow_not_started() => add(
+            FollowerState::NotStarted,
+            format!(
+                "follower_index `{}`: the initial copy finished but following never started (paused, no shard tasks, paused by nobody)",
+                o.follower_index
+            ),
+        ),
         Some(FollowerStatus::Paused) => add(
             FollowerState::Paused,
             format!("follower_index `{}` is paused", o.follower_index),
@@ -396,6 +421,20 @@ mod tests {
         o
     }
 
+    fn copy(shards: u32, done: u32) -> crate::observe::Bootstrap {
+        crate::observe::Bootstrap {
+            remote_cluster: "leader".into(),
+            shards,
+            shards_done: done,
+            bytes_total: 100,
+            bytes_recovered: if done == shards { 100 } else { 50 },
+            files_total: 4,
+            files_recovered: 2,
+            at: Utc::now(),
+            ..Default::default()
+        }
+    }
+
     fn fatal(reason: &str) -> ShardSummary {
         ShardSummary {
             shards: 1,
@@ -501,6 +540,72 @@ mod tests {
                 }),
                 FollowerState::Paused,
                 "is paused",
+            ),
+            (
+                "initial copy running",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.following_seen = false;
+                    o.bootstrap = Some(copy(1, 0));
+                }),
+                FollowerState::Bootstrapping,
+                "initial copy from remote_cluster `leader`: 50 B of 100 B (50.0%)",
+            ),
+            (
+                "initial copy running and the remote down: the outage wins",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.bootstrap = Some(copy(1, 0));
+                    o.remote = RemoteObservation::Seen {
+                        connected: false,
+                        mode: "sniff".into(),
+                        nodes_connected: 0,
+                    };
+                }),
+                FollowerState::RemoteDisconnected,
+                "is not connected",
+            ),
+            (
+                "copy finished, never followed",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.following_seen = false;
+                    o.bootstrap = Some(copy(1, 1));
+                }),
+                FollowerState::NotStarted,
+                "following never started",
+            ),
+            (
+                "copy finished, followed, then paused: a pause",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.following_seen = true;
+                    o.bootstrap = Some(copy(1, 1));
+                }),
+                FollowerState::Paused,
+                "is paused",
+            ),
+            (
+                "copy finished, never seen copying nor following (paused before this daemon started): a pause",
+                with(|o| {
+                    o.status = Some(FollowerStatus::Paused);
+                    o.shards = None;
+                    o.following_seen = false;
+                    o.copy_seen = false;
+                    o.bootstrap = Some(copy(1, 1));
+                }),
+                FollowerState::Paused,
+                "is paused",
+            ),
+            (
+                "copy finished and following: healthy",
+                with(|o| o.bootstrap = Some(copy(1, 1))),
+                FollowerState::Healthy,
+                "",
             ),
             (
                 "remote disconnected",

@@ -51,6 +51,9 @@ pub struct RemoteReport {
     pub connected: bool,
     pub mode: String,
     pub nodes_connected: i64,
+    /// `heartbeat = true`: seconds since the newest heartbeat the follower cluster holds for this remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_delay_seconds: Option<f64>,
 }
 
 /// The auto-follow stats of one follower cluster.
@@ -171,7 +174,18 @@ impl Report {
             };
             if let Some(ri) = &cs.remote_info {
                 for (alias, r) in &ri.data {
+                    let heartbeat = cfg
+                        .remotes
+                        .iter()
+                        .any(|c| c.heartbeat && c.cluster == cluster && c.alias == *alias);
+                    let heartbeat_delay_seconds = cs
+                        .heartbeats
+                        .as_ref()
+                        .filter(|_| heartbeat)
+                        .and_then(|h| h.data.get(&crate::config::heartbeat_follower_index(alias)))
+                        .map(|ts| ((now.timestamp_millis() - ts) as f64 / 1000.0).max(0.0));
                     remotes.push(RemoteReport {
+                        heartbeat_delay_seconds,
                         follower_cluster: cluster.clone(),
                         remote_cluster: alias.clone(),
                         leader_cluster: cfg.leader_cluster(&cluster, alias).map(str::to_string),

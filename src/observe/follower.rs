@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::bootstrap::Bootstrap;
 use super::snapshot::{ClusterState, DocParity, Snapshot};
 use crate::config::Config;
 use crate::es::*;
@@ -154,6 +155,32 @@ pub struct FollowerObservation {
     /// Whether the leader index exists on the leader cluster, when known.
     pub leader_index_exists: Option<bool>,
     pub docs: Option<DocParity>,
+    /// The initial copy (the restore put follow started), while `_recovery` lists it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<Bootstrap>,
+    /// This daemon has seen the follower following since it started watching it.
+    pub following_seen: bool,
+    /// This daemon has seen the follower's initial copy running.
+    pub copy_seen: bool,
+}
+
+impl FollowerObservation {
+    /// The initial copy is running: the follower exists, has no shard tasks, and its restore is not done.
+    pub fn bootstrapping(&self) -> bool {
+        self.shards.is_none()
+            && self.status != Some(FollowerStatus::Active)
+            && self.bootstrap.as_ref().is_some_and(|b| !b.done())
+    }
+
+    /// The initial copy finished but following never started: paused, no shard tasks, a finished restore this
+    /// daemon saw running, and never seen following since.
+    pub fn follow_not_started(&self) -> bool {
+        self.status == Some(FollowerStatus::Paused)
+            && self.shards.is_none()
+            && self.copy_seen
+            && !self.following_seen
+            && self.bootstrap.as_ref().is_some_and(Bootstrap::done)
+    }
 }
 
 /// Builds the observation of every follower: configured ones (present or not) and every follower the clusters
@@ -291,6 +318,11 @@ fn observe_follower(
             }
         });
     let follower_index_exists = cs.indices.as_ref().map(|i| i.data.contains_key(index));
+    let bootstrap = cs
+        .restores
+        .get(index)
+        .filter(|b| b.remote_cluster == remote_cluster)
+        .cloned();
 
     FollowerObservation {
         follower_cluster: cluster.to_string(),
@@ -310,6 +342,9 @@ fn observe_follower(
         remote,
         leader_index_exists,
         docs: cs.doc_parity.get(index).cloned(),
+        bootstrap,
+        following_seen: cs.following_seen.contains(index),
+        copy_seen: cs.copy_seen.contains(index),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Observing the clusters: polls that read them into a [`Snapshot`], and the per-follower view
 //! ([`FollowerObservation`]) that the verdicts in [`crate::evaluate::health`] are computed from.
 //!
-//! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
-//! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
+//! Request budget: the `poll` job sends four requests per follower cluster (`GET /_ccr/stats`,
+//! `GET /_all/_ccr/info`, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
 //! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
@@ -13,6 +13,7 @@
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
 //! to it, and the cluster is reported `up = false` and `stale = true` until the endpoint answers again.
 
+mod bootstrap;
 pub mod caught_up;
 mod follower;
 mod snapshot;
@@ -26,8 +27,10 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, RemoteInfoResponse, ShardStatsResponse,
+    FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
 };
+
+pub use bootstrap::{restores, Bootstrap};
 
 pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
@@ -67,6 +70,10 @@ pub struct PollResult {
     pub ccr_stats: Result<CcrStatsResponse, EsError>,
     pub follow_info: Result<FollowInfoResponse, EsError>,
     pub remote_info: Result<RemoteInfoResponse, EsError>,
+    /// `GET /_recovery`: the initial copies of new followers.
+    pub recovery: Result<RecoveryResponse, EsError>,
+    /// `GET /ccr-sentinel-heartbeat-*/_search`, when the cluster has a `heartbeat = true` remote.
+    pub heartbeats: Option<Result<HeartbeatResponse, EsError>>,
 }
 
 impl PollResult {
@@ -76,6 +83,8 @@ impl PollResult {
             self.ccr_stats.as_ref().err(),
             self.follow_info.as_ref().err(),
             self.remote_info.as_ref().err(),
+            self.recovery.as_ref().err(),
+            self.heartbeats.as_ref().and_then(|h| h.as_ref().err()),
         ]
         .into_iter()
         .flatten()
@@ -219,7 +228,7 @@ impl Observer {
         self.clients.get(cluster)
     }
 
-    /// One `poll`: the three reads of every follower cluster, clusters concurrently, requests of a cluster
+    /// One `poll`: the four reads of every follower cluster, clusters concurrently, requests of a cluster
     /// concurrently.
     pub async fn poll(&self) -> Vec<PollResult> {
         self.poll_at(self.now()).await
@@ -228,11 +237,25 @@ impl Observer {
     async fn poll_at(&self, at: DateTime<Utc>) -> Vec<PollResult> {
         let polls = self.cfg.follower_clusters().into_iter().filter_map(|name| {
             let client = self.clients.get(&name)?.clone();
+            let heartbeat = self
+                .cfg
+                .remotes
+                .iter()
+                .any(|r| r.heartbeat && r.cluster == name);
             Some(async move {
-                let (ccr_stats, follow_info, remote_info) = tokio::join!(
+                let pattern = format!("{}-*", crate::config::HEARTBEAT_INDEX);
+                let heartbeats = async {
+                    match heartbeat {
+                        true => Some(client.heartbeats(&pattern).await),
+                        false => None,
+                    }
+                };
+                let (ccr_stats, follow_info, remote_info, recovery, heartbeats) = tokio::join!(
                     client.ccr_stats(),
                     client.follow_info_all(),
-                    client.remote_info()
+                    client.remote_info(),
+                    client.recovery(),
+                    heartbeats
                 );
                 PollResult {
                     cluster: name,
@@ -240,6 +263,8 @@ impl Observer {
                     ccr_stats,
                     follow_info,
                     remote_info,
+                    recovery,
+                    heartbeats,
                 }
             })
         });

@@ -2,11 +2,12 @@
 //! doc-count parity computed when document counts are read, and the per-shard history of sequence numbers that
 //! the lag in time is interpolated from.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::bootstrap::{restores, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
 use super::{DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
@@ -46,6 +47,17 @@ pub struct ClusterState {
     /// The sequence-number history of every follower shard, by follower index (follower clusters only).
     #[serde(skip)]
     pub lag: BTreeMap<String, FollowerLagHistory>,
+    /// The CCR restores (initial copies) of the latest good `_recovery` read, by follower index.
+    pub restores: BTreeMap<String, Bootstrap>,
+    /// Followers this daemon has seen following (active in `_ccr/info` or with shard tasks), so a later pause
+    /// is not mistaken for a follow that never started. Bounded by the followers `_ccr/info` lists.
+    pub following_seen: BTreeSet<String>,
+    /// Followers whose initial copy this daemon has seen running. Only those can be `not_started`: a paused
+    /// follower with a finished restore that was never seen copying may have been paused by a person after it
+    /// followed (before this daemon started), which `_recovery` cannot tell apart.
+    pub copy_seen: BTreeSet<String>,
+    /// The newest heartbeat time (epoch ms) by heartbeat follower index, with `heartbeat = true` remotes.
+    pub heartbeats: Option<Observed<BTreeMap<String, i64>>>,
 }
 
 /// How many polls of history a follower shard keeps: the lag in time is interpolated within this span, and is a
@@ -155,6 +167,7 @@ impl ClusterState {
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
             || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
+            || (has(Endpoint::Recovery) && !self.restores.is_empty())
     }
 
     fn record<T>(
@@ -172,6 +185,37 @@ impl ClusterState {
             Err(e) => {
                 self.errors.insert(endpoint, e.to_string());
                 None
+            }
+        }
+    }
+
+    /// Remembers the followers seen following; forgets the ones `_ccr/info` no longer lists (unfollowed).
+    fn note_following(&mut self) {
+        if let Some(info) = &self.follow_info {
+            let listed: BTreeSet<&str> = info
+                .data
+                .follower_indices
+                .iter()
+                .map(|f| f.follower_index.as_str())
+                .collect();
+            self.following_seen.retain(|i| listed.contains(i.as_str()));
+            self.copy_seen.retain(|i| listed.contains(i.as_str()));
+            for f in &info.data.follower_indices {
+                if f.status == FollowerStatus::Active {
+                    self.following_seen.insert(f.follower_index.clone());
+                }
+            }
+        }
+        for (index, b) in &self.restores {
+            if !b.done() {
+                self.copy_seen.insert(index.clone());
+            }
+        }
+        if let Some(stats) = &self.ccr_stats {
+            for i in &stats.data.follow_stats.indices {
+                if !i.shards.is_empty() {
+                    self.following_seen.insert(i.index.clone());
+                }
             }
         }
     }
@@ -229,6 +273,15 @@ impl Snapshot {
         if let Some(o) = cs.record(Endpoint::RemoteInfo, r.at, r.remote_info) {
             cs.remote_info = Some(o);
         }
+        if let Some(o) = cs.record(Endpoint::Recovery, r.at, r.recovery) {
+            cs.restores = restores(&o.data, o.at, &cs.restores);
+        }
+        if let Some(h) = r.heartbeats {
+            if let Some(o) = cs.record(Endpoint::Search, r.at, h.map(|h| h.by_index())) {
+                cs.heartbeats = Some(o);
+            }
+        }
+        cs.note_following();
         cs.finish(r.at);
     }
 
@@ -554,6 +607,8 @@ mod tests {
             ccr_stats: Err(decode(Endpoint::CcrStats)),
             follow_info: Ok(fixture("versions/follow_info_response_6.8.json")),
             remote_info: Err(decode(Endpoint::RemoteInfo)),
+            recovery: Ok(Default::default()),
+            heartbeats: None,
         });
         let cs = &snap.clusters["follower"];
         assert!(!cs.up() && cs.stale());

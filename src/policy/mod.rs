@@ -511,12 +511,14 @@ fn follower_rules(
     rules::end_episodes(&cx, fh);
     let mut wanted = Vec::new();
     let mut alerts = Vec::new();
-    let mut rules: [&mut dyn FnMut(&mut FollowerHistory) -> Decision; 7] = [
+    let mut rules: [&mut dyn FnMut(&mut FollowerHistory) -> Decision; 9] = [
+        &mut |_| rules::initial_copy(&cx),
         &mut |fh| rules::leader_deleted(&cx, fh),
         &mut |_| rules::maintenance_window(&cx),
         &mut |_| rules::remote_outage(&cx),
         &mut |fh| rules::end_our_pause(&cx, fh),
         &mut |fh| rules::recover_fatal(&cx, fh),
+        &mut |fh| rules::recover_not_started(&cx, fh),
         &mut |fh| rules::unexpected_pause(&cx, fh),
         &mut |fh| rules::promote(&cx, fh),
     ];
@@ -571,6 +573,9 @@ pub fn record(
     });
     if p.rule == Rule::RecoverFatal && outcome.result != ActionResult::DryRun {
         fh.recover_attempts.push(now);
+    }
+    if p.rule == Rule::RecoverNotStarted && outcome.result != ActionResult::DryRun {
+        fh.not_started_attempts.push(now);
     }
     match outcome.result {
         ActionResult::Success | ActionResult::AlreadyDone => {
@@ -713,6 +718,7 @@ leader_index_patterns = ["metrics-*"]
                 connected,
                 mode: "sniff".into(),
                 nodes_connected: i64::from(connected),
+                heartbeat_delay_seconds: None,
             }],
             followers: vec![judged(logs), judged(orders)],
             ..Default::default()
@@ -807,6 +813,165 @@ leader_index_patterns = ["metrics-*"]
             let mut h = History::default();
             let (got, _) = step(&c, &report(&changes), &mut h, at(12, 0, 0));
             assert_eq!(got, want, "{name}");
+        }
+    }
+
+    /// Changes to `logs-copy`.
+    type Changes<'a> = Vec<&'a dyn Fn(&mut FollowerObservation)>;
+
+    fn copy(done: bool) -> crate::observe::Bootstrap {
+        crate::observe::Bootstrap {
+            remote_cluster: "leader".into(),
+            shards: 2,
+            shards_done: if done { 2 } else { 1 },
+            bytes_total: 2000,
+            bytes_recovered: if done { 2000 } else { 1500 },
+            at: at(12, 0, 0),
+            ..Default::default()
+        }
+    }
+    fn copying(o: &mut FollowerObservation) {
+        paused(o);
+        o.following_seen = false;
+        o.bootstrap = Some(copy(false));
+    }
+    fn never_started(o: &mut FollowerObservation) {
+        paused(o);
+        o.following_seen = false;
+        o.bootstrap = Some(copy(true));
+    }
+
+    #[test]
+    fn no_rule_pauses_resumes_or_unfollows_a_bootstrapping_follower() {
+        // Every rule that acts on a follower, switched on, with the condition it reacts to, over an hour of
+        // evaluations: the copy is left alone.
+        let cases: Vec<(&str, &str, Changes)> = vec![
+            ("defaults", "", vec![&copying]),
+            (
+                "resume_unexpected_pause",
+                "[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"",
+                vec![&copying],
+            ),
+            (
+                "pause_on_remote_outage",
+                "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"",
+                vec![&copying, &disconnected],
+            ),
+            (
+                "on_leader_deleted = unfollow",
+                "[policy]\non_leader_deleted = \"unfollow\"",
+                vec![&copying, &leader_gone],
+            ),
+            (
+                "recover_fatal and recover_not_started",
+                "[policy]\nrecover_fatal = true\nrecover_not_started = true",
+                vec![&copying],
+            ),
+        ];
+        for (name, policy, changes) in cases {
+            let c = cfg(policy);
+            let r = report(&changes);
+            assert_eq!(
+                r.followers[0].state == FollowerState::Bootstrapping,
+                changes.len() == 1,
+                "{name}"
+            );
+            let mut h = History::default();
+            for minute in 0..60 {
+                let (got, _) = step(&c, &r, &mut h, at(12, minute, 0));
+                assert!(
+                    !got.iter().any(|a| a.ends_with(" logs-copy")),
+                    "{name} at minute {minute}: {got:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn not_started_is_resumed_with_back_off_and_the_attempt_cap() {
+        let c = cfg("[policy]\nbackoff_initial = \"30s\"\nbackoff_max = \"5m\"\nrecover_fatal_max_attempts = 3\nrecover_fatal_window = \"1h\"");
+        let r = report(&[&never_started]);
+        assert_eq!(r.followers[0].state, FollowerState::NotStarted);
+        let mut h = History::default();
+        // (time, actions wanted): the resume "succeeds" but following still does not start.
+        let timeline = [
+            (at(12, 0, 0), 1),
+            (at(12, 1, 0), 1),
+            (at(12, 2, 0), 1),
+            (at(12, 3, 0), 0), // cap reached within the hour
+            (at(12, 30, 0), 0),
+            (at(13, 0, 1), 1), // the first attempt left the window
+        ];
+        let mut alerts = Vec::new();
+        for (now, n) in timeline {
+            let (got, ev) = step(&c, &r, &mut h, now);
+            assert_eq!(got.len(), n, "at {now}: {got:?}");
+            if n == 1 {
+                assert_eq!(got, ["resume recover_not_started logs-copy"]);
+            }
+            alerts.extend(ev.alerts);
+        }
+        assert_eq!(
+            alerts.len(),
+            2,
+            "not_started and the give-up, once each: {alerts:?}"
+        );
+        assert!(alerts[0].message.contains("never started"), "{alerts:?}");
+        assert!(alerts[1].message.contains("giving up"), "{alerts:?}");
+
+        // A failed resume backs off with the shared back-off.
+        let mut h = History::default();
+        let ev = evaluate(&c, &r, &h, &[], at(12, 0, 0));
+        h = ev.history.clone();
+        let failed = Outcome {
+            result: ActionResult::Failed,
+            ..Outcome::success()
+        };
+        record(&mut h, &c.policy, &ev.actions[0], &failed, at(12, 0, 0));
+        let ev = evaluate(&c, &r, &h, &[], at(12, 0, 20));
+        assert!(ev.actions.is_empty() && ev.deferred.len() == 1, "{ev:?}");
+    }
+
+    #[test]
+    fn not_started_only_alerts_when_off_disconnected_or_paused_by_a_person() {
+        let mut manual = History::default();
+        manual.follower_mut("follower", "logs-copy").paused_by_us = Some(PausedByUs {
+            rule: Rule::Manual,
+            at: at(11, 0, 0),
+            why: String::new(),
+        });
+        let cases: Vec<(&str, &str, Changes, History, usize)> = vec![
+            (
+                "rule off",
+                "[policy]\nrecover_not_started = false",
+                vec![&never_started],
+                History::default(),
+                1,
+            ),
+            (
+                "remote down",
+                "",
+                vec![&never_started, &disconnected],
+                History::default(),
+                1,
+            ),
+            (
+                "paused with `ccr-sentinel pause`",
+                "",
+                vec![&never_started],
+                manual,
+                0,
+            ),
+        ];
+        for (name, policy, changes, mut h, alerts) in cases {
+            let c = cfg(policy);
+            let (got, ev) = step(&c, &report(&changes), &mut h, at(12, 0, 0));
+            assert!(
+                !got.iter().any(|a| a.ends_with(" logs-copy")),
+                "{name}: {got:?}"
+            );
+            let mine = ev.alerts.iter().filter(|a| a.target == "logs-copy").count();
+            assert_eq!(mine, alerts, "{name}: {:?}", ev.alerts);
         }
     }
 

@@ -137,11 +137,26 @@ pub fn end_episodes(cx: &RuleCtx, fh: &mut FollowerHistory) {
         fh.alerted.remove("recover_fatal_exhausted");
         fh.alerted.remove("recover_fatal_waiting");
     }
+    if state != FollowerState::NotStarted {
+        fh.alerted.remove("not_started");
+        fh.alerted.remove("recover_not_started_exhausted");
+    }
     if state != FollowerState::LeaderMissing {
         fh.alerted.remove("leader_missing");
         fh.leader_missing_polls = 0;
     } else {
         fh.leader_missing_polls = fh.leader_missing_polls.saturating_add(1);
+    }
+}
+
+/// The initial copy is running (`bootstrapping`): no rule pauses, resumes or unfollows the follower. Its
+/// restore holds the index (`_close` and pause are refused, ES starts the shard tasks itself when it ends), and a
+/// leader missing from one listing while the copy runs is not worth destroying a copy for.
+pub fn initial_copy(cx: &RuleCtx) -> Decision {
+    if cx.obs().bootstrapping() {
+        Decision::stop(None)
+    } else {
+        Decision::pass()
     }
 }
 
@@ -329,6 +344,53 @@ pub fn recover_fatal(cx: &RuleCtx, fh: &mut FollowerHistory) -> Decision {
             s.recover_fatal_max_attempts
         ),
     ))
+}
+
+/// `recover_not_started`: a follower whose initial copy finished but whose following never started (ES only logs
+/// a failed `initiateFollowing` at debug level) is resumed with its configured parameters once its remote is
+/// connected, with back-off and at most `recover_fatal_max_attempts` per `recover_fatal_window`. A follower
+/// ccr-sentinel or a person (the `pause` command) paused is not `not_started`'s: [`end_our_pause`] decides first.
+pub fn recover_not_started(cx: &RuleCtx, fh: &mut FollowerHistory) -> Decision {
+    let s = cx.settings;
+    if cx.state() != FollowerState::NotStarted || fh.paused_by_us.is_some() {
+        return Decision::pass();
+    }
+    let what = format!(
+        "follower_index `{}`: the initial copy finished but following never started",
+        cx.obs().follower_index
+    );
+    let alert = cx.alert_once(fh, "not_started", Rule::RecoverNotStarted, what.clone());
+    if !s.recover_not_started || !cx.connected() {
+        return Decision::alert(alert);
+    }
+    let window_start = cx.now
+        - chrono::Duration::from_std(s.recover_fatal_window).unwrap_or(chrono::Duration::MAX);
+    fh.not_started_attempts.retain(|t| *t > window_start);
+    let n = fh.not_started_attempts.len() as u32;
+    if n >= s.recover_fatal_max_attempts {
+        let exhausted = cx.alert_once(
+            fh,
+            "recover_not_started_exhausted",
+            Rule::RecoverNotStarted,
+            format!(
+                "{what}; giving up after {n} resume attempts within {} (needs a person)",
+                humantime::format_duration(s.recover_fatal_window)
+            ),
+        );
+        return Decision::alert(alert.or(exhausted));
+    }
+    Decision {
+        alert,
+        ..Decision::act(cx.plan(
+            ActionKind::Resume,
+            Rule::RecoverNotStarted,
+            format!(
+                "{what} (resume attempt {} of {})",
+                n + 1,
+                s.recover_fatal_max_attempts
+            ),
+        ))
+    }
 }
 
 /// `resume_unexpected_pause`: a configured follower paused by someone else is resumed after

@@ -70,10 +70,11 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
     // leader indices and puts the auto-follow pattern, and says so in /metrics.
     let created_by_reconcile = [
         "ccr_sentinel_reconcile_actions_total{action=\"put_remote\",result=\"success\"} 1",
-        "ccr_sentinel_reconcile_actions_total{action=\"follow\",result=\"success\"} 2",
+        "ccr_sentinel_reconcile_actions_total{action=\"follow\",result=\"success\"} 3",
         "ccr_sentinel_reconcile_actions_total{action=\"put_auto_follow\",result=\"success\"} 1",
     ];
-    // Three followers (two configured, one auto-followed), healthy, with documents flowing.
+    // Three followers (two configured, one auto-followed), healthy, with documents flowing, and the large
+    // `archive` copied first: its progress is exported.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = http_get(&metrics_url).unwrap_or_default();
@@ -94,9 +95,14 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
                     .is_some_and(|v| v > 0.0)
             })
             .count();
+        let copy = body.lines().any(|l| {
+            l.starts_with("ccr_sentinel_follower_bootstrap_progress_ratio{")
+                && l.contains("follower_index=\"archive-copy\"")
+        });
         if reconciled
-            && healthy == 3
-            && written == 3
+            && healthy >= 3
+            && written >= 3
+            && copy
             && body.contains("follower_index=\"logs-demo-copy\"")
         {
             break;
@@ -120,7 +126,11 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
         .filter_map(|e| e["follower_index"].as_str())
         .collect();
     followed.sort_unstable();
-    assert_eq!(followed, ["clicks-copy", "orders-copy"], "{events:?}");
+    assert_eq!(
+        followed,
+        ["archive-copy", "clicks-copy", "orders-copy"],
+        "{events:?}"
+    );
     assert!(
         events
             .iter()

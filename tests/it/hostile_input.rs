@@ -110,6 +110,7 @@ fn good(path: &str) -> Response {
             "200 OK",
             r#"{"leader":{"connected":true,"mode":"sniff","seeds":["127.0.0.1:9300"],"num_nodes_connected":1}}"#,
         ),
+        "/_recovery" => Response::json("200 OK", "{}"),
         _ => Response::json("404 Not Found", "{}"),
     }
 }
@@ -228,7 +229,7 @@ async fn redirects_are_refused_and_the_credentials_go_nowhere_else() {
     ));
     d.poll_once().await;
     let text = d.metrics().render().unwrap();
-    for endpoint in ["ccr_stats", "follow_info", "remote_info"] {
+    for endpoint in ["ccr_stats", "follow_info", "remote_info", "recovery"] {
         assert!(counted(&text, endpoint, "redirect"), "{endpoint}:\n{text}");
     }
     assert_eq!(
@@ -238,7 +239,7 @@ async fn redirects_are_refused_and_the_credentials_go_nowhere_else() {
     );
     // The credential went once per request to the configured server, and nowhere else.
     let seen = srv.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(seen
         .iter()
         .all(|(_, a)| a.as_deref() == Some("Basic bW9uOnMzY3JldC1wdw==")));

@@ -3,11 +3,13 @@
 
 mod apikey;
 mod architecture;
+mod bootstrap;
 mod common;
 mod config_cli;
 #[cfg(feature = "demo")]
 mod demo;
 mod fake_es;
+mod heartbeat;
 mod hostile_input;
 mod http_limits;
 mod interrupt;

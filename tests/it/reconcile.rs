@@ -93,6 +93,15 @@ fn mutating(sim: &Sim) -> u64 {
     sim.cluster("leader").requests().mutating + sim.cluster("follower").requests().mutating
 }
 
+/// Waits until `logs-copy` follows: put follow answers once its restore has started, following starts after it.
+async fn wait_for_following(sim: &Sim) {
+    let f = sim.cluster("follower");
+    wait_until("logs-copy following", Duration::from_secs(10), || {
+        f.state()["followers"]["logs-copy"]["status"] == "active"
+    })
+    .await;
+}
+
 /// A one-shot reconciler for the config `text`.
 fn reconciler(text: &str, dry_run: bool) -> Reconciler {
     one_shot(ccr_sentinel::config::from_toml_str(text).unwrap(), dry_run).unwrap()
@@ -147,10 +156,8 @@ async fn one_run_reaches_the_desired_state_and_the_next_sends_nothing() {
     // The simulator's truth: remote connected, follower replicating, pattern active and following metrics-1.
     let state = sim.cluster("follower").state();
     assert_eq!(state["remotes"]["leader"]["connected"], true, "{state}");
-    assert_eq!(
-        state["followers"]["logs-copy"]["status"], "active",
-        "{state}"
-    );
+    // Put follow answers once the restore has started; following starts when it ends.
+    wait_for_following(&sim).await;
     wait_until("the follower to catch up", Duration::from_secs(10), || {
         sim.cluster("follower").doc_count("logs-copy") == Some(40)
     })
@@ -483,10 +490,7 @@ async fn the_cli_dry_run_then_reconcile_then_nothing() {
         String::from_utf8_lossy(&real.stderr)
     );
     assert!(out.contains("3 changed"), "{out}");
-    assert_eq!(
-        sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
-        "active"
-    );
+    wait_for_following(&sim).await;
 
     reset(&sim);
     let again = run_cli_with_config(&["reconcile", "--once", "--format", "json"], &config).await;
@@ -1032,10 +1036,7 @@ async fn two_reconcilers_at_once_do_not_conflict() {
             .all(|r| *r == "success" || *r == "already_done"),
         "{follows:?}"
     );
-    assert_eq!(
-        sim.cluster("follower").state()["followers"]["logs-copy"]["status"],
-        "active"
-    );
+    wait_for_following(&sim).await;
     assert_next_run_idle(&a, &sim, "").await;
     sim.shutdown().await;
 }

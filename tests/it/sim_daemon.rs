@@ -551,8 +551,9 @@ async fn requests_per_poll_are_independent_of_the_number_of_followers() {
         totals[0], totals[1],
         "requests grew with the number of followers: {totals:?}"
     );
-    // The leader: the poll's one shard stats read and the doc_counts' `_cat/indices`.
-    assert_eq!(totals[0], (3, 3, 2));
+    // The follower's poll: ccr stats, follow info, remote info and `_recovery`. The leader: the poll's one
+    // shard stats read and the doc_counts' `_cat/indices`.
+    assert_eq!(totals[0], (4, 3, 2));
 }
 
 /// The same replication read from 6.8, 7.10, 7.17, 8.x and 9.x simulators.

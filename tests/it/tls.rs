@@ -122,6 +122,7 @@ async fn private_ca_and_insecure_skip_verify() {
         ),
         ("_all/_ccr/info", r#"{"follower_indices":[]}"#),
         ("_remote/info", r#"{}"#),
+        ("_recovery", r#"{}"#),
     ] {
         let p = root.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
