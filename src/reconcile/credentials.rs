@@ -717,6 +717,7 @@ mod tests {
             manage: true,
             security: RemoteSecurity::ApiKey,
             api_key_expiration: Some("90d".into()),
+            heartbeat: false,
         }
     }
 
