@@ -125,6 +125,7 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
             nodes_connected: 1,
         },
         leader_index_exists: Some(true),
+        remote_key: None,
         docs: Some(DocParity {
             at: epoch(),
             leader_docs: Some(10),

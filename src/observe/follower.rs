@@ -154,6 +154,10 @@ pub struct FollowerObservation {
     /// Whether the leader index exists on the leader cluster, when known.
     pub leader_index_exists: Option<bool>,
     pub docs: Option<DocParity>,
+    /// What is wrong with the cross-cluster API key of the follower's remote, when it is an API-key remote
+    /// and something is (set by the report, which judges keys at its time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_key: Option<super::keys::KeyProblem>,
 }
 
 /// Builds the observation of every follower: configured ones (present or not) and every follower the clusters
@@ -310,6 +314,7 @@ fn observe_follower(
         remote,
         leader_index_exists,
         docs: cs.doc_parity.get(index).cloned(),
+        remote_key: None,
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod caught_up;
 mod follower;
+pub mod keys;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +23,7 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
+    ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
     FollowInfoResponse, RemoteInfoResponse,
 };
 
@@ -30,6 +31,7 @@ pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
     ShardFatal, ShardSummary,
 };
+pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{ClusterState, DocParity, Observed, Snapshot};
 
 /// The answers of one `poll` of one follower cluster.
@@ -126,6 +128,57 @@ impl Observer {
             })
         });
         join_all(polls).await
+    }
+
+    /// One key read (see [`keys`]): the keys of `leaders` (`GET /_security/api_key?owner=true`, the keys the
+    /// daemon's leader credential made) and the daemon's credential on every follower cluster, concurrently.
+    /// `connectivity` is recorded with the answers, so the next poll can tell a change.
+    pub async fn keys(
+        &self,
+        leaders: Vec<String>,
+        connectivity: BTreeMap<crate::config::ClusterKey, bool>,
+    ) -> KeysResult {
+        let at = Utc::now();
+        let owned = ApiKeyQuery {
+            owner: true,
+            ..Default::default()
+        };
+        let leader_reads = join_all(leaders.into_iter().filter_map(|name| {
+            let client = self.clients.get(&name)?.clone();
+            let q = owned.clone();
+            Some(async move { (name, client.get_api_keys(&q).await) })
+        }));
+        let credential_reads = join_all(self.cfg.follower_clusters().into_iter().filter_map(|name| {
+            let client = self.clients.get(&name)?.clone();
+            Some(async move {
+                let authenticate = client.authenticate().await;
+                let own_key = match authenticate.as_ref().ok().and_then(|a| a.api_key.clone()) {
+                    Some(k) => Some(
+                        client
+                            .get_api_keys(&ApiKeyQuery {
+                                id: Some(k.id),
+                                ..Default::default()
+                            })
+                            .await,
+                    ),
+                    None => None,
+                };
+                (
+                    name,
+                    keys::CredentialRead {
+                        authenticate,
+                        own_key,
+                    },
+                )
+            })
+        }));
+        let (leaders, credentials) = tokio::join!(leader_reads, credential_reads);
+        KeysResult {
+            at,
+            leaders: leaders.into_iter().collect(),
+            credentials: credentials.into_iter().collect(),
+            connectivity,
+        }
     }
 
     /// One `doc_counts` run: stats before, document counts of every involved cluster, stats after.

@@ -23,6 +23,9 @@ pub struct Observed<T> {
 pub struct Snapshot {
     /// By configuration name.
     pub clusters: BTreeMap<String, ClusterState>,
+    /// When the keys were last read, and the API-key remotes' connections then.
+    #[serde(skip)]
+    pub keys_mark: super::keys::KeysMark,
 }
 
 /// What the daemon knows about one cluster.
@@ -40,6 +43,12 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
+    /// The cross-cluster API keys of a leader cluster of an API-key remote (see [`super::keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<super::keys::KeysState>,
+    /// The daemon's own credential on a follower cluster (see [`super::keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<super::keys::Credential>,
 }
 
 impl ClusterState {

@@ -309,6 +309,7 @@ impl PolicyRunner {
             "runbooks_in_progress": self.store.in_progress(),
             "runbooks_abandoned": self.abandoned_runbooks(),
             "last_actions": last,
+            "started_as": self.exec.started_as(),
         })
     }
 }
