@@ -250,7 +250,8 @@ pub struct RemoteKey {
     /// The usable keys of the remote (ids); which one the follower nodes hold is not visible over REST.
     pub usable_keys: Vec<String>,
     /// When the soonest-expiring usable key expires: while the follower's key cannot be told, the remote is
-    /// judged by the one that ends first. `None`: no usable key expires.
+    /// judged by the one that ends first; once every key has expired, when the last one did. `None`: no usable
+    /// key expires (or the keys are invalidated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Seconds from the judgement until `expires_at`.
@@ -308,10 +309,15 @@ pub fn remote_keys(cfg: &Config, snap: &Snapshot, now: DateTime<Utc>) -> Vec<Rem
                     .filter_map(|k| Some((k.expiration?, &k.id)))
                     .max();
                 r.problem = Some(match (expired, mine.iter().find(|k| k.invalidated)) {
-                    (Some((e, id)), _) => KeyProblem::Expired {
-                        id: id.clone(),
-                        at: at_ms(e).unwrap_or(now),
-                    },
+                    (Some((e, id)), _) => {
+                        // Kept, negative: an alert on the time left keeps firing once the key has run out.
+                        r.expires_at = at_ms(e);
+                        r.expiry_seconds = Some((e - now_ms).div_euclid(1000));
+                        KeyProblem::Expired {
+                            id: id.clone(),
+                            at: at_ms(e).unwrap_or(now),
+                        }
+                    }
                     (None, Some(k)) => KeyProblem::Invalidated { id: k.id.clone() },
                     (None, None) => KeyProblem::NoKey,
                 });
@@ -432,6 +438,7 @@ mod tests {
                 at: at_ms(1000).unwrap()
             })
         );
+        assert_eq!(r.expiry_seconds, Some(-4));
         assert!(r.problem.unwrap().describe().contains("expired at 1970"));
         let r = judged(vec![key("a", "leader", Some(9000), true)], 5000);
         assert_eq!(r.problem, Some(KeyProblem::Invalidated { id: "a".into() }));

@@ -874,7 +874,7 @@ leader_index_patterns = ["metrics-*"]
             ("an expired key: refused", "", Some(key(Some(-day))), vec![&fatal_f], vec![], true),
             ("3d inside a 2d margin: resumed", "[policy]\ncredential_expiry_margin = \"2d\"", Some(key(Some(day * 3))), vec![&fatal_f], vec!["pause_resume recover_fatal logs-copy"], false),
             ("10d inside a 14d margin: refused", "[policy]\ncredential_expiry_margin = \"14d\"", Some(key(Some(day * 10))), vec![&fatal_f], vec![], true),
-            ("a pause is never refused", "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"", Some(key(Some(day))), vec![&disconnected], vec!["pause pause_on_remote_outage logs-copy"], false),
+            ("a pause is never refused", "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"", Some(key(Some(day))), vec![&disconnected], vec!["pause pause_on_remote_outage logs-copy", "pause pause_on_remote_outage orders-copy"], false),
         ];
         for (name, policy, cred, changes, want, refused) in rows {
             let c = cfg(policy);
