@@ -87,6 +87,7 @@ fn run(a: RotateKeyArgs) -> Result<ExitCode, ExitCode> {
         reconnect_timeout: a.timeout,
         poll_interval: Duration::from_millis(500),
         secret_file: a.secret_file.clone(),
+        can_deliver: a.secret_file.is_some() || a.show_secret,
     };
     let (secret_file, show) = (a.secret_file.clone(), a.show_secret);
     let alias = a.alias.clone();

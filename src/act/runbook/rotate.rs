@@ -181,6 +181,8 @@ pub struct RotateOptions {
     pub poll_interval: Duration,
     /// Where the secret was handed over, for the operator step text (`None`: printed on stdout).
     pub secret_file: Option<PathBuf>,
+    /// The secret has somewhere to go (a file or stdout); without, nothing is minted.
+    pub can_deliver: bool,
 }
 
 /// Called with the new key's encoded credential right after it is minted; returns where it went, or why it
@@ -264,8 +266,8 @@ pub async fn rotate_key(
         owner_pid: None,
         updated_at: None,
     });
-    if opts.installed && rec.new_key_id.is_some() {
-        // A (re-)confirmation: reload again, the nodes may have had the key only now.
+    if opts.installed && rec.new_key_id.is_some() && !rec.installed {
+        // The confirmation: reload from here (a re-run after a crash keeps what was done after it).
         rec.installed = true;
         rec.reloaded = false;
     }
@@ -334,6 +336,14 @@ pub async fn rotate_key(
             return Ok(out);
         };
         let report = match step {
+            RotateStep::Mint if !opts.can_deliver => {
+                return Ok(failed(
+                    out,
+                    RotateStep::Mint,
+                    "give --secret-file PATH or --show-secret to receive the new key's secret; nothing was minted"
+                        .into(),
+                ));
+            }
             RotateStep::Mint => {
                 let previous_pending = rec.pending;
                 rec.pending = Some(RotateStep::Mint);
