@@ -113,6 +113,14 @@ pub enum Command {
         dry_run: bool,
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Create the cross-cluster API keys of `security = "api_key"` remotes and write each one's secret to a
+        /// new file DIR/<cluster>.<alias>.credentials (mode 0600).
+        #[arg(long, value_name = "DIR", conflicts_with = "show_credentials")]
+        credentials_dir: Option<std::path::PathBuf>,
+        /// Create the cross-cluster API keys of `security = "api_key"` remotes and print each one's secret once
+        /// on standard output (table format only).
+        #[arg(long)]
+        show_credentials: bool,
     },
     /// Preflight: check the CCR prerequisites (reachability, versions, licenses, leader indices, remotes,
     /// follower names, privileges) without changing anything. Exits 1 when something blocks.
@@ -172,7 +180,18 @@ pub fn main() -> ExitCode {
             once,
             dry_run,
             format,
-        } => reconcile::command(&config, once, dry_run, format),
+            credentials_dir,
+            show_credentials,
+        } => reconcile::command(
+            &config,
+            once,
+            dry_run,
+            format,
+            reconcile::SecretsArg {
+                dir: credentials_dir,
+                show: show_credentials,
+            },
+        ),
         Command::Check { config, format } => check::command(&config, format),
         Command::Pause(a) => actions::follower_command(actions::Which::Pause, a),
         Command::Resume(a) => actions::follower_command(actions::Which::Resume, a),

@@ -6,14 +6,24 @@ use std::process::ExitCode;
 use super::table::columns;
 use super::{block_on, init_logging, load, print_json, ConfigArg, OutputFormat};
 use super::{EXIT_CONFIG, EXIT_PROBLEM};
+use crate::reconcile::credentials::SecretSink;
 use crate::reconcile::{ItemState, ReconcileReport};
 
-/// `ccr-sentinel reconcile --once [--dry-run]`.
+/// Where the secrets of the cross-cluster API keys a run creates go: `--credentials-dir` or
+/// `--show-credentials` (neither: no key is created).
+#[derive(Debug, Default)]
+pub(super) struct SecretsArg {
+    pub dir: Option<std::path::PathBuf>,
+    pub show: bool,
+}
+
+/// `ccr-sentinel reconcile --once [--dry-run] [--credentials-dir DIR | --show-credentials]`.
 pub(super) fn command(
     config: &ConfigArg,
     once: bool,
     dry_run: bool,
     format: OutputFormat,
+    secrets: SecretsArg,
 ) -> ExitCode {
     if !once {
         eprintln!(
@@ -21,6 +31,25 @@ pub(super) fn command(
         );
         return ExitCode::from(EXIT_CONFIG);
     }
+    if secrets.show && matches!(format, OutputFormat::Json) {
+        eprintln!("error: `--show-credentials` prints the secrets after the table; it cannot be used with `--format json` (use `--credentials-dir`)");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if let Some(d) = &secrets.dir {
+        if !d.is_dir() {
+            eprintln!(
+                "error: `--credentials-dir` {} is not a directory",
+                d.display()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = match (&secrets.dir, secrets.show) {
+        (Some(d), _) => SecretSink::Dir(d.clone()),
+        (None, true) => SecretSink::Collect(shown.clone()),
+        (None, false) => SecretSink::None,
+    };
     let cfg = match load(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -28,7 +57,7 @@ pub(super) fn command(
     init_logging(cfg.log.format, cfg.log.level.as_deref(), "warn");
     block_on(async move {
         let r = match crate::reconcile::one_shot(cfg, dry_run) {
-            Ok(r) => r,
+            Ok(r) => r.with_secret_sink(sink),
             Err(e) => {
                 eprintln!("error: {e:#}");
                 return ExitCode::from(EXIT_PROBLEM);
@@ -40,6 +69,18 @@ pub(super) fn command(
                 print_json(&*report);
             }
             OutputFormat::Table => print!("{}", render_table(&report)),
+        }
+        // The one place a secret is printed: asked for with --show-credentials, shown once.
+        for c in crate::sync::lock(&shown).drain(..) {
+            println!(
+                "\ncross-cluster API key `{}` on `{}` for remote `{}` on `{}` (shown once; the value of cluster.remote.{}.credentials):\n{}",
+                c.key_id,
+                c.leader,
+                c.alias,
+                c.cluster,
+                c.alias,
+                secrecy::ExposeSecret::expose_secret(&c.credentials)
+            );
         }
         if report.ok() {
             ExitCode::SUCCESS

@@ -30,7 +30,7 @@ use secrecy::SecretString;
 pub mod policy;
 pub mod schema;
 mod validate;
-pub use validate::index_name;
+pub use validate::{index_name, port_mixup};
 pub mod values;
 
 pub use policy::{OnLeaderDeleted, PolicySettings, Window};
@@ -264,6 +264,38 @@ pub enum RemoteMode {
     Proxy,
 }
 
+/// How a remote connection authenticates to the leader cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteSecurity {
+    /// TLS certificates trusted by both clusters, on the leader's transport port (default 9300); the only model
+    /// before 8.10, deprecated in 9.0. The follower user needs privileges on the leader cluster too.
+    #[default]
+    Certificate,
+    /// A cross-cluster API key (8.10 beta, 8.14 GA) in the follower nodes' keystores
+    /// (`cluster.remote.<alias>.credentials`), on the leader's remote cluster server port (default 9443).
+    ApiKey,
+}
+
+impl RemoteSecurity {
+    /// The configuration value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RemoteSecurity::Certificate => "certificate",
+            RemoteSecurity::ApiKey => "api_key",
+        }
+    }
+}
+
+/// The default transport port (certificate remotes connect there).
+pub const TRANSPORT_PORT: u16 = 9300;
+/// The default remote cluster server port (API-key remotes connect there).
+pub const REMOTE_CLUSTER_PORT: u16 = 9443;
+/// The default HTTP port, which no remote can use.
+pub const HTTP_PORT: u16 = 9200;
+/// The default lifetime of a cross-cluster API key reconcile creates.
+pub const DEFAULT_API_KEY_EXPIRATION: &str = "90d";
+
 /// `[[remotes]]`, validated: on `cluster`, alias `alias` points at configured cluster `leader`.
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
@@ -285,6 +317,21 @@ pub struct RemoteSettings {
     pub skip_unavailable: Option<bool>,
     /// Reconcile writes this remote's settings (default); `false` only maps the alias.
     pub manage: bool,
+    /// The security model of the connection.
+    pub security: RemoteSecurity,
+    /// The `expiration` of the cross-cluster API key reconcile creates (`api_key` remotes; an Elasticsearch time
+    /// value such as `90d`); `None`: the key never expires.
+    pub api_key_expiration: Option<String>,
+}
+
+impl RemoteSettings {
+    /// Every address the remote connects to (`seeds` or `proxy_address`).
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.seeds
+            .iter()
+            .chain(self.proxy_address.iter())
+            .map(String::as_str)
+    }
 }
 
 /// `[[followers]]`, validated.
@@ -370,6 +417,25 @@ impl Config {
             .filter(|c| c.insecure_skip_verify)
             .map(|c| insecure_tls_warning(&c.name))
             .collect()
+    }
+
+    /// The leader indices and auto-follow patterns configured through remote `alias` on `cluster`: what the
+    /// cross-cluster API key of an `api_key` remote must grant (`access.replication[].names`). Sorted, without
+    /// duplicates.
+    pub fn replication_names(&self, cluster: &str, alias: &str) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .followers
+            .iter()
+            .filter(|f| f.cluster == cluster && f.remote == alias)
+            .map(|f| f.leader_index.clone())
+            .chain(
+                self.auto_follow
+                    .iter()
+                    .filter(|a| a.cluster == cluster && a.remote == alias)
+                    .flat_map(|a| a.leader_index_patterns.iter().cloned()),
+            )
+            .collect();
+        names.into_iter().collect()
     }
 
     /// The configured remote on `cluster` named `alias`, if any.

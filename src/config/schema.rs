@@ -187,6 +187,12 @@ pub struct RawRemote {
     pub skip_unavailable: Option<bool>,
     /// `false`: only map the alias to a configured cluster; reconcile never writes this remote.
     pub manage: Option<bool>,
+    /// `certificate` (default: TLS certificates on the transport port) or `api_key` (a cross-cluster API key,
+    /// the remote cluster server port, 8.14+).
+    pub security: Option<String>,
+    /// How long the cross-cluster API key reconcile creates for an `api_key` remote is valid (`90d`), or
+    /// `"none"`: it never expires.
+    pub api_key_expiration: Option<String>,
 }
 
 /// `[[followers]]`
@@ -385,6 +391,8 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
             "server_name",
             "skip_unavailable",
             "manage",
+            "security",
+            "api_key_expiration",
         ],
         "followers[]" => &[
             "cluster",

@@ -15,12 +15,15 @@ use super::schema::{
     RawAutoFollow, RawCluster, RawConfig, RawFollower, RawHealth, RawHttp, RawLog, RawReconcile,
     RawRemote, RawSchedule,
 };
-use super::values::{flat_index_settings, parse_byte_size, parse_duration, CronSchedule};
+use super::values::{
+    flat_index_settings, parse_byte_size, parse_duration, parse_es_time, CronSchedule,
+};
 use super::{
     policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
     HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings,
-    ReconcileSettings, RemoteMode, RemoteSettings, Schedules, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_SECRET_FILE_BYTES, MAX_CA_CERT_BYTES,
+    ReconcileSettings, RemoteMode, RemoteSecurity, RemoteSettings, Schedules,
+    DEFAULT_API_KEY_EXPIRATION, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_SECRET_FILE_BYTES,
+    HTTP_PORT, MAX_CA_CERT_BYTES, REMOTE_CLUSTER_PORT, TRANSPORT_PORT,
 };
 
 impl RawConfig {
@@ -262,17 +265,51 @@ fn remotes(
                 }
             }
         }
+        let security = match r.security.as_deref() {
+            None | Some("certificate") => RemoteSecurity::Certificate,
+            Some("api_key") => RemoteSecurity::ApiKey,
+            Some(other) => {
+                p.push(format!(
+                    "`{at}.security` = `{other}`: expected \"certificate\" (TLS certificates, the transport port) or \"api_key\" (a cross-cluster API key, the remote cluster server port)"
+                ));
+                RemoteSecurity::Certificate
+            }
+        };
         for s in r.seeds.iter().chain(r.proxy_address.iter()) {
-            if s.rsplit_once(':')
+            match s
+                .rsplit_once(':')
                 .and_then(|(h, port)| (!h.is_empty()).then(|| port.parse::<u16>().ok()))
                 .flatten()
-                .is_none()
             {
-                p.push(format!(
+                None => p.push(format!(
                     "`{at}`: `{s}` is not a host:port transport address"
-                ));
+                )),
+                Some(port) => {
+                    if let Some(problem) = port_mixup(security, port) {
+                        p.push(format!("`{at}`: `{s}`: {problem}"));
+                    }
+                }
             }
         }
+        let api_key_expiration = match (security, r.api_key_expiration) {
+            (RemoteSecurity::Certificate, Some(_)) => {
+                p.push(format!(
+                    "`{at}.api_key_expiration` needs `security = \"api_key\"` (a certificate remote has no API key)"
+                ));
+                None
+            }
+            (RemoteSecurity::Certificate, None) => None,
+            (RemoteSecurity::ApiKey, None) => Some(DEFAULT_API_KEY_EXPIRATION.to_string()),
+            (RemoteSecurity::ApiKey, Some(e)) if e == "none" => None,
+            (RemoteSecurity::ApiKey, Some(e)) => {
+                if parse_es_time(&e).is_none_or(|d| d.is_zero()) {
+                    p.push(format!(
+                        "`{at}.api_key_expiration` = `{e}`: expected a positive Elasticsearch time value such as `90d` or `12h`, or \"none\""
+                    ));
+                }
+                Some(e)
+            }
+        };
         remotes.push(RemoteSettings {
             cluster: r.cluster,
             alias: r.alias,
@@ -283,9 +320,29 @@ fn remotes(
             server_name: r.server_name,
             skip_unavailable: r.skip_unavailable,
             manage: r.manage.unwrap_or(true),
+            security,
+            api_key_expiration,
         });
     }
     remotes
+}
+
+/// The port mix-up a remote address shows, if its port is one of Elasticsearch's defaults for another purpose:
+/// certificate remotes connect to the transport port (9300), API-key remotes to the remote cluster server port
+/// (9443, `remote_cluster.port`), and no remote to the HTTP port (9200). Other ports are the operator's choice.
+pub fn port_mixup(security: RemoteSecurity, port: u16) -> Option<String> {
+    match (security, port) {
+        (_, HTTP_PORT) => Some(format!(
+            "port {HTTP_PORT} is the default HTTP port; remote connections use the transport port ({TRANSPORT_PORT}, certificate remotes) or the remote cluster server port ({REMOTE_CLUSTER_PORT}, `security = \"api_key\"`)"
+        )),
+        (RemoteSecurity::ApiKey, TRANSPORT_PORT) => Some(format!(
+            "port {TRANSPORT_PORT} is the default transport port, which certificate remotes use; a `security = \"api_key\"` remote connects to the leader's remote cluster server port (`remote_cluster.port`, default {REMOTE_CLUSTER_PORT}); there the handshake fails with `requires channel profile to be [_remote_cluster], but got [default]`"
+        )),
+        (RemoteSecurity::Certificate, REMOTE_CLUSTER_PORT) => Some(format!(
+            "port {REMOTE_CLUSTER_PORT} is the default remote cluster server port, which API-key remotes use: set `security = \"api_key\"` for a cross-cluster API key, or use the leader's transport port (default {TRANSPORT_PORT}) for the certificate model"
+        )),
+        _ => None,
+    }
 }
 
 /// True when a `[[remotes]]` entry defines `alias` on `cluster`.

@@ -273,13 +273,16 @@ pub enum FailureReason {
     ParameterDrift,
     /// Timeouts, connection problems, 5xx, 429: retry later.
     Unavailable,
+    /// Waits for a step only an operator can do (installing a cross-cluster API key in the follower nodes'
+    /// keystores).
+    OperatorStep,
     /// Anything else.
     Other,
 }
 
 impl FailureReason {
     /// Every reason.
-    pub const ALL: [FailureReason; 19] = [
+    pub const ALL: [FailureReason; 20] = [
         FailureReason::RemoteUnknown,
         FailureReason::RemoteUnreachable,
         FailureReason::RemoteNotConnected,
@@ -298,6 +301,7 @@ impl FailureReason {
         FailureReason::AlreadyDone,
         FailureReason::ParameterDrift,
         FailureReason::Unavailable,
+        FailureReason::OperatorStep,
         FailureReason::Other,
     ];
 
@@ -317,6 +321,7 @@ impl FailureReason {
             FailureReason::LeaderMissing => "create the leader index (or fix `leader_index` in the configuration)",
             FailureReason::RemoteUnreachable | FailureReason::RemoteNotConnected => "check that the seeds are the leader's transport addresses (port 9300, not 9200), reachable from every follower node",
             FailureReason::NameConflict => "ccr-sentinel never deletes or overwrites an index: choose another `follower_index` in the configuration, or remove the existing index yourself (unfollow it first if it is a follower)",
+            FailureReason::OperatorStep => "install the cross-cluster API key in the keystore of every follower node (`bin/elasticsearch-keystore add cluster.remote.<alias>.credentials`); ccr-sentinel then reloads the secure settings (POST /_nodes/reload_secure_settings) on each pass; the item's message has the exact commands",
             _ => return None,
         })
     }
@@ -342,6 +347,7 @@ impl FailureReason {
             FailureReason::AlreadyDone => "already_done",
             FailureReason::ParameterDrift => "parameter_drift",
             FailureReason::Unavailable => "unavailable",
+            FailureReason::OperatorStep => "operator_step",
             FailureReason::Other => "other",
         }
     }
@@ -360,6 +366,7 @@ impl FailureReason {
                 | FailureReason::InvalidSettings
                 | FailureReason::Unsupported
                 | FailureReason::ParameterDrift
+                | FailureReason::OperatorStep
         )
     }
 }

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{null_as_default, seg, Endpoint, EsClient, EsError, Filtered};
+use crate::config::policy::wildcard_match;
 
 /// `GET /_security/_authenticate` (RestAuthenticateAction, `Authentication#toXContent`): who the client's
 /// credentials authenticate as.
@@ -398,6 +399,47 @@ impl ReloadSecureSettingsResponse {
             .map(|(id, n)| n.name.clone().unwrap_or_else(|| id.clone()))
             .collect()
     }
+}
+
+/// `metadata.managed_by` of the cross-cluster API keys ccr-sentinel creates.
+pub const MANAGED_BY: &str = "ccr-sentinel";
+
+/// The name of the cross-cluster API key for remote `alias` on follower cluster `cluster`; keys of one remote
+/// share this prefix (a rotation may add a suffix).
+pub fn key_name(cluster: &str, alias: &str) -> String {
+    format!("ccr-sentinel-{cluster}-{alias}")
+}
+
+/// The `metadata` of the key for remote `alias` on `cluster`.
+pub fn key_metadata(cluster: &str, alias: &str) -> serde_json::Value {
+    json!({"managed_by": MANAGED_BY, "remote_cluster": alias, "follower_cluster": cluster})
+}
+
+/// The newest usable cross-cluster key ccr-sentinel made for remote `alias` on `cluster`, among `keys`.
+pub fn find_managed_key<'a>(
+    keys: &'a [ApiKeyInfo],
+    cluster: &str,
+    alias: &str,
+) -> Option<&'a ApiKeyInfo> {
+    keys.iter()
+        .filter(|k| {
+            k.is_cross_cluster()
+                && !k.invalidated
+                && k.metadata_str("managed_by") == Some(MANAGED_BY)
+                && k.metadata_str("remote_cluster") == Some(alias)
+                && k.metadata_str("follower_cluster") == Some(cluster)
+        })
+        .max_by_key(|k| k.creation.unwrap_or(0))
+}
+
+/// The wanted names (indices or patterns) that no name of `granted` covers. A key pattern covers a wanted
+/// pattern only when it matches the pattern's text (`*` covers `logs-*`; `logs-2024*` does not).
+pub fn uncovered<'a>(granted: &[&str], wanted: &'a [String]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|w| !granted.iter().any(|g| wildcard_match(g, w)))
+        .map(String::as_str)
+        .collect()
 }
 
 fn encode<T: Serialize>(client: &EsClient, what: &str, body: &T) -> Result<Value, EsError> {

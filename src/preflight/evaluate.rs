@@ -33,7 +33,15 @@ const PER_CLUSTER: [Check; 4] = [
     Check::License,
     Check::Privileges,
 ];
-const PER_REMOTE: [Check; 3] = [Check::VersionCompat, Check::Remote, Check::Seeds];
+const PER_REMOTE: [Check; 7] = [
+    Check::VersionCompat,
+    Check::Remote,
+    Check::Seeds,
+    Check::RemoteSecurity,
+    Check::ApiKey,
+    Check::RemotePrivileges,
+    Check::LeaderManage,
+];
 const PER_LEADER: [Check; 3] = [
     Check::LeaderIndex,
     Check::SoftDeletes,
@@ -96,6 +104,18 @@ fn run(check: Check, cfg: &Config, facts: &Facts, scope: Scope<'_>) -> Vec<Check
         }
         (Check::Remote, Scope::Remote { r, local, .. }) => remote(r, local),
         (Check::Seeds, Scope::Remote { r, local, .. }) => seeds(r, local, facts),
+        (Check::RemoteSecurity, Scope::Remote { r, local, leader }) => {
+            super::security::remote_security(r, local, leader)
+        }
+        (Check::ApiKey, Scope::Remote { r, leader, .. }) => {
+            super::security::api_key(cfg, r, leader, facts.now_ms)
+        }
+        (Check::RemotePrivileges, Scope::Remote { r, local, .. }) => {
+            super::security::remote_privileges(cfg, r, local)
+        }
+        (Check::LeaderManage, Scope::Remote { r, leader, .. }) => {
+            super::security::leader_manage(cfg, r, leader)
+        }
         (Check::LeaderIndex, Scope::Follower(fcfg)) => leader_index(cfg, facts, fcfg),
         (Check::SoftDeletes, Scope::Follower(fcfg)) => soft_deletes(cfg, facts, fcfg),
         (Check::ReplicationType, Scope::Follower(fcfg)) => replication_type(cfg, facts, fcfg),
@@ -104,7 +124,7 @@ fn run(check: Check, cfg: &Config, facts: &Facts, scope: Scope<'_>) -> Vec<Check
     }
 }
 
-fn result(
+pub(super) fn result(
     check: Check,
     target: impl Into<String>,
     status: CheckStatus,
@@ -611,7 +631,7 @@ fn follower_index(facts: &Facts, fcfg: &FollowerSettings) -> Vec<CheckResult> {
     }
 }
 
-fn version_of(f: &ClusterFacts) -> Option<(u32, u32)> {
+pub(super) fn version_of(f: &ClusterFacts) -> Option<(u32, u32)> {
     f.root.as_ref().ok().and_then(|r| r.major_minor())
 }
 
@@ -700,6 +720,7 @@ mod tests {
                 status: Some(400),
                 message: "no handler".into(),
             })),
+            security: Default::default(),
         };
         let follower = ClusterFacts {
             http_address: Some("127.0.0.1:9201".into()),
@@ -722,10 +743,12 @@ mod tests {
                 cluster: BTreeMap::from([("manage_ccr".to_string(), true)]),
                 index: BTreeMap::new(),
             })),
+            security: Default::default(),
         };
         Facts {
             clusters: BTreeMap::from([("leader".into(), leader), ("follower".into(), follower)]),
             seeds: BTreeMap::from([("10.0.0.1:9300".to_string(), SeedProbe::NoHttp)]),
+            now_ms: 0,
         }
     }
 

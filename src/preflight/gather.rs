@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use crate::config::Config;
-use crate::es::{EsClient, HasPrivilegesRequest, IndexPrivilegesCheck, RemoteInfoResponse};
+use crate::config::{Config, RemoteSecurity};
+use crate::es::{
+    ApiKeyQuery, EsClient, HasPrivilegesRequest, IndexPrivilegesCheck, RemoteInfoResponse,
+};
 
-use super::{ClusterFacts, Facts, ReadError, SeedProbe};
+use super::{ClusterFacts, Facts, ReadError, SecurityFacts, SeedProbe};
 
 /// How long the seed probe waits for an HTTP answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -62,6 +64,7 @@ fn unreached(http_address: Option<String>, root: ReadError) -> ClusterFacts {
         followers: None,
         leader_settings: None,
         privileges: None,
+        security: Default::default(),
     }
 }
 
@@ -104,6 +107,7 @@ pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
         let http_address = url_address(&settings.url);
+        let sec = security_reads(cfg, name);
         async move {
             let Some(c) = client else {
                 let root = ReadError {
@@ -193,6 +197,7 @@ pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts
                     });
                 }
             }
+            let security = security_facts(&c, &sec).await;
             let privileges = if req.cluster.is_empty() && req.index.is_empty() {
                 None
             } else {
@@ -211,6 +216,7 @@ pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts
                 followers: followers_read,
                 leader_settings,
                 privileges,
+                security,
             };
             (name.clone(), facts)
         }
@@ -241,5 +247,86 @@ pub async fn gather(cfg: &Config, clients: &BTreeMap<String, EsClient>) -> Facts
         .collect(),
         Err(_) => BTreeMap::new(),
     };
-    Facts { clusters, seeds }
+    Facts {
+        clusters,
+        seeds,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    }
+}
+
+/// Which security reads a cluster needs.
+#[derive(Debug, Default)]
+struct SecurityReads {
+    /// It is the follower of an `api_key` remote.
+    remote_indices: bool,
+    /// It is the leader of an `api_key` remote.
+    api_keys: bool,
+    /// Leader indices of its certificate remotes (for index `manage`).
+    manage_on: Vec<String>,
+}
+
+fn security_reads(cfg: &Config, name: &str) -> SecurityReads {
+    let mut out = SecurityReads::default();
+    let mut manage_on = BTreeSet::new();
+    for r in &cfg.remotes {
+        match r.security {
+            RemoteSecurity::ApiKey => {
+                out.remote_indices |= r.cluster == name;
+                out.api_keys |= r.leader == name;
+            }
+            RemoteSecurity::Certificate if r.leader == name => manage_on.extend(
+                cfg.followers
+                    .iter()
+                    .filter(|f| f.cluster == r.cluster && f.remote == r.alias)
+                    .map(|f| f.leader_index.clone()),
+            ),
+            RemoteSecurity::Certificate => {}
+        }
+    }
+    out.manage_on = manage_on.into_iter().collect();
+    out
+}
+
+async fn security_facts(c: &EsClient, reads: &SecurityReads) -> SecurityFacts {
+    let err = |e: crate::es::EsError| ReadError::from(&e);
+    let user_privileges = async {
+        if reads.remote_indices {
+            Some(c.user_privileges().await.map_err(err))
+        } else {
+            None
+        }
+    };
+    let api_keys = async {
+        if reads.api_keys {
+            let q = ApiKeyQuery {
+                name: Some("ccr-sentinel-*".into()),
+                active_only: true,
+                ..Default::default()
+            };
+            Some(c.get_api_keys(&q).await.map(|r| r.api_keys).map_err(err))
+        } else {
+            None
+        }
+    };
+    let leader_manage = async {
+        if reads.manage_on.is_empty() {
+            None
+        } else {
+            let req = HasPrivilegesRequest {
+                cluster: Vec::new(),
+                index: vec![IndexPrivilegesCheck {
+                    names: reads.manage_on.clone(),
+                    privileges: vec!["manage".into()],
+                }],
+            };
+            Some(c.has_privileges(&req).await.map_err(err))
+        }
+    };
+    let (user_privileges, api_keys, leader_manage) =
+        tokio::join!(user_privileges, api_keys, leader_manage);
+    SecurityFacts {
+        user_privileges,
+        api_keys,
+        leader_manage,
+    }
 }

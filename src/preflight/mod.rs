@@ -4,10 +4,12 @@
 //!
 //! Checks (the `check` label of `ccr_sentinel_preflight_problems`): `reachable`, `version`, `version_compat`,
 //! `license`, `remote`, `seeds`, `leader_index`, `soft_deletes`, `replication_type`, `follower_index`,
-//! `privileges`.
+//! `privileges`, and for the remote security models (`security.rs`) `remote_security`, `api_key`,
+//! `remote_privileges`, `leader_manage`.
 
 mod evaluate;
 mod gather;
+mod security;
 
 pub use evaluate::evaluate;
 pub use gather::gather;
@@ -18,9 +20,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::es::{
+    ApiKeyInfo, HasPrivilegesResponse, IndexSettings, LicenseInfo, UserPrivilegesResponse,
+};
 use crate::es::{EsClient, EsError};
 use crate::es::{FollowerInfo, RemoteInfoResponse, RootInfo};
-use crate::es::{HasPrivilegesResponse, IndexSettings, LicenseInfo};
 
 /// A preflight check: the `check` field of the report and the `check` label of `ccr_sentinel_preflight_problems`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,11 +40,15 @@ pub enum Check {
     ReplicationType,
     FollowerIndex,
     Privileges,
+    RemoteSecurity,
+    ApiKey,
+    RemotePrivileges,
+    LeaderManage,
 }
 
 impl Check {
     /// Every check.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 15] = [
         Check::Reachable,
         Check::Version,
         Check::VersionCompat,
@@ -52,6 +60,10 @@ impl Check {
         Check::ReplicationType,
         Check::FollowerIndex,
         Check::Privileges,
+        Check::RemoteSecurity,
+        Check::ApiKey,
+        Check::RemotePrivileges,
+        Check::LeaderManage,
     ];
 
     /// The name in reports and labels.
@@ -68,6 +80,10 @@ impl Check {
             Check::ReplicationType => "replication_type",
             Check::FollowerIndex => "follower_index",
             Check::Privileges => "privileges",
+            Check::RemoteSecurity => "remote_security",
+            Check::ApiKey => "api_key",
+            Check::RemotePrivileges => "remote_privileges",
+            Check::LeaderManage => "leader_manage",
         }
     }
 }
@@ -194,6 +210,19 @@ pub struct ClusterFacts {
     /// Flat settings of the configured leader indices that exist.
     pub leader_settings: Option<Read<BTreeMap<String, IndexSettings>>>,
     pub privileges: Option<Read<HasPrivilegesResponse>>,
+    /// The reads of the remote security checks.
+    pub security: SecurityFacts,
+}
+
+/// What the remote security checks read from one cluster; `None`: not needed there.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityFacts {
+    /// Follower of an `api_key` remote: `GET /_security/user/_privileges` (the `remote_indices`).
+    pub user_privileges: Option<Read<UserPrivilegesResponse>>,
+    /// Leader of an `api_key` remote: the keys named `ccr-sentinel-*` (`GET /_security/api_key`, active only).
+    pub api_keys: Option<Read<Vec<ApiKeyInfo>>>,
+    /// Leader of a certificate remote: index `manage` on the leader indices (`_has_privileges`).
+    pub leader_manage: Option<Read<HasPrivilegesResponse>>,
 }
 
 /// What a seed address answered.
@@ -212,6 +241,8 @@ pub enum SeedProbe {
 pub struct Facts {
     pub clusters: BTreeMap<String, ClusterFacts>,
     pub seeds: BTreeMap<String, SeedProbe>,
+    /// When the facts were read (epoch milliseconds), for key expiry.
+    pub now_ms: i64,
 }
 
 /// Reads the clusters and evaluates every check.

@@ -3,8 +3,9 @@
 //! One run:
 //! 1. reads every local cluster (`GET /`, `_remote/info`, `_all/_ccr/info`, `_cat/indices`, `_ccr/auto_follow`)
 //!    and the index lists of the leader clusters the daemon can reach;
-//! 2. plans and applies the remote connections first, then waits (up to `reconcile.connect_timeout`) for the
-//!    remotes it set to report `connected` in `_remote/info`;
+//! 2. plans and applies the remote connections first; for `api_key` remotes, makes sure the leader has their
+//!    cross-cluster API key and reports the keystore step ([`credentials`]); then waits (up to
+//!    `reconcile.connect_timeout`) for the remotes it set to report `connected` in `_remote/info`;
 //! 3. plans again with the new remote state and applies followers and auto-follow patterns.
 //!
 //! An item whose actions fail is retried only after a backoff (`backoff_initial` doubling up to `backoff_max`;
@@ -12,6 +13,7 @@
 //! floods a cluster. Blocked items, with their reasons, are in the [`ReconcileReport`] that `/status`,
 //! `ccr_sentinel_reconcile_blocked` and `reconcile --once` show.
 
+pub mod credentials;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,6 +154,8 @@ pub struct Reconciler {
     metrics: Option<ReconcileMetrics>,
     request_errors: SelfMetrics,
     held: Option<HeldPatterns>,
+    /// Where the secret of a cross-cluster API key this reconciler creates goes (none: it creates none).
+    secret_sink: credentials::SecretSink,
 }
 
 /// Where a reconciler learns which auto-follow patterns a policy maintenance window holds paused.
@@ -177,7 +181,15 @@ impl Reconciler {
             metrics: None,
             request_errors: SelfMetrics::new(),
             held: None,
+            secret_sink: Default::default(),
         }
+    }
+
+    /// Create the cross-cluster API keys of `api_key` remotes, handing their secrets to `sink` (without a sink,
+    /// the remote is reported with the command that creates its key).
+    pub fn with_secret_sink(mut self, sink: credentials::SecretSink) -> Self {
+        self.secret_sink = sink;
+        self
     }
 
     /// Leave the auto-follow patterns `held` returns paused (a maintenance window holds them).
@@ -405,7 +417,41 @@ impl Reconciler {
             }
             items.push(report);
         }
+        // API-key remotes: their key on the leader and the keystore step, before waiting for connections.
+        let mut key_outcomes = Vec::new();
+        for r in self.api_key_remotes() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let Some(o) = obs.clusters.get(&r.cluster) else {
+                continue;
+            };
+            // Without `_remote/info` the remote item is already blocked for that.
+            let Some(remotes) = &o.remotes else {
+                continue;
+            };
+            let outcome = self
+                .reconcile_credentials(&r, remotes.get(&r.alias), o.version, &mut events)
+                .await;
+            if outcome.reread {
+                if let (Some(info), Some(o)) = (&outcome.remote, obs.clusters.get_mut(&r.cluster)) {
+                    o.remotes
+                        .get_or_insert_with(Default::default)
+                        .insert(r.alias.clone(), info.clone());
+                }
+            }
+            if outcome.blocked.is_some() {
+                // It cannot connect before the operator step: no use waiting for it.
+                if let Some(a) = set_remotes.get_mut(&r.cluster) {
+                    a.remove(&r.alias);
+                }
+            }
+            key_outcomes.push((r, outcome));
+        }
         for (cluster, aliases) in &set_remotes {
+            if aliases.is_empty() {
+                continue;
+            }
             let Some(o) = obs.clusters.get_mut(cluster) else {
                 continue;
             };
@@ -459,6 +505,21 @@ impl Reconciler {
             }
             if seen.is_some() {
                 o.remotes = seen;
+            }
+        }
+
+        for (r, outcome) in key_outcomes {
+            let connected = obs
+                .clusters
+                .get(&r.cluster)
+                .and_then(|o| o.remotes.as_ref())
+                .and_then(|m| m.get(&r.alias))
+                .is_some_and(|i| i.connected);
+            if let Some(item) = items
+                .iter_mut()
+                .find(|i| i.kind == ItemKind::Remote && i.cluster == r.cluster && i.name == r.alias)
+            {
+                merge_key_outcome(item, outcome, connected, dry_run);
             }
         }
 
@@ -649,6 +710,46 @@ impl Reconciler {
                 }
             }),
             _ => {}
+        }
+    }
+}
+
+/// Folds the key step of an `api_key` remote into its item: a blocked step blocks the item unless the item is
+/// already blocked for a reason of its own (a failed settings update comes first); a done step clears a
+/// "not connected" block once the remote is connected.
+fn merge_key_outcome(
+    item: &mut ItemReport,
+    outcome: credentials::KeyOutcome,
+    connected: bool,
+    dry_run: bool,
+) {
+    let own_block =
+        item.state == ItemState::Blocked && item.reason != Some(FailureReason::RemoteNotConnected);
+    let did = !outcome.actions.is_empty();
+    item.actions.extend(outcome.actions);
+    if own_block {
+        return;
+    }
+    match outcome.blocked {
+        Some((reason, message)) => {
+            item.state = ItemState::Blocked;
+            item.reason = Some(reason);
+            item.message = Some(message);
+        }
+        None if dry_run => {
+            if did {
+                item.state = ItemState::Planned;
+            }
+        }
+        None => {
+            if item.state == ItemState::Blocked && connected {
+                item.state = ItemState::Changed;
+                item.reason = None;
+                item.message = None;
+            }
+            if outcome.changed && item.state == ItemState::InSync {
+                item.state = ItemState::Changed;
+            }
         }
     }
 }

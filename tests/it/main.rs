@@ -2,6 +2,7 @@
 //! HTTP, hostile servers for the failure paths, TLS and the systemd notify protocol.
 
 mod api_keys;
+mod apikey;
 mod architecture;
 mod common;
 mod config_cli;

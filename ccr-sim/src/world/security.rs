@@ -16,6 +16,9 @@ pub const REMOTE_CLUSTER_PORT_OFFSET: u32 = 243;
 
 /// `cluster:admin/xpack/security/user/has_privileges`, which every user may call about itself.
 pub(crate) const HAS_PRIVILEGES: &str = "cluster:admin/xpack/security/user/has_privileges";
+/// `cluster:admin/xpack/security/user/list_privileges` (`GET /_security/user/_privileges`), which
+/// every user may call about itself.
+pub(crate) const LIST_PRIVILEGES: &str = "cluster:admin/xpack/security/user/list_privileges";
 /// `cluster:admin/xpack/security/user/authenticate`, always allowed.
 pub(crate) const AUTHENTICATE: &str = "cluster:admin/xpack/security/user/authenticate";
 

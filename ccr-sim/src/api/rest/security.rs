@@ -19,7 +19,7 @@ use crate::version::Version;
 use crate::world::model::{Cluster, World};
 use crate::world::security::{
     self, ApiKey, KeyType, Permission, Principal, RoleDescriptor, Security, AUTHENTICATE,
-    HAS_PRIVILEGES,
+    HAS_PRIVILEGES, LIST_PRIVILEGES,
 };
 
 /// The `_security` endpoints (and `POST /_nodes/reload_secure_settings`).
@@ -27,6 +27,7 @@ use crate::world::security::{
 pub(crate) enum SecurityRoute {
     Authenticate,
     HasPrivileges,
+    UserPrivileges,
     CreateApiKey,
     CreateCrossClusterApiKey,
     UpdateCrossClusterApiKey(String),
@@ -61,6 +62,7 @@ fn rest_layer(route: &SecurityRoute) -> (&'static [&'static [Param]], bool) {
     match route {
         S::Authenticate => (&[], false),
         S::HasPrivileges => (&[HAS_PRIVILEGES_PARAMS], true),
+        S::UserPrivileges => (&[], false),
         S::CreateApiKey => (&[CREATE_API_KEY], true),
         S::CreateCrossClusterApiKey => (&[], true),
         S::UpdateCrossClusterApiKey(_) => (&[UPDATE_CROSS_CLUSTER_API_KEY], true),
@@ -117,6 +119,12 @@ pub(crate) fn route(req: &Req, v: Version) -> Option<Route> {
             S::HasPrivileges,
             "GET /_security/user/_has_privileges",
             HAS_PRIVILEGES,
+            false,
+        )),
+        (["user", "_privileges"], "GET") => Some(sr(
+            S::UserPrivileges,
+            "GET /_security/user/_privileges",
+            LIST_PRIVILEGES,
             false,
         )),
         (["api_key"], "POST" | "PUT") if modern => Some(sr(
@@ -378,7 +386,7 @@ pub(crate) fn authorize(
     };
     let v = c.version;
     let action = route.action;
-    if action == AUTHENTICATE || action == HAS_PRIVILEGES {
+    if action == AUTHENTICATE || action == HAS_PRIVILEGES || action == LIST_PRIVILEGES {
         return Ok(());
     }
     let perm = sec.permission(p);
@@ -462,10 +470,11 @@ pub(crate) fn dispatch(
     match route {
         S::Authenticate => Ok(Reply::json(authenticate_body(c, p))),
         S::HasPrivileges => has_privileges(c, p, req),
+        S::UserPrivileges => user_privileges(c, p),
         S::CreateApiKey => create_api_key(c, p, req, now),
         S::CreateCrossClusterApiKey => create_cross_cluster_api_key(c, p, req, now),
         S::UpdateCrossClusterApiKey(id) => update_cross_cluster_api_key(c, p, id, req, now),
-        S::GetApiKey => get_api_keys(c, p, req),
+        S::GetApiKey => get_api_keys(c, p, req, now),
         S::InvalidateApiKey => invalidate_api_keys(c, p, req),
         S::ReloadSecureSettings => super::cluster::reload_secure_settings(c),
     }
@@ -608,6 +617,47 @@ fn has_privileges(c: &Cluster, p: &Principal, req: &Req) -> Result<Reply, EsErro
         "index": index_json,
         "application": {},
     })))
+}
+
+/// `GET /_security/user/_privileges` (RestGetUserPrivilegesAction, `GetUserPrivilegesResponse#toXContent`):
+/// the union of the caller's roles; `remote_indices` from 8.8. For an API key ES refuses (the key's own
+/// limits cannot be listed as one role); the text is *reconstructed*.
+fn user_privileges(c: &Cluster, p: &Principal) -> Result<Reply, EsError> {
+    let sec = c.security.as_ref().ok_or_else(|| security_disabled(c))?;
+    if p.api_key.is_some() {
+        return Err(EsError::illegal_argument(
+            "cannot retrieve privileges for API keys; use the get API key information API instead",
+        ));
+    }
+    let roles = sec
+        .permission(p)
+        .sets
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let mut cluster: Vec<String> = roles.iter().flat_map(|d| d.cluster.clone()).collect();
+    cluster.sort();
+    cluster.dedup();
+    let indices: Vec<Value> = roles
+        .iter()
+        .flat_map(|d| d.indices.iter())
+        .map(|i| json!({"names": i.names, "privileges": i.privileges, "allow_restricted_indices": false}))
+        .collect();
+    let mut out = json!({
+        "cluster": cluster,
+        "global": [],
+        "indices": indices,
+        "applications": [],
+        "run_as": [],
+    });
+    if c.version.at_least(8, 8) {
+        out["remote_indices"] = roles
+            .iter()
+            .flat_map(|d| d.remote_indices.iter())
+            .map(|i| json!({"names": i.names, "privileges": i.privileges, "allow_restricted_indices": false, "clusters": i.clusters}))
+            .collect();
+    }
+    Ok(Reply::json(out))
 }
 
 fn parse_expiration(parser: &str, v: &Value, now: u64) -> Result<Option<u64>, EsError> {
@@ -999,8 +1049,9 @@ fn matching<'a>(
     })
 }
 
-/// `GET /_security/api_key` (RestGetApiKeyAction).
-fn get_api_keys(c: &Cluster, p: &Principal, req: &Req) -> Result<Reply, EsError> {
+/// `GET /_security/api_key` (RestGetApiKeyAction). `active_only` leaves out invalidated and expired keys
+/// ("neither invalidated, nor expired at query time", the Get API key information API docs).
+fn get_api_keys(c: &Cluster, p: &Principal, req: &Req, now: u64) -> Result<Reply, EsError> {
     let v = c.version;
     let sec = c.security.as_ref().ok_or_else(|| security_disabled(c))?;
     let owner = req.flag("owner");
@@ -1011,7 +1062,7 @@ fn get_api_keys(c: &Cluster, p: &Principal, req: &Req) -> Result<Reply, EsError>
     }
     let active_only = v.at_least(8, 10) && req.flag("active_only");
     let keys: Vec<Value> = matching(sec, p, req.q("id"), req.q("name"), req.q("username"), owner)
-        .filter(|k| !active_only || !k.invalidated)
+        .filter(|k| !active_only || k.usable(now))
         .map(|k| key_info(v, k))
         .collect();
     Ok(Reply::json(json!({ "api_keys": keys })))
