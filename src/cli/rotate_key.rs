@@ -50,21 +50,28 @@ pub struct RotateKeyArgs {
 
 /// The follower cluster whose remote `alias` is rotated: `--cluster`, else the one cluster configuring it.
 fn remote_cluster(cfg: &Config, alias: &str, cluster: Option<&str>) -> Result<String, String> {
-    let configured: Vec<&str> = cfg
+    let configured: Vec<&crate::config::RemoteSettings> = cfg
         .remotes
         .iter()
         .filter(|r| r.alias == alias && cluster.map_or(true, |c| c == r.cluster))
-        .map(|r| r.cluster.as_str())
         .collect();
     match configured.as_slice() {
-        [one] => Ok(one.to_string()),
+        [one] if one.security != crate::config::RemoteSecurity::ApiKey => Err(format!(
+            "remote `{alias}` on `{}` is a certificate remote (security = \"{}\"): it has no API key to rotate",
+            one.cluster,
+            one.security.as_str()
+        )),
+        [one] => Ok(one.cluster.clone()),
         [] => Err(format!(
             "remote `{alias}` is not in [[remotes]]{}",
             cluster.map(|c| format!(" of cluster `{c}`")).unwrap_or_default()
         )),
         many => Err(format!(
             "remote `{alias}` is configured on several clusters ({}); choose one with --cluster",
-            many.join(", ")
+            many.iter()
+                .map(|r| r.cluster.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -108,7 +115,8 @@ fn run(a: RotateKeyArgs) -> Result<ExitCode, ExitCode> {
                     Ok("was printed above".into())
                 }
                 (None, false) => Err(
-                    "give --secret-file PATH or --show-secret to receive the new key's secret".into(),
+                    "give --secret-file PATH or --show-secret to receive the new key's secret"
+                        .into(),
                 ),
             }
         };

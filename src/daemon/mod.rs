@@ -372,9 +372,8 @@ impl Daemon {
                 snap.apply_poll(r);
             }
         });
-        if !self.keys_once_if_due().await {
-            ok = false;
-        }
+        // Auxiliary: a failed key read is counted and shown, but does not fail the poll.
+        self.keys_once_if_due().await;
         if ok {
             JobOutcome::Success
         } else {
@@ -399,7 +398,19 @@ impl Daemon {
         let mut ok = true;
         for (cluster, e) in result.errors() {
             ok = false;
-            self.record_error(cluster, e);
+            let message = e.to_string();
+            // Logged at `warn` when new: the last read's error is kept beside the keys, not in `errors`.
+            let repeated = lock(&self.snapshot).clusters.get(cluster).is_some_and(|c| {
+                c.api_keys.as_ref().and_then(|k| k.error.as_ref()) == Some(&message)
+                    || c.credential.as_ref().and_then(|k| k.error.as_ref()) == Some(&message)
+            });
+            RequestFailed {
+                cluster,
+                error: e,
+                stage: None,
+                repeated,
+            }
+            .emit(&self.metrics.own);
         }
         let before: BTreeMap<String, Option<i64>> = self
             .report()

@@ -23,9 +23,6 @@ use crate::es::{ApiKeyInfo, ApiKeysResponse, AuthenticateResponse, EsError};
 /// How old the key information may get before the `poll` job reads it again.
 pub const KEYS_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The `metadata.managed_by` value of the cross-cluster keys ccr-sentinel mints.
-pub const KEY_MANAGED_BY: &str = "ccr-sentinel";
-
 /// The answers of one key read.
 #[derive(Debug)]
 pub struct KeysResult {
@@ -160,9 +157,9 @@ impl Snapshot {
         };
     }
 
-    /// The connection of every API-key remote of the follower clusters, by `cluster/alias`: an alias whose
-    /// `_remote/info` shows `cluster_credentials`, which ES writes whenever the node holds credentials for it,
-    /// connected or not (`RemoteConnectionInfo#toXContent`).
+    /// The connection of every API-key remote of the follower clusters, by `cluster/alias`: configured with
+    /// `security = "api_key"`, or an alias whose `_remote/info` shows `cluster_credentials`, which ES writes
+    /// whenever the node holds credentials for it, connected or not (`RemoteConnectionInfo#toXContent`).
     pub fn api_key_remotes(&self, cfg: &Config) -> BTreeMap<ClusterKey, bool> {
         let mut out = BTreeMap::new();
         for cluster in cfg.follower_clusters() {
@@ -174,7 +171,10 @@ impl Snapshot {
                 continue;
             };
             for (alias, r) in &ri.data {
-                if r.has_cluster_credentials {
+                let configured = cfg
+                    .remote(&cluster, alias)
+                    .is_some_and(|r| r.security == crate::config::RemoteSecurity::ApiKey);
+                if r.has_cluster_credentials || configured {
                     out.insert(ClusterKey::new(&cluster, alias), r.connected);
                 }
             }
@@ -205,12 +205,12 @@ pub fn key_leaders(cfg: &Config, snap: &Snapshot) -> Vec<String> {
     out
 }
 
-/// True when a key on the leader is one ccr-sentinel minted for `cluster`'s remote `alias`: `metadata`
-/// names ccr-sentinel and the alias (and the follower cluster, when the key says which).
+/// True when a key on the leader is one ccr-sentinel minted for `cluster`'s remote `alias`, valid or not: its
+/// `metadata` is [`crate::es::key_metadata`]'s.
 pub fn key_of_remote(k: &ApiKeyInfo, cluster: &str, alias: &str) -> bool {
-    k.metadata_str("managed_by") == Some(KEY_MANAGED_BY)
+    k.metadata_str("managed_by") == Some(crate::es::MANAGED_BY)
         && k.metadata_str("remote_cluster") == Some(alias)
-        && k.metadata_str("follower_cluster").map_or(true, |c| c == cluster)
+        && k.metadata_str("follower_cluster") == Some(cluster)
 }
 
 /// What is wrong with a remote's key, when something is.
@@ -376,7 +376,7 @@ mod tests {
             id: id.into(),
             expiration,
             invalidated,
-            metadata: serde_json::json!({"managed_by": "ccr-sentinel", "remote_cluster": alias}),
+            metadata: crate::es::key_metadata("follower", alias),
             ..Default::default()
         }
     }
@@ -392,8 +392,10 @@ mod tests {
         }))
         .unwrap();
         let now = at_ms(now_ms).unwrap();
-        snap.clusters.entry("follower".into()).or_default().remote_info =
-            Some(crate::observe::Observed { at: now, data: ri });
+        snap.clusters
+            .entry("follower".into())
+            .or_default()
+            .remote_info = Some(crate::observe::Observed { at: now, data: ri });
         snap.apply_keys(KeysResult {
             at: now,
             leaders: BTreeMap::from([(

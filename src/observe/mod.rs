@@ -4,7 +4,9 @@
 //! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
 //! `GET /_all/_ccr/info`, `GET /_remote/info`), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
-//! per cluster involved. Neither depends on the number of followers. Clusters are
+//! per cluster involved. Neither depends on the number of followers. Every 5 minutes, and when an API-key remote
+//! connects or disconnects, the `poll` job also reads the keys and credentials ([`keys`]): one request per leader
+//! of an API-key remote and one or two per follower cluster with credentials. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
@@ -131,7 +133,8 @@ impl Observer {
     }
 
     /// One key read (see [`keys`]): the keys of `leaders` (`GET /_security/api_key?owner=true`, the keys the
-    /// daemon's leader credential made) and the daemon's credential on every follower cluster, concurrently.
+    /// daemon's leader credential made) and the daemon's credential on every follower cluster configured with
+    /// one, concurrently.
     /// `connectivity` is recorded with the answers, so the next poll can tell a change.
     pub async fn keys(
         &self,
@@ -148,7 +151,14 @@ impl Observer {
             let q = owned.clone();
             Some(async move { (name, client.get_api_keys(&q).await) })
         }));
-        let credential_reads = join_all(self.cfg.follower_clusters().into_iter().filter_map(|name| {
+        // Only a cluster with credentials has a principal to read (without, security is off).
+        let with_credentials = self.cfg.follower_clusters().into_iter().filter(|name| {
+            self.cfg
+                .clusters
+                .get(name)
+                .is_some_and(|c| !matches!(c.auth, crate::config::Auth::None))
+        });
+        let credential_reads = join_all(with_credentials.filter_map(|name| {
             let client = self.clients.get(&name)?.clone();
             Some(async move {
                 let authenticate = client.authenticate().await;

@@ -497,7 +497,8 @@ fn credential_refusal(
     }
     let c = report.credential(&p.cluster)?;
     let expires = c.expires_at?;
-    let margin = chrono::Duration::from_std(s.credential_expiry_margin).unwrap_or(chrono::Duration::MAX);
+    let margin =
+        chrono::Duration::from_std(s.credential_expiry_margin).unwrap_or(chrono::Duration::MAX);
     (expires - now < margin).then(|| {
         format!(
             "ccr-sentinel's credential on `{}` ({}) expires at {}, within credential_expiry_margin ({}): the \
@@ -867,14 +868,73 @@ leader_index_patterns = ["metrics-*"]
             bool,
         );
         let rows: Vec<Row> = vec![
-            ("a user: resumed", "", None, vec![&fatal_f], vec!["pause_resume recover_fatal logs-copy"], false),
-            ("a key without expiry: resumed", "", Some(key(None)), vec![&fatal_f], vec!["pause_resume recover_fatal logs-copy"], false),
-            ("a key expiring in 30d, default margin 7d: resumed", "", Some(key(Some(day * 30))), vec![&fatal_f], vec!["pause_resume recover_fatal logs-copy"], false),
-            ("a key expiring in 3d: refused", "", Some(key(Some(day * 3))), vec![&fatal_f], vec![], true),
-            ("an expired key: refused", "", Some(key(Some(-day))), vec![&fatal_f], vec![], true),
-            ("3d inside a 2d margin: resumed", "[policy]\ncredential_expiry_margin = \"2d\"", Some(key(Some(day * 3))), vec![&fatal_f], vec!["pause_resume recover_fatal logs-copy"], false),
-            ("10d inside a 14d margin: refused", "[policy]\ncredential_expiry_margin = \"14d\"", Some(key(Some(day * 10))), vec![&fatal_f], vec![], true),
-            ("a pause is never refused", "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"", Some(key(Some(day))), vec![&disconnected], vec!["pause pause_on_remote_outage logs-copy", "pause pause_on_remote_outage orders-copy"], false),
+            (
+                "a user: resumed",
+                "",
+                None,
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key without expiry: resumed",
+                "",
+                Some(key(None)),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key expiring in 30d, default margin 7d: resumed",
+                "",
+                Some(key(Some(day * 30))),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key expiring in 3d: refused",
+                "",
+                Some(key(Some(day * 3))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "an expired key: refused",
+                "",
+                Some(key(Some(-day))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "3d inside a 2d margin: resumed",
+                "[policy]\ncredential_expiry_margin = \"2d\"",
+                Some(key(Some(day * 3))),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "10d inside a 14d margin: refused",
+                "[policy]\ncredential_expiry_margin = \"14d\"",
+                Some(key(Some(day * 10))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "a pause is never refused",
+                "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"",
+                Some(key(Some(day))),
+                vec![&disconnected],
+                vec![
+                    "pause pause_on_remote_outage logs-copy",
+                    "pause pause_on_remote_outage orders-copy",
+                ],
+                false,
+            ),
         ];
         for (name, policy, cred, changes, want, refused) in rows {
             let c = cfg(policy);
@@ -889,7 +949,8 @@ leader_index_patterns = ["metrics-*"]
             assert_eq!(got, want, "{name}");
             let why: Vec<&String> = ev.deferred.iter().map(|(_, w)| w).collect();
             assert_eq!(
-                why.iter().any(|w| w.contains("credential_expiry_margin") && w.contains("API key `k1`")),
+                why.iter()
+                    .any(|w| w.contains("credential_expiry_margin") && w.contains("API key `k1`")),
                 refused,
                 "{name}: {why:?}"
             );

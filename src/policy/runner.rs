@@ -123,7 +123,8 @@ impl PolicyRunner {
         for a in &ev.alerts {
             tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
         }
-        let before = std::mem::replace(&mut *crate::sync::lock(&self.deferred), ev.deferred.clone());
+        let before =
+            std::mem::replace(&mut *crate::sync::lock(&self.deferred), ev.deferred.clone());
         for (p, why) in &ev.deferred {
             // Back-off holds repeat every poll; only the rate limit is worth an info line, and a refusal for
             // the credential a warning when it starts.

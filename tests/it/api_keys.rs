@@ -78,7 +78,9 @@ async fn mint(sim: &Sim, expiration: &str) -> (String, String) {
 
 /// The operator step through the keystore stand-in: the key in the follower's keystore, then reloaded.
 fn install(sim: &Sim, encoded: &str) {
-    sim.cluster("follower").keystore_add("leader", encoded).unwrap();
+    sim.cluster("follower")
+        .keystore_add("leader", encoded)
+        .unwrap();
     sim.cluster("follower").reload_secure_settings();
 }
 
@@ -134,6 +136,7 @@ timeout = "2s"
 cluster = "follower"
 alias = "leader"
 leader = "leader"
+security = "api_key"
 seeds = ["{seeds}"]
 [[followers]]
 cluster = "follower"
@@ -309,7 +312,9 @@ async fn no_resume_with_a_credential_inside_the_margin_and_the_principal_is_audi
     })
     .await;
     let status = d
-        .wait_for("/status", 10, |b| b.contains("started_as") && b.contains("resume_follow"))
+        .wait_for("/status", 10, |b| {
+            b.contains("started_as") && b.contains("resume_follow")
+        })
         .await;
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let resume: Value = audit
@@ -363,30 +368,46 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
     };
     // Dry run: every step, nothing sent.
     let out = cli(&["--dry-run"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.contains("would mint") && text.contains("would invalidate key"), "{text}");
+    assert!(
+        text.contains("would mint") && text.contains("would invalidate key"),
+        "{text}"
+    );
 
     // Without a place for the secret nothing is minted.
     let out = cli(&[]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-file"));
     let keys = es(&sim, "leader", "GET", "/_security/api_key?owner=true", None).await;
-    assert_eq!(keys["api_keys"].as_array().unwrap().len(), 1, "nothing minted");
+    assert_eq!(
+        keys["api_keys"].as_array().unwrap().len(),
+        1,
+        "nothing minted"
+    );
 
     let secret_file = dir.path().join("new.key");
     let out = cli(&["--secret-file", secret_file.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1), "waits for the operator");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        text.contains("bin/elasticsearch-keystore add --stdin --force cluster.remote.leader.credentials"),
+        text.contains(
+            "bin/elasticsearch-keystore add --stdin --force cluster.remote.leader.credentials"
+        ),
         "{text}"
     );
     let new = std::fs::read_to_string(&secret_file).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(dir
@@ -399,16 +420,23 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("waiting"));
 
     // The operator step, through the keystore stand-in; rotate-key reloads.
-    sim.cluster("follower").keystore_add("leader", &new).unwrap();
+    sim.cluster("follower")
+        .keystore_add("leader", &new)
+        .unwrap();
     let out = cli(&["--installed"]).await;
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains(&format!("invalidated key `{old_id}`")), "{text}");
+    assert!(
+        text.contains(&format!("invalidated key `{old_id}`")),
+        "{text}"
+    );
     let keys = es(&sim, "leader", "GET", "/_security/api_key?owner=true", None).await;
     let keys = keys["api_keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "one key minted: {keys:?}");
-    assert!(keys.iter().any(|k| k["id"] == old_id.as_str() && k["invalidated"] == true));
+    assert!(keys
+        .iter()
+        .any(|k| k["id"] == old_id.as_str() && k["invalidated"] == true));
     let fresh = keys.iter().find(|k| k["id"] != old_id.as_str()).unwrap();
     assert_eq!(fresh["invalidated"], false);
     assert_eq!(fresh["access"]["replication"][0]["names"], json!(["logs"]));
@@ -428,8 +456,18 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
     let (_, metrics) = d.get("/metrics").await;
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     assert!(audit.contains("create_cross_cluster_api_key") && audit.contains("invalidate_api_key"));
-    let secrets = [old.as_str(), new.as_str(), &secret_of(&old), &secret_of(&new)];
-    for (what, t) in [("/status", &status), ("/metrics", &metrics), ("audit", &audit), ("output", &text)] {
+    let secrets = [
+        old.as_str(),
+        new.as_str(),
+        &secret_of(&old),
+        &secret_of(&new),
+    ];
+    for (what, t) in [
+        ("/status", &status),
+        ("/metrics", &metrics),
+        ("audit", &audit),
+        ("output", &text),
+    ] {
         no_secret(what, t, &secrets);
     }
     d.stop().await;
@@ -443,7 +481,8 @@ async fn rotate_key_interrupted_after_every_step_converges() {
     api_key_remote(&sim, &old).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, dir.path(), None, "")).unwrap();
-    let exec = ccr_sentinel::act::Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap());
+    let exec =
+        ccr_sentinel::act::Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap());
     let store = RotationStore::new(cfg.policy.state_dir.as_deref());
     let secret: Arc<Mutex<Option<String>>> = Arc::default();
     let mut steps = Vec::new();
@@ -467,9 +506,18 @@ async fn rotate_key_interrupted_after_every_step_converges() {
             steps.push(r.step.as_str().to_string());
             ControlFlow::Break(())
         };
-        let out = rotate_key(&exec, &cfg, &store, "follower", "leader", &opts, &mut deliver, &mut hook)
-            .await
-            .unwrap();
+        let out = rotate_key(
+            &exec,
+            &cfg,
+            &store,
+            "follower",
+            "leader",
+            &opts,
+            &mut deliver,
+            &mut hook,
+        )
+        .await
+        .unwrap();
         if out.finished {
             finished = true;
             break;

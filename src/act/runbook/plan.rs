@@ -225,13 +225,48 @@ mod rotate_tests {
         let old = |v: &mut RotationView| v.old_keys_usable = vec!["old".into()];
         let rows: Vec<(&str, Option<RotateStep>)> = vec![
             ("done", rotation_next(&all_done)),
-            ("nothing yet", rotation_next(&RotationView { old_keys_usable: vec!["old".into()], ..Default::default() })),
-            ("minted, not installed", with(&|v| { old(v); v.installed = false; v.reloaded = false; v.connected = true; })),
-            ("installed, not reloaded", with(&|v| { old(v); v.reloaded = false; })),
-            ("reloaded, disconnected", with(&|v| { old(v); v.connected = false; })),
+            (
+                "nothing yet",
+                rotation_next(&RotationView {
+                    old_keys_usable: vec!["old".into()],
+                    ..Default::default()
+                }),
+            ),
+            (
+                "minted, not installed",
+                with(&|v| {
+                    old(v);
+                    v.installed = false;
+                    v.reloaded = false;
+                    v.connected = true;
+                }),
+            ),
+            (
+                "installed, not reloaded",
+                with(&|v| {
+                    old(v);
+                    v.reloaded = false;
+                }),
+            ),
+            (
+                "reloaded, disconnected",
+                with(&|v| {
+                    old(v);
+                    v.connected = false;
+                }),
+            ),
             ("connected", with(&|v| old(v))),
-            ("the new key was invalidated meanwhile", with(&|v| { old(v); v.new_key_usable = false; })),
-            ("old key already gone, disconnected", with(&|v| v.connected = false)),
+            (
+                "the new key was invalidated meanwhile",
+                with(&|v| {
+                    old(v);
+                    v.new_key_usable = false;
+                }),
+            ),
+            (
+                "old key already gone, disconnected",
+                with(&|v| v.connected = false),
+            ),
         ];
         let want = [
             None,
@@ -250,7 +285,10 @@ mod rotate_tests {
 
     #[test]
     fn a_new_key_lives_as_long_as_the_old_one() {
-        assert_eq!(same_lifetime(Some(1_000), Some(90 * 86_400_000 + 1_000)), Some("7776000s".into()));
+        assert_eq!(
+            same_lifetime(Some(1_000), Some(90 * 86_400_000 + 1_000)),
+            Some("7776000s".into())
+        );
         assert_eq!(same_lifetime(Some(1_000), None), None);
         assert_eq!(same_lifetime(Some(5_000), Some(5_000)), Some("1s".into()));
     }

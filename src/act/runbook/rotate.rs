@@ -257,7 +257,11 @@ pub async fn rotate_key(
         alias: alias.to_string(),
         leader_cluster: leader.clone(),
         started_at: now,
-        nonce: format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id()),
+        nonce: format!(
+            "{}-{}",
+            now.format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        ),
         new_key_id: None,
         installed: false,
         reloaded: false,
@@ -361,7 +365,11 @@ pub async fn rotate_key(
                     let r = lc.invalidate_api_keys(&orphans).await;
                     audit(exec, &leader, alias, "invalidate_api_key", rule, "a key minted by an interrupted rotate-key run (its secret was never handed over)", r.as_ref().err());
                 }
-                match mint(exec, &lc, &leader, alias, &rec, &seen.keys, rule, &why, deliver).await {
+                match mint(
+                    exec, &lc, &leader, alias, &rec, &seen.keys, rule, &why, deliver,
+                )
+                .await
+                {
                     Ok((id, detail)) => {
                         rec.new_key_id = Some(id);
                         rec.installed = false;
@@ -392,7 +400,15 @@ pub async fn rotate_key(
                 rec.pending = Some(step);
                 store.save(&rec)?;
                 let r = fc.reload_secure_settings().await;
-                audit(exec, cluster, alias, "reload_secure_settings", rule, &why, r.as_ref().err());
+                audit(
+                    exec,
+                    cluster,
+                    alias,
+                    "reload_secure_settings",
+                    rule,
+                    &why,
+                    r.as_ref().err(),
+                );
                 match r {
                     Ok(resp) if resp.failed_nodes().is_empty() => {
                         rec.reloaded = true;
@@ -434,14 +450,27 @@ pub async fn rotate_key(
                         return Ok(failed(out, step, e));
                     }
                 }
-                ok(step, format!("remote `{alias}` on `{cluster}` is connected with cluster_credentials"))
+                ok(
+                    step,
+                    format!(
+                        "remote `{alias}` on `{cluster}` is connected with cluster_credentials"
+                    ),
+                )
             }
             RotateStep::Invalidate => {
                 rec.pending = Some(step);
                 store.save(&rec)?;
                 let ids = seen.view.old_keys_usable.clone();
                 let r = lc.invalidate_api_keys(&ids).await;
-                audit(exec, &leader, alias, "invalidate_api_key", rule, &why, r.as_ref().err());
+                audit(
+                    exec,
+                    &leader,
+                    alias,
+                    "invalidate_api_key",
+                    rule,
+                    &why,
+                    r.as_ref().err(),
+                );
                 if let Err(e) = r {
                     rec.pending = None;
                     store.save(&rec)?;
@@ -479,7 +508,9 @@ pub async fn rotate_key(
             }
         };
     }
-    out.error = Some(format!("the rotation did not finish within {MAX_STEPS} steps"));
+    out.error = Some(format!(
+        "the rotation did not finish within {MAX_STEPS} steps"
+    ));
     Ok(out)
 }
 
@@ -624,13 +655,21 @@ async fn mint(
         name: template
             .name
             .clone()
-            .unwrap_or_else(|| format!("ccr-sentinel-{alias}")),
+            .unwrap_or_else(|| crate::es::key_name(&rec.cluster, alias)),
         access,
         expiration: super::same_lifetime(template.creation, template.expiration),
         metadata: Value::Object(metadata),
     };
     let created = lc.create_cross_cluster_api_key(&req).await;
-    audit(exec, leader, alias, "create_cross_cluster_api_key", rule, why, created.as_ref().err());
+    audit(
+        exec,
+        leader,
+        alias,
+        "create_cross_cluster_api_key",
+        rule,
+        why,
+        created.as_ref().err(),
+    );
     let created = created.map_err(|e| e.to_string())?;
     match deliver(&created.credentials()) {
         Ok(where_to) => Ok((
