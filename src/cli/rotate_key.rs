@@ -17,7 +17,7 @@ use clap::Args;
 
 use super::actions::{executor, load_quiet};
 use super::{block_on, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
-use crate::act::runbook::{rotate_key, write_secret_file, RotateOptions, RotationStore};
+use crate::act::runbook::{rotate_key, write_secret_file, RotateCtx, RotateOptions, RotationStore};
 use crate::config::Config;
 
 /// Arguments of `rotate-key`.
@@ -124,17 +124,12 @@ fn run(a: RotateKeyArgs) -> Result<ExitCode, ExitCode> {
             println!("  {:<16} {:<12} {}", r.step.as_str(), r.result, r.detail);
             ControlFlow::Continue(())
         };
-        let outcome = rotate_key(
-            &exec,
-            &cfg,
-            &store,
-            &cluster,
-            &alias,
-            &opts,
-            &mut deliver,
-            &mut hook,
-        )
-        .await?;
+        let ctx = RotateCtx {
+            exec: &exec,
+            cfg: &cfg,
+            store: &store,
+        };
+        let outcome = rotate_key(ctx, &cluster, &alias, &opts, &mut deliver, &mut hook).await?;
         if let Some(e) = &outcome.error {
             eprintln!("rotate-key: {e}");
             return Ok(ExitCode::from(EXIT_PROBLEM));

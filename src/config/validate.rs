@@ -302,7 +302,7 @@ fn remotes(
             (RemoteSecurity::ApiKey, None) => Some(DEFAULT_API_KEY_EXPIRATION.to_string()),
             (RemoteSecurity::ApiKey, Some(e)) if e == "none" => None,
             (RemoteSecurity::ApiKey, Some(e)) => {
-                if parse_es_time(&e).is_none_or(|d| d.is_zero()) {
+                if parse_es_time(&e).map_or(true, |d| d.is_zero()) {
                     p.push(format!(
                         "`{at}.api_key_expiration` = `{e}`: expected a positive Elasticsearch time value such as `90d` or `12h`, or \"none\""
                     ));

@@ -575,7 +575,9 @@ impl super::Reconciler {
                 if let Err(message) = delivered {
                     // A key nobody can install is only a liability: take it back.
                     let t0 = Instant::now();
-                    let res = leader.invalidate_api_keys(&[key.id.clone()]).await;
+                    let res = leader
+                        .invalidate_api_keys(std::slice::from_ref(&key.id))
+                        .await;
                     events.push(self.audit_step(
                         &r.leader,
                         &r.alias,
@@ -611,7 +613,7 @@ impl super::Reconciler {
         events: &mut Vec<AuditEvent>,
     ) {
         let mut state = credentials_state(seen);
-        let reloadable = follower_version.is_none_or(|v| v >= (8, 13));
+        let reloadable = follower_version.map_or(true, |v| v >= (8, 13));
         if state == CredentialsState::NotInstalled && !self.exec.is_dry_run() && reloadable {
             if let Some(c) = self.client(&r.cluster) {
                 let t0 = Instant::now();

@@ -220,17 +220,24 @@ struct Look {
     keys: Vec<ApiKeyInfo>,
 }
 
+/// What a rotation works with: the executor (clients, dry run, audit), the configuration and its record store.
+#[derive(Debug, Clone, Copy)]
+pub struct RotateCtx<'a> {
+    pub exec: &'a Executor,
+    pub cfg: &'a Config,
+    pub store: &'a RotationStore,
+}
+
 /// Runs (or continues) the rotation of `cluster`'s remote `alias`.
 pub async fn rotate_key(
-    exec: &Executor,
-    cfg: &Config,
-    store: &RotationStore,
+    ctx: RotateCtx<'_>,
     cluster: &str,
     alias: &str,
     opts: &RotateOptions,
     deliver: Deliver<'_>,
     hook: RotateHook<'_>,
 ) -> Result<RotationOutcome, RunbookError> {
+    let RotateCtx { exec, cfg, store } = ctx;
     let leader = cfg
         .leader_cluster(cluster, alias)
         .ok_or_else(|| RunbookError::UnknownRemote(format!("{cluster}/{alias}")))?
