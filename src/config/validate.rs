@@ -302,7 +302,7 @@ fn remotes(
             (RemoteSecurity::ApiKey, None) => Some(DEFAULT_API_KEY_EXPIRATION.to_string()),
             (RemoteSecurity::ApiKey, Some(e)) if e == "none" => None,
             (RemoteSecurity::ApiKey, Some(e)) => {
-                if parse_es_time(&e).map_or(true, |d| d.is_zero()) {
+                if !parse_es_time(&e).is_some_and(|d| !d.is_zero()) {
                     p.push(format!(
                         "`{at}.api_key_expiration` = `{e}`: expected a positive Elasticsearch time value such as `90d` or `12h`, or \"none\""
                     ));
@@ -799,6 +799,90 @@ mod tests {
     use crate::config::from_toml_str;
     use std::path::Path;
     use std::time::Duration;
+
+    /// The `[[remotes]]` entry of `CLUSTERS` with `lines` added.
+    fn remote_with(lines: &str) -> String {
+        format!("{}{lines}\n", crate::testing::CLUSTERS)
+    }
+
+    #[test]
+    fn remote_security_models_and_port_mixups() {
+        use crate::config::RemoteSecurity;
+        let ok: &[(&str, RemoteSecurity, Option<&str>)] = &[
+            ("", RemoteSecurity::Certificate, None),
+            (
+                "seeds = [\"10.0.0.1:9300\"]",
+                RemoteSecurity::Certificate,
+                None,
+            ),
+            (
+                "security = \"api_key\"\nseeds = [\"10.0.0.1:9443\"]",
+                RemoteSecurity::ApiKey,
+                Some("90d"),
+            ),
+            (
+                "security = \"api_key\"\nmode = \"proxy\"\nproxy_address = \"leader.example:9443\"\napi_key_expiration = \"7d\"",
+                RemoteSecurity::ApiKey,
+                Some("7d"),
+            ),
+            (
+                "security = \"api_key\"\nseeds = [\"10.0.0.1:19443\"]\napi_key_expiration = \"none\"",
+                RemoteSecurity::ApiKey,
+                None,
+            ),
+        ];
+        for (lines, security, expiration) in ok {
+            let cfg = from_toml_str(&remote_with(lines)).unwrap_or_else(|e| panic!("{lines}: {e}"));
+            assert_eq!(cfg.remotes[0].security, *security, "{lines}");
+            assert_eq!(
+                cfg.remotes[0].api_key_expiration.as_deref(),
+                *expiration,
+                "{lines}"
+            );
+        }
+        let bad: &[(&str, &[&str])] = &[
+            (
+                "security = \"api_key\"\nseeds = [\"10.0.0.1:9300\"]",
+                &["`remotes[0]`: `10.0.0.1:9300`: port 9300 is the default transport port", "default 9443", "requires channel profile to be [_remote_cluster]"],
+            ),
+            (
+                "seeds = [\"10.0.0.1:9443\"]",
+                &["`remotes[0]`: `10.0.0.1:9443`: port 9443 is the default remote cluster server port", "set `security = \"api_key\"`"],
+            ),
+            (
+                "security = \"api_key\"\nmode = \"proxy\"\nproxy_address = \"leader:9200\"",
+                &["`leader:9200`: port 9200 is the default HTTP port"],
+            ),
+            (
+                "security = \"tls\"",
+                &["`remotes[0].security` = `tls`: expected \"certificate\""],
+            ),
+            (
+                "api_key_expiration = \"30d\"",
+                &["`remotes[0].api_key_expiration` needs `security = \"api_key\"`"],
+            ),
+            (
+                "security = \"api_key\"\napi_key_expiration = \"soon\"",
+                &["`remotes[0].api_key_expiration` = `soon`: expected a positive Elasticsearch time value"],
+            ),
+        ];
+        for (lines, needles) in bad {
+            let err = from_toml_str(&remote_with(lines))
+                .unwrap_err()
+                .problems
+                .join("\n");
+            for n in *needles {
+                assert!(err.contains(n), "{lines}: no `{n}` in:\n{err}");
+            }
+        }
+        // Every problem at once: two mixed-up seeds and a bad expiration.
+        let err = from_toml_str(&remote_with(
+            "security = \"api_key\"\nseeds = [\"a:9300\", \"b:9200\"]\napi_key_expiration = \"0s\"",
+        ))
+        .unwrap_err()
+        .problems;
+        assert_eq!(err.len(), 3, "{err:#?}");
+    }
 
     #[test]
     fn reconcile_sections_settings_and_parameters() {

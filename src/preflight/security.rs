@@ -378,3 +378,337 @@ pub(super) fn leader_manage(
         Some("on the leader cluster, grant the CCR user index `manage` (besides `monitor` and `read`) on the leader indices, as Elasticsearch's own CCR security tests do (elastic/elasticsearch PR #84467)"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::es::{
+        ApiKeyInfo, HasPrivilegesResponse, RemoteInfo, RootInfo, RootVersion,
+        UserPrivilegesResponse,
+    };
+    use crate::preflight::{ReadError, SecurityFacts};
+    use serde_json::json;
+
+    fn cfg(remote: &str) -> Config {
+        crate::testing::config(&format!(
+            "{remote}\n{}[[auto_follow]]\ncluster = \"follower\"\nname = \"m\"\nremote = \"leader\"\nleader_index_patterns = [\"metrics-*\"]\n",
+            crate::testing::follower("logs", "logs-copy")
+        ))
+    }
+
+    fn api_key_cfg() -> Config {
+        cfg("security = \"api_key\"\nmode = \"proxy\"\nproxy_address = \"leader:9443\"")
+    }
+
+    fn facts(version: &str, remote: Option<RemoteInfo>) -> ClusterFacts {
+        ClusterFacts {
+            http_address: None,
+            root: Ok(RootInfo {
+                cluster_name: Some("c".into()),
+                version: RootVersion {
+                    number: Some(version.into()),
+                    build_flavor: None,
+                },
+                ..Default::default()
+            }),
+            license: None,
+            remotes: Some(Ok(remote
+                .map(|r| BTreeMap::from([("leader".to_string(), r)]))
+                .unwrap_or_default())),
+            indices: None,
+            followers: None,
+            leader_settings: None,
+            privileges: None,
+            security: SecurityFacts::default(),
+        }
+    }
+
+    fn info(connected: bool, creds: bool, addr: &str) -> RemoteInfo {
+        RemoteInfo {
+            connected,
+            has_cluster_credentials: creds,
+            mode: Some("proxy".into()),
+            proxy_address: Some(addr.into()),
+            ..Default::default()
+        }
+    }
+
+    fn statuses(r: &[CheckResult]) -> Vec<CheckStatus> {
+        r.iter().map(|c| c.status).collect()
+    }
+
+    #[test]
+    fn the_model_in_use() {
+        let api = api_key_cfg();
+        let cert = cfg("seeds = [\"leader:9300\"]");
+        let leader = facts("8.15.0", None);
+        let table: Vec<(
+            &str,
+            &Config,
+            ClusterFacts,
+            &ClusterFacts,
+            CheckStatus,
+            &str,
+        )> = vec![
+            (
+                "api key connected",
+                &api,
+                facts("8.15.0", Some(info(true, true, "leader:9443"))),
+                &leader,
+                PASS,
+                "connected with `cluster_credentials`",
+            ),
+            (
+                "api key not installed",
+                &api,
+                facts("8.15.0", Some(info(false, false, "leader:9443"))),
+                &leader,
+                Fail,
+                "not in the follower nodes' keystores",
+            ),
+            (
+                "api key on 9300",
+                &api,
+                facts("8.15.0", Some(info(false, true, "leader:9300"))),
+                &leader,
+                Fail,
+                "port 9300 is the default transport port",
+            ),
+            (
+                "api key rejected",
+                &api,
+                facts("8.15.0", Some(info(false, true, "leader:19443"))),
+                &leader,
+                Fail,
+                "loaded `cluster_credentials` but the remote is not connected",
+            ),
+            (
+                "api key remote connected by certificates",
+                &api,
+                facts("8.15.0", Some(info(true, false, "leader:19300"))),
+                &leader,
+                Fail,
+                "uses the certificate model",
+            ),
+            (
+                "api key, beta version",
+                &api,
+                facts("8.12.0", Some(info(true, true, "leader:9443"))),
+                &leader,
+                Warn,
+                "beta before 8.14",
+            ),
+            (
+                "api key, too old",
+                &api,
+                facts("8.9.0", None),
+                &leader,
+                Fail,
+                "need 8.14 or later",
+            ),
+            (
+                "certificate",
+                &cert,
+                facts("8.15.0", Some(info(true, false, "leader:9300"))),
+                &leader,
+                PASS,
+                "certificate model",
+            ),
+            (
+                "certificate on 9443",
+                &cert,
+                facts("8.15.0", Some(info(false, false, "leader:9443"))),
+                &leader,
+                Fail,
+                "port 9443 is the default remote cluster server port",
+            ),
+            (
+                "certificate with credentials",
+                &cert,
+                facts("8.15.0", Some(info(false, true, "leader:9300"))),
+                &leader,
+                Fail,
+                "connects the remote as an API-key remote",
+            ),
+            (
+                "certificate on 9.x",
+                &cert,
+                facts("9.1.0", Some(info(true, false, "leader:9300"))),
+                &leader,
+                PASS,
+                "deprecated since 9.0",
+            ),
+        ];
+        for (what, c, local, leader, status, needle) in table {
+            let r = remote_security(&c.remotes[0], &local, leader);
+            assert_eq!(statuses(&r), vec![status], "{what}: {r:#?}");
+            assert!(r[0].message.contains(needle), "{what}: {}", r[0].message);
+            if status == Fail {
+                assert!(r[0].fix.is_some(), "{what}");
+            }
+        }
+        let pending = remote_security(
+            &api.remotes[0],
+            &facts("8.15.0", Some(info(false, false, "leader:9443"))),
+            &leader,
+        );
+        assert_eq!(pending[0].fix.as_deref(), FailureReason::OperatorStep.fix());
+    }
+
+    fn key(names: &[&str], expiration: Option<i64>) -> ApiKeyInfo {
+        serde_json::from_value(json!({"id": "k1", "type": "cross_cluster", "creation": 1,
+            "expiration": expiration, "invalidated": false,
+            "metadata": {"managed_by": "ccr-sentinel", "remote_cluster": "leader", "follower_cluster": "follower"},
+            "access": {"replication": [{"names": names}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_key_covers_and_has_not_expired() {
+        let c = api_key_cfg();
+        let day = 86_400_000;
+        let now = 1_000 * day;
+        let with = |keys: Result<Vec<ApiKeyInfo>, ReadError>| {
+            let mut f = facts("8.15.0", None);
+            f.security.api_keys = Some(keys);
+            f
+        };
+        type Row = (
+            &'static str,
+            Result<Vec<ApiKeyInfo>, ReadError>,
+            CheckStatus,
+            &'static str,
+        );
+        let table: Vec<Row> = vec![
+            (
+                "covers, 30 days left",
+                Ok(vec![key(&["logs", "metrics-*"], Some(now + 30 * day))]),
+                PASS,
+                "expires in 30 day(s)",
+            ),
+            (
+                "a wildcard covers, no expiry",
+                Ok(vec![key(&["*"], None)]),
+                PASS,
+                "never expires",
+            ),
+            (
+                "a pattern missing",
+                Ok(vec![key(&["logs", "metrics-2024*"], None)]),
+                Fail,
+                "does not grant replication of `metrics-*`",
+            ),
+            (
+                "expired",
+                Ok(vec![key(&["*"], Some(now - 1))]),
+                Fail,
+                "expired",
+            ),
+            (
+                "expires soon",
+                Ok(vec![key(&["*"], Some(now + 3 * day))]),
+                Warn,
+                "expires in 3 day(s)",
+            ),
+            (
+                "no key",
+                Ok(vec![]),
+                Warn,
+                "no active cross-cluster API key made by ccr-sentinel",
+            ),
+            (
+                "cannot list",
+                Err(ReadError {
+                    status: Some(403),
+                    message: "denied".into(),
+                }),
+                Skip,
+                "denied",
+            ),
+        ];
+        for (what, keys, status, needle) in table {
+            let r = api_key(&c, &c.remotes[0], &with(keys), now);
+            assert_eq!(statuses(&r), vec![status], "{what}: {r:#?}");
+            assert!(r[0].message.contains(needle), "{what}: {}", r[0].message);
+        }
+        // Certificate remotes have no key to check.
+        let cert = cfg("seeds = [\"leader:9300\"]");
+        assert!(api_key(&cert, &cert.remotes[0], &with(Ok(vec![])), now).is_empty());
+    }
+
+    #[test]
+    fn remote_indices_privileges_of_the_follower_user() {
+        let c = api_key_cfg();
+        let with = |p: serde_json::Value| {
+            let mut f = facts("8.15.0", None);
+            f.security.user_privileges = Some(Ok(
+                serde_json::from_value::<UserPrivilegesResponse>(p).unwrap(),
+            ));
+            f
+        };
+        let ok = with(json!({"cluster": ["manage_ccr"], "remote_indices": [
+            {"clusters": ["leader"], "names": ["logs", "metrics-*"], "privileges": ["cross_cluster_replication"]}]}));
+        assert_eq!(
+            statuses(&remote_privileges(&c, &c.remotes[0], &ok)),
+            vec![PASS]
+        );
+        let other_alias = with(json!({"remote_indices": [
+            {"clusters": ["elsewhere"], "names": ["*"], "privileges": ["cross_cluster_replication"]}]}));
+        let r = remote_privileges(&c, &c.remotes[0], &other_alias);
+        assert_eq!(statuses(&r), vec![Fail]);
+        assert!(
+            r[0].fix
+                .as_deref()
+                .unwrap()
+                .contains("\"clusters\":[\"leader\"],\"names\":[\"logs\",\"metrics-*\"]"),
+            "{r:#?}"
+        );
+        let read_only = with(json!({"remote_indices": [
+            {"clusters": ["*"], "names": ["*"], "privileges": ["read"]}]}));
+        assert_eq!(
+            statuses(&remote_privileges(&c, &c.remotes[0], &read_only)),
+            vec![Fail]
+        );
+        let mut unreadable = facts("8.15.0", None);
+        unreadable.security.user_privileges = Some(Err(ReadError {
+            status: Some(400),
+            message: "cannot retrieve privileges for API keys".into(),
+        }));
+        assert_eq!(
+            statuses(&remote_privileges(&c, &c.remotes[0], &unreadable)),
+            vec![Skip]
+        );
+    }
+
+    #[test]
+    fn leader_manage_for_certificate_remotes() {
+        let c = cfg("seeds = [\"leader:9300\"]");
+        let with = |granted: bool| {
+            let mut f = facts("8.15.0", None);
+            f.security.leader_manage = Some(Ok(HasPrivilegesResponse {
+                username: Some("ccr".into()),
+                has_all_requested: granted,
+                cluster: BTreeMap::new(),
+                index: BTreeMap::from([(
+                    "logs".to_string(),
+                    BTreeMap::from([("manage".to_string(), granted)]),
+                )]),
+            }));
+            f
+        };
+        assert_eq!(
+            statuses(&leader_manage(&c, &c.remotes[0], &with(true))),
+            vec![PASS]
+        );
+        let r = leader_manage(&c, &c.remotes[0], &with(false));
+        assert_eq!(statuses(&r), vec![Warn]);
+        assert!(
+            r[0].message.contains("#61308") && r[0].message.contains("`logs`"),
+            "{r:#?}"
+        );
+        let api = api_key_cfg();
+        assert!(leader_manage(&api, &api.remotes[0], &with(false)).is_empty());
+    }
+}

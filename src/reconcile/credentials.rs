@@ -446,10 +446,12 @@ impl super::Reconciler {
         };
         match plan_key(r, &names, &obs, self.secret_sink.available()) {
             KeyPlan::Blocked { reason, message } => {
-                // A connected remote with credentials works whatever the leader says now (a key made by hand).
-                if credentials_state(seen) == CredentialsState::Connected
-                    && reason == FailureReason::OperatorStep
-                {
+                // A remote connected with credentials replicates whatever the key step cannot do now (a key
+                // made by hand, leader credentials that may not list keys): followers it does not cover get
+                // their own 403, and `ccr-sentinel check` tells why.
+                if credentials_state(seen) == CredentialsState::Connected {
+                    tracing::debug!(cluster = %r.cluster, alias = %r.alias, reason = reason.as_str(),
+                        "key step skipped on a connected remote: {message}");
                     return out;
                 }
                 out.blocked = Some((reason, message));
@@ -613,12 +615,16 @@ impl super::Reconciler {
         events: &mut Vec<AuditEvent>,
     ) {
         let mut state = credentials_state(seen);
+        let mut reload_error = None;
         let reloadable = follower_version.map_or(true, |v| v >= (8, 13));
         if state == CredentialsState::NotInstalled && !self.exec.is_dry_run() && reloadable {
             if let Some(c) = self.client(&r.cluster) {
                 let t0 = Instant::now();
                 let res = c.reload_secure_settings().await;
                 let failed_nodes = res.as_ref().map(|x| x.failed_nodes()).unwrap_or_default();
+                if let Err(e) = &res {
+                    reload_error = Some(e.to_string());
+                }
                 events.push(self.audit_step(
                     &r.cluster,
                     &r.alias,
@@ -648,15 +654,21 @@ impl super::Reconciler {
         }
         out.blocked = match state {
             CredentialsState::Connected => None,
-            CredentialsState::NotInstalled => Some((
-                FailureReason::OperatorStep,
-                operator_step_message(
+            CredentialsState::NotInstalled => {
+                let mut m = operator_step_message(
                     r,
                     out.key_id.as_deref(),
                     out.secret_file.as_deref(),
                     follower_version,
-                ),
-            )),
+                );
+                if let Some(e) = reload_error {
+                    m.push_str(&format!(
+                        " (the reload failed: {e}; it needs cluster `manage` on `{}`, else send it yourself after the keystore step)",
+                        r.cluster
+                    ));
+                }
+                Some((FailureReason::OperatorStep, m))
+            }
             CredentialsState::Rejected => Some((
                 FailureReason::RemoteNotConnected,
                 format!(

@@ -805,6 +805,96 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_outcomes_fold_into_the_remote_item() {
+        let item = |state: ItemState, reason: Option<FailureReason>| ItemReport {
+            cluster: "follower".into(),
+            kind: ItemKind::Remote,
+            name: "leader".into(),
+            state,
+            reason,
+            message: None,
+            actions: vec!["set remote".into()],
+            retry_after: None,
+            failures: 0,
+        };
+        let outcome = |blocked: Option<FailureReason>, changed: bool| credentials::KeyOutcome {
+            actions: if changed {
+                vec!["create key".into()]
+            } else {
+                Vec::new()
+            },
+            blocked: blocked.map(|r| (r, "why".to_string())),
+            changed,
+            ..Default::default()
+        };
+        use FailureReason as R;
+        use ItemState as S;
+        let table = [
+            // (item, reason), (key blocked, changed), connected, dry run -> (state, reason)
+            (
+                (S::Changed, None),
+                (Some(R::OperatorStep), true),
+                false,
+                false,
+                (S::Blocked, Some(R::OperatorStep)),
+            ),
+            (
+                (S::Blocked, Some(R::RemoteNotConnected)),
+                (Some(R::OperatorStep), false),
+                false,
+                false,
+                (S::Blocked, Some(R::OperatorStep)),
+            ),
+            (
+                (S::Blocked, Some(R::RemoteNotConnected)),
+                (None, true),
+                true,
+                false,
+                (S::Changed, None),
+            ),
+            (
+                (S::InSync, None),
+                (None, false),
+                true,
+                false,
+                (S::InSync, None),
+            ),
+            (
+                (S::InSync, None),
+                (None, true),
+                true,
+                false,
+                (S::Changed, None),
+            ),
+            // A failed settings update stays the item's reason.
+            (
+                (S::Blocked, Some(R::Unauthorized)),
+                (Some(R::OperatorStep), false),
+                false,
+                false,
+                (S::Blocked, Some(R::Unauthorized)),
+            ),
+            (
+                (S::InSync, None),
+                (None, true),
+                false,
+                true,
+                (S::Planned, None),
+            ),
+        ];
+        for ((state, reason), (blocked, changed), connected, dry_run, want) in table {
+            let mut i = item(state, reason);
+            merge_key_outcome(&mut i, outcome(blocked, changed), connected, dry_run);
+            assert_eq!(
+                (i.state, i.reason),
+                want,
+                "{state:?} {reason:?} {blocked:?} {changed}"
+            );
+            assert_eq!(i.actions.len(), 1 + usize::from(changed));
+        }
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_cap_and_operator_problems_wait_the_cap() {
         let b = Backoff {
             initial: Duration::from_secs(30),

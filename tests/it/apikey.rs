@@ -452,5 +452,75 @@ async fn show_credentials_prints_a_working_key_once() {
     assert_eq!(info["leader"]["connected"], true, "{info}\n{again_text}");
     assert!(again_text.contains("logs-copy"), "{again_text}");
     assert_eq!(managed_keys(&sim).await.len(), 1);
+    // A leader index added to the configuration widens the same key in place: nothing to reinstall.
+    create_leader_index(&sim, "orders", 2);
+    let widened = std::fs::read_to_string(&path).unwrap()
+        + "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"orders\"\nfollower_index = \"orders-copy\"\n";
+    std::fs::write(&path, widened).unwrap();
+    let third = run_with_config(&["reconcile", "--once"], &path);
+    let third_text = text(&third);
+    assert_eq!(third.status.code(), Some(0), "{third_text}");
+    assert!(
+        third_text.contains(&format!("widen cross-cluster API key `{id}`")),
+        "{third_text}"
+    );
+    let keys = managed_keys(&sim).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0]["access"]["replication"][0]["names"],
+        json!(["logs", "metrics-*", "orders"])
+    );
+    assert!(sim.cluster("follower").state()["followers"]
+        .get("orders-copy")
+        .is_some());
+    assert!(!third_text.contains(&line));
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_place_for_the_secret_no_key_is_made_and_a_dry_run_sends_nothing() {
+    let sim = secured_pair().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&sim, dir.path(), closed_port());
+    // The daemon's reconciler has no secret sink: it says how to create the key, and creates none.
+    let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
+    let report = one_shot(cfg, false).unwrap().run_once().await;
+    let i = report.items.iter().find(|i| i.name == "leader").unwrap();
+    assert_eq!(
+        (i.state, i.reason),
+        (ItemState::Blocked, Some(FailureReason::OperatorStep)),
+        "{i:#?}"
+    );
+    assert!(
+        i.message
+            .as_deref()
+            .unwrap()
+            .contains("ccr-sentinel reconcile --once --credentials-dir DIR"),
+        "{i:#?}"
+    );
+    assert!(managed_keys(&sim).await.is_empty());
+    // A dry run with a sink plans the key and sends nothing.
+    let sim2 = secured_pair().await;
+    let cfg =
+        ccr_sentinel::config::from_toml_str(&config(&sim2, dir.path(), closed_port())).unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = one_shot(cfg, true)
+        .unwrap()
+        .with_secret_sink(SecretSink::Collect(shown.clone()))
+        .run_once()
+        .await;
+    let i = report.items.iter().find(|i| i.name == "leader").unwrap();
+    assert_eq!(i.state, ItemState::Planned, "{i:#?}");
+    assert!(
+        i.actions
+            .iter()
+            .any(|a| a.starts_with("create cross-cluster API key `ccr-sentinel-follower-leader`")),
+        "{i:#?}"
+    );
+    assert!(shown.lock().unwrap().is_empty());
+    assert!(managed_keys(&sim2).await.is_empty());
+    let info = admin_get(&sim2, "follower", "/_remote/info").await;
+    assert!(info.get("leader").is_none(), "{info}");
+    sim.shutdown().await;
+    sim2.shutdown().await;
 }

@@ -20,6 +20,7 @@ const PURE: &[&str] = &[
     "src/policy/rules.rs",
     "src/act/runbook/plan.rs",
     "src/preflight/evaluate.rs",
+    "src/preflight/security.rs",
 ];
 
 /// What a pure core may not mention: network and file I/O, the client, async code, the wall clock.

@@ -301,7 +301,90 @@ async fn api_keys_expire_in_simulated_time() {
         "API key: api key is expired"
     );
     assert_eq!(www.len(), 3);
+    // `active_only` leaves the expired key out; without it the key is listed.
+    let list = |q: &'static str| {
+        let (u, admin) = (u.clone(), admin.clone());
+        async move {
+            let (st, b, _) = send_auth(
+                "GET",
+                &format!("{u}/_security/api_key?{q}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+            assert_eq!(st, 200, "{b}");
+            b["api_keys"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(list("name=daemon").await, 1);
+    assert_eq!(list("name=daemon&active_only=true").await, 0);
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_privileges_list_the_callers_roles() {
+    let remote = Security::new().role(
+        "replicator",
+        RoleDescriptor {
+            cluster: vec!["manage_ccr".into()],
+            indices: vec![IndicesPrivileges::new(
+                &["logs-copy"],
+                &["monitor", "write"],
+            )],
+            remote_indices: vec![RemoteIndicesPrivileges {
+                clusters: vec!["leader".into()],
+                names: vec!["logs".into()],
+                privileges: vec!["cross_cluster_replication".into()],
+            }],
+        },
+    );
+    let sec = remote
+        .user_with_roles("ccr", "pw", &["replicator"])
+        .user(ADMIN, PW, Role::Superuser);
+    for (v, remote_indices) in [("8.15.0", true), ("8.7.0", false)] {
+        let sim = Sim::builder()
+            .cluster(ClusterConfig::new("es").version(v).security(sec.clone()))
+            .start()
+            .await
+            .unwrap();
+        let u = sim.url("es");
+        let (st, b, _) = send_auth(
+            "GET",
+            &format!("{u}/_security/user/_privileges"),
+            Some(&basic("ccr", "pw")),
+            None,
+        )
+        .await;
+        assert_eq!(st, 200, "{v}: {b}");
+        assert_eq!(b["cluster"], json!(["manage_ccr"]), "{v}");
+        assert_eq!(b["indices"][0]["names"], json!(["logs-copy"]), "{v}");
+        if remote_indices {
+            assert_eq!(
+                b["remote_indices"],
+                json!([{"names": ["logs"], "privileges": ["cross_cluster_replication"],
+                    "allow_restricted_indices": false, "clusters": ["leader"]}])
+            );
+        } else {
+            assert!(b.get("remote_indices").is_none(), "{v}: {b}");
+        }
+        // An API key cannot list its privileges.
+        let (_, k, _) = send_auth(
+            "POST",
+            &format!("{u}/_security/api_key"),
+            Some(&basic(ADMIN, PW)),
+            Some(json!({"name": "k"})),
+        )
+        .await;
+        let (st, b, _) = send_auth(
+            "GET",
+            &format!("{u}/_security/user/_privileges"),
+            Some(&apikey(k["encoded"].as_str().unwrap())),
+            None,
+        )
+        .await;
+        assert_eq!(st, 400, "{v}: {b}");
+        sim.shutdown().await;
+    }
 }
 
 #[tokio::test]
