@@ -544,3 +544,66 @@ async fn rotate_key_interrupted_after_every_step_converges() {
     assert_ne!(usable[0]["id"], old_id.as_str());
     assert!(remote_connected(&sim));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_minted_by_a_run_that_died_is_invalidated_and_minted_again() {
+    use ccr_sentinel::act::runbook::{rotate_key, RotateCtx, RotateOptions, RotationStore};
+    let sim = secured_pair().await;
+    let (old_id, old) = mint(&sim, "10d").await;
+    api_key_remote(&sim, &old).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, dir.path(), None, "")).unwrap();
+    // A run died after the leader created its key and before the record named it.
+    let orphan = es(
+        &sim,
+        "leader",
+        "POST",
+        "/_security/cross_cluster/api_key",
+        Some(json!({"name": "ccr-sentinel-leader", "access": {"replication": [{"names": ["logs"]}]},
+            "metadata": {"managed_by": "ccr-sentinel", "remote_cluster": "leader", "follower_cluster": "follower",
+                "rotation": "n1"}})),
+    )
+    .await["id"]
+    .as_str()
+    .unwrap()
+    .to_string();
+    let records = dir.path().join("state/runbooks/rotate-key");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(
+        records.join("follower__leader.json"),
+        json!({"cluster": "follower", "alias": "leader", "leader_cluster": "leader",
+            "started_at": "2026-01-01T00:00:00Z", "nonce": "n1", "pending": "mint"})
+        .to_string(),
+    )
+    .unwrap();
+    let exec =
+        ccr_sentinel::act::Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap());
+    let store = RotationStore::new(cfg.policy.state_dir.as_deref());
+    let opts = RotateOptions {
+        installed: false,
+        reconnect_timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(50),
+        secret_file: None,
+        can_deliver: true,
+    };
+    let mut deliver = |_: &secrecy::SecretString| Ok("was kept by the test".to_string());
+    let mut hook = |_: &ccr_sentinel::act::runbook::RotateReport| ControlFlow::Continue(());
+    let ctx = RotateCtx {
+        exec: &exec,
+        cfg: &cfg,
+        store: &store,
+    };
+    let out = rotate_key(ctx, "follower", "leader", &opts, &mut deliver, &mut hook)
+        .await
+        .unwrap();
+    assert!(out.waiting_for_operator.is_some(), "{out:?}");
+    let keys = es(&sim, "leader", "GET", "/_security/api_key?owner=true", None).await;
+    let keys = keys["api_keys"].as_array().unwrap();
+    let usable: Vec<&str> = keys
+        .iter()
+        .filter(|k| k["invalidated"] == false)
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(usable.len(), 2, "the old key and one new key: {keys:?}");
+    assert!(usable.contains(&old_id.as_str()) && !usable.contains(&orphan.as_str()));
+}
