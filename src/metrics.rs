@@ -417,6 +417,8 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_cluster_up", "gauge", "1 when the cluster was reached and its latest requests all succeeded."),
     ("ccr_sentinel_cluster_stale", "gauge", "1 when some data shown for the cluster is older than a failed refresh."),
     ("ccr_sentinel_cluster_insecure_tls", "gauge", "1 when the cluster's TLS certificate is not verified (insecure_skip_verify = true), else 0."),
+    ("ccr_sentinel_remote_api_key_expiry_seconds", "gauge", "Seconds until the soonest-expiring usable cross-cluster API key of an API-key remote expires (GET /_security/api_key on the leader); absent for certificate remotes and keys without expiry, negative once expired."),
+    ("ccr_sentinel_credential_expiry_seconds", "gauge", "Seconds until ccr-sentinel's own credential on a follower cluster expires (an API key with an expiration); follower tasks it creates or resumes run as it."),
 ];
 
 /// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
@@ -848,6 +850,26 @@ impl ReportRenderer {
             }
             fam.end();
         }
+        let mut fam = Family::begin(buf, "ccr_sentinel_remote_api_key_expiry_seconds");
+        for k in &report.remote_keys {
+            if let Some(secs) = k.expiry_seconds {
+                scratch.clear();
+                label(scratch, "follower_cluster", &k.follower_cluster);
+                scratch.push(',');
+                label(scratch, "remote_cluster", &k.remote_cluster);
+                fam.sample(scratch, None, secs as f64);
+            }
+        }
+        fam.end();
+        let mut fam = Family::begin(buf, "ccr_sentinel_credential_expiry_seconds");
+        for c in &report.credentials {
+            if let Some(secs) = c.expiry_seconds {
+                scratch.clear();
+                label(scratch, "cluster", &c.cluster);
+                fam.sample(scratch, None, secs as f64);
+            }
+        }
+        fam.end();
     }
 }
 
@@ -1104,6 +1126,7 @@ mod scale {
                     leader_index: format!("index-{i:06}"),
                     leader_cluster: Some("leader".into()),
                     managed: true,
+                    remote_key: None,
                     freshness: Freshness::Fresh,
                     status: Some(crate::es::FollowerStatus::Active),
                     follower_index_exists: Some(true),

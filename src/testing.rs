@@ -130,6 +130,7 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
         bootstrap: None,
         following_seen: true,
         copy_seen: true,
+        remote_key: None,
         docs: Some(DocParity {
             at: epoch(),
             leader_docs: Some(10),

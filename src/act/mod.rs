@@ -309,7 +309,24 @@ pub struct AuditEvent {
     pub error: Option<String>,
     pub duration_ms: u64,
     pub dry_run: bool,
+    /// For a follow or resume that was sent: the principal the follower's shard tasks now run as (the
+    /// credential that last created or resumed a follower, elastic/elasticsearch#30239), from `_authenticate`
+    /// on its cluster. Never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
+
+/// Which principal ccr-sentinel last created or resumed a follower as, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartedAs {
+    pub principal: String,
+    /// `follow` or `resume_follow`.
+    pub action: &'static str,
+    pub at: DateTime<Utc>,
+}
+
+/// The most followers whose [`StartedAs`] is kept (the audit file keeps every one).
+pub const STARTED_AS_MAX: usize = 10_000;
 
 /// The audit file could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -377,6 +394,11 @@ pub struct Executor {
     dry_run: bool,
     audit: Option<AuditLog>,
     metrics: Option<ActionMetrics>,
+    /// `_authenticate` of each cluster's credential, read at the first follow or resume sent there (`None`:
+    /// the cluster could not say, e.g. security off). Shared by the clones of one executor.
+    principals: Arc<Mutex<BTreeMap<String, Option<String>>>>,
+    /// The principal each follower was last created or resumed as, by `cluster/follower_index`.
+    started_as: Arc<Mutex<BTreeMap<crate::config::ClusterKey, StartedAs>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -397,7 +419,30 @@ impl Executor {
             dry_run: false,
             audit: None,
             metrics: None,
+            principals: Arc::default(),
+            started_as: Arc::default(),
         }
+    }
+
+    /// The principal every follower was last created or resumed as by this process (`/status`).
+    pub fn started_as(&self) -> BTreeMap<crate::config::ClusterKey, StartedAs> {
+        crate::sync::lock(&self.started_as).clone()
+    }
+
+    /// Who the credential of `c` authenticates as (read once per cluster and process).
+    async fn principal_of(&self, c: &EsClient) -> Option<String> {
+        if let Some(p) = crate::sync::lock(&self.principals).get(c.name()) {
+            return p.clone();
+        }
+        let p = match c.authenticate().await {
+            Ok(a) => Some(crate::observe::keys::principal(&a)),
+            Err(e) => {
+                tracing::debug!(cluster = %c.name(), error = %e, "cannot tell the principal of the credential");
+                None
+            }
+        };
+        crate::sync::lock(&self.principals).insert(c.name().to_string(), p.clone());
+        p
     }
 
     /// Dry run: plan and audit, send nothing.
@@ -449,6 +494,29 @@ impl Executor {
                 },
             }
         };
+        let starts_tasks = matches!(action, Action::Follow { .. } | Action::ResumeFollow { .. });
+        let principal = match (starts_tasks, result, self.clients.get(action.cluster())) {
+            (true, ActionResult::Success, Some(c)) => self.principal_of(c).await,
+            _ => None,
+        };
+        if let (Some(p), Target::FollowerIndex(index)) = (&principal, action.target()) {
+            let mut m = crate::sync::lock(&self.started_as);
+            if m.len() >= STARTED_AS_MAX {
+                // Bounded: the oldest entry goes (the audit file has it).
+                let oldest = m.iter().min_by_key(|(_, s)| s.at).map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    m.remove(&k);
+                }
+            }
+            m.insert(
+                crate::config::ClusterKey::new(action.cluster(), index),
+                StartedAs {
+                    principal: p.clone(),
+                    action: action.name(),
+                    at: time,
+                },
+            );
+        }
         let event = AuditEvent {
             time,
             cluster: action.cluster().to_string(),
@@ -461,6 +529,7 @@ impl Executor {
             error,
             duration_ms: t0.elapsed().as_millis() as u64,
             dry_run: self.dry_run,
+            principal,
         };
         self.record(&event);
         event
@@ -472,6 +541,7 @@ impl Executor {
         let target = e.target.name();
         let reason = e.reason.map(|r| r.as_str()).unwrap_or("");
         let error = e.error.as_deref().unwrap_or("");
+        let principal = e.principal.as_deref().unwrap_or("");
         if e.result == ActionResult::Failed {
             tracing::warn!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
                 rule = %e.rule, why = %e.why, result = e.result.as_str(), reason, error,
@@ -479,7 +549,7 @@ impl Executor {
         } else {
             tracing::info!(target: "ccr_sentinel::audit", cluster = %e.cluster, target_kind, target, action = e.action,
                 rule = %e.rule, why = %e.why, result = e.result.as_str(), duration_ms = e.duration_ms,
-                dry_run = e.dry_run, "action {}", e.result.as_str());
+                dry_run = e.dry_run, principal, "action {}", e.result.as_str());
         }
         if let Some(a) = &self.audit {
             if let Err(err) = a.write(e) {
@@ -798,6 +868,7 @@ timeout = "1s"
             error: Some("403".into()),
             duration_ms: 3,
             dry_run: false,
+            principal: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["alias"], "leader");

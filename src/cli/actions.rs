@@ -191,7 +191,7 @@ fn check_index_arg(index: &str) -> Result<(), ExitCode> {
 }
 
 /// The executor of the configuration's clients and audit log, or the exit status once the reason is printed.
-fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, ExitCode> {
+pub(super) fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, ExitCode> {
     let fail = |e: String| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_PROBLEM)
@@ -204,7 +204,7 @@ fn executor(cfg: &Config, dry_run: bool) -> Result<Executor, ExitCode> {
 }
 
 /// The configuration of an action command, logging warnings only.
-fn load_quiet(arg: &ConfigArg) -> Result<Config, ExitCode> {
+pub(super) fn load_quiet(arg: &ConfigArg) -> Result<Config, ExitCode> {
     let cfg = load(arg)?;
     init_logging(cfg.log.format, None, "warn");
     Ok(cfg)

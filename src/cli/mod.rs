@@ -9,6 +9,7 @@
 //! - `reconcile --once`: bring remotes, followers and auto-follow patterns to the configured state once
 //!   ([`reconcile`]).
 //! - `pause`, `resume`, `unfollow`, `promote`: act on one follower (or all, for `promote --all`) ([`actions`]).
+//! - `rotate-key`: replace an API-key remote's cross-cluster API key without disconnecting it ([`rotate_key`]).
 //! - `healthcheck`: `GET /health` of a running daemon (for Docker `HEALTHCHECK`).
 //! - `demo`: the daemon against an embedded simulated leader and follower (cargo feature `demo`, on by default).
 //!
@@ -20,6 +21,7 @@ pub mod check;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod reconcile;
+pub mod rotate_key;
 pub mod status;
 pub mod table;
 
@@ -135,6 +137,10 @@ pub enum Command {
     /// Turn a follower into a regular writable index: pause (if active), close, unfollow, open. Safe to re-run
     /// after an interruption at any step.
     Unfollow(actions::FollowerArgs),
+    /// Replace the cross-cluster API key of an API-key remote: mint the new key (same access), show the operator
+    /// step, then (with --installed) reload the follower's secure settings, wait for the remote to reconnect and
+    /// invalidate the old key. Safe to re-run after an interruption at any step.
+    RotateKey(rotate_key::RotateKeyArgs),
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
     /// several looks), then unfollow it. Refuses otherwise unless --force.
     Promote(actions::PromoteArgs),
@@ -191,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Resume(a) => actions::follower_command(actions::Which::Resume, a),
         Command::Unfollow(a) => actions::follower_command(actions::Which::Unfollow, a),
         Command::Promote(a) => actions::promote_command(a),
+        Command::RotateKey(a) => rotate_key::command(a),
     }
 }
 

@@ -49,6 +49,8 @@ pub struct RawPolicy {
     pub promote_poll_interval: String,
     #[serde(default = "default_promote_timeout")]
     pub promote_timeout: String,
+    #[serde(default = "default_credential_margin")]
+    pub credential_expiry_margin: String,
     #[serde(default)]
     pub windows: Vec<RawWindow>,
 }
@@ -75,6 +77,7 @@ impl Default for RawPolicy {
             promote_stable_polls: default_stable_polls(),
             promote_poll_interval: default_promote_interval(),
             promote_timeout: default_promote_timeout(),
+            credential_expiry_margin: default_credential_margin(),
             windows: Vec::new(),
         }
     }
@@ -119,6 +122,9 @@ fn default_promote_interval() -> String {
 fn default_promote_timeout() -> String {
     "30m".into()
 }
+fn default_credential_margin() -> String {
+    "7d".into()
+}
 
 /// `[[policy.windows]]` as written.
 #[derive(Debug, Deserialize, Default)]
@@ -160,6 +166,7 @@ pub(super) const POLICY_KEYS: &[&str] = &[
     "promote_stable_polls",
     "promote_poll_interval",
     "promote_timeout",
+    "credential_expiry_margin",
     "windows",
 ];
 
@@ -274,6 +281,9 @@ pub struct PolicySettings {
     pub promote_poll_interval: Duration,
     /// How long `promote --wait` keeps looking for the follower to be caught up.
     pub promote_timeout: Duration,
+    /// A follower task runs as the credential that last created or resumed it: no resume is sent with a
+    /// credential (an API key) that expires within this margin.
+    pub credential_expiry_margin: Duration,
     /// The maintenance windows.
     pub windows: Vec<Window>,
 }
@@ -302,6 +312,7 @@ impl Default for PolicySettings {
             promote_stable_polls: 3,
             promote_poll_interval: Duration::from_secs(5),
             promote_timeout: Duration::from_secs(1800),
+            credential_expiry_margin: Duration::from_secs(7 * 86_400),
             windows: Vec::new(),
         })
     }
@@ -327,6 +338,7 @@ pub(super) fn validate(
     let recovered = dur("remote_recovered_after", &r.remote_recovered_after);
     let promote_interval = dur("promote_poll_interval", &r.promote_poll_interval);
     let promote_timeout = dur("promote_timeout", &r.promote_timeout);
+    let credential_margin = dur("credential_expiry_margin", &r.credential_expiry_margin);
     if let (Some(a), Some(b)) = (backoff_initial, backoff_max) {
         if a > b {
             p.push(format!(
@@ -435,6 +447,7 @@ pub(super) fn validate(
         promote_stable_polls: r.promote_stable_polls,
         promote_poll_interval: promote_interval?,
         promote_timeout: promote_timeout?,
+        credential_expiry_margin: credential_margin?,
         windows,
     })
 }

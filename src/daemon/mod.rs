@@ -401,11 +401,71 @@ impl Daemon {
             }
             snap.record_lag(&cfg, at);
         });
+        // Auxiliary: a failed key read is counted and shown, but does not fail the poll.
+        self.keys_once_if_due().await;
         if ok {
             JobOutcome::Success
         } else {
             JobOutcome::Partial
         }
+    }
+
+    /// The key read of [`crate::observe::keys`] when it is due (after the poll it follows, so a remote that just
+    /// disconnected is explained within that poll); false when one of its requests failed.
+    async fn keys_once_if_due(&self) -> bool {
+        let (leaders, connectivity) = {
+            let snap = lock(&self.snapshot);
+            if !snap.keys_due(&self.cfg, Utc::now()) {
+                return true;
+            }
+            (
+                crate::observe::keys::key_leaders(&self.cfg, &snap),
+                snap.api_key_remotes(&self.cfg),
+            )
+        };
+        let result = self.observer.keys(leaders, connectivity).await;
+        let mut ok = true;
+        for (cluster, e) in result.errors() {
+            ok = false;
+            let message = e.to_string();
+            // Logged at `warn` when new: the last read's error is kept beside the keys, not in `errors`.
+            let repeated = lock(&self.snapshot).clusters.get(cluster).is_some_and(|c| {
+                c.api_keys.as_ref().and_then(|k| k.error.as_ref()) == Some(&message)
+                    || c.credential.as_ref().and_then(|k| k.error.as_ref()) == Some(&message)
+            });
+            RequestFailed {
+                cluster,
+                error: e,
+                stage: None,
+                repeated,
+            }
+            .emit(&self.metrics.own);
+        }
+        let before: BTreeMap<String, Option<i64>> = self
+            .report()
+            .credentials
+            .iter()
+            .map(|c| (c.cluster.clone(), c.expires_at.map(|t| t.timestamp())))
+            .collect();
+        self.update(|snap| snap.apply_keys(result));
+        for c in &self.report().credentials {
+            let expires = c.expires_at.map(|t| t.timestamp());
+            if let (Some(at), true) = (
+                c.expires_at,
+                before.get(&c.cluster).copied().flatten() != expires,
+            ) {
+                // Follower tasks run as the credential that last created or resumed them: they stop with it.
+                tracing::warn!(
+                    cluster = %c.cluster,
+                    principal = c.principal.as_deref().unwrap_or(""),
+                    expires_at = %at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    "ccr-sentinel's credential on this cluster is an API key that expires; every follower it \
+                     creates or resumes runs as that key and stops when it expires (use a user, or a key without \
+                     expiry, and renew it before then)"
+                );
+            }
+        }
+        ok
     }
 
     /// One `doc_counts` run: leader and follower document counts and their parity.

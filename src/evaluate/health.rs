@@ -219,10 +219,19 @@ pub fn verdict(o: &FollowerObservation, t: &HealthThresholds) -> Verdict {
             connected: false, ..
         } => add(
             FollowerState::RemoteDisconnected,
-            format!(
-                "remote_cluster `{}` is not connected on `{}`",
-                o.remote_cluster, o.follower_cluster
-            ),
+            match &o.remote_key {
+                // The REST-visible symptom of a dead key is only the disconnect (docs/es-contract.md §27.4).
+                Some(k) => format!(
+                    "remote_cluster `{}` is not connected on `{}`: {}",
+                    o.remote_cluster,
+                    o.follower_cluster,
+                    k.describe()
+                ),
+                None => format!(
+                    "remote_cluster `{}` is not connected on `{}`",
+                    o.remote_cluster, o.follower_cluster
+                ),
+            },
         ),
         RemoteObservation::NotConfigured if o.status.is_some() || o.managed => add(
             FollowerState::RemoteDisconnected,
@@ -459,8 +468,43 @@ mod tests {
             job_overdue_periods: 3,
             max_promote_lag: Duration::from_secs(120),
         };
+        let down = |o: &mut FollowerObservation| {
+            o.remote = RemoteObservation::Seen {
+                connected: false,
+                mode: "proxy".into(),
+                nodes_connected: 0,
+            };
+            o.docs = None;
+        };
         let cases: Vec<(&str, FollowerObservation, FollowerState, &str)> = vec![
             ("all fine", healthy(), FollowerState::Healthy, ""),
+            (
+                "remote down because its API key expired",
+                with(|o| {
+                    down(o);
+                    o.remote_key = Some(crate::observe::KeyProblem::Expired {
+                        id: "k1".into(),
+                        at: chrono::DateTime::UNIX_EPOCH,
+                    });
+                }),
+                FollowerState::RemoteDisconnected,
+                "is not connected on `follower`: its cross-cluster API key `k1` expired at 1970-01-01T00:00:00Z",
+            ),
+            (
+                "remote down because its API key was invalidated",
+                with(|o| {
+                    down(o);
+                    o.remote_key = Some(crate::observe::KeyProblem::Invalidated { id: "k1".into() });
+                }),
+                FollowerState::RemoteDisconnected,
+                "its cross-cluster API key `k1` was invalidated",
+            ),
+            (
+                "a key problem on a connected remote is no reason",
+                with(|o| o.remote_key = Some(crate::observe::KeyProblem::NoKey)),
+                FollowerState::Healthy,
+                "",
+            ),
             (
                 "lag over threshold",
                 with(|o| o.shards.as_mut().unwrap().global_checkpoint_lag = 101),

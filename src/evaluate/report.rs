@@ -10,7 +10,10 @@ use crate::evaluate::health::{judge_in_time, verdict, FollowerState};
 use crate::evaluate::lag::{
     follower_time, lease_margin_seconds, FollowerTime, DEFAULT_RETENTION_LEASE_PERIOD_MS,
 };
-use crate::observe::{follower_observations, FollowerObservation, Snapshot};
+use crate::observe::keys::{credentials, remote_keys};
+use crate::observe::{
+    follower_observations, CredentialStatus, FollowerObservation, RemoteKey, Snapshot,
+};
 
 /// Everything known, joined and judged.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -20,6 +23,11 @@ pub struct Report {
     pub remotes: Vec<RemoteReport>,
     pub auto_follow: Vec<AutoFollowReport>,
     pub followers: Vec<FollowerReport>,
+    /// The cross-cluster API key of every API-key remote (`ccr_sentinel_remote_api_key_expiry_seconds`).
+    pub remote_keys: Vec<RemoteKey>,
+    /// The daemon's own credential on every follower cluster: the principal follower tasks it creates or resumes
+    /// run as, and when it expires (`ccr_sentinel_credential_expiry_seconds`).
+    pub credentials: Vec<CredentialStatus>,
     /// `[metrics] per_shard`: render per-shard series.
     #[serde(skip)]
     pub per_shard_metrics: bool,
@@ -206,9 +214,17 @@ impl Report {
                 });
             }
         }
+        let remote_keys = remote_keys(cfg, snap, now);
         let followers = follower_observations(cfg, snap)
             .into_iter()
-            .map(|o| {
+            .map(|mut o| {
+                o.remote_key = remote_keys
+                    .iter()
+                    .find(|k| {
+                        k.follower_cluster == o.follower_cluster
+                            && k.remote_cluster == o.remote_cluster
+                    })
+                    .and_then(|k| k.problem.clone());
                 let time = time_of(snap, &o, now);
                 let v = judge_in_time(verdict(&o, &cfg.health), &o, time.as_ref(), &cfg.health);
                 FollowerReport {
@@ -225,6 +241,8 @@ impl Report {
             remotes,
             auto_follow,
             followers,
+            remote_keys,
+            credentials: credentials(cfg, snap, now),
             per_shard_metrics: cfg.metrics.per_shard,
         }
     }
@@ -248,6 +266,11 @@ impl Report {
             states.join(", "),
             self.clusters.len()
         )
+    }
+
+    /// The daemon's credential on `cluster`, when it has been read.
+    pub fn credential(&self, cluster: &str) -> Option<&CredentialStatus> {
+        self.credentials.iter().find(|c| c.cluster == cluster)
     }
 
     /// True when every cluster is up and every follower healthy.

@@ -162,6 +162,10 @@ pub struct FollowerObservation {
     pub following_seen: bool,
     /// This daemon has seen the follower's initial copy running.
     pub copy_seen: bool,
+    /// What is wrong with the cross-cluster API key of the follower's remote, when it is an API-key remote
+    /// and something is (set by the report, which judges keys at its time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_key: Option<super::keys::KeyProblem>,
 }
 
 impl FollowerObservation {
@@ -345,6 +349,7 @@ fn observe_follower(
         bootstrap,
         following_seen: cs.following_seen.contains(index),
         copy_seen: cs.copy_seen.contains(index),
+        remote_key: None,
     }
 }
 

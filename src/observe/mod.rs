@@ -7,7 +7,9 @@
 //! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
 //! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
-//! pattern reads from that leader or the list would make the request line too long. Clusters are
+//! pattern reads from that leader or the list would make the request line too long. Every 5 minutes, and when an
+//! API-key remote connects or disconnects, the `poll` job also reads the keys and credentials ([`keys`]): one
+//! request per leader of an API-key remote and one or two per follower cluster with credentials. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
@@ -16,6 +18,7 @@
 mod bootstrap;
 pub mod caught_up;
 mod follower;
+pub mod keys;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,7 +29,7 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
+    ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
     FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
 };
 
@@ -36,6 +39,7 @@ pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
     ShardFatal, ShardSummary,
 };
+pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{
     ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, Observed, Snapshot,
     LAG_RING_CAPACITY,
@@ -269,6 +273,65 @@ impl Observer {
             })
         });
         join_all(polls).await
+    }
+
+    /// One key read (see [`keys`]): the keys of `leaders` (`GET /_security/api_key?owner=true`, the keys the
+    /// daemon's leader credential made) and the daemon's credential on every follower cluster configured with
+    /// one, concurrently.
+    /// `connectivity` is recorded with the answers, so the next poll can tell a change.
+    pub async fn keys(
+        &self,
+        leaders: Vec<String>,
+        connectivity: BTreeMap<crate::config::ClusterKey, bool>,
+    ) -> KeysResult {
+        let at = Utc::now();
+        let owned = ApiKeyQuery {
+            owner: true,
+            ..Default::default()
+        };
+        let leader_reads = join_all(leaders.into_iter().filter_map(|name| {
+            let client = self.clients.get(&name)?.clone();
+            let q = owned.clone();
+            Some(async move { (name, client.get_api_keys(&q).await) })
+        }));
+        // Only a cluster with credentials has a principal to read (without, security is off).
+        let with_credentials = self.cfg.follower_clusters().into_iter().filter(|name| {
+            self.cfg
+                .clusters
+                .get(name)
+                .is_some_and(|c| !matches!(c.auth, crate::config::Auth::None))
+        });
+        let credential_reads = join_all(with_credentials.filter_map(|name| {
+            let client = self.clients.get(&name)?.clone();
+            Some(async move {
+                let authenticate = client.authenticate().await;
+                let own_key = match authenticate.as_ref().ok().and_then(|a| a.api_key.clone()) {
+                    Some(k) => Some(
+                        client
+                            .get_api_keys(&ApiKeyQuery {
+                                id: Some(k.id),
+                                ..Default::default()
+                            })
+                            .await,
+                    ),
+                    None => None,
+                };
+                (
+                    name,
+                    keys::CredentialRead {
+                        authenticate,
+                        own_key,
+                    },
+                )
+            })
+        }));
+        let (leaders, credentials) = tokio::join!(leader_reads, credential_reads);
+        KeysResult {
+            at,
+            leaders: leaders.into_iter().collect(),
+            credentials: credentials.into_iter().collect(),
+            connectivity,
+        }
     }
 
     /// One `doc_counts` run: stats before, document counts of every involved cluster, stats after.

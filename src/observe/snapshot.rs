@@ -25,6 +25,9 @@ pub struct Observed<T> {
 pub struct Snapshot {
     /// By configuration name.
     pub clusters: BTreeMap<String, ClusterState>,
+    /// When the keys were last read, and the API-key remotes' connections then.
+    #[serde(skip)]
+    pub keys_mark: super::keys::KeysMark,
 }
 
 /// What the daemon knows about one cluster.
@@ -58,6 +61,12 @@ pub struct ClusterState {
     pub copy_seen: BTreeSet<String>,
     /// The newest heartbeat time (epoch ms) by heartbeat follower index, with `heartbeat = true` remotes.
     pub heartbeats: Option<Observed<BTreeMap<String, i64>>>,
+    /// The cross-cluster API keys of a leader cluster of an API-key remote (see [`super::keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<super::keys::KeysState>,
+    /// The daemon's own credential on a follower cluster (see [`super::keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<super::keys::Credential>,
 }
 
 /// How many polls of history a follower shard keeps: the lag in time is interpolated within this span, and is a

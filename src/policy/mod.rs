@@ -420,10 +420,14 @@ pub fn evaluate(
         }
     }
 
-    // Back-off, then the global rate limit.
+    // The credential, then back-off, then the global rate limit.
     let mut deferred = Vec::new();
     let mut ready = Vec::new();
     for p in wanted {
+        if let Some(why) = credential_refusal(report, s, &p, now) {
+            deferred.push((p, why));
+            continue;
+        }
         let until = if p.action.on_pattern() {
             None
         } else {
@@ -474,6 +478,37 @@ pub fn evaluate(
         alerts,
         history: h,
     }
+}
+
+/// Why `p` must not be sent now, when it would start follower tasks (a resume, of a follower or an auto-follow
+/// pattern) as a credential that expires within `credential_expiry_margin`: tasks run as the credential that
+/// last created or resumed them (elastic/elasticsearch#30239), so they would all stop when it expires.
+fn credential_refusal(
+    report: &Report,
+    s: &PolicySettings,
+    p: &Planned,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if !matches!(
+        p.action,
+        ActionKind::Resume | ActionKind::PauseResume | ActionKind::ResumeAutoFollow
+    ) {
+        return None;
+    }
+    let c = report.credential(&p.cluster)?;
+    let expires = c.expires_at?;
+    let margin =
+        chrono::Duration::from_std(s.credential_expiry_margin).unwrap_or(chrono::Duration::MAX);
+    (expires - now < margin).then(|| {
+        format!(
+            "ccr-sentinel's credential on `{}` ({}) expires at {}, within credential_expiry_margin ({}): the \
+             follower tasks a resume starts would run as it and stop when it expires; renew the credential",
+            p.cluster,
+            c.principal.as_deref().unwrap_or("an API key"),
+            fmt_time(expires),
+            humantime::format_duration(s.credential_expiry_margin)
+        )
+    })
 }
 
 /// Runs the per-follower rules (see the module doc) in order. A follower with a runbook in progress, or whose
@@ -972,6 +1007,119 @@ leader_index_patterns = ["metrics-*"]
             );
             let mine = ev.alerts.iter().filter(|a| a.target == "logs-copy").count();
             assert_eq!(mine, alerts, "{name}: {:?}", ev.alerts);
+        }
+    }
+
+    #[test]
+    fn no_resume_with_a_credential_expiring_within_the_margin() {
+        let fatal_f = fatal(FATAL);
+        let now = at(12, 0, 0);
+        let key = |expires_in: Option<chrono::Duration>| crate::observe::CredentialStatus {
+            cluster: "follower".into(),
+            principal: Some("API key `k1` of user `svc`".into()),
+            api_key_id: Some("k1".into()),
+            expires_at: expires_in.map(|d| now + d),
+            expiry_seconds: expires_in.map(|d| d.num_seconds()),
+            as_of: Some(now),
+            error: None,
+        };
+        let day = chrono::Duration::days(1);
+        // (name, `[policy]`, the credential, follower changes, wanted, a deferral naming the margin)
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Option<crate::observe::CredentialStatus>,
+            Vec<&'a dyn Fn(&mut FollowerObservation)>,
+            Vec<&'a str>,
+            bool,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "a user: resumed",
+                "",
+                None,
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key without expiry: resumed",
+                "",
+                Some(key(None)),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key expiring in 30d, default margin 7d: resumed",
+                "",
+                Some(key(Some(day * 30))),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "a key expiring in 3d: refused",
+                "",
+                Some(key(Some(day * 3))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "an expired key: refused",
+                "",
+                Some(key(Some(-day))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "3d inside a 2d margin: resumed",
+                "[policy]\ncredential_expiry_margin = \"2d\"",
+                Some(key(Some(day * 3))),
+                vec![&fatal_f],
+                vec!["pause_resume recover_fatal logs-copy"],
+                false,
+            ),
+            (
+                "10d inside a 14d margin: refused",
+                "[policy]\ncredential_expiry_margin = \"14d\"",
+                Some(key(Some(day * 10))),
+                vec![&fatal_f],
+                vec![],
+                true,
+            ),
+            (
+                "a pause is never refused",
+                "[policy]\npause_on_remote_outage = true\nremote_outage_after = \"1s\"",
+                Some(key(Some(day))),
+                vec![&disconnected],
+                vec![
+                    "pause pause_on_remote_outage logs-copy",
+                    "pause pause_on_remote_outage orders-copy",
+                ],
+                false,
+            ),
+        ];
+        for (name, policy, cred, changes, want, refused) in rows {
+            let c = cfg(policy);
+            let mut r = report(&changes);
+            r.credentials = cred.into_iter().collect();
+            let mut h = History::default();
+            if policy.contains("remote_outage_after") {
+                // The outage rule needs its timer started by an earlier look.
+                let _ = step(&c, &r, &mut h, now - chrono::Duration::seconds(5));
+            }
+            let (got, ev) = step(&c, &r, &mut h, now);
+            assert_eq!(got, want, "{name}");
+            let why: Vec<&String> = ev.deferred.iter().map(|(_, w)| w).collect();
+            assert_eq!(
+                why.iter()
+                    .any(|w| w.contains("credential_expiry_margin") && w.contains("API key `k1`")),
+                refused,
+                "{name}: {why:?}"
+            );
         }
     }
 

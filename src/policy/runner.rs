@@ -26,6 +26,8 @@ pub struct PolicyRunner {
     running: tokio::sync::Mutex<()>,
     /// Runbooks whose process is gone, as of the last evaluation.
     abandoned: std::sync::Mutex<Vec<runbook::RunbookRecord>>,
+    /// The actions the last evaluation held back, with why (`/status` `policy.deferred`).
+    deferred: std::sync::Mutex<Vec<(Planned, String)>>,
 }
 
 impl std::fmt::Debug for PolicyRunner {
@@ -65,6 +67,7 @@ impl PolicyRunner {
             exec,
             running: tokio::sync::Mutex::new(()),
             abandoned: Default::default(),
+            deferred: Default::default(),
         })
     }
 
@@ -120,9 +123,15 @@ impl PolicyRunner {
         for a in &ev.alerts {
             tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
         }
+        let before =
+            std::mem::replace(&mut *crate::sync::lock(&self.deferred), ev.deferred.clone());
         for (p, why) in &ev.deferred {
-            // Back-off holds repeat every poll; only the rate limit is worth an info line.
-            if why.starts_with("rate limit") {
+            // Back-off holds repeat every poll; only the rate limit is worth an info line, and a refusal for
+            // the credential a warning when it starts.
+            let new = !before.iter().any(|(b, _)| b == p);
+            if why.contains("credential_expiry_margin") && new {
+                tracing::warn!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "not sent: {why}");
+            } else if why.starts_with("rate limit") {
                 tracing::info!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
             } else {
                 tracing::debug!(cluster = %p.cluster, target = %p.target, action = %p.action, rule = %p.rule, "held back: {why}");
@@ -309,6 +318,12 @@ impl PolicyRunner {
             "runbooks_in_progress": self.store.in_progress(),
             "runbooks_abandoned": self.abandoned_runbooks(),
             "last_actions": last,
+            "started_as": self.exec.started_as(),
+            "deferred": crate::sync::lock(&self.deferred)
+                .iter()
+                .map(|(p, why)| json!({"cluster": p.cluster, "target": p.target, "action": p.action,
+                    "rule": p.rule, "why": why}))
+                .collect::<Vec<_>>(),
         })
     }
 }

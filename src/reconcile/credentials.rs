@@ -415,6 +415,7 @@ impl super::Reconciler {
             error,
             duration_ms: t0.elapsed().as_millis() as u64,
             dry_run: self.exec.is_dry_run(),
+            principal: None,
         };
         self.exec.record(&e);
         e

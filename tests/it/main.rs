@@ -1,6 +1,7 @@
 //! The integration tests of ccr-sentinel, one test binary: the daemon and the CLI against ccr-sim over real
 //! HTTP, hostile servers for the failure paths, TLS and the systemd notify protocol.
 
+mod api_keys;
 mod apikey;
 mod architecture;
 mod bootstrap;

@@ -31,7 +31,9 @@ use crate::es::{EsClient, EsError};
 use crate::observe::caught_up::ShardLook;
 
 mod plan;
+mod rotate;
 pub use plan::*;
+pub use rotate::*;
 
 /// The progress record of one runbook, kept in the state file while it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +253,8 @@ pub struct RunbookOutcome {
 pub enum RunbookError {
     #[error("cluster `{0}` is not configured")]
     UnknownCluster(String),
+    #[error("remote `{0}` is not configured with a leader cluster ([[remotes]] cluster/alias)")]
+    UnknownRemote(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

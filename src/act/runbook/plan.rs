@@ -129,3 +129,167 @@ fn sample_ok(s: &CatchUpSample, earlier: Option<&CatchUpSample>) -> Result<(), N
         },
     })
 }
+
+/// One step of the key rotation runbook (`rotate-key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotateStep {
+    /// Create the new cross-cluster API key on the leader, with the old key's access, and hand its secret over.
+    Mint,
+    /// The operator installs the new key in the keystore of every follower node (only a person can).
+    OperatorStep,
+    /// `POST /_nodes/reload_secure_settings` on the follower cluster (8.13+).
+    Reload,
+    /// Wait until `_remote/info` shows the remote connected with `cluster_credentials`.
+    AwaitReconnect,
+    /// Invalidate the old key(s) on the leader.
+    Invalidate,
+}
+
+impl RotateStep {
+    /// The step's name as printed and recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotateStep::Mint => "mint",
+            RotateStep::OperatorStep => "operator_step",
+            RotateStep::Reload => "reload",
+            RotateStep::AwaitReconnect => "await_reconnect",
+            RotateStep::Invalidate => "invalidate",
+        }
+    }
+}
+
+/// What the rotation looks at before every step.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RotationView {
+    /// The new key the record names, when it is still usable on the leader.
+    pub new_key_usable: bool,
+    /// Usable keys of the remote other than the new one: what the rotation invalidates at the end.
+    pub old_keys_usable: Vec<String>,
+    /// The operator said the new key is in every follower node's keystore (`--installed`).
+    pub installed: bool,
+    /// The follower cluster reloaded its secure settings since that confirmation.
+    pub reloaded: bool,
+    /// `_remote/info` on the follower shows the remote connected with `cluster_credentials`.
+    pub connected: bool,
+}
+
+/// The next step of the rotation, or `None` when it is done. Level-triggered like [`plan_steps`]: a re-run
+/// after a crash anywhere does the first step still missing, and a step someone else did is not repeated. The
+/// old keys are invalidated only once the follower is connected after reloading the confirmed new key, so the
+/// followers are never left without a usable key.
+pub fn rotation_next(v: &RotationView) -> Option<RotateStep> {
+    if !v.new_key_usable {
+        return Some(RotateStep::Mint);
+    }
+    if !v.installed {
+        return Some(RotateStep::OperatorStep);
+    }
+    if !v.reloaded {
+        return Some(RotateStep::Reload);
+    }
+    if !v.connected {
+        return Some(RotateStep::AwaitReconnect);
+    }
+    if !v.old_keys_usable.is_empty() {
+        return Some(RotateStep::Invalidate);
+    }
+    None
+}
+
+/// The lifetime to give a new key so it lasts as long as the one it replaces: the old key's expiration minus
+/// its creation, as an Elasticsearch time value in whole seconds (`None`: the old key never expired).
+pub fn same_lifetime(creation_ms: Option<i64>, expiration_ms: Option<i64>) -> Option<String> {
+    let (c, e) = (creation_ms?, expiration_ms?);
+    Some(format!("{}s", ((e - c) / 1000).max(1)))
+}
+
+#[cfg(test)]
+mod rotate_tests {
+    use super::*;
+
+    #[test]
+    fn rotation_steps_in_order_and_never_invalidate_before_reconnect() {
+        let all_done = RotationView {
+            new_key_usable: true,
+            old_keys_usable: vec![],
+            installed: true,
+            reloaded: true,
+            connected: true,
+        };
+        let with = |f: &dyn Fn(&mut RotationView)| {
+            let mut v = all_done.clone();
+            f(&mut v);
+            rotation_next(&v)
+        };
+        let old = |v: &mut RotationView| v.old_keys_usable = vec!["old".into()];
+        let rows: Vec<(&str, Option<RotateStep>)> = vec![
+            ("done", rotation_next(&all_done)),
+            (
+                "nothing yet",
+                rotation_next(&RotationView {
+                    old_keys_usable: vec!["old".into()],
+                    ..Default::default()
+                }),
+            ),
+            (
+                "minted, not installed",
+                with(&|v| {
+                    old(v);
+                    v.installed = false;
+                    v.reloaded = false;
+                    v.connected = true;
+                }),
+            ),
+            (
+                "installed, not reloaded",
+                with(&|v| {
+                    old(v);
+                    v.reloaded = false;
+                }),
+            ),
+            (
+                "reloaded, disconnected",
+                with(&|v| {
+                    old(v);
+                    v.connected = false;
+                }),
+            ),
+            ("connected", with(&|v| old(v))),
+            (
+                "the new key was invalidated meanwhile",
+                with(&|v| {
+                    old(v);
+                    v.new_key_usable = false;
+                }),
+            ),
+            (
+                "old key already gone, disconnected",
+                with(&|v| v.connected = false),
+            ),
+        ];
+        let want = [
+            None,
+            Some(RotateStep::Mint),
+            Some(RotateStep::OperatorStep),
+            Some(RotateStep::Reload),
+            Some(RotateStep::AwaitReconnect),
+            Some(RotateStep::Invalidate),
+            Some(RotateStep::Mint),
+            Some(RotateStep::AwaitReconnect),
+        ];
+        for ((name, got), want) in rows.into_iter().zip(want) {
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_new_key_lives_as_long_as_the_old_one() {
+        assert_eq!(
+            same_lifetime(Some(1_000), Some(90 * 86_400_000 + 1_000)),
+            Some("7776000s".into())
+        );
+        assert_eq!(same_lifetime(Some(1_000), None), None);
+        assert_eq!(same_lifetime(Some(5_000), Some(5_000)), Some("1s".into()));
+    }
+}
