@@ -30,7 +30,8 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
+    FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse,
+    ShardStatsResponse,
 };
 
 pub use bootstrap::{restores, Bootstrap};

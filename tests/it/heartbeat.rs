@@ -116,7 +116,8 @@ async fn the_heartbeat_is_written_followed_and_its_delay_published() {
     };
     let first = delay(&d);
     assert!(
-        first >= 0.0 && first <= (before.timestamp_millis() - t2.timestamp_millis()) as f64 / 1000.0,
+        first >= 0.0
+            && first <= (before.timestamp_millis() - t2.timestamp_millis()) as f64 / 1000.0,
         "{first}"
     );
     let m = d.metrics().render().unwrap();
