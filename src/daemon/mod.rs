@@ -415,7 +415,7 @@ impl Daemon {
     async fn keys_once_if_due(&self) -> bool {
         let (leaders, connectivity) = {
             let snap = lock(&self.snapshot);
-            if !snap.keys_due(&self.cfg, Utc::now()) {
+            if !snap.keys_due(&self.cfg, self.observer.now()) {
                 return true;
             }
             (

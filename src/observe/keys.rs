@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::snapshot::Snapshot;
 use crate::config::{ClusterKey, Config};
-use crate::es::{ApiKeyInfo, ApiKeysResponse, AuthenticateResponse, EsError};
+use crate::es::{key_of_remote, ApiKeyInfo, ApiKeysResponse, AuthenticateResponse, EsError};
 
 /// How old the key information may get before the `poll` job reads it again.
 pub const KEYS_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
@@ -205,14 +205,6 @@ pub fn key_leaders(cfg: &Config, snap: &Snapshot) -> Vec<String> {
     out
 }
 
-/// True when a key on the leader is one ccr-sentinel minted for `cluster`'s remote `alias`, valid or not: its
-/// `metadata` is [`crate::es::key_metadata`]'s.
-pub fn key_of_remote(k: &ApiKeyInfo, cluster: &str, alias: &str) -> bool {
-    k.metadata_str("managed_by") == Some(crate::es::MANAGED_BY)
-        && k.metadata_str("remote_cluster") == Some(alias)
-        && k.metadata_str("follower_cluster") == Some(cluster)
-}
-
 /// What is wrong with a remote's key, when something is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -374,6 +366,7 @@ mod tests {
     fn key(id: &str, alias: &str, expiration: Option<i64>, invalidated: bool) -> ApiKeyInfo {
         ApiKeyInfo {
             id: id.into(),
+            kind: Some("cross_cluster".into()),
             expiration,
             invalidated,
             metadata: crate::es::key_metadata("follower", alias),

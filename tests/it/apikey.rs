@@ -172,7 +172,7 @@ async fn from_two_empty_clusters_to_healthy_followers_through_the_operator_step(
     assert!(out.contains("operator_step"), "{out}");
     assert!(
         out.contains(&format!(
-            "bin/elasticsearch-keystore add --stdin cluster.remote.leader.credentials < {}",
+            "bin/elasticsearch-keystore add --stdin --force cluster.remote.leader.credentials < {}",
             file.display()
         )),
         "{out}"

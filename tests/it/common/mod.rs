@@ -9,6 +9,8 @@ pub mod policy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -313,5 +315,34 @@ impl Running {
             .unwrap()
             .unwrap()
             .unwrap();
+    }
+}
+
+/// The simulator's time (as its timestamps show it) as the daemon's clock: [`SimTime::advance`] moves both.
+pub struct SimTime {
+    epoch_ms: Arc<AtomicU64>,
+}
+
+impl SimTime {
+    /// The time of `sim`, which has a deterministic clock.
+    pub fn new(sim: &Sim) -> Self {
+        SimTime {
+            epoch_ms: Arc::new(AtomicU64::new(sim.epoch_millis())),
+        }
+    }
+
+    /// The clock to give the daemon (`Daemon::with_clock`).
+    pub fn clock(&self) -> ccr_sentinel::observe::Clock {
+        let ms = self.epoch_ms.clone();
+        Arc::new(move || {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms.load(Ordering::SeqCst) as i64)
+                .unwrap()
+        })
+    }
+
+    /// Advances the simulator by `d`, then the daemon's clock to the simulator's time.
+    pub fn advance(&self, sim: &Sim, d: Duration) {
+        sim.advance(d).unwrap();
+        self.epoch_ms.store(sim.epoch_millis(), Ordering::SeqCst);
     }
 }
