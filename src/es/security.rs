@@ -427,7 +427,7 @@ pub fn key_of_remote(k: &ApiKeyInfo, cluster: &str, alias: &str) -> bool {
 
 /// The newest of ccr-sentinel's keys of remote `alias` on `cluster` among `keys` that is usable at `now_ms`
 /// (epoch milliseconds): an expired or invalidated key is never reused, since the remote cannot authenticate
-/// with it (`ApiKeyService#validateApiKeyExpiration`, `#validateApiKeyCredentials`).
+/// with it (`ApiKeyService#validateApiKeyCredentials`, `#validateApiKeyTypeAndExpiration`: usable while `now < expiration`).
 pub fn find_managed_key<'a>(
     keys: &'a [ApiKeyInfo],
     cluster: &str,
