@@ -13,7 +13,9 @@ use std::time::Duration;
 use ccr_sim::{ClusterConfig, Role, Security, Sim};
 use serde_json::{json, Value};
 
-use super::common::{must, run_cli, sample, wait_until, write_config, Running, SimTime};
+use super::common::{
+    must, run_cli, sample, wait_until, write_config, LogCapture, Running, SimTime,
+};
 
 const PASSWORD: &str = "s3cret-password";
 
@@ -200,55 +202,6 @@ const KEY_SERIES: &str = r#"ccr_sentinel_remote_api_key_expiry_seconds{follower_
 const ALERT_BELOW: f64 = 14.0 * 86_400.0;
 const ALERT_EXPR: &str = "ccr_sentinel_remote_api_key_expiry_seconds < 14 * 86400";
 
-/// What the daemon logs in this test process (every test's lines: a secret is unique to its test), kept from
-/// the first [`LogCapture::start`] on, at most [`LOG_CAPTURE_MAX`] bytes.
-struct LogCapture {
-    from: usize,
-}
-
-const LOG_CAPTURE_MAX: usize = 64 << 20;
-
-static LOG_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct LogSink;
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut b = LOG_BUFFER.lock().unwrap();
-        let room = LOG_CAPTURE_MAX.saturating_sub(b.len());
-        b.extend_from_slice(&buf[..buf.len().min(room)]);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogCapture {
-    /// Installs the process's log subscriber (once; the daemon's lines at `debug` and above) and marks where
-    /// this test's capture starts.
-    fn start() -> Self {
-        static INSTALLED: std::sync::Once = std::sync::Once::new();
-        INSTALLED.call_once(|| {
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("ccr_sentinel=debug"))
-                .with_ansi(false)
-                .with_writer(|| LogSink)
-                .try_init()
-                .expect("no other log subscriber in the test process");
-        });
-        LogCapture {
-            from: LOG_BUFFER.lock().unwrap().len(),
-        }
-    }
-
-    /// The lines logged since [`LogCapture::start`].
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&LOG_BUFFER.lock().unwrap()[self.from..]).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_expiry_in_simulated_time_counts_down_then_names_the_expired_key() {
     const DAY: f64 = 86_400.0;
@@ -336,6 +289,7 @@ async fn an_invalidated_key_is_named_in_the_reason() {
     let (id, encoded) = mint(&sim, "30d").await;
     api_key_remote(&sim, &encoded).await;
     let dir = tempfile::tempdir().unwrap();
+    let logs = LogCapture::start();
     let d = Running::start(&config(&sim, dir.path(), None, "")).await;
     let series = r#"ccr_sentinel_remote_api_key_expiry_seconds{follower_cluster="follower",remote_cluster="leader"}"#;
     let metrics = d
@@ -355,8 +309,10 @@ async fn an_invalidated_key_is_named_in_the_reason() {
         .wait_for("/status", 10, |b| b.contains("was invalidated"))
         .await;
     assert!(status.contains(&format!("its cross-cluster API key `{id}` was invalidated")));
-    no_secret("/status", &status, &[&encoded, &secret_of(&encoded)]);
     d.stop().await;
+    for (what, text) in [("/status", &status), ("logs", &logs.text())] {
+        no_secret(what, text, &[&encoded, &secret_of(&encoded)]);
+    }
     sim.shutdown().await;
 }
 
@@ -382,6 +338,7 @@ async fn no_resume_with_a_credential_inside_the_margin_and_the_principal_is_audi
     let (_, encoded) = mint(&sim, "30d").await;
     api_key_remote(&sim, &encoded).await;
     let (own_id, own) = daemon_key(&sim, "2d").await;
+    let logs = LogCapture::start();
     let policy = "resume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\n";
     // Inside the default 7-day margin: the pause someone made is left, and /status says why.
     let dir = tempfile::tempdir().unwrap();
@@ -440,10 +397,14 @@ async fn no_resume_with_a_credential_inside_the_margin_and_the_principal_is_audi
             .starts_with(&format!("API key `{own_id}`")),
         "{resume}"
     );
-    for (what, text) in [("/status", &status), ("audit", &audit)] {
+    d.stop().await;
+    for (what, text) in [
+        ("/status", &status),
+        ("audit", &audit),
+        ("logs", &logs.text()),
+    ] {
         no_secret(what, text, &[&own, &secret_of(&own), &encoded]);
     }
-    d.stop().await;
     sim.shutdown().await;
 }
 
@@ -452,6 +413,7 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
     let sim = Arc::new(secured_pair().await);
     let (old_id, old) = mint(&sim, "10d").await;
     api_key_remote(&sim, &old).await;
+    let logs = LogCapture::start();
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &config(&sim, dir.path(), None, ""));
     let d = Running::start(&config(&sim, dir.path(), None, "")).await;
@@ -578,6 +540,7 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
         ("/metrics", &metrics),
         ("audit", &audit),
         ("output", &text),
+        ("logs", &logs.text()),
     ] {
         no_secret(what, t, &secrets);
     }

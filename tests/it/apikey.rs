@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     bin_with_config, closed_port, create_leader_index, get, run_with_config, send_signal,
-    wait_exit, write_config,
+    wait_exit, write_config, LogCapture,
 };
 
 const PASSWORD: &str = "pw-admin-1";
@@ -577,6 +577,7 @@ async fn an_expired_key_is_not_reused_a_new_one_is_minted_and_the_operator_step_
     );
     let connected =
         |sim: &Sim| sim.cluster("follower").state()["remotes"]["leader"]["connected"] == true;
+    let logs = LogCapture::start();
 
     // The first key, installed: connected.
     let (first, secrets) = reconcile_leader(&text).await;
@@ -644,12 +645,20 @@ async fn an_expired_key_is_not_reused_a_new_one_is_minted_and_the_operator_step_
         "{replaced:#?}"
     );
     assert!(connected(&sim));
-    for item in [&first, &installed, &expired, &replaced] {
-        let shown = format!("{item:?}");
+    let logged = logs.text();
+    assert!(
+        logged.contains("created the cross-cluster API key of the remote"),
+        "the new keys are logged (by id)"
+    );
+    let reports: Vec<String> = [&first, &installed, &expired, &replaced]
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect();
+    for text in reports.iter().chain(std::iter::once(&logged)) {
         for s in [old, new] {
             assert!(
-                !shown.contains(s.as_str()),
-                "a secret in the report: {shown}"
+                !text.contains(s.as_str()),
+                "a secret in a report or the logs"
             );
         }
     }
