@@ -9,7 +9,8 @@
 //! [`KEYS_REFRESH`] old, and at once when the connection of an API-key remote changes (a key that expired or
 //! was invalidated shows over REST only as `_remote/info` `connected: false`, docs/es-contract.md §27.4; reading
 //! the key then explains the disconnect within one poll). The seconds until expiry are recomputed from the
-//! stored `expiration` at every report, so they stay current between reads.
+//! stored `expiration` at every report, at the report's time on the daemon's clock ([`super::Clock`]), so they
+//! stay current between reads and follow a simulator's clock in tests.
 
 use std::collections::BTreeMap;
 
