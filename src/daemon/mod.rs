@@ -302,8 +302,9 @@ impl Daemon {
         set_section(&self.status_sections, name, value);
     }
 
-    /// The same daemon reading time from `clock` (poll timestamps, reports): tests that step a simulator's
-    /// clock pass its time, so lag in time and lease margins are measured on the simulator's timeline.
+    /// The same daemon reading time from `clock` (poll timestamps, key reads, reports): tests that step a
+    /// simulator's clock pass its time, so lag in time, lease margins and key expiry are measured on the
+    /// simulator's timeline.
     pub fn with_clock(self, clock: crate::observe::Clock) -> Self {
         self.observer.set_clock(clock);
         self
@@ -415,7 +416,7 @@ impl Daemon {
     async fn keys_once_if_due(&self) -> bool {
         let (leaders, connectivity) = {
             let snap = lock(&self.snapshot);
-            if !snap.keys_due(&self.cfg, Utc::now()) {
+            if !snap.keys_due(&self.cfg, self.observer.now()) {
                 return true;
             }
             (

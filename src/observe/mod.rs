@@ -285,7 +285,7 @@ impl Observer {
         leaders: Vec<String>,
         connectivity: BTreeMap<crate::config::ClusterKey, bool>,
     ) -> KeysResult {
-        let at = Utc::now();
+        let at = self.now();
         let owned = ApiKeyQuery {
             owner: true,
             ..Default::default()

@@ -3,8 +3,6 @@
 //! (its retention-lease margin counting down, then `needs_refollow`), a restarted daemon (incomplete window, no
 //! verdict from the grade), the per-follower endpoint and the promote gate.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ccr_sentinel::daemon::Daemon;
@@ -13,38 +11,16 @@ use ccr_sentinel::evaluate::lag::Grade;
 use ccr_sentinel::evaluate::report::FollowerReport;
 use ccr_sentinel::observe::LagSource;
 use ccr_sim::Sim;
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::common::policy::connected_pair;
-use crate::common::{daemon_config, must, one_shot, write_config, Running};
-
-/// The simulator's time (as its timestamps show it) as the daemon's clock.
-struct SimTime {
-    epoch_ms: Arc<AtomicU64>,
-}
-
-impl SimTime {
-    fn clock(&self) -> ccr_sentinel::observe::Clock {
-        let ms = self.epoch_ms.clone();
-        Arc::new(move || {
-            DateTime::<Utc>::from_timestamp_millis(ms.load(Ordering::SeqCst) as i64).unwrap()
-        })
-    }
-
-    fn advance(&self, sim: &Sim, d: Duration) {
-        sim.advance(d).unwrap();
-        self.epoch_ms.store(sim.epoch_millis(), Ordering::SeqCst);
-    }
-}
+use crate::common::{daemon_config, must, one_shot, write_config, Running, SimTime};
 
 /// A connected pair on a deterministic clock with a one-shard leader `logs` (no documents) followed as
 /// `logs-copy` (caught up), and the daemon config watching it with the leader cluster configured.
 async fn setup() -> (Sim, SimTime, String) {
     let sim = connected_pair(true).await;
-    let t = SimTime {
-        epoch_ms: Arc::new(AtomicU64::new(sim.epoch_millis())),
-    };
+    let t = SimTime::new(&sim);
     must(
         sim.cluster("leader").request(
             "PUT",
