@@ -355,7 +355,8 @@ pub fn judge_in_time(
             Grade::Stalled | Grade::Stopped => found.push((
                 FollowerState::Stalled,
                 format!(
-                    "{}: the follower checkpoint did not advance over the last {GRADE_WINDOW} polls while {}                      operations behind ({lag} behind)",
+                    "{}: the follower checkpoint did not advance over the last {GRADE_WINDOW} polls while {} \
+                     operations behind ({lag} behind)",
                     time.grade, time.ops_at_risk
                 ),
             )),
@@ -380,7 +381,8 @@ pub fn judge_in_time(
             found.push((
                 FollowerState::NeedsRefollow,
                 format!(
-                    "the follower's retention lease on leader_index `{}` expired {} ago                      (index.soft_deletes.retention_lease.period {}): the follower must be recreated",
+                    "the follower's retention lease on leader_index `{}` expired {} ago \
+                     (index.soft_deletes.retention_lease.period {}): the follower must be recreated",
                     o.leader_index,
                     secs(-margin),
                     secs(period)
@@ -795,6 +797,11 @@ mod tests {
         let v = judge_in_time(verdict(&following, &t), &following, Some(&bad_time), &t);
         assert_eq!(v.state, FollowerState::NeedsRefollow, "{:?}", v.reasons);
         assert!(v.reasons.iter().any(|r| r.contains("stalled")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().all(|r| !r.contains("  ")),
+            "one space between words: {:?}",
+            v.reasons
+        );
         let grade_only = FollowerTime {
             retention_lease_margin_seconds: Some(3000.0),
             ..bad_time
