@@ -534,7 +534,8 @@ mod tests {
 
     #[test]
     fn lease_periods_read_the_set_value_or_the_default() {
-        let r: LeasePeriodsResponse = fixture("indices_get_settings_lease_period.reconstructed.json");
+        let r: LeasePeriodsResponse =
+            fixture("indices_get_settings_lease_period.reconstructed.json");
         let by = r.by_index();
         assert_eq!(by.get("logs"), Some(&(12 * 3_600_000)));
         assert_eq!(by.get("orders"), Some(&3_600_000));

@@ -796,7 +796,11 @@ mod tests {
         let following = healthy();
         let v = judge_in_time(verdict(&following, &t), &following, Some(&bad_time), &t);
         assert_eq!(v.state, FollowerState::NeedsRefollow, "{:?}", v.reasons);
-        assert!(v.reasons.iter().any(|r| r.contains("stalled")), "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.contains("stalled")),
+            "{:?}",
+            v.reasons
+        );
         assert!(
             v.reasons.iter().all(|r| !r.contains("  ")),
             "one space between words: {:?}",

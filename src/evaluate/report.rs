@@ -105,7 +105,8 @@ fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Opti
         .and_then(|l| snap.lease_period_ms(l, &o.leader_index))
         .unwrap_or(DEFAULT_RETENTION_LEASE_PERIOD_MS);
     t.retention_lease_period_seconds = period_ms as f64 / 1000.0;
-    t.retention_lease_margin_seconds = lease_margin_seconds(h.lease_timestamp_ms, period_ms, now_ms);
+    t.retention_lease_margin_seconds =
+        lease_margin_seconds(h.lease_timestamp_ms, period_ms, now_ms);
     Some(t)
 }
 

@@ -46,8 +46,8 @@ pub use follower::{
 };
 pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{
-    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, LeasePeriods, Observed,
-    Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
+    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, LeasePeriods,
+    Observed, Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
 };
 
 /// The daemon's clock: what "now" is for poll timestamps and reports. The system clock in production; tests

@@ -337,7 +337,8 @@ impl Snapshot {
         targets: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> BTreeSet<String> {
-        let refresh = chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap_or(chrono::Duration::MAX);
+        let refresh =
+            chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap_or(chrono::Duration::MAX);
         targets
             .iter()
             .filter(|(cluster, expr)| {
@@ -747,7 +748,11 @@ mod tests {
         let refresh = chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap();
         assert_eq!(due(&snap, &targets, t0 + refresh).len(), 1, "stale");
         let more = BTreeMap::from([("leader".to_string(), "logs,orders".to_string())]);
-        assert_eq!(due(&snap, &more, t0 + minute).len(), 1, "another index list");
+        assert_eq!(
+            due(&snap, &more, t0 + minute).len(),
+            1,
+            "another index list"
+        );
         // A failed read keeps the values, marks the cluster down and is tried again at the next poll.
         let failed = EsError::Decode {
             cluster: "leader".into(),

@@ -202,7 +202,11 @@ async fn a_2_gib_leader_bootstraps_over_polls_on_the_simulated_clock_with_no_lag
         let b = f.observation.bootstrap.clone().expect("progress");
         assert!(f.reasons[0].contains("initial copy"), "{:?}", f.reasons);
         assert_eq!(f.reasons.len(), 1, "step {step}: {:?}", f.reasons);
-        assert!(f.time.is_none(), "no lag in time while copying: {:?}", f.time);
+        assert!(
+            f.time.is_none(),
+            "no lag in time while copying: {:?}",
+            f.time
+        );
         let m = d.metrics().render().unwrap();
         for family in [
             "ccr_sentinel_follower_lag_seconds{",
@@ -210,7 +214,11 @@ async fn a_2_gib_leader_bootstraps_over_polls_on_the_simulated_clock_with_no_lag
             "ccr_sentinel_follower_rpo_seconds{",
             "ccr_sentinel_follower_retention_lease_margin_seconds{",
         ] {
-            assert_eq!(sample(&m, family), None, "step {step}: {family} while copying");
+            assert_eq!(
+                sample(&m, family),
+                None,
+                "step {step}: {family} while copying"
+            );
         }
         if step > 0 {
             assert!(b.eta_seconds.is_some(), "step {step}: {b:?}");
@@ -263,7 +271,9 @@ async fn a_2_gib_leader_bootstraps_over_polls_on_the_simulated_clock_with_no_lag
         assert_eq!(f.state, FollowerState::Bootstrapping, "{:?}", f.reasons);
         assert!(f.time.is_none(), "{:?}", f.time);
         assert!(
-            !d.snapshot().clusters["follower"].lag.contains_key("big-copy"),
+            !d.snapshot().clusters["follower"]
+                .lag
+                .contains_key("big-copy"),
             "the old follower's history is dropped"
         );
     }

@@ -267,7 +267,12 @@ async fn the_margin_counts_down_from_the_leaders_own_lease_period() {
     for i in 1..=2 {
         step(&d, &sim, &t, 1, Duration::from_secs(600)).await;
         let f = logs_copy(&d);
-        let m = f.time.clone().unwrap().retention_lease_margin_seconds.unwrap();
+        let m = f
+            .time
+            .clone()
+            .unwrap()
+            .retention_lease_margin_seconds
+            .unwrap();
         assert!((last - m - 600.0).abs() < 1.0, "step {i}: {last} -> {m}");
         assert_eq!(f.state, FollowerState::Paused, "{:?}", f.reasons);
         assert!(
@@ -303,8 +308,12 @@ async fn the_margin_counts_down_from_the_leaders_own_lease_period() {
     let (_, stats) = sim
         .cluster("leader")
         .request("GET", "/logs/_stats?level=shards", None);
-    let leases = stats["indices"]["logs"]["shards"]["0"][0]["retention_leases"]["leases"].to_string();
-    assert!(!leases.contains("\"ccr\""), "the simulator expired it too: {leases}");
+    let leases =
+        stats["indices"]["logs"]["shards"]["0"][0]["retention_leases"]["leases"].to_string();
+    assert!(
+        !leases.contains("\"ccr\""),
+        "the simulator expired it too: {leases}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
