@@ -378,7 +378,9 @@ impl Daemon {
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
-        let (at, results, leaders) = self.observer.poll_cycle().await;
+        let periods_due = lock(&self.snapshot)
+            .lease_periods_due(&self.observer.leader_targets(), self.observer.now());
+        let (at, results, leaders) = self.observer.poll_cycle(&periods_due).await;
         let mut ok = true;
         for r in &results {
             for e in r.errors() {
@@ -387,7 +389,7 @@ impl Daemon {
             }
         }
         for l in &leaders {
-            if let Err(e) = &l.shard_stats {
+            for e in l.errors() {
                 ok = false;
                 self.record_error(&l.cluster, e);
             }
