@@ -14,6 +14,7 @@ pub mod backoff;
 pub mod heartbeat;
 pub mod history;
 pub mod runbook;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -17,7 +17,8 @@ use clap::Args;
 
 use super::actions::{executor, load_quiet};
 use super::{block_on, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
-use crate::act::runbook::{rotate_key, write_secret_file, RotateCtx, RotateOptions, RotationStore};
+use crate::act::runbook::{rotate_key, RotateCtx, RotateOptions, RotationStore};
+use crate::act::secret::write_secret_file;
 use crate::config::Config;
 
 /// Arguments of `rotate-key`.

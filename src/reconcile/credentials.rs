@@ -24,14 +24,14 @@
 //! The secret is never logged, audited, put in a report or an error: it goes only to the sink.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::Utc;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
+use crate::act::secret::write_secret_file;
 use crate::act::{ActionResult, AuditEvent, Target, RECONCILE_RULE};
 use crate::config::{RemoteSecurity, RemoteSettings};
 use crate::es::{
@@ -314,20 +314,6 @@ impl SecretSink {
             _ => None,
         }
     }
-}
-
-/// Writes `secret` to a new file readable by its owner only.
-fn write_secret_file(path: &Path, secret: &SecretString) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    f.write_all(secret.expose_secret().as_bytes())?;
-    f.sync_all()
 }
 
 /// The outcome of the key step for one remote, merged into its item report.
@@ -1018,23 +1004,5 @@ mod tests {
             credentials_file_name("dr/1", "leader"),
             "dr_1.leader.credentials"
         );
-    }
-
-    #[test]
-    fn secret_files_are_private_and_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.credentials");
-        write_secret_file(&p, &SecretString::from("s3cr3t")).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "s3cr3t");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
-        assert!(write_secret_file(&p, &SecretString::from("other")).is_err());
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "s3cr3t");
     }
 }

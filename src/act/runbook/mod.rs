@@ -115,30 +115,31 @@ pub enum StoreError {
     },
 }
 
-/// Where runbook records live: `state_dir/runbooks/`, or nowhere (memory only) without a state directory.
+/// A directory of JSON records, one file per (cluster, name) written atomically, or nowhere (memory only)
+/// without a state directory: what the unfollow and rotate-key runbooks persist their progress in.
 #[derive(Debug, Clone, Default)]
-pub struct RunbookStore {
+pub(crate) struct RecordDir {
     dir: Option<PathBuf>,
 }
 
-impl RunbookStore {
-    /// A store under `state_dir` (or a memory-only one).
-    pub fn new(state_dir: Option<&std::path::Path>) -> Self {
-        Self {
-            dir: state_dir.map(|d| d.join("runbooks")),
-        }
+impl RecordDir {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+        Self { dir }
     }
 
-    fn path(&self, cluster: &str, index: &str) -> Option<PathBuf> {
-        // Index and cluster names cannot contain `/`; `__` keeps the file name readable.
+    fn path(&self, cluster: &str, name: &str) -> Option<PathBuf> {
+        // Index, alias and cluster names cannot contain `/`; `__` keeps the file name readable.
         self.dir
             .as_ref()
-            .map(|d| d.join(format!("{cluster}__{index}.json")))
+            .map(|d| d.join(format!("{cluster}__{name}.json")))
     }
 
-    /// The record of a runbook in progress, if any.
-    pub fn load(&self, cluster: &str, index: &str) -> Result<Option<RunbookRecord>, StoreError> {
-        let Some(path) = self.path(cluster, index) else {
+    pub(crate) fn load<R: serde::de::DeserializeOwned>(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<R>, StoreError> {
+        let Some(path) = self.path(cluster, name) else {
             return Ok(None);
         };
         match std::fs::read(&path) {
@@ -150,24 +151,24 @@ impl RunbookStore {
         }
     }
 
-    /// Writes a record (atomically), owned by this process.
-    pub fn save(&self, r: &RunbookRecord) -> Result<(), StoreError> {
-        let Some(path) = self.path(&r.cluster, &r.follower_index) else {
+    pub(crate) fn save<R: Serialize>(
+        &self,
+        cluster: &str,
+        name: &str,
+        r: &R,
+    ) -> Result<(), StoreError> {
+        let Some(path) = self.path(cluster, name) else {
             return Ok(());
         };
-        let mut r = r.clone();
-        r.owner_pid = Some(std::process::id());
-        r.updated_at = Some(Utc::now());
-        let bytes = serde_json::to_vec_pretty(&r).map_err(|e| StoreError::Write {
+        let bytes = serde_json::to_vec_pretty(r).map_err(|e| StoreError::Write {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
         write_atomic(&path, &bytes).map_err(|source| StoreError::Write { path, source })
     }
 
-    /// Removes a finished runbook's record.
-    pub fn remove(&self, cluster: &str, index: &str) -> Result<(), StoreError> {
-        let Some(path) = self.path(cluster, index) else {
+    pub(crate) fn remove(&self, cluster: &str, name: &str) -> Result<(), StoreError> {
+        let Some(path) = self.path(cluster, name) else {
             return Ok(());
         };
         match std::fs::remove_file(&path) {
@@ -176,10 +177,43 @@ impl RunbookStore {
             Err(source) => Err(StoreError::Write { path, source }),
         }
     }
+}
+
+/// Where runbook records live: `state_dir/runbooks/`, or nowhere (memory only) without a state directory.
+#[derive(Debug, Clone, Default)]
+pub struct RunbookStore {
+    records: RecordDir,
+}
+
+impl RunbookStore {
+    /// A store under `state_dir` (or a memory-only one).
+    pub fn new(state_dir: Option<&std::path::Path>) -> Self {
+        Self {
+            records: RecordDir::new(state_dir.map(|d| d.join("runbooks"))),
+        }
+    }
+
+    /// The record of a runbook in progress, if any.
+    pub fn load(&self, cluster: &str, index: &str) -> Result<Option<RunbookRecord>, StoreError> {
+        self.records.load(cluster, index)
+    }
+
+    /// Writes a record (atomically), owned by this process.
+    pub fn save(&self, r: &RunbookRecord) -> Result<(), StoreError> {
+        let mut r = r.clone();
+        r.owner_pid = Some(std::process::id());
+        r.updated_at = Some(Utc::now());
+        self.records.save(&r.cluster, &r.follower_index, &r)
+    }
+
+    /// Removes a finished runbook's record.
+    pub fn remove(&self, cluster: &str, index: &str) -> Result<(), StoreError> {
+        self.records.remove(cluster, index)
+    }
 
     /// Every runbook in progress (unreadable records are skipped with a warning).
     pub fn records(&self) -> Vec<RunbookRecord> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = &self.records.dir else {
             return Vec::new();
         };
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -204,7 +238,7 @@ impl RunbookStore {
 
     /// Keys (`cluster/index`) of every runbook in progress.
     pub fn in_progress(&self) -> BTreeSet<ClusterKey> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = &self.records.dir else {
             return BTreeSet::new();
         };
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -32,8 +32,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{RotateStep, RotationView, RunbookError, StoreError};
-use crate::act::history::{write_atomic, Rule};
+use super::{RecordDir, RotateStep, RotationView, RunbookError, StoreError};
+use crate::act::history::Rule;
 use crate::act::{ActionResult, AuditEvent, Executor, Target};
 use crate::config::Config;
 use crate::es::{
@@ -72,79 +72,34 @@ pub struct RotationRecord {
 /// runbooks' listing never reads them), or nowhere without a state directory.
 #[derive(Debug, Clone, Default)]
 pub struct RotationStore {
-    dir: Option<PathBuf>,
+    records: RecordDir,
 }
 
 impl RotationStore {
     /// A store under `state_dir` (or a memory-only one).
     pub fn new(state_dir: Option<&Path>) -> Self {
         Self {
-            dir: state_dir.map(|d| d.join("runbooks").join("rotate-key")),
+            records: RecordDir::new(state_dir.map(|d| d.join("runbooks").join("rotate-key"))),
         }
-    }
-
-    fn path(&self, cluster: &str, alias: &str) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|d| d.join(format!("{cluster}__{alias}.json")))
     }
 
     /// The record of a rotation in progress, if any.
     pub fn load(&self, cluster: &str, alias: &str) -> Result<Option<RotationRecord>, StoreError> {
-        let Some(path) = self.path(cluster, alias) else {
-            return Ok(None);
-        };
-        match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|source| StoreError::Parse { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Read { path, source }),
-        }
+        self.records.load(cluster, alias)
     }
 
     /// Writes a record atomically, owned by this process.
     pub fn save(&self, r: &RotationRecord) -> Result<(), StoreError> {
-        let Some(path) = self.path(&r.cluster, &r.alias) else {
-            return Ok(());
-        };
         let mut r = r.clone();
         r.owner_pid = Some(std::process::id());
         r.updated_at = Some(Utc::now());
-        let bytes = serde_json::to_vec_pretty(&r).map_err(|e| StoreError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomic(&path, &bytes).map_err(|source| StoreError::Write { path, source })
+        self.records.save(&r.cluster, &r.alias, &r)
     }
 
     /// Removes a finished rotation's record.
     pub fn remove(&self, cluster: &str, alias: &str) -> Result<(), StoreError> {
-        let Some(path) = self.path(cluster, alias) else {
-            return Ok(());
-        };
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StoreError::Write { path, source }),
-        }
+        self.records.remove(cluster, alias)
     }
-}
-
-/// Writes a secret to a new file readable by its owner only (0600); an existing file is never overwritten.
-pub fn write_secret_file(path: &Path, secret: &SecretString) -> std::io::Result<()> {
-    use secrecy::ExposeSecret;
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    f.write_all(secret.expose_secret().as_bytes())?;
-    f.sync_all()
 }
 
 /// One step as it happened.
