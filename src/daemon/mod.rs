@@ -377,8 +377,19 @@ impl Daemon {
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
-        let (at, results, leaders) = self.observer.poll_cycle().await;
+        let crate::observe::PollCycle {
+            at,
+            followers: results,
+            leaders,
+            data_streams,
+        } = self.observer.poll_cycle().await;
         let mut ok = true;
+        for d in &data_streams {
+            if let Err(e) = &d.data_streams {
+                ok = false;
+                self.record_error(&d.cluster, e);
+            }
+        }
         for r in &results {
             for e in r.errors() {
                 ok = false;
@@ -395,6 +406,9 @@ impl Daemon {
         self.update(|snap| {
             for l in leaders {
                 snap.apply_leader_stats(l);
+            }
+            for d in data_streams {
+                snap.apply_data_streams(d);
             }
             for r in results {
                 snap.apply_poll(r);

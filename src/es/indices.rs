@@ -46,6 +46,33 @@ impl IndexSettings {
     }
 }
 
+/// `GET /_data_stream`, narrowed by `filter_path` to each stream's name and backing index names
+/// (ES `GetDataStreamAction.Response.DataStreamInfo#toXContent`: `name`, `indices[].index_name`, oldest generation
+/// first, the last one the write index). A `filter_path` that matches nothing answers `{}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamsResponse {
+    #[serde(default)]
+    pub data_streams: Vec<DataStreamInfo>,
+}
+
+impl Filtered for DataStreamsResponse {
+    const FILTER_PATH: &'static str = "data_streams.name,data_streams.indices.index_name";
+}
+
+/// One data stream of `GET /_data_stream`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamInfo {
+    pub name: String,
+    #[serde(default)]
+    pub indices: Vec<DataStreamBackingIndex>,
+}
+
+/// One backing index of a data stream.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamBackingIndex {
+    pub index_name: String,
+}
+
 /// `GET /{indices}/_stats?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
 /// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
 /// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
@@ -365,6 +392,18 @@ impl EsClient {
             Method::GET,
             Endpoint::CatIndices,
             "_cat/indices?format=json&h=index,status,docs.count",
+            None,
+        )
+        .await
+    }
+
+    /// `GET /_data_stream?expand_wildcards=all` with [`DataStreamsResponse`]'s `filter_path`: every data stream
+    /// (hidden ones too) with its backing indices. Data streams are 7.9+; callers skip older clusters.
+    pub async fn data_streams(&self) -> Result<DataStreamsResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::DataStreams,
+            "_data_stream?expand_wildcards=all",
             None,
         )
         .await
