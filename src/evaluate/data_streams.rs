@@ -127,8 +127,10 @@ pub fn follower_streams<'a>(snap: &'a Snapshot, cluster: &str) -> BTreeMap<&'a s
     streams_of(snap, cluster).map(stream_of).unwrap_or_default()
 }
 
-/// The missed backing indices of one pattern; `renames_streams` is the follower cluster being 8.4+.
-fn pattern_misses(
+/// The missed backing indices of one pattern, from its leader's data streams, its own cluster's data streams and
+/// `followed` (a leader index has a follower of the pattern's remote on the pattern's cluster); `renames_streams`
+/// is the pattern's cluster being 8.4+.
+pub fn pattern_misses(
     a: &AutoFollowSettings,
     leader_cluster: &str,
     leader: &DataStreamsResponse,
