@@ -896,7 +896,9 @@ impl ReportRenderer {
             ("ccr_sentinel_data_stream_backing_indices", |d| {
                 Some(d.backing_indices.len() as f64)
             }),
-            ("ccr_sentinel_data_stream_lag_seconds", |d| d.max_lag_seconds),
+            ("ccr_sentinel_data_stream_lag_seconds", |d| {
+                d.max_lag_seconds
+            }),
             ("ccr_sentinel_data_stream_docs_difference", |d| {
                 d.docs_difference.map(|v| v as f64)
             }),

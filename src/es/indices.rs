@@ -56,13 +56,17 @@ pub struct DataStreamsResponse {
 }
 
 impl Filtered for DataStreamsResponse {
-    const FILTER_PATH: &'static str = "data_streams.name,data_streams.indices.index_name";
+    const FILTER_PATH: &'static str =
+        "data_streams.name,data_streams.system,data_streams.indices.index_name";
 }
 
 /// One data stream of `GET /_data_stream`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct DataStreamInfo {
     pub name: String,
+    /// A system data stream (7.11+; absent before, when there were none to report).
+    #[serde(default)]
+    pub system: bool,
     #[serde(default)]
     pub indices: Vec<DataStreamBackingIndex>,
 }
@@ -501,6 +505,33 @@ impl EsClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn data_streams_decode_an_8x_answer_whole_and_empty() {
+        let body = r#"{"data_streams":[{"name":"logs-app","timestamp_field":{"name":"@timestamp"},
+            "indices":[{"index_name":".ds-logs-app-2026.12.02-000001","index_uuid":"u1","prefer_ilm":true,
+            "managed_by":"Unmanaged"},{"index_name":".ds-logs-app-2026.12.02-000002","index_uuid":"u2"}],
+            "generation":2,"status":"GREEN","hidden":false,"system":false,"replicated":true}]}"#;
+        let r: super::DataStreamsResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data_streams.len(), 1);
+        assert_eq!(r.data_streams[0].name, "logs-app");
+        assert!(!r.data_streams[0].system);
+        let names: Vec<&str> = r.data_streams[0]
+            .indices
+            .iter()
+            .map(|i| i.index_name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ".ds-logs-app-2026.12.02-000001",
+                ".ds-logs-app-2026.12.02-000002"
+            ]
+        );
+        // A filter_path that matches nothing (no data streams) answers `{}`.
+        let none: super::DataStreamsResponse = serde_json::from_str("{}").unwrap();
+        assert!(none.data_streams.is_empty());
+    }
+
     use super::*;
     use crate::testing::fixture;
 

@@ -63,8 +63,7 @@ pub struct UnfollowedMatch {
 
 /// `AutoFollowPattern.match` (x-pack `AutoFollowMetadata`): the index by its own name, else by its data stream's
 /// name; an exclusion pattern matching the name tested rules that name out. `*` is the only wildcard
-/// (`Regex.simpleMatch`). System indices never match; `GET /_data_stream` as read does not say which streams are
-/// system ones, and a pattern is not expected to name them.
+/// (`Regex.simpleMatch`). System indices never match: [`pattern_misses`] skips system data streams.
 pub fn pattern_matches(
     patterns: &[String],
     exclusions: &[String],
@@ -142,7 +141,8 @@ pub fn pattern_misses(
         .map(|l| stream_of(l).into_keys().collect())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for s in &leader.data_streams {
+    // A system stream's backing indices are system indices: never matched.
+    for s in leader.data_streams.iter().filter(|s| !s.system) {
         let matching: Vec<&str> = s
             .indices
             .iter()
@@ -230,7 +230,9 @@ pub fn unfollowed_matches(
     out.sort_by(|x, y| {
         (&x.follower_cluster, &x.follower_index).cmp(&(&y.follower_cluster, &y.follower_index))
     });
-    out.dedup_by(|x, y| x.follower_cluster == y.follower_cluster && x.follower_index == y.follower_index);
+    out.dedup_by(|x, y| {
+        x.follower_cluster == y.follower_cluster && x.follower_index == y.follower_index
+    });
     out
 }
 
@@ -276,15 +278,17 @@ pub fn data_stream_reports(
         };
         let g = entry(&mut groups, snap, &o.follower_cluster, stream);
         *g.followers.entry(f.state).or_default() += 1;
-        if g
-            .worst_state
+        if g.worst_state
             .map_or(true, |w| f.state.severity() > w.severity())
         {
             g.worst_state = Some(f.state);
             g.worst_follower_index = Some(o.follower_index.clone());
         }
         if let Some(t) = &f.time {
-            g.max_lag_seconds = Some(g.max_lag_seconds.map_or(t.lag_seconds, |m| m.max(t.lag_seconds)));
+            g.max_lag_seconds = Some(
+                g.max_lag_seconds
+                    .map_or(t.lag_seconds, |m| m.max(t.lag_seconds)),
+            );
         }
         if let Some(d) = o.docs.as_ref().and_then(|d| d.difference()) {
             g.docs_difference = Some(g.docs_difference.unwrap_or(0).saturating_add(d));
@@ -312,19 +316,65 @@ mod tests {
             (&["logs-*"], &[], "logs-a", None, true),
             (&["logs-*"], &[], "metrics-a", None, false),
             // A backing index matches by its stream's name.
-            (&["logs-*"], &[], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), true),
-            (&["logs-a"], &[], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), true),
-            (&["logs-b"], &[], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), false),
+            (
+                &["logs-*"],
+                &[],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                true,
+            ),
+            (
+                &["logs-a"],
+                &[],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                true,
+            ),
+            (
+                &["logs-b"],
+                &[],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                false,
+            ),
             // Exclusions apply to the stream name too.
-            (&["logs-*"], &["logs-a"], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), false),
-            (&["logs-*"], &["*-replicated_from_*"], ".ds-logs-a-replicated_from_b-2026.12.02-000001", Some("logs-a-replicated_from_b"), false),
+            (
+                &["logs-*"],
+                &["logs-a"],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                false,
+            ),
+            (
+                &["logs-*"],
+                &["*-replicated_from_*"],
+                ".ds-logs-a-replicated_from_b-2026.12.02-000001",
+                Some("logs-a-replicated_from_b"),
+                false,
+            ),
             // And to the index's own name, which then still matches by the stream (as ES: `matches ||` stream).
-            (&["*"], &[".ds-*"], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), true),
-            (&["*"], &[".ds-*", "logs-*"], ".ds-logs-a-2026.12.02-000001", Some("logs-a"), false),
+            (
+                &["*"],
+                &[".ds-*"],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                true,
+            ),
+            (
+                &["*"],
+                &[".ds-*", "logs-*"],
+                ".ds-logs-a-2026.12.02-000001",
+                Some("logs-a"),
+                false,
+            ),
             (&[], &[], "logs-a", Some("logs-a"), false),
         ];
         for (p, e, i, ds, want) in rows {
-            assert_eq!(pattern_matches(&s(p), &s(e), i, *ds), *want, "{p:?} {e:?} {i} {ds:?}");
+            assert_eq!(
+                pattern_matches(&s(p), &s(e), i, *ds),
+                *want,
+                "{p:?} {e:?} {i} {ds:?}"
+            );
         }
     }
 
@@ -337,7 +387,10 @@ mod tests {
             (
                 Some("{{leader_index}}-replicated_from_b"),
                 true,
-                (".ds-logs-a-replicated_from_b-2026.12.02-000003", "logs-a-replicated_from_b"),
+                (
+                    ".ds-logs-a-replicated_from_b-2026.12.02-000003",
+                    "logs-a-replicated_from_b",
+                ),
             ),
             (
                 Some("{{leader_index}}-copy"),
@@ -360,6 +413,7 @@ mod tests {
                 .iter()
                 .map(|(n, is)| DataStreamInfo {
                     name: n.to_string(),
+                    system: false,
                     indices: is
                         .iter()
                         .map(|i| DataStreamBackingIndex {
@@ -413,14 +467,15 @@ mod tests {
             let local_refs: Vec<&str> = local_names.iter().map(String::as_str).collect();
             let local = streams(&[("logs-a", &local_refs)]);
             let is_followed = |i: &str| followed_names.iter().any(|f| f == i);
-            let got: Vec<String> = pattern_misses(&a, "leader", &leader, Some(&local), &is_followed, true)
-                .into_iter()
-                .map(|m| {
-                    assert_eq!(m.data_stream, "logs-a");
-                    assert_eq!(m.follower_index, m.leader_index);
-                    m.leader_index
-                })
-                .collect();
+            let got: Vec<String> =
+                pattern_misses(&a, "leader", &leader, Some(&local), &is_followed, true)
+                    .into_iter()
+                    .map(|m| {
+                        assert_eq!(m.data_stream, "logs-a");
+                        assert_eq!(m.follower_index, m.leader_index);
+                        m.leader_index
+                    })
+                    .collect();
             let want: Vec<String> = missed.iter().map(|n| g(*n)).collect();
             assert_eq!(got, want, "followed {followed:?}");
         }
@@ -428,5 +483,13 @@ mod tests {
         let excluded = pattern(&["logs-*"], &["logs-a"]);
         let is_followed = |i: &str| i == g(1);
         assert!(pattern_misses(&excluded, "leader", &leader, None, &is_followed, true).is_empty());
+        // A system stream neither (its backing indices are system indices); the same stream otherwise misses 3.
+        assert_eq!(
+            pattern_misses(&a, "leader", &leader, None, &is_followed, true).len(),
+            3
+        );
+        let mut system = leader.clone();
+        system.data_streams[0].system = true;
+        assert!(pattern_misses(&a, "leader", &system, None, &is_followed, true).is_empty());
     }
 }

@@ -258,28 +258,31 @@ impl Observer {
     }
 
     async fn poll_data_streams_at(&self, at: DateTime<Utc>) -> Vec<DataStreamsResult> {
-        let reads = self.data_stream_targets().into_iter().map(|name| async move {
-            let client = self.clients.get(&name)?.clone();
-            let known = crate::sync::read(&self.versions).get(&name).copied();
-            let version = match known {
-                Some(v) => v,
-                // Unreadable now: the cluster's other reads report the failure; try again next poll.
-                None => {
-                    let v = client.root_info().await.ok()?.major_minor()?;
-                    crate::sync::write(&self.versions).insert(name.clone(), v);
-                    v
+        let reads = self
+            .data_stream_targets()
+            .into_iter()
+            .map(|name| async move {
+                let client = self.clients.get(&name)?.clone();
+                let known = crate::sync::read(&self.versions).get(&name).copied();
+                let version = match known {
+                    Some(v) => v,
+                    // Unreadable now: the cluster's other reads report the failure; try again next poll.
+                    None => {
+                        let v = client.root_info().await.ok()?.major_minor()?;
+                        crate::sync::write(&self.versions).insert(name.clone(), v);
+                        v
+                    }
+                };
+                if version < DATA_STREAMS_SINCE {
+                    return None;
                 }
-            };
-            if version < DATA_STREAMS_SINCE {
-                return None;
-            }
-            Some(DataStreamsResult {
-                data_streams: client.data_streams().await,
-                version,
-                cluster: name,
-                at,
-            })
-        });
+                Some(DataStreamsResult {
+                    data_streams: client.data_streams().await,
+                    version,
+                    cluster: name,
+                    at,
+                })
+            });
         join_all(reads).await.into_iter().flatten().collect()
     }
 

@@ -26,8 +26,8 @@ use crate::config::{
     FollowParameters, FollowerSettings, RemoteMode, RemoteSettings,
 };
 use crate::es::{AutoFollowPattern, DataStreamsResponse, FailureReason};
-use crate::evaluate::data_streams::pattern_misses;
 use crate::es::{FollowerInfo, FollowerStatus, RemoteInfo, RemoteInfoResponse};
+use crate::evaluate::data_streams::pattern_misses;
 
 /// What reconcile read from one local (follower) cluster. `None` fields could not be read.
 #[derive(Debug, Clone, Default)]

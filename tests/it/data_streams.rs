@@ -61,13 +61,18 @@ async fn three_rollovers() -> (Sim, String, Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_followed_stream_across_three_rollovers_is_grouped_with_doc_parity_per_backing_index() {
+async fn auto_followed_stream_across_three_rollovers_is_grouped_with_doc_parity_per_backing_index()
+{
     let (sim, toml, backing) = three_rollovers().await;
     let d = one_shot(&toml);
     d.poll_once().await;
     d.doc_counts_once().await;
     let r = d.report();
-    assert!(r.unfollowed_matches.is_empty(), "{:#?}", r.unfollowed_matches);
+    assert!(
+        r.unfollowed_matches.is_empty(),
+        "{:#?}",
+        r.unfollowed_matches
+    );
     assert_eq!(r.data_streams.len(), 1, "{:#?}", r.data_streams);
     let ds = &r.data_streams[0];
     assert_eq!(
@@ -76,7 +81,11 @@ async fn auto_followed_stream_across_three_rollovers_is_grouped_with_doc_parity_
     );
     // The generation that existed before the pattern is not followed (as ES), the three rollovers are.
     assert_eq!(ds.backing_indices, backing[1..].to_vec());
-    assert_eq!(ds.followers.get(&FollowerState::Healthy), Some(&3), "{ds:#?}");
+    assert_eq!(
+        ds.followers.get(&FollowerState::Healthy),
+        Some(&3),
+        "{ds:#?}"
+    );
     assert_eq!(ds.worst_state, Some(FollowerState::Healthy));
     assert_eq!(ds.docs_difference, Some(0));
     assert_eq!(ds.unfollowed_matches, 0);
@@ -86,7 +95,11 @@ async fn auto_followed_stream_across_three_rollovers_is_grouped_with_doc_parity_
         let p = f.observation.docs.as_ref().expect("doc parity");
         assert!(p.comparable, "{idx}: {p:?}");
         let want = 3 + i as i64;
-        assert_eq!((p.leader_docs, p.follower_docs), (Some(want), Some(want)), "{idx}");
+        assert_eq!(
+            (p.leader_docs, p.follower_docs),
+            (Some(want), Some(want)),
+            "{idx}"
+        );
         assert_eq!(
             sim.cluster("follower").doc_count(idx),
             Some(want as u64),
@@ -148,7 +161,10 @@ async fn a_backing_index_without_follower_is_unfollowed_match_and_reconcile_foll
         "{text}"
     );
     let table = ccr_sentinel::cli::status::render_table(&r);
-    assert!(table.contains(&format!("unfollowed_match: leader:{missed}")), "{table}");
+    assert!(
+        table.contains(&format!("unfollowed_match: leader:{missed}")),
+        "{table}"
+    );
 
     // A dry run plans the follow, audits it and sends nothing.
     let cfg = || ccr_sentinel::config::from_toml_str(&toml).unwrap();
@@ -160,7 +176,11 @@ async fn a_backing_index_without_follower_is_unfollowed_match_and_reconcile_foll
     let follow: Vec<_> = dry.events.iter().filter(|e| e.action == "follow").collect();
     assert_eq!(follow.len(), 1, "{dry:#?}");
     assert_eq!(follow[0].result, ActionResult::DryRun);
-    assert!(follow[0].why.contains("unfollowed_match"), "{}", follow[0].why);
+    assert!(
+        follow[0].why.contains("unfollowed_match"),
+        "{}",
+        follow[0].why
+    );
     assert_eq!(sim.cluster("follower").requests().mutating, 0);
     assert_eq!(sim.cluster("follower").doc_count(&missed), None);
 
@@ -189,9 +209,17 @@ async fn a_backing_index_without_follower_is_unfollowed_match_and_reconcile_foll
     d.poll_once().await;
     d.doc_counts_once().await;
     let r = d.report();
-    assert!(r.unfollowed_matches.is_empty(), "{:#?}", r.unfollowed_matches);
+    assert!(
+        r.unfollowed_matches.is_empty(),
+        "{:#?}",
+        r.unfollowed_matches
+    );
     let ds = &r.data_streams[0];
-    assert_eq!(ds.followers.get(&FollowerState::Healthy), Some(&3), "{ds:#?}");
+    assert_eq!(
+        ds.followers.get(&FollowerState::Healthy),
+        Some(&3),
+        "{ds:#?}"
+    );
     assert_eq!(ds.docs_difference, Some(0));
     let again = ccr_sentinel::reconcile::one_shot(cfg(), false)
         .unwrap()
