@@ -312,7 +312,8 @@ mod tests {
     #[test]
     fn pattern_matches_as_auto_follow_pattern_match() {
         // (patterns, exclusions, index, stream, expected)
-        let rows: &[(&[&str], &[&str], &str, Option<&str>, bool)] = &[
+        type Row<'a> = (&'a [&'a str], &'a [&'a str], &'a str, Option<&'a str>, bool);
+        let rows: &[Row] = &[
             (&["logs-*"], &[], "logs-a", None, true),
             (&["logs-*"], &[], "metrics-a", None, false),
             // A backing index matches by its stream's name.

@@ -8,9 +8,10 @@ use std::time::Duration;
 use ccr_sentinel::act::ActionResult;
 use ccr_sentinel::evaluate::health::FollowerState;
 use ccr_sim::{ClusterConfig, Sim};
+use serde_json::Value;
 
 use crate::common::policy::connected_pair;
-use crate::common::{connect, daemon_config, one_shot};
+use crate::common::{connect, daemon_config, one_shot, Running};
 
 const PATTERN: &str = r#"
 [[auto_follow]]
@@ -165,6 +166,21 @@ async fn a_backing_index_without_follower_is_unfollowed_match_and_reconcile_foll
         table.contains(&format!("unfollowed_match: leader:{missed}")),
         "{table}"
     );
+    let running = Running::serve(d.clone()).await;
+    let (code, body) = running.get("/status").await;
+    assert_eq!(code, 200);
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        status["unfollowed_matches"][0]["leader_index"],
+        missed.as_str(),
+        "{status}"
+    );
+    assert_eq!(status["unfollowed_matches"][0]["pattern"], "logs");
+    let ds = &status["data_streams"][0];
+    assert_eq!(ds["data_stream"], "logs-app", "{status}");
+    assert_eq!(ds["followers"]["healthy"], 2, "{status}");
+    assert_eq!(ds["unfollowed_matches"], 1);
+    running.stop().await;
 
     // A dry run plans the follow, audits it and sends nothing.
     let cfg = || ccr_sentinel::config::from_toml_str(&toml).unwrap();
