@@ -1374,6 +1374,133 @@ follow_index_pattern = "{{leader_index}}-copy"
     }
 
     #[test]
+    fn backing_indices_a_pattern_missed_are_followed_as_the_pattern_would() {
+        use crate::es::{DataStreamBackingIndex, DataStreamInfo};
+        let g = |n: u32| format!(".ds-logs-a-2026.12.02-00000{n}");
+        let renamed = |n: u32| format!(".ds-logs-a-copy-2026.12.02-00000{n}");
+        let plain = cfg(&PATTERN.replace("follow_index_pattern = \"{{leader_index}}-copy\"\n", ""));
+        let copy = cfg(PATTERN);
+        let leader = DataStreamsResponse {
+            data_streams: vec![DataStreamInfo {
+                name: "logs-a".into(),
+                system: false,
+                indices: (1..=3)
+                    .map(|n| DataStreamBackingIndex { index_name: g(n) })
+                    .collect(),
+            }],
+        };
+        // (case, config, follower version, follower names of generations 1 and 3, regular index, connected,
+        //  expected follows as (follower_index, data_stream_name))
+        type Row<'a> = (
+            &'a str,
+            &'a Config,
+            (u32, u32),
+            fn(u32) -> String,
+            Option<String>,
+            bool,
+            Vec<(String, Option<&'a str>)>,
+        );
+        let same: fn(u32) -> String = |n| format!(".ds-logs-a-2026.12.02-00000{n}");
+        let copied: fn(u32) -> String = |n| format!(".ds-logs-a-copy-2026.12.02-00000{n}");
+        let rows: Vec<Row> = vec![
+            (
+                "before 8.4",
+                &plain,
+                (7, 17),
+                same,
+                None,
+                true,
+                vec![(g(2), None)],
+            ),
+            (
+                "8.4+ names the stream",
+                &plain,
+                (8, 15),
+                same,
+                None,
+                true,
+                vec![(g(2), Some("logs-a"))],
+            ),
+            (
+                "renamed stream",
+                &copy,
+                (8, 15),
+                copied,
+                None,
+                true,
+                vec![(renamed(2), Some("logs-a-copy"))],
+            ),
+            (
+                "renamed before 8.4: ES refuses",
+                &copy,
+                (7, 17),
+                same,
+                None,
+                true,
+                vec![],
+            ),
+            (
+                "name taken",
+                &plain,
+                (8, 15),
+                same,
+                Some(g(2)),
+                true,
+                vec![],
+            ),
+            (
+                "remote disconnected",
+                &plain,
+                (8, 15),
+                same,
+                None,
+                false,
+                vec![],
+            ),
+        ];
+        for (case, c, version, name, regular, connected, want) in rows {
+            let regular: Vec<&str> = regular.iter().map(String::as_str).collect();
+            let mut o = obs(
+                vec![("leader", remote(connected, &["127.0.0.1:9300"]))],
+                [1, 3]
+                    .into_iter()
+                    .map(|n| info(&name(n), "leader", &g(n), FollowerStatus::Active))
+                    .collect(),
+                &regular,
+            );
+            o.clusters.get_mut("follower").unwrap().version = Some(version);
+            o.data_streams.insert("leader".into(), leader.clone());
+            let got: Vec<(String, Option<String>)> = plan(c, &o, PlanOptions::default())
+                .into_iter()
+                .filter_map(|i| match i.decision {
+                    Decision::Act { actions, why } if why.starts_with("unfollowed_match") => {
+                        Some(actions)
+                    }
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|a| match a {
+                    Action::Follow {
+                        follower_index,
+                        leader_index,
+                        data_stream_name,
+                        ..
+                    } => {
+                        assert_eq!(leader_index, g(2), "{case}");
+                        Some((follower_index, data_stream_name))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let want: Vec<(String, Option<String>)> = want
+                .into_iter()
+                .map(|(i, d)| (i, d.map(str::to_string)))
+                .collect();
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
     fn auto_follow_decisions() {
         let connected = || {
             obs(
