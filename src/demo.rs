@@ -37,9 +37,10 @@ pub struct DemoArgs {
 const LEADER_INDICES: [&str; 2] = ["orders", "clicks"];
 /// A large leader index, written once, whose follower `archive-copy` shows the initial copy.
 const ARCHIVE: &str = "archive";
-/// Its documents, and the copy rate of the follower cluster (`ccr.indices.recovery.max_bytes_per_sec`): slow
-/// enough that the copy lasts a few polls.
+/// Its documents, their size in bytes, and the copy rate of the follower cluster
+/// (`ccr.indices.recovery.max_bytes_per_sec`): 2.5 MiB at 64 KiB/s, a copy of about 40 s, several polls.
 const ARCHIVE_DOCS: u64 = 20_000;
+const ARCHIVE_DOC_BYTES: u64 = 128;
 const COPY_RATE: &str = "64kb";
 /// A leader index matching the auto-follow pattern `logs`; created once the pattern exists, since an
 /// auto-follow pattern only follows leader indices created after it.
@@ -175,7 +176,7 @@ pub async fn run(args: DemoArgs, narrate: Narrator) -> anyhow::Result<()> {
     }
     leader
         .create_index(ARCHIVE, 1)
-        .and_then(|()| leader.index_docs(ARCHIVE, ARCHIVE_DOCS))
+        .and_then(|()| leader.index_sized_docs(ARCHIVE, ARCHIVE_DOCS, ARCHIVE_DOC_BYTES))
         .context("creating leader index archive")?;
     // An operator's setting of the follower cluster, not a follower: the copy rate of initial copies.
     let (code, body) = follower.request(
@@ -311,7 +312,7 @@ async fn scripted_events(
         follower.fail_shard("clicks-copy", 0)?;
 
         tokio::time::sleep(interval).await;
-        say("event: a burst of 3000 docs/s into orders (watch state lagging, elasticsearch_ccr_follower_global_checkpoint_lag)");
+        say("event: a burst of 3000 docs/s into orders (watch state lagging, elasticsearch_ccr_follower_global_checkpoint_lag, and the lag in time: ccr_sentinel_follower_lag_seconds, the LAG TIME column of `status`)");
         leader.set_writes("orders", 3000.0)?;
         tokio::time::sleep(half).await;
         leader.set_writes("orders", 20.0)?;

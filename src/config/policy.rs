@@ -206,7 +206,8 @@ impl PolicySettings {
             .filter(|w| w.duration >= DEFAULT_RETENTION_LEASE_PERIOD)
             .map(|w| {
                 format!(
-                    "maintenance window `{}` pauses followers for {}, as long as or longer than the leaders'                      retention leases last ({period} by default): they would have to be rebuilt afterwards",
+                    "maintenance window `{}` pauses followers for {}, as long as or longer than the leaders' \
+                     retention leases last ({period} by default): they would have to be rebuilt afterwards",
                     w.name,
                     humantime::format_duration(w.duration)
                 )
@@ -214,7 +215,9 @@ impl PolicySettings {
             .collect();
         if self.pause_on_remote_outage {
             out.push(format!(
-                "`policy.pause_on_remote_outage = true`: a follower stays paused for as long as its remote is down;                  past the leader's retention lease period ({period} by default) it can only be rebuilt                  (watch ccr_sentinel_follower_retention_lease_margin_seconds)"
+                "`policy.pause_on_remote_outage = true`: a follower stays paused for as long as its remote is down; \
+                 past the leader's retention lease period ({period} by default) it can only be rebuilt \
+                 (watch ccr_sentinel_follower_retention_lease_margin_seconds)"
             ));
         }
         out

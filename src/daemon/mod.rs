@@ -302,8 +302,9 @@ impl Daemon {
         set_section(&self.status_sections, name, value);
     }
 
-    /// The same daemon reading time from `clock` (poll timestamps, reports): tests that step a simulator's
-    /// clock pass its time, so lag in time and lease margins are measured on the simulator's timeline.
+    /// The same daemon reading time from `clock` (poll timestamps, key reads, reports): tests that step a
+    /// simulator's clock pass its time, so lag in time, lease margins and key expiry are measured on the
+    /// simulator's timeline.
     pub fn with_clock(self, clock: crate::observe::Clock) -> Self {
         self.observer.set_clock(clock);
         self
@@ -377,12 +378,14 @@ impl Daemon {
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
+        let periods_due = lock(&self.snapshot)
+            .lease_periods_due(&self.observer.leader_targets(), self.observer.now());
         let crate::observe::PollCycle {
             at,
             followers: results,
             leaders,
             data_streams,
-        } = self.observer.poll_cycle().await;
+        } = self.observer.poll_cycle(&periods_due).await;
         let mut ok = true;
         for d in &data_streams {
             if let Err(e) = &d.data_streams {
@@ -397,7 +400,7 @@ impl Daemon {
             }
         }
         for l in &leaders {
-            if let Err(e) = &l.shard_stats {
+            for e in l.errors() {
                 ok = false;
                 self.record_error(&l.cluster, e);
             }
@@ -429,7 +432,7 @@ impl Daemon {
     async fn keys_once_if_due(&self) -> bool {
         let (leaders, connectivity) = {
             let snap = lock(&self.snapshot);
-            if !snap.keys_due(&self.cfg, Utc::now()) {
+            if !snap.keys_due(&self.cfg, self.observer.now()) {
                 return true;
             }
             (

@@ -77,6 +77,50 @@ pub struct DataStreamBackingIndex {
     pub index_name: String,
 }
 
+/// The leader setting the retention-lease margin counts against (ES `IndexSettings`
+/// `INDEX_SOFT_DELETES_RETENTION_LEASE_PERIOD_SETTING`, dynamic, default 12h).
+pub const RETENTION_LEASE_PERIOD_SETTING: &str = "index.soft_deletes.retention_lease.period";
+
+/// `GET /{indices}/_settings/index.soft_deletes.retention_lease.period?include_defaults=true&flat_settings=true`:
+/// by index, the setting under `settings` when the index sets it, otherwise under `defaults`. ES
+/// `TransportGetSettingsAction#masterOperation` filters both maps by the name, and with `include_defaults`
+/// `GetSettingsResponse#toXContent` writes every index with both objects, even an empty `settings`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct LeasePeriodsResponse(pub BTreeMap<String, IndexSettingsWithDefaults>);
+
+/// One index of [`LeasePeriodsResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct IndexSettingsWithDefaults {
+    #[serde(default)]
+    pub settings: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub defaults: BTreeMap<String, Value>,
+}
+
+impl Filtered for LeasePeriodsResponse {
+    const FILTER_PATH: &'static str = "*.settings,*.defaults";
+}
+
+impl LeasePeriodsResponse {
+    /// The retention-lease period of every index that answered with a valid time value, in milliseconds. A value
+    /// the daemon cannot parse is left out (the margin then counts against the default), never guessed.
+    pub fn by_index(&self) -> BTreeMap<String, i64> {
+        self.0
+            .iter()
+            .filter_map(|(index, s)| {
+                let v = s
+                    .settings
+                    .get(RETENTION_LEASE_PERIOD_SETTING)
+                    .or_else(|| s.defaults.get(RETENTION_LEASE_PERIOD_SETTING))?
+                    .as_str()?;
+                let d = crate::config::parse_es_time(v)?;
+                Some((index.clone(), i64::try_from(d.as_millis()).ok()?))
+            })
+            .collect()
+    }
+}
+
 /// `GET /{indices}/_stats?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
 /// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
 /// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
@@ -429,6 +473,23 @@ impl EsClient {
         .await
     }
 
+    /// `GET /{indices}/_settings/index.soft_deletes.retention_lease.period?include_defaults=true&flat_settings=true`
+    /// with [`LeasePeriodsResponse`]'s `filter_path`: the leader's retention-lease period of `indices` (a
+    /// comma-separated list, or `_all`) in one request, whether set or defaulted. `ignore_unavailable`, as for
+    /// the shard stats, keeps one deleted leader index from failing the read of the others.
+    pub async fn lease_periods(&self, indices: &str) -> Result<LeasePeriodsResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::IndexSettings,
+            &format!(
+                "{}/_settings/{RETENTION_LEASE_PERIOD_SETTING}?include_defaults=true&flat_settings=true&ignore_unavailable=true",
+                seg(indices)
+            ),
+            None,
+        )
+        .await
+    }
+
     /// `GET /_recovery` narrowed to the copy counters: every shard recovery of the cluster in one request.
     /// `active_only` is not sent: a follower's finished shards are needed both for the progress of the whole
     /// index and to see that its restore has finished (a follower that then never started following).
@@ -539,6 +600,23 @@ mod tests {
     fn cat_indices_counts_are_strings() {
         let rows: Vec<CatIndex> = fixture("cat_indices_response_8x.json");
         assert!(rows.iter().all(|r| r.docs_count.is_some()));
+    }
+
+    #[test]
+    fn lease_periods_read_the_set_value_or_the_default() {
+        let r: LeasePeriodsResponse =
+            fixture("indices_get_settings_lease_period.reconstructed.json");
+        let by = r.by_index();
+        assert_eq!(by.get("logs"), Some(&(12 * 3_600_000)));
+        assert_eq!(by.get("orders"), Some(&3_600_000));
+        // Neither object holds it, or a value that is no time: left out, never guessed.
+        let odd: LeasePeriodsResponse = serde_json::from_str(
+            r#"{"a":{"settings":{}},"b":{"settings":{"index.soft_deletes.retention_lease.period":"soon"}},"c":{}}"#,
+        )
+        .unwrap();
+        assert!(odd.by_index().is_empty());
+        let empty: LeasePeriodsResponse = serde_json::from_str("{}").unwrap();
+        assert!(empty.by_index().is_empty());
     }
 
     #[test]

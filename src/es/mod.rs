@@ -752,6 +752,9 @@ mod tests {
         same_through_filter::<IndexSettingsResponse>(
             "indices_get_settings_follower.reconstructed.json",
         );
+        same_through_filter::<LeasePeriodsResponse>(
+            "indices_get_settings_lease_period.reconstructed.json",
+        );
     }
 
     #[test]

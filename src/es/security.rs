@@ -415,20 +415,27 @@ pub fn key_metadata(cluster: &str, alias: &str) -> serde_json::Value {
     json!({"managed_by": MANAGED_BY, "remote_cluster": alias, "follower_cluster": cluster})
 }
 
-/// The newest usable cross-cluster key ccr-sentinel made for remote `alias` on `cluster`, among `keys`.
+/// True when `k` is the cross-cluster key ccr-sentinel minted for remote `alias` on follower cluster `cluster`,
+/// usable or not: its `metadata` is [`key_metadata`]'s. The one test of "ccr-sentinel's key of this remote",
+/// for watching, reconcile, preflight and rotation alike.
+pub fn key_of_remote(k: &ApiKeyInfo, cluster: &str, alias: &str) -> bool {
+    k.is_cross_cluster()
+        && k.metadata_str("managed_by") == Some(MANAGED_BY)
+        && k.metadata_str("remote_cluster") == Some(alias)
+        && k.metadata_str("follower_cluster") == Some(cluster)
+}
+
+/// The newest of ccr-sentinel's keys of remote `alias` on `cluster` among `keys` that is usable at `now_ms`
+/// (epoch milliseconds): an expired or invalidated key is never reused, since the remote cannot authenticate
+/// with it (`ApiKeyService#validateApiKeyCredentials`, `#validateApiKeyTypeAndExpiration`: usable while `now < expiration`).
 pub fn find_managed_key<'a>(
     keys: &'a [ApiKeyInfo],
     cluster: &str,
     alias: &str,
+    now_ms: i64,
 ) -> Option<&'a ApiKeyInfo> {
     keys.iter()
-        .filter(|k| {
-            k.is_cross_cluster()
-                && !k.invalidated
-                && k.metadata_str("managed_by") == Some(MANAGED_BY)
-                && k.metadata_str("remote_cluster") == Some(alias)
-                && k.metadata_str("follower_cluster") == Some(cluster)
-        })
+        .filter(|k| key_of_remote(k, cluster, alias) && k.usable_at(now_ms))
         .max_by_key(|k| k.creation.unwrap_or(0))
 }
 
@@ -633,6 +640,75 @@ mod tests {
             vec!["orders", "logs-*"]
         );
         assert!(!r.api_keys[1].is_cross_cluster() && !r.api_keys[1].usable_at(0));
+    }
+
+    #[test]
+    fn the_managed_key_is_the_newest_usable_one_of_the_remote() {
+        let key =
+            |id: &str, created: i64, expiration: Option<i64>, invalidated: bool, meta: Value| {
+                serde_json::from_value::<ApiKeyInfo>(json!({"id": id, "type": "cross_cluster",
+                "creation": created, "expiration": expiration, "invalidated": invalidated,
+                "metadata": meta}))
+                .unwrap()
+            };
+        let ours = || key_metadata("follower", "leader");
+        let now = 10_000;
+        // (case, keys, the key found)
+        let table: Vec<(&str, Vec<ApiKeyInfo>, Option<&str>)> = vec![
+            ("none", vec![], None),
+            (
+                "one usable",
+                vec![key("a", 1, Some(now + 1), false, ours())],
+                Some("a"),
+            ),
+            (
+                "no expiry",
+                vec![key("a", 1, None, false, ours())],
+                Some("a"),
+            ),
+            ("expired", vec![key("a", 1, Some(now), false, ours())], None),
+            ("invalidated", vec![key("a", 1, None, true, ours())], None),
+            (
+                "the newest usable, not a newer expired or invalidated one",
+                vec![
+                    key("old", 1, None, false, ours()),
+                    key("expired", 5, Some(now - 1), false, ours()),
+                    key("invalidated", 6, None, true, ours()),
+                ],
+                Some("old"),
+            ),
+            (
+                "the newest of two usable",
+                vec![
+                    key("a", 1, None, false, ours()),
+                    key("b", 2, None, false, ours()),
+                ],
+                Some("b"),
+            ),
+            (
+                "another remote, another follower cluster, by hand",
+                vec![
+                    key("r", 1, None, false, key_metadata("follower", "other")),
+                    key("c", 1, None, false, key_metadata("elsewhere", "leader")),
+                    key("h", 1, None, false, json!({"remote_cluster": "leader"})),
+                ],
+                None,
+            ),
+        ];
+        for (what, keys, want) in table {
+            let got = find_managed_key(&keys, "follower", "leader", now).map(|k| k.id.as_str());
+            assert_eq!(got, want, "{what}");
+        }
+        // A REST key with ccr-sentinel's metadata is not a cross-cluster key of a remote.
+        let rest: ApiKeyInfo = serde_json::from_value(json!({"id": "x", "type": "rest",
+            "metadata": ours()}))
+        .unwrap();
+        assert!(!key_of_remote(&rest, "follower", "leader"));
+        assert!(key_of_remote(
+            &key("e", 1, Some(0), true, ours()),
+            "follower",
+            "leader"
+        ));
     }
 
     #[test]

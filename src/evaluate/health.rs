@@ -343,7 +343,8 @@ pub fn judge_in_time(
     let Some(time) = time else {
         return v;
     };
-    if v.state == FollowerState::Unknown {
+    // A copy in progress has no shard tasks by design: nothing to grade, and its lease is the restore's.
+    if v.state == FollowerState::Unknown || o.bootstrapping() {
         return v;
     }
     let mut found: Vec<(FollowerState, String)> = Vec::new();
@@ -354,7 +355,8 @@ pub fn judge_in_time(
             Grade::Stalled | Grade::Stopped => found.push((
                 FollowerState::Stalled,
                 format!(
-                    "{}: the follower checkpoint did not advance over the last {GRADE_WINDOW} polls while {}                      operations behind ({lag} behind)",
+                    "{}: the follower checkpoint did not advance over the last {GRADE_WINDOW} polls while {} \
+                     operations behind ({lag} behind)",
                     time.grade, time.ops_at_risk
                 ),
             )),
@@ -379,7 +381,8 @@ pub fn judge_in_time(
             found.push((
                 FollowerState::NeedsRefollow,
                 format!(
-                    "the follower's retention lease on leader_index `{}` expired {} ago                      (index.soft_deletes.retention_lease.period {}): the follower must be recreated",
+                    "the follower's retention lease on leader_index `{}` expired {} ago \
+                     (index.soft_deletes.retention_lease.period {}): the follower must be recreated",
                     o.leader_index,
                     secs(-margin),
                     secs(period)
@@ -764,6 +767,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_copy_in_progress_is_never_graded_nor_judged_on_its_lease() {
+        let t = HealthThresholds::default();
+        let bad_time = FollowerTime {
+            lag_seconds: 900.0,
+            lag_lower_bound: false,
+            lag_source: crate::observe::LagSource::LeaderShardStats,
+            catchup_eta_seconds: None,
+            rpo_seconds: 900.0,
+            ops_at_risk: 5_000,
+            grade: Grade::Stalled,
+            completeness: 1.0,
+            retention_lease_margin_seconds: Some(-60.0),
+            retention_lease_period_seconds: 3600.0,
+        };
+        let copying = with(|o| {
+            o.status = Some(FollowerStatus::Paused);
+            o.shards = None;
+            o.bootstrap = Some(copy(2, 1));
+        });
+        let v = judge_in_time(verdict(&copying, &t), &copying, Some(&bad_time), &t);
+        assert_eq!(v.state, FollowerState::Bootstrapping, "{:?}", v.reasons);
+        assert_eq!(v.reasons.len(), 1, "{:?}", v.reasons);
+        // The same history on a follower that has finished its copy and follows is judged.
+        let following = healthy();
+        let v = judge_in_time(verdict(&following, &t), &following, Some(&bad_time), &t);
+        assert_eq!(v.state, FollowerState::NeedsRefollow, "{:?}", v.reasons);
+        assert!(
+            v.reasons.iter().any(|r| r.contains("stalled")),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.reasons.iter().all(|r| !r.contains("  ")),
+            "one space between words: {:?}",
+            v.reasons
+        );
+        let grade_only = FollowerTime {
+            retention_lease_margin_seconds: Some(3000.0),
+            ..bad_time
+        };
+        let v = judge_in_time(verdict(&following, &t), &following, Some(&grade_only), &t);
+        assert_eq!(v.state, FollowerState::Stalled, "{:?}", v.reasons);
     }
 
     #[test]

@@ -91,8 +91,14 @@ pub struct FollowerReport {
 }
 
 /// The follower's time view from its shard history, with the margin of its retention leases on the leader once
-/// the leader's shard stats have shown them.
+/// the leader's shard stats have shown them, counted against the leader index's own
+/// `index.soft_deletes.retention_lease.period` once read (Elasticsearch's default until then). None while the
+/// initial copy runs: a follower without shard tasks by design has no lag to grade or alert on, and the restore
+/// renews its lease itself (ES `CcrRepository#restoreShard`).
 fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Option<FollowerTime> {
+    if o.bootstrapping() {
+        return None;
+    }
     let now_ms = now.timestamp_millis();
     let h = snap
         .clusters
@@ -100,11 +106,14 @@ fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Opti
         .lag
         .get(&o.follower_index)?;
     let mut t = follower_time(h, now_ms)?;
-    t.retention_lease_margin_seconds = lease_margin_seconds(
-        h.lease_timestamp_ms,
-        DEFAULT_RETENTION_LEASE_PERIOD_MS,
-        now_ms,
-    );
+    let period_ms = o
+        .leader_cluster
+        .as_deref()
+        .and_then(|l| snap.lease_period_ms(l, &o.leader_index))
+        .unwrap_or(DEFAULT_RETENTION_LEASE_PERIOD_MS);
+    t.retention_lease_period_seconds = period_ms as f64 / 1000.0;
+    t.retention_lease_margin_seconds =
+        lease_margin_seconds(h.lease_timestamp_ms, period_ms, now_ms);
     Some(t)
 }
 

@@ -9,7 +9,8 @@
 //! [`KEYS_REFRESH`] old, and at once when the connection of an API-key remote changes (a key that expired or
 //! was invalidated shows over REST only as `_remote/info` `connected: false`, docs/es-contract.md §27.4; reading
 //! the key then explains the disconnect within one poll). The seconds until expiry are recomputed from the
-//! stored `expiration` at every report, so they stay current between reads.
+//! stored `expiration` at every report, at the report's time on the daemon's clock ([`super::Clock`]), so they
+//! stay current between reads and follow a simulator's clock in tests.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use serde::Serialize;
 
 use super::snapshot::Snapshot;
 use crate::config::{ClusterKey, Config};
-use crate::es::{ApiKeyInfo, ApiKeysResponse, AuthenticateResponse, EsError};
+use crate::es::{key_of_remote, ApiKeyInfo, ApiKeysResponse, AuthenticateResponse, EsError};
 
 /// How old the key information may get before the `poll` job reads it again.
 pub const KEYS_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
@@ -205,14 +206,6 @@ pub fn key_leaders(cfg: &Config, snap: &Snapshot) -> Vec<String> {
     out
 }
 
-/// True when a key on the leader is one ccr-sentinel minted for `cluster`'s remote `alias`, valid or not: its
-/// `metadata` is [`crate::es::key_metadata`]'s.
-pub fn key_of_remote(k: &ApiKeyInfo, cluster: &str, alias: &str) -> bool {
-    k.metadata_str("managed_by") == Some(crate::es::MANAGED_BY)
-        && k.metadata_str("remote_cluster") == Some(alias)
-        && k.metadata_str("follower_cluster") == Some(cluster)
-}
-
 /// What is wrong with a remote's key, when something is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -374,6 +367,7 @@ mod tests {
     fn key(id: &str, alias: &str, expiration: Option<i64>, invalidated: bool) -> ApiKeyInfo {
         ApiKeyInfo {
             id: id.into(),
+            kind: Some("cross_cluster".into()),
             expiration,
             invalidated,
             metadata: crate::es::key_metadata("follower", alias),

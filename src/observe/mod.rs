@@ -7,7 +7,11 @@
 //! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
 //! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
-//! pattern reads from that leader or the list would make the request line too long. Every 5 minutes, and when an
+//! pattern reads from that leader or the list would make the request line too long. The same indices'
+//! `index.soft_deletes.retention_lease.period` (one `GET /<leader indices>/_settings/...` per leader cluster)
+//! is read with the first poll, every [`LEASE_PERIOD_REFRESH`] after and whenever the index list changes: the
+//! setting is dynamic but rarely changed and measured in hours, so a change seen minutes late moves the
+//! retention-lease margin by no more than that, far inside its alerts at half and four fifths of the period. Every 5 minutes, and when an
 //! API-key remote connects or disconnects, the `poll` job also reads the keys and credentials ([`keys`]): one
 //! request per leader of an API-key remote and one or two per follower cluster with credentials. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
@@ -37,8 +41,8 @@ use futures_util::future::join_all;
 use crate::config::Config;
 use crate::es::{
     ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, DataStreamsResponse,
-    EsClient, EsError, FollowInfoResponse, HeartbeatResponse, RecoveryResponse, RemoteInfoResponse,
-    ShardStatsResponse,
+    EsClient, EsError, FollowInfoResponse, HeartbeatResponse, LeasePeriodsResponse,
+    RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
 };
 
 pub use bootstrap::{restores, Bootstrap};
@@ -49,8 +53,8 @@ pub use follower::{
 };
 pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{
-    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, Observed, Snapshot,
-    LAG_RING_CAPACITY,
+    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, LeasePeriods,
+    Observed, Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
 };
 
 /// The daemon's clock: what "now" is for poll timestamps and reports. The system clock in production; tests
@@ -68,6 +72,22 @@ pub struct LeaderStatsResult {
     pub cluster: String,
     pub at: DateTime<Utc>,
     pub shard_stats: Result<ShardStatsResponse, EsError>,
+    /// The retention-lease period of the same indices, when it was due ([`Snapshot::lease_periods_due`]).
+    pub lease_periods: Option<Result<LeasePeriodsResponse, EsError>>,
+    /// The index expression both reads named.
+    pub indices: String,
+}
+
+impl LeaderStatsResult {
+    /// The errors of this read, for counting.
+    pub fn errors(&self) -> impl Iterator<Item = &EsError> {
+        [
+            self.shard_stats.as_ref().err(),
+            self.lease_periods.as_ref().and_then(|r| r.as_ref().err()),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// One cluster's `GET /_data_stream` read of a `poll` (7.9+ clusters only).
@@ -232,13 +252,14 @@ impl Observer {
     }
 
     /// A whole `poll` at one time: [`Observer::poll`]'s reads, one shard stats read per leader cluster and the
-    /// data streams of every follower and leader cluster, all concurrently. The results carry the same `at`,
-    /// which [`Snapshot::record_lag`] takes.
-    pub async fn poll_cycle(&self) -> PollCycle {
+    /// data streams of every follower and leader cluster, all concurrently, plus the retention-lease period of
+    /// the leader clusters in `periods_due`. The results carry the same `at`, which [`Snapshot::record_lag`]
+    /// takes.
+    pub async fn poll_cycle(&self, periods_due: &BTreeSet<String>) -> PollCycle {
         let at = self.now();
         let (followers, leaders, data_streams) = tokio::join!(
             self.poll_at(at),
-            self.poll_leaders_at(at),
+            self.poll_leaders_at(at, periods_due),
             self.poll_data_streams_at(at)
         );
         PollCycle {
@@ -286,15 +307,30 @@ impl Observer {
         join_all(reads).await.into_iter().flatten().collect()
     }
 
-    async fn poll_leaders_at(&self, at: DateTime<Utc>) -> Vec<LeaderStatsResult> {
+    async fn poll_leaders_at(
+        &self,
+        at: DateTime<Utc>,
+        periods_due: &BTreeSet<String>,
+    ) -> Vec<LeaderStatsResult> {
         let reads = self
             .leader_targets()
             .into_iter()
             .filter_map(|(name, expr)| {
                 let client = self.clients.get(&name)?.clone();
+                let due = periods_due.contains(&name);
                 Some(async move {
+                    let periods = async {
+                        match due {
+                            true => Some(client.lease_periods(&expr).await),
+                            false => None,
+                        }
+                    };
+                    let (shard_stats, lease_periods) =
+                        tokio::join!(client.shard_stats(&expr), periods);
                     LeaderStatsResult {
-                        shard_stats: client.shard_stats(&expr).await,
+                        shard_stats,
+                        lease_periods,
+                        indices: expr,
                         cluster: name,
                         at,
                     }
@@ -365,7 +401,7 @@ impl Observer {
         leaders: Vec<String>,
         connectivity: BTreeMap<crate::config::ClusterKey, bool>,
     ) -> KeysResult {
-        let at = Utc::now();
+        let at = self.now();
         let owned = ApiKeyQuery {
             owner: true,
             ..Default::default()

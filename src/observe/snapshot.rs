@@ -52,6 +52,8 @@ pub struct ClusterState {
     pub version: Option<(u32, u32)>,
     /// The leader's own shard stats (leader clusters only): sequence numbers and retention leases.
     pub shard_stats: Option<Observed<ShardStatsResponse>>,
+    /// The leader's `index.soft_deletes.retention_lease.period` by leader index (leader clusters only).
+    pub lease_periods: Option<Observed<LeasePeriods>>,
     /// The sequence-number history of every follower shard, by follower index (follower clusters only).
     #[serde(skip)]
     pub lag: BTreeMap<String, FollowerLagHistory>,
@@ -72,6 +74,18 @@ pub struct ClusterState {
     /// The daemon's own credential on a follower cluster (see [`super::keys`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<super::keys::Credential>,
+}
+
+/// How often the leader's retention-lease period is read again (see [`crate::observe`]).
+pub const LEASE_PERIOD_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// One read of a leader cluster's retention-lease periods.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeasePeriods {
+    /// The index expression read (a changed follower list reads again).
+    pub indices: String,
+    /// Milliseconds by leader index.
+    pub by_index: BTreeMap<String, i64>,
 }
 
 /// How many polls of history a follower shard keeps: the lag in time is interpolated within this span, and is a
@@ -181,6 +195,7 @@ impl ClusterState {
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
             || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
+            || (has(Endpoint::IndexSettings) && self.lease_periods.is_some())
             || (has(Endpoint::Recovery) && !self.restores.is_empty())
             || (has(Endpoint::DataStreams) && self.data_streams.is_some())
     }
@@ -306,6 +321,16 @@ impl Snapshot {
         if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
             cs.shard_stats = Some(o);
         }
+        if let Some(periods) = r.lease_periods {
+            let indices = r.indices;
+            let read = periods.map(|p| LeasePeriods {
+                indices,
+                by_index: p.by_index(),
+            });
+            if let Some(o) = cs.record(Endpoint::IndexSettings, r.at, read) {
+                cs.lease_periods = Some(o);
+            }
+        }
         cs.finish(r.at);
     }
 
@@ -317,6 +342,49 @@ impl Snapshot {
             cs.data_streams = Some(o);
         }
         cs.finish(r.at);
+    }
+
+    /// The leader clusters of `targets` (cluster -> index expression, [`super::Observer::leader_targets`])
+    /// whose retention-lease periods the next poll reads: never read successfully, read for another index
+    /// list, or read [`LEASE_PERIOD_REFRESH`] ago or more. A failed read keeps the older values and is tried
+    /// again at the next poll.
+    pub fn lease_periods_due(
+        &self,
+        targets: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> BTreeSet<String> {
+        let refresh =
+            chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap_or(chrono::Duration::MAX);
+        targets
+            .iter()
+            .filter(|(cluster, expr)| {
+                let read = self
+                    .clusters
+                    .get(cluster.as_str())
+                    .and_then(|cs| cs.lease_periods.as_ref());
+                let failed = self
+                    .clusters
+                    .get(cluster.as_str())
+                    .is_some_and(|cs| cs.errors.contains_key(&Endpoint::IndexSettings));
+                match read {
+                    None => true,
+                    Some(o) => failed || o.data.indices != **expr || now - o.at >= refresh,
+                }
+            })
+            .map(|(cluster, _)| cluster.clone())
+            .collect()
+    }
+
+    /// The retention-lease period of `leader_index` on `leader_cluster` in milliseconds, when it was read.
+    pub fn lease_period_ms(&self, leader_cluster: &str, leader_index: &str) -> Option<i64> {
+        self.clusters
+            .get(leader_cluster)?
+            .lease_periods
+            .as_ref()?
+            .data
+            .by_index
+            .get(leader_index)
+            .copied()
     }
 
     /// Appends this poll's sample to the history of every follower shard of the follower clusters polled at
@@ -392,7 +460,9 @@ impl Snapshot {
                     .map(|i| i.index.as_str())
                     .collect();
                 for f in &info.data.follower_indices {
-                    if with_tasks.contains(f.follower_index.as_str()) {
+                    if with_tasks.contains(f.follower_index.as_str())
+                        || copying(cs, &f.follower_index)
+                    {
                         continue;
                     }
                     let Some(h) = cs.lag.get(&f.follower_index) else {
@@ -460,7 +530,17 @@ impl Snapshot {
                         .map(|f| f.follower_index.as_str())
                 }))
                 .collect();
-            cs.lag.retain(|index, _| known.contains(index.as_str()));
+            let restoring: BTreeSet<String> = cs
+                .restores
+                .iter()
+                .filter(|(_, b)| !b.done())
+                .map(|(i, _)| i.clone())
+                .collect();
+            // A follower copying again (recreated under the same name) starts a new history: the old one says
+            // nothing about the new copy, and mixing them reads as a rewind.
+            cs.lag.retain(|index, _| {
+                known.contains(index.as_str()) && !restoring.contains(index.as_str())
+            });
         }
     }
 
@@ -565,6 +645,11 @@ impl Snapshot {
     }
 }
 
+/// True while `index`'s initial copy runs: it has no shard tasks, and no lag to measure, by design.
+fn copying(cs: &ClusterState, index: &str) -> bool {
+    cs.restores.get(index).is_some_and(|b| !b.done())
+}
+
 /// `Ok` when `index` had caught up with a quiet leader in both stats reads (see [`DocParity`]), otherwise why
 /// the counts are not compared.
 fn caught_up(
@@ -651,6 +736,51 @@ mod tests {
         let c = r.clusters.iter().find(|c| c.name == "follower").unwrap();
         assert!(!c.up && c.stale);
         assert_eq!(c.errors.len(), 2);
+    }
+
+    #[test]
+    fn lease_periods_are_read_first_then_when_stale_failed_or_for_other_indices() {
+        let t0 = Utc::now();
+        let targets = BTreeMap::from([("leader".to_string(), "logs".to_string())]);
+        let mut snap = Snapshot::default();
+        let due = |snap: &Snapshot, t: &BTreeMap<String, String>, at| snap.lease_periods_due(t, at);
+        assert_eq!(due(&snap, &targets, t0).len(), 1, "never read");
+        let read = |at, periods: Result<LeasePeriodsResponse, EsError>| LeaderStatsResult {
+            cluster: "leader".into(),
+            at,
+            shard_stats: Ok(Default::default()),
+            lease_periods: Some(periods),
+            indices: "logs".into(),
+        };
+        let one_hour: LeasePeriodsResponse = serde_json::from_str(
+            r#"{"logs":{"settings":{"index.soft_deletes.retention_lease.period":"1h"},"defaults":{}}}"#,
+        )
+        .unwrap();
+        snap.apply_leader_stats(read(t0, Ok(one_hour)));
+        assert_eq!(snap.lease_period_ms("leader", "logs"), Some(3_600_000));
+        assert_eq!(snap.lease_period_ms("leader", "other"), None);
+        let minute = chrono::Duration::seconds(60);
+        assert!(due(&snap, &targets, t0 + minute).is_empty(), "fresh");
+        let refresh = chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap();
+        assert_eq!(due(&snap, &targets, t0 + refresh).len(), 1, "stale");
+        let more = BTreeMap::from([("leader".to_string(), "logs,orders".to_string())]);
+        assert_eq!(
+            due(&snap, &more, t0 + minute).len(),
+            1,
+            "another index list"
+        );
+        // A failed read keeps the values, marks the cluster down and is tried again at the next poll.
+        let failed = EsError::Decode {
+            cluster: "leader".into(),
+            endpoint: Endpoint::IndexSettings,
+            message: "bad".into(),
+        };
+        snap.apply_leader_stats(read(t0 + minute, Err(failed)));
+        assert_eq!(snap.lease_period_ms("leader", "logs"), Some(3_600_000));
+        let cs = &snap.clusters["leader"];
+        assert!(!cs.up() && cs.stale());
+        assert_eq!(due(&snap, &targets, t0 + minute).len(), 1, "failed");
+        assert!(due(&snap, &BTreeMap::new(), t0).is_empty());
     }
 
     fn counts(

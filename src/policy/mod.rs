@@ -424,7 +424,7 @@ pub fn evaluate(
     let mut deferred = Vec::new();
     let mut ready = Vec::new();
     for p in wanted {
-        if let Some(why) = credential_refusal(report, s, &p, now) {
+        if let Some(why) = credential_refusal(report, s, &p) {
             deferred.push((p, why));
             continue;
         }
@@ -483,12 +483,7 @@ pub fn evaluate(
 /// Why `p` must not be sent now, when it would start follower tasks (a resume, of a follower or an auto-follow
 /// pattern) as a credential that expires within `credential_expiry_margin`: tasks run as the credential that
 /// last created or resumed them (elastic/elasticsearch#30239), so they would all stop when it expires.
-fn credential_refusal(
-    report: &Report,
-    s: &PolicySettings,
-    p: &Planned,
-    now: DateTime<Utc>,
-) -> Option<String> {
+fn credential_refusal(report: &Report, s: &PolicySettings, p: &Planned) -> Option<String> {
     if !matches!(
         p.action,
         ActionKind::Resume | ActionKind::PauseResume | ActionKind::ResumeAutoFollow
@@ -497,9 +492,10 @@ fn credential_refusal(
     }
     let c = report.credential(&p.cluster)?;
     let expires = c.expires_at?;
-    let margin =
-        chrono::Duration::from_std(s.credential_expiry_margin).unwrap_or(chrono::Duration::MAX);
-    (expires - now < margin).then(|| {
+    // The time left as the report judged it, on the daemon's clock (which tests step with a simulator's).
+    let left = c.expiry_seconds?;
+    let margin = i64::try_from(s.credential_expiry_margin.as_secs()).unwrap_or(i64::MAX);
+    (left < margin).then(|| {
         format!(
             "ccr-sentinel's credential on `{}` ({}) expires at {}, within credential_expiry_margin ({}): the \
              follower tasks a resume starts would run as it and stop when it expires; renew the credential",

@@ -12,7 +12,7 @@
 
 use crate::config::policy::wildcard_match;
 use crate::config::{port_mixup, Config, RemoteSecurity, RemoteSettings};
-use crate::es::{find_managed_key, uncovered, FailureReason};
+use crate::es::{find_managed_key, key_of_remote, uncovered, FailureReason};
 
 use super::evaluate::{result, version_of};
 use super::{Check, CheckResult, CheckStatus, ClusterFacts};
@@ -154,7 +154,14 @@ pub(super) fn api_key(
         }
         Some(Ok(k)) => k,
     };
-    let Some(k) = find_managed_key(keys, &r.cluster, &r.alias) else {
+    // Elasticsearch lists active keys only (`active_only`), by its own clock: a key it still lists that has
+    // expired by the daemon's is checked, and fails for it, rather than passed over.
+    let expired = || {
+        keys.iter()
+            .filter(|k| key_of_remote(k, &r.cluster, &r.alias) && !k.invalidated)
+            .max_by_key(|k| k.creation.unwrap_or(0))
+    };
+    let Some(k) = find_managed_key(keys, &r.cluster, &r.alias, now_ms).or_else(expired) else {
         return result(
             Check::ApiKey,
             &t,

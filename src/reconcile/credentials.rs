@@ -3,14 +3,16 @@
 //!
 //! Per `api_key` remote with `manage = true`, each run:
 //! 1. finds the key ccr-sentinel made for it on the leader (`GET /_security/api_key`, by name and by the
-//!    `metadata` ccr-sentinel writes), so a second run never mints a second key; a key whose
+//!    `metadata` ccr-sentinel writes), so a second run never mints a second key; a key that has expired or was
+//!    invalidated is never reused (the remote cannot authenticate with it): a new one is minted and the operator
+//!    step reported again; a key whose
 //!    `access.replication` misses a configured leader index or pattern is widened in place
 //!    (`PUT /_security/cross_cluster/api_key/{id}`, which keeps its secret);
 //! 2. when there is none, creates one (`POST /_security/cross_cluster/api_key`): only with leader credentials
 //!    that are a user (Elasticsearch refuses an API key there, elastic/elasticsearch PR #96401) and only when the
 //!    run has somewhere to put the secret ([`SecretSink`]: a 0600 file or the operator's terminal), since
 //!    Elasticsearch shows a key's secret once, at creation;
-//! 3. while `_remote/info` on the follower does not show the alias with `cluster_credentials`, sends
+//! 3. while `_remote/info` on the follower does not show the alias connected with `cluster_credentials`, sends
 //!    `POST /_nodes/reload_secure_settings` (8.13+, elastic/elasticsearch PR #102798) and reports the item
 //!    `blocked` with reason `operator_step` and the exact keystore commands.
 //!
@@ -49,6 +51,8 @@ pub struct KeyObservation {
     pub keys: Option<Vec<ApiKeyInfo>>,
     /// The first read error.
     pub error: Option<String>,
+    /// When the keys were read (epoch milliseconds): a key expired by then is not reused.
+    pub at_ms: i64,
 }
 
 /// What to do about a remote's key.
@@ -116,7 +120,7 @@ pub fn plan_key(
     };
     let is_api_key = o.authenticate.as_ref().is_some_and(|a| a.is_api_key());
     let keys = o.keys.as_deref().unwrap_or_default();
-    if let Some(k) = find_managed_key(keys, &r.cluster, &r.alias) {
+    if let Some(k) = find_managed_key(keys, &r.cluster, &r.alias, o.at_ms) {
         let access = k.access.clone().unwrap_or_default();
         let missing: Vec<String> = uncovered(&access.replication_names(), names)
             .into_iter()
@@ -226,11 +230,11 @@ pub fn operator_step_message(
     let setting = format!("cluster.remote.{}.credentials", r.alias);
     let source = match secret_file {
         Some(p) => format!(
-            "`bin/elasticsearch-keystore add --stdin {setting} < {}` (the file ccr-sentinel wrote, mode 0600; delete it afterwards)",
+            "`bin/elasticsearch-keystore add --stdin --force {setting} < {}` (the file ccr-sentinel wrote, mode 0600; delete it afterwards)",
             p.display()
         ),
         None => format!(
-            "`bin/elasticsearch-keystore add {setting}` and paste the encoded key shown when it was created (Elasticsearch never shows a key's secret again; if it is lost, invalidate the key with DELETE /_security/api_key on `{}` and the next run creates a new one)",
+            "`bin/elasticsearch-keystore add --force {setting}` and paste the encoded key shown when it was created (Elasticsearch never shows a key's secret again; if it is lost, invalidate the key with DELETE /_security/api_key on `{}` and the next run creates a new one)",
             r.leader
         ),
     };
@@ -339,6 +343,8 @@ pub(super) struct KeyOutcome {
     pub secret_file: Option<PathBuf>,
     /// True when the step changed something (key created or widened, settings reloaded).
     pub changed: bool,
+    /// True when this run created the key: the nodes hold an older one, if any.
+    pub created: bool,
     /// The `_remote/info` entry after the step (re-read after a reload).
     pub remote: Option<RemoteInfo>,
     /// True when the step re-read `_remote/info` of the follower cluster.
@@ -369,6 +375,7 @@ impl super::Reconciler {
             active_only: true,
             ..Default::default()
         };
+        let at_ms = Utc::now().timestamp_millis();
         let (root, auth, keys) =
             tokio::join!(c.root_info(), c.authenticate(), c.get_api_keys(&query));
         let error = [
@@ -385,6 +392,7 @@ impl super::Reconciler {
             authenticate: auth.ok(),
             keys: keys.ok().map(|k| k.api_keys),
             error,
+            at_ms,
         }
     }
 
@@ -597,6 +605,7 @@ impl super::Reconciler {
                 tracing::info!(cluster = %r.cluster, alias = %r.alias, leader = %r.leader, key_id = %key.id,
                     "created the cross-cluster API key of the remote");
                 out.changed = true;
+                out.created = true;
                 out.key_id = Some(key.id.clone());
             }
         }
@@ -617,7 +626,13 @@ impl super::Reconciler {
         let mut state = credentials_state(seen);
         let mut reload_error = None;
         let reloadable = follower_version.map_or(true, |v| v >= (8, 13));
-        if state == CredentialsState::NotInstalled && !self.exec.is_dry_run() && reloadable {
+        // Credentials loaded but refused are reloaded too: the keystore may hold a replacement key the nodes
+        // have not loaded yet (a key that expired or was invalidated and was minted anew).
+        let waiting = matches!(
+            state,
+            CredentialsState::NotInstalled | CredentialsState::Rejected
+        );
+        if waiting && !self.exec.is_dry_run() && reloadable {
             if let Some(c) = self.client(&r.cluster) {
                 let t0 = Instant::now();
                 let res = c.reload_secure_settings().await;
@@ -654,7 +669,19 @@ impl super::Reconciler {
         }
         out.blocked = match state {
             CredentialsState::Connected => None,
-            CredentialsState::NotInstalled => {
+            CredentialsState::Rejected if !out.created => Some((
+                FailureReason::RemoteNotConnected,
+                format!(
+                    "the nodes of `{}` have loaded credentials for remote `{}` but it is not connected: check that {} the leader's remote cluster server port (`remote_cluster.port`, default 9443, not the transport port 9300), and that the installed key is {} and neither expired nor invalidated",
+                    r.cluster,
+                    r.alias,
+                    if r.proxy_address.is_some() { "`proxy_address` is" } else { "the seeds are" },
+                    out.key_id.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "the current one".into())
+                ),
+            )),
+            // Not loaded yet, or minted by this run in place of one that expired or was invalidated, which the
+            // nodes still hold (`--force` in the commands replaces it).
+            CredentialsState::NotInstalled | CredentialsState::Rejected => {
                 let mut m = operator_step_message(
                     r,
                     out.key_id.as_deref(),
@@ -669,16 +696,6 @@ impl super::Reconciler {
                 }
                 Some((FailureReason::OperatorStep, m))
             }
-            CredentialsState::Rejected => Some((
-                FailureReason::RemoteNotConnected,
-                format!(
-                    "the nodes of `{}` have loaded credentials for remote `{}` but it is not connected: check that {} the leader's remote cluster server port (`remote_cluster.port`, default 9443, not the transport port 9300), and that the installed key is {} and neither expired nor invalidated",
-                    r.cluster,
-                    r.alias,
-                    if r.proxy_address.is_some() { "`proxy_address` is" } else { "the seeds are" },
-                    out.key_id.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "the current one".into())
-                ),
-            )),
             CredentialsState::CertificateModel => Some((
                 FailureReason::InvalidSettings,
                 format!(
@@ -734,6 +751,9 @@ mod tests {
         .unwrap()
     }
 
+    /// The time of the observations (epoch milliseconds).
+    const NOW: i64 = 1_000_000;
+
     fn key(id: &str, created: i64, names: &[&str], meta: serde_json::Value) -> ApiKeyInfo {
         serde_json::from_value(json!({"id": id, "name": "ccr-sentinel-follower-leader",
             "type": "cross_cluster", "creation": created, "invalidated": false, "metadata": meta,
@@ -747,6 +767,7 @@ mod tests {
             authenticate: Some(auth),
             keys: Some(keys),
             error: None,
+            at_ms: NOW,
         }
     }
 
@@ -841,6 +862,57 @@ mod tests {
                 "blocked:unsupported",
             ),
             (
+                "our only key expired: minted anew",
+                obs(
+                    user(),
+                    vec![ApiKeyInfo {
+                        expiration: Some(NOW),
+                        ..key("k1", 1, &["*"], ours.clone())
+                    }],
+                ),
+                true,
+                "create:ccr-sentinel-follower-leader:logs-*,orders",
+            ),
+            (
+                "our only key invalidated: minted anew",
+                obs(
+                    user(),
+                    vec![ApiKeyInfo {
+                        invalidated: true,
+                        ..key("k1", 1, &["*"], ours.clone())
+                    }],
+                ),
+                true,
+                "create:ccr-sentinel-follower-leader:logs-*,orders",
+            ),
+            (
+                "a newer key expired: the older usable one",
+                obs(
+                    user(),
+                    vec![
+                        key("k1", 1, &["*"], ours.clone()),
+                        ApiKeyInfo {
+                            expiration: Some(NOW - 1),
+                            ..key("k2", 5, &["*"], ours.clone())
+                        },
+                    ],
+                ),
+                false,
+                "ready:k1",
+            ),
+            (
+                "an expired key, no sink: the operator is told how to mint",
+                obs(
+                    user(),
+                    vec![ApiKeyInfo {
+                        expiration: Some(NOW - 1),
+                        ..key("k1", 1, &["*"], ours.clone())
+                    }],
+                ),
+                false,
+                "blocked:operator_step",
+            ),
+            (
                 "another remote's key is not ours",
                 obs(user(), vec![key("k1", 1, &["*"], other_remote)]),
                 true,
@@ -932,12 +1004,14 @@ mod tests {
             Some(Path::new("/tmp/x/follower.leader.credentials")),
             Some((8, 15)),
         );
-        assert!(m.contains("bin/elasticsearch-keystore add --stdin cluster.remote.leader.credentials < /tmp/x/follower.leader.credentials"), "{m}");
+        assert!(m.contains("bin/elasticsearch-keystore add --stdin --force cluster.remote.leader.credentials < /tmp/x/follower.leader.credentials"), "{m}");
         assert!(m.contains("POST /_nodes/reload_secure_settings"), "{m}");
         let old = operator_step_message(&remote(), None, None, Some((8, 12)));
         assert!(
             old.contains("restart")
-                && old.contains("elasticsearch-keystore add cluster.remote.leader.credentials"),
+                && old.contains(
+                    "elasticsearch-keystore add --force cluster.remote.leader.credentials"
+                ),
             "{old}"
         );
         assert_eq!(

@@ -13,19 +13,27 @@ use std::time::Duration;
 use ccr_sim::{ClusterConfig, Role, Security, Sim};
 use serde_json::{json, Value};
 
-use super::common::{must, run_cli, sample, wait_until, write_config, Running};
+use super::common::{
+    must, run_cli, sample, wait_until, write_config, LogCapture, Running, SimTime,
+};
 
 const PASSWORD: &str = "s3cret-password";
 
 /// A `leader` and a `follower` (8.15, security on, user `elastic` superuser on both), the leader holding `logs`.
 async fn secured_pair() -> Sim {
+    secured_pair_on(false).await
+}
+
+/// [`secured_pair`], on a deterministic clock (time moves only by `Sim::advance`) when `deterministic`.
+async fn secured_pair_on(deterministic: bool) -> Sim {
     let sec = || Security::new().user("elastic", PASSWORD, Role::Superuser);
-    let sim = Sim::builder()
+    let mut builder = Sim::builder()
         .cluster(ClusterConfig::new("leader").security(sec()))
-        .cluster(ClusterConfig::new("follower").security(sec()))
-        .start()
-        .await
-        .unwrap();
+        .cluster(ClusterConfig::new("follower").security(sec()));
+    if deterministic {
+        builder = builder.deterministic_clock();
+    }
+    let sim = builder.start().await.unwrap();
     must(
         sim.cluster("leader").request(
             "PUT",
@@ -98,6 +106,10 @@ async fn api_key_remote(sim: &Sim, encoded: &str) {
     sim.cluster("follower")
         .follow("logs-copy", "leader", "logs")
         .unwrap();
+    if sim.is_deterministic() {
+        // The restore ends, and the shard tasks start, as simulated time passes.
+        sim.advance(Duration::from_secs(2)).unwrap();
+    }
     let f = sim.cluster("follower");
     wait_until("logs-copy following", Duration::from_secs(10), || {
         f.state()["followers"]["logs-copy"]["status"] == "active"
@@ -174,28 +186,67 @@ fn secret_of(encoded: &str) -> String {
     s.split_once(':').unwrap().1.to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_expiry_raises_the_metric_the_alert_condition_and_the_reason() {
-    let sim = secured_pair().await;
-    // Seconds, so the simulated clock (real time here: the daemon judges expiry on its own clock, which a
-    // stepped simulator clock would leave behind) runs it out within the test.
-    let (id, encoded) = mint(&sim, "4s").await;
-    api_key_remote(&sim, &encoded).await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = Running::start(&config(&sim, dir.path(), None, "")).await;
-    let series = r#"ccr_sentinel_remote_api_key_expiry_seconds{follower_cluster="follower",remote_cluster="leader"}"#;
-    let metrics = d
-        .wait_for("/metrics", 10, |b| sample(b, series).is_some())
+/// The metric of the remote's key, in seconds, once the daemon shows one satisfying `pred`.
+async fn key_seconds(d: &Running, what: &str, pred: impl Fn(f64) -> bool) -> f64 {
+    let body = d
+        .wait_for("/metrics", 15, |b| sample(b, KEY_SERIES).is_some_and(&pred))
         .await;
-    let left = sample(&metrics, series).unwrap();
-    // At most the key's 4 seconds: far inside the 14 days below which CcrRemoteApiKeyExpiring fires.
-    assert!((-1.0..=4.0).contains(&left), "{left}");
+    let left = sample(&body, KEY_SERIES).unwrap();
+    assert!(pred(left), "{what}: {left}");
+    left
+}
 
-    // The key expires: the remote disconnects, and the follower says why.
+const KEY_SERIES: &str = r#"ccr_sentinel_remote_api_key_expiry_seconds{follower_cluster="follower",remote_cluster="leader"}"#;
+
+/// Below this many seconds `CcrRemoteApiKeyExpiring` fires ([`ALERT_EXPR`]).
+const ALERT_BELOW: f64 = 14.0 * 86_400.0;
+const ALERT_EXPR: &str = "ccr_sentinel_remote_api_key_expiry_seconds < 14 * 86400";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_expiry_in_simulated_time_counts_down_then_names_the_expired_key() {
+    const DAY: f64 = 86_400.0;
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("prometheus/ccr-sentinel.rules.yml"),
+    )
+    .unwrap();
+    assert!(rules.contains(ALERT_EXPR), "the alert rule changed");
+    let sim = secured_pair_on(true).await;
+    let (id, encoded) = mint(&sim, "1d").await;
+    api_key_remote(&sim, &encoded).await;
+    // The daemon judges the key on the simulator's time: stepping both moves days in milliseconds.
+    let t = SimTime::new(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, dir.path(), None, "")).unwrap();
+    let stages = ccr_sentinel::daemon::Stages {
+        policy: true,
+        reconcile: false,
+    };
+    let daemon = ccr_sentinel::daemon::build_with(cfg, stages)
+        .unwrap()
+        .with_clock(t.clock());
+    let logs = LogCapture::start();
+    let d = Running::serve(daemon).await;
+
+    // A day left (less the seconds the set-up took): the alert condition holds from the start.
+    let left = key_seconds(&d, "about a day", |s| s > DAY - 60.0 && s <= DAY).await;
+    assert!(left < ALERT_BELOW, "{left}");
     let status = d
-        .wait_for("/status", 20, |b| b.contains("expired at"))
+        .wait_for("/status", 10, |b| b.contains(r#""state":"healthy""#))
         .await;
-    let v: Value = serde_json::from_str(&status).unwrap();
+
+    // Twelve hours later the metric has counted down by them; the remote is still connected.
+    t.advance(&sim, Duration::from_secs(12 * 3600));
+    let half = key_seconds(&d, "half a day", |s| s > DAY / 2.0 - 60.0 && s <= DAY / 2.0).await;
+    assert!(half < left && remote_connected(&sim));
+
+    // Ten minutes past the day the key has expired: the remote disconnects, and the follower says why (well
+    // inside the 12h retention lease period, after which it would need re-following).
+    t.advance(&sim, Duration::from_secs(12 * 3600 + 600));
+    let expired = d
+        .wait_for("/status", 15, |b| b.contains("expired at"))
+        .await;
+    assert!(!remote_connected(&sim));
+    let v: Value = serde_json::from_str(&expired).unwrap();
     let f = v["followers"]
         .as_array()
         .unwrap()
@@ -210,12 +261,25 @@ async fn key_expiry_raises_the_metric_the_alert_condition_and_the_reason() {
         "{reason}"
     );
     assert_eq!(f["remote_key"]["kind"], "expired");
+    // Negative by the time since it ran out: the alert keeps firing.
+    let after = key_seconds(&d, "past expiry", |s| s > -660.0 && s <= -600.0).await;
+    assert!(after < ALERT_BELOW);
     let (_, metrics) = d.get("/metrics").await;
-    assert!(sample(&metrics, series).unwrap() < 0.0, "expired: negative");
-    for (what, text) in [("/status", &status), ("/metrics", &metrics)] {
-        no_secret(what, text, &[&encoded, &secret_of(&encoded)]);
-    }
     d.stop().await;
+    let logged = logs.text();
+    assert!(
+        logged.contains(&format!("its cross-cluster API key `{id}` expired at")),
+        "the state change is logged with its reason"
+    );
+    let secrets = [encoded.as_str(), &secret_of(&encoded)];
+    for (what, text) in [
+        ("/status", &status),
+        ("/status", &expired),
+        ("/metrics", &metrics),
+        ("logs", &logged),
+    ] {
+        no_secret(what, text, &secrets);
+    }
     sim.shutdown().await;
 }
 
@@ -225,6 +289,7 @@ async fn an_invalidated_key_is_named_in_the_reason() {
     let (id, encoded) = mint(&sim, "30d").await;
     api_key_remote(&sim, &encoded).await;
     let dir = tempfile::tempdir().unwrap();
+    let logs = LogCapture::start();
     let d = Running::start(&config(&sim, dir.path(), None, "")).await;
     let series = r#"ccr_sentinel_remote_api_key_expiry_seconds{follower_cluster="follower",remote_cluster="leader"}"#;
     let metrics = d
@@ -244,8 +309,10 @@ async fn an_invalidated_key_is_named_in_the_reason() {
         .wait_for("/status", 10, |b| b.contains("was invalidated"))
         .await;
     assert!(status.contains(&format!("its cross-cluster API key `{id}` was invalidated")));
-    no_secret("/status", &status, &[&encoded, &secret_of(&encoded)]);
     d.stop().await;
+    for (what, text) in [("/status", &status), ("logs", &logs.text())] {
+        no_secret(what, text, &[&encoded, &secret_of(&encoded)]);
+    }
     sim.shutdown().await;
 }
 
@@ -271,6 +338,7 @@ async fn no_resume_with_a_credential_inside_the_margin_and_the_principal_is_audi
     let (_, encoded) = mint(&sim, "30d").await;
     api_key_remote(&sim, &encoded).await;
     let (own_id, own) = daemon_key(&sim, "2d").await;
+    let logs = LogCapture::start();
     let policy = "resume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\n";
     // Inside the default 7-day margin: the pause someone made is left, and /status says why.
     let dir = tempfile::tempdir().unwrap();
@@ -329,10 +397,14 @@ async fn no_resume_with_a_credential_inside_the_margin_and_the_principal_is_audi
             .starts_with(&format!("API key `{own_id}`")),
         "{resume}"
     );
-    for (what, text) in [("/status", &status), ("audit", &audit)] {
+    d.stop().await;
+    for (what, text) in [
+        ("/status", &status),
+        ("audit", &audit),
+        ("logs", &logs.text()),
+    ] {
         no_secret(what, text, &[&own, &secret_of(&own), &encoded]);
     }
-    d.stop().await;
     sim.shutdown().await;
 }
 
@@ -341,6 +413,7 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
     let sim = Arc::new(secured_pair().await);
     let (old_id, old) = mint(&sim, "10d").await;
     api_key_remote(&sim, &old).await;
+    let logs = LogCapture::start();
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &config(&sim, dir.path(), None, ""));
     let d = Running::start(&config(&sim, dir.path(), None, "")).await;
@@ -467,6 +540,7 @@ async fn rotate_key_replaces_the_key_without_a_disconnect() {
         ("/metrics", &metrics),
         ("audit", &audit),
         ("output", &text),
+        ("logs", &logs.text()),
     ] {
         no_secret(what, t, &secrets);
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     bin_with_config, closed_port, create_leader_index, get, run_with_config, send_signal,
-    wait_exit, write_config,
+    wait_exit, write_config, LogCapture,
 };
 
 const PASSWORD: &str = "pw-admin-1";
@@ -172,7 +172,7 @@ async fn from_two_empty_clusters_to_healthy_followers_through_the_operator_step(
     assert!(out.contains("operator_step"), "{out}");
     assert!(
         out.contains(&format!(
-            "bin/elasticsearch-keystore add --stdin cluster.remote.leader.credentials < {}",
+            "bin/elasticsearch-keystore add --stdin --force cluster.remote.leader.credentials < {}",
             file.display()
         )),
         "{out}"
@@ -523,4 +523,144 @@ async fn without_a_place_for_the_secret_no_key_is_made_and_a_dry_run_sends_nothi
     assert!(info.get("leader").is_none(), "{info}");
     sim.shutdown().await;
     sim2.shutdown().await;
+}
+
+/// One reconcile pass of the daemon's reconciler with a sink that keeps new secrets; the pass's report of the
+/// remote `leader` and the secrets it created.
+async fn reconcile_leader(cfg_text: &str) -> (ccr_sentinel::reconcile::ItemReport, Vec<String>) {
+    use secrecy::ExposeSecret;
+    let cfg = ccr_sentinel::config::from_toml_str(cfg_text).unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = one_shot(cfg, false)
+        .unwrap()
+        .with_secret_sink(SecretSink::Collect(shown.clone()))
+        .run_once()
+        .await;
+    let item = report
+        .items
+        .iter()
+        .find(|i| i.name == "leader")
+        .unwrap()
+        .clone();
+    let secrets = shown
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|k| k.credentials.expose_secret().to_string())
+        .collect();
+    (item, secrets)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_not_reused_a_new_one_is_minted_and_the_operator_step_reported_again() {
+    let sec = || Security::new().user("admin", PASSWORD, Role::Superuser);
+    let sim = Sim::builder()
+        .cluster(
+            ClusterConfig::new("leader")
+                .version("8.15.0")
+                .security(sec()),
+        )
+        .cluster(
+            ClusterConfig::new("follower")
+                .version("8.15.0")
+                .security(sec()),
+        )
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    create_leader_index(&sim, "logs", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&sim, dir.path(), closed_port()).replace(
+        r#"api_key_expiration = "30d""#,
+        r#"api_key_expiration = "1d""#,
+    );
+    let connected =
+        |sim: &Sim| sim.cluster("follower").state()["remotes"]["leader"]["connected"] == true;
+    let logs = LogCapture::start();
+
+    // The first key, installed: connected.
+    let (first, secrets) = reconcile_leader(&text).await;
+    assert_eq!(
+        first.reason,
+        Some(FailureReason::OperatorStep),
+        "{first:#?}"
+    );
+    let [old] = secrets.as_slice() else {
+        panic!("one key minted: {secrets:?}")
+    };
+    sim.cluster("follower").keystore_add("leader", old).unwrap();
+    let (installed, _) = reconcile_leader(&text).await;
+    assert_ne!(
+        installed.reason,
+        Some(FailureReason::OperatorStep),
+        "{installed:#?}"
+    );
+    assert!(connected(&sim));
+    let keys = managed_keys(&sim).await;
+    assert_eq!(keys.len(), 1);
+    let old_id = keys[0]["id"].as_str().unwrap().to_string();
+
+    // A day later the key has expired and the remote cannot authenticate: the next pass mints a second key
+    // and reports the operator step for it.
+    sim.advance(Duration::from_secs(86_400 + 60)).unwrap();
+    assert!(!connected(&sim));
+    let (expired, secrets) = reconcile_leader(&text).await;
+    let [new] = secrets.as_slice() else {
+        panic!("one key minted again: {secrets:?} {expired:#?}")
+    };
+    assert_eq!(
+        (expired.state, expired.reason),
+        (ItemState::Blocked, Some(FailureReason::OperatorStep)),
+        "{expired:#?}"
+    );
+    let keys = managed_keys(&sim).await;
+    let new_id = keys
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .find(|id| *id != old_id)
+        .expect("a second key")
+        .to_string();
+    let message = expired.message.clone().unwrap();
+    assert!(
+        message.contains(&format!("key id `{new_id}`"))
+            && message.contains("keystore add --force cluster.remote.leader.credentials"),
+        "{message}"
+    );
+    assert!(
+        expired
+            .actions
+            .iter()
+            .any(|a| a.starts_with("create cross-cluster API key")),
+        "{expired:#?}"
+    );
+
+    // The operator replaces the key in the keystore; the next pass reloads it and the remote connects.
+    sim.cluster("follower").keystore_add("leader", new).unwrap();
+    let (replaced, secrets) = reconcile_leader(&text).await;
+    assert!(secrets.is_empty(), "nothing minted once installed");
+    assert_ne!(
+        replaced.reason,
+        Some(FailureReason::OperatorStep),
+        "{replaced:#?}"
+    );
+    assert!(connected(&sim));
+    let logged = logs.text();
+    assert!(
+        logged.contains("created the cross-cluster API key of the remote"),
+        "the new keys are logged (by id)"
+    );
+    let reports: Vec<String> = [&first, &installed, &expired, &replaced]
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect();
+    for text in reports.iter().chain(std::iter::once(&logged)) {
+        for s in [old, new] {
+            assert!(
+                !text.contains(s.as_str()),
+                "a secret in a report or the logs"
+            );
+        }
+    }
+    sim.shutdown().await;
 }

@@ -1,14 +1,18 @@
 //! The initial copy of a follower against the simulator on its deterministic clock, over real HTTP: reconcile
 //! creates a follower of a large leader once (no `name_conflict`, one put follow), the follower is
-//! `bootstrapping` with progress while its restore runs and no policy touches it, then `healthy`; a restore that
+//! `bootstrapping` with progress while its restore runs and no policy touches it, then `healthy` (a 2 GiB leader
+//! on the daemon's clock set to the simulator's, with no lag in time, grade or alert while it copies); a restore that
 //! never starts following is `not_started` and resumed by `recover_not_started`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccr_sentinel::evaluate::health::FollowerState;
 use ccr_sentinel::evaluate::report::FollowerReport;
 use ccr_sentinel::reconcile::{one_shot, ItemState};
 use ccr_sim::{ClusterConfig, Sim};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::common::{daemon_config, must, sample};
@@ -145,6 +149,135 @@ async fn a_large_leader_bootstraps_with_progress_then_follows_after_one_put_foll
         after.items.iter().all(|i| i.state == ItemState::InSync),
         "{after:#?}"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2_gib_leader_bootstraps_over_polls_on_the_simulated_clock_with_no_lag_verdict() {
+    let sim = Sim::builder()
+        .cluster(ClusterConfig::new("leader"))
+        .cluster(ClusterConfig::new("follower"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    let l = sim.cluster("leader");
+    must(
+        l.request(
+            "PUT",
+            "/big",
+            Some(json!({"settings": {"index.number_of_shards": 1}})),
+        ),
+        "create big",
+    );
+    // 2 GiB: 51.2 s at ES's default ccr.indices.recovery.max_bytes_per_sec (40mb).
+    l.index_sized_docs("big", 1_048_576, 2048).unwrap();
+    let text = config(
+        &sim,
+        "[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\npause_on_remote_outage = true\n",
+    );
+    let cfg = ccr_sentinel::config::from_toml_str(&text).unwrap();
+    let r = one_shot(cfg.clone(), false).unwrap();
+    let first = r.run_once().await;
+    assert!(first.ok(), "{first:#?}");
+    assert_eq!(put_follows(&sim), 1);
+    // The leader keeps writing during the copy; the follower catches up once it follows.
+    l.set_writes("big", 50.0).unwrap();
+
+    let epoch = Arc::new(AtomicU64::new(sim.epoch_millis()));
+    let clock = {
+        let epoch = epoch.clone();
+        Arc::new(move || {
+            DateTime::<Utc>::from_timestamp_millis(epoch.load(Ordering::SeqCst) as i64).unwrap()
+        })
+    };
+    let d = ccr_sentinel::daemon::build(cfg).unwrap().with_clock(clock);
+    let mut ratios: Vec<f64> = Vec::new();
+    for step in 0..30 {
+        d.run_cycle().await;
+        let f = big_copy(&d);
+        if f.state != FollowerState::Bootstrapping {
+            break;
+        }
+        let b = f.observation.bootstrap.clone().expect("progress");
+        assert!(f.reasons[0].contains("initial copy"), "{:?}", f.reasons);
+        assert_eq!(f.reasons.len(), 1, "step {step}: {:?}", f.reasons);
+        assert!(
+            f.time.is_none(),
+            "no lag in time while copying: {:?}",
+            f.time
+        );
+        let m = d.metrics().render().unwrap();
+        for family in [
+            "ccr_sentinel_follower_lag_seconds{",
+            "ccr_sentinel_follower_grade{",
+            "ccr_sentinel_follower_rpo_seconds{",
+            "ccr_sentinel_follower_retention_lease_margin_seconds{",
+        ] {
+            assert_eq!(
+                sample(&m, family),
+                None,
+                "step {step}: {family} while copying"
+            );
+        }
+        if step > 0 {
+            assert!(b.eta_seconds.is_some(), "step {step}: {b:?}");
+        }
+        ratios.push(b.progress_ratio());
+        sim.advance(Duration::from_secs(5)).unwrap();
+        epoch.store(sim.epoch_millis(), Ordering::SeqCst);
+    }
+    // 51.2 s of copy seen every 5 s: about ten polls of rising progress.
+    assert!(ratios.len() >= 9, "{ratios:?}");
+    assert!(ratios[0] < 0.2, "{ratios:?}");
+    assert!(ratios.windows(2).all(|w| w[1] > w[0]), "{ratios:?}");
+    assert!(*ratios.last().unwrap() > 0.8, "{ratios:?}");
+    // Following now: caught up on the writes made during the copy, then healthy, with its lag in time.
+    for _ in 0..5 {
+        sim.advance(Duration::from_secs(5)).unwrap();
+        epoch.store(sim.epoch_millis(), Ordering::SeqCst);
+        d.run_cycle().await;
+    }
+    let f = big_copy(&d);
+    assert_eq!(f.state, FollowerState::Healthy, "{:?}", f.reasons);
+    let time = f.time.clone().expect("lag in time once following");
+    assert!(time.lag_seconds < 10.0, "{time:?}");
+    assert_eq!(put_follows(&sim), 1, "exactly one put follow");
+    assert_eq!(policy_actions(&d), 0.0, "no policy action during the copy");
+
+    // Recreated under the same name between two polls: a new copy, which starts without the old history.
+    let fc = sim.cluster("follower");
+    for (method, path) in [
+        ("POST", "/big-copy/_ccr/pause_follow"),
+        ("POST", "/big-copy/_close"),
+        ("POST", "/big-copy/_ccr/unfollow"),
+        ("DELETE", "/big-copy"),
+    ] {
+        must(fc.request(method, path, None), path);
+    }
+    must(
+        fc.request(
+            "PUT",
+            "/big-copy/_ccr/follow?wait_for_active_shards=0",
+            Some(json!({"remote_cluster": "leader", "leader_index": "big"})),
+        ),
+        "follow again",
+    );
+    for _ in 0..2 {
+        sim.advance(Duration::from_secs(5)).unwrap();
+        epoch.store(sim.epoch_millis(), Ordering::SeqCst);
+        d.run_cycle().await;
+        let f = big_copy(&d);
+        assert_eq!(f.state, FollowerState::Bootstrapping, "{:?}", f.reasons);
+        assert!(f.time.is_none(), "{:?}", f.time);
+        assert!(
+            !d.snapshot().clusters["follower"]
+                .lag
+                .contains_key("big-copy"),
+            "the old follower's history is dropped"
+        );
+    }
+    assert_eq!(policy_actions(&d), 0.0);
     sim.shutdown().await;
 }
 

@@ -1,10 +1,9 @@
 //! Replication in time against the simulator on its deterministic clock, with known truth: a steady leader
 //! and a throttled follower (lag in seconds within 10 % of the truth), an idle leader (0), a paused follower
-//! (its retention-lease margin counting down, then `needs_refollow`), a restarted daemon (incomplete window, no
+//! (its retention-lease margin counting down, then `needs_refollow`, against Elasticsearch's default period and
+//! against the leader's own), a restarted daemon (incomplete window, no
 //! verdict from the grade), the per-follower endpoint and the promote gate.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ccr_sentinel::daemon::Daemon;
@@ -13,38 +12,16 @@ use ccr_sentinel::evaluate::lag::Grade;
 use ccr_sentinel::evaluate::report::FollowerReport;
 use ccr_sentinel::observe::LagSource;
 use ccr_sim::Sim;
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::common::policy::connected_pair;
-use crate::common::{daemon_config, must, one_shot, write_config, Running};
-
-/// The simulator's time (as its timestamps show it) as the daemon's clock.
-struct SimTime {
-    epoch_ms: Arc<AtomicU64>,
-}
-
-impl SimTime {
-    fn clock(&self) -> ccr_sentinel::observe::Clock {
-        let ms = self.epoch_ms.clone();
-        Arc::new(move || {
-            DateTime::<Utc>::from_timestamp_millis(ms.load(Ordering::SeqCst) as i64).unwrap()
-        })
-    }
-
-    fn advance(&self, sim: &Sim, d: Duration) {
-        sim.advance(d).unwrap();
-        self.epoch_ms.store(sim.epoch_millis(), Ordering::SeqCst);
-    }
-}
+use crate::common::{daemon_config, must, one_shot, write_config, Running, SimTime};
 
 /// A connected pair on a deterministic clock with a one-shard leader `logs` (no documents) followed as
 /// `logs-copy` (caught up), and the daemon config watching it with the leader cluster configured.
 async fn setup() -> (Sim, SimTime, String) {
     let sim = connected_pair(true).await;
-    let t = SimTime {
-        epoch_ms: Arc::new(AtomicU64::new(sim.epoch_millis())),
-    };
+    let t = SimTime::new(&sim);
     must(
         sim.cluster("leader").request(
             "PUT",
@@ -216,6 +193,103 @@ async fn a_paused_follower_counts_its_lease_down_and_then_needs_refollow() {
     assert!(m.is_some_and(|m| m < 0.0), "{m:?}");
     assert_eq!(f.state, FollowerState::NeedsRefollow, "{:?}", f.reasons);
     assert!(f.reasons[0].contains("expired"), "{:?}", f.reasons);
+}
+
+fn settings_reads(sim: &Sim) -> u64 {
+    sim.cluster("leader")
+        .requests()
+        .by_endpoint
+        .get("GET /{index}/_settings")
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_margin_counts_down_from_the_leaders_own_lease_period() {
+    let (sim, t, toml) = setup().await;
+    must(
+        sim.cluster("leader").request(
+            "PUT",
+            "/logs/_settings",
+            Some(json!({"index.soft_deletes.retention_lease.period": "1h"})),
+        ),
+        "a 1h retention lease period on the leader",
+    );
+    let d = daemon(&toml, &t);
+    sim.cluster("leader").index_docs("logs", 20).unwrap();
+    step(&d, &sim, &t, 3, Duration::from_secs(10)).await;
+    assert_eq!(settings_reads(&sim), 1, "read once, with the first poll");
+    must(
+        sim.cluster("follower")
+            .request("POST", "/logs-copy/_ccr/pause_follow", None),
+        "pause",
+    );
+    sim.cluster("leader").index_docs("logs", 5).unwrap();
+    d.poll_once().await;
+    let time = logs_copy(&d).time.unwrap();
+    assert_eq!(time.retention_lease_period_seconds, 3600.0, "{time:?}");
+    let first = time
+        .retention_lease_margin_seconds
+        .expect("the lease is seen on the leader");
+    assert!(first > 3500.0 && first <= 3600.0, "{first}");
+    let text = d.http_state().metrics.render().unwrap();
+    let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="logs",follower_index="logs-copy""#;
+    let period = format!("ccr_sentinel_follower_retention_lease_period_seconds{{{labels}}} 3600");
+    assert!(text.contains(&period), "{period} not in\n{text}");
+
+    // Ten minutes at a time: the margin counts down from the hour; the period is read again once it is
+    // five minutes old, not at every poll.
+    let mut last = first;
+    for i in 1..=2 {
+        step(&d, &sim, &t, 1, Duration::from_secs(600)).await;
+        let f = logs_copy(&d);
+        let m = f
+            .time
+            .clone()
+            .unwrap()
+            .retention_lease_margin_seconds
+            .unwrap();
+        assert!((last - m - 600.0).abs() < 1.0, "step {i}: {last} -> {m}");
+        assert_eq!(f.state, FollowerState::Paused, "{:?}", f.reasons);
+        assert!(
+            !f.reasons.iter().any(|r| r.contains("retention lease")),
+            "more than half of the hour left: {:?}",
+            f.reasons
+        );
+        last = m;
+    }
+    assert_eq!(settings_reads(&sim), 3);
+    // Past half of the hour the reasons warn (with 12h assumed, 11.5h would be left).
+    step(&d, &sim, &t, 1, Duration::from_secs(600)).await;
+    let f = logs_copy(&d);
+    assert_eq!(f.state, FollowerState::Paused, "{:?}", f.reasons);
+    assert!(
+        f.reasons
+            .iter()
+            .any(|r| r.contains("retention lease") && r.contains("expires in")),
+        "{:?}",
+        f.reasons
+    );
+    // Past the hour the leader drops the lease, and the daemon says the follower must be recreated.
+    step(&d, &sim, &t, 3, Duration::from_secs(600)).await;
+    let f = logs_copy(&d);
+    let m = f.time.clone().unwrap().retention_lease_margin_seconds;
+    assert!(m.is_some_and(|m| m < 0.0), "{m:?}");
+    assert_eq!(f.state, FollowerState::NeedsRefollow, "{:?}", f.reasons);
+    assert!(
+        f.reasons[0].contains("expired") && f.reasons[0].contains("retention_lease.period 1h"),
+        "{:?}",
+        f.reasons
+    );
+    let (_, stats) = sim
+        .cluster("leader")
+        .request("GET", "/logs/_stats?level=shards", None);
+    let leases =
+        stats["indices"]["logs"]["shards"]["0"][0]["retention_leases"]["leases"].to_string();
+    assert!(
+        !leases.contains("\"ccr\""),
+        "the simulator expired it too: {leases}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -233,6 +233,38 @@ async fn index_settings_are_validated_as_es_does() {
             .keys()
             .collect();
         assert_eq!(keys, vec!["index.soft_deletes.enabled"], "{v}: {s}");
+        // One setting the index does not set: omitted without defaults, under `defaults` with them, and
+        // under `settings` once set (TransportGetSettingsAction, GetSettingsResponse#toXContent).
+        let lease = format!("{u}/myindex/_settings/index.soft_deletes.retention_lease.period");
+        let s = ok(&c, "GET", &format!("{lease}?flat_settings=true"), None).await;
+        assert_eq!(s, json!({}), "{v}: {s}");
+        let with_defaults = format!("{lease}?flat_settings=true&include_defaults=true");
+        let s = ok(&c, "GET", &with_defaults, None).await;
+        assert_eq!(
+            s,
+            json!({"myindex": {"settings": {}, "defaults": {"index.soft_deletes.retention_lease.period": "12h"}}}),
+            "{v}: {s}"
+        );
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/myindex/_settings"),
+            Some(json!({"index.soft_deletes.retention_lease.period": "1h"})),
+        )
+        .await;
+        let s = ok(&c, "GET", &with_defaults, None).await;
+        assert_eq!(
+            s,
+            json!({"myindex": {"settings": {"index.soft_deletes.retention_lease.period": "1h"}, "defaults": {}}}),
+            "{v}: {s}"
+        );
+        ok(
+            &c,
+            "PUT",
+            &format!("{u}/myindex/_settings"),
+            Some(json!({"index.soft_deletes.retention_lease.period": null})),
+        )
+        .await;
 
         // preserve_existing only adds what the index does not set.
         ok(
@@ -280,7 +312,8 @@ async fn index_settings_are_validated_as_es_does() {
             None,
         )
         .await;
-        assert_eq!(s["myindex"]["settings"], json!({}), "{v}: {s}");
+        // Nothing left under the name: ES omits the index (GetSettingsResponse#toXContent).
+        assert_eq!(s, json!({}), "{v}: {s}");
 
         // Static settings: refused on an open index, accepted while it is closed.
         let uuid = uuid_of(&c, &u, "myindex").await;

@@ -36,8 +36,9 @@ use super::{RotateStep, RotationView, RunbookError, StoreError};
 use crate::act::history::{write_atomic, Rule};
 use crate::act::{ActionResult, AuditEvent, Executor, Target};
 use crate::config::Config;
-use crate::es::{classify, ApiKeyInfo, ApiKeyQuery, CrossClusterApiKeyRequest, EsClient, EsError};
-use crate::observe::keys::key_of_remote;
+use crate::es::{
+    classify, key_of_remote, ApiKeyInfo, ApiKeyQuery, CrossClusterApiKeyRequest, EsClient, EsError,
+};
 
 /// The progress record of one rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: simulator set-up, config files, the CLI as a process, the daemon on
-//! loopback, HTTP and `/metrics` scraping, and waiting for a condition; [`policy`] holds the builders of the
-//! policy and action tests.
+//! loopback, HTTP and `/metrics` scraping, waiting for a condition, the simulator's time as the daemon's clock
+//! ([`SimTime`]) and the daemon's log lines ([`LogCapture`]); [`policy`] holds the builders of the policy and
+//! action tests.
 //!
 //! Each test module uses only part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -9,6 +10,8 @@ pub mod policy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccr_sim::{ClusterConfig, Sim};
@@ -313,5 +316,83 @@ impl Running {
             .unwrap()
             .unwrap()
             .unwrap();
+    }
+}
+
+/// The simulator's time (as its timestamps show it) as the daemon's clock: [`SimTime::advance`] moves both.
+pub struct SimTime {
+    epoch_ms: Arc<AtomicU64>,
+}
+
+impl SimTime {
+    /// The time of `sim`, which has a deterministic clock.
+    pub fn new(sim: &Sim) -> Self {
+        SimTime {
+            epoch_ms: Arc::new(AtomicU64::new(sim.epoch_millis())),
+        }
+    }
+
+    /// The clock to give the daemon (`Daemon::with_clock`).
+    pub fn clock(&self) -> ccr_sentinel::observe::Clock {
+        let ms = self.epoch_ms.clone();
+        Arc::new(move || {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms.load(Ordering::SeqCst) as i64)
+                .unwrap()
+        })
+    }
+
+    /// Advances the simulator by `d`, then the daemon's clock to the simulator's time.
+    pub fn advance(&self, sim: &Sim, d: Duration) {
+        sim.advance(d).unwrap();
+        self.epoch_ms.store(sim.epoch_millis(), Ordering::SeqCst);
+    }
+}
+
+/// What the daemon logs in this test process (every test's lines: a secret is unique to its test), kept from
+/// the first [`LogCapture::start`] on, at most [`LOG_CAPTURE_MAX`] bytes.
+pub struct LogCapture {
+    from: usize,
+}
+
+const LOG_CAPTURE_MAX: usize = 64 << 20;
+
+static LOG_BUFFER: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut b = LOG_BUFFER.lock().unwrap();
+        let room = LOG_CAPTURE_MAX.saturating_sub(b.len());
+        b.extend_from_slice(&buf[..buf.len().min(room)]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Installs the process's log subscriber (once; the daemon's lines at `debug` and above) and marks where
+    /// this test's capture starts.
+    pub fn start() -> Self {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("ccr_sentinel=debug"))
+                .with_ansi(false)
+                .with_writer(|| LogSink)
+                .try_init()
+                .expect("no other log subscriber in the test process");
+        });
+        LogCapture {
+            from: LOG_BUFFER.lock().unwrap().len(),
+        }
+    }
+
+    /// The lines logged since [`LogCapture::start`].
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&LOG_BUFFER.lock().unwrap()[self.from..]).into_owned()
     }
 }

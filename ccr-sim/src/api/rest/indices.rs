@@ -395,26 +395,26 @@ pub(crate) fn open(c: &mut Cluster, expr: &str) -> Result<Reply, EsError> {
 }
 
 /// `GET /_settings`, `/{index}/_settings` and `/{index}/_settings/{name}` (`name`: setting
-/// names or wildcards).
+/// names or wildcards). Both `settings` and `defaults` are filtered by the names
+/// (`TransportGetSettingsAction#masterOperation`); without `include_defaults` an index left with
+/// no setting is omitted, with it every index is written with both objects
+/// (`GetSettingsResponse#toXContent`, `omitEmptySettings`).
 pub(crate) fn get_settings(c: &Cluster, expr: Option<&str>, req: &Req) -> Result<Reply, EsError> {
     let names = resolve_req(c, expr.unwrap_or("_all"), true, false, req)?;
     let filter = match req.segs.as_slice() {
         [_, s, name] if s == "_settings" => Some(name.as_str()),
         _ => None,
     };
+    let defaults = req.flag("include_defaults");
     let mut out = Map::new();
     for n in names {
         if let Some(i) = c.indices.get(&n) {
-            out.insert(
-                n,
-                settings_json(
-                    c,
-                    i,
-                    req.flag("flat_settings"),
-                    req.flag("include_defaults"),
-                    filter,
-                ),
-            );
+            let s = settings_json(c, i, req.flag("flat_settings"), defaults, filter);
+            let empty = s["settings"].as_object().is_some_and(|m| m.is_empty());
+            if empty && !defaults {
+                continue;
+            }
+            out.insert(n, s);
         }
     }
     Ok(Reply::json(Value::Object(out)))
