@@ -21,6 +21,7 @@ use prometheus::{
 };
 
 use crate::es::{AutoFollowStats, EsError};
+use crate::evaluate::data_streams::DataStreamReport;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::{ClusterReport, FollowerReport, RemoteReport, Report};
 use crate::observe::FollowerObservation;
@@ -419,6 +420,11 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_cluster_insecure_tls", "gauge", "1 when the cluster's TLS certificate is not verified (insecure_skip_verify = true), else 0."),
     ("ccr_sentinel_remote_api_key_expiry_seconds", "gauge", "Seconds until the soonest-expiring usable cross-cluster API key of an API-key remote expires (GET /_security/api_key on the leader); absent for certificate remotes and keys without expiry, negative once expired."),
     ("ccr_sentinel_credential_expiry_seconds", "gauge", "Seconds until ccr-sentinel's own credential on a follower cluster expires (an API key with an expiration); follower tasks it creates or resumes run as it."),
+    ("ccr_sentinel_data_stream_followers", "gauge", "Followers of the data stream's backing indices on the follower cluster, by state (every state, 0 when none)."),
+    ("ccr_sentinel_data_stream_backing_indices", "gauge", "Backing indices of the data stream on the follower cluster (GET /_data_stream)."),
+    ("ccr_sentinel_data_stream_lag_seconds", "gauge", "The highest lag in seconds among the data stream's followers; absent until measured."),
+    ("ccr_sentinel_data_stream_docs_difference", "gauge", "Leader minus follower documents summed over the data stream's followers whose counts are known."),
+    ("ccr_sentinel_data_stream_unfollowed_matches", "gauge", "Leader backing indices of the data stream that match an auto-follow pattern, are newer than one it followed, and have no follower (unfollowed_match)."),
 ];
 
 /// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
@@ -870,6 +876,46 @@ impl ReportRenderer {
             }
         }
         fam.end();
+        let stream_labels = |scratch: &mut String, d: &DataStreamReport| {
+            scratch.clear();
+            label(scratch, "follower_cluster", &d.follower_cluster);
+            scratch.push(',');
+            label(scratch, "data_stream", &d.data_stream);
+        };
+        let mut fam = Family::begin(buf, "ccr_sentinel_data_stream_followers");
+        for d in &report.data_streams {
+            stream_labels(scratch, d);
+            for s in FollowerState::ALL {
+                let n = d.followers.get(&s).copied().unwrap_or(0);
+                fam.sample(scratch, Some(("state", &s.as_str())), n as f64);
+            }
+        }
+        fam.end();
+        type StreamValue = fn(&DataStreamReport) -> Option<f64>;
+        let streams: [(&'static str, StreamValue); 4] = [
+            ("ccr_sentinel_data_stream_backing_indices", |d| {
+                Some(d.backing_indices.len() as f64)
+            }),
+            ("ccr_sentinel_data_stream_lag_seconds", |d| {
+                d.max_lag_seconds
+            }),
+            ("ccr_sentinel_data_stream_docs_difference", |d| {
+                d.docs_difference.map(|v| v as f64)
+            }),
+            ("ccr_sentinel_data_stream_unfollowed_matches", |d| {
+                Some(d.unfollowed_matches as f64)
+            }),
+        ];
+        for (name, value) in streams {
+            let mut fam = Family::begin(buf, name);
+            for d in &report.data_streams {
+                if let Some(v) = value(d) {
+                    stream_labels(scratch, d);
+                    fam.sample(scratch, None, v);
+                }
+            }
+            fam.end();
+        }
     }
 }
 

@@ -57,6 +57,10 @@ pub enum Action {
         settings: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "FollowParameters::is_empty")]
         parameters: FollowParameters,
+        /// The local data stream a follower of a backing index joins (8.4+, `data_stream_name`); `None`: not
+        /// sent (the leader's stream name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_stream_name: Option<String>,
     },
     /// `POST /{follower_index}/_ccr/pause_follow`.
     PauseFollow {
@@ -199,10 +203,14 @@ impl Action {
         leader_index: &str,
         settings: &BTreeMap<String, String>,
         parameters: &FollowParameters,
+        data_stream_name: Option<&str>,
     ) -> Value {
         let mut body = parameters.to_json();
         body.insert("remote_cluster".into(), remote_cluster.into());
         body.insert("leader_index".into(), leader_index.into());
+        if let Some(ds) = data_stream_name {
+            body.insert("data_stream_name".into(), ds.into());
+        }
         if !settings.is_empty() {
             let s: Map<String, Value> = settings
                 .iter()
@@ -585,9 +593,16 @@ impl Executor {
                 leader_index,
                 settings,
                 parameters,
+                data_stream_name,
                 ..
             } => {
-                let body = Action::follow_body(remote_cluster, leader_index, settings, parameters);
+                let body = Action::follow_body(
+                    remote_cluster,
+                    leader_index,
+                    settings,
+                    parameters,
+                    data_stream_name.as_deref(),
+                );
                 match c.put_follow(follower_index, &body).await {
                     Ok(_) => Ok(ActionResult::Success),
                     Err(e) => {
@@ -754,6 +769,7 @@ timeout = "1s"
             leader_index: "logs".into(),
             settings: BTreeMap::new(),
             parameters: FollowParameters::default(),
+            data_stream_name: None,
         }
     }
 
@@ -836,7 +852,7 @@ timeout = "1s"
             ..Default::default()
         };
         let settings = BTreeMap::from([("index.number_of_replicas".to_string(), "0".to_string())]);
-        let body = Action::follow_body("leader", "logs", &settings, &params);
+        let body = Action::follow_body("leader", "logs", &settings, &params, None);
         assert_eq!(
             body,
             serde_json::json!({"remote_cluster": "leader", "leader_index": "logs",
@@ -848,10 +864,23 @@ timeout = "1s"
             "logs",
             &BTreeMap::new(),
             &FollowParameters::default(),
+            None,
         );
         assert_eq!(
             plain,
             serde_json::json!({"remote_cluster": "leader", "leader_index": "logs"})
+        );
+        let backing = Action::follow_body(
+            "leader",
+            ".ds-logs-a-2026.12.02-000002",
+            &BTreeMap::new(),
+            &FollowParameters::default(),
+            Some("logs-a"),
+        );
+        assert_eq!(
+            backing,
+            serde_json::json!({"remote_cluster": "leader",
+                "leader_index": ".ds-logs-a-2026.12.02-000002", "data_stream_name": "logs-a"})
         );
     }
 

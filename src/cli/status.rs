@@ -143,6 +143,7 @@ pub fn render_table(r: &Report) -> String {
         ]);
     }
     out.push_str(&columns(&rows));
+    render_data_streams(r, &mut out);
     for f in r.followers.iter().filter(|f| !f.reasons.is_empty()) {
         let _ = writeln!(
             out,
@@ -154,6 +155,56 @@ pub fn render_table(r: &Report) -> String {
         }
     }
     out
+}
+
+/// The data streams table (followers grouped by stream), then the backing indices auto-follow missed.
+fn render_data_streams(r: &Report, out: &mut String) {
+    if !r.data_streams.is_empty() {
+        out.push('\n');
+        let mut rows = vec![vec![
+            "FOLLOWER CLUSTER".to_string(),
+            "DATA STREAM".into(),
+            "BACKING".into(),
+            "FOLLOWERS".into(),
+            "WORST".into(),
+            "WORST INDEX".into(),
+            "MAX LAG TIME".into(),
+            "DOCS DIFF".into(),
+            "UNFOLLOWED".into(),
+        ]];
+        let dash = || "-".to_string();
+        for d in &r.data_streams {
+            rows.push(vec![
+                d.follower_cluster.clone(),
+                d.data_stream.clone(),
+                d.backing_indices.len().to_string(),
+                d.followers.values().sum::<usize>().to_string(),
+                d.worst_state.map(|s| s.to_string()).unwrap_or_else(dash),
+                d.worst_follower_index.clone().unwrap_or_else(dash),
+                d.max_lag_seconds
+                    .map(|s| format!("{s:.1}s"))
+                    .unwrap_or_else(dash),
+                d.docs_difference
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(dash),
+                d.unfollowed_matches.to_string(),
+            ]);
+        }
+        out.push_str(&columns(&rows));
+    }
+    for m in &r.unfollowed_matches {
+        let _ = writeln!(
+            out,
+            "  ! unfollowed_match: {}:{} (data stream {}) matches auto-follow pattern {}/{} but {} has no follower {}",
+            m.remote_cluster,
+            m.leader_index,
+            m.leader_data_stream,
+            m.follower_cluster,
+            m.pattern,
+            m.follower_cluster,
+            m.follower_index
+        );
+    }
 }
 
 fn yes_no(b: bool) -> String {

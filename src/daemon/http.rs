@@ -224,6 +224,8 @@ async fn status(State(s): State<HttpState>) -> Response {
         "remotes": report.remotes,
         "auto_follow": report.auto_follow,
         "followers": report.followers,
+        "data_streams": report.data_streams,
+        "unfollowed_matches": report.unfollowed_matches,
     });
     let sections = crate::sync::read(&s.sections).clone();
     if let Some(obj) = body.as_object_mut() {

@@ -380,8 +380,19 @@ impl Daemon {
     pub async fn poll_once(&self) -> JobOutcome {
         let periods_due = lock(&self.snapshot)
             .lease_periods_due(&self.observer.leader_targets(), self.observer.now());
-        let (at, results, leaders) = self.observer.poll_cycle(&periods_due).await;
+        let crate::observe::PollCycle {
+            at,
+            followers: results,
+            leaders,
+            data_streams,
+        } = self.observer.poll_cycle(&periods_due).await;
         let mut ok = true;
+        for d in &data_streams {
+            if let Err(e) = &d.data_streams {
+                ok = false;
+                self.record_error(&d.cluster, e);
+            }
+        }
         for r in &results {
             for e in r.errors() {
                 ok = false;
@@ -398,6 +409,9 @@ impl Daemon {
         self.update(|snap| {
             for l in leaders {
                 snap.apply_leader_stats(l);
+            }
+            for d in data_streams {
+                snap.apply_data_streams(d);
             }
             for r in results {
                 snap.apply_poll(r);

@@ -46,6 +46,37 @@ impl IndexSettings {
     }
 }
 
+/// `GET /_data_stream`, narrowed by `filter_path` to each stream's name and backing index names
+/// (ES `GetDataStreamAction.Response.DataStreamInfo#toXContent`: `name`, `indices[].index_name`, oldest generation
+/// first, the last one the write index). A `filter_path` that matches nothing answers `{}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamsResponse {
+    #[serde(default)]
+    pub data_streams: Vec<DataStreamInfo>,
+}
+
+impl Filtered for DataStreamsResponse {
+    const FILTER_PATH: &'static str =
+        "data_streams.name,data_streams.system,data_streams.indices.index_name";
+}
+
+/// One data stream of `GET /_data_stream`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamInfo {
+    pub name: String,
+    /// A system data stream (7.11+; absent before, when there were none to report).
+    #[serde(default)]
+    pub system: bool,
+    #[serde(default)]
+    pub indices: Vec<DataStreamBackingIndex>,
+}
+
+/// One backing index of a data stream.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamBackingIndex {
+    pub index_name: String,
+}
+
 /// The leader setting the retention-lease margin counts against (ES `IndexSettings`
 /// `INDEX_SOFT_DELETES_RETENTION_LEASE_PERIOD_SETTING`, dynamic, default 12h).
 pub const RETENTION_LEASE_PERIOD_SETTING: &str = "index.soft_deletes.retention_lease.period";
@@ -414,6 +445,18 @@ impl EsClient {
         .await
     }
 
+    /// `GET /_data_stream?expand_wildcards=all` with [`DataStreamsResponse`]'s `filter_path`: every data stream
+    /// (hidden ones too) with its backing indices. Data streams are 7.9+; callers skip older clusters.
+    pub async fn data_streams(&self) -> Result<DataStreamsResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::DataStreams,
+            "_data_stream?expand_wildcards=all",
+            None,
+        )
+        .await
+    }
+
     /// `GET /{indices}/_stats?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s `filter_path`:
     /// the leader's own sequence numbers and retention leases of `indices` (a comma-separated list, or `_all`),
     /// in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of the others.
@@ -523,6 +566,33 @@ impl EsClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn data_streams_decode_an_8x_answer_whole_and_empty() {
+        let body = r#"{"data_streams":[{"name":"logs-app","timestamp_field":{"name":"@timestamp"},
+            "indices":[{"index_name":".ds-logs-app-2026.12.02-000001","index_uuid":"u1","prefer_ilm":true,
+            "managed_by":"Unmanaged"},{"index_name":".ds-logs-app-2026.12.02-000002","index_uuid":"u2"}],
+            "generation":2,"status":"GREEN","hidden":false,"system":false,"replicated":true}]}"#;
+        let r: super::DataStreamsResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data_streams.len(), 1);
+        assert_eq!(r.data_streams[0].name, "logs-app");
+        assert!(!r.data_streams[0].system);
+        let names: Vec<&str> = r.data_streams[0]
+            .indices
+            .iter()
+            .map(|i| i.index_name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ".ds-logs-app-2026.12.02-000001",
+                ".ds-logs-app-2026.12.02-000002"
+            ]
+        );
+        // A filter_path that matches nothing (no data streams) answers `{}`.
+        let none: super::DataStreamsResponse = serde_json::from_str("{}").unwrap();
+        assert!(none.data_streams.is_empty());
+    }
+
     use super::*;
     use crate::testing::fixture;
 

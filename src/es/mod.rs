@@ -119,11 +119,13 @@ pub enum Endpoint {
     UserPrivileges,
     /// `POST /_nodes/reload_secure_settings`
     ReloadSecureSettings,
+    /// `GET /_data_stream` (7.9+)
+    DataStreams,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 34] = [
+    pub const ALL: [Endpoint; 35] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
@@ -158,6 +160,7 @@ impl Endpoint {
         Endpoint::InvalidateApiKey,
         Endpoint::UserPrivileges,
         Endpoint::ReloadSecureSettings,
+        Endpoint::DataStreams,
     ];
 
     /// The label value.
@@ -197,6 +200,7 @@ impl Endpoint {
             Endpoint::InvalidateApiKey => "invalidate_api_key",
             Endpoint::UserPrivileges => "user_privileges",
             Endpoint::ReloadSecureSettings => "reload_secure_settings",
+            Endpoint::DataStreams => "data_streams",
         }
     }
 }

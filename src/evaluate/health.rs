@@ -80,8 +80,8 @@ impl FollowerState {
         }
     }
 
-    /// Higher is more severe; decides which state wins when several apply.
-    fn severity(self) -> u8 {
+    /// Higher is more severe; decides which state wins when several apply, and a data stream's worst follower.
+    pub fn severity(self) -> u8 {
         match self {
             FollowerState::Healthy => 0,
             // A copy in progress is not a problem; any real problem found beside it wins.

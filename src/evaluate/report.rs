@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::es::AutoFollowStats;
+use crate::evaluate::data_streams::{
+    data_stream_reports, unfollowed_matches, DataStreamReport, UnfollowedMatch,
+};
 use crate::evaluate::health::{judge_in_time, verdict, FollowerState};
 use crate::evaluate::lag::{
     follower_time, lease_margin_seconds, FollowerTime, DEFAULT_RETENTION_LEASE_PERIOD_MS,
@@ -28,6 +31,10 @@ pub struct Report {
     /// The daemon's own credential on every follower cluster: the principal follower tasks it creates or resumes
     /// run as, and when it expires (`ccr_sentinel_credential_expiry_seconds`).
     pub credentials: Vec<CredentialStatus>,
+    /// The followers grouped by the data stream their index backs, by follower cluster and stream.
+    pub data_streams: Vec<DataStreamReport>,
+    /// Leader backing indices an auto-follow pattern should have followed and did not.
+    pub unfollowed_matches: Vec<UnfollowedMatch>,
     /// `[metrics] per_shard`: render per-shard series.
     #[serde(skip)]
     pub per_shard_metrics: bool,
@@ -243,8 +250,17 @@ impl Report {
                     time,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let renames_streams = |cluster: &str| {
+            snap.clusters
+                .get(cluster)
+                .and_then(|c| c.version)
+                .is_some_and(|v| v >= (8, 4))
+        };
+        let unfollowed = unfollowed_matches(cfg, snap, &renames_streams);
         Report {
+            data_streams: data_stream_reports(snap, &followers, &unfollowed),
+            unfollowed_matches: unfollowed,
             generated_at: Some(now),
             clusters,
             remotes,

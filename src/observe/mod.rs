@@ -16,6 +16,13 @@
 //! request per leader of an API-key remote and one or two per follower cluster with credentials. Clusters are
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
+//! Data streams: the `poll` also sends one `GET /_data_stream?expand_wildcards=all` (narrowed by `filter_path`)
+//! to every follower cluster and every leader cluster it reads, 7.9+ only (data streams do not exist before; the
+//! version comes from one `GET /` per cluster, read once and kept). It tells which data stream each follower and
+//! leader backing index belongs to, and the leader's list is the one the `unfollowed_match` check
+//! ([`crate::evaluate::data_streams`]) compares the followers with. Reading it every poll keeps a rollover's new
+//! backing index grouped with its stream from the poll that first shows its follower.
+//!
 //! Failures never erase data: each endpoint's last good answer stays in the snapshot, the error is recorded next
 //! to it, and the cluster is reported `up = false` and `stale = true` until the endpoint answers again.
 
@@ -33,9 +40,9 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, EsClient, EsError,
-    FollowInfoResponse, HeartbeatResponse, LeasePeriodsResponse, RecoveryResponse,
-    RemoteInfoResponse, ShardStatsResponse,
+    ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, DataStreamsResponse,
+    EsClient, EsError, FollowInfoResponse, HeartbeatResponse, LeasePeriodsResponse,
+    RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
 };
 
 pub use bootstrap::{restores, Bootstrap};
@@ -83,6 +90,19 @@ impl LeaderStatsResult {
     }
 }
 
+/// One cluster's `GET /_data_stream` read of a `poll` (7.9+ clusters only).
+#[derive(Debug)]
+pub struct DataStreamsResult {
+    pub cluster: String,
+    pub at: DateTime<Utc>,
+    /// `(major, minor)` of the cluster, from `GET /`.
+    pub version: (u32, u32),
+    pub data_streams: Result<DataStreamsResponse, EsError>,
+}
+
+/// The first version with data streams (`GET /_data_stream`, ES `DataStreamsPlugin`, 7.9.0).
+const DATA_STREAMS_SINCE: (u32, u32) = (7, 9);
+
 /// Longest leader index list sent in a request path; beyond it `_all` is read (Elasticsearch's
 /// `http.max_initial_line_length` is 4kb by default).
 const MAX_INDEX_LIST_LEN: usize = 3000;
@@ -114,6 +134,15 @@ impl PollResult {
         .into_iter()
         .flatten()
     }
+}
+
+/// Everything one `poll` read, at one time.
+#[derive(Debug)]
+pub struct PollCycle {
+    pub at: DateTime<Utc>,
+    pub followers: Vec<PollResult>,
+    pub leaders: Vec<LeaderStatsResult>,
+    pub data_streams: Vec<DataStreamsResult>,
 }
 
 /// The answers of one `doc_counts` run.
@@ -149,6 +178,9 @@ pub struct Observer {
     clients: Clients,
     /// Shared by every clone, so a clock set once reaches the jobs that hold clones.
     clock: Arc<std::sync::RwLock<Clock>>,
+    /// `(major, minor)` of each cluster from one `GET /`, read the first time it is needed. A reload builds a new
+    /// observer, which reads them again (a cluster name may then point elsewhere).
+    versions: Arc<std::sync::RwLock<BTreeMap<String, (u32, u32)>>>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -167,6 +199,7 @@ impl Observer {
             cfg,
             clients,
             clock: Arc::new(std::sync::RwLock::new(system_clock())),
+            versions: Arc::default(),
         }
     }
 
@@ -218,17 +251,60 @@ impl Observer {
             .collect()
     }
 
-    /// A whole `poll` at one time: [`Observer::poll`]'s reads and one shard stats read per leader cluster,
-    /// all concurrently, plus the retention-lease period of the leader clusters in `periods_due`. The results
-    /// carry the same `at`, which [`Snapshot::record_lag`] takes.
-    pub async fn poll_cycle(
-        &self,
-        periods_due: &BTreeSet<String>,
-    ) -> (DateTime<Utc>, Vec<PollResult>, Vec<LeaderStatsResult>) {
+    /// A whole `poll` at one time: [`Observer::poll`]'s reads, one shard stats read per leader cluster and the
+    /// data streams of every follower and leader cluster, all concurrently, plus the retention-lease period of
+    /// the leader clusters in `periods_due`. The results carry the same `at`, which [`Snapshot::record_lag`]
+    /// takes.
+    pub async fn poll_cycle(&self, periods_due: &BTreeSet<String>) -> PollCycle {
         let at = self.now();
-        let (followers, leaders) =
-            tokio::join!(self.poll_at(at), self.poll_leaders_at(at, periods_due));
-        (at, followers, leaders)
+        let (followers, leaders, data_streams) = tokio::join!(
+            self.poll_at(at),
+            self.poll_leaders_at(at, periods_due),
+            self.poll_data_streams_at(at)
+        );
+        PollCycle {
+            at,
+            followers,
+            leaders,
+            data_streams,
+        }
+    }
+
+    /// The clusters whose data streams the `poll` reads: every follower cluster and every leader it reads.
+    pub fn data_stream_targets(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self.cfg.follower_clusters().into_iter().collect();
+        out.extend(self.leader_targets().into_keys());
+        out.retain(|c| self.clients.get(c).is_some());
+        out
+    }
+
+    async fn poll_data_streams_at(&self, at: DateTime<Utc>) -> Vec<DataStreamsResult> {
+        let reads = self
+            .data_stream_targets()
+            .into_iter()
+            .map(|name| async move {
+                let client = self.clients.get(&name)?.clone();
+                let known = crate::sync::read(&self.versions).get(&name).copied();
+                let version = match known {
+                    Some(v) => v,
+                    // Unreadable now: the cluster's other reads report the failure; try again next poll.
+                    None => {
+                        let v = client.root_info().await.ok()?.major_minor()?;
+                        crate::sync::write(&self.versions).insert(name.clone(), v);
+                        v
+                    }
+                };
+                if version < DATA_STREAMS_SINCE {
+                    return None;
+                }
+                Some(DataStreamsResult {
+                    data_streams: client.data_streams().await,
+                    version,
+                    cluster: name,
+                    at,
+                })
+            });
+        join_all(reads).await.into_iter().flatten().collect()
     }
 
     async fn poll_leaders_at(

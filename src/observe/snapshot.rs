@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::bootstrap::{restores, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
-use super::{DocCountResult, LeaderStatsResult, PollResult};
+use super::{DataStreamsResult, DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
 use crate::es::*;
 
@@ -45,6 +45,11 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
+    /// The data streams and their backing indices (7.9+ clusters the `poll` reads).
+    pub data_streams: Option<Observed<DataStreamsResponse>>,
+    /// `(major, minor)`, once the `poll` has needed it.
+    #[serde(skip)]
+    pub version: Option<(u32, u32)>,
     /// The leader's own shard stats (leader clusters only): sequence numbers and retention leases.
     pub shard_stats: Option<Observed<ShardStatsResponse>>,
     /// The leader's `index.soft_deletes.retention_lease.period` by leader index (leader clusters only).
@@ -192,6 +197,7 @@ impl ClusterState {
             || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
             || (has(Endpoint::IndexSettings) && self.lease_periods.is_some())
             || (has(Endpoint::Recovery) && !self.restores.is_empty())
+            || (has(Endpoint::DataStreams) && self.data_streams.is_some())
     }
 
     fn record<T>(
@@ -324,6 +330,16 @@ impl Snapshot {
             if let Some(o) = cs.record(Endpoint::IndexSettings, r.at, read) {
                 cs.lease_periods = Some(o);
             }
+        }
+        cs.finish(r.at);
+    }
+
+    /// Records one cluster's data streams read.
+    pub fn apply_data_streams(&mut self, r: DataStreamsResult) {
+        let cs = self.clusters.entry(r.cluster).or_default();
+        cs.version = Some(r.version);
+        if let Some(o) = cs.record(Endpoint::DataStreams, r.at, r.data_streams) {
+            cs.data_streams = Some(o);
         }
         cs.finish(r.at);
     }

@@ -329,7 +329,41 @@ impl Reconciler {
             let c = self.client(&name)?.clone();
             Some(async move { (name, c.cat_indices().await) })
         });
-        let (clusters, leader_lists) = tokio::join!(join_all(reads), join_all(leader_reads));
+        // Data streams of the pattern clusters and their leaders, 7.9+ only (`GET /` first, as the poll does).
+        let mut stream_clusters: BTreeSet<String> =
+            with_patterns.iter().map(|c| c.to_string()).collect();
+        stream_clusters.extend(
+            self.cfg
+                .auto_follow
+                .iter()
+                .filter_map(|a| self.cfg.leader_cluster(&a.cluster, &a.remote))
+                .map(str::to_string),
+        );
+        let stream_reads = stream_clusters.into_iter().filter_map(|name| {
+            let c = self.client(&name)?.clone();
+            Some(async move {
+                let v = c.root_info().await.ok()?.major_minor()?;
+                if v < (7, 9) {
+                    return None;
+                }
+                Some((name, c.data_streams().await))
+            })
+        });
+        let (clusters, leader_lists, stream_lists) = tokio::join!(
+            join_all(reads),
+            join_all(leader_reads),
+            join_all(stream_reads)
+        );
+        let mut data_streams = BTreeMap::new();
+        for (name, r) in stream_lists.into_iter().flatten() {
+            match r {
+                Ok(d) => {
+                    data_streams.insert(name, d);
+                }
+                // Without it no missed backing index is followed this run; the rest of the plan stands.
+                Err(e) => count_error(&name, &e),
+            }
+        }
         let mut leader_indices = BTreeMap::new();
         for (name, r) in leader_lists {
             match r {
@@ -343,6 +377,7 @@ impl Reconciler {
         Observation {
             clusters: clusters.into_iter().collect(),
             leader_indices,
+            data_streams,
             paused_by_reconcile: paused_by_reconcile(&self.history.current()),
             held_paused_patterns: self.held.as_ref().map(|h| h()).unwrap_or_default(),
         }

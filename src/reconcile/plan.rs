@@ -25,8 +25,9 @@ use crate::config::{
     flat_index_settings, parse_byte_size, parse_es_time, AutoFollowSettings, ClusterKey, Config,
     FollowParameters, FollowerSettings, RemoteMode, RemoteSettings,
 };
-use crate::es::{AutoFollowPattern, FailureReason};
+use crate::es::{AutoFollowPattern, DataStreamsResponse, FailureReason};
 use crate::es::{FollowerInfo, FollowerStatus, RemoteInfo, RemoteInfoResponse};
+use crate::evaluate::data_streams::pattern_misses;
 
 /// What reconcile read from one local (follower) cluster. `None` fields could not be read.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +53,9 @@ pub struct Observation {
     pub clusters: BTreeMap<String, ClusterObservation>,
     /// Index lists (name -> open) of leader clusters the daemon can read, by configuration name.
     pub leader_indices: BTreeMap<String, BTreeMap<String, bool>>,
+    /// `GET /_data_stream` of the clusters holding auto-follow patterns and of their leaders (7.9+ clusters that
+    /// answered), by configuration name: the backing indices a pattern missed are followed.
+    pub data_streams: BTreeMap<String, DataStreamsResponse>,
     /// Followers (cluster, follower_index) that reconcile itself paused to change parameters and has not resumed
     /// yet (the resume failed): they are resumed, although reconcile otherwise leaves paused followers alone.
     pub paused_by_reconcile: BTreeSet<ClusterKey>,
@@ -220,7 +224,74 @@ pub fn plan(cfg: &Config, obs: &Observation, opts: PlanOptions) -> Vec<PlannedIt
             decision,
         });
     }
+    for a in &cfg.auto_follow {
+        if remote_state(&a.cluster, &a.remote) == RemoteState::Connected {
+            items.extend(plan_unfollowed(cfg, a, obs));
+        }
+    }
     items
+}
+
+/// A follow of every leader backing index the pattern `a` missed (`unfollowed_match`, see
+/// [`crate::evaluate::data_streams`]), as the auto-follower would have sent it (`AutoFollower.followLeaderIndex`:
+/// the pattern's settings and parameters, `data_stream_name` from 8.4). Nothing is planned for a name already
+/// taken on the cluster (a regular index, a configured follower) or, before 8.4, for a renamed backing index
+/// (Elasticsearch refuses it).
+fn plan_unfollowed(cfg: &Config, a: &AutoFollowSettings, obs: &Observation) -> Vec<PlannedItem> {
+    let Some(o) = obs.clusters.get(&a.cluster) else {
+        return Vec::new();
+    };
+    let (Some(followers), Some(indices)) = (&o.followers, &o.indices) else {
+        return Vec::new();
+    };
+    let Some(leader_cluster) = cfg.leader_cluster(&a.cluster, &a.remote) else {
+        return Vec::new();
+    };
+    let Some(leader) = obs.data_streams.get(leader_cluster) else {
+        return Vec::new();
+    };
+    let followed = |leader_index: &str| {
+        followers
+            .values()
+            .any(|f| f.remote_cluster == a.remote && f.leader_index == leader_index)
+    };
+    let renames = version_at_least(Some(o), 8, 4) == Some(true);
+    pattern_misses(
+        a,
+        leader_cluster,
+        leader,
+        obs.data_streams.get(&a.cluster),
+        &followed,
+        renames,
+    )
+    .into_iter()
+    .filter(|m| !indices.contains_key(&m.follower_index))
+    .filter(|m| renames || m.follower_index == m.leader_index)
+    .filter(|m| {
+        !cfg.followers
+            .iter()
+            .any(|f| f.cluster == a.cluster && f.follower_index == m.follower_index)
+    })
+    .map(|m| PlannedItem {
+        key: ItemKey::new(&a.cluster, ItemKind::Follower, &m.follower_index),
+        decision: Decision::Act {
+            why: format!(
+                "unfollowed_match: leader backing index `{}` of data stream `{}` matches auto-follow pattern `{}` \
+                 and is newer than a backing index it followed, but `{}` has no follower of it",
+                m.leader_index, m.leader_data_stream, a.name, a.cluster
+            ),
+            actions: vec![Action::Follow {
+                cluster: a.cluster.clone(),
+                follower_index: m.follower_index,
+                remote_cluster: a.remote.clone(),
+                leader_index: m.leader_index,
+                settings: a.settings.clone(),
+                parameters: a.parameters.clone(),
+                data_stream_name: renames.then_some(m.data_stream),
+            }],
+        },
+    })
+    .collect()
 }
 
 fn unreadable(o: &ClusterObservation, what: &str) -> String {
@@ -616,6 +687,7 @@ fn plan_follower(
             leader_index: f.leader_index.clone(),
             settings: f.settings.clone(),
             parameters: f.parameters.clone(),
+            data_stream_name: None,
         }],
         why: format!(
             "follower index `{}` does not exist on `{}`",
@@ -897,6 +969,7 @@ mod tests {
                 "leader".to_string(),
                 BTreeMap::from([("logs".to_string(), true)]),
             )]),
+            data_streams: BTreeMap::new(),
             paused_by_reconcile: BTreeSet::new(),
             held_paused_patterns: BTreeSet::new(),
         }
@@ -1297,6 +1370,133 @@ follow_index_pattern = "{{leader_index}}-copy"
             leader_index_patterns: patterns.iter().map(|s| s.to_string()).collect(),
             follow_index_pattern: Some("{{leader_index}}-copy".into()),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn backing_indices_a_pattern_missed_are_followed_as_the_pattern_would() {
+        use crate::es::{DataStreamBackingIndex, DataStreamInfo};
+        let g = |n: u32| format!(".ds-logs-a-2026.12.02-00000{n}");
+        let renamed = |n: u32| format!(".ds-logs-a-copy-2026.12.02-00000{n}");
+        let plain = cfg(&PATTERN.replace("follow_index_pattern = \"{{leader_index}}-copy\"\n", ""));
+        let copy = cfg(PATTERN);
+        let leader = DataStreamsResponse {
+            data_streams: vec![DataStreamInfo {
+                name: "logs-a".into(),
+                system: false,
+                indices: (1..=3)
+                    .map(|n| DataStreamBackingIndex { index_name: g(n) })
+                    .collect(),
+            }],
+        };
+        // (case, config, follower version, follower names of generations 1 and 3, regular index, connected,
+        //  expected follows as (follower_index, data_stream_name))
+        type Row<'a> = (
+            &'a str,
+            &'a Config,
+            (u32, u32),
+            fn(u32) -> String,
+            Option<String>,
+            bool,
+            Vec<(String, Option<&'a str>)>,
+        );
+        let same: fn(u32) -> String = |n| format!(".ds-logs-a-2026.12.02-00000{n}");
+        let copied: fn(u32) -> String = |n| format!(".ds-logs-a-copy-2026.12.02-00000{n}");
+        let rows: Vec<Row> = vec![
+            (
+                "before 8.4",
+                &plain,
+                (7, 17),
+                same,
+                None,
+                true,
+                vec![(g(2), None)],
+            ),
+            (
+                "8.4+ names the stream",
+                &plain,
+                (8, 15),
+                same,
+                None,
+                true,
+                vec![(g(2), Some("logs-a"))],
+            ),
+            (
+                "renamed stream",
+                &copy,
+                (8, 15),
+                copied,
+                None,
+                true,
+                vec![(renamed(2), Some("logs-a-copy"))],
+            ),
+            (
+                "renamed before 8.4: ES refuses",
+                &copy,
+                (7, 17),
+                same,
+                None,
+                true,
+                vec![],
+            ),
+            (
+                "name taken",
+                &plain,
+                (8, 15),
+                same,
+                Some(g(2)),
+                true,
+                vec![],
+            ),
+            (
+                "remote disconnected",
+                &plain,
+                (8, 15),
+                same,
+                None,
+                false,
+                vec![],
+            ),
+        ];
+        for (case, c, version, name, regular, connected, want) in rows {
+            let regular: Vec<&str> = regular.iter().map(String::as_str).collect();
+            let mut o = obs(
+                vec![("leader", remote(connected, &["127.0.0.1:9300"]))],
+                [1, 3]
+                    .into_iter()
+                    .map(|n| info(&name(n), "leader", &g(n), FollowerStatus::Active))
+                    .collect(),
+                &regular,
+            );
+            o.clusters.get_mut("follower").unwrap().version = Some(version);
+            o.data_streams.insert("leader".into(), leader.clone());
+            let got: Vec<(String, Option<String>)> = plan(c, &o, PlanOptions::default())
+                .into_iter()
+                .filter_map(|i| match i.decision {
+                    Decision::Act { actions, why } if why.starts_with("unfollowed_match") => {
+                        Some(actions)
+                    }
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|a| match a {
+                    Action::Follow {
+                        follower_index,
+                        leader_index,
+                        data_stream_name,
+                        ..
+                    } => {
+                        assert_eq!(leader_index, g(2), "{case}");
+                        Some((follower_index, data_stream_name))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let want: Vec<(String, Option<String>)> = want
+                .into_iter()
+                .map(|(i, d)| (i, d.map(str::to_string)))
+                .collect();
+            assert_eq!(got, want, "{case}");
         }
     }
 

@@ -349,6 +349,7 @@ async fn a_timed_out_put_follow_is_not_sent_again_and_a_repeated_one_is_recognis
         leader_index: "big".into(),
         settings: Default::default(),
         parameters: Default::default(),
+        data_stream_name: None,
     };
     // Every answer of the follower cluster comes after the 2 s request timeout: the put follow starts the
     // restore, but the sender only sees a timeout (and so does its re-read).

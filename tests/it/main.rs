@@ -7,6 +7,7 @@ mod architecture;
 mod bootstrap;
 mod common;
 mod config_cli;
+mod data_streams;
 #[cfg(feature = "demo")]
 mod demo;
 mod fake_es;

@@ -718,6 +718,7 @@ async fn the_executor_reports_work_already_done_as_success() {
         leader_index: "logs".into(),
         settings: Default::default(),
         parameters: Default::default(),
+        data_stream_name: None,
     };
     let cases: Vec<(Action, ActionResult)> = vec![
         // The follower already exists and follows the right leader.

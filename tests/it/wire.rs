@@ -148,9 +148,10 @@ async fn every_read_of_poll_doc_counts_and_reconcile_sends_its_filter_path() {
     let after_poll = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
     d.doc_counts_once().await;
     let after_counts = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
-    // A fixed number of requests per cluster: four for the poll of the one follower cluster, and for
-    // doc_counts two stats reads plus one `_cat/indices` per cluster.
-    assert_eq!(after_poll, 4, "{:?}", rf.lines.lock().unwrap());
+    // A fixed number of requests per cluster: for the poll of the one follower cluster four reads, its
+    // `_data_stream` and the first poll's `GET /` (the version gate of data streams), and for doc_counts two
+    // stats reads plus one `_cat/indices` per cluster.
+    assert_eq!(after_poll, 6, "{:?}", rf.lines.lock().unwrap());
     assert_eq!(after_counts - after_poll, 4);
     let r = d.report();
     let fo = r.clusters.iter().find(|c| c.name == "follower").unwrap();
