@@ -5,7 +5,8 @@
 //! connection, the followers, the auto-follow pattern) is created by the daemon's own reconcile at start-up,
 //! exactly as with `ccr-sentinel run` against real clusters; the scripted events then show the daemon reacting
 //! (the `recover_fatal` and `pause_on_remote_outage` policies, the lag verdict). A large leader index shows a new
-//! follower's initial copy (`bootstrapping`, with progress) before it follows.
+//! follower's initial copy (`bootstrapping`, with progress) before it follows. A data stream on the leader,
+//! rolled over at every round of events, shows an auto-follow pattern following its backing indices.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,7 +46,14 @@ const COPY_RATE: &str = "64kb";
 /// A leader index matching the auto-follow pattern `logs`; created once the pattern exists, since an
 /// auto-follow pattern only follows leader indices created after it.
 const AUTO_FOLLOWED: &str = "logs-demo";
-/// How long the demo waits for reconcile to create the auto-follow pattern before giving up on `logs-demo`.
+/// A leader data stream matching the auto-follow pattern `metrics` (by its stream name, as Elasticsearch
+/// matches data streams), created once the pattern exists; its backing indices are followed under their own
+/// names, so the follower cluster holds a replicated data stream of the same name.
+const DATA_STREAM: &str = "metrics-app-demo";
+/// The index template that makes `metrics-app-*` data streams, on both clusters as an operator would keep them
+/// (a promoted data stream needs its template locally to roll over).
+const DATA_STREAM_TEMPLATE: &str = "metrics-app";
+/// How long the demo waits for reconcile to create the auto-follow patterns before giving up on `logs-demo`.
 const PATTERN_WAIT: Duration = Duration::from_secs(120);
 
 /// The daemon's configuration: what an operator would write for these two clusters.
@@ -96,6 +104,12 @@ name = "logs"
 remote = "leader"
 leader_index_patterns = ["logs-*"]
 follow_index_pattern = "{{{{leader_index}}}}-copy"
+[[auto_follow]]
+cluster = "follower"
+name = "metrics"
+remote = "leader"
+leader_index_patterns = ["metrics-app-*"]
+follow_index_pattern = "{{{{leader_index}}}}"
 [reconcile]
 connect_timeout = "5s"
 [audit]
@@ -188,6 +202,11 @@ pub async fn run(args: DemoArgs, narrate: Narrator) -> anyhow::Result<()> {
         code == 200,
         "setting the copy rate of the follower cluster: {body}"
     );
+    for cluster in [&leader, &follower] {
+        cluster
+            .put_data_stream_template(DATA_STREAM_TEMPLATE, &["metrics-app-*"], 200)
+            .with_context(|| format!("creating index template {DATA_STREAM_TEMPLATE}"))?;
+    }
 
     let audit_dir = tempfile::Builder::new()
         .prefix("ccr-sentinel-demo-")
@@ -245,7 +264,8 @@ pub async fn run(args: DemoArgs, narrate: Narrator) -> anyhow::Result<()> {
     result
 }
 
-/// Waits for reconcile to create the auto-follow pattern `logs`, then creates `logs-demo` on the leader.
+/// Waits for reconcile to create the auto-follow patterns, then creates `logs-demo` and the data stream on the
+/// leader.
 async fn auto_followed_index(
     leader: &ccr_sim::ClusterHandle,
     follower: &ccr_sim::ClusterHandle,
@@ -253,16 +273,18 @@ async fn auto_followed_index(
 ) -> anyhow::Result<()> {
     let say = |what: &str| narrate(Narration::Step(what));
     let deadline = tokio::time::Instant::now() + PATTERN_WAIT;
-    while follower.request("GET", "/_ccr/auto_follow/logs", None).0 != 200 {
+    while follower.request("GET", "/_ccr/auto_follow/logs", None).0 != 200
+        || follower.request("GET", "/_ccr/auto_follow/metrics", None).0 != 200
+    {
         if tokio::time::Instant::now() > deadline {
             anyhow::bail!(
-                "reconcile did not create the auto-follow pattern `logs` within {}s (see /status, section reconcile)",
+                "reconcile did not create the auto-follow patterns `logs` and `metrics` within {}s (see /status, section reconcile)",
                 PATTERN_WAIT.as_secs()
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    say("reconcile created remote `leader`, followers orders-copy, clicks-copy and archive-copy, auto-follow pattern `logs`");
+    say("reconcile created remote `leader`, followers orders-copy, clicks-copy and archive-copy, auto-follow patterns `logs` and `metrics`");
     say(&format!(
         "archive-copy copies {ARCHIVE_DOCS} documents at {COPY_RATE}/s first (watch state bootstrapping with its \
          progress in /status, ccr_sentinel_follower_bootstrap_progress_ratio, then healthy)"
@@ -276,6 +298,12 @@ async fn auto_followed_index(
     leader.create_index(AUTO_FOLLOWED, 1)?;
     leader.set_writes(AUTO_FOLLOWED, 5.0)?;
     say("new leader index logs-demo (5 docs/s): the pattern follows it as logs-demo-copy");
+    leader.create_data_stream(DATA_STREAM)?;
+    leader.set_writes(DATA_STREAM, 5.0)?;
+    say(&format!(
+        "new leader data stream {DATA_STREAM} (5 docs/s): the pattern `metrics` follows its backing indices \
+         (watch ccr_sentinel_data_stream_followers and the data streams of `status`)"
+    ));
     Ok(())
 }
 
@@ -317,5 +345,10 @@ async fn scripted_events(
         tokio::time::sleep(half).await;
         leader.set_writes("orders", 20.0)?;
         say("event: write rate back to normal; orders-copy catches up");
+
+        let backing = leader.rollover(DATA_STREAM)?;
+        say(&format!(
+            "event: {DATA_STREAM} rolls over on the leader; the pattern `metrics` follows the new backing index {backing}"
+        ));
     }
 }
