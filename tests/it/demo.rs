@@ -67,14 +67,15 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
         .unwrap_or_else(|| panic!("no audit trail path in {text}"));
 
     // The demo creates no follower itself: reconcile (at start-up) sets the remote, follows both configured
-    // leader indices and puts the auto-follow pattern, and says so in /metrics.
+    // leader indices and puts the auto-follow patterns, and says so in /metrics.
     let created_by_reconcile = [
         "ccr_sentinel_reconcile_actions_total{action=\"put_remote\",result=\"success\"} 1",
         "ccr_sentinel_reconcile_actions_total{action=\"follow\",result=\"success\"} 3",
-        "ccr_sentinel_reconcile_actions_total{action=\"put_auto_follow\",result=\"success\"} 1",
+        "ccr_sentinel_reconcile_actions_total{action=\"put_auto_follow\",result=\"success\"} 2",
     ];
     // Three followers (two configured, one auto-followed), healthy, with documents flowing, and the large
-    // `archive` copied first: its progress is exported.
+    // `archive` copied first: its progress is exported; the leader data stream's backing index followed into a
+    // replicated data stream of the same name.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = http_get(&metrics_url).unwrap_or_default();
@@ -104,6 +105,11 @@ fn demo_runs_prints_urls_and_stops_on_ctrl_c() {
             && written >= 3
             && copy
             && body.contains("follower_index=\"logs-demo-copy\"")
+            && body.lines().any(|l| {
+                l.starts_with("ccr_sentinel_data_stream_backing_indices{")
+                    && l.contains("data_stream=\"metrics-app-demo\"")
+                    && l.ends_with(" 1")
+            })
         {
             break;
         }
