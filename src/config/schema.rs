@@ -358,9 +358,36 @@ pub(super) fn default_overdue_periods() -> u32 {
     3
 }
 
+/// Every table [`known_keys`] knows, as it names them: `""` is the top level, `x.*` a table of named tables,
+/// `x[]` an array of tables. A test checks each top-level table has its entry here.
+pub const TABLES: &[&str] = &[
+    "",
+    "http",
+    "log",
+    "schedule",
+    "clusters.*",
+    "remotes[]",
+    "followers[]",
+    "auto_follow[]",
+    "health",
+    "reconcile",
+    "audit",
+    "policy",
+    "policy.windows[]",
+    "metrics",
+];
+
+/// Every key of every table (sorted, without duplicates): what tools that generate configurations draw from.
+pub fn all_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = TABLES.iter().flat_map(|t| known_keys(t)).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// The keys the schema knows, per table, for reporting every unknown key at once.
 /// Keep in step with the `Raw*` structs; `deny_unknown_fields` and the example-config test catch drift.
-pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
+pub fn known_keys(section: &str) -> &'static [&'static str] {
     match section {
         "" => &[
             "http",
@@ -457,6 +484,26 @@ pub(super) fn known_keys(section: &str) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use crate::config::from_toml_str;
+
+    use super::{all_keys, known_keys, TABLES};
+
+    /// A top-level table without its entry in `TABLES` would leave its keys out of `all_keys()`.
+    #[test]
+    fn every_top_level_table_is_listed() {
+        for top in known_keys("") {
+            let listed = [top.to_string(), format!("{top}.*"), format!("{top}[]")]
+                .iter()
+                .any(|t| TABLES.contains(&t.as_str()));
+            assert!(listed, "table `{top}` is missing from TABLES");
+            assert!(
+                TABLES
+                    .iter()
+                    .any(|t| t.starts_with(*top) && !known_keys(t).is_empty()),
+                "table `{top}` has no keys in known_keys"
+            );
+        }
+        assert!(all_keys().contains(&"max_promote_lag"));
+    }
 
     /// Every key of every table, so a key added to a `Raw*` struct but not to `known_keys` (or the reverse)
     /// shows up as an "unknown key" / "unknown field" problem here.

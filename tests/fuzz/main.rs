@@ -439,83 +439,31 @@ fn is_mutable_assignment(line: &str) -> bool {
 }
 
 /// Every key the configuration knows, except `state_dir` (validation creates that directory).
-const CONFIG_KEYS: &[&str] = &[
-    "listen",
-    "level",
-    "format",
-    "poll",
-    "doc_counts",
-    "reconcile",
-    "url",
-    "username",
-    "password",
-    "password_file",
-    "api_key",
-    "api_key_file",
-    "ca_cert",
-    "insecure_skip_verify",
-    "timeout",
-    "max_response_size",
-    "max_secret_file_size",
-    "cluster",
-    "alias",
-    "leader",
-    "mode",
-    "seeds",
-    "proxy_address",
-    "server_name",
-    "skip_unavailable",
-    "manage",
-    "remote",
-    "leader_index",
-    "follower_index",
-    "settings",
-    "parameters",
-    "promote",
-    "name",
-    "leader_index_patterns",
-    "leader_index_exclusion_patterns",
-    "follow_index_pattern",
-    "active",
-    "enabled",
-    "dry_run",
-    "apply_parameter_changes",
-    "backoff_initial",
-    "backoff_max",
-    "connect_timeout",
-    "max_lag_operations",
-    "max_time_since_last_read",
-    "max_docs_difference",
-    "job_overdue_periods",
-    "per_shard",
-    "recover_fatal",
-    "max_actions_per_minute",
-    "on_leader_deleted",
-    "start",
-    "duration",
-    "clusters",
-    "remotes",
-    "followers",
-    "max_read_request_operation_count",
-];
+fn config_keys() -> Vec<&'static str> {
+    ccr_sentinel::config::schema::all_keys()
+        .into_iter()
+        .filter(|k| *k != "state_dir")
+        .collect()
+}
 
-const SECTIONS: &[&str] = &[
-    "[http]",
-    "[log]",
-    "[schedule]",
-    "[clusters.leader]",
-    "[clusters.follower]",
-    "[[remotes]]",
-    "[[followers]]",
-    "[[auto_follow]]",
-    "[health]",
-    "[reconcile]",
-    "[policy]",
-    "[[policy.windows]]",
-    "[metrics]",
-    "[clusters]",
-    "[followers.parameters]",
-];
+/// Every table header the configuration knows, plus two it does not (a table where named tables belong, a
+/// nested one).
+fn sections() -> Vec<String> {
+    let mut out: Vec<String> = ccr_sentinel::config::schema::TABLES
+        .iter()
+        .filter(|t| !t.is_empty())
+        .flat_map(|t| match (t.strip_suffix(".*"), t.strip_suffix("[]")) {
+            (Some(named), _) => vec![format!("[{named}.leader]"), format!("[{named}.follower]")],
+            (_, Some(array)) => vec![format!("[[{array}]]")],
+            _ => vec![format!("[{t}]")],
+        })
+        .collect();
+    out.extend([
+        "[clusters]".to_string(),
+        "[followers.parameters]".to_string(),
+    ]);
+    out
+}
 
 fn arb_toml_value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
@@ -554,7 +502,7 @@ fn arb_toml_value() -> impl Strategy<Value = String> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4)
                 .prop_map(|v| format!("[{}]", v.join(", "))),
-            proptest::collection::vec((proptest::sample::select(CONFIG_KEYS), inner), 0..4)
+            proptest::collection::vec((proptest::sample::select(config_keys()), inner), 0..4)
                 .prop_map(|kv| {
                     let kv: Vec<String> =
                         kv.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
@@ -566,8 +514,8 @@ fn arb_toml_value() -> impl Strategy<Value = String> {
 
 fn arb_config_line() -> impl Strategy<Value = String> {
     prop_oneof![
-        1 => proptest::sample::select(SECTIONS).prop_map(str::to_string),
-        3 => (proptest::sample::select(CONFIG_KEYS), arb_toml_value())
+        1 => proptest::sample::select(sections()),
+        3 => (proptest::sample::select(config_keys()), arb_toml_value())
             .prop_map(|(k, v)| format!("{k} = {v}")),
     ]
 }
