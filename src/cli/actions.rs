@@ -415,7 +415,7 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 /// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
 /// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
 /// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
-async fn lag_gate(
+pub(super) async fn lag_gate(
     base: &str,
     cluster: &str,
     index: &str,

@@ -9,6 +9,8 @@
 //! - `reconcile --once`: bring remotes, followers and auto-follow patterns to the configured state once
 //!   ([`reconcile`]).
 //! - `pause`, `resume`, `unfollow`, `promote`: act on one follower (or all, for `promote --all`) ([`actions`]).
+//! - `switchover`, `failover`: move the write role between two clusters and set up the reverse direction
+//!   ([`switchover`]).
 //! - `rotate-key`: replace an API-key remote's cross-cluster API key without disconnecting it ([`rotate_key`]).
 //! - `healthcheck`: `GET /health` of a running daemon (for Docker `HEALTHCHECK`).
 //! - `demo`: the daemon against an embedded simulated leader and follower (cargo feature `demo`, on by default).
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod reconcile;
 pub mod rotate_key;
 pub mod status;
+pub mod switchover;
 pub mod table;
 
 use std::future::Future;
@@ -144,6 +147,14 @@ pub enum Command {
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
     /// several looks), then unfollow it. Refuses otherwise unless --force.
     Promote(actions::PromoteArgs),
+    /// Disaster recovery, planned: move the write role of --to's followers and auto-follow patterns of --from to
+    /// --to (pause the patterns, wait until writes stopped and every follower caught up, promote followers and
+    /// data streams), then set up the reverse direction. Never deletes an index; safe to re-run after an
+    /// interruption at any step. Refused within `[dr] anti_flap_period` of the pair's last switchover.
+    Switchover(switchover::SwitchoverArgs),
+    /// Disaster recovery, emergency: the switchover to --to; with --force without the caught-up gate (the old
+    /// write cluster is down), after stating what may be lost.
+    Failover(switchover::FailoverArgs),
 }
 
 /// `config ...`
@@ -198,6 +209,8 @@ pub fn main() -> ExitCode {
         Command::Unfollow(a) => actions::follower_command(actions::Which::Unfollow, a),
         Command::Promote(a) => actions::promote_command(a),
         Command::RotateKey(a) => rotate_key::command(a),
+        Command::Switchover(a) => switchover::switchover_command(a),
+        Command::Failover(a) => switchover::failover_command(a),
     }
 }
 

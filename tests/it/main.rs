@@ -22,6 +22,7 @@ mod preflight;
 mod reconcile;
 mod reload;
 mod sim_daemon;
+mod switchover;
 mod systemd_notify;
 mod tls;
 mod wire;

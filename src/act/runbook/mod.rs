@@ -1,5 +1,5 @@
-//! Multi-step actions: the unfollow runbook (pause if active, close, unfollow, open) and promote (wait until
-//! caught up, then unfollow).
+//! Multi-step actions: the unfollow runbook (pause if active, close, unfollow, open), promote (wait until
+//! caught up, then unfollow) and the switchover of a pair of clusters ([`switchover`]).
 //!
 //! The unfollow runbook is level-triggered: before every step it looks at the index (exists? open? follower?
 //! active or paused?) and does the first step still missing ([`plan_steps`], pure). So it never repeats a step
@@ -32,6 +32,8 @@ use crate::observe::caught_up::ShardLook;
 
 mod plan;
 mod rotate;
+pub mod switchover;
+pub mod switchover_plan;
 pub use plan::*;
 pub use rotate::*;
 
