@@ -318,6 +318,10 @@ pub async fn promote_data_stream(
         .map(|(n, _)| n.clone())
         .collect();
     if plan.is_empty() {
+        if let Err(e) = finish_index_records(ctx, &rec, &why, hook, &mut out).await {
+            out.error = Some(e);
+            return Ok(out);
+        }
         store.remove_data_stream(cluster, data_stream)?;
         out.finished = true;
         return Ok(out);
@@ -482,9 +486,60 @@ pub async fn promote_data_stream(
         ));
         return Ok(out);
     }
+    if let Err(e) = finish_index_records(ctx, &rec, &why, hook, &mut out).await {
+        out.error = Some(e);
+        return Ok(out);
+    }
     out.finished = true;
     store.remove_data_stream(cluster, data_stream)?;
     Ok(out)
+}
+
+/// Finishes the unfollow runbook of every backing index that still has a record although nothing is left to do
+/// on it (stopped right after its last step): that run does the leader-side clean-up it may owe and removes
+/// the record, so no finished index stays listed as in progress.
+async fn finish_index_records(
+    ctx: Ctx<'_>,
+    rec: &DataStreamRecord,
+    why: &str,
+    hook: DsStepHook<'_>,
+    out: &mut DataStreamOutcome,
+) -> Result<(), String> {
+    for index in &rec.backing_indices {
+        if !matches!(ctx.store.load(&rec.cluster, index), Ok(Some(_))) {
+            continue;
+        }
+        let mut inner = |r: &StepReport| {
+            hook(&DsStepReport {
+                step: DsStep::Index {
+                    index: index.clone(),
+                    step: r.step,
+                },
+                result: r.result.clone(),
+                detail: r.detail.clone(),
+            })
+        };
+        let o = unfollow(ctx, &rec.cluster, index, rec.rule, why, &mut inner)
+            .await
+            .map_err(|e| e.to_string())?;
+        for r in o.steps {
+            out.steps.push(DsStepReport {
+                step: DsStep::Index {
+                    index: index.clone(),
+                    step: r.step,
+                },
+                result: r.result,
+                detail: r.detail,
+            });
+        }
+        if let Some(c) = o.lease_cleanup {
+            out.lease_cleanup.push(format!("`{index}`: {c}"));
+        }
+        if !o.finished {
+            return Err(o.error.unwrap_or_else(|| format!("`{index}` not finished")));
+        }
+    }
+    Ok(())
 }
 
 impl RunbookStore {
