@@ -145,7 +145,8 @@ pub enum Command {
     /// invalidate the old key. Safe to re-run after an interruption at any step.
     RotateKey(rotate_key::RotateKeyArgs),
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
-    /// several looks), then unfollow it. Refuses otherwise unless --force.
+    /// several looks, within health.max_promote_lag), then unfollow it; a replicated data stream is promoted
+    /// (backing indices unfollowed, _promote, rollover). Refuses otherwise unless --force.
     Promote(actions::PromoteArgs),
     /// Disaster recovery, planned: move the write role of --to's followers and auto-follow patterns of --from to
     /// --to (pause the patterns, wait until writes stopped and every follower caught up, promote followers and
