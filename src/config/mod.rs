@@ -108,6 +108,14 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// `[dr]`: switchovers and failovers between clusters.
     pub dr: DrSettings,
+    /// The topology applied by [`Config::with_topology`]; empty in the declared configuration.
+    pub topology: Topology,
+    /// What of the applied topology does not fit the configuration ([`Topology::problems`]), and a topology file
+    /// that could not be read; empty when none.
+    pub topology_problems: Vec<String>,
+    /// The topology file exists but could not be read: the declared configuration is in use, and reconcile is
+    /// suspended so it cannot undo a switchover it does not know about.
+    pub topology_error: Option<String>,
 }
 
 /// The default `[dr] anti_flap_period`: a pair is not switched again within an hour of its last switchover.

@@ -319,6 +319,28 @@ impl PairState {
 }
 
 impl Config {
+    /// The configuration with `[policy] state_dir/topology.json` applied ([`Config::with_topology`]); the
+    /// configuration itself without a state directory or a file. A file that cannot be read leaves the declared
+    /// configuration with [`Config::topology_error`] set.
+    pub fn with_topology_file(&self) -> Config {
+        let Some(dir) = &self.policy.state_dir else {
+            return self.clone();
+        };
+        match Topology::load(dir) {
+            Ok(t) => self.with_topology(&t),
+            Err(e) => self.with_broken_topology(e.to_string()),
+        }
+    }
+
+    /// The declared configuration, marked as running without its topology because `error`.
+    pub fn with_broken_topology(&self, error: String) -> Config {
+        let mut cfg = self.clone();
+        cfg.topology = Topology::default();
+        cfg.topology_problems = vec![error.clone()];
+        cfg.topology_error = Some(error);
+        cfg
+    }
+
     /// The configuration with the topology applied (pure): promoted followers become `promote = true` (reconcile
     /// reports a promoted one as `promoted`, never as a conflict), paused patterns `active = false`, the reverse
     /// followers and patterns added. A reverse follower or pattern with the key of a declared one supersedes it
@@ -326,6 +348,8 @@ impl Config {
     /// left out ([`Topology::problems`] reports it).
     pub fn with_topology(&self, t: &Topology) -> Config {
         let mut cfg = self.clone();
+        cfg.topology = t.clone();
+        cfg.topology_problems = t.problems(self);
         for pair in &t.pairs {
             for f in &pair.followers {
                 if cfg.remote(&f.cluster, &f.remote).is_none() {

@@ -91,6 +91,9 @@ impl RawConfig {
                 per_shard: self.metrics.per_shard,
             },
             dr,
+            topology: Default::default(),
+            topology_problems: Vec::new(),
+            topology_error: None,
         })
     }
 }
