@@ -217,7 +217,8 @@ pub fn main() -> ExitCode {
 
 /// `ccr-sentinel run`.
 fn run(config: &ConfigArg, log_format: Option<LogFormat>) -> ExitCode {
-    let cfg = match load(config) {
+    // The daemon applies the DR topology itself, and again whenever the file changes.
+    let cfg = match load_declared(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -292,7 +293,7 @@ pub(crate) fn local_daemon_url(cfg: &crate::config::Config) -> String {
 fn healthcheck(config: &ConfigArg, url: Option<String>) -> ExitCode {
     let base = match url {
         Some(u) => u,
-        None => match load(config) {
+        None => match load_declared(config) {
             Ok(cfg) => local_daemon_url(&cfg),
             Err(code) => return code,
         },
@@ -365,8 +366,20 @@ fn outcome(result: Result<anyhow::Result<()>, ExitCode>) -> ExitCode {
     }
 }
 
-/// Loads the configuration, printing every problem and mapping failure to exit status 2.
+/// Loads the configuration with the DR topology of `[policy] state_dir/topology.json` applied (what the daemon
+/// runs on), printing every problem and mapping failure to exit status 2. A topology file that cannot be read
+/// is a warning on stderr; the declared configuration is used (and `reconcile` refuses to run on it).
 pub(crate) fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    let cfg = load_declared(arg)?.with_topology_file();
+    for p in &cfg.topology_problems {
+        eprintln!("warning: DR topology: {p}");
+    }
+    Ok(cfg)
+}
+
+/// Loads the configuration as declared (without the DR topology), printing every problem and mapping failure
+/// to exit status 2.
+pub(crate) fn load_declared(arg: &ConfigArg) -> Result<Config, ExitCode> {
     config::load(&arg.config).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_CONFIG)
