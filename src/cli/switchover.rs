@@ -14,8 +14,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::actions::{executor, lag_gate, load_quiet};
-use super::{block_on, print_json, ConfigArg, OutputFormat, EXIT_CONFIG, EXIT_PROBLEM};
+use super::actions::{executor, lag_gate};
+use super::{
+    block_on, init_logging, load_declared, print_json, ConfigArg, OutputFormat, EXIT_CONFIG,
+    EXIT_PROBLEM,
+};
 use crate::act::runbook::switchover::{
     failover_from, switchover, LagGate, LossProbe, ReconcileOnce, ReconcileRun, ReconciledItem,
     SwitchStepReport, SwitchoverOptions, SwitchoverReport, SwitchoverResult,
@@ -87,6 +90,14 @@ pub struct CommonArgs {
     /// Output: a table for people, JSON for scripts.
     #[arg(long, visible_alias = "format", value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+/// The declared configuration (the runner applies the topology file itself, step by step), logging warnings
+/// only.
+fn load_quiet(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    let cfg = load_declared(arg)?;
+    init_logging(cfg.log.format, None, "warn");
+    Ok(cfg)
 }
 
 /// `switchover`.
