@@ -5,8 +5,9 @@
 //! followers not caught up), failed or interrupted (re-running resumes), 2 bad arguments or configuration
 //! (unknown cluster, `--from` = `--to`, nothing declared between the two, no `[policy] state_dir`).
 //!
-//! `CCR_SENTINEL_STOP_AFTER_STEP=N` (test-only, undocumented for operators) stops after N steps as a crash
-//! would, so the tests can check that a re-run converges from every point.
+//! `CCR_TEST_SWITCHOVER_STOP_AFTER_STEP=N` (test-only, not for operators) stops after N steps as a crash would, so
+//! the tests can check that a re-run converges from every point. It is outside the `CCR_SENTINEL_` prefix, which
+//! the configuration reads as key overrides.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use crate::config::{Config, SwitchoverKind};
 use crate::reconcile::{ItemState, Reconciler};
 
 /// The test-only step limit.
-const STOP_AFTER_STEP_ENV: &str = "CCR_SENTINEL_STOP_AFTER_STEP";
+const STOP_AFTER_STEP_ENV: &str = "CCR_TEST_SWITCHOVER_STOP_AFTER_STEP";
 
 /// Arguments of `switchover`.
 #[derive(Debug, Clone, Args)]

@@ -340,7 +340,7 @@ async fn an_interrupted_switchover_resumes_after_every_step_to_the_same_end() {
         let out = cli(
             &["switchover", "--from", "a", "--to", "b", "--output", "json"],
             &cfg,
-            &[("CCR_SENTINEL_STOP_AFTER_STEP", "1")],
+            &[("CCR_TEST_SWITCHOVER_STOP_AFTER_STEP", "1")],
         )
         .await;
         let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));

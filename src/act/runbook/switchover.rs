@@ -152,7 +152,7 @@ pub struct SwitchoverOptions {
     pub patterns: Vec<String>,
     /// Cancelled to stop at the next step boundary (a signal).
     pub stop: Option<tokio_util::sync::CancellationToken>,
-    /// Stop after this many steps, as a crash would (test-only: `CCR_SENTINEL_STOP_AFTER_STEP`).
+    /// Stop after this many steps, as a crash would (test-only: `CCR_TEST_SWITCHOVER_STOP_AFTER_STEP`).
     pub stop_after_steps: Option<usize>,
     pub lag_gate: Option<LagGate>,
     pub loss_probe: Option<LossProbe>,

@@ -35,7 +35,9 @@ pub enum SwitchStep {
     /// The reconciler, once, over the configuration with the topology applied, on the pair's clusters.
     Reconcile,
     /// The data-stream promotion (unfollow the older backing indices, `_promote`, rollover, unfollow the old
-    /// write index). After the reverse pattern exists, so the new write index is one it follows.
+    /// write index). After the reverse pattern exists, so the new write index is one it follows: an auto-follow
+    /// pattern never follows a leader index that existed when it was created (`TransportPutAutoFollowPatternAction`
+    /// records those as followed; the put auto-follow pattern API docs say so).
     PromoteDataStream(String),
     /// Roll over a stream of the new write cluster that is not replicated, so its write index is created after
     /// the reverse pattern that follows it.
