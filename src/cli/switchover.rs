@@ -132,7 +132,11 @@ pub fn failover_command(a: FailoverArgs) -> ExitCode {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(if e.is_usage() { EXIT_CONFIG } else { EXIT_PROBLEM });
+                return ExitCode::from(if e.is_usage() {
+                    EXIT_CONFIG
+                } else {
+                    EXIT_PROBLEM
+                });
             }
         },
     };
@@ -252,8 +256,10 @@ fn run(cfg: Config, mut o: SwitchoverOptions, c: &CommonArgs) -> ExitCode {
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
         tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("interrupted: stopping after the step in flight (re-run the same command to resume)");
+            terminate_or_interrupt().await;
+            eprintln!(
+                "interrupted: stopping after the step in flight (re-run the same command to resume)"
+            );
             token.cancel();
         });
         o.stop = Some(stop);
@@ -282,7 +288,11 @@ fn run(cfg: Config, mut o: SwitchoverOptions, c: &CommonArgs) -> ExitCode {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(if e.is_usage() { EXIT_CONFIG } else { EXIT_PROBLEM });
+            return ExitCode::from(if e.is_usage() {
+                EXIT_CONFIG
+            } else {
+                EXIT_PROBLEM
+            });
         }
         Err(code) => return code,
     };
@@ -294,6 +304,28 @@ fn run(cfg: Config, mut o: SwitchoverOptions, c: &CommonArgs) -> ExitCode {
     match report.result {
         SwitchoverResult::Done | SwitchoverResult::DryRun => ExitCode::SUCCESS,
         _ => ExitCode::from(EXIT_PROBLEM),
+    }
+}
+
+/// The first SIGTERM or SIGINT.
+async fn terminate_or_interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -343,7 +375,9 @@ fn print_table(r: &SwitchoverReport) {
             p.auto_follow.len()
         );
         if !r.permanent_config.is_empty() {
-            println!("  to make it permanent, put into the configuration (then remove topology.json):");
+            println!(
+                "  to make it permanent, put into the configuration (then remove topology.json):"
+            );
             for line in r.permanent_config.lines() {
                 println!("    {line}");
             }

@@ -107,7 +107,8 @@ async fn replicating(with_stream: bool) -> (Sim, TempDir, std::path::PathBuf) {
     a.index_docs("orders", 5).unwrap();
     if with_stream {
         for c in [&a, &b] {
-            c.put_data_stream_template("logs", &["logs-*"], 100).unwrap();
+            c.put_data_stream_template("logs", &["logs-*"], 100)
+                .unwrap();
         }
         a.create_data_stream("logs-app").unwrap();
         a.index_docs("logs-app", 3).unwrap();
@@ -125,7 +126,11 @@ async fn replicating(with_stream: bool) -> (Sim, TempDir, std::path::PathBuf) {
     settle(&sim);
     assert_eq!(b.doc_count("orders"), Some(7), "b caught up");
     if with_stream {
-        assert_eq!(count(&sim, "b", "logs-app"), 4, "b follows the new backing index");
+        assert_eq!(
+            count(&sim, "b", "logs-app"),
+            4,
+            "b follows the new backing index"
+        );
         assert_eq!(b.data_stream_replicated("logs-app"), Some(true));
     }
     (sim, dir, cfg)
@@ -204,7 +209,12 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
     for c in ["a", "b"] {
         sim.cluster(c).reset_requests();
     }
-    let dry = cli(&["switchover", "--from", "a", "--to", "b", "--dry-run"], &cfg, &[]).await;
+    let dry = cli(
+        &["switchover", "--from", "a", "--to", "b", "--dry-run"],
+        &cfg,
+        &[],
+    )
+    .await;
     assert_exit(&dry, 0);
     let plan = stdout(&dry);
     for step in [
@@ -231,9 +241,16 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
     assert!(s.contains("result: blocked"), "{s}");
     assert_eq!(following(&sim, "b", "orders"), None, "b/orders promoted");
     writable(&sim, "b", "orders");
-    assert_eq!(sim.cluster("b").data_stream_replicated("logs-app"), Some(false));
+    assert_eq!(
+        sim.cluster("b").data_stream_replicated("logs-app"),
+        Some(false)
+    );
     let b_backing = sim.cluster("b").backing_indices("logs-app").unwrap();
-    assert_eq!(b_backing.len(), 2, "promoted and rolled over: {b_backing:?}");
+    assert_eq!(
+        b_backing.len(),
+        2,
+        "promoted and rolled over: {b_backing:?}"
+    );
     writable(&sim, "b", "logs-app");
     sim.cluster("b").rollover("logs-app").unwrap();
     let t = topology(dir.path());
@@ -242,7 +259,8 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
     assert!(p["last"]["finished_at"].is_string(), "{t:#}");
     assert_eq!(p["paused_patterns"][0], "b/logs", "{t:#}");
     let patterns = must(
-        sim.cluster("b").request("GET", "/_ccr/auto_follow/logs", None),
+        sim.cluster("b")
+            .request("GET", "/_ccr/auto_follow/logs", None),
         "pattern",
     );
     assert_eq!(patterns["patterns"][0]["pattern"]["active"], false);
@@ -268,13 +286,19 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
 
     // The operator deletes a's stale copy; the re-run follows b's `orders` back (no anti-flap: same switch).
     sim.cluster("b").index_docs("orders", 3).unwrap();
-    must(sim.cluster("a").request("DELETE", "/orders", None), "delete");
+    must(
+        sim.cluster("a").request("DELETE", "/orders", None),
+        "delete",
+    );
     let out = cli(&["switchover", "--from", "a", "--to", "b"], &cfg, &[]).await;
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("result: done"), "{}", text(&out));
     settle(&sim);
     let (status, remote, leader) = following(&sim, "a", "orders").expect("a follows b");
-    assert_eq!((status.as_str(), remote.as_str(), leader.as_str()), ("active", "b", "orders"));
+    assert_eq!(
+        (status.as_str(), remote.as_str(), leader.as_str()),
+        ("active", "b", "orders")
+    );
     let b_orders = sim.cluster("b").doc_count("orders").unwrap();
     assert_eq!(b_orders, 7 + 1 + 3);
     assert_eq!(sim.cluster("a").doc_count("orders"), Some(b_orders));
@@ -295,7 +319,14 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
 
     // The override: a's follower is promoted, b's stale `orders` is the operator step, b mirrors a's stream.
     let out = cli(
-        &["switchover", "--from", "b", "--to", "a", "--ignore-anti-flap"],
+        &[
+            "switchover",
+            "--from",
+            "b",
+            "--to",
+            "a",
+            "--ignore-anti-flap",
+        ],
         &cfg,
         &[],
     )
@@ -308,7 +339,10 @@ async fn switchover_then_failback_of_a_plain_follower_and_a_data_stream() {
     );
     assert_eq!(following(&sim, "a", "orders"), None);
     writable(&sim, "a", "orders");
-    must(sim.cluster("b").request("DELETE", "/orders", None), "delete");
+    must(
+        sim.cluster("b").request("DELETE", "/orders", None),
+        "delete",
+    );
     let out = cli(&["switchover", "--from", "b", "--to", "a"], &cfg, &[]).await;
     assert_exit(&out, 0);
     sim.cluster("a").index_docs("logs-app", 2).unwrap();
@@ -343,7 +377,8 @@ async fn an_interrupted_switchover_resumes_after_every_step_to_the_same_end() {
             &[("CCR_TEST_SWITCHOVER_STOP_AFTER_STEP", "1")],
         )
         .await;
-        let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+        let r: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
         if r["result"] != "interrupted" {
             break r;
         }
@@ -364,7 +399,10 @@ async fn an_interrupted_switchover_resumes_after_every_step_to_the_same_end() {
     );
     assert!(!dir.path().join("runbooks/switchovers/a__b.json").exists());
     assert_eq!(following(&sim, "b", "orders"), None);
-    assert_eq!(sim.cluster("b").data_stream_replicated("logs-app"), Some(false));
+    assert_eq!(
+        sim.cluster("b").data_stream_replicated("logs-app"),
+        Some(false)
+    );
     let backing = sim.cluster("b").backing_indices("logs-app").unwrap();
     assert_eq!(backing.len(), 2, "rolled over exactly once: {backing:?}");
     assert!(backing.iter().all(|i| following(&sim, "b", i).is_none()));
@@ -406,7 +444,10 @@ async fn failover_force_with_the_old_write_cluster_down_states_the_loss_and_prom
         "{}",
         text(&out)
     );
-    assert!(s.contains("blocked:"), "the reverse direction waits for a: {s}");
+    assert!(
+        s.contains("blocked:"),
+        "the reverse direction waits for a: {s}"
+    );
     assert_eq!(following(&sim, "b", "orders"), None, "{}", text(&out));
     writable(&sim, "b", "orders");
 }
@@ -420,14 +461,28 @@ async fn bad_arguments_are_usage_errors() {
         sim.cluster(c).reset_requests();
     }
     for (args, want) in [
-        (vec!["switchover", "--from", "a", "--to", "a"], "both name `a`"),
-        (vec!["switchover", "--from", "a", "--to", "c"], "cluster `c` is not configured"),
+        (
+            vec!["switchover", "--from", "a", "--to", "a"],
+            "both name `a`",
+        ),
+        (
+            vec!["switchover", "--from", "a", "--to", "c"],
+            "cluster `c` is not configured",
+        ),
         (
             vec!["switchover", "--from", "b", "--to", "a"],
             "declares no follower or auto-follow pattern on `a` of `b`",
         ),
         (
-            vec!["switchover", "--from", "a", "--to", "b", "--follower", "nope"],
+            vec![
+                "switchover",
+                "--from",
+                "a",
+                "--to",
+                "b",
+                "--follower",
+                "nope",
+            ],
             "--follower `nope`",
         ),
     ] {

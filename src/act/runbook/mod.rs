@@ -272,6 +272,9 @@ impl RunbookStore {
         for r in self.data_stream_records() {
             keys.extend(r.backing_indices.iter().map(|i| key(&r.cluster, i)));
         }
+        for r in self.switchover_records() {
+            keys.extend(r.scope.followers.iter().map(|i| key(&r.to, i)));
+        }
         keys
     }
 }

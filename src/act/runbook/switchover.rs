@@ -97,9 +97,21 @@ fn all_records(dir: &Path) -> Vec<SwitchoverRecord> {
         .collect()
 }
 
+impl super::RunbookStore {
+    /// Every switchover in progress: a running daemon leaves the followers in their scope alone meanwhile
+    /// ([`super::RunbookStore::in_progress`]).
+    pub fn switchover_records(&self) -> Vec<SwitchoverRecord> {
+        match &self.records.dir {
+            Some(d) => all_records(&d.join("switchovers")),
+            None => Vec::new(),
+        }
+    }
+}
+
 /// Asks the running daemon whether a follower is within `health.max_promote_lag`: `Err` with its reasons when
 /// it is not. Supplied by the command (it knows the daemon's address).
-pub type LagGate = Arc<dyn Fn(String, String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+pub type LagGate =
+    Arc<dyn Fn(String, String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Asks the running daemon (`/followers/<cluster>/<index>`) what a follower may lose: its JSON, `None` when no
 /// daemon answers.
@@ -273,7 +285,9 @@ pub enum SwitchoverError {
     UnknownCluster(String, String),
     #[error("--from and --to both name `{0}`: a switchover needs two clusters")]
     SameCluster(String),
-    #[error("[policy] state_dir is not set: a switchover records its progress and the topology there")]
+    #[error(
+        "[policy] state_dir is not set: a switchover records its progress and the topology there"
+    )]
     NoStateDir,
     #[error("{}", .0.join("; "))]
     Selection(Vec<String>),
@@ -322,10 +336,7 @@ pub fn failover_from(cfg: &Config, to: &str) -> Result<String, SwitchoverError> 
                 .iter()
                 .filter(|a| a.cluster == to && a.active != Some(false))
                 .filter(|a| {
-                    !is_mirror_pattern(
-                        a.follow_index_pattern.as_deref(),
-                        &eff.dr.replicated_suffix,
-                    )
+                    !is_mirror_pattern(a.follow_index_pattern.as_deref(), &eff.dr.replicated_suffix)
                 })
                 .filter_map(|a| eff.leader_cluster(to, &a.remote)),
         )
@@ -435,12 +446,14 @@ pub async fn switchover(
             )
         })
         .collect();
-    let declared_any = eff.followers.iter().any(|f| {
-        f.cluster == to && eff.leader_cluster(to, &f.remote) == Some(from)
-    }) || eff
-        .auto_follow
+    let declared_any = eff
+        .followers
         .iter()
-        .any(|a| a.cluster == to && eff.leader_cluster(to, &a.remote) == Some(from));
+        .any(|f| f.cluster == to && eff.leader_cluster(to, &f.remote) == Some(from))
+        || eff
+            .auto_follow
+            .iter()
+            .any(|a| a.cluster == to && eff.leader_cluster(to, &a.remote) == Some(from));
     if !declared_any && !resuming {
         return Err(SwitchoverError::NothingDeclared {
             from: from.to_string(),
@@ -456,7 +469,9 @@ pub async fn switchover(
         .map(|r| r.alias.clone());
     let mut scope = match &existing {
         Some(r) => r.scope.clone(),
-        None => scope(&eff, from, to, &o.followers, &o.patterns).map_err(SwitchoverError::Selection)?,
+        None => {
+            scope(&eff, from, to, &o.followers, &o.patterns).map_err(SwitchoverError::Selection)?
+        }
     };
     let mut report = SwitchoverReport {
         from: from.to_string(),
@@ -485,7 +500,16 @@ pub async fn switchover(
             None => Vec::new(),
         };
         let selection = !o.followers.is_empty() || !o.patterns.is_empty();
-        match discover_streams(exec, &eff, from, to, &selected_patterns, selection, &mirrors).await
+        match discover_streams(
+            exec,
+            &eff,
+            from,
+            to,
+            &selected_patterns,
+            selection,
+            &mirrors,
+        )
+        .await
         {
             Ok((streams, rollovers)) => {
                 scope.data_streams = streams;
@@ -667,14 +691,16 @@ async fn template_problems(exec: &Executor, to: &str, streams: &[String]) -> Vec
     let mut out = Vec::new();
     for s in streams {
         match look(c, s, false).await {
-            Ok(Some(v)) => match plan_data_stream(&v) {
-                Err(
+            Ok(Some(v)) => {
+                if let Err(
                     e @ (DsRefusal::NoTemplate(_)
                     | DsRefusal::NotADataStreamTemplate { .. }
                     | DsRefusal::TooOld(..)),
-                ) => out.push(format!("data stream `{s}` on `{to}`: {e}")),
-                _ => {}
-            },
+                ) = plan_data_stream(&v)
+                {
+                    out.push(format!("data stream `{s}` on `{to}`: {e}"));
+                }
+            }
             Ok(None) => out.push(format!("data stream `{s}` on `{to}` does not exist")),
             Err(e) => out.push(format!("cannot look at data stream `{s}` on `{to}`: {e}")),
         }
@@ -724,7 +750,8 @@ async fn possible_loss(
                         "the daemon reports lag {}, RPO {}, {} operations at risk",
                         secs(lag),
                         secs(rpo),
-                        risk.map(|r| format!("{r:.0}")).unwrap_or_else(|| "unknown".into())
+                        risk.map(|r| format!("{r:.0}"))
+                            .unwrap_or_else(|| "unknown".into())
                     ),
                 });
                 continue;
@@ -792,7 +819,11 @@ impl Run<'_> {
     }
 
     /// The topology now, its pair, and the pair this switchover leaves (with `mark`).
-    fn wanted(&self, scope: &Scope, mark: SwitchoverMark) -> Result<(Topology, PairState), SwitchoverError> {
+    fn wanted(
+        &self,
+        scope: &Scope,
+        mark: SwitchoverMark,
+    ) -> Result<(Topology, PairState), SwitchoverError> {
         let topo = Topology::load(&self.state_dir)?;
         let eff = self.ctx.cfg.with_topology(&topo);
         let before = topo.pair(self.from(), self.to());
@@ -800,9 +831,11 @@ impl Run<'_> {
             self.ctx.cfg,
             &eff,
             before,
-            self.from(),
-            self.to(),
-            &self.reverse_remote,
+            Direction {
+                from: self.from(),
+                to: self.to(),
+                reverse_remote: &self.reverse_remote,
+            },
             scope,
             mark,
         );
@@ -815,7 +848,9 @@ impl Run<'_> {
         match existing.and_then(|p| p.last.clone()) {
             Some(m)
                 if !moves_role(existing, self.from(), self.to())
-                    || (m.from == self.from() && m.to == self.to() && m.started_at == started_at) =>
+                    || (m.from == self.from()
+                        && m.to == self.to()
+                        && m.started_at == started_at) =>
             {
                 m
             }
@@ -831,7 +866,12 @@ impl Run<'_> {
     }
 
     /// Looks at everything the planner needs.
-    async fn view(&self, scope: &Scope, wanted: &PairState, now: Option<&PairState>) -> Result<PairView, String> {
+    async fn view(
+        &self,
+        scope: &Scope,
+        wanted: &PairState,
+        now: Option<&PairState>,
+    ) -> Result<PairView, String> {
         let c = self
             .ctx
             .exec
@@ -842,7 +882,10 @@ impl Run<'_> {
             ..Default::default()
         };
         if !scope.patterns.is_empty() {
-            let patterns = c.get_auto_follow_patterns().await.map_err(|e| e.to_string())?;
+            let patterns = c
+                .get_auto_follow_patterns()
+                .await
+                .map_err(|e| e.to_string())?;
             for name in &scope.patterns {
                 v.patterns.insert(
                     name.clone(),
@@ -876,7 +919,13 @@ impl Run<'_> {
         Ok(v)
     }
 
-    fn push(&mut self, step: &SwitchStep, result: &str, detail: String, hook: &mut (dyn FnMut(&SwitchStepReport) + Send)) {
+    fn push(
+        &mut self,
+        step: &SwitchStep,
+        result: &str,
+        detail: String,
+        hook: &mut (dyn FnMut(&SwitchStepReport) + Send),
+    ) {
         let r = SwitchStepReport {
             step: step.to_string(),
             result: result.to_string(),
@@ -887,7 +936,12 @@ impl Run<'_> {
     }
 
     /// `--dry-run`: every remaining step planned from what is there now; nothing is sent or written.
-    async fn dry_run(&mut self, scope: &Scope, force: bool, hook: &mut (dyn FnMut(&SwitchStepReport) + Send)) {
+    async fn dry_run(
+        &mut self,
+        scope: &Scope,
+        force: bool,
+        hook: &mut (dyn FnMut(&SwitchStepReport) + Send),
+    ) {
         self.report.result = SwitchoverResult::DryRun;
         let (topo, pair) = match self.wanted(scope, self.mark(Utc::now(), None)) {
             Ok(x) => x,
@@ -897,7 +951,10 @@ impl Run<'_> {
                 return;
             }
         };
-        let view = match self.view(scope, &pair, topo.pair(self.from(), self.to())).await {
+        let view = match self
+            .view(scope, &pair, topo.pair(self.from(), self.to()))
+            .await
+        {
             Ok(v) => v,
             Err(e) => {
                 self.report.result = SwitchoverResult::Failed;
@@ -1033,7 +1090,10 @@ impl Run<'_> {
                 let leader_docs = self.docs(self.to(), &leader_index).await;
                 match stale_copy_step(self.from(), &item.name, stale_docs, self.to(), leader_docs) {
                     Ok(step) => self.report.operator_steps.push(step),
-                    Err(why) => self.report.operator_steps.push(format!("do not delete: {why}")),
+                    Err(why) => self
+                        .report
+                        .operator_steps
+                        .push(format!("do not delete: {why}")),
                 }
                 continue;
             }
@@ -1073,7 +1133,12 @@ impl Run<'_> {
             .ok_or_else(|| format!("cluster `{}` is not configured", self.to()))?;
         let mut indices = Vec::new();
         for f in &scope.followers {
-            if inspect(c, f).await.map_err(|e| e.to_string())?.follower.is_some() {
+            if inspect(c, f)
+                .await
+                .map_err(|e| e.to_string())?
+                .follower
+                .is_some()
+            {
                 indices.push(f.clone());
             }
         }
@@ -1151,9 +1216,8 @@ impl Run<'_> {
     ) -> Result<(), SwitchoverError> {
         let scope = rec.scope.clone();
         let (from, to) = (self.from().to_string(), self.to().to_string());
-        let mut taken = 0usize;
         let mut saved = false;
-        for _ in 0..max_steps(&scope) {
+        for taken in 1..=max_steps(&scope) {
             let topo = Topology::load(&self.state_dir)?;
             let mark = self.mark(rec.started_at, topo.pair(&from, &to));
             let (topo, wanted) = self.wanted(&scope, mark)?;
@@ -1190,7 +1254,8 @@ impl Run<'_> {
                     if step == SwitchStep::Finish {
                         self.push(&step, "success", detail, hook);
                         dir.remove(&from, &to)?;
-                        if !self.report.operator_steps.is_empty() || !self.report.blocked.is_empty() {
+                        if !self.report.operator_steps.is_empty() || !self.report.blocked.is_empty()
+                        {
                             self.report.result = SwitchoverResult::Blocked;
                         }
                         return Ok(());
@@ -1213,7 +1278,6 @@ impl Run<'_> {
                     return Ok(());
                 }
             }
-            taken += 1;
             let limit = self.o.stop_after_steps.is_some_and(|n| taken >= n);
             let signal = self.o.stop.as_ref().is_some_and(|t| t.is_cancelled());
             if limit || signal {

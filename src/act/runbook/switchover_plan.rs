@@ -230,10 +230,9 @@ pub fn refusals(p: &Preconditions<'_>) -> Vec<String> {
     let moving = moves_role(p.pair, p.from, p.to);
     if moving && !p.resuming && !p.ignore_anti_flap {
         if let Some(pair) = p.pair {
-            if let (Some(until), Some(last)) = (
-                pair.anti_flap_until(p.anti_flap_period),
-                pair.last.as_ref(),
-            ) {
+            if let (Some(until), Some(last)) =
+                (pair.anti_flap_until(p.anti_flap_period), pair.last.as_ref())
+            {
                 if until > p.now {
                     out.push(format!(
                         "anti-flap: a {} {} -> {} of this pair finished at {}, less than [dr] anti_flap_period \
@@ -315,7 +314,11 @@ impl Progress {
 /// a pattern someone paused or a follower someone promoted meanwhile is not touched again; a stream whose
 /// promotion was recorded is re-run only while a backing index is still a follower. `Err` names every reason
 /// it cannot go on (a follower that does not exist, a status the unfollow runbook does not understand).
-pub fn remaining(scope: &Scope, v: &PairView, p: &Progress) -> Result<Vec<SwitchStep>, Vec<String>> {
+pub fn remaining(
+    scope: &Scope,
+    v: &PairView,
+    p: &Progress,
+) -> Result<Vec<SwitchStep>, Vec<String>> {
     let mut steps = Vec::new();
     let mut problems = Vec::new();
     for name in &scope.patterns {
@@ -372,6 +375,15 @@ pub fn remaining(scope: &Scope, v: &PairView, p: &Progress) -> Result<Vec<Switch
     Ok(steps)
 }
 
+/// Which way a switchover goes: from the cluster that wrote, to the one that writes after, and the remote on
+/// `from` that leads to `to` (the reverse direction's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Direction<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub reverse_remote: &'a str,
+}
+
 /// What the switchover leaves in the topology for the pair (pure): `before` (the pair's state, if any) with
 /// the scope moved from `from` to `to`. Plain followers: a declared follower promoted is listed in
 /// `promoted`; the reverse follower (on `from`, under the name `from` had, of `to`'s promoted index) is added,
@@ -384,12 +396,15 @@ pub fn reversed_pair(
     decl: &Config,
     eff: &Config,
     before: Option<&PairState>,
-    from: &str,
-    to: &str,
-    reverse_remote: &str,
+    d: Direction<'_>,
     scope: &Scope,
     mark: SwitchoverMark,
 ) -> PairState {
+    let Direction {
+        from,
+        to,
+        reverse_remote,
+    } = d;
     let mut p = before
         .cloned()
         .unwrap_or_else(|| crate::config::PairState::new(from, to));
@@ -560,7 +575,12 @@ pub fn stale_copy_step(
 /// the declared entries it promoted or paused.
 pub fn permanent_toml(p: &PairState) -> String {
     let q = |s: &str| serde_json::Value::from(s).to_string();
-    let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+        )
+    };
     let mut out = Vec::new();
     for f in &p.followers {
         out.push(format!(
@@ -590,7 +610,12 @@ pub fn permanent_toml(p: &PairState) -> String {
         }
         out.push(e);
     }
-    let keys = |v: &[ClusterKey]| v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
+    let keys = |v: &[ClusterKey]| {
+        v.iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !p.promoted.is_empty() {
         out.push(format!(
             "# promoted, regular indices now: remove these [[followers]] entries (or set promote = true): {}",
@@ -686,7 +711,10 @@ mod tests {
             v.followers.insert("logs".into(), regular());
         };
         let stream_done = |v: &mut PairView| {
-            v.data_streams.get_mut("logs-app").unwrap().backing_followers = 0;
+            v.data_streams
+                .get_mut("logs-app")
+                .unwrap()
+                .backing_followers = 0;
         };
         type Case = (&'static str, PairView, Progress, Vec<SwitchStep>);
         let cases: Vec<Case> = vec![
@@ -823,7 +851,8 @@ mod tests {
                 follower: None,
             },
         );
-        v.data_streams.insert("logs-app".into(), StreamView::default());
+        v.data_streams
+            .insert("logs-app".into(), StreamView::default());
         let err = remaining(&scope_all(), &v, &Progress::default()).unwrap_err();
         assert_eq!(err.len(), 2, "{err:?}");
         assert!(err[0].contains("`logs`") && err[0].contains("does not exist"));
@@ -848,7 +877,11 @@ mod tests {
             ])
         );
         let p = Progress {
-            done: vec![WriteTopology, Reconcile, RolloverDataStream("logs-app".into())],
+            done: vec![
+                WriteTopology,
+                Reconcile,
+                RolloverDataStream("logs-app".into()),
+            ],
             force: false,
         };
         let v = PairView {
@@ -889,6 +922,14 @@ leader_index_patterns = ["logs-*"]
         crate::config::from_toml_str(PAIR).unwrap()
     }
 
+    fn dir<'a>(from: &'a str, to: &'a str, reverse_remote: &'a str) -> Direction<'a> {
+        Direction {
+            from,
+            to,
+            reverse_remote,
+        }
+    }
+
     fn mark(from: &str, to: &str) -> SwitchoverMark {
         SwitchoverMark {
             from: from.into(),
@@ -917,7 +958,7 @@ leader_index_patterns = ["logs-*"]
     fn switchover_then_failback_returns_to_the_declared_topology() {
         let decl = cfg();
         let s1 = scope(&decl, "a", "b", &[], &[]).unwrap();
-        let p1 = reversed_pair(&decl, &decl, None, "a", "b", "b", &s1, mark("a", "b"));
+        let p1 = reversed_pair(&decl, &decl, None, dir("a", "b", "b"), &s1, mark("a", "b"));
         assert_eq!(p1.active, "b");
         assert_eq!(p1.promoted, vec![ClusterKey::new("b", "logs")]);
         assert_eq!(p1.paused_patterns, vec![ClusterKey::new("b", "ds")]);
@@ -942,7 +983,14 @@ leader_index_patterns = ["logs-*"]
             }]
         );
         // A re-run computes the same state.
-        let again = reversed_pair(&decl, &decl, Some(&p1), "a", "b", "b", &s1, mark("a", "b"));
+        let again = reversed_pair(
+            &decl,
+            &decl,
+            Some(&p1),
+            dir("a", "b", "b"),
+            &s1,
+            mark("a", "b"),
+        );
         assert!(same_topology(&again, &p1));
 
         // Failback: A's reverse follower is promoted and dropped, B's declared follower follows again, B gets the
@@ -954,7 +1002,14 @@ leader_index_patterns = ["logs-*"]
         let s2 = scope(&eff, "b", "a", &[], &[]).unwrap();
         assert_eq!(s2.followers, vec!["logs".to_string()]);
         assert!(s2.patterns.is_empty(), "the mirror pattern is not paused");
-        let p2 = reversed_pair(&decl, &eff, Some(&p1), "b", "a", "a", &s2, mark("b", "a"));
+        let p2 = reversed_pair(
+            &decl,
+            &eff,
+            Some(&p1),
+            dir("b", "a", "a"),
+            &s2,
+            mark("b", "a"),
+        );
         assert_eq!(p2.active, "a");
         assert!(p2.promoted.is_empty(), "{:?}", p2.promoted);
         assert!(p2.followers.is_empty(), "{:?}", p2.followers);
@@ -1029,7 +1084,10 @@ leader_index_patterns = ["logs-*"]
             ignore_anti_flap: false,
             ..ok.clone()
         };
-        assert!(refusals(&resumed).is_empty(), "a resumed run is not a new switchover");
+        assert!(
+            refusals(&resumed).is_empty(),
+            "a resumed run is not a new switchover"
+        );
         let empty = Scope::default();
         let nothing = Preconditions {
             scope: &empty,
