@@ -15,6 +15,7 @@ const PURE: &[&str] = &[
     "src/observe/caught_up.rs",
     "src/evaluate/health.rs",
     "src/evaluate/data_streams.rs",
+    "src/evaluate/dr.rs",
     "src/evaluate/report.rs",
     "src/reconcile/plan.rs",
     "src/policy/mod.rs",
