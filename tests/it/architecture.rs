@@ -55,7 +55,9 @@ const TOP: &[&str] = &[
 /// and may not name each other. `reconcile` and `policy` sit above `act` because they hand it their actions;
 /// `metrics` renders `evaluate`'s report and counts what `act` does.
 const LAYERS: &[&[&str]] = &[
-    &["config", "sync"],
+    // `sync` (lock helpers, the atomic file write) names nothing of the crate; every layer may use it.
+    &["sync"],
+    &["config"],
     &["es"],
     &["observe"],
     &["evaluate"],
