@@ -300,6 +300,71 @@ impl PairState {
         }
     }
 
+    /// The configuration change that makes this pair's state permanent, as TOML with comments: the promoted
+    /// followers to remove, the patterns to set `active = false` on, and the reverse direction's entries. After
+    /// it is in the configuration, the pair can be removed from the topology file.
+    pub fn permanent_toml(&self) -> String {
+        use std::fmt::Write;
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""));
+        let list = |v: &[String]| {
+            let items: Vec<String> = v.iter().map(|s| q(s)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let mut out = format!(
+            "# DR pair {}: {} takes the writes. Put this into the configuration, then remove the pair from \
+             state_dir/topology.json.\n",
+            self.name(),
+            self.active
+        );
+        for k in &self.promoted {
+            let _ = writeln!(
+                out,
+                "# remove the [[followers]] entry cluster = {} follower_index = {} (a regular index now)",
+                q(&k.cluster),
+                q(&k.name)
+            );
+        }
+        for k in &self.paused_patterns {
+            let _ = writeln!(
+                out,
+                "# in the [[auto_follow]] entry cluster = {} name = {} set active = false",
+                q(&k.cluster),
+                q(&k.name)
+            );
+        }
+        for f in &self.followers {
+            let _ = write!(
+                out,
+                "\n[[followers]]\ncluster = {}\nremote = {}\nleader_index = {}\nfollower_index = {}\n",
+                q(&f.cluster),
+                q(&f.remote),
+                q(&f.leader_index),
+                q(&f.follower_index)
+            );
+        }
+        for a in &self.auto_follow {
+            let _ = write!(
+                out,
+                "\n[[auto_follow]]\ncluster = {}\nname = {}\nremote = {}\nleader_index_patterns = {}\n",
+                q(&a.cluster),
+                q(&a.name),
+                q(&a.remote),
+                list(&a.leader_index_patterns)
+            );
+            if !a.leader_index_exclusion_patterns.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "leader_index_exclusion_patterns = {}",
+                    list(&a.leader_index_exclusion_patterns)
+                );
+            }
+            if let Some(p) = &a.follow_index_pattern {
+                let _ = writeln!(out, "follow_index_pattern = {}", q(p));
+            }
+        }
+        out
+    }
+
     /// A switchover or failover started and has not finished (running, or interrupted).
     pub fn in_progress(&self) -> bool {
         self.last.as_ref().is_some_and(|m| m.finished_at.is_none())
@@ -437,7 +502,7 @@ mod tests {
 
     use super::*;
     use crate::config::from_toml_str;
-    use crate::es::{AutoFollowPattern, FollowerInfo, FollowerStatus, RemoteInfo};
+    use crate::es::{AutoFollowPattern, FollowerInfo, RemoteInfo};
     use crate::reconcile::plan::{
         plan, ClusterObservation, Decision, ItemKind, Observation, PlanOptions,
     };
@@ -809,6 +874,51 @@ max_read_request_operation_count = 10
         std::fs::write(Topology::path(dir.path()), "{not json").unwrap();
         let err = Topology::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("is not a ccr-sentinel topology file"), "{err}");
+    }
+
+    #[test]
+    fn the_permanent_toml_declares_what_the_topology_adds() {
+        let t = switched();
+        let toml = t.pairs[0].permanent_toml();
+        assert!(
+            toml.contains(
+                "# remove the [[followers]] entry cluster = \"b\" follower_index = \"logs\""
+            ),
+            "{toml}"
+        );
+        assert!(
+            toml.contains("name = \"logs-ds\" set active = false"),
+            "{toml}"
+        );
+        // The entries it adds make the same effective configuration without the file.
+        let permanent = cfg(&toml);
+        let eff = cfg("").with_topology(&t);
+        let (p, e) = (
+            follower(&permanent, "a", "logs").unwrap(),
+            follower(&eff, "a", "logs").unwrap(),
+        );
+        assert_eq!((&p.remote, &p.leader_index), (&e.remote, &e.leader_index));
+        let p = pattern(&permanent, "a", "logs-ds-from-b").unwrap();
+        let e = pattern(&eff, "a", "logs-ds-from-b").unwrap();
+        assert_eq!(
+            (
+                &p.remote,
+                &p.leader_index_patterns,
+                &p.leader_index_exclusion_patterns,
+                &p.follow_index_pattern
+            ),
+            (
+                &e.remote,
+                &e.leader_index_patterns,
+                &e.leader_index_exclusion_patterns,
+                &e.follow_index_pattern
+            )
+        );
+        // And applying the topology on top of it changes nothing more.
+        assert_eq!(
+            permanent.with_topology(&t).followers.len(),
+            eff.followers.len()
+        );
     }
 
     #[test]

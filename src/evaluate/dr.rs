@@ -65,6 +65,9 @@ pub struct DrPairReport {
     pub reverse_auto_follow: Vec<TopologyPattern>,
     /// Follower indices on the passive cluster that follow the active one (any state), as last polled.
     pub replicating_followers: usize,
+    /// The configuration change that makes a switched pair permanent (then remove it from the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permanent_toml: Option<String>,
 }
 
 /// Whether `follower_index` is one of the heartbeat canary's followers.
@@ -130,6 +133,7 @@ pub fn dr_report(cfg: &Config, followers: &[FollowerReport], now: DateTime<Utc>)
                 })
                 .count();
             let anti_flap_until = p.anti_flap_until(cfg.dr.anti_flap_period);
+            let permanent_toml = switched.then(|| p.permanent_toml());
             DrPairReport {
                 pair: p.name(),
                 anti_flap_active: anti_flap_until.is_some_and(|t| t > now),
@@ -146,6 +150,7 @@ pub fn dr_report(cfg: &Config, followers: &[FollowerReport], now: DateTime<Utc>)
                 reverse_followers: p.followers,
                 reverse_auto_follow: p.auto_follow,
                 replicating_followers,
+                permanent_toml,
             }
         })
         .collect();

@@ -15,6 +15,7 @@ const PURE: &[&str] = &[
     "src/observe/caught_up.rs",
     "src/evaluate/health.rs",
     "src/evaluate/data_streams.rs",
+    "src/evaluate/dr.rs",
     "src/evaluate/report.rs",
     "src/reconcile/plan.rs",
     "src/policy/mod.rs",
@@ -55,7 +56,9 @@ const TOP: &[&str] = &[
 /// and may not name each other. `reconcile` and `policy` sit above `act` because they hand it their actions;
 /// `metrics` renders `evaluate`'s report and counts what `act` does.
 const LAYERS: &[&[&str]] = &[
-    &["config", "sync"],
+    // `sync` (lock helpers, the atomic file write) names nothing of the crate; every layer may use it.
+    &["sync"],
+    &["config"],
     &["es"],
     &["observe"],
     &["evaluate"],

@@ -10,6 +10,7 @@ mod config_cli;
 mod data_streams;
 #[cfg(feature = "demo")]
 mod demo;
+mod dr_topology;
 mod ds_promote;
 mod fake_es;
 mod heartbeat;
