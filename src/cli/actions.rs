@@ -428,14 +428,14 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 
 /// The lag-in-time gate of `promote`: asks the running daemon (`[http] listen`), which keeps the history the
 /// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
-/// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
-/// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
+/// its reasons. When no daemon answers, the gate cannot be checked and says so (`Ok(false)`); the caught-up
+/// checks that follow (lag 0, a quiet leader, equal document counts) still hold promote back.
 async fn lag_gate(
     base: &str,
     cluster: &str,
     index: &str,
     max_lag: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let url = format!(
         "{}/followers/{cluster}/{index}?max_lag={}",
         base.trim_end_matches('/'),
@@ -451,12 +451,12 @@ async fn lag_gate(
             eprintln!(
                 "note: no ccr-sentinel daemon answered at {base}: the lag in time (health.max_promote_lag) is not checked"
             );
-            return Ok(());
+            return Ok(false);
         }
     };
     let status = answer.status();
     if status.is_success() {
-        return Ok(());
+        return Ok(true);
     }
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
     if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
@@ -475,7 +475,7 @@ async fn lag_gate(
     eprintln!(
         "note: the daemon at {base} answered {status} for {cluster}/{index}: the lag in time is not checked"
     );
-    Ok(())
+    Ok(true)
 }
 
 /// `promote`.
@@ -624,12 +624,17 @@ async fn promote_if_data_stream(
             }
         };
         for (index, _) in view.backing.iter().filter(|(_, v)| v.follower.is_some()) {
-            if let Err(why) = lag_gate(daemon, cluster, index, cfg.health.max_promote_lag).await {
-                eprintln!(
-                    "{cluster}/{name}: promote refused: backing index `{index}`: {why} (health.max_promote_lag {}; use --force to promote anyway)",
-                    humantime::format_duration(cfg.health.max_promote_lag)
-                );
-                return Some(false);
+            match lag_gate(daemon, cluster, index, cfg.health.max_promote_lag).await {
+                Ok(true) => {}
+                // No daemon to ask (said once): the caught-up checks still hold promote back.
+                Ok(false) => break,
+                Err(why) => {
+                    eprintln!(
+                        "{cluster}/{name}: promote refused: backing index `{index}`: {why} (health.max_promote_lag {}; use --force to promote anyway)",
+                        humantime::format_duration(cfg.health.max_promote_lag)
+                    );
+                    return Some(false);
+                }
             }
         }
     }
