@@ -608,9 +608,13 @@ async fn promote_if_data_stream(
     match runbook::is_data_stream(client, name).await {
         Ok(true) => {}
         Ok(false) => return None,
+        // A data stream's name is no index, so the follower-index promotion of it changes nothing: it is the
+        // safe way on when the cluster does not say (e.g. a user without the privilege to read data streams).
         Err(e) => {
-            eprintln!("error: cannot tell whether `{name}` is a data stream on `{cluster}`: {e}");
-            return Some(false);
+            eprintln!(
+                "note: cannot tell whether `{name}` is a data stream on `{cluster}` ({e}): promoting it as a follower index"
+            );
+            return None;
         }
     }
     let resuming = matches!(store.load_data_stream(cluster, name), Ok(Some(_)));
