@@ -428,14 +428,20 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 
 /// The lag-in-time gate of `promote`: asks the running daemon (`[http] listen`), which keeps the history the
 /// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
+<<<<<<< HEAD
 /// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
 /// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
 pub(super) async fn lag_gate(
+=======
+/// its reasons. When no daemon answers, the gate cannot be checked and says so (`Ok(false)`); the caught-up
+/// checks that follow (lag 0, a quiet leader, equal document counts) still hold promote back.
+async fn lag_gate(
+>>>>>>> ds-promote
     base: &str,
     cluster: &str,
     index: &str,
     max_lag: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let url = format!(
         "{}/followers/{cluster}/{index}?max_lag={}",
         base.trim_end_matches('/'),
@@ -451,12 +457,12 @@ pub(super) async fn lag_gate(
             eprintln!(
                 "note: no ccr-sentinel daemon answered at {base}: the lag in time (health.max_promote_lag) is not checked"
             );
-            return Ok(());
+            return Ok(false);
         }
     };
     let status = answer.status();
     if status.is_success() {
-        return Ok(());
+        return Ok(true);
     }
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
     if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
@@ -475,7 +481,7 @@ pub(super) async fn lag_gate(
     eprintln!(
         "note: the daemon at {base} answered {status} for {cluster}/{index}: the lag in time is not checked"
     );
-    Ok(())
+    Ok(true)
 }
 
 /// `promote`.
@@ -608,9 +614,13 @@ async fn promote_if_data_stream(
     match runbook::is_data_stream(client, name).await {
         Ok(true) => {}
         Ok(false) => return None,
+        // A data stream's name is no index, so the follower-index promotion of it changes nothing: it is the
+        // safe way on when the cluster does not say (e.g. a user without the privilege to read data streams).
         Err(e) => {
-            eprintln!("error: cannot tell whether `{name}` is a data stream on `{cluster}`: {e}");
-            return Some(false);
+            eprintln!(
+                "note: cannot tell whether `{name}` is a data stream on `{cluster}` ({e}): promoting it as a follower index"
+            );
+            return None;
         }
     }
     let resuming = matches!(store.load_data_stream(cluster, name), Ok(Some(_)));
@@ -624,12 +634,17 @@ async fn promote_if_data_stream(
             }
         };
         for (index, _) in view.backing.iter().filter(|(_, v)| v.follower.is_some()) {
-            if let Err(why) = lag_gate(daemon, cluster, index, cfg.health.max_promote_lag).await {
-                eprintln!(
-                    "{cluster}/{name}: promote refused: backing index `{index}`: {why} (health.max_promote_lag {}; use --force to promote anyway)",
-                    humantime::format_duration(cfg.health.max_promote_lag)
-                );
-                return Some(false);
+            match lag_gate(daemon, cluster, index, cfg.health.max_promote_lag).await {
+                Ok(true) => {}
+                // No daemon to ask (said once): the caught-up checks still hold promote back.
+                Ok(false) => break,
+                Err(why) => {
+                    eprintln!(
+                        "{cluster}/{name}: promote refused: backing index `{index}`: {why} (health.max_promote_lag {}; use --force to promote anyway)",
+                        humantime::format_duration(cfg.health.max_promote_lag)
+                    );
+                    return Some(false);
+                }
             }
         }
     }

@@ -741,6 +741,49 @@ mod tests {
     use crate::testing::fixture;
 
     #[test]
+    fn the_template_of_a_stream_is_the_matching_one_of_highest_priority() {
+        let body = r#"{"index_templates":[
+            {"name":"catch-all","index_template":{"index_patterns":["*"],"priority":1}},
+            {"name":"logs","index_template":{"index_patterns":["logs-*","audit"],"priority":100,
+             "data_stream":{"hidden":false,"allow_custom_routing":false}}},
+            {"name":"logs-app-plain","index_template":{"index_patterns":["logs-app*"],"priority":200}},
+            {"name":"metrics","index_template":{"index_patterns":["metrics-*"],"data_stream":{"hidden":false}}}]}"#;
+        let t: IndexTemplatesResponse = serde_json::from_str(body).unwrap();
+        let pick = |n: &str| t.find_v2_template(n).map(|t| t.name.as_str());
+        assert_eq!(pick("logs-web"), Some("logs"));
+        assert_eq!(pick("logs-app-1"), Some("logs-app-plain"));
+        assert!(t
+            .find_v2_template("logs-app-1")
+            .unwrap()
+            .index_template
+            .data_stream
+            .is_none());
+        assert_eq!(pick("audit"), Some("logs"));
+        // A missing priority counts as 0, below the catch-all's 1.
+        assert_eq!(pick("metrics-x"), Some("catch-all"));
+        assert_eq!(pick("other"), Some("catch-all"));
+        let none: IndexTemplatesResponse = serde_json::from_str("{}").unwrap();
+        assert!(none.find_v2_template("logs-web").is_none());
+    }
+
+    #[test]
+    fn one_data_stream_with_and_without_replicated() {
+        let body = r#"{"data_streams":[{"name":"logs-app","replicated":true,"indices":[
+            {"index_name":".ds-logs-app-2026.12.02-000001"},{"index_name":".ds-logs-app-2026.12.02-000002"}]}]}"#;
+        let r: DataStreamStateResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data_streams[0].replicated, Some(true));
+        assert_eq!(
+            r.data_streams[0].write_index(),
+            Some(".ds-logs-app-2026.12.02-000002")
+        );
+        // 7.9 and 7.10 do not say.
+        let old: DataStreamStateResponse =
+            serde_json::from_str(r#"{"data_streams":[{"name":"logs-app","indices":[]}]}"#).unwrap();
+        assert_eq!(old.data_streams[0].replicated, None);
+        assert_eq!(old.data_streams[0].write_index(), None);
+    }
+
+    #[test]
     fn cat_indices_counts_are_strings() {
         let rows: Vec<CatIndex> = fixture("cat_indices_response_8x.json");
         assert!(rows.iter().all(|r| r.docs_count.is_some()));

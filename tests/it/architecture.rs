@@ -21,6 +21,7 @@ const PURE: &[&str] = &[
     "src/policy/mod.rs",
     "src/policy/rules.rs",
     "src/act/runbook/plan.rs",
+    "src/act/runbook/data_stream_plan.rs",
     "src/act/runbook/switchover_plan.rs",
     "src/preflight/evaluate.rs",
     "src/preflight/security.rs",

@@ -1067,6 +1067,43 @@ mod tests {
     }
 
     #[test]
+    fn a_data_stream_promotion_in_progress_holds_every_backing_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunbookStore::new(Some(dir.path()));
+        let rec = DataStreamRecord {
+            cluster: "follower".into(),
+            data_stream: "logs-app".into(),
+            rule: Rule::Manual,
+            started_at: Utc::now(),
+            backing_indices: vec![".ds-logs-app-1".into(), ".ds-logs-app-2".into()],
+            done: vec![DsStep::Promote],
+            pending: Some(DsStep::Rollover),
+            owner_pid: None,
+            updated_at: None,
+            stopped: None,
+        };
+        store.save_data_stream(&rec).unwrap();
+        let loaded = store
+            .load_data_stream("follower", "logs-app")
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.pending, Some(DsStep::Rollover));
+        assert_eq!(loaded.owner_pid, Some(std::process::id()));
+        assert_eq!(
+            store.in_progress(),
+            BTreeSet::from([
+                key("follower", ".ds-logs-app-1"),
+                key("follower", ".ds-logs-app-2")
+            ])
+        );
+        // Index records and stream records live apart: neither reads the other's as its own.
+        assert!(store.records().is_empty());
+        assert_eq!(store.data_stream_records().len(), 1);
+        store.remove_data_stream("follower", "logs-app").unwrap();
+        assert!(store.in_progress().is_empty());
+    }
+
+    #[test]
     fn a_record_whose_process_is_gone_is_abandoned() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();

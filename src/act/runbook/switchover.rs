@@ -1032,7 +1032,7 @@ impl Run<'_> {
             };
             self.push(&step, "dry_run", detail, hook);
         }
-        self.report.permanent_config = permanent_toml(&pair);
+        self.report.permanent_config = pair.permanent_toml();
         self.report.topology = Some(pair);
     }
 
@@ -1371,7 +1371,7 @@ impl Run<'_> {
             SwitchStep::WriteTopology => {
                 *topo.pair_mut(self.from(), self.to()) = wanted.clone();
                 topo.save(&self.state_dir)?;
-                self.report.permanent_config = permanent_toml(&wanted);
+                self.report.permanent_config = wanted.permanent_toml();
                 self.report.topology = Some(wanted);
                 Ok(format!(
                     "{} written: `{}` takes the writes",
@@ -1396,7 +1396,7 @@ impl Run<'_> {
                     *topo.pair_mut(self.from(), self.to()) = pair.clone();
                     topo.save(&self.state_dir)?;
                 }
-                self.report.permanent_config = permanent_toml(&pair);
+                self.report.permanent_config = pair.permanent_toml();
                 self.report.topology = Some(pair);
                 Ok(lines.join("; "))
             }
