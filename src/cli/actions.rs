@@ -428,15 +428,9 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 
 /// The lag-in-time gate of `promote`: asks the running daemon (`[http] listen`), which keeps the history the
 /// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
-<<<<<<< HEAD
-/// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
-/// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
-pub(super) async fn lag_gate(
-=======
 /// its reasons. When no daemon answers, the gate cannot be checked and says so (`Ok(false)`); the caught-up
 /// checks that follow (lag 0, a quiet leader, equal document counts) still hold promote back.
-async fn lag_gate(
->>>>>>> ds-promote
+pub(super) async fn lag_gate(
     base: &str,
     cluster: &str,
     index: &str,

@@ -165,7 +165,7 @@ fn options(
     let gate_base = daemon.clone();
     let lag: LagGate = Arc::new(move |cluster, index| {
         let base = gate_base.clone();
-        Box::pin(async move { lag_gate(&base, &cluster, &index, max_lag).await })
+        Box::pin(async move { lag_gate(&base, &cluster, &index, max_lag).await.map(|_| ()) })
     });
     let probe: LossProbe = Arc::new(move |cluster, index| {
         let base = daemon.clone();
