@@ -1,8 +1,8 @@
 //! ccr-sentinel: keeps Elasticsearch cross-cluster replication healthy.
 //!
 //! Data flows one way, observe -> evaluate -> plan (reconcile, policy, preflight) -> act, and the folders are
-//! its stages, one line each in the order of the flow. A module names only modules of lower layers: config and
-//! sync, then es, observe, evaluate, metrics, act, then reconcile, policy and preflight (which hand `act` their
+//! its stages, one line each in the order of the flow. A module names only modules of lower layers: sync, then
+//! config, then es, observe, evaluate, metrics, act, then reconcile, policy and preflight (which hand `act` their
 //! actions), daemon, demo and cli; `tests/it/architecture.rs` checks that, and that the pure cores do no I/O.
 //!
 //! - [`config`]: what the operator declares, validated up front (every problem reported at once).
@@ -16,7 +16,7 @@
 //! - [`act`]: stage 4, the only code that sends a mutating request: executor, audit, back-off, the persisted
 //!   [`act::history`] of what was done, runbooks.
 //! - [`metrics`]: every metric family the daemon exports.
-//! - [`sync`]: lock access that survives a poisoned lock, for every layer.
+//! - [`sync`]: lock access that survives a poisoned lock and the atomic file write, for every layer.
 //! - [`daemon`]: the one composition root of `run` (and `demo`): jobs, scheduler, HTTP, systemd.
 //! - [`cli`]: the only code that prints or chooses an exit code.
 //! - `demo` (cargo feature `demo`, on by default): the daemon against an embedded simulated leader and follower.

@@ -425,6 +425,11 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_data_stream_lag_seconds", "gauge", "The highest lag in seconds among the data stream's followers; absent until measured."),
     ("ccr_sentinel_data_stream_docs_difference", "gauge", "Leader minus follower documents summed over the data stream's followers whose counts are known."),
     ("ccr_sentinel_data_stream_unfollowed_matches", "gauge", "Leader backing indices of the data stream that match an auto-follow pattern, are newer than one it followed, and have no follower (unfollowed_match)."),
+    ("ccr_sentinel_dr_active", "gauge", "1 on the cluster of a pair that takes the writes (after switchovers, from state_dir/topology.json), 0 on the other."),
+    ("ccr_sentinel_dr_last_switchover_timestamp_seconds", "gauge", "Unix time the last switchover or failover of the pair finished; absent before the first one."),
+    ("ccr_sentinel_dr_switchover_in_progress", "gauge", "1 while a switchover or failover of the pair has started and not finished (running or interrupted), else 0; only for pairs a switchover touched."),
+    ("ccr_sentinel_dr_replicating_followers", "gauge", "Follower indices on the pair's passive cluster that follow its active cluster, any state, as last polled."),
+    ("ccr_sentinel_dr_topology_problems", "gauge", "Problems of state_dir/topology.json: entries that do not fit the configuration, or 1 when it cannot be read (reconcile is suspended then)."),
 ];
 
 /// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
@@ -556,15 +561,19 @@ impl<'b> Family<'b> {
         use std::fmt::Write;
         let buf = &mut *self.buf;
         buf.push_str(self.name);
-        buf.push('{');
-        buf.push_str(labels);
-        if let Some((name, v)) = extra {
-            if !labels.is_empty() {
-                buf.push(',');
+        if labels.is_empty() && extra.is_none() {
+            buf.push(' ');
+        } else {
+            buf.push('{');
+            buf.push_str(labels);
+            if let Some((name, v)) = extra {
+                if !labels.is_empty() {
+                    buf.push(',');
+                }
+                let _ = write!(buf, "{name}=\"{v}\"");
             }
-            let _ = write!(buf, "{name}=\"{v}\"");
+            buf.push_str("} ");
         }
-        buf.push_str("} ");
         // Integral values (nearly all of them) print as integers, as `f64`'s own formatting does, only faster.
         if value.fract() == 0.0 && value.abs() < 1e15 {
             let _ = write!(buf, "{}", value as i64);
@@ -916,7 +925,51 @@ impl ReportRenderer {
             }
             fam.end();
         }
+        render_dr(buf, scratch, &report.dr);
     }
+}
+
+/// The DR families: one series set per pair of the report's `dr` section.
+fn render_dr(buf: &mut String, scratch: &mut String, dr: &crate::evaluate::dr::DrReport) {
+    let pair_cluster = |scratch: &mut String, pair: &str, cluster: &str| {
+        scratch.clear();
+        label(scratch, "pair", pair);
+        scratch.push(',');
+        label(scratch, "cluster", cluster);
+    };
+    let mut fam = Family::begin(buf, "ccr_sentinel_dr_active");
+    for p in &dr.pairs {
+        for c in &p.clusters {
+            pair_cluster(scratch, &p.pair, c);
+            fam.sample(scratch, None, flag(*c == p.active));
+        }
+    }
+    fam.end();
+    let mut fam = Family::begin(buf, "ccr_sentinel_dr_last_switchover_timestamp_seconds");
+    for p in &dr.pairs {
+        if let Some(at) = p.last.as_ref().and_then(|m| m.finished_at) {
+            scratch.clear();
+            label(scratch, "pair", &p.pair);
+            fam.sample(scratch, None, at.timestamp() as f64);
+        }
+    }
+    fam.end();
+    let mut fam = Family::begin(buf, "ccr_sentinel_dr_switchover_in_progress");
+    for p in dr.pairs.iter().filter(|p| p.switched) {
+        scratch.clear();
+        label(scratch, "pair", &p.pair);
+        fam.sample(scratch, None, flag(p.in_progress));
+    }
+    fam.end();
+    let mut fam = Family::begin(buf, "ccr_sentinel_dr_replicating_followers");
+    for p in &dr.pairs {
+        pair_cluster(scratch, &p.pair, &p.passive);
+        fam.sample(scratch, None, p.replicating_followers as f64);
+    }
+    fam.end();
+    let mut fam = Family::begin(buf, "ccr_sentinel_dr_topology_problems");
+    fam.sample("", None, dr.problems.len() as f64);
+    fam.end();
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! Lock access that survives a poisoned lock.
+//! Lock access that survives a poisoned lock, and the file write that survives a crash.
 //!
 //! A panic while a lock is held (a bug in one job) must not stop every other job and the HTTP handlers from
 //! reading the shared state afterwards: the data behind these locks is always left consistent between
 //! statements, so the guard of a poisoned lock is used as is.
 
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks `m`, also when a panicking holder poisoned it.
@@ -19,6 +20,25 @@ pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 /// Write-locks `l`, also when a panicking holder poisoned it.
 pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a crash leaves either
+/// the old or the new content, never a torn file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

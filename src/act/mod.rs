@@ -105,10 +105,21 @@ pub enum Action {
     PauseAutoFollow { cluster: String, name: String },
     /// `POST /_ccr/auto_follow/{name}/resume`.
     ResumeAutoFollow { cluster: String, name: String },
+    /// `POST /_data_stream/_promote/{data_stream}` (7.9+): a replicated data stream becomes a regular one that
+    /// can roll over locally. Its backing indices stay followers (ES `PromoteDataStreamTransportAction`).
+    PromoteDataStream {
+        cluster: String,
+        data_stream: String,
+    },
+    /// `POST /{data_stream}/_rollover`: a new backing index from the local template becomes the write index.
+    RolloverDataStream {
+        cluster: String,
+        data_stream: String,
+    },
 }
 
 /// What an action is about: serialized into the audit event as `"follower_index": "..."`, `"alias": ...`,
-/// `"pattern": ...` or `"index": ...`.
+/// `"pattern": ...`, `"index": ...` or `"data_stream": ...`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
@@ -116,25 +127,29 @@ pub enum Target {
     Alias(String),
     Pattern(String),
     Index(String),
+    DataStream(String),
 }
 
 impl Target {
-    /// The kind (`follower_index`, `alias`, `pattern`, `index`).
+    /// The kind (`follower_index`, `alias`, `pattern`, `index`, `data_stream`).
     pub fn kind(&self) -> &'static str {
         match self {
             Target::FollowerIndex(_) => "follower_index",
             Target::Alias(_) => "alias",
             Target::Pattern(_) => "pattern",
             Target::Index(_) => "index",
+            Target::DataStream(_) => "data_stream",
         }
     }
 
     /// The name.
     pub fn name(&self) -> &str {
         match self {
-            Target::FollowerIndex(n) | Target::Alias(n) | Target::Pattern(n) | Target::Index(n) => {
-                n
-            }
+            Target::FollowerIndex(n)
+            | Target::Alias(n)
+            | Target::Pattern(n)
+            | Target::Index(n)
+            | Target::DataStream(n) => n,
         }
     }
 }
@@ -155,6 +170,8 @@ impl Action {
             Action::DeleteAutoFollow { .. } => "delete_auto_follow",
             Action::PauseAutoFollow { .. } => "pause_auto_follow",
             Action::ResumeAutoFollow { .. } => "resume_auto_follow",
+            Action::PromoteDataStream { .. } => "promote_data_stream",
+            Action::RolloverDataStream { .. } => "rollover_data_stream",
         }
     }
 
@@ -172,7 +189,9 @@ impl Action {
             | Action::PutAutoFollow { cluster, .. }
             | Action::DeleteAutoFollow { cluster, .. }
             | Action::PauseAutoFollow { cluster, .. }
-            | Action::ResumeAutoFollow { cluster, .. } => cluster,
+            | Action::ResumeAutoFollow { cluster, .. }
+            | Action::PromoteDataStream { cluster, .. }
+            | Action::RolloverDataStream { cluster, .. } => cluster,
         }
     }
 
@@ -194,6 +213,10 @@ impl Action {
             | Action::DeleteAutoFollow { name, .. }
             | Action::PauseAutoFollow { name, .. }
             | Action::ResumeAutoFollow { name, .. } => Target::Pattern(name.clone()),
+            Action::PromoteDataStream { data_stream, .. }
+            | Action::RolloverDataStream { data_stream, .. } => {
+                Target::DataStream(data_stream.clone())
+            }
         }
     }
 
@@ -724,7 +747,68 @@ impl Executor {
                 c.resume_auto_follow_pattern(name).await.map_err(fail)?;
                 Ok(ActionResult::Success)
             }
+            Action::PromoteDataStream { data_stream, .. } => {
+                // ES answers a promote of a stream that is no longer replicated with success too; a failed one
+                // (a timeout) is re-read: a stream no longer replicated was promoted.
+                match c.promote_data_stream(data_stream).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) => {
+                        let reason = classify(&e);
+                        if reason == FailureReason::Unavailable
+                            && self.replicated(c, data_stream).await == Some(false)
+                        {
+                            return Ok(ActionResult::AlreadyDone);
+                        }
+                        Err((reason, e))
+                    }
+                }
+            }
+            Action::RolloverDataStream { data_stream, .. } => {
+                // Sent to move writes off a write index that is a follower (promotion). Never re-sent blindly:
+                // one that timed out may have happened, and a second one would add one more generation. A
+                // write index that is no longer a follower after a failure means it did.
+                match c.rollover_data_stream(data_stream).await {
+                    Ok(_) => Ok(ActionResult::Success),
+                    Err(e) => {
+                        let reason = classify(&e);
+                        if reason == FailureReason::Unavailable
+                            && self.write_index_follows(c, data_stream).await == Some(false)
+                        {
+                            return Ok(ActionResult::AlreadyDone);
+                        }
+                        Err((reason, e))
+                    }
+                }
+            }
         }
+    }
+
+    /// Whether the write index of `data_stream` is a follower (`None`: cannot tell).
+    async fn write_index_follows(&self, c: &EsClient, data_stream: &str) -> Option<bool> {
+        let r = c.data_stream(data_stream).await.ok()?;
+        let ds = r.data_streams.into_iter().find(|d| d.name == data_stream)?;
+        let write = ds.write_index()?.to_string();
+        self.status_of_checked(c, &write).await.map(|s| s.is_some())
+    }
+
+    /// The follower status of `index`: `Some(None)` when it is no follower, `None` when the cluster cannot tell.
+    async fn status_of_checked(&self, c: &EsClient, index: &str) -> Option<Option<FollowerStatus>> {
+        let info = c.follow_info(index).await.ok()?;
+        Some(
+            info.follower_indices
+                .iter()
+                .find(|f| f.follower_index == index)
+                .map(|f| f.status),
+        )
+    }
+
+    /// Whether `data_stream` is replicated (`None`: cannot tell, or a version that does not say).
+    async fn replicated(&self, c: &EsClient, data_stream: &str) -> Option<bool> {
+        let r = c.data_stream(data_stream).await.ok()?;
+        r.data_streams
+            .iter()
+            .find(|d| d.name == data_stream)
+            .and_then(|d| d.replicated)
     }
 
     /// `Some(true)` when `index` is a follower of `remote:leader`, `Some(false)` when it is not, `None` when

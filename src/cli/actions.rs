@@ -22,7 +22,10 @@ use clap::Args;
 
 use super::{block_on, init_logging, load, ConfigArg, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::act::history::{History, PausedByUs, Rule};
-use crate::act::runbook::{self, PromoteOptions, RunbookOutcome, RunbookStore, Step, StepReport};
+use crate::act::runbook::{
+    self, DataStreamOutcome, DsStep, DsStepReport, PromoteOptions, RunbookOutcome, RunbookStore,
+    Step, StepReport,
+};
 use crate::act::{Action, ActionResult, AuditLog, Executor};
 use crate::config::Config;
 
@@ -43,10 +46,22 @@ pub struct FollowerArgs {
 
 /// Arguments of `promote`.
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+A follower index is promoted by pause, close, unfollow and open once it has caught up.
+
+A replicated data stream (auto-followed backing indices) is detected by its name and promoted in the order \
+Elasticsearch allows: unfollow every older backing index, POST /_data_stream/_promote/<name>, roll the stream \
+over (a new regular write index), then unfollow the old write index. It is refused, with nothing changed, when \
+the follower cluster has no matching index template with a data_stream section (a promoted stream could not \
+roll over) or runs a version before 7.9.
+
+Unless --force, promote first asks the running daemon whether every follower involved is healthy and no more \
+than health.max_promote_lag behind in time, then checks it caught up (lag 0, equal document counts, a quiet \
+leader) over [policy] promote_stable_polls looks.")]
 pub struct PromoteArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The follower index to promote (or `--all`).
+    /// The follower index or replicated data stream to promote (or `--all`).
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub follower_index: Option<String>,
     /// Promote every configured follower (of `--cluster`, when given).
@@ -58,7 +73,7 @@ pub struct PromoteArgs {
     /// Wait until caught up (up to `[policy] promote_timeout`) instead of refusing.
     #[arg(long)]
     pub wait: bool,
-    /// Unfollow without checking that the follower caught up.
+    /// Promote without the lag gate (health.max_promote_lag) and without checking that the followers caught up.
     #[arg(long)]
     pub force: bool,
     /// Show what would be sent, send nothing.
@@ -413,14 +428,14 @@ fn finish(r: Result<RunbookOutcome, runbook::RunbookError>, dry_run: bool) -> Ex
 
 /// The lag-in-time gate of `promote`: asks the running daemon (`[http] listen`), which keeps the history the
 /// lag in seconds is interpolated from, whether the follower is healthy and within `max_lag`. A 503 refuses with
-/// its reasons. When no daemon answers, the gate cannot be checked and says so; the caught-up checks that
-/// follow (lag 0, a quiet leader, equal document counts) still hold promote back.
-async fn lag_gate(
+/// its reasons. When no daemon answers, the gate cannot be checked and says so (`Ok(false)`); the caught-up
+/// checks that follow (lag 0, a quiet leader, equal document counts) still hold promote back.
+pub(super) async fn lag_gate(
     base: &str,
     cluster: &str,
     index: &str,
     max_lag: std::time::Duration,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let url = format!(
         "{}/followers/{cluster}/{index}?max_lag={}",
         base.trim_end_matches('/'),
@@ -436,12 +451,12 @@ async fn lag_gate(
             eprintln!(
                 "note: no ccr-sentinel daemon answered at {base}: the lag in time (health.max_promote_lag) is not checked"
             );
-            return Ok(());
+            return Ok(false);
         }
     };
     let status = answer.status();
     if status.is_success() {
-        return Ok(());
+        return Ok(true);
     }
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
     if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
@@ -460,7 +475,7 @@ async fn lag_gate(
     eprintln!(
         "note: the daemon at {base} answered {status} for {cluster}/{index}: the lag in time is not checked"
     );
-    Ok(())
+    Ok(true)
 }
 
 /// `promote`.
@@ -515,6 +530,20 @@ fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
                 failed += 1;
                 continue;
             }
+            if !a.all {
+                match promote_if_data_stream(
+                    &exec, &cfg, &store, cluster, index, &opts, &a, &daemon, &interrupt,
+                )
+                .await
+                {
+                    Some(true) => continue,
+                    Some(false) => {
+                        failed += 1;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             if !a.force {
                 if let Err(why) =
                     lag_gate(&daemon, cluster, index, cfg.health.max_promote_lag).await
@@ -546,6 +575,135 @@ fn run_promote_command(a: PromoteArgs) -> Result<ExitCode, ExitCode> {
             ExitCode::from(EXIT_PROBLEM)
         }
     })
+}
+
+/// The steps after which an interrupted data-stream promotion stops: where every index is open and the stream
+/// takes writes or is untouched (after a pause, after an index is open again, after the rollover).
+fn ds_stops_after(step: &DsStep) -> bool {
+    matches!(
+        step,
+        DsStep::Rollover
+            | DsStep::Index {
+                step: Step::Pause | Step::Open,
+                ..
+            }
+    )
+}
+
+/// `promote <name>` of a data stream: `None` when `name` is no data stream on `cluster` (promoted as a follower
+/// index then), else whether it succeeded (all printed).
+#[allow(clippy::too_many_arguments)]
+async fn promote_if_data_stream(
+    exec: &Executor,
+    cfg: &Config,
+    store: &RunbookStore,
+    cluster: &str,
+    name: &str,
+    opts: &PromoteOptions,
+    a: &PromoteArgs,
+    daemon: &str,
+    interrupt: &Interrupt,
+) -> Option<bool> {
+    let client = exec.client(cluster)?;
+    match runbook::is_data_stream(client, name).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        // A data stream's name is no index, so the follower-index promotion of it changes nothing: it is the
+        // safe way on when the cluster does not say (e.g. a user without the privilege to read data streams).
+        Err(e) => {
+            eprintln!(
+                "note: cannot tell whether `{name}` is a data stream on `{cluster}` ({e}): promoting it as a follower index"
+            );
+            return None;
+        }
+    }
+    let resuming = matches!(store.load_data_stream(cluster, name), Ok(Some(_)));
+    if !a.force && !resuming {
+        let view = match runbook::look(client, name, false).await {
+            Ok(Some(v)) => v,
+            Ok(None) => return None,
+            Err(e) => {
+                eprintln!("error: cannot look at data stream `{name}` on `{cluster}`: {e}");
+                return Some(false);
+            }
+        };
+        for (index, _) in view.backing.iter().filter(|(_, v)| v.follower.is_some()) {
+            match lag_gate(daemon, cluster, index, cfg.health.max_promote_lag).await {
+                Ok(true) => {}
+                // No daemon to ask (said once): the caught-up checks still hold promote back.
+                Ok(false) => break,
+                Err(why) => {
+                    eprintln!(
+                        "{cluster}/{name}: promote refused: backing index `{index}`: {why} (health.max_promote_lag {}; use --force to promote anyway)",
+                        humantime::format_duration(cfg.health.max_promote_lag)
+                    );
+                    return Some(false);
+                }
+            }
+        }
+    }
+    println!(
+        "promote: data stream `{name}` on `{cluster}`{}",
+        if exec.is_dry_run() { " (dry run)" } else { "" }
+    );
+    let ctx = runbook::Ctx { exec, cfg, store };
+    let mut hook = |s: &DsStepReport| {
+        println!("  {:<56} {:<13} {}", s.step.describe(), s.result, s.detail);
+        if interrupt.received().is_some() && ds_stops_after(&s.step) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let r = runbook::promote_data_stream(ctx, cluster, name, opts, &mut hook).await;
+    Some(finish_data_stream(r, exec.is_dry_run()))
+}
+
+fn finish_data_stream(r: Result<DataStreamOutcome, runbook::RunbookError>, dry_run: bool) -> bool {
+    match r {
+        Ok(o) if o.finished => {
+            if o.steps.is_empty() {
+                println!(
+                    "  nothing to do: data stream `{}` is a regular stream and no backing index is a follower",
+                    o.data_stream
+                );
+            } else if dry_run {
+                println!("  dry run: nothing was sent");
+            } else {
+                println!(
+                    "  done: data stream `{}` is a regular stream: it takes writes and rolls over",
+                    o.data_stream
+                );
+            }
+            for c in &o.lease_cleanup {
+                println!("  leader-side clean-up: {c}");
+            }
+            true
+        }
+        Ok(o) => {
+            let what = if o.refused {
+                "promote refused"
+            } else {
+                "error"
+            };
+            eprintln!(
+                "{what}: data stream `{}` on `{}`: {}",
+                o.data_stream,
+                o.cluster,
+                o.error.as_deref().unwrap_or("not finished")
+            );
+            if o.refused {
+                eprintln!("  nothing was changed");
+            } else if !o.steps.is_empty() {
+                eprintln!("  run the same command again to finish (every step is safe to repeat)");
+            }
+            false
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! - `reconcile --once`: bring remotes, followers and auto-follow patterns to the configured state once
 //!   ([`reconcile`]).
 //! - `pause`, `resume`, `unfollow`, `promote`: act on one follower (or all, for `promote --all`) ([`actions`]).
+//! - `switchover`, `failover`: move the write role between two clusters and set up the reverse direction
+//!   ([`switchover`]).
 //! - `rotate-key`: replace an API-key remote's cross-cluster API key without disconnecting it ([`rotate_key`]).
 //! - `healthcheck`: `GET /health` of a running daemon (for Docker `HEALTHCHECK`).
 //! - `demo`: the daemon against an embedded simulated leader and follower (cargo feature `demo`, on by default).
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod reconcile;
 pub mod rotate_key;
 pub mod status;
+pub mod switchover;
 pub mod table;
 
 use std::future::Future;
@@ -142,8 +145,17 @@ pub enum Command {
     /// invalidate the old key. Safe to re-run after an interruption at any step.
     RotateKey(rotate_key::RotateKeyArgs),
     /// Migration cut-over: wait until the follower has caught up (lag 0, equal document counts, stable over
-    /// several looks), then unfollow it. Refuses otherwise unless --force.
+    /// several looks, within health.max_promote_lag), then unfollow it; a replicated data stream is promoted
+    /// (backing indices unfollowed, _promote, rollover). Refuses otherwise unless --force.
     Promote(actions::PromoteArgs),
+    /// Disaster recovery, planned: move the write role of --to's followers and auto-follow patterns of --from to
+    /// --to (pause the patterns, wait until writes stopped and every follower caught up, promote followers and
+    /// data streams), then set up the reverse direction. Never deletes an index; safe to re-run after an
+    /// interruption at any step. Refused within `[dr] anti_flap_period` of the pair's last switchover.
+    Switchover(switchover::SwitchoverArgs),
+    /// Disaster recovery, emergency: the switchover to --to; with --force without the caught-up gate (the old
+    /// write cluster is down), after stating what may be lost.
+    Failover(switchover::FailoverArgs),
 }
 
 /// `config ...`
@@ -198,12 +210,15 @@ pub fn main() -> ExitCode {
         Command::Unfollow(a) => actions::follower_command(actions::Which::Unfollow, a),
         Command::Promote(a) => actions::promote_command(a),
         Command::RotateKey(a) => rotate_key::command(a),
+        Command::Switchover(a) => switchover::switchover_command(a),
+        Command::Failover(a) => switchover::failover_command(a),
     }
 }
 
 /// `ccr-sentinel run`.
 fn run(config: &ConfigArg, log_format: Option<LogFormat>) -> ExitCode {
-    let cfg = match load(config) {
+    // The daemon applies the DR topology itself, and again whenever the file changes.
+    let cfg = match load_declared(config) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -278,7 +293,7 @@ pub(crate) fn local_daemon_url(cfg: &crate::config::Config) -> String {
 fn healthcheck(config: &ConfigArg, url: Option<String>) -> ExitCode {
     let base = match url {
         Some(u) => u,
-        None => match load(config) {
+        None => match load_declared(config) {
             Ok(cfg) => local_daemon_url(&cfg),
             Err(code) => return code,
         },
@@ -351,8 +366,20 @@ fn outcome(result: Result<anyhow::Result<()>, ExitCode>) -> ExitCode {
     }
 }
 
-/// Loads the configuration, printing every problem and mapping failure to exit status 2.
+/// Loads the configuration with the DR topology of `[policy] state_dir/topology.json` applied (what the daemon
+/// runs on), printing every problem and mapping failure to exit status 2. A topology file that cannot be read
+/// is a warning on stderr; the declared configuration is used (and `reconcile` refuses to run on it).
 pub(crate) fn load(arg: &ConfigArg) -> Result<Config, ExitCode> {
+    let cfg = load_declared(arg)?.with_topology_file();
+    for p in &cfg.topology_problems {
+        eprintln!("warning: DR topology: {p}");
+    }
+    Ok(cfg)
+}
+
+/// Loads the configuration as declared (without the DR topology), printing every problem and mapping failure
+/// to exit status 2.
+pub(crate) fn load_declared(arg: &ConfigArg) -> Result<Config, ExitCode> {
     config::load(&arg.config).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_CONFIG)

@@ -54,6 +54,13 @@ pub(super) fn command(
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(e) = &cfg.topology_error {
+        // Reconcile over the declared configuration would undo the switchover the file records.
+        eprintln!(
+            "error: the DR topology file cannot be read ({e}); reconcile does not run without it (fix or remove the file, see docs/operations.md)"
+        );
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
     init_logging(cfg.log.format, cfg.log.level.as_deref(), "warn");
     block_on(async move {
         let r = match crate::reconcile::one_shot(cfg, dry_run) {

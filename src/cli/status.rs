@@ -144,6 +144,7 @@ pub fn render_table(r: &Report) -> String {
     }
     out.push_str(&columns(&rows));
     render_data_streams(r, &mut out);
+    render_dr(r, &mut out);
     for f in r.followers.iter().filter(|f| !f.reasons.is_empty()) {
         let _ = writeln!(
             out,
@@ -209,4 +210,69 @@ fn render_data_streams(r: &Report, out: &mut String) {
 
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
+}
+
+/// One line per DR pair: who writes, who replicates it, the last switchover and the anti-flap deadline; then
+/// the topology's problems.
+fn render_dr(r: &Report, out: &mut String) {
+    let dr = &r.dr;
+    if dr.pairs.is_empty() && dr.problems.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for p in &dr.pairs {
+        let _ = write!(
+            out,
+            "dr {}: {} writes, {} follows it ({} follower{})",
+            p.pair,
+            p.active,
+            p.passive,
+            p.replicating_followers,
+            if p.replicating_followers == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        if let Some(m) = &p.last {
+            match m.finished_at {
+                Some(at) => {
+                    let _ = write!(
+                        out,
+                        "; last {} {} -> {} at {}",
+                        m.kind.as_str(),
+                        m.from,
+                        m.to,
+                        at.format("%Y-%m-%d %H:%M:%S")
+                    );
+                }
+                None => {
+                    let _ = write!(
+                        out,
+                        "; {} {} -> {} started {} and NOT FINISHED (re-run it)",
+                        m.kind.as_str(),
+                        m.from,
+                        m.to,
+                        m.started_at.format("%Y-%m-%d %H:%M:%S")
+                    );
+                }
+            }
+        }
+        if let (true, Some(until)) = (p.anti_flap_active, p.anti_flap_until) {
+            let _ = write!(
+                out,
+                "; no switchover before {}",
+                until.format("%Y-%m-%d %H:%M:%S")
+            );
+        }
+        out.push('\n');
+        if let Some(m) = &p.last {
+            for step in &m.operator_steps {
+                let _ = writeln!(out, "  ! operator step: {step}");
+            }
+        }
+    }
+    for problem in &dr.problems {
+        let _ = writeln!(out, "  ! topology: {problem}");
+    }
 }

@@ -29,6 +29,7 @@ use secrecy::SecretString;
 
 pub mod policy;
 pub mod schema;
+pub mod topology;
 mod validate;
 pub use validate::{index_name, port_mixup};
 pub mod values;
@@ -37,6 +38,10 @@ pub use policy::{OnLeaderDeleted, PolicySettings, Window};
 pub mod key;
 pub use key::ClusterKey;
 pub use schema::RawConfig;
+pub use topology::{
+    PairState, SwitchoverKind, SwitchoverMark, Topology, TopologyError, TopologyFollower,
+    TopologyPattern,
+};
 pub use values::{
     cron_parser, flat_index_settings, parse_byte_size, parse_es_time, CronSchedule,
     FollowParameters,
@@ -101,6 +106,59 @@ pub struct Config {
     pub policy: PolicySettings,
     /// `[metrics]`: optional metric series.
     pub metrics: MetricsSettings,
+    /// `[dr]`: switchovers and failovers between clusters.
+    pub dr: DrSettings,
+    /// The topology applied by [`Config::with_topology`]; empty in the declared configuration.
+    pub topology: Topology,
+    /// What of the applied topology does not fit the configuration ([`Topology::problems`]), and a topology file
+    /// that could not be read; empty when none.
+    pub topology_problems: Vec<String>,
+    /// The topology file exists but could not be read: the declared configuration is in use, and reconcile is
+    /// suspended so it cannot undo a switchover it does not know about.
+    pub topology_error: Option<String>,
+}
+
+/// The default `[dr] anti_flap_period`: a pair is not switched again within an hour of its last switchover.
+pub const DEFAULT_ANTI_FLAP_PERIOD: Duration = Duration::from_secs(3600);
+/// The default `[dr] replicated_suffix`, Elastic's bi-directional convention
+/// (`logs-generic-default-replicated_from_clustera`).
+pub const DEFAULT_REPLICATED_SUFFIX: &str = "-replicated_from_";
+
+/// `[dr]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrSettings {
+    /// A switchover or failover of a pair is refused this long after the last one finished (zero: never).
+    pub anti_flap_period: Duration,
+    /// Appended to a leader index name, then the leader's cluster name, to name the followers of the reverse
+    /// direction of data streams (`{{leader_index}}-replicated_from_<cluster>`).
+    pub replicated_suffix: String,
+}
+
+impl Default for DrSettings {
+    fn default() -> Self {
+        Self {
+            anti_flap_period: DEFAULT_ANTI_FLAP_PERIOD,
+            replicated_suffix: DEFAULT_REPLICATED_SUFFIX.to_string(),
+        }
+    }
+}
+
+impl DrSettings {
+    /// The `follow_index_pattern` of a pattern following the data streams of `leader_cluster`:
+    /// `{{leader_index}}<suffix><cluster>`, the cluster name lowercased (index names are lowercase).
+    pub fn follow_index_pattern(&self, leader_cluster: &str) -> String {
+        format!(
+            "{{{{leader_index}}}}{}{}",
+            self.replicated_suffix,
+            leader_cluster.to_lowercase()
+        )
+    }
+
+    /// The `leader_index_exclusion_patterns` entry that keeps a pattern from following the other side's
+    /// replicated copies back (`*-replicated_from_*`), so two clusters following each other never loop.
+    pub fn replicated_exclusion_pattern(&self) -> String {
+        format!("*{}*", self.replicated_suffix)
+    }
 }
 
 /// `[reconcile]`, validated.
@@ -674,6 +732,9 @@ fn deserialize_collecting(tree: config::Value, problems: &mut Vec<String>) -> Ra
     }
     if let Some(v) = take("metrics") {
         raw.metrics = table_collecting(v, "metrics", problems);
+    }
+    if let Some(v) = take("dr") {
+        raw.dr = table_collecting(v, "dr", problems);
     }
     raw
 }

@@ -50,6 +50,36 @@ pub struct RawConfig {
     /// `[metrics]`
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// `[dr]`
+    #[serde(default)]
+    pub dr: RawDr,
+}
+
+/// `[dr]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDr {
+    /// No switchover or failover of a pair within this time of its last one (default `1h`; `0s`: none).
+    #[serde(default = "default_anti_flap_period")]
+    pub anti_flap_period: String,
+    /// Suffix of the reverse direction's data stream followers, before the leader cluster's name (default
+    /// `-replicated_from_`).
+    #[serde(default = "default_replicated_suffix")]
+    pub replicated_suffix: String,
+}
+impl Default for RawDr {
+    fn default() -> Self {
+        Self {
+            anti_flap_period: default_anti_flap_period(),
+            replicated_suffix: default_replicated_suffix(),
+        }
+    }
+}
+fn default_anti_flap_period() -> String {
+    "1h".into()
+}
+fn default_replicated_suffix() -> String {
+    super::DEFAULT_REPLICATED_SUFFIX.into()
 }
 
 /// `[metrics]`
@@ -375,6 +405,7 @@ pub const TABLES: &[&str] = &[
     "policy",
     "policy.windows[]",
     "metrics",
+    "dr",
 ];
 
 /// Every key of every table (sorted, without duplicates): what tools that generate configurations draw from.
@@ -402,6 +433,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "audit",
             "policy",
             "metrics",
+            "dr",
         ],
         "http" => &[
             "listen",
@@ -470,6 +502,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
         ],
         "audit" => &["file"],
         "metrics" => &["per_shard"],
+        "dr" => &["anti_flap_period", "replicated_suffix"],
         "health" => &[
             "max_lag_operations",
             "max_time_since_last_read",
@@ -560,6 +593,9 @@ max_docs_difference = 0
 job_overdue_periods = 3
 [metrics]
 per_shard = true
+[dr]
+anti_flap_period = "30m"
+replicated_suffix = "-replicated_from_"
 "#;
         let err = from_toml_str(text).unwrap_err();
         let all = err.problems.join("\n");

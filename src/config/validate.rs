@@ -12,16 +12,16 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::schema::{
-    RawAutoFollow, RawCluster, RawConfig, RawFollower, RawHealth, RawHttp, RawLog, RawReconcile,
-    RawRemote, RawSchedule,
+    RawAutoFollow, RawCluster, RawConfig, RawDr, RawFollower, RawHealth, RawHttp, RawLog,
+    RawReconcile, RawRemote, RawSchedule,
 };
 use super::values::{
     flat_index_settings, parse_byte_size, parse_duration, parse_es_time, CronSchedule,
 };
 use super::{
-    policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, FollowerSettings,
-    HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings, MetricsSettings,
-    ReconcileSettings, RemoteMode, RemoteSecurity, RemoteSettings, Schedules,
+    policy, AuditSettings, Auth, AutoFollowSettings, ClusterSettings, Config, DrSettings,
+    FollowerSettings, HealthThresholds, HttpLimits, HttpSettings, LogFormat, LogSettings,
+    MetricsSettings, ReconcileSettings, RemoteMode, RemoteSecurity, RemoteSettings, Schedules,
     DEFAULT_API_KEY_EXPIRATION, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_SECRET_FILE_BYTES,
     HTTP_PORT, MAX_CA_CERT_BYTES, REMOTE_CLUSTER_PORT, TRANSPORT_PORT,
 };
@@ -55,6 +55,7 @@ impl RawConfig {
         let reconcile = reconcile(&self.reconcile, &mut p);
         let health = health(&self.health, max_read, &mut p);
         let policy = policy::validate(self.policy, now, &mut p);
+        let dr = dr(&self.dr, &mut p);
         if let Some(pol) = &policy {
             policy::check_window_selectors(&pol.windows, &names, &remotes, &auto_follow, &mut p);
         }
@@ -64,8 +65,8 @@ impl RawConfig {
         }
         // Every Option below is Some when no problem was recorded; the fallback is unreachable but keeps this
         // function free of panics.
-        let (Some(listen), Some(schedule), Some(health), Some(reconcile), Some(policy)) =
-            (listen, schedule, health, reconcile, policy)
+        let (Some(listen), Some(schedule), Some(health), Some(reconcile), Some(policy), Some(dr)) =
+            (listen, schedule, health, reconcile, policy, dr)
         else {
             return Err(vec!["internal error: incomplete validation".into()]);
         };
@@ -89,6 +90,10 @@ impl RawConfig {
             metrics: MetricsSettings {
                 per_shard: self.metrics.per_shard,
             },
+            dr,
+            topology: Default::default(),
+            topology_problems: Vec::new(),
+            topology_error: None,
         })
     }
 }
@@ -548,6 +553,37 @@ fn health(
         max_docs_difference: h.max_docs_difference,
         job_overdue_periods: h.job_overdue_periods,
         max_promote_lag: max_promote_lag?,
+    })
+}
+
+/// `[dr]`: the anti-flap period (zero allowed: no anti-flap) and a suffix that keeps the reverse direction's
+/// follower names valid index names and free of the `{{leader_index}}` placeholder's braces.
+fn dr(d: &RawDr, p: &mut Vec<String>) -> Option<DrSettings> {
+    let anti_flap_period = match humantime::parse_duration(d.anti_flap_period.trim()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            p.push(format!(
+                "`dr.anti_flap_period` = `{}` is not a duration like \"1h\" or \"30m\": {e}",
+                d.anti_flap_period
+            ));
+            None
+        }
+    };
+    let suffix = &d.replicated_suffix;
+    if suffix.is_empty() {
+        p.push("`dr.replicated_suffix` is empty: the reverse direction's followers would take the leader's names".into());
+    } else if suffix.contains(['{', '}']) {
+        p.push(format!(
+            "`dr.replicated_suffix` = `{suffix}` must not contain `{{` or `}}` (the follow_index_pattern's placeholder is `{{{{leader_index}}}}`)"
+        ));
+    } else if let Err(why) = index_name(&format!("logs{suffix}cluster")) {
+        p.push(format!(
+            "`dr.replicated_suffix` = `{suffix}` does not make valid index names: {why}"
+        ));
+    }
+    Some(DrSettings {
+        anti_flap_period: anti_flap_period?,
+        replicated_suffix: suffix.clone(),
     })
 }
 
@@ -1032,5 +1068,50 @@ file = "/tmp/audit.jsonl"
             "{err}"
         );
         assert!(!from_toml_str(crate::testing::CLUSTERS).unwrap().remotes[0].heartbeat);
+    }
+
+    #[test]
+    fn dr_section_defaults_and_problems() {
+        let cfg = from_toml_str(crate::testing::CLUSTERS).unwrap();
+        assert_eq!(cfg.dr.anti_flap_period, Duration::from_secs(3600));
+        assert_eq!(cfg.dr.replicated_suffix, "-replicated_from_");
+        assert_eq!(
+            cfg.dr.follow_index_pattern("ClusterA"),
+            "{{leader_index}}-replicated_from_clustera"
+        );
+        assert_eq!(cfg.dr.replicated_exclusion_pattern(), "*-replicated_from_*");
+        let off = format!(
+            "{}[dr]\nanti_flap_period = \"0s\"\nreplicated_suffix = \"-from-\"\n",
+            crate::testing::CLUSTERS
+        );
+        let cfg = from_toml_str(&off).unwrap();
+        assert_eq!(cfg.dr.anti_flap_period, Duration::ZERO);
+        assert_eq!(cfg.dr.follow_index_pattern("b"), "{{leader_index}}-from-b");
+        for (value, needle) in [
+            (
+                "anti_flap_period = \"soon\"",
+                "`dr.anti_flap_period` = `soon` is not a duration",
+            ),
+            (
+                "replicated_suffix = \"\"",
+                "`dr.replicated_suffix` is empty",
+            ),
+            (
+                "replicated_suffix = \"-{{x}}\"",
+                "must not contain `{` or `}`",
+            ),
+            ("replicated_suffix = \"-From-\"", "it must be lowercase"),
+            (
+                "replicated_suffix = \"-a b\"",
+                "does not make valid index names",
+            ),
+        ] {
+            let text = format!("{}[dr]\n{value}\n", crate::testing::CLUSTERS);
+            let err = from_toml_str(&text).unwrap_err().problems.join("\n");
+            assert!(
+                err.contains(needle),
+                "{value}: missing {needle:?} in:\n{err}"
+            );
+        }
     }
 }

@@ -226,6 +226,7 @@ async fn status(State(s): State<HttpState>) -> Response {
         "followers": report.followers,
         "data_streams": report.data_streams,
         "unfollowed_matches": report.unfollowed_matches,
+        "dr": report.dr,
     });
     let sections = crate::sync::read(&s.sections).clone();
     if let Some(obj) = body.as_object_mut() {

@@ -77,6 +77,14 @@ pub(super) fn reconcile(d: &Daemon, reconciler: Reconciler) -> JobSpec {
         run: Arc::new(move |cancel| {
             let (r, d) = (reconciler.clone(), d.clone());
             Box::pin(async move {
+                if d.topology_changed() {
+                    // A switchover rewrote the topology: the daemon is rebuilt on it within a poll period, and
+                    // this run would act on the one it replaced.
+                    tracing::info!(
+                        "the DR topology file changed; reconcile waits until it is applied"
+                    );
+                    return JobOutcome::Success;
+                }
                 let report = r.run_until(&cancel).await;
                 d.set_status_section("reconcile", status_section(&report));
                 if report.ok() {

@@ -11,6 +11,7 @@ pub mod reload;
 pub mod schedule;
 pub mod server;
 pub mod systemd;
+mod topology;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -79,10 +80,23 @@ pub fn build_with(cfg: Config, stages: Stages) -> anyhow::Result<Daemon> {
 /// [`build_with`]; with `previous`, the daemon of a reload, which keeps what outlives a configuration: the
 /// metrics registry, the latest report, the job timings, readiness, the `/status` sections and the policies'
 /// in-memory history.
-fn build_from(cfg: Config, stages: Stages, previous: Option<&Daemon>) -> anyhow::Result<Daemon> {
-    let cfg = Arc::new(cfg);
+///
+/// `declared` is the configuration as loaded; every stage gets it with `[policy] state_dir/topology.json`
+/// applied ([`Config::with_topology`]). When that file cannot be read, the declared configuration is used and
+/// the `reconcile` job is left out: reconcile over a configuration that does not know a switchover happened
+/// would resume the patterns it paused and report its promoted indices as conflicts, so it waits for the file.
+fn build_from(
+    declared: Config,
+    stages: Stages,
+    previous: Option<&Daemon>,
+) -> anyhow::Result<Daemon> {
+    // The stamp before the read: a change in between is seen again at the next check.
+    let stamp = topology::stamp(&declared);
+    let cfg = Arc::new(topology::effective(&declared));
     let clients = Clients::from_config(&cfg)?;
     let mut d = Daemon::core(cfg.clone(), clients.clone(), previous);
+    d.declared = Arc::new(declared);
+    d.topology_stamp = Arc::new(Mutex::new(stamp));
     d.stages = stages;
     let exec = if stages.policy || stages.reconcile {
         Some(
@@ -128,6 +142,15 @@ fn build_from(cfg: Config, stages: Stages, previous: Option<&Daemon>) -> anyhow:
         tracing::info!("reconcile is disabled ([reconcile] enabled = false)");
         return Ok(d);
     }
+    if let Some(e) = &d.cfg.topology_error {
+        d.set_status_section(
+            "reconcile",
+            serde_json::json!({
+                "suspended": format!("the DR topology file cannot be read ({e}); reconcile waits until it reads"),
+            }),
+        );
+        return Ok(d);
+    }
     let mut reconciler = Reconciler::new(d.cfg.clone(), exec.with_dry_run(d.cfg.reconcile.dry_run))
         .with_metrics(d.metrics.reconcile.clone())
         .with_request_errors(d.metrics.own.clone());
@@ -146,7 +169,12 @@ fn build_from(cfg: Config, stages: Stages, previous: Option<&Daemon>) -> anyhow:
 /// The daemon's shared state. Cheap to clone (everything is behind `Arc`).
 #[derive(Clone)]
 pub struct Daemon {
+    /// The effective configuration: the declared one with the DR topology applied.
     pub(crate) cfg: Arc<Config>,
+    /// The configuration as loaded, before the topology; what a topology change is applied to again.
+    declared: Arc<Config>,
+    /// The topology file as it was when `cfg` was built.
+    topology_stamp: Arc<Mutex<topology::Stamp>>,
     pub(crate) observer: Observer,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
     pub(crate) report: SharedReport,
@@ -173,7 +201,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// A daemon that only polls and never acts (`status`): the clients, the shared state and the `poll` and
-    /// `doc_counts` jobs; contacts no cluster.
+    /// `doc_counts` jobs; contacts no cluster. `cfg` is used as given (the CLI applies the topology file when it
+    /// loads it).
     pub fn new(cfg: Config) -> Result<Self, EsError> {
         let cfg = Arc::new(cfg);
         let clients = Clients::from_config(&cfg)?;
@@ -226,6 +255,8 @@ impl Daemon {
         let jobs_cancel = cancel.child_token();
         let runner = Runner::new(tracker.clone(), metrics.own.clone(), jobs_cancel.clone());
         Self {
+            declared: cfg.clone(),
+            topology_stamp: Arc::new(Mutex::new(topology::stamp(&cfg))),
             cfg,
             observer,
             snapshot: Default::default(),
@@ -593,6 +624,7 @@ impl Daemon {
                         None => std::future::pending().await,
                     }
                 };
+                let topology_check = tokio::time::sleep(topology::check_period(&d.cfg));
                 tokio::select! {
                     _ = &mut shutdown => return d.stop(Some(scheduler), server).await,
                     req = requested => {
@@ -603,11 +635,17 @@ impl Daemon {
                         };
                         let path = reload.as_ref().map(|r| r.path.clone()).unwrap_or_default();
                         if let Some(next) = d.prepare_reload(&path).await {
-                            break next;
+                            break (next, "configuration reloaded");
+                        }
+                    }
+                    _ = topology_check => {
+                        if let Some(next) = d.prepare_topology() {
+                            break (next, "DR topology applied");
                         }
                     }
                 }
             };
+            let (next, why) = next;
             crate::daemon::systemd::reloading();
             scheduler.shutdown().await;
             d.jobs_cancel.cancel();
@@ -631,7 +669,7 @@ impl Daemon {
             }
             let summary = d.report().summary();
             let generation = lock(&d.identity).generation;
-            tracing::info!(generation, %summary, "configuration reloaded");
+            tracing::info!(generation, %summary, "{why}");
             crate::daemon::systemd::ready(&summary);
         }
     }
@@ -695,6 +733,35 @@ impl Daemon {
         self.metrics.lifecycle.succeeded(generation, now);
         self.publish_identity();
         Some(next)
+    }
+
+    /// Whether the topology file changed since this daemon's configuration was built.
+    pub(crate) fn topology_changed(&self) -> bool {
+        topology::stamp(&self.declared) != *lock(&self.topology_stamp)
+    }
+
+    /// When the topology file changed and what it applies differs from the running one, the daemon of the same
+    /// declared configuration with the new topology; `None` keeps the running one (a rewrite with the same
+    /// content only updates the stamp).
+    fn prepare_topology(&self) -> Option<Daemon> {
+        let stamp = topology::stamp(&self.declared);
+        if stamp == *lock(&self.topology_stamp) {
+            return None;
+        }
+        let next = self.declared.with_topology_file();
+        if !topology::differs(&self.cfg, &next) {
+            *lock(&self.topology_stamp) = stamp;
+            return None;
+        }
+        tracing::info!("the DR topology file changed; applying it");
+        match build_from((*self.declared).clone(), self.stages, Some(self)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot apply the DR topology; keeping the running one");
+                *lock(&self.topology_stamp) = stamp;
+                None
+            }
+        }
     }
 
     async fn stop(

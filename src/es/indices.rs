@@ -77,6 +77,103 @@ pub struct DataStreamBackingIndex {
     pub index_name: String,
 }
 
+/// `GET /_data_stream/{name}`, narrowed by `filter_path` to what promoting a stream needs: its name, whether it
+/// is `replicated` (7.11+; absent before, `None` here) and its backing indices, oldest generation first, the last
+/// one the write index (ES `GetDataStreamAction.Response.DataStreamInfo#toXContent`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamStateResponse {
+    #[serde(default)]
+    pub data_streams: Vec<DataStreamState>,
+}
+
+impl Filtered for DataStreamStateResponse {
+    const FILTER_PATH: &'static str =
+        "data_streams.name,data_streams.replicated,data_streams.indices.index_name";
+}
+
+/// One data stream of [`DataStreamStateResponse`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DataStreamState {
+    pub name: String,
+    /// A follower's copy not yet promoted; `None` where the version does not say.
+    #[serde(default)]
+    pub replicated: Option<bool>,
+    #[serde(default)]
+    pub indices: Vec<DataStreamBackingIndex>,
+}
+
+impl DataStreamState {
+    /// The write index: the last backing index.
+    pub fn write_index(&self) -> Option<&str> {
+        self.indices.last().map(|i| i.index_name.as_str())
+    }
+}
+
+/// `GET /_index_template`, narrowed by `filter_path` to what [`IndexTemplatesResponse::find_v2_template`] needs
+/// (ES `GetComposableIndexTemplateAction.Response#toXContent`). A `filter_path` that matches nothing (no
+/// template) answers `{}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct IndexTemplatesResponse {
+    #[serde(default)]
+    pub index_templates: Vec<NamedIndexTemplate>,
+}
+
+impl Filtered for IndexTemplatesResponse {
+    const FILTER_PATH: &'static str =
+        "index_templates.name,index_templates.index_template.index_patterns,\
+         index_templates.index_template.priority,index_templates.index_template.data_stream";
+}
+
+/// One composable index template.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct NamedIndexTemplate {
+    pub name: String,
+    #[serde(default)]
+    pub index_template: IndexTemplateBody,
+}
+
+/// The parts of a composable index template that decide which one a new backing index comes from.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct IndexTemplateBody {
+    #[serde(default)]
+    pub index_patterns: Vec<String>,
+    /// A missing priority counts as 0 (`ComposableIndexTemplate#priorityOrZero`).
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// `data_stream: {..}`: the template creates data streams.
+    #[serde(default)]
+    pub data_stream: Option<Value>,
+}
+
+impl IndexTemplatesResponse {
+    /// The template a new index named `name` comes from, as ES `MetadataIndexTemplateService.findV2Template`
+    /// (`findV2CandidateTemplates`) picks it for a data stream (not hidden): of the templates with a pattern
+    /// matching `name` (`Regex.simpleMatch`, `*` wildcards), the one of highest priority. Two overlapping
+    /// templates of one priority cannot both exist (`addIndexTemplateV2` refuses the second).
+    pub fn find_v2_template(&self, name: &str) -> Option<&NamedIndexTemplate> {
+        self.index_templates
+            .iter()
+            .filter(|t| {
+                t.index_template
+                    .index_patterns
+                    .iter()
+                    .any(|p| crate::config::policy::wildcard_match(p, name))
+            })
+            .max_by_key(|t| t.index_template.priority.unwrap_or(0))
+    }
+}
+
+/// The answer of `POST /{target}/_rollover` (ES `RolloverResponse#toXContent`), of which the indices are read.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RolloverResponse {
+    #[serde(default)]
+    pub old_index: String,
+    #[serde(default)]
+    pub new_index: String,
+    #[serde(default)]
+    pub rolled_over: bool,
+}
+
 /// The leader setting the retention-lease margin counts against (ES `IndexSettings`
 /// `INDEX_SOFT_DELETES_RETENTION_LEASE_PERIOD_SETTING`, dynamic, default 12h).
 pub const RETENTION_LEASE_PERIOD_SETTING: &str = "index.soft_deletes.retention_lease.period";
@@ -457,6 +554,53 @@ impl EsClient {
         .await
     }
 
+    /// `GET /_data_stream/{name}?expand_wildcards=all` with [`DataStreamStateResponse`]'s `filter_path`: one
+    /// stream, replicated or not, with its backing indices (7.9+). A name that is no data stream: 404
+    /// `index_not_found_exception`.
+    pub async fn data_stream(&self, name: &str) -> Result<DataStreamStateResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::DataStreams,
+            &format!("_data_stream/{}?expand_wildcards=all", seg(name)),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /_index_template` with [`IndexTemplatesResponse`]'s `filter_path`: every composable index template
+    /// (7.8+), to find the one a data stream's next backing index would come from.
+    pub async fn index_templates(&self) -> Result<IndexTemplatesResponse, EsError> {
+        self.read(
+            Method::GET,
+            Endpoint::IndexTemplates,
+            "_index_template",
+            None,
+        )
+        .await
+    }
+
+    /// `POST /_data_stream/_promote/{name}` (7.9+, index privilege `manage_follow_index`).
+    pub async fn promote_data_stream(&self, name: &str) -> Result<Acknowledged, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::PromoteDataStream,
+            &format!("_data_stream/_promote/{}", seg(name)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /{name}/_rollover` of a data stream, without conditions: a new write index, always.
+    pub async fn rollover_data_stream(&self, name: &str) -> Result<RolloverResponse, EsError> {
+        self.request(
+            Method::POST,
+            Endpoint::Rollover,
+            &format!("{}/_rollover", seg(name)),
+            None,
+        )
+        .await
+    }
+
     /// `GET /{indices}/_stats?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s `filter_path`:
     /// the leader's own sequence numbers and retention leases of `indices` (a comma-separated list, or `_all`),
     /// in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of the others.
@@ -595,6 +739,49 @@ mod tests {
 
     use super::*;
     use crate::testing::fixture;
+
+    #[test]
+    fn the_template_of_a_stream_is_the_matching_one_of_highest_priority() {
+        let body = r#"{"index_templates":[
+            {"name":"catch-all","index_template":{"index_patterns":["*"],"priority":1}},
+            {"name":"logs","index_template":{"index_patterns":["logs-*","audit"],"priority":100,
+             "data_stream":{"hidden":false,"allow_custom_routing":false}}},
+            {"name":"logs-app-plain","index_template":{"index_patterns":["logs-app*"],"priority":200}},
+            {"name":"metrics","index_template":{"index_patterns":["metrics-*"],"data_stream":{"hidden":false}}}]}"#;
+        let t: IndexTemplatesResponse = serde_json::from_str(body).unwrap();
+        let pick = |n: &str| t.find_v2_template(n).map(|t| t.name.as_str());
+        assert_eq!(pick("logs-web"), Some("logs"));
+        assert_eq!(pick("logs-app-1"), Some("logs-app-plain"));
+        assert!(t
+            .find_v2_template("logs-app-1")
+            .unwrap()
+            .index_template
+            .data_stream
+            .is_none());
+        assert_eq!(pick("audit"), Some("logs"));
+        // A missing priority counts as 0, below the catch-all's 1.
+        assert_eq!(pick("metrics-x"), Some("catch-all"));
+        assert_eq!(pick("other"), Some("catch-all"));
+        let none: IndexTemplatesResponse = serde_json::from_str("{}").unwrap();
+        assert!(none.find_v2_template("logs-web").is_none());
+    }
+
+    #[test]
+    fn one_data_stream_with_and_without_replicated() {
+        let body = r#"{"data_streams":[{"name":"logs-app","replicated":true,"indices":[
+            {"index_name":".ds-logs-app-2026.12.02-000001"},{"index_name":".ds-logs-app-2026.12.02-000002"}]}]}"#;
+        let r: DataStreamStateResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.data_streams[0].replicated, Some(true));
+        assert_eq!(
+            r.data_streams[0].write_index(),
+            Some(".ds-logs-app-2026.12.02-000002")
+        );
+        // 7.9 and 7.10 do not say.
+        let old: DataStreamStateResponse =
+            serde_json::from_str(r#"{"data_streams":[{"name":"logs-app","indices":[]}]}"#).unwrap();
+        assert_eq!(old.data_streams[0].replicated, None);
+        assert_eq!(old.data_streams[0].write_index(), None);
+    }
 
     #[test]
     fn cat_indices_counts_are_strings() {

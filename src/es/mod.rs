@@ -119,13 +119,19 @@ pub enum Endpoint {
     UserPrivileges,
     /// `POST /_nodes/reload_secure_settings`
     ReloadSecureSettings,
-    /// `GET /_data_stream` (7.9+)
+    /// `GET /_data_stream[/{name}]` (7.9+)
     DataStreams,
+    /// `GET /_index_template` (7.8+)
+    IndexTemplates,
+    /// `POST /_data_stream/_promote/{name}` (7.9+)
+    PromoteDataStream,
+    /// `POST /{data_stream}/_rollover`
+    Rollover,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 35] = [
+    pub const ALL: [Endpoint; 38] = [
         Endpoint::Root,
         Endpoint::CcrStats,
         Endpoint::FollowInfo,
@@ -161,6 +167,9 @@ impl Endpoint {
         Endpoint::UserPrivileges,
         Endpoint::ReloadSecureSettings,
         Endpoint::DataStreams,
+        Endpoint::IndexTemplates,
+        Endpoint::PromoteDataStream,
+        Endpoint::Rollover,
     ];
 
     /// The label value.
@@ -201,6 +210,9 @@ impl Endpoint {
             Endpoint::UserPrivileges => "user_privileges",
             Endpoint::ReloadSecureSettings => "reload_secure_settings",
             Endpoint::DataStreams => "data_streams",
+            Endpoint::IndexTemplates => "index_templates",
+            Endpoint::PromoteDataStream => "promote_data_stream",
+            Endpoint::Rollover => "rollover",
         }
     }
 }

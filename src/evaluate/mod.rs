@@ -6,6 +6,7 @@
 //! [`data_streams`] groups the followers by data stream and finds the backing indices auto-follow missed.
 
 pub mod data_streams;
+pub mod dr;
 pub mod health;
 pub mod lag;
 pub mod report;

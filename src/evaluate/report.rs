@@ -35,6 +35,8 @@ pub struct Report {
     pub data_streams: Vec<DataStreamReport>,
     /// Leader backing indices an auto-follow pattern should have followed and did not.
     pub unfollowed_matches: Vec<UnfollowedMatch>,
+    /// The pairs of clusters, which one takes the writes, and the switchovers between them.
+    pub dr: crate::evaluate::dr::DrReport,
     /// `[metrics] per_shard`: render per-shard series.
     #[serde(skip)]
     pub per_shard_metrics: bool,
@@ -259,6 +261,7 @@ impl Report {
         };
         let unfollowed = unfollowed_matches(cfg, snap, &renames_streams);
         Report {
+            dr: crate::evaluate::dr::dr_report(cfg, &followers, now),
             data_streams: data_stream_reports(snap, &followers, &unfollowed),
             unfollowed_matches: unfollowed,
             generated_at: Some(now),

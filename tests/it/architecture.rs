@@ -15,11 +15,14 @@ const PURE: &[&str] = &[
     "src/observe/caught_up.rs",
     "src/evaluate/health.rs",
     "src/evaluate/data_streams.rs",
+    "src/evaluate/dr.rs",
     "src/evaluate/report.rs",
     "src/reconcile/plan.rs",
     "src/policy/mod.rs",
     "src/policy/rules.rs",
     "src/act/runbook/plan.rs",
+    "src/act/runbook/data_stream_plan.rs",
+    "src/act/runbook/switchover_plan.rs",
     "src/preflight/evaluate.rs",
     "src/preflight/security.rs",
 ];
@@ -54,7 +57,9 @@ const TOP: &[&str] = &[
 /// and may not name each other. `reconcile` and `policy` sit above `act` because they hand it their actions;
 /// `metrics` renders `evaluate`'s report and counts what `act` does.
 const LAYERS: &[&[&str]] = &[
-    &["config", "sync"],
+    // `sync` (lock helpers, the atomic file write) names nothing of the crate; every layer may use it.
+    &["sync"],
+    &["config"],
     &["es"],
     &["observe"],
     &["evaluate"],

@@ -10,6 +10,8 @@ mod config_cli;
 mod data_streams;
 #[cfg(feature = "demo")]
 mod demo;
+mod dr_topology;
+mod ds_promote;
 mod fake_es;
 mod heartbeat;
 mod hostile_input;
@@ -22,6 +24,7 @@ mod preflight;
 mod reconcile;
 mod reload;
 mod sim_daemon;
+mod switchover;
 mod systemd_notify;
 mod tls;
 mod wire;

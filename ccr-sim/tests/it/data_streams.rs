@@ -551,6 +551,20 @@ async fn auto_follow_of_a_data_stream_across_three_rollovers() {
     )
     .await;
     assert_eq!(stream(&c, &f, "logs-app").await["replicated"], false);
+    // Promotion unfollows nothing: until a rollover, writes reach the write index, still a follower, and
+    // its FollowingEngine refuses them (ES `FollowingEngine#preFlight`).
+    let (status, body) = call(
+        &c,
+        "POST",
+        &format!("{f}/logs-app/_doc"),
+        Some(json!({"@timestamp": 1})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"]["reason"],
+        "a following engine does not accept operations without an assigned sequence number"
+    );
     let r = ok(&c, "POST", &format!("{f}/logs-app/_rollover"), None).await;
     let local_gen = r["new_index"].as_str().unwrap().to_string();
     assert!(local_gen.ends_with("-000005"), "{local_gen}");

@@ -1,5 +1,5 @@
-//! Multi-step actions: the unfollow runbook (pause if active, close, unfollow, open) and promote (wait until
-//! caught up, then unfollow).
+//! Multi-step actions: the unfollow runbook (pause if active, close, unfollow, open), promote (wait until
+//! caught up, then unfollow) and the switchover of a pair of clusters ([`switchover`]).
 //!
 //! The unfollow runbook is level-triggered: before every step it looks at the index (exists? open? follower?
 //! active or paused?) and does the first step still missing ([`plan_steps`], pure). So it never repeats a step
@@ -30,8 +30,13 @@ use crate::es::FollowerStatus;
 use crate::es::{EsClient, EsError};
 use crate::observe::caught_up::ShardLook;
 
+mod data_stream;
+mod data_stream_plan;
 mod plan;
 mod rotate;
+pub mod switchover;
+pub mod switchover_plan;
+pub use data_stream::*;
 pub use plan::*;
 pub use rotate::*;
 
@@ -167,6 +172,31 @@ impl RecordDir {
         write_atomic(&path, &bytes).map_err(|source| StoreError::Write { path, source })
     }
 
+    /// Every record of the directory (unreadable ones are skipped with a warning).
+    pub(crate) fn all<R: serde::de::DeserializeOwned>(&self) -> Vec<R> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| {
+                let path = e.path();
+                match std::fs::read(&path).map(|b| serde_json::from_slice::<R>(&b)) {
+                    Ok(Ok(r)) => Some(r),
+                    Ok(Err(err)) => {
+                        tracing::warn!(path = %path.display(), error = %err, "ignoring an unreadable runbook record");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            })
+            .collect()
+    }
+
     pub(crate) fn remove(&self, cluster: &str, name: &str) -> Result<(), StoreError> {
         let Some(path) = self.path(cluster, name) else {
             return Ok(());
@@ -179,10 +209,12 @@ impl RecordDir {
     }
 }
 
-/// Where runbook records live: `state_dir/runbooks/`, or nowhere (memory only) without a state directory.
+/// Where runbook records live: `state_dir/runbooks/` (one per index) and `state_dir/runbooks/data_streams/` (one
+/// per data-stream promotion), or nowhere (memory only) without a state directory.
 #[derive(Debug, Clone, Default)]
 pub struct RunbookStore {
     records: RecordDir,
+    data_streams: RecordDir,
 }
 
 impl RunbookStore {
@@ -190,6 +222,9 @@ impl RunbookStore {
     pub fn new(state_dir: Option<&std::path::Path>) -> Self {
         Self {
             records: RecordDir::new(state_dir.map(|d| d.join("runbooks"))),
+            data_streams: RecordDir::new(
+                state_dir.map(|d| d.join("runbooks").join("data_streams")),
+            ),
         }
     }
 
@@ -213,30 +248,11 @@ impl RunbookStore {
 
     /// Every runbook in progress (unreadable records are skipped with a warning).
     pub fn records(&self) -> Vec<RunbookRecord> {
-        let Some(dir) = &self.records.dir else {
-            return Vec::new();
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| {
-                let path = e.path();
-                match std::fs::read(&path).map(|b| serde_json::from_slice::<RunbookRecord>(&b)) {
-                    Ok(Ok(r)) => Some(r),
-                    Ok(Err(err)) => {
-                        tracing::warn!(path = %path.display(), error = %err, "ignoring an unreadable runbook record");
-                        None
-                    }
-                    Err(_) => None,
-                }
-            })
-            .collect()
+        self.records.all()
     }
 
-    /// Keys (`cluster/index`) of every runbook in progress.
+    /// Keys (`cluster/index`) of every runbook in progress: each index with a runbook of its own, and every
+    /// backing index of a data-stream promotion in progress.
     pub fn in_progress(&self) -> BTreeSet<ClusterKey> {
         let Some(dir) = &self.records.dir else {
             return BTreeSet::new();
@@ -244,7 +260,7 @@ impl RunbookStore {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return BTreeSet::new();
         };
-        entries
+        let mut keys: BTreeSet<ClusterKey> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -252,7 +268,14 @@ impl RunbookStore {
                 let (cluster, index) = stem.split_once("__")?;
                 Some(key(cluster, index))
             })
-            .collect()
+            .collect();
+        for r in self.data_stream_records() {
+            keys.extend(r.backing_indices.iter().map(|i| key(&r.cluster, i)));
+        }
+        for r in self.switchover_records() {
+            keys.extend(r.scope.followers.iter().map(|i| key(&r.to, i)));
+        }
+        keys
     }
 }
 
@@ -330,6 +353,48 @@ pub async fn inspect(c: &EsClient, index: &str) -> Result<IndexView, EsError> {
         open,
         follower,
     })
+}
+
+/// Looks at several indices in two requests (`_cat/indices`, `_ccr/info` of the list), in the order given.
+pub async fn inspect_many(c: &EsClient, indices: &[String]) -> Result<Vec<IndexView>, EsError> {
+    if indices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c.cat_indices().await?;
+    let info = match c.follow_info(&indices.join(",")).await {
+        Ok(i) => i.follower_indices,
+        // One of them deleted between the two reads: look at each on its own.
+        Err(e) if e.status() == Some(404) => {
+            let mut out = Vec::with_capacity(indices.len());
+            for i in indices {
+                out.push(inspect(c, i).await?);
+            }
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(indices
+        .iter()
+        .map(|index| match rows.iter().find(|r| &r.index == index) {
+            None => IndexView {
+                exists: false,
+                open: false,
+                follower: None,
+            },
+            Some(row) => IndexView {
+                exists: true,
+                open: row.status.as_deref() != Some("close"),
+                follower: info
+                    .iter()
+                    .find(|f| &f.follower_index == index)
+                    .map(|f| FollowerView {
+                        status: f.status,
+                        remote_cluster: f.remote_cluster.clone(),
+                        leader_index: f.leader_index.clone(),
+                    }),
+            },
+        })
+        .collect())
 }
 
 /// Hook called after every step; `ControlFlow::Break` stops the runbook there (as a crash would: the record
@@ -999,6 +1064,43 @@ mod tests {
         // Memory-only store: nothing persists, nothing fails.
         let mem = RunbookStore::new(None);
         assert!(mem.in_progress().is_empty());
+    }
+
+    #[test]
+    fn a_data_stream_promotion_in_progress_holds_every_backing_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunbookStore::new(Some(dir.path()));
+        let rec = DataStreamRecord {
+            cluster: "follower".into(),
+            data_stream: "logs-app".into(),
+            rule: Rule::Manual,
+            started_at: Utc::now(),
+            backing_indices: vec![".ds-logs-app-1".into(), ".ds-logs-app-2".into()],
+            done: vec![DsStep::Promote],
+            pending: Some(DsStep::Rollover),
+            owner_pid: None,
+            updated_at: None,
+            stopped: None,
+        };
+        store.save_data_stream(&rec).unwrap();
+        let loaded = store
+            .load_data_stream("follower", "logs-app")
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.pending, Some(DsStep::Rollover));
+        assert_eq!(loaded.owner_pid, Some(std::process::id()));
+        assert_eq!(
+            store.in_progress(),
+            BTreeSet::from([
+                key("follower", ".ds-logs-app-1"),
+                key("follower", ".ds-logs-app-2")
+            ])
+        );
+        // Index records and stream records live apart: neither reads the other's as its own.
+        assert!(store.records().is_empty());
+        assert_eq!(store.data_stream_records().len(), 1);
+        store.remove_data_stream("follower", "logs-app").unwrap();
+        assert!(store.in_progress().is_empty());
     }
 
     #[test]
