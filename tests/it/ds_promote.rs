@@ -300,3 +300,128 @@ async fn steps_done_by_hand_are_not_repeated() {
     assert!(followers(&sim).is_empty());
     sim.shutdown().await;
 }
+
+/// A scripted cluster: every request is answered from `answers` by `METHOD /path` (404 otherwise).
+async fn scripted(answers: Vec<(&'static str, u16, serde_json::Value)>) -> String {
+    use axum::http::{Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let answers = std::sync::Arc::new(answers);
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri| {
+        let answers = answers.clone();
+        async move {
+            let key = format!("{method} {}", uri.path());
+            match answers.iter().find(|(k, _, _)| *k == key) {
+                Some((_, status, body)) => (
+                    StatusCode::from_u16(*status).unwrap(),
+                    [("content-type", "application/json")],
+                    body.to_string(),
+                )
+                    .into_response(),
+                None => (StatusCode::NOT_FOUND, "{}").into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn executor_for(url: &str) -> Executor {
+    let cfg = ccr_sentinel::config::from_toml_str(&format!(
+        "[clusters.follower]\nurl = \"{url}\"\ntimeout = \"2s\"\n"
+    ))
+    .unwrap();
+    Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap())
+}
+
+/// A promote or rollover whose answer was lost (a 503) is re-read, never re-sent: done when the stream is no
+/// longer replicated, or when its write index is no longer a follower; failed otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_promote_or_rollover_is_re_read() {
+    use ccr_sentinel::act::{Action, ActionResult};
+    let unavailable =
+        json!({"error": {"type": "unavailable_shards_exception", "reason": "lost"}, "status": 503});
+    let stream = |replicated: bool| {
+        json!({"data_streams": [{"name": "logs", "replicated": replicated,
+            "indices": [{"index_name": ".ds-logs-000001"}, {"index_name": ".ds-logs-000002"}]}]})
+    };
+    let follower_of_write = json!({"follower_indices": [{"follower_index": ".ds-logs-000002",
+        "remote_cluster": "leader", "leader_index": ".ds-logs-000002", "status": "active"}]});
+    let none = json!({"follower_indices": []});
+    let promote = Action::PromoteDataStream {
+        cluster: "follower".into(),
+        data_stream: "logs".into(),
+    };
+    let rollover = Action::RolloverDataStream {
+        cluster: "follower".into(),
+        data_stream: "logs".into(),
+    };
+    type Case = (
+        &'static str,
+        Action,
+        Vec<(&'static str, u16, serde_json::Value)>,
+        ActionResult,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "promote applied",
+            promote.clone(),
+            vec![
+                ("POST /_data_stream/_promote/logs", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+            ],
+            ActionResult::AlreadyDone,
+        ),
+        (
+            "promote not applied",
+            promote,
+            vec![
+                ("POST /_data_stream/_promote/logs", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(true)),
+            ],
+            ActionResult::Failed,
+        ),
+        (
+            "rollover applied: the write index is a regular one",
+            rollover.clone(),
+            vec![
+                ("POST /logs/_rollover", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+                ("GET /.ds-logs-000002/_ccr/info", 200, none.clone()),
+            ],
+            ActionResult::AlreadyDone,
+        ),
+        (
+            "rollover not applied: the write index still follows",
+            rollover.clone(),
+            vec![
+                ("POST /logs/_rollover", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+                (
+                    "GET /.ds-logs-000002/_ccr/info",
+                    200,
+                    follower_of_write.clone(),
+                ),
+            ],
+            ActionResult::Failed,
+        ),
+        (
+            "rollover refused: never called done",
+            rollover,
+            vec![(
+                "POST /logs/_rollover",
+                400,
+                json!({"error": {"type": "illegal_argument_exception",
+                    "reason": "data stream [logs] cannot be rolled over, because it is a replicated data stream"},
+                    "status": 400}),
+            )],
+            ActionResult::Failed,
+        ),
+    ];
+    for (name, action, answers, want) in cases {
+        let exec = executor_for(&scripted(answers).await);
+        let ev = exec.execute(&action, "manual", "test").await;
+        assert_eq!(ev.result, want, "{name}: {ev:?}");
+    }
+}
