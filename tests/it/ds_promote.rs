@@ -302,7 +302,7 @@ async fn steps_done_by_hand_are_not_repeated() {
 }
 
 /// A scripted cluster: every request is answered from `answers` by `METHOD /path` (404 otherwise).
-async fn scripted(answers: Vec<(&'static str, u16, serde_json::Value)>) -> String {
+async fn scripted(answers: Vec<(String, u16, serde_json::Value)>) -> String {
     use axum::http::{Method, StatusCode, Uri};
     use axum::response::IntoResponse;
     let answers = std::sync::Arc::new(answers);
@@ -420,8 +420,47 @@ async fn a_lost_answer_to_promote_or_rollover_is_re_read() {
         ),
     ];
     for (name, action, answers, want) in cases {
+        let answers = answers
+            .into_iter()
+            .map(|(k, status, body)| (k.to_string(), status, body))
+            .collect();
         let exec = executor_for(&scripted(answers).await);
         let ev = exec.execute(&action, "manual", "test").await;
         assert_eq!(ev.result, want, "{name}: {ev:?}");
     }
+}
+
+/// The lag gate asks the running daemon about every backing index that is a follower: one too far behind in time
+/// refuses the promotion before any change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backing_index_beyond_max_promote_lag_refuses_the_promotion() {
+    let (sim, backing) = followed_stream(true).await;
+    let daemon = scripted(vec![(
+        format!("GET /followers/follower/{}", backing[1]),
+        503,
+        json!({"status": "unavailable", "reasons": ["lag 300s is above 120s"]}),
+    )])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(&sim, dir.path()).replacen(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"{}\"", daemon.trim_start_matches("http://")),
+        1,
+    );
+    let path = write_config(dir.path(), &toml);
+    let follower = sim.cluster("follower");
+    follower.reset_requests();
+    let out = cli(&["promote", STREAM], &path).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("backing index `{}`", backing[1])),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("lag 300s is above 120s"), "{}", text(&out));
+    assert!(err.contains("health.max_promote_lag"), "{}", text(&out));
+    assert_eq!(follower.requests().mutating, 0, "{:?}", follower.requests());
+    assert_eq!(followers(&sim).len(), 3);
+    sim.shutdown().await;
 }
