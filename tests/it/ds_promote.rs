@@ -2,7 +2,9 @@
 //! across two rollovers, writes stopped, `promote` run as a process (dry run first): afterwards the stream on the
 //! follower cluster takes writes and rolls over, no backing index is a follower and every backing index kept its
 //! documents. Without a matching data-stream template on the follower cluster it is refused with no mutating
-//! request sent. Interrupted after every step, or with the first steps done by hand, a re-run converges.
+//! request sent, as when a backing index is beyond `health.max_promote_lag` or the cluster is older than 7.9.
+//! Interrupted after every step, or with the first steps done by hand, a re-run converges; a lost answer to
+//! promote or rollover is re-read, never re-sent.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -462,5 +464,42 @@ async fn a_backing_index_beyond_max_promote_lag_refuses_the_promotion() {
     assert!(err.contains("health.max_promote_lag"), "{}", text(&out));
     assert_eq!(follower.requests().mutating, 0, "{:?}", follower.requests());
     assert_eq!(followers(&sim).len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_older_than_7_9_is_refused_without_a_data_stream_request() {
+    let sim = Sim::builder()
+        .cluster(ccr_sim::ClusterConfig::new("leader").version("7.8.1"))
+        .cluster(ccr_sim::ClusterConfig::new("follower").version("7.8.1"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    crate::common::connect(&sim, "follower", "leader", "leader");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, dir.path())).unwrap();
+    let exec = Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap());
+    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let ctx = runbook::Ctx {
+        exec: &exec,
+        cfg: &cfg,
+        store: &store,
+    };
+    let follower = sim.cluster("follower");
+    follower.reset_requests();
+    let mut hook = |_: &DsStepReport| ControlFlow::Continue(());
+    let out = runbook::promote_data_stream(ctx, "follower", STREAM, &options(), &mut hook)
+        .await
+        .unwrap();
+    assert!(out.refused && !out.finished, "{out:?}");
+    let e = out.error.unwrap_or_default();
+    assert!(e.contains("7.9 or later") && e.contains("7.8"), "{e}");
+    let seen = follower.requests();
+    assert_eq!(seen.mutating, 0, "{seen:?}");
+    assert!(
+        seen.by_endpoint.keys().all(|k| !k.contains("_data_stream")),
+        "{seen:?}"
+    );
     sim.shutdown().await;
 }
