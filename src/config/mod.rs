@@ -145,7 +145,10 @@ impl Default for DrSettings {
 
 impl DrSettings {
     /// The `follow_index_pattern` of a pattern following the data streams of `leader_cluster`:
-    /// `{{leader_index}}<suffix><cluster>`, the cluster name lowercased (index names are lowercase).
+    /// `{{leader_index}}<suffix><cluster>`, the cluster name lowercased (index names are lowercase). On 8.4+
+    /// Elasticsearch applies it to the stream name inside a backing index name
+    /// (`AutoFollowCoordinator.getFollowerIndexName`: `.ds-logs-replicated_from_a-2026.12.02-000001`), so the
+    /// follower's stream is renamed too.
     pub fn follow_index_pattern(&self, leader_cluster: &str) -> String {
         format!(
             "{{{{leader_index}}}}{}{}",

@@ -5,8 +5,8 @@
 //! (A follows B). The configuration file still declares the original direction, so the result is recorded here,
 //! in `[policy] state_dir/topology.json`, and every stage works on [`Config::with_topology`]: the declared
 //! configuration with the topology applied. Reconcile then keeps the new direction instead of fighting it, and
-//! the operator can make it permanent by copying the TOML `status` prints into the configuration and removing
-//! the file.
+//! the operator can make it permanent by putting [`PairState::permanent_toml`] (the switchover prints it,
+//! `/status` `dr.pairs[].permanent_toml` holds it) into the configuration and removing the pair from the file.
 //!
 //! The file is plain serde data written atomically ([`Topology::save`]); unknown fields are ignored so an older
 //! daemon reads a newer file.

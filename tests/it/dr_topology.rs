@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::policy::{connected_pair, following};
-use crate::common::{connect, daemon_config, must, sample, wait_until, Running};
+use crate::common::{
+    connect, daemon_config, must, run_cli_with_config, sample, wait_until, write_config, Running,
+};
 
 /// The configuration: `follower` follows `leader`'s `logs` as `logs`, and each cluster has a remote on the other.
 fn config(sim: &ccr_sim::Sim, state_dir: &std::path::Path) -> String {
@@ -203,5 +205,62 @@ async fn a_topology_written_while_running_sets_up_the_reverse_direction() {
         Some(1.0)
     );
     d.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_read_the_topology_and_reconcile_refuses_a_broken_one() {
+    let sim = connected_pair(false).await;
+    connect(&sim, "leader", "follower", "follower");
+    following(&sim, "logs", "logs", 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let path = write_config(dir.path(), &config(&sim, &state));
+    ccr_sentinel::config::Topology::from_json(switched().to_string().as_bytes())
+        .unwrap()
+        .save(&state)
+        .unwrap();
+
+    let out = run_cli_with_config(&["status"], &path).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("dr follower/leader: follower writes, leader follows it (0 followers); last switchover leader -> follower at 2026-12-02 09:02:00"),
+        "{stdout}"
+    );
+    let out = run_cli_with_config(&["status", "--format", "json"], &path).await;
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dr"]["pairs"][0]["active"], "follower", "{}", v["dr"]);
+    assert!(
+        v["dr"]["pairs"][0]["permanent_toml"]
+            .as_str()
+            .unwrap()
+            .contains("[[followers]]\ncluster = \"leader\"\nremote = \"follower\""),
+        "{}",
+        v["dr"]
+    );
+
+    std::fs::write(ccr_sentinel::config::Topology::path(&state), "{not json").unwrap();
+    let out = run_cli_with_config(&["reconcile", "--once"], &path).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("reconcile does not run without it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is not a ccr-sentinel topology file"),
+        "{stderr}"
+    );
+    // Nothing was sent: the leader still has no follower of its own.
+    assert!(sim.cluster("leader").state()["followers"]["logs"].is_null());
+    let out = run_cli_with_config(&["status"], &path).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("warning: DR topology:"), "{stderr}");
+    assert!(stdout.contains("! topology:"), "{stdout}");
+    assert!(
+        stdout.contains("dr follower/leader: leader writes, follower follows it (1 follower)"),
+        "the declared direction: {stdout}"
+    );
     sim.shutdown().await;
 }
