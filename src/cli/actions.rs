@@ -62,7 +62,11 @@ pub struct PromoteArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// The follower index or replicated data stream to promote (or `--all`).
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_name = "FOLLOWER_INDEX|DATA_STREAM"
+    )]
     pub follower_index: Option<String>,
     /// Promote every configured follower (of `--cluster`, when given).
     #[arg(long)]

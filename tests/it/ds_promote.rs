@@ -2,7 +2,9 @@
 //! across two rollovers, writes stopped, `promote` run as a process (dry run first): afterwards the stream on the
 //! follower cluster takes writes and rolls over, no backing index is a follower and every backing index kept its
 //! documents. Without a matching data-stream template on the follower cluster it is refused with no mutating
-//! request sent. Interrupted after every step, or with the first steps done by hand, a re-run converges.
+//! request sent, as when a backing index is beyond `health.max_promote_lag` or the cluster is older than 7.9.
+//! Interrupted after every step, or with the first steps done by hand, a re-run converges; a lost answer to
+//! promote or rollover is re-read, never re-sent.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -298,5 +300,206 @@ async fn steps_done_by_hand_are_not_repeated() {
     .concat();
     assert_eq!(steps, want);
     assert!(followers(&sim).is_empty());
+    sim.shutdown().await;
+}
+
+/// A scripted cluster: every request is answered from `answers` by `METHOD /path` (404 otherwise).
+async fn scripted(answers: Vec<(String, u16, serde_json::Value)>) -> String {
+    use axum::http::{Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let answers = std::sync::Arc::new(answers);
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri| {
+        let answers = answers.clone();
+        async move {
+            let key = format!("{method} {}", uri.path());
+            match answers.iter().find(|(k, _, _)| *k == key) {
+                Some((_, status, body)) => (
+                    StatusCode::from_u16(*status).unwrap(),
+                    [("content-type", "application/json")],
+                    body.to_string(),
+                )
+                    .into_response(),
+                None => (StatusCode::NOT_FOUND, "{}").into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn executor_for(url: &str) -> Executor {
+    let cfg = ccr_sentinel::config::from_toml_str(&format!(
+        "[clusters.follower]\nurl = \"{url}\"\ntimeout = \"2s\"\n"
+    ))
+    .unwrap();
+    Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap())
+}
+
+/// A promote or rollover whose answer was lost (a 503) is re-read, never re-sent: done when the stream is no
+/// longer replicated, or when its write index is no longer a follower; failed otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_promote_or_rollover_is_re_read() {
+    use ccr_sentinel::act::{Action, ActionResult};
+    let unavailable =
+        json!({"error": {"type": "unavailable_shards_exception", "reason": "lost"}, "status": 503});
+    let stream = |replicated: bool| {
+        json!({"data_streams": [{"name": "logs", "replicated": replicated,
+            "indices": [{"index_name": ".ds-logs-000001"}, {"index_name": ".ds-logs-000002"}]}]})
+    };
+    let follower_of_write = json!({"follower_indices": [{"follower_index": ".ds-logs-000002",
+        "remote_cluster": "leader", "leader_index": ".ds-logs-000002", "status": "active"}]});
+    let none = json!({"follower_indices": []});
+    let promote = Action::PromoteDataStream {
+        cluster: "follower".into(),
+        data_stream: "logs".into(),
+    };
+    let rollover = Action::RolloverDataStream {
+        cluster: "follower".into(),
+        data_stream: "logs".into(),
+    };
+    type Case = (
+        &'static str,
+        Action,
+        Vec<(&'static str, u16, serde_json::Value)>,
+        ActionResult,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "promote applied",
+            promote.clone(),
+            vec![
+                ("POST /_data_stream/_promote/logs", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+            ],
+            ActionResult::AlreadyDone,
+        ),
+        (
+            "promote not applied",
+            promote,
+            vec![
+                ("POST /_data_stream/_promote/logs", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(true)),
+            ],
+            ActionResult::Failed,
+        ),
+        (
+            "rollover applied: the write index is a regular one",
+            rollover.clone(),
+            vec![
+                ("POST /logs/_rollover", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+                ("GET /.ds-logs-000002/_ccr/info", 200, none.clone()),
+            ],
+            ActionResult::AlreadyDone,
+        ),
+        (
+            "rollover not applied: the write index still follows",
+            rollover.clone(),
+            vec![
+                ("POST /logs/_rollover", 503, unavailable.clone()),
+                ("GET /_data_stream/logs", 200, stream(false)),
+                (
+                    "GET /.ds-logs-000002/_ccr/info",
+                    200,
+                    follower_of_write.clone(),
+                ),
+            ],
+            ActionResult::Failed,
+        ),
+        (
+            "rollover refused: never called done",
+            rollover,
+            vec![(
+                "POST /logs/_rollover",
+                400,
+                json!({"error": {"type": "illegal_argument_exception",
+                    "reason": "data stream [logs] cannot be rolled over, because it is a replicated data stream"},
+                    "status": 400}),
+            )],
+            ActionResult::Failed,
+        ),
+    ];
+    for (name, action, answers, want) in cases {
+        let answers = answers
+            .into_iter()
+            .map(|(k, status, body)| (k.to_string(), status, body))
+            .collect();
+        let exec = executor_for(&scripted(answers).await);
+        let ev = exec.execute(&action, "manual", "test").await;
+        assert_eq!(ev.result, want, "{name}: {ev:?}");
+    }
+}
+
+/// The lag gate asks the running daemon about every backing index that is a follower: one too far behind in time
+/// refuses the promotion before any change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backing_index_beyond_max_promote_lag_refuses_the_promotion() {
+    let (sim, backing) = followed_stream(true).await;
+    let daemon = scripted(vec![(
+        format!("GET /followers/follower/{}", backing[1]),
+        503,
+        json!({"status": "unavailable", "reasons": ["lag 300s is above 120s"]}),
+    )])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(&sim, dir.path()).replacen(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"{}\"", daemon.trim_start_matches("http://")),
+        1,
+    );
+    let path = write_config(dir.path(), &toml);
+    let follower = sim.cluster("follower");
+    follower.reset_requests();
+    let out = cli(&["promote", STREAM], &path).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("backing index `{}`", backing[1])),
+        "{}",
+        text(&out)
+    );
+    assert!(err.contains("lag 300s is above 120s"), "{}", text(&out));
+    assert!(err.contains("health.max_promote_lag"), "{}", text(&out));
+    assert_eq!(follower.requests().mutating, 0, "{:?}", follower.requests());
+    assert_eq!(followers(&sim).len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_older_than_7_9_is_refused_without_a_data_stream_request() {
+    let sim = Sim::builder()
+        .cluster(ccr_sim::ClusterConfig::new("leader").version("7.8.1"))
+        .cluster(ccr_sim::ClusterConfig::new("follower").version("7.8.1"))
+        .deterministic_clock()
+        .start()
+        .await
+        .unwrap();
+    crate::common::connect(&sim, "follower", "leader", "leader");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ccr_sentinel::config::from_toml_str(&config(&sim, dir.path())).unwrap();
+    let exec = Executor::new(ccr_sentinel::es::Clients::from_config(&cfg).unwrap());
+    let store = RunbookStore::new(cfg.policy.state_dir.as_deref());
+    let ctx = runbook::Ctx {
+        exec: &exec,
+        cfg: &cfg,
+        store: &store,
+    };
+    let follower = sim.cluster("follower");
+    follower.reset_requests();
+    let mut hook = |_: &DsStepReport| ControlFlow::Continue(());
+    let out = runbook::promote_data_stream(ctx, "follower", STREAM, &options(), &mut hook)
+        .await
+        .unwrap();
+    assert!(out.refused && !out.finished, "{out:?}");
+    let e = out.error.unwrap_or_default();
+    assert!(e.contains("7.9 or later") && e.contains("7.8"), "{e}");
+    let seen = follower.requests();
+    assert_eq!(seen.mutating, 0, "{seen:?}");
+    assert!(
+        seen.by_endpoint.keys().all(|k| !k.contains("_data_stream")),
+        "{seen:?}"
+    );
     sim.shutdown().await;
 }
