@@ -1411,3 +1411,107 @@ fn stamped(r: &SwitchoverRecord) -> SwitchoverRecord {
     r.updated_at = Some(Utc::now());
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::runbook::RunbookStore;
+    use crate::config::ClusterKey;
+
+    fn record(owner: Option<u32>) -> SwitchoverRecord {
+        SwitchoverRecord {
+            from: "a".into(),
+            to: "b".into(),
+            kind: SwitchoverKind::Switchover,
+            started_at: Utc::now(),
+            force: false,
+            scope: Scope {
+                followers: vec!["orders".into()],
+                ..Default::default()
+            },
+            done: vec![SwitchStep::PausePattern("logs".into()), SwitchStep::Gate],
+            pending: Some(SwitchStep::PromoteFollower("orders".into())),
+            owner_pid: owner,
+            updated_at: None,
+            stopped: None,
+        }
+    }
+
+    #[test]
+    fn a_switchover_in_progress_holds_its_followers_until_its_record_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunbookStore::new(Some(dir.path()));
+        let (records, _) = records(dir.path());
+        let r = record(None);
+        records.save("a", "b", &stamped(&r)).unwrap();
+        let loaded: SwitchoverRecord = records.load("a", "b").unwrap().unwrap();
+        assert_eq!(loaded.done, r.done);
+        assert_eq!(loaded.pending, r.pending);
+        assert_eq!(loaded.owner_pid, Some(std::process::id()));
+        assert!(!loaded.abandoned());
+        assert_eq!(store.switchover_records().len(), 1);
+        assert!(store
+            .in_progress()
+            .contains(&ClusterKey::new("b", "orders")));
+        // The unfollow runbook's own records are not confused with it.
+        assert!(store.records().is_empty());
+        records.remove("a", "b").unwrap();
+        assert!(store.in_progress().is_empty());
+    }
+
+    #[test]
+    fn a_switchover_whose_process_is_gone_is_abandoned() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(record(Some(pid)).abandoned());
+        assert!(!record(None).abandoned());
+    }
+
+    #[test]
+    fn only_the_pair_s_remotes_followers_and_patterns_are_reconciled() {
+        let cfg = crate::config::from_toml_str(
+            r#"
+[clusters.a]
+url = "http://127.0.0.1:1"
+[clusters.b]
+url = "http://127.0.0.1:2"
+[clusters.c]
+url = "http://127.0.0.1:3"
+[[remotes]]
+cluster = "b"
+alias = "a"
+leader = "a"
+seeds = ["127.0.0.1:9300"]
+[[remotes]]
+cluster = "c"
+alias = "a"
+leader = "a"
+seeds = ["127.0.0.1:9300"]
+[[followers]]
+cluster = "b"
+remote = "a"
+leader_index = "orders"
+follower_index = "orders"
+[[followers]]
+cluster = "c"
+remote = "a"
+leader_index = "orders"
+follower_index = "orders"
+"#,
+        )
+        .unwrap();
+        let p = pair_only(&cfg, "a", "b");
+        assert_eq!(p.remotes.len(), 1);
+        assert_eq!(p.followers.len(), 1);
+        assert_eq!(p.followers[0].cluster, "b");
+        let state = tempfile::tempdir().unwrap();
+        let mut with_state = cfg.clone();
+        with_state.policy.state_dir = Some(state.path().to_path_buf());
+        assert_eq!(failover_from(&with_state, "b").unwrap(), "a");
+        assert!(matches!(
+            failover_from(&cfg, "b"),
+            Err(SwitchoverError::NoStateDir)
+        ));
+    }
+}
