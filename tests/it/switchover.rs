@@ -445,6 +445,9 @@ async fn failover_force_with_the_old_write_cluster_down_states_the_loss_and_prom
     assert_exit(&out, 1);
     let s = stdout(&out);
     assert!(s.contains("what may be lost"), "{}", text(&out));
+    let stated = s.find("possible_loss orders").expect("the loss is stated");
+    let promoted = s.find("promote_follower orders").expect("then promoted");
+    assert!(stated < promoted, "stated before the promotion: {s}");
     assert!(
         s.contains("b/orders:") && s.contains("operations behind"),
         "{}",

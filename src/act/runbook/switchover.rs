@@ -571,6 +571,14 @@ pub async fn switchover(
     }
     if force && (moving || resuming) {
         report.possible_loss = possible_loss(exec, to, &scope, o).await;
+        // Stated before the first step, so the operator reads it before anything is promoted.
+        for l in &report.possible_loss {
+            hook(&SwitchStepReport {
+                step: format!("possible_loss {}", l.follower_index),
+                result: "warning".into(),
+                detail: l.detail.clone(),
+            });
+        }
     }
     let mut run = Run {
         ctx,
@@ -1333,7 +1341,7 @@ impl Run<'_> {
                         "`{index}` is a regular, writable index ({}){}",
                         steps.join(", "),
                         o.lease_cleanup
-                            .map(|c| format!("; leader-side clean-up: {c}"))
+                            .map(|c| format!("; {c}"))
                             .unwrap_or_default()
                     )),
                     (false, e) => Err(e.unwrap_or_else(|| "not finished".into())),
