@@ -248,6 +248,19 @@ pub async fn promote_data_stream(
     opts: &PromoteOptions,
     hook: DsStepHook<'_>,
 ) -> Result<DataStreamOutcome, RunbookError> {
+    promote_data_stream_as(ctx, cluster, data_stream, Rule::Manual, opts, hook).await
+}
+
+/// [`promote_data_stream`] on behalf of `rule` (what the audit events and the records name; a run resumed from
+/// a record keeps the record's rule).
+pub async fn promote_data_stream_as(
+    ctx: Ctx<'_>,
+    cluster: &str,
+    data_stream: &str,
+    rule: Rule,
+    opts: &PromoteOptions,
+    hook: DsStepHook<'_>,
+) -> Result<DataStreamOutcome, RunbookError> {
     let Ctx { exec, cfg, store } = ctx;
     let client = exec
         .client(cluster)
@@ -267,7 +280,7 @@ pub async fn promote_data_stream(
     let mut rec = existing.unwrap_or(DataStreamRecord {
         cluster: cluster.to_string(),
         data_stream: data_stream.to_string(),
-        rule: Rule::Manual,
+        rule,
         started_at: Utc::now(),
         backing_indices: Vec::new(),
         done: Vec::new(),
@@ -277,6 +290,7 @@ pub async fn promote_data_stream(
         stopped: None,
     });
     rec.stopped = None;
+    let rule = rec.rule;
     let why = if opts.force {
         "promote --force: data stream promotion without the caught-up checks".to_string()
     } else {
@@ -340,7 +354,7 @@ pub async fn promote_data_stream(
             else {
                 continue;
             };
-            let ev = exec.execute(&action, Rule::Manual.as_str(), &why).await;
+            let ev = exec.execute(&action, rule.as_str(), &why).await;
             let r = DsStepReport {
                 step: s,
                 result: ev.result.as_str().into(),
@@ -389,7 +403,7 @@ pub async fn promote_data_stream(
                     stop |= flow.is_break();
                     flow
                 };
-                let o = unfollow(ctx, cluster, index, Rule::Manual, &why, &mut inner).await?;
+                let o = unfollow(ctx, cluster, index, rule, &why, &mut inner).await?;
                 for r in &o.steps {
                     let s = DsStep::Index {
                         index: index.clone(),
@@ -423,7 +437,7 @@ pub async fn promote_data_stream(
                 let Some(action) = stream_action(&step, cluster, data_stream) else {
                     break;
                 };
-                let ev = exec.execute(&action, Rule::Manual.as_str(), &why).await;
+                let ev = exec.execute(&action, rule.as_str(), &why).await;
                 let report = DsStepReport {
                     step: step.clone(),
                     result: ev.result.as_str().into(),
