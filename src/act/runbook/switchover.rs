@@ -1277,7 +1277,10 @@ impl Run<'_> {
                     rec.stopped = Some(format!("step `{step}` did not finish: {why}"));
                     dir.save(&from, &to, &stamped(rec))?;
                     self.push(&step, "failed", why.clone(), hook);
-                    self.report.result = if step == SwitchStep::Gate {
+                    let signal = self.o.stop.as_ref().is_some_and(|t| t.is_cancelled());
+                    self.report.result = if signal {
+                        SwitchoverResult::Interrupted
+                    } else if step == SwitchStep::Gate {
                         SwitchoverResult::Blocked
                     } else {
                         SwitchoverResult::Failed
