@@ -110,7 +110,7 @@ impl PolicyRunner {
         let base = self.history.current();
         let records = self.store.records();
         self.note_abandoned(&records);
-        let runbooks: Vec<InProgress> = records
+        let mut runbooks: Vec<InProgress> = records
             .into_iter()
             .map(|r| InProgress {
                 cluster: r.cluster,
@@ -118,6 +118,14 @@ impl PolicyRunner {
                 rule: r.rule,
             })
             .collect();
+        // A switchover in progress owns the followers it moves (a person runs it, and re-runs it).
+        for s in self.store.switchover_records() {
+            runbooks.extend(s.scope.followers.iter().map(|f| InProgress {
+                cluster: s.to.clone(),
+                follower_index: f.clone(),
+                rule: crate::act::history::Rule::Manual,
+            }));
+        }
         let now = Utc::now();
         let ev = evaluate(&self.cfg, report, &base, &runbooks, now);
         for a in &ev.alerts {

@@ -2,7 +2,8 @@
 //! switchover a -> b of a plain follower and a data stream (the stale plain copy on `a` reported as the operator
 //! step, deleted by the test as the operator would, then followed back), the failback b -> a after the anti-flap
 //! refusal and its override, `failover --force` with the old write cluster stopped, the switchover interrupted
-//! after every step and resumed, and `--dry-run` sending no mutating request.
+//! after every step and resumed (with a step done by hand in between), `--dry-run` sending no mutating request,
+//! and the up-front refusal when the new write cluster has no data-stream template for a stream.
 
 use std::path::Path;
 use std::process::Output;
@@ -387,8 +388,13 @@ async fn an_interrupted_switchover_resumes_after_every_step_to_the_same_end() {
             dir.path().join("runbooks/switchovers/a__b.json").exists(),
             "the progress record stays"
         );
+        if runs == 2 {
+            // Someone else promotes the plain follower between two runs: the switchover does not repeat it.
+            let by_hand = cli(&["unfollow", "orders", "--cluster", "b"], &cfg, &[]).await;
+            assert_exit(&by_hand, 0);
+        }
     };
-    assert!(runs >= 6, "one run per step: {runs}");
+    assert_eq!(runs, 6, "one run per step, the hand-made one left out");
     assert_eq!(last["result"], "blocked", "{last:#}");
     assert!(
         last["operator_steps"][0]
@@ -439,6 +445,9 @@ async fn failover_force_with_the_old_write_cluster_down_states_the_loss_and_prom
     assert_exit(&out, 1);
     let s = stdout(&out);
     assert!(s.contains("what may be lost"), "{}", text(&out));
+    let stated = s.find("possible_loss orders").expect("the loss is stated");
+    let promoted = s.find("promote_follower orders").expect("then promoted");
+    assert!(stated < promoted, "stated before the promotion: {s}");
     assert!(
         s.contains("b/orders:") && s.contains("operations behind"),
         "{}",
@@ -495,4 +504,32 @@ async fn bad_arguments_are_usage_errors() {
         );
     }
     assert_eq!(mutating(&sim), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_up_front_without_a_data_stream_template_on_the_new_write_cluster() {
+    let (sim, dir, cfg) = replicating(true).await;
+    // A plain template of higher priority wins for `logs-app` on b: the promoted stream could not roll over.
+    sim.cluster("b")
+        .put_index_template(
+            "plain-logs",
+            json!({"index_patterns": ["logs-app*"], "priority": 200}),
+        )
+        .unwrap();
+    for c in ["a", "b"] {
+        sim.cluster(c).reset_requests();
+    }
+    let out = cli(&["switchover", "--from", "a", "--to", "b"], &cfg, &[]).await;
+    assert_exit(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused, nothing was changed")
+            && err.contains("data stream `logs-app` on `b`")
+            && err.contains("plain-logs"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(mutating(&sim), 0);
+    assert!(following(&sim, "b", "orders").is_some());
+    assert!(!dir.path().join("runbooks/switchovers/a__b.json").exists());
 }

@@ -571,6 +571,14 @@ pub async fn switchover(
     }
     if force && (moving || resuming) {
         report.possible_loss = possible_loss(exec, to, &scope, o).await;
+        // Stated before the first step, so the operator reads it before anything is promoted.
+        for l in &report.possible_loss {
+            hook(&SwitchStepReport {
+                step: format!("possible_loss {}", l.follower_index),
+                result: "warning".into(),
+                detail: l.detail.clone(),
+            });
+        }
     }
     let mut run = Run {
         ctx,
@@ -1269,7 +1277,10 @@ impl Run<'_> {
                     rec.stopped = Some(format!("step `{step}` did not finish: {why}"));
                     dir.save(&from, &to, &stamped(rec))?;
                     self.push(&step, "failed", why.clone(), hook);
-                    self.report.result = if step == SwitchStep::Gate {
+                    let signal = self.o.stop.as_ref().is_some_and(|t| t.is_cancelled());
+                    self.report.result = if signal {
+                        SwitchoverResult::Interrupted
+                    } else if step == SwitchStep::Gate {
                         SwitchoverResult::Blocked
                     } else {
                         SwitchoverResult::Failed
@@ -1333,7 +1344,7 @@ impl Run<'_> {
                         "`{index}` is a regular, writable index ({}){}",
                         steps.join(", "),
                         o.lease_cleanup
-                            .map(|c| format!("; leader-side clean-up: {c}"))
+                            .map(|c| format!("; {c}"))
                             .unwrap_or_default()
                     )),
                     (false, e) => Err(e.unwrap_or_else(|| "not finished".into())),
@@ -1410,4 +1421,108 @@ fn stamped(r: &SwitchoverRecord) -> SwitchoverRecord {
     r.owner_pid = Some(std::process::id());
     r.updated_at = Some(Utc::now());
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::runbook::RunbookStore;
+    use crate::config::ClusterKey;
+
+    fn record(owner: Option<u32>) -> SwitchoverRecord {
+        SwitchoverRecord {
+            from: "a".into(),
+            to: "b".into(),
+            kind: SwitchoverKind::Switchover,
+            started_at: Utc::now(),
+            force: false,
+            scope: Scope {
+                followers: vec!["orders".into()],
+                ..Default::default()
+            },
+            done: vec![SwitchStep::PausePattern("logs".into()), SwitchStep::Gate],
+            pending: Some(SwitchStep::PromoteFollower("orders".into())),
+            owner_pid: owner,
+            updated_at: None,
+            stopped: None,
+        }
+    }
+
+    #[test]
+    fn a_switchover_in_progress_holds_its_followers_until_its_record_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunbookStore::new(Some(dir.path()));
+        let (records, _) = records(dir.path());
+        let r = record(None);
+        records.save("a", "b", &stamped(&r)).unwrap();
+        let loaded: SwitchoverRecord = records.load("a", "b").unwrap().unwrap();
+        assert_eq!(loaded.done, r.done);
+        assert_eq!(loaded.pending, r.pending);
+        assert_eq!(loaded.owner_pid, Some(std::process::id()));
+        assert!(!loaded.abandoned());
+        assert_eq!(store.switchover_records().len(), 1);
+        assert!(store
+            .in_progress()
+            .contains(&ClusterKey::new("b", "orders")));
+        // The unfollow runbook's own records are not confused with it.
+        assert!(store.records().is_empty());
+        records.remove("a", "b").unwrap();
+        assert!(store.in_progress().is_empty());
+    }
+
+    #[test]
+    fn a_switchover_whose_process_is_gone_is_abandoned() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(record(Some(pid)).abandoned());
+        assert!(!record(None).abandoned());
+    }
+
+    #[test]
+    fn only_the_pair_s_remotes_followers_and_patterns_are_reconciled() {
+        let cfg = crate::config::from_toml_str(
+            r#"
+[clusters.a]
+url = "http://127.0.0.1:1"
+[clusters.b]
+url = "http://127.0.0.1:2"
+[clusters.c]
+url = "http://127.0.0.1:3"
+[[remotes]]
+cluster = "b"
+alias = "a"
+leader = "a"
+seeds = ["127.0.0.1:9300"]
+[[remotes]]
+cluster = "c"
+alias = "a"
+leader = "a"
+seeds = ["127.0.0.1:9300"]
+[[followers]]
+cluster = "b"
+remote = "a"
+leader_index = "orders"
+follower_index = "orders"
+[[followers]]
+cluster = "c"
+remote = "a"
+leader_index = "orders"
+follower_index = "orders"
+"#,
+        )
+        .unwrap();
+        let p = pair_only(&cfg, "a", "b");
+        assert_eq!(p.remotes.len(), 1);
+        assert_eq!(p.followers.len(), 1);
+        assert_eq!(p.followers[0].cluster, "b");
+        let state = tempfile::tempdir().unwrap();
+        let mut with_state = cfg.clone();
+        with_state.policy.state_dir = Some(state.path().to_path_buf());
+        assert_eq!(failover_from(&with_state, "b").unwrap(), "a");
+        assert!(matches!(
+            failover_from(&cfg, "b"),
+            Err(SwitchoverError::NoStateDir)
+        ));
+    }
 }
