@@ -34,6 +34,10 @@ pub enum Rule {
     Manual,
     /// Reconcile: a pause to change follow parameters, until its resume succeeds.
     Reconcile,
+    /// `ccr-sentinel switchover`: a planned role swap between two clusters.
+    Switchover,
+    /// `ccr-sentinel failover`: a role swap towards the cluster that stays.
+    Failover,
 }
 
 impl Rule {
@@ -49,6 +53,8 @@ impl Rule {
             Rule::OnLeaderDeleted => "on_leader_deleted",
             Rule::Manual => "manual",
             Rule::Reconcile => "reconcile",
+            Rule::Switchover => "switchover",
+            Rule::Failover => "failover",
         }
     }
 }

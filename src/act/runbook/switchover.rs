@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::switchover_plan::*;
 use super::{
-    inspect, look, plan_data_stream, promote_data_stream, promote_ready, sample, unfollow,
+    inspect, look, plan_data_stream, promote_data_stream_as, promote_ready, sample, unfollow,
     CatchUpSample, Ctx, DsRefusal, PromoteOptions, RecordDir, RunbookError, StoreError,
 };
 use crate::act::history::Rule;
@@ -823,7 +823,16 @@ impl Run<'_> {
     }
 
     fn rule(&self) -> &'static str {
-        self.report.kind.as_str()
+        self.audit_rule().as_str()
+    }
+
+    /// The rule the steps are recorded and audited under, so the audit trail tells a switchover's promotions
+    /// from a person's `promote`.
+    fn audit_rule(&self) -> Rule {
+        match self.report.kind {
+            SwitchoverKind::Switchover => Rule::Switchover,
+            SwitchoverKind::Failover => Rule::Failover,
+        }
     }
 
     /// The topology now, its pair, and the pair this switchover leaves (with `mark`).
@@ -997,7 +1006,7 @@ impl Run<'_> {
                 SwitchStep::Gate => "writes to the old write cluster stopped and every follower caught up (checked when run)".into(),
                 SwitchStep::PromoteFollower(index) => {
                     let mut h = |_: &super::StepReport| ControlFlow::Continue(());
-                    match unfollow(self.ctx, self.to(), index, Rule::Manual, &self.why(), &mut h).await {
+                    match unfollow(self.ctx, self.to(), index, self.audit_rule(), &self.why(), &mut h).await {
                         Ok(o) => o
                             .steps
                             .iter()
@@ -1010,7 +1019,7 @@ impl Run<'_> {
                 SwitchStep::PromoteDataStream(s) => {
                     let opts = self.promote_options();
                     let mut h = |_: &super::DsStepReport| ControlFlow::Continue(());
-                    match promote_data_stream(self.ctx, self.to(), s, &opts, &mut h).await {
+                    match promote_data_stream_as(self.ctx, self.to(), s, self.audit_rule(), &opts, &mut h).await {
                         Ok(o) => o
                             .steps
                             .iter()
@@ -1333,7 +1342,8 @@ impl Run<'_> {
             SwitchStep::Gate => self.gate(scope).await,
             SwitchStep::PromoteFollower(index) => {
                 let mut h = |_: &super::StepReport| ControlFlow::Continue(());
-                let o = unfollow(self.ctx, &to, index, Rule::Manual, &self.why(), &mut h).await?;
+                let o =
+                    unfollow(self.ctx, &to, index, self.audit_rule(), &self.why(), &mut h).await?;
                 let steps: Vec<String> = o
                     .steps
                     .iter()
@@ -1353,7 +1363,8 @@ impl Run<'_> {
             SwitchStep::PromoteDataStream(s) => {
                 let opts = self.promote_options();
                 let mut h = |_: &super::DsStepReport| ControlFlow::Continue(());
-                let o = promote_data_stream(self.ctx, &to, s, &opts, &mut h).await?;
+                let o = promote_data_stream_as(self.ctx, &to, s, self.audit_rule(), &opts, &mut h)
+                    .await?;
                 let steps: Vec<String> = o.steps.iter().map(|s| s.step.describe()).collect();
                 if o.finished {
                     Ok(format!(
