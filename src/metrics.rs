@@ -367,17 +367,14 @@ impl Metrics {
     /// The text exposition of every metric: the report families written from the latest report, then the
     /// registry's.
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        self.with_exposition(|text| text.to_string())
+        Ok(self.rendered()?.buf.clone())
     }
 
     /// The body of one scrape: the exposition, gzipped (at the fastest level: the text repeats its label
     /// strings, so more effort buys little) when `gzip`. The compressed bytes are written into a buffer kept
     /// between scrapes too.
     pub fn scrape(&self, gzip: bool) -> Result<Exposition, prometheus::Error> {
-        let report = Arc::clone(&crate::sync::read(&self.report));
-        let families = self.registry.gather();
-        let mut renderer = crate::sync::lock(&self.renderer);
-        renderer.render(&report, &families)?;
+        let mut renderer = self.rendered()?;
         if gzip {
             if let Some(body) = renderer.gzip() {
                 return Ok(Exposition {
@@ -392,14 +389,15 @@ impl Metrics {
         })
     }
 
-    /// Calls `f` with the text exposition. The report lock is held only to clone its `Arc`, so rendering never
-    /// blocks a job publishing a report; concurrent scrapes take turns on the one buffer.
-    fn with_exposition<T>(&self, f: impl FnOnce(&str) -> T) -> Result<T, prometheus::Error> {
+    /// The renderer, its buffer holding the exposition as of now. The report lock is held only to clone its
+    /// `Arc`, so rendering never blocks a job publishing a report; concurrent scrapes take turns on the one
+    /// buffer.
+    fn rendered(&self) -> Result<std::sync::MutexGuard<'_, ReportRenderer>, prometheus::Error> {
         let report = Arc::clone(&crate::sync::read(&self.report));
         let families = self.registry.gather();
         let mut renderer = crate::sync::lock(&self.renderer);
         renderer.render(&report, &families)?;
-        Ok(f(&renderer.buf))
+        Ok(renderer)
     }
 }
 
@@ -467,7 +465,8 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
 /// objects nor regrows its output. The escaped label string of each follower is kept too, and rebuilt only when
 /// that follower's labels change. The jobs publish a new `Arc<Report>` each time, so a scrape of the same `Arc`
 /// as the previous scrape (two Prometheus servers, a scrape interval shorter than the poll) keeps the report's
-/// text and writes only the registry's families after it.
+/// text and writes only the registry's families after it, and when those did not change either, the gzip of the
+/// scrape before is the answer.
 #[derive(Default)]
 struct ReportRenderer {
     /// The exposition of the last scrape; cleared, not freed, by the next one.
@@ -477,8 +476,13 @@ struct ReportRenderer {
     rendered: Weak<Report>,
     /// The length of the report's families at the start of `buf`.
     report_len: usize,
+    /// The registry's families of this scrape, compared with those after the report's in `buf`.
+    own: String,
     /// The gzip of the last gzipped scrape; cleared, not freed, by the next one.
     gz: Vec<u8>,
+    /// `gz` is the gzip of `buf` as it is: the report and the registry's values are those of the scrape that
+    /// compressed it.
+    gz_current: bool,
     /// The label strings of the followers of the last rendered report, in its order.
     followers: Vec<FollowerLabels>,
     /// The list before that, kept for its allocation.
@@ -765,7 +769,12 @@ impl ReportRenderer {
         report: &Arc<Report>,
         families: &[prometheus::proto::MetricFamily],
     ) -> Result<(), prometheus::Error> {
+        self.own.clear();
+        TextEncoder::new().encode_utf8(families, &mut self.own)?;
         if self.rendered.as_ptr() == Arc::as_ptr(report) {
+            if self.buf[self.report_len..] == self.own {
+                return Ok(());
+            }
             self.buf.truncate(self.report_len);
         } else {
             self.rendered = Weak::new();
@@ -773,12 +782,17 @@ impl ReportRenderer {
             self.rendered = Arc::downgrade(report);
             self.report_len = self.buf.len();
         }
-        TextEncoder::new().encode_utf8(families, &mut self.buf)
+        self.gz_current = false;
+        self.buf.push_str(&self.own);
+        Ok(())
     }
 
     /// The buffer gzipped, or `None` if compression failed (the text is then sent as it is).
     fn gzip(&mut self) -> Option<Vec<u8>> {
         use std::io::Write;
+        if self.gz_current {
+            return Some(self.gz.clone());
+        }
         let mut out = std::mem::take(&mut self.gz);
         out.clear();
         let mut z = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
@@ -788,6 +802,7 @@ impl ReportRenderer {
             (Ok(()), Ok(out)) => {
                 let body = out.clone();
                 self.gz = out;
+                self.gz_current = true;
                 Some(body)
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -1146,9 +1161,7 @@ mod tests {
         let shared = SharedReport::default();
         *shared.write().unwrap() = Arc::new(super::scale::big_report(3));
         let metrics = Metrics::new(shared);
-        let text = metrics.render().unwrap();
-        for _ in 0..2 {
-            let x = metrics.scrape(true).unwrap();
+        let gunzip = |x: Exposition| {
             assert!(x.gzipped);
             let mut plain = String::new();
             std::io::Read::read_to_string(
@@ -1156,11 +1169,25 @@ mod tests {
                 &mut plain,
             )
             .unwrap();
-            assert_eq!(plain, text);
+            plain
+        };
+        let text = metrics.render().unwrap();
+        for _ in 0..2 {
+            assert_eq!(gunzip(metrics.scrape(true).unwrap()), text);
         }
+        // A counter moved since: the same report, a new answer.
+        metrics.lifecycle.failed();
+        let now = gunzip(metrics.scrape(true).unwrap());
+        assert_ne!(now, text);
+        assert!(now.contains(r#"ccr_sentinel_config_reloads_total{result="failure"} 1"#));
+        assert_eq!(now, metrics.render().unwrap());
+        // A new report with the same content: the same text.
+        let same = (**metrics.report.read().unwrap()).clone();
+        *metrics.report.write().unwrap() = Arc::new(same);
+        assert_eq!(gunzip(metrics.scrape(true).unwrap()), now);
         let x = metrics.scrape(false).unwrap();
         assert!(!x.gzipped);
-        assert_eq!(String::from_utf8(x.body).unwrap(), text);
+        assert_eq!(String::from_utf8(x.body).unwrap(), now);
     }
 
     #[test]
