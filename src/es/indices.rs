@@ -237,8 +237,17 @@ impl Filtered for ShardStatsResponse {
 /// The shard copies of one index, by shard id (a string key in the JSON).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct IndexShardStats {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shard_copies")]
     pub shards: BTreeMap<String, Vec<ShardCopyStats>>,
+}
+
+/// The copies of each shard, without spare capacity (see [`super::shrunk`]).
+fn shard_copies<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<ShardCopyStats>>, D::Error> {
+    let mut m = BTreeMap::<String, Vec<ShardCopyStats>>::deserialize(d)?;
+    m.values_mut().for_each(Vec::shrink_to_fit);
+    Ok(m)
 }
 
 /// One copy of one shard.
@@ -270,7 +279,7 @@ pub struct SeqNoStats {
 /// `retention_leases` (ES `RetentionLeaseStats`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RetentionLeaseStats {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::shrunk")]
     pub leases: Vec<RetentionLease>,
 }
 
@@ -296,11 +305,36 @@ impl RetentionLease {
         leader_index: &str,
     ) -> bool {
         self.source == "ccr"
-            && self.id.contains(&format!("/{follower_index}/"))
-            && self
-                .id
-                .contains(&format!("-following-{remote_cluster}/{leader_index}/"))
+            && contains_path(&self.id, "/", &[follower_index])
+            && contains_path(&self.id, "-following-", &[remote_cluster, leader_index])
     }
+}
+
+/// True when `s` contains `prefix`, then each of `parts` followed by `/`: `contains(prefix + "a/" + "b/")`
+/// without building the string (checked for every lease of every follower on each poll).
+fn contains_path(s: &str, prefix: &str, parts: &[&str]) -> bool {
+    let matches_at = |at: usize| {
+        let mut rest = &s[at + prefix.len()..];
+        parts.iter().all(
+            |part| match rest.strip_prefix(part).and_then(|r| r.strip_prefix('/')) {
+                Some(r) => {
+                    rest = r;
+                    true
+                }
+                None => false,
+            },
+        )
+    };
+    // Every occurrence, overlapping ones included, as `str::contains` would find them.
+    let mut from = 0;
+    while let Some(i) = s.get(from..).and_then(|r| r.find(prefix)) {
+        let at = from + i;
+        if matches_at(at) {
+            return true;
+        }
+        from = at + s[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
 }
 
 impl ShardStatsResponse {
@@ -804,6 +838,34 @@ mod tests {
         assert!(odd.by_index().is_empty());
         let empty: LeasePeriodsResponse = serde_json::from_str("{}").unwrap();
         assert!(empty.by_index().is_empty());
+    }
+
+    #[test]
+    fn lease_id_parts_match_as_the_formatted_string_would() {
+        let ids = [
+            "fc/logs-copy/u1-following-leader/logs/u2",
+            "fc/logs-copy/u1-following--following-leader/logs/u2",
+            "fc/logs-copy-2/u1-following-leader/logs-2/u2",
+            "//logs-copy//-following-leader/logs/",
+            "logs-copy/u-following-leader/logs",
+            "",
+        ];
+        let parts = [
+            ("/", vec!["logs-copy"]),
+            ("-following-", vec!["leader", "logs"]),
+            ("-following-", vec!["-following-leader", "logs"]),
+            ("/", vec![""]),
+        ];
+        for id in ids {
+            for (prefix, p) in &parts {
+                let formatted = format!("{prefix}{}/", p.join("/"));
+                assert_eq!(
+                    contains_path(id, prefix, p),
+                    id.contains(&formatted),
+                    "{id:?} {formatted:?}"
+                );
+            }
+        }
     }
 
     #[test]
