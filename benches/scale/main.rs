@@ -48,6 +48,8 @@ const EXPORTER_SCRAPES: u32 = 3;
 const MIB: f64 = 1024.0 * 1024.0;
 const HEARTBEAT_INDEX: &str = "ccr-sentinel-heartbeat";
 const HEARTBEAT_FOLLOWER: &str = "ccr-sentinel-heartbeat-leader";
+/// A request only the poll sends, once per run: it marks the runs started.
+const POLL_MARKER: &str = "follower GET /_remote/info";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -65,11 +67,13 @@ async fn main() {
     for &n in &sizes {
         let wall = Instant::now();
         let sim = followers(n).await;
+        sim_latency(&sim, n).await;
         let floor = typed_parse_floor(&sim).await;
         eprintln!(
-            "N={n}: typed parse of the {:.1} MB unfiltered _ccr/stats body: {:.2} ms",
+            "N={n}: typed parse of the {:.1} MB unfiltered _ccr/stats body: {:.2} ms CPU ({:.2} ms wall)",
             floor.body_bytes as f64 / 1e6,
-            floor.ms
+            floor.ms,
+            floor.wall_ms
         );
         for mode in [Mode::Es, Mode::Canned] {
             let row = measure(bin, clk_tck, &sim, n, mode, floor, with_exporter).await;
@@ -107,7 +111,10 @@ impl Mode {
 #[derive(Clone, Copy)]
 struct Floor {
     body_bytes: usize,
+    /// CPU time of one parse.
     ms: f64,
+    /// Median wall time of one parse (longer than `ms` on a loaded machine).
+    wall_ms: f64,
 }
 
 struct Row {
@@ -126,6 +133,8 @@ struct Row {
     metrics_mb: f64,
     metrics_ms: f64,
     skipped: f64,
+    /// Mean wall time of a poll run since the start.
+    poll_run_s: f64,
     warmup_s: f64,
     /// Followers per verdict (`ccr_sentinel_follower_state{state} == 1`).
     states: BTreeMap<String, usize>,
@@ -137,7 +146,7 @@ struct Row {
 impl Row {
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {:.1} | {:.0} / {:.0} | {:.2} MB | {:.1} | {:.2} MB, {:.1} ms | {:.1} | {:.0} | {:.0} | {:.0} s | {} |",
+            "| {} | {} | {:.1} | {:.0} / {:.0} | {:.2} MB | {:.1} | {:.2} MB, {:.1} ms | {:.2} | {:.0} | {:.0} | {:.1} s | {:.0} s | {} |",
             self.n,
             self.mode.name(),
             self.cpu_ms,
@@ -150,6 +159,7 @@ impl Row {
             self.floor.ms,
             self.cycles,
             self.skipped,
+            self.poll_run_s,
             self.warmup_s,
             states_text(&self.states),
         )
@@ -233,6 +243,41 @@ async fn followers(n: usize) -> Sim {
         t.elapsed()
     );
     sim
+}
+
+/// How fast the simulator answers on its own, before any daemon runs: a small read and the two largest bodies
+/// the daemon reads (median of 3 each, uncompressed, over HTTP). The simulator serves every request and its 50 ms
+/// replication tick under one lock, in this process, so these bound how fast any cycle against it can be.
+async fn sim_latency(sim: &Sim, n: usize) {
+    let http = client();
+    let mut said = Vec::new();
+    for (cluster, path) in [
+        ("follower", "/_remote/info"),
+        ("follower", "/_ccr/stats"),
+        ("leader", "/_all/_stats?level=shards"),
+    ] {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let body = http
+                .get(format!("{}{path}", sim.url(cluster)))
+                .send()
+                .await
+                .expect("read the simulator")
+                .bytes()
+                .await
+                .expect("a body");
+            times.push(t.elapsed());
+            size = body.len();
+        }
+        said.push(format!(
+            "{cluster} GET {path} {:.0} ms ({:.1} MB)",
+            median_ms(&mut times),
+            size as f64 / 1e6
+        ));
+    }
+    eprintln!("N={n}: ccr-sim alone answers {}", said.join(", "));
 }
 
 /// Stops the writes and waits until every follower has the leader's documents: the canned double is a snapshot,
@@ -323,7 +368,9 @@ struct ShardStats {
     fatal_exception: Option<serde::de::IgnoredAny>,
 }
 
-/// Median time of a typed parse of the follower's unfiltered `GET /_ccr/stats` body, read over HTTP.
+/// A typed parse of the follower's unfiltered `GET /_ccr/stats` body, read over HTTP: the CPU time of one parse
+/// (the thread's utime + stime over repeated parses, at least 1 s of it, so the 10 ms clock tick does not matter
+/// and other processes' load does not count), and the median wall time.
 async fn typed_parse_floor(sim: &Sim) -> Floor {
     let body = client()
         .get(format!("{}/_ccr/stats", sim.url("follower")))
@@ -333,11 +380,15 @@ async fn typed_parse_floor(sim: &Sim) -> Floor {
         .bytes()
         .await
         .expect("body");
+    let clk_tck = clock_ticks();
     let mut times = Vec::new();
-    for _ in 0..9 {
+    let cpu0 = thread_cpu_ticks();
+    let mut parses = 0u32;
+    while parses < 5 || (thread_cpu_ticks() - cpu0) as f64 / clk_tck < 1.0 && parses < 5_000 {
         let start = Instant::now();
         let stats: CcrStats = serde_json::from_slice(&body).expect("typed _ccr/stats");
         times.push(start.elapsed());
+        parses += 1;
         assert!(
             stats
                 .follow_stats
@@ -347,10 +398,17 @@ async fn typed_parse_floor(sim: &Sim) -> Floor {
             "every follower has {SHARDS} shard tasks"
         );
     }
+    let cpu = (thread_cpu_ticks() - cpu0) as f64 / clk_tck * 1000.0;
     Floor {
         body_bytes: body.len(),
-        ms: median_ms(&mut times),
+        ms: cpu / f64::from(parses),
+        wall_ms: median_ms(&mut times),
     }
+}
+
+/// utime + stime of the calling thread, in clock ticks.
+fn thread_cpu_ticks() -> u64 {
+    ticks_of(&std::fs::read_to_string("/proc/thread-self/stat").expect("/proc/thread-self/stat"))
 }
 
 async fn measure(
@@ -459,14 +517,31 @@ async fn measure(
     let (cpu0, (bytes0, req0)) = (cpu_ticks(pid), totals(&counts));
     let t0 = Instant::now();
     tokio::time::sleep(PERIOD * CYCLES).await;
+    // Runs that overrun the period: go on until CYCLES polls have started in the window (at most 3 minutes
+    // more), and count a cycle per poll started. Watching the proxy, not /metrics, keeps the daemon's own
+    // rendering out of the window.
+    let polls = |by: &BTreeMap<String, u64>| by.get(POLL_MARKER).copied().unwrap_or(0);
+    let polls0 = polls(&req0);
+    let mut extended = false;
+    let cap = Instant::now() + Duration::from_secs(180);
+    while polls(&totals(&counts).1) - polls0 < u64::from(CYCLES) && Instant::now() < cap {
+        extended = true;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let (cpu1, (bytes1, req1)) = (cpu_ticks(pid), totals(&counts));
     let elapsed = t0.elapsed();
     let (rss, peak) = memory(pid);
     let text = scrape(&base).await.expect("/metrics");
+    let started_polls = (polls(&req1) - polls0) as f64;
     let cycles = match (runs0, job_runs(&text, "poll")) {
+        _ if extended && started_polls > 0.0 => started_polls,
         (Some(a), Some(b)) if b > a => b - a,
         // Nothing finished in the window: count by the clock.
         _ => (elapsed.as_secs_f64() / PERIOD.as_secs_f64()).round(),
+    };
+    let poll_run_s = match (job_seconds(&text, "poll"), job_runs(&text, "poll")) {
+        (Some(sum), Some(count)) if count > 0.0 => sum / count,
+        _ => 0.0,
     };
     let skipped = job_skipped(&text);
     let states = follower_states(&text);
@@ -514,6 +589,7 @@ async fn measure(
         metrics_mb: size as f64 / 1e6,
         metrics_ms: median_ms(&mut times),
         skipped,
+        poll_run_s,
         warmup_s: warmup.as_secs_f64(),
         states,
         request_errors,
@@ -698,6 +774,15 @@ fn job_runs(text: &str, job: &str) -> Option<f64> {
         .reduce(|a, b| a + b)
 }
 
+/// Seconds spent in runs of a job: `ccr_sentinel_poll_duration_seconds_sum`.
+fn job_seconds(text: &str, job: &str) -> Option<f64> {
+    let quoted = format!("\"{job}\"");
+    text.lines()
+        .filter(|l| l.starts_with("ccr_sentinel_poll_duration_seconds_sum{") && l.contains(&quoted))
+        .filter_map(value)
+        .reduce(|a, b| a + b)
+}
+
 /// Skipped (overlapping) runs of poll, doc_counts and the heartbeat.
 fn job_skipped(text: &str) -> f64 {
     text.lines()
@@ -708,7 +793,7 @@ fn job_skipped(text: &str) -> f64 {
                     .any(|j| l.contains(j))
         })
         .filter_map(value)
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 /// The sum of every series of a counter or gauge.
@@ -716,7 +801,7 @@ fn sum_of(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .filter_map(value)
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 /// Followers per verdict: the `state` label of each `ccr_sentinel_follower_state` series at 1.
@@ -735,7 +820,11 @@ fn follower_states(text: &str) -> BTreeMap<String, usize> {
 
 /// utime + stime of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    ticks_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat"))
+}
+
+/// utime + stime of a `/proc/.../stat` line, in clock ticks.
+fn ticks_of(stat: &str) -> u64 {
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
     let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -806,8 +895,8 @@ fn print_report(rows: &[Row]) {
         "\nccr-sentinel at scale: followers x {SHARDS} shards, poll, doc_counts and heartbeat every 5 s, {CYCLES} cycles measured"
     );
     println!("server: es = ccr-sim (honours filter_path and gzip); canned = pre-serialised 8.x bodies (ignores both)\n");
-    println!("| followers | server | CPU/cycle ms | RSS steady / peak MiB | read/cycle | requests/cycle | /metrics | typed-parse floor ms | cycles | skipped runs | warm-up | followers by state |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| followers | server | CPU/cycle ms | RSS steady / peak MiB | read/cycle | requests/cycle | /metrics | typed-parse floor ms CPU | cycles | skipped runs | poll run (wall) | warm-up | followers by state |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in rows {
         println!("{}", r.line());
     }
@@ -935,16 +1024,16 @@ fn print_report(rows: &[Row]) {
     for mode in [Mode::Es, Mode::Canned] {
         if let Some(r) = find(10_000, mode) {
             println!(
-                "- at 10,000 ({}): RSS steady {:.0} MiB, peak {:.0} MiB / 150 MiB = {:.2}, {} skipped runs, {:.0} poll runs in {} periods, /metrics answers in {:.0} ms: {}",
+                "- at 10,000 ({}): RSS steady {:.0} MiB, peak {:.0} MiB / 150 MiB = {:.2}, {} skipped runs, a poll run takes {:.1} s / 5 s period = {:.1}, /metrics answers in {:.0} ms: {}",
                 mode.name(),
                 r.rss_mib,
                 r.peak_mib,
                 r.peak_mib / 150.0,
                 r.skipped,
-                r.cycles,
-                CYCLES,
+                r.poll_run_s,
+                r.poll_run_s / PERIOD.as_secs_f64(),
                 r.metrics_ms,
-                mark(r.peak_mib <= 150.0 && r.skipped == 0.0 && r.cycles >= f64::from(CYCLES))
+                mark(r.peak_mib <= 150.0 && r.skipped == 0.0 && r.poll_run_s <= PERIOD.as_secs_f64())
             );
         }
     }
