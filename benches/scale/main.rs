@@ -43,7 +43,7 @@ const PERIOD: Duration = Duration::from_secs(5);
 const CYCLES: u32 = 3;
 /// Poll runs completed before measuring: the first fills the daemon's buffers and reads what is read once.
 const WARMUP_CYCLES: f64 = 2.0;
-const SCRAPES: usize = 5;
+const SCRAPES: usize = 3;
 const EXPORTER_SCRAPES: u32 = 3;
 const MIB: f64 = 1024.0 * 1024.0;
 const HEARTBEAT_INDEX: &str = "ccr-sentinel-heartbeat";
@@ -522,10 +522,8 @@ async fn measure(
     // rendering out of the window.
     let polls = |by: &BTreeMap<String, u64>| by.get(POLL_MARKER).copied().unwrap_or(0);
     let polls0 = polls(&req0);
-    let mut extended = false;
     let cap = Instant::now() + Duration::from_secs(180);
     while polls(&totals(&counts).1) - polls0 < u64::from(CYCLES) && Instant::now() < cap {
-        extended = true;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (cpu1, (bytes1, req1)) = (cpu_ticks(pid), totals(&counts));
@@ -533,10 +531,12 @@ async fn measure(
     let (rss, peak) = memory(pid);
     let text = scrape(&base).await.expect("/metrics");
     let started_polls = (polls(&req1) - polls0) as f64;
+    // A cycle per poll started in the window: the run still going at its end is balanced by the one that was
+    // going at its start, and the requests per cycle count the same thing.
     let cycles = match (runs0, job_runs(&text, "poll")) {
-        _ if extended && started_polls > 0.0 => started_polls,
+        _ if started_polls > 0.0 => started_polls,
         (Some(a), Some(b)) if b > a => b - a,
-        // Nothing finished in the window: count by the clock.
+        // No poll seen: count by the clock.
         _ => (elapsed.as_secs_f64() / PERIOD.as_secs_f64()).round(),
     };
     let poll_run_s = match (job_seconds(&text, "poll"), job_runs(&text, "poll")) {
@@ -562,9 +562,12 @@ async fn measure(
         .map(|(k, v)| (k.clone(), *v))
         .collect();
 
+    // One scrape per period, after that period's poll: each renders a new report, as Prometheus's scrapes
+    // (every 15 s or more) do; back-to-back scrapes of an unchanged report would measure a cache.
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..SCRAPES {
+        sleep_until_phase(PERIOD / 2).await;
         let start = Instant::now();
         let text = scrape(&base).await.expect("/metrics");
         times.push(start.elapsed());
