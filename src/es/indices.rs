@@ -199,11 +199,36 @@ impl RetentionLease {
         leader_index: &str,
     ) -> bool {
         self.source == "ccr"
-            && self.id.contains(&format!("/{follower_index}/"))
-            && self
-                .id
-                .contains(&format!("-following-{remote_cluster}/{leader_index}/"))
+            && contains_path(&self.id, "/", &[follower_index])
+            && contains_path(&self.id, "-following-", &[remote_cluster, leader_index])
     }
+}
+
+/// True when `s` contains `prefix`, then each of `parts` followed by `/`: `contains(prefix + "a/" + "b/")`
+/// without building the string (checked for every lease of every follower on each poll).
+fn contains_path(s: &str, prefix: &str, parts: &[&str]) -> bool {
+    let matches_at = |at: usize| {
+        let mut rest = &s[at + prefix.len()..];
+        parts.iter().all(
+            |part| match rest.strip_prefix(part).and_then(|r| r.strip_prefix('/')) {
+                Some(r) => {
+                    rest = r;
+                    true
+                }
+                None => false,
+            },
+        )
+    };
+    // Every occurrence, overlapping ones included, as `str::contains` would find them.
+    let mut from = 0;
+    while let Some(i) = s.get(from..).and_then(|r| r.find(prefix)) {
+        let at = from + i;
+        if matches_at(at) {
+            return true;
+        }
+        from = at + s[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
 }
 
 impl ShardStatsResponse {

@@ -440,6 +440,10 @@ impl EsClient {
             MAX_ERROR_BODY_BYTES
         };
         let mut body = BoundedBody::new(limit);
+        // One allocation of the announced size (within the limit) instead of doubling through the body.
+        if let Some(n) = resp.content_length() {
+            body.reserve(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         while let Some(chunk) = resp
             .chunk()
             .await
@@ -532,6 +536,17 @@ impl BoundedBody {
             buf: Vec::new(),
             limit,
         }
+    }
+
+    /// Makes room for `additional` more bytes, never past the limit.
+    pub fn reserve(&mut self, additional: usize) {
+        let want = self
+            .buf
+            .len()
+            .saturating_add(additional)
+            .min(self.limit)
+            .saturating_sub(self.buf.len());
+        self.buf.reserve_exact(want);
     }
 
     /// Appends `chunk` when the total stays within the limit; otherwise keeps what fits and returns false (the

@@ -79,13 +79,13 @@ impl std::fmt::Display for Grade {
 
 /// The samples since the last time the leader's checkpoint went backwards: history before a rewind says
 /// nothing about when the current operations were written.
-fn since_rewind(ring: &LagRing) -> impl Iterator<Item = &LagSample> + Clone {
-    let s = ring.samples();
-    let start = (1..s.len())
+fn since_rewind(ring: &LagRing) -> impl Iterator<Item = LagSample> + Clone + '_ {
+    let leader = |i: usize| ring.get(i).map_or(0, |s| s.leader_checkpoint);
+    let start = (1..ring.len())
         .rev()
-        .find(|&i| s[i].leader_checkpoint < s[i - 1].leader_checkpoint)
+        .find(|&i| leader(i) < leader(i - 1))
         .unwrap_or(0);
-    s.range(start..)
+    ring.iter().skip(start)
 }
 
 /// Operations the follower shard still has to read at `s`, never negative.
@@ -97,7 +97,7 @@ fn ops_lag(s: &LagSample) -> i64 {
 
 /// The lag in time of one shard as of its newest sample; `None` without samples.
 pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
-    let last = *ring.last()?;
+    let last = ring.last()?;
     if last.follower_checkpoint >= last.leader_checkpoint {
         return Some(TimeLag {
             seconds: 0.0,
@@ -105,8 +105,8 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
         });
     }
     let target = last.follower_checkpoint.max(-1).saturating_add(1);
-    let mut prev: Option<&LagSample> = None;
-    let mut first: Option<&LagSample> = None;
+    let mut prev: Option<LagSample> = None;
+    let mut first: Option<LagSample> = None;
     for s in since_rewind(ring) {
         first.get_or_insert(s);
         if s.leader_checkpoint >= target {
@@ -140,16 +140,22 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
     })
 }
 
-/// The last [`GRADE_WINDOW`] samples.
-fn window(ring: &LagRing) -> impl Iterator<Item = &LagSample> + Clone {
-    let s = ring.samples();
-    s.range(s.len().saturating_sub(GRADE_WINDOW)..)
+/// The last [`GRADE_WINDOW`] samples, copied into `buf` (no allocation per shard and report).
+fn window<'b>(ring: &LagRing, buf: &'b mut [LagSample; GRADE_WINDOW]) -> &'b [LagSample] {
+    let skip = ring.len().saturating_sub(GRADE_WINDOW);
+    let mut n = 0;
+    for (slot, s) in buf.iter_mut().zip(ring.iter().skip(skip)) {
+        *slot = s;
+        n += 1;
+    }
+    &buf[..n]
 }
 
 /// Seconds until a shard catches up at the rates seen over the window: only while the gap is closing.
 pub fn catchup_eta(ring: &LagRing) -> Option<f64> {
-    let w: Vec<&LagSample> = window(ring).collect();
-    let (first, last) = (*w.first()?, *w.last()?);
+    let mut buf = [LagSample::default(); GRADE_WINDOW];
+    let w = window(ring, &mut buf);
+    let (first, last) = (w.first()?, w.last()?);
     let gap = ops_lag(last);
     let dt = (last.at_ms - first.at_ms) as f64 / 1000.0;
     if gap == 0 || dt <= 0.0 {
@@ -163,12 +169,13 @@ pub fn catchup_eta(ring: &LagRing) -> Option<f64> {
 
 /// The grade of one shard at `now_ms`, and whether its window is complete.
 pub fn grade(ring: &LagRing, now_ms: i64) -> (Grade, bool) {
-    let w: Vec<&LagSample> = window(ring).collect();
+    let mut buf = [LagSample::default(); GRADE_WINDOW];
+    let w = window(ring, &mut buf);
     let complete = w.len() >= GRADE_WINDOW;
-    let (Some(first), Some(last)) = (w.first().copied(), w.last().copied()) else {
+    let (Some(first), Some(last)) = (w.first(), w.last()) else {
         return (Grade::Ok, false);
     };
-    let pairs = || w.windows(2).map(|p| (p[0], p[1]));
+    let pairs = || w.windows(2).map(|p| (&p[0], &p[1]));
     if pairs().any(|(a, b)| {
         b.leader_checkpoint < a.leader_checkpoint || b.follower_checkpoint < a.follower_checkpoint
     }) {
@@ -228,7 +235,7 @@ pub fn follower_time(h: &FollowerLagHistory, now_ms: i64) -> Option<FollowerTime
         };
         let (g, full) = grade(ring, now_ms);
         complete += usize::from(full);
-        let gap = ops_lag(last);
+        let gap = ops_lag(&last);
         if gap > 0 {
             match catchup_eta(ring) {
                 Some(eta) => closing = closing.max(eta),
@@ -366,21 +373,56 @@ mod tests {
                 follower_checkpoint: i,
             });
         }
-        assert_eq!(r.samples().len(), crate::observe::LAG_RING_CAPACITY);
-        assert_eq!(r.samples()[0].at_ms, 120_000);
-        let cap = r.samples().capacity();
+        assert_eq!(r.len(), crate::observe::LAG_RING_CAPACITY);
+        assert_eq!(r.get(0).unwrap().at_ms, 120_000);
+        let before = r.clone();
         r.push(LagSample {
             at_ms: 0,
             leader_checkpoint: 1,
             follower_checkpoint: 0,
         });
-        assert_eq!(r.samples().len(), crate::observe::LAG_RING_CAPACITY);
+        assert_eq!(r.len(), crate::observe::LAG_RING_CAPACITY);
         assert_eq!(
             r.last().unwrap().at_ms,
             179_000,
             "an older time is not appended"
         );
-        assert_eq!(r.samples().capacity(), cap, "no reallocation");
+        let replaced: Vec<LagSample> = r.iter().collect();
+        let mut expected: Vec<LagSample> = before.iter().collect();
+        expected[crate::observe::LAG_RING_CAPACITY - 1] = LagSample {
+            at_ms: 179_000,
+            leader_checkpoint: 1,
+            follower_checkpoint: 0,
+        };
+        assert_eq!(replaced, expected, "the newest sample is replaced in place");
+    }
+
+    #[test]
+    fn the_ring_keeps_samples_exact_whatever_their_distance() {
+        let day_ms = 24 * 3600 * 1000;
+        let samples = [
+            (0, -1, -1),
+            (5_000, 10, 3),
+            (40 * day_ms, 3_000_000_000, 5),
+            (41 * day_ms, 3_000_000_010, 3_000_000_000),
+            (42 * day_ms, i64::MAX, i64::MIN),
+            (43 * day_ms, 7, 7),
+        ];
+        let sample =
+            |&(at_ms, leader_checkpoint, follower_checkpoint): &(i64, i64, i64)| LagSample {
+                at_ms,
+                leader_checkpoint,
+                follower_checkpoint,
+            };
+        let mut r = LagRing::default();
+        for (n, s) in samples.iter().enumerate() {
+            r.push(sample(s));
+            let kept: Vec<LagSample> = r.iter().collect();
+            let want: Vec<LagSample> = samples[..=n].iter().map(sample).collect();
+            assert_eq!(kept, want, "after {} samples", n + 1);
+            assert_eq!(r.last(), Some(sample(s)));
+        }
+        assert_eq!(r, LagRing::from_samples(samples.iter().map(sample)));
     }
 
     #[test]

@@ -170,11 +170,12 @@ impl Report {
 
     /// Joins the snapshot with the configuration and computes every verdict.
     pub fn build(cfg: &Config, snap: &Snapshot, now: DateTime<Utc>) -> Self {
+        let never_polled = crate::observe::ClusterState::default();
         let clusters = cfg
             .clusters
             .iter()
             .map(|(name, settings)| {
-                let cs = snap.clusters.get(name).cloned().unwrap_or_default();
+                let cs = snap.clusters.get(name).unwrap_or(&never_polled);
                 ClusterReport {
                     insecure_skip_verify: settings.insecure_skip_verify,
                     name: name.clone(),

@@ -1,14 +1,14 @@
 //! The per-follower view: the snapshot joined with the configuration, one [`FollowerObservation`] per follower
 //! index, configured or found on the clusters.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::bootstrap::Bootstrap;
 use super::snapshot::{ClusterState, DocParity, Snapshot};
-use crate::config::Config;
+use crate::config::{Config, FollowerSettings};
 use crate::es::*;
 
 /// Per-follower aggregate of the shard follow stats.
@@ -190,41 +190,73 @@ impl FollowerObservation {
 /// Builds the observation of every follower: configured ones (present or not) and every follower the clusters
 /// report (auto-followed or foreign ones, unmanaged). Sorted by (follower_cluster, follower_index).
 pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObservation> {
-    let mut keys: BTreeSet<(String, String)> = cfg
+    let mut keys: BTreeSet<(&str, &str)> = cfg
         .followers
         .iter()
-        .map(|f| (f.cluster.clone(), f.follower_index.clone()))
+        .map(|f| (f.cluster.as_str(), f.follower_index.as_str()))
         .collect();
+    // Looked up once per follower: indexed here, so the whole build stays linear in the followers.
+    let mut configured: HashMap<(&str, &str), &FollowerSettings> = HashMap::new();
+    for f in &cfg.followers {
+        configured
+            .entry((f.cluster.as_str(), f.follower_index.as_str()))
+            .or_insert(f);
+    }
+    let mut lookups: BTreeMap<&str, Lookup> = BTreeMap::new();
     for cluster in cfg.follower_clusters() {
-        let Some(cs) = snap.clusters.get(&cluster) else {
+        let Some((cluster, cs)) = snap.clusters.get_key_value(&cluster) else {
             continue;
         };
-        if let Some(info) = &cs.follow_info {
-            keys.extend(
-                info.data
-                    .follower_indices
-                    .iter()
-                    .map(|f| (cluster.clone(), f.follower_index.clone())),
-            );
-        }
-        if let Some(stats) = &cs.ccr_stats {
-            keys.extend(
-                stats
-                    .data
-                    .follow_stats
-                    .indices
-                    .iter()
-                    .map(|i| (cluster.clone(), i.index.clone())),
-            );
-        }
+        let l = Lookup::of(cs);
+        keys.extend(l.info.keys().map(|i| (cluster.as_str(), *i)));
+        keys.extend(l.stats.keys().map(|i| (cluster.as_str(), *i)));
+        lookups.insert(cluster.as_str(), l);
     }
     let empty = ClusterState::default();
+    let no_lookup = Lookup::default();
     keys.into_iter()
         .map(|(cluster, index)| {
-            let cs = snap.clusters.get(&cluster).unwrap_or(&empty);
-            observe_follower(cfg, snap, cs, &cluster, &index)
+            let cs = snap.clusters.get(cluster).unwrap_or(&empty);
+            let l = lookups.get(cluster).unwrap_or(&no_lookup);
+            let found = Found {
+                configured: configured.get(&(cluster, index)).copied(),
+                info: l.info.get(index).copied(),
+                stats: l.stats.get(index).copied(),
+            };
+            observe_follower(cfg, snap, cs, cluster, index, found)
         })
         .collect()
+}
+
+/// One cluster's `_ccr/info` and `_ccr/stats` entries by follower index (the first when one is listed twice).
+#[derive(Default)]
+struct Lookup<'a> {
+    info: HashMap<&'a str, &'a FollowerInfo>,
+    stats: HashMap<&'a str, &'a FollowerIndexStats>,
+}
+
+impl<'a> Lookup<'a> {
+    fn of(cs: &'a ClusterState) -> Self {
+        let mut l = Lookup::default();
+        if let Some(info) = &cs.follow_info {
+            for f in &info.data.follower_indices {
+                l.info.entry(f.follower_index.as_str()).or_insert(f);
+            }
+        }
+        if let Some(stats) = &cs.ccr_stats {
+            for i in &stats.data.follow_stats.indices {
+                l.stats.entry(i.index.as_str()).or_insert(i);
+            }
+        }
+        l
+    }
+}
+
+/// What the configuration, `_ccr/info` and `_ccr/stats` say about one follower index.
+struct Found<'a> {
+    configured: Option<&'a FollowerSettings>,
+    info: Option<&'a FollowerInfo>,
+    stats: Option<&'a FollowerIndexStats>,
 }
 
 fn observe_follower(
@@ -233,21 +265,13 @@ fn observe_follower(
     cs: &ClusterState,
     cluster: &str,
     index: &str,
+    found: Found<'_>,
 ) -> FollowerObservation {
-    let configured = cfg.follower(cluster, index);
-    let info = cs.follow_info.as_ref().and_then(|i| {
-        i.data
-            .follower_indices
-            .iter()
-            .find(|f| f.follower_index == index)
-    });
-    let stats = cs.ccr_stats.as_ref().and_then(|s| {
-        s.data
-            .follow_stats
-            .indices
-            .iter()
-            .find(|i| i.index == index)
-    });
+    let Found {
+        configured,
+        info,
+        stats,
+    } = found;
     let first_shard = stats.and_then(|s| s.shards.first());
     // Observed values win over configured ones: labels then say what the cluster really does.
     fn first_known(candidates: [Option<&String>; 3]) -> String {

@@ -2,7 +2,7 @@
 //! doc-count parity computed when document counts are read, and the per-shard history of sequence numbers that
 //! the lag in time is interpolated from.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -93,7 +93,7 @@ pub struct LeasePeriods {
 pub const LAG_RING_CAPACITY: usize = 60;
 
 /// One poll's sequence numbers of one follower shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LagSample {
     /// When the poll started, epoch millis of the daemon's clock.
     pub at_ms: i64,
@@ -104,18 +104,36 @@ pub struct LagSample {
 }
 
 /// A bounded ring of [`LagSample`]s, oldest first; allocated once at its capacity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A daemon keeps one per follower shard (10,000 at 2,000 followers of 5 shards), so the samples are stored as
+/// `i32` offsets from an origin sample, 12 bytes instead of 24. Offsets that do not fit (polls weeks apart, a
+/// checkpoint jumping by billions) first move the origin to the oldest sample; when even that does not fit, the
+/// ring keeps its samples whole from then on.
+#[derive(Debug, Clone)]
 pub struct LagRing {
-    samples: VecDeque<LagSample>,
+    origin: LagSample,
+    packed: VecDeque<[i32; 3]>,
+    /// The samples in full, once they do not fit as offsets (`packed` is then empty).
+    wide: Option<VecDeque<LagSample>>,
 }
 
 impl Default for LagRing {
     fn default() -> Self {
         Self {
-            samples: VecDeque::with_capacity(LAG_RING_CAPACITY),
+            origin: LagSample::default(),
+            packed: VecDeque::with_capacity(LAG_RING_CAPACITY),
+            wide: None,
         }
     }
 }
+
+impl PartialEq for LagRing {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for LagRing {}
 
 impl LagRing {
     /// A ring holding `samples` (the newest [`LAG_RING_CAPACITY`] of them).
@@ -130,29 +148,118 @@ impl LagRing {
     /// Appends a sample, dropping the oldest when full. A sample no newer than the last one replaces it (two
     /// reads in the same millisecond say the same thing; time never goes backwards in the ring).
     pub fn push(&mut self, s: LagSample) {
-        if let Some(last) = self.samples.back_mut() {
+        if let Some(last) = self.last() {
             if s.at_ms <= last.at_ms {
-                *last = LagSample {
+                self.pop_back();
+                self.push_back(LagSample {
                     at_ms: last.at_ms,
                     ..s
-                };
+                });
                 return;
             }
         }
-        if self.samples.len() == LAG_RING_CAPACITY {
-            self.samples.pop_front();
+        if self.len() == LAG_RING_CAPACITY {
+            self.pop_front();
         }
-        self.samples.push_back(s);
+        self.push_back(s);
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        match &self.wide {
+            Some(w) => w.len(),
+            None => self.packed.len(),
+        }
+    }
+
+    /// True without samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`th sample, oldest first.
+    pub fn get(&self, i: usize) -> Option<LagSample> {
+        match &self.wide {
+            Some(w) => w.get(i).copied(),
+            None => self.packed.get(i).map(|d| self.unpack(d)),
+        }
     }
 
     /// The samples, oldest first.
-    pub fn samples(&self) -> &VecDeque<LagSample> {
-        &self.samples
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = LagSample> + ExactSizeIterator + Clone + '_ {
+        (0..self.len()).map(move |i| self.get(i).unwrap_or_default())
     }
 
     /// The newest sample.
-    pub fn last(&self) -> Option<&LagSample> {
-        self.samples.back()
+    pub fn last(&self) -> Option<LagSample> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    fn unpack(&self, d: &[i32; 3]) -> LagSample {
+        let o = &self.origin;
+        LagSample {
+            at_ms: o.at_ms.wrapping_add(i64::from(d[0])),
+            leader_checkpoint: o.leader_checkpoint.wrapping_add(i64::from(d[1])),
+            follower_checkpoint: o.follower_checkpoint.wrapping_add(i64::from(d[2])),
+        }
+    }
+
+    fn pack(origin: &LagSample, s: &LagSample) -> Option<[i32; 3]> {
+        let off = |v: i64, o: i64| i32::try_from(v.checked_sub(o)?).ok();
+        Some([
+            off(s.at_ms, origin.at_ms)?,
+            off(s.leader_checkpoint, origin.leader_checkpoint)?,
+            off(s.follower_checkpoint, origin.follower_checkpoint)?,
+        ])
+    }
+
+    fn pop_front(&mut self) {
+        match &mut self.wide {
+            Some(w) => drop(w.pop_front()),
+            None => drop(self.packed.pop_front()),
+        }
+    }
+
+    fn pop_back(&mut self) {
+        match &mut self.wide {
+            Some(w) => drop(w.pop_back()),
+            None => drop(self.packed.pop_back()),
+        }
+    }
+
+    fn push_back(&mut self, s: LagSample) {
+        if let Some(w) = &mut self.wide {
+            w.push_back(s);
+            return;
+        }
+        if self.packed.is_empty() {
+            self.origin = s;
+        }
+        if let Some(d) = Self::pack(&self.origin, &s) {
+            self.packed.push_back(d);
+            return;
+        }
+        // Move the origin to the oldest sample and pack again; keep the samples whole when that fails too.
+        let mut all: Vec<LagSample> = self.iter().collect();
+        all.push(s);
+        let origin = all[0];
+        let repacked: Option<VecDeque<[i32; 3]>> =
+            all.iter().map(|x| Self::pack(&origin, x)).collect();
+        match repacked {
+            Some(p) if p.len() <= LAG_RING_CAPACITY => {
+                self.origin = origin;
+                self.packed.clear();
+                self.packed.extend(p);
+            }
+            _ => {
+                let mut w = VecDeque::with_capacity(LAG_RING_CAPACITY);
+                w.extend(all);
+                self.packed = VecDeque::new();
+                self.wide = Some(w);
+            }
+        }
     }
 }
 
@@ -394,120 +501,27 @@ impl Snapshot {
     /// time keeps growing.
     pub fn record_lag(&mut self, cfg: &Config, at: DateTime<Utc>) {
         let at_ms = at.timestamp_millis();
-        let mut updates: Vec<(String, String, LagSource, i64, i64, Option<i64>)> = Vec::new();
-        let mut leases: Vec<(String, String, i64)> = Vec::new();
-        for (cluster, cs) in &self.clusters {
-            let Some(stats) = cs.ccr_stats.as_ref().filter(|s| s.at == at) else {
-                continue;
-            };
-            let leader_stats = |remote: &str| -> Option<&ShardStatsResponse> {
-                let l = self.clusters.get(cfg.leader_cluster(cluster, remote)?)?;
-                l.shard_stats
-                    .as_ref()
-                    .filter(|s| s.at == at)
-                    .map(|s| &s.data)
-            };
-            let leader_view = |remote: &str, leader_index: &str, shard: i64| -> Option<i64> {
-                leader_stats(remote)?
-                    .primaries(leader_index)
-                    .find(|(id, _)| *id == shard)
-                    .and_then(|(_, c)| c.seq_no)
-                    .map(|n| n.global_checkpoint)
-            };
-            if let Some(info) = &cs.follow_info {
-                for f in &info.data.follower_indices {
-                    let Some(ls) = leader_stats(&f.remote_cluster) else {
-                        continue;
-                    };
-                    let oldest = ls
-                        .primaries(&f.leader_index)
-                        .filter_map(|(_, c)| c.retention_leases.as_ref())
-                        .flat_map(|r| r.leases.iter())
-                        .filter(|l| {
-                            l.is_ccr_lease_of(&f.follower_index, &f.remote_cluster, &f.leader_index)
-                        })
-                        .map(|l| l.timestamp)
-                        .min();
-                    if let Some(ts) = oldest {
-                        leases.push((cluster.clone(), f.follower_index.clone(), ts));
-                    }
-                }
-            }
-            for i in &stats.data.follow_stats.indices {
-                for sh in &i.shards {
-                    let (source, leader) =
-                        match leader_view(&sh.remote_cluster, &sh.leader_index, sh.shard_id) {
-                            Some(l) => (LagSource::LeaderShardStats, l),
-                            None => (LagSource::FollowerCcrStats, sh.leader_global_checkpoint),
-                        };
-                    updates.push((
-                        cluster.clone(),
-                        i.index.clone(),
-                        source,
-                        sh.shard_id,
-                        leader,
-                        Some(sh.follower_global_checkpoint),
-                    ));
-                }
-            }
-            // Followers without shard tasks: only the leader's own view says anything new.
-            if let Some(info) = &cs.follow_info {
-                let with_tasks: std::collections::BTreeSet<&str> = stats
-                    .data
-                    .follow_stats
-                    .indices
-                    .iter()
-                    .map(|i| i.index.as_str())
-                    .collect();
-                for f in &info.data.follower_indices {
-                    if with_tasks.contains(f.follower_index.as_str())
-                        || copying(cs, &f.follower_index)
-                    {
-                        continue;
-                    }
-                    let Some(h) = cs.lag.get(&f.follower_index) else {
-                        continue;
-                    };
-                    for shard in h.shards.keys() {
-                        if let Some(l) = leader_view(&f.remote_cluster, &f.leader_index, *shard) {
-                            updates.push((
-                                cluster.clone(),
-                                f.follower_index.clone(),
-                                LagSource::LeaderShardStats,
-                                *shard,
-                                l,
-                                None,
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        for (cluster, index, source, shard, leader, follower) in updates {
-            let Some(cs) = self.clusters.get_mut(&cluster) else {
-                continue;
-            };
-            let h = cs.lag.entry(index).or_default();
-            h.source = source;
-            let ring = h.shards.entry(shard).or_default();
-            let Some(follower_checkpoint) =
-                follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
+        let polled: Vec<String> = self
+            .clusters
+            .iter()
+            .filter(|(_, cs)| cs.ccr_stats.as_ref().is_some_and(|s| s.at == at))
+            .map(|(c, _)| c.clone())
+            .collect();
+        for cluster in polled {
+            // The history is taken out while the rest of the snapshot (the leaders' stats) is read, and is
+            // updated in place: no key is copied for a follower that already has one.
+            let Some(mut lag) = self
+                .clusters
+                .get_mut(&cluster)
+                .map(|cs| std::mem::take(&mut cs.lag))
             else {
                 continue;
             };
-            ring.push(LagSample {
-                at_ms,
-                leader_checkpoint: leader,
-                follower_checkpoint,
-            });
-        }
-        for (cluster, index, ts) in leases {
-            if let Some(h) = self
-                .clusters
-                .get_mut(&cluster)
-                .and_then(|cs| cs.lag.get_mut(&index))
-            {
-                h.lease_timestamp_ms = Some(ts);
+            if let Some(cs) = self.clusters.get(&cluster) {
+                self.record_cluster_lag(cfg, &cluster, cs, &mut lag, at, at_ms);
+            }
+            if let Some(cs) = self.clusters.get_mut(&cluster) {
+                cs.lag = lag;
             }
         }
         for cs in self.clusters.values_mut() {
@@ -530,17 +544,125 @@ impl Snapshot {
                         .map(|f| f.follower_index.as_str())
                 }))
                 .collect();
-            let restoring: BTreeSet<String> = cs
+            let restoring: BTreeSet<&str> = cs
                 .restores
                 .iter()
                 .filter(|(_, b)| !b.done())
-                .map(|(i, _)| i.clone())
+                .map(|(i, _)| i.as_str())
                 .collect();
             // A follower copying again (recreated under the same name) starts a new history: the old one says
             // nothing about the new copy, and mixing them reads as a rewind.
             cs.lag.retain(|index, _| {
                 known.contains(index.as_str()) && !restoring.contains(index.as_str())
             });
+        }
+    }
+
+    /// [`Snapshot::record_lag`] for one follower cluster `cs` polled at `at`, into its history `lag`.
+    fn record_cluster_lag(
+        &self,
+        cfg: &Config,
+        cluster: &str,
+        cs: &ClusterState,
+        lag: &mut BTreeMap<String, FollowerLagHistory>,
+        at: DateTime<Utc>,
+        at_ms: i64,
+    ) {
+        let Some(stats) = cs.ccr_stats.as_ref().filter(|s| s.at == at) else {
+            return;
+        };
+        let leader_stats = |remote: &str| -> Option<&ShardStatsResponse> {
+            let l = self.clusters.get(cfg.leader_cluster(cluster, remote)?)?;
+            l.shard_stats
+                .as_ref()
+                .filter(|s| s.at == at)
+                .map(|s| &s.data)
+        };
+        // The leader's global checkpoint of every primary of one leader index, by shard id.
+        let leader_view = |remote: &str, leader_index: &str| -> Vec<(i64, Option<i64>)> {
+            leader_stats(remote)
+                .into_iter()
+                .flat_map(|l| l.primaries(leader_index))
+                .map(|(id, c)| (id, c.seq_no.map(|n| n.global_checkpoint)))
+                .collect()
+        };
+        let find = |view: &[(i64, Option<i64>)], shard: i64| {
+            view.iter()
+                .find(|(id, _)| *id == shard)
+                .and_then(|(_, c)| *c)
+        };
+        for i in &stats.data.follow_stats.indices {
+            // Shards of one follower index share their leader index; read its view once.
+            let mut view: Option<((&str, &str), Vec<(i64, Option<i64>)>)> = None;
+            for sh in &i.shards {
+                let key = (sh.remote_cluster.as_str(), sh.leader_index.as_str());
+                if view.as_ref().map_or(true, |(k, _)| *k != key) {
+                    view = Some((key, leader_view(key.0, key.1)));
+                }
+                let v = view.as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+                let (source, leader) = match find(v, sh.shard_id) {
+                    Some(l) => (LagSource::LeaderShardStats, l),
+                    None => (LagSource::FollowerCcrStats, sh.leader_global_checkpoint),
+                };
+                let follower = Some(sh.follower_global_checkpoint);
+                push_sample(
+                    lag,
+                    &i.index,
+                    source,
+                    (sh.shard_id, at_ms),
+                    leader,
+                    follower,
+                );
+            }
+        }
+        let Some(info) = &cs.follow_info else {
+            return;
+        };
+        // Followers without shard tasks: only the leader's own view says anything new.
+        let with_tasks: BTreeSet<&str> = stats
+            .data
+            .follow_stats
+            .indices
+            .iter()
+            .map(|i| i.index.as_str())
+            .collect();
+        for f in &info.data.follower_indices {
+            if with_tasks.contains(f.follower_index.as_str()) || copying(cs, &f.follower_index) {
+                continue;
+            }
+            let Some(shards) = lag
+                .get(&f.follower_index)
+                .map(|h| h.shards.keys().copied().collect::<Vec<_>>())
+            else {
+                continue;
+            };
+            let view = leader_view(&f.remote_cluster, &f.leader_index);
+            for shard in shards {
+                if let Some(l) = find(&view, shard) {
+                    let source = LagSource::LeaderShardStats;
+                    push_sample(lag, &f.follower_index, source, (shard, at_ms), l, None);
+                }
+            }
+        }
+        for f in &info.data.follower_indices {
+            let Some(ls) = leader_stats(&f.remote_cluster) else {
+                continue;
+            };
+            let Some(h) = lag.get_mut(&f.follower_index) else {
+                continue;
+            };
+            let oldest = ls
+                .primaries(&f.leader_index)
+                .filter_map(|(_, c)| c.retention_leases.as_ref())
+                .flat_map(|r| r.leases.iter())
+                .filter(|l| {
+                    l.is_ccr_lease_of(&f.follower_index, &f.remote_cluster, &f.leader_index)
+                })
+                .map(|l| l.timestamp)
+                .min();
+            if let Some(ts) = oldest {
+                h.lease_timestamp_ms = Some(ts);
+            }
         }
     }
 
@@ -597,6 +719,21 @@ impl Snapshot {
                 .and_then(|r| r.data.get(alias))
                 .is_some_and(|r| r.connected)
         };
+        // Looked up once per follower: indexed here, so the run stays linear in the followers.
+        fn by_index(c: &CcrCheckpointsResponse) -> HashMap<&str, &FollowerIndexCheckpoints> {
+            let mut m = HashMap::new();
+            for i in &c.follow_stats.indices {
+                m.entry(i.index.as_str()).or_insert(i);
+            }
+            m
+        }
+        let (before_by_index, after_by_index) = (by_index(before), by_index(after));
+        let mut status: HashMap<&str, FollowerStatus> = HashMap::new();
+        if let Some(info) = &cs.follow_info {
+            for f in &info.data.follower_indices {
+                status.entry(f.follower_index.as_str()).or_insert(f.status);
+            }
+        }
         // Every follower known from info or stats (paused ones have no stats).
         let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
         if let Some(info) = &cs.follow_info {
@@ -630,7 +767,12 @@ impl Snapshot {
                 } else if leader_docs.is_none() || follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
                 } else {
-                    caught_up(cs, &index, &remote, remote_connected(&remote), before, after).err()
+                    let stats = (
+                        before_by_index.get(index.as_str()).copied(),
+                        after_by_index.get(index.as_str()).copied(),
+                    );
+                    let status = status.get(index.as_str()).copied();
+                    caught_up(stats, status, &remote, remote_connected(&remote)).err()
                 };
                 let p = DocParity {
                     at,
@@ -645,44 +787,61 @@ impl Snapshot {
     }
 }
 
+/// Appends one poll's sample `(shard, at_ms)` to the history of `index` in `lag`. Without a follower checkpoint
+/// (no shard task), the last one is kept; a shard never seen with one gets no sample.
+fn push_sample(
+    lag: &mut BTreeMap<String, FollowerLagHistory>,
+    index: &str,
+    source: LagSource,
+    (shard, at_ms): (i64, i64),
+    leader_checkpoint: i64,
+    follower: Option<i64>,
+) {
+    if !lag.contains_key(index) {
+        lag.insert(index.to_string(), FollowerLagHistory::default());
+    }
+    let Some(h) = lag.get_mut(index) else {
+        return;
+    };
+    h.source = source;
+    let ring = h.shards.entry(shard).or_default();
+    let Some(follower_checkpoint) = follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
+    else {
+        return;
+    };
+    ring.push(LagSample {
+        at_ms,
+        leader_checkpoint,
+        follower_checkpoint,
+    });
+}
+
 /// True while `index`'s initial copy runs: it has no shard tasks, and no lag to measure, by design.
 fn copying(cs: &ClusterState, index: &str) -> bool {
     cs.restores.get(index).is_some_and(|b| !b.done())
 }
 
-/// `Ok` when `index` had caught up with a quiet leader in both stats reads (see [`DocParity`]), otherwise why
-/// the counts are not compared.
+/// `Ok` when a follower had caught up with a quiet leader in both stats reads (see [`DocParity`]), otherwise why
+/// the counts are not compared. `stats` are its entries in the reads before and after counting, `status` its
+/// status in `_ccr/info`.
 fn caught_up(
-    cs: &ClusterState,
-    index: &str,
+    stats: (
+        Option<&FollowerIndexCheckpoints>,
+        Option<&FollowerIndexCheckpoints>,
+    ),
+    status: Option<FollowerStatus>,
     remote: &str,
     remote_connected: bool,
-    before: &CcrCheckpointsResponse,
-    after: &CcrCheckpointsResponse,
 ) -> Result<(), String> {
-    let find = |s: &CcrCheckpointsResponse| {
-        s.follow_stats
-            .indices
-            .iter()
-            .find(|i| i.index == index)
-            .map(ShardLook::from_checkpoints)
-    };
     // Both reads must show running shard tasks; the status in `_ccr/info` says why they do not.
-    let (shards, earlier) = match (find(before), find(after)) {
-        (Some(b), Some(a)) => (Some(a), Some(b)),
+    let (shards, earlier) = match stats {
+        (Some(b), Some(a)) => (
+            Some(ShardLook::from_checkpoints(a)),
+            Some(ShardLook::from_checkpoints(b)),
+        ),
         _ => (None, None),
     };
-    let status = cs
-        .follow_info
-        .as_ref()
-        .and_then(|i| {
-            i.data
-                .follower_indices
-                .iter()
-                .find(|f| f.follower_index == index)
-        })
-        .map(|f| f.status)
-        .or(shards.is_some().then_some(FollowerStatus::Active));
+    let status = status.or(shards.is_some().then_some(FollowerStatus::Active));
     crate::observe::caught_up::caught_up(&CaughtUp {
         status,
         remote_cluster: remote,
