@@ -6,14 +6,15 @@
 //!   own ([`SelfMetrics`]), the actions ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
 //! - everything about followers, remotes and clusters, written in the text format straight from the latest
 //!   [`Report`] at scrape time, into a buffer kept between scrapes, with each follower's escaped labels kept
-//!   while they stay the same. Nothing is cached in metric vectors, so a follower that disappears from the
-//!   clusters disappears from `/metrics` at the next job, and a scrape never waits for a cluster.
+//!   while they stay the same; a scrape of the report the previous scrape rendered reuses that text. Nothing is
+//!   cached in metric vectors, so a follower that disappears from the clusters disappears from `/metrics` at the
+//!   next job, and a scrape never waits for a cluster.
 //!
 //! A failed request to Elasticsearch is one [`RequestFailed`] event, which counts and logs together.
 //!
 //! Every metric, its type and labels are listed in `docs/metrics.md`; keep both in step.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -364,16 +365,49 @@ impl Metrics {
     }
 
     /// The text exposition of every metric: the report families written from the latest report, then the
-    /// registry's. The report lock is held only to clone its `Arc`, so rendering never blocks a job publishing a
-    /// report; concurrent scrapes take turns on the one buffer.
+    /// registry's.
     pub fn render(&self) -> Result<String, prometheus::Error> {
+        Ok(self.rendered()?.buf.clone())
+    }
+
+    /// The body of one scrape: the exposition, gzipped (at the fastest level: the text repeats its label
+    /// strings, so more effort buys little) when `gzip`. The compressed bytes are written into a buffer kept
+    /// between scrapes too.
+    pub fn scrape(&self, gzip: bool) -> Result<Exposition, prometheus::Error> {
+        let mut renderer = self.rendered()?;
+        if gzip {
+            if let Some(body) = renderer.gzip() {
+                return Ok(Exposition {
+                    body,
+                    gzipped: true,
+                });
+            }
+        }
+        Ok(Exposition {
+            body: renderer.buf.as_bytes().to_vec(),
+            gzipped: false,
+        })
+    }
+
+    /// The renderer, its buffer holding the exposition as of now. The report lock is held only to clone its
+    /// `Arc`, so rendering never blocks a job publishing a report; concurrent scrapes take turns on the one
+    /// buffer.
+    fn rendered(&self) -> Result<std::sync::MutexGuard<'_, ReportRenderer>, prometheus::Error> {
         let report = Arc::clone(&crate::sync::read(&self.report));
         let families = self.registry.gather();
         let mut renderer = crate::sync::lock(&self.renderer);
-        renderer.render(&report);
-        TextEncoder::new().encode_utf8(&families, &mut renderer.buf)?;
-        Ok(renderer.buf.clone())
+        renderer.render(&report, &families)?;
+        Ok(renderer)
     }
+}
+
+/// The body of a `/metrics` answer.
+#[derive(Debug)]
+pub struct Exposition {
+    /// The text exposition (0.0.4), or its gzip.
+    pub body: Vec<u8>,
+    /// `body` is gzipped (`Content-Encoding: gzip`).
+    pub gzipped: bool,
 }
 
 /// The families rendered from the report, in exposition order: (name, type, help). Their labels are listed in
@@ -390,7 +424,6 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("elasticsearch_ccr_follower_bytes_read_total", "counter", "Sum over shards of bytes_read (resets when the follow tasks restart)."),
     ("elasticsearch_ccr_leader_index_docs", "gauge", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_follower_index_docs", "gauge", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run."),
-    ("elasticsearch_ccr_docs_difference", "gauge", "Leader minus follower document count, as of the last doc_counts run."),
     ("ccr_sentinel_follower_lag_seconds", "gauge", "Lag in time of the follower's worst shard: newest poll minus when the leader's global checkpoint reached the follower's + 1, interpolated between polls; 0 when caught up."),
     ("ccr_sentinel_follower_lag_lower_bound", "gauge", "1 when ccr_sentinel_follower_lag_seconds is a lower bound (the operation is older than the kept history), else 0."),
     ("ccr_sentinel_follower_catchup_eta_seconds", "gauge", "Seconds until the follower catches up at the rates of the grading window; only while every lagging shard closes its gap."),
@@ -403,9 +436,9 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_bootstrap_bytes_recovered", "gauge", "Bytes of the initial copy copied so far, summed over shards."),
     ("ccr_sentinel_follower_bootstrap_bytes_total", "gauge", "Bytes the initial copy has to copy, summed over shards (0 while the file lists are not known yet)."),
     ("ccr_sentinel_follower_bootstrap_eta_seconds", "gauge", "Seconds left in the initial copy at the rate between the two latest polls; absent without a rate."),
-    ("ccr_sentinel_follower_state", "gauge", "1 for the current verdict of the follower, 0 for the other states."),
+    ("ccr_sentinel_follower_state", "gauge", "1, with the current verdict of the follower in the state label (one series per follower)."),
     ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
-    ("ccr_sentinel_follower_grade", "gauge", "1 for the follower's graded status over the window (worst shard), 0 for the other grades."),
+    ("ccr_sentinel_follower_grade", "gauge", "1, with the follower's graded status over the window (worst shard) in the grade label (one series per follower)."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
     ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
     ("ccr_sentinel_remote_heartbeat_delay_seconds", "gauge", "Seconds between now and the newest heartbeat the follower cluster holds for this remote (heartbeat = true): the end-to-end replication delay."),
@@ -430,11 +463,26 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
 /// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
 /// (0.0.4) into a buffer kept between scrapes, so a scrape of thousands of followers neither builds metric
 /// objects nor regrows its output. The escaped label string of each follower is kept too, and rebuilt only when
-/// that follower's labels change.
+/// that follower's labels change. The jobs publish a new `Arc<Report>` each time, so a scrape of the same `Arc`
+/// as the previous scrape (two Prometheus servers, a scrape interval shorter than the poll) keeps the report's
+/// text and writes only the registry's families after it, and when those did not change either, the gzip of the
+/// scrape before is the answer.
 #[derive(Default)]
 struct ReportRenderer {
     /// The exposition of the last scrape; cleared, not freed, by the next one.
     buf: String,
+    /// The report whose families are `buf[..report_len]`. Weak, so a scrape never keeps an old report alive;
+    /// and its allocation stays while this points at it, so a new report never has its address.
+    rendered: Weak<Report>,
+    /// The length of the report's families at the start of `buf`.
+    report_len: usize,
+    /// The registry's families of this scrape, compared with those after the report's in `buf`.
+    own: String,
+    /// The gzip of the last gzipped scrape; cleared, not freed, by the next one.
+    gz: Vec<u8>,
+    /// `gz` is the gzip of `buf` as it is: the report and the registry's values are those of the scrape that
+    /// compressed it.
+    gz_current: bool,
     /// The label strings of the followers of the last rendered report, in its order.
     followers: Vec<FollowerLabels>,
     /// The list before that, kept for its allocation.
@@ -648,9 +696,6 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     ("elasticsearch_ccr_follower_index_docs", |f| {
         Some(f.observation.docs.as_ref()?.follower_docs? as f64)
     }),
-    ("elasticsearch_ccr_docs_difference", |f| {
-        Some(f.observation.docs.as_ref()?.difference()? as f64)
-    }),
     ("ccr_sentinel_follower_lag_seconds", |f| {
         Some(f.time.as_ref()?.lag_seconds)
     }),
@@ -718,8 +763,62 @@ impl ReportRenderer {
         self.followers = next;
     }
 
+    /// Makes the buffer hold the exposition of `report`'s families followed by the registry's `families`.
+    fn render(
+        &mut self,
+        report: &Arc<Report>,
+        families: &[prometheus::proto::MetricFamily],
+    ) -> Result<(), prometheus::Error> {
+        self.own.clear();
+        TextEncoder::new().encode_utf8(families, &mut self.own)?;
+        if self.rendered.as_ptr() == Arc::as_ptr(report) {
+            if self.buf[self.report_len..] == self.own {
+                return Ok(());
+            }
+            self.buf.truncate(self.report_len);
+        } else {
+            self.rendered = Weak::new();
+            self.render_report(report);
+            self.rendered = Arc::downgrade(report);
+            self.report_len = self.buf.len();
+        }
+        self.gz_current = false;
+        self.buf.push_str(&self.own);
+        // Kept for the next scrape, but not at the size of a report of many more followers than now.
+        if self.buf.capacity() > 2 * self.buf.len() + (1 << 20) {
+            self.buf.shrink_to(self.buf.len() + self.buf.len() / 4);
+            self.gz = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// The buffer gzipped, or `None` if compression failed (the text is then sent as it is).
+    fn gzip(&mut self) -> Option<Vec<u8>> {
+        use std::io::Write;
+        if self.gz_current {
+            return Some(self.gz.clone());
+        }
+        let mut out = std::mem::take(&mut self.gz);
+        out.clear();
+        let mut z = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        let written = z.write_all(self.buf.as_bytes());
+        let out = z.finish();
+        match (written, out) {
+            (Ok(()), Ok(out)) => {
+                let body = out.clone();
+                self.gz = out;
+                self.gz_current = true;
+                Some(body)
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot gzip /metrics; sending it uncompressed");
+                None
+            }
+        }
+    }
+
     /// Replaces the buffer's content with the report's families.
-    fn render(&mut self, report: &Report) {
+    fn render_report(&mut self, report: &Report) {
         self.refresh_labels(&report.followers);
         let Self {
             buf,
@@ -738,11 +837,11 @@ impl ReportRenderer {
             }
             fam.end();
         }
+        // One series per follower, the current verdict's: with 13 states, one 0/1 series per state was 13
+        // times the labels of every follower, half the exposition at 2,000 followers (docs/metrics.md).
         let mut fam = Family::begin(buf, "ccr_sentinel_follower_state");
         for (f, l) in rows() {
-            for s in FollowerState::ALL {
-                fam.sample(&l.escaped, Some(("state", &s.as_str())), flag(s == f.state));
-            }
+            fam.sample(&l.escaped, Some(("state", &f.state.as_str())), 1.0);
         }
         fam.end();
         let mut fam = Family::begin(buf, "ccr_sentinel_follower_managed");
@@ -753,9 +852,7 @@ impl ReportRenderer {
         let mut fam = Family::begin(buf, "ccr_sentinel_follower_grade");
         for (f, l) in rows() {
             if let Some(t) = &f.time {
-                for g in crate::evaluate::lag::Grade::ALL {
-                    fam.sample(&l.escaped, Some(("grade", &g.as_str())), flag(g == t.grade));
-                }
+                fam.sample(&l.escaped, Some(("grade", &t.grade.as_str())), 1.0);
             }
         }
         fam.end();
@@ -979,7 +1076,6 @@ mod tests {
             format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
             format!("elasticsearch_ccr_follower_time_since_last_read_seconds{{{l}}} 0.12"),
             format!("ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"),
-            format!("ccr_sentinel_follower_state{{{l},state=\"healthy\"}} 0"),
             format!("ccr_sentinel_follower_managed{{{l}}} 1"),
             "# TYPE elasticsearch_ccr_follower_operations_written_total counter".to_string(),
             r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="leader",mode="sniff"} 0"#.to_string(),
@@ -992,7 +1088,111 @@ mod tests {
         ] {
             assert!(text.contains(&line), "missing `{line}` in:\n{text}");
         }
+        // The current verdict only: no 0 series for the other states.
+        let states: Vec<&str> = text
+            .lines()
+            .filter(|s| s.starts_with(&format!("ccr_sentinel_follower_state{{{l},")))
+            .collect();
+        assert_eq!(
+            states,
+            [format!(
+                "ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"
+            )]
+        );
         promtool_check(&text);
+    }
+
+    #[test]
+    fn a_kept_text_is_the_text_a_fresh_renderer_writes() {
+        let metrics = Metrics::new(SharedReport::default());
+        metrics.own.init_job("poll");
+        let families = metrics.registry.gather();
+        let fresh = |r: &Arc<Report>| {
+            let mut renderer = ReportRenderer::default();
+            renderer.render(r, &families).unwrap();
+            renderer.buf
+        };
+        let first = Arc::new(super::scale::big_report(4));
+        let mut changed = (*first).clone();
+        changed.followers[2].observation.leader_index = "elsewhere".into();
+        changed.followers[2].state = FollowerState::Paused;
+        changed.followers.remove(0);
+        let changed = Arc::new(changed);
+        let same_content = Arc::new((*changed).clone());
+        let mut kept = ReportRenderer::default();
+        for (step, r) in [&first, &first, &changed, &changed, &same_content, &first]
+            .into_iter()
+            .enumerate()
+        {
+            kept.render(r, &families).unwrap();
+            assert_eq!(kept.buf, fresh(r), "step {step}");
+        }
+        assert!(kept.buf.contains(
+            r#"leader_index="index-000002",follower_index="index-000002",state="healthy"} 1"#
+        ));
+        let mut gone = ReportRenderer::default();
+        gone.render(&changed, &families).unwrap();
+        assert!(gone.buf.contains(
+            r#"leader_index="elsewhere",follower_index="index-000002",state="paused"} 1"#
+        ));
+        assert!(!gone.buf.contains(r#"follower_index="index-000000""#));
+    }
+
+    #[test]
+    fn a_scrape_of_the_same_report_shows_the_registry_as_it_is_now() {
+        let shared = SharedReport::default();
+        *shared.write().unwrap() = Arc::new(super::scale::big_report(2));
+        let metrics = Metrics::new(shared);
+        metrics.own.init_job("poll");
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains(r#"ccr_sentinel_job_skipped_total{job_name="poll"} 0"#));
+        metrics.own.job_skipped.with_label_values(&["poll"]).inc();
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains(r#"ccr_sentinel_job_skipped_total{job_name="poll"} 1"#),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE ccr_sentinel_follower_state ").count(),
+            1
+        );
+        promtool_check(&text);
+    }
+
+    #[test]
+    fn a_gzipped_scrape_is_the_text_gzipped() {
+        let shared = SharedReport::default();
+        *shared.write().unwrap() = Arc::new(super::scale::big_report(3));
+        let metrics = Metrics::new(shared);
+        let gunzip = |x: Exposition| {
+            assert!(x.gzipped);
+            let mut plain = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(&x.body[..]),
+                &mut plain,
+            )
+            .unwrap();
+            plain
+        };
+        let text = metrics.render().unwrap();
+        for _ in 0..2 {
+            assert_eq!(gunzip(metrics.scrape(true).unwrap()), text);
+        }
+        // A counter moved since: the same report, a new answer.
+        metrics.lifecycle.failed();
+        let now = gunzip(metrics.scrape(true).unwrap());
+        assert_ne!(now, text);
+        assert!(now.contains(r#"ccr_sentinel_config_reloads_total{result="failure"} 1"#));
+        assert_eq!(now, metrics.render().unwrap());
+        // A new report with the same content: the same text.
+        let same = (**metrics.report.read().unwrap()).clone();
+        *metrics.report.write().unwrap() = Arc::new(same);
+        assert_eq!(gunzip(metrics.scrape(true).unwrap()), now);
+        let x = metrics.scrape(false).unwrap();
+        assert!(!x.gzipped);
+        assert_eq!(String::from_utf8(x.body).unwrap(), now);
     }
 
     #[test]
@@ -1246,8 +1446,9 @@ mod scale {
         }
     }
 
-    /// `cargo test --lib metrics::scale -- --ignored --nocapture`: the cost of one scrape at 2,000 followers
-    /// (printed, not asserted).
+    /// `cargo test --release --lib metrics::scale -- --ignored --nocapture`: the size of the exposition at 2,000
+    /// followers with every follower family present, per family, and the cost of a scrape (printed, not
+    /// asserted; docs/metrics.md has the numbers).
     #[test]
     #[ignore]
     fn render_cost_at_2000_followers() {
@@ -1257,31 +1458,55 @@ mod scale {
             metrics.own.init_job("poll");
             let mut report = big_report(2000);
             report.per_shard_metrics = per_shard;
-            *shared.write().unwrap() = Arc::new(report);
-            let mut best = std::time::Duration::MAX;
-            let mut len = 0;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                let text = metrics.render().unwrap();
-                best = best.min(t.elapsed());
-                len = text.len();
-            }
-            eprintln!("per_shard={per_shard}: {len} bytes, best of 5 {best:?}");
+            // Each run gets a report the renderer has not seen (a job published it), as at a scrape after a poll.
+            let best = |gzip: bool, new_report: bool| {
+                let mut best = std::time::Duration::MAX;
+                let mut len = 0;
+                for _ in 0..5 {
+                    if new_report {
+                        *shared.write().unwrap() = Arc::new(report.clone());
+                    }
+                    let t = std::time::Instant::now();
+                    let x = metrics.scrape(gzip).unwrap();
+                    best = best.min(t.elapsed());
+                    len = x.body.len();
+                }
+                (len, best)
+            };
+            let (len, t) = best(false, true);
+            eprintln!(
+                "per_shard={per_shard}: {:.2} MB, best of 5 {:.1} ms (new report)",
+                len as f64 / 1e6,
+                t.as_secs_f64() * 1e3
+            );
+            let (_, t) = best(false, false);
+            eprintln!("  same report again: {:.1} ms", t.as_secs_f64() * 1e3);
+            let (z, t) = best(true, true);
+            eprintln!(
+                "  gzipped (fast), new report: {:.2} MB in {:.1} ms",
+                z as f64 / 1e6,
+                t.as_secs_f64() * 1e3
+            );
             let text = metrics.render().unwrap();
-            let t = std::time::Instant::now();
-            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut z, text.as_bytes()).unwrap();
-            let z = z.finish().unwrap();
-            eprintln!("  gzipped (fast): {} bytes in {:?}", z.len(), t.elapsed());
-            let mut by_family: std::collections::BTreeMap<&str, usize> = Default::default();
-            for line in text.lines().filter(|l| !l.starts_with('#')) {
-                let name = line.split(['{', ' ']).next().unwrap_or_default();
-                *by_family.entry(name).or_default() += line.len() + 1;
+            // (series, bytes) per family, HELP and TYPE lines counted with their family.
+            let mut by_family: std::collections::BTreeMap<&str, (usize, usize)> =
+                Default::default();
+            for line in text.lines() {
+                let (name, series) = match line.strip_prefix("# ") {
+                    Some(meta) => (meta.split(' ').nth(1).unwrap_or_default(), 0),
+                    None => (line.split(['{', ' ']).next().unwrap_or_default(), 1),
+                };
+                let e = by_family.entry(name).or_default();
+                e.0 += series;
+                e.1 += line.len() + 1;
             }
             let mut by_size: Vec<_> = by_family.into_iter().collect();
-            by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-            for (name, n) in by_size.iter().take(4) {
-                eprintln!("  {name}: {n} bytes");
+            by_size.sort_by_key(|(_, (_, n))| std::cmp::Reverse(*n));
+            for (name, (series, n)) in &by_size {
+                eprintln!(
+                    "  {name}: {series} series, {n} bytes ({:.1} %)",
+                    100.0 * *n as f64 / len as f64
+                );
             }
         }
     }

@@ -71,17 +71,7 @@ async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> 
             parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"))
                 && !parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"))
         });
-    let rendered = tokio::task::spawn_blocking(move || {
-        s.metrics.render().map(|text| {
-            if gzip {
-                gzipped(text.as_bytes()).ok()
-            } else {
-                None
-            }
-            .map_or((text.into_bytes(), false), |z| (z, true))
-        })
-    })
-    .await;
+    let rendered = tokio::task::spawn_blocking(move || s.metrics.scrape(gzip)).await;
     let rendered = match rendered {
         Ok(r) => r,
         Err(e) => {
@@ -90,17 +80,15 @@ async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> 
         }
     };
     match rendered {
-        Ok((body, true)) => (
+        Ok(x) if x.gzipped => (
             [
                 (header::CONTENT_TYPE, prometheus::TEXT_FORMAT),
                 (header::CONTENT_ENCODING, "gzip"),
             ],
-            body,
+            x.body,
         )
             .into_response(),
-        Ok((body, false)) => {
-            ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response()
-        }
+        Ok(x) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], x.body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode metrics");
             (
@@ -110,17 +98,6 @@ async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> 
                 .into_response()
         }
     }
-}
-
-/// `body` gzipped at the fastest level: the text is repetitive enough that more effort buys little.
-fn gzipped(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut z = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 8),
-        flate2::Compression::fast(),
-    );
-    z.write_all(body)?;
-    z.finish()
 }
 
 async fn health(State(s): State<HttpState>) -> Response {

@@ -314,7 +314,6 @@ recover_fatal = false
     // The drift of -3 is a difference (leader minus follower) of 3.
     let drift_labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="drift",follower_index="drift-copy""#;
     for (metric, value) in [
-        ("elasticsearch_ccr_docs_difference", 3),
         ("elasticsearch_ccr_leader_index_docs", 10),
         ("elasticsearch_ccr_follower_index_docs", 7),
     ] {
@@ -469,9 +468,14 @@ recover_fatal = false
             "drift",
             "drift-copy",
             "healthy",
-        )) && b.contains(&format!(
-            "elasticsearch_ccr_docs_difference{{{drift_labels}}} 0"
-        ))
+        )) && {
+            let [leader, follower] = [
+                "elasticsearch_ccr_leader_index_docs",
+                "elasticsearch_ccr_follower_index_docs",
+            ]
+            .map(|m| crate::common::sample(b, &format!("{m}{{{drift_labels}}} ")));
+            leader.is_some() && leader == follower
+        }
     })
     .await;
 
