@@ -453,13 +453,14 @@ async fn measure(
     let config = dir.path().join("ccr-sentinel.toml");
     std::fs::write(&config, config_toml(n, listen, leader, follower)).expect("write config");
     let daemon_started = Instant::now();
+    let log = tempfile::NamedTempFile::new().expect("daemon log");
     let mut daemon = DaemonProcess(
         Command::new(bin)
             .args(["run", "--config"])
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().expect("daemon log"))
             .spawn()
             .expect("start ccr-sentinel"),
     );
@@ -513,7 +514,11 @@ async fn measure(
     let warmup = daemon_started.elapsed();
     // Start mid-period, so the window holds whole cycles.
     sleep_until_phase(PERIOD / 2).await;
-    let runs0 = job_runs(&scrape(&base).await.expect("/metrics"), "poll");
+    let mut failed_scrapes = 0;
+    let runs0 = job_runs(
+        &scrape_or_say(&base, &mut daemon, log.path(), &mut failed_scrapes).await,
+        "poll",
+    );
     let (cpu0, (bytes0, req0)) = (cpu_ticks(pid), totals(&counts));
     let t0 = Instant::now();
     tokio::time::sleep(PERIOD * CYCLES).await;
@@ -529,7 +534,7 @@ async fn measure(
     let (cpu1, (bytes1, req1)) = (cpu_ticks(pid), totals(&counts));
     let elapsed = t0.elapsed();
     let (rss, peak) = memory(pid);
-    let text = scrape(&base).await.expect("/metrics");
+    let text = scrape_or_say(&base, &mut daemon, log.path(), &mut failed_scrapes).await;
     let started_polls = (polls(&req1) - polls0) as f64;
     // A cycle per poll started in the window: the run still going at its end is balanced by the one that was
     // going at its start, and the requests per cycle count the same thing.
@@ -544,6 +549,12 @@ async fn measure(
         _ => 0.0,
     };
     let skipped = job_skipped(&text);
+    if failed_scrapes > 0 {
+        eprintln!(
+            "N={n} {}: {failed_scrapes} failed /metrics scrapes",
+            mode.name()
+        );
+    }
     let states = follower_states(&text);
     let request_errors = sum_of(&text, "ccr_sentinel_request_errors_total");
     let by_endpoint: BTreeMap<String, f64> = req1
@@ -569,7 +580,7 @@ async fn measure(
     for _ in 0..SCRAPES {
         sleep_until_phase(PERIOD / 2).await;
         let start = Instant::now();
-        let text = scrape(&base).await.expect("/metrics");
+        let text = scrape_or_say(&base, &mut daemon, log.path(), &mut failed_scrapes).await;
         times.push(start.elapsed());
         size = text.len();
     }
@@ -758,6 +769,37 @@ async fn scrape(base: &str) -> Result<String, reqwest::Error> {
         .error_for_status()?
         .text()
         .await
+}
+
+/// `/metrics`, tried up to 3 times; each failure is counted and said, with the daemon's exit status and the end of
+/// its log when it has stopped.
+async fn scrape_or_say(
+    base: &str,
+    daemon: &mut DaemonProcess,
+    log: &std::path::Path,
+    failed: &mut u32,
+) -> String {
+    for _ in 0..3 {
+        match scrape(base).await {
+            Ok(text) => return text,
+            Err(e) => {
+                *failed += 1;
+                let exit = daemon.0.try_wait().ok().flatten();
+                let said = std::fs::read_to_string(log).unwrap_or_default();
+                let tail: Vec<&str> = said.lines().rev().take(5).collect();
+                eprintln!(
+                    "{base}/metrics failed: {e}; daemon {}; its log ends: {:?}",
+                    exit.map_or("still running".to_string(), |s| format!("exited: {s}")),
+                    tail
+                );
+                if exit.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    String::new()
 }
 
 /// The value of a sample line (`name{labels} value`).
