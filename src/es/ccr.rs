@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    null_as_default, required, seg, Acknowledged, Endpoint, ErrorCause, EsClient, EsError, Filtered,
+    null_as_default, required, seg, shrunk, Acknowledged, Endpoint, ErrorCause, EsClient, EsError,
+    Filtered,
 };
 
 /// `GET /_ccr/stats`. Both sections are written by every version (CcrStatsAction.Response#toXContent).
@@ -86,6 +87,7 @@ pub struct FollowerIndexStats {
     /// Sum over shards of leader minus follower global checkpoint; ES 8.13+ only.
     #[serde(default)]
     pub total_global_checkpoint_lag: Option<i64>,
+    #[serde(deserialize_with = "shrunk")]
     pub shards: Vec<ShardFollowStats>,
 }
 
@@ -195,6 +197,53 @@ pub struct FollowerInfo {
     /// The effective follow parameters; only present while active. Kept raw: values are strings or numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `GET /_all/_ccr/info` as the `poll` reads it: every follower's names and status, without the follow
+/// `parameters` (only reconcile compares them, from its own read), so thousands of followers' parameter objects
+/// are neither sent nor kept in the snapshot. Decodes to a [`FollowInfoResponse`] whose `parameters` are
+/// `None`. Elasticsearch drops an array its `filter_path` emptied, so no follower at all arrives as `{}`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct FollowStatuses(pub FollowInfoResponse);
+
+impl Filtered for FollowStatuses {
+    const FILTER_PATH: &'static str = concat!(
+        "follower_indices.follower_index,follower_indices.remote_cluster,",
+        "follower_indices.leader_index,follower_indices.status"
+    );
+}
+
+impl<'de> Deserialize<'de> for FollowStatuses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// `FollowerInfo` without `parameters`: the field is skipped unread.
+        #[derive(Deserialize)]
+        struct Status {
+            follower_index: String,
+            remote_cluster: String,
+            leader_index: String,
+            status: FollowerStatus,
+        }
+        #[derive(Deserialize)]
+        struct Statuses {
+            #[serde(default)]
+            follower_indices: Vec<Status>,
+        }
+        let s = Statuses::deserialize(d)?;
+        Ok(Self(FollowInfoResponse {
+            follower_indices: s
+                .follower_indices
+                .into_iter()
+                .map(|f| FollowerInfo {
+                    follower_index: f.follower_index,
+                    remote_cluster: f.remote_cluster,
+                    leader_index: f.leader_index,
+                    status: f.status,
+                    parameters: None,
+                })
+                .collect(),
+        }))
+    }
 }
 
 /// Follower status as `GET /{index}/_ccr/info` reports it.
@@ -364,6 +413,13 @@ impl EsClient {
     pub async fn follow_info_all(&self) -> Result<FollowInfoResponse, EsError> {
         self.read(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
             .await
+    }
+
+    /// `GET /_all/_ccr/info` without the follow parameters ([`FollowStatuses`]): the `poll`'s read.
+    pub async fn follow_statuses_all(&self) -> Result<FollowInfoResponse, EsError> {
+        self.read::<FollowStatuses>(Method::GET, Endpoint::FollowInfo, "_all/_ccr/info", None)
+            .await
+            .map(|s| s.0)
     }
 
     /// `PUT /{follower_index}/_ccr/follow?wait_for_active_shards=0` with `body` (remote_cluster, leader_index,

@@ -140,8 +140,17 @@ impl Filtered for ShardStatsResponse {
 /// The shard copies of one index, by shard id (a string key in the JSON).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct IndexShardStats {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "shard_copies")]
     pub shards: BTreeMap<String, Vec<ShardCopyStats>>,
+}
+
+/// The copies of each shard, without spare capacity (see [`super::shrunk`]).
+fn shard_copies<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<ShardCopyStats>>, D::Error> {
+    let mut m = BTreeMap::<String, Vec<ShardCopyStats>>::deserialize(d)?;
+    m.values_mut().for_each(Vec::shrink_to_fit);
+    Ok(m)
 }
 
 /// One copy of one shard.
@@ -173,7 +182,7 @@ pub struct SeqNoStats {
 /// `retention_leases` (ES `RetentionLeaseStats`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RetentionLeaseStats {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::shrunk")]
     pub leases: Vec<RetentionLease>,
 }
 
@@ -642,6 +651,34 @@ mod tests {
         assert!(odd.by_index().is_empty());
         let empty: LeasePeriodsResponse = serde_json::from_str("{}").unwrap();
         assert!(empty.by_index().is_empty());
+    }
+
+    #[test]
+    fn lease_id_parts_match_as_the_formatted_string_would() {
+        let ids = [
+            "fc/logs-copy/u1-following-leader/logs/u2",
+            "fc/logs-copy/u1-following--following-leader/logs/u2",
+            "fc/logs-copy-2/u1-following-leader/logs-2/u2",
+            "//logs-copy//-following-leader/logs/",
+            "logs-copy/u-following-leader/logs",
+            "",
+        ];
+        let parts = [
+            ("/", vec!["logs-copy"]),
+            ("-following-", vec!["leader", "logs"]),
+            ("-following-", vec!["-following-leader", "logs"]),
+            ("/", vec![""]),
+        ];
+        for id in ids {
+            for (prefix, p) in &parts {
+                let formatted = format!("{prefix}{}/", p.join("/"));
+                assert_eq!(
+                    contains_path(id, prefix, p),
+                    id.contains(&formatted),
+                    "{id:?} {formatted:?}"
+                );
+            }
+        }
     }
 
     #[test]

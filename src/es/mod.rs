@@ -641,6 +641,18 @@ where
     T::deserialize(d).map(Some)
 }
 
+/// A list decoded without spare capacity: the snapshot keeps every follower's and leader shard's stats until the
+/// next poll, and a `Vec` grown to 5 shards holds room for 8 (to 1 shard copy, room for 4).
+fn shrunk<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
 /// A `null` field read as its default (some versions send `null` for an empty list).
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -745,6 +757,18 @@ mod tests {
             "versions/follow_info_response_6.8.json",
         ] {
             same_through_filter::<FollowInfoResponse>(f);
+            same_through_filter::<FollowStatuses>(f);
+            // The poll's read holds what the full one does, but the parameters.
+            let mut full: FollowInfoResponse = crate::testing::fixture(f);
+            let statuses: FollowStatuses = crate::testing::fixture(f);
+            full.follower_indices
+                .iter_mut()
+                .for_each(|i| i.parameters = None);
+            assert_eq!(
+                serde_json::to_value(&statuses).unwrap(),
+                serde_json::to_value(&full).unwrap(),
+                "{f}"
+            );
         }
         for f in [
             "remote_info_response_sniff_8x.json",
@@ -770,6 +794,27 @@ mod tests {
         same_through_filter::<LeasePeriodsResponse>(
             "indices_get_settings_lease_period.reconstructed.json",
         );
+    }
+
+    #[test]
+    fn the_polls_follow_info_reads_no_follower_and_skips_parameters() {
+        // ES drops the array its filter emptied.
+        let none: FollowStatuses = serde_json::from_str("{}").unwrap();
+        assert!(none.0.follower_indices.is_empty());
+        let one: FollowStatuses = serde_json::from_str(
+            r#"{"follower_indices":[{"follower_index":"f","remote_cluster":"r","leader_index":"l",
+                "status":"active","parameters":{"max_read_request_operation_count":5120}}]}"#,
+        )
+        .unwrap();
+        let f = &one.0.follower_indices[0];
+        assert_eq!(
+            (f.follower_index.as_str(), f.status, f.parameters.is_none()),
+            ("f", FollowerStatus::Active, true)
+        );
+        assert!(serde_json::from_str::<FollowStatuses>(
+            r#"{"follower_indices":[{"follower_index":"f"}]}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! ([`FollowerObservation`]) that the verdicts in [`crate::evaluate::health`] are computed from.
 //!
 //! Request budget: the `poll` job sends four requests per follower cluster (`GET /_ccr/stats`,
-//! `GET /_all/_ccr/info`, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
+//! `GET /_all/_ccr/info` without the follow parameters, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
 //! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
@@ -373,7 +373,7 @@ impl Observer {
                 };
                 let (ccr_stats, follow_info, remote_info, recovery, heartbeats) = tokio::join!(
                     client.ccr_stats(),
-                    client.follow_info_all(),
+                    client.follow_statuses_all(),
                     client.remote_info(),
                     client.recovery(),
                     heartbeats

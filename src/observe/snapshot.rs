@@ -579,7 +579,7 @@ impl Snapshot {
                 .map(|s| &s.data)
         };
         // The leader's global checkpoint of every primary of one leader index, by shard id.
-        let leader_view = |remote: &str, leader_index: &str| -> Vec<(i64, Option<i64>)> {
+        let leader_view = |remote: &str, leader_index: &str| -> LeaderView {
             leader_stats(remote)
                 .into_iter()
                 .flat_map(|l| l.primaries(leader_index))
@@ -593,7 +593,7 @@ impl Snapshot {
         };
         for i in &stats.data.follow_stats.indices {
             // Shards of one follower index share their leader index; read its view once.
-            let mut view: Option<((&str, &str), Vec<(i64, Option<i64>)>)> = None;
+            let mut view: Option<((&str, &str), LeaderView)> = None;
             for sh in &i.shards {
                 let key = (sh.remote_cluster.as_str(), sh.leader_index.as_str());
                 if view.as_ref().map_or(true, |(k, _)| *k != key) {
@@ -786,6 +786,9 @@ impl Snapshot {
             .collect()
     }
 }
+
+/// The leader's global checkpoint of each primary of one leader index, by shard id (`None` without `seq_no`).
+type LeaderView = Vec<(i64, Option<i64>)>;
 
 /// Appends one poll's sample `(shard, at_ms)` to the history of `index` in `lag`. Without a follower checkpoint
 /// (no shard task), the last one is kept; a shard never seen with one gets no sample.

@@ -30,7 +30,7 @@
 mod rules;
 pub mod runner;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -354,8 +354,16 @@ pub fn evaluate(
         .filter_map(|w| window_active(w, now).map(|end| (w, end)))
         .collect();
 
+    // `promote = true` of each configured follower, looked up once (the first entry of a follower, as
+    // `Config::follower`), so the rules stay linear in the followers.
+    let mut promote: BTreeMap<ClusterKey, bool> = BTreeMap::new();
+    for c in &cfg.followers {
+        promote
+            .entry(key(&c.cluster, &c.follower_index))
+            .or_insert(c.promote);
+    }
     for f in &report.followers {
-        let (w, a) = follower_rules(cfg, f, &active_windows, &busy, now, &mut h);
+        let (w, a) = follower_rules(cfg, f, &active_windows, (&busy, &promote), now, &mut h);
         wanted.extend(w);
         alerts.extend(a);
     }
@@ -513,12 +521,13 @@ fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
     active_windows: &[(&Window, DateTime<Utc>)],
-    busy: &BTreeSet<ClusterKey>,
+    (busy, promote): (&BTreeSet<ClusterKey>, &BTreeMap<ClusterKey, bool>),
     now: DateTime<Utc>,
     h: &mut History,
 ) -> (Vec<Planned>, Vec<Alert>) {
     let o = &f.observation;
-    if busy.contains(&key(&o.follower_cluster, &o.follower_index)) {
+    let k = key(&o.follower_cluster, &o.follower_index);
+    if busy.contains(&k) {
         return Default::default();
     }
     // Never act on data that is not current.
@@ -531,7 +540,7 @@ fn follower_rules(
         .cloned()
         .unwrap_or_default();
     let cx = RuleCtx {
-        cfg,
+        promote: promote.get(&k).copied().unwrap_or(false),
         settings: &cfg.policy,
         report: f,
         active_windows,

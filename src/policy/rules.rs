@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{backoff, caught_up, fmt_time, since, window_selects, ActionKind, Alert, Planned};
 use crate::act::history::{FollowerHistory, RemoteHistory, Rule};
-use crate::config::{Config, OnLeaderDeleted, PolicySettings, Window};
+use crate::config::{OnLeaderDeleted, PolicySettings, Window};
 use crate::es::FollowerStatus;
 use crate::evaluate::health::FollowerState;
 use crate::evaluate::report::FollowerReport;
@@ -15,7 +15,8 @@ use crate::observe::{FollowerObservation, RemoteObservation};
 
 /// What every rule may look at for one follower.
 pub struct RuleCtx<'a> {
-    pub cfg: &'a Config,
+    /// The follower is configured with `promote = true`.
+    pub promote: bool,
     /// `cfg.policy`.
     pub settings: &'a PolicySettings,
     /// The follower's observation and verdict.
@@ -422,11 +423,7 @@ pub fn unexpected_pause(cx: &RuleCtx, fh: &mut FollowerHistory) -> Decision {
 /// `promote = true`: after `promote_stable_polls` consecutive caught-up evaluations the follower is unfollowed.
 pub fn promote(cx: &RuleCtx, fh: &mut FollowerHistory) -> Decision {
     let o = cx.obs();
-    let wanted = o.managed
-        && cx
-            .cfg
-            .follower(&o.follower_cluster, &o.follower_index)
-            .is_some_and(|c| c.promote);
+    let wanted = o.managed && cx.promote;
     if !wanted {
         return Decision::pass();
     }
