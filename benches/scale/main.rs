@@ -458,6 +458,8 @@ async fn measure(
         Command::new(bin)
             .args(["run", "--config"])
             .arg(&config)
+            // The environment the shipped systemd unit and container image give the daemon.
+            .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("daemon log"))

@@ -218,7 +218,7 @@ impl LeasePeriodsResponse {
     }
 }
 
-/// `GET /{indices}/_stats?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
+/// `GET /{indices}/_stats/docs?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
 /// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
 /// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
 /// `filter_path` that matches nothing answers `{}`, so `indices` defaults to empty.
@@ -635,15 +635,19 @@ impl EsClient {
         .await
     }
 
-    /// `GET /{indices}/_stats?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s `filter_path`:
-    /// the leader's own sequence numbers and retention leases of `indices` (a comma-separated list, or `_all`),
-    /// in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of the others.
+    /// `GET /{indices}/_stats/docs?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s
+    /// `filter_path`: the leader's own sequence numbers and retention leases of `indices` (a comma-separated list,
+    /// or `_all`), in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of
+    /// the others. Only the `docs` metric is asked for: Elasticsearch adds the commit, sequence-number and
+    /// retention-lease stats to every shard whatever the metrics (`TransportIndicesStatsAction.shardOperation`),
+    /// so the leader computes no other section for every shard, and a server that ignores `filter_path` sends a
+    /// fraction of the full body.
     pub async fn shard_stats(&self, indices: &str) -> Result<ShardStatsResponse, EsError> {
         self.read(
             Method::GET,
             Endpoint::IndexStats,
             &format!(
-                "{}/_stats?level=shards&ignore_unavailable=true",
+                "{}/_stats/docs?level=shards&ignore_unavailable=true",
                 seg(indices)
             ),
             None,

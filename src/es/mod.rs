@@ -99,7 +99,7 @@ pub enum Endpoint {
     AutoFollowResume,
     /// `GET /{index}/_settings`
     IndexSettings,
-    /// `GET /{indices}/_stats?level=shards` (the leader's own sequence numbers and retention leases)
+    /// `GET /{indices}/_stats/docs?level=shards` (the leader's own sequence numbers and retention leases)
     IndexStats,
     /// `GET /_license` (or `/_xpack/license`)
     License,

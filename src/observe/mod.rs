@@ -5,7 +5,7 @@
 //! `GET /_all/_ccr/info` without the follow parameters, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
 //! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
 //! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
-//! cluster gets one `GET /<leader indices>/_stats?level=shards` (narrowed by `filter_path`), its own view of the
+//! cluster gets one `GET /<leader indices>/_stats/docs?level=shards` (narrowed by `filter_path`), its own view of the
 //! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
 //! pattern reads from that leader or the list would make the request line too long. The same indices'
 //! `index.soft_deletes.retention_lease.period` (one `GET /<leader indices>/_settings/...` per leader cluster)
