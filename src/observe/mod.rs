@@ -17,7 +17,8 @@
 //! polled concurrently; a slow cluster delays only its own results, bounded by its request timeout.
 //!
 //! Data streams: the `poll` also sends one `GET /_data_stream?expand_wildcards=all` (narrowed by `filter_path`)
-//! to every follower cluster and every leader cluster it reads, 7.9+ only (data streams do not exist before; the
+//! to both ends of every auto-follow pattern and of every configured follower of a backing index (the only
+//! followers that join a data stream), 7.9+ only (data streams do not exist before; the
 //! version comes from one `GET /` per cluster, read once and kept). It tells which data stream each follower and
 //! leader backing index belongs to, and the leader's list is the one the `unfollowed_match` check
 //! ([`crate::evaluate::data_streams`]) compares the followers with. Reading it every poll keeps a rollover's new
@@ -270,10 +271,30 @@ impl Observer {
         }
     }
 
-    /// The clusters whose data streams the `poll` reads: every follower cluster and every leader it reads.
+    /// The clusters whose data streams the `poll` reads: both ends of every auto-follow pattern (backing indices
+    /// are followed by patterns, which match stream names too: `AutoFollowPattern.match`) and of every configured
+    /// follower of a backing index (`.ds-`). Elsewhere no follower joins a stream, so a read would change nothing
+    /// the daemon reports and costs a request per cluster per poll.
     pub fn data_stream_targets(&self) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> = self.cfg.follower_clusters().into_iter().collect();
-        out.extend(self.leader_targets().into_keys());
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        let ends = self
+            .cfg
+            .auto_follow
+            .iter()
+            .map(|a| (&a.cluster, &a.remote))
+            .chain(
+                self.cfg
+                    .followers
+                    .iter()
+                    .filter(|f| f.leader_index.starts_with(".ds-"))
+                    .map(|f| (&f.cluster, &f.remote)),
+            );
+        for (cluster, remote) in ends {
+            out.insert(cluster.clone());
+            if let Some(leader) = self.cfg.leader_cluster(cluster, remote) {
+                out.insert(leader.to_string());
+            }
+        }
         out.retain(|c| self.clients.get(c).is_some());
         out
     }

@@ -238,10 +238,9 @@ async fn redirects_are_refused_and_the_credentials_go_nowhere_else() {
         "the redirect target was contacted"
     );
     // The credential went once per request to the configured server, and nowhere else.
-    // (The poll reads, the first poll's `GET /` for the data streams' version gate, and its read of the
-    // credential, `_authenticate`.)
+    // (The poll's four reads and its read of the credential, `_authenticate`.)
     let seen = srv.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen.len(), 5, "{seen:?}");
     assert_eq!(
         seen.iter()
             .filter(|(p, _)| p.starts_with("/_security/_authenticate"))

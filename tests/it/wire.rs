@@ -137,7 +137,9 @@ async fn every_read_of_poll_doc_counts_and_reconcile_sends_its_filter_path() {
     let sim = logs_already_followed("8.15.0").await;
     let (l, f) = (port_of(&sim.url("leader")), port_of(&sim.url("follower")));
     let (rl, rf) = (recorder(l), recorder(f));
-    let toml = daemon_config(&sim, "")
+    // An auto-follow pattern makes the poll read both clusters' data streams and the leader's shard stats too.
+    let pattern = "[[auto_follow]]\ncluster = \"follower\"\nname = \"metrics\"\nremote = \"leader\"\nleader_index_patterns = [\"metrics-*\"]\n";
+    let toml = daemon_config(&sim, pattern)
         .replace(&sim.url("leader"), &format!("http://127.0.0.1:{}", rl.port))
         .replace(
             &sim.url("follower"),
@@ -148,10 +150,17 @@ async fn every_read_of_poll_doc_counts_and_reconcile_sends_its_filter_path() {
     let after_poll = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
     d.doc_counts_once().await;
     let after_counts = rf.lines.lock().unwrap().len() + rl.lines.lock().unwrap().len();
-    // A fixed number of requests per cluster: for the poll of the one follower cluster four reads, its
-    // `_data_stream` and the first poll's `GET /` (the version gate of data streams), and for doc_counts two
-    // stats reads plus one `_cat/indices` per cluster.
-    assert_eq!(after_poll, 6, "{:?}", rf.lines.lock().unwrap());
+    // A fixed number of requests per cluster: for the poll of the follower cluster four reads, its
+    // `_data_stream` and the first poll's `GET /` (the version gate of data streams); of the leader its shard
+    // stats, the first poll's retention-lease periods, its `_data_stream` and `GET /`; for doc_counts two stats
+    // reads plus one `_cat/indices` per cluster.
+    assert_eq!(
+        after_poll,
+        10,
+        "{:?} {:?}",
+        rf.lines.lock().unwrap(),
+        rl.lines.lock().unwrap()
+    );
     assert_eq!(after_counts - after_poll, 4);
     let r = d.report();
     let fo = r.clusters.iter().find(|c| c.name == "follower").unwrap();
