@@ -25,6 +25,31 @@ alias = "leader"
 leader = "leader"
 "#;
 
+/// Two clusters `a` and `b` that can swap roles (a DR pair): each has a remote on the other (alias = the other's
+/// name), and `b` follows `a`'s `logs` under the same name, the declared direction (`a` writes). Tests append
+/// their own `[[auto_follow]]` entries.
+pub(crate) const DR_PAIR: &str = r#"
+[clusters.a]
+url = "http://127.0.0.1:1"
+[clusters.b]
+url = "http://127.0.0.1:2"
+[[remotes]]
+cluster = "b"
+alias = "a"
+leader = "a"
+seeds = ["127.0.0.1:9300"]
+[[remotes]]
+cluster = "a"
+alias = "b"
+leader = "b"
+seeds = ["127.0.0.1:9301"]
+[[followers]]
+cluster = "b"
+remote = "a"
+leader_index = "logs"
+follower_index = "logs"
+"#;
+
 /// [`CLUSTERS`] followed by `extra`, validated.
 pub(crate) fn config(extra: &str) -> Config {
     crate::config::from_toml_str(&format!("{CLUSTERS}{extra}")).unwrap()

@@ -507,28 +507,8 @@ mod tests {
         plan, ClusterObservation, Decision, ItemKind, Observation, PlanOptions,
     };
 
-    /// Clusters `a` and `b`, each with a remote on the other (alias = the other's name); `b` follows `a`'s
-    /// `logs` and has the pattern `logs-ds` from `a`: the declared direction, `a` writes.
-    const PAIR: &str = r#"
-[clusters.a]
-url = "http://127.0.0.1:1"
-[clusters.b]
-url = "http://127.0.0.1:2"
-[[remotes]]
-cluster = "b"
-alias = "a"
-leader = "a"
-seeds = ["127.0.0.1:9300"]
-[[remotes]]
-cluster = "a"
-alias = "b"
-leader = "b"
-seeds = ["127.0.0.1:9301"]
-[[followers]]
-cluster = "b"
-remote = "a"
-leader_index = "logs"
-follower_index = "logs"
+    /// [`crate::testing::DR_PAIR`] with the pattern `logs-ds` on `b` from `a`.
+    const PATTERN: &str = r#"
 [[auto_follow]]
 cluster = "b"
 name = "logs-ds"
@@ -538,8 +518,12 @@ leader_index_exclusion_patterns = ["*-replicated_from_*"]
 follow_index_pattern = "{{leader_index}}-replicated_from_a"
 "#;
 
+    fn pair() -> String {
+        format!("{}{PATTERN}", crate::testing::DR_PAIR)
+    }
+
     fn cfg(extra: &str) -> Config {
-        from_toml_str(&format!("{PAIR}{extra}")).unwrap()
+        from_toml_str(&format!("{}{extra}", pair())).unwrap()
     }
 
     /// The state a finished switchover from `a` to `b` leaves.
@@ -675,7 +659,7 @@ max_read_request_operation_count = 10
 
     #[test]
     fn entries_naming_unknown_remotes_are_left_out_and_reported() {
-        let declared = from_toml_str(&PAIR.replace(
+        let declared = from_toml_str(&pair().replace(
             "[[remotes]]\ncluster = \"a\"\nalias = \"b\"\nleader = \"b\"\nseeds = [\"127.0.0.1:9301\"]\n",
             "",
         ))

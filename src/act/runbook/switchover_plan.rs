@@ -824,26 +824,7 @@ mod tests {
         assert_eq!(remaining(&scope, &v, &p), Ok(vec![Finish]));
     }
 
-    const PAIR: &str = r#"
-[clusters.a]
-url = "http://127.0.0.1:1"
-[clusters.b]
-url = "http://127.0.0.1:2"
-[[remotes]]
-cluster = "b"
-alias = "a"
-leader = "a"
-seeds = ["127.0.0.1:9300"]
-[[remotes]]
-cluster = "a"
-alias = "b"
-leader = "b"
-seeds = ["127.0.0.1:9301"]
-[[followers]]
-cluster = "b"
-remote = "a"
-leader_index = "logs"
-follower_index = "logs"
+    const PATTERN: &str = r#"
 [[auto_follow]]
 cluster = "b"
 name = "ds"
@@ -852,7 +833,7 @@ leader_index_patterns = ["logs-*"]
 "#;
 
     fn cfg() -> Config {
-        crate::config::from_toml_str(PAIR).unwrap()
+        crate::config::from_toml_str(&format!("{}{PATTERN}", crate::testing::DR_PAIR)).unwrap()
     }
 
     fn dir<'a>(from: &'a str, to: &'a str, reverse_remote: &'a str) -> Direction<'a> {
