@@ -1,10 +1,10 @@
-//! Lock access that survives a poisoned lock, and the file write that survives a crash.
+//! Lock access that survives a poisoned lock, and the state-file reads and writes that survive a crash.
 //!
 //! A panic while a lock is held (a bug in one job) must not stop every other job and the HTTP handlers from
 //! reading the shared state afterwards: the data behind these locks is always left consistent between
 //! statements, so the guard of a poisoned lock is used as is.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Locks `m`, also when a panicking holder poisoned it.
@@ -39,6 +39,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// Reading or writing one of ccr-sentinel's JSON state files (the history, the DR topology) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not what it should hold.
+    #[error("{path} is not a ccr-sentinel {what} file: {source}")]
+    Parse {
+        /// The state file.
+        path: PathBuf,
+        /// What the file holds (`history`, `topology`).
+        what: &'static str,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Loads the JSON state file `path` holding a `what`; an absent file is `T::default()`.
+pub fn load_json<T: serde::de::DeserializeOwned + Default>(
+    path: PathBuf,
+    what: &'static str,
+) -> Result<T, StateFileError> {
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateFileError::Parse {
+            path,
+            what,
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(StateFileError::Read { path, source }),
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` with [`write_atomic`], creating the directory.
+pub fn save_json<T: serde::Serialize>(path: PathBuf, value: &T) -> Result<(), StateFileError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| StateFileError::Write {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(&path, &bytes).map_err(|source| StateFileError::Write { path, source })
 }
 
 #[cfg(test)]

@@ -209,24 +209,7 @@ pub fn key(cluster: &str, name: &str) -> ClusterKey {
 }
 
 /// Reading or writing the history file failed.
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a ccr-sentinel history file: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
+pub type HistoryError = crate::sync::StateFileError;
 
 impl History {
     /// The history file in `state_dir`.
@@ -236,23 +219,12 @@ impl History {
 
     /// Loads `state_dir/history.json`; an absent file is an empty history.
     pub fn load(state_dir: &Path) -> Result<Self, HistoryError> {
-        let path = Self::path(state_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| HistoryError::Parse { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(HistoryError::Read { path, source }),
-        }
+        crate::sync::load_json(Self::path(state_dir), "history")
     }
 
     /// Writes `state_dir/history.json` atomically (temporary file + rename), creating the directory.
     pub fn save(&self, state_dir: &Path) -> Result<(), HistoryError> {
-        let path = Self::path(state_dir);
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| HistoryError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomic(&path, &bytes).map_err(|source| HistoryError::Write { path, source })
+        crate::sync::save_json(Self::path(state_dir), self)
     }
 
     /// The entry of a follower, created when absent.

@@ -130,33 +130,7 @@ pub struct TopologyPattern {
 }
 
 /// Reading or writing the topology file failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TopologyError {
-    /// The file exists but cannot be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The topology file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not a topology.
-    #[error("{path} is not a ccr-sentinel topology file: {source}")]
-    Parse {
-        /// The topology file.
-        path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
-    },
-    /// The file could not be written.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The topology file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
+pub type TopologyError = crate::sync::StateFileError;
 
 impl Topology {
     /// The topology file in `state_dir`.
@@ -166,14 +140,7 @@ impl Topology {
 
     /// Loads `state_dir/topology.json`; an absent file is the declared topology (no pair changed).
     pub fn load(state_dir: &Path) -> Result<Self, TopologyError> {
-        let path = Self::path(state_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                Self::from_json(&bytes).map_err(|source| TopologyError::Parse { path, source })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(TopologyError::Read { path, source }),
-        }
+        crate::sync::load_json(Self::path(state_dir), "topology")
     }
 
     /// Reads the file's content.
@@ -183,13 +150,7 @@ impl Topology {
 
     /// Writes `state_dir/topology.json` atomically (temporary file + rename), creating the directory.
     pub fn save(&self, state_dir: &Path) -> Result<(), TopologyError> {
-        let path = Self::path(state_dir);
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| TopologyError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        crate::sync::write_atomic(&path, &bytes)
-            .map_err(|source| TopologyError::Write { path, source })
+        crate::sync::save_json(Self::path(state_dir), self)
     }
 
     /// `true` when no pair differs from the declared configuration.

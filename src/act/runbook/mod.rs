@@ -77,14 +77,21 @@ impl RunbookRecord {
     /// The runbook's process is gone and nobody is finishing it. Only knowable where `/proc` lists processes
     /// (Linux); elsewhere, and for records written without an owner, a runbook is never called abandoned.
     pub fn abandoned(&self) -> bool {
-        match self.owner_pid {
-            Some(pid) if pid == std::process::id() => false,
-            Some(pid) => {
-                let proc = std::path::Path::new("/proc");
-                proc.join("self").exists() && !process_alive(proc, pid)
-            }
-            None => false,
+        owner_gone(self.owner_pid)
+    }
+}
+
+/// Whether the process `owner_pid` names is gone, so nobody is finishing the record it wrote: what every runbook
+/// record's `abandoned()` asks. Only knowable where `/proc` lists processes (Linux); elsewhere, and for records
+/// written without an owner, never.
+pub(crate) fn owner_gone(owner_pid: Option<u32>) -> bool {
+    match owner_pid {
+        Some(pid) if pid == std::process::id() => false,
+        Some(pid) => {
+            let proc = std::path::Path::new("/proc");
+            proc.join("self").exists() && !process_alive(proc, pid)
         }
+        None => false,
     }
 }
 

@@ -67,44 +67,20 @@ pub struct SwitchoverRecord {
 impl SwitchoverRecord {
     /// The process that ran it is gone (see [`super::RunbookRecord::abandoned`]).
     pub fn abandoned(&self) -> bool {
-        match self.owner_pid {
-            Some(pid) if pid == std::process::id() => false,
-            Some(pid) => {
-                let proc = Path::new("/proc");
-                proc.join("self").exists() && !super::process_alive(proc, pid)
-            }
-            None => false,
-        }
+        super::owner_gone(self.owner_pid)
     }
 }
 
 /// The switchover records: `state_dir/runbooks/switchovers/`.
-fn records(state_dir: &Path) -> (RecordDir, PathBuf) {
-    let dir = state_dir.join("runbooks").join("switchovers");
-    (RecordDir::new(Some(dir.clone())), dir)
-}
-
-/// Every switchover record in `dir` (unreadable ones are skipped).
-fn all_records(dir: &Path) -> Vec<SwitchoverRecord> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect()
+fn records(state_dir: &Path) -> RecordDir {
+    RecordDir::new(Some(state_dir.join("runbooks").join("switchovers")))
 }
 
 impl super::RunbookStore {
     /// Every switchover in progress: a running daemon leaves the followers in their scope alone meanwhile
     /// ([`super::RunbookStore::in_progress`]).
     pub fn switchover_records(&self) -> Vec<SwitchoverRecord> {
-        match &self.records.dir {
-            Some(d) => all_records(&d.join("switchovers")),
-            None => Vec::new(),
-        }
+        RecordDir::new(self.records.dir.as_ref().map(|d| d.join("switchovers"))).all()
     }
 }
 
@@ -426,10 +402,11 @@ pub async fn switchover(
         .ok_or(SwitchoverError::NoStateDir)?;
     let topo = Topology::load(&state_dir)?;
     let eff = cfg.with_topology(&topo);
-    let (dir, dir_path) = records(&state_dir);
+    let dir = records(&state_dir);
     let existing: Option<SwitchoverRecord> = dir.load(from, to)?;
     let resuming = existing.is_some();
-    let other_in_progress: Vec<String> = all_records(&dir_path)
+    let other_in_progress: Vec<String> = dir
+        .all::<SwitchoverRecord>()
         .into_iter()
         .filter(|r| !(r.from == from && r.to == to))
         .filter(|r| [from, to].iter().any(|c| *c == r.from || *c == r.to))
@@ -1463,7 +1440,7 @@ mod tests {
     fn a_switchover_in_progress_holds_its_followers_until_its_record_is_gone() {
         let dir = tempfile::tempdir().unwrap();
         let store = RunbookStore::new(Some(dir.path()));
-        let (records, _) = records(dir.path());
+        let records = records(dir.path());
         let r = record(None);
         records.save("a", "b", &stamped(&r)).unwrap();
         let loaded: SwitchoverRecord = records.load("a", "b").unwrap().unwrap();
