@@ -352,6 +352,9 @@ impl Daemon {
     }
 
     fn update(&self, apply: impl FnOnce(&mut Snapshot)) {
+        if self.jobs_cancel.is_cancelled() {
+            return;
+        }
         let new = {
             let mut snap = lock(&self.snapshot);
             apply(&mut snap);
@@ -362,7 +365,12 @@ impl Daemon {
         if old.summary() != new.summary() {
             crate::daemon::systemd::status(&new.summary());
         }
-        *write(&self.report) = new;
+        // Checked under the lock: once a reload has cancelled this daemon's jobs, a run that outlived the drain
+        // must not publish over the report of the configuration that replaced it.
+        let mut report = write(&self.report);
+        if !self.jobs_cancel.is_cancelled() {
+            *report = new;
+        }
     }
 
     /// Counts and logs a failed request; the log is at `warn` only when the error is new for its cluster and
@@ -864,5 +872,20 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_whose_jobs_are_cancelled_publishes_no_report() {
+        let d = Daemon::new(crate::testing::fixture_config()).unwrap();
+        d.update(|_| {});
+        let published = d.report();
+        d.jobs_cancel.cancel();
+        d.update(|_| {});
+        assert!(Arc::ptr_eq(&published, &d.report()));
     }
 }

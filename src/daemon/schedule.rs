@@ -182,6 +182,8 @@ pub enum RunResult {
     Ran(JobOutcome),
     /// The previous run was still going.
     Skipped,
+    /// The runner was cancelled (shutdown, or a reload replacing its daemon) before the run began.
+    Cancelled,
 }
 
 impl Runner {
@@ -215,6 +217,11 @@ impl Runner {
             );
             return RunResult::Skipped;
         };
+        // A run the scheduler fired just before a reload stopped it would otherwise begin after the drain and
+        // act on the configuration being replaced.
+        if self.cancel.is_cancelled() {
+            return RunResult::Cancelled;
+        }
         self.tracker.started(job.name);
         let t0 = Instant::now();
         let outcome = (job.run)(self.cancel.clone()).await;
@@ -357,6 +364,35 @@ mod tests {
         assert_eq!((st.runs, st.skipped), (1, 1));
         assert!(st.last_success.is_some());
         assert!(tracker.overdue(3).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_runner_begins_no_run() {
+        let (metrics, tracker, _) = runner();
+        let cancel = CancellationToken::new();
+        let runner = Runner::new(tracker.clone(), metrics.own.clone(), cancel.clone());
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let job = JobSpec {
+            name: "poll",
+            schedule: parse_cron("0 * * * * *").unwrap(),
+            run: Arc::new(move |_| {
+                let c = c.clone();
+                Box::pin(async move {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    JobOutcome::Success
+                })
+            }),
+        };
+        tracker.register("poll", &job.schedule);
+        assert_eq!(
+            runner.run_once(&job).await,
+            RunResult::Ran(JobOutcome::Success)
+        );
+        cancel.cancel();
+        assert_eq!(runner.run_once(&job).await, RunResult::Cancelled);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(tracker.statuses()["poll"].runs, 1);
     }
 
     #[tokio::test]
