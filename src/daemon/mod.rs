@@ -185,6 +185,8 @@ pub struct Daemon {
     pub(crate) cancel: CancellationToken,
     /// Cancelled at shutdown and when a reload replaces this daemon: the token its jobs get.
     pub(crate) jobs_cancel: CancellationToken,
+    /// Set when a reload has replaced this daemon: from then on its jobs publish no report.
+    superseded: Arc<AtomicBool>,
     /// What `/status` shows as `config`.
     pub(crate) identity: Arc<Mutex<reload::ConfigIdentity>>,
     stages: Stages,
@@ -266,6 +268,7 @@ impl Daemon {
             runner,
             cancel,
             jobs_cancel,
+            superseded: Arc::default(),
             identity,
             stages: Stages::ALL,
             ready,
@@ -352,7 +355,7 @@ impl Daemon {
     }
 
     fn update(&self, apply: impl FnOnce(&mut Snapshot)) {
-        if self.jobs_cancel.is_cancelled() {
+        if self.superseded.load(Ordering::Acquire) {
             return;
         }
         let new = {
@@ -365,10 +368,10 @@ impl Daemon {
         if old.summary() != new.summary() {
             crate::daemon::systemd::status(&new.summary());
         }
-        // Checked under the lock: once a reload has cancelled this daemon's jobs, a run that outlived the drain
-        // must not publish over the report of the configuration that replaced it.
+        // Checked under the lock: once a reload has replaced this daemon, a run that outlived the drain must not
+        // publish over the report of the configuration that replaced it.
         let mut report = write(&self.report);
-        if !self.jobs_cancel.is_cancelled() {
+        if !self.superseded.load(Ordering::Acquire) {
             *report = new;
         }
     }
@@ -656,6 +659,7 @@ impl Daemon {
             let (next, why) = next;
             crate::daemon::systemd::reloading();
             scheduler.shutdown().await;
+            d.superseded.store(true, Ordering::Release);
             d.jobs_cancel.cancel();
             tokio::select! {
                 idle = d.runner.wait_idle(RELOAD_DRAIN_DEADLINE) => if !idle {
@@ -880,11 +884,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_daemon_whose_jobs_are_cancelled_publishes_no_report() {
+    fn a_daemon_replaced_by_a_reload_publishes_no_report() {
         let d = Daemon::new(crate::testing::fixture_config()).unwrap();
         d.update(|_| {});
         let published = d.report();
-        d.jobs_cancel.cancel();
+        d.superseded.store(true, Ordering::Release);
         d.update(|_| {});
         assert!(Arc::ptr_eq(&published, &d.report()));
     }
