@@ -1539,8 +1539,9 @@ mod scale {
     }
 
     /// `cargo test --release --lib metrics::scale -- --ignored --nocapture`: the size of the exposition at 2,000
-    /// followers with every follower family present, per family, and the cost of a scrape (printed, not
-    /// asserted; docs/metrics.md has the numbers).
+    /// followers with every follower family present, per family, for the default set, `[metrics] detailed` and
+    /// `per_shard`, what the info-series shape would weigh, and the cost of a scrape (printed, not asserted;
+    /// docs/metrics.md has the numbers).
     #[test]
     #[ignore]
     fn render_cost_at_2000_followers() {
@@ -1549,6 +1550,11 @@ mod scale {
             let metrics = Metrics::new(shared.clone());
             metrics.own.init_job("poll");
             let mut report = big_report(2000);
+            // The index names of `cargo bench --bench scale`, so the sizes compare with its table.
+            for (i, f) in report.followers.iter_mut().enumerate() {
+                f.observation.leader_index = format!("logs-{i:05}");
+                f.observation.follower_index = format!("logs-{i:05}-copy");
+            }
             report.per_shard_metrics = per_shard;
             report.detailed_metrics = detailed;
             // Each run gets a report the renderer has not seen (a job published it), as at a scrape after a poll.

@@ -140,7 +140,10 @@ async fn lag_seconds_of_a_throttled_follower_match_the_truth_then_an_idle_leader
         assert!(text.contains(&series), "{series} not in\n{text}");
     }
     // Outside the default set (`[metrics] detailed`).
-    assert!(!text.contains("ccr_sentinel_follower_ops_at_risk"), "{text}");
+    assert!(
+        !text.contains("ccr_sentinel_follower_ops_at_risk"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
