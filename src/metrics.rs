@@ -425,10 +425,10 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("elasticsearch_ccr_leader_index_docs", "gauge", "Document count of the leader index (_cat/indices docs.count), as of the last doc_counts run."),
     ("elasticsearch_ccr_follower_index_docs", "gauge", "Document count of the follower index (_cat/indices docs.count), as of the last doc_counts run."),
     ("ccr_sentinel_follower_lag_seconds", "gauge", "Lag in time of the follower's worst shard: newest poll minus when the leader's global checkpoint reached the follower's + 1, interpolated between polls; 0 when caught up."),
-    ("ccr_sentinel_follower_lag_lower_bound", "gauge", "1 when ccr_sentinel_follower_lag_seconds is a lower bound (the operation is older than the kept history), else 0."),
-    ("ccr_sentinel_follower_catchup_eta_seconds", "gauge", "Seconds until the follower catches up at the rates of the grading window; only while every lagging shard closes its gap."),
+    ("ccr_sentinel_follower_lag_lower_bound", "gauge", "1 when ccr_sentinel_follower_lag_seconds is a lower bound (the operation is older than the kept history), else 0. Only with [metrics] detailed = true."),
+    ("ccr_sentinel_follower_catchup_eta_seconds", "gauge", "Seconds until the follower catches up at the rates of the grading window; only while every lagging shard closes its gap. Only with [metrics] detailed = true."),
     ("ccr_sentinel_follower_rpo_seconds", "gauge", "Seconds of leader writes lost if the leader died now: worst shard lag plus the time since its newest poll."),
-    ("ccr_sentinel_follower_ops_at_risk", "gauge", "Operations up to the leader's global checkpoint that the follower has not got, summed over shards."),
+    ("ccr_sentinel_follower_ops_at_risk", "gauge", "Operations up to the leader's global checkpoint that the follower has not got, summed over shards. Only with [metrics] detailed = true."),
     ("ccr_sentinel_follower_retention_lease_margin_seconds", "gauge", "Seconds before the earliest of the follower's retention leases on the leader expires (negative once expired); from the leader's shard stats."),
     ("ccr_sentinel_follower_retention_lease_period_seconds", "gauge", "The leader's index.soft_deletes.retention_lease.period the margin is counted against, in seconds; with the margin only."),
     ("ccr_sentinel_follower_grade_completeness", "gauge", "Share of the follower's shards with a full grading window; below 1 the grade has not seen enough polls."),
@@ -749,6 +749,14 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     }),
 ];
 
+/// The follower families outside the default set, rendered only with `[metrics] detailed = true`: no shipped
+/// alert or dashboard panel uses them, and each costs a series per follower (docs/metrics.md, "Size and cost").
+const DETAILED_FAMILIES: &[&str] = &[
+    "ccr_sentinel_follower_lag_lower_bound",
+    "ccr_sentinel_follower_catchup_eta_seconds",
+    "ccr_sentinel_follower_ops_at_risk",
+];
+
 impl ReportRenderer {
     /// Makes `followers` hold the label strings of the report's followers, reusing those whose labels did not
     /// change. The report lists followers in key order, so one merge pass pairs old and new.
@@ -838,6 +846,9 @@ impl ReportRenderer {
         buf.clear();
         let rows = || report.followers.iter().zip(followers.iter());
         for (name, value) in FOLLOWER_FAMILIES {
+            if !report.detailed_metrics && DETAILED_FAMILIES.contains(name) {
+                continue;
+            }
             let mut fam = Family::begin(buf, name);
             for (f, l) in rows() {
                 if let Some(v) = value(f) {
@@ -1345,6 +1356,34 @@ mod tests {
     }
 
     #[test]
+    fn detailed_families_only_when_enabled() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut report = super::scale::big_report(2);
+        *shared.write().unwrap() = Arc::new(report.clone());
+        let text = metrics.render().unwrap();
+        for name in DETAILED_FAMILIES {
+            assert!(!text.contains(name), "{name} in the default set:\n{text}");
+        }
+        assert!(
+            text.contains("ccr_sentinel_follower_lag_seconds{"),
+            "{text}"
+        );
+        report.detailed_metrics = true;
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="index-000001",follower_index="index-000001""#;
+        for line in [
+            format!("ccr_sentinel_follower_lag_lower_bound{{{l}}} 0"),
+            format!("ccr_sentinel_follower_catchup_eta_seconds{{{l}}} 3"),
+            format!("ccr_sentinel_follower_ops_at_risk{{{l}}} 12"),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
+        promtool_check(&text);
+    }
+
+    #[test]
     fn kept_labels_follow_changes_of_the_report_and_are_escaped() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
@@ -1500,17 +1539,24 @@ mod scale {
     }
 
     /// `cargo test --release --lib metrics::scale -- --ignored --nocapture`: the size of the exposition at 2,000
-    /// followers with every follower family present, per family, and the cost of a scrape (printed, not
-    /// asserted; docs/metrics.md has the numbers).
+    /// followers with every follower family present, per family, for the default set, `[metrics] detailed` and
+    /// `per_shard`, what the info-series shape would weigh, and the cost of a scrape (printed, not asserted;
+    /// docs/metrics.md has the numbers).
     #[test]
     #[ignore]
     fn render_cost_at_2000_followers() {
-        for per_shard in [false, true] {
+        for (per_shard, detailed) in [(false, false), (false, true), (true, false)] {
             let shared = SharedReport::default();
             let metrics = Metrics::new(shared.clone());
             metrics.own.init_job("poll");
             let mut report = big_report(2000);
+            // The index names of `cargo bench --bench scale`, so the sizes compare with its table.
+            for (i, f) in report.followers.iter_mut().enumerate() {
+                f.observation.leader_index = format!("logs-{i:05}");
+                f.observation.follower_index = format!("logs-{i:05}-copy");
+            }
             report.per_shard_metrics = per_shard;
+            report.detailed_metrics = detailed;
             // Each run gets a report the renderer has not seen (a job published it), as at a scrape after a poll.
             let best = |gzip: bool, new_report: bool| {
                 let mut best = std::time::Duration::MAX;
@@ -1528,7 +1574,7 @@ mod scale {
             };
             let (len, t) = best(false, true);
             eprintln!(
-                "per_shard={per_shard}: {:.2} MB, best of 5 {:.1} ms (new report)",
+                "per_shard={per_shard} detailed={detailed}: {:.2} MB, best of 5 {:.1} ms (new report)",
                 len as f64 / 1e6,
                 t.as_secs_f64() * 1e3
             );
@@ -1561,6 +1607,32 @@ mod scale {
                     100.0 * *n as f64 / len as f64
                 );
             }
+            // The same text in the info-series shape: remote_cluster and leader_index only on one
+            // `ccr_sentinel_follower_info` series per follower, the other follower series keyed by
+            // follower_cluster and follower_index.
+            let moved: usize = text
+                .lines()
+                .filter_map(|l| {
+                    let start = l.find(",remote_cluster=\"")?;
+                    let end = l[start..].find(",follower_index=\"")?;
+                    l.contains("follower_cluster=\"").then_some(end)
+                })
+                .sum();
+            let info = report
+                .followers
+                .iter()
+                .map(|f| {
+                    "ccr_sentinel_follower_info{".len()
+                        + FollowerLabels::new(&f.observation).escaped.len()
+                        + "} 1\n".len()
+                })
+                .sum::<usize>();
+            eprintln!(
+                "  as info series: {:.2} MB ({:.2} MB of labels fewer, {:.2} MB of info series more)",
+                (len - moved + info) as f64 / 1e6,
+                moved as f64 / 1e6,
+                info as f64 / 1e6
+            );
         }
     }
 }

@@ -206,6 +206,8 @@ pub struct AuditSettings {
 pub struct MetricsSettings {
     /// Export per-shard series too.
     pub per_shard: bool,
+    /// Export the per-follower families outside the default set too.
+    pub detailed: bool,
 }
 
 /// `[http]`, validated.

@@ -89,6 +89,10 @@ pub struct RawMetrics {
     /// Also export per-shard lag and time-since-last-read series (one series per shard of every follower).
     #[serde(default)]
     pub per_shard: bool,
+    /// Also export the per-follower families no shipped alert or dashboard panel uses (lag lower bound, catch-up
+    /// ETA, operations at risk).
+    #[serde(default)]
+    pub detailed: bool,
 }
 
 /// `[http]`
@@ -501,7 +505,7 @@ pub fn known_keys(section: &str) -> &'static [&'static str] {
             "connect_timeout",
         ],
         "audit" => &["file"],
-        "metrics" => &["per_shard"],
+        "metrics" => &["per_shard", "detailed"],
         "dr" => &["anti_flap_period", "replicated_suffix"],
         "health" => &[
             "max_lag_operations",
@@ -593,6 +597,7 @@ max_docs_difference = 0
 job_overdue_periods = 3
 [metrics]
 per_shard = true
+detailed = true
 [dr]
 anti_flap_period = "30m"
 replicated_suffix = "-replicated_from_"

@@ -89,6 +89,7 @@ impl RawConfig {
             policy,
             metrics: MetricsSettings {
                 per_shard: self.metrics.per_shard,
+                detailed: self.metrics.detailed,
             },
             dr,
             topology: Default::default(),

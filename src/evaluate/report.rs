@@ -40,6 +40,9 @@ pub struct Report {
     /// `[metrics] per_shard`: render per-shard series.
     #[serde(skip)]
     pub per_shard_metrics: bool,
+    /// `[metrics] detailed`: render the families outside the default set.
+    #[serde(skip)]
+    pub detailed_metrics: bool,
 }
 
 /// One configured cluster.
@@ -273,6 +276,7 @@ impl Report {
             remote_keys,
             credentials: credentials(cfg, snap, now),
             per_shard_metrics: cfg.metrics.per_shard,
+            detailed_metrics: cfg.metrics.detailed,
         }
     }
 

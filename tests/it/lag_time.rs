@@ -134,12 +134,16 @@ async fn lag_seconds_of_a_throttled_follower_match_the_truth_then_an_idle_leader
     let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="logs",follower_index="logs-copy""#;
     for series in [
         format!("ccr_sentinel_follower_lag_seconds{{{labels}}} 0"),
-        format!("ccr_sentinel_follower_ops_at_risk{{{labels}}} 0"),
         format!("ccr_sentinel_follower_grade{{{labels},grade=\"ok\"}} 1"),
         format!("ccr_sentinel_follower_grade_completeness{{{labels}}} 1"),
     ] {
         assert!(text.contains(&series), "{series} not in\n{text}");
     }
+    // Outside the default set (`[metrics] detailed`).
+    assert!(
+        !text.contains("ccr_sentinel_follower_ops_at_risk"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
