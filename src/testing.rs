@@ -134,7 +134,7 @@ pub(crate) fn count_then_poll(
         },
     );
     let mark = snap.poll_mark();
-    snap.apply_polled(cfg, after, mark);
+    snap.apply_polled(after, mark);
 }
 
 /// The 6.8 stats fixture with every shard of its first follower at the given checkpoints.

@@ -456,7 +456,7 @@ impl Daemon {
                 snap.apply_data_streams(d);
             }
             for r in results {
-                snap.apply_polled(&cfg, r, mark);
+                snap.apply_polled(r, mark);
             }
             snap.record_lag(&cfg, at);
         });

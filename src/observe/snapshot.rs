@@ -48,10 +48,10 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
-    /// The latest `doc_counts` run whose counts wait for their second bracket, the stats of a poll that
-    /// started after it (follower clusters only).
+    /// The `doc_counts` runs whose counts wait for their second bracket, the stats of a poll that started
+    /// after them, oldest first; at most [`PENDING_COUNTS`] (follower clusters only).
     #[serde(skip)]
-    counts_pending: Option<PendingCounts>,
+    counts_pending: VecDeque<PendingCounts>,
     /// The data streams and their backing indices (7.9+ clusters the `poll` reads).
     pub data_streams: Option<Observed<DataStreamsResponse>>,
     /// `(major, minor)`, once the `poll` has needed it.
@@ -445,16 +445,31 @@ pub struct CountsBefore(BTreeMap<String, HashMap<String, Vec<Checkpoints>>>);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollMark(u64);
 
+/// How many `doc_counts` runs of one follower cluster wait for a poll at most. A poll settles the newest run
+/// applied before it started; runs applied since (a `doc_counts` on the poll's schedule answers first) wait for
+/// the next poll. Older ones are dropped.
+const PENDING_COUNTS: usize = 4;
+
 /// A `doc_counts` run of one follower cluster waiting for its second bracket.
 #[derive(Debug, Clone)]
 struct PendingCounts {
     /// The run's number (`Snapshot::doc_count_runs` once it was applied).
     run: u64,
     at: DateTime<Utc>,
-    /// The clusters whose `_cat/indices` this run read: only their counts are this run's.
-    listed: BTreeSet<String>,
+    /// This run's counts of every follower index known when it was applied.
+    counts: BTreeMap<String, Counted>,
     /// The first bracket; `None` when no poll had read the cluster's stats before the run.
     before: Option<HashMap<String, Vec<Checkpoints>>>,
+}
+
+/// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
+#[derive(Debug, Clone)]
+struct Counted {
+    remote: String,
+    /// The alias maps to a configured leader cluster.
+    leader_known: bool,
+    leader_docs: Option<i64>,
+    follower_docs: Option<i64>,
 }
 
 impl Snapshot {
@@ -769,11 +784,11 @@ impl Snapshot {
     /// [`Snapshot::apply_poll`] of a poll that took `mark` when it started; when its `_ccr/stats` read
     /// succeeded, it is the second bracket of the `doc_counts` run waiting on that cluster, if that run was
     /// applied before the poll started ([`Snapshot::apply_doc_counts`]).
-    pub fn apply_polled(&mut self, cfg: &Config, r: PollResult, mark: PollMark) {
+    pub fn apply_polled(&mut self, r: PollResult, mark: PollMark) {
         let stats_read = r.ccr_stats.is_ok().then(|| r.cluster.clone());
         self.apply_poll(r);
         if let Some(cluster) = stats_read {
-            self.settle_doc_counts(cfg, &cluster, mark);
+            self.settle_doc_counts(&cluster, mark);
         }
     }
 
@@ -803,44 +818,48 @@ impl Snapshot {
             let pending = PendingCounts {
                 run: self.doc_count_runs,
                 at: r.at,
-                listed: listed.clone(),
+                counts: self.counted(cfg, &cluster, &listed),
                 before: before.remove(&cluster),
             };
-            self.clusters.entry(cluster).or_default().counts_pending = Some(pending);
+            let waiting = &mut self.clusters.entry(cluster).or_default().counts_pending;
+            waiting.push_back(pending);
+            while waiting.len() > PENDING_COUNTS {
+                waiting.pop_front();
+            }
         }
     }
 
-    /// Compares the counts of follower cluster `cluster`'s waiting `doc_counts` run, when the poll that took
-    /// `mark` when it started has just read the cluster's `_ccr/stats` successfully: that read is the second
-    /// bracket when the run had been applied before the poll started. Otherwise the run keeps waiting.
-    fn settle_doc_counts(&mut self, cfg: &Config, cluster: &str, mark: PollMark) {
+    /// Settles the newest `doc_counts` run of follower cluster `cluster` that was applied before the poll that
+    /// took `mark` when it started, that poll having just read the cluster's `_ccr/stats` successfully: that
+    /// read is the run's second bracket. Older runs are dropped; newer ones wait for the next poll.
+    fn settle_doc_counts(&mut self, cluster: &str, mark: PollMark) {
         let Some(cs) = self.clusters.get(cluster) else {
             return;
         };
-        let Some(pending) = cs.counts_pending.as_ref().filter(|p| p.run <= mark.0) else {
+        let Some(pending) = cs.counts_pending.iter().rev().find(|p| p.run <= mark.0) else {
             return;
         };
-        let parity = self.parity(cfg, cluster, pending);
+        let run = pending.run;
+        let parity = self.parity(cluster, pending);
         if let Some(cs) = self.clusters.get_mut(cluster) {
             cs.doc_parity = parity;
-            cs.counts_pending = None;
+            cs.counts_pending.retain(|p| p.run > run);
         }
     }
 
-    fn parity(
+    /// The counts of every follower of `cluster` known now (from `_ccr/info`, `_ccr/stats` and the
+    /// configuration) in the listings of the clusters in `listed`.
+    fn counted(
         &self,
         cfg: &Config,
         cluster: &str,
-        pending: &PendingCounts,
-    ) -> BTreeMap<String, DocParity> {
+        listed: &BTreeSet<String>,
+    ) -> BTreeMap<String, Counted> {
         let Some(cs) = self.clusters.get(cluster) else {
             return BTreeMap::new();
         };
-        let Some(after) = cs.ccr_stats.as_ref().map(|s| &s.data) else {
-            return BTreeMap::new();
-        };
         let count = |c: &str, index: &str| -> Option<i64> {
-            if !pending.listed.contains(c) {
+            if !listed.contains(c) {
                 return None;
             }
             self.clusters
@@ -851,6 +870,53 @@ impl Snapshot {
                 .get(index)
                 .copied()
                 .flatten()
+        };
+        // Every follower known from info or stats (paused ones have no stats).
+        let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
+        if let Some(info) = &cs.follow_info {
+            for f in &info.data.follower_indices {
+                followers.insert(
+                    f.follower_index.clone(),
+                    (f.remote_cluster.clone(), f.leader_index.clone()),
+                );
+            }
+        }
+        if let Some(stats) = &cs.ccr_stats {
+            for i in &stats.data.follow_stats.indices {
+                if let Some(s) = i.shards.first() {
+                    followers
+                        .entry(i.index.clone())
+                        .or_insert_with(|| (s.remote_cluster.clone(), s.leader_index.clone()));
+                }
+            }
+        }
+        for f in cfg.followers.iter().filter(|f| f.cluster == cluster) {
+            followers
+                .entry(f.follower_index.clone())
+                .or_insert_with(|| (f.remote.clone(), f.leader_index.clone()));
+        }
+        followers
+            .into_iter()
+            .map(|(index, (remote, leader_index))| {
+                let leader_cluster = cfg.leader_cluster(cluster, &remote);
+                let counted = Counted {
+                    leader_known: leader_cluster.is_some(),
+                    leader_docs: leader_cluster.and_then(|l| count(l, &leader_index)),
+                    follower_docs: count(cluster, &index),
+                    remote,
+                };
+                (index, counted)
+            })
+            .collect()
+    }
+
+    /// The parity of every follower counted in `pending`, its second bracket being `cluster`'s latest stats.
+    fn parity(&self, cluster: &str, pending: &PendingCounts) -> BTreeMap<String, DocParity> {
+        let Some(cs) = self.clusters.get(cluster) else {
+            return BTreeMap::new();
+        };
+        let Some(after) = cs.ccr_stats.as_ref().map(|s| &s.data) else {
+            return BTreeMap::new();
         };
         let remote_connected = |alias: &str| {
             cs.remote_info
@@ -869,37 +935,14 @@ impl Snapshot {
                 status.entry(f.follower_index.as_str()).or_insert(f.status);
             }
         }
-        // Every follower known from info or stats (paused ones have no stats).
-        let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
-        if let Some(info) = &cs.follow_info {
-            for f in &info.data.follower_indices {
-                followers.insert(
-                    f.follower_index.clone(),
-                    (f.remote_cluster.clone(), f.leader_index.clone()),
-                );
-            }
-        }
-        for i in &after.follow_stats.indices {
-            if let Some(s) = i.shards.first() {
-                followers
-                    .entry(i.index.clone())
-                    .or_insert_with(|| (s.remote_cluster.clone(), s.leader_index.clone()));
-            }
-        }
-        for f in cfg.followers.iter().filter(|f| f.cluster == cluster) {
-            followers
-                .entry(f.follower_index.clone())
-                .or_insert_with(|| (f.remote.clone(), f.leader_index.clone()));
-        }
-        followers
-            .into_iter()
-            .map(|(index, (remote, leader_index))| {
-                let leader_cluster = cfg.leader_cluster(cluster, &remote);
-                let leader_docs = leader_cluster.and_then(|l| count(l, &leader_index));
-                let follower_docs = count(cluster, &index);
-                let not_compared_because = if leader_cluster.is_none() {
+        pending
+            .counts
+            .iter()
+            .map(|(index, c)| {
+                let remote = &c.remote;
+                let not_compared_because = if !c.leader_known {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
-                } else if leader_docs.is_none() || follower_docs.is_none() {
+                } else if c.leader_docs.is_none() || c.follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
                 } else {
                     let stats = Brackets {
@@ -911,16 +954,16 @@ impl Snapshot {
                         after: after_by_index.get(index.as_str()).copied(),
                     };
                     let status = status.get(index.as_str()).copied();
-                    caught_up(stats, status, &remote, remote_connected(&remote)).err()
+                    caught_up(stats, status, remote, remote_connected(remote)).err()
                 };
                 let p = DocParity {
                     at: pending.at,
-                    leader_docs,
-                    follower_docs,
+                    leader_docs: c.leader_docs,
+                    follower_docs: c.follower_docs,
                     comparable: not_compared_because.is_none(),
                     not_compared_because,
                 };
-                (index, p)
+                (index.clone(), p)
             })
             .collect()
     }
@@ -1233,7 +1276,7 @@ mod tests {
         snap.apply_poll(quiet());
         let early = snap.poll_mark();
         run(&mut snap, counts("100", "97"));
-        snap.apply_polled(&cfg, quiet(), early);
+        snap.apply_polled(quiet(), early);
         assert_eq!(
             parity(&snap),
             None,
@@ -1248,18 +1291,14 @@ mod tests {
             ..quiet()
         };
         let mark = snap.poll_mark();
-        snap.apply_polled(&cfg, failed, mark);
+        snap.apply_polled(failed, mark);
         assert_eq!(parity(&snap), None, "a poll whose stats read failed");
-        snap.apply_polled(&cfg, quiet(), snap.poll_mark());
+        snap.apply_polled(quiet(), snap.poll_mark());
         let p = parity(&snap).expect("settled");
         assert!(p.comparable, "{p:?}");
         assert_eq!(p.difference(), Some(3));
         // Settled once: the next poll keeps the verdict, and a new run keeps it until its own poll after.
-        snap.apply_polled(
-            &cfg,
-            poll_with_stats(stats_with(60, 60, 60)),
-            snap.poll_mark(),
-        );
+        snap.apply_polled(poll_with_stats(stats_with(60, 60, 60)), snap.poll_mark());
         assert_eq!(parity(&snap), Some(p.clone()));
         run(&mut snap, counts("110", "110"));
         assert_eq!(
@@ -1267,14 +1306,29 @@ mod tests {
             Some(p),
             "the previous verdict stays until the poll after"
         );
-        snap.apply_polled(&cfg, quiet(), snap.poll_mark());
+        snap.apply_polled(quiet(), snap.poll_mark());
         let p = parity(&snap).unwrap();
         assert!(!p.comparable, "the checkpoints went back: {p:?}");
+
+        // doc_counts on the poll's schedule: a run applied while a poll is out waits for the next poll, and
+        // the poll settles the run before it.
+        let mut snap = Snapshot::default();
+        snap.apply_poll(quiet());
+        run(&mut snap, counts("100", "97"));
+        let mark = snap.poll_mark();
+        run(&mut snap, counts("100", "96"));
+        snap.apply_polled(quiet(), mark);
+        assert_eq!(parity(&snap).unwrap().follower_docs, Some(97));
+        let mark = snap.poll_mark();
+        run(&mut snap, counts("100", "95"));
+        snap.apply_polled(quiet(), mark);
+        assert_eq!(parity(&snap).unwrap().follower_docs, Some(96));
+        assert!(parity(&snap).unwrap().comparable);
 
         // No poll had read the stats before the count: nothing brackets it.
         let mut snap = Snapshot::default();
         run(&mut snap, counts("100", "97"));
-        snap.apply_polled(&cfg, quiet(), snap.poll_mark());
+        snap.apply_polled(quiet(), snap.poll_mark());
         let p = parity(&snap).unwrap();
         assert!(!p.comparable, "{p:?}");
         assert!(p.not_compared_because.unwrap().contains("no follow stats"));
