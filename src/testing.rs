@@ -1,14 +1,16 @@
 //! Builders shared by the unit tests: the standard two-cluster configuration, Elasticsearch fixture bodies,
 //! polls of them, and the observation of a healthy follower.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::{Config, CronSchedule};
-use crate::es::{CcrStatsResponse, FollowerStatus};
+use crate::es::{CatIndex, CcrStatsResponse, EsError, FollowerStatus};
 use crate::evaluate::report::{FollowerReport, Report};
 use crate::observe::{
-    DocParity, FollowerObservation, Freshness, PollResult, RemoteObservation, ShardSummary,
-    Snapshot,
+    DocCountResult, DocParity, FollowerObservation, Freshness, PollResult, RemoteObservation,
+    ShardSummary, Snapshot,
 };
 
 /// Two clusters, `leader` and `follower`, and on `follower` the remote alias `leader` for the leader cluster.
@@ -87,7 +89,7 @@ pub(crate) fn poll(stats: &str, info: &str, remote: &str) -> PollResult {
         ccr_stats: Ok(fixture(stats)),
         follow_info: Ok(fixture(info)),
         remote_info: Ok(fixture(remote)),
-        recovery: Ok(Default::default()),
+        recovery: Some(Ok(Default::default())),
         heartbeats: None,
     }
 }
@@ -101,6 +103,38 @@ pub(crate) fn polled_6_8() -> Snapshot {
         "versions/remote_info_response_6.8.json",
     ));
     snap
+}
+
+/// A poll of `follower` answering with the 6.8 bodies, its stats replaced by `stats`.
+pub(crate) fn poll_with_stats(stats: CcrStatsResponse) -> PollResult {
+    let mut p = poll(
+        "versions/ccr_stats_response_6.8.json",
+        "versions/follow_info_response_6.8.json",
+        "versions/remote_info_response_6.8.json",
+    );
+    p.ccr_stats = Ok(stats);
+    p
+}
+
+/// One `doc_counts` run that read `indices` after `snap`'s latest poll, then the poll `after`, which started
+/// once the run was applied: the order in which the daemon runs them.
+pub(crate) fn count_then_poll(
+    cfg: &Config,
+    snap: &mut Snapshot,
+    indices: BTreeMap<String, Result<Vec<CatIndex>, EsError>>,
+    after: PollResult,
+) {
+    let before = snap.counts_before();
+    snap.apply_doc_counts(
+        cfg,
+        before,
+        DocCountResult {
+            at: Utc::now(),
+            indices,
+        },
+    );
+    let mark = snap.poll_mark();
+    snap.apply_polled(after, mark);
 }
 
 /// The 6.8 stats fixture with every shard of its first follower at the given checkpoints.

@@ -25,6 +25,8 @@ pub(super) fn command(config: &ConfigArg, format: OutputFormat) -> ExitCode {
         };
         daemon.poll_once().await;
         daemon.doc_counts_once().await;
+        // The counts are compared with the stats of a poll after them.
+        daemon.poll_once().await;
         let report = daemon.report();
         match format {
             OutputFormat::Json => {

@@ -420,8 +420,11 @@ impl Daemon {
 
     /// One `poll`: CCR stats, follower info and remote info of every follower cluster.
     pub async fn poll_once(&self) -> JobOutcome {
-        let periods_due = lock(&self.snapshot)
-            .lease_periods_due(&self.observer.leader_targets(), self.observer.now());
+        let (periods_due, mark) = {
+            let snap = lock(&self.snapshot);
+            let due = snap.lease_periods_due(&self.observer.leader_targets(), self.observer.now());
+            (due, snap.poll_mark())
+        };
         let crate::observe::PollCycle {
             at,
             followers: results,
@@ -456,7 +459,7 @@ impl Daemon {
                 snap.apply_data_streams(d);
             }
             for r in results {
-                snap.apply_poll(r);
+                snap.apply_polled(r, mark);
             }
             snap.record_lag(&cfg, at);
         });
@@ -527,8 +530,10 @@ impl Daemon {
         ok
     }
 
-    /// One `doc_counts` run: leader and follower document counts and their parity.
+    /// One `doc_counts` run: leader and follower document counts; their parity is decided by the next poll
+    /// ([`Snapshot::apply_doc_counts`]).
     pub async fn doc_counts_once(&self) -> JobOutcome {
+        let before = lock(&self.snapshot).counts_before();
         let result = self.observer.doc_counts().await;
         let mut ok = true;
         for (cluster, e) in result.errors() {
@@ -536,7 +541,7 @@ impl Daemon {
             self.record_error(cluster, e);
         }
         let cfg = self.cfg.clone();
-        self.update(|snap| snap.apply_doc_counts(&cfg, result));
+        self.update(|snap| snap.apply_doc_counts(&cfg, before, result));
         if ok {
             JobOutcome::Success
         } else {

@@ -310,88 +310,6 @@ pub struct AutoFollowPattern {
     pub other: Map<String, Value>,
 }
 
-/// The narrow `GET /_ccr/stats` of the `doc_counts` job: per shard task only what decides whether a follower had
-/// caught up with a quiet leader (checkpoints and exceptions) and which leader index it follows.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct CcrCheckpointsResponse {
-    /// Absent when there is no shard task at all: the include filter drops an `indices` array it emptied.
-    #[serde(default)]
-    pub follow_stats: FollowCheckpoints,
-}
-
-impl Filtered for CcrCheckpointsResponse {
-    const FILTER_PATH: &'static str = concat!(
-        "follow_stats.indices.index,",
-        "follow_stats.indices.shards.remote_cluster,",
-        "follow_stats.indices.shards.leader_index,",
-        "follow_stats.indices.shards.shard_id,",
-        "follow_stats.indices.shards.leader_global_checkpoint,",
-        "follow_stats.indices.shards.leader_max_seq_no,",
-        "follow_stats.indices.shards.follower_global_checkpoint,",
-        "follow_stats.indices.shards.read_exceptions,",
-        "follow_stats.indices.shards.fatal_exception"
-    );
-}
-
-/// `follow_stats` of [`CcrCheckpointsResponse`].
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct FollowCheckpoints {
-    pub indices: Vec<FollowerIndexCheckpoints>,
-}
-
-/// One follower index of [`CcrCheckpointsResponse`].
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct FollowerIndexCheckpoints {
-    pub index: String,
-    pub shards: Vec<ShardCheckpoints>,
-}
-
-/// One shard task of [`CcrCheckpointsResponse`]; the fields mean what they mean in [`ShardFollowStats`].
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct ShardCheckpoints {
-    pub remote_cluster: String,
-    pub leader_index: String,
-    pub shard_id: i64,
-    pub leader_global_checkpoint: i64,
-    pub leader_max_seq_no: i64,
-    pub follower_global_checkpoint: i64,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub read_exceptions: Vec<ReadException>,
-    #[serde(default)]
-    pub fatal_exception: Option<ErrorCause>,
-}
-
-/// The checkpoints a full read holds.
-impl From<&CcrStatsResponse> for CcrCheckpointsResponse {
-    fn from(s: &CcrStatsResponse) -> Self {
-        let indices = s
-            .follow_stats
-            .indices
-            .iter()
-            .map(|i| FollowerIndexCheckpoints {
-                index: i.index.clone(),
-                shards: i
-                    .shards
-                    .iter()
-                    .map(|sh| ShardCheckpoints {
-                        remote_cluster: sh.remote_cluster.clone(),
-                        leader_index: sh.leader_index.clone(),
-                        shard_id: sh.shard_id,
-                        leader_global_checkpoint: sh.leader_global_checkpoint,
-                        leader_max_seq_no: sh.leader_max_seq_no,
-                        follower_global_checkpoint: sh.follower_global_checkpoint,
-                        read_exceptions: sh.read_exceptions.clone(),
-                        fatal_exception: sh.fatal_exception.clone(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        Self {
-            follow_stats: FollowCheckpoints { indices },
-        }
-    }
-}
-
 fn minus_one() -> i64 {
     -1
 }
@@ -399,12 +317,6 @@ fn minus_one() -> i64 {
 impl EsClient {
     /// `GET /_ccr/stats`: follow stats of every active follower plus auto-follow stats, in one request.
     pub async fn ccr_stats(&self) -> Result<CcrStatsResponse, EsError> {
-        self.read(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
-            .await
-    }
-
-    /// `GET /_ccr/stats` narrowed to [`CcrCheckpointsResponse`]: the reads of the `doc_counts` job.
-    pub async fn ccr_checkpoints(&self) -> Result<CcrCheckpointsResponse, EsError> {
         self.read(Method::GET, Endpoint::CcrStats, "_ccr/stats", None)
             .await
     }

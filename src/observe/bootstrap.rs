@@ -4,13 +4,47 @@
 //! Put follow starts a snapshot restore from the remote (`TransportPutFollowAction.createFollowerIndex`,
 //! `CcrRepository`); only when every shard is restored does `initiateFollowing` start the shard tasks. Until then
 //! `_ccr/info` says `paused` and `_ccr/stats` lists no shard for the follower (docs/es-contract.md §25).
+//!
+//! `_ccr/info` lists the follower from the moment the restore starts: the restored index metadata carries the
+//! CCR custom metadata (`CcrRepository.getSnapshotIndexMetadata`), which is what `TransportFollowInfoAction`
+//! lists, `paused` while no shard follow task exists. So a cluster on which every follower `_ccr/info` lists has
+//! shard tasks in `_ccr/stats` has no initial copy running, and the poll does not read `_recovery` there
+//! ([`recovery_needed`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::es::RecoveryResponse;
+use crate::es::{CcrStatsResponse, FollowInfoResponse, RecoveryResponse};
+
+/// The follower indices with at least one shard follow task in `GET /_ccr/stats`.
+pub fn with_shard_tasks(stats: &CcrStatsResponse) -> HashSet<&str> {
+    stats
+        .follow_stats
+        .indices
+        .iter()
+        .filter(|i| !i.shards.is_empty())
+        .map(|i| i.index.as_str())
+        .collect()
+}
+
+/// Whether the poll must read `GET /_recovery` on a follower cluster, given its `_ccr/stats` and `_ccr/info`
+/// of the same poll (`None`: that read failed). Only a follower without shard tasks can be copying (restoring,
+/// or restored and never started): the read is needed when some follower `_ccr/info` lists has no shard task
+/// in `_ccr/stats`, and when either read failed, because then that cannot be told.
+pub fn recovery_needed(
+    stats: Option<&CcrStatsResponse>,
+    info: Option<&FollowInfoResponse>,
+) -> bool {
+    let (Some(stats), Some(info)) = (stats, info) else {
+        return true;
+    };
+    let tasks = with_shard_tasks(stats);
+    info.follower_indices
+        .iter()
+        .any(|f| !tasks.contains(f.follower_index.as_str()))
+}
 
 /// The initial copy of one follower index, summed over its shards.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -212,6 +246,76 @@ mod tests {
         assert!(done["f"].done());
         assert_eq!(done["f"].progress_ratio(), 1.0);
         assert_eq!(done["f"].eta_seconds, None);
+    }
+
+    #[test]
+    fn recovery_is_read_only_when_a_follower_has_no_shard_tasks_or_that_cannot_be_told() {
+        let stats = |indices: &[(&str, usize)]| -> CcrStatsResponse {
+            let mut s = CcrStatsResponse::default();
+            for (index, shards) in indices {
+                s.follow_stats.indices.push(crate::es::FollowerIndexStats {
+                    index: index.to_string(),
+                    shards: vec![Default::default(); *shards],
+                    ..Default::default()
+                });
+            }
+            s
+        };
+        let info = |listed: &[(&str, &str)]| -> FollowInfoResponse {
+            let rows: Vec<String> = listed
+                .iter()
+                .map(|(i, status)| {
+                    format!(
+                        r#"{{"follower_index":"{i}","remote_cluster":"leader","leader_index":"l","status":"{status}"}}"#
+                    )
+                })
+                .collect();
+            serde_json::from_str(&format!(r#"{{"follower_indices":[{}]}}"#, rows.join(",")))
+                .unwrap()
+        };
+        let all_following = stats(&[("a", 2), ("b", 1)]);
+        let cases: Vec<(
+            &str,
+            Option<CcrStatsResponse>,
+            Option<FollowInfoResponse>,
+            bool,
+        )> = vec![
+            (
+                "every follower has shard tasks",
+                Some(all_following.clone()),
+                Some(info(&[("a", "active"), ("b", "active")])),
+                false,
+            ),
+            (
+                "no follower at all",
+                Some(stats(&[])),
+                Some(info(&[])),
+                false,
+            ),
+            (
+                "stats list a follower info does not list yet (auto-followed a moment ago)",
+                Some(all_following.clone()),
+                Some(info(&[("a", "active")])),
+                false,
+            ),
+            (
+                "a paused follower (or one restoring: paused, no tasks)",
+                Some(all_following.clone()),
+                Some(info(&[("a", "active"), ("b", "active"), ("c", "paused")])),
+                true,
+            ),
+            (
+                "active in info, but no task in the stats yet",
+                Some(stats(&[("a", 2), ("b", 0)])),
+                Some(info(&[("a", "active"), ("b", "active")])),
+                true,
+            ),
+            ("stats failed", None, Some(info(&[("a", "active")])), true),
+            ("info failed", Some(all_following), None, true),
+        ];
+        for (name, s, i, want) in cases {
+            assert_eq!(recovery_needed(s.as_ref(), i.as_ref()), want, "{name}");
+        }
     }
 
     #[test]

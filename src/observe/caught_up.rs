@@ -9,7 +9,7 @@
 //! since an earlier look (when there is one), and, when document counts are part of the question, they were
 //! compared and are equal.
 
-use crate::es::{FollowerIndexCheckpoints, FollowerIndexStats, FollowerStatus};
+use crate::es::{FollowerIndexStats, FollowerStatus};
 
 /// One shard follow task, as read from `GET /_ccr/stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,22 +28,6 @@ pub struct ShardLook {
 impl ShardLook {
     /// The shard follow tasks of one follower index in `GET /_ccr/stats`.
     pub fn from_stats(stats: &FollowerIndexStats) -> Vec<ShardLook> {
-        stats
-            .shards
-            .iter()
-            .map(|sh| ShardLook {
-                shard_id: sh.shard_id,
-                leader_global_checkpoint: sh.leader_global_checkpoint,
-                leader_max_seq_no: Some(sh.leader_max_seq_no),
-                follower_global_checkpoint: sh.follower_global_checkpoint,
-                read_exceptions: sh.read_exceptions.len() as u64,
-                fatal_exception: sh.fatal_exception.as_ref().map(|f| f.summary()),
-            })
-            .collect()
-    }
-
-    /// The same look from the narrow read of the `doc_counts` job.
-    pub fn from_checkpoints(stats: &FollowerIndexCheckpoints) -> Vec<ShardLook> {
         stats
             .shards
             .iter()

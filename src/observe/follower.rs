@@ -382,8 +382,10 @@ mod tests {
     use super::*;
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
-    use crate::observe::DocCountResult;
-    use crate::testing::{find, fixture, fixture_config, poll, polled_6_8, stats_with};
+    use crate::testing::{
+        count_then_poll, find, fixture, fixture_config, poll, poll_with_stats, polled_6_8,
+        stats_with,
+    };
     use std::collections::BTreeMap;
 
     #[test]
@@ -461,25 +463,24 @@ mod tests {
         );
     }
 
-    /// A report after one poll (6.8 fixtures) and one doc-count run in which the leader lists the fixture's
-    /// indices and the follower cluster lists `follower_listing`.
+    /// A report after a poll (6.8 fixtures, `orders-copy` caught up with a quiet leader), a doc-count run in
+    /// which the leader lists the fixture's indices and the follower cluster lists `follower_listing`, and the
+    /// same poll again.
     fn report_after_listings(cfg: &Config, follower_listing: Vec<CatIndex>) -> Report {
-        let mut snap = polled_6_8();
-        let s = stats_with(99, 99, 99);
-        snap.apply_doc_counts(
+        let mut snap = Snapshot::default();
+        snap.apply_poll(poll_with_stats(stats_with(99, 99, 99)));
+        let indices = BTreeMap::from([
+            (
+                "leader".to_string(),
+                Ok(fixture("versions/cat_indices_response_closed.json")),
+            ),
+            ("follower".to_string(), Ok(follower_listing)),
+        ]);
+        count_then_poll(
             cfg,
-            DocCountResult {
-                at: Utc::now(),
-                stats_before: BTreeMap::from([("follower".to_string(), Ok((&s).into()))]),
-                stats_after: BTreeMap::from([("follower".to_string(), Ok((&s).into()))]),
-                indices: BTreeMap::from([
-                    (
-                        "leader".to_string(),
-                        Ok(fixture("versions/cat_indices_response_closed.json")),
-                    ),
-                    ("follower".to_string(), Ok(follower_listing)),
-                ]),
-            },
+            &mut snap,
+            indices,
+            poll_with_stats(stats_with(99, 99, 99)),
         );
         Report::build(cfg, &snap, Utc::now())
     }

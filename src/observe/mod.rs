@@ -1,10 +1,12 @@
 //! Observing the clusters: polls that read them into a [`Snapshot`], and the per-follower view
 //! ([`FollowerObservation`]) that the verdicts in [`crate::evaluate::health`] are computed from.
 //!
-//! Request budget: the `poll` job sends four requests per follower cluster (`GET /_ccr/stats`,
-//! `GET /_all/_ccr/info` without the follow parameters, `GET /_remote/info`, `GET /_recovery` for the initial copies), the `doc_counts` job two `GET /_ccr/stats` per follower cluster
-//! (narrowed by `filter_path` to checkpoints, [`crate::es::CcrCheckpointsResponse`]) plus one `GET /_cat/indices`
-//! per cluster involved. Neither depends on the number of followers. With the `poll`, every configured leader
+//! Request budget: the `poll` job sends three requests per follower cluster (`GET /_ccr/stats`,
+//! `GET /_all/_ccr/info` without the follow parameters, `GET /_remote/info`) and a fourth, `GET /_recovery`, only
+//! when one of them shows a follower without shard tasks (or one of the first two failed): only then can an
+//! initial copy be running ([`bootstrap::recovery_needed`]). The `doc_counts` job sends one `GET /_cat/indices` per
+//! cluster involved and no stats read of its own: the polls before and after it are its brackets
+//! ([`Snapshot::apply_doc_counts`]). Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats/docs?level=shards` (narrowed by `filter_path`), its own view of the
 //! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
 //! pattern reads from that leader or the list would make the request line too long. The same indices'
@@ -41,12 +43,12 @@ use futures_util::future::join_all;
 
 use crate::config::Config;
 use crate::es::{
-    ApiKeyQuery, CatIndex, CcrCheckpointsResponse, CcrStatsResponse, Clients, DataStreamsResponse,
-    EsClient, EsError, FollowInfoResponse, HeartbeatResponse, LeasePeriodsResponse,
-    RecoveryResponse, RemoteInfoResponse, ShardStatsResponse,
+    ApiKeyQuery, CatIndex, CcrStatsResponse, Clients, DataStreamsResponse, EsClient, EsError,
+    FollowInfoResponse, HeartbeatResponse, LeasePeriodsResponse, RecoveryResponse,
+    RemoteInfoResponse, ShardStatsResponse,
 };
 
-pub use bootstrap::{restores, Bootstrap};
+pub use bootstrap::{recovery_needed, restores, Bootstrap};
 
 pub use follower::{
     follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
@@ -54,8 +56,8 @@ pub use follower::{
 };
 pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{
-    ClusterState, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource, LeasePeriods,
-    Observed, Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
+    ClusterState, CountsBefore, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource,
+    LeasePeriods, Observed, PollMark, Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
 };
 
 /// The daemon's clock: what "now" is for poll timestamps and reports. The system clock in production; tests
@@ -116,8 +118,9 @@ pub struct PollResult {
     pub ccr_stats: Result<CcrStatsResponse, EsError>,
     pub follow_info: Result<FollowInfoResponse, EsError>,
     pub remote_info: Result<RemoteInfoResponse, EsError>,
-    /// `GET /_recovery`: the initial copies of new followers.
-    pub recovery: Result<RecoveryResponse, EsError>,
+    /// `GET /_recovery`: the initial copies of new followers. `None` when it was not read: every follower
+    /// `_ccr/info` lists has shard tasks in `_ccr/stats`, so none is copying ([`recovery_needed`]).
+    pub recovery: Option<Result<RecoveryResponse, EsError>>,
     /// `GET /ccr-sentinel-heartbeat-*/_search`, when the cluster has a `heartbeat = true` remote.
     pub heartbeats: Option<Result<HeartbeatResponse, EsError>>,
 }
@@ -129,7 +132,7 @@ impl PollResult {
             self.ccr_stats.as_ref().err(),
             self.follow_info.as_ref().err(),
             self.remote_info.as_ref().err(),
-            self.recovery.as_ref().err(),
+            self.recovery.as_ref().and_then(|r| r.as_ref().err()),
             self.heartbeats.as_ref().and_then(|h| h.as_ref().err()),
         ]
         .into_iter()
@@ -150,9 +153,6 @@ pub struct PollCycle {
 #[derive(Debug)]
 pub struct DocCountResult {
     pub at: DateTime<Utc>,
-    /// `GET /_ccr/stats` before and after counting, by follower cluster.
-    pub stats_before: BTreeMap<String, Result<CcrCheckpointsResponse, EsError>>,
-    pub stats_after: BTreeMap<String, Result<CcrCheckpointsResponse, EsError>>,
     /// `GET /_cat/indices`, by cluster.
     pub indices: BTreeMap<String, Result<Vec<CatIndex>, EsError>>,
 }
@@ -160,15 +160,9 @@ pub struct DocCountResult {
 impl DocCountResult {
     /// The errors of this run, with the cluster they came from, for counting.
     pub fn errors(&self) -> impl Iterator<Item = (&str, &EsError)> {
-        self.stats_before
+        self.indices
             .iter()
-            .chain(self.stats_after.iter())
             .filter_map(|(c, r)| r.as_ref().err().map(|e| (c.as_str(), e)))
-            .chain(
-                self.indices
-                    .iter()
-                    .filter_map(|(c, r)| r.as_ref().err().map(|e| (c.as_str(), e))),
-            )
     }
 }
 
@@ -370,8 +364,9 @@ impl Observer {
         self.clients.get(cluster)
     }
 
-    /// One `poll`: the four reads of every follower cluster, clusters concurrently, requests of a cluster
-    /// concurrently.
+    /// One `poll`: the reads of every follower cluster, clusters concurrently, requests of a cluster
+    /// concurrently, except `GET /_recovery`, which waits for the stats and the info that tell whether it is
+    /// needed ([`recovery_needed`]).
     pub async fn poll(&self) -> Vec<PollResult> {
         self.poll_at(self.now()).await
     }
@@ -392,13 +387,18 @@ impl Observer {
                         false => None,
                     }
                 };
-                let (ccr_stats, follow_info, remote_info, recovery, heartbeats) = tokio::join!(
-                    client.ccr_stats(),
-                    client.follow_statuses_all(),
-                    client.remote_info(),
-                    client.recovery(),
-                    heartbeats
-                );
+                let replication = async {
+                    let (ccr_stats, follow_info) =
+                        tokio::join!(client.ccr_stats(), client.follow_statuses_all());
+                    let recovery =
+                        match recovery_needed(ccr_stats.as_ref().ok(), follow_info.as_ref().ok()) {
+                            true => Some(client.recovery().await),
+                            false => None,
+                        };
+                    (ccr_stats, follow_info, recovery)
+                };
+                let ((ccr_stats, follow_info, recovery), remote_info, heartbeats) =
+                    tokio::join!(replication, client.remote_info(), heartbeats);
                 PollResult {
                     cluster: name,
                     at,
@@ -472,7 +472,8 @@ impl Observer {
         }
     }
 
-    /// One `doc_counts` run: stats before, document counts of every involved cluster, stats after.
+    /// One `doc_counts` run: the document counts of every involved cluster. Whether they can be compared is
+    /// decided with the polls before and after it ([`Snapshot::apply_doc_counts`]).
     pub async fn doc_counts(&self) -> DocCountResult {
         let at = self.now();
         let followers = self.cfg.follower_clusters();
@@ -484,13 +485,6 @@ impl Observer {
                 .filter(|r| followers.contains(&r.cluster))
                 .map(|r| r.leader.clone()),
         );
-        let stats = || {
-            join_all(followers.iter().filter_map(|name| {
-                let client = self.clients.get(name)?.clone();
-                Some(async move { (name.clone(), client.ccr_checkpoints().await) })
-            }))
-        };
-        let stats_before: BTreeMap<_, _> = stats().await.into_iter().collect();
         let indices: BTreeMap<_, _> = join_all(involved.iter().filter_map(|name| {
             let client = self.clients.get(name)?.clone();
             Some(async move { (name.clone(), client.cat_indices().await) })
@@ -498,12 +492,6 @@ impl Observer {
         .await
         .into_iter()
         .collect();
-        let stats_after: BTreeMap<_, _> = stats().await.into_iter().collect();
-        DocCountResult {
-            at,
-            stats_before,
-            stats_after,
-            indices,
-        }
+        DocCountResult { at, indices }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::bootstrap::{restores, Bootstrap};
+use super::bootstrap::{restores, with_shard_tasks, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
 use super::{DataStreamsResult, DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
@@ -28,6 +28,9 @@ pub struct Snapshot {
     /// When the keys were last read, and the API-key remotes' connections then.
     #[serde(skip)]
     pub keys_mark: super::keys::KeysMark,
+    /// How many `doc_counts` runs were applied: orders them against the polls ([`PollMark`]).
+    #[serde(skip)]
+    doc_count_runs: u64,
 }
 
 /// What the daemon knows about one cluster.
@@ -45,6 +48,10 @@ pub struct ClusterState {
     pub indices: Option<Observed<BTreeMap<String, Option<i64>>>>,
     /// Doc-count parity by follower index, computed by the `doc_counts` job (follower clusters only).
     pub doc_parity: BTreeMap<String, DocParity>,
+    /// The `doc_counts` runs whose counts wait for their second bracket, the stats of a poll that started
+    /// after them, oldest first; at most [`PENDING_COUNTS`] (follower clusters only).
+    #[serde(skip)]
+    counts_pending: VecDeque<PendingCounts>,
     /// The data streams and their backing indices (7.9+ clusters the `poll` reads).
     pub data_streams: Option<Observed<DataStreamsResponse>>,
     /// `(major, minor)`, once the `poll` has needed it.
@@ -366,13 +373,13 @@ impl ClusterState {
 
 /// Leader versus follower document counts of one follower index.
 ///
-/// Counts are only *compared* (`comparable`) when the follower has provably caught up: the `doc_counts` job reads
-/// `GET /_ccr/stats` before and after counting, and a follower is comparable only when, in both reads, every shard
-/// has `follower_global_checkpoint >= leader_global_checkpoint`, the leader has no operation above its global
-/// checkpoint (`leader_max_seq_no == leader_global_checkpoint`), and the leader checkpoints did not move between
-/// the two reads, no shard has a pending read exception, and the follower cluster's remote connection is up (the
-/// leader checkpoints in follower stats are only refreshed by successful reads, so after an outage they can be
-/// stale). Any difference then is real drift, not operations in flight. While writes keep flowing the
+/// Counts are only *compared* (`comparable`) when the follower has provably caught up: the `GET /_ccr/stats` of
+/// the latest poll before the count and of the first poll that started after it bracket the count, and a follower
+/// is comparable only when, in the read after, every shard has `follower_global_checkpoint >=
+/// leader_global_checkpoint`, the leader has no operation above its global checkpoint (`leader_max_seq_no ==
+/// leader_global_checkpoint`), no shard has a pending read exception and the follower cluster's remote
+/// connection is up (the leader checkpoints in follower stats are only refreshed by successful reads, so after an
+/// outage they can be stale), and every shard's leader and follower checkpoints are the same in both reads. Any difference then is real drift, not operations in flight. While writes keep flowing the
 /// counts are still exported, but a difference does not make the follower `docs_mismatch`. (Counting "the leader
 /// at the follower's checkpoint" would need a `_seq_no` range query per index, i.e. one request per follower.)
 /// The gate is [`crate::observe::caught_up`], the same predicate promote uses, without the counts.
@@ -394,24 +401,108 @@ impl DocParity {
     }
 }
 
+/// One shard task's sequence numbers in one `GET /_ccr/stats` read: what must not move around a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Checkpoints {
+    shard_id: i64,
+    leader_global_checkpoint: i64,
+    leader_max_seq_no: i64,
+    follower_global_checkpoint: i64,
+}
+
+impl Checkpoints {
+    fn of(stats: &FollowerIndexStats) -> Vec<Checkpoints> {
+        stats
+            .shards
+            .iter()
+            .map(|sh| Checkpoints {
+                shard_id: sh.shard_id,
+                leader_global_checkpoint: sh.leader_global_checkpoint,
+                leader_max_seq_no: sh.leader_max_seq_no,
+                follower_global_checkpoint: sh.follower_global_checkpoint,
+            })
+            .collect()
+    }
+
+    fn look(&self) -> ShardLook {
+        ShardLook {
+            shard_id: self.shard_id,
+            leader_global_checkpoint: self.leader_global_checkpoint,
+            leader_max_seq_no: Some(self.leader_max_seq_no),
+            follower_global_checkpoint: self.follower_global_checkpoint,
+            ..Default::default()
+        }
+    }
+}
+
+/// The first bracket of a `doc_counts` run ([`Snapshot::counts_before`]): by follower cluster, the shard
+/// checkpoints of every follower index in the latest good `GET /_ccr/stats`.
+#[derive(Debug, Clone, Default)]
+pub struct CountsBefore(BTreeMap<String, HashMap<String, Vec<Checkpoints>>>);
+
+/// The `doc_counts` runs applied when a poll started ([`Snapshot::poll_mark`]): all of them finished before
+/// any read of that poll was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollMark(u64);
+
+/// How many `doc_counts` runs of one follower cluster wait for a poll at most. A poll settles the newest run
+/// applied before it started; runs applied since (a `doc_counts` on the poll's schedule answers first) wait for
+/// the next poll. Older ones are dropped.
+const PENDING_COUNTS: usize = 4;
+
+/// A `doc_counts` run of one follower cluster waiting for its second bracket.
+#[derive(Debug, Clone)]
+struct PendingCounts {
+    /// The run's number (`Snapshot::doc_count_runs` once it was applied).
+    run: u64,
+    at: DateTime<Utc>,
+    /// This run's counts of every follower index known when it was applied.
+    counts: BTreeMap<String, Counted>,
+    /// The first bracket; `None` when no poll had read the cluster's stats before the run.
+    before: Option<HashMap<String, Vec<Checkpoints>>>,
+}
+
+/// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
+#[derive(Debug, Clone)]
+struct Counted {
+    remote: String,
+    /// The alias maps to a configured leader cluster.
+    leader_known: bool,
+    leader_docs: Option<i64>,
+    follower_docs: Option<i64>,
+}
+
 impl Snapshot {
     /// Records one cluster's poll. Failed endpoints keep their previous data and record the error.
     pub fn apply_poll(&mut self, r: PollResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
-        if let Some(o) = cs.record(Endpoint::CcrStats, r.at, r.ccr_stats) {
-            // The `doc_counts` job also reads the stats; keep whichever read started last.
-            if cs.ccr_stats.as_ref().map_or(true, |old| old.at <= o.at) {
-                cs.ccr_stats = Some(o);
+        match r.recovery {
+            // Not read: every follower has shard tasks, so none is copying.
+            None => {
+                cs.errors.remove(&Endpoint::Recovery);
+                cs.restores.clear();
             }
+            Some(read) => {
+                if let Some(o) = cs.record(Endpoint::Recovery, r.at, read) {
+                    let mut now = restores(&o.data, o.at, &cs.restores);
+                    // A follower with shard tasks is past its copy (`_recovery` keeps listing a finished
+                    // restore until the shards move): shown the same whether or not the read was needed.
+                    if let Ok(stats) = &r.ccr_stats {
+                        let tasks = with_shard_tasks(stats);
+                        now.retain(|index, _| !tasks.contains(index.as_str()));
+                    }
+                    cs.restores = now;
+                }
+            }
+        }
+        if let Some(o) = cs.record(Endpoint::CcrStats, r.at, r.ccr_stats) {
+            cs.ccr_stats = Some(o);
         }
         if let Some(o) = cs.record(Endpoint::FollowInfo, r.at, r.follow_info) {
             cs.follow_info = Some(o);
         }
         if let Some(o) = cs.record(Endpoint::RemoteInfo, r.at, r.remote_info) {
             cs.remote_info = Some(o);
-        }
-        if let Some(o) = cs.record(Endpoint::Recovery, r.at, r.recovery) {
-            cs.restores = restores(&o.data, o.at, &cs.restores);
         }
         if let Some(h) = r.heartbeats {
             if let Some(o) = cs.record(Endpoint::Search, r.at, h.map(|h| h.by_index())) {
@@ -666,44 +757,111 @@ impl Snapshot {
         }
     }
 
-    /// Records a `doc_counts` run and recomputes the doc-count parity of every follower of the follower clusters.
-    pub fn apply_doc_counts(&mut self, cfg: &Config, r: DocCountResult) {
-        for (cluster, res) in r.indices {
-            let cs = self.clusters.entry(cluster).or_default();
-            let res = res.map(|rows| rows.into_iter().map(|i| (i.index, i.docs_count)).collect());
-            if let Some(o) = cs.record(Endpoint::CatIndices, r.at, res) {
-                cs.indices = Some(o);
-            }
-            cs.finish(r.at);
-        }
-        for (cluster, after) in r.stats_after {
-            let before = r.stats_before.get(&cluster).and_then(|b| b.as_ref().ok());
-            let parity = match (&after, before) {
-                (Ok(after), Some(before)) => Some(self.parity(cfg, &cluster, before, after, r.at)),
-                _ => None,
-            };
-            let cs = self.clusters.entry(cluster.clone()).or_default();
-            // Only the checkpoints were read: the endpoint's health is recorded, the poll's full stats stay.
-            let _ = cs.record(Endpoint::CcrStats, r.at, after);
-            if let Some(p) = parity {
-                cs.doc_parity = p;
-            }
-            cs.finish(r.at);
+    /// The first bracket of a `doc_counts` run about to send its reads: the shard checkpoints of every follower
+    /// cluster's latest good `GET /_ccr/stats`. Every read it holds had finished before the run's reads start.
+    pub fn counts_before(&self) -> CountsBefore {
+        CountsBefore(
+            self.clusters
+                .iter()
+                .filter_map(|(name, cs)| {
+                    let stats = &cs.ccr_stats.as_ref()?.data.follow_stats.indices;
+                    let by_index = stats
+                        .iter()
+                        .map(|i| (i.index.clone(), Checkpoints::of(i)))
+                        .collect();
+                    Some((name.clone(), by_index))
+                })
+                .collect(),
+        )
+    }
+
+    /// Taken when a poll starts, before its reads are sent, and given to [`Snapshot::apply_polled`] with its
+    /// answers.
+    pub fn poll_mark(&self) -> PollMark {
+        PollMark(self.doc_count_runs)
+    }
+
+    /// [`Snapshot::apply_poll`] of a poll that took `mark` when it started; when its `_ccr/stats` read
+    /// succeeded, it is the second bracket of the `doc_counts` run waiting on that cluster, if that run was
+    /// applied before the poll started ([`Snapshot::apply_doc_counts`]).
+    pub fn apply_polled(&mut self, r: PollResult, mark: PollMark) {
+        let stats_read = r.ccr_stats.is_ok().then(|| r.cluster.clone());
+        self.apply_poll(r);
+        if let Some(cluster) = stats_read {
+            self.settle_doc_counts(&cluster, mark);
         }
     }
 
-    fn parity(
+    /// Records a `doc_counts` run: its document counts, and, for every follower cluster, the run as waiting for
+    /// its second bracket. `before` is [`Snapshot::counts_before`], taken before the run's reads were sent.
+    ///
+    /// Counts are compared only when they cannot have been taken mid-replication: the follower must have caught
+    /// up with a quiet leader (see [`crate::observe::caught_up`]) in the `_ccr/stats` of a poll that started
+    /// after the counts were read, and those checkpoints (the leader's and the follower's of every shard) must
+    /// equal the ones of the latest poll before them. Checkpoints only grow, so equal checkpoints mean nothing
+    /// was written on either side in between, the counts included. Until that poll
+    /// ([`Snapshot::apply_polled`]) the previous verdict stays.
+    pub fn apply_doc_counts(&mut self, cfg: &Config, before: CountsBefore, r: DocCountResult) {
+        let mut listed = BTreeSet::new();
+        for (cluster, res) in r.indices {
+            let cs = self.clusters.entry(cluster.clone()).or_default();
+            let res = res.map(|rows| rows.into_iter().map(|i| (i.index, i.docs_count)).collect());
+            if let Some(o) = cs.record(Endpoint::CatIndices, r.at, res) {
+                cs.indices = Some(o);
+                listed.insert(cluster);
+            }
+            cs.finish(r.at);
+        }
+        self.doc_count_runs += 1;
+        let mut before = before.0;
+        for cluster in cfg.follower_clusters() {
+            let pending = PendingCounts {
+                run: self.doc_count_runs,
+                at: r.at,
+                counts: self.counted(cfg, &cluster, &listed),
+                before: before.remove(&cluster),
+            };
+            let waiting = &mut self.clusters.entry(cluster).or_default().counts_pending;
+            waiting.push_back(pending);
+            while waiting.len() > PENDING_COUNTS {
+                waiting.pop_front();
+            }
+        }
+    }
+
+    /// Settles the newest `doc_counts` run of follower cluster `cluster` that was applied before the poll that
+    /// took `mark` when it started, that poll having just read the cluster's `_ccr/stats` successfully: that
+    /// read is the run's second bracket. Older runs are dropped; newer ones wait for the next poll.
+    fn settle_doc_counts(&mut self, cluster: &str, mark: PollMark) {
+        let Some(cs) = self.clusters.get(cluster) else {
+            return;
+        };
+        let Some(pending) = cs.counts_pending.iter().rev().find(|p| p.run <= mark.0) else {
+            return;
+        };
+        let run = pending.run;
+        let parity = self.parity(cluster, pending);
+        if let Some(cs) = self.clusters.get_mut(cluster) {
+            cs.doc_parity = parity;
+            cs.counts_pending.retain(|p| p.run > run);
+        }
+    }
+
+    /// The counts of every follower of `cluster` known now (from `_ccr/info`, `_ccr/stats` and the
+    /// configuration) in the listings of the clusters in `listed`.
+    fn counted(
         &self,
         cfg: &Config,
         cluster: &str,
-        before: &CcrCheckpointsResponse,
-        after: &CcrCheckpointsResponse,
-        at: DateTime<Utc>,
-    ) -> BTreeMap<String, DocParity> {
+        listed: &BTreeSet<String>,
+    ) -> BTreeMap<String, Counted> {
         let Some(cs) = self.clusters.get(cluster) else {
             return BTreeMap::new();
         };
         let count = |c: &str, index: &str| -> Option<i64> {
+            if !listed.contains(c) {
+                return None;
+            }
             self.clusters
                 .get(c)?
                 .indices
@@ -713,27 +871,6 @@ impl Snapshot {
                 .copied()
                 .flatten()
         };
-        let remote_connected = |alias: &str| {
-            cs.remote_info
-                .as_ref()
-                .and_then(|r| r.data.get(alias))
-                .is_some_and(|r| r.connected)
-        };
-        // Looked up once per follower: indexed here, so the run stays linear in the followers.
-        fn by_index(c: &CcrCheckpointsResponse) -> HashMap<&str, &FollowerIndexCheckpoints> {
-            let mut m = HashMap::new();
-            for i in &c.follow_stats.indices {
-                m.entry(i.index.as_str()).or_insert(i);
-            }
-            m
-        }
-        let (before_by_index, after_by_index) = (by_index(before), by_index(after));
-        let mut status: HashMap<&str, FollowerStatus> = HashMap::new();
-        if let Some(info) = &cs.follow_info {
-            for f in &info.data.follower_indices {
-                status.entry(f.follower_index.as_str()).or_insert(f.status);
-            }
-        }
         // Every follower known from info or stats (paused ones have no stats).
         let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
         if let Some(info) = &cs.follow_info {
@@ -744,11 +881,13 @@ impl Snapshot {
                 );
             }
         }
-        for i in &after.follow_stats.indices {
-            if let Some(s) = i.shards.first() {
-                followers
-                    .entry(i.index.clone())
-                    .or_insert_with(|| (s.remote_cluster.clone(), s.leader_index.clone()));
+        if let Some(stats) = &cs.ccr_stats {
+            for i in &stats.data.follow_stats.indices {
+                if let Some(s) = i.shards.first() {
+                    followers
+                        .entry(i.index.clone())
+                        .or_insert_with(|| (s.remote_cluster.clone(), s.leader_index.clone()));
+                }
             }
         }
         for f in cfg.followers.iter().filter(|f| f.cluster == cluster) {
@@ -760,28 +899,71 @@ impl Snapshot {
             .into_iter()
             .map(|(index, (remote, leader_index))| {
                 let leader_cluster = cfg.leader_cluster(cluster, &remote);
-                let leader_docs = leader_cluster.and_then(|l| count(l, &leader_index));
-                let follower_docs = count(cluster, &index);
-                let not_compared_because = if leader_cluster.is_none() {
+                let counted = Counted {
+                    leader_known: leader_cluster.is_some(),
+                    leader_docs: leader_cluster.and_then(|l| count(l, &leader_index)),
+                    follower_docs: count(cluster, &index),
+                    remote,
+                };
+                (index, counted)
+            })
+            .collect()
+    }
+
+    /// The parity of every follower counted in `pending`, its second bracket being `cluster`'s latest stats.
+    fn parity(&self, cluster: &str, pending: &PendingCounts) -> BTreeMap<String, DocParity> {
+        let Some(cs) = self.clusters.get(cluster) else {
+            return BTreeMap::new();
+        };
+        let Some(after) = cs.ccr_stats.as_ref().map(|s| &s.data) else {
+            return BTreeMap::new();
+        };
+        let remote_connected = |alias: &str| {
+            cs.remote_info
+                .as_ref()
+                .and_then(|r| r.data.get(alias))
+                .is_some_and(|r| r.connected)
+        };
+        // Looked up once per follower: indexed here, so the run stays linear in the followers.
+        let mut after_by_index: HashMap<&str, &FollowerIndexStats> = HashMap::new();
+        for i in &after.follow_stats.indices {
+            after_by_index.entry(i.index.as_str()).or_insert(i);
+        }
+        let mut status: HashMap<&str, FollowerStatus> = HashMap::new();
+        if let Some(info) = &cs.follow_info {
+            for f in &info.data.follower_indices {
+                status.entry(f.follower_index.as_str()).or_insert(f.status);
+            }
+        }
+        pending
+            .counts
+            .iter()
+            .map(|(index, c)| {
+                let remote = &c.remote;
+                let not_compared_because = if !c.leader_known {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
-                } else if leader_docs.is_none() || follower_docs.is_none() {
+                } else if c.leader_docs.is_none() || c.follower_docs.is_none() {
                     Some("a document count is unavailable".to_string())
                 } else {
-                    let stats = (
-                        before_by_index.get(index.as_str()).copied(),
-                        after_by_index.get(index.as_str()).copied(),
-                    );
+                    let stats = Brackets {
+                        before: pending
+                            .before
+                            .as_ref()
+                            .and_then(|b| b.get(index.as_str()))
+                            .map(Vec::as_slice),
+                        after: after_by_index.get(index.as_str()).copied(),
+                    };
                     let status = status.get(index.as_str()).copied();
-                    caught_up(stats, status, &remote, remote_connected(&remote)).err()
+                    caught_up(stats, status, remote, remote_connected(remote)).err()
                 };
                 let p = DocParity {
-                    at,
-                    leader_docs,
-                    follower_docs,
+                    at: pending.at,
+                    leader_docs: c.leader_docs,
+                    follower_docs: c.follower_docs,
                     comparable: not_compared_because.is_none(),
                     not_compared_because,
                 };
-                (index, p)
+                (index.clone(), p)
             })
             .collect()
     }
@@ -824,23 +1006,28 @@ fn copying(cs: &ClusterState, index: &str) -> bool {
     cs.restores.get(index).is_some_and(|b| !b.done())
 }
 
-/// `Ok` when a follower had caught up with a quiet leader in both stats reads (see [`DocParity`]), otherwise why
-/// the counts are not compared. `stats` are its entries in the reads before and after counting, `status` its
+/// One follower index's entries in the two `_ccr/stats` reads around a count: the latest poll before it and a
+/// poll after it (`None`: not listed, no shard tasks).
+#[derive(Debug, Clone, Copy)]
+struct Brackets<'a> {
+    before: Option<&'a [Checkpoints]>,
+    after: Option<&'a FollowerIndexStats>,
+}
+
+/// `Ok` when a follower had caught up with a quiet leader and nothing moved between the two reads around the
+/// count (see [`Snapshot::apply_doc_counts`]), otherwise why the counts are not compared. `status` is its
 /// status in `_ccr/info`.
 fn caught_up(
-    stats: (
-        Option<&FollowerIndexCheckpoints>,
-        Option<&FollowerIndexCheckpoints>,
-    ),
+    stats: Brackets,
     status: Option<FollowerStatus>,
     remote: &str,
     remote_connected: bool,
 ) -> Result<(), String> {
     // Both reads must show running shard tasks; the status in `_ccr/info` says why they do not.
-    let (shards, earlier) = match stats {
+    let (shards, earlier) = match (stats.before, stats.after) {
         (Some(b), Some(a)) => (
-            Some(ShardLook::from_checkpoints(a)),
-            Some(ShardLook::from_checkpoints(b)),
+            Some(ShardLook::from_stats(a)),
+            Some(b.iter().map(Checkpoints::look).collect::<Vec<_>>()),
         ),
         _ => (None, None),
     };
@@ -854,7 +1041,21 @@ fn caught_up(
         earlier: earlier.as_deref(),
         docs: Docs::Ignored,
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // The leader did not move and the follower is caught up now; a follower that was still catching up in
+    // the read before may have been counted halfway.
+    if let (Some(b), Some(a)) = (stats.before, stats.after) {
+        let sorted = |mut v: Vec<Checkpoints>| {
+            v.sort_by_key(|c| c.shard_id);
+            v
+        };
+        if sorted(Checkpoints::of(a)) != sorted(b.to_vec()) {
+            return Err("the follower was still replicating around the count (its checkpoints moved between \
+                        the polls before and after it)"
+                .to_string());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -862,7 +1063,9 @@ mod tests {
     use super::*;
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
-    use crate::testing::{find, fixture, fixture_config, polled_6_8, stats_with};
+    use crate::testing::{
+        count_then_poll, find, fixture, fixture_config, poll_with_stats, polled_6_8, stats_with,
+    };
 
     #[test]
     fn a_failed_poll_keeps_the_last_good_data_and_marks_it_stale() {
@@ -879,7 +1082,7 @@ mod tests {
             ccr_stats: Err(decode(Endpoint::CcrStats)),
             follow_info: Ok(fixture("versions/follow_info_response_6.8.json")),
             remote_info: Err(decode(Endpoint::RemoteInfo)),
-            recovery: Ok(Default::default()),
+            recovery: Some(Ok(Default::default())),
             heartbeats: None,
         });
         let cs = &snap.clusters["follower"];
@@ -967,6 +1170,12 @@ mod tests {
     #[test]
     fn doc_counts_are_compared_only_once_the_follower_caught_up_with_a_quiet_leader() {
         let cfg = fixture_config();
+        let with_read_exception = || {
+            let mut s = stats_with(50, 50, 50);
+            s.follow_stats.indices[0].shards[0].read_exceptions = vec![ReadException::default()];
+            s
+        };
+        // (name, stats of the poll before the count, of the poll after it, comparable, why not)
         let cases = [
             (
                 "caught up, quiet",
@@ -997,29 +1206,24 @@ mod tests {
                 Some("above its global checkpoint"),
             ),
             (
+                "the follower caught up around the count: it may have been counted halfway",
+                stats_with(50, 50, 40),
+                stats_with(50, 50, 50),
+                false,
+                Some("still replicating around the count"),
+            ),
+            (
                 "stale after an outage",
                 stats_with(50, 50, 50),
-                {
-                    let mut s = stats_with(50, 50, 50);
-                    s.follow_stats.indices[0].shards[0].read_exceptions =
-                        vec![ReadException::default()];
-                    s
-                },
+                with_read_exception(),
                 false,
                 Some("pending read exceptions"),
             ),
         ];
         for (name, before, after, comparable, why) in cases {
-            let mut snap = polled_6_8();
-            snap.apply_doc_counts(
-                &cfg,
-                DocCountResult {
-                    at: Utc::now(),
-                    stats_before: BTreeMap::from([("follower".to_string(), Ok((&before).into()))]),
-                    stats_after: BTreeMap::from([("follower".to_string(), Ok((&after).into()))]),
-                    indices: counts("100", "97"),
-                },
-            );
+            let mut snap = Snapshot::default();
+            snap.apply_poll(poll_with_stats(before));
+            count_then_poll(&cfg, &mut snap, counts("100", "97"), poll_with_stats(after));
             let p = &snap.clusters["follower"].doc_parity["orders-copy"];
             assert_eq!(p.comparable, comparable, "{name}: {p:?}");
             assert_eq!(p.difference(), Some(3), "{name}");
@@ -1033,13 +1237,127 @@ mod tests {
                 );
             }
             let r = Report::build(&cfg, &snap, Utc::now());
-            let expected = if comparable {
-                FollowerState::DocsMismatch
-            } else {
-                FollowerState::Healthy
-            };
             let orders = find(&r, "orders-copy");
-            assert_eq!(orders.state, expected, "{name}: {:?}", orders.reasons);
+            assert_eq!(
+                orders.state == FollowerState::DocsMismatch,
+                comparable,
+                "{name}: {:?}",
+                orders.reasons
+            );
         }
+    }
+
+    /// The polls around a `doc_counts` run bracket it only in the order the daemon runs them: the poll before it
+    /// finished before it started, the poll after it started once it was applied and read the stats.
+    #[test]
+    fn a_count_is_compared_with_the_first_poll_that_started_after_it() {
+        let cfg = fixture_config();
+        let quiet = || poll_with_stats(stats_with(50, 50, 50));
+        let run = |snap: &mut Snapshot, indices| {
+            let before = snap.counts_before();
+            snap.apply_doc_counts(
+                &cfg,
+                before,
+                DocCountResult {
+                    at: Utc::now(),
+                    indices,
+                },
+            );
+        };
+        let parity = |snap: &Snapshot| {
+            snap.clusters["follower"]
+                .doc_parity
+                .get("orders-copy")
+                .cloned()
+        };
+
+        // A poll that started while the count ran does not settle it; the next one does.
+        let mut snap = Snapshot::default();
+        snap.apply_poll(quiet());
+        let early = snap.poll_mark();
+        run(&mut snap, counts("100", "97"));
+        snap.apply_polled(quiet(), early);
+        assert_eq!(
+            parity(&snap),
+            None,
+            "a poll that started before the count was applied"
+        );
+        let failed = PollResult {
+            ccr_stats: Err(EsError::Decode {
+                cluster: "follower".into(),
+                endpoint: Endpoint::CcrStats,
+                message: "bad".into(),
+            }),
+            ..quiet()
+        };
+        let mark = snap.poll_mark();
+        snap.apply_polled(failed, mark);
+        assert_eq!(parity(&snap), None, "a poll whose stats read failed");
+        snap.apply_polled(quiet(), snap.poll_mark());
+        let p = parity(&snap).expect("settled");
+        assert!(p.comparable, "{p:?}");
+        assert_eq!(p.difference(), Some(3));
+        // Settled once: the next poll keeps the verdict, and a new run keeps it until its own poll after.
+        snap.apply_polled(poll_with_stats(stats_with(60, 60, 60)), snap.poll_mark());
+        assert_eq!(parity(&snap), Some(p.clone()));
+        run(&mut snap, counts("110", "110"));
+        assert_eq!(
+            parity(&snap),
+            Some(p),
+            "the previous verdict stays until the poll after"
+        );
+        snap.apply_polled(quiet(), snap.poll_mark());
+        let p = parity(&snap).unwrap();
+        assert!(!p.comparable, "the checkpoints went back: {p:?}");
+
+        // doc_counts on the poll's schedule: a run applied while a poll is out waits for the next poll, and
+        // the poll settles the run before it.
+        let mut snap = Snapshot::default();
+        snap.apply_poll(quiet());
+        run(&mut snap, counts("100", "97"));
+        let mark = snap.poll_mark();
+        run(&mut snap, counts("100", "96"));
+        snap.apply_polled(quiet(), mark);
+        assert_eq!(parity(&snap).unwrap().follower_docs, Some(97));
+        let mark = snap.poll_mark();
+        run(&mut snap, counts("100", "95"));
+        snap.apply_polled(quiet(), mark);
+        assert_eq!(parity(&snap).unwrap().follower_docs, Some(96));
+        assert!(parity(&snap).unwrap().comparable);
+
+        // No poll had read the stats before the count: nothing brackets it.
+        let mut snap = Snapshot::default();
+        run(&mut snap, counts("100", "97"));
+        snap.apply_polled(quiet(), snap.poll_mark());
+        let p = parity(&snap).unwrap();
+        assert!(!p.comparable, "{p:?}");
+        assert!(p.not_compared_because.unwrap().contains("no follow stats"));
+
+        // A listing this run could not read is not this run's count, even with an older one kept.
+        let mut snap = Snapshot::default();
+        snap.apply_poll(quiet());
+        count_then_poll(&cfg, &mut snap, counts("100", "100"), quiet());
+        assert!(parity(&snap).unwrap().comparable);
+        let mut partial = counts("100", "97");
+        partial.insert(
+            "leader".to_string(),
+            Err(EsError::Decode {
+                cluster: "leader".into(),
+                endpoint: Endpoint::CatIndices,
+                message: "bad".into(),
+            }),
+        );
+        count_then_poll(&cfg, &mut snap, partial, quiet());
+        let p = parity(&snap).unwrap();
+        assert_eq!((p.leader_docs, p.follower_docs), (None, Some(97)));
+        assert_eq!(
+            p.not_compared_because.as_deref(),
+            Some("a document count is unavailable")
+        );
+        assert_eq!(
+            snap.clusters["leader"].indices.as_ref().unwrap().data["orders"],
+            Some(100),
+            "the last good listing is kept"
+        );
     }
 }
