@@ -343,6 +343,8 @@ pub struct FollowCheckpoints {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowerIndexCheckpoints {
     pub index: String,
+    /// Without spare capacity: the job holds two reads of every shard while it counts.
+    #[serde(deserialize_with = "shrunk")]
     pub shards: Vec<ShardCheckpoints>,
 }
 

@@ -113,8 +113,9 @@ pub struct LagSample {
 pub struct LagRing {
     origin: LagSample,
     packed: VecDeque<[i32; 3]>,
-    /// The samples in full, once they do not fit as offsets (`packed` is then empty).
-    wide: Option<VecDeque<LagSample>>,
+    /// The samples in full, once they do not fit as offsets (`packed` is then empty). Boxed: almost no ring
+    /// needs it, and every ring pays for the field.
+    wide: Option<Box<VecDeque<LagSample>>>,
 }
 
 impl Default for LagRing {
@@ -257,7 +258,7 @@ impl LagRing {
                 let mut w = VecDeque::with_capacity(LAG_RING_CAPACITY);
                 w.extend(all);
                 self.packed = VecDeque::new();
-                self.wide = Some(w);
+                self.wide = Some(Box::new(w));
             }
         }
     }
@@ -275,13 +276,71 @@ pub enum LagSource {
     FollowerCcrStats,
 }
 
+/// The rings of one follower index's shards, by shard id, in shard order.
+///
+/// A sorted `Vec`: a follower has a handful of shards, and a `BTreeMap` node has room for eleven whatever it
+/// holds, more than doubling what 10,000 shard histories take.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardRings(Vec<(i64, LagRing)>);
+
+impl ShardRings {
+    /// Sets the ring of `shard`, returning the one it replaces.
+    pub fn insert(&mut self, shard: i64, ring: LagRing) -> Option<LagRing> {
+        match self.0.binary_search_by_key(&shard, |(id, _)| *id) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, ring)),
+            Err(i) => {
+                self.0.insert(i, (shard, ring));
+                None
+            }
+        }
+    }
+
+    /// The ring of `shard`.
+    pub fn get(&self, shard: i64) -> Option<&LagRing> {
+        let i = self.0.binary_search_by_key(&shard, |(id, _)| *id).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// The ring of `shard`, empty when it had none.
+    pub fn ring_mut(&mut self, shard: i64) -> &mut LagRing {
+        let i = match self.0.binary_search_by_key(&shard, |(id, _)| *id) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (shard, LagRing::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// The shard ids, ascending.
+    pub fn keys(&self) -> impl Iterator<Item = i64> + '_ {
+        self.0.iter().map(|(id, _)| *id)
+    }
+
+    /// The rings, by ascending shard id.
+    pub fn values(&self) -> impl Iterator<Item = &LagRing> + '_ {
+        self.0.iter().map(|(_, r)| r)
+    }
+
+    /// The number of shards.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True without shards.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The history of one follower index.
 #[derive(Debug, Clone, Default)]
 pub struct FollowerLagHistory {
     /// The source of the newest samples.
     pub source: LagSource,
     /// By shard id.
-    pub shards: BTreeMap<i64, LagRing>,
+    pub shards: ShardRings,
     /// The oldest renewal (`timestamp`, leader epoch millis) among the follower's CCR retention leases on the
     /// leader's shards, as last seen. Kept when the leases vanish from the leader's stats: Elasticsearch drops
     /// an expired lease, and that is exactly when the margin matters.
@@ -425,7 +484,23 @@ impl Snapshot {
     /// Records one leader cluster's shard stats read.
     pub fn apply_leader_stats(&mut self, r: LeaderStatsResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
-        if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+        if let Some(mut o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+            // Only CCR's leases are ever read (`RetentionLease::is_ccr_lease_of`): the peer-recovery lease of
+            // every copy (ES `ReplicationTracker#addPeerRecoveryRetentionLease`) is not kept between polls.
+            for copies in o
+                .data
+                .indices
+                .values_mut()
+                .flat_map(|i| i.shards.values_mut())
+            {
+                for leases in copies
+                    .iter_mut()
+                    .filter_map(|c| c.retention_leases.as_mut())
+                {
+                    leases.leases.retain(|l| l.source == "ccr");
+                    leases.leases.shrink_to_fit();
+                }
+            }
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -632,7 +707,7 @@ impl Snapshot {
             }
             let Some(shards) = lag
                 .get(&f.follower_index)
-                .map(|h| h.shards.keys().copied().collect::<Vec<_>>())
+                .map(|h| h.shards.keys().collect::<Vec<_>>())
             else {
                 continue;
             };
@@ -807,7 +882,7 @@ fn push_sample(
         return;
     };
     h.source = source;
-    let ring = h.shards.entry(shard).or_default();
+    let ring = h.shards.ring_mut(shard);
     let Some(follower_checkpoint) = follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
     else {
         return;
