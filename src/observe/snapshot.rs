@@ -1020,6 +1020,52 @@ mod tests {
         assert!(due(&snap, &BTreeMap::new(), t0).is_empty());
     }
 
+    #[test]
+    fn shard_rings_are_kept_in_shard_order() {
+        let sample = LagSample {
+            at_ms: 1,
+            leader_checkpoint: 2,
+            follower_checkpoint: 1,
+        };
+        let one = LagRing::from_samples([sample]);
+        let mut rings = ShardRings::default();
+        assert!(rings.is_empty());
+        assert!(rings.insert(3, LagRing::default()).is_none());
+        rings.ring_mut(1).push(sample);
+        assert!(rings.insert(2, LagRing::default()).is_none());
+        assert_eq!(rings.keys().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(rings.get(1), Some(&one));
+        assert_eq!(rings.values().filter(|r| r.is_empty()).count(), 2);
+        assert_eq!(rings.insert(1, LagRing::default()), Some(one));
+        assert_eq!((rings.len(), rings.get(4)), (3, None));
+    }
+
+    #[test]
+    fn leader_stats_keep_the_primary_and_the_ccr_leases() {
+        let body = r#"{"indices":{"logs":{"shards":{"0":[
+            {"routing":{"primary":false},"seq_no":{"max_seq_no":9,"local_checkpoint":9,"global_checkpoint":8}},
+            {"routing":{"primary":true},"seq_no":{"max_seq_no":10,"local_checkpoint":10,"global_checkpoint":9},
+             "retention_leases":{"leases":[
+               {"id":"peer_recovery/abc","retaining_seq_no":11,"timestamp":5,"source":"peer recovery"},
+               {"id":"fcluster/logs-copy/uuid1-following-leader/logs/uuid2","retaining_seq_no":7,
+                "timestamp":1700000000000,"source":"ccr"}]}}]}}}}"#;
+        let mut snap = Snapshot::default();
+        snap.apply_leader_stats(LeaderStatsResult {
+            cluster: "leader".into(),
+            at: Utc::now(),
+            shard_stats: Ok(serde_json::from_str(body).unwrap()),
+            lease_periods: None,
+            indices: "logs".into(),
+        });
+        let stats = &snap.clusters["leader"].shard_stats.as_ref().unwrap().data;
+        let copies = &stats.indices["logs"].shards["0"];
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].seq_no.unwrap().global_checkpoint, 9);
+        let leases = &copies[0].retention_leases.as_ref().unwrap().leases;
+        assert_eq!(leases.len(), 1);
+        assert!(leases[0].is_ccr_lease_of("logs-copy", "leader", "logs"));
+    }
+
     fn counts(
         leader_docs: &str,
         follower_docs: &str,
