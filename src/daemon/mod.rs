@@ -132,7 +132,7 @@ fn build_from(
     );
     tokio::spawn(async move {
         let report = crate::preflight::at_startup(cfg, clients, gauge).await;
-        match serde_json::to_value(&report) {
+        match serde_json::to_value(report.status_view()) {
             Ok(v) => set_section(&sections, "preflight", v),
             Err(e) => tracing::warn!(error = %e, "cannot render the preflight report"),
         }

@@ -148,6 +148,18 @@ pub struct PreflightReport {
     pub checks: Vec<CheckResult>,
 }
 
+/// The `preflight` section of `/status`: [`PreflightReport::status_view`].
+#[derive(Debug, Serialize)]
+pub struct PreflightStatus<'a> {
+    pub ok: bool,
+    pub problems: usize,
+    pub warnings: usize,
+    /// Checks that passed, counted only.
+    pub passed: usize,
+    /// Every check that did not pass (failed, warned or skipped).
+    pub checks: Vec<&'a CheckResult>,
+}
+
 impl PreflightReport {
     /// Wraps results.
     pub fn new(checks: Vec<CheckResult>) -> Self {
@@ -164,6 +176,27 @@ impl PreflightReport {
             problems,
             warnings,
             checks,
+        }
+    }
+
+    /// What `/status` keeps of the report while the daemon runs: the counts, and the checks that did not pass.
+    /// With thousands of followers the passed checks are most of the report, repeat what `/status` says of each
+    /// follower, and would stay in memory for the daemon's life; `ccr-sentinel preflight` lists them all.
+    pub fn status_view(&self) -> PreflightStatus<'_> {
+        PreflightStatus {
+            ok: self.ok,
+            problems: self.problems,
+            warnings: self.warnings,
+            passed: self
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Ok)
+                .count(),
+            checks: self
+                .checks
+                .iter()
+                .filter(|c| c.status != CheckStatus::Ok)
+                .collect(),
         }
     }
 
