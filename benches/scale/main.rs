@@ -27,6 +27,7 @@ mod shapes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -454,8 +455,20 @@ async fn measure(
     std::fs::write(&config, config_toml(n, listen, leader, follower)).expect("write config");
     let daemon_started = Instant::now();
     let log = tempfile::NamedTempFile::new().expect("daemon log");
+    // `CCR_SCALE_WRAPPER=heaptrack` runs the daemon under a profiler; the CPU and RSS shown are then the
+    // wrapper's, not the daemon's.
+    let wrapper = std::env::var_os("CCR_SCALE_WRAPPER");
+    let mut command = match &wrapper {
+        Some(w) => {
+            let mut c = Command::new(w);
+            c.arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     let mut daemon = DaemonProcess(
-        Command::new(bin)
+        command
+            .process_group(0)
             .args(["run", "--config"])
             .arg(&config)
             // The environment the shipped systemd unit and container image give the daemon.
@@ -710,6 +723,12 @@ struct DaemonProcess(Child);
 
 impl Drop for DaemonProcess {
     fn drop(&mut self) {
+        // A wrapper's child is in the same process group: a SIGTERM to the group lets the daemon (and a
+        // profiler) finish; the kill after it ends what did not.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        std::thread::sleep(Duration::from_millis(500));
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

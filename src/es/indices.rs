@@ -234,19 +234,32 @@ impl Filtered for ShardStatsResponse {
                                        indices.*.shards.*.retention_leases.leases";
 }
 
-/// The shard copies of one index, by shard id (a string key in the JSON).
+/// The shard copies of one index, by shard id (a string key in the JSON): of each shard only the copy
+/// [`ShardStatsResponse::primaries`] reads is kept.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct IndexShardStats {
     #[serde(default, deserialize_with = "shard_copies")]
     pub shards: BTreeMap<String, Vec<ShardCopyStats>>,
 }
 
-/// The copies of each shard, without spare capacity (see [`super::shrunk`]).
+/// Of the copies of each shard, the primary (the first copy when none says it is primary), alone in its `Vec`:
+/// every replica repeats the primary's retention leases (ES `RetentionLeaseSyncAction` and `RetentionLeaseBackgroundSyncAction` copy them to every replica),
+/// and a leader of thousands of shards with replicas would otherwise be kept several times over between polls.
 fn shard_copies<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, Vec<ShardCopyStats>>, D::Error> {
     let mut m = BTreeMap::<String, Vec<ShardCopyStats>>::deserialize(d)?;
-    m.values_mut().for_each(Vec::shrink_to_fit);
+    for copies in m.values_mut() {
+        let primary = copies
+            .iter()
+            .position(|c| c.routing.as_ref().is_some_and(|r| r.primary))
+            .unwrap_or(0);
+        if primary < copies.len() {
+            copies.swap(0, primary);
+            copies.truncate(1);
+        }
+        copies.shrink_to_fit();
+    }
     Ok(m)
 }
 

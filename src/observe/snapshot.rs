@@ -120,8 +120,9 @@ pub struct LagSample {
 pub struct LagRing {
     origin: LagSample,
     packed: VecDeque<[i32; 3]>,
-    /// The samples in full, once they do not fit as offsets (`packed` is then empty).
-    wide: Option<VecDeque<LagSample>>,
+    /// The samples in full, once they do not fit as offsets (`packed` is then empty). Boxed: almost no ring
+    /// needs it, and every ring pays for the field.
+    wide: Option<Box<VecDeque<LagSample>>>,
 }
 
 impl Default for LagRing {
@@ -264,7 +265,7 @@ impl LagRing {
                 let mut w = VecDeque::with_capacity(LAG_RING_CAPACITY);
                 w.extend(all);
                 self.packed = VecDeque::new();
-                self.wide = Some(w);
+                self.wide = Some(Box::new(w));
             }
         }
     }
@@ -282,13 +283,71 @@ pub enum LagSource {
     FollowerCcrStats,
 }
 
+/// The rings of one follower index's shards, by shard id, in shard order.
+///
+/// A sorted `Vec`: a follower has a handful of shards, and a `BTreeMap` node has room for eleven whatever it
+/// holds, more than doubling what 10,000 shard histories take.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardRings(Vec<(i64, LagRing)>);
+
+impl ShardRings {
+    /// Sets the ring of `shard`, returning the one it replaces.
+    pub fn insert(&mut self, shard: i64, ring: LagRing) -> Option<LagRing> {
+        match self.0.binary_search_by_key(&shard, |(id, _)| *id) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, ring)),
+            Err(i) => {
+                self.0.insert(i, (shard, ring));
+                None
+            }
+        }
+    }
+
+    /// The ring of `shard`.
+    pub fn get(&self, shard: i64) -> Option<&LagRing> {
+        let i = self.0.binary_search_by_key(&shard, |(id, _)| *id).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// The ring of `shard`, empty when it had none.
+    pub fn ring_mut(&mut self, shard: i64) -> &mut LagRing {
+        let i = match self.0.binary_search_by_key(&shard, |(id, _)| *id) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (shard, LagRing::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// The shard ids, ascending.
+    pub fn keys(&self) -> impl Iterator<Item = i64> + '_ {
+        self.0.iter().map(|(id, _)| *id)
+    }
+
+    /// The rings, by ascending shard id.
+    pub fn values(&self) -> impl Iterator<Item = &LagRing> + '_ {
+        self.0.iter().map(|(_, r)| r)
+    }
+
+    /// The number of shards.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True without shards.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The history of one follower index.
 #[derive(Debug, Clone, Default)]
 pub struct FollowerLagHistory {
     /// The source of the newest samples.
     pub source: LagSource,
     /// By shard id.
-    pub shards: BTreeMap<i64, LagRing>,
+    pub shards: ShardRings,
     /// The oldest renewal (`timestamp`, leader epoch millis) among the follower's CCR retention leases on the
     /// leader's shards, as last seen. Kept when the leases vanish from the leader's stats: Elasticsearch drops
     /// an expired lease, and that is exactly when the margin matters.
@@ -516,7 +575,23 @@ impl Snapshot {
     /// Records one leader cluster's shard stats read.
     pub fn apply_leader_stats(&mut self, r: LeaderStatsResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
-        if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+        if let Some(mut o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+            // Only CCR's leases are ever read (`RetentionLease::is_ccr_lease_of`): the peer-recovery lease of
+            // every copy (ES `ReplicationTracker#addPeerRecoveryRetentionLease`) is not kept between polls.
+            for copies in o
+                .data
+                .indices
+                .values_mut()
+                .flat_map(|i| i.shards.values_mut())
+            {
+                for leases in copies
+                    .iter_mut()
+                    .filter_map(|c| c.retention_leases.as_mut())
+                {
+                    leases.leases.retain(|l| l.source == "ccr");
+                    leases.leases.shrink_to_fit();
+                }
+            }
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -723,7 +798,7 @@ impl Snapshot {
             }
             let Some(shards) = lag
                 .get(&f.follower_index)
-                .map(|h| h.shards.keys().copied().collect::<Vec<_>>())
+                .map(|h| h.shards.keys().collect::<Vec<_>>())
             else {
                 continue;
             };
@@ -989,7 +1064,7 @@ fn push_sample(
         return;
     };
     h.source = source;
-    let ring = h.shards.entry(shard).or_default();
+    let ring = h.shards.ring_mut(shard);
     let Some(follower_checkpoint) = follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
     else {
         return;
@@ -1146,6 +1221,52 @@ mod tests {
         assert!(!cs.up() && cs.stale());
         assert_eq!(due(&snap, &targets, t0 + minute).len(), 1, "failed");
         assert!(due(&snap, &BTreeMap::new(), t0).is_empty());
+    }
+
+    #[test]
+    fn shard_rings_are_kept_in_shard_order() {
+        let sample = LagSample {
+            at_ms: 1,
+            leader_checkpoint: 2,
+            follower_checkpoint: 1,
+        };
+        let one = LagRing::from_samples([sample]);
+        let mut rings = ShardRings::default();
+        assert!(rings.is_empty());
+        assert!(rings.insert(3, LagRing::default()).is_none());
+        rings.ring_mut(1).push(sample);
+        assert!(rings.insert(2, LagRing::default()).is_none());
+        assert_eq!(rings.keys().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(rings.get(1), Some(&one));
+        assert_eq!(rings.values().filter(|r| r.is_empty()).count(), 2);
+        assert_eq!(rings.insert(1, LagRing::default()), Some(one));
+        assert_eq!((rings.len(), rings.get(4)), (3, None));
+    }
+
+    #[test]
+    fn leader_stats_keep_the_primary_and_the_ccr_leases() {
+        let body = r#"{"indices":{"logs":{"shards":{"0":[
+            {"routing":{"primary":false},"seq_no":{"max_seq_no":9,"local_checkpoint":9,"global_checkpoint":8}},
+            {"routing":{"primary":true},"seq_no":{"max_seq_no":10,"local_checkpoint":10,"global_checkpoint":9},
+             "retention_leases":{"leases":[
+               {"id":"peer_recovery/abc","retaining_seq_no":11,"timestamp":5,"source":"peer recovery"},
+               {"id":"fcluster/logs-copy/uuid1-following-leader/logs/uuid2","retaining_seq_no":7,
+                "timestamp":1700000000000,"source":"ccr"}]}}]}}}}"#;
+        let mut snap = Snapshot::default();
+        snap.apply_leader_stats(LeaderStatsResult {
+            cluster: "leader".into(),
+            at: Utc::now(),
+            shard_stats: Ok(serde_json::from_str(body).unwrap()),
+            lease_periods: None,
+            indices: "logs".into(),
+        });
+        let stats = &snap.clusters["leader"].shard_stats.as_ref().unwrap().data;
+        let copies = &stats.indices["logs"].shards["0"];
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].seq_no.unwrap().global_checkpoint, 9);
+        let leases = &copies[0].retention_leases.as_ref().unwrap().leases;
+        assert_eq!(leases.len(), 1);
+        assert!(leases[0].is_ccr_lease_of("logs-copy", "leader", "logs"));
     }
 
     fn counts(
