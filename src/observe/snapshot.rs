@@ -122,6 +122,7 @@ pub struct LagRing {
     packed: VecDeque<[i32; 3]>,
     /// The samples in full, once they do not fit as offsets (`packed` is then empty). Boxed: almost no ring
     /// needs it, and every ring pays for the field.
+    #[allow(clippy::box_collection)]
     wide: Option<Box<VecDeque<LagSample>>>,
 }
 
