@@ -9,6 +9,8 @@
 //! the lease kept: the simulator discards them at once, so a follower still behind them meets
 //! "Operations are no longer available for replicating" on its next read.
 
+use std::collections::BTreeMap;
+
 use crate::error::EsError;
 use crate::world::model::{Cluster, Index, World, LEASE_RENEW_INTERVAL_MS, RETAIN_ALL};
 use crate::world::ops::{self, RemoteLink};
@@ -79,8 +81,17 @@ pub(crate) fn renew(w: &mut World, ci: usize, now: u64) {
         }
     }
     let mut renewals = Vec::new();
+    // Every follower of an alias renews through the same link; resolve it once.
+    let mut links: BTreeMap<String, RemoteLink> = BTreeMap::new();
     for (name, alias) in due {
-        let link = ops::remote_link(w, ci, &alias);
+        let link = match links.get(&alias) {
+            Some(link) => link.clone(),
+            None => {
+                let link = ops::remote_link(w, ci, &alias);
+                links.insert(alias, link.clone());
+                link
+            }
+        };
         let Some(idx) = w.clusters[ci].indices.get_mut(&name) else {
             continue;
         };
