@@ -143,7 +143,15 @@ pub(crate) fn renew(w: &mut World, ci: usize, now: u64) {
 pub(crate) fn expire_cluster(w: &mut World, ci: usize) {
     let epoch = w.clock.epoch_ms();
     for idx in w.clusters[ci].indices.values_mut() {
-        if idx.leases.iter().any(|s| !s.leases.is_empty()) {
+        // Nothing expires while the oldest renewal is within the period: a read-only look first,
+        // as a leader of thousands of followers runs this every step.
+        let oldest = idx
+            .leases
+            .iter()
+            .flat_map(|s| s.leases.values())
+            .map(|l| l.timestamp)
+            .min();
+        if oldest.is_some_and(|t| epoch.saturating_sub(t) > idx.lease_period_ms()) {
             expire(idx, epoch);
         }
     }
