@@ -483,9 +483,16 @@ fn render_body(body: &ReplyBody, req: &Req, kind: XContent) -> Vec<u8> {
             return s.clone().into_bytes()
         }
         ReplyBody::Raw(s) => match serde_json::from_str::<serde_json::Value>(s) {
-            Ok(v) => {
-                Cow::Owned(filter.map_or_else(|| v.clone(), |f| crate::util::filter_path(&v, f)))
-            }
+            Ok(v) => match filter {
+                Some(f) if kind == XContent::Json && !pretty => {
+                    if let Some(bytes) = crate::util::filter_path_json(&v, f) {
+                        return bytes;
+                    }
+                    Cow::Owned(crate::util::filter_path(&v, f))
+                }
+                Some(f) => Cow::Owned(crate::util::filter_path(&v, f)),
+                None => Cow::Owned(v),
+            },
             Err(_) => return Vec::new(),
         },
         ReplyBody::Text(t) => return t.clone().into_bytes(),
