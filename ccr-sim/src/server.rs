@@ -458,16 +458,41 @@ async fn settle(shared: &Shared, ci: usize, mut reply: Reply) -> Reply {
 /// Serialises a body in the negotiated format, applying `filter_path` (never to errors, as
 /// `AbstractRestChannel.newErrorBuilder` disables it) and `pretty` as ES does.
 fn render_body(body: &ReplyBody, req: &Req, kind: XContent) -> Vec<u8> {
+    use std::borrow::Cow;
     let filter = req.q("filter_path").filter(|f| !f.is_empty());
     let pretty = req.flag("pretty");
-    let value = match body {
-        ReplyBody::Json(v) => filter.map_or_else(|| v.clone(), |f| crate::util::filter_path(v, f)),
-        ReplyBody::Error(v) => v.clone(),
+    let value: Cow<'_, serde_json::Value> = match body {
+        // The common case, compact JSON: written straight from the reply, filtered as it goes.
+        ReplyBody::Json(v) if kind == XContent::Json && !pretty => {
+            let direct = match filter {
+                None => serde_json::to_vec(v).ok(),
+                Some(f) => crate::util::filter_path_json(v, f),
+            };
+            match direct {
+                Some(bytes) => return bytes,
+                None => {
+                    Cow::Owned(filter.map_or_else(|| v.clone(), |f| crate::util::filter_path(v, f)))
+                }
+            }
+        }
+        ReplyBody::Json(v) => filter.map_or(Cow::Borrowed(v), |f| {
+            Cow::Owned(crate::util::filter_path(v, f))
+        }),
+        ReplyBody::Error(v) => Cow::Borrowed(v),
         ReplyBody::Raw(s) if filter.is_none() && !pretty && kind == XContent::Json => {
             return s.clone().into_bytes()
         }
         ReplyBody::Raw(s) => match serde_json::from_str::<serde_json::Value>(s) {
-            Ok(v) => filter.map_or(v.clone(), |f| crate::util::filter_path(&v, f)),
+            Ok(v) => match filter {
+                Some(f) if kind == XContent::Json && !pretty => {
+                    if let Some(bytes) = crate::util::filter_path_json(&v, f) {
+                        return bytes;
+                    }
+                    Cow::Owned(crate::util::filter_path(&v, f))
+                }
+                Some(f) => Cow::Owned(crate::util::filter_path(&v, f)),
+                None => Cow::Owned(v),
+            },
             Err(_) => return Vec::new(),
         },
         ReplyBody::Text(t) => return t.clone().into_bytes(),

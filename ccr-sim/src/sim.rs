@@ -252,8 +252,23 @@ impl SimBuilder {
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
-                        _ = interval.tick() => control::step(&mut shared.lock()),
+                        _ = interval.tick() => {}
                         _ = rx.wait_for(|s| *s) => break,
+                    }
+                    let started = std::time::Instant::now();
+                    control::step(&mut shared.lock());
+                    // A step over thousands of shard tasks can take longer than the tick period;
+                    // back-to-back steps would then hold the world (and a core) all the time and
+                    // starve the requests. Idle as long as the step took instead: the next step
+                    // scales its work by the time that passed, so nothing is lost, only seen a
+                    // little later.
+                    let took = started.elapsed();
+                    if took > Duration::from_millis(crate::world::replication::TICK_MS) {
+                        tokio::select! {
+                            _ = tokio::time::sleep(took) => {}
+                            _ = rx.wait_for(|s| *s) => break,
+                        }
+                        interval.reset();
                     }
                 }
             }));

@@ -9,6 +9,8 @@
 //! the lease kept: the simulator discards them at once, so a follower still behind them meets
 //! "Operations are no longer available for replicating" on its next read.
 
+use std::collections::BTreeMap;
+
 use crate::error::EsError;
 use crate::world::model::{Cluster, Index, World, LEASE_RENEW_INTERVAL_MS, RETAIN_ALL};
 use crate::world::ops::{self, RemoteLink};
@@ -79,8 +81,17 @@ pub(crate) fn renew(w: &mut World, ci: usize, now: u64) {
         }
     }
     let mut renewals = Vec::new();
+    // Every follower of an alias renews through the same link; resolve it once.
+    let mut links: BTreeMap<String, RemoteLink> = BTreeMap::new();
     for (name, alias) in due {
-        let link = ops::remote_link(w, ci, &alias);
+        let link = match links.get(&alias) {
+            Some(link) => link.clone(),
+            None => {
+                let link = ops::remote_link(w, ci, &alias);
+                links.insert(alias, link.clone());
+                link
+            }
+        };
         let Some(idx) = w.clusters[ci].indices.get_mut(&name) else {
             continue;
         };
@@ -132,7 +143,15 @@ pub(crate) fn renew(w: &mut World, ci: usize, now: u64) {
 pub(crate) fn expire_cluster(w: &mut World, ci: usize) {
     let epoch = w.clock.epoch_ms();
     for idx in w.clusters[ci].indices.values_mut() {
-        if idx.leases.iter().any(|s| !s.leases.is_empty()) {
+        // Nothing expires while the oldest renewal is within the period: a read-only look first,
+        // as a leader of thousands of followers runs this every step.
+        let oldest = idx
+            .leases
+            .iter()
+            .flat_map(|s| s.leases.values())
+            .map(|l| l.timestamp)
+            .min();
+        if oldest.is_some_and(|t| epoch.saturating_sub(t) > idx.lease_period_ms()) {
             expire(idx, epoch);
         }
     }

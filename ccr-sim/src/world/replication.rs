@@ -176,50 +176,97 @@ fn run_restores(w: &mut World, ci: usize, now: u64, dt: u64) {
 }
 
 fn replicate_cluster(w: &mut World, ci: usize, now: u64, dt: u64) {
-    let names: Vec<String> = w.clusters[ci]
-        .indices
-        .iter()
-        .filter(|(_, i)| i.tasks.is_some())
-        .map(|(n, _)| n.clone())
-        .collect();
-    for name in names {
-        let Some(mut idx) = w.clusters[ci].indices.remove(&name) else {
-            continue;
-        };
-        replicate_index(w, ci, &mut idx, now, dt);
-        w.clusters[ci].indices.insert(name, idx);
+    // Each remote alias's link, resolved once per step: nothing a shard task does changes it.
+    let mut links: BTreeMap<&str, RemoteLink> = BTreeMap::new();
+    for idx in w.clusters[ci].indices.values() {
+        if let (Some(meta), Some(_)) = (&idx.follow, &idx.tasks) {
+            if !links.contains_key(meta.remote_cluster.as_str()) {
+                links.insert(
+                    &meta.remote_cluster,
+                    ops::remote_link(w, ci, &meta.remote_cluster),
+                );
+            }
+        }
     }
+    let links: BTreeMap<String, RemoteLink> = links
+        .into_iter()
+        .map(|(alias, link)| (alias.to_string(), link))
+        .collect();
+    let follows_itself = links
+        .values()
+        .any(|l| matches!(l, RemoteLink::Connected(li) if *li == ci));
+    if follows_itself {
+        // A remote that names this very cluster: each follower reads its leaders from the same
+        // index map, so the followers step one by one, in name order, out of the map.
+        let names: Vec<String> = w.clusters[ci]
+            .indices
+            .iter()
+            .filter(|(_, i)| i.tasks.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let Some(mut idx) = w.clusters[ci].indices.remove(&name) else {
+                continue;
+            };
+            let link = idx
+                .follow
+                .as_ref()
+                .and_then(|m| links.get(&m.remote_cluster).cloned())
+                .unwrap_or(RemoteLink::Unknown);
+            replicate_index(w, ci, &mut idx, &link, now, dt);
+            w.clusters[ci].indices.insert(name, idx);
+        }
+        return;
+    }
+    // Leaders live in other clusters: the followers step in place, with the map taken out of the
+    // world for the step (nothing in it is read through `w`).
+    let mut indices = std::mem::take(&mut w.clusters[ci].indices);
+    for idx in indices.values_mut().filter(|i| i.tasks.is_some()) {
+        let link = idx
+            .follow
+            .as_ref()
+            .and_then(|m| links.get(&m.remote_cluster))
+            .unwrap_or(&RemoteLink::Unknown);
+        replicate_index(w, ci, idx, link, now, dt);
+    }
+    w.clusters[ci].indices = indices;
 }
 
-fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
-    let Some(meta) = idx.follow.clone() else {
+fn replicate_index(w: &World, ci: usize, idx: &mut Index, link: &RemoteLink, now: u64, dt: u64) {
+    let Index {
+        name,
+        uuid,
+        open,
+        shards,
+        docs,
+        follow,
+        tasks,
+        ..
+    } = idx;
+    let Some(meta) = follow.as_ref() else {
         return;
     };
     let cap = w.clusters[ci].doc_cap;
-    let link = ops::remote_link(w, ci, &meta.remote_cluster);
     let black_hole = ops::black_holed(&w.clusters[ci], &meta.remote_cluster);
-    let follower_open = idx.open;
+    let follower_open = *open;
     let epoch = w.clock.epoch_ms();
-    let leader_cluster = match &link {
+    let leader_cluster = match link {
         RemoteLink::Connected(li) => Some(&w.clusters[*li]),
         _ => None,
     };
-    let throttle = w.clusters[ci].faults.throttle.get(&idx.name).copied();
-    let Some(tasks) = idx.tasks.as_mut() else {
+    let leader = leader_cluster.and_then(|lc| lc.indices.get(&meta.leader_index));
+    let throttle = w.clusters[ci].faults.throttle.get(name.as_str()).copied();
+    let Some(tasks) = tasks.as_mut() else {
         return;
     };
-    let params = tasks.params.clone();
+    let params = &tasks.params;
     for (shard, task) in tasks.shards.iter_mut().enumerate() {
         if task.fatal.is_some() {
             continue;
         }
-        let follower_gcp = idx.shards[shard].max_seq_no();
-        let leader = match &link {
-            RemoteLink::Connected(li) => w.clusters[*li].indices.get(&meta.leader_index),
-            _ => None,
-        };
+        let follower_gcp = shards[shard].max_seq_no();
         // Transient problems: the task retries with back-off and keeps its counters.
-        let transient = match (&link, leader) {
+        let transient = match (link, leader) {
             (RemoteLink::Unknown, _) => Some(EsError::no_such_remote(&meta.remote_cluster)),
             (RemoteLink::Unreachable { addr }, _) => Some(ops::unreachable_error(
                 &w.clusters[ci],
@@ -234,7 +281,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
                     meta.leader_index
                 ),
             )),
-            _ if !follower_open => Some(EsError::index_closed(&idx.name, &idx.uuid)),
+            _ if !follower_open => Some(EsError::index_closed(name, uuid)),
             _ => None,
         };
         let reachable = !matches!(link, RemoteLink::Unreachable { .. });
@@ -256,11 +303,11 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
             }
             let reads = if task.read_failures.is_empty() {
                 let available = (task.leader_max - follower_gcp).max(1);
-                outstanding_for(available, &params, DEFAULT_OP_BYTES) as u64
+                outstanding_for(available, params, DEFAULT_OP_BYTES) as u64
             } else {
                 task.read_failures.len() as u64
             };
-            fail_read(task, follower_gcp, e, &params, now, reads);
+            fail_read(task, follower_gcp, e, params, now, reads);
             continue;
         }
         let Some(lidx) = leader.filter(|l| l.uuid == meta.leader_uuid) else {
@@ -289,13 +336,13 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
                         meta.leader_index
                     ),
                 );
-                fail_read(task, follower_gcp, e, &params, now, 1);
+                fail_read(task, follower_gcp, e, params, now, 1);
             }
             continue;
         }
         let available = lh.max_seq_no() - follower_gcp;
         if available > 0 && follower_gcp + 1 < lh.min_retained {
-            let to = (follower_gcp + per_request_ops(&params, lh.avg_op_bytes()) as i64)
+            let to = (follower_gcp + per_request_ops(params, lh.avg_op_bytes()) as i64)
                 .min(lh.max_seq_no());
             // The failed read is recorded like any other (fetchExceptions), then the task stops:
             // the error is not one ShardFollowNodeTask.shouldRetry retries.
@@ -338,12 +385,12 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         }
         let rounds = task.budget_ms / ROUND_TRIP_MS;
         if rounds == 0 {
-            task.outstanding_reads = outstanding_for(available, &params, lh.avg_op_bytes());
+            task.outstanding_reads = outstanding_for(available, params, lh.avg_op_bytes());
             continue;
         }
         task.budget_ms -= rounds * ROUND_TRIP_MS;
         let op_bytes = lh.avg_op_bytes();
-        let per_request = per_request_ops(&params, op_bytes);
+        let per_request = per_request_ops(params, op_bytes);
         let per_round = per_request * params.outstanding_reads().max(1) as u64;
         let mut n = (available as u64).min(per_round.saturating_mul(rounds));
         if let Some(rate) = throttle {
@@ -352,15 +399,15 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
             n = n.min(task.throttle_carry.floor() as u64);
             task.throttle_carry = (task.throttle_carry - n as f64).min(rate.max(1.0));
             if n == 0 {
-                task.outstanding_reads = outstanding_for(available, &params, op_bytes);
+                task.outstanding_reads = outstanding_for(available, params, op_bytes);
                 continue;
             }
         }
         let to = follower_gcp + n as i64;
         for (len, delta) in lh.pieces(follower_gcp, to) {
-            idx.shards[shard].append(len, delta, len * op_bytes);
+            shards[shard].append(len, delta, len * op_bytes);
         }
-        copy_docs(&lidx.docs, &mut idx.docs, shard, follower_gcp, to, cap);
+        copy_docs(&lidx.docs, docs, shard, follower_gcp, to, cap);
         let requests = n.div_ceil(per_request).max(1);
         let write_requests = n.div_ceil(params.write_ops().max(1) as u64).max(1);
         task.ops_read += n;
@@ -376,7 +423,7 @@ fn replicate_index(w: &World, ci: usize, idx: &mut Index, now: u64, dt: u64) {
         task.read_failures.clear();
         let remaining = lh.max_seq_no() - to;
         task.outstanding_reads = if remaining > 0 {
-            outstanding_for(remaining, &params, op_bytes)
+            outstanding_for(remaining, params, op_bytes)
         } else {
             1
         };

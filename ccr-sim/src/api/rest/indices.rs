@@ -70,12 +70,18 @@ fn resolve_opts(
     hidden: bool,
 ) -> Result<Vec<String>, EsError> {
     let mut out: Vec<String> = Vec::new();
+    // The names in `out`, so a wildcard over thousands of indices stays linear.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some(excl) = part.strip_prefix('-').filter(|_| !out.is_empty()) {
             out.retain(|n| {
-                !wildcard_match(excl, n)
+                let keep = !wildcard_match(excl, n)
                     && !data_stream::parent_stream(c, n)
-                        .is_some_and(|d| wildcard_match(excl, &d.name))
+                        .is_some_and(|d| wildcard_match(excl, &d.name));
+                if !keep {
+                    seen.remove(n);
+                }
+                keep
             });
             continue;
         }
@@ -84,15 +90,20 @@ fn resolve_opts(
             for (n, i) in &c.indices {
                 let is_hidden = i.settings.get("index.hidden").map(String::as_str) == Some("true");
                 let shown = !is_hidden || hidden || (pat.starts_with('.') && n.starts_with('.'));
-                if shown && wildcard_match(pat, n) && (i.open || include_closed) && !out.contains(n)
+                if shown
+                    && wildcard_match(pat, n)
+                    && (i.open || include_closed)
+                    && !seen.contains(n)
                 {
+                    seen.insert(n.clone());
                     out.push(n.clone());
                 }
             }
             for ds in data_stream::matching_streams(c, part, hidden) {
                 for n in &c.data_streams[&ds].indices {
                     let open = c.indices.get(n).is_some_and(|i| i.open || include_closed);
-                    if open && !out.contains(n) {
+                    if open && !seen.contains(n) {
+                        seen.insert(n.clone());
                         out.push(n.clone());
                     }
                 }
@@ -105,7 +116,8 @@ fn resolve_opts(
             .filter(|_| !c.indices.contains_key(part))
         {
             for n in &ds.indices {
-                if !out.contains(n) && c.indices.contains_key(n) {
+                if !seen.contains(n) && c.indices.contains_key(n) {
+                    seen.insert(n.clone());
                     out.push(n.clone());
                 }
             }
@@ -119,7 +131,8 @@ fn resolve_opts(
                     }
                     return Err(EsError::index_closed(part, &i.uuid));
                 }
-                if !out.iter().any(|n| n == part) {
+                if !seen.contains(part) {
+                    seen.insert(part.to_string());
                     out.push(part.to_string());
                 }
             }
