@@ -13,6 +13,16 @@ use crate::observe::{
     ShardSummary, Snapshot,
 };
 
+/// The leader's `_stats?level=shards` of one index `logs` with one shard in two copies: a replica first, then the
+/// primary holding a peer-recovery lease and a CCR lease.
+pub(crate) const LEADER_SHARDS_TWO_COPIES: &str = r#"{"indices":{"logs":{"shards":{"0":[
+    {"routing":{"primary":false},"seq_no":{"max_seq_no":9,"local_checkpoint":9,"global_checkpoint":8}},
+    {"routing":{"primary":true},"seq_no":{"max_seq_no":10,"local_checkpoint":10,"global_checkpoint":9},
+     "retention_leases":{"leases":[
+       {"id":"peer_recovery/abc","retaining_seq_no":11,"timestamp":5,"source":"peer recovery"},
+       {"id":"fcluster/logs-copy/uuid1-following-leader/logs/uuid2","retaining_seq_no":7,
+        "timestamp":1700000000000,"source":"ccr"}]}}]}}}}"#;
+
 /// Two clusters, `leader` and `follower`, and on `follower` the remote alias `leader` for the leader cluster.
 /// The text ends inside the `[[remotes]]` entry, so keys appended before the next table header (`seeds = [...]`)
 /// belong to that remote.

@@ -887,13 +887,7 @@ mod tests {
 
     #[test]
     fn shard_stats_pick_the_primary_and_the_ccr_lease() {
-        let body = r#"{"indices":{"logs":{"shards":{"0":[
-            {"routing":{"primary":false},"seq_no":{"max_seq_no":9,"local_checkpoint":9,"global_checkpoint":8}},
-            {"routing":{"primary":true},"seq_no":{"max_seq_no":10,"local_checkpoint":10,"global_checkpoint":9},
-             "retention_leases":{"leases":[
-               {"id":"peer_recovery/abc","retaining_seq_no":11,"timestamp":5,"source":"peer recovery"},
-               {"id":"fcluster/logs-copy/uuid1-following-leader/logs/uuid2","retaining_seq_no":7,
-                "timestamp":1700000000000,"source":"ccr"}]}}]}}}}"#;
+        let body = crate::testing::LEADER_SHARDS_TWO_COPIES;
         let r: ShardStatsResponse = serde_json::from_str(body).unwrap();
         let p: Vec<_> = r.primaries("logs").collect();
         assert_eq!(p.len(), 1);

@@ -768,12 +768,19 @@ mod tests {
     fn the_status_view_counts_the_passed_checks_and_lists_the_others() {
         let r = PreflightReport::new(evaluate(&cfg(), &clean()));
         let v = r.status_view();
-        let passed = r.checks.iter().filter(|c| c.status == CheckStatus::Ok).count();
+        let passed = r
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Ok)
+            .count();
         assert!(passed > 0);
         assert_eq!(v.passed, passed);
         assert_eq!(v.checks.len(), r.checks.len() - passed);
         assert!(v.checks.iter().all(|c| c.status != CheckStatus::Ok));
-        assert_eq!((v.ok, v.problems, v.warnings), (r.ok, r.problems, r.warnings));
+        assert_eq!(
+            (v.ok, v.problems, v.warnings),
+            (r.ok, r.problems, r.warnings)
+        );
     }
 
     #[test]
