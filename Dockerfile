@@ -25,10 +25,8 @@ RUN groupadd --system --gid 10001 ccr-sentinel \
 COPY --from=build /out/ccr-sentinel /usr/local/bin/ccr-sentinel
 COPY config/ccr-sentinel.example.toml /etc/ccr-sentinel/ccr-sentinel.toml
 # In a container the metrics endpoint must listen on all interfaces, not the config's loopback default.
-# Two malloc arenas: the extra per-CPU arenas only keep freed response buffers resident (docs/operations.md).
 ENV CCR_SENTINEL_HTTP__LISTEN=0.0.0.0:9725 \
-    CREDENTIALS_DIRECTORY=/run/secrets \
-    MALLOC_ARENA_MAX=2
+    CREDENTIALS_DIRECTORY=/run/secrets
 USER 10001:10001
 WORKDIR /var/lib/ccr-sentinel
 EXPOSE 9725

@@ -485,8 +485,6 @@ async fn measure(
             .process_group(0)
             .args(["run", "--config"])
             .arg(&config)
-            // The environment the shipped systemd unit and container image give the daemon.
-            .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("daemon log"))
