@@ -1,9 +1,12 @@
 //! Index-level calls: `_cat/indices`, `_recovery` and the leader's shard stats (polled), open / close,
 //! `_settings` and the heartbeat index, with their response types.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use reqwest::Method;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -234,33 +237,104 @@ impl Filtered for ShardStatsResponse {
                                        indices.*.shards.*.retention_leases.leases";
 }
 
-/// The shard copies of one index, by shard id (a string key in the JSON): of each shard only the copy
-/// [`ShardStatsResponse::primaries`] reads is kept.
+/// The shard copies of one index: of each shard only the copy [`ShardStatsResponse::primaries`] reads is kept,
+/// with its shard id (a string key in the JSON), in ascending shard order.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct IndexShardStats {
     #[serde(default, deserialize_with = "shard_copies")]
-    pub shards: BTreeMap<String, Vec<ShardCopyStats>>,
+    pub shards: Vec<(i64, ShardCopyStats)>,
 }
 
-/// Of the copies of each shard, the primary (the first copy when none says it is primary), alone in its `Vec`:
-/// every replica repeats the primary's retention leases (ES `RetentionLeaseSyncAction` and `RetentionLeaseBackgroundSyncAction` copy them to every replica),
-/// and a leader of thousands of shards with replicas would otherwise be kept several times over between polls.
-fn shard_copies<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, Vec<ShardCopyStats>>, D::Error> {
-    let mut m = BTreeMap::<String, Vec<ShardCopyStats>>::deserialize(d)?;
-    for copies in m.values_mut() {
-        let primary = copies
-            .iter()
-            .position(|c| c.routing.as_ref().is_some_and(|r| r.primary))
-            .unwrap_or(0);
-        if primary < copies.len() {
-            copies.swap(0, primary);
-            copies.truncate(1);
+/// Of the copies of each shard, the primary (the first copy when none says it is primary): every replica repeats
+/// the primary's retention leases (ES `RetentionLeaseSyncAction` and `RetentionLeaseBackgroundSyncAction` copy
+/// them to every replica), and a leader of thousands of shards with replicas would otherwise be kept several times
+/// over between polls. Decoded copy by copy, so the other copies are dropped as they are read instead of being
+/// collected first. A key that is not a shard id (ES writes none) is skipped; a repeated one keeps the last.
+fn shard_copies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, ShardCopyStats)>, D::Error> {
+    struct Shards;
+    impl<'de> Visitor<'de> for Shards {
+        type Value = Vec<(i64, ShardCopyStats)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of shard copies by shard id")
         }
-        copies.shrink_to_fit();
+
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(i64, ShardCopyStats)> = Vec::new();
+            while let Some(ShardId(key)) = m.next_key()? {
+                let Some(id) = key else {
+                    m.next_value::<IgnoredAny>()?;
+                    continue;
+                };
+                let PrimaryCopy(kept) = m.next_value()?;
+                let Some(copy) = kept else {
+                    continue;
+                };
+                // Elasticsearch writes the shards in order: the search only runs for a key out of order.
+                match out.last() {
+                    Some((last, _)) if *last >= id => {
+                        match out.binary_search_by_key(&id, |(i, _)| *i) {
+                            Ok(i) => out[i].1 = copy,
+                            Err(i) => out.insert(i, (id, copy)),
+                        }
+                    }
+                    _ => out.push((id, copy)),
+                }
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        }
     }
-    Ok(m)
+    d.deserialize_map(Shards)
+}
+
+/// A key of a shard's copies: its shard id, `None` when the key is not one. Read without copying the key.
+struct ShardId(Option<i64>);
+
+impl<'de> Deserialize<'de> for ShardId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = ShardId;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a shard id")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ShardId, E> {
+                Ok(ShardId(v.parse().ok()))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
+/// The copy kept of one shard's list of copies: the first primary, else the first copy.
+struct PrimaryCopy(Option<ShardCopyStats>);
+
+impl<'de> Deserialize<'de> for PrimaryCopy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Copies;
+        impl<'de> Visitor<'de> for Copies {
+            type Value = PrimaryCopy;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of shard copies")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PrimaryCopy, A::Error> {
+                let primary = |c: &ShardCopyStats| c.routing.as_ref().is_some_and(|r| r.primary);
+                let mut kept: Option<ShardCopyStats> = None;
+                while let Some(c) = seq.next_element::<ShardCopyStats>()? {
+                    if kept.as_ref().map_or(true, |k| !primary(k) && primary(&c)) {
+                        kept = Some(c);
+                    }
+                }
+                Ok(PrimaryCopy(kept))
+            }
+        }
+        d.deserialize_seq(Copies)
+    }
 }
 
 /// One copy of one shard.
@@ -289,11 +363,52 @@ pub struct SeqNoStats {
     pub global_checkpoint: i64,
 }
 
-/// `retention_leases` (ES `RetentionLeaseStats`).
+/// `retention_leases` (ES `RetentionLeaseStats`), of which only CCR's leases (source `ccr`) are kept: nothing
+/// reads another ([`RetentionLease::is_ccr_lease_of`]), and every copy has a peer-recovery lease (ES
+/// `ReplicationTracker#addPeerRecoveryRetentionLease`) that would otherwise be kept between polls.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RetentionLeaseStats {
-    #[serde(default, deserialize_with = "super::shrunk")]
+    #[serde(default, deserialize_with = "ccr_leases")]
     pub leases: Vec<RetentionLease>,
+}
+
+/// The leases with source `ccr`, without spare capacity; the others are decoded borrowed and dropped.
+fn ccr_leases<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RetentionLease>, D::Error> {
+    /// A lease as it is read: its strings borrowed from the body where they hold no escape.
+    #[derive(Deserialize)]
+    struct Read<'a> {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+        retaining_seq_no: i64,
+        timestamp: i64,
+        #[serde(borrow)]
+        source: Cow<'a, str>,
+    }
+    struct Leases;
+    impl<'de> Visitor<'de> for Leases {
+        type Value = Vec<RetentionLease>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of retention leases")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(l) = seq.next_element::<Read<'de>>()? {
+                if l.source == "ccr" {
+                    out.push(RetentionLease {
+                        id: l.id.into_owned(),
+                        retaining_seq_no: l.retaining_seq_no,
+                        timestamp: l.timestamp,
+                        source: l.source.into_owned(),
+                    });
+                }
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Leases)
 }
 
 /// One retention lease (ES `RetentionLease#toXContent`). CCR's leases have source `ccr` and the id
@@ -351,7 +466,8 @@ fn contains_path(s: &str, prefix: &str, parts: &[&str]) -> bool {
 }
 
 impl ShardStatsResponse {
-    /// The primary copy of every shard of `index`, by shard id (the first copy when none says it is primary).
+    /// The primary copy of every shard of `index`, by ascending shard id (the first copy when none says it is
+    /// primary).
     pub fn primaries<'a>(
         &'a self,
         index: &str,
@@ -360,14 +476,7 @@ impl ShardStatsResponse {
             .get(index)
             .into_iter()
             .flat_map(|i| i.shards.iter())
-            .filter_map(|(id, copies)| {
-                let id = id.parse::<i64>().ok()?;
-                let copy = copies
-                    .iter()
-                    .find(|c| c.routing.as_ref().is_some_and(|r| r.primary))
-                    .or_else(|| copies.first())?;
-                Some((id, copy))
-            })
+            .map(|(id, copy)| (*id, copy))
     }
 }
 
@@ -899,11 +1008,49 @@ mod tests {
             .collect();
         assert_eq!(ccr.len(), 1);
         assert_eq!(ccr[0].timestamp, 1_700_000_000_000);
-        assert!(!leases[1].is_ccr_lease_of("logs-cop", "leader", "logs"));
+        assert_eq!(leases.len(), 1, "only CCR's leases are kept: {leases:?}");
+        assert!(!leases[0].is_ccr_lease_of("logs-cop", "leader", "logs"));
         assert!(serde_json::from_str::<ShardStatsResponse>("{}")
             .unwrap()
             .indices
             .is_empty());
+    }
+
+    #[test]
+    fn shard_stats_keep_one_copy_per_shard_in_shard_order() {
+        let copy = |primary: bool, gcp: i64| {
+            format!(
+                r#"{{"routing":{{"primary":{primary}}},"seq_no":{{"max_seq_no":{gcp},"local_checkpoint":{gcp},"global_checkpoint":{gcp}}}}}"#
+            )
+        };
+        // Out of order, a key that is not a shard id, a shard without a primary, a repeated key, no copies.
+        let body = format!(
+            r#"{{"indices":{{"logs":{{"shards":{{"10":[{}],"2":[{},{}],"x":[{}],"1":[{}],"2":[{},{}],"3":[]}}}}}}}}"#,
+            copy(true, 10),
+            copy(false, 1),
+            copy(true, 2),
+            copy(true, 99),
+            copy(false, 5),
+            copy(false, 20),
+            copy(true, 21),
+        );
+        let r: ShardStatsResponse = serde_json::from_str(&body).unwrap();
+        let got: Vec<(i64, i64)> = r
+            .primaries("logs")
+            .map(|(id, c)| (id, c.seq_no.unwrap().global_checkpoint))
+            .collect();
+        assert_eq!(got, vec![(1, 5), (2, 21), (10, 10)]);
+        assert_eq!(r.primaries("other").count(), 0);
+        // An escaped id is decoded, not borrowed; a lease of another source is dropped.
+        let leases: RetentionLeaseStats = serde_json::from_str(
+            r#"{"leases":[{"id":"a\/b","retaining_seq_no":1,"timestamp":2,"source":"ccr"},
+                          {"id":"peer_recovery/n","retaining_seq_no":1,"timestamp":2,"source":"peer recovery"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(leases.leases.len(), 1);
+        assert_eq!(leases.leases[0].id, "a/b");
+        let bad = r#"{"leases":[{"id":"a","timestamp":2,"source":"ccr"}]}"#;
+        assert!(serde_json::from_str::<RetentionLeaseStats>(bad).is_err());
     }
 
     #[test]

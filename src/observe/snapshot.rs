@@ -406,19 +406,19 @@ impl ClusterState {
             self.copy_seen.retain(|i| listed.contains(i.as_str()));
             for f in &info.data.follower_indices {
                 if f.status == FollowerStatus::Active {
-                    self.following_seen.insert(f.follower_index.clone());
+                    note(&mut self.following_seen, &f.follower_index);
                 }
             }
         }
         for (index, b) in &self.restores {
             if !b.done() {
-                self.copy_seen.insert(index.clone());
+                note(&mut self.copy_seen, index);
             }
         }
         if let Some(stats) = &self.ccr_stats {
             for i in &stats.data.follow_stats.indices {
                 if !i.shards.is_empty() {
-                    self.following_seen.insert(i.index.clone());
+                    note(&mut self.following_seen, &i.index);
                 }
             }
         }
@@ -576,23 +576,8 @@ impl Snapshot {
     /// Records one leader cluster's shard stats read.
     pub fn apply_leader_stats(&mut self, r: LeaderStatsResult) {
         let cs = self.clusters.entry(r.cluster).or_default();
-        if let Some(mut o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
-            // Only CCR's leases are ever read (`RetentionLease::is_ccr_lease_of`): the peer-recovery lease of
-            // every copy (ES `ReplicationTracker#addPeerRecoveryRetentionLease`) is not kept between polls.
-            for copies in o
-                .data
-                .indices
-                .values_mut()
-                .flat_map(|i| i.shards.values_mut())
-            {
-                for leases in copies
-                    .iter_mut()
-                    .filter_map(|c| c.retention_leases.as_mut())
-                {
-                    leases.leases.retain(|l| l.source == "ccr");
-                    leases.leases.shrink_to_fit();
-                }
-            }
+        // Only the primary of each shard and only CCR's leases were decoded ([`ShardStatsResponse`]).
+        if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -759,7 +744,14 @@ impl Snapshot {
                 .and_then(|(_, c)| *c)
         };
         for i in &stats.data.follow_stats.indices {
-            // Shards of one follower index share their leader index; read its view once.
+            if i.shards.is_empty() {
+                continue;
+            }
+            // Shards of one follower index share their history and their leader index: both are looked up
+            // once per follower, not once per shard.
+            let Some(h) = history_mut(lag, &i.index) else {
+                continue;
+            };
             let mut view: Option<((&str, &str), LeaderView)> = None;
             for sh in &i.shards {
                 let key = (sh.remote_cluster.as_str(), sh.leader_index.as_str());
@@ -772,14 +764,7 @@ impl Snapshot {
                     None => (LagSource::FollowerCcrStats, sh.leader_global_checkpoint),
                 };
                 let follower = Some(sh.follower_global_checkpoint);
-                push_sample(
-                    lag,
-                    &i.index,
-                    source,
-                    (sh.shard_id, at_ms),
-                    leader,
-                    follower,
-                );
+                push_sample(h, source, (sh.shard_id, at_ms), leader, follower);
             }
         }
         let Some(info) = &cs.follow_info else {
@@ -797,17 +782,15 @@ impl Snapshot {
             if with_tasks.contains(f.follower_index.as_str()) || copying(cs, &f.follower_index) {
                 continue;
             }
-            let Some(shards) = lag
-                .get(&f.follower_index)
-                .map(|h| h.shards.keys().collect::<Vec<_>>())
-            else {
+            let Some(h) = lag.get_mut(&f.follower_index) else {
                 continue;
             };
             let view = leader_view(&f.remote_cluster, &f.leader_index);
+            let shards: Vec<i64> = h.shards.keys().collect();
             for shard in shards {
                 if let Some(l) = find(&view, shard) {
                     let source = LagSource::LeaderShardStats;
-                    push_sample(lag, &f.follower_index, source, (shard, at_ms), l, None);
+                    push_sample(h, source, (shard, at_ms), l, None);
                 }
             }
         }
@@ -947,41 +930,38 @@ impl Snapshot {
                 .copied()
                 .flatten()
         };
-        // Every follower known from info or stats (paused ones have no stats).
-        let mut followers: BTreeMap<String, (String, String)> = BTreeMap::new();
+        // Every follower known from info or stats (paused ones have no stats); names are copied once, below.
+        let mut followers: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
         if let Some(info) = &cs.follow_info {
             for f in &info.data.follower_indices {
-                followers.insert(
-                    f.follower_index.clone(),
-                    (f.remote_cluster.clone(), f.leader_index.clone()),
-                );
+                followers.insert(&f.follower_index, (&f.remote_cluster, &f.leader_index));
             }
         }
         if let Some(stats) = &cs.ccr_stats {
             for i in &stats.data.follow_stats.indices {
                 if let Some(s) = i.shards.first() {
                     followers
-                        .entry(i.index.clone())
-                        .or_insert_with(|| (s.remote_cluster.clone(), s.leader_index.clone()));
+                        .entry(&i.index)
+                        .or_insert((&s.remote_cluster, &s.leader_index));
                 }
             }
         }
         for f in cfg.followers.iter().filter(|f| f.cluster == cluster) {
             followers
-                .entry(f.follower_index.clone())
-                .or_insert_with(|| (f.remote.clone(), f.leader_index.clone()));
+                .entry(&f.follower_index)
+                .or_insert((&f.remote, &f.leader_index));
         }
         followers
             .into_iter()
             .map(|(index, (remote, leader_index))| {
-                let leader_cluster = cfg.leader_cluster(cluster, &remote);
+                let leader_cluster = cfg.leader_cluster(cluster, remote);
                 let counted = Counted {
                     leader_known: leader_cluster.is_some(),
-                    leader_docs: leader_cluster.and_then(|l| count(l, &leader_index)),
-                    follower_docs: count(cluster, &index),
-                    remote,
+                    leader_docs: leader_cluster.and_then(|l| count(l, leader_index)),
+                    follower_docs: count(cluster, index),
+                    remote: remote.to_string(),
                 };
-                (index, counted)
+                (index.to_string(), counted)
             })
             .collect()
     }
@@ -1048,22 +1028,27 @@ impl Snapshot {
 /// The leader's global checkpoint of each primary of one leader index, by shard id (`None` without `seq_no`).
 type LeaderView = Vec<(i64, Option<i64>)>;
 
-/// Appends one poll's sample `(shard, at_ms)` to the history of `index` in `lag`. Without a follower checkpoint
-/// (no shard task), the last one is kept; a shard never seen with one gets no sample.
-fn push_sample(
-    lag: &mut BTreeMap<String, FollowerLagHistory>,
+/// The history of `index` in `lag`, a new one when it had none (the name is copied only then). Always `Some`.
+fn history_mut<'a>(
+    lag: &'a mut BTreeMap<String, FollowerLagHistory>,
     index: &str,
+) -> Option<&'a mut FollowerLagHistory> {
+    if lag.contains_key(index) {
+        lag.get_mut(index)
+    } else {
+        Some(lag.entry(index.to_string()).or_default())
+    }
+}
+
+/// Appends one poll's sample `(shard, at_ms)` to the follower history `h`. Without a follower checkpoint (no
+/// shard task), the last one is kept; a shard never seen with one gets no sample.
+fn push_sample(
+    h: &mut FollowerLagHistory,
     source: LagSource,
     (shard, at_ms): (i64, i64),
     leader_checkpoint: i64,
     follower: Option<i64>,
 ) {
-    if !lag.contains_key(index) {
-        lag.insert(index.to_string(), FollowerLagHistory::default());
-    }
-    let Some(h) = lag.get_mut(index) else {
-        return;
-    };
     h.source = source;
     let ring = h.shards.ring_mut(shard);
     let Some(follower_checkpoint) = follower.or_else(|| ring.last().map(|s| s.follower_checkpoint))
@@ -1075,6 +1060,13 @@ fn push_sample(
         leader_checkpoint,
         follower_checkpoint,
     });
+}
+
+/// Adds `index` to `seen`, copying the name only when it is new (every poll notes every follower again).
+fn note(seen: &mut BTreeSet<String>, index: &str) {
+    if !seen.contains(index) {
+        seen.insert(index.to_string());
+    }
 }
 
 /// True while `index`'s initial copy runs: it has no shard tasks, and no lag to measure, by design.
@@ -1256,10 +1248,11 @@ mod tests {
             indices: "logs".into(),
         });
         let stats = &snap.clusters["leader"].shard_stats.as_ref().unwrap().data;
-        let copies = &stats.indices["logs"].shards["0"];
+        let copies = &stats.indices["logs"].shards;
         assert_eq!(copies.len(), 1);
-        assert_eq!(copies[0].seq_no.unwrap().global_checkpoint, 9);
-        let leases = &copies[0].retention_leases.as_ref().unwrap().leases;
+        assert_eq!(copies[0].0, 0);
+        assert_eq!(copies[0].1.seq_no.unwrap().global_checkpoint, 9);
+        let leases = &copies[0].1.retention_leases.as_ref().unwrap().leases;
         assert_eq!(leases.len(), 1);
         assert!(leases[0].is_ccr_lease_of("logs-copy", "leader", "logs"));
     }
