@@ -234,7 +234,7 @@ impl History {
 
     /// The entry of a follower, if any.
     pub fn follower(&self, cluster: &str, index: &str) -> Option<&FollowerHistory> {
-        self.followers.get(&key(cluster, index))
+        self.followers.get(ClusterKey::parts_of(&(cluster, index)))
     }
 }
 
@@ -286,10 +286,12 @@ impl SharedHistory {
     /// Changes the latest history with `f` and keeps the result, writing the state file when it changed.
     pub fn update<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
         let mut g = self.lock();
-        let before = self.load_or(g.clone());
+        // The file when there is one and it reads, else the history in memory, which is then not copied twice.
+        let file = self.state_dir.is_some().then(|| self.load_or(g.clone()));
+        let before = file.as_ref().unwrap_or(&*g);
         let mut h = before.clone();
         let r = f(&mut h);
-        if h != before {
+        if h != *before {
             self.save(&h);
         }
         *g = h;

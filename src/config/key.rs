@@ -33,22 +33,82 @@ impl ClusterKey {
     }
 }
 
+/// The parts of a key, owned or borrowed: what maps keyed by [`ClusterKey`] are looked up with, so a lookup by
+/// `(&str, &str)` builds no key (`map.get(ClusterKey::parts_of(&(cluster, name)))`).
+pub trait KeyParts {
+    /// `(cluster, name)`.
+    fn parts(&self) -> (&str, &str);
+}
+
+impl KeyParts for ClusterKey {
+    fn parts(&self) -> (&str, &str) {
+        (&self.cluster, &self.name)
+    }
+}
+
+impl KeyParts for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        *self
+    }
+}
+
 impl ClusterKey {
-    fn text_bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        self.cluster
-            .bytes()
-            .chain(std::iter::once(b'/'))
-            .chain(self.name.bytes())
+    /// `parts` as the borrowed form of a key, for `get`, `get_mut`, `contains_key` and `remove` on maps and sets
+    /// keyed by [`ClusterKey`].
+    pub fn parts_of<'a>(parts: &'a (&'a str, &'a str)) -> &'a (dyn KeyParts + 'a) {
+        parts
+    }
+}
+
+/// Compares two keys as their `cluster/name` texts.
+fn text_cmp<'a>((c1, n1): (&'a str, &'a str), (c2, n2): (&'a str, &'a str)) -> std::cmp::Ordering {
+    // Almost every comparison in a map is between keys of one cluster: their texts compare as their names.
+    if c1 == c2 {
+        return n1.cmp(n2);
+    }
+    let text = |c: &'a str, n: &'a str| c.bytes().chain(std::iter::once(b'/')).chain(n.bytes());
+    let (a, b) = (c1.as_bytes(), c2.as_bytes());
+    let common = a.len().min(b.len());
+    match a[..common].cmp(&b[..common]) {
+        // One cluster name is a prefix of the other: the `/` after it decides, byte by byte.
+        std::cmp::Ordering::Equal => text(c1, n1).cmp(text(c2, n2)),
+        unequal => unequal,
     }
 }
 
 impl Ord for ClusterKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.text_bytes().cmp(other.text_bytes())
+        text_cmp(self.parts(), other.parts())
     }
 }
 
 impl PartialOrd for ClusterKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyParts + 'a> for ClusterKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+impl Ord for dyn KeyParts + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        text_cmp(self.parts(), other.parts())
+    }
+}
+
+impl PartialOrd for dyn KeyParts + '_ {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
@@ -111,5 +171,30 @@ mod tests {
         text.sort();
         assert_eq!(s, text);
         assert_eq!(s, ["a-b/x", "a/b", "a/z", "b/a"]);
+    }
+
+    #[test]
+    fn is_looked_up_by_its_parts_in_text_order() {
+        let keys = [
+            ("a", "z"),
+            ("a-b", "x"),
+            ("a", "b"),
+            ("b", "a"),
+            ("ab", ""),
+            ("a", "b/c"),
+        ];
+        let m: std::collections::BTreeMap<ClusterKey, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (c, n))| (ClusterKey::new(*c, *n), i))
+            .collect();
+        for (i, parts) in keys.iter().enumerate() {
+            assert_eq!(m.get(ClusterKey::parts_of(parts)), Some(&i), "{parts:?}");
+        }
+        assert_eq!(m.get(ClusterKey::parts_of(&("a", "y"))), None);
+        let order: Vec<String> = m.keys().map(|k| k.to_string()).collect();
+        let mut text = order.clone();
+        text.sort();
+        assert_eq!(order, text);
     }
 }

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::act::{AuditLog, Executor};
-use crate::config::{ClusterKey, Config};
+use crate::config::Config;
 use crate::daemon::http::{router, HttpState, StatusSections};
 use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, RunResult, Runner, Scheduler};
 use crate::es::{Clients, EsError};
@@ -826,32 +826,21 @@ fn log_transitions(old: &Report, new: &Report) {
             _ => {}
         }
     }
-    let before: BTreeMap<ClusterKey, FollowerState> = old
-        .followers
-        .iter()
-        .map(|f| {
-            (
-                ClusterKey::new(
-                    &f.observation.follower_cluster,
-                    &f.observation.follower_index,
-                ),
-                f.state,
-            )
-        })
-        .collect();
+    // Both reports are sorted by (follower_cluster, follower_index): each follower's previous state is found by
+    // binary search, without building a map of the old report.
     for f in &new.followers {
-        let key = ClusterKey::new(
-            &f.observation.follower_cluster,
-            &f.observation.follower_index,
-        );
-        let prev = before.get(&key).copied();
+        let o = &f.observation;
+        let prev = old
+            .follower(&o.follower_cluster, &o.follower_index)
+            .map(|p| p.state);
         if prev != Some(f.state) {
             let level_warn = f.state != FollowerState::Healthy;
             let from = prev.map(|s| s.as_str()).unwrap_or("new");
+            let (cluster, index) = (o.follower_cluster.as_str(), o.follower_index.as_str());
             if level_warn {
-                tracing::warn!(follower_cluster = key.cluster.as_str(), follower_index = key.name.as_str(), from, to = %f.state, reasons = ?f.reasons, "follower state changed");
+                tracing::warn!(follower_cluster = cluster, follower_index = index, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
             } else {
-                tracing::info!(follower_cluster = key.cluster.as_str(), follower_index = key.name.as_str(), from, to = %f.state, "follower state changed");
+                tracing::info!(follower_cluster = cluster, follower_index = index, from, to = %f.state, "follower state changed");
             }
         }
     }
@@ -896,5 +885,119 @@ mod tests {
         d.superseded.store(true, Ordering::Release);
         d.update(|_| {});
         assert!(Arc::ptr_eq(&published, &d.report()));
+    }
+
+    /// The `_ccr/stats`, `_ccr/info` and `_remote/info` of `n` followers `logs-NNNNN-copy` of `logs-NNNNN`, five
+    /// shards each, at `cycle`: the leaders write 10 operations per shard per cycle and the followers trail by 3.
+    fn poll_at_scale(
+        n: usize,
+        cycle: i64,
+        at: chrono::DateTime<Utc>,
+    ) -> crate::observe::PollResult {
+        let mut stats = String::from(
+            r#"{"auto_follow_stats":{"number_of_failed_follow_indices":0,"number_of_failed_remote_cluster_state_requests":0,"number_of_successful_follow_indices":0,"recent_auto_follow_errors":[],"auto_followed_clusters":[]},"follow_stats":{"indices":["#,
+        );
+        let mut info = String::from(r#"{"follower_indices":["#);
+        for i in 0..n {
+            let sep = if i == 0 { "" } else { "," };
+            stats.push_str(&format!(r#"{sep}{{"index":"logs-{i:05}-copy","shards":["#));
+            for shard in 0..5 {
+                let (l, f) = (cycle * 10, cycle * 10 - 3);
+                let sep = if shard == 0 { "" } else { "," };
+                stats.push_str(&format!(
+                    r#"{sep}{{"remote_cluster":"leader","leader_index":"logs-{i:05}","follower_index":"logs-{i:05}-copy","shard_id":{shard},"leader_global_checkpoint":{l},"leader_max_seq_no":{l},"follower_global_checkpoint":{f},"follower_max_seq_no":{f},"last_requested_seq_no":{f},"outstanding_read_requests":1,"outstanding_write_requests":0,"write_buffer_operation_count":0,"follower_mapping_version":1,"follower_settings_version":1,"total_read_time_millis":100,"total_read_remote_exec_time_millis":50,"successful_read_requests":10,"failed_read_requests":0,"operations_read":{f},"bytes_read":1000,"total_write_time_millis":20,"write_buffer_size_in_bytes":0,"successful_write_requests":5,"failed_write_requests":0,"operations_written":{f},"read_exceptions":[],"time_since_last_read_millis":120}}"#
+                ));
+            }
+            stats.push_str("]}");
+            info.push_str(&format!(
+                r#"{sep}{{"follower_index":"logs-{i:05}-copy","remote_cluster":"leader","leader_index":"logs-{i:05}","status":"active"}}"#
+            ));
+        }
+        stats.push_str("]}}");
+        info.push_str("]}");
+        crate::observe::PollResult {
+            cluster: "follower".into(),
+            at,
+            ccr_stats: Ok(serde_json::from_str(&stats).unwrap()),
+            follow_info: Ok(serde_json::from_str(&info).unwrap()),
+            remote_info: Ok(serde_json::from_str(
+                r#"{"leader":{"seeds":["127.0.0.1:9300"],"connected":true,"num_nodes_connected":1,"max_connections_per_cluster":3,"initial_connect_timeout":"30s","skip_unavailable":false,"mode":"sniff"}}"#,
+            )
+            .unwrap()),
+            recovery: None,
+            heartbeats: None,
+        }
+    }
+
+    /// `_cat/indices` of both clusters at scale, equal counts.
+    fn counts_at_scale(n: usize, at: chrono::DateTime<Utc>) -> crate::observe::DocCountResult {
+        let rows = |suffix: &str| {
+            (0..n)
+                .map(|i| crate::es::CatIndex {
+                    index: format!("logs-{i:05}{suffix}"),
+                    status: Some("open".into()),
+                    docs_count: Some(1000),
+                })
+                .collect::<Vec<_>>()
+        };
+        crate::observe::DocCountResult {
+            at,
+            indices: BTreeMap::from([
+                ("leader".to_string(), Ok(rows(""))),
+                ("follower".to_string(), Ok(rows("-copy"))),
+            ]),
+        }
+    }
+
+    /// One poll (with the policies after it) and one doc_counts run of the daemon's own state updates, without
+    /// the network: what `callgrind --toggle-collect=*measured_cycle*` counts.
+    #[inline(never)]
+    fn measured_cycle(
+        d: &Daemon,
+        poll: crate::observe::PollResult,
+        counts: crate::observe::DocCountResult,
+        history: &crate::act::history::History,
+    ) -> crate::act::history::History {
+        let cfg = d.cfg.clone();
+        let (at, mark) = (poll.at, lock(&d.snapshot).poll_mark());
+        d.update(|snap| {
+            snap.apply_polled(poll, mark);
+            snap.record_lag(&cfg, at);
+        });
+        let ev = crate::policy::evaluate(&cfg, &d.report(), history, &[], at);
+        let before = lock(&d.snapshot).counts_before();
+        d.update(|snap| snap.apply_doc_counts(&cfg, before, counts));
+        ev.history
+    }
+
+    /// `cargo test --release --lib daemon::tests::cycle_cost -- --ignored --nocapture`: the CPU of the state
+    /// updates of one cycle at 2,000 followers × 5 shards (printed, not asserted; under
+    /// `valgrind --tool=callgrind --toggle-collect='*measured_cycle*'` an instruction count).
+    #[test]
+    #[ignore]
+    fn cycle_cost_at_2000_followers() {
+        let n = 2000;
+        let extra: String = (0..n)
+            .map(|i| {
+                crate::testing::follower(&format!("logs-{i:05}"), &format!("logs-{i:05}-copy"))
+            })
+            .collect();
+        let cfg = crate::testing::config(&extra);
+        let start = crate::testing::epoch();
+        let d = Daemon::new(cfg)
+            .unwrap()
+            .with_clock(Arc::new(move || start));
+        let mut history = crate::act::history::History::default();
+        for cycle in 1..=12 {
+            let at = start + chrono::Duration::seconds(5 * cycle);
+            d.observer.set_clock(Arc::new(move || at));
+            let (poll, counts) = (poll_at_scale(n, cycle, at), counts_at_scale(n, at));
+            let t = std::time::Instant::now();
+            history = measured_cycle(&d, poll, counts, &history);
+            eprintln!("cycle {cycle}: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        }
+        let r = d.report();
+        assert_eq!(r.followers.len(), n);
+        eprintln!("{}", r.summary());
     }
 }

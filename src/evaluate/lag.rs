@@ -88,6 +88,30 @@ fn since_rewind(ring: &LagRing) -> impl Iterator<Item = LagSample> + Clone + '_ 
     ring.iter().skip(start)
 }
 
+/// The oldest sample since the last rewind whose leader checkpoint reached `target`, with the sample before it
+/// when that one is since the rewind too, found from the newest sample back: the leader's checkpoints do not
+/// decrease since the rewind, so the walk stops at the bracket, usually a sample or two back, or at the rewind.
+/// `None` when the newest sample has not reached `target`.
+fn bracket(ring: &LagRing, target: i64) -> Option<(LagSample, Option<LagSample>)> {
+    let mut i = ring.len().checked_sub(1)?;
+    let mut s = ring.get(i)?;
+    if s.leader_checkpoint < target {
+        return None;
+    }
+    while i > 0 {
+        let Some(p) = ring.get(i - 1) else { break };
+        if p.leader_checkpoint > s.leader_checkpoint {
+            // `s` is the first sample after the rewind.
+            return Some((s, None));
+        }
+        if p.leader_checkpoint < target {
+            return Some((s, Some(p)));
+        }
+        (i, s) = (i - 1, p);
+    }
+    Some((s, None))
+}
+
 /// Operations the follower shard still has to read at `s`, never negative.
 fn ops_lag(s: &LagSample) -> i64 {
     s.leader_checkpoint
@@ -105,38 +129,33 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
         });
     }
     let target = last.follower_checkpoint.max(-1).saturating_add(1);
-    let mut prev: Option<LagSample> = None;
-    let mut first: Option<LagSample> = None;
-    for s in since_rewind(ring) {
-        first.get_or_insert(s);
-        if s.leader_checkpoint >= target {
-            let reached_ms = match prev {
-                None => {
-                    // Older than the history: the oldest sample bounds it, nothing is extrapolated.
-                    let span = (last.at_ms - s.at_ms) as f64 / 1000.0;
-                    return Some(TimeLag {
-                        seconds: span.max(0.0),
-                        lower_bound: true,
-                    });
-                }
-                Some(p) => {
-                    let ops = (s.leader_checkpoint - p.leader_checkpoint) as f64;
-                    let part = (target - p.leader_checkpoint) as f64 / ops;
-                    p.at_ms as f64 + part * (s.at_ms - p.at_ms) as f64
-                }
-            };
-            let seconds = (last.at_ms as f64 - reached_ms) / 1000.0;
+    let Some((s, prev)) = bracket(ring, target) else {
+        // The newest sample is behind and has not reached the target (a hostile or inconsistent body): the
+        // history since the rewind bounds the lag, kept total for safety.
+        return since_rewind(ring).next().map(|f| TimeLag {
+            seconds: ((last.at_ms - f.at_ms) as f64 / 1000.0).max(0.0),
+            lower_bound: true,
+        });
+    };
+    let reached_ms = match prev {
+        None => {
+            // Older than the history: the oldest sample bounds it, nothing is extrapolated.
+            let span = (last.at_ms - s.at_ms) as f64 / 1000.0;
             return Some(TimeLag {
-                seconds: seconds.max(0.0),
-                lower_bound: false,
+                seconds: span.max(0.0),
+                lower_bound: true,
             });
         }
-        prev = Some(s);
-    }
-    // Unreachable while the newest sample is behind (it brackets the target), kept total for safety.
-    first.map(|f| TimeLag {
-        seconds: ((last.at_ms - f.at_ms) as f64 / 1000.0).max(0.0),
-        lower_bound: true,
+        Some(p) => {
+            let ops = (s.leader_checkpoint - p.leader_checkpoint) as f64;
+            let part = (target - p.leader_checkpoint) as f64 / ops;
+            p.at_ms as f64 + part * (s.at_ms - p.at_ms) as f64
+        }
+    };
+    let seconds = (last.at_ms as f64 - reached_ms) / 1000.0;
+    Some(TimeLag {
+        seconds: seconds.max(0.0),
+        lower_bound: false,
     })
 }
 
@@ -144,7 +163,9 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
 fn window<'b>(ring: &LagRing, buf: &'b mut [LagSample; GRADE_WINDOW]) -> &'b [LagSample] {
     let skip = ring.len().saturating_sub(GRADE_WINDOW);
     let mut n = 0;
-    for (slot, s) in buf.iter_mut().zip(ring.iter().skip(skip)) {
+    // By index: skipping on the ring's iterator would unpack every skipped sample.
+    let newest = (skip..ring.len()).filter_map(|i| ring.get(i));
+    for (slot, s) in buf.iter_mut().zip(newest) {
         *slot = s;
         n += 1;
     }

@@ -1,8 +1,6 @@
 //! The per-follower view: the snapshot joined with the configuration, one [`FollowerObservation`] per follower
 //! index, configured or found on the clusters.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -190,66 +188,90 @@ impl FollowerObservation {
 /// Builds the observation of every follower: configured ones (present or not) and every follower the clusters
 /// report (auto-followed or foreign ones, unmanaged). Sorted by (follower_cluster, follower_index).
 pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObservation> {
-    let mut keys: BTreeSet<(&str, &str)> = cfg
+    // The configuration, `_ccr/info` and `_ccr/stats` as lists sorted by (cluster, index), each keeping the first
+    // entry of an index listed twice: the followers are then one merge of the three, linear in the followers,
+    // with no map built or probed per follower.
+    let mut configured: Sorted<&FollowerSettings> = cfg
         .followers
         .iter()
-        .map(|f| (f.cluster.as_str(), f.follower_index.as_str()))
+        .map(|f| ((f.cluster.as_str(), f.follower_index.as_str()), f))
         .collect();
-    // Looked up once per follower: indexed here, so the whole build stays linear in the followers.
-    let mut configured: HashMap<(&str, &str), &FollowerSettings> = HashMap::new();
-    for f in &cfg.followers {
-        configured
-            .entry((f.cluster.as_str(), f.follower_index.as_str()))
-            .or_insert(f);
-    }
-    let mut lookups: BTreeMap<&str, Lookup> = BTreeMap::new();
+    let mut info: Sorted<&FollowerInfo> = Vec::new();
+    let mut stats: Sorted<&FollowerIndexStats> = Vec::new();
     for cluster in cfg.follower_clusters() {
         let Some((cluster, cs)) = snap.clusters.get_key_value(&cluster) else {
             continue;
         };
-        let l = Lookup::of(cs);
-        keys.extend(l.info.keys().map(|i| (cluster.as_str(), *i)));
-        keys.extend(l.stats.keys().map(|i| (cluster.as_str(), *i)));
-        lookups.insert(cluster.as_str(), l);
+        if let Some(i) = &cs.follow_info {
+            info.extend(
+                i.data
+                    .follower_indices
+                    .iter()
+                    .map(|f| ((cluster.as_str(), f.follower_index.as_str()), f)),
+            );
+        }
+        if let Some(s) = &cs.ccr_stats {
+            stats.extend(
+                s.data
+                    .follow_stats
+                    .indices
+                    .iter()
+                    .map(|i| ((cluster.as_str(), i.index.as_str()), i)),
+            );
+        }
     }
+    for_merge(&mut configured);
+    for_merge(&mut info);
+    for_merge(&mut stats);
     let empty = ClusterState::default();
-    let no_lookup = Lookup::default();
-    keys.into_iter()
-        .map(|(cluster, index)| {
-            let cs = snap.clusters.get(cluster).unwrap_or(&empty);
-            let l = lookups.get(cluster).unwrap_or(&no_lookup);
-            let found = Found {
-                configured: configured.get(&(cluster, index)).copied(),
-                info: l.info.get(index).copied(),
-                stats: l.stats.get(index).copied(),
-            };
-            observe_follower(cfg, snap, cs, cluster, index, found)
-        })
-        .collect()
-}
-
-/// One cluster's `_ccr/info` and `_ccr/stats` entries by follower index (the first when one is listed twice).
-#[derive(Default)]
-struct Lookup<'a> {
-    info: HashMap<&'a str, &'a FollowerInfo>,
-    stats: HashMap<&'a str, &'a FollowerIndexStats>,
-}
-
-impl<'a> Lookup<'a> {
-    fn of(cs: &'a ClusterState) -> Self {
-        let mut l = Lookup::default();
-        if let Some(info) = &cs.follow_info {
-            for f in &info.data.follower_indices {
-                l.info.entry(f.follower_index.as_str()).or_insert(f);
+    let mut current: Option<(&str, &ClusterState)> = None;
+    let (mut c, mut i, mut s) = (0, 0, 0);
+    let mut out = Vec::with_capacity(configured.len().max(info.len()).max(stats.len()));
+    while let Some(key) = [
+        configured.get(c).map(|e| &e.0),
+        info.get(i).map(|e| &e.0),
+        stats.get(s).map(|e| &e.0),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .copied()
+    {
+        let (cluster, index) = key;
+        let cs = match current {
+            Some((name, cs)) if name == cluster => cs,
+            _ => {
+                let cs = snap.clusters.get(cluster).unwrap_or(&empty);
+                current = Some((cluster, cs));
+                cs
             }
-        }
-        if let Some(stats) = &cs.ccr_stats {
-            for i in &stats.data.follow_stats.indices {
-                l.stats.entry(i.index.as_str()).or_insert(i);
-            }
-        }
-        l
+        };
+        let found = Found {
+            configured: take(&configured, &mut c, key),
+            info: take(&info, &mut i, key),
+            stats: take(&stats, &mut s, key),
+        };
+        out.push(observe_follower(cfg, snap, cs, cluster, index, found));
     }
+    out
+}
+
+/// Entries by (cluster, follower index).
+type Sorted<'a, T> = Vec<((&'a str, &'a str), T)>;
+
+/// Sorts by key, keeping the first of equal keys (the sort is stable).
+fn for_merge<T>(v: &mut Sorted<'_, T>) {
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.dedup_by(|later, first| later.0 == first.0);
+}
+
+/// The entry at `at` when it is `key`'s, moving past it.
+fn take<T: Copy>(v: &Sorted<'_, T>, at: &mut usize, key: (&str, &str)) -> Option<T> {
+    let (k, t) = v.get(*at)?;
+    (*k == key).then(|| {
+        *at += 1;
+        *t
+    })
 }
 
 /// What the configuration, `_ccr/info` and `_ccr/stats` say about one follower index.

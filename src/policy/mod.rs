@@ -324,9 +324,10 @@ pub fn evaluate(
     runbooks: &[InProgress],
     now: DateTime<Utc>,
 ) -> Evaluation {
-    let busy: BTreeSet<ClusterKey> = runbooks
+    // Borrowed keys: the per-follower lookups below build no key.
+    let busy: BTreeSet<(&str, &str)> = runbooks
         .iter()
-        .map(|r| key(&r.cluster, &r.follower_index))
+        .map(|r| (r.cluster.as_str(), r.follower_index.as_str()))
         .collect();
     let s = &cfg.policy;
     let mut h = history.clone();
@@ -356,10 +357,10 @@ pub fn evaluate(
 
     // `promote = true` of each configured follower, looked up once (the first entry of a follower, as
     // `Config::follower`), so the rules stay linear in the followers.
-    let mut promote: BTreeMap<ClusterKey, bool> = BTreeMap::new();
+    let mut promote: BTreeMap<(&str, &str), bool> = BTreeMap::new();
     for c in &cfg.followers {
         promote
-            .entry(key(&c.cluster, &c.follower_index))
+            .entry((c.cluster.as_str(), c.follower_index.as_str()))
             .or_insert(c.promote);
     }
     for f in &report.followers {
@@ -370,20 +371,10 @@ pub fn evaluate(
 
     // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
     // more, so the history does not grow with every rolled-over auto-followed index.
-    let present: BTreeSet<ClusterKey> = report
-        .followers
-        .iter()
-        .map(|f| {
-            key(
-                &f.observation.follower_cluster,
-                &f.observation.follower_index,
-            )
-        })
-        .collect();
     let horizon = now - chrono::Duration::days(FORGET_AFTER_DAYS);
     h.followers.retain(|k, f| {
-        present.contains(k)
-            || busy.contains(k)
+        report.follower(&k.cluster, &k.name).is_some()
+            || busy.contains(&(k.cluster.as_str(), k.name.as_str()))
             || f.paused_by_us.is_some()
             || f.last_actions.back().is_some_and(|a| a.at > horizon)
     });
@@ -521,12 +512,12 @@ fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
     active_windows: &[(&Window, DateTime<Utc>)],
-    (busy, promote): (&BTreeSet<ClusterKey>, &BTreeMap<ClusterKey, bool>),
+    (busy, promote): (&BTreeSet<(&str, &str)>, &BTreeMap<(&str, &str), bool>),
     now: DateTime<Utc>,
     h: &mut History,
 ) -> (Vec<Planned>, Vec<Alert>) {
     let o = &f.observation;
-    let k = key(&o.follower_cluster, &o.follower_index);
+    let k = (o.follower_cluster.as_str(), o.follower_index.as_str());
     if busy.contains(&k) {
         return Default::default();
     }
@@ -536,7 +527,10 @@ fn follower_rules(
     }
     let remote = h
         .remotes
-        .get(&key(&o.follower_cluster, &o.remote_cluster))
+        .get(ClusterKey::parts_of(&(
+            o.follower_cluster.as_str(),
+            o.remote_cluster.as_str(),
+        )))
         .cloned()
         .unwrap_or_default();
     let cx = RuleCtx {
@@ -547,7 +541,11 @@ fn follower_rules(
         remote: &remote,
         now,
     };
-    let fh = h.follower_mut(&o.follower_cluster, &o.follower_index);
+    // Most followers have an entry already: it is found without building a key.
+    let fh = match h.followers.get_mut(ClusterKey::parts_of(&k)) {
+        Some(fh) => fh,
+        None => h.follower_mut(&o.follower_cluster, &o.follower_index),
+    };
     rules::end_episodes(&cx, fh);
     let mut wanted = Vec::new();
     let mut alerts = Vec::new();
