@@ -5,8 +5,8 @@
 //! - counters and gauges updated as things happen, in the registry of the tikv `prometheus` crate: the daemon's
 //!   own ([`SelfMetrics`]), the actions ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
 //! - everything about followers, remotes and clusters, written in the text format straight from the latest
-//!   [`Report`] at scrape time, into a buffer kept between scrapes, with each follower's escaped labels kept
-//!   while they stay the same; a scrape of the report the previous scrape rendered reuses that text. Nothing is
+//!   [`Report`] at scrape time, with each follower's escaped labels kept while they stay the same; a scrape of
+//!   the report the previous scrape rendered reuses its text or, for gzip, its compression. Nothing is
 //!   cached in metric vectors, so a follower that disappears from the clusters disappears from `/metrics` at the
 //!   next job, and a scrape never waits for a cluster.
 //!
