@@ -5,8 +5,8 @@
 //! - counters and gauges updated as things happen, in the registry of the tikv `prometheus` crate: the daemon's
 //!   own ([`SelfMetrics`]), the actions ([`ActionMetrics`]) and reconcile and preflight ([`ReconcileMetrics`]);
 //! - everything about followers, remotes and clusters, written in the text format straight from the latest
-//!   [`Report`] at scrape time, into a buffer kept between scrapes, with each follower's escaped labels kept
-//!   while they stay the same; a scrape of the report the previous scrape rendered reuses that text. Nothing is
+//!   [`Report`] at scrape time, with each follower's escaped labels kept while they stay the same; a scrape of
+//!   the report the previous scrape rendered reuses its text or, for gzip, its compression. Nothing is
 //!   cached in metric vectors, so a follower that disappears from the clusters disappears from `/metrics` at the
 //!   next job, and a scrape never waits for a cluster.
 //!
@@ -15,6 +15,8 @@
 //! Every metric, its type and labels are listed in `docs/metrics.md`; keep both in step.
 
 use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use bytes::Bytes;
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -365,49 +367,54 @@ impl Metrics {
     }
 
     /// The text exposition of every metric: the report families written from the latest report, then the
-    /// registry's.
+    /// registry's. A copy in one string, for callers in the process; `/metrics` uses [`Metrics::scrape`].
     pub fn render(&self) -> Result<String, prometheus::Error> {
-        Ok(self.rendered()?.buf.clone())
+        let x = self.scrape(false)?;
+        Ok(String::from_utf8_lossy(&x.to_vec()).into_owned())
     }
 
     /// The body of one scrape: the exposition, gzipped (at the fastest level: the text repeats its label
-    /// strings, so more effort buys little) when `gzip`. The compressed bytes are written into a buffer kept
-    /// between scrapes too.
+    /// strings, so more effort buys little) when `gzip`. The report's families are kept between scrapes in the
+    /// form scrapes ask for (the text, or its compression: a gzipped scrape never holds the whole text), and
+    /// the body shares them, so a scrape of the same report copies nothing but the registry's families. The
+    /// report lock is held only to clone its `Arc`, so rendering never blocks a job publishing a report;
+    /// concurrent scrapes take turns on the renderer.
     pub fn scrape(&self, gzip: bool) -> Result<Exposition, prometheus::Error> {
-        let mut renderer = self.rendered()?;
-        if gzip {
-            if let Some(body) = renderer.gzip() {
-                return Ok(Exposition {
-                    body,
-                    gzipped: true,
-                });
-            }
-        }
-        Ok(Exposition {
-            body: renderer.buf.as_bytes().to_vec(),
-            gzipped: false,
-        })
-    }
-
-    /// The renderer, its buffer holding the exposition as of now. The report lock is held only to clone its
-    /// `Arc`, so rendering never blocks a job publishing a report; concurrent scrapes take turns on the one
-    /// buffer.
-    fn rendered(&self) -> Result<std::sync::MutexGuard<'_, ReportRenderer>, prometheus::Error> {
         let report = Arc::clone(&crate::sync::read(&self.report));
         let families = self.registry.gather();
-        let mut renderer = crate::sync::lock(&self.renderer);
-        renderer.render(&report, &families)?;
-        Ok(renderer)
+        crate::sync::lock(&self.renderer).scrape(&report, &families, gzip)
     }
 }
 
-/// The body of a `/metrics` answer.
-#[derive(Debug)]
+/// The body of a `/metrics` answer: a few buffers sent one after the other, most of them shared with the
+/// renderer (cloning one is a reference count, not a copy).
+#[derive(Debug, Clone)]
 pub struct Exposition {
-    /// The text exposition (0.0.4), or its gzip.
-    pub body: Vec<u8>,
-    /// `body` is gzipped (`Content-Encoding: gzip`).
+    parts: Vec<Bytes>,
+    /// The parts are one gzip stream (`Content-Encoding: gzip`), else the text exposition (0.0.4).
     pub gzipped: bool,
+}
+
+impl Exposition {
+    /// The buffers of the body, in order.
+    pub fn into_parts(self) -> Vec<Bytes> {
+        self.parts
+    }
+
+    /// The length of the body in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    /// The body is empty (never, in practice: the registry always has `ccr_sentinel_build_info`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body in one buffer (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts.concat()
+    }
 }
 
 /// The families rendered from the report, in exposition order: (name, type, help). Their labels are listed in
@@ -466,34 +473,127 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
 ];
 
 /// Writes the follower, remote, auto-follow and cluster families of a report in the text exposition format
-/// (0.0.4) into a buffer kept between scrapes, so a scrape of thousands of followers neither builds metric
-/// objects nor regrows its output. The escaped label string of each follower is kept too, and rebuilt only when
-/// that follower's labels change. The jobs publish a new `Arc<Report>` each time, so a scrape of the same `Arc`
-/// as the previous scrape (two Prometheus servers, a scrape interval shorter than the poll) keeps the report's
-/// text and writes only the registry's families after it, and when those did not change either, the gzip of the
-/// scrape before is the answer.
+/// (0.0.4), straight from the report, so a scrape of thousands of followers builds no metric objects. The escaped
+/// label string of each follower is kept, and rebuilt only when that follower's labels change. What a scrape
+/// asks for is kept for the scrapes of the same report that follow (two Prometheus servers, a scrape interval
+/// shorter than the poll): the text for plain scrapes; for gzipped ones (Prometheus always asks) only the
+/// compressed families, written a chunk at a time, so the whole text is never held. Both are shared with the
+/// answers, and those scrapes write only the registry's families after them. The jobs publish a new
+/// `Arc<Report>` each time, so the `Arc` tells a new report from the one rendered.
 #[derive(Default)]
 struct ReportRenderer {
-    /// The exposition of the last scrape; cleared, not freed, by the next one.
-    buf: String,
-    /// The report whose families are `buf[..report_len]`. Weak, so a scrape never keeps an old report alive;
+    /// The report whose families `text` and `deflated` hold. Weak, so a scrape never keeps an old report alive;
     /// and its allocation stays while this points at it, so a new report never has its address.
     rendered: Weak<Report>,
-    /// The length of the report's families at the start of `buf`.
-    report_len: usize,
-    /// The registry's families of this scrape, compared with those after the report's in `buf`.
+    /// The text of the report's families, once a plain scrape of that report asked for it.
+    text: Option<Bytes>,
+    /// The report's families compressed, once a gzipped scrape of that report asked for them.
+    deflated: Option<Deflated>,
+    /// The text buffer of the report before, taken back once no answer held it, for the next plain scrape;
+    /// dropped by a gzipped one, so scrapers that only ask for gzip never keep a whole text.
+    spare_text: Option<String>,
+    /// The compressed buffer of the report before, taken back the same way.
+    spare_deflated: Vec<u8>,
+    /// The length of the last report's text and of its compression: the next buffers are reserved at about
+    /// that size once instead of grown by doubling.
+    text_len: usize,
+    deflated_len: usize,
+    /// The text of a gzipped scrape being written, a chunk at a time.
+    chunk: String,
+    /// The compressor, kept for its tables.
+    compress: Option<flate2::Compress>,
+    /// The registry's families of this scrape.
     own: String,
-    /// The gzip of the last gzipped scrape; cleared, not freed, by the next one.
-    gz: Vec<u8>,
-    /// `gz` is the gzip of `buf` as it is: the report and the registry's values are those of the scrape that
-    /// compressed it.
-    gz_current: bool,
     /// The label strings of the followers of the last rendered report, in its order.
     followers: Vec<FollowerLabels>,
     /// The list before that, kept for its allocation.
     spare: Vec<FollowerLabels>,
     /// Label strings of the few remote, auto-follow and cluster series.
     scratch: String,
+}
+
+/// The report's families as a raw deflate stream that ends in a sync flush (on a byte boundary, no final
+/// block), so the registry's families compressed after it by a fresh compressor complete one valid stream
+/// (RFC 1951 3.2.3: a stream is any sequence of blocks, the last one marked final); with the CRC-32 and length
+/// of the text that went in, for the gzip trailer (RFC 1952 2.3.1).
+struct Deflated {
+    bytes: Bytes,
+    crc: flate2::Crc,
+}
+
+/// How much text a gzipped scrape writes before compressing it.
+const CHUNK: usize = 64 * 1024;
+
+/// The gzip member header (RFC 1952 2.3): deflate, no flags, no modification time, XFL 4 (fastest) and OS 255
+/// (unknown), as flate2's `GzEncoder` writes it at `Compression::fast()`.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
+
+/// A raw deflate stream being written, with the CRC-32 and length of its input.
+struct Deflater {
+    compress: flate2::Compress,
+    out: Vec<u8>,
+    crc: flate2::Crc,
+    failed: Option<flate2::CompressError>,
+}
+
+impl Deflater {
+    fn new(compress: flate2::Compress, out: Vec<u8>) -> Self {
+        Self {
+            compress,
+            out,
+            crc: flate2::Crc::new(),
+            failed: None,
+        }
+    }
+
+    /// Compresses `input` into `out`, growing it by small steps (about its expected size is reserved before).
+    fn feed(&mut self, mut input: &[u8], flush: flate2::FlushCompress) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.crc.update(input);
+        loop {
+            if self.out.capacity() - self.out.len() < 1024 {
+                self.out.reserve_exact(CHUNK.max(self.out.len() / 8));
+            }
+            let before = self.compress.total_in();
+            let status = match self.compress.compress_vec(input, &mut self.out, flush) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return;
+                }
+            };
+            input = &input[(self.compress.total_in() - before) as usize..];
+            // All output is out once the compressor leaves room in the buffer (or ends the stream).
+            let done = match flush {
+                flate2::FlushCompress::Finish => status == flate2::Status::StreamEnd,
+                _ => self.out.len() < self.out.capacity(),
+            };
+            if input.is_empty() && done {
+                return;
+            }
+        }
+    }
+}
+
+/// Where the report's families are written: a text buffer that, in a gzipped scrape, is compressed and emptied
+/// each time it fills a chunk.
+struct Out<'z> {
+    buf: String,
+    z: Option<&'z mut Deflater>,
+}
+
+impl Out<'_> {
+    /// After each sample (never in a family without one, which [`Family::end`] may still take back out).
+    fn written(&mut self) {
+        if let Some(z) = &mut self.z {
+            if self.buf.len() >= CHUNK {
+                z.feed(self.buf.as_bytes(), flate2::FlushCompress::None);
+                self.buf.clear();
+            }
+        }
+    }
 }
 
 /// The labels of one follower and their escaped form.
@@ -570,15 +670,16 @@ fn escape(buf: &mut String, s: &str, quotes: bool) {
 
 /// One family being written: its HELP and TYPE lines, then its samples. A family without samples is taken back
 /// out, as the registry leaves out empty families.
-struct Family<'b> {
-    buf: &'b mut String,
+struct Family<'o, 'z> {
+    out: &'o mut Out<'z>,
     name: &'static str,
     start: usize,
     samples: usize,
 }
 
-impl<'b> Family<'b> {
-    fn begin(buf: &'b mut String, name: &'static str) -> Self {
+impl<'o, 'z> Family<'o, 'z> {
+    fn begin(out: &'o mut Out<'z>, name: &'static str) -> Self {
+        let buf = &mut out.buf;
         let start = buf.len();
         let (_, kind, help) = REPORT_FAMILIES
             .iter()
@@ -596,7 +697,7 @@ impl<'b> Family<'b> {
         buf.push_str(kind);
         buf.push('\n');
         Self {
-            buf,
+            out,
             name,
             start,
             samples: 0,
@@ -607,7 +708,7 @@ impl<'b> Family<'b> {
     /// a shard number).
     fn sample(&mut self, labels: &str, extra: Option<(&str, &dyn std::fmt::Display)>, value: f64) {
         use std::fmt::Write;
-        let buf = &mut *self.buf;
+        let buf = &mut self.out.buf;
         buf.push_str(self.name);
         if labels.is_empty() && extra.is_none() {
             buf.push(' ');
@@ -630,11 +731,12 @@ impl<'b> Family<'b> {
         }
         buf.push('\n');
         self.samples += 1;
+        self.out.written();
     }
 
     fn end(self) {
         if self.samples == 0 {
-            self.buf.truncate(self.start);
+            self.out.buf.truncate(self.start);
         }
     }
 }
@@ -780,272 +882,401 @@ impl ReportRenderer {
         self.followers = next;
     }
 
-    /// Makes the buffer hold the exposition of `report`'s families followed by the registry's `families`.
-    fn render(
+    /// The body of a scrape of `report` with the registry's `families` after its own, gzipped when `gzip` (and
+    /// compression works).
+    fn scrape(
         &mut self,
         report: &Arc<Report>,
         families: &[prometheus::proto::MetricFamily],
-    ) -> Result<(), prometheus::Error> {
+        gzip: bool,
+    ) -> Result<Exposition, prometheus::Error> {
         self.own.clear();
         TextEncoder::new().encode_utf8(families, &mut self.own)?;
-        if self.rendered.as_ptr() == Arc::as_ptr(report) {
-            if self.buf[self.report_len..] == self.own {
-                return Ok(());
-            }
-            self.buf.truncate(self.report_len);
-        } else {
+        if !std::ptr::eq(self.rendered.as_ptr(), Arc::as_ptr(report)) {
             self.rendered = Weak::new();
-            self.render_report(report);
+            // The buffers of the report before come back unless an answer still holds them.
+            self.spare_text = self
+                .text
+                .take()
+                .and_then(|t| t.try_into_mut().ok())
+                .map(|mut m| {
+                    m.clear();
+                    String::from_utf8(m.into()).unwrap_or_default()
+                });
+            if let Some(Ok(mut m)) = self.deflated.take().map(|d| d.bytes.try_into_mut()) {
+                m.clear();
+                self.spare_deflated = m.into();
+            }
+            self.refresh_labels(&report.followers);
             self.rendered = Arc::downgrade(report);
-            self.report_len = self.buf.len();
         }
-        self.gz_current = false;
-        self.buf.push_str(&self.own);
-        // Kept for the next scrape, but not at the size of a report of many more followers than now.
-        if self.buf.capacity() > 2 * self.buf.len() + (1 << 20) {
-            self.buf.shrink_to(self.buf.len() + self.buf.len() / 4);
-            self.gz = Vec::new();
+        if gzip {
+            match self.gzipped(report) {
+                Ok(x) => return Ok(x),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot gzip /metrics; sending it uncompressed")
+                }
+            }
         }
-        Ok(())
+        Ok(Exposition {
+            parts: vec![
+                self.text(report),
+                Bytes::copy_from_slice(self.own.as_bytes()),
+            ],
+            gzipped: false,
+        })
     }
 
-    /// The buffer gzipped, or `None` if compression failed (the text is then sent as it is).
-    fn gzip(&mut self) -> Option<Vec<u8>> {
-        use std::io::Write;
-        if self.gz_current {
-            return Some(self.gz.clone());
+    /// The bytes this renderer keeps between scrapes (the compressor's tables aside).
+    #[cfg(test)]
+    fn kept_bytes(&self) -> usize {
+        let labels = |l: &FollowerLabels| {
+            std::mem::size_of::<FollowerLabels>()
+                + [
+                    &l.follower_cluster,
+                    &l.follower_index,
+                    &l.remote_cluster,
+                    &l.leader_index,
+                    &l.escaped,
+                ]
+                .iter()
+                .map(|s| s.capacity())
+                .sum::<usize>()
+        };
+        self.text.as_ref().map_or(0, Bytes::len)
+            + self.deflated.as_ref().map_or(0, |d| d.bytes.len())
+            + self.spare_text.as_ref().map_or(0, String::capacity)
+            + self.spare_deflated.capacity()
+            + self.chunk.capacity()
+            + self.own.capacity()
+            + self.scratch.capacity()
+            + self.followers.iter().map(labels).sum::<usize>()
+            + self.spare.capacity() * std::mem::size_of::<FollowerLabels>()
+    }
+
+    /// The text of the report's families, written now unless a scrape of that report wrote it before.
+    fn text(&mut self, report: &Report) -> Bytes {
+        if let Some(t) = &self.text {
+            return t.clone();
         }
-        let mut out = std::mem::take(&mut self.gz);
+        let mut buf = self.spare_text.take().unwrap_or_default();
+        buf.reserve(self.text_len + self.text_len / 16);
+        let mut out = Out { buf, z: None };
+        write_report(&mut out, report, &self.followers, &mut self.scratch);
+        let mut buf = out.buf;
+        // Kept while scrapes of that report come, but not at the size of a report of many more followers.
+        if buf.capacity() > buf.len() + buf.len() / 8 + CHUNK {
+            buf.shrink_to(buf.len() + buf.len() / 16);
+        }
+        self.text_len = buf.len();
+        let t = Bytes::from(buf.into_bytes());
+        self.text = Some(t.clone());
+        t
+    }
+
+    /// The compressor, ready for a new stream.
+    fn compressor(&mut self) -> flate2::Compress {
+        match self.compress.take() {
+            Some(mut c) => {
+                c.reset();
+                c
+            }
+            None => flate2::Compress::new(flate2::Compression::fast(), false),
+        }
+    }
+
+    /// The gzipped body: the report's families compressed (written now, a chunk at a time, unless a scrape of
+    /// that report did it before), then the registry's and the gzip trailer, compressed now.
+    fn gzipped(&mut self, report: &Report) -> Result<Exposition, flate2::CompressError> {
+        let report_part = match self.deflated.take() {
+            Some(d) => d,
+            None => self.deflate_report(report)?,
+        };
+        let tail = self.gzip_tail(&report_part.crc);
+        let body = report_part.bytes.clone();
+        self.deflated = Some(report_part);
+        Ok(Exposition {
+            parts: vec![Bytes::from_static(&GZIP_HEADER), body, tail?],
+            gzipped: true,
+        })
+    }
+
+    /// The report's families compressed: from the text when a plain scrape wrote it, else written a chunk at a
+    /// time.
+    fn deflate_report(&mut self, report: &Report) -> Result<Deflated, flate2::CompressError> {
+        let mut out = std::mem::take(&mut self.spare_deflated);
         out.clear();
-        let mut z = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-        let written = z.write_all(self.buf.as_bytes());
-        let out = z.finish();
-        match (written, out) {
-            (Ok(()), Ok(out)) => {
-                let body = out.clone();
-                self.gz = out;
-                self.gz_current = true;
-                Some(body)
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(error = %e, "cannot gzip /metrics; sending it uncompressed");
-                None
-            }
+        out.reserve(self.deflated_len + self.deflated_len / 8);
+        let mut z = Deflater::new(self.compressor(), out);
+        if let Some(text) = &self.text {
+            z.feed(text, flate2::FlushCompress::Sync);
+        } else {
+            self.spare_text = None;
+            let mut chunk = std::mem::take(&mut self.chunk);
+            chunk.clear();
+            let mut out = Out {
+                buf: chunk,
+                z: Some(&mut z),
+            };
+            write_report(&mut out, report, &self.followers, &mut self.scratch);
+            let mut chunk = out.buf;
+            z.feed(chunk.as_bytes(), flate2::FlushCompress::Sync);
+            chunk.clear();
+            self.chunk = chunk;
+            self.text_len = z.crc.amount() as usize;
         }
+        let Deflater {
+            compress,
+            out,
+            crc,
+            failed,
+        } = z;
+        self.compress = Some(compress);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        self.deflated_len = out.len();
+        Ok(Deflated {
+            bytes: Bytes::from(out),
+            crc,
+        })
     }
 
-    /// Replaces the buffer's content with the report's families.
-    fn render_report(&mut self, report: &Report) {
-        self.refresh_labels(&report.followers);
-        let Self {
-            buf,
-            followers,
-            scratch,
-            ..
-        } = self;
-        buf.clear();
-        let rows = || report.followers.iter().zip(followers.iter());
-        for (name, value) in FOLLOWER_FAMILIES {
-            if !report.detailed_metrics && DETAILED_FAMILIES.contains(name) {
-                continue;
-            }
-            let mut fam = Family::begin(buf, name);
-            for (f, l) in rows() {
-                if let Some(v) = value(f) {
-                    fam.sample(&l.escaped, None, v);
-                }
-            }
-            fam.end();
+    /// The registry's families compressed from a fresh state, the final block, and the gzip trailer of the
+    /// whole text (`report_crc` is the report's families').
+    fn gzip_tail(&mut self, report_crc: &flate2::Crc) -> Result<Bytes, flate2::CompressError> {
+        let mut z = Deflater::new(
+            self.compressor(),
+            Vec::with_capacity(self.own.len() / 2 + 64),
+        );
+        z.feed(self.own.as_bytes(), flate2::FlushCompress::Finish);
+        let Deflater {
+            compress,
+            mut out,
+            crc: own_crc,
+            failed,
+        } = z;
+        self.compress = Some(compress);
+        if let Some(e) = failed {
+            return Err(e);
         }
-        // One series per follower, the current verdict's: with 13 states, one 0/1 series per state was 13
-        // times the labels of every follower, half the exposition at 2,000 followers (docs/metrics.md).
-        let mut fam = Family::begin(buf, "ccr_sentinel_follower_state");
-        for (f, l) in rows() {
-            fam.sample(&l.escaped, Some(("state", &f.state.as_str())), 1.0);
-        }
-        fam.end();
-        let mut fam = Family::begin(buf, "ccr_sentinel_follower_managed");
-        for (f, l) in rows() {
-            fam.sample(&l.escaped, None, flag(f.observation.managed));
-        }
-        fam.end();
-        let mut fam = Family::begin(buf, "ccr_sentinel_follower_grade");
-        for (f, l) in rows() {
-            if let Some(t) = &f.time {
-                fam.sample(&l.escaped, Some(("grade", &t.grade.as_str())), 1.0);
-            }
-        }
-        fam.end();
-        if report.per_shard_metrics {
-            let mut fam = Family::begin(
-                buf,
-                "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
-            );
-            for (f, l) in rows() {
-                for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
-                    let v = d.global_checkpoint_lag as f64;
-                    fam.sample(&l.escaped, Some(("shard", &d.shard_id)), v);
-                }
-            }
-            fam.end();
-            let mut fam = Family::begin(
-                buf,
-                "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
-            );
-            for (f, l) in rows() {
-                for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
-                    if let Some(ms) = d.time_since_last_read_millis {
-                        fam.sample(&l.escaped, Some(("shard", &d.shard_id)), ms as f64 / 1000.0);
-                    }
-                }
-            }
-            fam.end();
-        }
-        let remote_labels = |scratch: &mut String, r: &RemoteReport| {
-            scratch.clear();
-            label(scratch, "follower_cluster", &r.follower_cluster);
-            scratch.push(',');
-            label(scratch, "remote_cluster", &r.remote_cluster);
-        };
-        let mut fam = Family::begin(buf, "elasticsearch_ccr_remote_cluster_connected");
-        for r in &report.remotes {
-            remote_labels(scratch, r);
-            scratch.push(',');
-            label(scratch, "mode", &r.mode);
-            fam.sample(scratch, None, flag(r.connected));
-        }
-        fam.end();
-        let mut fam = Family::begin(buf, "elasticsearch_ccr_remote_cluster_nodes_connected");
-        for r in &report.remotes {
-            remote_labels(scratch, r);
-            fam.sample(scratch, None, r.nodes_connected as f64);
-        }
-        fam.end();
-        let mut fam = Family::begin(buf, "ccr_sentinel_remote_heartbeat_delay_seconds");
-        for r in &report.remotes {
-            if let Some(d) = r.heartbeat_delay_seconds {
-                remote_labels(scratch, r);
-                fam.sample(scratch, None, d);
-            }
-        }
-        fam.end();
-        type AutoFollowValue = fn(&AutoFollowStats) -> f64;
-        let auto_follow: [(&'static str, AutoFollowValue); 4] = [
-            (
-                "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
-                |s| count(s.number_of_failed_follow_indices),
-            ),
-            (
-                "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
-                |s| count(s.number_of_successful_follow_indices),
-            ),
-            (
-                "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
-                |s| count(s.number_of_failed_remote_cluster_state_requests),
-            ),
-            ("elasticsearch_ccr_auto_follow_recent_errors", |s| {
-                s.recent_auto_follow_errors.len() as f64
-            }),
-        ];
-        for (name, value) in auto_follow {
-            let mut fam = Family::begin(buf, name);
-            for a in &report.auto_follow {
-                scratch.clear();
-                label(scratch, "follower_cluster", &a.follower_cluster);
-                fam.sample(scratch, None, value(&a.stats));
-            }
-            fam.end();
-        }
-        type ClusterValue = fn(&ClusterReport) -> bool;
-        let clusters: [(&'static str, ClusterValue); 3] = [
-            ("ccr_sentinel_cluster_up", |c| c.up),
-            ("ccr_sentinel_cluster_stale", |c| c.stale),
-            ("ccr_sentinel_cluster_insecure_tls", |c| {
-                c.insecure_skip_verify
-            }),
-        ];
-        for (name, value) in clusters {
-            let mut fam = Family::begin(buf, name);
-            for c in &report.clusters {
-                scratch.clear();
-                label(scratch, "cluster", &c.name);
-                fam.sample(scratch, None, flag(value(c)));
-            }
-            fam.end();
-        }
-        let mut fam = Family::begin(buf, "ccr_sentinel_remote_api_key_expiry_seconds");
-        for k in &report.remote_keys {
-            if let Some(secs) = k.expiry_seconds {
-                scratch.clear();
-                label(scratch, "follower_cluster", &k.follower_cluster);
-                scratch.push(',');
-                label(scratch, "remote_cluster", &k.remote_cluster);
-                fam.sample(scratch, None, secs as f64);
-            }
-        }
-        fam.end();
-        let mut fam = Family::begin(buf, "ccr_sentinel_credential_expiry_seconds");
-        for c in &report.credentials {
-            if let Some(secs) = c.expiry_seconds {
-                scratch.clear();
-                label(scratch, "cluster", &c.cluster);
-                fam.sample(scratch, None, secs as f64);
-            }
-        }
-        fam.end();
-        let stream_labels = |scratch: &mut String, d: &DataStreamReport| {
-            scratch.clear();
-            label(scratch, "follower_cluster", &d.follower_cluster);
-            scratch.push(',');
-            label(scratch, "data_stream", &d.data_stream);
-        };
-        let mut fam = Family::begin(buf, "ccr_sentinel_data_stream_followers");
-        for d in &report.data_streams {
-            stream_labels(scratch, d);
-            for s in FollowerState::ALL {
-                let n = d.followers.get(&s).copied().unwrap_or(0);
-                fam.sample(scratch, Some(("state", &s.as_str())), n as f64);
-            }
-        }
-        fam.end();
-        type StreamValue = fn(&DataStreamReport) -> Option<f64>;
-        let streams: [(&'static str, StreamValue); 4] = [
-            ("ccr_sentinel_data_stream_backing_indices", |d| {
-                Some(d.backing_indices.len() as f64)
-            }),
-            ("ccr_sentinel_data_stream_lag_seconds", |d| {
-                d.max_lag_seconds
-            }),
-            ("ccr_sentinel_data_stream_docs_difference", |d| {
-                d.docs_difference.map(|v| v as f64)
-            }),
-            ("ccr_sentinel_data_stream_unfollowed_matches", |d| {
-                Some(d.unfollowed_matches as f64)
-            }),
-        ];
-        for (name, value) in streams {
-            let mut fam = Family::begin(buf, name);
-            for d in &report.data_streams {
-                if let Some(v) = value(d) {
-                    stream_labels(scratch, d);
-                    fam.sample(scratch, None, v);
-                }
-            }
-            fam.end();
-        }
-        render_dr(buf, scratch, &report.dr);
+        let mut crc = flate2::Crc::new();
+        crc.combine(report_crc);
+        crc.combine(&own_crc);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&crc.amount().to_le_bytes());
+        Ok(Bytes::from(out))
     }
 }
 
+/// Writes the report's families into `out`.
+fn write_report(
+    out: &mut Out<'_>,
+    report: &Report,
+    followers: &[FollowerLabels],
+    scratch: &mut String,
+) {
+    let rows = || report.followers.iter().zip(followers.iter());
+    for (name, value) in FOLLOWER_FAMILIES {
+        if !report.detailed_metrics && DETAILED_FAMILIES.contains(name) {
+            continue;
+        }
+        let mut fam = Family::begin(out, name);
+        for (f, l) in rows() {
+            if let Some(v) = value(f) {
+                fam.sample(&l.escaped, None, v);
+            }
+        }
+        fam.end();
+    }
+    // One series per follower, the current verdict's: with 13 states, one 0/1 series per state was 13
+    // times the labels of every follower, half the exposition at 2,000 followers (docs/metrics.md).
+    let mut fam = Family::begin(out, "ccr_sentinel_follower_state");
+    for (f, l) in rows() {
+        fam.sample(&l.escaped, Some(("state", &f.state.as_str())), 1.0);
+    }
+    fam.end();
+    let mut fam = Family::begin(out, "ccr_sentinel_follower_managed");
+    for (f, l) in rows() {
+        fam.sample(&l.escaped, None, flag(f.observation.managed));
+    }
+    fam.end();
+    let mut fam = Family::begin(out, "ccr_sentinel_follower_grade");
+    for (f, l) in rows() {
+        if let Some(t) = &f.time {
+            fam.sample(&l.escaped, Some(("grade", &t.grade.as_str())), 1.0);
+        }
+    }
+    fam.end();
+    if report.per_shard_metrics {
+        let mut fam = Family::begin(
+            out,
+            "elasticsearch_ccr_follower_shard_global_checkpoint_lag",
+        );
+        for (f, l) in rows() {
+            for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
+                let v = d.global_checkpoint_lag as f64;
+                fam.sample(&l.escaped, Some(("shard", &d.shard_id)), v);
+            }
+        }
+        fam.end();
+        let mut fam = Family::begin(
+            out,
+            "elasticsearch_ccr_follower_shard_time_since_last_read_seconds",
+        );
+        for (f, l) in rows() {
+            for d in f.observation.shards.iter().flat_map(|sh| &sh.per_shard) {
+                if let Some(ms) = d.time_since_last_read_millis {
+                    fam.sample(&l.escaped, Some(("shard", &d.shard_id)), ms as f64 / 1000.0);
+                }
+            }
+        }
+        fam.end();
+    }
+    let remote_labels = |scratch: &mut String, r: &RemoteReport| {
+        scratch.clear();
+        label(scratch, "follower_cluster", &r.follower_cluster);
+        scratch.push(',');
+        label(scratch, "remote_cluster", &r.remote_cluster);
+    };
+    let mut fam = Family::begin(out, "elasticsearch_ccr_remote_cluster_connected");
+    for r in &report.remotes {
+        remote_labels(scratch, r);
+        scratch.push(',');
+        label(scratch, "mode", &r.mode);
+        fam.sample(scratch, None, flag(r.connected));
+    }
+    fam.end();
+    let mut fam = Family::begin(out, "elasticsearch_ccr_remote_cluster_nodes_connected");
+    for r in &report.remotes {
+        remote_labels(scratch, r);
+        fam.sample(scratch, None, r.nodes_connected as f64);
+    }
+    fam.end();
+    let mut fam = Family::begin(out, "ccr_sentinel_remote_heartbeat_delay_seconds");
+    for r in &report.remotes {
+        if let Some(d) = r.heartbeat_delay_seconds {
+            remote_labels(scratch, r);
+            fam.sample(scratch, None, d);
+        }
+    }
+    fam.end();
+    type AutoFollowValue = fn(&AutoFollowStats) -> f64;
+    let auto_follow: [(&'static str, AutoFollowValue); 4] = [
+        (
+            "elasticsearch_ccr_auto_follow_failed_follow_indices_total",
+            |s| count(s.number_of_failed_follow_indices),
+        ),
+        (
+            "elasticsearch_ccr_auto_follow_successful_follow_indices_total",
+            |s| count(s.number_of_successful_follow_indices),
+        ),
+        (
+            "elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total",
+            |s| count(s.number_of_failed_remote_cluster_state_requests),
+        ),
+        ("elasticsearch_ccr_auto_follow_recent_errors", |s| {
+            s.recent_auto_follow_errors.len() as f64
+        }),
+    ];
+    for (name, value) in auto_follow {
+        let mut fam = Family::begin(out, name);
+        for a in &report.auto_follow {
+            scratch.clear();
+            label(scratch, "follower_cluster", &a.follower_cluster);
+            fam.sample(scratch, None, value(&a.stats));
+        }
+        fam.end();
+    }
+    type ClusterValue = fn(&ClusterReport) -> bool;
+    let clusters: [(&'static str, ClusterValue); 3] = [
+        ("ccr_sentinel_cluster_up", |c| c.up),
+        ("ccr_sentinel_cluster_stale", |c| c.stale),
+        ("ccr_sentinel_cluster_insecure_tls", |c| {
+            c.insecure_skip_verify
+        }),
+    ];
+    for (name, value) in clusters {
+        let mut fam = Family::begin(out, name);
+        for c in &report.clusters {
+            scratch.clear();
+            label(scratch, "cluster", &c.name);
+            fam.sample(scratch, None, flag(value(c)));
+        }
+        fam.end();
+    }
+    let mut fam = Family::begin(out, "ccr_sentinel_remote_api_key_expiry_seconds");
+    for k in &report.remote_keys {
+        if let Some(secs) = k.expiry_seconds {
+            scratch.clear();
+            label(scratch, "follower_cluster", &k.follower_cluster);
+            scratch.push(',');
+            label(scratch, "remote_cluster", &k.remote_cluster);
+            fam.sample(scratch, None, secs as f64);
+        }
+    }
+    fam.end();
+    let mut fam = Family::begin(out, "ccr_sentinel_credential_expiry_seconds");
+    for c in &report.credentials {
+        if let Some(secs) = c.expiry_seconds {
+            scratch.clear();
+            label(scratch, "cluster", &c.cluster);
+            fam.sample(scratch, None, secs as f64);
+        }
+    }
+    fam.end();
+    let stream_labels = |scratch: &mut String, d: &DataStreamReport| {
+        scratch.clear();
+        label(scratch, "follower_cluster", &d.follower_cluster);
+        scratch.push(',');
+        label(scratch, "data_stream", &d.data_stream);
+    };
+    let mut fam = Family::begin(out, "ccr_sentinel_data_stream_followers");
+    for d in &report.data_streams {
+        stream_labels(scratch, d);
+        for s in FollowerState::ALL {
+            let n = d.followers.get(&s).copied().unwrap_or(0);
+            fam.sample(scratch, Some(("state", &s.as_str())), n as f64);
+        }
+    }
+    fam.end();
+    type StreamValue = fn(&DataStreamReport) -> Option<f64>;
+    let streams: [(&'static str, StreamValue); 4] = [
+        ("ccr_sentinel_data_stream_backing_indices", |d| {
+            Some(d.backing_indices.len() as f64)
+        }),
+        ("ccr_sentinel_data_stream_lag_seconds", |d| {
+            d.max_lag_seconds
+        }),
+        ("ccr_sentinel_data_stream_docs_difference", |d| {
+            d.docs_difference.map(|v| v as f64)
+        }),
+        ("ccr_sentinel_data_stream_unfollowed_matches", |d| {
+            Some(d.unfollowed_matches as f64)
+        }),
+    ];
+    for (name, value) in streams {
+        let mut fam = Family::begin(out, name);
+        for d in &report.data_streams {
+            if let Some(v) = value(d) {
+                stream_labels(scratch, d);
+                fam.sample(scratch, None, v);
+            }
+        }
+        fam.end();
+    }
+    render_dr(out, scratch, &report.dr);
+}
+
 /// The DR families: one series set per pair of the report's `dr` section.
-fn render_dr(buf: &mut String, scratch: &mut String, dr: &crate::evaluate::dr::DrReport) {
+fn render_dr(out: &mut Out<'_>, scratch: &mut String, dr: &crate::evaluate::dr::DrReport) {
     let pair_cluster = |scratch: &mut String, pair: &str, cluster: &str| {
         scratch.clear();
         label(scratch, "pair", pair);
         scratch.push(',');
         label(scratch, "cluster", cluster);
     };
-    let mut fam = Family::begin(buf, "ccr_sentinel_dr_active");
+    let mut fam = Family::begin(out, "ccr_sentinel_dr_active");
     for p in &dr.pairs {
         for c in &p.clusters {
             pair_cluster(scratch, &p.pair, c);
@@ -1053,7 +1284,7 @@ fn render_dr(buf: &mut String, scratch: &mut String, dr: &crate::evaluate::dr::D
         }
     }
     fam.end();
-    let mut fam = Family::begin(buf, "ccr_sentinel_dr_last_switchover_timestamp_seconds");
+    let mut fam = Family::begin(out, "ccr_sentinel_dr_last_switchover_timestamp_seconds");
     for p in &dr.pairs {
         if let Some(at) = p.last.as_ref().and_then(|m| m.finished_at) {
             scratch.clear();
@@ -1062,20 +1293,20 @@ fn render_dr(buf: &mut String, scratch: &mut String, dr: &crate::evaluate::dr::D
         }
     }
     fam.end();
-    let mut fam = Family::begin(buf, "ccr_sentinel_dr_switchover_in_progress");
+    let mut fam = Family::begin(out, "ccr_sentinel_dr_switchover_in_progress");
     for p in dr.pairs.iter().filter(|p| p.switched) {
         scratch.clear();
         label(scratch, "pair", &p.pair);
         fam.sample(scratch, None, flag(p.in_progress));
     }
     fam.end();
-    let mut fam = Family::begin(buf, "ccr_sentinel_dr_replicating_followers");
+    let mut fam = Family::begin(out, "ccr_sentinel_dr_replicating_followers");
     for p in &dr.pairs {
         pair_cluster(scratch, &p.pair, &p.passive);
         fam.sample(scratch, None, p.replicating_followers as f64);
     }
     fam.end();
-    let mut fam = Family::begin(buf, "ccr_sentinel_dr_topology_problems");
+    let mut fam = Family::begin(out, "ccr_sentinel_dr_topology_problems");
     fam.sample("", None, dr.problems.len() as f64);
     fam.end();
 }
@@ -1166,6 +1397,23 @@ mod tests {
         promtool_check(&text);
     }
 
+    /// The text of a body, gunzipped when it is gzipped (which checks the CRC and length of the trailer).
+    fn text_of(x: &Exposition) -> String {
+        let body = x.to_vec();
+        if !x.gzipped {
+            return String::from_utf8(body).unwrap();
+        }
+        let mut plain = String::new();
+        let mut z = flate2::read::GzDecoder::new(&body[..]);
+        std::io::Read::read_to_string(&mut z, &mut plain).unwrap();
+        // One gzip member, nothing after it.
+        assert_eq!(
+            std::io::Read::read(&mut z.into_inner(), &mut [0; 1]).unwrap(),
+            0
+        );
+        plain
+    }
+
     #[test]
     fn a_kept_text_is_the_text_a_fresh_renderer_writes() {
         let metrics = Metrics::new(SharedReport::default());
@@ -1173,10 +1421,10 @@ mod tests {
         let families = metrics.registry.gather();
         let fresh = |r: &Arc<Report>| {
             let mut renderer = ReportRenderer::default();
-            renderer.render(r, &families).unwrap();
-            renderer.buf
+            text_of(&renderer.scrape(r, &families, false).unwrap())
         };
-        let first = Arc::new(super::scale::big_report(4));
+        // Enough followers for the gzipped text to be written in many chunks.
+        let first = Arc::new(super::scale::big_report(300));
         let mut changed = (*first).clone();
         changed.followers[2].observation.leader_index = "elsewhere".into();
         changed.followers[2].state = FollowerState::Paused;
@@ -1184,22 +1432,74 @@ mod tests {
         let changed = Arc::new(changed);
         let same_content = Arc::new((*changed).clone());
         let mut kept = ReportRenderer::default();
-        for (step, r) in [&first, &first, &changed, &changed, &same_content, &first]
-            .into_iter()
-            .enumerate()
+        for (step, (r, gzip)) in [
+            (&first, true),
+            (&first, false),
+            (&first, true),
+            (&changed, false),
+            (&changed, true),
+            (&same_content, true),
+            (&same_content, false),
+            (&first, false),
+            (&first, false),
+        ]
+        .into_iter()
+        .enumerate()
         {
-            kept.render(r, &families).unwrap();
-            assert_eq!(kept.buf, fresh(r), "step {step}");
+            let x = kept.scrape(r, &families, gzip).unwrap();
+            assert_eq!(x.gzipped, gzip, "step {step}");
+            assert_eq!(text_of(&x), fresh(r), "step {step}");
         }
-        assert!(kept.buf.contains(
+        let text = fresh(&first);
+        assert!(text.contains(
             r#"leader_index="index-000002",follower_index="index-000002",state="healthy"} 1"#
         ));
-        let mut gone = ReportRenderer::default();
-        gone.render(&changed, &families).unwrap();
-        assert!(gone.buf.contains(
+        assert!(text.len() > 10 * CHUNK, "{}", text.len());
+        let gone = fresh(&changed);
+        assert!(gone.contains(
             r#"leader_index="elsewhere",follower_index="index-000002",state="paused"} 1"#
         ));
-        assert!(!gone.buf.contains(r#"follower_index="index-000000""#));
+        assert!(!gone.contains(r#"follower_index="index-000000""#));
+    }
+
+    #[test]
+    fn scrapes_of_the_same_report_share_its_kept_families() {
+        let metrics = Metrics::new(SharedReport::default());
+        let families = metrics.registry.gather();
+        let report = Arc::new(super::scale::big_report(400));
+        let mut r = ReportRenderer::default();
+        let start = |x: &Exposition, part: usize| x.clone().into_parts()[part].as_ptr();
+        let gz = r.scrape(&report, &families, true).unwrap();
+        // Only the compressed families are kept: a scraper that asks for gzip never has the text held.
+        assert!(r.text.is_none());
+        assert!(r.deflated.is_some());
+        let text_len = text_of(&gz).len();
+        assert!(
+            r.kept_bytes() < text_len / 2,
+            "{} of {text_len}",
+            r.kept_bytes()
+        );
+        let again = r.scrape(&report, &families, true).unwrap();
+        assert_eq!(start(&gz, 1), start(&again, 1));
+        assert_eq!(text_of(&gz), text_of(&again));
+        let plain = r.scrape(&report, &families, false).unwrap();
+        let again = r.scrape(&report, &families, false).unwrap();
+        assert_eq!(start(&plain, 0), start(&again, 0));
+        assert_eq!(text_of(&plain), text_of(&gz));
+        // A new report: nothing of the old one is answered.
+        let mut next = (*report).clone();
+        next.followers.truncate(10);
+        let next = Arc::new(next);
+        let x = r.scrape(&next, &families, true).unwrap();
+        assert_ne!(text_of(&x), text_of(&gz));
+        assert!(x.gzipped);
+        assert!(r.text.is_none());
+        assert_eq!(
+            text_of(&x)
+                .matches("ccr_sentinel_follower_managed{")
+                .count(),
+            10
+        );
     }
 
     #[test]
@@ -1232,13 +1532,7 @@ mod tests {
         let metrics = Metrics::new(shared);
         let gunzip = |x: Exposition| {
             assert!(x.gzipped);
-            let mut plain = String::new();
-            std::io::Read::read_to_string(
-                &mut flate2::read::GzDecoder::new(&x.body[..]),
-                &mut plain,
-            )
-            .unwrap();
-            plain
+            text_of(&x)
         };
         let text = metrics.render().unwrap();
         for _ in 0..2 {
@@ -1256,7 +1550,7 @@ mod tests {
         assert_eq!(gunzip(metrics.scrape(true).unwrap()), now);
         let x = metrics.scrape(false).unwrap();
         assert!(!x.gzipped);
-        assert_eq!(String::from_utf8(x.body).unwrap(), now);
+        assert_eq!(text_of(&x), now);
     }
 
     #[test]
@@ -1568,22 +1862,34 @@ mod scale {
                     let t = std::time::Instant::now();
                     let x = metrics.scrape(gzip).unwrap();
                     best = best.min(t.elapsed());
-                    len = x.body.len();
+                    len = x.len();
                 }
                 (len, best)
             };
-            let (len, t) = best(false, true);
-            eprintln!(
-                "per_shard={per_shard} detailed={detailed}: {:.2} MB, best of 5 {:.1} ms (new report)",
-                len as f64 / 1e6,
-                t.as_secs_f64() * 1e3
-            );
-            let (_, t) = best(false, false);
-            eprintln!("  same report again: {:.1} ms", t.as_secs_f64() * 1e3);
+            let kept = || crate::sync::lock(&metrics.renderer).kept_bytes() as f64 / 1e6;
             let (z, t) = best(true, true);
             eprintln!(
-                "  gzipped (fast), new report: {:.2} MB in {:.1} ms",
+                "per_shard={per_shard} detailed={detailed}: gzipped (fast) {:.2} MB, best of 5 {:.1} ms (new \
+                 report); {:.2} MB kept",
                 z as f64 / 1e6,
+                t.as_secs_f64() * 1e3,
+                kept()
+            );
+            let (_, t) = best(true, false);
+            eprintln!(
+                "  gzipped, same report again: {:.2} ms",
+                t.as_secs_f64() * 1e3
+            );
+            let (len, t) = best(false, true);
+            eprintln!(
+                "  plain: {:.2} MB, best of 5 {:.1} ms (new report); {:.2} MB kept",
+                len as f64 / 1e6,
+                t.as_secs_f64() * 1e3,
+                kept()
+            );
+            let (_, t) = best(false, false);
+            eprintln!(
+                "  plain, same report again: {:.2} ms",
                 t.as_secs_f64() * 1e3
             );
             let text = metrics.render().unwrap();

@@ -5,9 +5,12 @@
 //! Handlers only read the latest report and job timings; none of them talks to a cluster, so a scrape answers
 //! quickly whatever state the clusters are in.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +19,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::daemon::schedule::JobTracker;
-use crate::metrics::{Metrics, SharedReport};
+use crate::metrics::{Exposition, Metrics, SharedReport};
 
 /// Extra top-level sections of `/status` (e.g. `reconcile`, `preflight`), set by the jobs that own them.
 pub type StatusSections =
@@ -85,10 +88,14 @@ async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> 
                 (header::CONTENT_TYPE, prometheus::TEXT_FORMAT),
                 (header::CONTENT_ENCODING, "gzip"),
             ],
-            x.body,
+            Parts::body(x),
         )
             .into_response(),
-        Ok(x) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], x.body).into_response(),
+        Ok(x) => (
+            [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+            Parts::body(x),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode metrics");
             (
@@ -97,6 +104,45 @@ async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> 
             )
                 .into_response()
         }
+    }
+}
+
+/// A body of shared buffers of known total length, sent one after the other: hyper writes each as it is,
+/// without copying them into one, and sends the length as `Content-Length`.
+struct Parts {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Parts {
+    fn body(x: Exposition) -> Body {
+        let parts: std::collections::VecDeque<Bytes> = x.into_parts().into();
+        let remaining = parts.iter().map(|p| p.len() as u64).sum();
+        Body::new(Self { parts, remaining })
+    }
+}
+
+impl http_body::Body for Parts {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = self.parts.pop_front();
+        if let Some(b) = &next {
+            self.remaining -= b.len() as u64;
+        }
+        Poll::Ready(next.map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
     }
 }
 
@@ -212,4 +258,81 @@ async fn status(State(s): State<HttpState>) -> Response {
         }
     }
     Json(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/metrics` over HTTP, plain and gzipped: the whole exposition, with its length in `Content-Length`.
+    #[tokio::test]
+    async fn metrics_answers_its_length_plain_and_gzipped() {
+        let report = SharedReport::default();
+        let mut big = crate::evaluate::report::Report::default();
+        big.clusters.push(crate::evaluate::report::ClusterReport {
+            name: "follower".into(),
+            up: true,
+            stale: false,
+            last_attempt: None,
+            last_success: None,
+            errors: Default::default(),
+            insecure_skip_verify: false,
+        });
+        *report.write().unwrap() = Arc::new(big);
+        let metrics = Metrics::new(report.clone());
+        let state = HttpState {
+            report,
+            metrics: metrics.clone(),
+            tracker: Arc::default(),
+            ready: Arc::default(),
+            overdue_periods: 3,
+            sections: Arc::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn(crate::daemon::server::serve(
+            listener,
+            router(state),
+            Default::default(),
+            cancel.clone(),
+        ));
+        let client = reqwest::Client::builder().no_gzip().build().unwrap();
+        for (accept, gzipped) in [("gzip", true), ("identity", false)] {
+            for _ in 0..2 {
+                let r = client
+                    .get(format!("{base}/metrics"))
+                    .header(header::ACCEPT_ENCODING, accept)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let encoding = r.headers().get(header::CONTENT_ENCODING).cloned();
+                let length = r.headers().get(header::CONTENT_LENGTH).cloned();
+                let body = r.bytes().await.unwrap();
+                assert_eq!(
+                    length.and_then(|v| v.to_str().ok()?.parse::<usize>().ok()),
+                    Some(body.len()),
+                    "{accept}"
+                );
+                let text = if gzipped {
+                    assert_eq!(encoding.as_ref().map(|v| v.as_bytes()), Some(&b"gzip"[..]));
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(&body[..]),
+                        &mut text,
+                    )
+                    .unwrap();
+                    text
+                } else {
+                    assert_eq!(encoding, None);
+                    String::from_utf8(body.to_vec()).unwrap()
+                };
+                assert!(text.contains("ccr_sentinel_cluster_up{cluster=\"follower\"} 1\n"));
+                assert_eq!(text, metrics.render().unwrap(), "{accept}");
+            }
+        }
+        cancel.cancel();
+        server.await.unwrap().unwrap();
+    }
 }
