@@ -506,13 +506,16 @@ fn credential_refusal(report: &Report, s: &PolicySettings, p: &Planned) -> Optio
     })
 }
 
+/// `(cluster, name)` of a follower, borrowed.
+type Parts<'a> = (&'a str, &'a str);
+
 /// Runs the per-follower rules (see the module doc) in order. A follower with a runbook in progress, or whose
 /// data is not current, is left alone.
 fn follower_rules(
     cfg: &Config,
     f: &FollowerReport,
     active_windows: &[(&Window, DateTime<Utc>)],
-    (busy, promote): (&BTreeSet<(&str, &str)>, &BTreeMap<(&str, &str), bool>),
+    (busy, promote): (&BTreeSet<Parts<'_>>, &BTreeMap<Parts<'_>, bool>),
     now: DateTime<Utc>,
     h: &mut History,
 ) -> (Vec<Planned>, Vec<Alert>) {
