@@ -370,7 +370,8 @@ impl Metrics {
     /// registry's. A copy in one string, for callers in the process; `/metrics` uses [`Metrics::scrape`].
     pub fn render(&self) -> Result<String, prometheus::Error> {
         let x = self.scrape(false)?;
-        Ok(String::from_utf8_lossy(&x.to_vec()).into_owned())
+        Ok(String::from_utf8(x.to_vec())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// The body of one scrape: the exposition, gzipped (at the fastest level: the text repeats its label
