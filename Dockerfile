@@ -25,8 +25,10 @@ RUN groupadd --system --gid 10001 ccr-sentinel \
 COPY --from=build /out/ccr-sentinel /usr/local/bin/ccr-sentinel
 COPY config/ccr-sentinel.example.toml /etc/ccr-sentinel/ccr-sentinel.toml
 # In a container the metrics endpoint must listen on all interfaces, not the config's loopback default.
+# Freed pages go back to the kernel at once, as in the systemd unit (docs/operations.md, "Resource limits").
 ENV CCR_SENTINEL_HTTP__LISTEN=0.0.0.0:9725 \
-    CREDENTIALS_DIRECTORY=/run/secrets
+    CREDENTIALS_DIRECTORY=/run/secrets \
+    MIMALLOC_PURGE_DELAY=0
 USER 10001:10001
 WORKDIR /var/lib/ccr-sentinel
 EXPOSE 9725

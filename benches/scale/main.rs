@@ -485,6 +485,8 @@ async fn measure(
             .process_group(0)
             .args(["run", "--config"])
             .arg(&config)
+            // The environment the shipped systemd unit and container image give the daemon.
+            .env("MIMALLOC_PURGE_DELAY", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("daemon log"))
