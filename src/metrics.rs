@@ -1743,7 +1743,6 @@ mod tests {
 #[cfg(test)]
 mod scale {
     use super::*;
-    use crate::evaluate::report::ClusterReport;
     use crate::observe::{
         DocParity, FollowerObservation, Freshness, RemoteObservation, ShardDetail, ShardSummary,
     };
@@ -1817,16 +1816,8 @@ mod scale {
         Report {
             generated_at: Some(chrono::Utc::now()),
             clusters: ["follower", "leader"]
-                .iter()
-                .map(|c| ClusterReport {
-                    name: c.to_string(),
-                    up: true,
-                    stale: false,
-                    last_attempt: None,
-                    last_success: None,
-                    errors: Default::default(),
-                    insecure_skip_verify: false,
-                })
+                .into_iter()
+                .map(crate::testing::cluster_up)
                 .collect(),
             followers,
             ..Default::default()

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::{Config, CronSchedule};
 use crate::es::{CatIndex, CcrStatsResponse, EsError, FollowerStatus};
-use crate::evaluate::report::{FollowerReport, Report};
+use crate::evaluate::report::{ClusterReport, FollowerReport, Report};
 use crate::observe::{
     DocCountResult, DocParity, FollowerObservation, Freshness, PollResult, RemoteObservation,
     ShardSummary, Snapshot,
@@ -214,4 +214,17 @@ pub(crate) fn observation(follower_index: &str) -> FollowerObservation {
 /// measures it from the clock it is given).
 pub(crate) fn parse_cron(expr: &str) -> Result<CronSchedule, String> {
     CronSchedule::parse(expr, Utc::now())
+}
+
+/// The report of a cluster that answered its last poll, with no errors.
+pub(crate) fn cluster_up(name: &str) -> ClusterReport {
+    ClusterReport {
+        name: name.to_string(),
+        up: true,
+        stale: false,
+        last_attempt: None,
+        last_success: None,
+        errors: Default::default(),
+        insecure_skip_verify: false,
+    }
 }

@@ -269,15 +269,7 @@ mod tests {
     async fn metrics_answers_its_length_plain_and_gzipped() {
         let report = SharedReport::default();
         let mut big = crate::evaluate::report::Report::default();
-        big.clusters.push(crate::evaluate::report::ClusterReport {
-            name: "follower".into(),
-            up: true,
-            stale: false,
-            last_attempt: None,
-            last_success: None,
-            errors: Default::default(),
-            insecure_skip_verify: false,
-        });
+        big.clusters.push(crate::testing::cluster_up("follower"));
         *report.write().unwrap() = Arc::new(big);
         let metrics = Metrics::new(report.clone());
         let state = HttpState {
