@@ -82,10 +82,12 @@ fn proxy(upstream: u16, strip_filter: bool, strip_gzip: bool) -> Recorder {
                 let mut buf = [0u8; 16384];
                 let mut pending = Vec::new();
                 'conn: while let Ok(n) = client.read(&mut buf) {
-                    if n == 0 || (!strip && server.write_all(&buf[..n]).is_err()) {
+                    if n == 0 {
                         break;
                     }
                     // Request lines are whole lines of the client's stream (bodies are JSON, never such a line).
+                    // They are recorded before the bytes go on, so no answer can reach the daemon before its
+                    // request is counted.
                     pending.extend_from_slice(&buf[..n]);
                     while let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
                         let mut line = String::from_utf8_lossy(&pending[..i]).to_string();
@@ -110,6 +112,9 @@ fn proxy(upstream: u16, strip_filter: bool, strip_gzip: bool) -> Recorder {
                                 break 'conn;
                             }
                         }
+                    }
+                    if !strip && server.write_all(&buf[..n]).is_err() {
+                        break;
                     }
                 }
                 let _ = server.shutdown(std::net::Shutdown::Both);
