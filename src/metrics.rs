@@ -421,6 +421,7 @@ impl Exposition {
 /// The families rendered from the report, in exposition order: (name, type, help). Their labels are listed in
 /// `docs/metrics.md`.
 const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
+    ("ccr_sentinel_follower_info", "gauge", "1 per follower, with its remote_cluster and leader_index and whether it is in the configuration (managed); the other follower series carry only follower_cluster and follower_index, join on those."),
     ("elasticsearch_ccr_follower_global_checkpoint_lag", "gauge", "Operations the follower is behind: sum over shards of leader_global_checkpoint - follower_global_checkpoint (total_global_checkpoint_lag on 8.13+), as of the last poll."),
     ("elasticsearch_ccr_follower_time_since_last_read_seconds", "gauge", "Max over shards of time_since_last_read_millis, in seconds, as of the last poll."),
     ("elasticsearch_ccr_follower_paused", "gauge", "1 when _ccr/info reports the follower paused, else 0."),
@@ -445,7 +446,6 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_bootstrap_bytes_total", "gauge", "Bytes the initial copy has to copy, summed over shards (0 while the file lists are not known yet)."),
     ("ccr_sentinel_follower_bootstrap_eta_seconds", "gauge", "Seconds left in the initial copy at the rate between the two latest polls; absent without a rate."),
     ("ccr_sentinel_follower_state", "gauge", "1, with the current verdict of the follower in the state label (one series per follower)."),
-    ("ccr_sentinel_follower_managed", "gauge", "1 when the follower is in the configuration, 0 when it is only observed (auto-follow or foreign)."),
     ("ccr_sentinel_follower_grade", "gauge", "1, with the follower's graded status over the window (worst shard) in the grade label (one series per follower)."),
     ("elasticsearch_ccr_remote_cluster_connected", "gauge", "1 when _remote/info on the follower cluster reports the remote connected."),
     ("elasticsearch_ccr_remote_cluster_nodes_connected", "gauge", "num_nodes_connected (sniff) or num_proxy_sockets_connected (proxy) of the remote."),
@@ -597,39 +597,44 @@ impl Out<'_> {
     }
 }
 
-/// The labels of one follower and their escaped form.
+/// The labels of one follower and their escaped forms.
 struct FollowerLabels {
     follower_cluster: String,
     follower_index: String,
     remote_cluster: String,
     leader_index: String,
-    /// `follower_cluster="…",remote_cluster="…",leader_index="…",follower_index="…"`, escaped.
+    managed: bool,
+    /// `follower_cluster="…",follower_index="…"`, escaped: the key of every follower series.
     escaped: String,
+    /// The labels of the follower's `ccr_sentinel_follower_info` series: the key, then
+    /// `remote_cluster="…",leader_index="…",managed="…"`, escaped.
+    info: String,
 }
 
 impl FollowerLabels {
     fn new(o: &FollowerObservation) -> Self {
         let mut escaped = String::new();
-        for (i, (name, value)) in [
-            ("follower_cluster", &o.follower_cluster),
-            ("remote_cluster", &o.remote_cluster),
-            ("leader_index", &o.leader_index),
-            ("follower_index", &o.follower_index),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                escaped.push(',');
-            }
-            label(&mut escaped, name, value);
-        }
+        label(&mut escaped, "follower_cluster", &o.follower_cluster);
+        escaped.push(',');
+        label(&mut escaped, "follower_index", &o.follower_index);
+        let mut info = escaped.clone();
+        info.push(',');
+        label(&mut info, "remote_cluster", &o.remote_cluster);
+        info.push(',');
+        label(&mut info, "leader_index", &o.leader_index);
+        info.push_str(if o.managed {
+            ",managed=\"true\""
+        } else {
+            ",managed=\"false\""
+        });
         Self {
             follower_cluster: o.follower_cluster.clone(),
             follower_index: o.follower_index.clone(),
             remote_cluster: o.remote_cluster.clone(),
             leader_index: o.leader_index.clone(),
+            managed: o.managed,
             escaped,
+            info,
         }
     }
 
@@ -643,6 +648,7 @@ impl FollowerLabels {
             && self.follower_index == o.follower_index
             && self.remote_cluster == o.remote_cluster
             && self.leader_index == o.leader_index
+            && self.managed == o.managed
     }
 }
 
@@ -756,7 +762,7 @@ fn count(n: i64) -> f64 {
     n.max(0) as f64
 }
 
-/// The per-follower families with follower labels only, and how each takes its value from a follower (`None`:
+/// The per-follower families labelled with the follower's key only (`follower_cluster`, `follower_index`), and how each takes its value from a follower (`None`:
 /// no series for that follower).
 type FollowerValue = fn(&FollowerReport) -> Option<f64>;
 const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
@@ -853,8 +859,12 @@ const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
 ];
 
 /// The follower families outside the default set, rendered only with `[metrics] detailed = true`: no shipped
-/// alert or dashboard panel uses them, and each costs a series per follower (docs/metrics.md, "Size and cost").
+/// alert or recording rule needs them, `/status` shows the same values, and each costs a series per follower
+/// (docs/metrics.md, "Size and cost", has the measured reason for each).
 const DETAILED_FAMILIES: &[&str] = &[
+    "elasticsearch_ccr_follower_paused",
+    "elasticsearch_ccr_follower_read_exceptions",
+    "elasticsearch_ccr_follower_shards",
     "ccr_sentinel_follower_lag_lower_bound",
     "ccr_sentinel_follower_catchup_eta_seconds",
     "ccr_sentinel_follower_ops_at_risk",
@@ -939,6 +949,7 @@ impl ReportRenderer {
                     &l.remote_cluster,
                     &l.leader_index,
                     &l.escaped,
+                    &l.info,
                 ]
                 .iter()
                 .map(|s| s.capacity())
@@ -1078,6 +1089,13 @@ fn write_report(
     scratch: &mut String,
 ) {
     let rows = || report.followers.iter().zip(followers.iter());
+    // What never changes for a follower is written once, on its info series, not on each of its series:
+    // the four follower labels were two thirds of the exposition (docs/metrics.md, "Size and cost").
+    let mut fam = Family::begin(out, "ccr_sentinel_follower_info");
+    for (_, l) in rows() {
+        fam.sample(&l.info, None, 1.0);
+    }
+    fam.end();
     for (name, value) in FOLLOWER_FAMILIES {
         if !report.detailed_metrics && DETAILED_FAMILIES.contains(name) {
             continue;
@@ -1095,11 +1113,6 @@ fn write_report(
     let mut fam = Family::begin(out, "ccr_sentinel_follower_state");
     for (f, l) in rows() {
         fam.sample(&l.escaped, Some(("state", &f.state.as_str())), 1.0);
-    }
-    fam.end();
-    let mut fam = Family::begin(out, "ccr_sentinel_follower_managed");
-    for (f, l) in rows() {
-        fam.sample(&l.escaped, None, flag(f.observation.managed));
     }
     fam.end();
     let mut fam = Family::begin(out, "ccr_sentinel_follower_grade");
@@ -1363,16 +1376,13 @@ mod tests {
         ));
         publish(&shared, &snap);
         let text = metrics.render().unwrap();
-        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        let l = r#"follower_cluster="follower",follower_index="orders-copy""#;
         for line in [
+            format!("ccr_sentinel_follower_info{{{l},remote_cluster=\"leader\",leader_index=\"orders\",managed=\"true\"}} 1"),
             format!("elasticsearch_ccr_follower_global_checkpoint_lag{{{l}}} 60"),
             format!("elasticsearch_ccr_follower_fatal_exception{{{l}}} 1"),
-            format!("elasticsearch_ccr_follower_read_exceptions{{{l}}} 1"),
-            format!("elasticsearch_ccr_follower_shards{{{l}}} 2"),
-            format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
             format!("elasticsearch_ccr_follower_time_since_last_read_seconds{{{l}}} 0.12"),
             format!("ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"),
-            format!("ccr_sentinel_follower_managed{{{l}}} 1"),
             "# TYPE elasticsearch_ccr_follower_operations_written_total counter".to_string(),
             r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="leader",mode="sniff"} 0"#.to_string(),
             r#"elasticsearch_ccr_auto_follow_failed_remote_cluster_state_requests_total{follower_cluster="follower"} 2"#.to_string(),
@@ -1395,6 +1405,21 @@ mod tests {
                 "ccr_sentinel_follower_state{{{l},state=\"failed\"}} 1"
             )]
         );
+        promtool_check(&text);
+        for name in DETAILED_FAMILIES {
+            assert!(!text.contains(name), "{name} in the default set:\n{text}");
+        }
+        let mut report = Report::build(&fixture_config(), &snap, Utc::now());
+        report.detailed_metrics = true;
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        for line in [
+            format!("elasticsearch_ccr_follower_read_exceptions{{{l}}} 1"),
+            format!("elasticsearch_ccr_follower_shards{{{l}}} 2"),
+            format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
+        ] {
+            assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+        }
         promtool_check(&text);
     }
 
@@ -1425,7 +1450,7 @@ mod tests {
             text_of(&renderer.scrape(r, &families, false).unwrap())
         };
         // Enough followers for the gzipped text to be written in many chunks.
-        let first = Arc::new(super::scale::big_report(300));
+        let first = Arc::new(super::scale::big_report(400));
         let mut changed = (*first).clone();
         changed.followers[2].observation.leader_index = "elsewhere".into();
         changed.followers[2].state = FollowerState::Paused;
@@ -1453,12 +1478,15 @@ mod tests {
         }
         let text = fresh(&first);
         assert!(text.contains(
-            r#"leader_index="index-000002",follower_index="index-000002",state="healthy"} 1"#
+            r#"{follower_cluster="follower",follower_index="index-000002",state="healthy"} 1"#
         ));
         assert!(text.len() > 10 * CHUNK, "{}", text.len());
         let gone = fresh(&changed);
         assert!(gone.contains(
-            r#"leader_index="elsewhere",follower_index="index-000002",state="paused"} 1"#
+            r#"{follower_cluster="follower",follower_index="index-000002",state="paused"} 1"#
+        ));
+        assert!(gone.contains(
+            r#"ccr_sentinel_follower_info{follower_cluster="follower",follower_index="index-000002",remote_cluster="leader",leader_index="elsewhere",managed="true"} 1"#
         ));
         assert!(!gone.contains(r#"follower_index="index-000000""#));
     }
@@ -1497,7 +1525,7 @@ mod tests {
         assert!(r.text.is_none());
         assert_eq!(
             text_of(&x)
-                .matches("ccr_sentinel_follower_managed{")
+                .matches("ccr_sentinel_follower_info{")
                 .count(),
             10
         );
@@ -1637,7 +1665,7 @@ mod tests {
         report.per_shard_metrics = true;
         *shared.write().unwrap() = Arc::new(report);
         let text = metrics.render().unwrap();
-        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="orders",follower_index="orders-copy""#;
+        let l = r#"follower_cluster="follower",follower_index="orders-copy""#;
         for line in [
             format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"0\"}} 20"),
             format!("elasticsearch_ccr_follower_shard_global_checkpoint_lag{{{l},shard=\"1\"}} 40"),
@@ -1646,7 +1674,7 @@ mod tests {
             assert!(text.contains(&line), "missing `{line}` in:\n{text}");
         }
         // A shard that never read (-1) has no time-since-last-read series.
-        assert!(!text.contains(r#"elasticsearch_ccr_follower_shard_time_since_last_read_seconds{follower_cluster="follower",remote_cluster="leader",leader_index="fresh""#));
+        assert!(!text.contains(r#"elasticsearch_ccr_follower_shard_time_since_last_read_seconds{follower_cluster="follower",follower_index="fresh-copy""#));
         promtool_check(&text);
     }
 
@@ -1667,8 +1695,11 @@ mod tests {
         report.detailed_metrics = true;
         *shared.write().unwrap() = Arc::new(report);
         let text = metrics.render().unwrap();
-        let l = r#"follower_cluster="follower",remote_cluster="leader",leader_index="index-000001",follower_index="index-000001""#;
+        let l = r#"follower_cluster="follower",follower_index="index-000001""#;
         for line in [
+            format!("elasticsearch_ccr_follower_paused{{{l}}} 0"),
+            format!("elasticsearch_ccr_follower_read_exceptions{{{l}}} 0"),
+            format!("elasticsearch_ccr_follower_shards{{{l}}} 5"),
             format!("ccr_sentinel_follower_lag_lower_bound{{{l}}} 0"),
             format!("ccr_sentinel_follower_catchup_eta_seconds{{{l}}} 3"),
             format!("ccr_sentinel_follower_ops_at_risk{{{l}}} 12"),
@@ -1693,23 +1724,28 @@ mod tests {
         // The middle follower now reads from another remote under an odd alias, and a follower is added before it.
         report.followers[1].observation.remote_cluster = "dc\\3 \"x\"\nnew".into();
         report.followers[1].observation.leader_index = "renamed".into();
+        report.followers[1].observation.managed = false;
         let mut added = report.followers[0].clone();
         added.observation.follower_index = "index-000000a".into();
         report.followers.insert(1, added);
         *shared.write().unwrap() = Arc::new(report);
         let text = metrics.render().unwrap();
-        let moved = r#"{follower_cluster="follower",remote_cluster="dc\\3 \"x\"\nnew",leader_index="renamed",follower_index="index-000001"}"#;
+        let moved = r#"{follower_cluster="follower",follower_index="index-000001",remote_cluster="dc\\3 \"x\"\nnew",leader_index="renamed",managed="false"}"#;
         assert!(
-            text.contains(&format!("ccr_sentinel_follower_managed{moved} 1")),
+            text.contains(&format!("ccr_sentinel_follower_info{moved} 1")),
             "{text}"
         );
         assert!(
-            !text.contains(r#"remote_cluster="leader",leader_index="index-000001""#),
+            !text.contains(r#"follower_index="index-000001",remote_cluster="leader""#),
             "{text}"
         );
-        assert!(text.contains(r#"leader_index="index-000000",follower_index="index-000000a"}"#));
-        assert!(text.contains(r#"leader_index="index-000002",follower_index="index-000002"}"#));
-        assert_eq!(text.matches("ccr_sentinel_follower_managed{").count(), 4);
+        // The other series of a follower whose info changed keep their key.
+        assert!(text.contains(
+            r#"ccr_sentinel_follower_lag_seconds{follower_cluster="follower",follower_index="index-000001"} 1.5"#
+        ));
+        assert!(text.contains(r#"follower_index="index-000000a",remote_cluster="leader",leader_index="index-000000",managed="true"}"#));
+        assert!(text.contains(r#"follower_index="index-000002",remote_cluster="leader",leader_index="index-000002",managed="true"}"#));
+        assert_eq!(text.matches("ccr_sentinel_follower_info{").count(), 4);
         promtool_check(&text);
     }
 
@@ -1826,7 +1862,7 @@ mod scale {
 
     /// `cargo test --release --lib metrics::scale -- --ignored --nocapture`: the size of the exposition at 2,000
     /// followers with every follower family present, per family, for the default set, `[metrics] detailed` and
-    /// `per_shard`, what the info-series shape would weigh, and the cost of a scrape (printed, not asserted;
+    /// `per_shard`, and the cost of a scrape (printed, not asserted;
     /// docs/metrics.md has the numbers).
     #[test]
     #[ignore]
@@ -1905,32 +1941,6 @@ mod scale {
                     100.0 * *n as f64 / len as f64
                 );
             }
-            // The same text in the info-series shape: remote_cluster and leader_index only on one
-            // `ccr_sentinel_follower_info` series per follower, the other follower series keyed by
-            // follower_cluster and follower_index.
-            let moved: usize = text
-                .lines()
-                .filter_map(|l| {
-                    let start = l.find(",remote_cluster=\"")?;
-                    let end = l[start..].find(",follower_index=\"")?;
-                    l.contains("follower_cluster=\"").then_some(end)
-                })
-                .sum();
-            let info = report
-                .followers
-                .iter()
-                .map(|f| {
-                    "ccr_sentinel_follower_info{".len()
-                        + FollowerLabels::new(&f.observation).escaped.len()
-                        + "} 1\n".len()
-                })
-                .sum::<usize>();
-            eprintln!(
-                "  as info series: {:.2} MB ({:.2} MB of labels fewer, {:.2} MB of info series more)",
-                (len - moved + info) as f64 / 1e6,
-                moved as f64 / 1e6,
-                info as f64 / 1e6
-            );
         }
     }
 }
