@@ -89,8 +89,8 @@ pub struct RawMetrics {
     /// Also export per-shard lag and time-since-last-read series (one series per shard of every follower).
     #[serde(default)]
     pub per_shard: bool,
-    /// Also export the per-follower families no shipped alert or dashboard panel uses (lag lower bound, catch-up
-    /// ETA, operations at risk).
+    /// Also export the per-follower families no shipped alert or recording rule needs (paused, read exceptions,
+    /// shards, lag lower bound, catch-up ETA, operations at risk).
     #[serde(default)]
     pub detailed: bool,
 }

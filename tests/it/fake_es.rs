@@ -207,7 +207,7 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
     d.wait_for("/ready", 20, |b| b.contains("\"ready\"")).await;
     d.wait_for("/metrics", 10, |b| {
         b.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 1"#)
-            && b.contains(r#"ccr_sentinel_follower_state{follower_cluster="follower",remote_cluster="leader",leader_index="l1",follower_index="f1",state="healthy"} 1"#)
+            && b.contains(r#"ccr_sentinel_follower_state{follower_cluster="follower",follower_index="f1",state="healthy"} 1"#)
     })
     .await;
 
@@ -219,7 +219,7 @@ async fn malformed_bodies_and_outages_are_counted_and_keep_metrics_answering() {
     })
     .await;
     assert!(body.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#));
-    assert!(body.contains(r#"elasticsearch_ccr_follower_operations_written_total{follower_cluster="follower",remote_cluster="leader",leader_index="l0",follower_index="f0"} 11"#));
+    assert!(body.contains(r#"elasticsearch_ccr_follower_operations_written_total{follower_cluster="follower",follower_index="f0"} 11"#));
     assert!(body.contains(r#"follower_index="f0",state="unknown"} 1"#));
     let (_, status) = d.get("/status").await;
     assert!(status.contains("last known state: healthy"), "{status}");
@@ -257,7 +257,7 @@ async fn drift_after_catching_up_is_docs_mismatch() {
         "doc_counts = \"* * * * * *\"",
     );
     let d = Running::start(&toml).await;
-    let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="l0",follower_index="f0""#;
+    let labels = r#"follower_cluster="follower",follower_index="f0""#;
     // The difference is leader minus follower count in PromQL; both are equal here.
     let counts = |b: &str| {
         [

@@ -131,7 +131,7 @@ async fn lag_seconds_of_a_throttled_follower_match_the_truth_then_an_idle_leader
     assert_eq!(time.grade, Grade::Ok);
     assert_eq!(f.state, FollowerState::Healthy, "{:?}", f.reasons);
     let text = d.http_state().metrics.render().unwrap();
-    let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="logs",follower_index="logs-copy""#;
+    let labels = r#"follower_cluster="follower",follower_index="logs-copy""#;
     for series in [
         format!("ccr_sentinel_follower_lag_seconds{{{labels}}} 0"),
         format!("ccr_sentinel_follower_grade{{{labels},grade=\"ok\"}} 1"),
@@ -237,7 +237,7 @@ async fn the_margin_counts_down_from_the_leaders_own_lease_period() {
         .expect("the lease is seen on the leader");
     assert!(first > 3500.0 && first <= 3600.0, "{first}");
     let text = d.http_state().metrics.render().unwrap();
-    let labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="logs",follower_index="logs-copy""#;
+    let labels = r#"follower_cluster="follower",follower_index="logs-copy""#;
     let period = format!("ccr_sentinel_follower_retention_lease_period_seconds{{{labels}}} 3600");
     assert!(text.contains(&period), "{period} not in\n{text}");
 

@@ -49,7 +49,7 @@ fn orders_config(sim: &Sim) -> String {
 
 /// The `/metrics` line saying `orders-copy` is in `state`.
 fn orders_state(state: &str) -> String {
-    state_series("follower", "leader", "orders", "orders-copy", state)
+    state_series("follower", "orders-copy", state)
 }
 
 /// Follows with small read batches (10 operations, one outstanding read), so a burst of writes stays visible as
@@ -105,9 +105,16 @@ fn followers_toml(list: &[(&str, &str, &str, &str)]) -> String {
         .collect()
 }
 
-fn state_series(cluster: &str, remote: &str, leader: &str, follower: &str, state: &str) -> String {
+fn state_series(cluster: &str, follower: &str, state: &str) -> String {
     format!(
-        r#"ccr_sentinel_follower_state{{follower_cluster="{cluster}",remote_cluster="{remote}",leader_index="{leader}",follower_index="{follower}",state="{state}"}} 1"#
+        r#"ccr_sentinel_follower_state{{follower_cluster="{cluster}",follower_index="{follower}",state="{state}"}} 1"#
+    )
+}
+
+/// The info series of a configured follower: where its remote and leader are said.
+fn info_series(cluster: &str, remote: &str, leader: &str, follower: &str) -> String {
+    format!(
+        r#"ccr_sentinel_follower_info{{follower_cluster="{cluster}",follower_index="{follower}",remote_cluster="{remote}",leader_index="{leader}",managed="true"}} 1"#
     )
 }
 
@@ -299,7 +306,10 @@ recover_fatal = false
         .wait_for("/metrics", 20, |b| {
             expected
                 .iter()
-                .all(|(c, r, l, f, s)| b.contains(&state_series(c, r, l, f, s.as_str())))
+                .all(|(c, r, l, f, s)| {
+                    b.contains(&state_series(c, f, s.as_str()))
+                        && b.contains(&info_series(c, r, l, f))
+                })
         })
         .await;
     // The cluster that does not answer: /metrics still answers, with the cluster down.
@@ -309,10 +319,9 @@ recover_fatal = false
         r#"ccr_sentinel_request_errors_total{cluster="dr",endpoint="ccr_stats",reason="connect"}"#
     ));
     assert!(metrics.contains(r#"elasticsearch_ccr_remote_cluster_connected{follower_cluster="follower",remote_cluster="other",mode="sniff"} 0"#));
-    assert!(metrics.contains(r#"elasticsearch_ccr_follower_paused{follower_cluster="follower",remote_cluster="leader",leader_index="paused",follower_index="paused-copy"} 1"#));
-    assert!(metrics.contains(r#"elasticsearch_ccr_follower_fatal_exception{follower_cluster="follower",remote_cluster="leader",leader_index="failed",follower_index="failed-copy"} 1"#));
+    assert!(metrics.contains(r#"elasticsearch_ccr_follower_fatal_exception{follower_cluster="follower",follower_index="failed-copy"} 1"#));
     // The drift of -3 is a difference (leader minus follower) of 3.
-    let drift_labels = r#"follower_cluster="follower",remote_cluster="leader",leader_index="drift",follower_index="drift-copy""#;
+    let drift_labels = r#"follower_cluster="follower",follower_index="drift-copy""#;
     for (metric, value) in [
         ("elasticsearch_ccr_leader_index_docs", 10),
         ("elasticsearch_ccr_follower_index_docs", 7),
@@ -350,13 +359,7 @@ recover_fatal = false
             "{accept}: {text}"
         );
         assert!(
-            text.contains(&state_series(
-                "follower",
-                "leader",
-                "paused",
-                "paused-copy",
-                "paused"
-            )),
+            text.contains(&state_series("follower", "paused-copy", "paused")),
             "{accept}"
         );
     }
@@ -419,7 +422,7 @@ recover_fatal = false
         .to_string()
         .contains("Operations are no longer available"));
     let lagging_metric = format!(
-        r#"elasticsearch_ccr_follower_global_checkpoint_lag{{follower_cluster="follower",remote_cluster="leader",leader_index="lagging",follower_index="lagging-copy"}} {lag}"#
+        r#"elasticsearch_ccr_follower_global_checkpoint_lag{{follower_cluster="follower",follower_index="lagging-copy"}} {lag}"#
     );
     assert!(
         d.get("/metrics").await.1.contains(&lagging_metric),
@@ -462,13 +465,7 @@ recover_fatal = false
     // Clearing the fault: the counts agree again and the follower is healthy.
     sim_control(&sim, "DELETE", "/_sim/faults", None).await;
     d.wait_for("/metrics", 20, |b| {
-        b.contains(&state_series(
-            "follower",
-            "leader",
-            "drift",
-            "drift-copy",
-            "healthy",
-        )) && {
+        b.contains(&state_series("follower", "drift-copy", "healthy")) && {
             let [leader, follower] = [
                 "elasticsearch_ccr_leader_index_docs",
                 "elasticsearch_ccr_follower_index_docs",
@@ -504,7 +501,11 @@ async fn malformed_answers_from_the_simulator_are_counted_and_keep_the_last_stat
         .await;
     assert!(body.contains(r#"ccr_sentinel_cluster_up{cluster="follower"} 0"#));
     assert!(body.contains(&orders_state("unknown")));
-    assert!(body.contains("elasticsearch_ccr_follower_shards{follower_cluster=\"follower\",remote_cluster=\"leader\",leader_index=\"orders\",follower_index=\"orders-copy\"} 2"));
+    // The last known series stay.
+    assert!(body.contains(
+        r#"elasticsearch_ccr_follower_global_checkpoint_lag{follower_cluster="follower",follower_index="orders-copy"} "#
+    ));
+    assert!(body.contains(&info_series("follower", "leader", "orders", "orders-copy")));
     sim.cluster("follower").clear_faults().unwrap();
     d.wait_for("/metrics", 20, |b| b.contains(&orders_state("healthy")))
         .await;
@@ -723,7 +724,7 @@ async fn cluster_outage_and_recovery() {
         "{body}"
     );
     assert!(
-        body.contains("elasticsearch_ccr_follower_shards{follower_cluster=\"follower\""),
+        body.contains("elasticsearch_ccr_follower_global_checkpoint_lag{follower_cluster=\"follower\""),
         "last values kept"
     );
     let (code, _) = d.get("/health").await;
