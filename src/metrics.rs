@@ -424,10 +424,10 @@ const REPORT_FAMILIES: &[(&str, &str, &str)] = &[
     ("ccr_sentinel_follower_info", "gauge", "1 per follower, with its remote_cluster and leader_index and whether it is in the configuration (managed); the other follower series carry only follower_cluster and follower_index, join on those."),
     ("elasticsearch_ccr_follower_global_checkpoint_lag", "gauge", "Operations the follower is behind: sum over shards of leader_global_checkpoint - follower_global_checkpoint (total_global_checkpoint_lag on 8.13+), as of the last poll."),
     ("elasticsearch_ccr_follower_time_since_last_read_seconds", "gauge", "Max over shards of time_since_last_read_millis, in seconds, as of the last poll."),
-    ("elasticsearch_ccr_follower_paused", "gauge", "1 when _ccr/info reports the follower paused, else 0."),
+    ("elasticsearch_ccr_follower_paused", "gauge", "1 when _ccr/info reports the follower paused, else 0. Only with [metrics] detailed = true."),
     ("elasticsearch_ccr_follower_fatal_exception", "gauge", "Number of shards of the follower whose task has a fatal_exception."),
-    ("elasticsearch_ccr_follower_read_exceptions", "gauge", "Number of pending read_exceptions over all shards of the follower."),
-    ("elasticsearch_ccr_follower_shards", "gauge", "Number of shard follow tasks reported for the follower."),
+    ("elasticsearch_ccr_follower_read_exceptions", "gauge", "Number of pending read_exceptions over all shards of the follower. Only with [metrics] detailed = true."),
+    ("elasticsearch_ccr_follower_shards", "gauge", "Number of shard follow tasks reported for the follower. Only with [metrics] detailed = true."),
     ("elasticsearch_ccr_follower_operations_written_total", "counter", "Sum over shards of operations_written (resets when the follow tasks restart)."),
     ("elasticsearch_ccr_follower_failed_read_requests_total", "counter", "Sum over shards of failed_read_requests (resets when the follow tasks restart)."),
     ("elasticsearch_ccr_follower_bytes_read_total", "counter", "Sum over shards of bytes_read (resets when the follow tasks restart)."),
@@ -762,8 +762,8 @@ fn count(n: i64) -> f64 {
     n.max(0) as f64
 }
 
-/// The per-follower families labelled with the follower's key only (`follower_cluster`, `follower_index`), and how each takes its value from a follower (`None`:
-/// no series for that follower).
+/// The per-follower families, labelled with the follower's key only (`follower_cluster`, `follower_index`), and
+/// how each takes its value from a follower (`None`: no series for that follower).
 type FollowerValue = fn(&FollowerReport) -> Option<f64>;
 const FOLLOWER_FAMILIES: &[(&str, FollowerValue)] = &[
     ("elasticsearch_ccr_follower_global_checkpoint_lag", |f| {
@@ -1089,8 +1089,9 @@ fn write_report(
     scratch: &mut String,
 ) {
     let rows = || report.followers.iter().zip(followers.iter());
-    // What never changes for a follower is written once, on its info series, not on each of its series:
-    // the four follower labels were two thirds of the exposition (docs/metrics.md, "Size and cost").
+    // What does not change for a follower is written once, on its info series: repeated on each of its
+    // series, remote_cluster and leader_index would be a third of the exposition (docs/metrics.md, "Size and
+    // cost").
     let mut fam = Family::begin(out, "ccr_sentinel_follower_info");
     for (_, l) in rows() {
         fam.sample(&l.info, None, 1.0);
@@ -1524,9 +1525,7 @@ mod tests {
         assert!(x.gzipped);
         assert!(r.text.is_none());
         assert_eq!(
-            text_of(&x)
-                .matches("ccr_sentinel_follower_info{")
-                .count(),
+            text_of(&x).matches("ccr_sentinel_follower_info{").count(),
             10
         );
     }

@@ -304,12 +304,9 @@ recover_fatal = false
     d.wait_for("/ready", 20, |b| b.contains("\"ready\"")).await;
     let metrics = d
         .wait_for("/metrics", 20, |b| {
-            expected
-                .iter()
-                .all(|(c, r, l, f, s)| {
-                    b.contains(&state_series(c, f, s.as_str()))
-                        && b.contains(&info_series(c, r, l, f))
-                })
+            expected.iter().all(|(c, r, l, f, s)| {
+                b.contains(&state_series(c, f, s.as_str())) && b.contains(&info_series(c, r, l, f))
+            })
         })
         .await;
     // The cluster that does not answer: /metrics still answers, with the cluster down.
@@ -724,7 +721,9 @@ async fn cluster_outage_and_recovery() {
         "{body}"
     );
     assert!(
-        body.contains("elasticsearch_ccr_follower_global_checkpoint_lag{follower_cluster=\"follower\""),
+        body.contains(
+            "elasticsearch_ccr_follower_global_checkpoint_lag{follower_cluster=\"follower\""
+        ),
         "last values kept"
     );
     let (code, _) = d.get("/health").await;
