@@ -1709,6 +1709,57 @@ mod tests {
     }
 
     #[test]
+    fn follower_series_carry_the_key_and_the_info_series_the_rest() {
+        let shared = SharedReport::default();
+        let metrics = Metrics::new(shared.clone());
+        let mut report = super::scale::big_report(3);
+        report.detailed_metrics = true;
+        report.per_shard_metrics = true;
+        report.followers[2].observation.managed = false;
+        *shared.write().unwrap() = Arc::new(report);
+        let text = metrics.render().unwrap();
+        let follower_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("follower_index=\""))
+            .collect();
+        // Every follower family of the set, detailed and per-shard ones included, for 3 followers.
+        assert!(follower_lines.len() > 3 * 25, "{text}");
+        for l in &follower_lines {
+            let labels = l.split_once('{').unwrap().1;
+            if l.starts_with("ccr_sentinel_follower_info{") {
+                assert!(
+                    labels
+                        .starts_with(r#"follower_cluster="follower",follower_index="index-00000"#),
+                    "{l}"
+                );
+                continue;
+            }
+            assert!(
+                labels.starts_with(r#"follower_cluster="follower",follower_index="index-00000"#)
+                    && !labels.contains("remote_cluster=")
+                    && !labels.contains("leader_index=")
+                    && !labels.contains("managed="),
+                "{l}"
+            );
+        }
+        let info: Vec<&str> = follower_lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("ccr_sentinel_follower_info{"))
+            .collect();
+        assert_eq!(
+            info,
+            [
+                r#"ccr_sentinel_follower_info{follower_cluster="follower",follower_index="index-000000",remote_cluster="leader",leader_index="index-000000",managed="true"} 1"#,
+                r#"ccr_sentinel_follower_info{follower_cluster="follower",follower_index="index-000001",remote_cluster="leader",leader_index="index-000001",managed="true"} 1"#,
+                r#"ccr_sentinel_follower_info{follower_cluster="follower",follower_index="index-000002",remote_cluster="leader",leader_index="index-000002",managed="false"} 1"#,
+            ]
+        );
+        assert!(!text.contains("ccr_sentinel_follower_managed"));
+        promtool_check(&text);
+    }
+
+    #[test]
     fn kept_labels_follow_changes_of_the_report_and_are_escaped() {
         let shared = SharedReport::default();
         let metrics = Metrics::new(shared.clone());
