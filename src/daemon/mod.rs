@@ -177,6 +177,9 @@ pub struct Daemon {
     topology_stamp: Arc<Mutex<topology::Stamp>>,
     pub(crate) observer: Observer,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    /// The report of `snapshot` as it is now, built by this daemon: changed under the snapshot's lock with the
+    /// snapshot itself, unlike `report`, which a reload shares with the daemon it replaces.
+    built: Arc<Mutex<Option<Arc<Report>>>>,
     pub(crate) report: SharedReport,
     pub(crate) metrics: Metrics,
     pub(crate) tracker: Arc<JobTracker>,
@@ -262,6 +265,7 @@ impl Daemon {
             cfg,
             observer,
             snapshot: Default::default(),
+            built: Arc::default(),
             report,
             metrics,
             tracker,
@@ -354,14 +358,34 @@ impl Daemon {
         lock(&self.snapshot).clone()
     }
 
+    /// Applies a job's result to the snapshot and publishes the report built from it.
     fn update(&self, apply: impl FnOnce(&mut Snapshot)) {
+        self.publish(apply, false);
+    }
+
+    /// [`Daemon::update`] for a `doc_counts` run: the report is [`Report::after_doc_counts`] of this daemon's
+    /// report before the run.
+    fn update_counts(&self, apply: impl FnOnce(&mut Snapshot)) {
+        self.publish(apply, true);
+    }
+
+    fn publish(&self, apply: impl FnOnce(&mut Snapshot), doc_counts: bool) {
         if self.superseded.load(Ordering::Acquire) {
             return;
         }
         let new = {
             let mut snap = lock(&self.snapshot);
             apply(&mut snap);
-            Arc::new(Report::build(&self.cfg, &snap, self.observer.now()))
+            let now = self.observer.now();
+            let mut built = lock(&self.built);
+            let new = Arc::new(match built.as_deref() {
+                Some(before) if doc_counts => {
+                    Report::after_doc_counts(&self.cfg, &snap, now, before)
+                }
+                _ => Report::build(&self.cfg, &snap, now),
+            });
+            *built = Some(new.clone());
+            new
         };
         let old = self.report();
         log_transitions(&old, &new);
@@ -541,7 +565,7 @@ impl Daemon {
             self.record_error(cluster, e);
         }
         let cfg = self.cfg.clone();
-        self.update(|snap| snap.apply_doc_counts(&cfg, before, result));
+        self.update_counts(|snap| snap.apply_doc_counts(&cfg, before, result));
         if ok {
             JobOutcome::Success
         } else {
@@ -887,6 +911,20 @@ mod tests {
         assert!(Arc::ptr_eq(&published, &d.report()));
     }
 
+    #[test]
+    fn a_doc_counts_run_reuses_only_followers_this_daemon_built() {
+        let d = Daemon::new(crate::testing::fixture_config()).unwrap();
+        // The report a reload hands over is not this daemon's: the first run builds its followers.
+        *write(&d.report) = Arc::new(Report::default());
+        d.update_counts(|_| {});
+        let first = d.report();
+        assert_eq!(first.followers.len(), 2);
+        d.update_counts(|_| {});
+        assert!(d.report().followers.shared_with(&first.followers));
+        d.update(|_| {});
+        assert!(!d.report().followers.shared_with(&first.followers));
+    }
+
     /// The `_ccr/stats`, `_ccr/info` and `_remote/info` of `n` followers `logs-NNNNN-copy` of `logs-NNNNN`, five
     /// shards each, at `cycle`: the leaders write 10 operations per shard per cycle and the followers trail by 3.
     fn poll_at_scale(
@@ -966,7 +1004,7 @@ mod tests {
         });
         let ev = crate::policy::evaluate(&cfg, &d.report(), history, &[], at);
         let before = lock(&d.snapshot).counts_before();
-        d.update(|snap| snap.apply_doc_counts(&cfg, before, counts));
+        d.update_counts(|snap| snap.apply_doc_counts(&cfg, before, counts));
         ev.history
     }
 
