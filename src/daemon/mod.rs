@@ -31,7 +31,7 @@ use crate::daemon::http::{router, HttpState, StatusSections};
 use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, RunResult, Runner, Scheduler};
 use crate::es::{Clients, EsError};
 use crate::evaluate::health::FollowerState;
-use crate::evaluate::report::Report;
+use crate::evaluate::report::{FollowerReport, Report};
 use crate::metrics::{Metrics, RequestFailed, SharedReport};
 use crate::observe::{Observer, Snapshot};
 use crate::policy::runner::PolicyRunner;
@@ -850,24 +850,47 @@ fn log_transitions(old: &Report, new: &Report) {
             _ => {}
         }
     }
-    // Both reports are sorted by (follower_cluster, follower_index): each follower's previous state is found by
-    // binary search, without building a map of the old report.
-    for f in &new.followers {
+    for (f, prev) in state_changes(old, new) {
         let o = &f.observation;
-        let prev = old
-            .follower(&o.follower_cluster, &o.follower_index)
-            .map(|p| p.state);
-        if prev != Some(f.state) {
-            let level_warn = f.state != FollowerState::Healthy;
-            let from = prev.map(|s| s.as_str()).unwrap_or("new");
-            let (cluster, index) = (o.follower_cluster.as_str(), o.follower_index.as_str());
-            if level_warn {
-                tracing::warn!(follower_cluster = cluster, follower_index = index, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
-            } else {
-                tracing::info!(follower_cluster = cluster, follower_index = index, from, to = %f.state, "follower state changed");
-            }
+        let level_warn = f.state != FollowerState::Healthy;
+        let from = prev.map(|s| s.as_str()).unwrap_or("new");
+        let (cluster, index) = (o.follower_cluster.as_str(), o.follower_index.as_str());
+        if level_warn {
+            tracing::warn!(follower_cluster = cluster, follower_index = index, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
+        } else {
+            tracing::info!(follower_cluster = cluster, follower_index = index, from, to = %f.state, "follower state changed");
         }
     }
+}
+
+/// The followers of `new` whose state differs from `old`'s, with the state before (`None`: new follower).
+fn state_changes<'a>(
+    old: &Report,
+    new: &'a Report,
+) -> Vec<(&'a FollowerReport, Option<FollowerState>)> {
+    // Shared followers are the same followers: none changed state.
+    if new.followers.shared_with(&old.followers) {
+        return Vec::new();
+    }
+    // Both reports are sorted by (follower_cluster, follower_index): one merge pass pairs each follower with its
+    // previous state.
+    fn key(f: &FollowerReport) -> (&str, &str) {
+        (
+            f.observation.follower_cluster.as_str(),
+            f.observation.follower_index.as_str(),
+        )
+    }
+    let mut before = old.followers.iter().peekable();
+    let mut changed = Vec::new();
+    for f in &new.followers {
+        let k = key(f);
+        while before.next_if(|p| key(p) < k).is_some() {}
+        let prev = before.next_if(|p| key(p) == k).map(|p| p.state);
+        if prev != Some(f.state) {
+            changed.push((f, prev));
+        }
+    }
+    changed
 }
 
 /// Sets (or replaces) a top-level `/status` section.
@@ -909,6 +932,47 @@ mod tests {
         d.superseded.store(true, Ordering::Release);
         d.update(|_| {});
         assert!(Arc::ptr_eq(&published, &d.report()));
+    }
+
+    #[test]
+    fn state_changes_pair_each_follower_with_its_state_before() {
+        let report = |followers: &[(&str, FollowerState)]| Report {
+            followers: followers
+                .iter()
+                .map(|(index, state)| FollowerReport {
+                    observation: crate::testing::observation(index),
+                    state: *state,
+                    reasons: Vec::new(),
+                    time: None,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        use FollowerState::{Healthy, Paused};
+        let old = report(&[
+            ("a", Healthy),
+            ("b", Paused),
+            ("c", Healthy),
+            ("e", Healthy),
+        ]);
+        let new = report(&[("a", Healthy), ("b", Healthy), ("d", Paused), ("e", Paused)]);
+        let changes: Vec<(&str, Option<FollowerState>, FollowerState)> = state_changes(&old, &new)
+            .into_iter()
+            .map(|(f, prev)| (f.observation.follower_index.as_str(), prev, f.state))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("b", Some(Paused), Healthy),
+                ("d", None, Paused),
+                ("e", Some(Healthy), Paused)
+            ]
+        );
+        let shared = Report {
+            followers: new.followers.clone(),
+            ..Default::default()
+        };
+        assert!(state_changes(&old, &shared).len() == 3 && state_changes(&new, &shared).is_empty());
     }
 
     #[test]
