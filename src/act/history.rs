@@ -286,12 +286,15 @@ impl SharedHistory {
     /// Changes the latest history with `f` and keeps the result, writing the state file when it changed.
     pub fn update<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
         let mut g = self.lock();
-        // The file when there is one and it reads, else the history in memory, which is then not copied twice.
-        let file = self.state_dir.is_some().then(|| self.load_or(g.clone()));
-        let before = file.as_ref().unwrap_or(&*g);
+        // Without a state file there is nothing to compare against: change the history in place.
+        if self.state_dir.is_none() {
+            return f(&mut g);
+        }
+        // The file when it reads, else the history in memory.
+        let before = self.load_or(g.clone());
         let mut h = before.clone();
         let r = f(&mut h);
-        if h != *before {
+        if h != before {
             self.save(&h);
         }
         *g = h;

@@ -31,7 +31,7 @@ use crate::daemon::http::{router, HttpState, StatusSections};
 use crate::daemon::schedule::{JobOutcome, JobSpec, JobTracker, RunResult, Runner, Scheduler};
 use crate::es::{Clients, EsError};
 use crate::evaluate::health::FollowerState;
-use crate::evaluate::report::Report;
+use crate::evaluate::report::{FollowerReport, Report};
 use crate::metrics::{Metrics, RequestFailed, SharedReport};
 use crate::observe::{Observer, Snapshot};
 use crate::policy::runner::PolicyRunner;
@@ -177,6 +177,9 @@ pub struct Daemon {
     topology_stamp: Arc<Mutex<topology::Stamp>>,
     pub(crate) observer: Observer,
     pub(crate) snapshot: Arc<Mutex<Snapshot>>,
+    /// The report of `snapshot` as it is now, built by this daemon: changed under the snapshot's lock with the
+    /// snapshot itself, unlike `report`, which a reload shares with the daemon it replaces.
+    built: Arc<Mutex<Option<Arc<Report>>>>,
     pub(crate) report: SharedReport,
     pub(crate) metrics: Metrics,
     pub(crate) tracker: Arc<JobTracker>,
@@ -262,6 +265,7 @@ impl Daemon {
             cfg,
             observer,
             snapshot: Default::default(),
+            built: Arc::default(),
             report,
             metrics,
             tracker,
@@ -354,14 +358,34 @@ impl Daemon {
         lock(&self.snapshot).clone()
     }
 
+    /// Applies a job's result to the snapshot and publishes the report built from it.
     fn update(&self, apply: impl FnOnce(&mut Snapshot)) {
+        self.publish(apply, false);
+    }
+
+    /// [`Daemon::update`] for a `doc_counts` run: the report is [`Report::after_doc_counts`] of this daemon's
+    /// report before the run.
+    fn update_counts(&self, apply: impl FnOnce(&mut Snapshot)) {
+        self.publish(apply, true);
+    }
+
+    fn publish(&self, apply: impl FnOnce(&mut Snapshot), doc_counts: bool) {
         if self.superseded.load(Ordering::Acquire) {
             return;
         }
         let new = {
             let mut snap = lock(&self.snapshot);
             apply(&mut snap);
-            Arc::new(Report::build(&self.cfg, &snap, self.observer.now()))
+            let now = self.observer.now();
+            let mut built = lock(&self.built);
+            let new = Arc::new(match built.as_deref() {
+                Some(before) if doc_counts => {
+                    Report::after_doc_counts(&self.cfg, &snap, now, before)
+                }
+                _ => Report::build(&self.cfg, &snap, now),
+            });
+            *built = Some(new.clone());
+            new
         };
         let old = self.report();
         log_transitions(&old, &new);
@@ -541,7 +565,7 @@ impl Daemon {
             self.record_error(cluster, e);
         }
         let cfg = self.cfg.clone();
-        self.update(|snap| snap.apply_doc_counts(&cfg, before, result));
+        self.update_counts(|snap| snap.apply_doc_counts(&cfg, before, result));
         if ok {
             JobOutcome::Success
         } else {
@@ -826,24 +850,47 @@ fn log_transitions(old: &Report, new: &Report) {
             _ => {}
         }
     }
-    // Both reports are sorted by (follower_cluster, follower_index): each follower's previous state is found by
-    // binary search, without building a map of the old report.
-    for f in &new.followers {
+    for (f, prev) in state_changes(old, new) {
         let o = &f.observation;
-        let prev = old
-            .follower(&o.follower_cluster, &o.follower_index)
-            .map(|p| p.state);
-        if prev != Some(f.state) {
-            let level_warn = f.state != FollowerState::Healthy;
-            let from = prev.map(|s| s.as_str()).unwrap_or("new");
-            let (cluster, index) = (o.follower_cluster.as_str(), o.follower_index.as_str());
-            if level_warn {
-                tracing::warn!(follower_cluster = cluster, follower_index = index, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
-            } else {
-                tracing::info!(follower_cluster = cluster, follower_index = index, from, to = %f.state, "follower state changed");
-            }
+        let level_warn = f.state != FollowerState::Healthy;
+        let from = prev.map(|s| s.as_str()).unwrap_or("new");
+        let (cluster, index) = (o.follower_cluster.as_str(), o.follower_index.as_str());
+        if level_warn {
+            tracing::warn!(follower_cluster = cluster, follower_index = index, from, to = %f.state, reasons = ?f.reasons, "follower state changed");
+        } else {
+            tracing::info!(follower_cluster = cluster, follower_index = index, from, to = %f.state, "follower state changed");
         }
     }
+}
+
+/// The followers of `new` whose state differs from `old`'s, with the state before (`None`: new follower).
+fn state_changes<'a>(
+    old: &Report,
+    new: &'a Report,
+) -> Vec<(&'a FollowerReport, Option<FollowerState>)> {
+    // Shared followers are the same followers: none changed state.
+    if new.followers.shared_with(&old.followers) {
+        return Vec::new();
+    }
+    // Both reports are sorted by (follower_cluster, follower_index): one merge pass pairs each follower with its
+    // previous state.
+    fn key(f: &FollowerReport) -> (&str, &str) {
+        (
+            f.observation.follower_cluster.as_str(),
+            f.observation.follower_index.as_str(),
+        )
+    }
+    let mut before = old.followers.iter().peekable();
+    let mut changed = Vec::new();
+    for f in &new.followers {
+        let k = key(f);
+        while before.next_if(|p| key(p) < k).is_some() {}
+        let prev = before.next_if(|p| key(p) == k).map(|p| p.state);
+        if prev != Some(f.state) {
+            changed.push((f, prev));
+        }
+    }
+    changed
 }
 
 /// Sets (or replaces) a top-level `/status` section.
@@ -885,6 +932,61 @@ mod tests {
         d.superseded.store(true, Ordering::Release);
         d.update(|_| {});
         assert!(Arc::ptr_eq(&published, &d.report()));
+    }
+
+    #[test]
+    fn state_changes_pair_each_follower_with_its_state_before() {
+        let report = |followers: &[(&str, FollowerState)]| Report {
+            followers: followers
+                .iter()
+                .map(|(index, state)| FollowerReport {
+                    observation: crate::testing::observation(index),
+                    state: *state,
+                    reasons: Vec::new(),
+                    time: None,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        use FollowerState::{Healthy, Paused};
+        let old = report(&[
+            ("a", Healthy),
+            ("b", Paused),
+            ("c", Healthy),
+            ("e", Healthy),
+        ]);
+        let new = report(&[("a", Healthy), ("b", Healthy), ("d", Paused), ("e", Paused)]);
+        let changes: Vec<(&str, Option<FollowerState>, FollowerState)> = state_changes(&old, &new)
+            .into_iter()
+            .map(|(f, prev)| (f.observation.follower_index.as_str(), prev, f.state))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("b", Some(Paused), Healthy),
+                ("d", None, Paused),
+                ("e", Some(Healthy), Paused)
+            ]
+        );
+        let shared = Report {
+            followers: new.followers.clone(),
+            ..Default::default()
+        };
+        assert!(state_changes(&old, &shared).len() == 3 && state_changes(&new, &shared).is_empty());
+    }
+
+    #[test]
+    fn a_doc_counts_run_reuses_only_followers_this_daemon_built() {
+        let d = Daemon::new(crate::testing::fixture_config()).unwrap();
+        // The report a reload hands over is not this daemon's: the first run builds its followers.
+        *write(&d.report) = Arc::new(Report::default());
+        d.update_counts(|_| {});
+        let first = d.report();
+        assert_eq!(first.followers.len(), 2);
+        d.update_counts(|_| {});
+        assert!(d.report().followers.shared_with(&first.followers));
+        d.update(|_| {});
+        assert!(!d.report().followers.shared_with(&first.followers));
     }
 
     /// The `_ccr/stats`, `_ccr/info` and `_remote/info` of `n` followers `logs-NNNNN-copy` of `logs-NNNNN`, five
@@ -966,7 +1068,7 @@ mod tests {
         });
         let ev = crate::policy::evaluate(&cfg, &d.report(), history, &[], at);
         let before = lock(&d.snapshot).counts_before();
-        d.update(|snap| snap.apply_doc_counts(&cfg, before, counts));
+        d.update_counts(|snap| snap.apply_doc_counts(&cfg, before, counts));
         ev.history
     }
 

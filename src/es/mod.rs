@@ -273,6 +273,8 @@ pub struct EsClient {
     http: reqwest::Client,
     timeout: Duration,
     max_response_bytes: usize,
+    /// The length of the latest 2xx body per endpoint, shared by the clones of this client.
+    size_hints: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<Endpoint, usize>>>,
 }
 
 impl std::fmt::Debug for EsClient {
@@ -355,6 +357,7 @@ impl EsClient {
             http,
             timeout: settings.timeout,
             max_response_bytes: settings.max_response_bytes,
+            size_hints: Default::default(),
         })
     }
 
@@ -375,10 +378,10 @@ impl EsClient {
         let bytes = self
             .request_bytes(method, endpoint, path_and_query, body)
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| EsError::Decode {
+        decode(&bytes).map_err(|message| EsError::Decode {
             cluster: self.name.clone(),
             endpoint,
-            message: e.to_string(),
+            message,
         })
     }
 
@@ -452,9 +455,17 @@ impl EsClient {
             MAX_ERROR_BODY_BYTES
         };
         let mut body = BoundedBody::new(limit);
-        // One allocation of the announced size (within the limit) instead of doubling through the body.
-        if let Some(n) = resp.content_length() {
-            body.reserve(usize::try_from(n).unwrap_or(usize::MAX));
+        // One allocation of the announced size (within the limit) instead of doubling through the body. A
+        // compressed answer announces no decoded length: the latest body of the endpoint, plus an eighth for
+        // growth, stands in for it (polled answers keep their size from one poll to the next).
+        match resp.content_length() {
+            Some(n) => body.reserve(usize::try_from(n).unwrap_or(usize::MAX)),
+            None if status.is_success() => {
+                if let Some(n) = self.size_hint(endpoint) {
+                    body.reserve(n.saturating_add(n / 8));
+                }
+            }
+            None => {}
         }
         while let Some(chunk) = resp
             .chunk()
@@ -470,6 +481,7 @@ impl EsClient {
         }
         let bytes = body.into_inner();
         if status.is_success() {
+            self.set_size_hint(endpoint, bytes.len());
             return Ok(bytes);
         }
         let error = serde_json::from_slice::<ErrorResponse>(&bytes)
@@ -481,6 +493,21 @@ impl EsClient {
             status: status.as_u16(),
             error,
         })
+    }
+
+    fn size_hint(&self, endpoint: Endpoint) -> Option<usize> {
+        self.size_hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&endpoint)
+            .copied()
+    }
+
+    fn set_size_hint(&self, endpoint: Endpoint, len: usize) {
+        self.size_hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(endpoint, len);
     }
 
     fn map_reqwest(&self, endpoint: Endpoint, e: reqwest::Error) -> EsError {
@@ -532,6 +559,13 @@ impl EsClient {
 pub trait Filtered: DeserializeOwned {
     /// Comma-separated dotted paths (no wildcard needed except `*` for map keys), URL-safe as written.
     const FILTER_PATH: &'static str;
+}
+
+/// Decodes a JSON body. The body is checked to be UTF-8 once, as a whole, and then parsed as text: parsing
+/// the bytes would check every string again. The error says which of the two the body is not.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// A response body read chunk by chunk that never holds more than `limit` bytes.
@@ -677,6 +711,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_that_is_not_utf8_or_not_json_says_which() {
+        assert_eq!(
+            decode::<Vec<String>>(b"[\"a\xc3\xa9\"]").unwrap(),
+            ["a\u{e9}"]
+        );
+        let e = decode::<Vec<String>>(b"[\"a\xff\"]").unwrap_err();
+        assert!(e.starts_with("the body is not UTF-8: invalid utf-8"), "{e}");
+        let e = decode::<Vec<String>>(b"<html>").unwrap_err();
+        assert!(e.contains("expected value at line 1 column 1"), "{e}");
+    }
 
     /// ES's include-only `filter_path` (`FilterPathBasedFilter` with `inclusive == true`): `*` matches any one
     /// name, arrays are traversed, a fully matched subtree is kept whole, and an object or array the filter

@@ -1,8 +1,10 @@
 //! The report: the snapshot joined with the configuration and the verdicts, in the shape that `/status`,
 //! `ccr-sentinel status` and `/metrics` render. Built once per finished job, never per scrape.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::config::Config;
 use crate::es::AutoFollowStats;
@@ -15,7 +17,8 @@ use crate::evaluate::lag::{
 };
 use crate::observe::keys::{credentials, remote_keys};
 use crate::observe::{
-    follower_observations, CredentialStatus, FollowerObservation, RemoteKey, Snapshot,
+    follower_observations, listed, ClusterState, CredentialStatus, FollowerObservation, Listed,
+    RemoteKey, Snapshot,
 };
 
 /// Everything known, joined and judged.
@@ -25,7 +28,10 @@ pub struct Report {
     pub clusters: Vec<ClusterReport>,
     pub remotes: Vec<RemoteReport>,
     pub auto_follow: Vec<AutoFollowReport>,
-    pub followers: Vec<FollowerReport>,
+    /// Sorted by (follower_cluster, follower_index). As of the latest job that changed an input of a follower:
+    /// a report built after a `doc_counts` run whose listings changed none keeps the followers of the report
+    /// before it ([`Report::after_doc_counts`]), time-derived fields included.
+    pub followers: Followers,
     /// The cross-cluster API key of every API-key remote (`ccr_sentinel_remote_api_key_expiry_seconds`).
     pub remote_keys: Vec<RemoteKey>,
     /// The daemon's own credential on every follower cluster: the principal follower tasks it creates or resumes
@@ -43,6 +49,68 @@ pub struct Report {
     /// `[metrics] detailed`: render the families outside the default set.
     #[serde(skip)]
     pub detailed_metrics: bool,
+}
+
+/// The followers of a report, shared with the report before it when the job in between changed none of their
+/// inputs. Reads through `Deref` like the `Vec` it holds; a write copies it first when another report shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Followers(Arc<Vec<FollowerReport>>);
+
+impl Followers {
+    /// Both are the same followers, shared rather than built twice.
+    pub fn shared_with(&self, other: &Followers) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Followers {
+    type Target = Vec<FollowerReport>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Followers {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<Vec<FollowerReport>> for Followers {
+    fn from(v: Vec<FollowerReport>) -> Self {
+        Self(Arc::new(v))
+    }
+}
+
+impl FromIterator<FollowerReport> for Followers {
+    fn from_iter<I: IntoIterator<Item = FollowerReport>>(iter: I) -> Self {
+        Self(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<'a> IntoIterator for &'a Followers {
+    type Item = &'a FollowerReport;
+    type IntoIter = std::slice::Iter<'a, FollowerReport>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Followers {
+    type Item = &'a mut FollowerReport;
+    type IntoIter = std::slice::IterMut<'a, FollowerReport>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Arc::make_mut(&mut self.0).iter_mut()
+    }
+}
+
+impl Serialize for Followers {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_slice().serialize(s)
+    }
 }
 
 /// One configured cluster.
@@ -122,6 +190,53 @@ fn time_of(snap: &Snapshot, o: &FollowerObservation, now: DateTime<Utc>) -> Opti
     Some(t)
 }
 
+/// Every follower of the snapshot, observed at `now`, with its remote key's problem and its verdict.
+fn judged_followers(
+    cfg: &Config,
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+    remote_keys: &[RemoteKey],
+) -> Followers {
+    follower_observations(cfg, snap)
+        .into_iter()
+        .map(|mut o| {
+            o.remote_key = remote_keys
+                .iter()
+                .find(|k| {
+                    k.follower_cluster == o.follower_cluster && k.remote_cluster == o.remote_cluster
+                })
+                .and_then(|k| k.problem.clone());
+            let time = time_of(snap, &o, now);
+            let v = judge_in_time(verdict(&o, &cfg.health), &o, time.as_ref(), &cfg.health);
+            FollowerReport {
+                observation: o,
+                state: v.state,
+                reasons: v.reasons,
+                time,
+            }
+        })
+        .collect()
+}
+
+/// Whether every follower in `followers` still has the [`Listed`] view it was judged with.
+fn listings_unchanged(snap: &Snapshot, followers: &[FollowerReport]) -> bool {
+    let empty = ClusterState::default();
+    followers.iter().all(|f| {
+        let o = &f.observation;
+        let cs = snap.clusters.get(&o.follower_cluster).unwrap_or(&empty);
+        listed(
+            snap,
+            cs,
+            &o.follower_index,
+            o.leader_cluster.as_deref(),
+            &o.leader_index,
+        ) == Listed {
+            follower_index_exists: o.follower_index_exists,
+            leader_index_exists: o.leader_index_exists,
+        }
+    })
+}
+
 impl FollowerReport {
     /// Why this follower should not take traffic or be promoted now, given the highest acceptable lag in time;
     /// empty when it may. Not healthy, no lag in time measured yet, a lag above `max_lag` or a lower bound (the
@@ -175,6 +290,34 @@ impl Report {
 
     /// Joins the snapshot with the configuration and computes every verdict.
     pub fn build(cfg: &Config, snap: &Snapshot, now: DateTime<Utc>) -> Self {
+        Self::assemble(cfg, snap, now, None)
+    }
+
+    /// The report after a `doc_counts` run, `before` being the report of the same configuration and of `snap`
+    /// as it was just before the run was applied. A run changes only the clusters' `_cat/indices` listings, their
+    /// `cat_indices` errors and their timestamps; document parity waits for the next poll
+    /// (`Snapshot::apply_doc_counts`). So when every follower of `before` still has the same [`Listed`] view,
+    /// its followers are still exact and are shared, not joined and judged again: their time-derived fields
+    /// (`rpo_seconds`, lag in time, lease margins, the remote key's problem) stay as of the latest job that
+    /// built them (a poll or a key read), which a poll rebuilds at its end. The clusters, keys, credentials and everything derived from the
+    /// followers are built at `now` as [`Report::build`] would. Otherwise this is [`Report::build`].
+    pub fn after_doc_counts(
+        cfg: &Config,
+        snap: &Snapshot,
+        now: DateTime<Utc>,
+        before: &Report,
+    ) -> Self {
+        let keep = listings_unchanged(snap, &before.followers);
+        Self::assemble(cfg, snap, now, keep.then(|| before.followers.clone()))
+    }
+
+    /// [`Report::build`], with `followers` instead of building them when given.
+    fn assemble(
+        cfg: &Config,
+        snap: &Snapshot,
+        now: DateTime<Utc>,
+        followers: Option<Followers>,
+    ) -> Self {
         let never_polled = crate::observe::ClusterState::default();
         let clusters = cfg
             .clusters
@@ -237,26 +380,7 @@ impl Report {
             }
         }
         let remote_keys = remote_keys(cfg, snap, now);
-        let followers = follower_observations(cfg, snap)
-            .into_iter()
-            .map(|mut o| {
-                o.remote_key = remote_keys
-                    .iter()
-                    .find(|k| {
-                        k.follower_cluster == o.follower_cluster
-                            && k.remote_cluster == o.remote_cluster
-                    })
-                    .and_then(|k| k.problem.clone());
-                let time = time_of(snap, &o, now);
-                let v = judge_in_time(verdict(&o, &cfg.health), &o, time.as_ref(), &cfg.health);
-                FollowerReport {
-                    observation: o,
-                    state: v.state,
-                    reasons: v.reasons,
-                    time,
-                }
-            })
-            .collect::<Vec<_>>();
+        let followers = followers.unwrap_or_else(|| judged_followers(cfg, snap, now, &remote_keys));
         let renames_streams = |cluster: &str| {
             snap.clusters
                 .get(cluster)
@@ -313,5 +437,156 @@ impl Report {
                 .followers
                 .iter()
                 .all(|f| f.state == FollowerState::Healthy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::es::{CatIndex, Endpoint, EsError};
+    use crate::observe::DocCountResult;
+    use crate::testing;
+
+    type Listing = BTreeMap<String, Result<Vec<CatIndex>, EsError>>;
+
+    fn listing(leader: Option<&[&str]>, follower: &[&str]) -> Listing {
+        let rows = |names: &[&str]| {
+            Ok(names
+                .iter()
+                .map(|n| CatIndex {
+                    index: n.to_string(),
+                    status: Some("open".into()),
+                    docs_count: Some(10),
+                })
+                .collect())
+        };
+        let leader = match leader {
+            Some(names) => rows(names),
+            None => Err(EsError::Status {
+                cluster: "leader".into(),
+                endpoint: Endpoint::CatIndices,
+                status: 503,
+                error: None,
+            }),
+        };
+        BTreeMap::from([
+            ("leader".to_string(), leader),
+            ("follower".to_string(), rows(follower)),
+        ])
+    }
+
+    /// The fixture config's followers `orders-copy` and `gone-copy` and the fixtures' `paused-copy`, polled with
+    /// their lag recorded (so the followers with shard tasks have time-derived fields), after a doc_counts run of
+    /// `first` when given.
+    fn polled(cfg: &Config, first: Option<Listing>, at: DateTime<Utc>) -> Snapshot {
+        let mut snap = Snapshot::default();
+        if let Some(indices) = first {
+            let before = snap.counts_before();
+            snap.apply_doc_counts(cfg, before, DocCountResult { at, indices });
+        }
+        let mut poll = testing::poll(
+            "versions/ccr_stats_response_6.8.json",
+            "versions/follow_info_response_6.8.json",
+            "versions/remote_info_response_6.8.json",
+        );
+        poll.at = at;
+        let mark = snap.poll_mark();
+        snap.apply_polled(poll, mark);
+        snap.record_lag(cfg, at);
+        snap
+    }
+
+    #[test]
+    fn a_doc_counts_run_that_changes_no_listing_view_keeps_the_followers_a_full_build_would_make() {
+        let cfg = testing::fixture_config();
+        let t0 = testing::epoch();
+        let t1 = t0 + chrono::Duration::seconds(5);
+        let all_leaders: &[&str] = &["orders", "paused"];
+        let all_followers: &[&str] = &["orders-copy", "paused-copy"];
+        let listed = || Some(listing(Some(all_leaders), all_followers));
+        // (case, listing before, the run's listing, whether the followers are shared)
+        let cases: Vec<(&str, Option<Listing>, Listing, bool)> = vec![
+            (
+                "the same indices, other counts",
+                listed(),
+                listing(Some(all_leaders), all_followers),
+                true,
+            ),
+            (
+                "the leader's _cat/indices fails",
+                listed(),
+                listing(None, all_followers),
+                true,
+            ),
+            (
+                "a follower index disappears",
+                listed(),
+                listing(Some(all_leaders), &["paused-copy"]),
+                false,
+            ),
+            (
+                "a leader index appears",
+                listed(),
+                listing(Some(&["orders", "paused", "gone"]), all_followers),
+                false,
+            ),
+            (
+                "a leader index disappears",
+                listed(),
+                listing(Some(&["paused"]), all_followers),
+                false,
+            ),
+            (
+                "the first listing",
+                None,
+                listing(Some(all_leaders), all_followers),
+                false,
+            ),
+        ];
+        for (case, first, run, shared) in cases {
+            let mut snap = polled(&cfg, first, t0);
+            let before = Report::build(&cfg, &snap, t0);
+            assert_eq!(before.followers.len(), 3, "{case}");
+            assert!(
+                testing::find(&before, "orders-copy").time.is_some(),
+                "{case}: the follower with shard tasks has its time view"
+            );
+            let counts_before = snap.counts_before();
+            snap.apply_doc_counts(
+                &cfg,
+                counts_before,
+                DocCountResult {
+                    at: t1,
+                    indices: run,
+                },
+            );
+            // Shared followers are as of the job that built them (t0), rebuilt ones and the rest of the report as
+            // of the run (t1).
+            let after = Report::after_doc_counts(&cfg, &snap, t1, &before);
+            let full = Report::build(&cfg, &snap, if shared { t0 } else { t1 });
+            assert_eq!(
+                after.followers.shared_with(&before.followers),
+                shared,
+                "{case}"
+            );
+            assert_eq!(
+                serde_json::to_value(&after.followers).unwrap(),
+                serde_json::to_value(&full.followers).unwrap(),
+                "{case}"
+            );
+            let full_now = Report::build(&cfg, &snap, t1);
+            let without_followers = |r: &Report| {
+                let mut v = serde_json::to_value(r).unwrap();
+                v.as_object_mut().unwrap().remove("followers");
+                v
+            };
+            assert_eq!(
+                without_followers(&after),
+                without_followers(&full_now),
+                "{case}"
+            );
+        }
     }
 }

@@ -256,6 +256,52 @@ pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObser
     out
 }
 
+/// What the `_cat/indices` listings say about a follower: the only inputs of its observation that a
+/// `doc_counts` run changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    /// Whether the follower index is in its cluster's listing, when the cluster has been listed.
+    pub follower_index_exists: Option<bool>,
+    /// Whether the leader index is in the leader cluster's listing, when that can be told.
+    pub leader_index_exists: Option<bool>,
+}
+
+/// [`Listed`] for follower index `index` on the cluster whose state is `cs`, following `leader_index` on
+/// `leader_cluster`.
+pub fn listed(
+    snap: &Snapshot,
+    cs: &ClusterState,
+    index: &str,
+    leader_cluster: Option<&str>,
+    leader_index: &str,
+) -> Listed {
+    // A leader index absent from the leader's listing counts as deleted only when the follower already existed
+    // when that listing was read (it is in its own cluster's listing, read no later). A follower created since,
+    // e.g. by an auto-follow pattern for a new leader index, would otherwise look leader-less until the next
+    // listing, and `on_leader_deleted = "unfollow"` could act on that.
+    let follower_listed_at = cs
+        .indices
+        .as_ref()
+        .filter(|i| i.data.contains_key(index))
+        .map(|i| i.at);
+    let leader_index_exists = leader_cluster
+        .and_then(|l| snap.clusters.get(l))
+        .and_then(|l| l.indices.as_ref())
+        .and_then(|l| {
+            if l.data.contains_key(leader_index) {
+                Some(true)
+            } else if follower_listed_at.is_some_and(|f| f <= l.at) {
+                Some(false)
+            } else {
+                None
+            }
+        });
+    Listed {
+        follower_index_exists: cs.indices.as_ref().map(|i| i.data.contains_key(index)),
+        leader_index_exists,
+    }
+}
+
 /// Entries by (cluster, follower index).
 type Sorted<'a, T> = Vec<((&'a str, &'a str), T)>;
 
@@ -345,29 +391,10 @@ fn observe_follower(
             },
         },
     };
-    // A leader index absent from the leader's listing counts as deleted only when the follower already existed
-    // when that listing was read (it is in its own cluster's listing, read no later). A follower created since,
-    // e.g. by an auto-follow pattern for a new leader index, would otherwise look leader-less until the next
-    // listing, and `on_leader_deleted = "unfollow"` could act on that.
-    let follower_listed_at = cs
-        .indices
-        .as_ref()
-        .filter(|i| i.data.contains_key(index))
-        .map(|i| i.at);
-    let leader_index_exists = leader_cluster
-        .as_ref()
-        .and_then(|l| snap.clusters.get(l))
-        .and_then(|l| l.indices.as_ref())
-        .and_then(|l| {
-            if l.data.contains_key(&leader_index) {
-                Some(true)
-            } else if follower_listed_at.is_some_and(|f| f <= l.at) {
-                Some(false)
-            } else {
-                None
-            }
-        });
-    let follower_index_exists = cs.indices.as_ref().map(|i| i.data.contains_key(index));
+    let Listed {
+        follower_index_exists,
+        leader_index_exists,
+    } = listed(snap, cs, index, leader_cluster.as_deref(), &leader_index);
     let bootstrap = cs
         .restores
         .get(index)

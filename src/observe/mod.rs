@@ -51,8 +51,8 @@ use crate::es::{
 pub use bootstrap::{recovery_needed, restores, Bootstrap};
 
 pub use follower::{
-    follower_observations, FollowerObservation, Freshness, RemoteObservation, ShardDetail,
-    ShardFatal, ShardSummary,
+    follower_observations, listed, FollowerObservation, Freshness, Listed, RemoteObservation,
+    ShardDetail, ShardFatal, ShardSummary,
 };
 pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{

@@ -761,7 +761,7 @@ leader_index_patterns = ["metrics-*"]
                 nodes_connected: i64::from(connected),
                 heartbeat_delay_seconds: None,
             }],
-            followers: vec![judged(logs), judged(orders)],
+            followers: vec![judged(logs), judged(orders)].into(),
             ..Default::default()
         }
     }
