@@ -58,8 +58,13 @@ pub struct ClusterState {
     /// `(major, minor)`, once the `poll` has needed it.
     #[serde(skip)]
     pub version: Option<(u32, u32)>,
-    /// The leader's own shard stats (leader clusters only): sequence numbers and retention leases.
-    pub shard_stats: Option<Observed<ShardStatsResponse>>,
+    /// When the leader's own shard stats were last read successfully (leader clusters only).
+    pub shard_stats_at: Option<DateTime<Utc>>,
+    /// The leader's own shard stats, sequence numbers and retention leases, of the poll being applied (leader
+    /// clusters only): [`Snapshot::record_lag`] folds them into the follower histories and drops them, as no
+    /// later poll may use them.
+    #[serde(skip)]
+    shard_stats: Option<Observed<ShardStatsResponse>>,
     /// The leader's `index.soft_deletes.retention_lease.period` by leader index (leader clusters only).
     pub lease_periods: Option<Observed<LeasePeriods>>,
     /// The sequence-number history of every follower shard, by follower index (follower clusters only).
@@ -192,7 +197,7 @@ impl ClusterState {
             || (has(Endpoint::FollowInfo) && self.follow_info.is_some())
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
-            || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
+            || (has(Endpoint::IndexStats) && self.shard_stats_at.is_some())
             || (has(Endpoint::IndexSettings) && self.lease_periods.is_some())
             || (has(Endpoint::Recovery) && !self.restores.is_empty())
             || (has(Endpoint::DataStreams) && self.data_streams.is_some())
@@ -402,6 +407,7 @@ impl Snapshot {
         let cs = self.clusters.entry(r.cluster).or_default();
         // Only the primary of each shard and only CCR's leases were decoded ([`ShardStatsResponse`]).
         if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+            cs.shard_stats_at = Some(o.at);
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -531,6 +537,10 @@ impl Snapshot {
             cs.lag.retain(|index, _| {
                 known.contains(index.as_str()) && !restoring.contains(index.as_str())
             });
+        }
+        // Only the poll that read them uses the leaders' shard stats, and their leases are folded in now.
+        for cs in self.clusters.values_mut() {
+            cs.shard_stats = None;
         }
     }
 
@@ -1079,6 +1089,12 @@ mod tests {
         let leases = &copies[0].1.retention_leases.as_ref().unwrap().leases;
         assert_eq!(leases.len(), 1);
         assert!(leases[0].is_ccr_lease_of("logs-copy", "leader", "logs"));
+        // Folded into the histories by the poll's `record_lag`, then dropped; the read time stays.
+        let at = snap.clusters["leader"].shard_stats_at;
+        snap.record_lag(&crate::testing::fixture_config(), Utc::now());
+        assert!(snap.clusters["leader"].shard_stats.is_none());
+        assert_eq!(snap.clusters["leader"].shard_stats_at, at);
+        assert!(at.is_some());
     }
 
     fn counts(
