@@ -85,7 +85,8 @@ pub struct FollowStatsResponse {
 /// The follow stats of one follower index.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowerIndexStats {
-    pub index: String,
+    /// The follower index; its shards' `follower_index` shares it.
+    pub index: SharedName,
     /// Sum over shards of leader minus follower global checkpoint; ES 8.13+ only.
     #[serde(default)]
     pub total_global_checkpoint_lag: Option<i64>,

@@ -150,6 +150,13 @@ impl ShardRings {
         &mut self.0[i].1
     }
 
+    /// Makes room for exactly `shards` rings in a history without any yet.
+    pub fn reserve_for(&mut self, shards: usize) {
+        if self.0.is_empty() {
+            self.0.reserve_exact(shards);
+        }
+    }
+
     /// The shard ids, ascending.
     pub fn keys(&self) -> impl Iterator<Item = i64> + '_ {
         self.0.iter().map(|(id, _)| *id)
@@ -327,7 +334,7 @@ impl Checkpoints {
 /// The first bracket of a `doc_counts` run ([`Snapshot::counts_before`]): by follower cluster, the shard
 /// checkpoints of every follower index in the latest good `GET /_ccr/stats`.
 #[derive(Debug, Clone, Default)]
-pub struct CountsBefore(BTreeMap<String, HashMap<String, Vec<Checkpoints>>>);
+pub struct CountsBefore(BTreeMap<String, HashMap<SharedName, Vec<Checkpoints>>>);
 
 /// The `doc_counts` runs applied when a poll started ([`Snapshot::poll_mark`]): all of them finished before
 /// any read of that poll was sent.
@@ -348,7 +355,7 @@ struct PendingCounts {
     /// This run's counts of every follower index known when it was applied.
     counts: BTreeMap<String, Counted>,
     /// The first bracket; `None` when no poll had read the cluster's stats before the run.
-    before: Option<HashMap<String, Vec<Checkpoints>>>,
+    before: Option<HashMap<SharedName, Vec<Checkpoints>>>,
 }
 
 /// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
@@ -586,6 +593,8 @@ impl Snapshot {
             let Some(h) = history_mut(lag, &i.index) else {
                 continue;
             };
+            // Room for exactly this follower's shards: grown one by one, the rings would take room for 8 of 5.
+            h.shards.reserve_for(i.shards.len());
             let mut view: Option<((&str, &str), LeaderView)> = None;
             for sh in &i.shards {
                 let key = (sh.remote_cluster.as_str(), sh.leader_index.as_str());
