@@ -352,8 +352,8 @@ struct PendingCounts {
     /// The run's number (`Snapshot::doc_count_runs` once it was applied).
     run: u64,
     at: DateTime<Utc>,
-    /// This run's counts of every follower index known when it was applied.
-    counts: BTreeMap<String, Counted>,
+    /// This run's counts of every follower index known when it was applied, by follower index name.
+    counts: Vec<(SharedName, Counted)>,
     /// The first bracket; `None` when no poll had read the cluster's stats before the run.
     before: Option<HashMap<SharedName, Vec<Checkpoints>>>,
 }
@@ -361,7 +361,7 @@ struct PendingCounts {
 /// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
 #[derive(Debug, Clone)]
 struct Counted {
-    remote: String,
+    remote: SharedName,
     /// The alias maps to a configured leader cluster.
     leader_known: bool,
     leader_docs: Option<i64>,
@@ -756,9 +756,9 @@ impl Snapshot {
         cfg: &Config,
         cluster: &str,
         listed: &BTreeSet<String>,
-    ) -> BTreeMap<String, Counted> {
+    ) -> Vec<(SharedName, Counted)> {
         let Some(cs) = self.clusters.get(cluster) else {
-            return BTreeMap::new();
+            return Vec::new();
         };
         let count = |c: &str, index: &str| -> Option<i64> {
             if !listed.contains(c) {
@@ -773,8 +773,10 @@ impl Snapshot {
                 .copied()
                 .flatten()
         };
-        // Every follower known from info or stats (paused ones have no stats); names are copied once, below.
+        // Every follower known from info or stats (paused ones have no stats); names are copied once, below,
+        // or shared with the stats' when they are the same.
         let mut followers: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        let mut shared: HashMap<&str, (&SharedName, &SharedName)> = HashMap::new();
         if let Some(info) = &cs.follow_info {
             for f in &info.data.follower_indices {
                 followers.insert(&f.follower_index, (&f.remote_cluster, &f.leader_index));
@@ -786,6 +788,9 @@ impl Snapshot {
                     followers
                         .entry(&i.index)
                         .or_insert((&s.remote_cluster, &s.leader_index));
+                    shared
+                        .entry(&i.index)
+                        .or_insert((&i.index, &s.remote_cluster));
                 }
             }
         }
@@ -802,9 +807,16 @@ impl Snapshot {
                     leader_known: leader_cluster.is_some(),
                     leader_docs: leader_cluster.and_then(|l| count(l, leader_index)),
                     follower_docs: count(cluster, index),
-                    remote: remote.to_string(),
+                    remote: match shared.get(index) {
+                        Some((_, r)) if r.as_str() == remote => (*r).clone(),
+                        _ => remote.into(),
+                    },
                 };
-                (index.to_string(), counted)
+                let name = match shared.get(index) {
+                    Some((i, _)) => (*i).clone(),
+                    None => index.into(),
+                };
+                (name, counted)
             })
             .collect()
     }
@@ -838,7 +850,7 @@ impl Snapshot {
             .counts
             .iter()
             .map(|(index, c)| {
-                let remote = &c.remote;
+                let remote = c.remote.as_str();
                 let not_compared_because = if !c.leader_known {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
                 } else if c.leader_docs.is_none() || c.follower_docs.is_none() {
@@ -862,7 +874,7 @@ impl Snapshot {
                     comparable: not_compared_because.is_none(),
                     not_compared_because,
                 };
-                (index.clone(), p)
+                (index.to_string(), p)
             })
             .collect()
     }
