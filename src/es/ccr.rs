@@ -1,7 +1,9 @@
 //! `_ccr/*`: follow stats and info (polled), follow / pause / resume / unfollow / forget_follower, and auto-follow
 //! patterns, with their response types.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -83,7 +85,8 @@ pub struct FollowStatsResponse {
 /// The follow stats of one follower index.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct FollowerIndexStats {
-    pub index: String,
+    /// The follower index; its shards' `follower_index` shares it.
+    pub index: SharedName,
     /// Sum over shards of leader minus follower global checkpoint; ES 8.13+ only.
     #[serde(default)]
     pub total_global_checkpoint_lag: Option<i64>,
@@ -94,60 +97,160 @@ pub struct FollowerIndexStats {
 /// The follow task status of one shard (ShardFollowNodeTaskStatus). Counters reset when the task restarts.
 /// The names, shard id, checkpoints, `operations_written` and `time_since_last_read_millis` decide the verdict
 /// and are written by every version from 6.5 (ShardFollowNodeTaskStatus#toXContentFragment), so they are
-/// required; the other counters only feed metrics and default to 0 (or -1) when absent.
+/// required; the other counters only feed metrics and default to 0 when absent.
+///
+/// Only the fields the daemon reads are decoded: the snapshot keeps every shard's stats until the next poll
+/// (10,000 at 2,000 followers of 5 shards), and the other counters of the server's object (see
+/// `docs/es-contract.md`) would triple what each takes.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ShardFollowStats {
-    pub remote_cluster: String,
-    pub leader_index: String,
-    pub follower_index: String,
+    pub remote_cluster: SharedName,
+    pub leader_index: SharedName,
+    pub follower_index: SharedName,
     pub shard_id: i64,
     pub leader_global_checkpoint: i64,
     pub leader_max_seq_no: i64,
     pub follower_global_checkpoint: i64,
-    pub follower_max_seq_no: i64,
-    #[serde(default = "minus_one")]
-    pub last_requested_seq_no: i64,
-    #[serde(default)]
-    pub outstanding_read_requests: i64,
-    #[serde(default)]
-    pub outstanding_write_requests: i64,
-    #[serde(default)]
-    pub write_buffer_operation_count: i64,
-    #[serde(default)]
-    pub write_buffer_size_in_bytes: i64,
-    #[serde(default)]
-    pub follower_mapping_version: i64,
-    #[serde(default)]
-    pub follower_settings_version: i64,
-    /// 7.3+.
-    #[serde(default)]
-    pub follower_aliases_version: Option<i64>,
-    #[serde(default)]
-    pub total_read_time_millis: i64,
-    #[serde(default)]
-    pub total_read_remote_exec_time_millis: i64,
-    #[serde(default)]
-    pub successful_read_requests: i64,
     #[serde(default)]
     pub failed_read_requests: i64,
     #[serde(default)]
-    pub operations_read: i64,
-    #[serde(default)]
     pub bytes_read: i64,
-    #[serde(default)]
-    pub total_write_time_millis: i64,
-    #[serde(default)]
-    pub successful_write_requests: i64,
-    #[serde(default)]
-    pub failed_write_requests: i64,
     pub operations_written: i64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub read_exceptions: Vec<ReadException>,
     /// `-1` when the task has not read yet.
     pub time_since_last_read_millis: i64,
-    /// Present only when the shard task failed fatally; it then needs pause + resume (or more).
+    /// Present only when the shard task failed fatally; it then needs pause + resume (or more). Boxed: almost
+    /// no shard has one, and every shard pays for the field.
     #[serde(default)]
-    pub fatal_exception: Option<ErrorCause>,
+    pub fatal_exception: Option<Box<ErrorCause>>,
+}
+
+/// A name that every shard of a follower repeats (`remote_cluster`, `leader_index`, `follower_index`), stored
+/// once: decoding looks the name up among the last few decoded on this thread and shares it when found, so
+/// the shards of one follower, decoded one after the other, hold one copy of each of its names.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedName(Arc<str>);
+
+/// How many recently decoded names [`SharedName`] looks among: a follower's three names and the next one's.
+const RECENT_NAMES: usize = 8;
+
+thread_local! {
+    /// The names decoded last on this thread, with when each was last used.
+    static RECENT: RefCell<[(Option<Arc<str>>, u64); RECENT_NAMES]> = RefCell::new(Default::default());
+    static TICK: Cell<u64> = const { Cell::new(0) };
+}
+
+impl SharedName {
+    /// The name, shared with a recently decoded equal one when there is one.
+    pub fn intern(name: &str) -> Self {
+        let tick = TICK.with(|t| {
+            t.set(t.get().wrapping_add(1));
+            t.get()
+        });
+        RECENT.with(|recent| {
+            let mut recent = recent.borrow_mut();
+            if let Some((Some(n), used)) =
+                recent.iter_mut().find(|(n, _)| n.as_deref() == Some(name))
+            {
+                *used = tick;
+                return Self(n.clone());
+            }
+            let n: Arc<str> = Arc::from(name);
+            if let Some(oldest) = recent.iter_mut().min_by_key(|(_, used)| *used) {
+                *oldest = (Some(n.clone()), tick);
+            }
+            Self(n)
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SharedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for SharedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for SharedName {
+    fn from(s: &str) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl From<String> for SharedName {
+    fn from(s: String) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl PartialEq<str> for SharedName {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedName {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedName {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Serialize for SharedName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SharedName;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SharedName, E> {
+                Ok(SharedName::intern(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl ShardFollowStats {
@@ -308,10 +411,6 @@ pub struct AutoFollowPattern {
     /// Follow parameters and any field this version does not know.
     #[serde(flatten)]
     pub other: Map<String, Value>,
-}
-
-fn minus_one() -> i64 {
-    -1
 }
 
 impl EsClient {
@@ -543,6 +642,40 @@ mod tests {
         assert_eq!(idx.index, "follower_index");
         assert_eq!(idx.shards[0].operations_written, 832);
         assert!(idx.total_global_checkpoint_lag.is_some());
+    }
+
+    #[test]
+    fn the_shards_of_a_follower_share_its_names() {
+        let shard = |id: i64, follower: &str| {
+            format!(
+                r#"{{"remote_cluster":"leader","leader_index":"{follower}-src","follower_index":"{follower}","shard_id":{id},"leader_global_checkpoint":5,"leader_max_seq_no":5,"follower_global_checkpoint":4,"operations_written":4,"time_since_last_read_millis":10}}"#
+            )
+        };
+        let index = |name: &str| {
+            let shards: Vec<String> = (0..3).map(|i| shard(i, name)).collect();
+            format!(r#"{{"index":"{name}","shards":[{}]}}"#, shards.join(","))
+        };
+        let body = format!(r#"{{"indices":[{},{}]}}"#, index("a"), index("b"));
+        let s: FollowStatsResponse = serde_json::from_str(&body).unwrap();
+        for i in &s.indices {
+            let first = &i.shards[0];
+            assert_eq!(first.follower_index, i.index);
+            assert_eq!(first.leader_index, format!("{}-src", i.index));
+            for sh in &i.shards[1..] {
+                for (a, b) in [
+                    (&first.remote_cluster, &sh.remote_cluster),
+                    (&first.leader_index, &sh.leader_index),
+                    (&first.follower_index, &sh.follower_index),
+                ] {
+                    assert!(Arc::ptr_eq(&a.0, &b.0), "{a} is not shared");
+                }
+            }
+        }
+        assert_eq!(s.indices[1].shards[0].remote_cluster, "leader");
+        assert_eq!(
+            serde_json::to_value(&s.indices[0].shards[0]).unwrap()["follower_index"],
+            "a"
+        );
     }
 
     #[test]

@@ -80,12 +80,14 @@ impl std::fmt::Display for Grade {
 /// The samples since the last time the leader's checkpoint went backwards: history before a rewind says
 /// nothing about when the current operations were written.
 fn since_rewind(ring: &LagRing) -> impl Iterator<Item = LagSample> + Clone + '_ {
-    let leader = |i: usize| ring.get(i).map_or(0, |s| s.leader_checkpoint);
-    let start = (1..ring.len())
-        .rev()
-        .find(|&i| leader(i) < leader(i - 1))
-        .unwrap_or(0);
-    ring.iter().skip(start)
+    // From the newest sample back: the samples before the first one whose predecessor is higher.
+    let newer = ring.rev();
+    let kept = 1 + newer
+        .clone()
+        .zip(newer.skip(1))
+        .take_while(|(s, p)| p.leader_checkpoint <= s.leader_checkpoint)
+        .count();
+    ring.iter().skip(ring.len().saturating_sub(kept))
 }
 
 /// The oldest sample since the last rewind whose leader checkpoint reached `target`, with the sample before it
@@ -93,13 +95,12 @@ fn since_rewind(ring: &LagRing) -> impl Iterator<Item = LagSample> + Clone + '_ 
 /// decrease since the rewind, so the walk stops at the bracket, usually a sample or two back, or at the rewind.
 /// `None` when the newest sample has not reached `target`.
 fn bracket(ring: &LagRing, target: i64) -> Option<(LagSample, Option<LagSample>)> {
-    let mut i = ring.len().checked_sub(1)?;
-    let mut s = ring.get(i)?;
+    let mut back = ring.rev();
+    let mut s = back.next()?;
     if s.leader_checkpoint < target {
         return None;
     }
-    while i > 0 {
-        let Some(p) = ring.get(i - 1) else { break };
+    for p in back {
         if p.leader_checkpoint > s.leader_checkpoint {
             // `s` is the first sample after the rewind.
             return Some((s, None));
@@ -107,7 +108,7 @@ fn bracket(ring: &LagRing, target: i64) -> Option<(LagSample, Option<LagSample>)
         if p.leader_checkpoint < target {
             return Some((s, Some(p)));
         }
-        (i, s) = (i - 1, p);
+        s = p;
     }
     Some((s, None))
 }
@@ -161,13 +162,10 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
 
 /// The last [`GRADE_WINDOW`] samples, copied into `buf` (no allocation per shard and report).
 fn window<'b>(ring: &LagRing, buf: &'b mut [LagSample; GRADE_WINDOW]) -> &'b [LagSample] {
-    let skip = ring.len().saturating_sub(GRADE_WINDOW);
-    let mut n = 0;
-    // By index: skipping on the ring's iterator would unpack every skipped sample.
-    let newest = (skip..ring.len()).filter_map(|i| ring.get(i));
-    for (slot, s) in buf.iter_mut().zip(newest) {
+    let n = ring.len().min(GRADE_WINDOW);
+    // From the newest sample back: only the window is decoded.
+    for (slot, s) in buf[..n].iter_mut().rev().zip(ring.rev()) {
         *slot = s;
-        n += 1;
     }
     &buf[..n]
 }
@@ -530,6 +528,98 @@ mod tests {
             );
         }
         assert_eq!(grade(&LagRing::default(), 0), (Grade::Ok, false));
+    }
+
+    /// The readers as they read whole samples by index, oldest first: the bracket and the window found by index
+    /// from the newest sample back.
+    mod by_index {
+        use super::*;
+
+        pub fn time_lag(w: &[LagSample]) -> Option<TimeLag> {
+            let last = *w.last()?;
+            if last.follower_checkpoint >= last.leader_checkpoint {
+                return Some(TimeLag {
+                    seconds: 0.0,
+                    lower_bound: false,
+                });
+            }
+            let target = last.follower_checkpoint.max(-1).saturating_add(1);
+            let start = (1..w.len())
+                .rev()
+                .find(|&i| w[i].leader_checkpoint < w[i - 1].leader_checkpoint)
+                .unwrap_or(0);
+            let lower = |f: &LagSample| TimeLag {
+                seconds: ((last.at_ms - f.at_ms) as f64 / 1000.0).max(0.0),
+                lower_bound: true,
+            };
+            if last.leader_checkpoint < target {
+                return Some(lower(&w[start]));
+            }
+            let mut i = w.len() - 1;
+            while i > 0 {
+                let (s, p) = (w[i], w[i - 1]);
+                if p.leader_checkpoint > s.leader_checkpoint {
+                    return Some(lower(&s));
+                }
+                if p.leader_checkpoint < target {
+                    let part = (target - p.leader_checkpoint) as f64
+                        / (s.leader_checkpoint - p.leader_checkpoint) as f64;
+                    let reached = p.at_ms as f64 + part * (s.at_ms - p.at_ms) as f64;
+                    return Some(TimeLag {
+                        seconds: ((last.at_ms as f64 - reached) / 1000.0).max(0.0),
+                        lower_bound: false,
+                    });
+                }
+                i -= 1;
+            }
+            Some(lower(&w[0]))
+        }
+    }
+
+    proptest::proptest! {
+        /// Histories with writes, stalls, rewinds and repeated poll times: the compact ring's answers are the
+        /// ones read from whole samples by index.
+        #[test]
+        fn the_ring_answers_as_whole_samples_read_by_index(
+            steps in proptest::collection::vec(
+                (0i64..8_000, -50i64..400, -50i64..400, 0u8..20),
+                1..150,
+            ),
+        ) {
+            let mut whole: Vec<LagSample> = Vec::new();
+            let mut r = LagRing::default();
+            let (mut at, mut l, mut f) = (1_700_000_000_000i64, 1_000i64, 900i64);
+            for (dt, dl, df, kind) in steps {
+                at += dt;
+                (l, f) = match kind {
+                    0 => (l / 3, f / 4),
+                    1 => (l + 3_000_000_000, f),
+                    _ => ((l + dl).max(-1), (f + df).max(-1)),
+                };
+                let s = LagSample { at_ms: at, leader_checkpoint: l, follower_checkpoint: f };
+                match whole.last().copied() {
+                    Some(last) if at <= last.at_ms => {
+                        *whole.last_mut().unwrap() = LagSample { at_ms: last.at_ms, ..s };
+                    }
+                    _ => whole.push(s),
+                }
+                if whole.len() > crate::observe::LAG_RING_CAPACITY {
+                    whole.remove(0);
+                }
+                r.push(s);
+                let lag = |t: Option<TimeLag>| t.map(|t| (t.seconds.to_bits(), t.lower_bound));
+                proptest::prop_assert_eq!(lag(time_lag(&r)), lag(by_index::time_lag(&whole)));
+                let newest = &whole[whole.len().saturating_sub(GRADE_WINDOW)..];
+                let mut buf = [LagSample::default(); GRADE_WINDOW];
+                proptest::prop_assert_eq!(window(&r, &mut buf), newest);
+                let first = since_rewind(&r).next();
+                let start = (1..whole.len())
+                    .rev()
+                    .find(|&i| whole[i].leader_checkpoint < whole[i - 1].leader_checkpoint)
+                    .unwrap_or(0);
+                proptest::prop_assert_eq!(first, whole.get(start).copied());
+            }
+        }
     }
 
     #[test]

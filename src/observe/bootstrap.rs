@@ -254,7 +254,7 @@ mod tests {
             let mut s = CcrStatsResponse::default();
             for (index, shards) in indices {
                 s.follow_stats.indices.push(crate::es::FollowerIndexStats {
-                    index: index.to_string(),
+                    index: (*index).into(),
                     shards: vec![Default::default(); *shards],
                     ..Default::default()
                 });

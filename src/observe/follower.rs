@@ -68,7 +68,7 @@ impl ShardSummary {
             if let Some(f) = &sh.fatal_exception {
                 out.fatal_exceptions.push(ShardFatal {
                     shard_id: sh.shard_id,
-                    cause: f.clone(),
+                    cause: (**f).clone(),
                 });
             }
             out.read_exceptions = out
@@ -342,23 +342,23 @@ fn observe_follower(
     } = found;
     let first_shard = stats.and_then(|s| s.shards.first());
     // Observed values win over configured ones: labels then say what the cluster really does.
-    fn first_known(candidates: [Option<&String>; 3]) -> String {
+    fn first_known(candidates: [Option<&str>; 3]) -> String {
         candidates
             .into_iter()
             .flatten()
             .find(|s| !s.is_empty())
-            .cloned()
+            .map(str::to_string)
             .unwrap_or_default()
     }
     let remote_cluster = first_known([
-        info.map(|i| &i.remote_cluster),
-        first_shard.map(|s| &s.remote_cluster),
-        configured.map(|c| &c.remote),
+        info.map(|i| i.remote_cluster.as_str()),
+        first_shard.map(|s| s.remote_cluster.as_str()),
+        configured.map(|c| c.remote.as_str()),
     ]);
     let leader_index = first_known([
-        info.map(|i| &i.leader_index),
-        first_shard.map(|s| &s.leader_index),
-        configured.map(|c| &c.leader_index),
+        info.map(|i| i.leader_index.as_str()),
+        first_shard.map(|s| s.leader_index.as_str()),
+        configured.map(|c| c.leader_index.as_str()),
     ]);
     let leader_cluster = cfg
         .leader_cluster(cluster, &remote_cluster)

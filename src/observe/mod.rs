@@ -33,6 +33,7 @@ mod bootstrap;
 pub mod caught_up;
 mod follower;
 pub mod keys;
+mod lag_ring;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::bootstrap::{restores, with_shard_tasks, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
+pub use super::lag_ring::{LagRing, LagSample, LAG_RING_CAPACITY};
 use super::{DataStreamsResult, DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
 use crate::es::*;
@@ -57,8 +58,13 @@ pub struct ClusterState {
     /// `(major, minor)`, once the `poll` has needed it.
     #[serde(skip)]
     pub version: Option<(u32, u32)>,
-    /// The leader's own shard stats (leader clusters only): sequence numbers and retention leases.
-    pub shard_stats: Option<Observed<ShardStatsResponse>>,
+    /// When the leader's own shard stats were last read successfully (leader clusters only).
+    pub shard_stats_at: Option<DateTime<Utc>>,
+    /// The leader's own shard stats, sequence numbers and retention leases, of the poll being applied (leader
+    /// clusters only): [`Snapshot::record_lag`] folds them into the follower histories and drops them, as no
+    /// later poll may use them.
+    #[serde(skip)]
+    shard_stats: Option<Observed<ShardStatsResponse>>,
     /// The leader's `index.soft_deletes.retention_lease.period` by leader index (leader clusters only).
     pub lease_periods: Option<Observed<LeasePeriods>>,
     /// The sequence-number history of every follower shard, by follower index (follower clusters only).
@@ -93,183 +99,6 @@ pub struct LeasePeriods {
     pub indices: String,
     /// Milliseconds by leader index.
     pub by_index: BTreeMap<String, i64>,
-}
-
-/// How many polls of history a follower shard keeps: the lag in time is interpolated within this span, and is a
-/// lower bound beyond it (60 polls, as Kafka Lag Exporter's lookup table).
-pub const LAG_RING_CAPACITY: usize = 60;
-
-/// One poll's sequence numbers of one follower shard.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct LagSample {
-    /// When the poll started, epoch millis of the daemon's clock.
-    pub at_ms: i64,
-    /// The leader shard's global checkpoint: the highest operation a follower can have read.
-    pub leader_checkpoint: i64,
-    /// The follower shard's global checkpoint.
-    pub follower_checkpoint: i64,
-}
-
-/// A bounded ring of [`LagSample`]s, oldest first; allocated once at its capacity.
-///
-/// A daemon keeps one per follower shard (10,000 at 2,000 followers of 5 shards), so the samples are stored as
-/// `i32` offsets from an origin sample, 12 bytes instead of 24. Offsets that do not fit (polls weeks apart, a
-/// checkpoint jumping by billions) first move the origin to the oldest sample; when even that does not fit, the
-/// ring keeps its samples whole from then on.
-#[derive(Debug, Clone)]
-pub struct LagRing {
-    origin: LagSample,
-    packed: VecDeque<[i32; 3]>,
-    /// The samples in full, once they do not fit as offsets (`packed` is then empty). Boxed: almost no ring
-    /// needs it, and every ring pays for the field.
-    #[allow(clippy::box_collection)]
-    wide: Option<Box<VecDeque<LagSample>>>,
-}
-
-impl Default for LagRing {
-    fn default() -> Self {
-        Self {
-            origin: LagSample::default(),
-            packed: VecDeque::with_capacity(LAG_RING_CAPACITY),
-            wide: None,
-        }
-    }
-}
-
-impl PartialEq for LagRing {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for LagRing {}
-
-impl LagRing {
-    /// A ring holding `samples` (the newest [`LAG_RING_CAPACITY`] of them).
-    pub fn from_samples(samples: impl IntoIterator<Item = LagSample>) -> Self {
-        let mut r = Self::default();
-        for s in samples {
-            r.push(s);
-        }
-        r
-    }
-
-    /// Appends a sample, dropping the oldest when full. A sample no newer than the last one replaces it (two
-    /// reads in the same millisecond say the same thing; time never goes backwards in the ring).
-    pub fn push(&mut self, s: LagSample) {
-        if let Some(last) = self.last() {
-            if s.at_ms <= last.at_ms {
-                self.pop_back();
-                self.push_back(LagSample {
-                    at_ms: last.at_ms,
-                    ..s
-                });
-                return;
-            }
-        }
-        if self.len() == LAG_RING_CAPACITY {
-            self.pop_front();
-        }
-        self.push_back(s);
-    }
-
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        match &self.wide {
-            Some(w) => w.len(),
-            None => self.packed.len(),
-        }
-    }
-
-    /// True without samples.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The `i`th sample, oldest first.
-    pub fn get(&self, i: usize) -> Option<LagSample> {
-        match &self.wide {
-            Some(w) => w.get(i).copied(),
-            None => self.packed.get(i).map(|d| self.unpack(d)),
-        }
-    }
-
-    /// The samples, oldest first.
-    pub fn iter(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = LagSample> + ExactSizeIterator + Clone + '_ {
-        (0..self.len()).map(move |i| self.get(i).unwrap_or_default())
-    }
-
-    /// The newest sample.
-    pub fn last(&self) -> Option<LagSample> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
-    }
-
-    fn unpack(&self, d: &[i32; 3]) -> LagSample {
-        let o = &self.origin;
-        LagSample {
-            at_ms: o.at_ms.wrapping_add(i64::from(d[0])),
-            leader_checkpoint: o.leader_checkpoint.wrapping_add(i64::from(d[1])),
-            follower_checkpoint: o.follower_checkpoint.wrapping_add(i64::from(d[2])),
-        }
-    }
-
-    fn pack(origin: &LagSample, s: &LagSample) -> Option<[i32; 3]> {
-        let off = |v: i64, o: i64| i32::try_from(v.checked_sub(o)?).ok();
-        Some([
-            off(s.at_ms, origin.at_ms)?,
-            off(s.leader_checkpoint, origin.leader_checkpoint)?,
-            off(s.follower_checkpoint, origin.follower_checkpoint)?,
-        ])
-    }
-
-    fn pop_front(&mut self) {
-        match &mut self.wide {
-            Some(w) => drop(w.pop_front()),
-            None => drop(self.packed.pop_front()),
-        }
-    }
-
-    fn pop_back(&mut self) {
-        match &mut self.wide {
-            Some(w) => drop(w.pop_back()),
-            None => drop(self.packed.pop_back()),
-        }
-    }
-
-    fn push_back(&mut self, s: LagSample) {
-        if let Some(w) = &mut self.wide {
-            w.push_back(s);
-            return;
-        }
-        if self.packed.is_empty() {
-            self.origin = s;
-        }
-        if let Some(d) = Self::pack(&self.origin, &s) {
-            self.packed.push_back(d);
-            return;
-        }
-        // Move the origin to the oldest sample and pack again; keep the samples whole when that fails too.
-        let mut all: Vec<LagSample> = self.iter().collect();
-        all.push(s);
-        let origin = all[0];
-        let repacked: Option<VecDeque<[i32; 3]>> =
-            all.iter().map(|x| Self::pack(&origin, x)).collect();
-        match repacked {
-            Some(p) if p.len() <= LAG_RING_CAPACITY => {
-                self.origin = origin;
-                self.packed.clear();
-                self.packed.extend(p);
-            }
-            _ => {
-                let mut w = VecDeque::with_capacity(LAG_RING_CAPACITY);
-                w.extend(all);
-                self.packed = VecDeque::new();
-                self.wide = Some(Box::new(w));
-            }
-        }
-    }
 }
 
 /// Where the leader's sequence numbers of a follower's history come from.
@@ -321,6 +150,13 @@ impl ShardRings {
         &mut self.0[i].1
     }
 
+    /// Makes room for exactly `shards` rings in a history without any yet.
+    pub fn reserve_for(&mut self, shards: usize) {
+        if self.0.is_empty() {
+            self.0.reserve_exact(shards);
+        }
+    }
+
     /// The shard ids, ascending.
     pub fn keys(&self) -> impl Iterator<Item = i64> + '_ {
         self.0.iter().map(|(id, _)| *id)
@@ -368,7 +204,7 @@ impl ClusterState {
             || (has(Endpoint::FollowInfo) && self.follow_info.is_some())
             || (has(Endpoint::RemoteInfo) && self.remote_info.is_some())
             || (has(Endpoint::CatIndices) && self.indices.is_some())
-            || (has(Endpoint::IndexStats) && self.shard_stats.is_some())
+            || (has(Endpoint::IndexStats) && self.shard_stats_at.is_some())
             || (has(Endpoint::IndexSettings) && self.lease_periods.is_some())
             || (has(Endpoint::Recovery) && !self.restores.is_empty())
             || (has(Endpoint::DataStreams) && self.data_streams.is_some())
@@ -498,7 +334,7 @@ impl Checkpoints {
 /// The first bracket of a `doc_counts` run ([`Snapshot::counts_before`]): by follower cluster, the shard
 /// checkpoints of every follower index in the latest good `GET /_ccr/stats`.
 #[derive(Debug, Clone, Default)]
-pub struct CountsBefore(BTreeMap<String, HashMap<String, Vec<Checkpoints>>>);
+pub struct CountsBefore(BTreeMap<String, HashMap<SharedName, Vec<Checkpoints>>>);
 
 /// The `doc_counts` runs applied when a poll started ([`Snapshot::poll_mark`]): all of them finished before
 /// any read of that poll was sent.
@@ -516,16 +352,16 @@ struct PendingCounts {
     /// The run's number (`Snapshot::doc_count_runs` once it was applied).
     run: u64,
     at: DateTime<Utc>,
-    /// This run's counts of every follower index known when it was applied.
-    counts: BTreeMap<String, Counted>,
+    /// This run's counts of every follower index known when it was applied, by follower index name.
+    counts: Vec<(SharedName, Counted)>,
     /// The first bracket; `None` when no poll had read the cluster's stats before the run.
-    before: Option<HashMap<String, Vec<Checkpoints>>>,
+    before: Option<HashMap<SharedName, Vec<Checkpoints>>>,
 }
 
 /// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
 #[derive(Debug, Clone)]
 struct Counted {
-    remote: String,
+    remote: SharedName,
     /// The alias maps to a configured leader cluster.
     leader_known: bool,
     leader_docs: Option<i64>,
@@ -578,6 +414,7 @@ impl Snapshot {
         let cs = self.clusters.entry(r.cluster).or_default();
         // Only the primary of each shard and only CCR's leases were decoded ([`ShardStatsResponse`]).
         if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
+            cs.shard_stats_at = Some(o.at);
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -708,6 +545,10 @@ impl Snapshot {
                 known.contains(index.as_str()) && !restoring.contains(index.as_str())
             });
         }
+        // Only the poll that read them uses the leaders' shard stats, and their leases are folded in now.
+        for cs in self.clusters.values_mut() {
+            cs.shard_stats = None;
+        }
     }
 
     /// [`Snapshot::record_lag`] for one follower cluster `cs` polled at `at`, into its history `lag`.
@@ -752,6 +593,8 @@ impl Snapshot {
             let Some(h) = history_mut(lag, &i.index) else {
                 continue;
             };
+            // Room for exactly this follower's shards: grown one by one, the rings would take room for 8 of 5.
+            h.shards.reserve_for(i.shards.len());
             let mut view: Option<((&str, &str), LeaderView)> = None;
             for sh in &i.shards {
                 let key = (sh.remote_cluster.as_str(), sh.leader_index.as_str());
@@ -913,9 +756,9 @@ impl Snapshot {
         cfg: &Config,
         cluster: &str,
         listed: &BTreeSet<String>,
-    ) -> BTreeMap<String, Counted> {
+    ) -> Vec<(SharedName, Counted)> {
         let Some(cs) = self.clusters.get(cluster) else {
-            return BTreeMap::new();
+            return Vec::new();
         };
         let count = |c: &str, index: &str| -> Option<i64> {
             if !listed.contains(c) {
@@ -930,8 +773,10 @@ impl Snapshot {
                 .copied()
                 .flatten()
         };
-        // Every follower known from info or stats (paused ones have no stats); names are copied once, below.
+        // Every follower known from info or stats (paused ones have no stats); names are copied once, below,
+        // or shared with the stats' when they are the same.
         let mut followers: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        let mut shared: HashMap<&str, (&SharedName, &SharedName)> = HashMap::new();
         if let Some(info) = &cs.follow_info {
             for f in &info.data.follower_indices {
                 followers.insert(&f.follower_index, (&f.remote_cluster, &f.leader_index));
@@ -943,6 +788,9 @@ impl Snapshot {
                     followers
                         .entry(&i.index)
                         .or_insert((&s.remote_cluster, &s.leader_index));
+                    shared
+                        .entry(&i.index)
+                        .or_insert((&i.index, &s.remote_cluster));
                 }
             }
         }
@@ -959,9 +807,16 @@ impl Snapshot {
                     leader_known: leader_cluster.is_some(),
                     leader_docs: leader_cluster.and_then(|l| count(l, leader_index)),
                     follower_docs: count(cluster, index),
-                    remote: remote.to_string(),
+                    remote: match shared.get(index) {
+                        Some((_, r)) if r.as_str() == remote => (*r).clone(),
+                        _ => remote.into(),
+                    },
                 };
-                (index.to_string(), counted)
+                let name = match shared.get(index) {
+                    Some((i, _)) => (*i).clone(),
+                    None => index.into(),
+                };
+                (name, counted)
             })
             .collect()
     }
@@ -995,7 +850,7 @@ impl Snapshot {
             .counts
             .iter()
             .map(|(index, c)| {
-                let remote = &c.remote;
+                let remote = c.remote.as_str();
                 let not_compared_because = if !c.leader_known {
                     Some(format!("no [[remotes]] entry maps alias `{remote}` on `{cluster}` to a configured cluster"))
                 } else if c.leader_docs.is_none() || c.follower_docs.is_none() {
@@ -1019,7 +874,7 @@ impl Snapshot {
                     comparable: not_compared_because.is_none(),
                     not_compared_because,
                 };
-                (index.clone(), p)
+                (index.to_string(), p)
             })
             .collect()
     }
@@ -1255,6 +1110,12 @@ mod tests {
         let leases = &copies[0].1.retention_leases.as_ref().unwrap().leases;
         assert_eq!(leases.len(), 1);
         assert!(leases[0].is_ccr_lease_of("logs-copy", "leader", "logs"));
+        // Folded into the histories by the poll's `record_lag`, then dropped; the read time stays.
+        let at = snap.clusters["leader"].shard_stats_at;
+        snap.record_lag(&crate::testing::fixture_config(), Utc::now());
+        assert!(snap.clusters["leader"].shard_stats.is_none());
+        assert_eq!(snap.clusters["leader"].shard_stats_at, at);
+        assert!(at.is_some());
     }
 
     fn counts(
