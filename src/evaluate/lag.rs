@@ -77,17 +77,19 @@ impl std::fmt::Display for Grade {
     }
 }
 
-/// The samples since the last time the leader's checkpoint went backwards: history before a rewind says
-/// nothing about when the current operations were written.
-fn since_rewind(ring: &LagRing) -> impl Iterator<Item = LagSample> + Clone + '_ {
-    // From the newest sample back: the samples before the first one whose predecessor is higher.
-    let newer = ring.rev();
-    let kept = 1 + newer
-        .clone()
-        .zip(newer.skip(1))
-        .take_while(|(s, p)| p.leader_checkpoint <= s.leader_checkpoint)
-        .count();
-    ring.iter().skip(ring.len().saturating_sub(kept))
+/// The oldest sample since the last time the leader's checkpoint went backwards: history before a rewind says
+/// nothing about when the current operations were written. Found from the newest sample back, stopping at the
+/// first sample whose predecessor is higher.
+fn first_since_rewind(ring: &LagRing) -> Option<LagSample> {
+    let mut back = ring.rev();
+    let mut first = back.next()?;
+    for p in back {
+        if p.leader_checkpoint > first.leader_checkpoint {
+            break;
+        }
+        first = p;
+    }
+    Some(first)
 }
 
 /// The oldest sample since the last rewind whose leader checkpoint reached `target`, with the sample before it
@@ -133,7 +135,7 @@ pub fn time_lag(ring: &LagRing) -> Option<TimeLag> {
     let Some((s, prev)) = bracket(ring, target) else {
         // The newest sample is behind and has not reached the target (a hostile or inconsistent body): the
         // history since the rewind bounds the lag, kept total for safety.
-        return since_rewind(ring).next().map(|f| TimeLag {
+        return first_since_rewind(ring).map(|f| TimeLag {
             seconds: ((last.at_ms - f.at_ms) as f64 / 1000.0).max(0.0),
             lower_bound: true,
         });
@@ -612,7 +614,7 @@ mod tests {
                 let newest = &whole[whole.len().saturating_sub(GRADE_WINDOW)..];
                 let mut buf = [LagSample::default(); GRADE_WINDOW];
                 proptest::prop_assert_eq!(window(&r, &mut buf), newest);
-                let first = since_rewind(&r).next();
+                let first = first_since_rewind(&r);
                 let start = (1..whole.len())
                     .rev()
                     .find(|&i| whole[i].leader_checkpoint < whole[i - 1].leader_checkpoint)

@@ -299,8 +299,9 @@ impl Report {
     /// (`Snapshot::apply_doc_counts`). So when every follower of `before` still has the same [`Listed`] view,
     /// its followers are still exact and are shared, not joined and judged again: their time-derived fields
     /// (`rpo_seconds`, lag in time, lease margins, the remote key's problem) stay as of the latest job that
-    /// built them (a poll or a key read), which a poll rebuilds at its end. The clusters, keys, credentials and everything derived from the
-    /// followers are built at `now` as [`Report::build`] would. Otherwise this is [`Report::build`].
+    /// built them (a poll or a key read), which a poll rebuilds at its end. The clusters, keys, credentials and
+    /// everything derived from the followers are built at `now` as [`Report::build`] would. Otherwise this is
+    /// [`Report::build`].
     pub fn after_doc_counts(
         cfg: &Config,
         snap: &Snapshot,
