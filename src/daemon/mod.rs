@@ -373,7 +373,10 @@ impl Daemon {
         if self.superseded.load(Ordering::Acquire) {
             return;
         }
-        let new = {
+        // The report is swapped in while the snapshot's lock is still held: two jobs publishing at once (a poll and
+        // a doc_counts run) then publish in the order they applied, so the newer report is never overwritten by
+        // the older one built just before it.
+        let (old, new) = {
             let mut snap = lock(&self.snapshot);
             apply(&mut snap);
             let now = self.observer.now();
@@ -385,18 +388,17 @@ impl Daemon {
                 _ => Report::build(&self.cfg, &snap, now),
             });
             *built = Some(new.clone());
-            new
+            // Checked under the lock: once a reload has replaced this daemon, a run that outlived the drain must
+            // not publish over the report of the configuration that replaced it.
+            let mut report = write(&self.report);
+            if self.superseded.load(Ordering::Acquire) {
+                return;
+            }
+            (std::mem::replace(&mut *report, new.clone()), new)
         };
-        let old = self.report();
         log_transitions(&old, &new);
         if old.summary() != new.summary() {
             crate::daemon::systemd::status(&new.summary());
-        }
-        // Checked under the lock: once a reload has replaced this daemon, a run that outlived the drain must not
-        // publish over the report of the configuration that replaced it.
-        let mut report = write(&self.report);
-        if !self.superseded.load(Ordering::Acquire) {
-            *report = new;
         }
     }
 
