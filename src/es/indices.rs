@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
 use reqwest::Method;
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -221,71 +222,236 @@ impl LeasePeriodsResponse {
     }
 }
 
+/// The `filter_path` both shard-stats reads keep: per shard copy its `routing.primary` and `seq_no`. A macro, so
+/// the read with leases is this list plus one path and the two cannot drift apart.
+macro_rules! shard_seq_no_paths {
+    () => {
+        "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no"
+    };
+}
+
 /// `GET /{indices}/_stats/docs?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
 /// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
 /// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
-/// `filter_path` that matches nothing answers `{}`, so `indices` defaults to empty.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// `filter_path` that matches nothing answers `{}`, so `indices` defaults to empty. [`ShardSeqNos`] is the same
+/// read without the leases.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ShardStatsResponse {
-    #[serde(default)]
     pub indices: BTreeMap<String, IndexShardStats>,
 }
 
 impl Filtered for ShardStatsResponse {
-    const FILTER_PATH: &'static str =
-        "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no,\
-                                       indices.*.shards.*.retention_leases.leases";
+    const FILTER_PATH: &'static str = concat!(
+        shard_seq_no_paths!(),
+        ",indices.*.shards.*.retention_leases.leases"
+    );
+}
+
+impl<'de> Deserialize<'de> for ShardStatsResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        stats_body::<D, ShardCopyStats>(d)
+    }
+}
+
+/// [`ShardStatsResponse`] without the retention leases: the leader's sequence numbers alone, for the polls on
+/// which the leases are not due ([`crate::observe::LEASE_REFRESH`]). Every copy reads `retention_leases: None`;
+/// a server that ignores `filter_path` still sends them, and they are skipped unread (never allocated).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct ShardSeqNos(pub ShardStatsResponse);
+
+impl Filtered for ShardSeqNos {
+    const FILTER_PATH: &'static str = shard_seq_no_paths!();
+}
+
+impl<'de> Deserialize<'de> for ShardSeqNos {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        stats_body::<D, SeqNoCopy>(d).map(ShardSeqNos)
+    }
+}
+
+/// A shard copy without its retention leases (the field, when sent, is skipped unread).
+#[derive(Deserialize)]
+struct SeqNoCopy {
+    #[serde(default)]
+    routing: Option<ShardCopyRouting>,
+    #[serde(default)]
+    seq_no: Option<SeqNoStats>,
+}
+
+impl From<SeqNoCopy> for ShardCopyStats {
+    fn from(c: SeqNoCopy) -> Self {
+        Self {
+            routing: c.routing,
+            seq_no: c.seq_no,
+            retention_leases: None,
+        }
+    }
+}
+
+/// Decodes a shard-stats body, each shard copy as `C`: `{"indices": {<index>: {"shards": {..}}}}`, every other
+/// key skipped unread.
+fn stats_body<'de, D, C>(d: D) -> Result<ShardStatsResponse, D::Error>
+where
+    D: Deserializer<'de>,
+    C: Deserialize<'de> + Into<ShardCopyStats>,
+{
+    struct Body<C>(PhantomData<C>);
+    impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Visitor<'de> for Body<C> {
+        type Value = ShardStatsResponse;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an indices stats response")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = ShardStatsResponse::default();
+            while let Some(is_indices) = m.next_key_seed(KeyIs("indices"))? {
+                match is_indices {
+                    true => out.indices = m.next_value::<Indices<C>>()?.0,
+                    false => {
+                        m.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Body::<C>(PhantomData))
+}
+
+/// A map key, read as whether it is the one named (without copying it).
+struct KeyIs(&'static str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+/// `indices` of a shard-stats body, by index name, each shard copy decoded as `C`. A repeated name keeps the last.
+struct Indices<C>(BTreeMap<String, IndexShardStats>, PhantomData<C>);
+
+impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Deserialize<'de> for Indices<C> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ByName<C>(PhantomData<C>);
+        impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Visitor<'de> for ByName<C> {
+            type Value = Indices<C>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of indices by name")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(name) = m.next_key::<String>()? {
+                    let IndexRead::<C>(index, _) = m.next_value()?;
+                    out.insert(name, index);
+                }
+                Ok(Indices(out, PhantomData))
+            }
+        }
+        d.deserialize_map(ByName::<C>(PhantomData))
+    }
+}
+
+/// One index of a shard-stats body: its `shards`, each copy decoded as `C`; the other keys skipped unread.
+struct IndexRead<C>(IndexShardStats, PhantomData<C>);
+
+impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Deserialize<'de> for IndexRead<C> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Index<C>(PhantomData<C>);
+        impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Visitor<'de> for Index<C> {
+            type Value = IndexRead<C>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the stats of an index")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = IndexShardStats::default();
+                while let Some(is_shards) = m.next_key_seed(KeyIs("shards"))? {
+                    match is_shards {
+                        true => out.shards = m.next_value::<ShardCopies<C>>()?.0,
+                        false => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(IndexRead(out, PhantomData))
+            }
+        }
+        d.deserialize_map(Index::<C>(PhantomData))
+    }
 }
 
 /// The shard copies of one index: of each shard only the copy [`ShardStatsResponse::primaries`] reads is kept,
 /// with its shard id (a string key in the JSON), in ascending shard order.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct IndexShardStats {
-    #[serde(default, deserialize_with = "shard_copies")]
     pub shards: Vec<(i64, ShardCopyStats)>,
 }
 
 /// Of the copies of each shard, the primary (the first copy when none says it is primary): every replica repeats
 /// the primary's retention leases (ES `RetentionLeaseSyncAction` and `RetentionLeaseBackgroundSyncAction` copy
 /// them to every replica), and a leader of thousands of shards with replicas would otherwise be kept several times
-/// over between polls. Decoded copy by copy, so the other copies are dropped as they are read instead of being
-/// collected first. A key that is not a shard id (ES writes none) is skipped; a repeated one keeps the last.
-fn shard_copies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, ShardCopyStats)>, D::Error> {
-    struct Shards;
-    impl<'de> Visitor<'de> for Shards {
-        type Value = Vec<(i64, ShardCopyStats)>;
+/// over between polls. Decoded copy by copy (each as `C`), so the other copies are dropped as they are read
+/// instead of being collected first. A key that is not a shard id (ES writes none) is skipped; a repeated one
+/// keeps the last.
+struct ShardCopies<C>(Vec<(i64, ShardCopyStats)>, PhantomData<C>);
 
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object of shard copies by shard id")
-        }
+impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Deserialize<'de> for ShardCopies<C> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shards<C>(PhantomData<C>);
+        impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Visitor<'de> for Shards<C> {
+            type Value = ShardCopies<C>;
 
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-            let mut out: Vec<(i64, ShardCopyStats)> = Vec::new();
-            while let Some(ShardId(key)) = m.next_key()? {
-                let Some(id) = key else {
-                    m.next_value::<IgnoredAny>()?;
-                    continue;
-                };
-                let PrimaryCopy(kept) = m.next_value()?;
-                let Some(copy) = kept else {
-                    continue;
-                };
-                // Elasticsearch writes the shards in order: the search only runs for a key out of order.
-                match out.last() {
-                    Some((last, _)) if *last >= id => {
-                        match out.binary_search_by_key(&id, |(i, _)| *i) {
-                            Ok(i) => out[i].1 = copy,
-                            Err(i) => out.insert(i, (id, copy)),
-                        }
-                    }
-                    _ => out.push((id, copy)),
-                }
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of shard copies by shard id")
             }
-            out.shrink_to_fit();
-            Ok(out)
+
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(i64, ShardCopyStats)> = Vec::new();
+                while let Some(ShardId(key)) = m.next_key()? {
+                    let Some(id) = key else {
+                        m.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    let PrimaryCopy::<C>(kept, _) = m.next_value()?;
+                    let Some(copy) = kept else {
+                        continue;
+                    };
+                    // Elasticsearch writes the shards in order: the search only runs for a key out of order.
+                    match out.last() {
+                        Some((last, _)) if *last >= id => {
+                            match out.binary_search_by_key(&id, |(i, _)| *i) {
+                                Ok(i) => out[i].1 = copy,
+                                Err(i) => out.insert(i, (id, copy)),
+                            }
+                        }
+                        _ => out.push((id, copy)),
+                    }
+                }
+                out.shrink_to_fit();
+                Ok(ShardCopies(out, PhantomData))
+            }
         }
+        d.deserialize_map(Shards::<C>(PhantomData))
     }
-    d.deserialize_map(Shards)
 }
 
 /// A key of a shard's copies: its shard id, `None` when the key is not one. Read without copying the key.
@@ -309,31 +475,32 @@ impl<'de> Deserialize<'de> for ShardId {
     }
 }
 
-/// The copy kept of one shard's list of copies: the first primary, else the first copy.
-struct PrimaryCopy(Option<ShardCopyStats>);
+/// The copy kept of one shard's list of copies (each decoded as `C`): the first primary, else the first copy.
+struct PrimaryCopy<C>(Option<ShardCopyStats>, PhantomData<C>);
 
-impl<'de> Deserialize<'de> for PrimaryCopy {
+impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Deserialize<'de> for PrimaryCopy<C> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Copies;
-        impl<'de> Visitor<'de> for Copies {
-            type Value = PrimaryCopy;
+        struct Copies<C>(PhantomData<C>);
+        impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Visitor<'de> for Copies<C> {
+            type Value = PrimaryCopy<C>;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an array of shard copies")
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PrimaryCopy, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let primary = |c: &ShardCopyStats| c.routing.as_ref().is_some_and(|r| r.primary);
                 let mut kept: Option<ShardCopyStats> = None;
-                while let Some(c) = seq.next_element::<ShardCopyStats>()? {
+                while let Some(c) = seq.next_element::<C>()? {
+                    let c = c.into();
                     if kept.as_ref().map_or(true, |k| !primary(k) && primary(&c)) {
                         kept = Some(c);
                     }
                 }
-                Ok(PrimaryCopy(kept))
+                Ok(PrimaryCopy(kept, PhantomData))
             }
         }
-        d.deserialize_seq(Copies)
+        d.deserialize_seq(Copies::<C>(PhantomData))
     }
 }
 
@@ -472,11 +639,13 @@ impl ShardStatsResponse {
         &'a self,
         index: &str,
     ) -> impl Iterator<Item = (i64, &'a ShardCopyStats)> + 'a {
-        self.indices
-            .get(index)
-            .into_iter()
-            .flat_map(|i| i.shards.iter())
-            .map(|(id, copy)| (*id, copy))
+        self.shards_of(index).iter().map(|(id, copy)| (*id, copy))
+    }
+
+    /// [`ShardStatsResponse::primaries`] as a slice, sorted by shard id with no id twice (empty for an index not
+    /// read), for a binary search.
+    pub fn shards_of(&self, index: &str) -> &[(i64, ShardCopyStats)] {
+        self.indices.get(index).map_or(&[], |i| i.shards.as_slice())
     }
 }
 
@@ -758,23 +927,31 @@ impl EsClient {
     }
 
     /// `GET /{indices}/_stats/docs?level=shards&ignore_unavailable=true` with [`ShardStatsResponse`]'s
-    /// `filter_path`: the leader's own sequence numbers and retention leases of `indices` (a comma-separated list,
-    /// or `_all`), in one request. `ignore_unavailable` keeps one deleted leader index from failing the read of
-    /// the others. Only the `docs` metric is asked for: Elasticsearch adds the commit, sequence-number and
-    /// retention-lease stats to every shard whatever the metrics (`TransportIndicesStatsAction.shardOperation`),
-    /// so the leader computes no other section for every shard, and a server that ignores `filter_path` sends a
-    /// fraction of the full body.
-    pub async fn shard_stats(&self, indices: &str) -> Result<ShardStatsResponse, EsError> {
-        self.read(
-            Method::GET,
-            Endpoint::IndexStats,
-            &format!(
-                "{}/_stats/docs?level=shards&ignore_unavailable=true",
-                seg(indices)
-            ),
-            None,
-        )
-        .await
+    /// `filter_path` when `leases`, else [`ShardSeqNos`]'s: the leader's own sequence numbers of `indices` (a
+    /// comma-separated list, or `_all`), with their retention leases when asked, in one request.
+    /// `ignore_unavailable` keeps one deleted leader index from failing the read of the others. Only the `docs`
+    /// metric is asked for: Elasticsearch adds the commit, sequence-number and retention-lease stats to every
+    /// shard whatever the metrics (`TransportIndicesStatsAction.shardOperation`), so the leader computes no other
+    /// section for every shard, and a server that ignores `filter_path` sends a fraction of the full body.
+    pub async fn shard_stats(
+        &self,
+        indices: &str,
+        leases: bool,
+    ) -> Result<ShardStatsResponse, EsError> {
+        let path = format!(
+            "{}/_stats/docs?level=shards&ignore_unavailable=true",
+            seg(indices)
+        );
+        match leases {
+            true => {
+                self.read(Method::GET, Endpoint::IndexStats, &path, None)
+                    .await
+            }
+            false => self
+                .read::<ShardSeqNos>(Method::GET, Endpoint::IndexStats, &path, None)
+                .await
+                .map(|s| s.0),
+        }
     }
 
     /// `GET /{indices}/_settings/index.soft_deletes.retention_lease.period?include_defaults=true&flat_settings=true`
@@ -1014,6 +1191,78 @@ mod tests {
             .unwrap()
             .indices
             .is_empty());
+    }
+
+    #[test]
+    fn shard_stats_without_leases_read_the_same_sequence_numbers_and_no_lease() {
+        let copy = |primary: bool, gcp: i64| {
+            format!(
+                r#"{{"routing":{{"primary":{primary},"state":"STARTED"}},"docs":{{"count":3}},
+                   "seq_no":{{"max_seq_no":{gcp},"local_checkpoint":{gcp},"global_checkpoint":{gcp}}},
+                   "retention_leases":{{"primary_term":1,"version":4,"leases":[
+                     {{"id":"peer_recovery/n","retaining_seq_no":1,"timestamp":2,"source":"peer recovery"}},
+                     {{"id":"fc/logs-copy/u1-following-leader/logs/u2","retaining_seq_no":{gcp},
+                       "timestamp":17,"source":"ccr"}}]}}}}"#
+            )
+        };
+        // As a server that ignores `filter_path` sends it, leases, other sections and replicas included.
+        let body = format!(
+            r#"{{"_shards":{{"total":4}},"_all":{{"primaries":{{}}}},"indices":{{
+                "logs":{{"uuid":"u","primaries":{{}},"shards":{{"0":[{},{}],"1":[{}],"x":[{}]}}}},
+                "other":{{"shards":{{"0":[{}]}}}}}}}}"#,
+            copy(false, 4),
+            copy(true, 5),
+            copy(true, 7),
+            copy(true, 9),
+            copy(false, 11),
+        );
+        let with: ShardStatsResponse = serde_json::from_str(&body).unwrap();
+        let without = serde_json::from_str::<ShardSeqNos>(&body).unwrap().0;
+        let seq_nos = |r: &ShardStatsResponse, index| -> Vec<(i64, Option<SeqNoStats>, bool)> {
+            r.primaries(index)
+                .map(|(id, c)| (id, c.seq_no, c.routing.as_ref().is_some_and(|r| r.primary)))
+                .collect()
+        };
+        for index in ["logs", "other", "none"] {
+            assert_eq!(seq_nos(&with, index), seq_nos(&without, index), "{index}");
+        }
+        assert_eq!(
+            seq_nos(&without, "logs")
+                .iter()
+                .map(|(id, s, _)| (*id, s.unwrap().global_checkpoint))
+                .collect::<Vec<_>>(),
+            vec![(0, 5), (1, 7)]
+        );
+        assert_eq!(with.indices.len(), 2);
+        assert_eq!(without.indices.len(), 2);
+        assert!(with.primaries("logs").all(|(_, c)| c
+            .retention_leases
+            .as_ref()
+            .is_some_and(|l| l.leases.len() == 1)));
+        assert!(without
+            .indices
+            .values()
+            .flat_map(|i| i.shards.iter())
+            .all(|(_, c)| c.retention_leases.is_none()));
+        // The two paths differ by the leases alone.
+        assert_eq!(
+            ShardStatsResponse::FILTER_PATH,
+            format!(
+                "{},indices.*.shards.*.retention_leases.leases",
+                ShardSeqNos::FILTER_PATH
+            )
+        );
+        assert!(serde_json::from_str::<ShardSeqNos>("{}")
+            .unwrap()
+            .0
+            .indices
+            .is_empty());
+        // A body that is no stats object is an error either way.
+        assert!(serde_json::from_str::<ShardSeqNos>("[]").is_err());
+        assert!(serde_json::from_str::<ShardStatsResponse>(
+            r#"{"indices":{"logs":{"shards":[]}}}"#
+        )
+        .is_err());
     }
 
     #[test]

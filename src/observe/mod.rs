@@ -8,7 +8,9 @@
 //! cluster involved and no stats read of its own: the polls before and after it are its brackets
 //! ([`Snapshot::apply_doc_counts`]). Neither depends on the number of followers. With the `poll`, every configured leader
 //! cluster gets one `GET /<leader indices>/_stats/docs?level=shards` (narrowed by `filter_path`), its own view of the
-//! sequence numbers and retention leases; the configured leader indices are named, or `_all` when an auto-follow
+//! sequence numbers, with the retention leases on the first poll, every [`LEASE_REFRESH`] after (a twentieth of
+//! the leader's shortest retention-lease period when that is shorter) and whenever the index list changes;
+//! the configured leader indices are named, or `_all` when an auto-follow
 //! pattern reads from that leader or the list would make the request line too long. The same indices'
 //! `index.soft_deletes.retention_lease.period` (one `GET /<leader indices>/_settings/...` per leader cluster)
 //! is read with the first poll, every [`LEASE_PERIOD_REFRESH`] after and whenever the index list changes: the
@@ -58,7 +60,8 @@ pub use follower::{
 pub use keys::{CredentialStatus, KeyProblem, KeysResult, RemoteKey};
 pub use snapshot::{
     ClusterState, CountsBefore, DocParity, FollowerLagHistory, LagRing, LagSample, LagSource,
-    LeasePeriods, Observed, PollMark, Snapshot, LAG_RING_CAPACITY, LEASE_PERIOD_REFRESH,
+    LeasePeriods, LeaseReadsDue, Observed, PollMark, Snapshot, LAG_RING_CAPACITY,
+    LEASE_PERIOD_REFRESH, LEASE_REFRESH,
 };
 
 /// The daemon's clock: what "now" is for poll timestamps and reports. The system clock in production; tests
@@ -76,6 +79,9 @@ pub struct LeaderStatsResult {
     pub cluster: String,
     pub at: DateTime<Utc>,
     pub shard_stats: Result<ShardStatsResponse, EsError>,
+    /// The shard stats were read with the retention leases (due on their cadence, [`LEASE_REFRESH`]); without,
+    /// every copy's `retention_leases` is `None`.
+    pub leases: bool,
     /// The retention-lease period of the same indices, when it was due ([`Snapshot::lease_periods_due`]).
     pub lease_periods: Option<Result<LeasePeriodsResponse, EsError>>,
     /// The index expression both reads named.
@@ -248,14 +254,15 @@ impl Observer {
     }
 
     /// A whole `poll` at one time: [`Observer::poll`]'s reads, one shard stats read per leader cluster and the
-    /// data streams of every follower and leader cluster, all concurrently, plus the retention-lease period of
-    /// the leader clusters in `periods_due`. The results carry the same `at`, which [`Snapshot::record_lag`]
+    /// data streams of every follower and leader cluster, all concurrently, plus the retention-lease reads `due`
+    /// ([`Snapshot::lease_periods_due`]): the period of the leader clusters in `due.periods`, the leases with the
+    /// shard stats of those in `due.leases`. The results carry the same `at`, which [`Snapshot::record_lag`]
     /// takes.
-    pub async fn poll_cycle(&self, periods_due: &BTreeSet<String>) -> PollCycle {
+    pub async fn poll_cycle(&self, due: &LeaseReadsDue) -> PollCycle {
         let at = self.now();
         let (followers, leaders, data_streams) = tokio::join!(
             self.poll_at(at),
-            self.poll_leaders_at(at, periods_due),
+            self.poll_leaders_at(at, due),
             self.poll_data_streams_at(at)
         );
         PollCycle {
@@ -326,25 +333,27 @@ impl Observer {
     async fn poll_leaders_at(
         &self,
         at: DateTime<Utc>,
-        periods_due: &BTreeSet<String>,
+        due: &LeaseReadsDue,
     ) -> Vec<LeaderStatsResult> {
         let reads = self
             .leader_targets()
             .into_iter()
             .filter_map(|(name, expr)| {
                 let client = self.clients.get(&name)?.clone();
-                let due = periods_due.contains(&name);
+                let periods_due = due.periods.contains(&name);
+                let leases = due.leases.contains(&name);
                 Some(async move {
                     let periods = async {
-                        match due {
+                        match periods_due {
                             true => Some(client.lease_periods(&expr).await),
                             false => None,
                         }
                     };
                     let (shard_stats, lease_periods) =
-                        tokio::join!(client.shard_stats(&expr), periods);
+                        tokio::join!(client.shard_stats(&expr, leases), periods);
                     LeaderStatsResult {
                         shard_stats,
+                        leases,
                         lease_periods,
                         indices: expr,
                         cluster: name,

@@ -65,6 +65,13 @@ pub struct ClusterState {
     /// later poll may use them.
     #[serde(skip)]
     shard_stats: Option<Observed<ShardStatsResponse>>,
+    /// Whether `shard_stats` were read with the retention leases (on their cadence, [`LEASE_REFRESH`]).
+    #[serde(skip)]
+    shard_stats_leases: bool,
+    /// The latest successful shard stats read with the retention leases: when, and the index expression it named
+    /// (a changed list reads them again at the next poll). Leader clusters only.
+    #[serde(skip)]
+    leases_read: Option<Observed<String>>,
     /// The leader's `index.soft_deletes.retention_lease.period` by leader index (leader clusters only).
     pub lease_periods: Option<Observed<LeasePeriods>>,
     /// The sequence-number history of every follower shard, by follower index (follower clusters only).
@@ -91,6 +98,27 @@ pub struct ClusterState {
 
 /// How often the leader's retention-lease period is read again (see [`crate::observe`]).
 pub const LEASE_PERIOD_REFRESH: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How often, at most, the leader's shard stats are read with the retention leases; the polls in between read
+/// its sequence numbers alone. A follower renews its leases every 30 s (ES `CcrRetentionLeases`
+/// `index.ccr.retention_lease.renew_interval`, not a registered setting), so a read every poll mostly sees the
+/// timestamps of the read before, and a paused or disconnected follower, the one the margin is about, renews
+/// nothing at all: its margin is exact from the first read after it stopped. A read `d` old can only make the
+/// margin look smaller, never larger (a lease's timestamp only moves forward: each renewal stamps the leader's
+/// clock, a re-added lease is newer still, an expired one leaves the older ones), by at most `d` more than a read
+/// at the poll would. A leader whose shortest `index.soft_deletes.retention_lease.period` is under 20 minutes is
+/// read every twentieth of it instead, so the margin of a renewing follower never looks half spent
+/// ([`Snapshot::lease_periods_due`]).
+pub const LEASE_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The reads about retention leases due at a `poll`, by leader cluster ([`Snapshot::lease_periods_due`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseReadsDue {
+    /// The leader clusters whose `index.soft_deletes.retention_lease.period` is read.
+    pub periods: BTreeSet<String>,
+    /// The leader clusters whose shard stats are read with the retention leases.
+    pub leases: BTreeSet<String>,
+}
 
 /// One read of a leader cluster's retention-lease periods.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -415,6 +443,13 @@ impl Snapshot {
         // Only the primary of each shard and only CCR's leases were decoded ([`ShardStatsResponse`]).
         if let Some(o) = cs.record(Endpoint::IndexStats, r.at, r.shard_stats) {
             cs.shard_stats_at = Some(o.at);
+            cs.shard_stats_leases = r.leases;
+            if r.leases {
+                cs.leases_read = Some(Observed {
+                    at: o.at,
+                    data: r.indices.clone(),
+                });
+            }
             cs.shard_stats = Some(o);
         }
         if let Some(periods) = r.lease_periods {
@@ -440,35 +475,45 @@ impl Snapshot {
         cs.finish(r.at);
     }
 
-    /// The leader clusters of `targets` (cluster -> index expression, [`super::Observer::leader_targets`])
-    /// whose retention-lease periods the next poll reads: never read successfully, read for another index
-    /// list, or read [`LEASE_PERIOD_REFRESH`] ago or more. A failed read keeps the older values and is tried
-    /// again at the next poll.
+    /// The reads about retention leases due at the next poll of the leader clusters of `targets` (cluster ->
+    /// index expression, [`super::Observer::leader_targets`]). The retention-lease periods: never read
+    /// successfully, read for another index list, or read [`LEASE_PERIOD_REFRESH`] ago or more. The leases, with
+    /// the shard stats: the same, every [`LEASE_REFRESH`], or every twentieth of the cluster's shortest period read
+    /// when that is shorter. A failed read keeps the older values and is tried again at the next poll.
     pub fn lease_periods_due(
         &self,
         targets: &BTreeMap<String, String>,
         now: DateTime<Utc>,
-    ) -> BTreeSet<String> {
-        let refresh =
-            chrono::Duration::from_std(LEASE_PERIOD_REFRESH).unwrap_or(chrono::Duration::MAX);
-        targets
-            .iter()
-            .filter(|(cluster, expr)| {
-                let read = self
-                    .clusters
-                    .get(cluster.as_str())
-                    .and_then(|cs| cs.lease_periods.as_ref());
-                let failed = self
-                    .clusters
-                    .get(cluster.as_str())
-                    .is_some_and(|cs| cs.errors.contains_key(&Endpoint::IndexSettings));
-                match read {
-                    None => true,
-                    Some(o) => failed || o.data.indices != **expr || now - o.at >= refresh,
-                }
-            })
-            .map(|(cluster, _)| cluster.clone())
-            .collect()
+    ) -> LeaseReadsDue {
+        let every =
+            |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let mut due = LeaseReadsDue::default();
+        for (cluster, expr) in targets {
+            let cs = self.clusters.get(cluster.as_str());
+            let stale = |endpoint: Endpoint, read: Option<(DateTime<Utc>, &str)>, every| {
+                let failed = cs.is_some_and(|cs| cs.errors.contains_key(&endpoint));
+                read.map_or(true, |(at, indices)| {
+                    failed || indices != expr || now - at >= every
+                })
+            };
+            let periods = cs.and_then(|cs| cs.lease_periods.as_ref());
+            let read = periods.map(|o| (o.at, o.data.indices.as_str()));
+            if stale(Endpoint::IndexSettings, read, every(LEASE_PERIOD_REFRESH)) {
+                due.periods.insert(cluster.clone());
+            }
+            // A twentieth of the shortest period, in milliseconds (`i64` milliseconds fit any `Duration`).
+            let shortest = periods.and_then(|p| p.data.by_index.values().min().copied());
+            let cadence = shortest.map_or(every(LEASE_REFRESH), |ms| {
+                every(LEASE_REFRESH).min(chrono::Duration::milliseconds(ms / 20))
+            });
+            let read = cs
+                .and_then(|cs| cs.leases_read.as_ref())
+                .map(|o| (o.at, o.data.as_str()));
+            if stale(Endpoint::IndexStats, read, cadence) {
+                due.leases.insert(cluster.clone());
+            }
+        }
+        due
     }
 
     /// The retention-lease period of `leader_index` on `leader_cluster` in milliseconds, when it was read.
@@ -564,25 +609,17 @@ impl Snapshot {
         let Some(stats) = cs.ccr_stats.as_ref().filter(|s| s.at == at) else {
             return;
         };
-        let leader_stats = |remote: &str| -> Option<&ShardStatsResponse> {
+        // The leader's stats of this poll, and whether they hold the retention leases.
+        let leader_stats = |remote: &str| -> Option<(&ShardStatsResponse, bool)> {
             let l = self.clusters.get(cfg.leader_cluster(cluster, remote)?)?;
             l.shard_stats
                 .as_ref()
                 .filter(|s| s.at == at)
-                .map(|s| &s.data)
+                .map(|s| (&s.data, l.shard_stats_leases))
         };
-        // The leader's global checkpoint of every primary of one leader index, by shard id.
-        let leader_view = |remote: &str, leader_index: &str| -> LeaderView {
-            leader_stats(remote)
-                .into_iter()
-                .flat_map(|l| l.primaries(leader_index))
-                .map(|(id, c)| (id, c.seq_no.map(|n| n.global_checkpoint)))
-                .collect()
-        };
-        let find = |view: &[(i64, Option<i64>)], shard: i64| {
-            view.iter()
-                .find(|(id, _)| *id == shard)
-                .and_then(|(_, c)| *c)
+        // The primaries of one leader index, by ascending shard id: borrowed, nothing is collected per follower.
+        let leader_view = |remote: &str, leader_index: &str| {
+            leader_stats(remote).map_or(&[][..], |(l, _)| l.shards_of(leader_index))
         };
         for i in &stats.data.follow_stats.indices {
             if i.shards.is_empty() {
@@ -601,8 +638,8 @@ impl Snapshot {
                 if view.as_ref().map_or(true, |(k, _)| *k != key) {
                     view = Some((key, leader_view(key.0, key.1)));
                 }
-                let v = view.as_ref().map_or(&[][..], |(_, v)| v.as_slice());
-                let (source, leader) = match find(v, sh.shard_id) {
+                let v = view.as_ref().map_or(&[][..], |(_, v)| *v);
+                let (source, leader) = match leader_checkpoint(v, sh.shard_id) {
                     Some(l) => (LagSource::LeaderShardStats, l),
                     None => (LagSource::FollowerCcrStats, sh.leader_global_checkpoint),
                 };
@@ -631,14 +668,15 @@ impl Snapshot {
             let view = leader_view(&f.remote_cluster, &f.leader_index);
             let shards: Vec<i64> = h.shards.keys().collect();
             for shard in shards {
-                if let Some(l) = find(&view, shard) {
+                if let Some(l) = leader_checkpoint(view, shard) {
                     let source = LagSource::LeaderShardStats;
                     push_sample(h, source, (shard, at_ms), l, None);
                 }
             }
         }
+        // The leases, on the polls that read them ([`LEASE_REFRESH`]); in between each history keeps the last.
         for f in &info.data.follower_indices {
-            let Some(ls) = leader_stats(&f.remote_cluster) else {
+            let Some((ls, true)) = leader_stats(&f.remote_cluster) else {
                 continue;
             };
             let Some(h) = lag.get_mut(&f.follower_index) else {
@@ -880,8 +918,14 @@ impl Snapshot {
     }
 }
 
-/// The leader's global checkpoint of each primary of one leader index, by shard id (`None` without `seq_no`).
-type LeaderView = Vec<(i64, Option<i64>)>;
+/// The primaries of one leader index in the leader's own shard stats, by ascending shard id.
+type LeaderView<'a> = &'a [(i64, ShardCopyStats)];
+
+/// The leader's global checkpoint of shard `shard` in `view` (`None`: not there, or without `seq_no`).
+fn leader_checkpoint(view: LeaderView, shard: i64) -> Option<i64> {
+    let i = view.binary_search_by_key(&shard, |(id, _)| *id).ok()?;
+    view[i].1.seq_no.map(|n| n.global_checkpoint)
+}
 
 /// The history of `index` in `lag`, a new one when it had none (the name is copied only then). Always `Some`.
 fn history_mut<'a>(
@@ -1031,12 +1075,15 @@ mod tests {
         let t0 = Utc::now();
         let targets = BTreeMap::from([("leader".to_string(), "logs".to_string())]);
         let mut snap = Snapshot::default();
-        let due = |snap: &Snapshot, t: &BTreeMap<String, String>, at| snap.lease_periods_due(t, at);
+        let due = |snap: &Snapshot, t: &BTreeMap<String, String>, at| {
+            snap.lease_periods_due(t, at).periods
+        };
         assert_eq!(due(&snap, &targets, t0).len(), 1, "never read");
         let read = |at, periods: Result<LeasePeriodsResponse, EsError>| LeaderStatsResult {
             cluster: "leader".into(),
             at,
             shard_stats: Ok(Default::default()),
+            leases: true,
             lease_periods: Some(periods),
             indices: "logs".into(),
         };
@@ -1072,6 +1119,109 @@ mod tests {
     }
 
     #[test]
+    fn leases_are_read_first_then_on_their_cadence_when_failed_or_for_other_indices() {
+        let t0 = Utc::now();
+        let targets = BTreeMap::from([("leader".to_string(), "logs".to_string())]);
+        let mut snap = Snapshot::default();
+        let due = |snap: &Snapshot, t: &BTreeMap<String, String>, at: DateTime<Utc>| {
+            snap.lease_periods_due(t, at).leases.contains("leader")
+        };
+        assert!(due(&snap, &targets, t0), "never read");
+        let read = |at,
+                    leases,
+                    stats: Result<ShardStatsResponse, EsError>,
+                    period: Option<&str>| {
+            LeaderStatsResult {
+                cluster: "leader".into(),
+                at,
+                shard_stats: stats,
+                leases,
+                lease_periods: period.map(|p| {
+                    Ok(serde_json::from_str(&format!(
+                        r#"{{"logs":{{"settings":{{"index.soft_deletes.retention_lease.period":"{p}"}}}}}}"#
+                    ))
+                    .unwrap())
+                }),
+                indices: "logs".into(),
+            }
+        };
+        let s = chrono::Duration::seconds;
+        let refresh = chrono::Duration::from_std(LEASE_REFRESH).unwrap();
+        snap.apply_leader_stats(read(t0, true, Ok(Default::default()), Some("12h")));
+        assert!(!due(&snap, &targets, t0 + refresh - s(1)), "fresh");
+        assert!(due(&snap, &targets, t0 + refresh), "a cadence old");
+        // A read without the leases does not renew them.
+        snap.apply_leader_stats(read(t0 + s(30), false, Ok(Default::default()), None));
+        assert!(due(&snap, &targets, t0 + refresh));
+        let more = BTreeMap::from([("leader".to_string(), "logs,orders".to_string())]);
+        assert!(due(&snap, &more, t0 + s(1)), "another index list");
+        // A failed read (with or without the leases) is tried again with them at the next poll.
+        let failed = EsError::Decode {
+            cluster: "leader".into(),
+            endpoint: Endpoint::IndexStats,
+            message: "bad".into(),
+        };
+        snap.apply_leader_stats(read(t0 + s(35), false, Err(failed), None));
+        assert!(due(&snap, &targets, t0 + s(40)), "failed");
+        snap.apply_leader_stats(read(t0 + s(40), true, Ok(Default::default()), None));
+        assert!(!due(&snap, &targets, t0 + s(41)));
+        // A short retention-lease period is read every twentieth of it: 10 minutes, every 30 s.
+        snap.apply_leader_stats(read(t0 + s(45), true, Ok(Default::default()), Some("10m")));
+        assert!(!due(&snap, &targets, t0 + s(74)));
+        assert!(due(&snap, &targets, t0 + s(75)));
+        assert!(!snap
+            .lease_periods_due(&BTreeMap::new(), t0)
+            .leases
+            .contains("leader"));
+    }
+
+    #[test]
+    fn the_lease_timestamp_is_kept_between_the_reads_of_the_leases() {
+        let cfg = crate::testing::fixture_config();
+        let mut snap = polled_6_8();
+        let at = snap.clusters["follower"].ccr_stats.as_ref().unwrap().at;
+        // The fixtures' `orders-copy` follows `orders`, with its CCR lease on shard 0.
+        let body = crate::testing::LEADER_SHARDS_TWO_COPIES.replace("logs", "orders");
+        let leader = |leases: bool, at| {
+            let stats = match leases {
+                true => serde_json::from_str::<ShardStatsResponse>(&body).unwrap(),
+                false => serde_json::from_str::<ShardSeqNos>(&body).unwrap().0,
+            };
+            LeaderStatsResult {
+                cluster: "leader".into(),
+                at,
+                shard_stats: Ok(stats),
+                leases,
+                lease_periods: None,
+                indices: "logs".into(),
+            }
+        };
+        let lease = |snap: &Snapshot| {
+            snap.clusters["follower"]
+                .lag
+                .get("orders-copy")
+                .and_then(|h| h.lease_timestamp_ms)
+        };
+        snap.apply_leader_stats(leader(false, at));
+        snap.record_lag(&cfg, at);
+        assert_eq!(lease(&snap), None, "not read yet");
+        let h = &snap.clusters["follower"].lag["orders-copy"];
+        let ring = h.shards.get(0).unwrap();
+        assert_eq!(
+            ring.last().unwrap().leader_checkpoint,
+            9,
+            "the leader's own"
+        );
+        snap.apply_leader_stats(leader(true, at));
+        snap.record_lag(&cfg, at);
+        assert_eq!(lease(&snap), Some(1_700_000_000_000));
+        // The lease-less stats leave it as read.
+        snap.apply_leader_stats(leader(false, at));
+        snap.record_lag(&cfg, at);
+        assert_eq!(lease(&snap), Some(1_700_000_000_000));
+    }
+
+    #[test]
     fn shard_rings_are_kept_in_shard_order() {
         let sample = LagSample {
             at_ms: 1,
@@ -1099,6 +1249,7 @@ mod tests {
             cluster: "leader".into(),
             at: Utc::now(),
             shard_stats: Ok(serde_json::from_str(body).unwrap()),
+            leases: true,
             lease_periods: None,
             indices: "logs".into(),
         });

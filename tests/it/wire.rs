@@ -423,3 +423,113 @@ async fn bytes_per_cycle_500_followers() {
         );
     }
 }
+
+/// The oldest CCR retention-lease timestamp of `logs` on the simulated leader, from its own shard stats.
+fn leader_lease_ms(sim: &Sim) -> i64 {
+    let (status, stats) = sim
+        .cluster("leader")
+        .request("GET", "/logs/_stats?level=shards", None);
+    assert_eq!(status, 200, "{stats}");
+    let leases = stats["indices"]["logs"]["shards"]["0"][0]["retention_leases"]["leases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    leases
+        .iter()
+        .filter(|l| l["source"] == "ccr")
+        .filter_map(|l| l["timestamp"].as_i64())
+        .min()
+        .unwrap_or_else(|| panic!("no CCR lease in {stats}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaders_retention_leases_are_read_on_their_cadence_and_the_margin_is_as_of_that_read()
+{
+    use crate::common::{must, SimTime};
+    let sim = crate::common::policy::connected_pair(true).await;
+    let t = SimTime::new(&sim);
+    let leader = sim.cluster("leader");
+    let one_shard = serde_json::json!({"settings": {"index.number_of_shards": 1}});
+    must(
+        leader.request("PUT", "/logs", Some(one_shard)),
+        "leader index",
+    );
+    let follow = serde_json::json!({"remote_cluster": "leader", "leader_index": "logs"});
+    must(
+        sim.cluster("follower").request(
+            "PUT",
+            "/logs-copy/_ccr/follow?wait_for_active_shards=0",
+            Some(follow),
+        ),
+        "follow",
+    );
+    t.advance(&sim, Duration::from_secs(2));
+    let rl = recorder(port_of(&sim.url("leader")));
+    let toml = daemon_config(
+        &sim,
+        "[[followers]]\ncluster = \"follower\"\nremote = \"leader\"\nleader_index = \"logs\"\nfollower_index = \"logs-copy\"\n",
+    )
+    .replace(&sim.url("leader"), &format!("http://127.0.0.1:{}", rl.port));
+    let d = one_shot(&toml).with_clock(t.clock());
+    // Whether each shard-stats read so far asked for the leases.
+    let lease_reads = || -> Vec<bool> {
+        rl.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("/_stats/docs?"))
+            .map(|l| l.contains("retention_leases"))
+            .collect()
+    };
+    let margin = |d: &ccr_sentinel::daemon::Daemon| {
+        d.report()
+            .follower("follower", "logs-copy")
+            .and_then(|f| f.time.clone())
+            .and_then(|t| t.retention_lease_margin_seconds)
+            .expect("a lease margin")
+    };
+    let twelve_hours_ms = 12 * 3_600_000;
+    // As of a lease read, the margin is the leader's own: its lease's timestamp plus the default period.
+    let truth = |sim: &Sim| {
+        (leader_lease_ms(sim) + twelve_hours_ms - sim.epoch_millis() as i64) as f64 / 1000.0
+    };
+
+    // Polls every 10 s: the leases with the first, then once a minute; one shard-stats read each.
+    d.poll_once().await;
+    assert_eq!(margin(&d), truth(&sim));
+    for _ in 0..13 {
+        t.advance(&sim, Duration::from_secs(10));
+        d.poll_once().await;
+        let (m, exact) = (margin(&d), truth(&sim));
+        if *lease_reads().last().unwrap() {
+            assert_eq!(m, exact, "after a lease read");
+        } else {
+            // Older by less than a minute: smaller than the leader's by at most that and one 30 s renewal.
+            assert!(m <= exact && exact - m <= 90.0, "{m} {exact}");
+        }
+    }
+    let mut expected = vec![false; 14];
+    for i in [0, 6, 12] {
+        expected[i] = true;
+    }
+    assert_eq!(lease_reads(), expected, "{:?}", rl.lines.lock().unwrap());
+
+    // A paused follower renews nothing: from the first lease read after the pause its margin is exact at
+    // every poll, read or not, counting down to the same `needs_refollow` as a read every poll would.
+    must(
+        sim.cluster("follower")
+            .request("POST", "/logs-copy/_ccr/pause_follow", None),
+        "pause",
+    );
+    for _ in 0..5 {
+        t.advance(&sim, Duration::from_secs(10));
+        d.poll_once().await;
+    }
+    assert!(*lease_reads().last().unwrap(), "a minute after the last");
+    for _ in 0..11 {
+        t.advance(&sim, Duration::from_secs(10));
+        d.poll_once().await;
+        assert_eq!(margin(&d), truth(&sim));
+    }
+    assert_eq!(lease_reads().iter().filter(|r| **r).count(), 5);
+}
