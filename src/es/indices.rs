@@ -222,16 +222,17 @@ impl LeasePeriodsResponse {
     }
 }
 
-/// The `filter_path` both shard-stats reads keep: per shard copy its `routing.primary` and `seq_no`. A macro, so
+/// The `filter_path` both shard-stats reads keep: per shard copy its `routing.primary` and
+/// `seq_no.global_checkpoint`. A macro, so
 /// the read with leases is this list plus one path and the two cannot drift apart.
 macro_rules! shard_seq_no_paths {
     () => {
-        "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no"
+        "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no.global_checkpoint"
     };
 }
 
 /// `GET /{indices}/_stats/docs?level=shards`, narrowed by `filter_path` to what the lag in time and the retention-lease
-/// margin need: per shard copy its `routing.primary`, `seq_no` and `retention_leases` (ES `ShardStats#toXContent`
+/// margin need: per shard copy its `routing.primary`, `seq_no.global_checkpoint` and `retention_leases` (ES `ShardStats#toXContent`
 /// writes them at `level=shards` whatever metrics are asked for; `SeqNoStats`, `RetentionLeaseStats`). A
 /// `filter_path` that matches nothing answers `{}`, so `indices` defaults to empty. [`ShardSeqNos`] is the same
 /// read without the leases.
@@ -446,7 +447,7 @@ impl<'de, C: Deserialize<'de> + Into<ShardCopyStats>> Deserialize<'de> for Shard
                         _ => out.push((id, copy)),
                     }
                 }
-                out.shrink_to_fit();
+                // No `shrink_to_fit`: the stats are dropped by the poll that read them.
                 Ok(ShardCopies(out, PhantomData))
             }
         }
@@ -522,11 +523,11 @@ pub struct ShardCopyRouting {
     pub primary: bool,
 }
 
-/// `seq_no` (ES `SeqNoStats`): `-1` while the shard holds no operation.
+/// `seq_no` (ES `SeqNoStats`), of which only the global checkpoint is read (the leader's own view the lag in time
+/// compares the follower's with): `-1` while the shard holds no operation. `max_seq_no` and `local_checkpoint`
+/// are left out by the `filter_path`, and skipped unread from a server that ignores it.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct SeqNoStats {
-    pub max_seq_no: i64,
-    pub local_checkpoint: i64,
     pub global_checkpoint: i64,
 }
 
