@@ -104,9 +104,10 @@ pub const LEASE_PERIOD_REFRESH: std::time::Duration = std::time::Duration::from_
 /// `index.ccr.retention_lease.renew_interval`, not a registered setting), so a read every poll mostly sees the
 /// timestamps of the read before, and a paused or disconnected follower, the one the margin is about, renews
 /// nothing at all: its margin is exact from the first read after it stopped. A read `d` old can only make the
-/// margin look smaller, never larger (a lease's timestamp only moves forward: each renewal stamps the leader's
-/// clock, a re-added lease is newer still, an expired one leaves the older ones), by at most `d` more than a read
-/// at the poll would. A leader whose shortest `index.soft_deletes.retention_lease.period` is under 20 minutes is
+/// margin look smaller than the leader's, never larger (a lease's timestamp only moves forward: each renewal
+/// stamps the leader's clock, a re-added lease is newer still, an expired one leaves the newer ones), and for a
+/// follower that renews, by at most `d` plus one renewal interval. A leader whose shortest
+/// `index.soft_deletes.retention_lease.period` is under 20 minutes is
 /// read every twentieth of it instead, so the margin of a renewing follower never looks half spent
 /// ([`Snapshot::lease_periods_due`]).
 pub const LEASE_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
