@@ -107,9 +107,8 @@ pub const LEASE_PERIOD_REFRESH: std::time::Duration = std::time::Duration::from_
 /// margin look smaller than the leader's, never larger (a lease's timestamp only moves forward: each renewal
 /// stamps the leader's clock, a re-added lease is newer still, an expired one leaves the newer ones), and for a
 /// follower that renews, by at most `d` plus one renewal interval. A leader whose shortest
-/// `index.soft_deletes.retention_lease.period` is under 20 minutes is
-/// read every twentieth of it instead, so the margin of a renewing follower never looks half spent
-/// ([`Snapshot::lease_periods_due`]).
+/// `index.soft_deletes.retention_lease.period` is under 20 minutes is read every twentieth of it instead, so the
+/// margin of a renewing follower never looks half spent ([`Snapshot::lease_periods_due`]).
 pub const LEASE_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The reads about retention leases due at a `poll`, by leader cluster ([`Snapshot::lease_periods_due`]).
