@@ -55,6 +55,7 @@ impl ShardSummary {
     pub fn from_stats(s: &FollowerIndexStats) -> Self {
         let mut out = ShardSummary {
             shards: s.shards.len() as u32,
+            per_shard: Vec::with_capacity(s.shards.len()),
             ..Default::default()
         };
         let mut computed_lag = 0i64;
