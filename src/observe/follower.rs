@@ -628,6 +628,25 @@ fn observe_follower<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_answers_as_the_map_whatever_the_order_of_the_names() {
+        let map: BTreeMap<String, usize> = ["b", "d", "f", "h"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i))
+            .collect();
+        let set: BTreeSet<String> = map.keys().cloned().collect();
+        // Ascending, repeated, backwards, past the end and back.
+        let asked = [
+            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
+        ];
+        let (mut seek, mut seek_set) = (Seek::new(&map), SeekSet::new(&set));
+        for name in asked {
+            assert_eq!(seek.get(name), map.get(name), "{name}");
+            assert_eq!(seek_set.contains(name), set.contains(name), "{name}");
+        }
+    }
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
     use crate::testing::{

@@ -1092,6 +1092,75 @@ fn caught_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sorted_cursor_answers_as_a_search_whatever_the_order_of_the_names() {
+        let items = [("b", 0), ("d", 1), ("f", 2), ("h", 3)];
+        let asked = [
+            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
+        ];
+        let mut seek = SortedSeek::new(&items, |e: &(&str, i32)| e.0);
+        for name in asked {
+            let searched = items
+                .binary_search_by(|(n, _)| n.cmp(&name))
+                .ok()
+                .map(|i| &items[i]);
+            assert_eq!(seek.get(name), searched, "{name}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_compare_in_shard_order_however_each_read_lists_the_shards() {
+        let stats = |shards: &[(i64, i64)]| -> FollowerIndexStats {
+            let shards: Vec<String> = shards
+                .iter()
+                .map(|(id, cp)| {
+                    format!(
+                        r#"{{"remote_cluster":"leader","leader_index":"l","follower_index":"f","shard_id":{id},"leader_global_checkpoint":{cp},"leader_max_seq_no":{cp},"follower_global_checkpoint":{cp},"follower_max_seq_no":{cp},"last_requested_seq_no":{cp},"outstanding_read_requests":0,"outstanding_write_requests":0,"write_buffer_operation_count":0,"follower_mapping_version":1,"follower_settings_version":1,"total_read_time_millis":0,"total_read_remote_exec_time_millis":0,"successful_read_requests":0,"failed_read_requests":0,"operations_read":0,"bytes_read":0,"total_write_time_millis":0,"write_buffer_size_in_bytes":0,"successful_write_requests":0,"failed_write_requests":0,"operations_written":0,"read_exceptions":[],"time_since_last_read_millis":0}}"#
+                    )
+                })
+                .collect();
+            serde_json::from_str(&format!(
+                r#"{{"index":"f","shards":[{}]}}"#,
+                shards.join(",")
+            ))
+            .unwrap()
+        };
+        // (case, the read after, the read before, the same checkpoints)
+        let cases: &[(&str, &[(i64, i64)], &[(i64, i64)], bool)] = &[
+            ("same, in order", &[(0, 5), (1, 7)], &[(0, 5), (1, 7)], true),
+            (
+                "same, after out of order",
+                &[(1, 7), (0, 5)],
+                &[(0, 5), (1, 7)],
+                true,
+            ),
+            (
+                "same, before out of order",
+                &[(0, 5), (1, 7)],
+                &[(1, 7), (0, 5)],
+                true,
+            ),
+            ("moved", &[(0, 5), (1, 8)], &[(0, 5), (1, 7)], false),
+            (
+                "moved, out of order",
+                &[(1, 8), (0, 5)],
+                &[(0, 5), (1, 7)],
+                false,
+            ),
+            (
+                "a shard more",
+                &[(0, 5), (1, 7), (2, 1)],
+                &[(0, 5), (1, 7)],
+                false,
+            ),
+            ("a shard less", &[(0, 5)], &[(0, 5), (1, 7)], false),
+        ];
+        for (case, after, before, same) in cases {
+            let before = Checkpoints::of(&stats(before));
+            assert_eq!(same_checkpoints(&stats(after), &before), *same, "{case}");
+        }
+    }
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
     use crate::testing::{
