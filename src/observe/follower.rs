@@ -242,7 +242,7 @@ pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObser
     .copied()
     {
         let (cluster, index) = key;
-        if current.as_ref().is_none_or(|(name, _)| *name != cluster) {
+        if !current.as_ref().is_some_and(|(name, _)| *name == cluster) {
             let cs = snap.clusters.get(cluster).unwrap_or(&empty);
             current = Some((cluster, ClusterView::new(cs)));
         }
