@@ -264,6 +264,11 @@ impl SharedHistory {
         self.lock().clone()
     }
 
+    /// `f` of the history in memory, read in place rather than copied.
+    pub fn read<R>(&self, f: impl FnOnce(&History) -> R) -> R {
+        f(&self.lock())
+    }
+
     /// The latest history: the state file when there is one and it reads, else the one in memory.
     pub fn current(&self) -> History {
         let mem = self.snapshot();

@@ -1060,7 +1060,7 @@ mod tests {
         d: &Daemon,
         poll: crate::observe::PollResult,
         counts: crate::observe::DocCountResult,
-        history: &crate::act::history::History,
+        history: crate::act::history::History,
     ) -> crate::act::history::History {
         let cfg = d.cfg.clone();
         let (at, mark) = (poll.at, lock(&d.snapshot).poll_mark());
@@ -1097,7 +1097,7 @@ mod tests {
             d.observer.set_clock(Arc::new(move || at));
             let (poll, counts) = (poll_at_scale(n, cycle, at), counts_at_scale(n, at));
             let t = std::time::Instant::now();
-            history = measured_cycle(&d, poll, counts, &history);
+            history = measured_cycle(&d, poll, counts, history);
             eprintln!("cycle {cycle}: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         }
         let r = d.report();

@@ -76,7 +76,7 @@ fn is_heartbeat(follower_index: &str) -> bool {
 }
 
 /// The directions the configuration replicates: `(leader cluster, follower cluster)`.
-fn directions(cfg: &Config) -> BTreeSet<(String, String)> {
+fn directions(cfg: &Config) -> BTreeSet<(&str, &str)> {
     let followers = cfg
         .followers
         .iter()
@@ -86,13 +86,21 @@ fn directions(cfg: &Config) -> BTreeSet<(String, String)> {
         .auto_follow
         .iter()
         .map(|a| (a.cluster.as_str(), a.remote.as_str()));
-    followers
-        .chain(patterns)
-        .filter_map(|(cluster, alias)| {
-            let leader = cfg.leader_cluster(cluster, alias)?;
-            (leader != cluster).then(|| (leader.to_string(), cluster.to_string()))
-        })
-        .collect()
+    let mut dirs = BTreeSet::new();
+    // Most followers share their cluster and remote with the one before: resolved once per run of them.
+    let mut previous = None;
+    for (cluster, alias) in followers.chain(patterns) {
+        if previous == Some((cluster, alias)) {
+            continue;
+        }
+        previous = Some((cluster, alias));
+        if let Some(leader) = cfg.leader_cluster(cluster, alias) {
+            if leader != cluster {
+                dirs.insert((leader, cluster));
+            }
+        }
+    }
+    dirs
 }
 
 /// The DR view of `cfg` (the effective configuration, with the topology it carries) over the judged
@@ -106,12 +114,12 @@ pub fn dr_report(cfg: &Config, followers: &[FollowerReport], now: DateTime<Utc>)
         .map(|p| (p.clone(), true))
         .collect();
     let dirs = directions(cfg);
-    for (leader, follower) in &dirs {
+    for &(leader, follower) in &dirs {
         let key = pair_key(leader, follower);
         if pairs.iter().any(|(p, _)| p.clusters == key) {
             continue;
         }
-        if dirs.contains(&(follower.clone(), leader.clone())) {
+        if dirs.contains(&(follower, leader)) {
             // Both follow each other and no switchover says which one writes.
             continue;
         }

@@ -17,8 +17,7 @@ use crate::evaluate::lag::{
 };
 use crate::observe::keys::{credentials, remote_keys};
 use crate::observe::{
-    follower_observations, listed, ClusterState, CredentialStatus, FollowerObservation, Listed,
-    RemoteKey, Snapshot,
+    follower_observations, CredentialStatus, FollowerObservation, Listed, RemoteKey, Snapshot,
 };
 
 /// Everything known, joined and judged.
@@ -220,21 +219,14 @@ fn judged_followers(
 
 /// Whether every follower in `followers` still has the [`Listed`] view it was judged with.
 fn listings_unchanged(snap: &Snapshot, followers: &[FollowerReport]) -> bool {
-    let empty = ClusterState::default();
-    followers.iter().all(|f| {
-        let o = &f.observation;
-        let cs = snap.clusters.get(&o.follower_cluster).unwrap_or(&empty);
-        listed(
-            snap,
-            cs,
-            &o.follower_index,
-            o.leader_cluster.as_deref(),
-            &o.leader_index,
-        ) == Listed {
-            follower_index_exists: o.follower_index_exists,
-            leader_index_exists: o.leader_index_exists,
-        }
-    })
+    Listed::of_each(snap, followers.iter().map(|f| &f.observation))
+        .zip(followers)
+        .all(|(now, f)| {
+            now == Listed {
+                follower_index_exists: f.observation.follower_index_exists,
+                leader_index_exists: f.observation.leader_index_exists,
+            }
+        })
 }
 
 impl FollowerReport {

@@ -1,6 +1,8 @@
 //! The per-follower view: the snapshot joined with the configuration, one [`FollowerObservation`] per follower
 //! index, configured or found on the clusters.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -53,6 +55,7 @@ impl ShardSummary {
     pub fn from_stats(s: &FollowerIndexStats) -> Self {
         let mut out = ShardSummary {
             shards: s.shards.len() as u32,
+            per_shard: Vec::with_capacity(s.shards.len()),
             ..Default::default()
         };
         let mut computed_lag = 0i64;
@@ -224,7 +227,8 @@ pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObser
     for_merge(&mut info);
     for_merge(&mut stats);
     let empty = ClusterState::default();
-    let mut current: Option<(&str, &ClusterState)> = None;
+    let mut current: Option<(&str, ClusterView)> = None;
+    let mut listings = Listings::new(snap);
     let (mut c, mut i, mut s) = (0, 0, 0);
     let mut out = Vec::with_capacity(configured.len().max(info.len()).max(stats.len()));
     while let Some(key) = [
@@ -238,22 +242,202 @@ pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObser
     .copied()
     {
         let (cluster, index) = key;
-        let cs = match current {
-            Some((name, cs)) if name == cluster => cs,
-            _ => {
-                let cs = snap.clusters.get(cluster).unwrap_or(&empty);
-                current = Some((cluster, cs));
-                cs
-            }
+        if !current.as_ref().is_some_and(|(name, _)| *name == cluster) {
+            let cs = snap.clusters.get(cluster).unwrap_or(&empty);
+            current = Some((cluster, ClusterView::new(cs)));
+        }
+        let Some((_, view)) = current.as_mut() else {
+            continue;
         };
         let found = Found {
             configured: take(&configured, &mut c, key),
             info: take(&info, &mut i, key),
             stats: take(&stats, &mut s, key),
         };
-        out.push(observe_follower(cfg, snap, cs, cluster, index, found));
+        out.push(observe_follower(
+            cfg,
+            view,
+            &mut listings,
+            cluster,
+            index,
+            found,
+        ));
     }
     out
+}
+
+/// Looks names up in a map sorted by name, for names asked mostly in ascending order (the followers of one
+/// cluster, walked sorted): an answer moves a cursor forward instead of searching the map, and a name at or
+/// below one the cursor already passed is searched for. The same answers as the map's `get`.
+pub(super) struct Seek<'a, V> {
+    map: &'a BTreeMap<String, V>,
+    rest: std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
+    passed: Option<&'a str>,
+}
+
+impl<'a, V> Seek<'a, V> {
+    pub(super) fn new(map: &'a BTreeMap<String, V>) -> Self {
+        Self {
+            map,
+            rest: map.iter().peekable(),
+            passed: None,
+        }
+    }
+
+    pub(super) fn get(&mut self, name: &str) -> Option<&'a V> {
+        if self.passed.is_some_and(|p| name <= p) {
+            return self.map.get(name);
+        }
+        while let Some(&(k, v)) = self.rest.peek() {
+            match k.as_str().cmp(name) {
+                std::cmp::Ordering::Less => {
+                    self.passed = Some(k);
+                    self.rest.next();
+                }
+                std::cmp::Ordering::Equal => return Some(v),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+}
+
+/// [`Seek`] for a set of names.
+struct SeekSet<'a> {
+    set: &'a BTreeSet<String>,
+    rest: std::iter::Peekable<std::collections::btree_set::Iter<'a, String>>,
+    passed: Option<&'a str>,
+}
+
+impl<'a> SeekSet<'a> {
+    fn new(set: &'a BTreeSet<String>) -> Self {
+        Self {
+            set,
+            rest: set.iter().peekable(),
+            passed: None,
+        }
+    }
+
+    fn contains(&mut self, name: &str) -> bool {
+        if self.passed.is_some_and(|p| name <= p) {
+            return self.set.contains(name);
+        }
+        while let Some(&k) = self.rest.peek() {
+            match k.as_str().cmp(name) {
+                std::cmp::Ordering::Less => {
+                    self.passed = Some(k);
+                    self.rest.next();
+                }
+                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Greater => return false,
+            }
+        }
+        false
+    }
+}
+
+/// One follower cluster's state, with cursors through its per-index maps for its followers asked in order.
+struct ClusterView<'a> {
+    cs: &'a ClusterState,
+    restores: Seek<'a, Bootstrap>,
+    doc_parity: Seek<'a, DocParity>,
+    following_seen: SeekSet<'a>,
+    copy_seen: SeekSet<'a>,
+}
+
+impl<'a> ClusterView<'a> {
+    fn new(cs: &'a ClusterState) -> Self {
+        Self {
+            cs,
+            restores: Seek::new(&cs.restores),
+            doc_parity: Seek::new(&cs.doc_parity),
+            following_seen: SeekSet::new(&cs.following_seen),
+            copy_seen: SeekSet::new(&cs.copy_seen),
+        }
+    }
+}
+
+/// A cluster's `_cat/indices` listing: when it was read, and a cursor through it.
+type Listing<'a> = (DateTime<Utc>, Seek<'a, Option<i64>>);
+
+/// [`listed`] for many followers, asked in the order of a report (by cluster, then index): the same answers,
+/// from cursors through the listings instead of a search of each listing per follower.
+struct Listings<'a> {
+    snap: &'a Snapshot,
+    /// The follower cluster asked about last, and its listing.
+    follower: Option<(&'a ClusterState, Option<Listing<'a>>)>,
+    /// Every leader cluster asked about, and its listing.
+    leaders: Vec<(&'a str, Option<Listing<'a>>)>,
+}
+
+impl<'a> Listings<'a> {
+    fn new(snap: &'a Snapshot) -> Self {
+        Self {
+            snap,
+            follower: None,
+            leaders: Vec::new(),
+        }
+    }
+
+    fn listing(cs: &'a ClusterState) -> Option<Listing<'a>> {
+        cs.indices.as_ref().map(|i| (i.at, Seek::new(&i.data)))
+    }
+
+    /// [`listed`] of `index` on the cluster whose state is `cs`.
+    fn listed(
+        &mut self,
+        cs: &'a ClusterState,
+        index: &str,
+        leader_cluster: Option<&str>,
+        leader_index: &str,
+    ) -> Listed {
+        if !self
+            .follower
+            .as_ref()
+            .is_some_and(|(c, _)| std::ptr::eq(*c, cs))
+        {
+            self.follower = Some((cs, Self::listing(cs)));
+        }
+        let follower = self
+            .follower
+            .as_mut()
+            .and_then(|(_, l)| l.as_mut())
+            .map(|(at, seek)| (seek.get(index).is_some(), *at));
+        let leader = leader_cluster.and_then(|l| {
+            let at = match self.leaders.iter().position(|(name, _)| *name == l) {
+                Some(at) => at,
+                None => {
+                    let (name, cs) = self.snap.clusters.get_key_value(l)?;
+                    self.leaders.push((name, Self::listing(cs)));
+                    self.leaders.len() - 1
+                }
+            };
+            let (at, seek) = self.leaders[at].1.as_mut()?;
+            Some((seek.get(leader_index).is_some(), *at))
+        });
+        listed_from(follower, leader)
+    }
+}
+
+impl Listed {
+    /// [`listed`] of each of `observations`, given sorted by (follower_cluster, follower_index) as a report's
+    /// followers are (any order gives the same answers, only slower).
+    pub fn of_each<'a>(
+        snap: &'a Snapshot,
+        observations: impl IntoIterator<Item = &'a FollowerObservation> + 'a,
+    ) -> impl Iterator<Item = Listed> + 'a {
+        let empty: &'static ClusterState = &EMPTY_CLUSTER;
+        let mut listings = Listings::new(snap);
+        observations.into_iter().map(move |o| {
+            let cs = snap.clusters.get(&o.follower_cluster).unwrap_or(empty);
+            listings.listed(
+                cs,
+                &o.follower_index,
+                o.leader_cluster.as_deref(),
+                &o.leader_index,
+            )
+        })
+    }
 }
 
 /// What the `_cat/indices` listings say about a follower: the only inputs of its observation that a
@@ -279,28 +463,42 @@ pub fn listed(
     // when that listing was read (it is in its own cluster's listing, read no later). A follower created since,
     // e.g. by an auto-follow pattern for a new leader index, would otherwise look leader-less until the next
     // listing, and `on_leader_deleted = "unfollow"` could act on that.
-    let follower_listed_at = cs
+    let follower = cs
         .indices
         .as_ref()
-        .filter(|i| i.data.contains_key(index))
-        .map(|i| i.at);
-    let leader_index_exists = leader_cluster
+        .map(|i| (i.data.contains_key(index), i.at));
+    let leader = leader_cluster
         .and_then(|l| snap.clusters.get(l))
         .and_then(|l| l.indices.as_ref())
-        .and_then(|l| {
-            if l.data.contains_key(leader_index) {
-                Some(true)
-            } else if follower_listed_at.is_some_and(|f| f <= l.at) {
-                Some(false)
-            } else {
-                None
-            }
-        });
+        .map(|l| (l.data.contains_key(leader_index), l.at));
+    listed_from(follower, leader)
+}
+
+/// [`Listed`] from whether the follower cluster's and the leader cluster's listings (when read) list the
+/// follower and the leader index, and when each was read.
+fn listed_from(
+    follower: Option<(bool, DateTime<Utc>)>,
+    leader: Option<(bool, DateTime<Utc>)>,
+) -> Listed {
+    let follower_listed_at = follower.filter(|(listed, _)| *listed).map(|(_, at)| at);
+    let leader_index_exists = leader.and_then(|(listed, at)| {
+        if listed {
+            Some(true)
+        } else if follower_listed_at.is_some_and(|f| f <= at) {
+            Some(false)
+        } else {
+            None
+        }
+    });
     Listed {
-        follower_index_exists: cs.indices.as_ref().map(|i| i.data.contains_key(index)),
+        follower_index_exists: follower.map(|(listed, _)| listed),
         leader_index_exists,
     }
 }
+
+/// The state of a cluster never polled.
+static EMPTY_CLUSTER: std::sync::LazyLock<ClusterState> =
+    std::sync::LazyLock::new(ClusterState::default);
 
 /// Entries by (cluster, follower index).
 type Sorted<'a, T> = Vec<((&'a str, &'a str), T)>;
@@ -327,14 +525,15 @@ struct Found<'a> {
     stats: Option<&'a FollowerIndexStats>,
 }
 
-fn observe_follower(
+fn observe_follower<'a>(
     cfg: &Config,
-    snap: &Snapshot,
-    cs: &ClusterState,
+    view: &mut ClusterView<'a>,
+    listings: &mut Listings<'a>,
     cluster: &str,
     index: &str,
     found: Found<'_>,
 ) -> FollowerObservation {
+    let cs = view.cs;
     let Found {
         configured,
         info,
@@ -394,8 +593,8 @@ fn observe_follower(
     let Listed {
         follower_index_exists,
         leader_index_exists,
-    } = listed(snap, cs, index, leader_cluster.as_deref(), &leader_index);
-    let bootstrap = cs
+    } = listings.listed(cs, index, leader_cluster.as_deref(), &leader_index);
+    let bootstrap = view
         .restores
         .get(index)
         .filter(|b| b.remote_cluster == remote_cluster)
@@ -418,10 +617,10 @@ fn observe_follower(
         shards: stats.map(ShardSummary::from_stats),
         remote,
         leader_index_exists,
-        docs: cs.doc_parity.get(index).cloned(),
+        docs: view.doc_parity.get(index).cloned(),
         bootstrap,
-        following_seen: cs.following_seen.contains(index),
-        copy_seen: cs.copy_seen.contains(index),
+        following_seen: view.following_seen.contains(index),
+        copy_seen: view.copy_seen.contains(index),
         remote_key: None,
     }
 }
@@ -429,6 +628,25 @@ fn observe_follower(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_answers_as_the_map_whatever_the_order_of_the_names() {
+        let map: BTreeMap<String, usize> = ["b", "d", "f", "h"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i))
+            .collect();
+        let set: BTreeSet<String> = map.keys().cloned().collect();
+        // Ascending, repeated, backwards, past the end and back.
+        let asked = [
+            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
+        ];
+        let (mut seek, mut seek_set) = (Seek::new(&map), SeekSet::new(&set));
+        for name in asked {
+            assert_eq!(seek.get(name), map.get(name), "{name}");
+            assert_eq!(seek_set.contains(name), set.contains(name), "{name}");
+        }
+    }
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
     use crate::testing::{

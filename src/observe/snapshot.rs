@@ -2,13 +2,14 @@
 //! doc-count parity computed when document counts are read, and the per-shard history of sequence numbers that
 //! the lag in time is interpolated from.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::bootstrap::{restores, with_shard_tasks, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
+use super::follower::Seek;
 pub use super::lag_ring::{LagRing, LagSample, LAG_RING_CAPACITY};
 use super::{DataStreamsResult, DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
@@ -336,16 +337,16 @@ struct Checkpoints {
 
 impl Checkpoints {
     fn of(stats: &FollowerIndexStats) -> Vec<Checkpoints> {
-        stats
-            .shards
-            .iter()
-            .map(|sh| Checkpoints {
-                shard_id: sh.shard_id,
-                leader_global_checkpoint: sh.leader_global_checkpoint,
-                leader_max_seq_no: sh.leader_max_seq_no,
-                follower_global_checkpoint: sh.follower_global_checkpoint,
-            })
-            .collect()
+        stats.shards.iter().map(Self::of_shard).collect()
+    }
+
+    fn of_shard(sh: &ShardFollowStats) -> Checkpoints {
+        Checkpoints {
+            shard_id: sh.shard_id,
+            leader_global_checkpoint: sh.leader_global_checkpoint,
+            leader_max_seq_no: sh.leader_max_seq_no,
+            follower_global_checkpoint: sh.follower_global_checkpoint,
+        }
     }
 
     fn look(&self) -> ShardLook {
@@ -362,7 +363,10 @@ impl Checkpoints {
 /// The first bracket of a `doc_counts` run ([`Snapshot::counts_before`]): by follower cluster, the shard
 /// checkpoints of every follower index in the latest good `GET /_ccr/stats`.
 #[derive(Debug, Clone, Default)]
-pub struct CountsBefore(BTreeMap<String, HashMap<SharedName, Vec<Checkpoints>>>);
+pub struct CountsBefore(BTreeMap<String, CheckpointsByIndex>);
+
+/// The shard checkpoints of one follower cluster's follower indices, sorted by index, each index once.
+type CheckpointsByIndex = Vec<(SharedName, Vec<Checkpoints>)>;
 
 /// The `doc_counts` runs applied when a poll started ([`Snapshot::poll_mark`]): all of them finished before
 /// any read of that poll was sent.
@@ -383,7 +387,7 @@ struct PendingCounts {
     /// This run's counts of every follower index known when it was applied, by follower index name.
     counts: Vec<(SharedName, Counted)>,
     /// The first bracket; `None` when no poll had read the cluster's stats before the run.
-    before: Option<HashMap<SharedName, Vec<Checkpoints>>>,
+    before: Option<CheckpointsByIndex>,
 }
 
 /// One follower index's counts in one `doc_counts` run (`None`: not listed in this run's `_cat/indices`).
@@ -705,10 +709,14 @@ impl Snapshot {
                 .iter()
                 .filter_map(|(name, cs)| {
                     let stats = &cs.ccr_stats.as_ref()?.data.follow_stats.indices;
-                    let by_index = stats
+                    // Of an index listed twice, the last entry counts (as a map built from the list keeps).
+                    let mut by_index: CheckpointsByIndex = stats
                         .iter()
+                        .rev()
                         .map(|i| (i.index.clone(), Checkpoints::of(i)))
                         .collect();
+                    by_index.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+                    by_index.dedup_by(|later, first| later.0.as_str() == first.0.as_str());
                     Some((name.clone(), by_index))
                 })
                 .collect(),
@@ -798,65 +806,106 @@ impl Snapshot {
         let Some(cs) = self.clusters.get(cluster) else {
             return Vec::new();
         };
-        let count = |c: &str, index: &str| -> Option<i64> {
-            if !listed.contains(c) {
-                return None;
-            }
-            self.clusters
-                .get(c)?
-                .indices
-                .as_ref()?
-                .data
-                .get(index)
-                .copied()
-                .flatten()
-        };
-        // Every follower known from info or stats (paused ones have no stats); names are copied once, below,
-        // or shared with the stats' when they are the same.
-        let mut followers: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-        let mut shared: HashMap<&str, (&SharedName, &SharedName)> = HashMap::new();
+        // Every follower known from info or stats (paused ones have no stats) or configured, with where its
+        // remote and leader index come from: `_ccr/info` first (of an index listed twice, the last entry), then
+        // the stats' first shard (the first entry), then the configuration (the first entry). Names are copied
+        // once, below, or shared with the stats' when they are the same.
+        struct Known<'a> {
+            index: &'a str,
+            /// 0: `_ccr/info`, 1: `_ccr/stats`, 2: the configuration.
+            source: u8,
+            remote: &'a str,
+            leader_index: &'a str,
+            /// The stats' names, from an entry of the stats.
+            shared: Option<(&'a SharedName, &'a SharedName)>,
+        }
+        let mut known: Vec<Known> = Vec::new();
         if let Some(info) = &cs.follow_info {
-            for f in &info.data.follower_indices {
-                followers.insert(&f.follower_index, (&f.remote_cluster, &f.leader_index));
-            }
+            known.extend(info.data.follower_indices.iter().rev().map(|f| Known {
+                index: &f.follower_index,
+                source: 0,
+                remote: &f.remote_cluster,
+                leader_index: &f.leader_index,
+                shared: None,
+            }));
         }
         if let Some(stats) = &cs.ccr_stats {
-            for i in &stats.data.follow_stats.indices {
-                if let Some(s) = i.shards.first() {
-                    followers
-                        .entry(&i.index)
-                        .or_insert((&s.remote_cluster, &s.leader_index));
-                    shared
-                        .entry(&i.index)
-                        .or_insert((&i.index, &s.remote_cluster));
-                }
-            }
+            known.extend(stats.data.follow_stats.indices.iter().filter_map(|i| {
+                let s = i.shards.first()?;
+                Some(Known {
+                    index: &i.index,
+                    source: 1,
+                    remote: &s.remote_cluster,
+                    leader_index: &s.leader_index,
+                    shared: Some((&i.index, &s.remote_cluster)),
+                })
+            }));
         }
-        for f in cfg.followers.iter().filter(|f| f.cluster == cluster) {
-            followers
-                .entry(&f.follower_index)
-                .or_insert((&f.remote, &f.leader_index));
+        known.extend(
+            cfg.followers
+                .iter()
+                .filter(|f| f.cluster == cluster)
+                .map(|f| Known {
+                    index: &f.follower_index,
+                    source: 2,
+                    remote: &f.remote,
+                    leader_index: &f.leader_index,
+                    shared: None,
+                }),
+        );
+        // Stable: entries of one index and source keep their order above.
+        known.sort_by(|a, b| (a.index, a.source).cmp(&(b.index, b.source)));
+        let listing = |c: &str| {
+            listed
+                .contains(c)
+                .then(|| self.clusters.get(c)?.indices.as_ref())
+                .flatten()
+                .map(|i| Seek::new(&i.data))
+        };
+        let mut follower_listing = listing(cluster);
+        let mut leader_listings: Vec<(&str, Option<Seek<Option<i64>>>)> = Vec::new();
+        let mut out = Vec::new();
+        let mut rest = known.as_slice();
+        while let Some(first) = rest.first() {
+            let same = rest.iter().take_while(|k| k.index == first.index).count();
+            let (group, later) = rest.split_at(same);
+            rest = later;
+            let (index, remote, leader_index) = (first.index, first.remote, first.leader_index);
+            let shared = group.iter().find_map(|k| k.shared);
+            let leader_cluster = cfg.leader_cluster(cluster, remote);
+            let leader_docs = leader_cluster.and_then(|l| {
+                let at = match leader_listings.iter().position(|(name, _)| *name == l) {
+                    Some(at) => at,
+                    None => {
+                        leader_listings.push((l, listing(l)));
+                        leader_listings.len() - 1
+                    }
+                };
+                leader_listings[at]
+                    .1
+                    .as_mut()?
+                    .get(leader_index)
+                    .copied()
+                    .flatten()
+            });
+            let counted = Counted {
+                leader_known: leader_cluster.is_some(),
+                leader_docs,
+                follower_docs: follower_listing
+                    .as_mut()
+                    .and_then(|l| l.get(index).copied().flatten()),
+                remote: match shared {
+                    Some((_, r)) if r.as_str() == remote => r.clone(),
+                    _ => remote.into(),
+                },
+            };
+            let name = match shared {
+                Some((i, _)) => i.clone(),
+                None => index.into(),
+            };
+            out.push((name, counted));
         }
-        followers
-            .into_iter()
-            .map(|(index, (remote, leader_index))| {
-                let leader_cluster = cfg.leader_cluster(cluster, remote);
-                let counted = Counted {
-                    leader_known: leader_cluster.is_some(),
-                    leader_docs: leader_cluster.and_then(|l| count(l, leader_index)),
-                    follower_docs: count(cluster, index),
-                    remote: match shared.get(index) {
-                        Some((_, r)) if r.as_str() == remote => (*r).clone(),
-                        _ => remote.into(),
-                    },
-                };
-                let name = match shared.get(index) {
-                    Some((i, _)) => (*i).clone(),
-                    None => index.into(),
-                };
-                (name, counted)
-            })
-            .collect()
+        out
     }
 
     /// The parity of every follower counted in `pending`, its second bracket being `cluster`'s latest stats.
@@ -873,17 +922,31 @@ impl Snapshot {
                 .and_then(|r| r.data.get(alias))
                 .is_some_and(|r| r.connected)
         };
-        // Looked up once per follower: indexed here, so the run stays linear in the followers.
-        let mut after_by_index: HashMap<&str, &FollowerIndexStats> = HashMap::new();
-        for i in &after.follow_stats.indices {
-            after_by_index.entry(i.index.as_str()).or_insert(i);
-        }
-        let mut status: HashMap<&str, FollowerStatus> = HashMap::new();
-        if let Some(info) = &cs.follow_info {
-            for f in &info.data.follower_indices {
-                status.entry(f.follower_index.as_str()).or_insert(f.status);
-            }
-        }
+        // Looked up once per follower, in the counts' order (by index): sorted here (of an index listed twice,
+        // the first entry), so the run stays linear in the followers.
+        let mut after_by_index: Vec<(&str, &FollowerIndexStats)> = after
+            .follow_stats
+            .indices
+            .iter()
+            .map(|i| (i.index.as_str(), i))
+            .collect();
+        after_by_index.sort_by_key(|(index, _)| *index);
+        after_by_index.dedup_by(|later, first| later.0 == first.0);
+        let mut status: Vec<(&str, FollowerStatus)> = cs
+            .follow_info
+            .iter()
+            .flat_map(|info| &info.data.follower_indices)
+            .map(|f| (f.follower_index.as_str(), f.status))
+            .collect();
+        status.sort_by_key(|(index, _)| *index);
+        status.dedup_by(|later, first| later.0 == first.0);
+        let mut after_by_index =
+            SortedSeek::new(&after_by_index, |e: &(&str, &FollowerIndexStats)| e.0);
+        let mut status = SortedSeek::new(&status, |e: &(&str, FollowerStatus)| e.0);
+        let mut before = pending
+            .before
+            .as_deref()
+            .map(|b| SortedSeek::new(b, |e: &(SharedName, Vec<Checkpoints>)| e.0.as_str()));
         pending
             .counts
             .iter()
@@ -895,14 +958,13 @@ impl Snapshot {
                     Some("a document count is unavailable".to_string())
                 } else {
                     let stats = Brackets {
-                        before: pending
-                            .before
-                            .as_ref()
-                            .and_then(|b| b.get(index.as_str()))
-                            .map(Vec::as_slice),
-                        after: after_by_index.get(index.as_str()).copied(),
+                        before: before
+                            .as_mut()
+                            .and_then(|b| b.get(index))
+                            .map(|(_, b)| b.as_slice()),
+                        after: after_by_index.get(index).map(|(_, a)| *a),
                     };
-                    let status = status.get(index.as_str()).copied();
+                    let status = status.get(index).map(|(_, s)| *s);
                     caught_up(stats, status, remote, remote_connected(remote)).err()
                 };
                 let p = DocParity {
@@ -915,6 +977,60 @@ impl Snapshot {
                 (index.to_string(), p)
             })
             .collect()
+    }
+}
+
+/// Whether the shards of `after` have the checkpoints `before`, in shard order.
+fn same_checkpoints(after: &FollowerIndexStats, before: &[Checkpoints]) -> bool {
+    let now = after.shards.iter().map(Checkpoints::of_shard);
+    // Both lists come in shard order from Elasticsearch: compared as they are, without a sorted copy.
+    let in_order = before.windows(2).all(|w| w[0].shard_id <= w[1].shard_id)
+        && after
+            .shards
+            .windows(2)
+            .all(|w| w[0].shard_id <= w[1].shard_id);
+    if in_order {
+        return before.len() == after.shards.len() && now.eq(before.iter().copied());
+    }
+    let sorted = |mut v: Vec<Checkpoints>| {
+        v.sort_by_key(|c| c.shard_id);
+        v
+    };
+    sorted(now.collect()) == sorted(before.to_vec())
+}
+
+/// Looks names up in a list sorted by name, each name once, for names asked mostly in ascending order (a
+/// `doc_counts` run's followers): an answer moves a cursor forward, and a name at or below one the cursor
+/// already passed is searched for.
+struct SortedSeek<'a, T, K> {
+    items: &'a [T],
+    name: K,
+    next: usize,
+}
+
+impl<'a, T, K: Fn(&T) -> &str> SortedSeek<'a, T, K> {
+    fn new(items: &'a [T], name: K) -> Self {
+        Self {
+            items,
+            name,
+            next: 0,
+        }
+    }
+
+    fn get(&mut self, wanted: &str) -> Option<&'a T> {
+        let name = &self.name;
+        if self.next > 0 && wanted <= name(&self.items[self.next - 1]) {
+            let at = self.items.binary_search_by(|t| name(t).cmp(wanted)).ok()?;
+            return self.items.get(at);
+        }
+        while let Some(t) = self.items.get(self.next) {
+            match name(t).cmp(wanted) {
+                std::cmp::Ordering::Less => self.next += 1,
+                std::cmp::Ordering::Equal => return Some(t),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 }
 
@@ -1012,11 +1128,7 @@ fn caught_up(
     // The leader did not move and the follower is caught up now; a follower that was still catching up in
     // the read before may have been counted halfway.
     if let (Some(b), Some(a)) = (stats.before, stats.after) {
-        let sorted = |mut v: Vec<Checkpoints>| {
-            v.sort_by_key(|c| c.shard_id);
-            v
-        };
-        if sorted(Checkpoints::of(a)) != sorted(b.to_vec()) {
+        if !same_checkpoints(a, b) {
             return Err("the follower was still replicating around the count (its checkpoints moved between \
                         the polls before and after it)"
                 .to_string());
@@ -1028,6 +1140,76 @@ fn caught_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sorted_cursor_answers_as_a_search_whatever_the_order_of_the_names() {
+        let items = [("b", 0), ("d", 1), ("f", 2), ("h", 3)];
+        let asked = [
+            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
+        ];
+        let mut seek = SortedSeek::new(&items, |e: &(&str, i32)| e.0);
+        for name in asked {
+            let searched = items
+                .binary_search_by(|(n, _)| n.cmp(&name))
+                .ok()
+                .map(|i| &items[i]);
+            assert_eq!(seek.get(name), searched, "{name}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_compare_in_shard_order_however_each_read_lists_the_shards() {
+        let stats = |shards: &[(i64, i64)]| -> FollowerIndexStats {
+            let shards: Vec<String> = shards
+                .iter()
+                .map(|(id, cp)| {
+                    format!(
+                        r#"{{"remote_cluster":"leader","leader_index":"l","follower_index":"f","shard_id":{id},"leader_global_checkpoint":{cp},"leader_max_seq_no":{cp},"follower_global_checkpoint":{cp},"follower_max_seq_no":{cp},"last_requested_seq_no":{cp},"outstanding_read_requests":0,"outstanding_write_requests":0,"write_buffer_operation_count":0,"follower_mapping_version":1,"follower_settings_version":1,"total_read_time_millis":0,"total_read_remote_exec_time_millis":0,"successful_read_requests":0,"failed_read_requests":0,"operations_read":0,"bytes_read":0,"total_write_time_millis":0,"write_buffer_size_in_bytes":0,"successful_write_requests":0,"failed_write_requests":0,"operations_written":0,"read_exceptions":[],"time_since_last_read_millis":0}}"#
+                    )
+                })
+                .collect();
+            serde_json::from_str(&format!(
+                r#"{{"index":"f","shards":[{}]}}"#,
+                shards.join(",")
+            ))
+            .unwrap()
+        };
+        // (case, the read after, the read before, the same checkpoints)
+        type Shards<'a> = &'a [(i64, i64)];
+        let cases: &[(&str, Shards, Shards, bool)] = &[
+            ("same, in order", &[(0, 5), (1, 7)], &[(0, 5), (1, 7)], true),
+            (
+                "same, after out of order",
+                &[(1, 7), (0, 5)],
+                &[(0, 5), (1, 7)],
+                true,
+            ),
+            (
+                "same, before out of order",
+                &[(0, 5), (1, 7)],
+                &[(1, 7), (0, 5)],
+                true,
+            ),
+            ("moved", &[(0, 5), (1, 8)], &[(0, 5), (1, 7)], false),
+            (
+                "moved, out of order",
+                &[(1, 8), (0, 5)],
+                &[(0, 5), (1, 7)],
+                false,
+            ),
+            (
+                "a shard more",
+                &[(0, 5), (1, 7), (2, 1)],
+                &[(0, 5), (1, 7)],
+                false,
+            ),
+            ("a shard less", &[(0, 5)], &[(0, 5), (1, 7)], false),
+        ];
+        for (case, after, before, same) in cases {
+            let before = Checkpoints::of(&stats(before));
+            assert_eq!(same_checkpoints(&stats(after), &before), *same, "{case}");
+        }
+    }
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
     use crate::testing::{

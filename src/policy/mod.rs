@@ -38,9 +38,10 @@ use serde::Serialize;
 
 use crate::act::backoff::Backoff;
 use crate::act::history::{
-    key, ActionRecord, FollowerHistory, History, PausedByUs, RetryState, Rule,
+    key, ActionRecord, FollowerHistory, History, PausedByUs, RemoteHistory, RetryState, Rule,
 };
 use crate::act::ActionResult;
+use crate::config::key::KeyParts;
 use crate::config::policy::wildcard_match;
 use crate::config::{ClusterKey, Config, PolicySettings, Window};
 use crate::evaluate::health::FollowerState;
@@ -320,7 +321,7 @@ pub struct InProgress {
 pub fn evaluate(
     cfg: &Config,
     report: &Report,
-    history: &History,
+    history: History,
     runbooks: &[InProgress],
     now: DateTime<Utc>,
 ) -> Evaluation {
@@ -330,7 +331,7 @@ pub fn evaluate(
         .map(|r| (r.cluster.as_str(), r.follower_index.as_str()))
         .collect();
     let s = &cfg.policy;
-    let mut h = history.clone();
+    let mut h = history;
     let mut wanted: Vec<Planned> = Vec::new();
     let mut alerts = Vec::new();
 
@@ -358,13 +359,29 @@ pub fn evaluate(
     // `promote = true` of each configured follower, looked up once (the first entry of a follower, as
     // `Config::follower`), so the rules stay linear in the followers.
     let mut promote: BTreeMap<(&str, &str), bool> = BTreeMap::new();
-    for c in &cfg.followers {
-        promote
-            .entry((c.cluster.as_str(), c.follower_index.as_str()))
-            .or_insert(c.promote);
+    // Without any `promote = true`, every follower's answer is `false`: nothing to index.
+    if cfg.followers.iter().any(|c| c.promote) {
+        for c in &cfg.followers {
+            promote
+                .entry((c.cluster.as_str(), c.follower_index.as_str()))
+                .or_insert(c.promote);
+        }
     }
+    // The followers' histories as a list in the map's order, walked beside the report's followers: each
+    // follower finds its entry without a search of the map (see `Entries`), and the map is built once again
+    // at the end, from the list already in order.
+    let mut entries = Entries::new(std::mem::take(&mut h.followers));
+    let remotes = &h.remotes;
     for f in &report.followers {
-        let (w, a) = follower_rules(cfg, f, &active_windows, (&busy, &promote), now, &mut h);
+        let (w, a) = follower_rules(
+            cfg,
+            f,
+            &active_windows,
+            (&busy, &promote),
+            now,
+            remotes,
+            &mut entries,
+        );
         wanted.extend(w);
         alerts.extend(a);
     }
@@ -372,8 +389,8 @@ pub fn evaluate(
     // Forget followers that are gone (deleted, unfollowed and unconfigured) once nothing about them matters any
     // more, so the history does not grow with every rolled-over auto-followed index.
     let horizon = now - chrono::Duration::days(FORGET_AFTER_DAYS);
-    h.followers.retain(|k, f| {
-        report.follower(&k.cluster, &k.name).is_some()
+    h.followers = entries.into_map(|k, f, reported| {
+        reported
             || busy.contains(&(k.cluster.as_str(), k.name.as_str()))
             || f.paused_by_us.is_some()
             || f.last_actions.back().is_some_and(|a| a.at > horizon)
@@ -509,6 +526,72 @@ fn credential_refusal(report: &Report, s: &PolicySettings, p: &Planned) -> Optio
 /// `(cluster, name)` of a follower, borrowed.
 type Parts<'a> = (&'a str, &'a str);
 
+/// The followers' histories during one evaluation: the map's entries as a list in its order, each with whether
+/// the report has its follower, and the entries of followers seen for the first time. The report's followers
+/// are sorted by (cluster, index), which is the map's order within a cluster, so each follower's entry is
+/// usually the one after the previous follower's: found with one comparison instead of a search of the map.
+struct Entries {
+    old: Vec<(ClusterKey, FollowerHistory, bool)>,
+    /// Where the next follower's entry is looked for first.
+    next: usize,
+    /// Entries created for followers without one, in the report's order.
+    new: Vec<(ClusterKey, FollowerHistory)>,
+}
+
+impl Entries {
+    fn new(map: BTreeMap<ClusterKey, FollowerHistory>) -> Self {
+        Self {
+            old: map.into_iter().map(|(k, f)| (k, f, false)).collect(),
+            next: 0,
+            new: Vec::new(),
+        }
+    }
+
+    /// Notes the report's follower `parts` as reported; its entry, created when absent if `create`.
+    fn reported(&mut self, parts: Parts<'_>, create: bool) -> Option<&mut FollowerHistory> {
+        let is = |k: &ClusterKey| (k.cluster.as_str(), k.name.as_str()) == parts;
+        let at = match self.old.get(self.next) {
+            Some((k, _, _)) if is(k) => Some(self.next),
+            _ => {
+                let want = ClusterKey::parts_of(&parts);
+                self.old
+                    .binary_search_by(|(k, _, _)| (k as &dyn KeyParts).cmp(want))
+                    .ok()
+            }
+        };
+        if let Some(at) = at {
+            self.next = at + 1;
+            let (_, f, reported) = &mut self.old[at];
+            *reported = true;
+            return Some(f);
+        }
+        // A follower listed twice is listed next to itself (the report is sorted).
+        let known = self.new.last().is_some_and(|(k, _)| is(k));
+        if !known && !create {
+            return None;
+        }
+        if !known {
+            self.new
+                .push((key(parts.0, parts.1), FollowerHistory::default()));
+        }
+        self.new.last_mut().map(|(_, f)| f)
+    }
+
+    /// The history's followers: those `keep` keeps, given whether the report has them.
+    fn into_map(
+        self,
+        keep: impl Fn(&ClusterKey, &FollowerHistory, bool) -> bool,
+    ) -> BTreeMap<ClusterKey, FollowerHistory> {
+        let new = self.new.into_iter().map(|(k, f)| (k, f, true));
+        self.old
+            .into_iter()
+            .chain(new)
+            .filter(|(k, f, reported)| keep(k, f, *reported))
+            .map(|(k, f, _)| (k, f))
+            .collect()
+    }
+}
+
 /// Runs the per-follower rules (see the module doc) in order. A follower with a runbook in progress, or whose
 /// data is not current, is left alone.
 fn follower_rules(
@@ -517,19 +600,21 @@ fn follower_rules(
     active_windows: &[(&Window, DateTime<Utc>)],
     (busy, promote): (&BTreeSet<Parts<'_>>, &BTreeMap<Parts<'_>, bool>),
     now: DateTime<Utc>,
-    h: &mut History,
+    remotes: &BTreeMap<ClusterKey, RemoteHistory>,
+    entries: &mut Entries,
 ) -> (Vec<Planned>, Vec<Alert>) {
     let o = &f.observation;
     let k = (o.follower_cluster.as_str(), o.follower_index.as_str());
-    if busy.contains(&k) {
+    // Never act on data that is not current; a follower left alone gets no entry.
+    let left_alone =
+        busy.contains(&k) || o.freshness != Freshness::Fresh || f.state == FollowerState::Unknown;
+    let Some(fh) = entries.reported(k, !left_alone) else {
+        return Default::default();
+    };
+    if left_alone {
         return Default::default();
     }
-    // Never act on data that is not current.
-    if o.freshness != Freshness::Fresh || f.state == FollowerState::Unknown {
-        return Default::default();
-    }
-    let remote = h
-        .remotes
+    let remote = remotes
         .get(ClusterKey::parts_of(&(
             o.follower_cluster.as_str(),
             o.remote_cluster.as_str(),
@@ -543,11 +628,6 @@ fn follower_rules(
         active_windows,
         remote: &remote,
         now,
-    };
-    // Most followers have an entry already: it is found without building a key.
-    let fh = match h.followers.get_mut(ClusterKey::parts_of(&k)) {
-        Some(fh) => fh,
-        None => h.follower_mut(&o.follower_cluster, &o.follower_index),
     };
     rules::end_episodes(&cx, fh);
     let mut wanted = Vec::new();
@@ -773,7 +853,7 @@ leader_index_patterns = ["metrics-*"]
         h: &mut History,
         now: DateTime<Utc>,
     ) -> (Vec<String>, Evaluation) {
-        let ev = evaluate(cfg, r, h, &[], now);
+        let ev = evaluate(cfg, r, h.clone(), &[], now);
         *h = ev.history.clone();
         for p in &ev.actions {
             record(h, &cfg.policy, p, &Outcome::success(), now);
@@ -962,14 +1042,14 @@ leader_index_patterns = ["metrics-*"]
 
         // A failed resume backs off with the shared back-off.
         let mut h = History::default();
-        let ev = evaluate(&c, &r, &h, &[], at(12, 0, 0));
+        let ev = evaluate(&c, &r, h.clone(), &[], at(12, 0, 0));
         h = ev.history.clone();
         let failed = Outcome {
             result: ActionResult::Failed,
             ..Outcome::success()
         };
         record(&mut h, &c.policy, &ev.actions[0], &failed, at(12, 0, 0));
-        let ev = evaluate(&c, &r, &h, &[], at(12, 0, 20));
+        let ev = evaluate(&c, &r, h.clone(), &[], at(12, 0, 20));
         assert!(ev.actions.is_empty() && ev.deferred.len() == 1, "{ev:?}");
     }
 
@@ -1335,16 +1415,16 @@ leader_index_patterns = ["metrics-*"]
         let c = cfg("[policy]\nresume_unexpected_pause = true\nresume_unexpected_pause_grace = \"1s\"\nbackoff_initial = \"10s\"\nbackoff_max = \"40s\"");
         let r = report(&[&paused]);
         let mut h = History::default();
-        evaluate(&c, &r, &h, &[], at(12, 0, 0));
+        evaluate(&c, &r, h.clone(), &[], at(12, 0, 0));
         let mut t = at(12, 0, 0);
-        h = evaluate(&c, &r, &h, &[], t).history;
+        h = evaluate(&c, &r, h.clone(), &[], t).history;
         let mut delays = Vec::new();
         for _ in 0..5 {
             // Find the next time the resume is wanted, then fail it.
             let mut waited = 0;
             loop {
                 t += chrono::Duration::seconds(1);
-                let ev = evaluate(&c, &r, &h, &[], t);
+                let ev = evaluate(&c, &r, h.clone(), &[], t);
                 h = ev.history.clone();
                 if let Some(p) = ev.actions.first() {
                     record(&mut h, &c.policy, p, &Outcome::failure("boom"), t);
@@ -1435,12 +1515,12 @@ leader_index_patterns = ["metrics-*"]
             follower_index: "logs-copy".into(),
             rule: Rule::Manual,
         }];
-        assert!(evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0))
+        assert!(evaluate(&c, &r, History::default(), &rb, at(12, 0, 0))
             .actions
             .is_empty());
         // One a policy started (and that was interrupted) is rolled forward instead.
         rb[0].rule = Rule::Promote;
-        let ev = evaluate(&c, &r, &History::default(), &rb, at(12, 0, 0));
+        let ev = evaluate(&c, &r, History::default(), &rb, at(12, 0, 0));
         assert_eq!(ev.actions.len(), 1, "{:?}", ev.actions);
         assert_eq!(ev.actions[0].action, ActionKind::Unfollow);
         assert_eq!(ev.actions[0].rule, Rule::Promote);
@@ -1471,7 +1551,7 @@ leader_index_patterns = ["metrics-*"]
             "logs-copy",
             at(12, 0, 0) - chrono::Duration::days(30),
         );
-        let ev = evaluate(&c, &report(&[]), &h, &[], at(12, 0, 0));
+        let ev = evaluate(&c, &report(&[]), h.clone(), &[], at(12, 0, 0));
         let keys: Vec<String> = ev.history.followers.keys().map(|k| k.to_string()).collect();
         assert_eq!(
             keys,
@@ -1488,7 +1568,7 @@ leader_index_patterns = ["metrics-*"]
         let c = cfg("[policy]\nbackoff_initial = \"30s\"\non_leader_deleted = \"unfollow\"");
         let f = fatal(FATAL);
         let mut h = History::default();
-        let ev = evaluate(&c, &report(&[&f]), &h, &[], at(12, 0, 0));
+        let ev = evaluate(&c, &report(&[&f]), h.clone(), &[], at(12, 0, 0));
         h = ev.history;
         record(
             &mut h,
@@ -1535,5 +1615,56 @@ leader_index_patterns = ["metrics-*"]
         let d: Vec<u64> = (1..=5).map(|n| backoff(&s).delay(n).as_secs()).collect();
         assert_eq!(d, vec![1, 2, 4, 5, 5]);
         assert_eq!(backoff(&s).delay(200).as_secs(), 5);
+    }
+
+    #[test]
+    fn each_reported_follower_keeps_its_own_history_whatever_the_order_of_the_keys() {
+        // Clusters `a` and `a-b` sort one way by (cluster, index), as the report does, and the other way as
+        // `cluster/index` text, as the history does.
+        let observed = |cluster: &str, index: &str, change: &dyn Fn(&mut FollowerObservation)| {
+            let mut o = testing::observation(index);
+            o.follower_cluster = cluster.into();
+            change(&mut o);
+            judged(o)
+        };
+        let as_is = |_: &mut FollowerObservation| {};
+        let r = Report {
+            followers: vec![
+                observed("a", "x", &as_is),
+                observed("a", "y", &stale),
+                observed("a", "z", &stale),
+                observed("a-b", "x", &as_is),
+                observed("a-b", "x", &as_is),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let mut h = History::default();
+        for (cluster, index) in [("a", "y"), ("a-b", "x"), ("gone", "old")] {
+            h.follower_mut(cluster, index)
+                .alerted
+                .insert(format!("{cluster}/{index}"));
+        }
+        let ev = evaluate(&cfg(""), &r, h, &[], at(12, 0, 0));
+        let kept: Vec<(String, Vec<&String>)> = ev
+            .history
+            .followers
+            .iter()
+            .map(|(k, f)| (k.to_string(), f.alerted.iter().collect()))
+            .collect();
+        let own = |k: &str| {
+            kept.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, a)| a.clone())
+        };
+        // `a/x` is new; `a/y` and `a/z` are stale, so left alone: the one with an entry keeps it, the other
+        // gets none; the follower listed twice has one entry; `gone/old` is forgotten.
+        assert_eq!(
+            kept.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["a-b/x", "a/x", "a/y"]
+        );
+        assert_eq!(own("a/x"), Some(vec![]));
+        assert_eq!(own("a/y").unwrap(), [&"a/y".to_string()]);
+        assert_eq!(own("a-b/x").unwrap(), [&"a-b/x".to_string()]);
     }
 }

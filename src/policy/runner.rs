@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::act::history::{ActionRecord, History, SharedHistory};
+use crate::act::history::{ActionRecord, History, PausedByUs, SharedHistory};
 use crate::act::runbook::{self, RunbookStore};
 use crate::act::{Action, ActionResult, Executor};
 use crate::config::{ClusterKey, Config};
@@ -79,6 +79,7 @@ impl PolicyRunner {
         }
     }
 
+    #[cfg(test)]
     fn history(&self) -> History {
         self.history.snapshot()
     }
@@ -90,17 +91,18 @@ impl PolicyRunner {
 
     /// Auto-follow patterns (cluster, name) a maintenance window paused and has not resumed yet.
     pub fn window_paused_patterns(&self) -> BTreeSet<ClusterKey> {
-        let h = self.history.snapshot();
-        self.cfg
-            .auto_follow
-            .iter()
-            .filter(|p| {
-                h.paused_patterns
-                    .get(&crate::act::history::key(&p.cluster, &p.name))
-                    .is_some_and(|by| by.rule == crate::act::history::Rule::Window)
-            })
-            .map(|p| ClusterKey::new(&p.cluster, &p.name))
-            .collect()
+        self.history.read(|h| {
+            self.cfg
+                .auto_follow
+                .iter()
+                .filter(|p| {
+                    h.paused_patterns
+                        .get(&crate::act::history::key(&p.cluster, &p.name))
+                        .is_some_and(|by| by.rule == crate::act::history::Rule::Window)
+                })
+                .map(|p| ClusterKey::new(&p.cluster, &p.name))
+                .collect()
+        })
     }
 
     /// One evaluation on `report`, executing what it plans. Returns the number of actions taken.
@@ -126,8 +128,14 @@ impl PolicyRunner {
                 rule: crate::act::history::Rule::Manual,
             }));
         }
+        // Of the history before the evaluation, only its pauses are compared with the latest one below.
+        let paused_before: BTreeMap<ClusterKey, PausedByUs> = base
+            .followers
+            .iter()
+            .filter_map(|(k, f)| Some((k.clone(), f.paused_by_us.clone()?)))
+            .collect();
         let now = Utc::now();
-        let ev = evaluate(&self.cfg, report, &base, &runbooks, now);
+        let ev = evaluate(&self.cfg, report, base, &runbooks, now);
         for a in &ev.alerts {
             tracing::warn!(follower_cluster = %a.cluster, follower_index = %a.target, rule = %a.rule, "{}", a.message);
         }
@@ -154,7 +162,7 @@ impl PolicyRunner {
         self.history.update(|cur| {
             // Pauses others noted while this evaluation ran (reconcile, the CLI) win over its older copy.
             for (k, f) in &cur.followers {
-                let was = base.followers.get(k).and_then(|b| b.paused_by_us.as_ref());
+                let was = paused_before.get(k);
                 if f.paused_by_us.as_ref() != was {
                     h.followers.entry(k.clone()).or_default().paused_by_us = f.paused_by_us.clone();
                 }
@@ -308,21 +316,24 @@ impl PolicyRunner {
     /// The `policy` section of `/status`: settings that matter when reading it, followers paused by
     /// ccr-sentinel, runbooks in progress, and the last actions per follower.
     pub fn status(&self) -> Value {
-        let h = self.history();
-        let mut last: BTreeMap<&ClusterKey, Vec<&ActionRecord>> = BTreeMap::new();
-        let mut paused = BTreeMap::new();
-        for (k, f) in &h.followers {
-            if !f.last_actions.is_empty() {
-                last.insert(k, f.last_actions.iter().rev().collect());
+        // Read in place: most followers have neither a pause nor an action to show.
+        let (paused, patterns, last) = self.history.read(|h| {
+            let mut last: BTreeMap<&ClusterKey, Vec<&ActionRecord>> = BTreeMap::new();
+            let mut paused = BTreeMap::new();
+            for (k, f) in &h.followers {
+                if !f.last_actions.is_empty() {
+                    last.insert(k, f.last_actions.iter().rev().collect());
+                }
+                if let Some(p) = &f.paused_by_us {
+                    paused.insert(k, p);
+                }
             }
-            if let Some(p) = &f.paused_by_us {
-                paused.insert(k, p);
-            }
-        }
+            (json!(paused), json!(h.paused_patterns), json!(last))
+        });
         json!({
             "dry_run": self.cfg.policy.dry_run,
             "paused_by_ccr_sentinel": paused,
-            "paused_auto_follow_patterns": h.paused_patterns,
+            "paused_auto_follow_patterns": patterns,
             "runbooks_in_progress": self.store.in_progress(),
             "runbooks_abandoned": self.abandoned_runbooks(),
             "last_actions": last,
