@@ -560,6 +560,7 @@ impl EsClient {
         let mut utf8 = Utf8Check::default();
         let mut utf8_error = None;
         let mut len = 0usize;
+        let mut pending = bytes::BytesMut::with_capacity(2 * STREAM_BUFFER_BYTES);
         while let Some(chunk) = resp
             .chunk()
             .await
@@ -576,13 +577,23 @@ impl EsClient {
                 }
             }
             if let Some(sender) = &tx {
+                // An inflated body arrives 4 KiB at a time (reqwest's decompression buffer): gathered, the
+                // decoding thread wakes once per 64 KiB.
+                pending.extend_from_slice(&chunk);
                 // The decoder stops at the first JSON error; the rest is still read for the checks above.
-                if sender.send(chunk).await.is_err() {
+                if pending.len() >= STREAM_BUFFER_BYTES
+                    && sender.send(pending.split().freeze()).await.is_err()
+                {
                     tx = None;
                 }
             }
         }
-        drop(tx);
+        if let Some(sender) = tx.take() {
+            if !pending.is_empty() {
+                // An error here is the decoder's, reported below.
+                let _ = sender.send(pending.freeze()).await;
+            }
+        }
         self.set_size_hint(endpoint, len);
         let utf8_error = utf8_error.or_else(|| utf8.finish().err());
         let decoded = decoder.await;
