@@ -1,12 +1,11 @@
 //! The per-follower view: the snapshot joined with the configuration, one [`FollowerObservation`] per follower
 //! index, configured or found on the clusters.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::bootstrap::Bootstrap;
+use super::seek::{MapSeek, Seek, SetSeek};
 use super::snapshot::{ClusterState, DocParity, Snapshot};
 use crate::config::{Config, FollowerSettings};
 use crate::es::*;
@@ -266,83 +265,13 @@ pub fn follower_observations(cfg: &Config, snap: &Snapshot) -> Vec<FollowerObser
     out
 }
 
-/// Looks names up in a map sorted by name, for names asked mostly in ascending order (the followers of one
-/// cluster, walked sorted): an answer moves a cursor forward instead of searching the map, and a name at or
-/// below one the cursor already passed is searched for. The same answers as the map's `get`.
-pub(super) struct Seek<'a, V> {
-    map: &'a BTreeMap<String, V>,
-    rest: std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
-    passed: Option<&'a str>,
-}
-
-impl<'a, V> Seek<'a, V> {
-    pub(super) fn new(map: &'a BTreeMap<String, V>) -> Self {
-        Self {
-            map,
-            rest: map.iter().peekable(),
-            passed: None,
-        }
-    }
-
-    pub(super) fn get(&mut self, name: &str) -> Option<&'a V> {
-        if self.passed.is_some_and(|p| name <= p) {
-            return self.map.get(name);
-        }
-        while let Some(&(k, v)) = self.rest.peek() {
-            match k.as_str().cmp(name) {
-                std::cmp::Ordering::Less => {
-                    self.passed = Some(k);
-                    self.rest.next();
-                }
-                std::cmp::Ordering::Equal => return Some(v),
-                std::cmp::Ordering::Greater => return None,
-            }
-        }
-        None
-    }
-}
-
-/// [`Seek`] for a set of names.
-struct SeekSet<'a> {
-    set: &'a BTreeSet<String>,
-    rest: std::iter::Peekable<std::collections::btree_set::Iter<'a, String>>,
-    passed: Option<&'a str>,
-}
-
-impl<'a> SeekSet<'a> {
-    fn new(set: &'a BTreeSet<String>) -> Self {
-        Self {
-            set,
-            rest: set.iter().peekable(),
-            passed: None,
-        }
-    }
-
-    fn contains(&mut self, name: &str) -> bool {
-        if self.passed.is_some_and(|p| name <= p) {
-            return self.set.contains(name);
-        }
-        while let Some(&k) = self.rest.peek() {
-            match k.as_str().cmp(name) {
-                std::cmp::Ordering::Less => {
-                    self.passed = Some(k);
-                    self.rest.next();
-                }
-                std::cmp::Ordering::Equal => return true,
-                std::cmp::Ordering::Greater => return false,
-            }
-        }
-        false
-    }
-}
-
 /// One follower cluster's state, with cursors through its per-index maps for its followers asked in order.
 struct ClusterView<'a> {
     cs: &'a ClusterState,
-    restores: Seek<'a, Bootstrap>,
-    doc_parity: Seek<'a, DocParity>,
-    following_seen: SeekSet<'a>,
-    copy_seen: SeekSet<'a>,
+    restores: MapSeek<'a, Bootstrap>,
+    doc_parity: MapSeek<'a, DocParity>,
+    following_seen: SetSeek<'a>,
+    copy_seen: SetSeek<'a>,
 }
 
 impl<'a> ClusterView<'a> {
@@ -351,14 +280,14 @@ impl<'a> ClusterView<'a> {
             cs,
             restores: Seek::new(&cs.restores),
             doc_parity: Seek::new(&cs.doc_parity),
-            following_seen: SeekSet::new(&cs.following_seen),
-            copy_seen: SeekSet::new(&cs.copy_seen),
+            following_seen: Seek::new(&cs.following_seen),
+            copy_seen: Seek::new(&cs.copy_seen),
         }
     }
 }
 
 /// A cluster's `_cat/indices` listing: when it was read, and a cursor through it.
-type Listing<'a> = (DateTime<Utc>, Seek<'a, Option<i64>>);
+type Listing<'a> = (DateTime<Utc>, MapSeek<'a, Option<i64>>);
 
 /// [`listed`] for many followers, asked in the order of a report (by cluster, then index): the same answers,
 /// from cursors through the listings instead of a search of each listing per follower.
@@ -628,25 +557,6 @@ fn observe_follower<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cursor_answers_as_the_map_whatever_the_order_of_the_names() {
-        let map: BTreeMap<String, usize> = ["b", "d", "f", "h"]
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.to_string(), i))
-            .collect();
-        let set: BTreeSet<String> = map.keys().cloned().collect();
-        // Ascending, repeated, backwards, past the end and back.
-        let asked = [
-            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
-        ];
-        let (mut seek, mut seek_set) = (Seek::new(&map), SeekSet::new(&set));
-        for name in asked {
-            assert_eq!(seek.get(name), map.get(name), "{name}");
-            assert_eq!(seek_set.contains(name), set.contains(name), "{name}");
-        }
-    }
     use crate::evaluate::health::FollowerState;
     use crate::evaluate::report::Report;
     use crate::testing::{

@@ -36,6 +36,7 @@ pub mod caught_up;
 mod follower;
 pub mod keys;
 mod lag_ring;
+mod seek;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::bootstrap::{restores, with_shard_tasks, Bootstrap};
 use super::caught_up::{CaughtUp, Docs, ShardLook};
-use super::follower::Seek;
 pub use super::lag_ring::{LagRing, LagSample, LAG_RING_CAPACITY};
+use super::seek::{MapSeek, Seek};
 use super::{DataStreamsResult, DocCountResult, LeaderStatsResult, PollResult};
 use crate::config::Config;
 use crate::es::*;
@@ -863,7 +863,7 @@ impl Snapshot {
                 .map(|i| Seek::new(&i.data))
         };
         let mut follower_listing = listing(cluster);
-        let mut leader_listings: Vec<(&str, Option<Seek<Option<i64>>>)> = Vec::new();
+        let mut leader_listings: Vec<(&str, Option<MapSeek<Option<i64>>>)> = Vec::new();
         let mut out = Vec::new();
         let mut rest = known.as_slice();
         while let Some(first) = rest.first() {
@@ -940,13 +940,9 @@ impl Snapshot {
             .collect();
         status.sort_by_key(|(index, _)| *index);
         status.dedup_by(|later, first| later.0 == first.0);
-        let mut after_by_index =
-            SortedSeek::new(&after_by_index, |e: &(&str, &FollowerIndexStats)| e.0);
-        let mut status = SortedSeek::new(&status, |e: &(&str, FollowerStatus)| e.0);
-        let mut before = pending
-            .before
-            .as_deref()
-            .map(|b| SortedSeek::new(b, |e: &(SharedName, Vec<Checkpoints>)| e.0.as_str()));
+        let mut after_by_index = Seek::new(after_by_index.as_slice());
+        let mut status = Seek::new(status.as_slice());
+        let mut before = pending.before.as_deref().map(Seek::new);
         pending
             .counts
             .iter()
@@ -960,11 +956,11 @@ impl Snapshot {
                     let stats = Brackets {
                         before: before
                             .as_mut()
-                            .and_then(|b| b.get(index))
+                            .and_then(|b| b.find(index))
                             .map(|(_, b)| b.as_slice()),
-                        after: after_by_index.get(index).map(|(_, a)| *a),
+                        after: after_by_index.find(index).map(|(_, a)| *a),
                     };
-                    let status = status.get(index).map(|(_, s)| *s);
+                    let status = status.find(index).map(|(_, s)| *s);
                     caught_up(stats, status, remote, remote_connected(remote)).err()
                 };
                 let p = DocParity {
@@ -997,41 +993,6 @@ fn same_checkpoints(after: &FollowerIndexStats, before: &[Checkpoints]) -> bool 
         v
     };
     sorted(now.collect()) == sorted(before.to_vec())
-}
-
-/// Looks names up in a list sorted by name, each name once, for names asked mostly in ascending order (a
-/// `doc_counts` run's followers): an answer moves a cursor forward, and a name at or below one the cursor
-/// already passed is searched for.
-struct SortedSeek<'a, T, K> {
-    items: &'a [T],
-    name: K,
-    next: usize,
-}
-
-impl<'a, T, K: Fn(&T) -> &str> SortedSeek<'a, T, K> {
-    fn new(items: &'a [T], name: K) -> Self {
-        Self {
-            items,
-            name,
-            next: 0,
-        }
-    }
-
-    fn get(&mut self, wanted: &str) -> Option<&'a T> {
-        let name = &self.name;
-        if self.next > 0 && wanted <= name(&self.items[self.next - 1]) {
-            let at = self.items.binary_search_by(|t| name(t).cmp(wanted)).ok()?;
-            return self.items.get(at);
-        }
-        while let Some(t) = self.items.get(self.next) {
-            match name(t).cmp(wanted) {
-                std::cmp::Ordering::Less => self.next += 1,
-                std::cmp::Ordering::Equal => return Some(t),
-                std::cmp::Ordering::Greater => return None,
-            }
-        }
-        None
-    }
 }
 
 /// The primaries of one leader index in the leader's own shard stats, by ascending shard id.
@@ -1140,22 +1101,6 @@ fn caught_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_sorted_cursor_answers_as_a_search_whatever_the_order_of_the_names() {
-        let items = [("b", 0), ("d", 1), ("f", 2), ("h", 3)];
-        let asked = [
-            "a", "b", "b", "c", "d", "b", "a", "e", "f", "d", "h", "i", "b", "h", "z", "a",
-        ];
-        let mut seek = SortedSeek::new(&items, |e: &(&str, i32)| e.0);
-        for name in asked {
-            let searched = items
-                .binary_search_by(|(n, _)| n.cmp(&name))
-                .ok()
-                .map(|i| &items[i]);
-            assert_eq!(seek.get(name), searched, "{name}");
-        }
-    }
 
     #[test]
     fn checkpoints_compare_in_shard_order_however_each_read_lists_the_shards() {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const PURE: &[&str] = &[
     "src/observe/snapshot.rs",
     "src/observe/lag_ring.rs",
+    "src/observe/seek.rs",
     "src/observe/follower.rs",
     "src/observe/caught_up.rs",
     "src/evaluate/health.rs",
