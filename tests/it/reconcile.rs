@@ -641,7 +641,14 @@ seeds = ["127.0.0.1:{dead}"]
         );
     }
     assert_eq!(blocked.len(), expected.len(), "{status:#}");
-    // The healthy follower was created; the conflicting index is untouched (never deleted or overwritten).
+    // The healthy follower was created; the conflicting index is untouched (never deleted or overwritten). Its
+    // shard tasks start once its initial copy is done, which a loaded machine may not have finished yet.
+    wait_until(
+        "the created follower's tasks run",
+        Duration::from_secs(20),
+        || sim.cluster("follower").state()["followers"]["logs-copy"]["status"] == "active",
+    )
+    .await;
     let state = sim.cluster("follower").state();
     assert_eq!(state["followers"]["logs-copy"]["status"], "active");
     assert_eq!(state["indices"]["taken"]["follower"], false);
